@@ -1,0 +1,439 @@
+//! Immediate charges (`cob`) and their locations on Postgres. Row conversions live here.
+
+use super::store_error;
+use crate::domain::charge::{
+    Charge, ChargePatch, ChargeStatus, ChargeTerms, Devedor, InfoAdicional, Location, Revision,
+};
+use crate::domain::document::{Cnpj, Cpf, Document};
+use crate::domain::ids::Txid;
+use crate::domain::merchant::MerchantId;
+use crate::domain::money::Amount;
+use crate::domain::pix_key::PixKey;
+use crate::ports::{
+    ChargeQuery, ChargeStore, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError,
+};
+use anyhow::{anyhow, Context};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+pub struct PgChargeStore {
+    pool: PgPool,
+}
+
+impl PgChargeStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// A charge as the queries below return it (current state or one revision).
+struct ChargeRow {
+    txid: String,
+    revisao: i32,
+    status: String,
+    created_at: DateTime<Utc>,
+    expiracao: i32,
+    devedor_cpf: Option<String>,
+    devedor_cnpj: Option<String>,
+    devedor_nome: Option<String>,
+    valor_original: i64,
+    modalidade_alteracao: i16,
+    chave: String,
+    solicitacao_pagador: Option<String>,
+    info_adicionais: serde_json::Value,
+    loc_id: Option<i64>,
+    location: Option<String>,
+    loc_created_at: Option<DateTime<Utc>>,
+    pix_copia_e_cola: Option<String>,
+}
+
+/// Builds a `ChargeRow` from an anonymous record that has (at least) its columns.
+macro_rules! charge_row {
+    ($r:ident) => {
+        ChargeRow {
+            txid: $r.txid,
+            revisao: $r.revisao,
+            status: $r.status,
+            created_at: $r.created_at,
+            expiracao: $r.expiracao,
+            devedor_cpf: $r.devedor_cpf,
+            devedor_cnpj: $r.devedor_cnpj,
+            devedor_nome: $r.devedor_nome,
+            valor_original: $r.valor_original,
+            modalidade_alteracao: $r.modalidade_alteracao,
+            chave: $r.chave,
+            solicitacao_pagador: $r.solicitacao_pagador,
+            info_adicionais: $r.info_adicionais,
+            loc_id: $r.loc_id,
+            location: $r.location,
+            loc_created_at: $r.loc_created_at,
+            pix_copia_e_cola: $r.pix_copia_e_cola,
+        }
+    };
+}
+
+/// The columns a charge-changing UPDATE writes, from domain terms.
+struct TermColumns {
+    expiracao: i32,
+    devedor_cpf: Option<String>,
+    devedor_cnpj: Option<String>,
+    devedor_nome: Option<String>,
+    valor_original: i64,
+    modalidade_alteracao: i16,
+    chave: String,
+    solicitacao_pagador: Option<String>,
+    info_adicionais: serde_json::Value,
+}
+
+impl From<&ChargeTerms> for TermColumns {
+    fn from(t: &ChargeTerms) -> Self {
+        let (cpf, cnpj) = match t.devedor.as_ref().map(|d| &d.documento) {
+            Some(Document::Cpf(c)) => (Some(c.as_str().to_owned()), None),
+            Some(Document::Cnpj(c)) => (None, Some(c.as_str().to_owned())),
+            None => (None, None),
+        };
+        TermColumns {
+            expiracao: t.expiracao,
+            devedor_cpf: cpf,
+            devedor_cnpj: cnpj,
+            devedor_nome: t.devedor.as_ref().map(|d| d.nome.clone()),
+            valor_original: t.valor.centavos(),
+            modalidade_alteracao: i16::from(t.valor_alteravel),
+            chave: t.chave.as_str().to_owned(),
+            solicitacao_pagador: t.solicitacao_pagador.clone(),
+            info_adicionais: serde_json::to_value(&t.info_adicionais)
+                .unwrap_or_else(|_| serde_json::json!([])),
+        }
+    }
+}
+
+impl TryFrom<ChargeRow> for Charge {
+    type Error = anyhow::Error;
+
+    fn try_from(r: ChargeRow) -> anyhow::Result<Self> {
+        let documento = match (r.devedor_cpf, r.devedor_cnpj) {
+            (Some(cpf), None) => Some(Document::Cpf(
+                Cpf::parse(&cpf).context("stored devedor CPF")?,
+            )),
+            (None, Some(cnpj)) => Some(Document::Cnpj(
+                Cnpj::parse(&cnpj).context("stored devedor CNPJ")?,
+            )),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(anyhow!("stored charge has both CPF and CNPJ")),
+        };
+        let devedor = match (documento, r.devedor_nome) {
+            (Some(documento), Some(nome)) => Some(Devedor { documento, nome }),
+            (None, None) => None,
+            _ => return Err(anyhow!("stored devedor is incomplete")),
+        };
+        let loc = match (r.loc_id, r.location, r.loc_created_at) {
+            (Some(id), Some(location), Some(criacao)) => Some(Location {
+                id,
+                location,
+                criacao,
+            }),
+            _ => None,
+        };
+        Ok(Charge {
+            txid: Txid::parse(&r.txid).context("stored txid")?,
+            revisao: r.revisao,
+            status: ChargeStatus::parse(&r.status)
+                .ok_or_else(|| anyhow!("stored charge status"))?,
+            criacao: r.created_at,
+            terms: ChargeTerms {
+                expiracao: r.expiracao,
+                devedor,
+                valor: Amount::from_centavos(r.valor_original).context("stored valor")?,
+                valor_alteravel: r.modalidade_alteracao == 1,
+                chave: PixKey::parse(&r.chave).context("stored chave")?,
+                solicitacao_pagador: r.solicitacao_pagador,
+                info_adicionais: serde_json::from_value::<Vec<InfoAdicional>>(r.info_adicionais)
+                    .context("stored infoAdicionais")?,
+            },
+            loc,
+            pix_copia_e_cola: r.pix_copia_e_cola,
+        })
+    }
+}
+
+fn to_charge(row: ChargeRow) -> Result<Charge, StoreError> {
+    Charge::try_from(row).map_err(StoreError::Unexpected)
+}
+
+impl PgChargeStore {
+    async fn current(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        merchant: MerchantId,
+        txid: &Txid,
+        for_update: bool,
+    ) -> Result<Option<(ChargeRow, Vec<u8>)>, StoreError> {
+        // Two spellings of one query: sqlx checks each at compile time.
+        macro_rules! select_current {
+            ($lock:literal) => {
+                sqlx::query!(
+                    r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+                              c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
+                              c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
+                              c.pix_copia_e_cola, c.request_hash
+                         FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
+                        WHERE c.merchant_id = $1 AND c.txid = $2 "# + $lock,
+                    merchant.0,
+                    txid.as_str()
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .map(|r| {
+                    let hash = r.request_hash.clone();
+                    (charge_row!(r), hash)
+                })
+            };
+        }
+        Ok(if for_update {
+            select_current!("FOR UPDATE OF c")
+        } else {
+            select_current!("")
+        })
+    }
+}
+
+#[async_trait]
+impl ChargeStore for PgChargeStore {
+    async fn create(
+        &self,
+        merchant: MerchantId,
+        new: NewCharge<'_>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let cols = TermColumns::from(new.terms);
+        // One round trip: the location and the charge are inserted together. On a txid
+        // conflict the statement inserts no charge, and the fresh location is removed below.
+        let inserted = sqlx::query!(
+            r#"WITH loc AS (
+                   INSERT INTO locations (merchant_id, token, location, tipo_cob)
+                   VALUES ($1, $2, $3, 'cob')
+                   RETURNING id, created_at
+               )
+               INSERT INTO charges (merchant_id, txid, expiracao, devedor_cpf, devedor_cnpj, devedor_nome,
+                                    valor_original, modalidade_alteracao, chave, solicitacao_pagador,
+                                    info_adicionais, loc_id, pix_copia_e_cola, request_hash)
+               SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, loc.id, $14, $15 FROM loc
+               ON CONFLICT (merchant_id, txid) DO NOTHING
+               RETURNING created_at, loc_id AS "loc_id!", (SELECT created_at FROM loc) AS "loc_created_at!""#,
+            merchant.0,
+            new.location_token.as_str(),
+            new.location_url,
+            new.txid.as_str(),
+            cols.expiracao,
+            cols.devedor_cpf,
+            cols.devedor_cnpj,
+            cols.devedor_nome,
+            cols.valor_original,
+            cols.modalidade_alteracao,
+            cols.chave,
+            cols.solicitacao_pagador,
+            cols.info_adicionais,
+            new.pix_copia_e_cola,
+            &new.fingerprint[..],
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+
+        if let Some(row) = inserted {
+            return Ok(CreateOutcome::Created(Charge {
+                txid: new.txid.clone(),
+                revisao: 0,
+                status: ChargeStatus::Ativa,
+                criacao: row.created_at,
+                terms: new.terms.clone(),
+                loc: Some(Location {
+                    id: row.loc_id,
+                    location: new.location_url,
+                    criacao: row.loc_created_at,
+                }),
+                pix_copia_e_cola: Some(new.pix_copia_e_cola),
+            }));
+        }
+
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        sqlx::query!(
+            "DELETE FROM locations WHERE token = $1",
+            new.location_token.as_str()
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let (row, hash) = self
+            .current(&mut conn, merchant, new.txid, false)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Unexpected(anyhow!("charge vanished after a txid conflict"))
+            })?;
+        Ok(CreateOutcome::Exists {
+            charge: to_charge(row)?,
+            same_request: hash == new.fingerprint,
+        })
+    }
+
+    async fn find(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        revisao: Option<i32>,
+    ) -> Result<Option<Charge>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let Some(revisao) = revisao else {
+            return self
+                .current(&mut conn, merchant, txid, false)
+                .await?
+                .map(|(row, _)| to_charge(row))
+                .transpose();
+        };
+        let row = sqlx::query_as!(
+            ChargeRow,
+            r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao, r.devedor_cpf, r.devedor_cnpj,
+                      r.devedor_nome, r.valor_original, r.modalidade_alteracao, r.chave, r.solicitacao_pagador,
+                      r.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
+                      c.pix_copia_e_cola
+                 FROM charge_revisions r
+                 JOIN charges c ON c.id = r.charge_id
+                 LEFT JOIN locations l ON l.id = c.loc_id
+                WHERE c.merchant_id = $1 AND c.txid = $2 AND r.revisao = $3"#,
+            merchant.0,
+            txid.as_str(),
+            revisao
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        row.map(to_charge).transpose()
+    }
+
+    async fn revise(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        patch: &ChargePatch,
+    ) -> Result<ReviseOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let Some((row, _)) = self.current(&mut tx, merchant, txid, true).await? else {
+            return Ok(ReviseOutcome::NotFound);
+        };
+        let charge = to_charge(row)?;
+        let (terms, status, revisao) = match charge.revise(patch) {
+            Err(e) => return Ok(ReviseOutcome::Rejected(e)),
+            Ok(Revision::Unchanged) => return Ok(ReviseOutcome::Revised(charge)),
+            Ok(Revision::Changed {
+                terms,
+                status,
+                revisao,
+            }) => (terms, status, revisao),
+        };
+        let cols = TermColumns::from(&terms);
+        sqlx::query!(
+            r#"UPDATE charges
+                  SET revisao = $3, status = $4, expiracao = $5, devedor_cpf = $6, devedor_cnpj = $7,
+                      devedor_nome = $8, valor_original = $9, modalidade_alteracao = $10, chave = $11,
+                      solicitacao_pagador = $12, info_adicionais = $13
+                WHERE merchant_id = $1 AND txid = $2"#,
+            merchant.0,
+            txid.as_str(),
+            revisao,
+            status.as_str(),
+            cols.expiracao,
+            cols.devedor_cpf,
+            cols.devedor_cnpj,
+            cols.devedor_nome,
+            cols.valor_original,
+            cols.modalidade_alteracao,
+            cols.chave,
+            cols.solicitacao_pagador,
+            cols.info_adicionais,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(ReviseOutcome::Revised(Charge {
+            revisao,
+            status,
+            terms,
+            ..charge
+        }))
+    }
+
+    async fn list(
+        &self,
+        merchant: MerchantId,
+        q: &ChargeQuery,
+    ) -> Result<Page<Charge>, StoreError> {
+        let (cpf, cnpj) = match &q.devedor {
+            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
+            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
+            None => (None, None),
+        };
+        let status = q.status.map(ChargeStatus::as_str);
+        let limit = i64::from(q.itens_por_pagina);
+        let offset = i64::from(q.pagina) * limit;
+        let rows = sqlx::query!(
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+                      c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
+                      c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
+                      c.pix_copia_e_cola, count(*) OVER () AS "total!"
+                 FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
+                WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
+                  AND ($4::text IS NULL OR c.devedor_cpf = $4)
+                  AND ($5::text IS NULL OR c.devedor_cnpj = $5)
+                  AND ($6::text IS NULL OR c.status = $6)
+                  AND ($7::boolean IS NULL OR (c.loc_id IS NOT NULL) = $7)
+                ORDER BY c.created_at, c.id
+                LIMIT $8 OFFSET $9"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            cpf,
+            cnpj,
+            status,
+            q.location_presente,
+            limit,
+            offset
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+
+        let total = match rows.first() {
+            Some(r) => r.total,
+            // Past the last page the window count is not there: count on its own.
+            None if offset > 0 => sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM charges c
+                    WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
+                      AND ($4::text IS NULL OR c.devedor_cpf = $4)
+                      AND ($5::text IS NULL OR c.devedor_cnpj = $5)
+                      AND ($6::text IS NULL OR c.status = $6)
+                      AND ($7::boolean IS NULL OR (c.loc_id IS NOT NULL) = $7)"#,
+                merchant.0,
+                q.inicio,
+                q.fim,
+                cpf,
+                cnpj,
+                status,
+                q.location_presente,
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?,
+            None => 0,
+        };
+        let items = rows
+            .into_iter()
+            .map(|r| to_charge(charge_row!(r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}

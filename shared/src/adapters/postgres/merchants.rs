@@ -1,0 +1,81 @@
+//! Merchants, API keys and Pix keys on Postgres.
+
+use super::{is_unique_violation, store_error};
+use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId};
+use crate::ports::{MerchantStore, NewMerchant, RegisterMerchantError, StoreError};
+use async_trait::async_trait;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub struct PgMerchantStore {
+    pool: PgPool,
+}
+
+impl PgMerchantStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl MerchantStore for PgMerchantStore {
+    async fn register(&self, new: NewMerchant) -> Result<MerchantId, RegisterMerchantError> {
+        let id = Uuid::new_v4();
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query!(
+            "INSERT INTO merchants (id, name, city) VALUES ($1, $2, $3)",
+            id,
+            new.name,
+            new.city
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query!(
+            "INSERT INTO api_keys (hash, merchant_id) VALUES ($1, $2)",
+            &new.api_key_hash.0[..],
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query!(
+            "INSERT INTO merchant_pix_keys (chave, merchant_id) VALUES ($1, $2)",
+            new.pix_key,
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "merchant_pix_keys_pkey") {
+                RegisterMerchantError::PixKeyTaken
+            } else {
+                store_error(e).into()
+            }
+        })?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(MerchantId(id))
+    }
+
+    async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT m.id, m.name, m.city,
+                      coalesce(array_agg(k.chave ORDER BY k.chave) FILTER (WHERE k.chave IS NOT NULL), '{}') AS "pix_keys!"
+                 FROM api_keys a
+                 JOIN merchants m ON m.id = a.merchant_id
+                 LEFT JOIN merchant_pix_keys k ON k.merchant_id = m.id
+                WHERE a.hash = $1 AND a.revoked_at IS NULL
+                GROUP BY m.id"#,
+            &hash.0[..]
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map(|r| Merchant {
+            id: MerchantId(r.id),
+            name: r.name,
+            city: r.city,
+            pix_keys: r.pix_keys,
+        }))
+    }
+}

@@ -1,0 +1,47 @@
+//! The Postgres adapters (merchants, charges, ...), the connection pool and migrations.
+
+mod charges;
+mod merchants;
+
+pub use charges::PgChargeStore;
+pub use merchants::PgMerchantStore;
+
+use crate::ports::StoreError;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+
+/// The schema migrations, embedded at compile time from `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A lazy pool: no connection is opened until the first query, so a Lambda cold start
+/// does not pay for one it may not need, and a database outage does not stop start-up.
+pub fn lazy_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy(database_url)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Connection-level failures are worth a retry (503); anything else is a bug (500).
+pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.into()),
+        other => StoreError::Unexpected(other.into()),
+    }
+}
+
+/// Whether `e` is a unique violation of the named constraint.
+pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(constraint))
+}

@@ -1,0 +1,141 @@
+//! Use cases of immediate charges: create (PUT with the merchant's txid, POST with ours),
+//! revise, read one (optionally at a revision) and list.
+
+use super::AppState;
+use crate::domain::brcode::{BrCode, Receiver};
+use crate::domain::charge::{Charge, ChargePatch, ChargeTerms, RevisionError};
+use crate::domain::ids::{LocationToken, Txid};
+use crate::domain::merchant::Merchant;
+use crate::ports::{ChargeQuery, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+/// Why a charge use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ChargeError {
+    /// `chave` is not one of the merchant's Pix keys.
+    #[error("the Pix key does not belong to this receiver")]
+    KeyNotOwned,
+    /// PUT with a txid this merchant already used for a different charge.
+    #[error("the txid is already used by another charge")]
+    TxidInUse,
+    /// No charge with that txid (or revision) for this merchant.
+    #[error("charge not found")]
+    NotFound,
+    /// The revision breaks the Bacen rules.
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of a create: the charge, and whether this call created it (false: a replay).
+pub struct Created {
+    pub charge: Charge,
+    pub created: bool,
+}
+
+/// `PUT /cob/{txid}` (txid given) or `POST /cob` (txid generated).
+///
+/// `fingerprint` identifies the request's content: the same PUT sent again returns the
+/// existing charge instead of failing, so retries are safe.
+pub async fn create(
+    state: &AppState,
+    merchant: &Merchant,
+    txid: Option<Txid>,
+    terms: &ChargeTerms,
+    fingerprint: [u8; 32],
+) -> Result<Created, ChargeError> {
+    if !merchant.owns_key(terms.chave.as_str()) {
+        return Err(ChargeError::KeyNotOwned);
+    }
+    let chosen = txid.is_some();
+    let mut txid = txid.unwrap_or_else(Txid::generate);
+    loop {
+        let token = LocationToken::generate();
+        let location_url = format!("{}/{}", state.config.location_base, token.as_str());
+        let receiver = Receiver {
+            name: &merchant.name,
+            city: &merchant.city,
+        };
+        let pix_copia_e_cola = BrCode::dynamic(&location_url, &receiver)
+            .and_then(|c| c.encode())
+            .context("building the dynamic BR Code")
+            .map_err(StoreError::Unexpected)?;
+        let new = NewCharge {
+            txid: &txid,
+            terms,
+            fingerprint,
+            location_token: token,
+            location_url,
+            pix_copia_e_cola,
+        };
+        match state.charges.create(merchant.id, new).await? {
+            CreateOutcome::Created(charge) => {
+                return Ok(Created {
+                    charge,
+                    created: true,
+                })
+            }
+            CreateOutcome::Exists {
+                charge,
+                same_request: true,
+            } if chosen => {
+                return Ok(Created {
+                    charge,
+                    created: false,
+                })
+            }
+            CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
+            // A generated txid collided (about 2^-190): draw another.
+            CreateOutcome::Exists { .. } => txid = Txid::generate(),
+        }
+    }
+}
+
+/// `PATCH /cob/{txid}`.
+pub async fn revise(
+    state: &AppState,
+    merchant: &Merchant,
+    txid: &Txid,
+    patch: &ChargePatch,
+) -> Result<Charge, ChargeError> {
+    if let Some(chave) = &patch.chave {
+        if !merchant.owns_key(chave.as_str()) {
+            return Err(ChargeError::KeyNotOwned);
+        }
+    }
+    match state.charges.revise(merchant.id, txid, patch).await? {
+        ReviseOutcome::Revised(charge) => Ok(charge),
+        ReviseOutcome::Rejected(e) => Err(e.into()),
+        ReviseOutcome::NotFound => Err(ChargeError::NotFound),
+    }
+}
+
+/// `GET /cob/{txid}[?revisao=N]`.
+pub async fn get(
+    state: &AppState,
+    merchant: &Merchant,
+    txid: &Txid,
+    revisao: Option<i32>,
+) -> Result<Charge, ChargeError> {
+    state
+        .charges
+        .find(merchant.id, txid, revisao)
+        .await?
+        .ok_or(ChargeError::NotFound)
+}
+
+/// `GET /cob`.
+pub async fn list(
+    state: &AppState,
+    merchant: &Merchant,
+    query: &ChargeQuery,
+) -> Result<Page<Charge>, ChargeError> {
+    Ok(state.charges.list(merchant.id, query).await?)
+}
+
+/// SHA-256 of a canonical request representation.
+pub fn fingerprint(canonical: &[u8]) -> [u8; 32] {
+    Sha256::digest(canonical).into()
+}

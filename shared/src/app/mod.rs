@@ -1,0 +1,8 @@
+//! Use cases and the application state they run with.
+
+pub mod charges;
+mod config;
+mod state;
+
+pub use config::{Config, ConfigError};
+pub use state::AppState;

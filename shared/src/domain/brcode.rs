@@ -1,0 +1,480 @@
+//! BR Code: the EMV® QRCPS Merchant-Presented Mode payload Pix uses for QR codes and
+//! "Pix Copia e Cola". Encoder and decoder, with CRC16/CCITT-FALSE and the Pix field rules
+//! (GUI `br.gov.bcb.pix`, name <= 25 and city <= 15 without accents, static txid <= 25
+//! characters or `***`, dynamic codes carry a payload location URL).
+
+use super::money::Amount;
+use super::text::{ascii_fold, truncate_ascii};
+use serde::Serialize;
+
+pub const PIX_GUI: &str = "br.gov.bcb.pix";
+/// The longest payload the API Pix accepts (`pixCopiaECola` maxLength).
+pub const MAX_PAYLOAD_LEN: usize = 512;
+const MAX_NAME: usize = 25;
+const MAX_CITY: usize = 15;
+const MAX_STATIC_TXID: usize = 25;
+const MAX_LOCATION: usize = 77;
+/// The txid placeholder of dynamic codes and of static codes without a txid.
+pub const NO_TXID: &str = "***";
+
+/// CRC16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no xor-out.
+pub fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0xFFFF;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// Why a payload is not a valid Pix BR Code, or a code cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrCodeError {
+    #[error("payload is empty or longer than {MAX_PAYLOAD_LEN} characters")]
+    Length,
+    #[error("payload contains characters outside printable ASCII")]
+    Charset,
+    #[error("payload is not a sequence of EMV fields (broken at character {0})")]
+    Structure(usize),
+    #[error("payload does not end with a CRC field (6304 + 4 hex digits)")]
+    MissingCrc,
+    #[error("CRC mismatch: payload says {found}, content gives {computed}")]
+    Crc { found: String, computed: String },
+    #[error("required field {0} is missing")]
+    Missing(&'static str),
+    #[error("field {0} is invalid")]
+    Invalid(&'static str),
+}
+
+/// The Pix merchant account information template (IDs 26-51, GUI `br.gov.bcb.pix`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PixAccount {
+    /// 01: the receiver's Pix key (static codes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chave: Option<String>,
+    /// 02: free text for the payer (static codes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_adicional: Option<String>,
+    /// 25: payload location URL without scheme (dynamic codes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A decoded (or to-be-encoded) Pix BR Code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrCode {
+    /// 01: `"11"` reusable, `"12"` single use; absent on many static codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point_of_initiation: Option<String>,
+    pub account: PixAccount,
+    /// 52: merchant category code, `"0000"` when not informed.
+    pub mcc: String,
+    /// 54: transaction amount, when the code fixes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    pub merchant_name: String,
+    pub merchant_city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// 62-05: the txid, or `***` when none.
+    pub txid: String,
+    /// 80-99 templates that carry a Pix GUI and URL (Pix Automático "QR composto").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recurrence_urls: Vec<String>,
+    /// 63: the CRC as found (or computed, when encoding).
+    pub crc: String,
+}
+
+/// What a builder needs to make a code; names and cities are folded to ASCII and cut.
+pub struct Receiver<'a> {
+    pub name: &'a str,
+    pub city: &'a str,
+}
+
+impl BrCode {
+    /// A dynamic code pointing at a payload location (`pix.example.com/qr/v2/...`).
+    pub fn dynamic(location: &str, receiver: &Receiver<'_>) -> Result<Self, BrCodeError> {
+        if location.is_empty() || location.len() > MAX_LOCATION || !is_printable(location) {
+            return Err(BrCodeError::Invalid("26.25"));
+        }
+        Ok(BrCode {
+            point_of_initiation: Some("12".into()),
+            account: PixAccount {
+                chave: None,
+                info_adicional: None,
+                url: Some(location.into()),
+            },
+            mcc: "0000".into(),
+            amount: None,
+            merchant_name: fold_to(receiver.name, MAX_NAME, "59")?,
+            merchant_city: fold_to(receiver.city, MAX_CITY, "60")?,
+            postal_code: None,
+            txid: NO_TXID.into(),
+            recurrence_urls: vec![],
+            crc: String::new(),
+        })
+    }
+
+    /// A static code for a Pix key, optionally with an amount, a txid and a message.
+    pub fn static_code(
+        chave: &str,
+        amount: Option<Amount>,
+        txid: Option<&str>,
+        info: Option<&str>,
+        receiver: &Receiver<'_>,
+    ) -> Result<Self, BrCodeError> {
+        let txid = match txid {
+            None => NO_TXID.to_owned(),
+            Some(t)
+                if !t.is_empty()
+                    && t.len() <= MAX_STATIC_TXID
+                    && t.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                t.to_owned()
+            }
+            Some(_) => return Err(BrCodeError::Invalid("62.05")),
+        };
+        let info = info.map(ascii_fold).filter(|i| !i.is_empty());
+        Ok(BrCode {
+            point_of_initiation: None,
+            account: PixAccount {
+                chave: Some(chave.to_owned()),
+                info_adicional: info,
+                url: None,
+            },
+            mcc: "0000".into(),
+            amount: amount.map(|a| a.to_string()),
+            merchant_name: fold_to(receiver.name, MAX_NAME, "59")?,
+            merchant_city: fold_to(receiver.city, MAX_CITY, "60")?,
+            postal_code: None,
+            txid,
+            recurrence_urls: vec![],
+            crc: String::new(),
+        })
+    }
+
+    /// The payload string, CRC included.
+    pub fn encode(&self) -> Result<String, BrCodeError> {
+        let mut account = String::new();
+        tlv(&mut account, 0, PIX_GUI)?;
+        if let Some(k) = &self.account.chave {
+            tlv(&mut account, 1, k)?;
+        }
+        if let Some(i) = &self.account.info_adicional {
+            tlv(&mut account, 2, i)?;
+        }
+        if let Some(u) = &self.account.url {
+            tlv(&mut account, 25, u)?;
+        }
+        let mut additional = String::new();
+        tlv(&mut additional, 5, &self.txid)?;
+
+        let mut out = String::new();
+        tlv(&mut out, 0, "01")?;
+        if let Some(p) = &self.point_of_initiation {
+            tlv(&mut out, 1, p)?;
+        }
+        tlv(&mut out, 26, &account).map_err(|_| BrCodeError::Invalid("26"))?;
+        tlv(&mut out, 52, &self.mcc)?;
+        tlv(&mut out, 53, "986")?;
+        if let Some(a) = &self.amount {
+            tlv(&mut out, 54, a)?;
+        }
+        tlv(&mut out, 58, "BR")?;
+        tlv(&mut out, 59, &self.merchant_name)?;
+        tlv(&mut out, 60, &self.merchant_city)?;
+        if let Some(p) = &self.postal_code {
+            tlv(&mut out, 61, p)?;
+        }
+        tlv(&mut out, 62, &additional)?;
+        out.push_str("6304");
+        let crc = format!("{:04X}", crc16(out.as_bytes()));
+        out.push_str(&crc);
+        if out.len() > MAX_PAYLOAD_LEN {
+            return Err(BrCodeError::Length);
+        }
+        Ok(out)
+    }
+
+    /// Decodes a payload, checking its structure, its CRC and the Pix required fields.
+    pub fn decode(payload: &str) -> Result<Self, BrCodeError> {
+        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
+            return Err(BrCodeError::Length);
+        }
+        if !is_printable(payload) {
+            return Err(BrCodeError::Charset);
+        }
+        let fields = parse_tlvs(payload, 0)?;
+        let Some(&(63, crc_found, crc_at)) = fields.last() else {
+            return Err(BrCodeError::MissingCrc);
+        };
+        if crc_found.len() != 4 || !crc_found.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BrCodeError::MissingCrc);
+        }
+        let computed = format!("{:04X}", crc16(&payload.as_bytes()[..crc_at + 4]));
+        if !computed.eq_ignore_ascii_case(crc_found) {
+            return Err(BrCodeError::Crc {
+                found: crc_found.to_owned(),
+                computed,
+            });
+        }
+        if fields.first().map(|f| (f.0, f.1)) != Some((0, "01")) {
+            return Err(BrCodeError::Invalid("00"));
+        }
+        let get = |id: u8| fields.iter().find(|f| f.0 == id).map(|f| f.1);
+
+        // The Pix account may sit in any of the templates 26 to 51: find it by its GUI.
+        let mut account = None;
+        let mut recurrence_urls = vec![];
+        for &(id, value, at) in &fields {
+            let is_template = (26..=51).contains(&id) || (80..=99).contains(&id);
+            if !is_template {
+                continue;
+            }
+            let sub = parse_tlvs(value, at + 4)?;
+            let sub_get = |sid: u8| sub.iter().find(|f| f.0 == sid).map(|f| f.1.to_owned());
+            if !sub_get(0).is_some_and(|g| g.eq_ignore_ascii_case(PIX_GUI)) {
+                continue;
+            }
+            if (26..=51).contains(&id) && account.is_none() {
+                account = Some(PixAccount {
+                    chave: sub_get(1),
+                    info_adicional: sub_get(2),
+                    url: sub_get(25),
+                });
+            } else if (80..=99).contains(&id) {
+                recurrence_urls.extend(sub_get(25));
+            }
+        }
+        let account = account.ok_or(BrCodeError::Missing("26 (br.gov.bcb.pix)"))?;
+        if account.chave.is_some() && account.url.is_some() {
+            return Err(BrCodeError::Invalid("26"));
+        }
+
+        let required = |id: u8, name: &'static str| get(id).ok_or(BrCodeError::Missing(name));
+        if required(53, "53")? != "986" {
+            return Err(BrCodeError::Invalid("53"));
+        }
+        if required(58, "58")? != "BR" {
+            return Err(BrCodeError::Invalid("58"));
+        }
+        let name = required(59, "59")?;
+        if name.is_empty() || name.len() > MAX_NAME {
+            return Err(BrCodeError::Invalid("59"));
+        }
+        let city = required(60, "60")?;
+        if city.is_empty() || city.len() > MAX_CITY {
+            return Err(BrCodeError::Invalid("60"));
+        }
+        let (additional, at) = fields
+            .iter()
+            .find(|f| f.0 == 62)
+            .map(|f| (f.1, f.2))
+            .ok_or(BrCodeError::Missing("62"))?;
+        let txid = parse_tlvs(additional, at + 4)?
+            .into_iter()
+            .find(|f| f.0 == 5)
+            .map(|f| f.1.to_owned())
+            .ok_or(BrCodeError::Missing("62.05"))?;
+        let amount = get(54).map(str::to_owned);
+        if let Some(a) = &amount {
+            // EMV allows "10", "10.5" and "10.50"; all must be positive decimals.
+            let ok = !a.is_empty()
+                && a.len() <= 13
+                && a.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && a.matches('.').count() <= 1;
+            if !ok {
+                return Err(BrCodeError::Invalid("54"));
+            }
+        }
+        Ok(BrCode {
+            point_of_initiation: get(1).map(str::to_owned),
+            account,
+            mcc: required(52, "52")?.to_owned(),
+            amount,
+            merchant_name: name.to_owned(),
+            merchant_city: city.to_owned(),
+            postal_code: get(61).map(str::to_owned),
+            txid,
+            recurrence_urls,
+            crc: crc_found.to_ascii_uppercase(),
+        })
+    }
+
+    /// The amount field as exact centavos, when present and expressible.
+    pub fn amount(&self) -> Option<Amount> {
+        let a = self.amount.as_deref()?;
+        let (int, frac) = a.split_once('.').unwrap_or((a, ""));
+        let frac = format!("{frac:0<2}");
+        if frac.len() != 2 || int.is_empty() {
+            return None;
+        }
+        Amount::parse(&format!("{int}.{frac}")).ok()
+    }
+}
+
+fn is_printable(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..=0x7E).contains(&b))
+}
+
+fn fold_to(s: &str, max: usize, field: &'static str) -> Result<String, BrCodeError> {
+    let folded = ascii_fold(s);
+    let cut = truncate_ascii(&folded, max).trim_end().to_owned();
+    if cut.is_empty() {
+        return Err(BrCodeError::Invalid(field));
+    }
+    Ok(cut)
+}
+
+fn tlv(out: &mut String, id: u8, value: &str) -> Result<(), BrCodeError> {
+    if value.len() > 99 || !is_printable(value) {
+        return Err(BrCodeError::Invalid("field length"));
+    }
+    out.push_str(&format!("{id:02}{:02}{value}", value.len()));
+    Ok(())
+}
+
+/// Splits `s` into (id, value, offset of the id in the whole payload) triples.
+fn parse_tlvs(s: &str, base: usize) -> Result<Vec<(u8, &str, usize)>, BrCodeError> {
+    let b = s.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let num = |from: usize| -> Option<usize> {
+            let d = b.get(from..from + 2)?;
+            d.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| usize::from(d[0] - b'0') * 10 + usize::from(d[1] - b'0'))
+        };
+        let id = num(i).ok_or(BrCodeError::Structure(base + i))?;
+        let len = num(i + 2).ok_or(BrCodeError::Structure(base + i + 2))?;
+        let value = s
+            .get(i + 4..i + 4 + len)
+            .ok_or(BrCodeError::Structure(base + i + 4))?;
+        out.push((id as u8, value, base + i));
+        i += 4 + len;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every example BR Code found in the Bacen API Pix 2.9.0 specification.
+    const SPEC_EXAMPLES: [&str; 3] = [
+        "00020126180014br.gov.bcb.pix5204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***80800014br.gov.bcb.pix2558pix.example.com/qr/v2/rec/2353c790eefb11eaadc10242ac120002630462C9",
+        "00020101021226760014br.gov.bcb.pix2554pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd4415204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***80800014br.gov.bcb.pix2558pix.example.com/qr/v2/rec/94ed2badcbc04c15b0bb7fa35319489063047741",
+        "00020101021226810014br.gov.bcb.pix2559pix.example.com/qr/v2/cobv/1e6c54d3ec9449b7a7fc53b6b0f998e75204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***80800014br.gov.bcb.pix2558pix.example.com/qr/v2/rec/3ffa640fa4f14080adccb949fa2dc0d06304A441",
+    ];
+
+    #[test]
+    fn every_spec_example_decodes_with_a_valid_crc() {
+        for code in SPEC_EXAMPLES {
+            let decoded = BrCode::decode(code).unwrap_or_else(|e| panic!("{e}: {code}"));
+            assert_eq!(decoded.merchant_name, "Fulano de Tal");
+            assert_eq!(decoded.merchant_city, "BRASILIA");
+            assert_eq!(decoded.txid, NO_TXID);
+            assert_eq!(decoded.recurrence_urls.len(), 1);
+        }
+        let dynamic = BrCode::decode(SPEC_EXAMPLES[1]).unwrap();
+        assert_eq!(
+            dynamic.account.url.as_deref(),
+            Some("pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441")
+        );
+        assert_eq!(dynamic.point_of_initiation.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn crc_matches_the_ccitt_false_check_value() {
+        assert_eq!(crc16(b"123456789"), 0x29B1);
+    }
+
+    #[test]
+    fn a_single_changed_character_fails_the_crc() {
+        let tampered = SPEC_EXAMPLES[1].replacen("Fulano", "Fulana", 1);
+        assert!(matches!(
+            BrCode::decode(&tampered),
+            Err(BrCodeError::Crc { .. })
+        ));
+    }
+
+    #[test]
+    fn structural_garbage_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "0002",
+            "000201",
+            "0002016304ABCD",
+            "zz",
+            "00020126",
+            "0002016304",
+            "00990101",
+        ] {
+            assert!(BrCode::decode(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(BrCode::decode("0002é1"), Err(BrCodeError::Charset));
+    }
+
+    #[test]
+    fn dynamic_codes_fold_accents_and_cut_long_names() {
+        let r = Receiver {
+            name: "Padaria Pão de Açúcar da Esquina Ltda",
+            city: "São José dos Campos",
+        };
+        let code =
+            BrCode::dynamic("pix.example.com/qr/v2/2353c790eefb11eaadc10242ac120002", &r).unwrap();
+        let decoded = BrCode::decode(&code.encode().unwrap()).unwrap();
+        assert_eq!(decoded.merchant_name, "Padaria Pao de Acucar da");
+        assert_eq!(decoded.merchant_city, "Sao Jose dos Ca");
+        assert_eq!(decoded.txid, "***");
+    }
+
+    #[test]
+    fn static_txid_longer_than_25_is_refused() {
+        let r = Receiver {
+            name: "Loja",
+            city: "Recife",
+        };
+        assert!(
+            BrCode::static_code("loja@example.com", None, Some(&"a".repeat(26)), None, &r).is_err()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn generated_static_codes_decode_to_the_same_fields(
+            chave in "[a-z]{1,20}@[a-z]{1,10}\\.com",
+            centavos in proptest::option::of(1i64..999_999_999_999),
+            txid in proptest::option::of("[a-zA-Z0-9]{1,25}"),
+            info in proptest::option::of("[a-zA-Z0-9 ]{1,30}"),
+            name in "[a-zA-Zà-ú ]{1,40}",
+            city in "[a-zA-Zà-ú ]{1,20}",
+        ) {
+            let amount = centavos.map(|c| Amount::from_centavos(c).unwrap());
+            let r = Receiver { name: &name, city: &city };
+            prop_assume!(!ascii_fold(&name).is_empty() && !ascii_fold(&city).is_empty());
+            let code = BrCode::static_code(&chave, amount, txid.as_deref(), info.as_deref(), &r).unwrap();
+            let payload = code.encode().unwrap();
+            let decoded = BrCode::decode(&payload).unwrap();
+            prop_assert_eq!(decoded.account.chave.as_deref(), Some(chave.as_str()));
+            prop_assert_eq!(decoded.amount(), amount);
+            prop_assert_eq!(decoded.txid, txid.unwrap_or_else(|| "***".into()));
+            prop_assert_eq!(&decoded.merchant_name, &code.merchant_name);
+            prop_assert!(decoded.merchant_name.len() <= 25 && decoded.merchant_city.len() <= 15);
+            prop_assert_eq!(decoded.account.info_adicional, code.account.info_adicional);
+        }
+
+        #[test]
+        fn decode_never_panics(s in "[0-9a-z*. ]{0,120}") {
+            let _ = BrCode::decode(&s);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Immediate charges (`cob`): their terms, statuses and the revision rules of the Bacen
+//! API Pix (revisao starts at 0 and grows by one per change; only ATIVA charges change;
+//! removal cannot be combined with other changes).
+
+use super::document::Document;
+use super::ids::Txid;
+use super::money::Amount;
+use super::pix_key::PixKey;
+use chrono::{DateTime, Utc};
+
+/// Default lifetime of a charge in seconds (Bacen default: 24 h).
+pub const DEFAULT_EXPIRATION_SECS: i32 = 86_400;
+pub const MAX_SOLICITACAO_PAGADOR: usize = 140;
+pub const MAX_DEVEDOR_NOME: usize = 200;
+pub const MAX_INFO_ADICIONAIS: usize = 50;
+pub const MAX_INFO_NOME: usize = 50;
+pub const MAX_INFO_VALOR: usize = 200;
+
+/// The status of a charge record (not of its expiry, which is computed from `calendario`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChargeStatus {
+    Ativa,
+    Concluida,
+    RemovidaPeloUsuarioRecebedor,
+    RemovidaPeloPsp,
+}
+
+impl ChargeStatus {
+    pub const ALL: [ChargeStatus; 4] = [
+        ChargeStatus::Ativa,
+        ChargeStatus::Concluida,
+        ChargeStatus::RemovidaPeloUsuarioRecebedor,
+        ChargeStatus::RemovidaPeloPsp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::Ativa => "ATIVA",
+            ChargeStatus::Concluida => "CONCLUIDA",
+            ChargeStatus::RemovidaPeloUsuarioRecebedor => "REMOVIDA_PELO_USUARIO_RECEBEDOR",
+            ChargeStatus::RemovidaPeloPsp => "REMOVIDA_PELO_PSP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The payer a charge is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Devedor {
+    pub documento: Document,
+    pub nome: String,
+}
+
+/// One `infoAdicionais` entry shown to the payer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InfoAdicional {
+    pub nome: String,
+    pub valor: String,
+}
+
+/// Everything the merchant decides about a charge; what a revision may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeTerms {
+    /// Seconds from creation until the charge expires; always > 0.
+    pub expiracao: i32,
+    pub devedor: Option<Devedor>,
+    /// Always > 0.
+    pub valor: Amount,
+    /// Whether the payer may change the amount (`modalidadeAlteracao` = 1).
+    pub valor_alteravel: bool,
+    pub chave: PixKey,
+    pub solicitacao_pagador: Option<String>,
+    pub info_adicionais: Vec<InfoAdicional>,
+}
+
+/// A PATCH: each present field replaces the current one; `remover` asks for
+/// `REMOVIDA_PELO_USUARIO_RECEBEDOR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChargePatch {
+    pub expiracao: Option<i32>,
+    pub devedor: Option<Devedor>,
+    pub valor: Option<Amount>,
+    pub valor_alteravel: Option<bool>,
+    pub chave: Option<PixKey>,
+    pub solicitacao_pagador: Option<String>,
+    pub info_adicionais: Option<Vec<InfoAdicional>>,
+    pub remover: bool,
+}
+
+/// The payload location a charge's QR code points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub id: i64,
+    /// URL without scheme, as Bacen writes it: `pix.example.com/qr/v2/{token}`.
+    pub location: String,
+    pub criacao: DateTime<Utc>,
+}
+
+/// A charge as stored: at its current revision, or at an older one when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub txid: Txid,
+    pub revisao: i32,
+    pub status: ChargeStatus,
+    pub criacao: DateTime<Utc>,
+    pub terms: ChargeTerms,
+    pub loc: Option<Location>,
+    pub pix_copia_e_cola: Option<String>,
+}
+
+/// Why a revision is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RevisionError {
+    /// Paid or removed charges are final.
+    #[error("the charge is no longer ATIVA; only active charges can be revised")]
+    NotActive,
+    /// Bacen: removing a charge while changing it makes no sense.
+    #[error("a charge cannot be removed and changed in the same request")]
+    RemovalWithChanges,
+}
+
+/// What a PATCH does to a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revision {
+    /// Nothing differs from the current charge: no new revision (a retried PATCH is a no-op).
+    Unchanged,
+    /// New terms and/or status, stored as revision `revisao`.
+    Changed {
+        terms: ChargeTerms,
+        status: ChargeStatus,
+        revisao: i32,
+    },
+}
+
+impl ChargePatch {
+    fn changes_terms(&self) -> bool {
+        self.expiracao.is_some()
+            || self.devedor.is_some()
+            || self.valor.is_some()
+            || self.valor_alteravel.is_some()
+            || self.chave.is_some()
+            || self.solicitacao_pagador.is_some()
+            || self.info_adicionais.is_some()
+    }
+}
+
+impl Charge {
+    /// Applies a PATCH under the Bacen revision rules.
+    pub fn revise(&self, patch: &ChargePatch) -> Result<Revision, RevisionError> {
+        if self.status != ChargeStatus::Ativa {
+            return Err(RevisionError::NotActive);
+        }
+        if patch.remover {
+            if patch.changes_terms() {
+                return Err(RevisionError::RemovalWithChanges);
+            }
+            return Ok(Revision::Changed {
+                terms: self.terms.clone(),
+                status: ChargeStatus::RemovidaPeloUsuarioRecebedor,
+                revisao: self.revisao + 1,
+            });
+        }
+        let t = &self.terms;
+        let terms = ChargeTerms {
+            expiracao: patch.expiracao.unwrap_or(t.expiracao),
+            devedor: patch.devedor.clone().or_else(|| t.devedor.clone()),
+            valor: patch.valor.unwrap_or(t.valor),
+            valor_alteravel: patch.valor_alteravel.unwrap_or(t.valor_alteravel),
+            chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
+            solicitacao_pagador: patch
+                .solicitacao_pagador
+                .clone()
+                .or_else(|| t.solicitacao_pagador.clone()),
+            info_adicionais: patch
+                .info_adicionais
+                .clone()
+                .unwrap_or_else(|| t.info_adicionais.clone()),
+        };
+        if terms == self.terms {
+            return Ok(Revision::Unchanged);
+        }
+        Ok(Revision::Changed {
+            terms,
+            status: self.status,
+            revisao: self.revisao + 1,
+        })
+    }
+
+    /// When the charge stops being payable, whatever its status.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.criacao + chrono::Duration::seconds(i64::from(self.terms.expiracao))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charge(status: ChargeStatus) -> Charge {
+        Charge {
+            txid: Txid::parse_for_charge("abcdefghijklmnopqrstuvwxyz01").unwrap(),
+            revisao: 0,
+            status,
+            criacao: Utc::now(),
+            terms: ChargeTerms {
+                expiracao: 3600,
+                devedor: None,
+                valor: Amount::parse("10.00").unwrap(),
+                valor_alteravel: false,
+                chave: PixKey::parse("loja@example.com").unwrap(),
+                solicitacao_pagador: None,
+                info_adicionais: vec![],
+            },
+            loc: None,
+            pix_copia_e_cola: None,
+        }
+    }
+
+    #[test]
+    fn a_change_makes_the_next_revision() {
+        let patch = ChargePatch {
+            valor: Some(Amount::parse("12.50").unwrap()),
+            ..Default::default()
+        };
+        match charge(ChargeStatus::Ativa).revise(&patch).unwrap() {
+            Revision::Changed {
+                terms,
+                revisao,
+                status,
+            } => {
+                assert_eq!(terms.valor.centavos(), 1250);
+                assert_eq!(revisao, 1);
+                assert_eq!(status, ChargeStatus::Ativa);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_makes_no_revision() {
+        let patch = ChargePatch {
+            valor: Some(Amount::parse("10.00").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            charge(ChargeStatus::Ativa).revise(&patch),
+            Ok(Revision::Unchanged)
+        );
+    }
+
+    #[test]
+    fn paid_and_removed_charges_cannot_be_revised() {
+        let patch = ChargePatch {
+            expiracao: Some(60),
+            ..Default::default()
+        };
+        for s in [
+            ChargeStatus::Concluida,
+            ChargeStatus::RemovidaPeloUsuarioRecebedor,
+            ChargeStatus::RemovidaPeloPsp,
+        ] {
+            assert_eq!(charge(s).revise(&patch), Err(RevisionError::NotActive));
+        }
+    }
+
+    #[test]
+    fn removal_cannot_come_with_other_changes() {
+        let patch = ChargePatch {
+            expiracao: Some(60),
+            remover: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            charge(ChargeStatus::Ativa).revise(&patch),
+            Err(RevisionError::RemovalWithChanges)
+        );
+    }
+
+    #[test]
+    fn removal_is_a_revision_with_the_removed_status() {
+        let patch = ChargePatch {
+            remover: true,
+            ..Default::default()
+        };
+        let r = charge(ChargeStatus::Ativa).revise(&patch).unwrap();
+        assert!(matches!(
+            r,
+            Revision::Changed {
+                status: ChargeStatus::RemovidaPeloUsuarioRecebedor,
+                revisao: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_bacen_names() {
+        for s in ChargeStatus::ALL {
+            assert_eq!(ChargeStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ChargeStatus::parse("ativa"), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure domain types and rules: money, documents, Pix keys, identifiers, BR Code, charges.
+//! Nothing in here does I/O; every type is parsed once at the edge and valid afterwards.
+
+pub mod brcode;
+pub mod charge;
+pub mod document;
+pub mod ids;
+pub mod merchant;
+pub mod money;
+pub mod pix_key;
+pub mod text;

@@ -1,0 +1,150 @@
+//! `/cob`: immediate charges (Bacen API Pix 2.9.0, tag Cob).
+
+mod input;
+mod view;
+
+use crate::app::charges::{self, ChargeError};
+use crate::app::AppState;
+use crate::domain::charge::RevisionError;
+use crate::domain::ids::Txid;
+use crate::http::auth::authenticate;
+use crate::http::problem::{ApiError, ProblemKind, Violacao};
+use crate::http::{json, query, PathParams, Request, Response};
+use http::StatusCode;
+
+fn invalid(propriedade: &str, razao: &str) -> ApiError {
+    ApiError::with_violations(
+        ProblemKind::CobOperacaoInvalida,
+        "The charge request does not follow the schema or is semantically wrong.",
+        vec![Violacao {
+            propriedade: propriedade.into(),
+            razao: razao.into(),
+        }],
+    )
+}
+
+fn path_txid(req: &Request) -> Result<Txid, ApiError> {
+    let raw = req
+        .extensions()
+        .get::<PathParams>()
+        .map(|p| p.get("txid"))
+        .unwrap_or("");
+    Txid::parse_for_charge(raw).map_err(|e| invalid("txid", &e.to_string()))
+}
+
+/// For reads, a txid that cannot exist is simply not found.
+fn path_txid_to_read(req: &Request) -> Result<Txid, ApiError> {
+    path_txid(req).map_err(|_| not_found())
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ProblemKind::CobNaoEncontrado, "No charge with this txid.")
+}
+
+fn map_error(e: ChargeError) -> ApiError {
+    match e {
+        ChargeError::KeyNotOwned => invalid(
+            "cob.chave",
+            "the key does not belong to this receiver's account",
+        ),
+        ChargeError::TxidInUse => invalid(
+            "txid",
+            "already used by a charge with different content; use PATCH to revise it",
+        ),
+        ChargeError::NotFound => not_found(),
+        ChargeError::Revision(RevisionError::NotActive) => ApiError::new(
+            ProblemKind::CobOperacaoInvalida,
+            "The charge is no longer ATIVA; only active charges can be revised.",
+        ),
+        ChargeError::Revision(RevisionError::RemovalWithChanges) => invalid(
+            "cob.status",
+            "a charge cannot be removed and changed in the same request",
+        ),
+        ChargeError::Store(e) => e.into(),
+    }
+}
+
+/// `PUT /cob/{txid}`: create a charge with the merchant's txid (a repeated identical PUT
+/// returns the same charge).
+pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticate(state, req).await?;
+    let txid = path_txid(req)?;
+    let terms = input::new_charge(req.body())?;
+    let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
+    let created = charges::create(
+        state,
+        &merchant,
+        Some(txid),
+        &terms,
+        charges::fingerprint(&canonical),
+    )
+    .await
+    .map_err(map_error)?;
+    tracing::info!(txid = %created.charge.txid, created = created.created, "charge created");
+    Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
+}
+
+/// `POST /cob`: create a charge with a txid chosen by us.
+pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticate(state, req).await?;
+    let terms = input::new_charge(req.body())?;
+    let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
+    let created = charges::create(
+        state,
+        &merchant,
+        None,
+        &terms,
+        charges::fingerprint(&canonical),
+    )
+    .await
+    .map_err(map_error)?;
+    tracing::info!(txid = %created.charge.txid, "charge created");
+    Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
+}
+
+/// `PATCH /cob/{txid}`: revise or remove a charge.
+pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticate(state, req).await?;
+    let txid = path_txid_to_read(req)?;
+    let patch = input::patch(req.body())?;
+    let charge = charges::revise(state, &merchant, &txid, &patch)
+        .await
+        .map_err(map_error)?;
+    tracing::info!(txid = %charge.txid, revisao = charge.revisao, "charge revised");
+    Ok(json(StatusCode::OK, &view::charge(&charge)))
+}
+
+/// `GET /cob/{txid}[?revisao=N]`.
+pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticate(state, req).await?;
+    let txid = path_txid_to_read(req)?;
+    let revisao = input::revisao(&query::pairs(req.uri().query()))?;
+    match charges::get(state, &merchant, &txid, revisao).await {
+        Ok(charge) => Ok(json(StatusCode::OK, &view::charge(&charge))),
+        Err(ChargeError::NotFound) if revisao.is_some() => {
+            // A missing charge is 404; an existing one without that revision is a bad query.
+            charges::get(state, &merchant, &txid, None)
+                .await
+                .map_err(map_error)?;
+            Err(ApiError::with_violations(
+                ProblemKind::CobConsultaInvalida,
+                "The query parameters do not follow the schema or make no sense together.",
+                vec![Violacao {
+                    propriedade: "revisao".into(),
+                    razao: "no such revision of this charge".into(),
+                }],
+            ))
+        }
+        Err(e) => Err(map_error(e)),
+    }
+}
+
+/// `GET /cob?inicio=...&fim=...`: a page of charges created in the interval.
+pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticate(state, req).await?;
+    let q = input::charge_query(&query::pairs(req.uri().query()))?;
+    let page = charges::list(state, &merchant, &q)
+        .await
+        .map_err(map_error)?;
+    Ok(json(StatusCode::OK, &view::page(&q, &page)))
+}

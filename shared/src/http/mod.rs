@@ -1,0 +1,58 @@
+//! The HTTP edge shared by the local server and the Lambda functions: request and
+//! response types, problem+json errors, JSON and query parsing, authentication.
+
+pub mod auth;
+pub mod json;
+pub mod problem;
+pub mod query;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+
+/// A request as every handler sees it, whatever carried it (hyper locally, API Gateway in AWS).
+pub type Request = http::Request<Bytes>;
+/// A response as every handler returns it.
+pub type Response = http::Response<Bytes>;
+
+/// The largest request body any route accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Path parameters extracted by the route table (percent-decoded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(pub Vec<(&'static str, String)>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// The id of one request, echoed in `x-request-id` and in problem `correlationId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn of(req: &Request) -> String {
+        req.extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = http::Response::new(Bytes::from(bytes));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}

@@ -1,0 +1,244 @@
+//! `application/problem+json` errors (RFC 7807) with the Bacen API Pix error types.
+//!
+//! An `ApiError` knows its HTTP status, its `type` URI and a message that is safe to show.
+//! The cause of a 5xx is logged once, with the request id, and never sent to the client.
+
+use super::{RequestId, Response};
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+
+const BACEN_TYPE_BASE: &str = "https://pix.bcb.gov.br/api/v2/error/";
+/// Types Bacen does not define (401, 405, 413, 415) follow the same naming under our own base.
+const TUCANO_TYPE_BASE: &str = "https://tucano.dev/problems/";
+
+/// The kinds of problem the API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// 400: the request as a whole is malformed (not JSON, bad header, ...).
+    RequisicaoInvalida,
+    /// 401: no valid API key.
+    NaoAutenticado,
+    /// 403: authenticated, but not allowed.
+    AcessoNegado,
+    /// 404: no such route or resource.
+    NaoEncontrado,
+    /// 405: the path exists, the method does not.
+    MetodoNaoPermitido,
+    /// 413: body above the limit.
+    RequisicaoMuitoGrande,
+    /// 415: a body that is not JSON.
+    TipoDeConteudoNaoSuportado,
+    /// 400: a charge request that breaks the schema or the rules.
+    CobOperacaoInvalida,
+    /// 404: no charge with that txid for this merchant.
+    CobNaoEncontrado,
+    /// 400: bad parameters on `GET /cob` or `GET /cob/{txid}`.
+    CobConsultaInvalida,
+    /// 503: a dependency is down; retry later.
+    ServicoIndisponivel,
+    /// 500: a bug; the body carries only the correlation id.
+    ErroInternoDoServidor,
+}
+
+impl ProblemKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemKind::RequisicaoInvalida
+            | ProblemKind::CobOperacaoInvalida
+            | ProblemKind::CobConsultaInvalida => StatusCode::BAD_REQUEST,
+            ProblemKind::NaoAutenticado => StatusCode::UNAUTHORIZED,
+            ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
+            ProblemKind::NaoEncontrado | ProblemKind::CobNaoEncontrado => StatusCode::NOT_FOUND,
+            ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::RequisicaoMuitoGrande => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::TipoDeConteudoNaoSuportado => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::ServicoIndisponivel => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::ErroInternoDoServidor => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ProblemKind::RequisicaoInvalida => "RequisicaoInvalida",
+            ProblemKind::NaoAutenticado => "NaoAutenticado",
+            ProblemKind::AcessoNegado => "AcessoNegado",
+            ProblemKind::NaoEncontrado => "NaoEncontrado",
+            ProblemKind::MetodoNaoPermitido => "MetodoNaoPermitido",
+            ProblemKind::RequisicaoMuitoGrande => "RequisicaoMuitoGrande",
+            ProblemKind::TipoDeConteudoNaoSuportado => "TipoDeConteudoNaoSuportado",
+            ProblemKind::CobOperacaoInvalida => "CobOperacaoInvalida",
+            ProblemKind::CobNaoEncontrado => "CobNaoEncontrado",
+            ProblemKind::CobConsultaInvalida => "CobConsultaInvalida",
+            ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
+            ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
+        }
+    }
+
+    fn is_bacen(self) -> bool {
+        match self {
+            ProblemKind::NaoAutenticado
+            | ProblemKind::MetodoNaoPermitido
+            | ProblemKind::RequisicaoMuitoGrande
+            | ProblemKind::TipoDeConteudoNaoSuportado => false,
+            ProblemKind::RequisicaoInvalida
+            | ProblemKind::AcessoNegado
+            | ProblemKind::NaoEncontrado
+            | ProblemKind::CobOperacaoInvalida
+            | ProblemKind::CobNaoEncontrado
+            | ProblemKind::CobConsultaInvalida
+            | ProblemKind::ServicoIndisponivel
+            | ProblemKind::ErroInternoDoServidor => true,
+        }
+    }
+
+    pub fn type_uri(self) -> String {
+        let base = if self.is_bacen() {
+            BACEN_TYPE_BASE
+        } else {
+            TUCANO_TYPE_BASE
+        };
+        format!("{base}{}", self.name())
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ProblemKind::RequisicaoInvalida => "Requisição inválida.",
+            ProblemKind::NaoAutenticado => "Não autenticado.",
+            ProblemKind::AcessoNegado => "Acesso negado.",
+            ProblemKind::NaoEncontrado => "Não encontrado.",
+            ProblemKind::MetodoNaoPermitido => "Método não permitido.",
+            ProblemKind::RequisicaoMuitoGrande => "Requisição muito grande.",
+            ProblemKind::TipoDeConteudoNaoSuportado => "Tipo de conteúdo não suportado.",
+            ProblemKind::CobOperacaoInvalida => "Cobrança inválida.",
+            ProblemKind::CobNaoEncontrado => "Cobrança não encontrada.",
+            ProblemKind::CobConsultaInvalida => "Consulta de cobranças inválida.",
+            ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
+            ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
+        }
+    }
+}
+
+/// One bad field: `propriedade` is its path (`cob.valor.original`), `razao` why.
+/// The offending value is never echoed: it may be personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violacao {
+    pub razao: String,
+    pub propriedade: String,
+}
+
+/// An error the API answers with. Build it with a kind and a safe detail message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub kind: ProblemKind,
+    pub detail: String,
+    pub violacoes: Vec<Violacao>,
+    /// For 5xx: what went wrong, logged with the request id, never sent.
+    pub cause: Option<anyhow::Error>,
+    /// Extra headers (e.g. `Allow` on 405).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    #[serde(rename = "correlationId", skip_serializing_if = "str::is_empty")]
+    correlation_id: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    violacoes: &'a [Violacao],
+}
+
+impl ApiError {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            detail: detail.into(),
+            violacoes: vec![],
+            cause: None,
+            headers: vec![],
+        }
+    }
+
+    pub fn with_violations(
+        kind: ProblemKind,
+        detail: impl Into<String>,
+        violacoes: Vec<Violacao>,
+    ) -> Self {
+        ApiError {
+            violacoes,
+            ..ApiError::new(kind, detail)
+        }
+    }
+
+    /// A 500 whose cause is logged, not shown.
+    pub fn internal(cause: anyhow::Error) -> Self {
+        ApiError {
+            cause: Some(cause),
+            ..ApiError::new(
+                ProblemKind::ErroInternoDoServidor,
+                "An unexpected error occurred; quote the correlationId to support.",
+            )
+        }
+    }
+
+    /// A 503 whose cause is logged, not shown.
+    pub fn unavailable(cause: anyhow::Error) -> Self {
+        ApiError {
+            cause: Some(cause),
+            ..ApiError::new(
+                ProblemKind::ServicoIndisponivel,
+                "The service is temporarily unavailable; retry later.",
+            )
+        }
+    }
+
+    /// The problem+json response, logging the cause of server-side errors.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let status = self.kind.status();
+        if let Some(cause) = &self.cause {
+            tracing::error!(
+                request_id,
+                status = status.as_u16(),
+                error = format!("{cause:#}"),
+                "request failed"
+            );
+        }
+        let body = ProblemBody {
+            type_: self.kind.type_uri(),
+            title: self.kind.title(),
+            status: status.as_u16(),
+            detail: &self.detail,
+            correlation_id: request_id,
+            violacoes: &self.violacoes,
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut res = http::Response::new(Bytes::from(bytes));
+        *res.status_mut() = status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        for (name, value) in self.headers {
+            res.headers_mut().insert(name, value);
+        }
+        res
+    }
+}
+
+impl From<crate::ports::StoreError> for ApiError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        match e {
+            crate::ports::StoreError::Unavailable(cause) => ApiError::unavailable(cause),
+            crate::ports::StoreError::Unexpected(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// For callers that only have a request: the id to quote.
+pub fn respond(err: ApiError, req: &super::Request) -> Response {
+    err.into_response(&RequestId::of(req))
+}

@@ -1,0 +1,259 @@
+//! The one route table. The local server mounts it, each `functions/` binary serves one
+//! entry of it, and a test checks that `serverless.yml` declares exactly the same set.
+
+use crate::app::AppState;
+use crate::handlers::cob;
+use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::{PathParams, Request, RequestId, Response, MAX_BODY_BYTES};
+use http::{header, HeaderValue, Method};
+use percent_encoding::percent_decode_str;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// Every route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    CobPut,
+    CobPost,
+    CobPatch,
+    CobGet,
+    CobList,
+}
+
+/// A route: its method, its path template (`{name}` segments) and its Lambda function name.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The function's name in `serverless.yml` and its binary in `functions/src/bin/`.
+    pub function: &'static str,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        id: RouteId::CobPut,
+        method: "PUT",
+        path: "/cob/{txid}",
+        function: "cob_put",
+    },
+    Route {
+        id: RouteId::CobPatch,
+        method: "PATCH",
+        path: "/cob/{txid}",
+        function: "cob_patch",
+    },
+    Route {
+        id: RouteId::CobGet,
+        method: "GET",
+        path: "/cob/{txid}",
+        function: "cob_get",
+    },
+    Route {
+        id: RouteId::CobPost,
+        method: "POST",
+        path: "/cob",
+        function: "cob_post",
+    },
+    Route {
+        id: RouteId::CobList,
+        method: "GET",
+        path: "/cob",
+        function: "cob_list",
+    },
+];
+
+impl RouteId {
+    pub fn route(self) -> &'static Route {
+        // Every RouteId has exactly one entry (checked by a test).
+        ROUTES.iter().find(|r| r.id == self).unwrap_or(&ROUTES[0])
+    }
+}
+
+impl Route {
+    /// The percent-decoded parameters if `path` matches this route's template.
+    pub fn matches(&self, path: &str) -> Option<PathParams> {
+        let mut params = vec![];
+        let mut actual = path.strip_prefix('/')?.split('/');
+        for expected in self.path.trim_start_matches('/').split('/') {
+            let segment = actual.next()?;
+            match expected.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
+                Some(name) => {
+                    let decoded = percent_decode_str(segment).decode_utf8().ok()?;
+                    if decoded.is_empty() {
+                        return None;
+                    }
+                    params.push((name, decoded.into_owned()));
+                }
+                None if segment == expected => {}
+                None => return None,
+            }
+        }
+        actual.next().is_none().then_some(PathParams(params))
+    }
+}
+
+/// What the table says about a method and path.
+pub enum Resolved {
+    Found(&'static Route, PathParams),
+    /// The path exists with other methods (listed for the `Allow` header).
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+pub fn resolve(method: &Method, path: &str) -> Resolved {
+    let mut allowed = vec![];
+    for route in ROUTES {
+        if let Some(params) = route.matches(path) {
+            if route.method == method.as_str() {
+                return Resolved::Found(route, params);
+            }
+            allowed.push(route.method);
+        }
+    }
+    if allowed.is_empty() {
+        Resolved::NotFound
+    } else {
+        Resolved::MethodNotAllowed(allowed)
+    }
+}
+
+/// The answer for a request that matched no route.
+pub fn unrouted(resolved: Resolved, request_id: &str) -> Option<Response> {
+    let err = match resolved {
+        Resolved::Found(..) => return None,
+        Resolved::NotFound => ApiError::new(ProblemKind::NaoEncontrado, "No such resource."),
+        Resolved::MethodNotAllowed(allowed) => {
+            let mut e = ApiError::new(
+                ProblemKind::MetodoNaoPermitido,
+                "This resource does not accept that method.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                e.headers.push((header::ALLOW, v));
+            }
+            e
+        }
+    };
+    Some(err.into_response(request_id))
+}
+
+/// The 413 for a body over `MAX_BODY_BYTES`.
+pub fn too_large(request_id: &str) -> Response {
+    ApiError::new(
+        ProblemKind::RequisicaoMuitoGrande,
+        format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+    )
+    .into_response(request_id)
+}
+
+fn body_is_json_or_absent(req: &Request) -> bool {
+    match req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(ct) => {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        }
+    }
+}
+
+/// Runs one request through its route's handler, inside a span with the request id,
+/// and always answers: handler errors become problem+json.
+pub async fn handle(
+    state: &AppState,
+    route: &'static Route,
+    mut req: Request,
+    params: PathParams,
+    request_id: String,
+) -> Response {
+    let span = tracing::info_span!("request", request_id = %request_id, route = route.function, merchant_id = tracing::field::Empty);
+    req.extensions_mut().insert(params);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    async move {
+        let started = Instant::now();
+        let result = if !req.body().is_empty() && !body_is_json_or_absent(&req) {
+            Err(ApiError::new(
+                ProblemKind::TipoDeConteudoNaoSuportado,
+                "Send the body as application/json.",
+            ))
+        } else {
+            dispatch(state, route.id, &req).await
+        };
+        let mut res = result.unwrap_or_else(|e| e.into_response(&request_id));
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        tracing::info!(
+            status = res.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request done"
+        );
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Response, ApiError> {
+    match route {
+        RouteId::CobPut => cob::put(state, req).await,
+        RouteId::CobPost => cob::post(state, req).await,
+        RouteId::CobPatch => cob::patch(state, req).await,
+        RouteId::CobGet => cob::get(state, req).await,
+        RouteId::CobList => cob::list(state, req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_id_has_exactly_one_entry_and_names_are_unique() {
+        for r in ROUTES {
+            assert_eq!(ROUTES.iter().filter(|x| x.id == r.id).count(), 1);
+            assert_eq!(
+                ROUTES.iter().filter(|x| x.function == r.function).count(),
+                1
+            );
+            assert_eq!(
+                ROUTES
+                    .iter()
+                    .filter(|x| x.method == r.method && x.path == r.path)
+                    .count(),
+                1
+            );
+            assert_eq!(r.id.route().function, r.function);
+        }
+    }
+
+    #[test]
+    fn templates_match_and_decode_parameters() {
+        let Resolved::Found(route, params) = resolve(&Method::GET, "/cob/abc%41") else {
+            panic!()
+        };
+        assert_eq!(route.id, RouteId::CobGet);
+        assert_eq!(params.get("txid"), "abcA");
+        assert!(
+            matches!(resolve(&Method::GET, "/cob"), Resolved::Found(r, _) if r.id == RouteId::CobList)
+        );
+        assert!(matches!(
+            resolve(&Method::GET, "/cob/a/b"),
+            Resolved::NotFound
+        ));
+        assert!(matches!(resolve(&Method::GET, "/cob/"), Resolved::NotFound));
+        assert!(matches!(resolve(&Method::GET, "/nope"), Resolved::NotFound));
+        assert!(
+            matches!(resolve(&Method::DELETE, "/cob/x"), Resolved::MethodNotAllowed(m) if m.len() == 3)
+        );
+    }
+}
