@@ -1,0 +1,775 @@
+//! End-to-end: immediate charges (`/cob`) over real HTTP on a real Postgres database.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+use tucano_shared::domain::brcode::BrCode;
+
+const KEY_A: &str = "loja.a@example.com";
+const KEY_B: &str = "+5581987654321";
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Padaria São João", KEY_A).await;
+    let path = format!("/cob/{}", txid(1));
+
+    // Create.
+    let mut body = charge_body(KEY_A, "37.00");
+    body["devedor"] = json!({"cpf": "12345678909", "nome": "Francisco da Silva"});
+    body["infoAdicionais"] =
+        json!([{"nome": "Campo 1", "valor": "Informação Adicional1 do PSP-Recebedor"}]);
+    let (status, ct, cob) = read(
+        app.request(Method::PUT, &path, &m)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{cob}");
+    assert_eq!(ct, "application/json");
+    assert_eq!(cob["txid"], txid(1));
+    assert_eq!(cob["revisao"], 0);
+    assert_eq!(cob["status"], "ATIVA");
+    assert_eq!(cob["valor"]["original"], "37.00");
+    assert_eq!(cob["calendario"]["expiracao"], 3600);
+    assert_eq!(cob["devedor"]["cpf"], "12345678909");
+    assert_eq!(cob["chave"], KEY_A);
+    assert_eq!(cob["loc"]["tipoCob"], "cob");
+    let location = cob["location"].as_str().unwrap();
+    assert!(
+        location.starts_with(LOCATION_BASE) && location.len() <= 77,
+        "{location}"
+    );
+
+    // Its copia-e-cola is a valid dynamic BR Code pointing at its location.
+    let code = BrCode::decode(cob["pixCopiaECola"].as_str().unwrap()).unwrap();
+    assert_eq!(code.account.url.as_deref(), Some(location));
+    assert_eq!(code.merchant_name, "Padaria Sao Joao");
+    assert_eq!(code.merchant_city, "RECIFE");
+    assert_eq!(code.txid, "***");
+
+    // Read.
+    let (status, _, read_back) =
+        read(app.request(Method::GET, &path, &m).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(read_back, cob);
+
+    // Revise: the revision grows by one.
+    let (status, _, revised) = read(
+        app.request(Method::PATCH, &path, &m)
+            .json(&json!({"valor": {"original": "40.00"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{revised}");
+    assert_eq!(revised["revisao"], 1);
+    assert_eq!(revised["valor"]["original"], "40.00");
+    assert_eq!(revised["devedor"]["nome"], "Francisco da Silva");
+
+    // A PATCH that changes nothing makes no new revision.
+    let (_, _, same) = read(
+        app.request(Method::PATCH, &path, &m)
+            .json(&json!({"valor": {"original": "40.00"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(same["revisao"], 1);
+
+    // Each revision stays readable.
+    let (_, _, first) = read(
+        app.request(Method::GET, &format!("{path}?revisao=0"), &m)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(first["valor"]["original"], "37.00");
+    assert_eq!(first["revisao"], 0);
+    let (status, _, problem) = read(
+        app.request(Method::GET, &format!("{path}?revisao=7"), &m)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobConsultaInvalida"));
+
+    // Removal cannot be mixed with changes...
+    let mixed = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR", "solicitacaoPagador": "x"});
+    let (status, _, problem) = read(
+        app.request(Method::PATCH, &path, &m)
+            .json(&mixed)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
+
+    // ...but on its own it removes the charge, as a new revision.
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    let (status, _, removed) = read(
+        app.request(Method::PATCH, &path, &m)
+            .json(&remove)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(removed["status"], "REMOVIDA_PELO_USUARIO_RECEBEDOR");
+    assert_eq!(removed["revisao"], 2);
+
+    // A removed charge is final.
+    let (status, ct, problem) = read(
+        app.request(Method::PATCH, &path, &m)
+            .json(&json!({"calendario": {"expiracao": 60}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
+    assert_eq!(app.count("charge_revisions").await, 3);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let path = format!("/cob/{}", txid(2));
+    let body = charge_body(KEY_A, "10.00");
+
+    let (s1, _, first) = read(
+        app.request(Method::PUT, &path, &m)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (s2, _, again) = read(
+        app.request(Method::PUT, &path, &m)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(first, again);
+    assert_eq!(app.count("charges").await, 1);
+    assert_eq!(app.count("locations").await, 1);
+
+    let (status, _, problem) = read(
+        app.request(Method::PUT, &path, &m)
+            .json(&charge_body(KEY_A, "11.00"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
+    assert_eq!(problem["violacoes"][0]["propriedade"], "txid");
+    assert_eq!(app.count("charges").await, 1);
+    assert_eq!(app.count("locations").await, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn post_creates_a_charge_with_a_txid_chosen_by_the_psp(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let (status, _, cob) = read(
+        app.request(Method::POST, "/cob", &m)
+            .json(&charge_body(KEY_A, "5.50"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{cob}");
+    let txid = cob["txid"].as_str().unwrap();
+    assert!(
+        txid.len() >= 26 && txid.len() <= 35 && txid.chars().all(|c| c.is_ascii_alphanumeric())
+    );
+    let (status, _, _) = read(
+        app.request(Method::GET, &format!("/cob/{txid}"), &m)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_merchant_can_never_see_or_touch_another_merchants_charge(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let a = app.merchant("Loja A", KEY_A).await;
+    let b = app.merchant("Loja B", KEY_B).await;
+    let path = format!("/cob/{}", txid(3));
+    let (status, _, _) = read(
+        app.request(Method::PUT, &path, &a)
+            .json(&charge_body(KEY_A, "10.00"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let (status, _, problem) =
+        read(app.request(Method::GET, &path, &b).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobNaoEncontrado"));
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    let (status, _, _) = read(
+        app.request(Method::PATCH, &path, &b)
+            .json(&remove)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, _, list) = read(
+        app.request(
+            Method::GET,
+            "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z",
+            &b,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(list["cobs"], json!([]));
+
+    // B cannot bill on A's key either.
+    let (status, _, problem) = read(
+        app.request(Method::POST, "/cob", &b)
+            .json(&charge_body(KEY_A, "1.00"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["violacoes"][0]["propriedade"], "cob.chave");
+
+    // The same txid is free for B: txids are unique per merchant.
+    let (status, _, _) = read(
+        app.request(Method::PUT, &path, &b)
+            .json(&charge_body(KEY_B, "2.00"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, _, still_a) = read(app.request(Method::GET, &path, &a).send().await.unwrap()).await;
+    assert_eq!(still_a["valor"]["original"], "10.00");
+    assert_eq!(still_a["status"], "ATIVA");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn requests_without_a_valid_api_key_are_refused_with_401(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let _m = app.merchant("Loja", KEY_A).await;
+    let path = format!("/cob/{}", txid(4));
+    for auth in [
+        None,
+        Some("Bearer tk_wrong"),
+        Some("Basic dXNlcjpwYXNz"),
+        Some("Bearer "),
+    ] {
+        let mut req = app
+            .anonymous(Method::PUT, &path)
+            .json(&charge_body(KEY_A, "1.00"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+        let (status, ct, problem) = read(res).await;
+        assert_eq!(status, 401, "{auth:?}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(problem["status"], 401);
+        assert!(problem["correlationId"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
+    }
+    assert_eq!(app.count("charges").await, 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn each_bad_input_is_rejected_with_its_problem_type_and_writes_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let good = charge_body(KEY_A, "10.00");
+    let with = |pointer: &str, value: serde_json::Value| {
+        let mut b = good.clone();
+        *b.pointer_mut(pointer).unwrap() = value;
+        b
+    };
+    let with_devedor = |devedor: serde_json::Value| {
+        let mut b = good.clone();
+        b["devedor"] = devedor;
+        b
+    };
+    // (case, txid, body, expected status, expected type, expected propriedade)
+    let cases: Vec<(&str, String, String, u16, &str, Option<&str>)> = vec![
+        (
+            "amount without decimals",
+            txid(10),
+            with("/valor/original", json!("10")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor.original"),
+        ),
+        (
+            "negative amount",
+            txid(11),
+            with("/valor/original", json!("-1.00")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor.original"),
+        ),
+        (
+            "three decimals",
+            txid(12),
+            with("/valor/original", json!("1.005")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor.original"),
+        ),
+        (
+            "zero amount",
+            txid(13),
+            with("/valor/original", json!("0.00")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor.original"),
+        ),
+        (
+            "amount as a number",
+            txid(14),
+            with("/valor/original", json!(10.0)).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor.original"),
+        ),
+        (
+            "bad CPF check digits",
+            txid(15),
+            with_devedor(json!({"cpf": "12345678900", "nome": "Fulano"})).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.devedor.cpf"),
+        ),
+        (
+            "bad CNPJ check digits",
+            txid(16),
+            with_devedor(json!({"cnpj": "12ABC34501DE36", "nome": "Empresa"})).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.devedor.cnpj"),
+        ),
+        (
+            "CPF and CNPJ together",
+            txid(17),
+            with_devedor(json!({"cpf": "12345678909", "cnpj": "11222333000181", "nome": "X"}))
+                .to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.devedor.cpf"),
+        ),
+        (
+            "devedor without nome",
+            txid(18),
+            with_devedor(json!({"cpf": "12345678909"})).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.devedor.nome"),
+        ),
+        (
+            "zero expiration",
+            txid(19),
+            with("/calendario/expiracao", json!(0)).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.calendario.expiracao"),
+        ),
+        (
+            "expiration as a string",
+            txid(20),
+            with("/calendario/expiracao", json!("3600")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.calendario.expiracao"),
+        ),
+        (
+            "invalid Pix key",
+            txid(21),
+            with("/chave", json!("not a key")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.chave"),
+        ),
+        (
+            "someone else's Pix key",
+            txid(22),
+            with("/chave", json!("outra@example.com")).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.chave"),
+        ),
+        (
+            "message too long",
+            txid(23),
+            with("/solicitacaoPagador", json!("x".repeat(141))).to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.solicitacaoPagador"),
+        ),
+        (
+            "unknown field",
+            txid(24),
+            {
+                let mut b = good.clone();
+                b["descontos"] = json!(1);
+                b.to_string()
+            },
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.descontos"),
+        ),
+        (
+            "status on create",
+            txid(25),
+            {
+                let mut b = good.clone();
+                b["status"] = json!("CONCLUIDA");
+                b.to_string()
+            },
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.status"),
+        ),
+        (
+            "missing valor",
+            txid(26),
+            {
+                let mut b = good.clone();
+                b.as_object_mut().unwrap().remove("valor");
+                b.to_string()
+            },
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.valor"),
+        ),
+        (
+            "missing chave",
+            txid(27),
+            {
+                let mut b = good.clone();
+                b.as_object_mut().unwrap().remove("chave");
+                b.to_string()
+            },
+            400,
+            "CobOperacaoInvalida",
+            Some("cob.chave"),
+        ),
+        (
+            "body is an array",
+            txid(28),
+            "[]".into(),
+            400,
+            "CobOperacaoInvalida",
+            Some("cob"),
+        ),
+        (
+            "malformed JSON",
+            txid(29),
+            "{\"valor\": ".into(),
+            400,
+            "RequisicaoInvalida",
+            None,
+        ),
+        (
+            "empty body",
+            txid(30),
+            "".into(),
+            400,
+            "RequisicaoInvalida",
+            None,
+        ),
+        (
+            "txid too short",
+            "abc".into(),
+            good.to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("txid"),
+        ),
+        (
+            "txid with a dash",
+            "abcdefghijklmnopqrstuvwxyz-12".into(),
+            good.to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("txid"),
+        ),
+        (
+            "txid too long",
+            "a".repeat(36),
+            good.to_string(),
+            400,
+            "CobOperacaoInvalida",
+            Some("txid"),
+        ),
+    ];
+    for (case, txid, body, status, kind, prop) in cases {
+        let res = app
+            .request(Method::PUT, &format!("/cob/{txid}"), &m)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (got, ct, problem) = read(res).await;
+        assert_eq!(got, status, "{case}: {problem}");
+        assert_eq!(ct, "application/problem+json", "{case}");
+        assert_eq!(
+            problem["type"],
+            format!("{BACEN_ERROR}{kind}"),
+            "{case}: {problem}"
+        );
+        if let Some(prop) = prop {
+            let props: Vec<_> = problem["violacoes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["propriedade"].clone())
+                .collect();
+            assert!(props.contains(&json!(prop)), "{case}: {problem}");
+        }
+        assert!(
+            !problem.to_string().contains("12345678900"),
+            "{case}: a document was echoed"
+        );
+    }
+
+    // A body that is not JSON at all.
+    let res = app
+        .request(Method::PUT, &format!("/cob/{}", txid(31)), &m)
+        .header("content-type", "text/plain")
+        .body("valor=10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+
+    assert_eq!(app.count("charges").await, 0);
+    assert_eq!(app.count("locations").await, 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_bad_patch_changes_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let path = format!("/cob/{}", txid(5));
+    let (_, _, created) = read(
+        app.request(Method::PUT, &path, &m)
+            .json(&charge_body(KEY_A, "10.00"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for bad in [
+        json!({"valor": {"original": "1.005"}}),
+        json!({"status": "CONCLUIDA"}),
+        json!({"devedor": {"cpf": "11111111111", "nome": "X"}}),
+        json!({"chave": "outra@example.com"}),
+    ] {
+        let (status, _, problem) = read(
+            app.request(Method::PATCH, &path, &m)
+                .json(&bad)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
+    }
+    let (_, _, now) = read(app.request(Method::GET, &path, &m).send().await.unwrap()).await;
+    assert_eq!(now, created);
+    assert_eq!(app.count("charge_revisions").await, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    for n in 0..5 {
+        let mut body = charge_body(KEY_A, &format!("{}.00", n + 1));
+        if n == 0 {
+            body["devedor"] = json!({"cpf": "12345678909", "nome": "Francisco"});
+        }
+        if n == 1 {
+            body["devedor"] = json!({"cnpj": "12ABC34501DE35", "nome": "Empresa"});
+        }
+        let (status, _, _) = read(
+            app.request(Method::PUT, &format!("/cob/{}", txid(100 + n)), &m)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    app.request(Method::PATCH, &format!("/cob/{}", txid(104)), &m)
+        .json(&remove)
+        .send()
+        .await
+        .unwrap();
+
+    let range = "inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00%2B00:00";
+    let list = |q: String| {
+        let req = app.request(Method::GET, &format!("/cob?{range}{q}"), &m);
+        async move { read(req.send().await.unwrap()).await }
+    };
+
+    let (status, _, page) =
+        list("&paginacao.itensPorPagina=2&paginacao.paginaAtual=1".into()).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["cobs"].as_array().unwrap().len(), 2);
+    assert_eq!(page["cobs"][0]["txid"], txid(102));
+    assert_eq!(
+        page["parametros"]["paginacao"],
+        json!({"paginaAtual": 1, "itensPorPagina": 2, "quantidadeDePaginas": 3, "quantidadeTotalDeItens": 5})
+    );
+
+    let (_, _, past_end) = list("&paginacao.itensPorPagina=2&paginacao.paginaAtual=9".into()).await;
+    assert_eq!(past_end["cobs"], json!([]));
+    assert_eq!(
+        past_end["parametros"]["paginacao"]["quantidadeTotalDeItens"],
+        5
+    );
+
+    let (_, _, by_cpf) = list("&cpf=12345678909".into()).await;
+    assert_eq!(by_cpf["cobs"].as_array().unwrap().len(), 1);
+    assert_eq!(by_cpf["cobs"][0]["txid"], txid(100));
+    let (_, _, by_cnpj) = list("&cnpj=12ABC34501DE35".into()).await;
+    assert_eq!(by_cnpj["cobs"][0]["txid"], txid(101));
+    let (_, _, removed) = list("&status=REMOVIDA_PELO_USUARIO_RECEBEDOR".into()).await;
+    assert_eq!(removed["cobs"].as_array().unwrap().len(), 1);
+    let (_, _, active) = list("&status=ATIVA&locationPresente=true".into()).await;
+    assert_eq!(active["cobs"].as_array().unwrap().len(), 4);
+
+    for bad in [
+        "&cpf=12345678909&cnpj=11222333000181",
+        "&cpf=123",
+        "&status=PAGA",
+        "&paginacao.itensPorPagina=0",
+        "&paginacao.paginaAtual=-1",
+        "&bogus=1",
+    ] {
+        let (status, _, problem) = list(bad.into()).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(
+            problem["type"],
+            format!("{BACEN_ERROR}CobConsultaInvalida"),
+            "{bad}"
+        );
+    }
+    let req = app.request(
+        Method::GET,
+        "/cob?inicio=2030-01-01T00:00:00Z&fim=2020-01-01T00:00:00Z",
+        &m,
+    );
+    let (status, _, problem) = read(req.send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["violacoes"][0]["propriedade"], "fim");
+    let (status, _, _) = read(app.request(Method::GET, "/cob", &m).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn unknown_routes_and_methods_get_problem_json(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let (status, ct, problem) =
+        read(app.request(Method::GET, "/nada", &m).send().await.unwrap()).await;
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}NaoEncontrado"));
+    let res = app
+        .request(Method::DELETE, &format!("/cob/{}", txid(1)), &m)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("allow").unwrap(), "PUT, PATCH, GET");
+    assert_eq!(res.status(), 405);
+    let big = "x".repeat(100 * 1024);
+    let res = app
+        .request(Method::PUT, &format!("/cob/{}", txid(1)), &m)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_database_refuses_a_change_that_skips_the_revision_rules(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let path = format!("/cob/{}", txid(6));
+    app.request(Method::PUT, &path, &m)
+        .json(&charge_body(KEY_A, "10.00"))
+        .send()
+        .await
+        .unwrap();
+
+    let silent = sqlx::query("UPDATE charges SET valor_original = 1")
+        .execute(&app.pool)
+        .await;
+    assert!(
+        silent.is_err(),
+        "a term change without a new revision must fail"
+    );
+    let jump = sqlx::query("UPDATE charges SET valor_original = 1, revisao = 5")
+        .execute(&app.pool)
+        .await;
+    assert!(jump.is_err(), "revisions grow one at a time");
+    let history = sqlx::query("DELETE FROM charge_revisions")
+        .execute(&app.pool)
+        .await;
+    assert!(history.is_err(), "the revision history is immutable");
+    sqlx::query("UPDATE charges SET status = 'CONCLUIDA'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let reopen = sqlx::query("UPDATE charges SET status = 'ATIVA'")
+        .execute(&app.pool)
+        .await;
+    assert!(reopen.is_err(), "a paid charge is final");
+}
