@@ -19,7 +19,8 @@ fn devedor(d: &Devedor) -> Value {
 }
 
 /// The merchant-chosen part of a charge. Also the canonical form fingerprinted for
-/// idempotent PUTs (serde_json maps are sorted, so the bytes are stable).
+/// idempotent PUTs: built in a fixed order from parsed values, so the bytes are stable
+/// whatever the order or spacing of the request.
 pub fn terms(t: &ChargeTerms) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("calendario".into(), json!({"expiracao": t.expiracao}));
@@ -41,22 +42,34 @@ pub fn terms(t: &ChargeTerms) -> Map<String, Value> {
     m
 }
 
-/// A whole charge.
+/// A whole charge, fields in the order of the Bacen examples.
 pub fn charge(c: &Charge) -> Value {
-    let mut m = terms(&c.terms);
+    let mut terms = terms(&c.terms);
+    let mut m = Map::new();
     m.insert(
         "calendario".into(),
         json!({"criacao": timestamp(c.criacao), "expiracao": c.terms.expiracao}),
     );
     m.insert("txid".into(), json!(c.txid.as_str()));
     m.insert("revisao".into(), json!(c.revisao));
-    m.insert("status".into(), json!(c.status.as_str()));
     if let Some(loc) = &c.loc {
         m.insert(
             "loc".into(),
             json!({"id": loc.id, "location": loc.location, "tipoCob": "cob", "criacao": timestamp(loc.criacao)}),
         );
         m.insert("location".into(), json!(loc.location));
+    }
+    m.insert("status".into(), json!(c.status.as_str()));
+    for key in [
+        "devedor",
+        "valor",
+        "chave",
+        "solicitacaoPagador",
+        "infoAdicionais",
+    ] {
+        if let Some(v) = terms.remove(key) {
+            m.insert(key.into(), v);
+        }
     }
     if let Some(p) = &c.pix_copia_e_cola {
         m.insert("pixCopiaECola".into(), json!(p));

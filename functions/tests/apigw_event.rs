@@ -1,0 +1,87 @@
+//! The Lambda glue: an API Gateway HTTP API (v2) event goes through the same handler as
+//! the local server, on a real database.
+
+use lambda_http::request::from_str;
+use sqlx::PgPool;
+use tucano_shared::app::{AppState, Config};
+use tucano_shared::domain::merchant::ApiKey;
+use tucano_shared::ports::NewMerchant;
+use tucano_shared::routes::RouteId;
+
+fn event(method: &str, path: &str, api_key: &str, body: Option<&str>) -> String {
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"authorization": format!("Bearer {api_key}"), "content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"},
+            "requestId": "req-1", "routeKey": format!("{method} {path}"), "stage": "$default",
+            "time": "21/Nov/2026:12:00:00 +0000", "timeEpoch": 1795000000000u64
+        },
+        "pathParameters": {"txid": "tucanolambda0000000000000000"},
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_api_gateway_event_creates_and_reads_a_charge(pool: PgPool) {
+    let config = Config::new(
+        "postgres://unused".into(),
+        2,
+        "pix.example.com/qr/v2".into(),
+    )
+    .unwrap();
+    let state = AppState::with_pool(config, pool);
+    let key = ApiKey::generate();
+    let new = NewMerchant {
+        name: "Loja".into(),
+        city: "RECIFE".into(),
+        pix_key: "loja@example.com".into(),
+        api_key_hash: key.hash(),
+    };
+    state.merchants.register(new).await.unwrap();
+
+    let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;
+    let put = from_str(&event(
+        "PUT",
+        "/cob/tucanolambda0000000000000000",
+        key.expose(),
+        Some(body),
+    ))
+    .unwrap();
+    let res = tucano_functions::respond(&state, RouteId::CobPut, put).await;
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(created["valor"]["original"], "9.99");
+    assert_eq!(created["calendario"]["expiracao"], 86400);
+
+    let get = from_str(&event(
+        "GET",
+        "/cob/tucanolambda0000000000000000",
+        key.expose(),
+        None,
+    ))
+    .unwrap();
+    let res = tucano_functions::respond(&state, RouteId::CobGet, get).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(res.body()).unwrap(),
+        created
+    );
+
+    let unauthorized = from_str(&event(
+        "GET",
+        "/cob/tucanolambda0000000000000000",
+        "tk_nope",
+        None,
+    ))
+    .unwrap();
+    let res = tucano_functions::respond(&state, RouteId::CobGet, unauthorized).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
