@@ -73,4 +73,5 @@ ensure_postgres() {
       || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  say "using the private Postgres at $DATABASE_URL"
 }

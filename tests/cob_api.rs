@@ -22,14 +22,7 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     body["devedor"] = json!({"cpf": "12345678909", "nome": "Francisco da Silva"});
     body["infoAdicionais"] =
         json!([{"nome": "Campo 1", "valor": "Informação Adicional1 do PSP-Recebedor"}]);
-    let (status, ct, cob) = read(
-        app.request(Method::PUT, &path, &m)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, ct, cob) = call(app.request(Method::PUT, &path, &m).json(&body)).await;
     assert_eq!(status, 201, "{cob}");
     assert_eq!(ct, "application/json");
     assert_eq!(cob["txid"], txid(1));
@@ -54,18 +47,14 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     assert_eq!(code.txid, "***");
 
     // Read.
-    let (status, _, read_back) =
-        read(app.request(Method::GET, &path, &m).send().await.unwrap()).await;
+    let (status, _, read_back) = call(app.request(Method::GET, &path, &m)).await;
     assert_eq!(status, 200);
     assert_eq!(read_back, cob);
 
     // Revise: the revision grows by one.
-    let (status, _, revised) = read(
+    let (status, _, revised) = call(
         app.request(Method::PATCH, &path, &m)
-            .json(&json!({"valor": {"original": "40.00"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"valor": {"original": "40.00"}})),
     )
     .await;
     assert_eq!(status, 200, "{revised}");
@@ -74,70 +63,39 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     assert_eq!(revised["devedor"]["nome"], "Francisco da Silva");
 
     // A PATCH that changes nothing makes no new revision.
-    let (_, _, same) = read(
+    let (_, _, same) = call(
         app.request(Method::PATCH, &path, &m)
-            .json(&json!({"valor": {"original": "40.00"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"valor": {"original": "40.00"}})),
     )
     .await;
     assert_eq!(same["revisao"], 1);
 
     // Each revision stays readable.
-    let (_, _, first) = read(
-        app.request(Method::GET, &format!("{path}?revisao=0"), &m)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, _, first) = call(app.request(Method::GET, &format!("{path}?revisao=0"), &m)).await;
     assert_eq!(first["valor"]["original"], "37.00");
     assert_eq!(first["revisao"], 0);
-    let (status, _, problem) = read(
-        app.request(Method::GET, &format!("{path}?revisao=7"), &m)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, problem) =
+        call(app.request(Method::GET, &format!("{path}?revisao=7"), &m)).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobConsultaInvalida"));
 
     // Removal cannot be mixed with changes...
     let mixed = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR", "solicitacaoPagador": "x"});
-    let (status, _, problem) = read(
-        app.request(Method::PATCH, &path, &m)
-            .json(&mixed)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, problem) = call(app.request(Method::PATCH, &path, &m).json(&mixed)).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
 
     // ...but on its own it removes the charge, as a new revision.
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
-    let (status, _, removed) = read(
-        app.request(Method::PATCH, &path, &m)
-            .json(&remove)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, removed) = call(app.request(Method::PATCH, &path, &m).json(&remove)).await;
     assert_eq!(status, 200);
     assert_eq!(removed["status"], "REMOVIDA_PELO_USUARIO_RECEBEDOR");
     assert_eq!(removed["revisao"], 2);
 
     // A removed charge is final.
-    let (status, ct, problem) = read(
+    let (status, ct, problem) = call(
         app.request(Method::PATCH, &path, &m)
-            .json(&json!({"calendario": {"expiracao": 60}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"calendario": {"expiracao": 60}})),
     )
     .await;
     assert_eq!(status, 400);
@@ -153,33 +111,16 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
     let path = format!("/cob/{}", txid(2));
     let body = charge_body(KEY_A, "10.00");
 
-    let (s1, _, first) = read(
-        app.request(Method::PUT, &path, &m)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let (s2, _, again) = read(
-        app.request(Method::PUT, &path, &m)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s1, _, first) = call(app.request(Method::PUT, &path, &m).json(&body)).await;
+    let (s2, _, again) = call(app.request(Method::PUT, &path, &m).json(&body)).await;
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(first, again);
     assert_eq!(app.count("charges").await, 1);
     assert_eq!(app.count("locations").await, 1);
 
-    let (status, _, problem) = read(
+    let (status, _, problem) = call(
         app.request(Method::PUT, &path, &m)
-            .json(&charge_body(KEY_A, "11.00"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_A, "11.00")),
     )
     .await;
     assert_eq!(status, 400);
@@ -193,12 +134,9 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
 async fn post_creates_a_charge_with_a_txid_chosen_by_the_psp(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
-    let (status, _, cob) = read(
+    let (status, _, cob) = call(
         app.request(Method::POST, "/cob", &m)
-            .json(&charge_body(KEY_A, "5.50"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_A, "5.50")),
     )
     .await;
     assert_eq!(status, 201, "{cob}");
@@ -206,13 +144,7 @@ async fn post_creates_a_charge_with_a_txid_chosen_by_the_psp(pool: PgPool) {
     assert!(
         txid.len() >= 26 && txid.len() <= 35 && txid.chars().all(|c| c.is_ascii_alphanumeric())
     );
-    let (status, _, _) = read(
-        app.request(Method::GET, &format!("/cob/{txid}"), &m)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _) = call(app.request(Method::GET, &format!("/cob/{txid}"), &m)).await;
     assert_eq!(status, 200);
 }
 
@@ -222,66 +154,44 @@ async fn a_merchant_can_never_see_or_touch_another_merchants_charge(pool: PgPool
     let a = app.merchant("Loja A", KEY_A).await;
     let b = app.merchant("Loja B", KEY_B).await;
     let path = format!("/cob/{}", txid(3));
-    let (status, _, _) = read(
+    let (status, _, _) = call(
         app.request(Method::PUT, &path, &a)
-            .json(&charge_body(KEY_A, "10.00"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_A, "10.00")),
     )
     .await;
     assert_eq!(status, 201);
 
-    let (status, _, problem) =
-        read(app.request(Method::GET, &path, &b).send().await.unwrap()).await;
+    let (status, _, problem) = call(app.request(Method::GET, &path, &b)).await;
     assert_eq!(status, 404);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobNaoEncontrado"));
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
-    let (status, _, _) = read(
-        app.request(Method::PATCH, &path, &b)
-            .json(&remove)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _) = call(app.request(Method::PATCH, &path, &b).json(&remove)).await;
     assert_eq!(status, 404);
-    let (_, _, list) = read(
-        app.request(
-            Method::GET,
-            "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z",
-            &b,
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (_, _, list) = call(app.request(
+        Method::GET,
+        "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z",
+        &b,
+    ))
     .await;
     assert_eq!(list["cobs"], json!([]));
 
     // B cannot bill on A's key either.
-    let (status, _, problem) = read(
+    let (status, _, problem) = call(
         app.request(Method::POST, "/cob", &b)
-            .json(&charge_body(KEY_A, "1.00"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_A, "1.00")),
     )
     .await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "cob.chave");
 
     // The same txid is free for B: txids are unique per merchant.
-    let (status, _, _) = read(
+    let (status, _, _) = call(
         app.request(Method::PUT, &path, &b)
-            .json(&charge_body(KEY_B, "2.00"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_B, "2.00")),
     )
     .await;
     assert_eq!(status, 201);
-    let (_, _, still_a) = read(app.request(Method::GET, &path, &a).send().await.unwrap()).await;
+    let (_, _, still_a) = call(app.request(Method::GET, &path, &a)).await;
     assert_eq!(still_a["valor"]["original"], "10.00");
     assert_eq!(still_a["status"], "ATIVA");
 }
@@ -593,12 +503,9 @@ async fn a_bad_patch_changes_nothing(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
     let path = format!("/cob/{}", txid(5));
-    let (_, _, created) = read(
+    let (_, _, created) = call(
         app.request(Method::PUT, &path, &m)
-            .json(&charge_body(KEY_A, "10.00"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&charge_body(KEY_A, "10.00")),
     )
     .await;
     for bad in [
@@ -607,18 +514,11 @@ async fn a_bad_patch_changes_nothing(pool: PgPool) {
         json!({"devedor": {"cpf": "11111111111", "nome": "X"}}),
         json!({"chave": "outra@example.com"}),
     ] {
-        let (status, _, problem) = read(
-            app.request(Method::PATCH, &path, &m)
-                .json(&bad)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _, problem) = call(app.request(Method::PATCH, &path, &m).json(&bad)).await;
         assert_eq!(status, 400, "{bad}: {problem}");
         assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
     }
-    let (_, _, now) = read(app.request(Method::GET, &path, &m).send().await.unwrap()).await;
+    let (_, _, now) = call(app.request(Method::GET, &path, &m)).await;
     assert_eq!(now, created);
     assert_eq!(app.count("charge_revisions").await, 1);
 }
@@ -635,12 +535,9 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
         if n == 1 {
             body["devedor"] = json!({"cnpj": "12ABC34501DE35", "nome": "Empresa"});
         }
-        let (status, _, _) = read(
+        let (status, _, _) = call(
             app.request(Method::PUT, &format!("/cob/{}", txid(100 + n)), &m)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+                .json(&body),
         )
         .await;
         assert_eq!(status, 201);
@@ -655,7 +552,7 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
     let range = "inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00%2B00:00";
     let list = |q: String| {
         let req = app.request(Method::GET, &format!("/cob?{range}{q}"), &m);
-        async move { read(req.send().await.unwrap()).await }
+        async move { call(req).await }
     };
 
     let (status, _, page) =
@@ -706,10 +603,10 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
         "/cob?inicio=2030-01-01T00:00:00Z&fim=2020-01-01T00:00:00Z",
         &m,
     );
-    let (status, _, problem) = read(req.send().await.unwrap()).await;
+    let (status, _, problem) = call(req).await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "fim");
-    let (status, _, _) = read(app.request(Method::GET, "/cob", &m).send().await.unwrap()).await;
+    let (status, _, _) = call(app.request(Method::GET, "/cob", &m)).await;
     assert_eq!(status, 400);
 }
 
@@ -717,8 +614,7 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
 async fn unknown_routes_and_methods_get_problem_json(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
-    let (status, ct, problem) =
-        read(app.request(Method::GET, "/nada", &m).send().await.unwrap()).await;
+    let (status, ct, problem) = call(app.request(Method::GET, "/nada", &m)).await;
     assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
     assert_eq!(problem["type"], format!("{BACEN_ERROR}NaoEncontrado"));
     let res = app

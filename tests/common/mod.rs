@@ -90,6 +90,11 @@ pub async fn read(res: Response) -> (u16, String, Value) {
     (status, ct, body)
 }
 
+/// Sends a request and reads its status, content type and JSON body.
+pub async fn call(req: RequestBuilder) -> (u16, String, Value) {
+    read(req.send().await.unwrap()).await
+}
+
 /// A charge body for `key` with `valor`.
 pub fn charge_body(key: &str, valor: &str) -> Value {
     serde_json::json!({
