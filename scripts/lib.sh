@@ -49,6 +49,7 @@ ensure_postgres() {
   if [ "$(id -u)" -eq 0 ]; then
     # initdb refuses root: the cluster belongs to the postgres user, who must reach it.
     run_as=(runuser -u postgres --)
+    cd /
     chown postgres "$dir"
     if ! runuser -u postgres -- test -w "$dir"; then
       dir="/var/tmp/tucano-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
@@ -57,7 +58,7 @@ ensure_postgres() {
     fi
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
-    say "creating a private Postgres cluster in .tucano/pg (initdb)"
+    say "creating a private Postgres cluster in $dir (initdb)"
     "${run_as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-instructions >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
@@ -72,6 +73,7 @@ ensure_postgres() {
       -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
+  cd "$ROOT"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   say "using the private Postgres at $DATABASE_URL"
 }
