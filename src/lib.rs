@@ -1,5 +1,8 @@
-//! The `tucano` command's library: the local HTTP server and the admin commands, so the
-//! end-to-end tests can start the same server the CLI starts.
+//! The `tucano` command's library: the local HTTP server, the sandbox rail, the admin
+//! commands and the benchmarks, so that the end-to-end tests start exactly what the CLI
+//! starts.
 
+pub mod bench;
 pub mod cli;
+pub mod sandbox;
 pub mod server;

@@ -28,25 +28,13 @@ pub async fn spawn(addr: SocketAddr, state: AppState) -> std::io::Result<SocketA
     Ok(local)
 }
 
-async fn route(
-    State(state): State<AppState>,
-    req: axum::extract::Request,
-) -> axum::response::Response {
+async fn route(State(state): State<AppState>, req: axum::extract::Request) -> axum::response::Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     let resolved = resolve(&parts.method, parts.uri.path());
     let response = match resolved {
         Resolved::Found(route, params) => match to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => {
-                handle(
-                    &state,
-                    route,
-                    http::Request::from_parts(parts, bytes),
-                    params,
-                    request_id,
-                )
-                .await
-            }
+            Ok(bytes) => handle(&state, route, http::Request::from_parts(parts, bytes), params, request_id).await,
             Err(_) => too_large(&request_id),
         },
         other => unrouted(other, &request_id).unwrap_or_else(|| too_large(&request_id)),

@@ -5,18 +5,11 @@ use sqlx::{PgPool, Row};
 use std::process::Command;
 
 fn tucano(database_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tucano"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_tucano")).args(args).env("DATABASE_URL", database_url).output().unwrap()
 }
 
 async fn url_of(pool: &PgPool) -> String {
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
     let base = std::env::var("DATABASE_URL").unwrap();
     let (server, _) = base.rsplit_once('/').unwrap();
     format!("{server}/{db}")
@@ -25,66 +18,27 @@ async fn url_of(pool: &PgPool) -> String {
 #[sqlx::test(migrations = "./migrations")]
 async fn merchants_create_prints_an_api_key_once_and_stores_only_its_hash(pool: PgPool) {
     let url = url_of(&pool).await;
-    let out = tucano(
-        &url,
-        &[
-            "merchants",
-            "create",
-            "--name",
-            "Ateliê Maria",
-            "--pix-key",
-            "maria@example.com",
-            "--json",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        tucano(&url, &["merchants", "create", "--name", "Ateliê Maria", "--pix-key", "maria@example.com", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = printed["api_key"].as_str().unwrap();
     assert!(key.starts_with("tk_"));
     assert!(printed["id"].as_str().unwrap().len() == 36);
 
-    let rows = sqlx::query("SELECT hash FROM api_keys")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let rows = sqlx::query("SELECT hash FROM api_keys").fetch_all(&pool).await.unwrap();
     assert_eq!(rows.len(), 1);
     let hash: Vec<u8> = rows[0].get("hash");
     assert_ne!(hash, key.as_bytes());
-    let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM api_keys t")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let dump: String =
+        sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM api_keys t").fetch_one(&pool).await.unwrap();
     assert!(!dump.contains(key.trim_start_matches("tk_")));
 
     // A Pix key belongs to one account.
-    let again = tucano(
-        &url,
-        &[
-            "merchants",
-            "create",
-            "--name",
-            "Outra",
-            "--pix-key",
-            "maria@example.com",
-        ],
-    );
+    let again = tucano(&url, &["merchants", "create", "--name", "Outra", "--pix-key", "maria@example.com"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already registered"));
-    let bad = tucano(
-        &url,
-        &[
-            "merchants",
-            "create",
-            "--name",
-            "X",
-            "--pix-key",
-            "Maria@Example.com",
-        ],
-    );
+    let bad = tucano(&url, &["merchants", "create", "--name", "X", "--pix-key", "Maria@Example.com"]);
     assert!(!bad.status.success());
 }
 
@@ -95,10 +49,7 @@ fn brcode_decode_checks_the_crc() {
     assert!(out.status.success());
     let decoded: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decoded["merchant_name"], "Fulano de Tal");
-    assert_eq!(
-        decoded["account"]["url"],
-        "pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441"
-    );
+    assert_eq!(decoded["account"]["url"], "pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441");
 
     let tampered = good.replace("BRASILIA", "BRASILIO");
     let out = tucano("postgres://unused", &["brcode", "decode", &tampered]);

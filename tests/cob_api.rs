@@ -20,8 +20,7 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     // Create.
     let mut body = charge_body(KEY_A, "37.00");
     body["devedor"] = json!({"cpf": "12345678909", "nome": "Francisco da Silva"});
-    body["infoAdicionais"] =
-        json!([{"nome": "Campo 1", "valor": "Informação Adicional1 do PSP-Recebedor"}]);
+    body["infoAdicionais"] = json!([{"nome": "Campo 1", "valor": "Informação Adicional1 do PSP-Recebedor"}]);
     let (status, ct, cob) = call(app.request(Method::PUT, &path, &m).json(&body)).await;
     assert_eq!(status, 201, "{cob}");
     assert_eq!(ct, "application/json");
@@ -34,10 +33,7 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     assert_eq!(cob["chave"], KEY_A);
     assert_eq!(cob["loc"]["tipoCob"], "cob");
     let location = cob["location"].as_str().unwrap();
-    assert!(
-        location.starts_with(LOCATION_BASE) && location.len() <= 77,
-        "{location}"
-    );
+    assert!(location.starts_with(LOCATION_BASE) && location.len() <= 77, "{location}");
 
     // Its copia-e-cola is a valid dynamic BR Code pointing at its location.
     let code = BrCode::decode(cob["pixCopiaECola"].as_str().unwrap()).unwrap();
@@ -52,30 +48,22 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     assert_eq!(read_back, cob);
 
     // Revise: the revision grows by one.
-    let (status, _, revised) = call(
-        app.request(Method::PATCH, &path, &m)
-            .json(&json!({"valor": {"original": "40.00"}})),
-    )
-    .await;
+    let (status, _, revised) =
+        call(app.request(Method::PATCH, &path, &m).json(&json!({"valor": {"original": "40.00"}}))).await;
     assert_eq!(status, 200, "{revised}");
     assert_eq!(revised["revisao"], 1);
     assert_eq!(revised["valor"]["original"], "40.00");
     assert_eq!(revised["devedor"]["nome"], "Francisco da Silva");
 
     // A PATCH that changes nothing makes no new revision.
-    let (_, _, same) = call(
-        app.request(Method::PATCH, &path, &m)
-            .json(&json!({"valor": {"original": "40.00"}})),
-    )
-    .await;
+    let (_, _, same) = call(app.request(Method::PATCH, &path, &m).json(&json!({"valor": {"original": "40.00"}}))).await;
     assert_eq!(same["revisao"], 1);
 
     // Each revision stays readable.
     let (_, _, first) = call(app.request(Method::GET, &format!("{path}?revisao=0"), &m)).await;
     assert_eq!(first["valor"]["original"], "37.00");
     assert_eq!(first["revisao"], 0);
-    let (status, _, problem) =
-        call(app.request(Method::GET, &format!("{path}?revisao=7"), &m)).await;
+    let (status, _, problem) = call(app.request(Method::GET, &format!("{path}?revisao=7"), &m)).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobConsultaInvalida"));
 
@@ -93,11 +81,8 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
     assert_eq!(removed["revisao"], 2);
 
     // A removed charge is final.
-    let (status, ct, problem) = call(
-        app.request(Method::PATCH, &path, &m)
-            .json(&json!({"calendario": {"expiracao": 60}})),
-    )
-    .await;
+    let (status, ct, problem) =
+        call(app.request(Method::PATCH, &path, &m).json(&json!({"calendario": {"expiracao": 60}}))).await;
     assert_eq!(status, 400);
     assert_eq!(ct, "application/problem+json");
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
@@ -118,11 +103,7 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
     assert_eq!(app.count("charges").await, 1);
     assert_eq!(app.count("locations").await, 1);
 
-    let (status, _, problem) = call(
-        app.request(Method::PUT, &path, &m)
-            .json(&charge_body(KEY_A, "11.00")),
-    )
-    .await;
+    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "11.00"))).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
     assert_eq!(problem["violacoes"][0]["propriedade"], "txid");
@@ -134,16 +115,10 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
 async fn post_creates_a_charge_with_a_txid_chosen_by_the_psp(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
-    let (status, _, cob) = call(
-        app.request(Method::POST, "/cob", &m)
-            .json(&charge_body(KEY_A, "5.50")),
-    )
-    .await;
+    let (status, _, cob) = call(app.request(Method::POST, "/cob", &m).json(&charge_body(KEY_A, "5.50"))).await;
     assert_eq!(status, 201, "{cob}");
     let txid = cob["txid"].as_str().unwrap();
-    assert!(
-        txid.len() >= 26 && txid.len() <= 35 && txid.chars().all(|c| c.is_ascii_alphanumeric())
-    );
+    assert!(txid.len() >= 26 && txid.len() <= 35 && txid.chars().all(|c| c.is_ascii_alphanumeric()));
     let (status, _, _) = call(app.request(Method::GET, &format!("/cob/{txid}"), &m)).await;
     assert_eq!(status, 200);
 }
@@ -154,11 +129,7 @@ async fn a_merchant_can_never_see_or_touch_another_merchants_charge(pool: PgPool
     let a = app.merchant("Loja A", KEY_A).await;
     let b = app.merchant("Loja B", KEY_B).await;
     let path = format!("/cob/{}", txid(3));
-    let (status, _, _) = call(
-        app.request(Method::PUT, &path, &a)
-            .json(&charge_body(KEY_A, "10.00")),
-    )
-    .await;
+    let (status, _, _) = call(app.request(Method::PUT, &path, &a).json(&charge_body(KEY_A, "10.00"))).await;
     assert_eq!(status, 201);
 
     let (status, _, problem) = call(app.request(Method::GET, &path, &b)).await;
@@ -167,29 +138,17 @@ async fn a_merchant_can_never_see_or_touch_another_merchants_charge(pool: PgPool
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
     let (status, _, _) = call(app.request(Method::PATCH, &path, &b).json(&remove)).await;
     assert_eq!(status, 404);
-    let (_, _, list) = call(app.request(
-        Method::GET,
-        "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z",
-        &b,
-    ))
-    .await;
+    let (_, _, list) =
+        call(app.request(Method::GET, "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z", &b)).await;
     assert_eq!(list["cobs"], json!([]));
 
     // B cannot bill on A's key either.
-    let (status, _, problem) = call(
-        app.request(Method::POST, "/cob", &b)
-            .json(&charge_body(KEY_A, "1.00")),
-    )
-    .await;
+    let (status, _, problem) = call(app.request(Method::POST, "/cob", &b).json(&charge_body(KEY_A, "1.00"))).await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "cob.chave");
 
     // The same txid is free for B: txids are unique per merchant.
-    let (status, _, _) = call(
-        app.request(Method::PUT, &path, &b)
-            .json(&charge_body(KEY_B, "2.00")),
-    )
-    .await;
+    let (status, _, _) = call(app.request(Method::PUT, &path, &b).json(&charge_body(KEY_B, "2.00"))).await;
     assert_eq!(status, 201);
     let (_, _, still_a) = call(app.request(Method::GET, &path, &a)).await;
     assert_eq!(still_a["valor"]["original"], "10.00");
@@ -201,15 +160,8 @@ async fn requests_without_a_valid_api_key_are_refused_with_401(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let _m = app.merchant("Loja", KEY_A).await;
     let path = format!("/cob/{}", txid(4));
-    for auth in [
-        None,
-        Some("Bearer tk_wrong"),
-        Some("Basic dXNlcjpwYXNz"),
-        Some("Bearer "),
-    ] {
-        let mut req = app
-            .anonymous(Method::PUT, &path)
-            .json(&charge_body(KEY_A, "1.00"));
+    for auth in [None, Some("Bearer tk_wrong"), Some("Basic dXNlcjpwYXNz"), Some("Bearer ")] {
+        let mut req = app.anonymous(Method::PUT, &path).json(&charge_body(KEY_A, "1.00"));
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
@@ -219,9 +171,7 @@ async fn requests_without_a_valid_api_key_are_refused_with_401(pool: PgPool) {
         assert_eq!(status, 401, "{auth:?}");
         assert_eq!(ct, "application/problem+json");
         assert_eq!(problem["status"], 401);
-        assert!(problem["correlationId"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty()));
+        assert!(problem["correlationId"].as_str().is_some_and(|s| !s.is_empty()));
     }
     assert_eq!(app.count("charges").await, 0);
 }
@@ -302,8 +252,7 @@ async fn each_bad_input_is_rejected_with_its_problem_type_and_writes_nothing(poo
         (
             "CPF and CNPJ together",
             txid(17),
-            with_devedor(json!({"cpf": "12345678909", "cnpj": "11222333000181", "nome": "X"}))
-                .to_string(),
+            with_devedor(json!({"cpf": "12345678909", "cnpj": "11222333000181", "nome": "X"})).to_string(),
             400,
             "CobOperacaoInvalida",
             Some("cob.devedor.cpf"),
@@ -404,38 +353,10 @@ async fn each_bad_input_is_rejected_with_its_problem_type_and_writes_nothing(poo
             "CobOperacaoInvalida",
             Some("cob.chave"),
         ),
-        (
-            "body is an array",
-            txid(28),
-            "[]".into(),
-            400,
-            "CobOperacaoInvalida",
-            Some("cob"),
-        ),
-        (
-            "malformed JSON",
-            txid(29),
-            "{\"valor\": ".into(),
-            400,
-            "RequisicaoInvalida",
-            None,
-        ),
-        (
-            "empty body",
-            txid(30),
-            "".into(),
-            400,
-            "RequisicaoInvalida",
-            None,
-        ),
-        (
-            "txid too short",
-            "abc".into(),
-            good.to_string(),
-            400,
-            "CobOperacaoInvalida",
-            Some("txid"),
-        ),
+        ("body is an array", txid(28), "[]".into(), 400, "CobOperacaoInvalida", Some("cob")),
+        ("malformed JSON", txid(29), "{\"valor\": ".into(), 400, "RequisicaoInvalida", None),
+        ("empty body", txid(30), "".into(), 400, "RequisicaoInvalida", None),
+        ("txid too short", "abc".into(), good.to_string(), 400, "CobOperacaoInvalida", Some("txid")),
         (
             "txid with a dash",
             "abcdefghijklmnopqrstuvwxyz-12".into(),
@@ -444,14 +365,7 @@ async fn each_bad_input_is_rejected_with_its_problem_type_and_writes_nothing(poo
             "CobOperacaoInvalida",
             Some("txid"),
         ),
-        (
-            "txid too long",
-            "a".repeat(36),
-            good.to_string(),
-            400,
-            "CobOperacaoInvalida",
-            Some("txid"),
-        ),
+        ("txid too long", "a".repeat(36), good.to_string(), 400, "CobOperacaoInvalida", Some("txid")),
     ];
     for (case, txid, body, status, kind, prop) in cases {
         let res = app
@@ -464,24 +378,13 @@ async fn each_bad_input_is_rejected_with_its_problem_type_and_writes_nothing(poo
         let (got, ct, problem) = read(res).await;
         assert_eq!(got, status, "{case}: {problem}");
         assert_eq!(ct, "application/problem+json", "{case}");
-        assert_eq!(
-            problem["type"],
-            format!("{BACEN_ERROR}{kind}"),
-            "{case}: {problem}"
-        );
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}{kind}"), "{case}: {problem}");
         if let Some(prop) = prop {
-            let props: Vec<_> = problem["violacoes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["propriedade"].clone())
-                .collect();
+            let props: Vec<_> =
+                problem["violacoes"].as_array().unwrap().iter().map(|v| v["propriedade"].clone()).collect();
             assert!(props.contains(&json!(prop)), "{case}: {problem}");
         }
-        assert!(
-            !problem.to_string().contains("12345678900"),
-            "{case}: a document was echoed"
-        );
+        assert!(!problem.to_string().contains("12345678900"), "{case}: a document was echoed");
     }
 
     // A body that is not JSON at all.
@@ -503,11 +406,7 @@ async fn a_bad_patch_changes_nothing(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
     let path = format!("/cob/{}", txid(5));
-    let (_, _, created) = call(
-        app.request(Method::PUT, &path, &m)
-            .json(&charge_body(KEY_A, "10.00")),
-    )
-    .await;
+    let (_, _, created) = call(app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "10.00"))).await;
     for bad in [
         json!({"valor": {"original": "1.005"}}),
         json!({"status": "CONCLUIDA"}),
@@ -535,19 +434,11 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
         if n == 1 {
             body["devedor"] = json!({"cnpj": "12ABC34501DE35", "nome": "Empresa"});
         }
-        let (status, _, _) = call(
-            app.request(Method::PUT, &format!("/cob/{}", txid(100 + n)), &m)
-                .json(&body),
-        )
-        .await;
+        let (status, _, _) = call(app.request(Method::PUT, &format!("/cob/{}", txid(100 + n)), &m).json(&body)).await;
         assert_eq!(status, 201);
     }
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
-    app.request(Method::PATCH, &format!("/cob/{}", txid(104)), &m)
-        .json(&remove)
-        .send()
-        .await
-        .unwrap();
+    app.request(Method::PATCH, &format!("/cob/{}", txid(104)), &m).json(&remove).send().await.unwrap();
 
     let range = "inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00%2B00:00";
     let list = |q: String| {
@@ -555,8 +446,7 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
         async move { call(req).await }
     };
 
-    let (status, _, page) =
-        list("&paginacao.itensPorPagina=2&paginacao.paginaAtual=1".into()).await;
+    let (status, _, page) = list("&paginacao.itensPorPagina=2&paginacao.paginaAtual=1".into()).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["cobs"].as_array().unwrap().len(), 2);
     assert_eq!(page["cobs"][0]["txid"], txid(102));
@@ -567,10 +457,7 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
 
     let (_, _, past_end) = list("&paginacao.itensPorPagina=2&paginacao.paginaAtual=9".into()).await;
     assert_eq!(past_end["cobs"], json!([]));
-    assert_eq!(
-        past_end["parametros"]["paginacao"]["quantidadeTotalDeItens"],
-        5
-    );
+    assert_eq!(past_end["parametros"]["paginacao"]["quantidadeTotalDeItens"], 5);
 
     let (_, _, by_cpf) = list("&cpf=12345678909".into()).await;
     assert_eq!(by_cpf["cobs"].as_array().unwrap().len(), 1);
@@ -592,17 +479,9 @@ async fn the_list_filters_and_paginates_like_bacen(pool: PgPool) {
     ] {
         let (status, _, problem) = list(bad.into()).await;
         assert_eq!(status, 400, "{bad}");
-        assert_eq!(
-            problem["type"],
-            format!("{BACEN_ERROR}CobConsultaInvalida"),
-            "{bad}"
-        );
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}CobConsultaInvalida"), "{bad}");
     }
-    let req = app.request(
-        Method::GET,
-        "/cob?inicio=2030-01-01T00:00:00Z&fim=2020-01-01T00:00:00Z",
-        &m,
-    );
+    let req = app.request(Method::GET, "/cob?inicio=2030-01-01T00:00:00Z&fim=2020-01-01T00:00:00Z", &m);
     let (status, _, problem) = call(req).await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "fim");
@@ -617,20 +496,11 @@ async fn unknown_routes_and_methods_get_problem_json(pool: PgPool) {
     let (status, ct, problem) = call(app.request(Method::GET, "/nada", &m)).await;
     assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
     assert_eq!(problem["type"], format!("{BACEN_ERROR}NaoEncontrado"));
-    let res = app
-        .request(Method::DELETE, &format!("/cob/{}", txid(1)), &m)
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::DELETE, &format!("/cob/{}", txid(1)), &m).send().await.unwrap();
     assert_eq!(res.headers().get("allow").unwrap(), "PUT, PATCH, GET");
     assert_eq!(res.status(), 405);
     let big = "x".repeat(100 * 1024);
-    let res = app
-        .request(Method::PUT, &format!("/cob/{}", txid(1)), &m)
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).body(big).send().await.unwrap();
     assert_eq!(res.status(), 413);
 }
 
@@ -639,33 +509,15 @@ async fn the_database_refuses_a_change_that_skips_the_revision_rules(pool: PgPoo
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
     let path = format!("/cob/{}", txid(6));
-    app.request(Method::PUT, &path, &m)
-        .json(&charge_body(KEY_A, "10.00"))
-        .send()
-        .await
-        .unwrap();
+    app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "10.00")).send().await.unwrap();
 
-    let silent = sqlx::query("UPDATE charges SET valor_original = 1")
-        .execute(&app.pool)
-        .await;
-    assert!(
-        silent.is_err(),
-        "a term change without a new revision must fail"
-    );
-    let jump = sqlx::query("UPDATE charges SET valor_original = 1, revisao = 5")
-        .execute(&app.pool)
-        .await;
+    let silent = sqlx::query("UPDATE charges SET valor_original = 1").execute(&app.pool).await;
+    assert!(silent.is_err(), "a term change without a new revision must fail");
+    let jump = sqlx::query("UPDATE charges SET valor_original = 1, revisao = 5").execute(&app.pool).await;
     assert!(jump.is_err(), "revisions grow one at a time");
-    let history = sqlx::query("DELETE FROM charge_revisions")
-        .execute(&app.pool)
-        .await;
+    let history = sqlx::query("DELETE FROM charge_revisions").execute(&app.pool).await;
     assert!(history.is_err(), "the revision history is immutable");
-    sqlx::query("UPDATE charges SET status = 'CONCLUIDA'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let reopen = sqlx::query("UPDATE charges SET status = 'ATIVA'")
-        .execute(&app.pool)
-        .await;
+    sqlx::query("UPDATE charges SET status = 'CONCLUIDA'").execute(&app.pool).await.unwrap();
+    let reopen = sqlx::query("UPDATE charges SET status = 'ATIVA'").execute(&app.pool).await;
     assert!(reopen.is_err(), "a paid charge is final");
 }

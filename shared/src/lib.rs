@@ -11,5 +11,6 @@ pub mod domain;
 pub mod handlers;
 pub mod http;
 pub mod ports;
+pub mod rail;
 pub mod routes;
 pub mod telemetry;

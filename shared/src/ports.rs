@@ -25,6 +25,7 @@ pub struct NewMerchant {
     pub city: String,
     pub pix_key: String,
     pub api_key_hash: ApiKeyHash,
+    pub fees: crate::domain::ledger::FeePlan,
 }
 
 /// Why a merchant could not be registered.
@@ -97,28 +98,154 @@ pub struct Page<T> {
 
 #[async_trait]
 pub trait ChargeStore: Send + Sync {
-    async fn create(
-        &self,
-        merchant: MerchantId,
-        new: NewCharge<'_>,
-    ) -> Result<CreateOutcome, StoreError>;
+    async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError>;
     /// The charge now, or at revision `revisao`.
-    async fn find(
-        &self,
-        merchant: MerchantId,
-        txid: &Txid,
-        revisao: Option<i32>,
-    ) -> Result<Option<Charge>, StoreError>;
+    async fn find(&self, merchant: MerchantId, txid: &Txid, revisao: Option<i32>)
+        -> Result<Option<Charge>, StoreError>;
     /// Applies `patch` atomically under the domain revision rules.
-    async fn revise(
+    async fn revise(&self, merchant: MerchantId, txid: &Txid, patch: &ChargePatch)
+        -> Result<ReviseOutcome, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<Charge>, StoreError>;
+    /// The charge behind a payload location (public: the payer's bank reads it).
+    async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError>;
+}
+
+// ---- Received Pix, refunds, ledger, rail ----
+
+use crate::domain::ids::{EndToEndId, RefundId, RtrId};
+use crate::domain::ledger::Balance;
+use crate::domain::payment::{Alert, IncomingPix, ReceivedPix, Refund, RefundRejection, RefundRequest};
+
+/// What recording an incoming Pix did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Recorded and credited; `alert` says why it did not conclude a charge, if it did not.
+    Recorded { merchant: Option<MerchantId>, alert: Option<Alert> },
+    /// This notification or this end-to-end id was already applied: nothing changed.
+    Duplicate,
+}
+
+/// What a refund request did.
+#[derive(Debug)]
+pub enum RefundOutcome {
+    /// Reserved in the ledger; the order must now go to the rail.
+    Created(Refund),
+    /// The refund id was already used for this Pix.
+    Existing {
+        refund: Refund,
+        same_request: bool,
+    },
+    PixNotFound,
+    Rejected(RefundRejection),
+}
+
+/// The rail's verdict on a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundResult {
+    Settled { at: DateTime<Utc> },
+    Rejected { motivo: Option<String> },
+}
+
+/// What applying a refund verdict did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConcludeOutcome {
+    Applied,
+    /// Already final (or this notification was already applied): nothing changed.
+    Duplicate,
+    UnknownRefund,
+}
+
+/// Filters of `GET /pix`.
+#[derive(Debug, Clone)]
+pub struct PixQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub txid: Option<Txid>,
+    pub txid_presente: Option<bool>,
+    pub devolucao_presente: Option<bool>,
+    pub pagador: Option<Document>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+#[async_trait]
+pub trait PixStore: Send + Sync {
+    /// Records a Pix the rail reported, credits the ledger, concludes its charge when it
+    /// can and writes the outbox events, all in one transaction. Idempotent on both the
+    /// notification id and the end-to-end id.
+    async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError>;
+    async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &PixQuery) -> Result<Page<ReceivedPix>, StoreError>;
+    /// Checks the refund rules and reserves the amount in the ledger, atomically.
+    async fn request_refund(
         &self,
         merchant: MerchantId,
-        txid: &Txid,
-        patch: &ChargePatch,
-    ) -> Result<ReviseOutcome, StoreError>;
-    async fn list(
+        e2eid: &EndToEndId,
+        request: &RefundRequest,
+        rtr_id: &RtrId,
+        fingerprint: [u8; 32],
+    ) -> Result<RefundOutcome, StoreError>;
+    async fn find_refund(
         &self,
         merchant: MerchantId,
-        query: &ChargeQuery,
-    ) -> Result<Page<Charge>, StoreError>;
+        e2eid: &EndToEndId,
+        id: &RefundId,
+    ) -> Result<Option<Refund>, StoreError>;
+    /// Settles or voids a refund's reservation, at most once.
+    async fn conclude_refund(
+        &self,
+        notification_id: &str,
+        rtr_id: &RtrId,
+        result: &RefundResult,
+    ) -> Result<ConcludeOutcome, StoreError>;
+}
+
+/// One line of a merchant's statement: a posting on one of its accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: crate::domain::ledger::EntryKind,
+    /// True for the available account, false for pending.
+    pub available: bool,
+    /// Signed centavos: positive is a credit.
+    pub amount: i64,
+    pub reference: serde_json::Value,
+}
+
+/// Statement filters.
+#[derive(Debug, Clone)]
+pub struct StatementQuery {
+    pub inicio: Option<DateTime<Utc>>,
+    pub fim: Option<DateTime<Utc>>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    async fn balance(&self, merchant: MerchantId) -> Result<Balance, StoreError>;
+    /// Newest first.
+    async fn statement(&self, merchant: MerchantId, query: &StatementQuery) -> Result<Page<StatementLine>, StoreError>;
+    /// Every ledger invariant over the whole database; each failure described in a line.
+    async fn check(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Why the rail did not take an order.
+#[derive(Debug, thiserror::Error)]
+pub enum RailError {
+    /// Unreachable, timed out or 5xx: the order may or may not have arrived; the
+    /// reconciler finds out.
+    #[error("rail unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// The rail refused the order outright.
+    #[error("rail refused the order: {0}")]
+    Refused(String),
+}
+
+/// The port to the Pix network (sponsor bank / SPI; the sandbox locally).
+#[async_trait]
+pub trait PixRail: Send + Sync {
+    /// Orders a refund. Idempotent on `rtr_id` at the rail.
+    async fn send_refund(&self, order: &crate::rail::protocol::OrdemDevolucao) -> Result<(), RailError>;
 }

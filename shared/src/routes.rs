@@ -2,7 +2,7 @@
 //! entry of it, and a test checks that `serverless.yml` declares exactly the same set.
 
 use crate::app::AppState;
-use crate::handlers::cob;
+use crate::handlers::{account, cob, payload, pix, rail};
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{PathParams, Request, RequestId, Response, MAX_BODY_BYTES};
 use http::{header, HeaderValue, Method};
@@ -18,6 +18,14 @@ pub enum RouteId {
     CobPatch,
     CobGet,
     CobList,
+    PayloadGet,
+    PixGet,
+    PixList,
+    RefundPut,
+    RefundGet,
+    BalanceGet,
+    StatementGet,
+    RailNotification,
 }
 
 /// A route: its method, its path template (`{name}` segments) and its Lambda function name.
@@ -31,42 +39,25 @@ pub struct Route {
 }
 
 pub const ROUTES: &[Route] = &[
-    Route {
-        id: RouteId::CobPut,
-        method: "PUT",
-        path: "/cob/{txid}",
-        function: "cob_put",
-    },
-    Route {
-        id: RouteId::CobPatch,
-        method: "PATCH",
-        path: "/cob/{txid}",
-        function: "cob_patch",
-    },
-    Route {
-        id: RouteId::CobGet,
-        method: "GET",
-        path: "/cob/{txid}",
-        function: "cob_get",
-    },
-    Route {
-        id: RouteId::CobPost,
-        method: "POST",
-        path: "/cob",
-        function: "cob_post",
-    },
-    Route {
-        id: RouteId::CobList,
-        method: "GET",
-        path: "/cob",
-        function: "cob_list",
-    },
+    Route { id: RouteId::CobPut, method: "PUT", path: "/cob/{txid}", function: "cob_put" },
+    Route { id: RouteId::CobPatch, method: "PATCH", path: "/cob/{txid}", function: "cob_patch" },
+    Route { id: RouteId::CobGet, method: "GET", path: "/cob/{txid}", function: "cob_get" },
+    Route { id: RouteId::CobPost, method: "POST", path: "/cob", function: "cob_post" },
+    Route { id: RouteId::CobList, method: "GET", path: "/cob", function: "cob_list" },
+    Route { id: RouteId::PayloadGet, method: "GET", path: "/qr/v2/{token}", function: "payload_get" },
+    Route { id: RouteId::PixGet, method: "GET", path: "/pix/{e2eid}", function: "pix_get" },
+    Route { id: RouteId::PixList, method: "GET", path: "/pix", function: "pix_list" },
+    Route { id: RouteId::RefundPut, method: "PUT", path: "/pix/{e2eid}/devolucao/{id}", function: "refund_put" },
+    Route { id: RouteId::RefundGet, method: "GET", path: "/pix/{e2eid}/devolucao/{id}", function: "refund_get" },
+    Route { id: RouteId::BalanceGet, method: "GET", path: "/saldo", function: "balance_get" },
+    Route { id: RouteId::StatementGet, method: "GET", path: "/extrato", function: "statement_get" },
+    Route { id: RouteId::RailNotification, method: "POST", path: "/rail/notificacoes", function: "rail_notification" },
 ];
 
 impl RouteId {
-    pub fn route(self) -> &'static Route {
-        // Every RouteId has exactly one entry (checked by a test).
-        ROUTES.iter().find(|r| r.id == self).unwrap_or(&ROUTES[0])
+    /// This route's entry in the table (None would be a bug: a test checks every entry).
+    pub fn route(self) -> Option<&'static Route> {
+        ROUTES.iter().find(|r| r.id == self)
     }
 }
 
@@ -124,10 +115,7 @@ pub fn unrouted(resolved: Resolved, request_id: &str) -> Option<Response> {
         Resolved::Found(..) => return None,
         Resolved::NotFound => ApiError::new(ProblemKind::NaoEncontrado, "No such resource."),
         Resolved::MethodNotAllowed(allowed) => {
-            let mut e = ApiError::new(
-                ProblemKind::MetodoNaoPermitido,
-                "This resource does not accept that method.",
-            );
+            let mut e = ApiError::new(ProblemKind::MetodoNaoPermitido, "This resource does not accept that method.");
             if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                 e.headers.push((header::ALLOW, v));
             }
@@ -147,21 +135,11 @@ pub fn too_large(request_id: &str) -> Response {
 }
 
 fn body_is_json_or_absent(req: &Request) -> bool {
-    match req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
+    match req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(ct) => {
-            let mime = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
         }
     }
 }
@@ -181,10 +159,7 @@ pub async fn handle(
     async move {
         let started = Instant::now();
         let result = if !req.body().is_empty() && !body_is_json_or_absent(&req) {
-            Err(ApiError::new(
-                ProblemKind::TipoDeConteudoNaoSuportado,
-                "Send the body as application/json.",
-            ))
+            Err(ApiError::new(ProblemKind::TipoDeConteudoNaoSuportado, "Send the body as application/json."))
         } else {
             dispatch(state, route.id, &req).await
         };
@@ -210,6 +185,14 @@ async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Res
         RouteId::CobPatch => cob::patch(state, req).await,
         RouteId::CobGet => cob::get(state, req).await,
         RouteId::CobList => cob::list(state, req).await,
+        RouteId::PayloadGet => payload::get(state, req).await,
+        RouteId::PixGet => pix::get(state, req).await,
+        RouteId::PixList => pix::list(state, req).await,
+        RouteId::RefundPut => pix::refund_put(state, req).await,
+        RouteId::RefundGet => pix::refund_get(state, req).await,
+        RouteId::BalanceGet => account::balance(state, req).await,
+        RouteId::StatementGet => account::statement(state, req).await,
+        RouteId::RailNotification => rail::notification(state, req).await,
     }
 }
 
@@ -221,39 +204,21 @@ mod tests {
     fn every_route_id_has_exactly_one_entry_and_names_are_unique() {
         for r in ROUTES {
             assert_eq!(ROUTES.iter().filter(|x| x.id == r.id).count(), 1);
-            assert_eq!(
-                ROUTES.iter().filter(|x| x.function == r.function).count(),
-                1
-            );
-            assert_eq!(
-                ROUTES
-                    .iter()
-                    .filter(|x| x.method == r.method && x.path == r.path)
-                    .count(),
-                1
-            );
-            assert_eq!(r.id.route().function, r.function);
+            assert_eq!(ROUTES.iter().filter(|x| x.function == r.function).count(), 1);
+            assert_eq!(ROUTES.iter().filter(|x| x.method == r.method && x.path == r.path).count(), 1);
+            assert_eq!(r.id.route().map(|x| x.function), Some(r.function));
         }
     }
 
     #[test]
     fn templates_match_and_decode_parameters() {
-        let Resolved::Found(route, params) = resolve(&Method::GET, "/cob/abc%41") else {
-            panic!()
-        };
+        let Resolved::Found(route, params) = resolve(&Method::GET, "/cob/abc%41") else { panic!() };
         assert_eq!(route.id, RouteId::CobGet);
         assert_eq!(params.get("txid"), "abcA");
-        assert!(
-            matches!(resolve(&Method::GET, "/cob"), Resolved::Found(r, _) if r.id == RouteId::CobList)
-        );
-        assert!(matches!(
-            resolve(&Method::GET, "/cob/a/b"),
-            Resolved::NotFound
-        ));
+        assert!(matches!(resolve(&Method::GET, "/cob"), Resolved::Found(r, _) if r.id == RouteId::CobList));
+        assert!(matches!(resolve(&Method::GET, "/cob/a/b"), Resolved::NotFound));
         assert!(matches!(resolve(&Method::GET, "/cob/"), Resolved::NotFound));
         assert!(matches!(resolve(&Method::GET, "/nope"), Resolved::NotFound));
-        assert!(
-            matches!(resolve(&Method::DELETE, "/cob/x"), Resolved::MethodNotAllowed(m) if m.len() == 3)
-        );
+        assert!(matches!(resolve(&Method::DELETE, "/cob/x"), Resolved::MethodNotAllowed(m) if m.len() == 3));
     }
 }

@@ -1,14 +1,18 @@
 //! Test support: a real server on a random port over a fresh Postgres database, and
 //! merchants to call it with.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use reqwest::{Client, Method, RequestBuilder, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::PgPool;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 use tucano_shared::app::{AppState, Config};
+use tucano_shared::domain::ledger::FeePlan;
 use tucano_shared::domain::merchant::ApiKey;
-use tucano_shared::ports::NewMerchant;
+use tucano_shared::domain::money::Amount;
+use tucano_shared::ports::{Ledger, NewMerchant};
 
 /// A running API and a client for it.
 pub struct TestApp {
@@ -16,7 +20,17 @@ pub struct TestApp {
     pub pool: PgPool,
     pub state: AppState,
     client: Client,
+    /// The sandbox rail, a separate process, when started.
+    pub rail: Option<Rail>,
 }
+
+/// The sandbox rail process (killed when dropped).
+pub struct Rail {
+    pub url: String,
+    _child: tokio::process::Child,
+}
+
+pub const RAIL_SECRET: &str = "test-rail-secret-0123456789";
 
 /// A registered merchant: its API key and its receiving Pix key.
 pub struct TestMerchant {
@@ -27,21 +41,46 @@ pub struct TestMerchant {
 pub const LOCATION_BASE: &str = "pix.tucano.test/qr/v2";
 
 impl TestApp {
+    /// The API alone (no rail).
     pub async fn spawn(pool: PgPool) -> TestApp {
-        let config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into()).unwrap();
-        let state = AppState::with_pool(config, pool.clone());
-        let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state.clone())
-            .await
+        let config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into())
+            .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
             .unwrap();
-        TestApp {
-            base: format!("http://{addr}"),
-            pool,
-            state,
-            client: Client::new(),
-        }
+        let state = AppState::with_pool(config, pool.clone()).unwrap();
+        let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+        TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: None }
+    }
+
+    /// The API and the sandbox rail as a separate process, talking HTTP both ways.
+    pub async fn spawn_with_rail(pool: PgPool) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
+            .args(["sandbox-rail", "--port", "0", "--tucano-url", &format!("http://{addr}")])
+            .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let rail_addr = first.rsplit(' ').next().unwrap().to_owned();
+        let config = Config::new("postgres://unused".into(), 10, format!("{addr}/qr/v2"))
+            .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
+            .unwrap();
+        let state = AppState::with_pool(config, pool.clone()).unwrap();
+        tokio::spawn(tucano::server::serve(listener, state.clone()));
+        let rail = Rail { url: format!("http://{rail_addr}"), _child: child };
+        TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: Some(rail) }
     }
 
     pub async fn merchant(&self, name: &str, pix_key: &str) -> TestMerchant {
+        self.merchant_with_fees(name, pix_key, FeePlan::default()).await
+    }
+
+    /// A merchant charged `percent_bps` basis points plus `fixed` per received Pix.
+    pub async fn merchant_with_fees(&self, name: &str, pix_key: &str, fees: FeePlan) -> TestMerchant {
         let api_key = ApiKey::generate();
         self.state
             .merchants
@@ -50,42 +89,76 @@ impl TestApp {
                 city: "RECIFE".into(),
                 pix_key: pix_key.into(),
                 api_key_hash: api_key.hash(),
+                fees,
             })
             .await
             .unwrap();
-        TestMerchant {
-            api_key: api_key.expose().into(),
-            pix_key: pix_key.into(),
-        }
+        TestMerchant { api_key: api_key.expose().into(), pix_key: pix_key.into() }
     }
 
     pub fn request(&self, method: Method, path: &str, m: &TestMerchant) -> RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&m.api_key)
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&m.api_key)
     }
 
     pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
-    pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(&self.pool)
+    /// Asks the sandbox rail to pay a BR Code; returns its answer.
+    pub async fn pay(&self, body: Value) -> Value {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        let res = self.client.post(format!("{}/pagamentos", rail.url)).json(&body).send().await.unwrap();
+        assert!(res.status().is_success(), "rail refused: {}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    /// Tells the sandbox rail how to end the next refunds.
+    pub async fn rail_refunds(&self, decision: &str) {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        let res = self
+            .client
+            .put(format!("{}/controle", rail.url))
+            .json(&json!({"devolucoes": decision}))
+            .send()
             .await
-            .unwrap()
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+
+    /// Polls `path` until `done` holds for its body (the rail works asynchronously).
+    pub async fn eventually(&self, m: &TestMerchant, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..100 {
+            let (_, _, body) = call(self.request(Method::GET, path, m)).await;
+            if done(&body) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never reached the expected state");
+    }
+
+    /// Available and pending balance, as the API reports them.
+    pub async fn saldo(&self, m: &TestMerchant) -> (String, String) {
+        let (status, _, b) = call(self.request(Method::GET, "/saldo", m)).await;
+        assert_eq!(status, 200, "{b}");
+        (b["disponivel"].as_str().unwrap().to_owned(), b["pendente"].as_str().unwrap().to_owned())
+    }
+
+    /// Every ledger invariant holds (run after each scenario).
+    pub async fn assert_ledger_ok(&self) {
+        let failures = self.state.ledger.check().await.unwrap();
+        assert!(failures.is_empty(), "ledger check failed: {failures:#?}");
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&self.pool).await.unwrap()
     }
 }
 
 /// Status, content type and JSON body of a response.
 pub async fn read(res: Response) -> (u16, String, Value) {
     let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let body = res.json::<Value>().await.unwrap_or(Value::Null);
     (status, ct, body)
 }
@@ -107,6 +180,10 @@ pub fn charge_body(key: &str, valor: &str) -> Value {
 
 pub fn txid(n: u32) -> String {
     format!("tucanotest{n:020}")
+}
+
+pub fn fees(bps: u32, fixed: &str) -> FeePlan {
+    FeePlan { bps, fixed: Amount::parse(fixed).unwrap() }
 }
 
 pub const BACEN_ERROR: &str = "https://pix.bcb.gov.br/api/v2/error/";

@@ -54,37 +54,16 @@ pub async fn create(
     loop {
         let token = LocationToken::generate();
         let location_url = format!("{}/{}", state.config.location_base, token.as_str());
-        let receiver = Receiver {
-            name: &merchant.name,
-            city: &merchant.city,
-        };
+        let receiver = Receiver { name: &merchant.name, city: &merchant.city };
         let pix_copia_e_cola = BrCode::dynamic(&location_url, &receiver)
             .and_then(|c| c.encode())
             .context("building the dynamic BR Code")
             .map_err(StoreError::Unexpected)?;
-        let new = NewCharge {
-            txid: &txid,
-            terms,
-            fingerprint,
-            location_token: token,
-            location_url,
-            pix_copia_e_cola,
-        };
+        let new = NewCharge { txid: &txid, terms, fingerprint, location_token: token, location_url, pix_copia_e_cola };
         match state.charges.create(merchant.id, new).await? {
-            CreateOutcome::Created(charge) => {
-                return Ok(Created {
-                    charge,
-                    created: true,
-                })
-            }
-            CreateOutcome::Exists {
-                charge,
-                same_request: true,
-            } if chosen => {
-                return Ok(Created {
-                    charge,
-                    created: false,
-                })
+            CreateOutcome::Created(charge) => return Ok(Created { charge, created: true }),
+            CreateOutcome::Exists { charge, same_request: true } if chosen => {
+                return Ok(Created { charge, created: false })
             }
             CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
             // A generated txid collided (about 2^-190): draw another.
@@ -119,19 +98,11 @@ pub async fn get(
     txid: &Txid,
     revisao: Option<i32>,
 ) -> Result<Charge, ChargeError> {
-    state
-        .charges
-        .find(merchant.id, txid, revisao)
-        .await?
-        .ok_or(ChargeError::NotFound)
+    state.charges.find(merchant.id, txid, revisao).await?.ok_or(ChargeError::NotFound)
 }
 
 /// `GET /cob`.
-pub async fn list(
-    state: &AppState,
-    merchant: &Merchant,
-    query: &ChargeQuery,
-) -> Result<Page<Charge>, ChargeError> {
+pub async fn list(state: &AppState, merchant: &Merchant, query: &ChargeQuery) -> Result<Page<Charge>, ChargeError> {
     Ok(state.charges.list(merchant.id, query).await?)
 }
 

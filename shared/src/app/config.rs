@@ -21,7 +21,18 @@ pub struct Config {
     /// Host and path prefix of payload locations, without scheme:
     /// `pix.example.com/qr/v2` gives `pix.example.com/qr/v2/{token}`.
     pub location_base: String,
+    /// Base URL of the Pix rail (the sandbox locally).
+    pub rail_url: String,
+    /// Shared secret signing rail messages in both directions.
+    pub rail_secret: Vec<u8>,
+    /// Our ISPB, in the SPI ids we generate (rtrId, ...).
+    pub ispb: String,
 }
+
+/// The rail secret must be long enough to resist guessing.
+pub const MIN_RAIL_SECRET: usize = 16;
+const DEFAULT_RAIL_URL: &str = "http://127.0.0.1:3100";
+const DEFAULT_ISPB: &str = "99999999";
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,6 +40,9 @@ impl std::fmt::Debug for Config {
             .field("database_url", &"***")
             .field("db_max_connections", &self.db_max_connections)
             .field("location_base", &self.location_base)
+            .field("rail_url", &self.rail_url)
+            .field("rail_secret", &"***")
+            .field("ispb", &self.ispb)
             .finish()
     }
 }
@@ -37,7 +51,8 @@ impl std::fmt::Debug for Config {
 const MAX_LOCATION_BASE: usize = 77 - 33;
 
 impl Config {
-    /// Reads `DATABASE_URL`, `DB_MAX_CONNECTIONS` (default 5) and `PIX_LOCATION_BASE`.
+    /// Reads `DATABASE_URL`, `DB_MAX_CONNECTIONS` (default 5), `PIX_LOCATION_BASE`,
+    /// `RAIL_WEBHOOK_SECRET`, `PIX_RAIL_URL` (default the local sandbox) and `PSP_ISPB`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let database_url = env::var("DATABASE_URL").map_err(|_| {
             ConfigError::Missing(
@@ -46,16 +61,9 @@ impl Config {
             )
         })?;
         let db_max_connections = match env::var("DB_MAX_CONNECTIONS") {
-            Ok(s) => s
-                .parse()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::Invalid(
-                        "DB_MAX_CONNECTIONS",
-                        "must be a whole number from 1 to 100".into(),
-                    )
-                })?,
+            Ok(s) => s.parse().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("DB_MAX_CONNECTIONS", "must be a whole number from 1 to 100".into())
+            })?,
             Err(_) => 5,
         };
         let location_base = env::var("PIX_LOCATION_BASE").map_err(|_| {
@@ -64,14 +72,43 @@ impl Config {
                 "set it to the public host and path of QR payloads, e.g. pix.example.com/qr/v2",
             )
         })?;
-        Self::new(database_url, db_max_connections, location_base)
+        let rail_secret = env::var("RAIL_WEBHOOK_SECRET").map_err(|_| {
+            ConfigError::Missing("RAIL_WEBHOOK_SECRET", "set it to the secret shared with the Pix rail")
+        })?;
+        let rail_url = env::var("PIX_RAIL_URL").unwrap_or_else(|_| DEFAULT_RAIL_URL.into());
+        let config =
+            Self::new(database_url, db_max_connections, location_base)?.with_rail(&rail_url, rail_secret.as_bytes())?;
+        match env::var("PSP_ISPB") {
+            Ok(ispb) => config.with_ispb(&ispb),
+            Err(_) => Ok(config),
+        }
     }
 
-    pub fn new(
-        database_url: String,
-        db_max_connections: u32,
-        location_base: String,
-    ) -> Result<Self, ConfigError> {
+    /// Points the configuration at a rail.
+    pub fn with_rail(mut self, url: &str, secret: &[u8]) -> Result<Self, ConfigError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::Invalid("PIX_RAIL_URL", "must be an http(s) URL".into()));
+        }
+        if secret.len() < MIN_RAIL_SECRET {
+            return Err(ConfigError::Invalid(
+                "RAIL_WEBHOOK_SECRET",
+                format!("must have at least {MIN_RAIL_SECRET} bytes"),
+            ));
+        }
+        self.rail_url = url.to_owned();
+        self.rail_secret = secret.to_vec();
+        Ok(self)
+    }
+
+    pub fn with_ispb(mut self, ispb: &str) -> Result<Self, ConfigError> {
+        if ispb.len() != 8 || !ispb.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+            return Err(ConfigError::Invalid("PSP_ISPB", "must be 8 digits or uppercase letters".into()));
+        }
+        self.ispb = ispb.to_owned();
+        Ok(self)
+    }
+
+    pub fn new(database_url: String, db_max_connections: u32, location_base: String) -> Result<Self, ConfigError> {
         let location_base = location_base.trim_end_matches('/').to_owned();
         let valid = !location_base.is_empty()
             && location_base.len() <= MAX_LOCATION_BASE
@@ -87,6 +124,9 @@ impl Config {
             database_url,
             db_max_connections,
             location_base,
+            rail_url: DEFAULT_RAIL_URL.into(),
+            rail_secret: vec![],
+            ispb: DEFAULT_ISPB.into(),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod charges;
 mod config;
+pub mod payments;
 mod state;
 
 pub use config::{Config, ConfigError};

@@ -23,11 +23,7 @@ pub fn crc16(data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= u16::from(byte) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
         }
     }
     crc
@@ -105,11 +101,7 @@ impl BrCode {
         }
         Ok(BrCode {
             point_of_initiation: Some("12".into()),
-            account: PixAccount {
-                chave: None,
-                info_adicional: None,
-                url: Some(location.into()),
-            },
+            account: PixAccount { chave: None, info_adicional: None, url: Some(location.into()) },
             mcc: "0000".into(),
             amount: None,
             merchant_name: fold_to(receiver.name, MAX_NAME, "59")?,
@@ -131,11 +123,7 @@ impl BrCode {
     ) -> Result<Self, BrCodeError> {
         let txid = match txid {
             None => NO_TXID.to_owned(),
-            Some(t)
-                if !t.is_empty()
-                    && t.len() <= MAX_STATIC_TXID
-                    && t.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-            {
+            Some(t) if !t.is_empty() && t.len() <= MAX_STATIC_TXID && t.bytes().all(|b| b.is_ascii_alphanumeric()) => {
                 t.to_owned()
             }
             Some(_) => return Err(BrCodeError::Invalid("62.05")),
@@ -143,11 +131,7 @@ impl BrCode {
         let info = info.map(ascii_fold).filter(|i| !i.is_empty());
         Ok(BrCode {
             point_of_initiation: None,
-            account: PixAccount {
-                chave: Some(chave.to_owned()),
-                info_adicional: info,
-                url: None,
-            },
+            account: PixAccount { chave: Some(chave.to_owned()), info_adicional: info, url: None },
             mcc: "0000".into(),
             amount: amount.map(|a| a.to_string()),
             merchant_name: fold_to(receiver.name, MAX_NAME, "59")?,
@@ -219,10 +203,7 @@ impl BrCode {
         }
         let computed = format!("{:04X}", crc16(&payload.as_bytes()[..crc_at + 4]));
         if !computed.eq_ignore_ascii_case(crc_found) {
-            return Err(BrCodeError::Crc {
-                found: crc_found.to_owned(),
-                computed,
-            });
+            return Err(BrCodeError::Crc { found: crc_found.to_owned(), computed });
         }
         if fields.first().map(|f| (f.0, f.1)) != Some((0, "01")) {
             return Err(BrCodeError::Invalid("00"));
@@ -243,11 +224,7 @@ impl BrCode {
                 continue;
             }
             if (26..=51).contains(&id) && account.is_none() {
-                account = Some(PixAccount {
-                    chave: sub_get(1),
-                    info_adicional: sub_get(2),
-                    url: sub_get(25),
-                });
+                account = Some(PixAccount { chave: sub_get(1), info_adicional: sub_get(2), url: sub_get(25) });
             } else if (80..=99).contains(&id) {
                 recurrence_urls.extend(sub_get(25));
             }
@@ -272,11 +249,8 @@ impl BrCode {
         if city.is_empty() || city.len() > MAX_CITY {
             return Err(BrCodeError::Invalid("60"));
         }
-        let (additional, at) = fields
-            .iter()
-            .find(|f| f.0 == 62)
-            .map(|f| (f.1, f.2))
-            .ok_or(BrCodeError::Missing("62"))?;
+        let (additional, at) =
+            fields.iter().find(|f| f.0 == 62).map(|f| (f.1, f.2)).ok_or(BrCodeError::Missing("62"))?;
         let txid = parse_tlvs(additional, at + 4)?
             .into_iter()
             .find(|f| f.0 == 5)
@@ -348,15 +322,11 @@ fn parse_tlvs(s: &str, base: usize) -> Result<Vec<(u8, &str, usize)>, BrCodeErro
     while i < b.len() {
         let num = |from: usize| -> Option<usize> {
             let d = b.get(from..from + 2)?;
-            d.iter()
-                .all(u8::is_ascii_digit)
-                .then(|| usize::from(d[0] - b'0') * 10 + usize::from(d[1] - b'0'))
+            d.iter().all(u8::is_ascii_digit).then(|| usize::from(d[0] - b'0') * 10 + usize::from(d[1] - b'0'))
         };
         let id = num(i).ok_or(BrCodeError::Structure(base + i))?;
         let len = num(i + 2).ok_or(BrCodeError::Structure(base + i + 2))?;
-        let value = s
-            .get(i + 4..i + 4 + len)
-            .ok_or(BrCodeError::Structure(base + i + 4))?;
+        let value = s.get(i + 4..i + 4 + len).ok_or(BrCodeError::Structure(base + i + 4))?;
         out.push((id as u8, value, base + i));
         i += 4 + len;
     }
@@ -385,10 +355,7 @@ mod tests {
             assert_eq!(decoded.recurrence_urls.len(), 1);
         }
         let dynamic = BrCode::decode(SPEC_EXAMPLES[1]).unwrap();
-        assert_eq!(
-            dynamic.account.url.as_deref(),
-            Some("pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441")
-        );
+        assert_eq!(dynamic.account.url.as_deref(), Some("pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441"));
         assert_eq!(dynamic.point_of_initiation.as_deref(), Some("12"));
     }
 
@@ -400,24 +367,12 @@ mod tests {
     #[test]
     fn a_single_changed_character_fails_the_crc() {
         let tampered = SPEC_EXAMPLES[1].replacen("Fulano", "Fulana", 1);
-        assert!(matches!(
-            BrCode::decode(&tampered),
-            Err(BrCodeError::Crc { .. })
-        ));
+        assert!(matches!(BrCode::decode(&tampered), Err(BrCodeError::Crc { .. })));
     }
 
     #[test]
     fn structural_garbage_is_an_error_not_a_panic() {
-        for bad in [
-            "",
-            "0002",
-            "000201",
-            "0002016304ABCD",
-            "zz",
-            "00020126",
-            "0002016304",
-            "00990101",
-        ] {
+        for bad in ["", "0002", "000201", "0002016304ABCD", "zz", "00020126", "0002016304", "00990101"] {
             assert!(BrCode::decode(bad).is_err(), "{bad:?}");
         }
         assert_eq!(BrCode::decode("0002é1"), Err(BrCodeError::Charset));
@@ -425,12 +380,8 @@ mod tests {
 
     #[test]
     fn dynamic_codes_fold_accents_and_cut_long_names() {
-        let r = Receiver {
-            name: "Padaria Pão de Açúcar da Esquina Ltda",
-            city: "São José dos Campos",
-        };
-        let code =
-            BrCode::dynamic("pix.example.com/qr/v2/2353c790eefb11eaadc10242ac120002", &r).unwrap();
+        let r = Receiver { name: "Padaria Pão de Açúcar da Esquina Ltda", city: "São José dos Campos" };
+        let code = BrCode::dynamic("pix.example.com/qr/v2/2353c790eefb11eaadc10242ac120002", &r).unwrap();
         let decoded = BrCode::decode(&code.encode().unwrap()).unwrap();
         assert_eq!(decoded.merchant_name, "Padaria Pao de Acucar da");
         assert_eq!(decoded.merchant_city, "Sao Jose dos Ca");
@@ -439,13 +390,8 @@ mod tests {
 
     #[test]
     fn static_txid_longer_than_25_is_refused() {
-        let r = Receiver {
-            name: "Loja",
-            city: "Recife",
-        };
-        assert!(
-            BrCode::static_code("loja@example.com", None, Some(&"a".repeat(26)), None, &r).is_err()
-        );
+        let r = Receiver { name: "Loja", city: "Recife" };
+        assert!(BrCode::static_code("loja@example.com", None, Some(&"a".repeat(26)), None, &r).is_err());
     }
 
     proptest! {

@@ -128,11 +128,7 @@ pub enum Revision {
     /// Nothing differs from the current charge: no new revision (a retried PATCH is a no-op).
     Unchanged,
     /// New terms and/or status, stored as revision `revisao`.
-    Changed {
-        terms: ChargeTerms,
-        status: ChargeStatus,
-        revisao: i32,
-    },
+    Changed { terms: ChargeTerms, status: ChargeStatus, revisao: i32 },
 }
 
 impl ChargePatch {
@@ -170,23 +166,13 @@ impl Charge {
             valor: patch.valor.unwrap_or(t.valor),
             valor_alteravel: patch.valor_alteravel.unwrap_or(t.valor_alteravel),
             chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
-            solicitacao_pagador: patch
-                .solicitacao_pagador
-                .clone()
-                .or_else(|| t.solicitacao_pagador.clone()),
-            info_adicionais: patch
-                .info_adicionais
-                .clone()
-                .unwrap_or_else(|| t.info_adicionais.clone()),
+            solicitacao_pagador: patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone()),
+            info_adicionais: patch.info_adicionais.clone().unwrap_or_else(|| t.info_adicionais.clone()),
         };
         if terms == self.terms {
             return Ok(Revision::Unchanged);
         }
-        Ok(Revision::Changed {
-            terms,
-            status: self.status,
-            revisao: self.revisao + 1,
-        })
+        Ok(Revision::Changed { terms, status: self.status, revisao: self.revisao + 1 })
     }
 
     /// When the charge stops being payable, whatever its status.
@@ -221,16 +207,9 @@ mod tests {
 
     #[test]
     fn a_change_makes_the_next_revision() {
-        let patch = ChargePatch {
-            valor: Some(Amount::parse("12.50").unwrap()),
-            ..Default::default()
-        };
+        let patch = ChargePatch { valor: Some(Amount::parse("12.50").unwrap()), ..Default::default() };
         match charge(ChargeStatus::Ativa).revise(&patch).unwrap() {
-            Revision::Changed {
-                terms,
-                revisao,
-                status,
-            } => {
+            Revision::Changed { terms, revisao, status } => {
                 assert_eq!(terms.valor.centavos(), 1250);
                 assert_eq!(revisao, 1);
                 assert_eq!(status, ChargeStatus::Ativa);
@@ -241,59 +220,29 @@ mod tests {
 
     #[test]
     fn a_patch_that_changes_nothing_makes_no_revision() {
-        let patch = ChargePatch {
-            valor: Some(Amount::parse("10.00").unwrap()),
-            ..Default::default()
-        };
-        assert_eq!(
-            charge(ChargeStatus::Ativa).revise(&patch),
-            Ok(Revision::Unchanged)
-        );
+        let patch = ChargePatch { valor: Some(Amount::parse("10.00").unwrap()), ..Default::default() };
+        assert_eq!(charge(ChargeStatus::Ativa).revise(&patch), Ok(Revision::Unchanged));
     }
 
     #[test]
     fn paid_and_removed_charges_cannot_be_revised() {
-        let patch = ChargePatch {
-            expiracao: Some(60),
-            ..Default::default()
-        };
-        for s in [
-            ChargeStatus::Concluida,
-            ChargeStatus::RemovidaPeloUsuarioRecebedor,
-            ChargeStatus::RemovidaPeloPsp,
-        ] {
+        let patch = ChargePatch { expiracao: Some(60), ..Default::default() };
+        for s in [ChargeStatus::Concluida, ChargeStatus::RemovidaPeloUsuarioRecebedor, ChargeStatus::RemovidaPeloPsp] {
             assert_eq!(charge(s).revise(&patch), Err(RevisionError::NotActive));
         }
     }
 
     #[test]
     fn removal_cannot_come_with_other_changes() {
-        let patch = ChargePatch {
-            expiracao: Some(60),
-            remover: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            charge(ChargeStatus::Ativa).revise(&patch),
-            Err(RevisionError::RemovalWithChanges)
-        );
+        let patch = ChargePatch { expiracao: Some(60), remover: true, ..Default::default() };
+        assert_eq!(charge(ChargeStatus::Ativa).revise(&patch), Err(RevisionError::RemovalWithChanges));
     }
 
     #[test]
     fn removal_is_a_revision_with_the_removed_status() {
-        let patch = ChargePatch {
-            remover: true,
-            ..Default::default()
-        };
+        let patch = ChargePatch { remover: true, ..Default::default() };
         let r = charge(ChargeStatus::Ativa).revise(&patch).unwrap();
-        assert!(matches!(
-            r,
-            Revision::Changed {
-                status: ChargeStatus::RemovidaPeloUsuarioRecebedor,
-                revisao: 1,
-                ..
-            }
-        ));
+        assert!(matches!(r, Revision::Changed { status: ChargeStatus::RemovidaPeloUsuarioRecebedor, revisao: 1, .. }));
     }
 
     #[test]

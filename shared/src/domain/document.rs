@@ -78,9 +78,7 @@ impl Cnpj {
     pub fn parse(s: &str) -> Result<Self, DocumentError> {
         let b = s.as_bytes();
         let base_ok = b.len() == 14
-            && b[..12]
-                .iter()
-                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            && b[..12].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
             && b[12..].iter().all(|c| c.is_ascii_digit());
         if !base_ok {
             return Err(DocumentError::Format);
@@ -153,10 +151,7 @@ pub mod generate {
         let mut v: Vec<u32> = base.bytes().map(|c| u32::from(c) - 48).collect();
         v.push(mod11_digit(&v, cnpj_weights(12)));
         v.push(mod11_digit(&v, cnpj_weights(13)));
-        let dv: String = v[12..]
-            .iter()
-            .map(|x| char::from(b'0' + *x as u8))
-            .collect();
+        let dv: String = v[12..].iter().map(|x| char::from(b'0' + *x as u8)).collect();
         format!("{base}{dv}")
     }
 }
@@ -177,42 +172,22 @@ mod tests {
     #[test]
     fn wrong_check_digits_are_rejected() {
         assert_eq!(Cpf::parse("12345678900"), Err(DocumentError::CheckDigits));
-        assert_eq!(
-            Cnpj::parse("11222333000182"),
-            Err(DocumentError::CheckDigits)
-        );
-        assert_eq!(
-            Cnpj::parse("12ABC34501DE36"),
-            Err(DocumentError::CheckDigits)
-        );
+        assert_eq!(Cnpj::parse("11222333000182"), Err(DocumentError::CheckDigits));
+        assert_eq!(Cnpj::parse("12ABC34501DE36"), Err(DocumentError::CheckDigits));
     }
 
     #[test]
     fn repeated_digits_are_not_documents() {
         assert_eq!(Cpf::parse("11111111111"), Err(DocumentError::CheckDigits));
-        assert_eq!(
-            Cnpj::parse("00000000000000"),
-            Err(DocumentError::CheckDigits)
-        );
+        assert_eq!(Cnpj::parse("00000000000000"), Err(DocumentError::CheckDigits));
     }
 
     #[test]
     fn formats_are_anchored() {
-        for bad in [
-            "123.456.789-09",
-            "1234567890",
-            "123456789090",
-            " 12345678909",
-            "1234567890a",
-        ] {
+        for bad in ["123.456.789-09", "1234567890", "123456789090", " 12345678909", "1234567890a"] {
             assert_eq!(Cpf::parse(bad), Err(DocumentError::Format), "{bad:?}");
         }
-        for bad in [
-            "12abc34501de35",
-            "12ABC34501DEAB",
-            "1122233300018",
-            "11.222.333/0001-81",
-        ] {
+        for bad in ["12abc34501de35", "12ABC34501DEAB", "1122233300018", "11.222.333/0001-81"] {
             assert_eq!(Cnpj::parse(bad), Err(DocumentError::Format), "{bad:?}");
         }
     }

@@ -41,11 +41,7 @@ impl Txid {
 
     /// A fresh random 32-character txid, for `POST /cob` where the PSP chooses it.
     pub fn generate() -> Self {
-        let s: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(32)
-            .map(char::from)
-            .collect();
+        let s: String = rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
         Txid(s)
     }
 
@@ -106,5 +102,106 @@ mod tests {
         let t = LocationToken::generate();
         assert_eq!(LocationToken::parse(t.as_str()), Some(t));
         assert_eq!(LocationToken::parse("XYZ"), None);
+    }
+}
+
+/// Why a string is not a valid Pix identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("must be 32 letters or digits")]
+    EndToEnd,
+    #[error("must be 1 to 35 letters or digits")]
+    RefundId,
+}
+
+fn random_alnum(n: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+}
+
+/// `E|D` + ISPB (8) + UTC `yyyyMMddHHmm` + 11 random alphanumerics: the SPI id format.
+fn spi_id(prefix: char, ispb: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{prefix}{ispb}{}{}", at.format("%Y%m%d%H%M"), random_alnum(11))
+}
+
+/// The end-to-end id of a Pix (`^[a-zA-Z0-9]{32}$`; `E` + ISPB + timestamp + 11 chars).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EndToEndId(String);
+
+impl EndToEndId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if alnum(s, 32, 32) {
+            Ok(EndToEndId(s.to_owned()))
+        } else {
+            Err(IdError::EndToEnd)
+        }
+    }
+
+    /// A new id as the payer's PSP (ISPB `ispb`, 8 characters) would make it.
+    pub fn generate(ispb: &str, at: chrono::DateTime<chrono::Utc>) -> Self {
+        EndToEndId(spi_id('E', ispb, at))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id a merchant gives a refund (`devolucao/{id}`): `^[a-zA-Z0-9]{1,35}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefundId(String);
+
+impl RefundId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if alnum(s, 1, 35) {
+            Ok(RefundId(s.to_owned()))
+        } else {
+            Err(IdError::RefundId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The return id of a refund in the SPI (pacs.004 `RtrId`): `D` + ISPB + timestamp + 11 chars.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RtrId(String);
+
+impl RtrId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if alnum(s, 32, 32) {
+            Ok(RtrId(s.to_owned()))
+        } else {
+            Err(IdError::EndToEnd)
+        }
+    }
+
+    pub fn generate(ispb: &str, at: chrono::DateTime<chrono::Utc>) -> Self {
+        RtrId(spi_id('D', ispb, at))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod spi_id_tests {
+    use super::*;
+
+    #[test]
+    fn generated_spi_ids_have_the_bacen_shape() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T13:05:00Z").unwrap().to_utc();
+        let e = EndToEndId::generate("9999999A", at);
+        assert_eq!(e.as_str().len(), 32);
+        assert!(e.as_str().starts_with("E9999999A202611211305"));
+        assert_eq!(EndToEndId::parse(e.as_str()), Ok(e));
+        let d = RtrId::generate("12345678", at);
+        assert!(d.as_str().starts_with("D12345678202611211305"));
+        assert_eq!(RtrId::parse(d.as_str()), Ok(d));
+        assert!(EndToEndId::parse("E123").is_err());
+        assert!(RefundId::parse("dev-1").is_err());
+        assert!(RefundId::parse("D1").is_ok());
     }
 }

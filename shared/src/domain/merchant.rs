@@ -9,7 +9,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// A merchant's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MerchantId(pub Uuid);
 
 impl fmt::Display for MerchantId {
@@ -28,6 +28,8 @@ pub struct Merchant {
     pub city: String,
     /// The Pix keys registered to this merchant's account.
     pub pix_keys: Vec<String>,
+    /// Fees on received Pix.
+    pub fees: super::ledger::FeePlan,
 }
 
 impl Merchant {
@@ -48,11 +50,8 @@ pub struct ApiKeyHash(pub [u8; 32]);
 
 impl ApiKey {
     pub fn generate() -> Self {
-        let random: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(API_KEY_RANDOM_CHARS)
-            .map(char::from)
-            .collect();
+        let random: String =
+            rand::thread_rng().sample_iter(&Alphanumeric).take(API_KEY_RANDOM_CHARS).map(char::from).collect();
         ApiKey(format!("{API_KEY_PREFIX}{random}"))
     }
 

@@ -6,16 +6,14 @@ use std::fmt;
 const MAX_CENTAVOS: i64 = 999_999_999_999;
 
 /// A non-negative amount of Brazilian reais, held as integer centavos.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(i64);
 
 /// Why a string is not a Bacen amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
     /// Not `^\d{1,10}\.\d{2}$`: a sign, missing or extra decimals, too many digits, ...
-    #[error(
-        "must be a decimal with 1 to 10 integer digits and exactly 2 decimals, like \"10.00\""
-    )]
+    #[error("must be a decimal with 1 to 10 integer digits and exactly 2 decimals, like \"10.00\"")]
     Format,
     /// Centavos outside what the format can express (only reachable from integers).
     #[error("is out of range")]
@@ -73,10 +71,7 @@ mod tests {
     fn parses_the_bacen_format_into_centavos() {
         assert_eq!(Amount::parse("123.45").unwrap().centavos(), 12345);
         assert_eq!(Amount::parse("0.01").unwrap().centavos(), 1);
-        assert_eq!(
-            Amount::parse("9999999999.99").unwrap().centavos(),
-            MAX_CENTAVOS
-        );
+        assert_eq!(Amount::parse("9999999999.99").unwrap().centavos(), MAX_CENTAVOS);
     }
 
     #[test]

@@ -58,16 +58,13 @@ fn is_email(s: &str) -> bool {
         return false;
     };
     let local_ok = !local.is_empty()
-        && local.bytes().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || b".!#$&'*+/=?^_`{|}~-".contains(&c)
-        });
+        && local.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".!#$&'*+/=?^_`{|}~-".contains(&c));
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+            && l.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
     };
     local_ok && domain.contains('.') && domain.split('.').all(label_ok)
 }
@@ -83,20 +80,14 @@ impl PixKey {
         } else if s.len() == 11 && s.bytes().all(|b| b.is_ascii_digit()) {
             Cpf::parse(s).map_err(|_| PixKeyError::Document)?;
             Some(PixKeyType::Cpf)
-        } else if s.len() == 14
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        {
+        } else if s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
             Cnpj::parse(s).map_err(|_| PixKeyError::Document)?;
             Some(PixKeyType::Cnpj)
         } else {
             None
         };
         let kind = kind.ok_or(PixKeyError::Unrecognized)?;
-        Ok(PixKey {
-            kind,
-            value: s.to_owned(),
-        })
+        Ok(PixKey { kind, value: s.to_owned() })
     }
 
     pub fn kind(&self) -> PixKeyType {
@@ -139,10 +130,7 @@ mod tests {
         assert_eq!(kind("12ABC34501DE35"), Ok(PixKeyType::Cnpj));
         assert_eq!(kind("+5511987654321"), Ok(PixKeyType::Phone));
         assert_eq!(kind("loja@example.com.br"), Ok(PixKeyType::Email));
-        assert_eq!(
-            kind("123e4567-e89b-12d3-a456-426614174000"),
-            Ok(PixKeyType::Evp)
-        );
+        assert_eq!(kind("123e4567-e89b-12d3-a456-426614174000"), Ok(PixKeyType::Evp));
     }
 
     #[test]

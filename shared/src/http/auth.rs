@@ -11,14 +11,9 @@ const SCHEME: &str = "Bearer ";
 /// The merchant behind the request's API key.
 pub async fn authenticate(state: &AppState, req: &Request) -> Result<Merchant, ApiError> {
     let unauthenticated = || {
-        let mut e = ApiError::new(
-            ProblemKind::NaoAutenticado,
-            "A valid API key is required: Authorization: Bearer <api key>.",
-        );
-        e.headers.push((
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer"),
-        ));
+        let mut e =
+            ApiError::new(ProblemKind::NaoAutenticado, "A valid API key is required: Authorization: Bearer <api key>.");
+        e.headers.push((header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer")));
         e
     };
     let presented = req
@@ -26,17 +21,11 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<Merchant, A
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| {
-            h.get(..SCHEME.len())
-                .filter(|s| s.eq_ignore_ascii_case(SCHEME))
-                .map(|_| h[SCHEME.len()..].trim())
+            h.get(..SCHEME.len()).filter(|s| s.eq_ignore_ascii_case(SCHEME)).map(|_| h[SCHEME.len()..].trim())
         })
         .filter(|k| !k.is_empty() && k.len() <= 128)
         .ok_or_else(unauthenticated)?;
-    let merchant = state
-        .merchants
-        .by_api_key(&ApiKeyHash::of(presented))
-        .await?
-        .ok_or_else(unauthenticated)?;
+    let merchant = state.merchants.by_api_key(&ApiKeyHash::of(presented)).await?.ok_or_else(unauthenticated)?;
     tracing::Span::current().record("merchant_id", tracing::field::display(merchant.id));
     Ok(merchant)
 }

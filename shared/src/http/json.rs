@@ -14,10 +14,7 @@ pub struct Violations(pub Vec<Violacao>);
 
 impl Violations {
     pub fn add(&mut self, propriedade: impl Into<String>, razao: impl Into<String>) {
-        self.0.push(Violacao {
-            propriedade: propriedade.into(),
-            razao: razao.into(),
-        });
+        self.0.push(Violacao { propriedade: propriedade.into(), razao: razao.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -45,11 +42,7 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             ProblemKind::RequisicaoInvalida,
-            format!(
-                "The request body is not valid JSON (line {}, column {}).",
-                e.line(),
-                e.column()
-            ),
+            format!("The request body is not valid JSON (line {}, column {}).", e.line(), e.column()),
         )
     })
 }
@@ -68,11 +61,7 @@ impl<'a> Fields<'a> {
     /// The object `value` at `path`; records a violation if it is not an object.
     pub fn of(value: &'a Value, path: &str, v: &mut Violations) -> Option<Self> {
         match value {
-            Value::Object(map) => Some(Fields {
-                map,
-                path: path.to_owned(),
-                read: vec![],
-            }),
+            Value::Object(map) => Some(Fields { map, path: path.to_owned(), read: vec![] }),
             _ => {
                 v.add(path, "must be a JSON object");
                 None
@@ -95,12 +84,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A string of at most `max_chars` characters, without control characters.
-    pub fn string(
-        &mut self,
-        key: &'static str,
-        max_chars: usize,
-        v: &mut Violations,
-    ) -> Field<&'a str> {
+    pub fn string(&mut self, key: &'static str, max_chars: usize, v: &mut Violations) -> Field<&'a str> {
         let Some(value) = self.raw(key) else {
             return Ok(None);
         };
@@ -134,10 +118,7 @@ impl<'a> Fields<'a> {
         match value.as_i64() {
             Some(n) if range.contains(&n) => Ok(Some(n)),
             Some(_) => {
-                v.add(
-                    path,
-                    format!("must be between {} and {}", range.start(), range.end()),
-                );
+                v.add(path, format!("must be between {} and {}", range.start(), range.end()));
                 Err(())
             }
             None => {
@@ -156,12 +137,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An array of at most `max` items.
-    pub fn array(
-        &mut self,
-        key: &'static str,
-        max: usize,
-        v: &mut Violations,
-    ) -> Field<&'a Vec<Value>> {
+    pub fn array(&mut self, key: &'static str, max: usize, v: &mut Violations) -> Field<&'a Vec<Value>> {
         let Some(value) = self.raw(key) else {
             return Ok(None);
         };

@@ -24,12 +24,13 @@ pub struct PathParams(pub Vec<(&'static str, String)>);
 
 impl PathParams {
     pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or("")
     }
+}
+
+/// The percent-decoded path parameter `name` ("" if the route has none of that name).
+pub fn param<'a>(req: &'a Request, name: &str) -> &'a str {
+    req.extensions().get::<PathParams>().map(|p| p.get(name)).unwrap_or("")
 }
 
 /// The id of one request, echoed in `x-request-id` and in problem `correlationId`.
@@ -38,10 +39,7 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     pub fn of(req: &Request) -> String {
-        req.extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default()
+        req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
     }
 }
 
@@ -50,9 +48,6 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = http::Response::new(Bytes::from(bytes));
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }

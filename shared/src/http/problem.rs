@@ -35,6 +35,18 @@ pub enum ProblemKind {
     CobNaoEncontrado,
     /// 400: bad parameters on `GET /cob` or `GET /cob/{txid}`.
     CobConsultaInvalida,
+    /// 404: no payload at that location (or the charge behind it is gone).
+    CobPayloadNaoEncontrado,
+    /// 404: no received Pix with that end-to-end id for this merchant.
+    PixNaoEncontrado,
+    /// 400: bad parameters on `GET /pix`.
+    PixConsultaInvalida,
+    /// 400: a refund request that breaks the schema or the rules (incl. insufficient funds).
+    PixDevolucaoInvalida,
+    /// 404: no such refund.
+    PixDevolucaoNaoEncontrada,
+    /// 401: a rail message without a valid signature.
+    AssinaturaInvalida,
     /// 503: a dependency is down; retry later.
     ServicoIndisponivel,
     /// 500: a bug; the body carries only the correlation id.
@@ -46,10 +58,16 @@ impl ProblemKind {
         match self {
             ProblemKind::RequisicaoInvalida
             | ProblemKind::CobOperacaoInvalida
-            | ProblemKind::CobConsultaInvalida => StatusCode::BAD_REQUEST,
-            ProblemKind::NaoAutenticado => StatusCode::UNAUTHORIZED,
+            | ProblemKind::CobConsultaInvalida
+            | ProblemKind::PixConsultaInvalida
+            | ProblemKind::PixDevolucaoInvalida => StatusCode::BAD_REQUEST,
+            ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
-            ProblemKind::NaoEncontrado | ProblemKind::CobNaoEncontrado => StatusCode::NOT_FOUND,
+            ProblemKind::NaoEncontrado
+            | ProblemKind::CobNaoEncontrado
+            | ProblemKind::CobPayloadNaoEncontrado
+            | ProblemKind::PixNaoEncontrado
+            | ProblemKind::PixDevolucaoNaoEncontrada => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::RequisicaoMuitoGrande => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::TipoDeConteudoNaoSuportado => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -70,6 +88,12 @@ impl ProblemKind {
             ProblemKind::CobOperacaoInvalida => "CobOperacaoInvalida",
             ProblemKind::CobNaoEncontrado => "CobNaoEncontrado",
             ProblemKind::CobConsultaInvalida => "CobConsultaInvalida",
+            ProblemKind::CobPayloadNaoEncontrado => "CobPayloadNaoEncontrado",
+            ProblemKind::PixNaoEncontrado => "PixNaoEncontrado",
+            ProblemKind::PixConsultaInvalida => "PixConsultaInvalida",
+            ProblemKind::PixDevolucaoInvalida => "PixDevolucaoInvalida",
+            ProblemKind::PixDevolucaoNaoEncontrada => "PixDevolucaoNaoEncontrada",
+            ProblemKind::AssinaturaInvalida => "AssinaturaInvalida",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
         }
@@ -80,24 +104,26 @@ impl ProblemKind {
             ProblemKind::NaoAutenticado
             | ProblemKind::MetodoNaoPermitido
             | ProblemKind::RequisicaoMuitoGrande
-            | ProblemKind::TipoDeConteudoNaoSuportado => false,
+            | ProblemKind::TipoDeConteudoNaoSuportado
+            | ProblemKind::AssinaturaInvalida => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
             | ProblemKind::NaoEncontrado
             | ProblemKind::CobOperacaoInvalida
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobConsultaInvalida
+            | ProblemKind::CobPayloadNaoEncontrado
+            | ProblemKind::PixNaoEncontrado
+            | ProblemKind::PixConsultaInvalida
+            | ProblemKind::PixDevolucaoInvalida
+            | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
     }
 
     pub fn type_uri(self) -> String {
-        let base = if self.is_bacen() {
-            BACEN_TYPE_BASE
-        } else {
-            TUCANO_TYPE_BASE
-        };
+        let base = if self.is_bacen() { BACEN_TYPE_BASE } else { TUCANO_TYPE_BASE };
         format!("{base}{}", self.name())
     }
 
@@ -113,6 +139,12 @@ impl ProblemKind {
             ProblemKind::CobOperacaoInvalida => "Cobrança inválida.",
             ProblemKind::CobNaoEncontrado => "Cobrança não encontrada.",
             ProblemKind::CobConsultaInvalida => "Consulta de cobranças inválida.",
+            ProblemKind::CobPayloadNaoEncontrado => "Cobrança não encontrada.",
+            ProblemKind::PixNaoEncontrado => "Pix não encontrado.",
+            ProblemKind::PixConsultaInvalida => "Consulta de Pix inválida.",
+            ProblemKind::PixDevolucaoInvalida => "Devolução inválida.",
+            ProblemKind::PixDevolucaoNaoEncontrada => "Devolução não encontrada.",
+            ProblemKind::AssinaturaInvalida => "Assinatura inválida.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
         }
@@ -154,24 +186,11 @@ struct ProblemBody<'a> {
 
 impl ApiError {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        ApiError {
-            kind,
-            detail: detail.into(),
-            violacoes: vec![],
-            cause: None,
-            headers: vec![],
-        }
+        ApiError { kind, detail: detail.into(), violacoes: vec![], cause: None, headers: vec![] }
     }
 
-    pub fn with_violations(
-        kind: ProblemKind,
-        detail: impl Into<String>,
-        violacoes: Vec<Violacao>,
-    ) -> Self {
-        ApiError {
-            violacoes,
-            ..ApiError::new(kind, detail)
-        }
+    pub fn with_violations(kind: ProblemKind, detail: impl Into<String>, violacoes: Vec<Violacao>) -> Self {
+        ApiError { violacoes, ..ApiError::new(kind, detail) }
     }
 
     /// A 500 whose cause is logged, not shown.
@@ -189,10 +208,7 @@ impl ApiError {
     pub fn unavailable(cause: anyhow::Error) -> Self {
         ApiError {
             cause: Some(cause),
-            ..ApiError::new(
-                ProblemKind::ServicoIndisponivel,
-                "The service is temporarily unavailable; retry later.",
-            )
+            ..ApiError::new(ProblemKind::ServicoIndisponivel, "The service is temporarily unavailable; retry later.")
         }
     }
 
@@ -200,12 +216,7 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response {
         let status = self.kind.status();
         if let Some(cause) = &self.cause {
-            tracing::error!(
-                request_id,
-                status = status.as_u16(),
-                error = format!("{cause:#}"),
-                "request failed"
-            );
+            tracing::error!(request_id, status = status.as_u16(), error = format!("{cause:#}"), "request failed");
         }
         let body = ProblemBody {
             type_: self.kind.type_uri(),
@@ -218,10 +229,7 @@ impl ApiError {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = http::Response::new(Bytes::from(bytes));
         *res.status_mut() = status;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         for (name, value) in self.headers {
             res.headers_mut().insert(name, value);
         }

@@ -5,13 +5,11 @@ use crate::domain::charge::{
     Charge, ChargePatch, ChargeStatus, ChargeTerms, Devedor, InfoAdicional, Location, Revision,
 };
 use crate::domain::document::{Cnpj, Cpf, Document};
-use crate::domain::ids::Txid;
+use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
-use crate::ports::{
-    ChargeQuery, ChargeStore, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError,
-};
+use crate::ports::{ChargeQuery, ChargeStore, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
 use anyhow::{anyhow, Context};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -102,8 +100,7 @@ impl From<&ChargeTerms> for TermColumns {
             modalidade_alteracao: i16::from(t.valor_alteravel),
             chave: t.chave.as_str().to_owned(),
             solicitacao_pagador: t.solicitacao_pagador.clone(),
-            info_adicionais: serde_json::to_value(&t.info_adicionais)
-                .unwrap_or_else(|_| serde_json::json!([])),
+            info_adicionais: serde_json::to_value(&t.info_adicionais).unwrap_or_else(|_| serde_json::json!([])),
         }
     }
 }
@@ -113,12 +110,8 @@ impl TryFrom<ChargeRow> for Charge {
 
     fn try_from(r: ChargeRow) -> anyhow::Result<Self> {
         let documento = match (r.devedor_cpf, r.devedor_cnpj) {
-            (Some(cpf), None) => Some(Document::Cpf(
-                Cpf::parse(&cpf).context("stored devedor CPF")?,
-            )),
-            (None, Some(cnpj)) => Some(Document::Cnpj(
-                Cnpj::parse(&cnpj).context("stored devedor CNPJ")?,
-            )),
+            (Some(cpf), None) => Some(Document::Cpf(Cpf::parse(&cpf).context("stored devedor CPF")?)),
+            (None, Some(cnpj)) => Some(Document::Cnpj(Cnpj::parse(&cnpj).context("stored devedor CNPJ")?)),
             (None, None) => None,
             (Some(_), Some(_)) => return Err(anyhow!("stored charge has both CPF and CNPJ")),
         };
@@ -128,18 +121,13 @@ impl TryFrom<ChargeRow> for Charge {
             _ => return Err(anyhow!("stored devedor is incomplete")),
         };
         let loc = match (r.loc_id, r.location, r.loc_created_at) {
-            (Some(id), Some(location), Some(criacao)) => Some(Location {
-                id,
-                location,
-                criacao,
-            }),
+            (Some(id), Some(location), Some(criacao)) => Some(Location { id, location, criacao }),
             _ => None,
         };
         Ok(Charge {
             txid: Txid::parse(&r.txid).context("stored txid")?,
             revisao: r.revisao,
-            status: ChargeStatus::parse(&r.status)
-                .ok_or_else(|| anyhow!("stored charge status"))?,
+            status: ChargeStatus::parse(&r.status).ok_or_else(|| anyhow!("stored charge status"))?,
             criacao: r.created_at,
             terms: ChargeTerms {
                 expiracao: r.expiracao,
@@ -161,51 +149,43 @@ fn to_charge(row: ChargeRow) -> Result<Charge, StoreError> {
     Charge::try_from(row).map_err(StoreError::Unexpected)
 }
 
-impl PgChargeStore {
-    async fn current(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        merchant: MerchantId,
-        txid: &Txid,
-        for_update: bool,
-    ) -> Result<Option<(ChargeRow, Vec<u8>)>, StoreError> {
-        // Two spellings of one query: sqlx checks each at compile time.
-        macro_rules! select_current {
-            ($lock:literal) => {
-                sqlx::query!(
-                    r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
-                              c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
-                              c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                              c.pix_copia_e_cola, c.request_hash
-                         FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
-                        WHERE c.merchant_id = $1 AND c.txid = $2 "# + $lock,
-                    merchant.0,
-                    txid.as_str()
-                )
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(store_error)?
-                .map(|r| {
-                    let hash = r.request_hash.clone();
-                    (charge_row!(r), hash)
-                })
-            };
-        }
-        Ok(if for_update {
-            select_current!("FOR UPDATE OF c")
-        } else {
-            select_current!("")
-        })
+/// The current state of a charge (locked when `for_update`), its request fingerprint and
+/// its row id.
+pub(crate) async fn select_current(
+    conn: &mut sqlx::PgConnection,
+    merchant: MerchantId,
+    txid: &Txid,
+    for_update: bool,
+) -> Result<Option<(Charge, Vec<u8>, i64)>, StoreError> {
+    // Two spellings of one query: sqlx checks each at compile time.
+    macro_rules! select_current {
+        ($lock:literal) => {
+            sqlx::query!(
+                r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+                          c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
+                          c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
+                          c.pix_copia_e_cola, c.request_hash
+                     FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
+                    WHERE c.merchant_id = $1 AND c.txid = $2 "# + $lock,
+                merchant.0,
+                txid.as_str()
+            )
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .map(|r| {
+                let (hash, id) = (r.request_hash.clone(), r.id);
+                (charge_row!(r), hash, id)
+            })
+        };
     }
+    let found = if for_update { select_current!("FOR UPDATE OF c") } else { select_current!("") };
+    found.map(|(row, hash, id)| Ok((to_charge(row)?, hash, id))).transpose()
 }
 
 #[async_trait]
 impl ChargeStore for PgChargeStore {
-    async fn create(
-        &self,
-        merchant: MerchantId,
-        new: NewCharge<'_>,
-    ) -> Result<CreateOutcome, StoreError> {
+    async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError> {
         let cols = TermColumns::from(new.terms);
         // One round trip: the location and the charge are inserted together. On a txid
         // conflict the statement inserts no charge, and the fresh location is removed below.
@@ -248,33 +228,20 @@ impl ChargeStore for PgChargeStore {
                 status: ChargeStatus::Ativa,
                 criacao: row.created_at,
                 terms: new.terms.clone(),
-                loc: Some(Location {
-                    id: row.loc_id,
-                    location: new.location_url,
-                    criacao: row.loc_created_at,
-                }),
+                loc: Some(Location { id: row.loc_id, location: new.location_url, criacao: row.loc_created_at }),
                 pix_copia_e_cola: Some(new.pix_copia_e_cola),
             }));
         }
 
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        sqlx::query!(
-            "DELETE FROM locations WHERE token = $1",
-            new.location_token.as_str()
-        )
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        let (row, hash) = self
-            .current(&mut conn, merchant, new.txid, false)
+        sqlx::query!("DELETE FROM locations WHERE token = $1", new.location_token.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let (charge, hash, _) = select_current(&mut conn, merchant, new.txid, false)
             .await?
-            .ok_or_else(|| {
-                StoreError::Unexpected(anyhow!("charge vanished after a txid conflict"))
-            })?;
-        Ok(CreateOutcome::Exists {
-            charge: to_charge(row)?,
-            same_request: hash == new.fingerprint,
-        })
+            .ok_or_else(|| StoreError::Unexpected(anyhow!("charge vanished after a txid conflict")))?;
+        Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint })
     }
 
     async fn find(
@@ -285,11 +252,7 @@ impl ChargeStore for PgChargeStore {
     ) -> Result<Option<Charge>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let Some(revisao) = revisao else {
-            return self
-                .current(&mut conn, merchant, txid, false)
-                .await?
-                .map(|(row, _)| to_charge(row))
-                .transpose();
+            return Ok(select_current(&mut conn, merchant, txid, false).await?.map(|(charge, _, _)| charge));
         };
         let row = sqlx::query_as!(
             ChargeRow,
@@ -318,18 +281,13 @@ impl ChargeStore for PgChargeStore {
         patch: &ChargePatch,
     ) -> Result<ReviseOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let Some((row, _)) = self.current(&mut tx, merchant, txid, true).await? else {
+        let Some((charge, _, _)) = select_current(&mut tx, merchant, txid, true).await? else {
             return Ok(ReviseOutcome::NotFound);
         };
-        let charge = to_charge(row)?;
         let (terms, status, revisao) = match charge.revise(patch) {
             Err(e) => return Ok(ReviseOutcome::Rejected(e)),
             Ok(Revision::Unchanged) => return Ok(ReviseOutcome::Revised(charge)),
-            Ok(Revision::Changed {
-                terms,
-                status,
-                revisao,
-            }) => (terms, status, revisao),
+            Ok(Revision::Changed { terms, status, revisao }) => (terms, status, revisao),
         };
         let cols = TermColumns::from(&terms);
         sqlx::query!(
@@ -356,19 +314,27 @@ impl ChargeStore for PgChargeStore {
         .await
         .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        Ok(ReviseOutcome::Revised(Charge {
-            revisao,
-            status,
-            terms,
-            ..charge
-        }))
+        Ok(ReviseOutcome::Revised(Charge { revisao, status, terms, ..charge }))
     }
 
-    async fn list(
-        &self,
-        merchant: MerchantId,
-        q: &ChargeQuery,
-    ) -> Result<Page<Charge>, StoreError> {
+    async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError> {
+        let row = sqlx::query_as!(
+            ChargeRow,
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+                      c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
+                      c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
+                      c.pix_copia_e_cola
+                 FROM locations l JOIN charges c ON c.loc_id = l.id
+                WHERE l.token = $1"#,
+            token.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(to_charge).transpose()
+    }
+
+    async fn list(&self, merchant: MerchantId, q: &ChargeQuery) -> Result<Page<Charge>, StoreError> {
         let (cpf, cnpj) = match &q.devedor {
             Some(Document::Cpf(c)) => (Some(c.as_str()), None),
             Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
@@ -427,13 +393,7 @@ impl ChargeStore for PgChargeStore {
             .map_err(store_error)?,
             None => 0,
         };
-        let items = rows
-            .into_iter()
-            .map(|r| to_charge(charge_row!(r)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        let items = rows.into_iter().map(|r| to_charge(charge_row!(r))).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
     }
 }

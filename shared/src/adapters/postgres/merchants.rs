@@ -1,7 +1,9 @@
 //! Merchants, API keys and Pix keys on Postgres.
 
 use super::{is_unique_violation, store_error};
+use crate::domain::ledger::FeePlan;
 use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId};
+use crate::domain::money::Amount;
 use crate::ports::{MerchantStore, NewMerchant, RegisterMerchantError, StoreError};
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -23,43 +25,37 @@ impl MerchantStore for PgMerchantStore {
         let id = Uuid::new_v4();
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query!(
-            "INSERT INTO merchants (id, name, city) VALUES ($1, $2, $3)",
+            "INSERT INTO merchants (id, name, city, fee_bps, fee_fixed) VALUES ($1, $2, $3, $4, $5)",
             id,
             new.name,
-            new.city
+            new.city,
+            i32::try_from(new.fees.bps).unwrap_or(i32::MAX),
+            new.fees.fixed.centavos()
         )
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query!(
-            "INSERT INTO api_keys (hash, merchant_id) VALUES ($1, $2)",
-            &new.api_key_hash.0[..],
-            id
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query!(
-            "INSERT INTO merchant_pix_keys (chave, merchant_id) VALUES ($1, $2)",
-            new.pix_key,
-            id
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "merchant_pix_keys_pkey") {
-                RegisterMerchantError::PixKeyTaken
-            } else {
-                store_error(e).into()
-            }
-        })?;
+        sqlx::query!("INSERT INTO api_keys (hash, merchant_id) VALUES ($1, $2)", &new.api_key_hash.0[..], id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query!("INSERT INTO merchant_pix_keys (chave, merchant_id) VALUES ($1, $2)", new.pix_key, id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e, "merchant_pix_keys_pkey") {
+                    RegisterMerchantError::PixKeyTaken
+                } else {
+                    store_error(e).into()
+                }
+            })?;
         tx.commit().await.map_err(store_error)?;
         Ok(MerchantId(id))
     }
 
     async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError> {
         let row = sqlx::query!(
-            r#"SELECT m.id, m.name, m.city,
+            r#"SELECT m.id, m.name, m.city, m.fee_bps, m.fee_fixed,
                       coalesce(array_agg(k.chave ORDER BY k.chave) FILTER (WHERE k.chave IS NOT NULL), '{}') AS "pix_keys!"
                  FROM api_keys a
                  JOIN merchants m ON m.id = a.merchant_id
@@ -71,11 +67,11 @@ impl MerchantStore for PgMerchantStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(row.map(|r| Merchant {
-            id: MerchantId(r.id),
-            name: r.name,
-            city: r.city,
-            pix_keys: r.pix_keys,
-        }))
+        row.map(|r| {
+            let fixed = Amount::from_centavos(r.fee_fixed).map_err(|e| StoreError::Unexpected(e.into()))?;
+            let fees = FeePlan { bps: u32::try_from(r.fee_bps).unwrap_or(0), fixed };
+            Ok(Merchant { id: MerchantId(r.id), name: r.name, city: r.city, pix_keys: r.pix_keys, fees })
+        })
+        .transpose()
     }
 }

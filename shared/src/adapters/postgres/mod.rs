@@ -1,10 +1,14 @@
 //! The Postgres adapters (merchants, charges, ...), the connection pool and migrations.
 
 mod charges;
+mod ledger;
 mod merchants;
+mod pix;
 
 pub use charges::PgChargeStore;
+pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;
+pub use pix::PgPixStore;
 
 use crate::ports::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -32,16 +36,14 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// Connection-level failures are worth a retry (503); anything else is a bug (500).
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.into()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(e.into())
+        }
         other => StoreError::Unexpected(other.into()),
     }
 }
 
 /// Whether `e` is a unique violation of the named constraint.
 pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(constraint))
+    e.as_database_error().is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(constraint))
 }

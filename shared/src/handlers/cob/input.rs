@@ -2,16 +2,16 @@
 //! `violacoes` entry for each bad field.
 
 use crate::domain::charge::{
-    ChargePatch, ChargeStatus, ChargeTerms, Devedor, InfoAdicional, DEFAULT_EXPIRATION_SECS,
-    MAX_DEVEDOR_NOME, MAX_INFO_ADICIONAIS, MAX_INFO_NOME, MAX_INFO_VALOR, MAX_SOLICITACAO_PAGADOR,
+    ChargePatch, ChargeStatus, ChargeTerms, Devedor, InfoAdicional, DEFAULT_EXPIRATION_SECS, MAX_DEVEDOR_NOME,
+    MAX_INFO_ADICIONAIS, MAX_INFO_NOME, MAX_INFO_VALOR, MAX_SOLICITACAO_PAGADOR,
 };
 use crate::domain::document::{Cnpj, Cpf, Document, DocumentError};
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
 use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::query::QueryParams;
 use crate::ports::ChargeQuery;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 const DETAIL: &str = "The charge request does not follow the schema or is semantically wrong.";
@@ -40,11 +40,7 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
     let value = parse_body(body)?;
     let mut v = Violations::default();
     let Some(mut root) = Fields::of(&value, "cob", &mut v) else {
-        return v.finish(
-            CobFields::default(),
-            ProblemKind::CobOperacaoInvalida,
-            DETAIL,
-        );
+        return v.finish(CobFields::default(), ProblemKind::CobOperacaoInvalida, DETAIL);
     };
     let mut out = CobFields::default();
 
@@ -58,18 +54,10 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         out.devedor = read_devedor(dev, &mut v);
     }
     let valor = root.object("valor", &mut v);
-    let valor = if mode == Mode::Create {
-        root.require("valor", valor, &mut v)
-    } else {
-        valor
-    };
+    let valor = if mode == Mode::Create { root.require("valor", valor, &mut v) } else { valor };
     if let Ok(Some(mut val)) = valor {
         let original = val.string("original", 16, &mut v);
-        let original = if mode == Mode::Create {
-            val.require("original", original, &mut v)
-        } else {
-            original
-        };
+        let original = if mode == Mode::Create { val.require("original", original, &mut v) } else { original };
         if let Ok(Some(s)) = original {
             match Amount::parse(s) {
                 Ok(a) if a.is_zero() => v.add(val.path_of("original"), "must be greater than zero"),
@@ -81,19 +69,12 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
             out.valor_alteravel = Some(m == 1);
         }
         if val.raw("retirada").is_some() {
-            v.add(
-                val.path_of("retirada"),
-                "Pix Saque and Pix Troco are not offered",
-            );
+            v.add(val.path_of("retirada"), "Pix Saque and Pix Troco are not offered");
         }
         val.deny_unknown(&mut v);
     }
     let chave = root.string("chave", 77, &mut v);
-    let chave = if mode == Mode::Create {
-        root.require("chave", chave, &mut v)
-    } else {
-        chave
-    };
+    let chave = if mode == Mode::Create { root.require("chave", chave, &mut v) } else { chave };
     if let Ok(Some(s)) = chave {
         match PixKey::parse(s) {
             Ok(k) => out.chave = Some(k),
@@ -107,22 +88,14 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         out.info_adicionais = read_info_adicionais(items, &mut v);
     }
     if root.raw("loc").is_some() {
-        v.add(
-            "cob.loc",
-            "choosing a location is not offered yet; omit loc and one is created with the charge",
-        );
+        v.add("cob.loc", "choosing a location is not offered yet; omit loc and one is created with the charge");
     }
     match (root.string("status", 40, &mut v), mode) {
         (Ok(Some("REMOVIDA_PELO_USUARIO_RECEBEDOR")), Mode::Revise) => {
             out.status = Some(ChargeStatus::RemovidaPeloUsuarioRecebedor)
         }
-        (Ok(Some(_)), Mode::Revise) => v.add(
-            "cob.status",
-            "can only be set to REMOVIDA_PELO_USUARIO_RECEBEDOR",
-        ),
-        (Ok(Some(_)), Mode::Create) => {
-            v.add("cob.status", "is set by the PSP, not in a new charge")
-        }
+        (Ok(Some(_)), Mode::Revise) => v.add("cob.status", "can only be set to REMOVIDA_PELO_USUARIO_RECEBEDOR"),
+        (Ok(Some(_)), Mode::Create) => v.add("cob.status", "is set by the PSP, not in a new charge"),
         (Ok(None) | Err(()), _) => {}
     }
     root.deny_unknown(&mut v);
@@ -138,14 +111,12 @@ fn read_devedor(mut dev: Fields<'_>, v: &mut Violations) -> Option<Devedor> {
         DocumentError::CheckDigits => "has invalid check digits",
     };
     let documento = match (cpf, cnpj) {
-        (Ok(Some(c)), Ok(None)) => Cpf::parse(c)
-            .map(Document::Cpf)
-            .map_err(|e| v.add(dev.path_of("cpf"), doc_error(e)))
-            .ok(),
-        (Ok(None), Ok(Some(c))) => Cnpj::parse(c)
-            .map(Document::Cnpj)
-            .map_err(|e| v.add(dev.path_of("cnpj"), doc_error(e)))
-            .ok(),
+        (Ok(Some(c)), Ok(None)) => {
+            Cpf::parse(c).map(Document::Cpf).map_err(|e| v.add(dev.path_of("cpf"), doc_error(e))).ok()
+        }
+        (Ok(None), Ok(Some(c))) => {
+            Cnpj::parse(c).map(Document::Cnpj).map_err(|e| v.add(dev.path_of("cnpj"), doc_error(e))).ok()
+        }
         (Ok(Some(_)), Ok(Some(_))) => {
             v.add(dev.path_of("cpf"), "cpf and cnpj cannot both be given");
             None
@@ -165,10 +136,7 @@ fn read_devedor(mut dev: Fields<'_>, v: &mut Violations) -> Option<Devedor> {
         Err(()) => None,
     };
     dev.deny_unknown(v);
-    Some(Devedor {
-        documento: documento?,
-        nome: nome?,
-    })
+    Some(Devedor { documento: documento?, nome: nome? })
 }
 
 fn read_info_adicionais(items: &[Value], v: &mut Violations) -> Option<Vec<InfoAdicional>> {
@@ -184,10 +152,7 @@ fn read_info_adicionais(items: &[Value], v: &mut Violations) -> Option<Vec<InfoA
         let valor = f.require("valor", valor, v);
         f.deny_unknown(v);
         if let (Ok(Some(nome)), Ok(Some(valor))) = (nome, valor) {
-            out.push(InfoAdicional {
-                nome: nome.to_owned(),
-                valor: valor.to_owned(),
-            });
+            out.push(InfoAdicional { nome: nome.to_owned(), valor: valor.to_owned() });
         }
     }
     (out.len() == items.len()).then_some(out)
@@ -226,143 +191,29 @@ pub fn patch(body: &[u8]) -> Result<ChargePatch, ApiError> {
     })
 }
 
-const QUERY_DETAIL: &str =
-    "The query parameters do not follow the schema or make no sense together.";
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
-pub const MAX_PAGE_SIZE: u32 = 1000;
+const QUERY_DETAIL: &str = "The query parameters do not follow the schema or make no sense together.";
 
 /// The query of `GET /cob`.
-pub fn charge_query(pairs: &[(String, String)]) -> Result<ChargeQuery, ApiError> {
-    let mut v = Violations::default();
-    let mut seen: Vec<&str> = vec![];
-    let mut inicio = None;
-    let mut fim = None;
-    let mut cpf = None;
-    let mut cnpj = None;
-    let mut status = None;
-    let mut location_presente = None;
-    let mut pagina = 0u32;
-    let mut itens = DEFAULT_PAGE_SIZE;
-    let timestamp = |s: &str| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-    };
-    for (name, value) in pairs {
-        if seen.contains(&name.as_str()) {
-            v.add(
-                name.chars().take(40).collect::<String>(),
-                "is given more than once",
-            );
-            continue;
-        }
-        seen.push(name);
-        match name.as_str() {
-            "inicio" => {
-                inicio = timestamp(value).or_else(|| {
-                    v.add("inicio", "must be an RFC 3339 timestamp");
-                    None
-                })
-            }
-            "fim" => {
-                fim = timestamp(value).or_else(|| {
-                    v.add("fim", "must be an RFC 3339 timestamp");
-                    None
-                })
-            }
-            "cpf" => {
-                cpf = Cpf::parse(value)
-                    .map_err(|_| v.add("cpf", "must be a valid CPF (11 digits)"))
-                    .ok()
-            }
-            "cnpj" => {
-                cnpj = Cnpj::parse(value)
-                    .map_err(|_| v.add("cnpj", "must be a valid CNPJ"))
-                    .ok()
-            }
-            "status" => {
-                status = ChargeStatus::parse(value).or_else(|| {
-                    v.add("status", "is not a charge status");
-                    None
-                })
-            }
-            "locationPresente" => {
-                location_presente = match value.as_str() {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => {
-                        v.add("locationPresente", "must be true or false");
-                        None
-                    }
-                }
-            }
-            "paginacao.paginaAtual" => match value.parse::<u32>() {
-                Ok(n) if n <= 1_000_000 => pagina = n,
-                _ => v.add("paginacao.paginaAtual", "must be a whole number from 0"),
-            },
-            "paginacao.itensPorPagina" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => itens = n,
-                _ => v.add(
-                    "paginacao.itensPorPagina",
-                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                ),
-            },
-            other => v.add(
-                other.chars().take(40).collect::<String>(),
-                "is not a known parameter",
-            ),
-        }
-    }
-    if !seen.contains(&"inicio") {
-        v.add("inicio", "is required");
-    }
-    if !seen.contains(&"fim") {
-        v.add("fim", "is required");
-    }
-    if let (Some(i), Some(f)) = (inicio, fim) {
-        if f < i {
-            v.add("fim", "must not be before inicio");
-        }
-    }
-    if seen.contains(&"cpf") && seen.contains(&"cnpj") {
-        v.add("cnpj", "cpf and cnpj cannot be used together");
-    }
-    let devedor = cpf.map(Document::Cpf).or(cnpj.map(Document::Cnpj));
-    let (Some(inicio), Some(fim)) = (inicio, fim) else {
-        return Err(ApiError::with_violations(
-            ProblemKind::CobConsultaInvalida,
-            QUERY_DETAIL,
-            v.0,
-        ));
-    };
-    let query = ChargeQuery {
+pub fn charge_query(mut q: QueryParams) -> Result<ChargeQuery, ApiError> {
+    let interval = q.interval();
+    let devedor = q.document();
+    let status = q.parse("status", "is not a charge status", ChargeStatus::parse);
+    let location_presente = q.boolean("locationPresente");
+    let (pagina, itens_por_pagina) = q.pagination();
+    let query = interval.map(|(inicio, fim)| ChargeQuery {
         inicio,
         fim,
         devedor,
         status,
         location_presente,
         pagina,
-        itens_por_pagina: itens,
-    };
-    v.finish(query, ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
+        itens_por_pagina,
+    });
+    q.finish(query, ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
 }
 
 /// `?revisao=N` on `GET /cob/{txid}`.
-pub fn revisao(pairs: &[(String, String)]) -> Result<Option<i32>, ApiError> {
-    let mut v = Violations::default();
-    let mut revisao = None;
-    for (name, value) in pairs {
-        match name.as_str() {
-            "revisao" if revisao.is_none() => match value.parse::<i32>() {
-                Ok(n) if n >= 0 => revisao = Some(n),
-                _ => v.add("revisao", "must be a whole number from 0"),
-            },
-            "revisao" => v.add("revisao", "is given more than once"),
-            other => v.add(
-                other.chars().take(40).collect::<String>(),
-                "is not a known parameter",
-            ),
-        }
-    }
-    v.finish(revisao, ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
+pub fn revisao(mut q: QueryParams) -> Result<Option<i32>, ApiError> {
+    let revisao = q.parse("revisao", "must be a whole number from 0", |s| s.parse::<i32>().ok().filter(|n| *n >= 0));
+    q.finish(Some(revisao), ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
 }

@@ -1,7 +1,7 @@
 //! `/cob`: immediate charges (Bacen API Pix 2.9.0, tag Cob).
 
 mod input;
-mod view;
+pub(crate) mod view;
 
 use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
@@ -9,26 +9,20 @@ use crate::domain::charge::RevisionError;
 use crate::domain::ids::Txid;
 use crate::http::auth::authenticate;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
-use crate::http::{json, query, PathParams, Request, Response};
+use crate::http::query::QueryParams;
+use crate::http::{json, PathParams, Request, Response};
 use http::StatusCode;
 
 fn invalid(propriedade: &str, razao: &str) -> ApiError {
     ApiError::with_violations(
         ProblemKind::CobOperacaoInvalida,
         "The charge request does not follow the schema or is semantically wrong.",
-        vec![Violacao {
-            propriedade: propriedade.into(),
-            razao: razao.into(),
-        }],
+        vec![Violacao { propriedade: propriedade.into(), razao: razao.into() }],
     )
 }
 
 fn path_txid(req: &Request) -> Result<Txid, ApiError> {
-    let raw = req
-        .extensions()
-        .get::<PathParams>()
-        .map(|p| p.get("txid"))
-        .unwrap_or("");
+    let raw = req.extensions().get::<PathParams>().map(|p| p.get("txid")).unwrap_or("");
     Txid::parse_for_charge(raw).map_err(|e| invalid("txid", &e.to_string()))
 }
 
@@ -43,23 +37,18 @@ fn not_found() -> ApiError {
 
 fn map_error(e: ChargeError) -> ApiError {
     match e {
-        ChargeError::KeyNotOwned => invalid(
-            "cob.chave",
-            "the key does not belong to this receiver's account",
-        ),
-        ChargeError::TxidInUse => invalid(
-            "txid",
-            "already used by a charge with different content; use PATCH to revise it",
-        ),
+        ChargeError::KeyNotOwned => invalid("cob.chave", "the key does not belong to this receiver's account"),
+        ChargeError::TxidInUse => {
+            invalid("txid", "already used by a charge with different content; use PATCH to revise it")
+        }
         ChargeError::NotFound => not_found(),
         ChargeError::Revision(RevisionError::NotActive) => ApiError::new(
             ProblemKind::CobOperacaoInvalida,
             "The charge is no longer ATIVA; only active charges can be revised.",
         ),
-        ChargeError::Revision(RevisionError::RemovalWithChanges) => invalid(
-            "cob.status",
-            "a charge cannot be removed and changed in the same request",
-        ),
+        ChargeError::Revision(RevisionError::RemovalWithChanges) => {
+            invalid("cob.status", "a charge cannot be removed and changed in the same request")
+        }
         ChargeError::Store(e) => e.into(),
     }
 }
@@ -71,15 +60,9 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let txid = path_txid(req)?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created = charges::create(
-        state,
-        &merchant,
-        Some(txid),
-        &terms,
-        charges::fingerprint(&canonical),
-    )
-    .await
-    .map_err(map_error)?;
+    let created = charges::create(state, &merchant, Some(txid), &terms, charges::fingerprint(&canonical))
+        .await
+        .map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, created = created.created, "charge created");
     Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
 }
@@ -89,15 +72,8 @@ pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticate(state, req).await?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created = charges::create(
-        state,
-        &merchant,
-        None,
-        &terms,
-        charges::fingerprint(&canonical),
-    )
-    .await
-    .map_err(map_error)?;
+    let created =
+        charges::create(state, &merchant, None, &terms, charges::fingerprint(&canonical)).await.map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, "charge created");
     Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
 }
@@ -107,9 +83,7 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
     let merchant = authenticate(state, req).await?;
     let txid = path_txid_to_read(req)?;
     let patch = input::patch(req.body())?;
-    let charge = charges::revise(state, &merchant, &txid, &patch)
-        .await
-        .map_err(map_error)?;
+    let charge = charges::revise(state, &merchant, &txid, &patch).await.map_err(map_error)?;
     tracing::info!(txid = %charge.txid, revisao = charge.revisao, "charge revised");
     Ok(json(StatusCode::OK, &view::charge(&charge)))
 }
@@ -118,21 +92,16 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticate(state, req).await?;
     let txid = path_txid_to_read(req)?;
-    let revisao = input::revisao(&query::pairs(req.uri().query()))?;
+    let revisao = input::revisao(QueryParams::new(req.uri().query()))?;
     match charges::get(state, &merchant, &txid, revisao).await {
         Ok(charge) => Ok(json(StatusCode::OK, &view::charge(&charge))),
         Err(ChargeError::NotFound) if revisao.is_some() => {
             // A missing charge is 404; an existing one without that revision is a bad query.
-            charges::get(state, &merchant, &txid, None)
-                .await
-                .map_err(map_error)?;
+            charges::get(state, &merchant, &txid, None).await.map_err(map_error)?;
             Err(ApiError::with_violations(
                 ProblemKind::CobConsultaInvalida,
                 "The query parameters do not follow the schema or make no sense together.",
-                vec![Violacao {
-                    propriedade: "revisao".into(),
-                    razao: "no such revision of this charge".into(),
-                }],
+                vec![Violacao { propriedade: "revisao".into(), razao: "no such revision of this charge".into() }],
             ))
         }
         Err(e) => Err(map_error(e)),
@@ -142,9 +111,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
 /// `GET /cob?inicio=...&fim=...`: a page of charges created in the interval.
 pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticate(state, req).await?;
-    let q = input::charge_query(&query::pairs(req.uri().query()))?;
-    let page = charges::list(state, &merchant, &q)
-        .await
-        .map_err(map_error)?;
+    let q = input::charge_query(QueryParams::new(req.uri().query()))?;
+    let page = charges::list(state, &merchant, &q).await.map_err(map_error)?;
     Ok(json(StatusCode::OK, &view::page(&q, &page)))
 }

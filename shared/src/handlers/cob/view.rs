@@ -46,10 +46,7 @@ pub fn terms(t: &ChargeTerms) -> Map<String, Value> {
 pub fn charge(c: &Charge) -> Value {
     let mut terms = terms(&c.terms);
     let mut m = Map::new();
-    m.insert(
-        "calendario".into(),
-        json!({"criacao": timestamp(c.criacao), "expiracao": c.terms.expiracao}),
-    );
+    m.insert("calendario".into(), json!({"criacao": timestamp(c.criacao), "expiracao": c.terms.expiracao}));
     m.insert("txid".into(), json!(c.txid.as_str()));
     m.insert("revisao".into(), json!(c.revisao));
     if let Some(loc) = &c.loc {
@@ -60,13 +57,7 @@ pub fn charge(c: &Charge) -> Value {
         m.insert("location".into(), json!(loc.location));
     }
     m.insert("status".into(), json!(c.status.as_str()));
-    for key in [
-        "devedor",
-        "valor",
-        "chave",
-        "solicitacaoPagador",
-        "infoAdicionais",
-    ] {
+    for key in ["devedor", "valor", "chave", "solicitacaoPagador", "infoAdicionais"] {
         if let Some(v) = terms.remove(key) {
             m.insert(key.into(), v);
         }
@@ -79,17 +70,11 @@ pub fn charge(c: &Charge) -> Value {
 
 /// A page of `GET /cob`, with the Bacen `parametros` block.
 pub fn page(q: &ChargeQuery, p: &Page<Charge>) -> Value {
-    let pages = p.total.div_ceil(u64::from(q.itens_por_pagina));
     json!({
         "parametros": {
             "inicio": timestamp(q.inicio),
             "fim": timestamp(q.fim),
-            "paginacao": {
-                "paginaAtual": q.pagina,
-                "itensPorPagina": q.itens_por_pagina,
-                "quantidadeDePaginas": pages,
-                "quantidadeTotalDeItens": p.total,
-            }
+            "paginacao": crate::handlers::paginacao(q.pagina, q.itens_por_pagina, p.total),
         },
         "cobs": p.items.iter().map(charge).collect::<Vec<_>>(),
     })

@@ -1,0 +1,312 @@
+//! The double-entry ledger on Postgres: posting journal entries (inside the caller's
+//! transaction), balances, statements and the whole-database invariant check.
+
+use super::store_error;
+use crate::domain::ledger::{Account, Balance, EntryKind, JournalEntry};
+use crate::domain::merchant::MerchantId;
+use crate::domain::money::Amount;
+use crate::ports::{Ledger, Page, StatementLine, StatementQuery, StoreError};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Account ids by account. Accounts are immutable once created, so ids are cached.
+#[derive(Default)]
+pub struct AccountDirectory {
+    cache: Mutex<HashMap<Account, i64>>,
+}
+
+const MAX_CACHED_ACCOUNTS: usize = 100_000;
+
+impl AccountDirectory {
+    fn cached(&self, account: &Account) -> Option<i64> {
+        self.cache.lock().ok()?.get(account).copied()
+    }
+
+    async fn ids(&self, conn: &mut PgConnection, accounts: &[Account]) -> Result<Vec<i64>, StoreError> {
+        if let Some(ids) = accounts.iter().map(|a| self.cached(a)).collect::<Option<Vec<_>>>() {
+            return Ok(ids);
+        }
+        let merchants: Vec<uuid::Uuid> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                Account::MerchantAvailable(m) | Account::MerchantPending(m) => Some(m.0),
+                Account::RailSettlement | Account::FeeRevenue | Account::Suspense => None,
+            })
+            .collect();
+        let rows = sqlx::query!(
+            "SELECT id, merchant_id, kind FROM ledger_accounts WHERE merchant_id IS NULL OR merchant_id = ANY($1)",
+            &merchants
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let mut found = HashMap::new();
+        for r in rows {
+            let account = match (r.merchant_id, r.kind.as_str()) {
+                (Some(m), "merchant_available") => Account::MerchantAvailable(MerchantId(m)),
+                (Some(m), "merchant_pending") => Account::MerchantPending(MerchantId(m)),
+                (None, "rail_settlement") => Account::RailSettlement,
+                (None, "fee_revenue") => Account::FeeRevenue,
+                (None, "suspense") => Account::Suspense,
+                _ => continue,
+            };
+            found.insert(account, r.id);
+        }
+        let ids = accounts
+            .iter()
+            .map(|a| {
+                found.get(a).copied().ok_or_else(|| StoreError::Unexpected(anyhow!("no ledger account for {a:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > MAX_CACHED_ACCOUNTS {
+                cache.clear();
+            }
+            cache.extend(found);
+        }
+        Ok(ids)
+    }
+}
+
+/// Why an entry was not posted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostError {
+    /// A debit would take an account below its minimum. The caller's transaction is
+    /// aborted and must be rolled back.
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether the entry was new.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Posted {
+    New(i64),
+    /// An entry of this kind and natural key exists: nothing was posted again.
+    AlreadyPosted,
+}
+
+/// Posts `entry` inside the caller's transaction, in one round trip.
+pub(crate) async fn post(
+    conn: &mut PgConnection,
+    accounts: &AccountDirectory,
+    entry: &JournalEntry,
+    reference: &serde_json::Value,
+) -> Result<Posted, PostError> {
+    let postings = entry.postings();
+    let ids = accounts.ids(conn, &postings.iter().map(|(a, _)| *a).collect::<Vec<_>>()).await?;
+    let amounts: Vec<i64> = postings.iter().map(|(_, v)| *v).collect();
+    let rows = sqlx::query_scalar!(
+        r#"WITH tx AS (
+               INSERT INTO ledger_transactions (kind, natural_key, reference) VALUES ($1, $2, $3)
+               ON CONFLICT (kind, natural_key) DO NOTHING
+               RETURNING id
+           )
+           INSERT INTO ledger_postings (transaction_id, account_id, amount)
+           SELECT tx.id, p.account_id, p.amount
+             FROM tx, unnest($4::bigint[], $5::bigint[]) WITH ORDINALITY AS p(account_id, amount, ord)
+            ORDER BY p.ord
+           RETURNING transaction_id"#,
+        entry.kind().as_str(),
+        entry.natural_key(),
+        reference,
+        &ids,
+        &amounts
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| {
+        if e.as_database_error().and_then(|d| d.constraint()) == Some("ledger_min_balance") {
+            PostError::InsufficientFunds
+        } else {
+            PostError::Store(store_error(e))
+        }
+    })?;
+    Ok(rows.first().map_or(Posted::AlreadyPosted, |id| Posted::New(*id)))
+}
+
+pub struct PgLedger {
+    pool: PgPool,
+    pub(crate) accounts: Arc<AccountDirectory>,
+}
+
+impl PgLedger {
+    pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>) -> Self {
+        Self { pool, accounts }
+    }
+
+    /// Posts one entry in its own transaction (benchmarks and tools).
+    pub async fn post_alone(&self, entry: &JournalEntry, reference: &serde_json::Value) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let posted = post(&mut tx, &self.accounts, entry, reference).await.map_err(anyhow::Error::new)?;
+        tx.commit().await?;
+        Ok(posted != Posted::AlreadyPosted)
+    }
+}
+
+fn amount(centavos: i64) -> Result<Amount, StoreError> {
+    Amount::from_centavos(centavos).map_err(|_| StoreError::Unexpected(anyhow!("balance out of range: {centavos}")))
+}
+
+#[async_trait]
+impl Ledger for PgLedger {
+    async fn balance(&self, merchant: MerchantId) -> Result<Balance, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT a.kind, coalesce(sum(b.balance), 0)::bigint AS "total!"
+                 FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
+                WHERE a.merchant_id = $1
+                GROUP BY a.kind"#,
+            merchant.0
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let of = |kind: &str| rows.iter().find(|r| r.kind == kind).map_or(0, |r| r.total);
+        Ok(Balance { available: amount(of("merchant_available"))?, pending: amount(of("merchant_pending"))? })
+    }
+
+    async fn statement(&self, merchant: MerchantId, q: &StatementQuery) -> Result<Page<StatementLine>, StoreError> {
+        let limit = i64::from(q.itens_por_pagina);
+        let offset = i64::from(q.pagina) * limit;
+        let rows = sqlx::query!(
+            r#"SELECT p.id, t.created_at, t.kind, a.kind AS account_kind, p.amount, t.reference,
+                      count(*) OVER () AS "total!"
+                 FROM ledger_postings p
+                 JOIN ledger_accounts a ON a.id = p.account_id
+                 JOIN ledger_transactions t ON t.id = p.transaction_id
+                WHERE a.merchant_id = $1
+                  AND ($2::timestamptz IS NULL OR t.created_at >= $2)
+                  AND ($3::timestamptz IS NULL OR t.created_at <= $3)
+                ORDER BY p.id DESC
+                LIMIT $4 OFFSET $5"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            limit,
+            offset
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let total = match rows.first() {
+            Some(r) => r.total,
+            None => sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM ledger_postings p
+                     JOIN ledger_accounts a ON a.id = p.account_id
+                     JOIN ledger_transactions t ON t.id = p.transaction_id
+                    WHERE a.merchant_id = $1
+                      AND ($2::timestamptz IS NULL OR t.created_at >= $2)
+                      AND ($3::timestamptz IS NULL OR t.created_at <= $3)"#,
+                merchant.0,
+                q.inicio,
+                q.fim
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?,
+        };
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                Ok(StatementLine {
+                    id: r.id,
+                    at: r.created_at,
+                    kind: EntryKind::parse(&r.kind).ok_or_else(|| StoreError::Unexpected(anyhow!("entry kind")))?,
+                    available: r.account_kind == "merchant_available",
+                    amount: r.amount,
+                    reference: r.reference,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        let mut failures = vec![];
+        let unbalanced = sqlx::query!(
+            r#"SELECT t.id, t.kind, t.natural_key, coalesce(sum(p.amount), 0)::bigint AS "sum!", count(p.id) AS "legs!"
+                 FROM ledger_transactions t LEFT JOIN ledger_postings p ON p.transaction_id = t.id
+                GROUP BY t.id HAVING coalesce(sum(p.amount), 0) <> 0 OR count(p.id) < 2"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        for r in unbalanced {
+            failures.push(format!(
+                "zero-sum: transaction {} ({} {}) sums to {} over {} postings",
+                r.id, r.kind, r.natural_key, r.sum, r.legs
+            ));
+        }
+        let orphans = sqlx::query_scalar!(
+            r#"SELECT p.id FROM ledger_postings p LEFT JOIN ledger_accounts a ON a.id = p.account_id WHERE a.id IS NULL"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        for id in orphans {
+            failures.push(format!("accounts: posting {id} points at no account"));
+        }
+        let accounts = sqlx::query!(
+            r#"SELECT a.id, a.kind, a.merchant_id, a.min_balance,
+                      coalesce(b.total, 0)::bigint AS "balance!", coalesce(p.total, 0)::bigint AS "postings!"
+                 FROM ledger_accounts a
+                 LEFT JOIN (SELECT account_id, sum(balance) AS total FROM ledger_balances GROUP BY account_id) b
+                        ON b.account_id = a.id
+                 LEFT JOIN (SELECT account_id, sum(amount) AS total FROM ledger_postings GROUP BY account_id) p
+                        ON p.account_id = a.id
+                WHERE coalesce(b.total, 0) <> coalesce(p.total, 0)
+                   OR (a.min_balance IS NOT NULL AND coalesce(p.total, 0) < a.min_balance)"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        for r in accounts {
+            let owner = r.merchant_id.map_or_else(|| "platform".to_owned(), |m| format!("merchant {m}"));
+            if r.balance != r.postings {
+                failures.push(format!(
+                    "balances: account {} ({}, {owner}) holds {} but its postings sum to {}",
+                    r.id, r.kind, r.balance, r.postings
+                ));
+            }
+            if r.min_balance.is_some_and(|min| r.postings < min) {
+                failures.push(format!("negative: account {} ({}, {owner}) is at {}", r.id, r.kind, r.postings));
+            }
+        }
+        let business = sqlx::query_scalar!(
+            r#"SELECT 'received Pix ' || r.end_to_end_id || ' has no ledger entry' AS "line!"
+                 FROM received_pix r
+                 LEFT JOIN ledger_transactions t ON t.kind = 'pix_received' AND t.natural_key = r.end_to_end_id
+                WHERE t.id IS NULL
+               UNION ALL
+               SELECT 'ledger entry ' || t.id || ' (pix_received) has no received Pix'
+                 FROM ledger_transactions t
+                 LEFT JOIN received_pix r ON r.end_to_end_id = t.natural_key
+                WHERE t.kind = 'pix_received' AND r.id IS NULL
+               UNION ALL
+               SELECT 'ledger entry ' || t.id || ' (' || t.kind || ') has no refund'
+                 FROM ledger_transactions t
+                 LEFT JOIN refunds f ON f.rtr_id = t.natural_key
+                WHERE t.kind IN ('refund_reserve', 'refund_settle', 'refund_void') AND f.id IS NULL
+               UNION ALL
+               SELECT 'refund ' || f.rtr_id || ' is ' || f.status || ' but its ledger entries are '
+                      || coalesce(string_agg(t.kind, ',' ORDER BY t.kind), 'none')
+                 FROM refunds f
+                 LEFT JOIN ledger_transactions t
+                        ON t.natural_key = f.rtr_id AND t.kind IN ('refund_reserve', 'refund_settle', 'refund_void')
+                GROUP BY f.rtr_id, f.status
+               HAVING coalesce(string_agg(t.kind, ',' ORDER BY t.kind), '') <> CASE f.status
+                          WHEN 'EM_PROCESSAMENTO' THEN 'refund_reserve'
+                          WHEN 'DEVOLVIDO' THEN 'refund_reserve,refund_settle'
+                          ELSE 'refund_reserve,refund_void' END"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        failures.extend(business.into_iter().map(|l| format!("records: {l}")));
+        Ok(failures)
+    }
+}

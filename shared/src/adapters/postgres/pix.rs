@@ -1,0 +1,506 @@
+//! Received Pix and refunds on Postgres. Recording a payment, reserving a refund and
+//! concluding it are each one transaction with their ledger entries and outbox events.
+
+use super::charges::select_current;
+use super::ledger::{post, AccountDirectory, PostError, Posted};
+use super::store_error;
+use crate::domain::charge::ChargeStatus;
+use crate::domain::document::{Cnpj, Cpf, Document};
+use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
+use crate::domain::ledger::{FeePlan, JournalEntry};
+use crate::domain::merchant::MerchantId;
+use crate::domain::money::Amount;
+use crate::domain::payment::{
+    assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundRejection, RefundRequest, RefundStatus,
+};
+use crate::ports::{ConcludeOutcome, Page, PixQuery, PixStore, RecordOutcome, RefundOutcome, RefundResult, StoreError};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+
+pub struct PgPixStore {
+    pool: PgPool,
+    accounts: Arc<AccountDirectory>,
+}
+
+impl PgPixStore {
+    pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>) -> Self {
+        Self { pool, accounts }
+    }
+}
+
+fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Unexpected(e.into())
+}
+
+fn post_error(e: PostError) -> StoreError {
+    match e {
+        PostError::InsufficientFunds => unexpected(anyhow!("a credit or settlement hit a minimum balance")),
+        PostError::Store(s) => s,
+    }
+}
+
+/// A received Pix row as selected below.
+struct PixRow {
+    id: i64,
+    end_to_end_id: String,
+    txid: Option<String>,
+    chave: String,
+    valor: i64,
+    fee: i64,
+    horario: DateTime<Utc>,
+    pagador_cpf: Option<String>,
+    pagador_cnpj: Option<String>,
+    pagador_nome: Option<String>,
+    info_pagador: Option<String>,
+    alerta: Option<String>,
+}
+
+struct RefundRow {
+    received_pix_id: i64,
+    refund_id: String,
+    rtr_id: String,
+    valor: i64,
+    natureza: String,
+    descricao: Option<String>,
+    status: String,
+    motivo: Option<String>,
+    requested_at: DateTime<Utc>,
+    settled_at: Option<DateTime<Utc>>,
+    request_hash: Vec<u8>,
+}
+
+impl TryFrom<&RefundRow> for Refund {
+    type Error = StoreError;
+
+    fn try_from(r: &RefundRow) -> Result<Self, StoreError> {
+        Ok(Refund {
+            id: RefundId::parse(&r.refund_id).map_err(unexpected)?,
+            rtr_id: RtrId::parse(&r.rtr_id).map_err(unexpected)?,
+            valor: Amount::from_centavos(r.valor).map_err(unexpected)?,
+            natureza: Natureza::parse(&r.natureza).ok_or_else(|| unexpected(anyhow!("stored natureza")))?,
+            descricao: r.descricao.clone(),
+            status: RefundStatus::parse(&r.status).ok_or_else(|| unexpected(anyhow!("stored refund status")))?,
+            motivo: r.motivo.clone(),
+            solicitacao: r.requested_at,
+            liquidacao: r.settled_at,
+        })
+    }
+}
+
+fn to_received(row: PixRow, refunds: &[RefundRow]) -> Result<ReceivedPix, StoreError> {
+    let documento = match (&row.pagador_cpf, &row.pagador_cnpj) {
+        (Some(c), _) => Some(Document::Cpf(Cpf::parse(c).map_err(unexpected)?)),
+        (None, Some(c)) => Some(Document::Cnpj(Cnpj::parse(c).map_err(unexpected)?)),
+        (None, None) => None,
+    };
+    Ok(ReceivedPix {
+        end_to_end_id: EndToEndId::parse(&row.end_to_end_id).map_err(unexpected)?,
+        txid: row.txid.as_deref().map(Txid::parse).transpose().map_err(unexpected)?,
+        chave: row.chave,
+        valor: Amount::from_centavos(row.valor).map_err(unexpected)?,
+        fee: Amount::from_centavos(row.fee).map_err(unexpected)?,
+        horario: row.horario,
+        pagador: Payer { documento, nome: row.pagador_nome },
+        info_pagador: row.info_pagador,
+        alert: row
+            .alerta
+            .as_deref()
+            .map(|a| Alert::parse(a).ok_or_else(|| unexpected(anyhow!("stored alerta"))))
+            .transpose()?,
+        refunds: refunds
+            .iter()
+            .filter(|r| r.received_pix_id == row.id)
+            .map(Refund::try_from)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+async fn refunds_of(conn: &mut PgConnection, pix_ids: &[i64]) -> Result<Vec<RefundRow>, StoreError> {
+    sqlx::query_as!(
+        RefundRow,
+        r#"SELECT received_pix_id, refund_id, rtr_id, valor, natureza, descricao, status, motivo, requested_at,
+                  settled_at, request_hash
+             FROM refunds WHERE received_pix_id = ANY($1) ORDER BY id"#,
+        pix_ids
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)
+}
+
+/// Claims a rail notification id; false if it was already applied.
+async fn claim_notification(conn: &mut PgConnection, id: &str, kind: &str) -> Result<bool, StoreError> {
+    let claimed = sqlx::query_scalar!(
+        "INSERT INTO rail_notifications (id, kind) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id",
+        id,
+        kind
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(claimed.is_some())
+}
+
+async fn outbox(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO outbox_events (merchant_id, kind, payload) VALUES ($1, $2, $3)",
+        merchant.0,
+        kind,
+        payload
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl PixStore for PgPixStore {
+    async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if !claim_notification(&mut tx, notification_id, "PIX_RECEBIDO").await? {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        let owner = sqlx::query!(
+            r#"SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
+                WHERE k.chave = $1"#,
+            pix.chave
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let merchant = owner.as_ref().map(|o| MerchantId(o.id));
+
+        // The charge it names, locked so that two payments cannot both conclude it.
+        let charge_txid = pix.txid.as_ref().and_then(|t| Txid::parse_for_charge(t.as_str()).ok());
+        let charge = match (merchant, &charge_txid) {
+            (Some(m), Some(t)) => select_current(&mut tx, m, t, true).await?,
+            _ => None,
+        };
+        let alert = match merchant {
+            None => Some(Alert::UnknownKey),
+            Some(_) if pix.txid.is_none() => None,
+            Some(_) => assess(charge.as_ref().map(|(c, _, _)| c), pix.valor, pix.horario),
+        };
+        let fee = match &owner {
+            Some(o) => FeePlan {
+                bps: u32::try_from(o.fee_bps).unwrap_or(0),
+                fixed: Amount::from_centavos(o.fee_fixed).map_err(unexpected)?,
+            }
+            .fee(pix.valor),
+            None => Amount::ZERO,
+        };
+        let (cpf, cnpj) = match &pix.pagador.documento {
+            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
+            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
+            None => (None, None),
+        };
+        let charge_id = charge.as_ref().map(|(_, _, id)| *id);
+        let inserted = sqlx::query_scalar!(
+            r#"INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
+                                         pagador_cpf, pagador_cnpj, pagador_nome, info_pagador, alerta)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               ON CONFLICT (end_to_end_id) DO NOTHING
+               RETURNING id"#,
+            pix.end_to_end_id.as_str(),
+            merchant.map(|m| m.0),
+            pix.chave,
+            pix.txid.as_ref().map(Txid::as_str),
+            charge_id,
+            pix.valor.centavos(),
+            fee.centavos(),
+            pix.horario,
+            cpf,
+            cnpj,
+            pix.pagador.nome,
+            pix.info_pagador,
+            alert.map(Alert::as_str),
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if inserted.is_none() {
+            // Another notification already brought this end-to-end id.
+            tx.commit().await.map_err(store_error)?;
+            return Ok(RecordOutcome::Duplicate);
+        }
+        if let (None, Some(id)) = (alert, charge_id) {
+            sqlx::query!("UPDATE charges SET status = 'CONCLUIDA' WHERE id = $1 AND status = 'ATIVA'", id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        let entry = JournalEntry::pix_received(pix.end_to_end_id.as_str(), merchant, pix.valor, fee);
+        let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
+        if post(&mut tx, &self.accounts, &entry, &reference).await.map_err(post_error)? == Posted::AlreadyPosted {
+            return Err(unexpected(anyhow!("ledger entry exists for a new end-to-end id")));
+        }
+        if let Some(m) = merchant {
+            let event = json!({
+                "endToEndId": pix.end_to_end_id.as_str(),
+                "txid": pix.txid.as_ref().map(Txid::as_str),
+                "valor": pix.valor.to_string(),
+                "tarifa": fee.to_string(),
+                "alerta": alert.map(Alert::as_str),
+            });
+            outbox(&mut tx, m, "pix.recebido", event).await?;
+            if let (None, Some((c, _, _))) = (alert, &charge) {
+                let event = json!({"txid": c.txid.as_str(), "endToEndId": pix.end_to_end_id.as_str(), "status": ChargeStatus::Concluida.as_str()});
+                outbox(&mut tx, m, "cob.concluida", event).await?;
+            }
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(RecordOutcome::Recorded { merchant, alert })
+    }
+
+    async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let row = sqlx::query_as!(
+            PixRow,
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+                      info_pagador, alerta
+                 FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2"#,
+            merchant.0,
+            e2eid.as_str()
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let refunds = refunds_of(&mut conn, &[row.id]).await?;
+        to_received(row, &refunds).map(Some)
+    }
+
+    async fn list(&self, merchant: MerchantId, q: &PixQuery) -> Result<Page<ReceivedPix>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let (cpf, cnpj) = match &q.pagador {
+            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
+            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
+            None => (None, None),
+        };
+        let limit = i64::from(q.itens_por_pagina);
+        let offset = i64::from(q.pagina) * limit;
+        let rows = sqlx::query!(
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+                      info_pagador, alerta, count(*) OVER () AS "total!"
+                 FROM received_pix r
+                WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
+                  AND ($4::text IS NULL OR txid = $4)
+                  AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
+                  AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
+                  AND ($7::text IS NULL OR pagador_cpf = $7)
+                  AND ($8::text IS NULL OR pagador_cnpj = $8)
+                ORDER BY horario, id
+                LIMIT $9 OFFSET $10"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            q.txid.as_ref().map(Txid::as_str),
+            q.txid_presente,
+            q.devolucao_presente,
+            cpf,
+            cnpj,
+            limit,
+            offset
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let total = rows.first().map_or(0, |r| r.total);
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let refunds = refunds_of(&mut conn, &ids).await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let row = PixRow {
+                    id: r.id,
+                    end_to_end_id: r.end_to_end_id,
+                    txid: r.txid,
+                    chave: r.chave,
+                    valor: r.valor,
+                    fee: r.fee,
+                    horario: r.horario,
+                    pagador_cpf: r.pagador_cpf,
+                    pagador_cnpj: r.pagador_cnpj,
+                    pagador_nome: r.pagador_nome,
+                    info_pagador: r.info_pagador,
+                    alerta: r.alerta,
+                };
+                to_received(row, &refunds)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn request_refund(
+        &self,
+        merchant: MerchantId,
+        e2eid: &EndToEndId,
+        request: &RefundRequest,
+        rtr_id: &RtrId,
+        fingerprint: [u8; 32],
+    ) -> Result<RefundOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let row = sqlx::query_as!(
+            PixRow,
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+                      info_pagador, alerta
+                 FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2 FOR UPDATE"#,
+            merchant.0,
+            e2eid.as_str()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else { return Ok(RefundOutcome::PixNotFound) };
+        let pix_id = row.id;
+        let refunds = refunds_of(&mut tx, &[pix_id]).await?;
+        if let Some(existing) = refunds.iter().find(|r| r.refund_id == request.id.as_str()) {
+            let same_request = existing.request_hash == fingerprint;
+            return Ok(RefundOutcome::Existing { refund: Refund::try_from(existing)?, same_request });
+        }
+        let received = to_received(row, &refunds)?;
+        if let Err(rejection) = received.check_refund(request, Utc::now()) {
+            return Ok(RefundOutcome::Rejected(rejection));
+        }
+        let requested_at = sqlx::query_scalar!(
+            r#"INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, descricao, request_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               RETURNING requested_at"#,
+            pix_id,
+            merchant.0,
+            request.id.as_str(),
+            rtr_id.as_str(),
+            request.valor.centavos(),
+            request.natureza.as_str(),
+            request.descricao,
+            &fingerprint[..],
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let entry = JournalEntry::refund_reserve(rtr_id.as_str(), merchant, request.valor);
+        let reference =
+            json!({"endToEndId": e2eid.as_str(), "devolucaoId": request.id.as_str(), "rtrId": rtr_id.as_str()});
+        match post(&mut tx, &self.accounts, &entry, &reference).await {
+            Ok(Posted::New(_)) => {}
+            Ok(Posted::AlreadyPosted) => return Err(unexpected(anyhow!("refund reserve exists for a new rtrId"))),
+            Err(PostError::InsufficientFunds) => {
+                return Ok(RefundOutcome::Rejected(RefundRejection::InsufficientFunds))
+            }
+            Err(PostError::Store(e)) => return Err(e),
+        }
+        let event = json!({"endToEndId": e2eid.as_str(), "id": request.id.as_str(), "rtrId": rtr_id.as_str(),
+                           "valor": request.valor.to_string(), "status": RefundStatus::EmProcessamento.as_str()});
+        outbox(&mut tx, merchant, "devolucao.solicitada", event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(RefundOutcome::Created(Refund {
+            id: request.id.clone(),
+            rtr_id: rtr_id.clone(),
+            valor: request.valor,
+            natureza: request.natureza,
+            descricao: request.descricao.clone(),
+            status: RefundStatus::EmProcessamento,
+            motivo: None,
+            solicitacao: requested_at,
+            liquidacao: None,
+        }))
+    }
+
+    async fn find_refund(
+        &self,
+        merchant: MerchantId,
+        e2eid: &EndToEndId,
+        id: &RefundId,
+    ) -> Result<Option<Refund>, StoreError> {
+        let row = sqlx::query_as!(
+            RefundRow,
+            r#"SELECT f.received_pix_id, f.refund_id, f.rtr_id, f.valor, f.natureza, f.descricao, f.status, f.motivo,
+                      f.requested_at, f.settled_at, f.request_hash
+                 FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
+                WHERE f.merchant_id = $1 AND r.end_to_end_id = $2 AND f.refund_id = $3"#,
+            merchant.0,
+            e2eid.as_str(),
+            id.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(Refund::try_from).transpose()
+    }
+
+    async fn conclude_refund(
+        &self,
+        notification_id: &str,
+        rtr_id: &RtrId,
+        result: &RefundResult,
+    ) -> Result<ConcludeOutcome, StoreError> {
+        let kind = match result {
+            RefundResult::Settled { .. } => "DEVOLUCAO_LIQUIDADA",
+            RefundResult::Rejected { .. } => "DEVOLUCAO_REJEITADA",
+        };
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if !claim_notification(&mut tx, notification_id, kind).await? {
+            return Ok(ConcludeOutcome::Duplicate);
+        }
+        let refund = sqlx::query!(
+            r#"SELECT f.id, f.merchant_id, f.refund_id, f.valor, f.status, r.end_to_end_id
+                 FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
+                WHERE f.rtr_id = $1 FOR UPDATE OF f"#,
+            rtr_id.as_str()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        // Unknown: roll back, so that the notification can be applied if it is retried later.
+        let Some(refund) = refund else { return Ok(ConcludeOutcome::UnknownRefund) };
+        if refund.status != RefundStatus::EmProcessamento.as_str() {
+            tx.commit().await.map_err(store_error)?;
+            return Ok(ConcludeOutcome::Duplicate);
+        }
+        let merchant = MerchantId(refund.merchant_id);
+        let valor = Amount::from_centavos(refund.valor).map_err(unexpected)?;
+        let (status, entry) = match result {
+            RefundResult::Settled { at } => {
+                sqlx::query!("UPDATE refunds SET status = 'DEVOLVIDO', settled_at = $2 WHERE id = $1", refund.id, at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                (RefundStatus::Devolvido, JournalEntry::refund_settle(rtr_id.as_str(), merchant, valor))
+            }
+            RefundResult::Rejected { motivo } => {
+                let motivo: Option<String> = motivo.as_ref().map(|m| m.chars().take(140).collect());
+                sqlx::query!(
+                    "UPDATE refunds SET status = 'NAO_REALIZADO', motivo = $2 WHERE id = $1",
+                    refund.id,
+                    motivo
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                (RefundStatus::NaoRealizado, JournalEntry::refund_void(rtr_id.as_str(), merchant, valor))
+            }
+        };
+        let reference =
+            json!({"endToEndId": refund.end_to_end_id, "devolucaoId": refund.refund_id, "rtrId": rtr_id.as_str()});
+        post(&mut tx, &self.accounts, &entry, &reference).await.map_err(post_error)?;
+        let event = json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str(),
+                           "valor": valor.to_string(), "status": status.as_str()});
+        let kind = match status {
+            RefundStatus::Devolvido => "devolucao.devolvido",
+            RefundStatus::NaoRealizado | RefundStatus::EmProcessamento => "devolucao.nao_realizado",
+        };
+        outbox(&mut tx, merchant, kind, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(ConcludeOutcome::Applied)
+    }
+}

@@ -1,0 +1,134 @@
+//! Use cases of money coming in and going back: notifications from the rail (a Pix
+//! received, a refund settled or rejected), refunds, received Pix, balance and statement.
+
+use super::AppState;
+use crate::domain::ids::{EndToEndId, RefundId, RtrId};
+use crate::domain::merchant::Merchant;
+use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundRejection, RefundRequest};
+use crate::ports::{
+    ConcludeOutcome, Page, PixQuery, RailError, RecordOutcome, RefundOutcome, RefundResult, StoreError,
+};
+use crate::rail::protocol::OrdemDevolucao;
+use chrono::Utc;
+
+/// Why a payment use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("no such Pix")]
+    PixNotFound,
+    #[error("no such refund")]
+    RefundNotFound,
+    #[error("the refund id is already used for a different refund")]
+    RefundIdInUse,
+    #[error(transparent)]
+    Rejected(#[from] RefundRejection),
+    /// A rail notification about a refund we never ordered.
+    #[error("unknown refund")]
+    UnknownRefund,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies a Pix the rail reports. Replays are no-ops.
+pub async fn receive_pix(
+    state: &AppState,
+    notification_id: &str,
+    pix: &IncomingPix,
+) -> Result<RecordOutcome, PaymentError> {
+    let outcome = state.pix.record_incoming(notification_id, pix).await?;
+    match &outcome {
+        RecordOutcome::Recorded { merchant, alert } => tracing::info!(
+            merchant_id = merchant.map(|m| m.to_string()).unwrap_or_default(),
+            alerta = alert.map(|a| a.as_str()).unwrap_or(""),
+            "Pix received"
+        ),
+        RecordOutcome::Duplicate => tracing::info!("duplicate Pix notification ignored"),
+    }
+    Ok(outcome)
+}
+
+/// Applies the rail's verdict on a refund. Replays are no-ops.
+pub async fn conclude_refund(
+    state: &AppState,
+    notification_id: &str,
+    rtr_id: &RtrId,
+    result: &RefundResult,
+) -> Result<ConcludeOutcome, PaymentError> {
+    match state.pix.conclude_refund(notification_id, rtr_id, result).await? {
+        ConcludeOutcome::UnknownRefund => Err(PaymentError::UnknownRefund),
+        other => Ok(other),
+    }
+}
+
+/// The result of a refund request: the refund, and whether this call created it.
+pub struct RefundCreated {
+    pub refund: Refund,
+    pub created: bool,
+}
+
+/// `PUT /pix/{e2eid}/devolucao/{id}`: reserve the amount, then order the refund from the
+/// rail. The rail's notification settles or voids the reservation later.
+pub async fn refund(
+    state: &AppState,
+    merchant: &Merchant,
+    e2eid: &EndToEndId,
+    request: &RefundRequest,
+    fingerprint: [u8; 32],
+) -> Result<RefundCreated, PaymentError> {
+    let rtr_id = RtrId::generate(&state.config.ispb, Utc::now());
+    let refund = match state.pix.request_refund(merchant.id, e2eid, request, &rtr_id, fingerprint).await? {
+        RefundOutcome::Created(refund) => refund,
+        RefundOutcome::Existing { refund, same_request: true } => return Ok(RefundCreated { refund, created: false }),
+        RefundOutcome::Existing { .. } => return Err(PaymentError::RefundIdInUse),
+        RefundOutcome::PixNotFound => return Err(PaymentError::PixNotFound),
+        RefundOutcome::Rejected(r) => return Err(r.into()),
+    };
+    let order = OrdemDevolucao {
+        rtr_id: refund.rtr_id.as_str().to_owned(),
+        end_to_end_id: e2eid.as_str().to_owned(),
+        valor: refund.valor.to_string(),
+        descricao: refund.descricao.clone(),
+    };
+    match state.rail.send_refund(&order).await {
+        Ok(()) => {}
+        // The order may or may not have arrived: the refund stays EM_PROCESSAMENTO and the
+        // reservation stays in place until the rail's verdict (or the reconciler) decides.
+        Err(RailError::Unavailable(e)) => {
+            tracing::warn!(
+                rtr_id = refund.rtr_id.as_str(),
+                error = format!("{e:#}"),
+                "refund order not confirmed by the rail"
+            )
+        }
+        // Refused outright: nothing will leave; release the reservation now.
+        Err(RailError::Refused(reason)) => {
+            let result = RefundResult::Rejected { motivo: Some(reason) };
+            let id = format!("refused-{}", refund.rtr_id.as_str());
+            state.pix.conclude_refund(&id, &refund.rtr_id, &result).await?;
+            let current = state.pix.find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);
+            return Ok(RefundCreated { refund: current, created: true });
+        }
+    }
+    Ok(RefundCreated { refund, created: true })
+}
+
+pub async fn get_refund(
+    state: &AppState,
+    merchant: &Merchant,
+    e2eid: &EndToEndId,
+    id: &RefundId,
+) -> Result<Refund, PaymentError> {
+    state.pix.find_refund(merchant.id, e2eid, id).await?.ok_or(PaymentError::RefundNotFound)
+}
+
+pub async fn get_pix(state: &AppState, merchant: &Merchant, e2eid: &EndToEndId) -> Result<ReceivedPix, PaymentError> {
+    state.pix.find(merchant.id, e2eid).await?.ok_or(PaymentError::PixNotFound)
+}
+
+pub async fn list_pix(
+    state: &AppState,
+    merchant: &Merchant,
+    query: &PixQuery,
+) -> Result<Page<ReceivedPix>, PaymentError> {
+    Ok(state.pix.list(merchant.id, query).await?)
+}

@@ -1,0 +1,186 @@
+//! Double-entry journal entries. Each constructor builds a balanced entry (postings sum to
+//! zero) for one kind of money movement, keyed by its natural key so that it can be posted
+//! at most once. The database checks the same invariants again.
+
+use super::merchant::MerchantId;
+use super::money::Amount;
+
+/// The accounts money moves between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    /// What the merchant can use now.
+    MerchantAvailable(MerchantId),
+    /// What is reserved for money on its way out (refunds, transfers).
+    MerchantPending(MerchantId),
+    /// The platform's position at the rail (sponsor bank / SPI): the other side of every
+    /// Pix in or out.
+    RailSettlement,
+    /// Fees charged.
+    FeeRevenue,
+    /// Money received for a key no merchant owns, parked until someone sorts it out.
+    Suspense,
+}
+
+/// The kinds of movement, each unique on its natural key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    PixReceived,
+    RefundReserve,
+    RefundSettle,
+    RefundVoid,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::PixReceived => "pix_received",
+            EntryKind::RefundReserve => "refund_reserve",
+            EntryKind::RefundSettle => "refund_settle",
+            EntryKind::RefundVoid => "refund_void",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EntryKind::PixReceived, EntryKind::RefundReserve, EntryKind::RefundSettle, EntryKind::RefundVoid]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A balanced journal entry, ready to post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    kind: EntryKind,
+    natural_key: String,
+    postings: Vec<(Account, i64)>,
+}
+
+impl JournalEntry {
+    fn new(kind: EntryKind, natural_key: String, postings: Vec<(Account, i64)>) -> Self {
+        let postings: Vec<_> = postings.into_iter().filter(|(_, a)| *a != 0).collect();
+        debug_assert_eq!(postings.iter().map(|(_, a)| a).sum::<i64>(), 0);
+        JournalEntry { kind, natural_key, postings }
+    }
+
+    /// A Pix received: the rail pays in `valor`; the merchant gets it net of `fee`.
+    /// `merchant` is None when the key is unknown: the money goes to suspense.
+    pub fn pix_received(e2eid: &str, merchant: Option<MerchantId>, valor: Amount, fee: Amount) -> Self {
+        let v = valor.centavos();
+        let f = fee.centavos().min(v);
+        let postings = match merchant {
+            Some(m) => {
+                vec![(Account::RailSettlement, -v), (Account::MerchantAvailable(m), v - f), (Account::FeeRevenue, f)]
+            }
+            None => vec![(Account::RailSettlement, -v), (Account::Suspense, v)],
+        };
+        JournalEntry::new(EntryKind::PixReceived, e2eid.to_owned(), postings)
+    }
+
+    /// A refund requested: `valor` moves from available to pending (fails without funds).
+    pub fn refund_reserve(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        let v = valor.centavos();
+        JournalEntry::new(
+            EntryKind::RefundReserve,
+            rtr_id.to_owned(),
+            vec![(Account::MerchantAvailable(merchant), -v), (Account::MerchantPending(merchant), v)],
+        )
+    }
+
+    /// A refund confirmed by the rail: the reservation leaves through the rail.
+    pub fn refund_settle(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        let v = valor.centavos();
+        JournalEntry::new(
+            EntryKind::RefundSettle,
+            rtr_id.to_owned(),
+            vec![(Account::MerchantPending(merchant), -v), (Account::RailSettlement, v)],
+        )
+    }
+
+    /// A refund the rail refused: the reservation returns to available.
+    pub fn refund_void(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        let v = valor.centavos();
+        JournalEntry::new(
+            EntryKind::RefundVoid,
+            rtr_id.to_owned(),
+            vec![(Account::MerchantPending(merchant), -v), (Account::MerchantAvailable(merchant), v)],
+        )
+    }
+
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    pub fn natural_key(&self) -> &str {
+        &self.natural_key
+    }
+
+    /// Postings in account order, so concurrent transactions lock balance rows in one order.
+    pub fn postings(&self) -> Vec<(Account, i64)> {
+        let mut p = self.postings.clone();
+        p.sort_by_key(|(a, _)| *a);
+        p
+    }
+}
+
+/// A merchant's fee plan for received Pix: a percentage (basis points) plus a fixed amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeePlan {
+    pub bps: u32,
+    pub fixed: Amount,
+}
+
+impl FeePlan {
+    /// The fee on `valor`: fixed + percentage rounded half up, never more than `valor`.
+    pub fn fee(&self, valor: Amount) -> Amount {
+        let v = i128::from(valor.centavos());
+        let pct = (v * i128::from(self.bps) + 5_000) / 10_000;
+        let fee = (i128::from(self.fixed.centavos()) + pct).min(v);
+        Amount::from_centavos(fee as i64).unwrap_or(Amount::ZERO)
+    }
+}
+
+/// A merchant's balances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub available: Amount,
+    pub pending: Amount,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sum(e: &JournalEntry) -> i64 {
+        e.postings().iter().map(|(_, a)| a).sum()
+    }
+
+    #[test]
+    fn fees_are_rounded_half_up_and_capped() {
+        let plan = FeePlan { bps: 99, fixed: Amount::parse("0.10").unwrap() };
+        assert_eq!(plan.fee(Amount::parse("100.00").unwrap()), Amount::parse("1.09").unwrap());
+        assert_eq!(plan.fee(Amount::parse("0.50").unwrap()), Amount::parse("0.10").unwrap()); // 0.495 -> 0
+        assert_eq!(plan.fee(Amount::parse("0.05").unwrap()), Amount::parse("0.05").unwrap()); // capped
+        assert_eq!(FeePlan::default().fee(Amount::parse("10.00").unwrap()), Amount::ZERO);
+    }
+
+    proptest! {
+        #[test]
+        fn every_entry_balances(c in 1i64..999_999_999_999, bps in 0u32..=10_000, fixed in 0i64..10_000) {
+            let m = MerchantId(uuid::Uuid::nil());
+            let valor = Amount::from_centavos(c).unwrap();
+            let fee = FeePlan { bps, fixed: Amount::from_centavos(fixed).unwrap() }.fee(valor);
+            prop_assert!(fee <= valor);
+            for e in [
+                JournalEntry::pix_received("e", Some(m), valor, fee),
+                JournalEntry::pix_received("e", None, valor, fee),
+                JournalEntry::refund_reserve("r", m, valor),
+                JournalEntry::refund_settle("r", m, valor),
+                JournalEntry::refund_void("r", m, valor),
+            ] {
+                prop_assert_eq!(sum(&e), 0);
+                prop_assert!(e.postings().len() >= 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Received Pix and refunds (devoluções): how an incoming payment is judged against the
+//! charge it names, and the rules a refund must follow.
+
+use super::charge::{Charge, ChargeStatus};
+use super::document::Document;
+use super::ids::{EndToEndId, RefundId, RtrId, Txid};
+use super::money::Amount;
+use chrono::{DateTime, Duration, Utc};
+
+/// Refunds are possible for 90 days after the payment.
+pub const REFUND_WINDOW_DAYS: i64 = 90;
+pub const MAX_REFUND_DESCRICAO: usize = 140;
+
+/// Why a received Pix did not conclude a charge. The money is credited all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// It names a txid this merchant has no charge for.
+    UnknownCharge,
+    /// The charge had expired when paid.
+    ExpiredCharge,
+    /// The charge had been removed.
+    RemovedCharge,
+    /// The charge was already paid by another Pix.
+    AlreadyPaid,
+    /// The amount differs from the charge's and the charge does not allow changes.
+    AmountMismatch,
+    /// The key belongs to no merchant here.
+    UnknownKey,
+}
+
+impl Alert {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alert::UnknownCharge => "COBRANCA_INEXISTENTE",
+            Alert::ExpiredCharge => "COBRANCA_EXPIRADA",
+            Alert::RemovedCharge => "COBRANCA_REMOVIDA",
+            Alert::AlreadyPaid => "COBRANCA_JA_PAGA",
+            Alert::AmountMismatch => "VALOR_DIVERGENTE",
+            Alert::UnknownKey => "CHAVE_DESCONHECIDA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Alert::UnknownCharge,
+            Alert::ExpiredCharge,
+            Alert::RemovedCharge,
+            Alert::AlreadyPaid,
+            Alert::AmountMismatch,
+            Alert::UnknownKey,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// Whether a payment of `valor` at `at` concludes `charge` (None) or why not.
+pub fn assess(charge: Option<&Charge>, valor: Amount, at: DateTime<Utc>) -> Option<Alert> {
+    let Some(charge) = charge else { return Some(Alert::UnknownCharge) };
+    match charge.status {
+        ChargeStatus::Concluida => return Some(Alert::AlreadyPaid),
+        ChargeStatus::RemovidaPeloUsuarioRecebedor | ChargeStatus::RemovidaPeloPsp => {
+            return Some(Alert::RemovedCharge)
+        }
+        ChargeStatus::Ativa => {}
+    }
+    if at > charge.expires_at() {
+        return Some(Alert::ExpiredCharge);
+    }
+    if valor != charge.terms.valor && !charge.terms.valor_alteravel {
+        return Some(Alert::AmountMismatch);
+    }
+    None
+}
+
+/// The payer as the rail reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payer {
+    pub documento: Option<Document>,
+    pub nome: Option<String>,
+}
+
+/// A Pix the rail says arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingPix {
+    pub end_to_end_id: EndToEndId,
+    pub chave: String,
+    pub txid: Option<Txid>,
+    pub valor: Amount,
+    pub horario: DateTime<Utc>,
+    pub pagador: Payer,
+    pub info_pagador: Option<String>,
+}
+
+/// Refund statuses (Bacen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    EmProcessamento,
+    Devolvido,
+    NaoRealizado,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::EmProcessamento => "EM_PROCESSAMENTO",
+            RefundStatus::Devolvido => "DEVOLVIDO",
+            RefundStatus::NaoRealizado => "NAO_REALIZADO",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [RefundStatus::EmProcessamento, RefundStatus::Devolvido, RefundStatus::NaoRealizado]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// `ORIGINAL` (a common Pix) or `RETIRADA` (Pix Saque / Troco, which we do not offer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Natureza {
+    Original,
+    Retirada,
+}
+
+impl Natureza {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Natureza::Original => "ORIGINAL",
+            Natureza::Retirada => "RETIRADA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ORIGINAL" => Some(Natureza::Original),
+            "RETIRADA" => Some(Natureza::Retirada),
+            _ => None,
+        }
+    }
+}
+
+/// What a merchant asks for in `PUT /pix/{e2eid}/devolucao/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub id: RefundId,
+    pub valor: Amount,
+    pub natureza: Natureza,
+    pub descricao: Option<String>,
+}
+
+/// A refund as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: RefundId,
+    pub rtr_id: RtrId,
+    pub valor: Amount,
+    pub natureza: Natureza,
+    pub descricao: Option<String>,
+    pub status: RefundStatus,
+    pub motivo: Option<String>,
+    pub solicitacao: DateTime<Utc>,
+    pub liquidacao: Option<DateTime<Utc>>,
+}
+
+/// A received Pix as a merchant sees it, with its refunds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedPix {
+    pub end_to_end_id: EndToEndId,
+    pub txid: Option<Txid>,
+    pub chave: String,
+    pub valor: Amount,
+    pub fee: Amount,
+    pub horario: DateTime<Utc>,
+    pub pagador: Payer,
+    pub info_pagador: Option<String>,
+    pub alert: Option<Alert>,
+    pub refunds: Vec<Refund>,
+}
+
+/// Why a refund is refused before anything moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefundRejection {
+    #[error("the refund window of {REFUND_WINDOW_DAYS} days after the payment has passed")]
+    WindowClosed,
+    #[error("refunds would exceed the amount of the Pix")]
+    ExceedsReceived,
+    #[error("RETIRADA refunds apply only to Pix Saque or Pix Troco")]
+    NaturezaNotApplicable,
+    #[error("the available balance does not cover the refund")]
+    InsufficientFunds,
+}
+
+impl ReceivedPix {
+    /// What is still refundable: the amount less refunds that were not rejected.
+    pub fn refundable(&self) -> i64 {
+        let taken: i64 =
+            self.refunds.iter().filter(|r| r.status != RefundStatus::NaoRealizado).map(|r| r.valor.centavos()).sum();
+        self.valor.centavos() - taken
+    }
+
+    /// Checks a new refund against the Bacen rules (funds are the ledger's business).
+    pub fn check_refund(&self, req: &RefundRequest, now: DateTime<Utc>) -> Result<(), RefundRejection> {
+        if req.natureza == Natureza::Retirada {
+            return Err(RefundRejection::NaturezaNotApplicable);
+        }
+        if now > self.horario + Duration::days(REFUND_WINDOW_DAYS) {
+            return Err(RefundRejection::WindowClosed);
+        }
+        if req.valor.centavos() > self.refundable() {
+            return Err(RefundRejection::ExceedsReceived);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::charge::ChargeTerms;
+    use crate::domain::pix_key::PixKey;
+
+    fn amount(s: &str) -> Amount {
+        Amount::parse(s).unwrap()
+    }
+
+    fn charge(status: ChargeStatus, alteravel: bool) -> Charge {
+        Charge {
+            txid: Txid::parse_for_charge("abcdefghijklmnopqrstuvwxyz01").unwrap(),
+            revisao: 0,
+            status,
+            criacao: Utc::now() - Duration::minutes(10),
+            terms: ChargeTerms {
+                expiracao: 3600,
+                devedor: None,
+                valor: amount("10.00"),
+                valor_alteravel: alteravel,
+                chave: PixKey::parse("loja@example.com").unwrap(),
+                solicitacao_pagador: None,
+                info_adicionais: vec![],
+            },
+            loc: None,
+            pix_copia_e_cola: None,
+        }
+    }
+
+    #[test]
+    fn a_payment_of_the_right_amount_concludes_an_active_charge() {
+        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, false)), amount("10.00"), Utc::now()), None);
+    }
+
+    #[test]
+    fn payments_that_cannot_conclude_their_charge_are_flagged() {
+        let now = Utc::now();
+        assert_eq!(assess(None, amount("10.00"), now), Some(Alert::UnknownCharge));
+        assert_eq!(
+            assess(Some(&charge(ChargeStatus::Concluida, false)), amount("10.00"), now),
+            Some(Alert::AlreadyPaid)
+        );
+        assert_eq!(
+            assess(Some(&charge(ChargeStatus::RemovidaPeloUsuarioRecebedor, false)), amount("10.00"), now),
+            Some(Alert::RemovedCharge)
+        );
+        assert_eq!(
+            assess(Some(&charge(ChargeStatus::Ativa, false)), amount("10.00"), now + Duration::hours(2)),
+            Some(Alert::ExpiredCharge)
+        );
+        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, false)), amount("9.99"), now), Some(Alert::AmountMismatch));
+        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, true)), amount("9.99"), now), None);
+    }
+
+    fn received(valor: &str, days_ago: i64) -> ReceivedPix {
+        ReceivedPix {
+            end_to_end_id: EndToEndId::parse("E9999999920261121130500000000001").unwrap(),
+            txid: None,
+            chave: "loja@example.com".into(),
+            valor: amount(valor),
+            fee: Amount::ZERO,
+            horario: Utc::now() - Duration::days(days_ago),
+            pagador: Payer { documento: None, nome: None },
+            info_pagador: None,
+            alert: None,
+            refunds: vec![],
+        }
+    }
+
+    fn req(valor: &str, natureza: Natureza) -> RefundRequest {
+        RefundRequest { id: RefundId::parse("r1").unwrap(), valor: amount(valor), natureza, descricao: None }
+    }
+
+    #[test]
+    fn refunds_follow_the_bacen_rules() {
+        let now = Utc::now();
+        let pix = received("10.00", 1);
+        assert_eq!(pix.check_refund(&req("10.00", Natureza::Original), now), Ok(()));
+        assert_eq!(pix.check_refund(&req("10.01", Natureza::Original), now), Err(RefundRejection::ExceedsReceived));
+        assert_eq!(
+            pix.check_refund(&req("1.00", Natureza::Retirada), now),
+            Err(RefundRejection::NaturezaNotApplicable)
+        );
+        assert_eq!(
+            received("10.00", 91).check_refund(&req("1.00", Natureza::Original), now),
+            Err(RefundRejection::WindowClosed)
+        );
+    }
+
+    #[test]
+    fn rejected_refunds_do_not_use_up_the_amount() {
+        let mut pix = received("10.00", 1);
+        let refund = |valor: &str, status| Refund {
+            id: RefundId::parse("a").unwrap(),
+            rtr_id: RtrId::parse("D9999999920261121130500000000001").unwrap(),
+            valor: amount(valor),
+            natureza: Natureza::Original,
+            descricao: None,
+            status,
+            motivo: None,
+            solicitacao: Utc::now(),
+            liquidacao: None,
+        };
+        pix.refunds = vec![refund("6.00", RefundStatus::Devolvido), refund("4.00", RefundStatus::NaoRealizado)];
+        assert_eq!(pix.refundable(), 400);
+    }
+}

@@ -1,0 +1,38 @@
+//! `GET /qr/v2/{token}`: the payload location a dynamic BR Code points at. Public: the
+//! payer's bank reads it to show and pay the charge (Bacen `CobPayload`).
+//!
+//! Served as JSON for now; the Bacen manual wants a JWS signed with the PSP's key, which
+//! comes with the signing key in KMS.
+
+use crate::app::AppState;
+use crate::domain::ids::LocationToken;
+use crate::handlers::cob::view::{terms, timestamp};
+use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::{json, param, Request, Response};
+use chrono::Utc;
+use http::StatusCode;
+use serde_json::{json as j, Map, Value};
+
+fn not_found() -> ApiError {
+    ApiError::new(ProblemKind::CobPayloadNaoEncontrado, "No charge at this location.")
+}
+
+pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let token = LocationToken::parse(param(req, "token")).ok_or_else(not_found)?;
+    let charge = state.charges.find_by_location(&token).await?.ok_or_else(not_found)?;
+    let mut terms = terms(&charge.terms);
+    let mut m = Map::new();
+    m.insert(
+        "calendario".into(),
+        j!({"criacao": timestamp(charge.criacao), "apresentacao": timestamp(Utc::now()), "expiracao": charge.terms.expiracao}),
+    );
+    m.insert("txid".into(), j!(charge.txid.as_str()));
+    m.insert("revisao".into(), j!(charge.revisao));
+    m.insert("status".into(), j!(charge.status.as_str()));
+    for key in ["devedor", "valor", "chave", "solicitacaoPagador", "infoAdicionais"] {
+        if let Some(v) = terms.remove(key) {
+            m.insert(key.into(), v);
+        }
+    }
+    Ok(json(StatusCode::OK, &Value::Object(m)))
+}

@@ -1,0 +1,86 @@
+//! Messages between Tucano and the rail. Field names follow the Bacen API Pix where it has
+//! one (`endToEndId`, `rtrId`, `valor`, ...). Amounts are Bacen strings on the wire.
+
+use serde::{Deserialize, Serialize};
+
+/// The payer of a received Pix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Pagador {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpf: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnpj: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nome: Option<String>,
+}
+
+/// A Pix that arrived for one of our keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PixRecebido {
+    pub end_to_end_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub txid: Option<String>,
+    pub valor: String,
+    pub chave: String,
+    /// RFC 3339 settlement time.
+    pub horario: String,
+    #[serde(default)]
+    pub pagador: Pagador,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub info_pagador: Option<String>,
+}
+
+/// The outcome of a refund we ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DevolucaoResultado {
+    pub rtr_id: String,
+    pub end_to_end_id: String,
+    pub valor: String,
+    pub horario: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub motivo: Option<String>,
+}
+
+/// A signed notification from the rail to Tucano.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "tipo", deny_unknown_fields)]
+pub enum Notificacao {
+    #[serde(rename = "PIX_RECEBIDO")]
+    PixRecebido { id: String, pix: PixRecebido },
+    #[serde(rename = "DEVOLUCAO_LIQUIDADA")]
+    DevolucaoLiquidada { id: String, devolucao: DevolucaoResultado },
+    #[serde(rename = "DEVOLUCAO_REJEITADA")]
+    DevolucaoRejeitada { id: String, devolucao: DevolucaoResultado },
+}
+
+impl Notificacao {
+    pub fn id(&self) -> &str {
+        match self {
+            Notificacao::PixRecebido { id, .. }
+            | Notificacao::DevolucaoLiquidada { id, .. }
+            | Notificacao::DevolucaoRejeitada { id, .. } => id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notificacao::PixRecebido { .. } => "PIX_RECEBIDO",
+            Notificacao::DevolucaoLiquidada { .. } => "DEVOLUCAO_LIQUIDADA",
+            Notificacao::DevolucaoRejeitada { .. } => "DEVOLUCAO_REJEITADA",
+        }
+    }
+}
+
+/// A refund order from Tucano to the rail (pacs.004 in the SPI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrdemDevolucao {
+    pub rtr_id: String,
+    pub end_to_end_id: String,
+    pub valor: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub descricao: Option<String>,
+}

@@ -1,0 +1,134 @@
+//! `tucano bench ...`: measurements on this machine, written to BENCHMARKS.md.
+//!
+//! `ledger`: credits per second posted to one hot merchant account versus spread over many
+//! accounts, on the real schema and triggers, each credit its own committed transaction.
+
+use anyhow::Context;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tucano_shared::adapters::postgres::{migrate, AccountDirectory, PgLedger, PgMerchantStore};
+use tucano_shared::domain::ids::EndToEndId;
+use tucano_shared::domain::ledger::{FeePlan, JournalEntry};
+use tucano_shared::domain::merchant::{ApiKey, MerchantId};
+use tucano_shared::domain::money::Amount;
+use tucano_shared::ports::{MerchantStore, NewMerchant};
+
+/// One run of the ledger benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LedgerRun {
+    pub accounts: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub credits: u64,
+    pub credits_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+/// A fresh database next to `database_url`'s, migrated.
+async fn fresh_database(database_url: &str, name: &str) -> anyhow::Result<sqlx::PgPool> {
+    let (server, _) = database_url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+    let admin = sqlx::PgPool::connect(database_url).await.context("connecting to DATABASE_URL")?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+    admin.close().await;
+    let url = format!("{server}/{name}");
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(64).connect(&url).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs credits for `seconds` with `concurrency` workers over `accounts` merchants.
+pub async fn ledger(
+    database_url: &str,
+    accounts: usize,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<LedgerRun> {
+    let pool = fresh_database(database_url, "tucano_bench_ledger").await?;
+    let merchants_store = PgMerchantStore::new(pool.clone());
+    let mut merchants = vec![];
+    for i in 0..accounts {
+        let new = NewMerchant {
+            name: format!("Bench {i}"),
+            city: "SAO PAULO".into(),
+            pix_key: uuid::Uuid::new_v4().to_string(),
+            api_key_hash: ApiKey::generate().hash(),
+            fees: FeePlan::default(),
+        };
+        merchants.push(merchants_store.register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let ledger = Arc::new(PgLedger::new(pool.clone(), Arc::new(AccountDirectory::default())));
+    let merchants: Arc<Vec<MerchantId>> = Arc::new(merchants);
+    let stop = Arc::new(AtomicBool::new(false));
+    let valor = Amount::parse("10.00")?;
+    let fee = Amount::parse("0.10")?;
+    let started = Instant::now();
+    let mut workers = vec![];
+    for w in 0..concurrency {
+        let (ledger, merchants, stop) = (ledger.clone(), merchants.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = vec![];
+            let mut errors = 0u64;
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let merchant = merchants[(w + n * concurrency) % merchants.len()];
+                n += 1;
+                let e2eid = EndToEndId::generate("BENCH000", chrono::Utc::now());
+                let entry = JournalEntry::pix_received(e2eid.as_str(), Some(merchant), valor, fee);
+                let t = Instant::now();
+                match ledger.post_alone(&entry, &serde_json::json!({})).await {
+                    Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1e3),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = vec![];
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    // The ledger must still be exact after the storm.
+    let failures = tucano_shared::ports::Ledger::check(ledger.as_ref()).await?;
+    anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark: {failures:?}");
+    pool.close().await;
+    Ok(LedgerRun {
+        accounts,
+        concurrency,
+        seconds: elapsed,
+        credits: latencies.len() as u64,
+        credits_per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        errors,
+    })
+}
+
+/// Facts about this machine for the record.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned()))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| format!("{:.0} GiB", kb as f64 / 1_048_576.0))
+        .unwrap_or_default();
+    format!("{cores} cores, {mem}, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}

@@ -1,0 +1,75 @@
+//! The sandbox Pix rail: a separate process that plays the payer's bank and the SPI.
+//!
+//! It pays BR Codes (reading dynamic payloads from their location, as a payer's bank
+//! does), takes refund orders from Tucano and settles or rejects them, and tells Tucano
+//! about each event with signed notifications — on request duplicated, delayed and
+//! shuffled, with retries when Tucano does not answer 2xx, as a real rail might.
+
+mod notify;
+mod pay;
+mod refunds;
+
+use axum::routing::{get, post, put};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// ISPB the sandbox uses as the payer's bank in the ids it makes.
+pub const SANDBOX_ISPB: &str = "SANDBOX0";
+
+/// How the sandbox decides refunds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RefundDecision {
+    Liquidar,
+    Rejeitar,
+}
+
+/// Sandbox configuration.
+#[derive(Clone)]
+pub struct RailConfig {
+    /// Tucano's base URL: notifications go to `{tucano_url}/rail/notificacoes`.
+    pub tucano_url: String,
+    pub secret: Vec<u8>,
+    /// Scheme used to read payload locations (`http` locally, `https` for real hosts).
+    pub location_scheme: String,
+}
+
+pub(crate) struct RailState {
+    config: RailConfig,
+    client: reqwest::Client,
+    refunds: Mutex<HashMap<String, refunds::RefundRecord>>,
+    decision: Mutex<RefundDecision>,
+}
+
+pub(crate) type Shared = Arc<RailState>;
+
+/// Binds `addr` and serves the sandbox rail until the process ends; returns the address.
+pub async fn spawn(addr: SocketAddr, config: RailConfig) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let state = Arc::new(RailState {
+        config,
+        client,
+        refunds: Mutex::new(HashMap::new()),
+        decision: Mutex::new(RefundDecision::Liquidar),
+    });
+    let app = axum::Router::new()
+        .route("/saude", get(|| async { "ok" }))
+        .route("/pagamentos", post(pay::pay))
+        .route("/devolucoes", post(refunds::order))
+        .route("/devolucoes/{rtr_id}", get(refunds::status))
+        .route("/controle", put(refunds::control))
+        .with_state(state);
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let handle = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "sandbox rail stopped");
+        }
+    });
+    Ok((local, handle))
+}

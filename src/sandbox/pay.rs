@@ -1,0 +1,130 @@
+//! `POST /pagamentos`: pay a BR Code as the payer's bank would, then notify Tucano.
+
+use super::notify::{deliver_all, Delivery};
+use super::{Shared, SANDBOX_ISPB};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tucano_shared::domain::brcode::{BrCode, NO_TXID};
+use tucano_shared::domain::ids::EndToEndId;
+use tucano_shared::domain::money::Amount;
+use tucano_shared::rail::protocol::{Notificacao, Pagador, PixRecebido};
+
+/// A payment order from the payer's side.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PayRequest {
+    pub pix_copia_e_cola: String,
+    /// Overrides the amount (required for static codes without one).
+    #[serde(default)]
+    pub valor: Option<String>,
+    /// How many copies of the notification to send (default 1).
+    #[serde(default)]
+    pub duplicatas: Option<u32>,
+    /// Wait this long before notifying.
+    #[serde(default)]
+    pub atraso_ms: Option<u64>,
+    /// Send copies in random order, with some at the same moment.
+    #[serde(default)]
+    pub embaralhar: bool,
+    #[serde(default)]
+    pub pagador: Option<Pagador>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayResponse {
+    pub end_to_end_id: String,
+    pub txid: Option<String>,
+    pub valor: String,
+    pub chave: String,
+    /// The status the payload showed (dynamic codes).
+    pub status_cobranca: Option<String>,
+    pub entregas: Vec<Delivery>,
+}
+
+type Refusal = (StatusCode, Json<serde_json::Value>);
+
+fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
+    (status, Json(serde_json::json!({"erro": why.into()})))
+}
+
+/// What the payer's bank learns from the code (and, for dynamic codes, the payload).
+struct Resolved {
+    chave: String,
+    txid: Option<String>,
+    valor: Option<String>,
+    status: Option<String>,
+}
+
+async fn resolve(rail: &Shared, code: &BrCode) -> Result<Resolved, Refusal> {
+    if let Some(url) = &code.account.url {
+        let full = format!("{}://{url}", rail.config.location_scheme);
+        let res =
+            rail.client.get(&full).send().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location unreachable"))?;
+        if !res.status().is_success() {
+            return Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("location answered {}", res.status())));
+        }
+        let payload: serde_json::Value =
+            res.json().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location payload is not JSON"))?;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        return Ok(Resolved {
+            chave: text(&payload["chave"]).ok_or_else(|| refuse(StatusCode::BAD_GATEWAY, "payload without chave"))?,
+            txid: text(&payload["txid"]),
+            valor: text(&payload["valor"]["original"]),
+            status: text(&payload["status"]),
+        });
+    }
+    let chave =
+        code.account.chave.clone().ok_or_else(|| refuse(StatusCode::UNPROCESSABLE_ENTITY, "code without key"))?;
+    let txid = (code.txid != NO_TXID).then(|| code.txid.clone());
+    Ok(Resolved { chave, txid, valor: code.amount().map(|a| a.to_string()), status: None })
+}
+
+pub async fn pay(State(rail): State<Shared>, Json(req): Json<PayRequest>) -> Result<Json<PayResponse>, Refusal> {
+    let code = BrCode::decode(req.pix_copia_e_cola.trim())
+        .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid BR Code: {e}")))?;
+    let resolved = resolve(&rail, &code).await?;
+    let valor = req
+        .valor
+        .clone()
+        .or(resolved.valor.clone())
+        .ok_or_else(|| refuse(StatusCode::UNPROCESSABLE_ENTITY, "the code has no amount: give valor"))?;
+    Amount::parse(&valor).map_err(|_| refuse(StatusCode::UNPROCESSABLE_ENTITY, "valor is not a Bacen amount"))?;
+    let now = chrono::Utc::now();
+    let e2eid = EndToEndId::generate(SANDBOX_ISPB, now);
+    let pix = PixRecebido {
+        end_to_end_id: e2eid.as_str().to_owned(),
+        txid: resolved.txid.clone(),
+        valor: valor.clone(),
+        chave: resolved.chave.clone(),
+        horario: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        pagador: req.pagador.clone().unwrap_or(Pagador {
+            cpf: Some("12345678909".into()),
+            cnpj: None,
+            nome: Some("Pagador Sandbox".into()),
+        }),
+        info_pagador: None,
+    };
+    // Copies: the same notification re-sent, and the same payment re-announced under a
+    // fresh notification id, as a rail that lost track of its own deliveries would.
+    let base = format!("ntf{}", uuid::Uuid::new_v4().simple());
+    let copies = (0..req.duplicatas.unwrap_or(1).clamp(1, 100))
+        .map(|i| Notificacao::PixRecebido {
+            id: if i % 2 == 0 { base.clone() } else { format!("{base}r{i}") },
+            pix: pix.clone(),
+        })
+        .collect();
+    let delay = Duration::from_millis(req.atraso_ms.unwrap_or(0).min(60_000));
+    let entregas = deliver_all(&rail, copies, delay, req.embaralhar).await;
+    Ok(Json(PayResponse {
+        end_to_end_id: pix.end_to_end_id,
+        txid: resolved.txid,
+        valor,
+        chave: resolved.chave,
+        status_cobranca: resolved.status,
+        entregas,
+    }))
+}

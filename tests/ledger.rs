@@ -1,0 +1,123 @@
+//! The database enforces the ledger's invariants by itself, and `tucano ledger check`
+//! finds any that were broken behind its back.
+
+mod common;
+
+use common::*;
+use sqlx::PgPool;
+use std::process::Command;
+use tucano_shared::domain::ids::EndToEndId;
+use tucano_shared::domain::money::Amount;
+use tucano_shared::domain::payment::{IncomingPix, Payer};
+
+async fn url_of(pool: &PgPool) -> String {
+    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    format!("{}/{db}", base.rsplit_once('/').unwrap().0)
+}
+
+fn ledger_check(url: &str) -> (bool, String) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_tucano")).args(["ledger", "check"]).env("DATABASE_URL", url).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A merchant with 10.00 available, received as a real Pix; returns (rail, available) ids.
+async fn funded(app: &TestApp) -> (i64, i64) {
+    let _m = app.merchant("Loja", "loja@example.com").await;
+    let pix = IncomingPix {
+        end_to_end_id: EndToEndId::parse("E9999999920261121130500000000001").unwrap(),
+        chave: "loja@example.com".into(),
+        txid: None,
+        valor: Amount::parse("10.00").unwrap(),
+        horario: chrono::Utc::now(),
+        pagador: Payer { documento: None, nome: None },
+        info_pagador: None,
+    };
+    app.state.pix.record_incoming("seed", &pix).await.unwrap();
+    let accounts: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, kind FROM ledger_accounts ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let id = |k: &str| accounts.iter().find(|(_, kind)| kind == k).unwrap().0;
+    (id("rail_settlement"), id("merchant_available"))
+}
+
+async fn try_post(pool: &PgPool, key: &str, legs: &[(i64, i64)]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let t: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, natural_key) VALUES ('pix_received', $1) RETURNING id",
+    )
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
+    for (account, amount) in legs {
+        sqlx::query("INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES ($1, $2, $3)")
+            .bind(t)
+            .bind(account)
+            .bind(amount)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_database_refuses_what_would_break_the_ledger(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (rail, available) = funded(&app).await;
+
+    assert!(
+        try_post(&app.pool, "unbalanced", &[(rail, -500), (available, 400)]).await.is_err(),
+        "postings must sum to zero"
+    );
+    assert!(try_post(&app.pool, "one-leg", &[]).await.is_err(), "a transaction needs postings");
+    assert!(
+        try_post(&app.pool, "overdraft", &[(available, -1001), (rail, 1001)]).await.is_err(),
+        "no negative balance"
+    );
+    let seed = "E9999999920261121130500000000001";
+    assert!(try_post(&app.pool, seed, &[(rail, -1), (available, 1)]).await.is_err(), "natural keys are unique");
+    assert!(try_post(&app.pool, "missing-account", &[(rail, -1), (999_999, 1)]).await.is_err());
+    assert!(sqlx::query("UPDATE ledger_postings SET amount = amount * 2").execute(&app.pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM ledger_postings").execute(&app.pool).await.is_err());
+    assert!(sqlx::query("UPDATE ledger_balances SET balance = 0").execute(&app.pool).await.is_err());
+    // (Spending exactly what is there is fine: the refund tests take balances to 0.00.)
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (rail, available) = funded(&app).await;
+    let url = url_of(&app.pool).await;
+    let (ok, out) = ledger_check(&url);
+    assert!(ok, "{out}");
+
+    // Corrupt it behind the triggers' back, as a bad manual fix or a bug could.
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica").execute(&mut *conn).await.unwrap();
+    let t: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, natural_key) VALUES ('pix_received', 'ghost') RETURNING id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES ($1, $2, 250)")
+        .bind(t)
+        .bind(available)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE ledger_balances SET balance = balance - 5000 WHERE account_id = $1 AND shard = 0")
+        .bind(rail)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET session_replication_role = origin").execute(&mut *conn).await.unwrap();
+    drop(conn);
+
+    let (ok, out) = ledger_check(&url);
+    assert!(!ok, "the check must fail:\n{out}");
+    assert!(out.contains("zero-sum: transaction"), "{out}");
+    assert!(out.contains("balances: account"), "{out}");
+    assert!(out.contains("ledger entry") && out.contains("has no received Pix"), "{out}");
+}

@@ -1,0 +1,299 @@
+//! End-to-end: a payer pays on the sandbox rail (a separate process), Tucano is notified,
+//! the charge concludes, the ledger credits the merchant, refunds go back through the rail.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const KEY: &str = "loja@example.com";
+const RANGE: &str = "inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z";
+
+async fn create_charge(app: &TestApp, m: &TestMerchant, n: u32, body: Value) -> Value {
+    let (status, _, cob) = call(app.request(Method::PUT, &format!("/cob/{}", txid(n)), m).json(&body)).await;
+    assert_eq!(status, 201, "{cob}");
+    cob
+}
+
+fn entries(extrato: &Value) -> Vec<(String, String, String, String)> {
+    extrato["lancamentos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap().to_owned();
+            (s("tipo"), s("conta"), s("natureza"), s("valor"))
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_paid_charge_concludes_credits_the_merchant_net_of_fees_and_can_be_refunded(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant_with_fees("Padaria", KEY, fees(100, "0.10")).await;
+    let cob = create_charge(&app, &m, 1, charge_body(KEY, "100.00")).await;
+
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    assert_eq!(paid["statusCobranca"], "ATIVA");
+    assert_eq!(paid["entregas"][0]["status"], 200);
+    let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
+
+    let cob_path = format!("/cob/{}", txid(1));
+    let concluded = app.eventually(&m, &cob_path, |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(concluded["revisao"], 0, "payment is not a revision");
+
+    let (_, _, list) = call(app.request(Method::GET, &format!("/pix?{RANGE}"), &m)).await;
+    assert_eq!(list["pix"].as_array().unwrap().len(), 1, "{list}");
+    let pix = &list["pix"][0];
+    assert_eq!(pix["endToEndId"], e2eid);
+    assert_eq!(pix["txid"], txid(1));
+    assert_eq!(pix["valor"], "100.00");
+    assert_eq!(pix["tarifa"], "1.10");
+    assert!(pix.get("alerta").is_none());
+
+    // 100.00 less 1% and 0.10.
+    assert_eq!(app.saldo(&m).await, ("98.90".into(), "0.00".into()));
+    let (_, _, extrato) = call(app.request(Method::GET, "/extrato", &m)).await;
+    assert_eq!(entries(&extrato), [("PIX_RECEBIDO".into(), "DISPONIVEL".into(), "CREDITO".into(), "98.90".into())]);
+    assert_eq!(extrato["lancamentos"][0]["referencia"]["endToEndId"], e2eid);
+
+    // Refund half: reserved at once, settled when the rail confirms.
+    let refund_path = format!("/pix/{e2eid}/devolucao/dev1");
+    let (status, _, refund) =
+        call(app.request(Method::PUT, &refund_path, &m).json(&json!({"valor": "50.00", "descricao": "Troca"}))).await;
+    assert_eq!(status, 201, "{refund}");
+    assert_eq!(refund["id"], "dev1");
+    assert_eq!(refund["valor"], "50.00");
+    assert_eq!(refund["natureza"], "ORIGINAL");
+    assert_eq!(refund["rtrId"].as_str().unwrap().len(), 32);
+    let settled = app.eventually(&m, &refund_path, |r| r["status"] == "DEVOLVIDO").await;
+    assert!(settled["horario"]["liquidacao"].is_string());
+    assert_eq!(app.saldo(&m).await, ("48.90".into(), "0.00".into()));
+
+    let (_, _, extrato) = call(app.request(Method::GET, "/extrato", &m)).await;
+    assert_eq!(
+        entries(&extrato),
+        [
+            ("DEVOLUCAO_LIQUIDADA".into(), "PENDENTE".into(), "DEBITO".into(), "50.00".into()),
+            ("DEVOLUCAO_RESERVADA".into(), "PENDENTE".into(), "CREDITO".into(), "50.00".into()),
+            ("DEVOLUCAO_RESERVADA".into(), "DISPONIVEL".into(), "DEBITO".into(), "50.00".into()),
+            ("PIX_RECEBIDO".into(), "DISPONIVEL".into(), "CREDITO".into(), "98.90".into()),
+        ]
+    );
+    let (_, _, with_refund) = call(app.request(Method::GET, &format!("/pix/{e2eid}"), &m)).await;
+    assert_eq!(with_refund["devolucoes"][0]["status"], "DEVOLVIDO");
+    assert_eq!(
+        app.count("outbox_events").await,
+        4,
+        "pix.recebido, cob.concluida, devolucao.solicitada, devolucao.devolvido"
+    );
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn twenty_duplicated_and_shuffled_notifications_credit_exactly_once(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 2, charge_body(KEY, "37.00")).await;
+
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"], "duplicatas": 20, "embaralhar": true})).await;
+    let deliveries = paid["entregas"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 20);
+    assert!(deliveries.iter().all(|d| d["status"] == 200), "{paid}");
+
+    assert_eq!(app.saldo(&m).await, ("37.00".into(), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, 1);
+    assert_eq!(app.count("ledger_transactions").await, 1);
+    let (_, _, c) = call(app.request(Method::GET, &format!("/cob/{}", txid(2)), &m)).await;
+    assert_eq!(c["status"], "CONCLUIDA");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_bad_or_stale_signature_gets_401_and_changes_nothing(pool: PgPool) {
+    use tucano_shared::rail::signature::sign;
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let body = json!({"tipo": "PIX_RECEBIDO", "id": "n1", "pix": {
+        "endToEndId": "E9999999920261121130500000000001", "valor": "1000.00", "chave": KEY,
+        "horario": "2026-11-21T13:05:00.000Z"}})
+    .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let post = |ts: i64, sig: String| {
+        app.anonymous(Method::POST, "/rail/notificacoes")
+            .header("content-type", "application/json")
+            .header("x-rail-timestamp", ts.to_string())
+            .header("x-rail-signature", sig)
+            .body(body.clone())
+    };
+    let cases = [
+        ("wrong secret", post(now, sign(b"not-the-secret-at-all", now, body.as_bytes()))),
+        ("stale timestamp", post(now - 3600, sign(RAIL_SECRET.as_bytes(), now - 3600, body.as_bytes()))),
+        ("signature of another body", post(now, sign(RAIL_SECRET.as_bytes(), now, b"{}"))),
+        ("garbage signature", post(now, "v1=nothex".into())),
+        ("no signature", app.anonymous(Method::POST, "/rail/notificacoes").body(body.clone())),
+    ];
+    for (case, req) in cases {
+        let (status, ct, problem) = call(req).await;
+        assert_eq!(status, 401, "{case}");
+        assert_eq!(ct, "application/problem+json", "{case}");
+        assert_eq!(problem["type"], "https://tucano.dev/problems/AssinaturaInvalida", "{case}");
+    }
+    assert_eq!(app.count("received_pix").await, 0);
+    assert_eq!(app.count("rail_notifications").await, 0);
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+
+    // The same body, rightly signed, is applied once; its replay changes nothing.
+    let (status, _, first) = call(post(now, sign(RAIL_SECRET.as_bytes(), now, body.as_bytes()))).await;
+    assert_eq!((status, first["resultado"].as_str()), (200, Some("APLICADA")));
+    let (status, _, again) = call(post(now, sign(RAIL_SECRET.as_bytes(), now, body.as_bytes()))).await;
+    assert_eq!((status, again["resultado"].as_str()), (200, Some("DUPLICADA")));
+    assert_eq!(app.saldo(&m).await, ("1000.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn payments_that_cannot_conclude_their_charge_are_still_credited_and_flagged(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+
+    // Wrong amount on a fixed-amount charge.
+    let wrong = create_charge(&app, &m, 10, charge_body(KEY, "10.00")).await;
+    app.pay(json!({"pixCopiaECola": wrong["pixCopiaECola"], "valor": "9.00"})).await;
+    // Paid twice by two different payments.
+    let twice = create_charge(&app, &m, 11, charge_body(KEY, "5.00")).await;
+    app.pay(json!({"pixCopiaECola": twice["pixCopiaECola"]})).await;
+    app.pay(json!({"pixCopiaECola": twice["pixCopiaECola"]})).await;
+    // Removed before payment.
+    let removed = create_charge(&app, &m, 12, charge_body(KEY, "3.00")).await;
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    call(app.request(Method::PATCH, &format!("/cob/{}", txid(12)), &m).json(&remove)).await;
+    app.pay(json!({"pixCopiaECola": removed["pixCopiaECola"]})).await;
+    // Expired before payment.
+    let mut short = charge_body(KEY, "2.00");
+    short["calendario"]["expiracao"] = json!(1);
+    let expired = create_charge(&app, &m, 13, short).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.pay(json!({"pixCopiaECola": expired["pixCopiaECola"]})).await;
+    // A static code naming a txid that has no charge.
+    let receiver = tucano_shared::domain::brcode::Receiver { name: "Loja", city: "RECIFE" };
+    let code = tucano_shared::domain::brcode::BrCode::static_code(KEY, None, Some("semcobranca1"), None, &receiver)
+        .unwrap()
+        .encode()
+        .unwrap();
+    app.pay(json!({"pixCopiaECola": code, "valor": "1.00"})).await;
+    // A key nobody here owns: the money is parked, no merchant is credited.
+    let stranger =
+        tucano_shared::domain::brcode::BrCode::static_code("ninguem@example.com", None, None, None, &receiver)
+            .unwrap()
+            .encode()
+            .unwrap();
+    app.pay(json!({"pixCopiaECola": stranger, "valor": "7.00"})).await;
+
+    let (_, _, list) = call(app.request(Method::GET, &format!("/pix?{RANGE}"), &m)).await;
+    let mut alerts: Vec<String> =
+        list["pix"].as_array().unwrap().iter().map(|p| p["alerta"].as_str().unwrap_or("-").to_owned()).collect();
+    alerts.sort();
+    assert_eq!(
+        alerts,
+        ["-", "COBRANCA_EXPIRADA", "COBRANCA_INEXISTENTE", "COBRANCA_JA_PAGA", "COBRANCA_REMOVIDA", "VALOR_DIVERGENTE"]
+    );
+    // Every centavo that arrived for the merchant was credited: 9 + 5 + 5 + 3 + 2 + 1.
+    assert_eq!(app.saldo(&m).await, ("25.00".into(), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, 7);
+    let parked: String = sqlx::query_scalar("SELECT alerta FROM received_pix WHERE merchant_id IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(parked, "CHAVE_DESCONHECIDA");
+    let (_, _, still) = call(app.request(Method::GET, &format!("/cob/{}", txid(10)), &m)).await;
+    assert_eq!(still["status"], "ATIVA", "a wrong amount does not conclude the charge");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn refunds_that_break_the_rules_are_refused_and_move_no_money(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant_with_fees("Loja", KEY, fees(0, "0.50")).await;
+    let other = app.merchant("Outra", "+5581999990000").await;
+    let cob = create_charge(&app, &m, 20, charge_body(KEY, "20.00")).await;
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
+    assert_eq!(app.saldo(&m).await, ("19.50".into(), "0.00".into()));
+    let put = |id: &str, body: Value| app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/{id}"), &m).json(&body);
+
+    let refused = [
+        ("above the received amount", "a1", json!({"valor": "20.01"}), Some("devolucao.valor")),
+        ("the whole amount, above the balance net of fees", "a2", json!({"valor": "20.00"}), None),
+        (
+            "RETIRADA on a common Pix",
+            "a3",
+            json!({"valor": "1.00", "natureza": "RETIRADA"}),
+            Some("devolucao.natureza"),
+        ),
+        ("zero", "a4", json!({"valor": "0.00"}), Some("devolucao.valor")),
+        ("three decimals", "a5", json!({"valor": "1.005"}), Some("devolucao.valor")),
+        ("unknown natureza", "a6", json!({"valor": "1.00", "natureza": "MED_FRAUDE"}), Some("devolucao.natureza")),
+        ("unknown field", "a7", json!({"valor": "1.00", "x": 1}), Some("devolucao.x")),
+        ("bad refund id", "a-8", json!({"valor": "1.00"}), Some("id")),
+    ];
+    for (case, id, body, prop) in refused {
+        let (status, _, problem) = call(put(id, body)).await;
+        assert_eq!(status, 400, "{case}: {problem}");
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"), "{case}");
+        if let Some(prop) = prop {
+            assert_eq!(problem["violacoes"][0]["propriedade"], prop, "{case}: {problem}");
+        }
+    }
+    assert_eq!(app.saldo(&m).await, ("19.50".into(), "0.00".into()));
+    assert_eq!(app.count("refunds").await, 0);
+
+    // Someone else's Pix, or one that does not exist, is not found.
+    let (status, _, problem) =
+        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/x1"), &other).json(&json!({"valor": "1.00"})))
+            .await;
+    assert_eq!((status, problem["type"].clone()), (404, json!(format!("{BACEN_ERROR}PixNaoEncontrado"))));
+
+    // A rejection by the rail releases the reservation.
+    app.rail_refunds("REJEITAR").await;
+    let (status, _, _) = call(put("r1", json!({"valor": "5.00"}))).await;
+    assert_eq!(status, 201);
+    let path = format!("/pix/{e2eid}/devolucao/r1");
+    let rejected = app.eventually(&m, &path, |r| r["status"] == "NAO_REALIZADO").await;
+    assert!(rejected["motivo"].is_string());
+    assert_eq!(app.saldo(&m).await, ("19.50".into(), "0.00".into()));
+
+    // The same PUT again returns the same refund; another body under the same id is refused.
+    let (status, _, same) = call(put("r1", json!({"valor": "5.00"}))).await;
+    assert_eq!((status, same["status"].as_str()), (201, Some("NAO_REALIZADO")));
+    let (status, _, _) = call(put("r1", json!({"valor": "6.00"}))).await;
+    assert_eq!(status, 400);
+
+    // A rejected refund does not use up the refundable amount.
+    app.rail_refunds("LIQUIDAR").await;
+    let (status, _, _) = call(put("r2", json!({"valor": "19.50"}))).await;
+    assert_eq!(status, 201);
+    app.eventually(&m, &format!("/pix/{e2eid}/devolucao/r2"), |r| r["status"] == "DEVOLVIDO").await;
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 30, charge_body(KEY, "12.34")).await;
+    let location = cob["location"].as_str().unwrap();
+    let token = location.rsplit('/').next().unwrap();
+    let (status, _, payload) = call(app.anonymous(Method::GET, &format!("/qr/v2/{token}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(payload["txid"], txid(30));
+    assert_eq!(payload["valor"]["original"], "12.34");
+    assert_eq!(payload["chave"], KEY);
+    assert!(payload["calendario"]["apresentacao"].is_string());
+    let (status, _, problem) = call(app.anonymous(Method::GET, "/qr/v2/00000000000000000000000000000000")).await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobPayloadNaoEncontrado"));
+}
