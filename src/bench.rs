@@ -1,18 +1,20 @@
 //! `tucano bench ...`: measurements on this machine, written to BENCHMARKS.md.
 //!
-//! `ledger`: credits per second posted to one hot merchant account versus spread over many
-//! accounts, on the real schema and triggers, each credit its own committed transaction.
+//! `ledger`: received Pix per second credited to one hot merchant account versus spread
+//! over many, through the real path (notification claim, received Pix row, ledger entry
+//! with its triggers, outbox event), each its own committed transaction.
 
 use anyhow::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tucano_shared::adapters::postgres::{migrate, AccountDirectory, PgLedger, PgMerchantStore};
+use tucano_shared::adapters::postgres::{migrate, AccountDirectory, PgLedger, PgMerchantStore, PgPixStore};
 use tucano_shared::domain::ids::EndToEndId;
-use tucano_shared::domain::ledger::{FeePlan, JournalEntry};
-use tucano_shared::domain::merchant::{ApiKey, MerchantId};
+use tucano_shared::domain::ledger::FeePlan;
+use tucano_shared::domain::merchant::ApiKey;
 use tucano_shared::domain::money::Amount;
-use tucano_shared::ports::{MerchantStore, NewMerchant};
+use tucano_shared::domain::payment::{IncomingPix, Payer};
+use tucano_shared::ports::{Ledger, MerchantStore, NewMerchant, PixStore};
 
 /// One run of the ledger benchmark.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,6 +27,8 @@ pub struct LedgerRun {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub errors: u64,
+    /// Balance rows per merchant account (None: the schema's default).
+    pub balance_shards: Option<i16>,
 }
 
 /// A fresh database next to `database_url`'s, migrated.
@@ -48,45 +52,74 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Runs credits for `seconds` with `concurrency` workers over `accounts` merchants.
+///
+/// `balance_shards` rewrites the merchant accounts of the throwaway database to that many
+/// balance rows (1 = the classic one-row-per-account design), for comparison.
 pub async fn ledger(
     database_url: &str,
     accounts: usize,
     concurrency: usize,
     seconds: u64,
+    balance_shards: Option<i16>,
 ) -> anyhow::Result<LedgerRun> {
     let pool = fresh_database(database_url, "tucano_bench_ledger").await?;
     let merchants_store = PgMerchantStore::new(pool.clone());
-    let mut merchants = vec![];
+    let mut keys = vec![];
     for i in 0..accounts {
+        let key = uuid::Uuid::new_v4().to_string();
         let new = NewMerchant {
             name: format!("Bench {i}"),
             city: "SAO PAULO".into(),
-            pix_key: uuid::Uuid::new_v4().to_string(),
+            pix_key: key.clone(),
             api_key_hash: ApiKey::generate().hash(),
-            fees: FeePlan::default(),
+            fees: FeePlan { bps: 99, fixed: Amount::ZERO },
         };
-        merchants.push(merchants_store.register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+        merchants_store.register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys.push(key);
     }
-    let ledger = Arc::new(PgLedger::new(pool.clone(), Arc::new(AccountDirectory::default())));
-    let merchants: Arc<Vec<MerchantId>> = Arc::new(merchants);
+    if let Some(n) = balance_shards {
+        anyhow::ensure!((1..=64).contains(&n), "--balance-shards must be 1 to 64");
+        for sql in [
+            "ALTER TABLE ledger_accounts DISABLE TRIGGER USER".to_owned(),
+            "ALTER TABLE ledger_balances DISABLE TRIGGER USER".to_owned(),
+            format!("UPDATE ledger_accounts SET shards = {n} WHERE merchant_id IS NOT NULL"),
+            "DELETE FROM ledger_balances b USING ledger_accounts a WHERE a.id = b.account_id AND b.shard >= a.shards"
+                .to_owned(),
+            "ALTER TABLE ledger_accounts ENABLE TRIGGER USER".to_owned(),
+            "ALTER TABLE ledger_balances ENABLE TRIGGER USER".to_owned(),
+        ] {
+            sqlx::query(&sql).execute(&pool).await?;
+        }
+    }
+    let directory = Arc::new(AccountDirectory::default());
+    let store = Arc::new(PgPixStore::new(pool.clone(), directory.clone()));
+    let ledger = PgLedger::new(pool.clone());
+    let keys = Arc::new(keys);
     let stop = Arc::new(AtomicBool::new(false));
     let valor = Amount::parse("10.00")?;
-    let fee = Amount::parse("0.10")?;
     let started = Instant::now();
     let mut workers = vec![];
     for w in 0..concurrency {
-        let (ledger, merchants, stop) = (ledger.clone(), merchants.clone(), stop.clone());
+        let (store, keys, stop) = (store.clone(), keys.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies = vec![];
             let mut errors = 0u64;
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let merchant = merchants[(w + n * concurrency) % merchants.len()];
+                let chave = keys[(w + n * concurrency) % keys.len()].clone();
                 n += 1;
-                let e2eid = EndToEndId::generate("BENCH000", chrono::Utc::now());
-                let entry = JournalEntry::pix_received(e2eid.as_str(), Some(merchant), valor, fee);
+                let now = chrono::Utc::now();
+                let pix = IncomingPix {
+                    end_to_end_id: EndToEndId::generate("BENCH000", now),
+                    chave,
+                    txid: None,
+                    valor,
+                    horario: now,
+                    pagador: Payer { documento: None, nome: None },
+                    info_pagador: None,
+                };
                 let t = Instant::now();
-                match ledger.post_alone(&entry, &serde_json::json!({})).await {
+                match store.record_incoming(pix.end_to_end_id.as_str(), &pix).await {
                     Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1e3),
                     Err(_) => errors += 1,
                 }
@@ -106,8 +139,8 @@ pub async fn ledger(
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     // The ledger must still be exact after the storm.
-    let failures = tucano_shared::ports::Ledger::check(ledger.as_ref()).await?;
-    anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark: {failures:?}");
+    let failures = ledger.check().await?;
+    anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark ({} problems)", failures.len());
     pool.close().await;
     Ok(LedgerRun {
         accounts,
@@ -118,6 +151,7 @@ pub async fn ledger(
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         errors,
+        balance_shards,
     })
 }
 
@@ -130,5 +164,6 @@ pub fn machine() -> String {
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| format!("{:.0} GiB", kb as f64 / 1_048_576.0))
         .unwrap_or_default();
-    format!("{cores} cores, {mem}, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+    let profile = if cfg!(debug_assertions) { "debug build" } else { "release build" };
+    format!("{cores} cores, {mem}, {} {}, {profile}", std::env::consts::OS, std::env::consts::ARCH)
 }

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
-use tucano_shared::adapters::postgres::{lazy_pool, migrate, AccountDirectory, PgLedger};
+use tucano_shared::adapters::postgres::{lazy_pool, migrate, PgLedger};
 use tucano_shared::app::{AppState, Config};
 use tucano_shared::domain::brcode::BrCode;
 use tucano_shared::domain::ledger::FeePlan;
@@ -137,6 +137,9 @@ pub enum BenchCommand {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Rewrite merchant accounts to this many balance rows (1 = one row per account).
+        #[arg(long)]
+        balance_shards: Option<i16>,
         /// Append the results to BENCHMARKS.md.
         #[arg(long)]
         record: bool,
@@ -172,9 +175,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => create_merchant(name, pix_key, city, &fee_percent, &fee_fixed, json).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
-        Command::Bench { command: BenchCommand::Ledger { accounts, concurrency, seconds, record, json } } => {
-            bench_ledger(&accounts, concurrency, seconds, record, json).await
-        }
+        Command::Bench {
+            command: BenchCommand::Ledger { accounts, concurrency, seconds, balance_shards, record, json },
+        } => bench_ledger(&accounts, concurrency, seconds, balance_shards, record, json).await,
     }
 }
 
@@ -288,7 +291,7 @@ async fn create_merchant(
 
 async fn ledger_check() -> anyhow::Result<()> {
     let pool = lazy_pool(&database_url()?, 2)?;
-    let ledger = PgLedger::new(pool, std::sync::Arc::new(AccountDirectory::default()));
+    let ledger = PgLedger::new(pool);
     let failures = ledger.check().await.context("checking the ledger")?;
     if failures.is_empty() {
         println!("ledger check passed: every transaction balances, balances equal postings, none below its minimum, records match");
@@ -328,6 +331,7 @@ async fn bench_ledger(
     accounts: &[usize],
     concurrency: usize,
     seconds: u64,
+    balance_shards: Option<i16>,
     record: bool,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -335,7 +339,7 @@ async fn bench_ledger(
     let mut runs = vec![];
     for &n in accounts {
         anyhow::ensure!(n >= 1, "--accounts must be at least 1");
-        let run = crate::bench::ledger(&url, n, concurrency, seconds).await?;
+        let run = crate::bench::ledger(&url, n, concurrency, seconds, balance_shards).await?;
         eprintln!(
             "accounts={:<5} concurrency={} credits/s={:.0} p50={:.2}ms p99={:.2}ms errors={}",
             run.accounts, run.concurrency, run.credits_per_second, run.p50_ms, run.p99_ms, run.errors
@@ -355,8 +359,9 @@ async fn bench_ledger(
         eprintln!("hot / spread = {:.2} (target >= 0.80)", r);
     }
     if record {
+        let shards = balance_shards.map(|n| format!(" --balance-shards {n}")).unwrap_or_default();
         let command = format!(
-            "tucano bench ledger --accounts {} --concurrency {concurrency} --seconds {seconds} --record",
+            "tucano bench ledger --accounts {} --concurrency {concurrency} --seconds {seconds}{shards} --record",
             accounts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
         );
         let mut md = format!(

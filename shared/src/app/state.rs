@@ -34,8 +34,8 @@ impl AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
             charges: Arc::new(PgChargeStore::new(pool.clone())),
-            pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone())),
-            ledger: Arc::new(PgLedger::new(pool.clone(), accounts)),
+            pix: Arc::new(PgPixStore::new(pool.clone(), accounts)),
+            ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),
             pool,
         })

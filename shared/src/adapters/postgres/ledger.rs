@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Account ids by account. Accounts are immutable once created, so ids are cached.
 #[derive(Default)]
@@ -131,20 +131,11 @@ pub(crate) async fn post(
 
 pub struct PgLedger {
     pool: PgPool,
-    pub(crate) accounts: Arc<AccountDirectory>,
 }
 
 impl PgLedger {
-    pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>) -> Self {
-        Self { pool, accounts }
-    }
-
-    /// Posts one entry in its own transaction (benchmarks and tools).
-    pub async fn post_alone(&self, entry: &JournalEntry, reference: &serde_json::Value) -> anyhow::Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let posted = post(&mut tx, &self.accounts, entry, reference).await.map_err(anyhow::Error::new)?;
-        tx.commit().await?;
-        Ok(posted != Posted::AlreadyPosted)
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 }
 
