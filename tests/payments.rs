@@ -297,3 +297,83 @@ async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool)
     assert_eq!(status, 404);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobPayloadNaoEncontrado"));
 }
+
+fn pix_notification(id: &str, e2eid: &str, valor: &str, horario: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({"tipo": "PIX_RECEBIDO", "id": id, "pix": {
+        "endToEndId": e2eid, "valor": valor, "chave": KEY,
+        "horario": horario.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}})
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_and_the_first_verdict_wins(pool: PgPool) {
+    // No rail is listening: the order cannot be confirmed.
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let e2eid = "E9999999920261121130500000000042";
+    app.notify(&pix_notification("n1", e2eid, "30.00", chrono::Utc::now())).await;
+
+    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "30.00"}))).await;
+    assert_eq!((status, refund["status"].as_str()), (201, Some("EM_PROCESSAMENTO")));
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "30.00".into()), "the reservation stays while the outcome is unknown");
+
+    // The rail's verdicts arrive late, duplicated and contradictory: the first one wins.
+    let verdict = |tipo: &str, id: &str| {
+        json!({"tipo": tipo, "id": id, "devolucao": {"rtrId": refund["rtrId"], "endToEndId": e2eid, "valor": "30.00",
+               "horario": "2026-11-21T13:10:00.000Z"}})
+    };
+    let (status, _, first) = app.notify(&verdict("DEVOLUCAO_LIQUIDADA", "v1")).await;
+    assert_eq!((status, first["resultado"].as_str()), (200, Some("APLICADA")));
+    for late in [verdict("DEVOLUCAO_LIQUIDADA", "v1"), verdict("DEVOLUCAO_REJEITADA", "v2"), verdict("DEVOLUCAO_LIQUIDADA", "v3")] {
+        let (status, _, body) = app.notify(&late).await;
+        assert_eq!((status, body["resultado"].as_str()), (200, Some("DUPLICADA")));
+    }
+    let (_, _, now) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(now["status"], "DEVOLVIDO");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+
+    // A verdict for a refund we never ordered changes nothing.
+    let mut unknown = verdict("DEVOLUCAO_LIQUIDADA", "v4");
+    unknown["devolucao"]["rtrId"] = json!("D9999999920261121131000000000099");
+    let (status, _, _) = app.notify(&unknown).await;
+    assert_eq!(status, 404);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_pix_older_than_ninety_days_cannot_be_refunded(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let e2eid = "E9999999920260801130500000000007";
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(91);
+    let (status, _, _) = app.notify(&pix_notification("old", e2eid, "8.00", long_ago)).await;
+    assert_eq!(status, 200);
+    let (status, _, problem) =
+        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/late1"), &m).json(&json!({"valor": "1.00"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"));
+    assert!(problem["detail"].as_str().unwrap().contains("90 days"));
+    assert_eq!(app.saldo(&m).await, ("8.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_notification_that_breaks_the_protocol_is_refused_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    for bad in [
+        pix_notification("b1", "E123", "1.00", chrono::Utc::now()),
+        pix_notification("b2", "E9999999920261121130500000000001", "-1.00", chrono::Utc::now()),
+        pix_notification("b3", "E9999999920261121130500000000001", "0.00", chrono::Utc::now()),
+        json!({"tipo": "PIX_RECEBIDO", "id": "b4"}),
+        json!({"tipo": "OUTRA_COISA", "id": "b5"}),
+        json!([1, 2, 3]),
+    ] {
+        let (status, _, problem) = app.notify(&bad).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}RequisicaoInvalida"));
+    }
+    assert_eq!(app.count("received_pix").await, 0);
+    assert_eq!(app.count("rail_notifications").await, 0);
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+}

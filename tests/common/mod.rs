@@ -125,6 +125,19 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// Posts a rail notification to Tucano, rightly signed.
+    pub async fn notify(&self, notification: &Value) -> (u16, String, Value) {
+        let body = notification.to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let req = self
+            .anonymous(Method::POST, "/rail/notificacoes")
+            .header("content-type", "application/json")
+            .header("x-rail-timestamp", ts.to_string())
+            .header("x-rail-signature", tucano_shared::rail::signature::sign(RAIL_SECRET.as_bytes(), ts, body.as_bytes()))
+            .body(body);
+        call(req).await
+    }
+
     /// Polls `path` until `done` holds for its body (the rail works asynchronously).
     pub async fn eventually(&self, m: &TestMerchant, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..100 {
