@@ -52,6 +52,9 @@ async fn a_paid_charge_concludes_credits_the_merchant_net_of_fees_and_can_be_ref
     assert_eq!(pix["valor"], "100.00");
     assert_eq!(pix["tarifa"], "1.10");
     assert!(pix.get("alerta").is_none());
+    let (_, _, past_end) = call(app.request(Method::GET, &format!("/pix?{RANGE}&paginacao.paginaAtual=3"), &m)).await;
+    assert_eq!(past_end["pix"], json!([]));
+    assert_eq!(past_end["parametros"]["paginacao"]["quantidadeTotalDeItens"], 1);
 
     // 100.00 less 1% and 0.10.
     assert_eq!(app.saldo(&m).await, ("98.90".into(), "0.00".into()));
@@ -315,7 +318,11 @@ async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_and_t
     let path = format!("/pix/{e2eid}/devolucao/d1");
     let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "30.00"}))).await;
     assert_eq!((status, refund["status"].as_str()), (201, Some("EM_PROCESSAMENTO")));
-    assert_eq!(app.saldo(&m).await, ("0.00".into(), "30.00".into()), "the reservation stays while the outcome is unknown");
+    assert_eq!(
+        app.saldo(&m).await,
+        ("0.00".into(), "30.00".into()),
+        "the reservation stays while the outcome is unknown"
+    );
 
     // The rail's verdicts arrive late, duplicated and contradictory: the first one wins.
     let verdict = |tipo: &str, id: &str| {
@@ -324,7 +331,11 @@ async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_and_t
     };
     let (status, _, first) = app.notify(&verdict("DEVOLUCAO_LIQUIDADA", "v1")).await;
     assert_eq!((status, first["resultado"].as_str()), (200, Some("APLICADA")));
-    for late in [verdict("DEVOLUCAO_LIQUIDADA", "v1"), verdict("DEVOLUCAO_REJEITADA", "v2"), verdict("DEVOLUCAO_LIQUIDADA", "v3")] {
+    for late in [
+        verdict("DEVOLUCAO_LIQUIDADA", "v1"),
+        verdict("DEVOLUCAO_REJEITADA", "v2"),
+        verdict("DEVOLUCAO_LIQUIDADA", "v3"),
+    ] {
         let (status, _, body) = app.notify(&late).await;
         assert_eq!((status, body["resultado"].as_str()), (200, Some("DUPLICADA")));
     }
@@ -349,7 +360,8 @@ async fn a_pix_older_than_ninety_days_cannot_be_refunded(pool: PgPool) {
     let (status, _, _) = app.notify(&pix_notification("old", e2eid, "8.00", long_ago)).await;
     assert_eq!(status, 200);
     let (status, _, problem) =
-        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/late1"), &m).json(&json!({"valor": "1.00"}))).await;
+        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/late1"), &m).json(&json!({"valor": "1.00"})))
+            .await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"));
     assert!(problem["detail"].as_str().unwrap().contains("90 days"));

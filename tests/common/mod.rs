@@ -133,7 +133,10 @@ impl TestApp {
             .anonymous(Method::POST, "/rail/notificacoes")
             .header("content-type", "application/json")
             .header("x-rail-timestamp", ts.to_string())
-            .header("x-rail-signature", tucano_shared::rail::signature::sign(RAIL_SECRET.as_bytes(), ts, body.as_bytes()))
+            .header(
+                "x-rail-signature",
+                tucano_shared::rail::signature::sign(RAIL_SECRET.as_bytes(), ts, body.as_bytes()),
+            )
             .body(body);
         call(req).await
     }

@@ -8,7 +8,6 @@ use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::Merchant;
 use crate::ports::{ChargeQuery, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
 /// Why a charge use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -104,9 +103,4 @@ pub async fn get(
 /// `GET /cob`.
 pub async fn list(state: &AppState, merchant: &Merchant, query: &ChargeQuery) -> Result<Page<Charge>, ChargeError> {
     Ok(state.charges.list(merchant.id, query).await?)
-}
-
-/// SHA-256 of a canonical request representation.
-pub fn fingerprint(canonical: &[u8]) -> [u8; 32] {
-    Sha256::digest(canonical).into()
 }

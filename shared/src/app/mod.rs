@@ -7,3 +7,11 @@ mod state;
 
 pub use config::{Config, ConfigError};
 pub use state::AppState;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of a request's canonical form: what "the same request again" means for
+/// idempotent PUTs with a client-chosen id.
+pub fn fingerprint(canonical: &[u8]) -> [u8; 32] {
+    Sha256::digest(canonical).into()
+}

@@ -6,7 +6,7 @@
 
 use crate::app::AppState;
 use crate::domain::ids::LocationToken;
-use crate::handlers::cob::view::{terms, timestamp};
+use crate::handlers::cob::view::{append_terms, terms, timestamp};
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{json, param, Request, Response};
 use chrono::Utc;
@@ -20,7 +20,7 @@ fn not_found() -> ApiError {
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let token = LocationToken::parse(param(req, "token")).ok_or_else(not_found)?;
     let charge = state.charges.find_by_location(&token).await?.ok_or_else(not_found)?;
-    let mut terms = terms(&charge.terms);
+    let terms = terms(&charge.terms);
     let mut m = Map::new();
     m.insert(
         "calendario".into(),
@@ -29,10 +29,6 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     m.insert("txid".into(), j!(charge.txid.as_str()));
     m.insert("revisao".into(), j!(charge.revisao));
     m.insert("status".into(), j!(charge.status.as_str()));
-    for key in ["devedor", "valor", "chave", "solicitacaoPagador", "infoAdicionais"] {
-        if let Some(v) = terms.remove(key) {
-            m.insert(key.into(), v);
-        }
-    }
+    append_terms(&mut m, terms);
     Ok(json(StatusCode::OK, &Value::Object(m)))
 }

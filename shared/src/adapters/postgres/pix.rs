@@ -315,7 +315,31 @@ impl PixStore for PgPixStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-        let total = rows.first().map_or(0, |r| r.total);
+        let total = match rows.first() {
+            Some(r) => r.total,
+            // Past the last page the window count is not there: count on its own.
+            None if offset > 0 => sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM received_pix r
+                    WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
+                      AND ($4::text IS NULL OR txid = $4)
+                      AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
+                      AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
+                      AND ($7::text IS NULL OR pagador_cpf = $7)
+                      AND ($8::text IS NULL OR pagador_cnpj = $8)"#,
+                merchant.0,
+                q.inicio,
+                q.fim,
+                q.txid.as_ref().map(Txid::as_str),
+                q.txid_presente,
+                q.devolucao_presente,
+                cpf,
+                cnpj,
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?,
+            None => 0,
+        };
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let refunds = refunds_of(&mut conn, &ids).await?;
         let items = rows

@@ -60,7 +60,7 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let txid = path_txid(req)?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created = charges::create(state, &merchant, Some(txid), &terms, charges::fingerprint(&canonical))
+    let created = charges::create(state, &merchant, Some(txid), &terms, crate::app::fingerprint(&canonical))
         .await
         .map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, created = created.created, "charge created");
@@ -72,8 +72,9 @@ pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticate(state, req).await?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created =
-        charges::create(state, &merchant, None, &terms, charges::fingerprint(&canonical)).await.map_err(map_error)?;
+    let created = charges::create(state, &merchant, None, &terms, crate::app::fingerprint(&canonical))
+        .await
+        .map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, "charge created");
     Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
 }

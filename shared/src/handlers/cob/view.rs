@@ -42,9 +42,18 @@ pub fn terms(t: &ChargeTerms) -> Map<String, Value> {
     m
 }
 
+/// Appends the merchant-chosen fields after the PSP's, in the order of the Bacen examples.
+pub fn append_terms(m: &mut Map<String, Value>, mut terms: Map<String, Value>) {
+    for key in ["devedor", "valor", "chave", "solicitacaoPagador", "infoAdicionais"] {
+        if let Some(v) = terms.remove(key) {
+            m.insert(key.into(), v);
+        }
+    }
+}
+
 /// A whole charge, fields in the order of the Bacen examples.
 pub fn charge(c: &Charge) -> Value {
-    let mut terms = terms(&c.terms);
+    let terms = terms(&c.terms);
     let mut m = Map::new();
     m.insert("calendario".into(), json!({"criacao": timestamp(c.criacao), "expiracao": c.terms.expiracao}));
     m.insert("txid".into(), json!(c.txid.as_str()));
@@ -57,11 +66,7 @@ pub fn charge(c: &Charge) -> Value {
         m.insert("location".into(), json!(loc.location));
     }
     m.insert("status".into(), json!(c.status.as_str()));
-    for key in ["devedor", "valor", "chave", "solicitacaoPagador", "infoAdicionais"] {
-        if let Some(v) = terms.remove(key) {
-            m.insert(key.into(), v);
-        }
-    }
+    append_terms(&mut m, terms);
     if let Some(p) = &c.pix_copia_e_cola {
         m.insert("pixCopiaECola".into(), json!(p));
     }

@@ -81,7 +81,7 @@ pub async fn refund_put(state: &AppState, req: &Request) -> Result<Response, Api
     let canonical = serde_json::json!({
         "valor": request.valor.to_string(), "natureza": request.natureza.as_str(), "descricao": request.descricao,
     });
-    let fingerprint = crate::app::charges::fingerprint(canonical.to_string().as_bytes());
+    let fingerprint = crate::app::fingerprint(canonical.to_string().as_bytes());
     let done = payments::refund(state, &merchant, &e2eid, &request, fingerprint).await.map_err(map_error)?;
     tracing::info!(rtr_id = done.refund.rtr_id.as_str(), created = done.created, "refund requested");
     Ok(json(StatusCode::CREATED, &view::refund(&done.refund)))
