@@ -77,3 +77,16 @@ ensure_postgres() {
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   say "using the private Postgres at $DATABASE_URL"
 }
+
+# moto server (a DynamoDB/KMS-compatible API) in the project's own venv, for the AWS
+# adapters' tests and `make dev AWS=local`.
+ensure_moto() {
+  if [ -x "$ROOT/.venv/bin/moto_server" ]; then return; fi
+  say "installing moto[server] from PyPI into .venv"
+  if ! python3 -m venv "$ROOT/.venv" >/dev/null 2>&1; then
+    rm -rf "$ROOT/.venv"
+    apt_install python3-venv
+    python3 -m venv "$ROOT/.venv"
+  fi
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.2,<5.3'
+}

@@ -3,6 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 ensure_rust
 ensure_postgres
+ensure_moto
 cd "$ROOT"
 say "cargo test --workspace (queries checked against the committed .sqlx cache)"
 cargo test --workspace --locked

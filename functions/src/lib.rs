@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt};
 use tucano_shared::app::{AppState, Config};
-use tucano_shared::http::MAX_BODY_BYTES;
+use tucano_shared::http::{Deadline, MAX_BODY_BYTES};
 use tucano_shared::routes::{handle, too_large, Route, RouteId};
 
 /// Runs the Lambda runtime loop for one route. Configuration errors stop the cold start
@@ -13,7 +13,7 @@ pub async fn serve(route: RouteId) -> Result<(), Error> {
     tucano_shared::telemetry::init(true);
     let route = route.route().ok_or("this function's route is missing from the route table")?;
     let config = Config::from_env()?;
-    let state = AppState::new(config)?;
+    let state = AppState::new(config).await?;
     let state = &state;
     lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Error>(respond(state, route, req).await) }))
         .await
@@ -21,7 +21,15 @@ pub async fn serve(route: RouteId) -> Result<(), Error> {
 
 /// One API Gateway request through the route's handler.
 pub async fn respond(state: &AppState, route: &'static Route, req: Request) -> lambda_http::Response<Body> {
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let context = req.lambda_context_ref();
+    let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+    // Lambda's deadline (ms since the epoch) bounds how long the idempotency lock lasts.
+    let deadline = context.map(|c| {
+        let now_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let left = u64::try_from(u128::from(c.deadline).saturating_sub(now_ms)).unwrap_or(0);
+        Deadline(std::time::Instant::now() + std::time::Duration::from_millis(left))
+    });
     let (parts, body) = req.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),
@@ -35,7 +43,11 @@ pub async fn respond(state: &AppState, route: &'static Route, req: Request) -> l
         // API Gateway routed by the same template; match again to decode parameters the
         // same way the local server does.
         let params = route.matches(parts.uri.path()).unwrap_or_default();
-        handle(state, route, http::Request::from_parts(parts, bytes), params, request_id).await
+        let mut req = http::Request::from_parts(parts, bytes);
+        if let Some(d) = deadline {
+            req.extensions_mut().insert(d);
+        }
+        handle(state, route, req, params, request_id).await
     };
     response.map(|b| String::from_utf8(b.to_vec()).map(Body::Text).unwrap_or_else(|e| Body::Binary(e.into_bytes())))
 }

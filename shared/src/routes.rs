@@ -3,6 +3,8 @@
 
 use crate::app::AppState;
 use crate::handlers::{account, cob, payload, pix, rail};
+use crate::http::auth::authenticate;
+use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{PathParams, Request, RequestId, Response, MAX_BODY_BYTES};
 use http::{header, HeaderValue, Method};
@@ -28,7 +30,30 @@ pub enum RouteId {
     RailNotification,
 }
 
-/// A route: its method, its path template (`{name}` segments) and its Lambda function name.
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A merchant, with `Authorization: Bearer <api key>`.
+    Merchant,
+    /// Anyone (the payload location a payer's bank reads).
+    Public,
+    /// The Pix rail, proven by the message signature the handler checks.
+    Rail,
+}
+
+/// How a route treats `Idempotency-Key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// POST: the header is required.
+    Required,
+    /// PUT/PATCH with a client-chosen id are idempotent by themselves; the header adds
+    /// exact response replay.
+    Optional,
+    Off,
+}
+
+/// A route: method, path template (`{name}` segments), Lambda function name, access rule
+/// and idempotency rule.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub id: RouteId,
@@ -36,22 +61,115 @@ pub struct Route {
     pub path: &'static str,
     /// The function's name in `serverless.yml` and its binary in `functions/src/bin/`.
     pub function: &'static str,
+    pub access: Access,
+    pub idempotency: Idempotency,
 }
 
 pub const ROUTES: &[Route] = &[
-    Route { id: RouteId::CobPut, method: "PUT", path: "/cob/{txid}", function: "cob_put" },
-    Route { id: RouteId::CobPatch, method: "PATCH", path: "/cob/{txid}", function: "cob_patch" },
-    Route { id: RouteId::CobGet, method: "GET", path: "/cob/{txid}", function: "cob_get" },
-    Route { id: RouteId::CobPost, method: "POST", path: "/cob", function: "cob_post" },
-    Route { id: RouteId::CobList, method: "GET", path: "/cob", function: "cob_list" },
-    Route { id: RouteId::PayloadGet, method: "GET", path: "/qr/v2/{token}", function: "payload_get" },
-    Route { id: RouteId::PixGet, method: "GET", path: "/pix/{e2eid}", function: "pix_get" },
-    Route { id: RouteId::PixList, method: "GET", path: "/pix", function: "pix_list" },
-    Route { id: RouteId::RefundPut, method: "PUT", path: "/pix/{e2eid}/devolucao/{id}", function: "refund_put" },
-    Route { id: RouteId::RefundGet, method: "GET", path: "/pix/{e2eid}/devolucao/{id}", function: "refund_get" },
-    Route { id: RouteId::BalanceGet, method: "GET", path: "/saldo", function: "balance_get" },
-    Route { id: RouteId::StatementGet, method: "GET", path: "/extrato", function: "statement_get" },
-    Route { id: RouteId::RailNotification, method: "POST", path: "/rail/notificacoes", function: "rail_notification" },
+    Route {
+        id: RouteId::CobPut,
+        method: "PUT",
+        path: "/cob/{txid}",
+        function: "cob_put",
+        access: Access::Merchant,
+        idempotency: Idempotency::Optional,
+    },
+    Route {
+        id: RouteId::CobPatch,
+        method: "PATCH",
+        path: "/cob/{txid}",
+        function: "cob_patch",
+        access: Access::Merchant,
+        idempotency: Idempotency::Optional,
+    },
+    Route {
+        id: RouteId::CobGet,
+        method: "GET",
+        path: "/cob/{txid}",
+        function: "cob_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::CobPost,
+        method: "POST",
+        path: "/cob",
+        function: "cob_post",
+        access: Access::Merchant,
+        idempotency: Idempotency::Required,
+    },
+    Route {
+        id: RouteId::CobList,
+        method: "GET",
+        path: "/cob",
+        function: "cob_list",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::PayloadGet,
+        method: "GET",
+        path: "/qr/v2/{token}",
+        function: "payload_get",
+        access: Access::Public,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::PixGet,
+        method: "GET",
+        path: "/pix/{e2eid}",
+        function: "pix_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::PixList,
+        method: "GET",
+        path: "/pix",
+        function: "pix_list",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::RefundPut,
+        method: "PUT",
+        path: "/pix/{e2eid}/devolucao/{id}",
+        function: "refund_put",
+        access: Access::Merchant,
+        idempotency: Idempotency::Optional,
+    },
+    Route {
+        id: RouteId::RefundGet,
+        method: "GET",
+        path: "/pix/{e2eid}/devolucao/{id}",
+        function: "refund_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::BalanceGet,
+        method: "GET",
+        path: "/saldo",
+        function: "balance_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::StatementGet,
+        method: "GET",
+        path: "/extrato",
+        function: "statement_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::RailNotification,
+        method: "POST",
+        path: "/rail/notificacoes",
+        function: "rail_notification",
+        access: Access::Rail,
+        idempotency: Idempotency::Off,
+    },
 ];
 
 impl RouteId {
@@ -144,8 +262,8 @@ fn body_is_json_or_absent(req: &Request) -> bool {
     }
 }
 
-/// Runs one request through its route's handler, inside a span with the request id,
-/// and always answers: handler errors become problem+json.
+/// Runs one request through its route: authentication, idempotency, handler. Always
+/// answers: errors become problem+json.
 pub async fn handle(
     state: &AppState,
     route: &'static Route,
@@ -158,12 +276,10 @@ pub async fn handle(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     async move {
         let started = Instant::now();
-        let result = if !req.body().is_empty() && !body_is_json_or_absent(&req) {
-            Err(ApiError::new(ProblemKind::TipoDeConteudoNaoSuportado, "Send the body as application/json."))
-        } else {
-            dispatch(state, route.id, &req).await
+        let mut res = match run(state, route, req, &request_id).await {
+            Ok(res) => res,
+            Err(e) => e.into_response(&request_id),
         };
-        let mut res = result.unwrap_or_else(|e| e.into_response(&request_id));
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut().insert("x-request-id", v);
         }
@@ -176,6 +292,34 @@ pub async fn handle(
     }
     .instrument(span)
     .await
+}
+
+async fn run(
+    state: &AppState,
+    route: &'static Route,
+    mut req: Request,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    if !req.body().is_empty() && !body_is_json_or_absent(&req) {
+        return Err(ApiError::new(ProblemKind::TipoDeConteudoNaoSuportado, "Send the body as application/json."));
+    }
+    let merchant = match route.access {
+        Access::Merchant => {
+            let m = authenticate(state, &req).await?;
+            req.extensions_mut().insert(m.clone());
+            Some(m)
+        }
+        Access::Public | Access::Rail => None,
+    };
+    match (route.idempotency, merchant) {
+        (Idempotency::Required | Idempotency::Optional, Some(m)) => {
+            idempotency::guard(state, &m, route.idempotency == Idempotency::Required, &req, request_id, || {
+                dispatch(state, route.id, &req)
+            })
+            .await
+        }
+        _ => dispatch(state, route.id, &req).await,
+    }
 }
 
 async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Response, ApiError> {

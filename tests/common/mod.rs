@@ -1,7 +1,9 @@
 //! Test support: a real server on a random port over a fresh Postgres database, and
-//! merchants to call it with.
+//! merchants to call it with; a moto server for the AWS adapters.
 
 #![allow(dead_code, unused_imports)]
+
+pub mod moto;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};

@@ -27,6 +27,15 @@ pub struct Config {
     pub rail_secret: Vec<u8>,
     /// Our ISPB, in the SPI ids we generate (rtrId, ...).
     pub ispb: String,
+    /// Where idempotency records live.
+    pub idempotency: IdempotencyBackend,
+}
+
+/// `IDEMPOTENCY_STORE=postgres` (default) or `dynamodb` (with `IDEMPOTENCY_TABLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBackend {
+    Postgres,
+    DynamoDb { table: String },
 }
 
 /// The rail secret must be long enough to resist guessing.
@@ -43,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("rail_url", &self.rail_url)
             .field("rail_secret", &"***")
             .field("ispb", &self.ispb)
+            .field("idempotency", &self.idempotency)
             .finish()
     }
 }
@@ -78,10 +88,20 @@ impl Config {
         let rail_url = env::var("PIX_RAIL_URL").unwrap_or_else(|_| DEFAULT_RAIL_URL.into());
         let config =
             Self::new(database_url, db_max_connections, location_base)?.with_rail(&rail_url, rail_secret.as_bytes())?;
-        match env::var("PSP_ISPB") {
-            Ok(ispb) => config.with_ispb(&ispb),
-            Err(_) => Ok(config),
-        }
+        let mut config = match env::var("PSP_ISPB") {
+            Ok(ispb) => config.with_ispb(&ispb)?,
+            Err(_) => config,
+        };
+        config.idempotency = match env::var("IDEMPOTENCY_STORE").as_deref() {
+            Err(_) | Ok("postgres") => IdempotencyBackend::Postgres,
+            Ok("dynamodb") => IdempotencyBackend::DynamoDb {
+                table: env::var("IDEMPOTENCY_TABLE").map_err(|_| {
+                    ConfigError::Missing("IDEMPOTENCY_TABLE", "name the DynamoDB table of idempotency records")
+                })?,
+            },
+            Ok(_) => return Err(ConfigError::Invalid("IDEMPOTENCY_STORE", "must be postgres or dynamodb".into())),
+        };
+        Ok(config)
     }
 
     /// Points the configuration at a rail.
@@ -127,6 +147,7 @@ impl Config {
             rail_url: DEFAULT_RAIL_URL.into(),
             rail_secret: vec![],
             ispb: DEFAULT_ISPB.into(),
+            idempotency: IdempotencyBackend::Postgres,
         })
     }
 }

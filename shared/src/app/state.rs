@@ -1,10 +1,14 @@
 //! The application state: built once (at cold start, or when the local server starts) and
 //! lent to every request. Holds the ports, never a per-request client.
 
+use super::config::IdempotencyBackend;
 use super::Config;
-use crate::adapters::postgres::{lazy_pool, AccountDirectory, PgChargeStore, PgLedger, PgMerchantStore, PgPixStore};
+use crate::adapters::dynamodb::DynamoIdempotencyStore;
+use crate::adapters::postgres::{
+    lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
+};
 use crate::adapters::rail_http::HttpRail;
-use crate::ports::{ChargeStore, Ledger, MerchantStore, PixRail, PixStore};
+use crate::ports::{ChargeStore, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -17,13 +21,30 @@ pub struct AppState {
     pub pix: Arc<dyn PixStore>,
     pub ledger: Arc<dyn Ledger>,
     pub rail: Arc<dyn PixRail>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 impl AppState {
     /// The production wiring on Postgres; opens no connection until the first request.
-    pub fn new(config: Config) -> anyhow::Result<Self> {
+    /// With `IDEMPOTENCY_STORE=dynamodb`, idempotency records go to DynamoDB through one
+    /// AWS SDK configuration loaded here, at cold start.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
-        Self::with_pool(config, pool)
+        let state = Self::with_pool(config.clone(), pool)?;
+        Ok(match &config.idempotency {
+            IdempotencyBackend::Postgres => state,
+            IdempotencyBackend::DynamoDb { table } => {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone());
+                state.with_idempotency(Arc::new(store))
+            }
+        })
+    }
+
+    /// The same state with another idempotency store.
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = store;
+        self
     }
 
     /// The same wiring on an existing pool (tests, the local server).
@@ -37,6 +58,7 @@ impl AppState {
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts)),
             ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),
+            idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),
             pool,
         })
     }

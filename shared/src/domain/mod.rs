@@ -4,6 +4,7 @@
 pub mod brcode;
 pub mod charge;
 pub mod document;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod merchant;

@@ -3,7 +3,7 @@
 use crate::app::AppState;
 use crate::domain::ledger::EntryKind;
 use crate::handlers::cob::view::timestamp;
-use crate::http::auth::authenticate;
+use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::query::QueryParams;
 use crate::http::{json, Request, Response};
@@ -14,7 +14,7 @@ use serde_json::{json as j, Value};
 
 /// `GET /saldo`: available and pending (reserved for money on its way out).
 pub async fn balance(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let b = state.ledger.balance(merchant.id).await?;
     Ok(json(
         StatusCode::OK,
@@ -46,7 +46,7 @@ fn line(l: &StatementLine) -> Value {
 /// `GET /extrato[?inicio=&fim=&paginacao...]`: ledger postings on the merchant's accounts,
 /// newest first, each with the reference of its movement.
 pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let mut q = QueryParams::new(req.uri().query());
     let inicio = q.timestamp("inicio");
     let fim = q.timestamp("fim");

@@ -8,6 +8,13 @@ use http::header;
 
 const SCHEME: &str = "Bearer ";
 
+/// The merchant the route table authenticated for this request.
+pub fn authenticated(req: &Request) -> Result<Merchant, ApiError> {
+    req.extensions().get::<Merchant>().cloned().ok_or_else(|| {
+        ApiError::new(ProblemKind::NaoAutenticado, "A valid API key is required: Authorization: Bearer <api key>.")
+    })
+}
+
 /// The merchant behind the request's API key.
 pub async fn authenticate(state: &AppState, req: &Request) -> Result<Merchant, ApiError> {
     let unauthenticated = || {

@@ -2,6 +2,7 @@
 //! response types, problem+json errors, JSON and query parsing, authentication.
 
 pub mod auth;
+pub mod idempotency;
 pub mod json;
 pub mod problem;
 pub mod query;
@@ -31,6 +32,16 @@ impl PathParams {
 /// The percent-decoded path parameter `name` ("" if the route has none of that name).
 pub fn param<'a>(req: &'a Request, name: &str) -> &'a str {
     req.extensions().get::<PathParams>().map(|p| p.get(name)).unwrap_or("")
+}
+
+/// When the platform will stop this request (Lambda's deadline); absent locally.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub std::time::Instant);
+
+impl Deadline {
+    pub fn remaining(&self) -> std::time::Duration {
+        self.0.saturating_duration_since(std::time::Instant::now())
+    }
 }
 
 /// The id of one request, echoed in `x-request-id` and in problem `correlationId`.

@@ -47,6 +47,10 @@ pub enum ProblemKind {
     PixDevolucaoNaoEncontrada,
     /// 401: a rail message without a valid signature.
     AssinaturaInvalida,
+    /// 409: a request with this Idempotency-Key is still running.
+    ChaveIdempotenciaEmUso,
+    /// 422: this Idempotency-Key was used for a different request.
+    ChaveIdempotenciaReutilizada,
     /// 503: a dependency is down; retry later.
     ServicoIndisponivel,
     /// 500: a bug; the body carries only the correlation id.
@@ -69,6 +73,8 @@ impl ProblemKind {
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixDevolucaoNaoEncontrada => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::ChaveIdempotenciaEmUso => StatusCode::CONFLICT,
+            ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::RequisicaoMuitoGrande => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::TipoDeConteudoNaoSuportado => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::ServicoIndisponivel => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,6 +100,8 @@ impl ProblemKind {
             ProblemKind::PixDevolucaoInvalida => "PixDevolucaoInvalida",
             ProblemKind::PixDevolucaoNaoEncontrada => "PixDevolucaoNaoEncontrada",
             ProblemKind::AssinaturaInvalida => "AssinaturaInvalida",
+            ProblemKind::ChaveIdempotenciaEmUso => "ChaveIdempotenciaEmUso",
+            ProblemKind::ChaveIdempotenciaReutilizada => "ChaveIdempotenciaReutilizada",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
         }
@@ -105,7 +113,9 @@ impl ProblemKind {
             | ProblemKind::MetodoNaoPermitido
             | ProblemKind::RequisicaoMuitoGrande
             | ProblemKind::TipoDeConteudoNaoSuportado
-            | ProblemKind::AssinaturaInvalida => false,
+            | ProblemKind::AssinaturaInvalida
+            | ProblemKind::ChaveIdempotenciaEmUso
+            | ProblemKind::ChaveIdempotenciaReutilizada => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
             | ProblemKind::NaoEncontrado
@@ -145,6 +155,8 @@ impl ProblemKind {
             ProblemKind::PixDevolucaoInvalida => "Devolução inválida.",
             ProblemKind::PixDevolucaoNaoEncontrada => "Devolução não encontrada.",
             ProblemKind::AssinaturaInvalida => "Assinatura inválida.",
+            ProblemKind::ChaveIdempotenciaEmUso => "Requisição em andamento.",
+            ProblemKind::ChaveIdempotenciaReutilizada => "Chave de idempotência reutilizada.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
         }

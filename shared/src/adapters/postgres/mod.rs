@@ -1,11 +1,13 @@
 //! The Postgres adapters (merchants, charges, ...), the connection pool and migrations.
 
 mod charges;
+mod idempotency;
 mod ledger;
 mod merchants;
 mod pix;
 
 pub use charges::PgChargeStore;
+pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;

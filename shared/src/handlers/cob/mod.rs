@@ -7,7 +7,7 @@ use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
 use crate::domain::charge::RevisionError;
 use crate::domain::ids::Txid;
-use crate::http::auth::authenticate;
+use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, PathParams, Request, Response};
@@ -56,7 +56,7 @@ fn map_error(e: ChargeError) -> ApiError {
 /// `PUT /cob/{txid}`: create a charge with the merchant's txid (a repeated identical PUT
 /// returns the same charge).
 pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let txid = path_txid(req)?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
@@ -69,7 +69,7 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
 
 /// `POST /cob`: create a charge with a txid chosen by us.
 pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let terms = input::new_charge(req.body())?;
     let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
     let created = charges::create(state, &merchant, None, &terms, crate::app::fingerprint(&canonical))
@@ -81,7 +81,7 @@ pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError>
 
 /// `PATCH /cob/{txid}`: revise or remove a charge.
 pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let txid = path_txid_to_read(req)?;
     let patch = input::patch(req.body())?;
     let charge = charges::revise(state, &merchant, &txid, &patch).await.map_err(map_error)?;
@@ -91,7 +91,7 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
 
 /// `GET /cob/{txid}[?revisao=N]`.
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let txid = path_txid_to_read(req)?;
     let revisao = input::revisao(QueryParams::new(req.uri().query()))?;
     match charges::get(state, &merchant, &txid, revisao).await {
@@ -111,7 +111,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
 
 /// `GET /cob?inicio=...&fim=...`: a page of charges created in the interval.
 pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let q = input::charge_query(QueryParams::new(req.uri().query()))?;
     let page = charges::list(state, &merchant, &q).await.map_err(map_error)?;
     Ok(json(StatusCode::OK, &view::page(&q, &page)))

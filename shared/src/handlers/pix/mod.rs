@@ -7,7 +7,7 @@ use crate::app::payments::{self, PaymentError};
 use crate::app::AppState;
 use crate::domain::ids::{EndToEndId, RefundId};
 use crate::domain::payment::RefundRejection;
-use crate::http::auth::authenticate;
+use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response};
@@ -58,7 +58,7 @@ fn path_e2eid(req: &Request) -> Result<EndToEndId, ApiError> {
 
 /// `GET /pix/{e2eid}`.
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let e2eid = path_e2eid(req)?;
     let pix = payments::get_pix(state, &merchant, &e2eid).await.map_err(map_error)?;
     Ok(json(StatusCode::OK, &view::pix(&pix)))
@@ -66,7 +66,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
 
 /// `GET /pix?inicio=...&fim=...`.
 pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let q = input::pix_query(QueryParams::new(req.uri().query()))?;
     let page = payments::list_pix(state, &merchant, &q).await.map_err(map_error)?;
     Ok(json(StatusCode::OK, &view::page(&q, &page)))
@@ -74,7 +74,7 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
 
 /// `PUT /pix/{e2eid}/devolucao/{id}`: request a refund (a repeated identical PUT returns it).
 pub async fn refund_put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let e2eid = EndToEndId::parse(param(req, "e2eid")).map_err(|e| refund_invalid("e2eid", &e.to_string()))?;
     let id = RefundId::parse(param(req, "id")).map_err(|e| refund_invalid("id", &e.to_string()))?;
     let request = input::refund_request(id, req.body())?;
@@ -89,7 +89,7 @@ pub async fn refund_put(state: &AppState, req: &Request) -> Result<Response, Api
 
 /// `GET /pix/{e2eid}/devolucao/{id}`.
 pub async fn refund_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticate(state, req).await?;
+    let merchant = authenticated(req)?;
     let e2eid = path_e2eid(req)?;
     let id = RefundId::parse(param(req, "id"))
         .map_err(|_| ApiError::new(ProblemKind::PixDevolucaoNaoEncontrada, "No refund with this id."))?;

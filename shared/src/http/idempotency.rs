@@ -1,0 +1,110 @@
+//! `Idempotency-Key` on mutating routes (IETF httpapi draft): the same key and request
+//! replay the stored response (`Idempotent-Replayed: true`); the same key with another
+//! request is 422; the same key while the first is still running is 409 with
+//! `Retry-After`. A request that fails server-side (5xx) releases its key so the client can
+//! retry; 2xx and 4xx answers are kept for 24 hours.
+//!
+//! Money never depends on this alone: every movement is also unique on its natural key in
+//! Postgres, so a lost record cannot make a retry move money twice.
+
+use super::problem::{ApiError, ProblemKind};
+use super::{Deadline, Request, Response};
+use crate::app::AppState;
+use crate::domain::idempotency::{lock_until, request_hash, retention_until, Begin, IdempotencyKey, StoredResponse};
+use crate::domain::merchant::Merchant;
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, StatusCode};
+use std::future::Future;
+use std::time::Duration;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+/// The in-progress lock when nothing says how long the request may run (local server).
+const DEFAULT_REMAINING: Duration = Duration::from_secs(30);
+/// Response headers worth replaying.
+const KEPT_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut res = http::Response::new(Bytes::from(stored.body));
+    *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    for (name, value) in stored.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+            res.headers_mut().insert(n, v);
+        }
+    }
+    res.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+    res
+}
+
+fn stored(res: &Response) -> StoredResponse {
+    let headers = KEPT_HEADERS
+        .iter()
+        .filter_map(|h| {
+            res.headers().get(h).and_then(|v| v.to_str().ok()).map(|v| (h.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    StoredResponse { status: res.status().as_u16(), headers, body: res.body().to_vec() }
+}
+
+/// Runs `run` at most once per (merchant, key), unless it failed server-side.
+pub async fn guard<F, Fut>(
+    state: &AppState,
+    merchant: &Merchant,
+    required: bool,
+    req: &Request,
+    request_id: &str,
+    run: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let key = match req.headers().get(HEADER) {
+        None if required => {
+            return Err(ApiError::new(
+                ProblemKind::RequisicaoInvalida,
+                "This request needs an Idempotency-Key header (1 to 255 printable ASCII characters).",
+            ))
+        }
+        None => return run().await,
+        Some(v) => v.to_str().ok().and_then(IdempotencyKey::parse).ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::RequisicaoInvalida,
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            )
+        })?,
+    };
+    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let hash = request_hash(req.method().as_str(), path, req.body());
+    let now = chrono::Utc::now();
+    let remaining = req.extensions().get::<Deadline>().map_or(DEFAULT_REMAINING, Deadline::remaining);
+    match state.idempotency.begin(merchant.id, &key, &hash, lock_until(now, remaining), now).await? {
+        Begin::Run => {}
+        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::InProgress { retry_after_secs } => {
+            let mut e = ApiError::new(
+                ProblemKind::ChaveIdempotenciaEmUso,
+                "A request with this Idempotency-Key is still being processed; retry later.",
+            );
+            e.headers.push((header::RETRY_AFTER, HeaderValue::from(retry_after_secs)));
+            return Err(e);
+        }
+        Begin::Mismatch => {
+            return Err(ApiError::new(
+                ProblemKind::ChaveIdempotenciaReutilizada,
+                "This Idempotency-Key was used for a different request.",
+            ))
+        }
+    }
+    let res = run().await.unwrap_or_else(|e| e.into_response(request_id));
+    let outcome = if res.status().is_server_error() {
+        state.idempotency.release(merchant.id, &key, &hash).await
+    } else {
+        state.idempotency.complete(merchant.id, &key, &hash, &stored(&res), retention_until(chrono::Utc::now())).await
+    };
+    if let Err(e) = outcome {
+        // The request itself is done; a record we could not update lapses with its lock.
+        tracing::warn!(error = %e, "idempotency record not updated");
+    }
+    Ok(res)
+}

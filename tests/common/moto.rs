@@ -1,0 +1,56 @@
+//! A real DynamoDB/KMS-compatible server for the AWS adapters' tests: moto_server from the
+//! project's venv (installed by `make test`), on a free port, stopped when dropped.
+//! `AWS_ENDPOINT_URL` set in the environment is used instead.
+
+use std::time::Duration;
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Option<tokio::process::Child>,
+}
+
+fn moto_binary() -> String {
+    if let Ok(bin) = std::env::var("MOTO_SERVER") {
+        return bin;
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/moto_server");
+    if std::path::Path::new(venv).exists() {
+        return venv.to_owned();
+    }
+    "moto_server".to_owned()
+}
+
+impl Moto {
+    pub async fn start() -> Moto {
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+            return Moto { endpoint, _child: None };
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = tokio::process::Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server not found: run `make test` (it installs moto into .venv) or set MOTO_SERVER");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client.get(format!("{endpoint}/moto-api/")).send().await.is_ok() {
+                return Moto { endpoint, _child: Some(child) };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not start on {endpoint}");
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+}

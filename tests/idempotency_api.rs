@@ -1,0 +1,163 @@
+//! `Idempotency-Key` over HTTP: replays, conflicts, races, and money that never moves
+//! twice even when an idempotency record is lost.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+const KEY: &str = "loja@example.com";
+
+#[sqlx::test(migrations = "./migrations")]
+async fn post_needs_a_key_and_a_repeated_request_replays_the_first_answer(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let body = charge_body(KEY, "10.00");
+
+    let (status, _, problem) = call(app.request(Method::POST, "/cob", &m).json(&body)).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}RequisicaoInvalida"));
+    let (status, _, _) = call(app.request(Method::POST, "/cob", &m).header("idempotency-key", "a b").json(&body)).await;
+    assert_eq!(status, 400);
+    assert_eq!(app.count("charges").await, 0);
+
+    let first =
+        app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&body).send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+
+    let again =
+        app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&body).send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["content-type"], "application/json");
+    assert_eq!(again.text().await.unwrap(), first_body);
+    assert_eq!(app.count("charges").await, 1);
+
+    let other = charge_body(KEY, "11.00");
+    let (status, ct, problem) =
+        call(app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&other)).await;
+    assert_eq!((status, ct.as_str()), (422, "application/problem+json"));
+    assert_eq!(problem["type"], "https://tucano.dev/problems/ChaveIdempotenciaReutilizada");
+    assert_eq!(app.count("charges").await, 1);
+
+    // Keys belong to one merchant: another merchant's identical key is independent.
+    let b = app.merchant("Outra", "+5581999990000").await;
+    let (status, _, _) = call(
+        app.request(Method::POST, "/cob", &b)
+            .header("idempotency-key", "pedido-42")
+            .json(&charge_body("+5581999990000", "1.00")),
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_hundred_concurrent_identical_posts_run_once(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let m = Arc::new(app.merchant("Loja", KEY).await);
+    let body = charge_body(KEY, "10.00");
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (app, m, body) = (app.clone(), m.clone(), body.clone());
+            tokio::spawn(async move {
+                let res = app
+                    .request(Method::POST, "/cob", &m)
+                    .header("idempotency-key", "storm")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let replayed = res.headers().contains_key("idempotent-replayed");
+                (res.status().as_u16(), replayed, res.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut executed = vec![];
+    let mut replays = vec![];
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, false, body) => executed.push(body),
+            (201, true, body) => replays.push(body),
+            (409, _, _) => conflicts += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(executed.len(), 1, "exactly one execution");
+    assert!(replays.iter().all(|r| *r == executed[0]), "replays are identical");
+    assert_eq!(1 + replays.len() + conflicts, 200);
+    assert_eq!(app.count("charges").await, 1);
+}
+
+/// A received Pix of 30.00 for the merchant, as the rail would notify it.
+async fn received(app: &TestApp, e2eid: &str) {
+    let n = json!({"tipo": "PIX_RECEBIDO", "id": format!("n-{e2eid}"), "pix": {
+        "endToEndId": e2eid, "valor": "30.00", "chave": KEY, "horario": chrono::Utc::now().to_rfc3339()}});
+    let (status, _, _) = app.notify(&n).await;
+    assert_eq!(status, 200);
+}
+
+async fn refund_movements(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM ledger_transactions WHERE kind = 'refund_reserve'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_hundred_concurrent_refund_requests_move_money_once(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let m = Arc::new(app.merchant("Loja", KEY).await);
+    let e2eid = "E9999999920261121130500000000077";
+    received(&app, e2eid).await;
+    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (app, m, path) = (app.clone(), m.clone(), path.clone());
+            tokio::spawn(async move {
+                let req = app
+                    .request(Method::PUT, &path, &m)
+                    .header("idempotency-key", "refund-storm")
+                    .json(&json!({"valor": "10.00"}));
+                req.send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(status == 201 || status == 409, "{status}");
+    }
+    assert_eq!(refund_movements(&app).await, 1);
+    assert_eq!(app.saldo(&m).await, ("20.00".into(), "10.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_lost_idempotency_record_cannot_make_money_move_twice(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let e2eid = "E9999999920261121130500000000078";
+    received(&app, e2eid).await;
+    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let put =
+        || app.request(Method::PUT, &path, &m).header("idempotency-key", "k-refund").json(&json!({"valor": "10.00"}));
+
+    let (status, _, first) = call(put()).await;
+    assert_eq!(status, 201);
+    // The record disappears (TTL, a table restore, an operator...) mid-flight...
+    sqlx::query("DELETE FROM idempotency_records").execute(&app.pool).await.unwrap();
+    // ...and the client retries: the refund's natural key (its id on this Pix) holds.
+    let res = put().send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().get("idempotent-replayed").is_none(), "the record was really gone");
+    let again: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(again["rtrId"], first["rtrId"]);
+    assert_eq!(refund_movements(&app).await, 1);
+    assert_eq!(app.saldo(&m).await, ("20.00".into(), "10.00".into()));
+    app.assert_ledger_ok().await;
+}

@@ -1,0 +1,97 @@
+//! One contract for every IdempotencyStore: Postgres (local default) and DynamoDB (AWS,
+//! here on moto server). Time is passed in, so expiry is tested without sleeping.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tucano_shared::adapters::dynamodb::DynamoIdempotencyStore;
+use tucano_shared::adapters::postgres::PgIdempotencyStore;
+use tucano_shared::domain::idempotency::{Begin, IdempotencyKey, StoredResponse};
+use tucano_shared::domain::merchant::MerchantId;
+use tucano_shared::ports::IdempotencyStore;
+
+fn key(s: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(s).unwrap()
+}
+
+fn response() -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"txid":"abc"}"#.to_vec(),
+    }
+}
+
+async fn contract(store: Arc<dyn IdempotencyStore>) {
+    let m = MerchantId(uuid::Uuid::new_v4());
+    let now = Utc::now();
+    let lock = now + Duration::seconds(30);
+    let (h1, h2) = ([1u8; 32], [2u8; 32]);
+
+    // A fresh key runs; while it runs, the same request waits and another is refused.
+    assert_eq!(store.begin(m, &key("k1"), &h1, lock, now).await.unwrap(), Begin::Run);
+    assert!(matches!(
+        store.begin(m, &key("k1"), &h1, lock, now).await.unwrap(),
+        Begin::InProgress { retry_after_secs: 1..=60 }
+    ));
+    assert_eq!(store.begin(m, &key("k1"), &h2, lock, now).await.unwrap(), Begin::Mismatch);
+
+    // Once completed, the same request replays the response; another is refused.
+    store.complete(m, &key("k1"), &h1, &response(), now + Duration::hours(24)).await.unwrap();
+    assert_eq!(store.begin(m, &key("k1"), &h1, lock, now).await.unwrap(), Begin::Replay(response()));
+    assert_eq!(store.begin(m, &key("k1"), &h2, lock, now).await.unwrap(), Begin::Mismatch);
+
+    // Keys are scoped per merchant.
+    let other = MerchantId(uuid::Uuid::new_v4());
+    assert_eq!(store.begin(other, &key("k1"), &h2, lock, now).await.unwrap(), Begin::Run);
+
+    // A released key can be used again at once.
+    assert_eq!(store.begin(m, &key("k2"), &h1, lock, now).await.unwrap(), Begin::Run);
+    store.release(m, &key("k2"), &h1).await.unwrap();
+    assert_eq!(store.begin(m, &key("k2"), &h2, lock, now).await.unwrap(), Begin::Run);
+    // Releasing with the wrong request, or a completed record, does nothing.
+    store.release(m, &key("k2"), &h1).await.unwrap();
+    assert!(matches!(store.begin(m, &key("k2"), &h2, lock, now).await.unwrap(), Begin::InProgress { .. }));
+
+    // A lock that lapsed (its request's deadline passed) is taken over, checked in code
+    // (TTL deletion may lag by days).
+    let later = lock + Duration::seconds(1);
+    assert_eq!(store.begin(m, &key("k2"), &h1, later + Duration::seconds(30), later).await.unwrap(), Begin::Run);
+    // The late first holder cannot complete over the new holder.
+    store.complete(m, &key("k2"), &h2, &response(), later + Duration::hours(24)).await.unwrap();
+    assert!(matches!(store.begin(m, &key("k2"), &h1, later, later).await.unwrap(), Begin::InProgress { .. }));
+
+    // A completed record past its retention no longer counts.
+    let next_day = now + Duration::hours(25);
+    assert_eq!(store.begin(m, &key("k1"), &h2, next_day + Duration::seconds(30), next_day).await.unwrap(), Begin::Run);
+
+    // Fifty racing requests with one key: exactly one runs.
+    let racers = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.begin(m, &key("race"), &h1, lock, now).await.unwrap() })
+    });
+    let mut runs = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Begin::Run => runs += 1,
+            Begin::InProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(runs, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_postgres_store_honours_the_contract(pool: PgPool) {
+    contract(Arc::new(PgIdempotencyStore::new(pool))).await;
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_honours_the_contract() {
+    let moto = common::moto::Moto::start().await;
+    let store = DynamoIdempotencyStore::new(moto.dynamodb(), format!("idem-{}", uuid::Uuid::new_v4().simple()));
+    store.ensure_table().await.unwrap();
+    contract(Arc::new(store)).await;
+}
