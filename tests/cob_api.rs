@@ -115,7 +115,9 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
 async fn post_creates_a_charge_with_a_txid_chosen_by_the_psp(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
-    let (status, _, cob) = call(app.request(Method::POST, "/cob", &m).json(&charge_body(KEY_A, "5.50"))).await;
+    let (status, _, cob) =
+        call(app.request(Method::POST, "/cob", &m).header("idempotency-key", "k1").json(&charge_body(KEY_A, "5.50")))
+            .await;
     assert_eq!(status, 201, "{cob}");
     let txid = cob["txid"].as_str().unwrap();
     assert!(txid.len() >= 26 && txid.len() <= 35 && txid.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -143,7 +145,9 @@ async fn a_merchant_can_never_see_or_touch_another_merchants_charge(pool: PgPool
     assert_eq!(list["cobs"], json!([]));
 
     // B cannot bill on A's key either.
-    let (status, _, problem) = call(app.request(Method::POST, "/cob", &b).json(&charge_body(KEY_A, "1.00"))).await;
+    let (status, _, problem) =
+        call(app.request(Method::POST, "/cob", &b).header("idempotency-key", "k2").json(&charge_body(KEY_A, "1.00")))
+            .await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "cob.chave");
 
