@@ -92,7 +92,8 @@ pub async fn ledger(
         }
     }
     let directory = Arc::new(AccountDirectory::default());
-    let store = Arc::new(PgPixStore::new(pool.clone(), directory.clone()));
+    let cipher = Arc::new(tucano_shared::adapters::local_cipher::LocalCipher::new([7; 32]));
+    let store = Arc::new(PgPixStore::new(pool.clone(), directory.clone(), cipher));
     let ledger = PgLedger::new(pool.clone());
     let keys = Arc::new(keys);
     let stop = Arc::new(AtomicBool::new(false));

@@ -186,10 +186,25 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     let location_base =
         std::env::var("PIX_LOCATION_BASE").unwrap_or_else(|_| format!("localhost:{}/qr/v2", addr.port()));
     let rail_url = std::env::var("PIX_RAIL_URL").unwrap_or_else(|_| "http://127.0.0.1:3100".into());
-    let config = Config::new(database_url()?, 10, location_base)?.with_rail(&rail_url, rail_secret()?.as_bytes())?;
-    let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
+    let mut config =
+        Config::new(database_url()?, 10, location_base)?.with_rail(&rail_url, rail_secret()?.as_bytes())?;
+    config.idempotency = Config::idempotency_from_env()?;
+    config.cipher = Config::cipher_from_env()?;
+    tracing::info!(idempotency = ?config.idempotency, cipher = ?config.cipher, "configuration");
+    let pool = lazy_pool(&config.database_url, 2)?;
     migrate(&pool).await.context("applying migrations (is Postgres running and DATABASE_URL right?)")?;
-    let state = AppState::with_pool(config, pool)?;
+    pool.close().await;
+    let state = AppState::new(config).await?;
+    if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table.clone(),
+        )
+        .ensure_table()
+        .await
+        .context("creating the local DynamoDB table")?;
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "tucano dev server listening");
     crate::server::serve(listener, state).await?;

@@ -281,3 +281,38 @@ pub trait IdempotencyStore: Send + Sync {
     /// the client can retry with the same key.
     async fn release(&self, scope: MerchantId, key: &IdempotencyKey, hash: &[u8; 32]) -> Result<(), StoreError>;
 }
+
+// ---- Encryption of personal data and secrets ----
+
+/// What an encrypted value is bound to: decrypting under another merchant or purpose
+/// fails. Sent to KMS as its encryption context and used as AES-GCM associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CipherContext {
+    /// None for data that belongs to no merchant (money parked in suspense).
+    pub merchant: Option<MerchantId>,
+    pub purpose: &'static str,
+}
+
+/// Why a value could not be encrypted or decrypted. Never carries the value.
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    /// Tampered, truncated, or under another context or key: never garbage.
+    #[error("ciphertext rejected")]
+    Rejected,
+    /// The key service is unreachable or throttling.
+    #[error("key service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("unexpected cipher failure")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Envelope encryption (a data key per context, itself encrypted by a master key held in
+/// KMS in AWS or locally for development) and keyed blind indexes for lookups.
+#[async_trait]
+pub trait Cipher: Send + Sync {
+    async fn encrypt(&self, plaintext: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
+    async fn decrypt(&self, envelope: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
+    /// HMAC-SHA256 of `value` under a secret index key, per purpose: equal values give
+    /// equal indexes, so `WHERE index = $1` finds them without storing the value.
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32];
+}

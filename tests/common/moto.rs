@@ -54,3 +54,15 @@ impl Moto {
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 }
+
+impl Moto {
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("sa-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "moto"))
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+}

@@ -1,5 +1,8 @@
 //! Adapters: implementations of the ports against real infrastructure.
 
 pub mod dynamodb;
+pub mod envelope;
+pub mod kms_cipher;
+pub mod local_cipher;
 pub mod postgres;
 pub mod rail_http;

@@ -29,6 +29,44 @@ pub struct Config {
     pub ispb: String,
     /// Where idempotency records live.
     pub idempotency: IdempotencyBackend,
+    /// How personal data and secrets are encrypted at rest.
+    pub cipher: CipherBackend,
+}
+
+/// `CIPHER=kms` (with `KMS_KEY_ID` and `BLIND_INDEX_KEY_WRAPPED`, the KMS-encrypted
+/// blind-index key in hex) or `CIPHER=local` (DEV ONLY, with `TUCANO_DEV_MASTER_KEY`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum CipherBackend {
+    Local { master: [u8; 32] },
+    Kms { key_id: String, wrapped_index_key: Vec<u8> },
+}
+
+impl std::fmt::Debug for CipherBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CipherBackend::Local { .. } => f.write_str("Local(dev-only)"),
+            CipherBackend::Kms { key_id, .. } => write!(f, "Kms({key_id})"),
+        }
+    }
+}
+
+impl CipherBackend {
+    /// A local cipher under a random key that lives as long as the process: for tests and
+    /// tools that keep nothing encrypted across runs.
+    pub fn ephemeral() -> Self {
+        let mut master = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut master);
+        CipherBackend::Local { master }
+    }
+
+    /// A local cipher under a 32-byte key given as 64 hex characters.
+    pub fn local_from_hex(hex_key: &str) -> Result<Self, ConfigError> {
+        let bytes = hex::decode(hex_key.trim()).ok().filter(|b| b.len() == 32);
+        let master = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            ConfigError::Invalid("TUCANO_DEV_MASTER_KEY", "must be 64 hex characters (32 bytes)".into())
+        })?;
+        Ok(CipherBackend::Local { master })
+    }
 }
 
 /// `IDEMPOTENCY_STORE=postgres` (default) or `dynamodb` (with `IDEMPOTENCY_TABLE`).
@@ -53,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("rail_secret", &"***")
             .field("ispb", &self.ispb)
             .field("idempotency", &self.idempotency)
+            .field("cipher", &self.cipher)
             .finish()
     }
 }
@@ -92,7 +131,14 @@ impl Config {
             Ok(ispb) => config.with_ispb(&ispb)?,
             Err(_) => config,
         };
-        config.idempotency = match env::var("IDEMPOTENCY_STORE").as_deref() {
+        config.idempotency = Self::idempotency_from_env()?;
+        config.cipher = Self::cipher_from_env()?;
+        Ok(config)
+    }
+
+    /// `IDEMPOTENCY_STORE` (default postgres) and `IDEMPOTENCY_TABLE`.
+    pub fn idempotency_from_env() -> Result<IdempotencyBackend, ConfigError> {
+        Ok(match env::var("IDEMPOTENCY_STORE").as_deref() {
             Err(_) | Ok("postgres") => IdempotencyBackend::Postgres,
             Ok("dynamodb") => IdempotencyBackend::DynamoDb {
                 table: env::var("IDEMPOTENCY_TABLE").map_err(|_| {
@@ -100,8 +146,27 @@ impl Config {
                 })?,
             },
             Ok(_) => return Err(ConfigError::Invalid("IDEMPOTENCY_STORE", "must be postgres or dynamodb".into())),
-        };
-        Ok(config)
+        })
+    }
+
+    /// `CIPHER` (required) with its keys.
+    pub fn cipher_from_env() -> Result<CipherBackend, ConfigError> {
+        Ok(match env::var("CIPHER").as_deref() {
+            Ok("kms") => CipherBackend::Kms {
+                key_id: env::var("KMS_KEY_ID")
+                    .map_err(|_| ConfigError::Missing("KMS_KEY_ID", "name the KMS key for data keys"))?,
+                wrapped_index_key: env::var("BLIND_INDEX_KEY_WRAPPED")
+                    .ok()
+                    .and_then(|h| hex::decode(h.trim()).ok())
+                    .ok_or_else(|| {
+                        ConfigError::Missing("BLIND_INDEX_KEY_WRAPPED", "give the KMS-encrypted blind-index key in hex")
+                    })?,
+            },
+            Ok("local") => CipherBackend::local_from_hex(&env::var("TUCANO_DEV_MASTER_KEY").map_err(|_| {
+                ConfigError::Missing("TUCANO_DEV_MASTER_KEY", "the local DEV-ONLY cipher needs a 64-hex-character key")
+            })?)?,
+            _ => return Err(ConfigError::Missing("CIPHER", "set it to kms (production) or local (development only)")),
+        })
     }
 
     /// Points the configuration at a rail.
@@ -148,6 +213,7 @@ impl Config {
             rail_secret: vec![],
             ispb: DEFAULT_ISPB.into(),
             idempotency: IdempotencyBackend::Postgres,
+            cipher: CipherBackend::ephemeral(),
         })
     }
 }

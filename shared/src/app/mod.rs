@@ -1,11 +1,11 @@
 //! Use cases and the application state they run with.
 
 pub mod charges;
-mod config;
+pub mod config;
 pub mod payments;
 mod state;
 
-pub use config::{Config, ConfigError};
+pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend};
 pub use state::AppState;
 
 use sha2::{Digest, Sha256};

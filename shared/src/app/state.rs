@@ -1,14 +1,16 @@
 //! The application state: built once (at cold start, or when the local server starts) and
 //! lent to every request. Holds the ports, never a per-request client.
 
-use super::config::IdempotencyBackend;
+use super::config::{CipherBackend, IdempotencyBackend};
 use super::Config;
 use crate::adapters::dynamodb::DynamoIdempotencyStore;
+use crate::adapters::kms_cipher::KmsCipher;
+use crate::adapters::local_cipher::LocalCipher;
 use crate::adapters::postgres::{
     lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
 };
 use crate::adapters::rail_http::HttpRail;
-use crate::ports::{ChargeStore, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore};
+use crate::ports::{ChargeStore, Cipher, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ pub struct AppState {
     pub ledger: Arc<dyn Ledger>,
     pub rail: Arc<dyn PixRail>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub cipher: Arc<dyn Cipher>,
 }
 
 impl AppState {
@@ -30,14 +33,24 @@ impl AppState {
     /// AWS SDK configuration loaded here, at cold start.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
-        let state = Self::with_pool(config.clone(), pool)?;
-        Ok(match &config.idempotency {
-            IdempotencyBackend::Postgres => state,
-            IdempotencyBackend::DynamoDb { table } => {
-                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone());
+        let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
+            || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. });
+        let aws =
+            if needs_aws { Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) } else { None };
+        let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
+            (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
+                Arc::new(KmsCipher::new(aws_sdk_kms::Client::new(aws), key_id.clone(), wrapped_index_key).await?)
+            }
+            (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
+            (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
+        };
+        let state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
+        Ok(match (&config.idempotency, &aws) {
+            (IdempotencyBackend::DynamoDb { table }, Some(aws)) => {
+                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone());
                 state.with_idempotency(Arc::new(store))
             }
+            _ => state,
         })
     }
 
@@ -48,14 +61,25 @@ impl AppState {
     }
 
     /// The same wiring on an existing pool (tests, the local server).
+    /// Only for the local cipher (KMS needs the async `new`).
     pub fn with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let cipher: Arc<dyn Cipher> = match &config.cipher {
+            CipherBackend::Local { master } => Arc::new(LocalCipher::new(*master)),
+            CipherBackend::Kms { .. } => anyhow::bail!("a KMS cipher needs AppState::new"),
+        };
+        Self::with_parts(config, pool, cipher)
+    }
+
+    /// The Postgres wiring around a given cipher.
+    pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
         let accounts = Arc::new(AccountDirectory::default());
         let rail = HttpRail::new(&config.rail_url, &config.rail_secret)?;
         Ok(AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
-            charges: Arc::new(PgChargeStore::new(pool.clone())),
-            pix: Arc::new(PgPixStore::new(pool.clone(), accounts)),
+            charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
+            pix: Arc::new(PgPixStore::new(pool.clone(), accounts, cipher.clone())),
+            cipher,
             ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),
             idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),

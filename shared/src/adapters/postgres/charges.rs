@@ -1,27 +1,29 @@
 //! Immediate charges (`cob`) and their locations on Postgres. Row conversions live here.
 
+use super::documents::{self, DEVEDOR};
 use super::store_error;
 use crate::domain::charge::{
     Charge, ChargePatch, ChargeStatus, ChargeTerms, Devedor, InfoAdicional, Location, Revision,
 };
-use crate::domain::document::{Cnpj, Cpf, Document};
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
-use crate::ports::{ChargeQuery, ChargeStore, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use crate::ports::{ChargeQuery, ChargeStore, Cipher, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
 use anyhow::{anyhow, Context};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::sync::Arc;
 
 pub struct PgChargeStore {
     pool: PgPool,
+    cipher: Arc<dyn Cipher>,
 }
 
 impl PgChargeStore {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, cipher: Arc<dyn Cipher>) -> Self {
+        Self { pool, cipher }
     }
 }
 
@@ -32,8 +34,9 @@ struct ChargeRow {
     status: String,
     created_at: DateTime<Utc>,
     expiracao: i32,
-    devedor_cpf: Option<String>,
-    devedor_cnpj: Option<String>,
+    merchant_id: uuid::Uuid,
+    devedor_doc_kind: Option<String>,
+    devedor_doc_enc: Option<Vec<u8>>,
     devedor_nome: Option<String>,
     valor_original: i64,
     modalidade_alteracao: i16,
@@ -55,8 +58,9 @@ macro_rules! charge_row {
             status: $r.status,
             created_at: $r.created_at,
             expiracao: $r.expiracao,
-            devedor_cpf: $r.devedor_cpf,
-            devedor_cnpj: $r.devedor_cnpj,
+            merchant_id: $r.merchant_id,
+            devedor_doc_kind: $r.devedor_doc_kind,
+            devedor_doc_enc: $r.devedor_doc_enc,
             devedor_nome: $r.devedor_nome,
             valor_original: $r.valor_original,
             modalidade_alteracao: $r.modalidade_alteracao,
@@ -71,11 +75,12 @@ macro_rules! charge_row {
     };
 }
 
-/// The columns a charge-changing UPDATE writes, from domain terms.
+/// The columns a charge-changing write stores, from domain terms (the document sealed).
 struct TermColumns {
     expiracao: i32,
-    devedor_cpf: Option<String>,
-    devedor_cnpj: Option<String>,
+    devedor_doc_kind: Option<String>,
+    devedor_doc_enc: Option<Vec<u8>>,
+    devedor_doc_index: Option<Vec<u8>>,
     devedor_nome: Option<String>,
     valor_original: i64,
     modalidade_alteracao: i16,
@@ -84,37 +89,32 @@ struct TermColumns {
     info_adicionais: serde_json::Value,
 }
 
-impl From<&ChargeTerms> for TermColumns {
-    fn from(t: &ChargeTerms) -> Self {
-        let (cpf, cnpj) = match t.devedor.as_ref().map(|d| &d.documento) {
-            Some(Document::Cpf(c)) => (Some(c.as_str().to_owned()), None),
-            Some(Document::Cnpj(c)) => (None, Some(c.as_str().to_owned())),
-            None => (None, None),
+impl TermColumns {
+    async fn of(t: &ChargeTerms, merchant: MerchantId, cipher: &dyn Cipher) -> Result<Self, StoreError> {
+        let sealed = documents::seal(cipher, t.devedor.as_ref().map(|d| &d.documento), Some(merchant), DEVEDOR).await?;
+        let (kind, enc, index) = match sealed {
+            Some(d) => (Some(d.kind), Some(d.enc), Some(d.index)),
+            None => (None, None, None),
         };
-        TermColumns {
+        Ok(TermColumns {
             expiracao: t.expiracao,
-            devedor_cpf: cpf,
-            devedor_cnpj: cnpj,
+            devedor_doc_kind: kind,
+            devedor_doc_enc: enc,
+            devedor_doc_index: index,
             devedor_nome: t.devedor.as_ref().map(|d| d.nome.clone()),
             valor_original: t.valor.centavos(),
             modalidade_alteracao: i16::from(t.valor_alteravel),
             chave: t.chave.as_str().to_owned(),
             solicitacao_pagador: t.solicitacao_pagador.clone(),
             info_adicionais: serde_json::to_value(&t.info_adicionais).unwrap_or_else(|_| serde_json::json!([])),
-        }
+        })
     }
 }
 
-impl TryFrom<ChargeRow> for Charge {
-    type Error = anyhow::Error;
-
-    fn try_from(r: ChargeRow) -> anyhow::Result<Self> {
-        let documento = match (r.devedor_cpf, r.devedor_cnpj) {
-            (Some(cpf), None) => Some(Document::Cpf(Cpf::parse(&cpf).context("stored devedor CPF")?)),
-            (None, Some(cnpj)) => Some(Document::Cnpj(Cnpj::parse(&cnpj).context("stored devedor CNPJ")?)),
-            (None, None) => None,
-            (Some(_), Some(_)) => return Err(anyhow!("stored charge has both CPF and CNPJ")),
-        };
+impl ChargeRow {
+    /// The domain charge, given the row's document already decrypted.
+    fn into_charge(self, documento: Option<crate::domain::document::Document>) -> anyhow::Result<Charge> {
+        let r = self;
         let devedor = match (documento, r.devedor_nome) {
             (Some(documento), Some(nome)) => Some(Devedor { documento, nome }),
             (None, None) => None,
@@ -145,14 +145,19 @@ impl TryFrom<ChargeRow> for Charge {
     }
 }
 
-fn to_charge(row: ChargeRow) -> Result<Charge, StoreError> {
-    Charge::try_from(row).map_err(StoreError::Unexpected)
+async fn to_charge(row: ChargeRow, cipher: &dyn Cipher) -> Result<Charge, StoreError> {
+    let merchant = Some(MerchantId(row.merchant_id));
+    let documento =
+        documents::open(cipher, row.devedor_doc_kind.as_deref(), row.devedor_doc_enc.as_deref(), merchant, DEVEDOR)
+            .await?;
+    row.into_charge(documento).map_err(StoreError::Unexpected)
 }
 
 /// The current state of a charge (locked when `for_update`), its request fingerprint and
 /// its row id.
 pub(crate) async fn select_current(
     conn: &mut sqlx::PgConnection,
+    cipher: &dyn Cipher,
     merchant: MerchantId,
     txid: &Txid,
     for_update: bool,
@@ -161,7 +166,7 @@ pub(crate) async fn select_current(
     macro_rules! select_current {
         ($lock:literal) => {
             sqlx::query!(
-                r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+                r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                           c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                           c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                           c.pix_copia_e_cola, c.request_hash
@@ -180,13 +185,16 @@ pub(crate) async fn select_current(
         };
     }
     let found = if for_update { select_current!("FOR UPDATE OF c") } else { select_current!("") };
-    found.map(|(row, hash, id)| Ok((to_charge(row)?, hash, id))).transpose()
+    match found {
+        Some((row, hash, id)) => Ok(Some((to_charge(row, cipher).await?, hash, id))),
+        None => Ok(None),
+    }
 }
 
 #[async_trait]
 impl ChargeStore for PgChargeStore {
     async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError> {
-        let cols = TermColumns::from(new.terms);
+        let cols = TermColumns::of(new.terms, merchant, self.cipher.as_ref()).await?;
         // One round trip: the location and the charge are inserted together. On a txid
         // conflict the statement inserts no charge, and the fresh location is removed below.
         let inserted = sqlx::query!(
@@ -195,10 +203,10 @@ impl ChargeStore for PgChargeStore {
                    VALUES ($1, $2, $3, 'cob')
                    RETURNING id, created_at
                )
-               INSERT INTO charges (merchant_id, txid, expiracao, devedor_cpf, devedor_cnpj, devedor_nome,
-                                    valor_original, modalidade_alteracao, chave, solicitacao_pagador,
+               INSERT INTO charges (merchant_id, txid, expiracao, devedor_doc_kind, devedor_doc_enc, devedor_doc_index,
+                                    devedor_nome, valor_original, modalidade_alteracao, chave, solicitacao_pagador,
                                     info_adicionais, loc_id, pix_copia_e_cola, request_hash)
-               SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, loc.id, $14, $15 FROM loc
+               SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, loc.id, $15, $16 FROM loc
                ON CONFLICT (merchant_id, txid) DO NOTHING
                RETURNING created_at, loc_id AS "loc_id!", (SELECT created_at FROM loc) AS "loc_created_at!""#,
             merchant.0,
@@ -206,8 +214,9 @@ impl ChargeStore for PgChargeStore {
             new.location_url,
             new.txid.as_str(),
             cols.expiracao,
-            cols.devedor_cpf,
-            cols.devedor_cnpj,
+            cols.devedor_doc_kind,
+            cols.devedor_doc_enc,
+            cols.devedor_doc_index,
             cols.devedor_nome,
             cols.valor_original,
             cols.modalidade_alteracao,
@@ -238,7 +247,7 @@ impl ChargeStore for PgChargeStore {
             .execute(&mut *conn)
             .await
             .map_err(store_error)?;
-        let (charge, hash, _) = select_current(&mut conn, merchant, new.txid, false)
+        let (charge, hash, _) = select_current(&mut conn, self.cipher.as_ref(), merchant, new.txid, false)
             .await?
             .ok_or_else(|| StoreError::Unexpected(anyhow!("charge vanished after a txid conflict")))?;
         Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint })
@@ -252,11 +261,13 @@ impl ChargeStore for PgChargeStore {
     ) -> Result<Option<Charge>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let Some(revisao) = revisao else {
-            return Ok(select_current(&mut conn, merchant, txid, false).await?.map(|(charge, _, _)| charge));
+            return Ok(select_current(&mut conn, self.cipher.as_ref(), merchant, txid, false)
+                .await?
+                .map(|(charge, _, _)| charge));
         };
         let row = sqlx::query_as!(
             ChargeRow,
-            r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao, r.devedor_cpf, r.devedor_cnpj,
+            r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao, c.merchant_id, r.devedor_doc_kind, r.devedor_doc_enc,
                       r.devedor_nome, r.valor_original, r.modalidade_alteracao, r.chave, r.solicitacao_pagador,
                       r.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       c.pix_copia_e_cola
@@ -271,7 +282,10 @@ impl ChargeStore for PgChargeStore {
         .fetch_optional(&mut *conn)
         .await
         .map_err(store_error)?;
-        row.map(to_charge).transpose()
+        match row {
+            Some(row) => Ok(Some(to_charge(row, self.cipher.as_ref()).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn revise(
@@ -281,7 +295,7 @@ impl ChargeStore for PgChargeStore {
         patch: &ChargePatch,
     ) -> Result<ReviseOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let Some((charge, _, _)) = select_current(&mut tx, merchant, txid, true).await? else {
+        let Some((charge, _, _)) = select_current(&mut tx, self.cipher.as_ref(), merchant, txid, true).await? else {
             return Ok(ReviseOutcome::NotFound);
         };
         let (terms, status, revisao) = match charge.revise(patch) {
@@ -289,20 +303,21 @@ impl ChargeStore for PgChargeStore {
             Ok(Revision::Unchanged) => return Ok(ReviseOutcome::Revised(charge)),
             Ok(Revision::Changed { terms, status, revisao }) => (terms, status, revisao),
         };
-        let cols = TermColumns::from(&terms);
+        let cols = TermColumns::of(&terms, merchant, self.cipher.as_ref()).await?;
         sqlx::query!(
             r#"UPDATE charges
-                  SET revisao = $3, status = $4, expiracao = $5, devedor_cpf = $6, devedor_cnpj = $7,
-                      devedor_nome = $8, valor_original = $9, modalidade_alteracao = $10, chave = $11,
-                      solicitacao_pagador = $12, info_adicionais = $13
+                  SET revisao = $3, status = $4, expiracao = $5, devedor_doc_kind = $6, devedor_doc_enc = $7,
+                      devedor_doc_index = $8, devedor_nome = $9, valor_original = $10, modalidade_alteracao = $11,
+                      chave = $12, solicitacao_pagador = $13, info_adicionais = $14
                 WHERE merchant_id = $1 AND txid = $2"#,
             merchant.0,
             txid.as_str(),
             revisao,
             status.as_str(),
             cols.expiracao,
-            cols.devedor_cpf,
-            cols.devedor_cnpj,
+            cols.devedor_doc_kind,
+            cols.devedor_doc_enc,
+            cols.devedor_doc_index,
             cols.devedor_nome,
             cols.valor_original,
             cols.modalidade_alteracao,
@@ -320,7 +335,7 @@ impl ChargeStore for PgChargeStore {
     async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError> {
         let row = sqlx::query_as!(
             ChargeRow,
-            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       c.pix_copia_e_cola
@@ -331,36 +346,33 @@ impl ChargeStore for PgChargeStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(to_charge).transpose()
+        match row {
+            Some(row) => Ok(Some(to_charge(row, self.cipher.as_ref()).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list(&self, merchant: MerchantId, q: &ChargeQuery) -> Result<Page<Charge>, StoreError> {
-        let (cpf, cnpj) = match &q.devedor {
-            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
-            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
-            None => (None, None),
-        };
+        let doc_index = q.devedor.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
         let status = q.status.map(ChargeStatus::as_str);
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query!(
-            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.devedor_cpf, c.devedor_cnpj,
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       c.pix_copia_e_cola, count(*) OVER () AS "total!"
                  FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
                 WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
-                  AND ($4::text IS NULL OR c.devedor_cpf = $4)
-                  AND ($5::text IS NULL OR c.devedor_cnpj = $5)
-                  AND ($6::text IS NULL OR c.status = $6)
-                  AND ($7::boolean IS NULL OR (c.loc_id IS NOT NULL) = $7)
+                  AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
+                  AND ($5::text IS NULL OR c.status = $5)
+                  AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                 ORDER BY c.created_at, c.id
-                LIMIT $8 OFFSET $9"#,
+                LIMIT $7 OFFSET $8"#,
             merchant.0,
             q.inicio,
             q.fim,
-            cpf,
-            cnpj,
+            doc_index,
             status,
             q.location_presente,
             limit,
@@ -376,15 +388,13 @@ impl ChargeStore for PgChargeStore {
             None if offset > 0 => sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM charges c
                     WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
-                      AND ($4::text IS NULL OR c.devedor_cpf = $4)
-                      AND ($5::text IS NULL OR c.devedor_cnpj = $5)
-                      AND ($6::text IS NULL OR c.status = $6)
-                      AND ($7::boolean IS NULL OR (c.loc_id IS NOT NULL) = $7)"#,
+                      AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
+                      AND ($5::text IS NULL OR c.status = $5)
+                      AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
-                cpf,
-                cnpj,
+                doc_index,
                 status,
                 q.location_presente,
             )
@@ -393,7 +403,10 @@ impl ChargeStore for PgChargeStore {
             .map_err(store_error)?,
             None => 0,
         };
-        let items = rows.into_iter().map(|r| to_charge(charge_row!(r))).collect::<Result<Vec<_>, _>>()?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            items.push(to_charge(charge_row!(r), self.cipher.as_ref()).await?);
+        }
         Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
     }
 }

@@ -1,6 +1,7 @@
 //! The Postgres adapters (merchants, charges, ...), the connection pool and migrations.
 
 mod charges;
+mod documents;
 mod idempotency;
 mod ledger;
 mod merchants;

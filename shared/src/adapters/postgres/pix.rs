@@ -2,10 +2,10 @@
 //! concluding it are each one transaction with their ledger entries and outbox events.
 
 use super::charges::select_current;
+use super::documents::{self, PAGADOR};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
 use super::store_error;
 use crate::domain::charge::ChargeStatus;
-use crate::domain::document::{Cnpj, Cpf, Document};
 use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
 use crate::domain::ledger::{FeePlan, JournalEntry};
 use crate::domain::merchant::MerchantId;
@@ -13,7 +13,9 @@ use crate::domain::money::Amount;
 use crate::domain::payment::{
     assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundRejection, RefundRequest, RefundStatus,
 };
-use crate::ports::{ConcludeOutcome, Page, PixQuery, PixStore, RecordOutcome, RefundOutcome, RefundResult, StoreError};
+use crate::ports::{
+    Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RecordOutcome, RefundOutcome, RefundResult, StoreError,
+};
 use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,11 +26,12 @@ use std::sync::Arc;
 pub struct PgPixStore {
     pool: PgPool,
     accounts: Arc<AccountDirectory>,
+    cipher: Arc<dyn Cipher>,
 }
 
 impl PgPixStore {
-    pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>) -> Self {
-        Self { pool, accounts }
+    pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>, cipher: Arc<dyn Cipher>) -> Self {
+        Self { pool, accounts, cipher }
     }
 }
 
@@ -52,8 +55,9 @@ struct PixRow {
     valor: i64,
     fee: i64,
     horario: DateTime<Utc>,
-    pagador_cpf: Option<String>,
-    pagador_cnpj: Option<String>,
+    merchant_id: Option<uuid::Uuid>,
+    pagador_doc_kind: Option<String>,
+    pagador_doc_enc: Option<Vec<u8>>,
     pagador_nome: Option<String>,
     info_pagador: Option<String>,
     alerta: Option<String>,
@@ -91,12 +95,11 @@ impl TryFrom<&RefundRow> for Refund {
     }
 }
 
-fn to_received(row: PixRow, refunds: &[RefundRow]) -> Result<ReceivedPix, StoreError> {
-    let documento = match (&row.pagador_cpf, &row.pagador_cnpj) {
-        (Some(c), _) => Some(Document::Cpf(Cpf::parse(c).map_err(unexpected)?)),
-        (None, Some(c)) => Some(Document::Cnpj(Cnpj::parse(c).map_err(unexpected)?)),
-        (None, None) => None,
-    };
+async fn to_received(row: PixRow, refunds: &[RefundRow], cipher: &dyn Cipher) -> Result<ReceivedPix, StoreError> {
+    let merchant = row.merchant_id.map(MerchantId);
+    let documento =
+        documents::open(cipher, row.pagador_doc_kind.as_deref(), row.pagador_doc_enc.as_deref(), merchant, PAGADOR)
+            .await?;
     Ok(ReceivedPix {
         end_to_end_id: EndToEndId::parse(&row.end_to_end_id).map_err(unexpected)?,
         txid: row.txid.as_deref().map(Txid::parse).transpose().map_err(unexpected)?,
@@ -183,7 +186,7 @@ impl PixStore for PgPixStore {
         // The charge it names, locked so that two payments cannot both conclude it.
         let charge_txid = pix.txid.as_ref().and_then(|t| Txid::parse_for_charge(t.as_str()).ok());
         let charge = match (merchant, &charge_txid) {
-            (Some(m), Some(t)) => select_current(&mut tx, m, t, true).await?,
+            (Some(m), Some(t)) => select_current(&mut tx, self.cipher.as_ref(), m, t, true).await?,
             _ => None,
         };
         let alert = match merchant {
@@ -199,16 +202,17 @@ impl PixStore for PgPixStore {
             .fee(pix.valor),
             None => Amount::ZERO,
         };
-        let (cpf, cnpj) = match &pix.pagador.documento {
-            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
-            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
-            None => (None, None),
+        let sealed = documents::seal(self.cipher.as_ref(), pix.pagador.documento.as_ref(), merchant, PAGADOR).await?;
+        let (doc_kind, doc_enc, doc_index) = match sealed {
+            Some(d) => (Some(d.kind), Some(d.enc), Some(d.index)),
+            None => (None, None, None),
         };
         let charge_id = charge.as_ref().map(|(_, _, id)| *id);
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
-                                         pagador_cpf, pagador_cnpj, pagador_nome, info_pagador, alerta)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                         pagador_doc_kind, pagador_doc_enc, pagador_doc_index, pagador_nome,
+                                         info_pagador, alerta)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                ON CONFLICT (end_to_end_id) DO NOTHING
                RETURNING id"#,
             pix.end_to_end_id.as_str(),
@@ -219,8 +223,9 @@ impl PixStore for PgPixStore {
             pix.valor.centavos(),
             fee.centavos(),
             pix.horario,
-            cpf,
-            cnpj,
+            doc_kind,
+            doc_enc,
+            doc_index,
             pix.pagador.nome,
             pix.info_pagador,
             alert.map(Alert::as_str),
@@ -266,7 +271,8 @@ impl PixStore for PgPixStore {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             PixRow,
-            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
+                      pagador_nome,
                       info_pagador, alerta
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2"#,
             merchant.0,
@@ -277,38 +283,33 @@ impl PixStore for PgPixStore {
         .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
         let refunds = refunds_of(&mut conn, &[row.id]).await?;
-        to_received(row, &refunds).map(Some)
+        to_received(row, &refunds, self.cipher.as_ref()).await.map(Some)
     }
 
     async fn list(&self, merchant: MerchantId, q: &PixQuery) -> Result<Page<ReceivedPix>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let (cpf, cnpj) = match &q.pagador {
-            Some(Document::Cpf(c)) => (Some(c.as_str()), None),
-            Some(Document::Cnpj(c)) => (None, Some(c.as_str())),
-            None => (None, None),
-        };
+        let doc_index = q.pagador.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query!(
-            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
+                      pagador_nome,
                       info_pagador, alerta, count(*) OVER () AS "total!"
                  FROM received_pix r
                 WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
                   AND ($4::text IS NULL OR txid = $4)
                   AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
                   AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
-                  AND ($7::text IS NULL OR pagador_cpf = $7)
-                  AND ($8::text IS NULL OR pagador_cnpj = $8)
+                  AND ($7::bytea IS NULL OR pagador_doc_index = $7)
                 ORDER BY horario, id
-                LIMIT $9 OFFSET $10"#,
+                LIMIT $8 OFFSET $9"#,
             merchant.0,
             q.inicio,
             q.fim,
             q.txid.as_ref().map(Txid::as_str),
             q.txid_presente,
             q.devolucao_presente,
-            cpf,
-            cnpj,
+            doc_index,
             limit,
             offset
         )
@@ -324,16 +325,14 @@ impl PixStore for PgPixStore {
                       AND ($4::text IS NULL OR txid = $4)
                       AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
                       AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
-                      AND ($7::text IS NULL OR pagador_cpf = $7)
-                      AND ($8::text IS NULL OR pagador_cnpj = $8)"#,
+                      AND ($7::bytea IS NULL OR pagador_doc_index = $7)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
                 q.txid.as_ref().map(Txid::as_str),
                 q.txid_presente,
                 q.devolucao_presente,
-                cpf,
-                cnpj,
+                doc_index,
             )
             .fetch_one(&mut *conn)
             .await
@@ -342,26 +341,25 @@ impl PixStore for PgPixStore {
         };
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let refunds = refunds_of(&mut conn, &ids).await?;
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let row = PixRow {
-                    id: r.id,
-                    end_to_end_id: r.end_to_end_id,
-                    txid: r.txid,
-                    chave: r.chave,
-                    valor: r.valor,
-                    fee: r.fee,
-                    horario: r.horario,
-                    pagador_cpf: r.pagador_cpf,
-                    pagador_cnpj: r.pagador_cnpj,
-                    pagador_nome: r.pagador_nome,
-                    info_pagador: r.info_pagador,
-                    alerta: r.alerta,
-                };
-                to_received(row, &refunds)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let row = PixRow {
+                id: r.id,
+                end_to_end_id: r.end_to_end_id,
+                txid: r.txid,
+                chave: r.chave,
+                valor: r.valor,
+                fee: r.fee,
+                horario: r.horario,
+                merchant_id: r.merchant_id,
+                pagador_doc_kind: r.pagador_doc_kind,
+                pagador_doc_enc: r.pagador_doc_enc,
+                pagador_nome: r.pagador_nome,
+                info_pagador: r.info_pagador,
+                alerta: r.alerta,
+            };
+            items.push(to_received(row, &refunds, self.cipher.as_ref()).await?);
+        }
         Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
     }
 
@@ -376,7 +374,8 @@ impl PixStore for PgPixStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             PixRow,
-            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, pagador_cpf, pagador_cnpj, pagador_nome,
+            r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
+                      pagador_nome,
                       info_pagador, alerta
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2 FOR UPDATE"#,
             merchant.0,
@@ -392,7 +391,7 @@ impl PixStore for PgPixStore {
             let same_request = existing.request_hash == fingerprint;
             return Ok(RefundOutcome::Existing { refund: Refund::try_from(existing)?, same_request });
         }
-        let received = to_received(row, &refunds)?;
+        let received = to_received(row, &refunds, self.cipher.as_ref()).await?;
         if let Err(rejection) = received.check_refund(request, Utc::now()) {
             return Ok(RefundOutcome::Rejected(rejection));
         }
