@@ -12,6 +12,38 @@ cargo build --locked --bin tucano -q
 TUCANO="$ROOT/target/debug/tucano"
 "$TUCANO" migrate >/dev/null
 
+# AWS=local: the same server on the AWS adapters (DynamoDB idempotency, KMS envelope
+# encryption) against a local moto server. moto keeps its keys in memory, so this mode
+# uses a database of its own, recreated at each start.
+if [ "${AWS:-}" = "local" ]; then
+  ensure_moto
+  MOTO_PORT="${MOTO_PORT:-4566}"
+  say "starting moto server (DynamoDB + KMS API) on 127.0.0.1:$MOTO_PORT"
+  "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+  MOTO_PID=$!
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=sa-east-1
+  for _ in $(seq 1 100); do curl -fs "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+  read -r KMS_KEY_ID BLIND_INDEX_KEY_WRAPPED < <("$ROOT/.venv/bin/python" - <<'PY'
+import boto3, os
+kms = boto3.client("kms", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="sa-east-1")
+key = kms.create_key(Description="tucano local")["KeyMetadata"]["KeyId"]
+wrapped = kms.generate_data_key(KeyId=key, KeySpec="AES_256",
+                                EncryptionContext={"merchant": "none", "purpose": "blind-index-key"})["CiphertextBlob"]
+print(key, wrapped.hex())
+PY
+)
+  export CIPHER=kms KMS_KEY_ID BLIND_INDEX_KEY_WRAPPED IDEMPOTENCY_STORE=dynamodb IDEMPOTENCY_TABLE=tucano-idempotency
+  base="${DATABASE_URL%/*}"
+  psql "$base/postgres" -qc "DROP DATABASE IF EXISTS tucano_aws_local WITH (FORCE)" -c "CREATE DATABASE tucano_aws_local" >/dev/null
+  export DATABASE_URL="$base/tucano_aws_local"
+  rm -f "$STATE/demo-$(printf '%s' "$DATABASE_URL" | cksum | cut -d' ' -f1).json"
+  "$TUCANO" migrate >/dev/null
+else
+  # The local DEV-ONLY cipher's master key, kept in .tucano/.
+  [ -s "$STATE/dev-master-key" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$STATE/dev-master-key"
+  export CIPHER="${CIPHER:-local}" TUCANO_DEV_MASTER_KEY="${TUCANO_DEV_MASTER_KEY:-$(cat "$STATE/dev-master-key")}"
+fi
+
 # The secret Tucano and the rail sign their messages with (dev-only, kept in .tucano/).
 if [ -z "${RAIL_WEBHOOK_SECRET:-}" ]; then
   [ -s "$STATE/rail-secret" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$STATE/rail-secret"
@@ -23,7 +55,7 @@ if [ -z "${PIX_RAIL_URL:-}" ]; then
   say "starting the sandbox Pix rail on 127.0.0.1:$RAIL_PORT (log: .tucano/sandbox-rail.log)"
   "$TUCANO" sandbox-rail --port "$RAIL_PORT" --tucano-url "http://127.0.0.1:$PORT" >"$STATE/sandbox-rail.log" 2>&1 &
   RAIL_PID=$!
-  trap 'kill $RAIL_PID 2>/dev/null' EXIT INT TERM
+  trap 'kill $RAIL_PID ${MOTO_PID:-} 2>/dev/null' EXIT INT TERM
   export PIX_RAIL_URL="http://127.0.0.1:$RAIL_PORT"
 else
   say "using the Pix rail at $PIX_RAIL_URL"
