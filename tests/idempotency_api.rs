@@ -161,3 +161,43 @@ async fn a_lost_idempotency_record_cannot_make_money_move_twice(pool: PgPool) {
     assert_eq!(app.saldo(&m).await, ("20.00".into(), "10.00".into()));
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_request_that_fails_server_side_releases_its_key_for_a_retry(pool: PgPool) {
+    use tucano_shared::domain::merchant::ApiKeyHash;
+    use tucano_shared::http::idempotency::guard;
+    use tucano_shared::http::problem::ApiError;
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let merchant = app.state.merchants.by_api_key(&ApiKeyHash::of(&m.api_key)).await.unwrap().unwrap();
+    let req = || {
+        http::Request::builder()
+            .method("POST")
+            .uri("/cob")
+            .header("idempotency-key", "flaky")
+            .body(bytes::Bytes::from_static(b"{}"))
+            .unwrap()
+    };
+
+    // The first attempt dies with a 500 before any effect...
+    let first = guard(&app.state, &merchant, true, &req(), "r1", || async {
+        Err(ApiError::internal(anyhow::anyhow!("database went away")))
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 500);
+    // ...so the retry with the same key runs (not 409, not a replayed 500).
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let second = guard(&app.state, &merchant, true, &req(), "r2", || async {
+        ran.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(http::Response::builder().status(201).body(bytes::Bytes::from_static(b"{}")).unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(second.status(), 201);
+    // And that success is what a third attempt replays.
+    let third =
+        guard(&app.state, &merchant, true, &req(), "r3", || async { panic!("must not run again") }).await.unwrap();
+    assert_eq!(third.headers()["idempotent-replayed"], "true");
+}
