@@ -56,7 +56,7 @@ if [ -z "${PIX_RAIL_URL:-}" ]; then
   "$TUCANO" sandbox-rail --port "$RAIL_PORT" --tucano-url "http://127.0.0.1:$PORT" >"$STATE/sandbox-rail.log" 2>&1 &
   RAIL_PID=$!
   trap 'kill $RAIL_PID ${MOTO_PID:-} 2>/dev/null' EXIT INT TERM
-  export PIX_RAIL_URL="http://127.0.0.1:$RAIL_PORT"
+  export PIX_RAIL_URL="http://127.0.0.1:$RAIL_PORT" LOCATION_SCHEME=http
 else
   say "using the Pix rail at $PIX_RAIL_URL"
 fi

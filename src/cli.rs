@@ -51,6 +51,12 @@ pub enum Command {
         #[command(subcommand)]
         command: MerchantsCommand,
     },
+    /// Finish transfers left EM_PROCESSAMENTO by asking the rail where each stands.
+    Reconcile {
+        /// Leave alone what was requested less than this many seconds ago.
+        #[arg(long, default_value_t = 30)]
+        grace_secs: i64,
+    },
     /// The ledger.
     Ledger {
         #[command(subcommand)]
@@ -174,6 +180,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: MerchantsCommand::Create { name, pix_key, city, fee_percent, fee_fixed, json },
         } => create_merchant(name, pix_key, city, &fee_percent, &fee_fixed, json).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
+        Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
         Command::Bench {
             command: BenchCommand::Ledger { accounts, concurrency, seconds, balance_shards, record, json },
@@ -181,20 +188,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The application state from the environment, as `tucano dev` and the tools build it.
+async fn env_state(location_base: String, pool_size: u32) -> anyhow::Result<AppState> {
+    let rail_url = std::env::var("PIX_RAIL_URL").unwrap_or_else(|_| "http://127.0.0.1:3100".into());
+    let mut config =
+        Config::new(database_url()?, pool_size, location_base)?.with_rail(&rail_url, rail_secret()?.as_bytes())?;
+    config.idempotency = Config::idempotency_from_env()?;
+    config.cipher = Config::cipher_from_env()?;
+    if let Ok(scheme) = std::env::var("LOCATION_SCHEME") {
+        config.location_scheme = scheme;
+    }
+    tracing::info!(idempotency = ?config.idempotency, cipher = ?config.cipher, "configuration");
+    AppState::new(config).await
+}
+
+async fn reconcile(grace_secs: i64) -> anyhow::Result<()> {
+    tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
+    let state = env_state("localhost/qr/v2".into(), 4).await?;
+    let report = tucano_shared::app::reconcile::run(&state, chrono::Duration::seconds(grace_secs.max(0))).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    anyhow::ensure!(report.errors == 0, "{} order(s) could not be reconciled; run again", report.errors);
+    Ok(())
+}
+
 async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
     let location_base =
         std::env::var("PIX_LOCATION_BASE").unwrap_or_else(|_| format!("localhost:{}/qr/v2", addr.port()));
-    let rail_url = std::env::var("PIX_RAIL_URL").unwrap_or_else(|_| "http://127.0.0.1:3100".into());
-    let mut config =
-        Config::new(database_url()?, 10, location_base)?.with_rail(&rail_url, rail_secret()?.as_bytes())?;
-    config.idempotency = Config::idempotency_from_env()?;
-    config.cipher = Config::cipher_from_env()?;
-    tracing::info!(idempotency = ?config.idempotency, cipher = ?config.cipher, "configuration");
-    let pool = lazy_pool(&config.database_url, 2)?;
+    let pool = lazy_pool(&database_url()?, 2)?;
     migrate(&pool).await.context("applying migrations (is Postgres running and DATABASE_URL right?)")?;
     pool.close().await;
-    let state = AppState::new(config).await?;
+    let state = env_state(location_base, 10).await?;
     if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(

@@ -139,9 +139,9 @@ pub enum RefundOutcome {
     Rejected(RefundRejection),
 }
 
-/// The rail's verdict on a refund.
+/// The rail's verdict on an order (a refund or a Pix out).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundResult {
+pub enum RailVerdict {
     Settled { at: DateTime<Utc> },
     Rejected { motivo: Option<String> },
 }
@@ -152,7 +152,7 @@ pub enum ConcludeOutcome {
     Applied,
     /// Already final (or this notification was already applied): nothing changed.
     Duplicate,
-    UnknownRefund,
+    Unknown,
 }
 
 /// Filters of `GET /pix`.
@@ -196,7 +196,7 @@ pub trait PixStore: Send + Sync {
         &self,
         notification_id: &str,
         rtr_id: &RtrId,
-        result: &RefundResult,
+        result: &RailVerdict,
     ) -> Result<ConcludeOutcome, StoreError>;
 }
 
@@ -243,11 +243,31 @@ pub enum RailError {
     Refused(String),
 }
 
+/// Where an order stands at the rail, for the reconciler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RailStatus {
+    /// The rail never got it: it may be sent again (orders are idempotent).
+    Unknown,
+    Pending,
+    Settled {
+        at: DateTime<Utc>,
+    },
+    Rejected {
+        motivo: Option<String>,
+    },
+}
+
 /// The port to the Pix network (sponsor bank / SPI; the sandbox locally).
 #[async_trait]
 pub trait PixRail: Send + Sync {
     /// Orders a refund. Idempotent on `rtr_id` at the rail.
     async fn send_refund(&self, order: &crate::rail::protocol::OrdemDevolucao) -> Result<(), RailError>;
+    /// Orders a Pix out. Idempotent on the end-to-end id at the rail.
+    async fn send_pix(&self, order: &crate::rail::protocol::OrdemPagamento) -> Result<(), RailError>;
+    /// Looks a key up in the DICT; None when nobody holds it.
+    async fn lookup_key(&self, chave: &str) -> Result<Option<crate::rail::protocol::EntradaDict>, RailError>;
+    async fn refund_status(&self, rtr_id: &str) -> Result<RailStatus, RailError>;
+    async fn transfer_status(&self, e2eid: &str) -> Result<RailStatus, RailError>;
 }
 
 // ---- Idempotency ----
@@ -315,4 +335,66 @@ pub trait Cipher: Send + Sync {
     /// HMAC-SHA256 of `value` under a secret index key, per purpose: equal values give
     /// equal indexes, so `WHERE index = $1` finds them without storing the value.
     fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32];
+}
+
+// ---- Pix transfers out ----
+
+use crate::domain::transfer::{IdEnvio, LimitViolation, Transfer, TransferRequest, TransferStatus};
+
+/// Why a transfer was refused before anything moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransferRejection {
+    #[error("the available balance does not cover the transfer")]
+    InsufficientFunds,
+    #[error(transparent)]
+    Limit(#[from] LimitViolation),
+}
+
+/// What reserving a transfer did.
+#[derive(Debug)]
+pub enum TransferOutcome {
+    /// Reserved in the ledger; the order must now go to the rail.
+    Created(Transfer),
+    /// The idEnvio was already used by this merchant.
+    Existing {
+        transfer: Transfer,
+        same_request: bool,
+    },
+    Rejected(TransferRejection),
+}
+
+/// Filters of `GET /envio`.
+#[derive(Debug, Clone)]
+pub struct TransferQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub status: Option<TransferStatus>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+#[async_trait]
+pub trait TransferStore: Send + Sync {
+    /// Checks the merchant's limits and reserves the amount, atomically; idempotent on
+    /// (merchant, idEnvio).
+    async fn reserve(
+        &self,
+        merchant: MerchantId,
+        request: &TransferRequest,
+        favorecido_nome: Option<&str>,
+        e2eid: &EndToEndId,
+        fingerprint: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError>;
+    async fn find(&self, merchant: MerchantId, id: &IdEnvio) -> Result<Option<Transfer>, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &TransferQuery) -> Result<Page<Transfer>, StoreError>;
+    /// Settles or voids a transfer's reservation, at most once.
+    async fn conclude(
+        &self,
+        notification_id: &str,
+        e2eid: &EndToEndId,
+        verdict: &RailVerdict,
+    ) -> Result<ConcludeOutcome, StoreError>;
+    /// Transfers still EM_PROCESSAMENTO that were requested before `before`.
+    async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError>;
 }

@@ -2,7 +2,7 @@
 //! entry of it, and a test checks that `serverless.yml` declares exactly the same set.
 
 use crate::app::AppState;
-use crate::handlers::{account, cob, payload, pix, rail};
+use crate::handlers::{account, cob, envio, payload, pix, rail};
 use crate::http::auth::authenticate;
 use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
@@ -28,6 +28,11 @@ pub enum RouteId {
     BalanceGet,
     StatementGet,
     RailNotification,
+    TransferPut,
+    TransferQrPut,
+    TransferGet,
+    TransferList,
+    DictGet,
 }
 
 /// Who may call a route.
@@ -159,6 +164,46 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/extrato",
         function: "statement_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::TransferPut,
+        method: "PUT",
+        path: "/envio/{idEnvio}",
+        function: "transfer_put",
+        access: Access::Merchant,
+        idempotency: Idempotency::Optional,
+    },
+    Route {
+        id: RouteId::TransferQrPut,
+        method: "PUT",
+        path: "/envio/{idEnvio}/qrcode",
+        function: "transfer_qr_put",
+        access: Access::Merchant,
+        idempotency: Idempotency::Optional,
+    },
+    Route {
+        id: RouteId::TransferGet,
+        method: "GET",
+        path: "/envio/{idEnvio}",
+        function: "transfer_get",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::TransferList,
+        method: "GET",
+        path: "/envio",
+        function: "transfer_list",
+        access: Access::Merchant,
+        idempotency: Idempotency::Off,
+    },
+    Route {
+        id: RouteId::DictGet,
+        method: "GET",
+        path: "/dict/{chave}",
+        function: "dict_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
     },
@@ -337,6 +382,11 @@ async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Res
         RouteId::BalanceGet => account::balance(state, req).await,
         RouteId::StatementGet => account::statement(state, req).await,
         RouteId::RailNotification => rail::notification(state, req).await,
+        RouteId::TransferPut => envio::put(state, req).await,
+        RouteId::TransferQrPut => envio::put_qrcode(state, req).await,
+        RouteId::TransferGet => envio::get(state, req).await,
+        RouteId::TransferList => envio::list(state, req).await,
+        RouteId::DictGet => envio::dict(state, req).await,
     }
 }
 

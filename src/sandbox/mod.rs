@@ -1,13 +1,15 @@
 //! The sandbox Pix rail: a separate process that plays the payer's bank and the SPI.
 //!
 //! It pays BR Codes (reading dynamic payloads from their location, as a payer's bank
-//! does), takes refund orders from Tucano and settles or rejects them, and tells Tucano
+//! does), keeps a small DICT, takes refund and Pix orders from Tucano and settles or
+//! rejects them, and tells Tucano
 //! about each event with signed notifications — on request duplicated, delayed and
 //! shuffled, with retries when Tucano does not answer 2xx, as a real rail might.
 
+mod dict;
 mod notify;
+mod orders;
 mod pay;
-mod refunds;
 
 use axum::routing::{get, post, put};
 use std::collections::HashMap;
@@ -18,12 +20,20 @@ use tokio::net::TcpListener;
 /// ISPB the sandbox uses as the payer's bank in the ids it makes.
 pub const SANDBOX_ISPB: &str = "SANDBOX0";
 
-/// How the sandbox decides refunds.
+/// How the sandbox ends orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum RefundDecision {
+pub enum Decision {
     Liquidar,
     Rejeitar,
+}
+
+/// What `PUT /controle` sets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Control {
+    refunds: Decision,
+    transfers: Decision,
+    notify: bool,
 }
 
 /// Sandbox configuration.
@@ -39,8 +49,8 @@ pub struct RailConfig {
 pub(crate) struct RailState {
     config: RailConfig,
     client: reqwest::Client,
-    refunds: Mutex<HashMap<String, refunds::RefundRecord>>,
-    decision: Mutex<RefundDecision>,
+    orders: Mutex<HashMap<String, orders::OrderRecord>>,
+    control: Mutex<Control>,
 }
 
 pub(crate) type Shared = Arc<RailState>;
@@ -54,15 +64,18 @@ pub async fn spawn(addr: SocketAddr, config: RailConfig) -> anyhow::Result<(Sock
     let state = Arc::new(RailState {
         config,
         client,
-        refunds: Mutex::new(HashMap::new()),
-        decision: Mutex::new(RefundDecision::Liquidar),
+        orders: Mutex::new(HashMap::new()),
+        control: Mutex::new(Control { refunds: Decision::Liquidar, transfers: Decision::Liquidar, notify: true }),
     });
     let app = axum::Router::new()
         .route("/saude", get(|| async { "ok" }))
         .route("/pagamentos", post(pay::pay))
-        .route("/devolucoes", post(refunds::order))
-        .route("/devolucoes/{rtr_id}", get(refunds::status))
-        .route("/controle", put(refunds::control))
+        .route("/devolucoes", post(orders::refund))
+        .route("/devolucoes/{id}", get(orders::status))
+        .route("/envios", post(orders::transfer))
+        .route("/envios/{id}", get(orders::status))
+        .route("/dict/{chave}", get(dict::get))
+        .route("/controle", put(orders::control))
         .with_state(state);
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

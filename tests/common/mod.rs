@@ -68,9 +68,10 @@ impl TestApp {
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
         let rail_addr = first.rsplit(' ').next().unwrap().to_owned();
-        let config = Config::new("postgres://unused".into(), 10, format!("{addr}/qr/v2"))
+        let mut config = Config::new("postgres://unused".into(), 10, format!("{addr}/qr/v2"))
             .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
             .unwrap();
+        config.location_scheme = "http".into();
         let state = AppState::with_pool(config, pool.clone()).unwrap();
         tokio::spawn(tucano::server::serve(listener, state.clone()));
         let rail = Rail { url: format!("http://{rail_addr}"), _child: child };
@@ -116,15 +117,20 @@ impl TestApp {
 
     /// Tells the sandbox rail how to end the next refunds.
     pub async fn rail_refunds(&self, decision: &str) {
+        self.rail_control(json!({"devolucoes": decision})).await;
+    }
+
+    /// Sets the sandbox rail's behaviour (`devolucoes`, `envios`, `notificar`).
+    pub async fn rail_control(&self, control: Value) {
         let rail = self.rail.as_ref().expect("started with the rail");
-        let res = self
-            .client
-            .put(format!("{}/controle", rail.url))
-            .json(&json!({"devolucoes": decision}))
-            .send()
-            .await
-            .unwrap();
+        let res = self.client.put(format!("{}/controle", rail.url)).json(&control).send().await.unwrap();
         assert_eq!(res.status(), 204);
+    }
+
+    /// What the rail knows of an order (`/envios/{e2eid}` or `/devolucoes/{rtrId}`).
+    pub async fn rail_order(&self, path: &str) -> Value {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        self.client.get(format!("{}{path}", rail.url)).send().await.unwrap().json().await.unwrap()
     }
 
     /// Posts a rail notification to Tucano, rightly signed.

@@ -4,5 +4,6 @@ pub mod dynamodb;
 pub mod envelope;
 pub mod kms_cipher;
 pub mod local_cipher;
+pub mod location_http;
 pub mod postgres;
 pub mod rail_http;

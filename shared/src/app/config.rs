@@ -31,6 +31,9 @@ pub struct Config {
     pub idempotency: IdempotencyBackend,
     /// How personal data and secrets are encrypted at rest.
     pub cipher: CipherBackend,
+    /// Scheme for reading other PSPs' payload locations: `https`, or `http` locally
+    /// (`LOCATION_SCHEME`).
+    pub location_scheme: String,
 }
 
 /// `CIPHER=kms` (with `KMS_KEY_ID` and `BLIND_INDEX_KEY_WRAPPED`, the KMS-encrypted
@@ -133,6 +136,9 @@ impl Config {
         };
         config.idempotency = Self::idempotency_from_env()?;
         config.cipher = Self::cipher_from_env()?;
+        if let Ok(scheme) = env::var("LOCATION_SCHEME") {
+            config.location_scheme = scheme;
+        }
         Ok(config)
     }
 
@@ -214,6 +220,7 @@ impl Config {
             ispb: DEFAULT_ISPB.into(),
             idempotency: IdempotencyBackend::Postgres,
             cipher: CipherBackend::ephemeral(),
+            location_scheme: "https".into(),
         })
     }
 }

@@ -3,7 +3,9 @@
 pub mod charges;
 pub mod config;
 pub mod payments;
+pub mod reconcile;
 mod state;
+pub mod transfers;
 
 pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend};
 pub use state::AppState;

@@ -5,9 +5,7 @@ use super::AppState;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId};
 use crate::domain::merchant::Merchant;
 use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundRejection, RefundRequest};
-use crate::ports::{
-    ConcludeOutcome, Page, PixQuery, RailError, RecordOutcome, RefundOutcome, RefundResult, StoreError,
-};
+use crate::ports::{ConcludeOutcome, Page, PixQuery, RailError, RailVerdict, RecordOutcome, RefundOutcome, StoreError};
 use crate::rail::protocol::OrdemDevolucao;
 use chrono::Utc;
 
@@ -52,10 +50,10 @@ pub async fn conclude_refund(
     state: &AppState,
     notification_id: &str,
     rtr_id: &RtrId,
-    result: &RefundResult,
+    result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
     match state.pix.conclude_refund(notification_id, rtr_id, result).await? {
-        ConcludeOutcome::UnknownRefund => Err(PaymentError::UnknownRefund),
+        ConcludeOutcome::Unknown => Err(PaymentError::UnknownRefund),
         other => Ok(other),
     }
 }
@@ -102,7 +100,7 @@ pub async fn refund(
         }
         // Refused outright: nothing will leave; release the reservation now.
         Err(RailError::Refused(reason)) => {
-            let result = RefundResult::Rejected { motivo: Some(reason) };
+            let result = RailVerdict::Rejected { motivo: Some(reason) };
             let id = format!("refused-{}", refund.rtr_id.as_str());
             state.pix.conclude_refund(&id, &refund.rtr_id, &result).await?;
             let current = state.pix.find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);

@@ -6,11 +6,13 @@ use super::Config;
 use crate::adapters::dynamodb::DynamoIdempotencyStore;
 use crate::adapters::kms_cipher::KmsCipher;
 use crate::adapters::local_cipher::LocalCipher;
+use crate::adapters::location_http::{HttpLocationReader, LocationReader};
+use crate::adapters::postgres::PgTransferStore;
 use crate::adapters::postgres::{
     lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
 };
 use crate::adapters::rail_http::HttpRail;
-use crate::ports::{ChargeStore, Cipher, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore};
+use crate::ports::{ChargeStore, Cipher, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, TransferStore};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -25,6 +27,8 @@ pub struct AppState {
     pub rail: Arc<dyn PixRail>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub cipher: Arc<dyn Cipher>,
+    pub transfers: Arc<dyn TransferStore>,
+    pub locations: Arc<dyn LocationReader>,
 }
 
 impl AppState {
@@ -73,12 +77,15 @@ impl AppState {
     /// The Postgres wiring around a given cipher.
     pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
         let accounts = Arc::new(AccountDirectory::default());
+        let locations = Arc::new(HttpLocationReader::new(&config.location_scheme)?);
         let rail = HttpRail::new(&config.rail_url, &config.rail_secret)?;
         Ok(AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
             charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
-            pix: Arc::new(PgPixStore::new(pool.clone(), accounts, cipher.clone())),
+            pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
+            transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
+            locations,
             cipher,
             ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),

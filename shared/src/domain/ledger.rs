@@ -28,6 +28,9 @@ pub enum EntryKind {
     RefundReserve,
     RefundSettle,
     RefundVoid,
+    TransferReserve,
+    TransferSettle,
+    TransferVoid,
 }
 
 impl EntryKind {
@@ -37,13 +40,24 @@ impl EntryKind {
             EntryKind::RefundReserve => "refund_reserve",
             EntryKind::RefundSettle => "refund_settle",
             EntryKind::RefundVoid => "refund_void",
+            EntryKind::TransferReserve => "transfer_reserve",
+            EntryKind::TransferSettle => "transfer_settle",
+            EntryKind::TransferVoid => "transfer_void",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EntryKind::PixReceived, EntryKind::RefundReserve, EntryKind::RefundSettle, EntryKind::RefundVoid]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            EntryKind::PixReceived,
+            EntryKind::RefundReserve,
+            EntryKind::RefundSettle,
+            EntryKind::RefundVoid,
+            EntryKind::TransferReserve,
+            EntryKind::TransferSettle,
+            EntryKind::TransferVoid,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -76,34 +90,61 @@ impl JournalEntry {
         JournalEntry::new(EntryKind::PixReceived, e2eid.to_owned(), postings)
     }
 
-    /// A refund requested: `valor` moves from available to pending (fails without funds).
-    pub fn refund_reserve(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+    /// Money on its way out is reserved: `valor` moves from available to pending (the
+    /// database refuses it without funds).
+    fn reserve(kind: EntryKind, key: &str, merchant: MerchantId, valor: Amount) -> Self {
         let v = valor.centavos();
         JournalEntry::new(
-            EntryKind::RefundReserve,
-            rtr_id.to_owned(),
+            kind,
+            key.to_owned(),
             vec![(Account::MerchantAvailable(merchant), -v), (Account::MerchantPending(merchant), v)],
         )
     }
 
-    /// A refund confirmed by the rail: the reservation leaves through the rail.
-    pub fn refund_settle(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+    /// The rail confirmed: the reservation leaves through the rail.
+    fn settle(kind: EntryKind, key: &str, merchant: MerchantId, valor: Amount) -> Self {
         let v = valor.centavos();
         JournalEntry::new(
-            EntryKind::RefundSettle,
-            rtr_id.to_owned(),
+            kind,
+            key.to_owned(),
             vec![(Account::MerchantPending(merchant), -v), (Account::RailSettlement, v)],
         )
     }
 
-    /// A refund the rail refused: the reservation returns to available.
-    pub fn refund_void(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+    /// The rail refused: the reservation returns to available.
+    fn void(kind: EntryKind, key: &str, merchant: MerchantId, valor: Amount) -> Self {
         let v = valor.centavos();
         JournalEntry::new(
-            EntryKind::RefundVoid,
-            rtr_id.to_owned(),
+            kind,
+            key.to_owned(),
             vec![(Account::MerchantPending(merchant), -v), (Account::MerchantAvailable(merchant), v)],
         )
+    }
+
+    /// A refund requested (keyed by its rtrId).
+    pub fn refund_reserve(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::reserve(EntryKind::RefundReserve, rtr_id, merchant, valor)
+    }
+
+    pub fn refund_settle(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::settle(EntryKind::RefundSettle, rtr_id, merchant, valor)
+    }
+
+    pub fn refund_void(rtr_id: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::void(EntryKind::RefundVoid, rtr_id, merchant, valor)
+    }
+
+    /// A transfer out requested (keyed by its end-to-end id).
+    pub fn transfer_reserve(e2eid: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::reserve(EntryKind::TransferReserve, e2eid, merchant, valor)
+    }
+
+    pub fn transfer_settle(e2eid: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::settle(EntryKind::TransferSettle, e2eid, merchant, valor)
+    }
+
+    pub fn transfer_void(e2eid: &str, merchant: MerchantId, valor: Amount) -> Self {
+        Self::void(EntryKind::TransferVoid, e2eid, merchant, valor)
     }
 
     pub fn kind(&self) -> EntryKind {
@@ -177,6 +218,9 @@ mod tests {
                 JournalEntry::refund_reserve("r", m, valor),
                 JournalEntry::refund_settle("r", m, valor),
                 JournalEntry::refund_void("r", m, valor),
+                JournalEntry::transfer_reserve("t", m, valor),
+                JournalEntry::transfer_settle("t", m, valor),
+                JournalEntry::transfer_void("t", m, valor),
             ] {
                 prop_assert_eq!(sum(&e), 0);
                 prop_assert!(e.postings().len() >= 2);

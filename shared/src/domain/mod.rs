@@ -12,3 +12,4 @@ pub mod money;
 pub mod payment;
 pub mod pix_key;
 pub mod text;
+pub mod transfer;

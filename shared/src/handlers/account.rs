@@ -28,6 +28,9 @@ fn tipo(kind: EntryKind) -> &'static str {
         EntryKind::RefundReserve => "DEVOLUCAO_RESERVADA",
         EntryKind::RefundSettle => "DEVOLUCAO_LIQUIDADA",
         EntryKind::RefundVoid => "DEVOLUCAO_ESTORNADA",
+        EntryKind::TransferReserve => "ENVIO_RESERVADO",
+        EntryKind::TransferSettle => "ENVIO_LIQUIDADO",
+        EntryKind::TransferVoid => "ENVIO_ESTORNADO",
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod cob;
+pub mod envio;
 pub mod payload;
 pub mod pix;
 pub mod rail;

@@ -12,7 +12,7 @@ use crate::domain::payment::{IncomingPix, Payer};
 use crate::http::json::Violations;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{json, Request, Response};
-use crate::ports::{ConcludeOutcome, RecordOutcome, RefundResult};
+use crate::ports::{ConcludeOutcome, RailVerdict, RecordOutcome};
 use crate::rail::protocol::{DevolucaoResultado, Notificacao, PixRecebido};
 use crate::rail::signature::{verify, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use chrono::{DateTime, Utc};
@@ -134,13 +134,33 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
             let mut v = Violations::default();
             let at = time(&devolucao.horario, "devolucao.horario", &mut v);
             let at = v.finish(at, ProblemKind::RequisicaoInvalida, DETAIL)?.unwrap_or_else(Utc::now);
-            let outcome = payments::conclude_refund(state, id, &rtr_id(devolucao)?, &RefundResult::Settled { at })
+            let outcome = payments::conclude_refund(state, id, &rtr_id(devolucao)?, &RailVerdict::Settled { at })
                 .await
                 .map_err(map)?;
             Ok(answer(outcome == ConcludeOutcome::Applied))
         }
+        Notificacao::PixEnviadoLiquidado { envio, .. } | Notificacao::PixEnviadoRejeitado { envio, .. } => {
+            let e2eid = EndToEndId::parse(&envio.end_to_end_id)
+                .map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
+            let verdict = match &notification {
+                Notificacao::PixEnviadoLiquidado { .. } => {
+                    let mut v = Violations::default();
+                    let at = time(&envio.horario, "envio.horario", &mut v);
+                    RailVerdict::Settled {
+                        at: v.finish(at, ProblemKind::RequisicaoInvalida, DETAIL)?.unwrap_or_else(Utc::now),
+                    }
+                }
+                _ => RailVerdict::Rejected { motivo: envio.motivo.clone() },
+            };
+            match crate::app::transfers::conclude(state, id, &e2eid, &verdict).await? {
+                ConcludeOutcome::Unknown => {
+                    Err(ApiError::new(ProblemKind::NaoEncontrado, "No transfer with this endToEndId."))
+                }
+                outcome => Ok(answer(outcome == ConcludeOutcome::Applied)),
+            }
+        }
         Notificacao::DevolucaoRejeitada { devolucao, .. } => {
-            let result = RefundResult::Rejected { motivo: devolucao.motivo.clone() };
+            let result = RailVerdict::Rejected { motivo: devolucao.motivo.clone() };
             let outcome = payments::conclude_refund(state, id, &rtr_id(devolucao)?, &result).await.map_err(map)?;
             Ok(answer(outcome == ConcludeOutcome::Applied))
         }

@@ -51,6 +51,14 @@ pub enum ProblemKind {
     ChaveIdempotenciaEmUso,
     /// 422: this Idempotency-Key was used for a different request.
     ChaveIdempotenciaReutilizada,
+    /// 400: a transfer that breaks the schema, a limit, or the balance.
+    EnvioOperacaoInvalida,
+    /// 404: no transfer with that idEnvio.
+    EnvioNaoEncontrado,
+    /// 400: bad parameters on `GET /envio`.
+    EnvioConsultaInvalida,
+    /// 404: no account holds that Pix key.
+    ChaveNaoEncontrada,
     /// 503: a dependency is down; retry later.
     ServicoIndisponivel,
     /// 500: a bug; the body carries only the correlation id.
@@ -64,14 +72,18 @@ impl ProblemKind {
             | ProblemKind::CobOperacaoInvalida
             | ProblemKind::CobConsultaInvalida
             | ProblemKind::PixConsultaInvalida
-            | ProblemKind::PixDevolucaoInvalida => StatusCode::BAD_REQUEST,
+            | ProblemKind::PixDevolucaoInvalida
+            | ProblemKind::EnvioOperacaoInvalida
+            | ProblemKind::EnvioConsultaInvalida => StatusCode::BAD_REQUEST,
             ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
             ProblemKind::NaoEncontrado
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobPayloadNaoEncontrado
             | ProblemKind::PixNaoEncontrado
-            | ProblemKind::PixDevolucaoNaoEncontrada => StatusCode::NOT_FOUND,
+            | ProblemKind::PixDevolucaoNaoEncontrada
+            | ProblemKind::EnvioNaoEncontrado
+            | ProblemKind::ChaveNaoEncontrada => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::ChaveIdempotenciaEmUso => StatusCode::CONFLICT,
             ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
@@ -102,6 +114,10 @@ impl ProblemKind {
             ProblemKind::AssinaturaInvalida => "AssinaturaInvalida",
             ProblemKind::ChaveIdempotenciaEmUso => "ChaveIdempotenciaEmUso",
             ProblemKind::ChaveIdempotenciaReutilizada => "ChaveIdempotenciaReutilizada",
+            ProblemKind::EnvioOperacaoInvalida => "EnvioOperacaoInvalida",
+            ProblemKind::EnvioNaoEncontrado => "EnvioNaoEncontrado",
+            ProblemKind::EnvioConsultaInvalida => "EnvioConsultaInvalida",
+            ProblemKind::ChaveNaoEncontrada => "ChaveNaoEncontrada",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
         }
@@ -115,7 +131,11 @@ impl ProblemKind {
             | ProblemKind::TipoDeConteudoNaoSuportado
             | ProblemKind::AssinaturaInvalida
             | ProblemKind::ChaveIdempotenciaEmUso
-            | ProblemKind::ChaveIdempotenciaReutilizada => false,
+            | ProblemKind::ChaveIdempotenciaReutilizada
+            | ProblemKind::EnvioOperacaoInvalida
+            | ProblemKind::EnvioNaoEncontrado
+            | ProblemKind::EnvioConsultaInvalida
+            | ProblemKind::ChaveNaoEncontrada => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
             | ProblemKind::NaoEncontrado
@@ -157,6 +177,10 @@ impl ProblemKind {
             ProblemKind::AssinaturaInvalida => "Assinatura inválida.",
             ProblemKind::ChaveIdempotenciaEmUso => "Requisição em andamento.",
             ProblemKind::ChaveIdempotenciaReutilizada => "Chave de idempotência reutilizada.",
+            ProblemKind::EnvioOperacaoInvalida => "Envio inválido.",
+            ProblemKind::EnvioNaoEncontrado => "Envio não encontrado.",
+            ProblemKind::EnvioConsultaInvalida => "Consulta de envios inválida.",
+            ProblemKind::ChaveNaoEncontrada => "Chave não encontrada.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
         }

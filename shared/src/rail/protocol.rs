@@ -54,6 +54,76 @@ pub enum Notificacao {
     DevolucaoLiquidada { id: String, devolucao: DevolucaoResultado },
     #[serde(rename = "DEVOLUCAO_REJEITADA")]
     DevolucaoRejeitada { id: String, devolucao: DevolucaoResultado },
+    #[serde(rename = "PIX_ENVIADO_LIQUIDADO")]
+    PixEnviadoLiquidado { id: String, envio: EnvioResultado },
+    #[serde(rename = "PIX_ENVIADO_REJEITADO")]
+    PixEnviadoRejeitado { id: String, envio: EnvioResultado },
+}
+
+/// The outcome of a Pix we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvioResultado {
+    pub end_to_end_id: String,
+    pub valor: String,
+    pub horario: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub motivo: Option<String>,
+}
+
+/// A receiving bank account, when there is no key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContaDestino {
+    pub ispb: String,
+    pub agencia: String,
+    pub conta: String,
+    pub tipo_conta: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpf: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnpj: Option<String>,
+    pub nome: String,
+}
+
+/// A Pix order from Tucano to the rail (pacs.008). Idempotent on the end-to-end id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrdemPagamento {
+    pub end_to_end_id: String,
+    pub valor: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chave: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub conta: Option<ContaDestino>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub descricao: Option<String>,
+}
+
+/// A DICT entry as a payer's bank may show it: the name, and the document masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntradaDict {
+    pub chave: String,
+    pub tipo_chave: String,
+    pub nome: String,
+    pub documento: String,
+    pub ispb: String,
+}
+
+/// Where an order stands at the rail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusOrdem {
+    /// EM_PROCESSAMENTO, LIQUIDADO or REJEITADO.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub horario: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub motivo: Option<String>,
+    /// How many times the order was received (the rail applies it once).
+    #[serde(default)]
+    pub pedidos: u32,
 }
 
 impl Notificacao {
@@ -61,7 +131,9 @@ impl Notificacao {
         match self {
             Notificacao::PixRecebido { id, .. }
             | Notificacao::DevolucaoLiquidada { id, .. }
-            | Notificacao::DevolucaoRejeitada { id, .. } => id,
+            | Notificacao::DevolucaoRejeitada { id, .. }
+            | Notificacao::PixEnviadoLiquidado { id, .. }
+            | Notificacao::PixEnviadoRejeitado { id, .. } => id,
         }
     }
 
@@ -70,6 +142,8 @@ impl Notificacao {
             Notificacao::PixRecebido { .. } => "PIX_RECEBIDO",
             Notificacao::DevolucaoLiquidada { .. } => "DEVOLUCAO_LIQUIDADA",
             Notificacao::DevolucaoRejeitada { .. } => "DEVOLUCAO_REJEITADA",
+            Notificacao::PixEnviadoLiquidado { .. } => "PIX_ENVIADO_LIQUIDADO",
+            Notificacao::PixEnviadoRejeitado { .. } => "PIX_ENVIADO_REJEITADO",
         }
     }
 }

@@ -6,12 +6,14 @@ mod idempotency;
 mod ledger;
 mod merchants;
 mod pix;
+mod transfers;
 
 pub use charges::PgChargeStore;
 pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;
+pub use transfers::PgTransferStore;
 
 use crate::ports::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -14,7 +14,7 @@ use crate::domain::payment::{
     assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundRejection, RefundRequest, RefundStatus,
 };
 use crate::ports::{
-    Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RecordOutcome, RefundOutcome, RefundResult, StoreError,
+    Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -136,7 +136,7 @@ async fn refunds_of(conn: &mut PgConnection, pix_ids: &[i64]) -> Result<Vec<Refu
 }
 
 /// Claims a rail notification id; false if it was already applied.
-async fn claim_notification(conn: &mut PgConnection, id: &str, kind: &str) -> Result<bool, StoreError> {
+pub(crate) async fn claim_notification(conn: &mut PgConnection, id: &str, kind: &str) -> Result<bool, StoreError> {
     let claimed = sqlx::query_scalar!(
         "INSERT INTO rail_notifications (id, kind) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id",
         id,
@@ -148,7 +148,7 @@ async fn claim_notification(conn: &mut PgConnection, id: &str, kind: &str) -> Re
     Ok(claimed.is_some())
 }
 
-async fn outbox(
+pub(crate) async fn outbox(
     conn: &mut PgConnection,
     merchant: MerchantId,
     kind: &str,
@@ -465,11 +465,11 @@ impl PixStore for PgPixStore {
         &self,
         notification_id: &str,
         rtr_id: &RtrId,
-        result: &RefundResult,
+        result: &RailVerdict,
     ) -> Result<ConcludeOutcome, StoreError> {
         let kind = match result {
-            RefundResult::Settled { .. } => "DEVOLUCAO_LIQUIDADA",
-            RefundResult::Rejected { .. } => "DEVOLUCAO_REJEITADA",
+            RailVerdict::Settled { .. } => "DEVOLUCAO_LIQUIDADA",
+            RailVerdict::Rejected { .. } => "DEVOLUCAO_REJEITADA",
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         if !claim_notification(&mut tx, notification_id, kind).await? {
@@ -485,7 +485,7 @@ impl PixStore for PgPixStore {
         .await
         .map_err(store_error)?;
         // Unknown: roll back, so that the notification can be applied if it is retried later.
-        let Some(refund) = refund else { return Ok(ConcludeOutcome::UnknownRefund) };
+        let Some(refund) = refund else { return Ok(ConcludeOutcome::Unknown) };
         if refund.status != RefundStatus::EmProcessamento.as_str() {
             tx.commit().await.map_err(store_error)?;
             return Ok(ConcludeOutcome::Duplicate);
@@ -493,14 +493,14 @@ impl PixStore for PgPixStore {
         let merchant = MerchantId(refund.merchant_id);
         let valor = Amount::from_centavos(refund.valor).map_err(unexpected)?;
         let (status, entry) = match result {
-            RefundResult::Settled { at } => {
+            RailVerdict::Settled { at } => {
                 sqlx::query!("UPDATE refunds SET status = 'DEVOLVIDO', settled_at = $2 WHERE id = $1", refund.id, at)
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
                 (RefundStatus::Devolvido, JournalEntry::refund_settle(rtr_id.as_str(), merchant, valor))
             }
-            RefundResult::Rejected { motivo } => {
+            RailVerdict::Rejected { motivo } => {
                 let motivo: Option<String> = motivo.as_ref().map(|m| m.chars().take(140).collect());
                 sqlx::query!(
                     "UPDATE refunds SET status = 'NAO_REALIZADO', motivo = $2 WHERE id = $1",

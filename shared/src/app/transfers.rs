@@ -1,0 +1,203 @@
+//! Use cases of Pix transfers out: by key or bank account, by BR Code, the DICT lookup a
+//! banking app shows before paying, and the rail's verdicts.
+
+use super::AppState;
+use crate::domain::brcode::{BrCode, NO_TXID};
+use crate::domain::document::Document;
+use crate::domain::ids::{EndToEndId, Txid};
+use crate::domain::merchant::Merchant;
+use crate::domain::money::Amount;
+use crate::domain::pix_key::PixKey;
+use crate::domain::transfer::{IdEnvio, Receiver, Transfer, TransferRequest};
+use crate::ports::{
+    ConcludeOutcome, Page, RailError, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
+};
+use crate::rail::protocol::{ContaDestino, EntradaDict, OrdemPagamento};
+use chrono::Utc;
+
+/// Why a transfer was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("no account holds this Pix key")]
+    UnknownKey,
+    #[error("the idEnvio is already used for a different transfer")]
+    IdInUse,
+    #[error(transparent)]
+    Rejected(#[from] TransferRejection),
+    #[error("the BR Code cannot be paid: {0}")]
+    BadCode(String),
+    #[error("no transfer with this idEnvio")]
+    NotFound,
+    #[error("the Pix rail is unavailable")]
+    RailUnavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn rail_error(e: RailError) -> TransferError {
+    match e {
+        RailError::Unavailable(cause) => TransferError::RailUnavailable(cause),
+        RailError::Refused(_) => TransferError::UnknownKey,
+    }
+}
+
+/// `GET /dict/{chave}`: who holds a key, as a banking app shows it before paying.
+pub async fn lookup(state: &AppState, chave: &PixKey) -> Result<EntradaDict, TransferError> {
+    state.rail.lookup_key(chave.as_str()).await.map_err(rail_error)?.ok_or(TransferError::UnknownKey)
+}
+
+/// The result of a transfer request: the transfer, and whether this call created it.
+pub struct TransferCreated {
+    pub transfer: Transfer,
+    pub created: bool,
+}
+
+fn order(t: &Transfer) -> OrdemPagamento {
+    let (chave, conta) = match &t.favorecido {
+        Receiver::Key(k) => (Some(k.as_str().to_owned()), None),
+        Receiver::Account(a) => {
+            let (cpf, cnpj) = match &a.documento {
+                Document::Cpf(c) => (Some(c.as_str().to_owned()), None),
+                Document::Cnpj(c) => (None, Some(c.as_str().to_owned())),
+            };
+            let conta = ContaDestino {
+                ispb: a.ispb.clone(),
+                agencia: a.agencia.clone(),
+                conta: a.conta.clone(),
+                tipo_conta: a.tipo.as_str().to_owned(),
+                cpf,
+                cnpj,
+                nome: a.nome.clone(),
+            };
+            (None, Some(conta))
+        }
+    };
+    OrdemPagamento {
+        end_to_end_id: t.end_to_end_id.as_str().to_owned(),
+        valor: t.valor.to_string(),
+        chave,
+        conta,
+        descricao: t.descricao.clone(),
+    }
+}
+
+/// Sends a reserved transfer's order to the rail. A rail that cannot be reached leaves it
+/// EM_PROCESSAMENTO (the reconciler finishes it); one that refuses voids it now.
+pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferError> {
+    match state.rail.send_pix(&order(t)).await {
+        Ok(()) => Ok(()),
+        Err(RailError::Unavailable(e)) => {
+            tracing::warn!(
+                e2eid = t.end_to_end_id.as_str(),
+                error = format!("{e:#}"),
+                "Pix order not confirmed by the rail"
+            );
+            Ok(())
+        }
+        Err(RailError::Refused(reason)) => {
+            let id = format!("refused-{}", t.end_to_end_id.as_str());
+            state.transfers.conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected { motivo: Some(reason) }).await?;
+            Ok(())
+        }
+    }
+}
+
+/// `PUT /envio/{idEnvio}` (and the BR Code variant once decoded): look the key up, check
+/// limits and reserve, then order the Pix.
+pub async fn send(
+    state: &AppState,
+    merchant: &Merchant,
+    request: &TransferRequest,
+    fingerprint: [u8; 32],
+) -> Result<TransferCreated, TransferError> {
+    // A repeated request answers from the store without asking the directory again.
+    if let Some(existing) = state.transfers.find(merchant.id, &request.id).await? {
+        return match state
+            .transfers
+            .reserve(merchant.id, request, None, &existing.end_to_end_id, fingerprint, Utc::now())
+            .await?
+        {
+            TransferOutcome::Existing { transfer, same_request: true } => {
+                Ok(TransferCreated { transfer, created: false })
+            }
+            _ => Err(TransferError::IdInUse),
+        };
+    }
+    let nome = match &request.favorecido {
+        Receiver::Key(k) => Some(lookup(state, k).await?.nome),
+        Receiver::Account(_) => None,
+    };
+    let now = Utc::now();
+    let e2eid = EndToEndId::generate(&state.config.ispb, now);
+    let transfer =
+        match state.transfers.reserve(merchant.id, request, nome.as_deref(), &e2eid, fingerprint, now).await? {
+            TransferOutcome::Created(t) => t,
+            TransferOutcome::Existing { transfer, same_request: true } => {
+                return Ok(TransferCreated { transfer, created: false })
+            }
+            TransferOutcome::Existing { .. } => return Err(TransferError::IdInUse),
+            TransferOutcome::Rejected(r) => return Err(r.into()),
+        };
+    dispatch(state, &transfer).await?;
+    let current = state.transfers.find(merchant.id, &request.id).await?.unwrap_or(transfer);
+    Ok(TransferCreated { transfer: current, created: true })
+}
+
+/// What paying a BR Code needs: the key, the amount and the txid it names.
+pub struct CodeTerms {
+    pub chave: PixKey,
+    pub valor: Amount,
+    pub txid: Option<Txid>,
+}
+
+/// Reads a BR Code (and, for dynamic codes, its payload location) into transfer terms.
+pub async fn read_code(state: &AppState, payload: &str, valor: Option<Amount>) -> Result<CodeTerms, TransferError> {
+    let bad = |s: &str| TransferError::BadCode(s.to_owned());
+    let code = BrCode::decode(payload.trim()).map_err(|e| TransferError::BadCode(e.to_string()))?;
+    let (chave, code_valor, txid, alteravel) = match &code.account.url {
+        Some(url) => {
+            let p = state.locations.read(url).await.map_err(|e| TransferError::BadCode(format!("{e:#}")))?;
+            if p["status"] != "ATIVA" {
+                return Err(bad("the charge is not ATIVA"));
+            }
+            let s = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+            let chave = s(&p["chave"]).ok_or_else(|| bad("the payload has no key"))?;
+            let valor = s(&p["valor"]["original"]).and_then(|v| Amount::parse(&v).ok());
+            (chave, valor, s(&p["txid"]), p["valor"]["modalidadeAlteracao"] == 1)
+        }
+        None => {
+            let chave = code.account.chave.clone().ok_or_else(|| bad("the code has no key"))?;
+            let txid = (code.txid != NO_TXID).then(|| code.txid.clone());
+            (chave, code.amount(), txid, false)
+        }
+    };
+    let valor = match (code_valor, valor) {
+        (Some(c), Some(v)) if c != v && !alteravel => return Err(bad("the code fixes another amount")),
+        (_, Some(v)) => v,
+        (Some(c), None) => c,
+        (None, None) => return Err(bad("the code has no amount: give valor")),
+    };
+    Ok(CodeTerms {
+        chave: PixKey::parse(&chave).map_err(|_| bad("the code's key is not a Pix key"))?,
+        valor,
+        txid: txid.as_deref().map(Txid::parse).transpose().map_err(|_| bad("the code's txid is invalid"))?,
+    })
+}
+
+pub async fn get(state: &AppState, merchant: &Merchant, id: &IdEnvio) -> Result<Transfer, TransferError> {
+    state.transfers.find(merchant.id, id).await?.ok_or(TransferError::NotFound)
+}
+
+pub async fn list(state: &AppState, merchant: &Merchant, q: &TransferQuery) -> Result<Page<Transfer>, TransferError> {
+    Ok(state.transfers.list(merchant.id, q).await?)
+}
+
+/// Applies the rail's verdict on a Pix we sent. Replays are no-ops.
+pub async fn conclude(
+    state: &AppState,
+    notification_id: &str,
+    e2eid: &EndToEndId,
+    verdict: &RailVerdict,
+) -> Result<ConcludeOutcome, StoreError> {
+    state.transfers.conclude(notification_id, e2eid, verdict).await
+}

@@ -1,0 +1,281 @@
+//! `/envio` and `/dict`: Pix transfers out, by key, bank account or BR Code, and the key
+//! lookup a banking app shows before paying. In the style of the API Pix (`PUT` with the
+//! client's idEnvio, Portuguese field names, problem+json).
+
+use crate::app::transfers::{self, TransferError};
+use crate::app::AppState;
+use crate::domain::document::{Cnpj, Cpf, Document};
+use crate::domain::money::Amount;
+use crate::domain::pix_key::PixKey;
+use crate::domain::transfer::{
+    AccountType, BankAccount, IdEnvio, Receiver, Transfer, TransferRequest, TransferStatus, MAX_DESCRICAO,
+};
+use crate::handlers::cob::view::timestamp;
+use crate::http::auth::authenticated;
+use crate::http::json::{parse_body, Fields, Violations};
+use crate::http::problem::{ApiError, ProblemKind, Violacao};
+use crate::http::query::QueryParams;
+use crate::http::{json, param, Request, Response};
+use crate::ports::{TransferQuery, TransferRejection};
+use http::StatusCode;
+use serde_json::{json as j, Map, Value};
+
+const DETAIL: &str = "The transfer request does not follow the schema, a limit, or the balance.";
+
+fn invalid(propriedade: &str, razao: &str) -> ApiError {
+    ApiError::with_violations(
+        ProblemKind::EnvioOperacaoInvalida,
+        DETAIL,
+        vec![Violacao { propriedade: propriedade.into(), razao: razao.into() }],
+    )
+}
+
+fn map_error(e: TransferError) -> ApiError {
+    match e {
+        TransferError::UnknownKey => ApiError::new(ProblemKind::ChaveNaoEncontrada, "No account holds this Pix key."),
+        TransferError::IdInUse => invalid("idEnvio", "already used for a transfer with different content"),
+        TransferError::Rejected(r @ TransferRejection::InsufficientFunds) => {
+            ApiError::new(ProblemKind::EnvioOperacaoInvalida, format!("Nothing was moved: {r}."))
+        }
+        TransferError::Rejected(TransferRejection::Limit(v)) => invalid("valor", &v.to_string()),
+        TransferError::BadCode(why) => invalid("pixCopiaECola", &why),
+        TransferError::NotFound => ApiError::new(ProblemKind::EnvioNaoEncontrado, "No transfer with this idEnvio."),
+        TransferError::RailUnavailable(cause) => ApiError::unavailable(cause),
+        TransferError::Store(e) => e.into(),
+    }
+}
+
+fn path_id(req: &Request) -> Result<IdEnvio, ApiError> {
+    IdEnvio::parse(param(req, "idEnvio")).ok_or_else(|| invalid("idEnvio", "must be 1 to 35 letters or digits"))
+}
+
+fn amount(f: &mut Fields<'_>, v: &mut Violations, required: bool) -> Option<Amount> {
+    let raw = f.string("valor", 16, v);
+    let raw = if required { f.require("valor", raw, v) } else { raw };
+    match raw {
+        Ok(Some(s)) => match Amount::parse(s) {
+            Ok(a) if !a.is_zero() => Some(a),
+            Ok(_) => {
+                v.add(f.path_of("valor"), "must be greater than zero");
+                None
+            }
+            Err(e) => {
+                v.add(f.path_of("valor"), e.to_string());
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
+fn receiver(f: &mut Fields<'_>, v: &mut Violations) -> Option<Receiver> {
+    let chave = f.string("chave", 77, v);
+    let conta = f.object("contaBanco", v);
+    match (chave, conta) {
+        (Ok(Some(k)), Ok(None)) => {
+            PixKey::parse(k).map(Receiver::Key).map_err(|e| v.add(f.path_of("chave"), e.to_string())).ok()
+        }
+        (Ok(None), Ok(Some(mut c))) => {
+            let text = |c: &mut Fields<'_>, v: &mut Violations, k: &'static str, max: usize| {
+                let s = c.string(k, max, v);
+                c.require(k, s, v).ok().flatten().map(str::to_owned)
+            };
+            let ispb = text(&mut c, v, "ispb", 8)
+                .filter(|s| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+            let agencia =
+                text(&mut c, v, "agencia", 4).filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+            let conta = text(&mut c, v, "conta", 20).filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+            let tipo = text(&mut c, v, "tipoConta", 4).and_then(|t| AccountType::parse(&t));
+            let nome = text(&mut c, v, "nome", 200);
+            let cpf = c.string("cpf", 11, v).ok().flatten().map(|s| Cpf::parse(s).map(Document::Cpf));
+            let cnpj = c.string("cnpj", 14, v).ok().flatten().map(|s| Cnpj::parse(s).map(Document::Cnpj));
+            let documento = match (cpf, cnpj) {
+                (Some(Ok(d)), None) | (None, Some(Ok(d))) => Some(d),
+                _ => None,
+            };
+            for (k, ok) in [
+                ("ispb", ispb.is_some()),
+                ("agencia", agencia.is_some()),
+                ("conta", conta.is_some()),
+                ("tipoConta", tipo.is_some()),
+                ("cpf", documento.is_some()),
+            ] {
+                if !ok {
+                    v.add(c.path_of(k), "is missing or invalid");
+                }
+            }
+            c.deny_unknown(v);
+            Some(Receiver::Account(BankAccount {
+                ispb: ispb?,
+                agencia: agencia?,
+                conta: conta?,
+                tipo: tipo?,
+                documento: documento?,
+                nome: nome?,
+            }))
+        }
+        (Ok(None), Ok(None)) => {
+            v.add(f.path_of("chave"), "give a chave or a contaBanco");
+            None
+        }
+        (Ok(Some(_)), Ok(Some(_))) => {
+            v.add(f.path_of("chave"), "give a chave or a contaBanco, not both");
+            None
+        }
+        _ => None,
+    }
+}
+
+fn descricao(f: &mut Fields<'_>, v: &mut Violations) -> Option<String> {
+    f.string("descricao", MAX_DESCRICAO, v).ok().flatten().map(str::to_owned)
+}
+
+/// `PUT /envio/{idEnvio}`: `{"valor", "favorecido": {"chave"} | {"contaBanco": {...}}, "descricao"}`.
+fn transfer_request(id: IdEnvio, body: &[u8]) -> Result<TransferRequest, ApiError> {
+    let value = parse_body(body)?;
+    let mut v = Violations::default();
+    let Some(mut f) = Fields::of(&value, "envio", &mut v) else {
+        return Err(ApiError::with_violations(ProblemKind::EnvioOperacaoInvalida, DETAIL, v.0));
+    };
+    let valor = amount(&mut f, &mut v, true);
+    let favorecido = match f.object("favorecido", &mut v) {
+        Ok(Some(mut fav)) => {
+            let r = receiver(&mut fav, &mut v);
+            fav.deny_unknown(&mut v);
+            r
+        }
+        Ok(None) => {
+            v.add("envio.favorecido", "is required");
+            None
+        }
+        Err(()) => None,
+    };
+    let descricao = descricao(&mut f, &mut v);
+    f.deny_unknown(&mut v);
+    let request = match (valor, favorecido) {
+        (Some(valor), Some(favorecido)) => Some(TransferRequest { id, valor, favorecido, descricao, txid: None }),
+        _ => None,
+    };
+    v.finish(request, ProblemKind::EnvioOperacaoInvalida, DETAIL)?
+        .ok_or_else(|| ApiError::new(ProblemKind::EnvioOperacaoInvalida, DETAIL))
+}
+
+pub fn view(t: &Transfer) -> Value {
+    let mut fav = Map::new();
+    match &t.favorecido {
+        Receiver::Key(k) => drop(fav.insert("chave".into(), j!(k.as_str()))),
+        Receiver::Account(a) => drop(fav.insert(
+            "contaBanco".into(),
+            j!({"ispb": a.ispb, "agencia": a.agencia, "conta": a.conta, "tipoConta": a.tipo.as_str(), "documento": a.documento.masked()}),
+        )),
+    }
+    if let Some(n) = &t.favorecido_nome {
+        fav.insert("nome".into(), j!(n));
+    }
+    let mut horario = Map::new();
+    horario.insert("solicitacao".into(), j!(timestamp(t.solicitacao)));
+    if let Some(l) = t.liquidacao {
+        horario.insert("liquidacao".into(), j!(timestamp(l)));
+    }
+    let mut m = Map::new();
+    m.insert("idEnvio".into(), j!(t.id.as_str()));
+    m.insert("endToEndId".into(), j!(t.end_to_end_id.as_str()));
+    m.insert("valor".into(), j!(t.valor.to_string()));
+    m.insert("favorecido".into(), Value::Object(fav));
+    if let Some(d) = &t.descricao {
+        m.insert("descricao".into(), j!(d));
+    }
+    if let Some(x) = &t.txid {
+        m.insert("txid".into(), j!(x.as_str()));
+    }
+    m.insert("status".into(), j!(t.status.as_str()));
+    m.insert("horario".into(), Value::Object(horario));
+    if let Some(mo) = &t.motivo {
+        m.insert("motivo".into(), j!(mo));
+    }
+    Value::Object(m)
+}
+
+fn fingerprint(r: &TransferRequest, code: Option<&str>) -> [u8; 32] {
+    let fav = match &r.favorecido {
+        Receiver::Key(k) => j!({"chave": k.as_str()}),
+        Receiver::Account(a) => {
+            j!({"ispb": a.ispb, "agencia": a.agencia, "conta": a.conta, "tipo": a.tipo.as_str(), "doc": a.documento.as_str()})
+        }
+    };
+    let canonical = j!({"valor": r.valor.to_string(), "favorecido": fav, "descricao": r.descricao, "qr": code});
+    crate::app::fingerprint(canonical.to_string().as_bytes())
+}
+
+/// `PUT /envio/{idEnvio}`.
+pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let request = transfer_request(path_id(req)?, req.body())?;
+    let done = transfers::send(state, &merchant, &request, fingerprint(&request, None)).await.map_err(map_error)?;
+    tracing::info!(e2eid = done.transfer.end_to_end_id.as_str(), created = done.created, "transfer requested");
+    Ok(json(StatusCode::CREATED, &view(&done.transfer)))
+}
+
+/// `PUT /envio/{idEnvio}/qrcode`: `{"pixCopiaECola", "valor"?, "descricao"?}`.
+pub async fn put_qrcode(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let id = path_id(req)?;
+    let value = parse_body(req.body())?;
+    let mut v = Violations::default();
+    let Some(mut f) = Fields::of(&value, "envio", &mut v) else {
+        return Err(ApiError::with_violations(ProblemKind::EnvioOperacaoInvalida, DETAIL, v.0));
+    };
+    let code = f.string("pixCopiaECola", 512, &mut v);
+    let code = f.require("pixCopiaECola", code, &mut v).ok().flatten().map(str::to_owned);
+    let valor = amount(&mut f, &mut v, false);
+    let descricao = descricao(&mut f, &mut v);
+    f.deny_unknown(&mut v);
+    let code = v.finish(code, ProblemKind::EnvioOperacaoInvalida, DETAIL)?.unwrap_or_default();
+    let terms = transfers::read_code(state, &code, valor).await.map_err(map_error)?;
+    let request =
+        TransferRequest { id, valor: terms.valor, favorecido: Receiver::Key(terms.chave), descricao, txid: terms.txid };
+    let done =
+        transfers::send(state, &merchant, &request, fingerprint(&request, Some(&code))).await.map_err(map_error)?;
+    Ok(json(StatusCode::CREATED, &view(&done.transfer)))
+}
+
+/// `GET /envio/{idEnvio}`.
+pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let id = IdEnvio::parse(param(req, "idEnvio"))
+        .ok_or_else(|| ApiError::new(ProblemKind::EnvioNaoEncontrado, "No transfer with this idEnvio."))?;
+    let t = transfers::get(state, &merchant, &id).await.map_err(map_error)?;
+    Ok(json(StatusCode::OK, &view(&t)))
+}
+
+/// `GET /envio?inicio=&fim=[&status=]`.
+pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let mut q = QueryParams::new(req.uri().query());
+    let interval = q.interval();
+    let status = q.parse("status", "is not a transfer status", TransferStatus::parse);
+    let (pagina, itens_por_pagina) = q.pagination();
+    let query = interval.map(|(inicio, fim)| TransferQuery { inicio, fim, status, pagina, itens_por_pagina });
+    let query =
+        q.finish(query, ProblemKind::EnvioConsultaInvalida, "The query parameters do not follow the schema.")?;
+    let page = transfers::list(state, &merchant, &query).await.map_err(map_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &j!({
+            "parametros": {"inicio": timestamp(query.inicio), "fim": timestamp(query.fim),
+                           "paginacao": crate::handlers::paginacao(pagina, itens_por_pagina, page.total)},
+            "envios": page.items.iter().map(view).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// `GET /dict/{chave}`: the holder's name and masked document.
+pub async fn dict(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    authenticated(req)?;
+    let chave = PixKey::parse(param(req, "chave")).map_err(|e| invalid("chave", &e.to_string()))?;
+    let entry = transfers::lookup(state, &chave).await.map_err(map_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &j!({"chave": entry.chave, "tipoChave": entry.tipo_chave, "nome": entry.nome, "documento": entry.documento, "ispb": entry.ispb}),
+    ))
+}
