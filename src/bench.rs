@@ -73,6 +73,8 @@ pub async fn ledger(
             pix_key: key.clone(),
             api_key_hash: ApiKey::generate().hash(),
             fees: FeePlan { bps: 99, fixed: Amount::ZERO },
+            individual: false,
+            limits: Default::default(),
         };
         merchants_store.register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         keys.push(key);

@@ -11,7 +11,7 @@ use tucano_shared::domain::ledger::FeePlan;
 use tucano_shared::domain::merchant::ApiKey;
 use tucano_shared::domain::money::Amount;
 use tucano_shared::domain::pix_key::PixKey;
-use tucano_shared::ports::{Ledger, MerchantStore, NewMerchant, RegisterMerchantError};
+use tucano_shared::ports::{Ledger, MerchantLimits, MerchantStore, NewMerchant, RegisterMerchantError};
 
 #[derive(Parser)]
 #[command(name = "tucano", version, about = "Tucano: a Pix payments API. Local server, sandbox rail, admin and tools.")]
@@ -110,6 +110,18 @@ pub enum MerchantsCommand {
         /// Fixed fee on each received Pix, in reais (e.g. 0.10).
         #[arg(long, default_value = "0.00")]
         fee_fixed: String,
+        /// The merchant is a person (CPF): the Pix night limit applies to its transfers.
+        #[arg(long)]
+        individual: bool,
+        /// Largest transfer out, in reais.
+        #[arg(long, default_value = "100000.00")]
+        limit_per_transfer: String,
+        /// Largest total of transfers out per day (Brasília), in reais.
+        #[arg(long, default_value = "500000.00")]
+        limit_daily: String,
+        /// Largest transfer between 20:00 and 06:00 for individuals, in reais.
+        #[arg(long, default_value = "1000.00")]
+        limit_night: String,
         /// Print {"id":...,"api_key":...} instead of text.
         #[arg(long)]
         json: bool,
@@ -177,8 +189,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Merchants {
-            command: MerchantsCommand::Create { name, pix_key, city, fee_percent, fee_fixed, json },
-        } => create_merchant(name, pix_key, city, &fee_percent, &fee_fixed, json).await,
+            command:
+                MerchantsCommand::Create {
+                    name,
+                    pix_key,
+                    city,
+                    fee_percent,
+                    fee_fixed,
+                    individual,
+                    limit_per_transfer,
+                    limit_daily,
+                    limit_night,
+                    json,
+                },
+        } => {
+            let amount = |flag: &str, v: &str| {
+                Amount::parse(v)
+                    .ok()
+                    .filter(|a| !a.is_zero())
+                    .ok_or_else(|| anyhow::anyhow!("{flag} must be an amount like 1000.00"))
+            };
+            let limits = MerchantLimits {
+                per_transfer: amount("--limit-per-transfer", &limit_per_transfer)?,
+                daily: amount("--limit-daily", &limit_daily)?,
+                night: amount("--limit-night", &limit_night)?,
+            };
+            let fees = FeePlan {
+                bps: parse_percent(&fee_percent)?,
+                fixed: Amount::parse(&fee_fixed).map_err(|e| anyhow::anyhow!("--fee-fixed {e}"))?,
+            };
+            create_merchant(name, pix_key, city, fees, individual, limits, json).await
+        }
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
@@ -289,8 +330,9 @@ async fn create_merchant(
     name: String,
     pix_key: String,
     city: String,
-    fee_percent: &str,
-    fee_fixed: &str,
+    fees: FeePlan,
+    individual: bool,
+    limits: MerchantLimits,
     json: bool,
 ) -> anyhow::Result<()> {
     let key = PixKey::parse(&pix_key).map_err(|e| anyhow::anyhow!("--pix-key {e}"))?;
@@ -299,10 +341,6 @@ async fn create_merchant(
             bail!("{flag} must have 1 to 200 characters");
         }
     }
-    let fees = FeePlan {
-        bps: parse_percent(fee_percent)?,
-        fixed: Amount::parse(fee_fixed).map_err(|e| anyhow::anyhow!("--fee-fixed {e}"))?,
-    };
     let pool = lazy_pool(&database_url()?, 2)?;
     migrate(&pool).await.context("applying migrations")?;
     let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool);
@@ -313,6 +351,8 @@ async fn create_merchant(
         pix_key: key.as_str().into(),
         api_key_hash: api_key.hash(),
         fees,
+        individual,
+        limits,
     };
     let id = match merchants.register(new).await {
         Ok(id) => id,

@@ -325,3 +325,42 @@ async fn after_a_crash_between_reserve_and_settlement_the_reconciler_finishes_ev
     assert_eq!(app.saldo(&m).await, ("65.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;
 }
+
+/// A clock stuck at one instant.
+struct Fixed(chrono::DateTime<chrono::Utc>);
+
+impl tucano_shared::ports::Clock for Fixed {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn at_night_an_individual_may_not_send_more_than_the_night_limit(pool: PgPool) {
+    let night = chrono::DateTime::parse_from_rfc3339("2026-11-21T22:30:00-03:00").unwrap().to_utc();
+    let app = TestApp::spawn_with_rail_at(pool, Arc::new(Fixed(night))).await;
+    let person = app.merchant("Ana Freelancer", KEY).await;
+    let company = app.merchant("Empresa", "+5581999990000").await;
+    sqlx::query("UPDATE merchants SET person_kind = 'PF' WHERE name = 'Ana Freelancer'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    fund(&app, 8, "5000.00").await;
+    let n = json!({"tipo": "PIX_RECEBIDO", "id": "fund-company", "pix": {"endToEndId": "E9999999920261121130500000000999",
+        "valor": "5000.00", "chave": "+5581999990000", "horario": chrono::Utc::now().to_rfc3339()}});
+    app.notify(&n).await;
+
+    let (status, _, problem) =
+        call(app.request(Method::PUT, "/envio/noite1", &person).json(&by_key("1000.01", SUPPLIER))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["violacoes"][0]["razao"].as_str().unwrap().contains("20:00"));
+    let (status, _, _) =
+        call(app.request(Method::PUT, "/envio/noite2", &person).json(&by_key("1000.00", SUPPLIER))).await;
+    assert_eq!(status, 201);
+    // Companies are not under the night limit.
+    let (status, _, _) =
+        call(app.request(Method::PUT, "/envio/noite3", &company).json(&by_key("3000.00", SUPPLIER))).await;
+    assert_eq!(status, 201);
+    assert_eq!(movements(&app, "transfer_reserve").await, 2);
+    app.assert_ledger_ok().await;
+}

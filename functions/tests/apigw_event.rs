@@ -41,6 +41,8 @@ async fn an_api_gateway_event_creates_and_reads_a_charge(pool: PgPool) {
         pix_key: "loja@example.com".into(),
         api_key_hash: key.hash(),
         fees: Default::default(),
+        individual: false,
+        limits: Default::default(),
     };
     state.merchants.register(new).await.unwrap();
 

@@ -26,6 +26,26 @@ pub struct NewMerchant {
     pub pix_key: String,
     pub api_key_hash: ApiKeyHash,
     pub fees: crate::domain::ledger::FeePlan,
+    /// A person (CPF) rather than a company: the Pix night limit applies.
+    pub individual: bool,
+    pub limits: MerchantLimits,
+}
+
+/// Transfer limits set at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MerchantLimits {
+    pub per_transfer: crate::domain::money::Amount,
+    pub daily: crate::domain::money::Amount,
+    /// Per transfer between 20:00 and 06:00 (Brasília), for individuals.
+    pub night: crate::domain::money::Amount,
+}
+
+impl Default for MerchantLimits {
+    /// R$ 100,000.00 per transfer, R$ 500,000.00 a day, R$ 1,000.00 at night.
+    fn default() -> Self {
+        let reais = |r: i64| crate::domain::money::Amount::from_centavos(r * 100).unwrap_or_default();
+        MerchantLimits { per_transfer: reais(100_000), daily: reais(500_000), night: reais(1_000) }
+    }
 }
 
 /// Why a merchant could not be registered.
@@ -397,4 +417,21 @@ pub trait TransferStore: Send + Sync {
     ) -> Result<ConcludeOutcome, StoreError>;
     /// Transfers still EM_PROCESSAMENTO that were requested before `before`.
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError>;
+}
+
+// ---- Time ----
+
+/// The current time, as a port: tests fix it to check time-dependent rules (the Pix night
+/// limit, the daily limit's reset) without waiting for the clock.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 }

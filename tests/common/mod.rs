@@ -8,6 +8,7 @@ pub mod moto;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tucano_shared::app::{AppState, Config};
@@ -55,6 +56,11 @@ impl TestApp {
 
     /// The API and the sandbox rail as a separate process, talking HTTP both ways.
     pub async fn spawn_with_rail(pool: PgPool) -> TestApp {
+        Self::spawn_with_rail_at(pool, Arc::new(tucano_shared::ports::SystemClock)).await
+    }
+
+    /// The same, with the API's clock fixed (for time-dependent rules).
+    pub async fn spawn_with_rail_at(pool: PgPool, clock: Arc<dyn tucano_shared::ports::Clock>) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
@@ -72,7 +78,7 @@ impl TestApp {
             .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
             .unwrap();
         config.location_scheme = "http".into();
-        let state = AppState::with_pool(config, pool.clone()).unwrap();
+        let state = AppState::with_pool(config, pool.clone()).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));
         let rail = Rail { url: format!("http://{rail_addr}"), _child: child };
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: Some(rail) }
@@ -93,6 +99,8 @@ impl TestApp {
                 pix_key: pix_key.into(),
                 api_key_hash: api_key.hash(),
                 fees,
+                individual: false,
+                limits: Default::default(),
             })
             .await
             .unwrap();

@@ -12,7 +12,9 @@ use crate::adapters::postgres::{
     lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
 };
 use crate::adapters::rail_http::HttpRail;
-use crate::ports::{ChargeStore, Cipher, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, TransferStore};
+use crate::ports::{
+    ChargeStore, Cipher, Clock, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, SystemClock, TransferStore,
+};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -29,6 +31,7 @@ pub struct AppState {
     pub cipher: Arc<dyn Cipher>,
     pub transfers: Arc<dyn TransferStore>,
     pub locations: Arc<dyn LocationReader>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -56,6 +59,12 @@ impl AppState {
             }
             _ => state,
         })
+    }
+
+    /// The same state with another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The same state with another idempotency store.
@@ -86,6 +95,7 @@ impl AppState {
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
             transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
             locations,
+            clock: Arc::new(SystemClock),
             cipher,
             ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),

@@ -13,7 +13,6 @@ use crate::ports::{
     ConcludeOutcome, Page, RailError, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
 };
 use crate::rail::protocol::{ContaDestino, EntradaDict, OrdemPagamento};
-use chrono::Utc;
 
 /// Why a transfer was not made.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +113,7 @@ pub async fn send(
     if let Some(existing) = state.transfers.find(merchant.id, &request.id).await? {
         return match state
             .transfers
-            .reserve(merchant.id, request, None, &existing.end_to_end_id, fingerprint, Utc::now())
+            .reserve(merchant.id, request, None, &existing.end_to_end_id, fingerprint, state.clock.now())
             .await?
         {
             TransferOutcome::Existing { transfer, same_request: true } => {
@@ -127,7 +126,7 @@ pub async fn send(
         Receiver::Key(k) => Some(lookup(state, k).await?.nome),
         Receiver::Account(_) => None,
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let e2eid = EndToEndId::generate(&state.config.ispb, now);
     let transfer =
         match state.transfers.reserve(merchant.id, request, nome.as_deref(), &e2eid, fingerprint, now).await? {

@@ -25,12 +25,18 @@ impl MerchantStore for PgMerchantStore {
         let id = Uuid::new_v4();
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query!(
-            "INSERT INTO merchants (id, name, city, fee_bps, fee_fixed) VALUES ($1, $2, $3, $4, $5)",
+            r#"INSERT INTO merchants (id, name, city, fee_bps, fee_fixed, person_kind, limit_per_transfer, limit_daily,
+                                      limit_night)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
             id,
             new.name,
             new.city,
             i32::try_from(new.fees.bps).unwrap_or(i32::MAX),
-            new.fees.fixed.centavos()
+            new.fees.fixed.centavos(),
+            if new.individual { "PF" } else { "PJ" },
+            new.limits.per_transfer.centavos(),
+            new.limits.daily.centavos(),
+            new.limits.night.centavos()
         )
         .execute(&mut *tx)
         .await
