@@ -389,3 +389,29 @@ async fn a_notification_that_breaks_the_protocol_is_refused_and_changes_nothing(
     assert_eq!(app.count("rail_notifications").await, 0);
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_reconciler_finishes_a_refund_whose_verdict_was_lost(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 40, charge_body(KEY, "15.00")).await;
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
+
+    app.rail_control(json!({"notificar": false})).await;
+    let path = format!("/pix/{e2eid}/devolucao/lost1");
+    let (status, _, _) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "15.00"}))).await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (_, _, waiting) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(waiting["status"], "EM_PROCESSAMENTO");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "15.00".into()));
+
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.settled), (1, 1), "{report:?}");
+    let (_, _, done) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(done["status"], "DEVOLVIDO");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+    assert_eq!(app.rail_order(&format!("/devolucoes/{}", done["rtrId"].as_str().unwrap())).await["pedidos"], 1);
+    app.assert_ledger_ok().await;
+}

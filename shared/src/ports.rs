@@ -211,6 +211,11 @@ pub trait PixStore: Send + Sync {
         e2eid: &EndToEndId,
         id: &RefundId,
     ) -> Result<Option<Refund>, StoreError>;
+    /// Refund orders still EM_PROCESSAMENTO that were requested before `before`, as orders.
+    async fn pending_refunds(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<crate::rail::protocol::OrdemDevolucao>, StoreError>;
     /// Settles or voids a refund's reservation, at most once.
     async fn conclude_refund(
         &self,

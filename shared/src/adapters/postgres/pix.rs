@@ -16,6 +16,7 @@ use crate::domain::payment::{
 use crate::ports::{
     Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
 };
+use crate::rail::protocol::OrdemDevolucao;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -437,6 +438,29 @@ impl PixStore for PgPixStore {
             solicitacao: requested_at,
             liquidacao: None,
         }))
+    }
+
+    async fn pending_refunds(&self, before: DateTime<Utc>) -> Result<Vec<OrdemDevolucao>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT f.rtr_id, r.end_to_end_id, f.valor, f.descricao
+                 FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
+                WHERE f.status = 'EM_PROCESSAMENTO' AND f.requested_at < $1
+                ORDER BY f.requested_at LIMIT 1000"#,
+            before
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OrdemDevolucao {
+                    rtr_id: r.rtr_id,
+                    end_to_end_id: r.end_to_end_id,
+                    valor: Amount::from_centavos(r.valor).map_err(unexpected)?.to_string(),
+                    descricao: r.descricao,
+                })
+            })
+            .collect()
     }
 
     async fn find_refund(
