@@ -170,3 +170,184 @@ pub fn machine() -> String {
     let profile = if cfg!(debug_assertions) { "debug build" } else { "release build" };
     format!("{cores} cores, {mem}, {} {}, {profile}", std::env::consts::OS, std::env::consts::ARCH)
 }
+
+/// One scenario of the API benchmark at one concurrency.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiRun {
+    pub scenario: &'static str,
+    pub concurrency: usize,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+    /// The same storage work called directly (no HTTP, JSON or routing): the floor.
+    pub floor_per_second: f64,
+}
+
+/// Runs `op` from `concurrency` workers for `seconds`; returns (ops/s, sorted latencies ms, errors).
+async fn drive<F, Fut>(concurrency: usize, seconds: u64, op: F) -> (f64, Vec<f64>, u64)
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (op, stop, counter) = (op.clone(), stop.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                let mut errors = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let t = Instant::now();
+                    if op(n).await {
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut all, mut errors) = (vec![], 0);
+    for w in workers {
+        if let Ok((l, e)) = w.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    (all.len() as f64 / elapsed, all, errors)
+}
+
+/// Load on the local server (create, get and list charges) against the same storage work
+/// called directly through the ports, on a fresh database next to `database_url`.
+pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> anyhow::Result<Vec<ApiRun>> {
+    use tucano_shared::app::{charges, AppState, Config};
+    use tucano_shared::domain::charge::ChargeTerms;
+    use tucano_shared::domain::ids::Txid;
+    use tucano_shared::domain::merchant::ApiKeyHash;
+    use tucano_shared::domain::pix_key::PixKey;
+
+    let pool = fresh_database(database_url, "tucano_bench_api").await?;
+    let config = Config::new(database_url.into(), 64, "bench.example/qr/v2".into())?
+        .with_rail("http://127.0.0.1:9", b"bench-secret-0123456789")?;
+    let state = AppState::with_pool(config, pool.clone())?;
+    let api_key = ApiKey::generate();
+    let key = "loja@bench.example";
+    state
+        .merchants
+        .register(NewMerchant {
+            name: "Bench".into(),
+            city: "SAO PAULO".into(),
+            pix_key: key.into(),
+            api_key_hash: api_key.hash(),
+            fees: FeePlan::default(),
+            individual: false,
+            limits: Default::default(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let addr = crate::server::spawn("127.0.0.1:0".parse()?, state.clone()).await?;
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let bearer = format!("Bearer {}", api_key.expose());
+    let body = serde_json::json!({"calendario": {"expiracao": 3600}, "valor": {"original": "10.00"}, "chave": key})
+        .to_string();
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    // At most 9 + 8 + 18 = 35 characters, the longest txid.
+    let txid = move |prefix: &str, n: u64| format!("{prefix}{run_id}{n:018}");
+
+    // A charge to read back.
+    let probe = client
+        .put(format!("{base}/cob/{}", txid("probe", 0)))
+        .header("authorization", &bearer)
+        .body(body.clone())
+        .send()
+        .await?;
+    anyhow::ensure!(probe.status() == 201, "the server did not create the probe charge: {}", probe.status());
+    let probe_path = format!("{base}/cob/{}", txid("probe", 0));
+    let list_path =
+        format!("{base}/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&paginacao.itensPorPagina=10");
+
+    let mut runs = vec![];
+    for &c in concurrencies {
+        for scenario in ["create", "get", "list"] {
+            let (client, bearer, body) = (client.clone(), bearer.clone(), body.clone());
+            let (base, probe_path, list_path) = (base.clone(), probe_path.clone(), list_path.clone());
+            let tx = txid.clone();
+            let scenario_label = format!("{scenario}{c}");
+            let (rps, lat, errors) = drive(c, seconds, move |n| {
+                let (client, bearer, body) = (client.clone(), bearer.clone(), body.clone());
+                let url = match scenario {
+                    "create" => format!("{base}/cob/{}", tx(&format!("c{scenario_label}"), n)),
+                    "get" => probe_path.clone(),
+                    _ => list_path.clone(),
+                };
+                async move {
+                    let req = if scenario == "create" { client.put(url).body(body) } else { client.get(url) };
+                    matches!(req.header("authorization", bearer).send().await, Ok(r) if r.status().is_success())
+                }
+            })
+            .await;
+            // The floor: authenticate and do the same storage call, directly.
+            let st = state.clone();
+            let hash = ApiKeyHash::of(api_key.expose());
+            let terms = ChargeTerms {
+                expiracao: 3600,
+                devedor: None,
+                valor: Amount::parse("10.00")?,
+                valor_alteravel: false,
+                chave: PixKey::parse(key)?,
+                solicitacao_pagador: None,
+                info_adicionais: vec![],
+            };
+            let probe_txid = Txid::parse_for_charge(&txid("probe", 0))?;
+            let tx = txid.clone();
+            let label = format!("f{scenario}{c}");
+            let query = tucano_shared::ports::ChargeQuery {
+                inicio: chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")?.to_utc(),
+                fim: chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")?.to_utc(),
+                devedor: None,
+                status: None,
+                location_presente: None,
+                pagina: 0,
+                itens_por_pagina: 10,
+            };
+            let (floor, _, _) = drive(c, seconds, move |n| {
+                let (st, terms, probe_txid, query) = (st.clone(), terms.clone(), probe_txid.clone(), query.clone());
+                let id = tx(&label, n);
+                async move {
+                    let Ok(Some(m)) = st.merchants.by_api_key(&hash).await else { return false };
+                    match scenario {
+                        "create" => {
+                            let Ok(t) = Txid::parse_for_charge(&id) else { return false };
+                            charges::create(&st, &m, Some(t), &terms, [0; 32]).await.is_ok()
+                        }
+                        "get" => charges::get(&st, &m, &probe_txid, None).await.is_ok(),
+                        _ => charges::list(&st, &m, &query).await.is_ok(),
+                    }
+                }
+            })
+            .await;
+            runs.push(ApiRun {
+                scenario,
+                concurrency: c,
+                requests_per_second: rps,
+                p50_ms: percentile(&lat, 0.50),
+                p99_ms: percentile(&lat, 0.99),
+                errors,
+                floor_per_second: floor,
+            });
+        }
+    }
+    pool.close().await;
+    Ok(runs)
+}

@@ -146,6 +146,17 @@ pub enum BrcodeCommand {
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Requests per second and latency of create / get / list charges over HTTP, against
+    /// the same storage work called directly.
+    Api {
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Append the results to BENCHMARKS.md.
+        #[arg(long)]
+        record: bool,
+    },
     /// Credits per second: one hot merchant account versus spread over many.
     Ledger {
         /// Account counts to compare, e.g. 1,100.
@@ -223,6 +234,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
+        Command::Bench { command: BenchCommand::Api { concurrency, seconds, record } } => {
+            bench_api(&concurrency, seconds, record).await
+        }
         Command::Bench {
             command: BenchCommand::Ledger { accounts, concurrency, seconds, balance_shards, record, json },
         } => bench_ledger(&accounts, concurrency, seconds, balance_shards, record, json).await,
@@ -460,6 +474,33 @@ async fn bench_ledger(
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?;
         f.write_all(md.as_bytes())?;
+        eprintln!("appended to BENCHMARKS.md");
+    }
+    Ok(())
+}
+
+async fn bench_api(concurrency: &[usize], seconds: u64, record: bool) -> anyhow::Result<()> {
+    let runs = crate::bench::api(&database_url()?, concurrency, seconds).await?;
+    let mut md = format!(
+        "\n### API: charges over HTTP vs the same storage work called directly — {}\n\n`tucano bench api --concurrency {} --seconds {seconds} --record` on {}; client, server and Postgres on one machine.\n\n| scenario | concurrency | req/s | p50 ms | p99 ms | errors | floor ops/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        concurrency.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        crate::bench::machine()
+    );
+    for r in &runs {
+        let ratio = if r.floor_per_second > 0.0 { r.requests_per_second / r.floor_per_second } else { 0.0 };
+        eprintln!(
+            "{:<6} c={:<3} req/s={:.0} p50={:.2}ms p99={:.2}ms errors={} floor={:.0}/s ratio={:.2}",
+            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
+        );
+        md.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} |\n",
+            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
+        ));
+    }
+    if record {
+        use std::io::Write;
+        std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?.write_all(md.as_bytes())?;
         eprintln!("appended to BENCHMARKS.md");
     }
     Ok(())
