@@ -4,5 +4,6 @@
 
 pub mod bench;
 pub mod cli;
+pub mod coldstart;
 pub mod sandbox;
 pub mod server;
