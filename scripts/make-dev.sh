@@ -51,6 +51,9 @@ if [ -z "${RAIL_WEBHOOK_SECRET:-}" ]; then
 fi
 export RAIL_WEBHOOK_SECRET
 
+# Webhooks may go to receivers on this machine (http://127.0.0.1): DEVELOPMENT ONLY.
+export WEBHOOK_ALLOW_LOCAL="${WEBHOOK_ALLOW_LOCAL:-true}"
+
 if [ -z "${PIX_RAIL_URL:-}" ]; then
   say "starting the sandbox Pix rail on 127.0.0.1:$RAIL_PORT (log: .tucano/sandbox-rail.log)"
   "$TUCANO" sandbox-rail --port "$RAIL_PORT" --tucano-url "http://127.0.0.1:$PORT" >"$STATE/sandbox-rail.log" 2>&1 &

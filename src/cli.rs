@@ -57,6 +57,11 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         grace_secs: i64,
     },
+    /// Webhooks to merchants.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// The ledger.
     Ledger {
         #[command(subcommand)]
@@ -125,6 +130,20 @@ pub enum MerchantsCommand {
         /// Print {"id":...,"api_key":...} instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// Deliver webhooks: fan outbox events out into deliveries and attempt every due one,
+    /// until stopped (`tucano dev` runs the same loop in-process).
+    Dispatch {
+        /// One pass, then exit (prints what it did as JSON).
+        #[arg(long)]
+        once: bool,
+        /// Pause between passes that found nothing to do, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        idle_ms: u64,
     },
 }
 
@@ -245,6 +264,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
+        Command::Webhooks { command: WebhooksCommand::Dispatch { once, idle_ms } } => dispatch(once, idle_ms).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
         Command::Bench { command: BenchCommand::Coldstart { runs, no_build, record } } => {
             bench_coldstart(runs, no_build, record).await
@@ -268,6 +288,10 @@ async fn env_state(location_base: String, pool_size: u32) -> anyhow::Result<AppS
     if let Ok(scheme) = std::env::var("LOCATION_SCHEME") {
         config.location_scheme = scheme;
     }
+    config.webhooks = tucano_shared::app::WebhookSettings::from_env()?;
+    if config.webhooks.rules.allow_local {
+        tracing::warn!("WEBHOOK_ALLOW_LOCAL: webhooks may go to http://127.0.0.1 (DEVELOPMENT ONLY)");
+    }
     tracing::info!(idempotency = ?config.idempotency, cipher = ?config.cipher, "configuration");
     AppState::new(config).await
 }
@@ -278,6 +302,25 @@ async fn reconcile(grace_secs: i64) -> anyhow::Result<()> {
     let report = tucano_shared::app::reconcile::run(&state, chrono::Duration::seconds(grace_secs.max(0))).await?;
     println!("{}", serde_json::to_string(&report)?);
     anyhow::ensure!(report.errors == 0, "{} order(s) could not be reconciled; run again", report.errors);
+    Ok(())
+}
+
+async fn dispatch(once: bool, idle_ms: u64) -> anyhow::Result<()> {
+    tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
+    let state = env_state("localhost/qr/v2".into(), 8).await?;
+    if once {
+        let report = tucano_shared::app::webhooks::dispatch_once(&state).await?;
+        println!(
+            "{}",
+            serde_json::json!({"fannedOut": report.fanned_out, "attempted": report.attempted, "delivered": report.delivered})
+        );
+        return Ok(());
+    }
+    println!("webhook dispatcher running");
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tucano_shared::app::webhooks::run_dispatcher(state, std::time::Duration::from_millis(idle_ms), stop).await;
     Ok(())
 }
 
@@ -301,6 +344,16 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "tucano dev server listening");
+    // Webhooks go out from a task beside the server (a queue-fed Lambda in AWS).
+    let dispatcher = state.clone();
+    tokio::spawn(async move {
+        tucano_shared::app::webhooks::run_dispatcher(
+            dispatcher,
+            std::time::Duration::from_millis(250),
+            std::future::pending(),
+        )
+        .await
+    });
     crate::server::serve(listener, state).await?;
     Ok(())
 }
@@ -524,7 +577,8 @@ async fn bench_api(concurrency: &[usize], seconds: u64, record: bool) -> anyhow:
 async fn bench_coldstart(runs: usize, no_build: bool, record: bool) -> anyhow::Result<()> {
     use tucano_shared::routes::ROUTES;
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join("target"));
     if !no_build {
         eprintln!("building the functions and the hello-world floor (release)...");
         let status = std::process::Command::new("cargo")
@@ -571,11 +625,17 @@ async fn bench_coldstart(runs: usize, no_build: bool, record: bool) -> anyhow::R
     .collect();
     let release = target.join("release");
     let hello_event = crate::coldstart::event("GET", "/hello", "none", None);
-    let floor = crate::coldstart::measure("hello (floor)", &release.join("examples/hello"), &env, &hello_event, runs).await?;
+    let floor =
+        crate::coldstart::measure("hello (floor)", &release.join("examples/hello"), &env, &hello_event, runs).await?;
     let mut results = vec![floor.clone()];
     for r in ROUTES {
-        let path = r.path.replace("{txid}", "benchbenchbenchbenchbench01").replace("{e2eid}", "E0000000020261121120000000000000")
-            .replace("{id}", "d1").replace("{idEnvio}", "e1").replace("{token}", "00000000000000000000000000000000")
+        let path = r
+            .path
+            .replace("{txid}", "benchbenchbenchbenchbench01")
+            .replace("{e2eid}", "E0000000020261121120000000000000")
+            .replace("{id}", "d1")
+            .replace("{idEnvio}", "e1")
+            .replace("{token}", "00000000000000000000000000000000")
             .replace("{chave}", "loja@bench.example");
         let body = (r.method != "GET").then_some("{}");
         let ev = crate::coldstart::event(r.method, &path, api_key.expose(), body);

@@ -44,7 +44,10 @@ async fn next(State(e): State<Emulator>) -> (StatusCode, HeaderMap, String) {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     h.insert("lambda-runtime-aws-request-id", HeaderValue::from_static("bench-request-1"));
-    h.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline.to_string()).unwrap_or(HeaderValue::from_static("0")));
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from_str(&deadline.to_string()).unwrap_or(HeaderValue::from_static("0")),
+    );
     h.insert(
         "lambda-runtime-invoked-function-arn",
         HeaderValue::from_static("arn:aws:lambda:sa-east-1:123456789012:function:bench"),
@@ -54,7 +57,8 @@ async fn next(State(e): State<Emulator>) -> (StatusCode, HeaderMap, String) {
 }
 
 async fn response(State(e): State<Emulator>, Path(_id): Path<String>, body: String) -> StatusCode {
-    let status = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0);
+    let status =
+        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0);
     e.seen.lock().unwrap_or_else(|p| p.into_inner()).responded = Some((Instant::now(), status as u16));
     e.done.notify_one();
     StatusCode::ACCEPTED
@@ -77,7 +81,9 @@ pub struct Start {
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -163,7 +169,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Measures `binary` `runs` times.
-pub async fn measure(name: &str, binary: &std::path::Path, env: &[(String, String)], event: &str, runs: usize) -> anyhow::Result<ColdStart> {
+pub async fn measure(
+    name: &str,
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    event: &str,
+    runs: usize,
+) -> anyhow::Result<ColdStart> {
     let (mut ready, mut resp, mut rss) = (vec![], vec![], 0u64);
     for _ in 0..runs {
         let s = start_once(binary, env, event).await?;

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod moto;
+pub mod receiver;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -34,6 +35,18 @@ pub struct Rail {
 }
 
 pub const RAIL_SECRET: &str = "test-rail-secret-0123456789";
+/// The local cipher's key in tests that start other processes on the same database.
+pub const TEST_MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// Webhooks to the loopback test receivers, a 1 s timeout and ten attempts (as in
+/// production) less than a second apart.
+pub fn test_webhooks() -> tucano_shared::app::WebhookSettings {
+    tucano_shared::app::WebhookSettings {
+        rules: tucano_shared::domain::webhook::ReceiverRules { allow_local: true },
+        timeout: Duration::from_secs(1),
+        retry: tucano_shared::domain::webhook::RetryPolicy::parse("0.05,0.05,0.05,0.1,0.1,0.1,0.1,0.1,0.1").unwrap(),
+    }
+}
 
 /// A registered merchant: its API key and its receiving Pix key.
 pub struct TestMerchant {
@@ -78,6 +91,8 @@ impl TestApp {
             .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
             .unwrap();
         config.location_scheme = "http".into();
+        config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
+        config.webhooks = test_webhooks();
         let state = AppState::with_pool(config, pool.clone()).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));
         let rail = Rail { url: format!("http://{rail_addr}"), _child: child };

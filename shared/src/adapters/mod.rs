@@ -7,3 +7,4 @@ pub mod local_cipher;
 pub mod location_http;
 pub mod postgres;
 pub mod rail_http;
+pub mod webhook_http;

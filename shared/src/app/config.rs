@@ -34,6 +34,53 @@ pub struct Config {
     /// Scheme for reading other PSPs' payload locations: `https`, or `http` locally
     /// (`LOCATION_SCHEME`).
     pub location_scheme: String,
+    /// How webhooks to merchants are delivered.
+    pub webhooks: WebhookSettings,
+}
+
+/// Webhook delivery: which receivers are allowed, how long to wait, when to retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_ALLOW_LOCAL=true` (DEV ONLY): receivers on http://127.0.0.1 and localhost.
+    pub rules: crate::domain::webhook::ReceiverRules,
+    /// `WEBHOOK_TIMEOUT_MS` (default 10 000): the whole POST, connect to last byte.
+    pub timeout: std::time::Duration,
+    /// `WEBHOOK_RETRY_DELAYS` (seconds, comma-separated; default about 3 days).
+    pub retry: crate::domain::webhook::RetryPolicy,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            rules: Default::default(),
+            timeout: std::time::Duration::from_secs(10),
+            retry: Default::default(),
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Reads the `WEBHOOK_*` variables.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut w = WebhookSettings::default();
+        match env::var("WEBHOOK_ALLOW_LOCAL").as_deref() {
+            Err(_) | Ok("false") | Ok("0") | Ok("") => {}
+            Ok("true") | Ok("1") => w.rules.allow_local = true,
+            Ok(_) => return Err(ConfigError::Invalid("WEBHOOK_ALLOW_LOCAL", "must be true or false".into())),
+        }
+        if let Ok(ms) = env::var("WEBHOOK_TIMEOUT_MS") {
+            let ms: u64 = ms.parse().ok().filter(|n| (100..=30_000).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("WEBHOOK_TIMEOUT_MS", "must be a whole number from 100 to 30000".into())
+            })?;
+            w.timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Ok(d) = env::var("WEBHOOK_RETRY_DELAYS") {
+            w.retry = crate::domain::webhook::RetryPolicy::parse(&d).ok_or_else(|| {
+                ConfigError::Invalid("WEBHOOK_RETRY_DELAYS", "must be comma-separated seconds".into())
+            })?;
+        }
+        Ok(w)
+    }
 }
 
 /// `CIPHER=kms` (with `KMS_KEY_ID` and `BLIND_INDEX_KEY_WRAPPED`, the KMS-encrypted
@@ -95,6 +142,7 @@ impl std::fmt::Debug for Config {
             .field("ispb", &self.ispb)
             .field("idempotency", &self.idempotency)
             .field("cipher", &self.cipher)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -139,6 +187,7 @@ impl Config {
         if let Ok(scheme) = env::var("LOCATION_SCHEME") {
             config.location_scheme = scheme;
         }
+        config.webhooks = WebhookSettings::from_env()?;
         Ok(config)
     }
 
@@ -221,6 +270,7 @@ impl Config {
             idempotency: IdempotencyBackend::Postgres,
             cipher: CipherBackend::ephemeral(),
             location_scheme: "https".into(),
+            webhooks: WebhookSettings::default(),
         })
     }
 }

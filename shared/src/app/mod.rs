@@ -6,8 +6,9 @@ pub mod payments;
 pub mod reconcile;
 mod state;
 pub mod transfers;
+pub mod webhooks;
 
-pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend};
+pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend, WebhookSettings};
 pub use state::AppState;
 
 use sha2::{Digest, Sha256};

@@ -7,13 +7,15 @@ use crate::adapters::dynamodb::DynamoIdempotencyStore;
 use crate::adapters::kms_cipher::KmsCipher;
 use crate::adapters::local_cipher::LocalCipher;
 use crate::adapters::location_http::{HttpLocationReader, LocationReader};
-use crate::adapters::postgres::PgTransferStore;
 use crate::adapters::postgres::{
     lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
 };
+use crate::adapters::postgres::{PgTransferStore, PgWebhookStore};
 use crate::adapters::rail_http::HttpRail;
+use crate::adapters::webhook_http::HttpWebhookTransport;
 use crate::ports::{
     ChargeStore, Cipher, Clock, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, SystemClock, TransferStore,
+    WebhookStore, WebhookTransport,
 };
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub transfers: Arc<dyn TransferStore>,
     pub locations: Arc<dyn LocationReader>,
     pub clock: Arc<dyn Clock>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    pub webhook_transport: Arc<dyn WebhookTransport>,
 }
 
 impl AppState {
@@ -88,6 +92,7 @@ impl AppState {
         let accounts = Arc::new(AccountDirectory::default());
         let locations = Arc::new(HttpLocationReader::new(&config.location_scheme)?);
         let rail = HttpRail::new(&config.rail_url, &config.rail_secret)?;
+        let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout)?;
         Ok(AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
@@ -100,6 +105,8 @@ impl AppState {
             ledger: Arc::new(PgLedger::new(pool.clone())),
             rail: Arc::new(rail),
             idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),
+            webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
+            webhook_transport: Arc::new(transport),
             pool,
         })
     }

@@ -13,3 +13,4 @@ pub mod payment;
 pub mod pix_key;
 pub mod text;
 pub mod transfer;
+pub mod webhook;

@@ -7,6 +7,7 @@ pub mod envio;
 pub mod payload;
 pub mod pix;
 pub mod rail;
+pub mod webhooks;
 
 use serde_json::{json, Value};
 

@@ -8,10 +8,11 @@
 //! Postgres, so a lost record cannot make a retry move money twice.
 
 use super::problem::{ApiError, ProblemKind};
-use super::{Deadline, Request, Response};
+use super::{Deadline, Request, Response, Sensitive};
 use crate::app::AppState;
 use crate::domain::idempotency::{lock_until, request_hash, retention_until, Begin, IdempotencyKey, StoredResponse};
 use crate::domain::merchant::Merchant;
+use crate::ports::CipherContext;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use std::future::Future;
@@ -23,6 +24,37 @@ pub const REPLAYED: &str = "idempotent-replayed";
 const DEFAULT_REMAINING: Duration = Duration::from_secs(30);
 /// Response headers worth replaying.
 const KEPT_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
+/// A stored pseudo-header saying the body is sealed (it carried a secret).
+const SEALED: &str = "x-tucano-sealed";
+const SEALED_PURPOSE: &str = "idempotency-response";
+
+fn sealing(merchant: &Merchant) -> CipherContext {
+    CipherContext { merchant: Some(merchant.id), purpose: SEALED_PURPOSE }
+}
+
+/// Opens a sealed body before replaying it.
+async fn unseal(state: &AppState, merchant: &Merchant, mut stored: StoredResponse) -> Result<Response, ApiError> {
+    if stored.headers.iter().any(|(n, _)| n == SEALED) {
+        stored.body =
+            state.cipher.decrypt(&stored.body, sealing(merchant)).await.map_err(|e| ApiError::unavailable(e.into()))?;
+        stored.headers.retain(|(n, _)| n != SEALED);
+    }
+    Ok(replay(stored))
+}
+
+/// A response as stored for replay; a sensitive body is sealed under the merchant's key.
+async fn seal(
+    state: &AppState,
+    merchant: &Merchant,
+    res: &Response,
+) -> Result<StoredResponse, crate::ports::CipherError> {
+    let mut s = stored(res);
+    if res.extensions().get::<Sensitive>().is_some() {
+        s.body = state.cipher.encrypt(&s.body, sealing(merchant)).await?;
+        s.headers.push((SEALED.to_owned(), "1".to_owned()));
+    }
+    Ok(s)
+}
 
 fn replay(stored: StoredResponse) -> Response {
     let mut res = http::Response::new(Bytes::from(stored.body));
@@ -80,7 +112,7 @@ where
     let remaining = req.extensions().get::<Deadline>().map_or(DEFAULT_REMAINING, Deadline::remaining);
     match state.idempotency.begin(merchant.id, &key, &hash, lock_until(now, remaining), now).await? {
         Begin::Run => {}
-        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::Replay(stored) => return unseal(state, merchant, stored).await,
         Begin::InProgress { retry_after_secs } => {
             let mut e = ApiError::new(
                 ProblemKind::ChaveIdempotenciaEmUso,
@@ -97,10 +129,12 @@ where
         }
     }
     let res = run().await.unwrap_or_else(|e| e.into_response(request_id));
-    let outcome = if res.status().is_server_error() {
-        state.idempotency.release(merchant.id, &key, &hash).await
-    } else {
-        state.idempotency.complete(merchant.id, &key, &hash, &stored(&res), retention_until(chrono::Utc::now())).await
+    let outcome = match seal(state, merchant, &res).await {
+        Ok(kept) if !res.status().is_server_error() => {
+            state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(chrono::Utc::now())).await
+        }
+        // A failed request, or a secret we could not seal: the key is released instead.
+        _ => state.idempotency.release(merchant.id, &key, &hash).await,
     };
     if let Err(e) = outcome {
         // The request itself is done; a record we could not update lapses with its lock.

@@ -59,6 +59,10 @@ pub enum ProblemKind {
     EnvioConsultaInvalida,
     /// 404: no account holds that Pix key.
     ChaveNaoEncontrada,
+    /// 400: a webhook request that breaks the schema or the rules.
+    WebhookOperacaoInvalida,
+    /// 400: bad parameters on `GET /eventos` or `GET /webhook`.
+    WebhookConsultaInvalida,
     /// 503: a dependency is down; retry later.
     ServicoIndisponivel,
     /// 500: a bug; the body carries only the correlation id.
@@ -74,7 +78,9 @@ impl ProblemKind {
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
             | ProblemKind::EnvioOperacaoInvalida
-            | ProblemKind::EnvioConsultaInvalida => StatusCode::BAD_REQUEST,
+            | ProblemKind::EnvioConsultaInvalida
+            | ProblemKind::WebhookOperacaoInvalida
+            | ProblemKind::WebhookConsultaInvalida => StatusCode::BAD_REQUEST,
             ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
             ProblemKind::NaoEncontrado
@@ -118,6 +124,8 @@ impl ProblemKind {
             ProblemKind::EnvioNaoEncontrado => "EnvioNaoEncontrado",
             ProblemKind::EnvioConsultaInvalida => "EnvioConsultaInvalida",
             ProblemKind::ChaveNaoEncontrada => "ChaveNaoEncontrada",
+            ProblemKind::WebhookOperacaoInvalida => "WebhookOperacaoInvalida",
+            ProblemKind::WebhookConsultaInvalida => "WebhookConsultaInvalida",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
         }
@@ -135,7 +143,8 @@ impl ProblemKind {
             | ProblemKind::EnvioOperacaoInvalida
             | ProblemKind::EnvioNaoEncontrado
             | ProblemKind::EnvioConsultaInvalida
-            | ProblemKind::ChaveNaoEncontrada => false,
+            | ProblemKind::ChaveNaoEncontrada
+            | ProblemKind::WebhookConsultaInvalida => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
             | ProblemKind::NaoEncontrado
@@ -147,6 +156,7 @@ impl ProblemKind {
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
             | ProblemKind::PixDevolucaoNaoEncontrada
+            | ProblemKind::WebhookOperacaoInvalida
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
@@ -181,6 +191,8 @@ impl ProblemKind {
             ProblemKind::EnvioNaoEncontrado => "Envio não encontrado.",
             ProblemKind::EnvioConsultaInvalida => "Consulta de envios inválida.",
             ProblemKind::ChaveNaoEncontrada => "Chave não encontrada.",
+            ProblemKind::WebhookOperacaoInvalida => "Webhook inválido.",
+            ProblemKind::WebhookConsultaInvalida => "Consulta inválida.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
         }

@@ -7,6 +7,7 @@ mod ledger;
 mod merchants;
 mod pix;
 mod transfers;
+mod webhooks;
 
 pub use charges::PgChargeStore;
 pub use idempotency::PgIdempotencyStore;
@@ -14,6 +15,7 @@ pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;
 pub use transfers::PgTransferStore;
+pub use webhooks::PgWebhookStore;
 
 use crate::ports::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};

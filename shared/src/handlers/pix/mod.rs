@@ -1,7 +1,7 @@
 //! `/pix`: received Pix and their refunds (Bacen API Pix 2.9.0, tag Pix).
 
 mod input;
-mod view;
+pub(crate) mod view;
 
 use crate::app::payments::{self, PaymentError};
 use crate::app::AppState;

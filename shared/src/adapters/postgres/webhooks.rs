@@ -1,0 +1,567 @@
+//! Webhook endpoints, the fan-out of outbox events into deliveries, leases on due
+//! deliveries and the record of every attempt, on Postgres.
+
+use super::store_error;
+use crate::domain::merchant::MerchantId;
+use crate::domain::webhook::BACEN_EVENT_TYPES;
+use crate::ports::{
+    AttemptReport, AttemptVerdict, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page, SealedSecrets,
+    StoreError, WebhookEndpoint, WebhookStore, MAX_ENDPOINTS,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub struct PgWebhookStore {
+    pool: PgPool,
+}
+
+impl PgWebhookStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Leases up to `limit` due deliveries (only `only`, when given) with their endpoint
+    /// and event, skipping rows another dispatcher holds.
+    async fn lease(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+        only: Option<Uuid>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let rows = sqlx::query_as!(
+            ClaimRow,
+            r#"WITH due AS (
+                   SELECT d.id FROM webhook_deliveries d
+                   JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                   WHERE d.status = 'PENDENTE' AND d.next_attempt_at <= $1
+                     AND (d.locked_until IS NULL OR d.locked_until <= $1)
+                     AND e.disabled_at IS NULL AND e.deleted_at IS NULL
+                     AND ($4::uuid IS NULL OR d.id = $4)
+                   ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
+               ), leased AS (
+                   UPDATE webhook_deliveries d SET locked_until = $2 FROM due WHERE d.id = due.id
+                   RETURNING d.id, d.attempts, d.endpoint_id, d.event_id
+               )
+               SELECT l.id AS "id!", l.attempts AS "attempts!", e.id AS "endpoint_id!", e.merchant_id AS "merchant_id!",
+                      e.kind AS "endpoint_kind!", e.chave, e.url AS "url!", e.tipos AS "tipos!",
+                      e.created_at AS "endpoint_created_at!", e.secret_enc AS "secret_enc!",
+                      e.previous_secret_enc, e.previous_valid_until,
+                      o.id AS "seq!", o.event_id AS "event_id!", o.kind AS "event_kind!", o.payload AS "payload!",
+                      o.created_at AS "event_created_at!"
+               FROM leased l JOIN webhook_endpoints e ON e.id = l.endpoint_id JOIN outbox_events o ON o.id = l.event_id
+               ORDER BY o.id"#,
+            now,
+            lease_until,
+            i64::from(limit),
+            only
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+struct EndpointRow {
+    id: Uuid,
+    merchant_id: Uuid,
+    kind: String,
+    chave: Option<String>,
+    url: String,
+    tipos: Vec<String>,
+    created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
+    disabled_reason: Option<String>,
+}
+
+impl From<EndpointRow> for WebhookEndpoint {
+    fn from(r: EndpointRow) -> Self {
+        let kind = match (r.kind.as_str(), r.chave) {
+            ("BACEN", Some(chave)) => EndpointKind::Bacen { chave },
+            _ => EndpointKind::Eventos { tipos: r.tipos },
+        };
+        WebhookEndpoint {
+            id: r.id,
+            merchant: MerchantId(r.merchant_id),
+            kind,
+            url: r.url,
+            created_at: r.created_at,
+            disabled: r.disabled_at.map(|at| (at, r.disabled_reason.unwrap_or_default())),
+        }
+    }
+}
+
+struct EventRow {
+    id: i64,
+    event_id: Uuid,
+    merchant_id: Uuid,
+    kind: String,
+    payload: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Self {
+        Event {
+            seq: r.id,
+            id: r.event_id,
+            merchant: MerchantId(r.merchant_id),
+            kind: r.kind,
+            data: r.payload,
+            created_at: r.created_at,
+        }
+    }
+}
+
+struct ClaimRow {
+    id: Uuid,
+    attempts: i32,
+    endpoint_id: Uuid,
+    merchant_id: Uuid,
+    endpoint_kind: String,
+    chave: Option<String>,
+    url: String,
+    tipos: Vec<String>,
+    endpoint_created_at: DateTime<Utc>,
+    secret_enc: Vec<u8>,
+    previous_secret_enc: Option<Vec<u8>>,
+    previous_valid_until: Option<DateTime<Utc>>,
+    seq: i64,
+    event_id: Uuid,
+    event_kind: String,
+    payload: serde_json::Value,
+    event_created_at: DateTime<Utc>,
+}
+
+impl From<ClaimRow> for ClaimedDelivery {
+    fn from(r: ClaimRow) -> Self {
+        let merchant = MerchantId(r.merchant_id);
+        ClaimedDelivery {
+            id: r.id,
+            attempts: r.attempts.max(0) as u32,
+            endpoint: EndpointRow {
+                id: r.endpoint_id,
+                merchant_id: r.merchant_id,
+                kind: r.endpoint_kind,
+                chave: r.chave,
+                url: r.url,
+                tipos: r.tipos,
+                created_at: r.endpoint_created_at,
+                disabled_at: None,
+                disabled_reason: None,
+            }
+            .into(),
+            secrets: SealedSecrets {
+                current: r.secret_enc,
+                previous: r.previous_secret_enc.zip(r.previous_valid_until),
+            },
+            event: Event {
+                seq: r.seq,
+                id: r.event_id,
+                merchant,
+                kind: r.event_kind,
+                data: r.payload,
+                created_at: r.event_created_at,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PgWebhookStore {
+    async fn put_bacen(
+        &self,
+        merchant: MerchantId,
+        chave: &str,
+        url: &str,
+        secret: Vec<u8>,
+    ) -> Result<(WebhookEndpoint, bool), StoreError> {
+        // The partial unique index makes concurrent PUTs for one key converge on one row.
+        let row = sqlx::query!(
+            r#"INSERT INTO webhook_endpoints (merchant_id, kind, chave, url, secret_enc)
+               VALUES ($1, 'BACEN', $2, $3, $4)
+               ON CONFLICT (merchant_id, chave) WHERE kind = 'BACEN' AND deleted_at IS NULL
+               DO UPDATE SET url = EXCLUDED.url, updated_at = now()
+               RETURNING id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason,
+                         (xmax = 0) AS "created!""#,
+            merchant.0,
+            chave,
+            url,
+            secret
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let endpoint = EndpointRow {
+            id: row.id,
+            merchant_id: row.merchant_id,
+            kind: row.kind,
+            chave: row.chave,
+            url: row.url,
+            tipos: row.tipos,
+            created_at: row.created_at,
+            disabled_at: row.disabled_at,
+            disabled_reason: row.disabled_reason,
+        };
+        Ok((endpoint.into(), row.created))
+    }
+
+    async fn create_endpoint(
+        &self,
+        merchant: MerchantId,
+        url: &str,
+        tipos: &[String],
+        secret: Vec<u8>,
+    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // One merchant's endpoints are counted under a lock on the merchant row.
+        sqlx::query!("SELECT id FROM merchants WHERE id = $1 FOR UPDATE", merchant.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let row = sqlx::query_as!(
+            EndpointRow,
+            r#"INSERT INTO webhook_endpoints (merchant_id, kind, url, tipos, secret_enc)
+               SELECT $1, 'EVENTOS', $2, $3, $4
+               WHERE (SELECT count(*) FROM webhook_endpoints
+                      WHERE merchant_id = $1 AND kind = 'EVENTOS' AND deleted_at IS NULL) < $5
+               RETURNING id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason"#,
+            merchant.0,
+            url,
+            tipos,
+            secret,
+            MAX_ENDPOINTS
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn bacen(&self, merchant: MerchantId, chave: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let row = sqlx::query_as!(
+            EndpointRow,
+            r#"SELECT id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason
+               FROM webhook_endpoints
+               WHERE merchant_id = $1 AND kind = 'BACEN' AND chave = $2 AND deleted_at IS NULL"#,
+            merchant.0,
+            chave
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn endpoint(&self, merchant: MerchantId, id: Uuid) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let row = sqlx::query_as!(
+            EndpointRow,
+            r#"SELECT id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason
+               FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL"#,
+            merchant.0,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn list_bacen(
+        &self,
+        merchant: MerchantId,
+        inicio: Option<DateTime<Utc>>,
+        fim: Option<DateTime<Utc>>,
+        pagina: u32,
+        itens_por_pagina: u32,
+    ) -> Result<Page<WebhookEndpoint>, StoreError> {
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM webhook_endpoints
+               WHERE merchant_id = $1 AND kind = 'BACEN' AND deleted_at IS NULL
+                 AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at <= $3)"#,
+            merchant.0,
+            inicio,
+            fim
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let rows = sqlx::query_as!(
+            EndpointRow,
+            r#"SELECT id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason
+               FROM webhook_endpoints
+               WHERE merchant_id = $1 AND kind = 'BACEN' AND deleted_at IS NULL
+                 AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at <= $3)
+               ORDER BY created_at, id LIMIT $4 OFFSET $5"#,
+            merchant.0,
+            inicio,
+            fim,
+            i64::from(itens_por_pagina),
+            i64::from(pagina) * i64::from(itens_por_pagina)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(Page { items: rows.into_iter().map(Into::into).collect(), total: total.max(0) as u64 })
+    }
+
+    async fn list_endpoints(&self, merchant: MerchantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let rows = sqlx::query_as!(
+            EndpointRow,
+            r#"SELECT id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason
+               FROM webhook_endpoints WHERE merchant_id = $1 AND kind = 'EVENTOS' AND deleted_at IS NULL
+               ORDER BY created_at, id"#,
+            merchant.0
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete(&self, merchant: MerchantId, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE webhook_endpoints SET deleted_at = now() WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
+            merchant.0,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate(
+        &self,
+        merchant: MerchantId,
+        id: Uuid,
+        secret: Vec<u8>,
+        grace_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            r#"UPDATE webhook_endpoints
+               SET previous_secret_enc = secret_enc, previous_valid_until = $4, secret_enc = $3, updated_at = now()
+               WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL"#,
+            merchant.0,
+            id,
+            secret,
+            grace_until
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replay(&self, merchant: MerchantId, id: Uuid) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let found = sqlx::query!(
+            r#"UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
+               WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id"#,
+            merchant.0,
+            id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        // Every undelivered event starts a fresh schedule, due at once.
+        let done = sqlx::query!(
+            r#"UPDATE webhook_deliveries SET status = 'PENDENTE', next_attempt_at = now(), attempts = 0
+               WHERE endpoint_id = $1 AND status IN ('FALHOU', 'PENDENTE')"#,
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(done.rows_affected()))
+    }
+
+    async fn deliveries(&self, merchant: MerchantId, id: Uuid, limit: u32) -> Result<Vec<DeliverySummary>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT d.id, o.event_id, o.kind, d.status, d.attempts, d.next_attempt_at, d.delivered_at,
+                      a.status_code AS "status_code?", a.error AS "error?"
+               FROM webhook_deliveries d
+               JOIN webhook_endpoints e ON e.id = d.endpoint_id
+               JOIN outbox_events o ON o.id = d.event_id
+               LEFT JOIN LATERAL (SELECT status_code, error FROM webhook_attempts
+                                  WHERE delivery_id = d.id ORDER BY number DESC LIMIT 1) a ON true
+               WHERE e.merchant_id = $1 AND e.id = $2
+               ORDER BY d.created_at DESC, d.id LIMIT $3"#,
+            merchant.0,
+            id,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeliverySummary {
+                id: r.id,
+                event_id: r.event_id,
+                event_kind: r.kind,
+                next_attempt_at: (r.status == "PENDENTE").then_some(r.next_attempt_at),
+                status: r.status,
+                attempts: r.attempts.max(0) as u32,
+                delivered_at: r.delivered_at,
+                last_status_code: r.status_code.and_then(|s| u16::try_from(s).ok()),
+                last_error: r.error,
+            })
+            .collect())
+    }
+
+    async fn events(
+        &self,
+        merchant: MerchantId,
+        after: i64,
+        tipo: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query_as!(
+            EventRow,
+            r#"SELECT id, event_id, merchant_id, kind, payload, created_at FROM outbox_events
+               WHERE merchant_id = $1 AND id > $2 AND ($3::text IS NULL OR kind = $3)
+               ORDER BY id LIMIT $4"#,
+            merchant.0,
+            after,
+            tipo,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn event(&self, merchant: MerchantId, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query_as!(
+            EventRow,
+            "SELECT id, event_id, merchant_id, kind, payload, created_at FROM outbox_events
+             WHERE merchant_id = $1 AND event_id = $2",
+            merchant.0,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn fan_out(&self, limit: u32) -> Result<u32, StoreError> {
+        // Events and their deliveries in one statement: an event is marked only together
+        // with the deliveries it produced. An endpoint gets events from its creation on.
+        let bacen: Vec<String> = BACEN_EVENT_TYPES.iter().map(|s| (*s).to_owned()).collect();
+        let taken = sqlx::query_scalar!(
+            r#"WITH ev AS (
+                   SELECT id, merchant_id, kind, payload, created_at FROM outbox_events
+                   WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+               ), ins AS (
+                   INSERT INTO webhook_deliveries (endpoint_id, event_id)
+                   SELECT e.id, ev.id FROM ev
+                   JOIN webhook_endpoints e ON e.merchant_id = ev.merchant_id AND e.deleted_at IS NULL
+                                           AND e.created_at <= ev.created_at
+                   WHERE (e.kind = 'EVENTOS' AND ev.kind = ANY (e.tipos))
+                      OR (e.kind = 'BACEN' AND ev.kind = ANY ($2::text[]) AND EXISTS (
+                            SELECT 1 FROM received_pix p
+                            WHERE p.end_to_end_id = ev.payload ->> 'endToEndId'
+                              AND p.merchant_id = ev.merchant_id AND p.txid IS NOT NULL AND p.chave = e.chave))
+                   ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               )
+               UPDATE outbox_events o SET fanned_out_at = now() FROM ev WHERE o.id = ev.id RETURNING o.id"#,
+            i64::from(limit),
+            &bacen
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(taken.len() as u32)
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.lease(now, lease_until, limit, None).await
+    }
+
+    async fn claim(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedDelivery>, StoreError> {
+        Ok(self.lease(now, lease_until, 1, Some(id)).await?.into_iter().next())
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: Uuid,
+        report: &AttemptReport,
+        verdict: AttemptVerdict,
+    ) -> Result<(), StoreError> {
+        let (status, next_at) = match verdict {
+            AttemptVerdict::Delivered => ("ENTREGUE", None),
+            AttemptVerdict::RetryAt(at) => ("PENDENTE", Some(at)),
+            AttemptVerdict::GiveUp => ("FALHOU", None),
+            AttemptVerdict::EndpointGone => ("PENDENTE", None),
+        };
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // Only a delivery still pending takes the attempt: one that another dispatcher
+        // finished after our lease lapsed is left as it is.
+        let updated = sqlx::query_scalar!(
+            r#"UPDATE webhook_deliveries
+               SET status = $2, attempts = attempts + 1, locked_until = NULL,
+                   next_attempt_at = COALESCE($3, next_attempt_at),
+                   delivered_at = CASE WHEN $2 = 'ENTREGUE' THEN now() END
+               WHERE id = $1 AND status = 'PENDENTE'
+               RETURNING endpoint_id"#,
+            delivery,
+            status,
+            next_at
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let Some(endpoint_id) = updated else {
+            return Ok(());
+        };
+        let error: Option<String> = report.error.as_ref().map(|e| e.chars().take(300).collect());
+        let excerpt: Option<String> = report.excerpt.as_ref().map(|e| e.chars().take(256).collect());
+        sqlx::query!(
+            r#"INSERT INTO webhook_attempts (delivery_id, number, started_at, status_code, latency_ms, error, excerpt)
+               SELECT $1, coalesce(max(number), 0) + 1, $2, $3, $4, $5, $6
+               FROM webhook_attempts WHERE delivery_id = $1"#,
+            delivery,
+            report.started_at,
+            report.status_code.map(i32::from),
+            i32::try_from(report.latency_ms).unwrap_or(i32::MAX),
+            error,
+            excerpt
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if verdict == AttemptVerdict::EndpointGone {
+            sqlx::query!(
+                r#"UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = 'receiver answered 410 Gone'
+                   WHERE id = $1 AND disabled_at IS NULL"#,
+                endpoint_id
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+}

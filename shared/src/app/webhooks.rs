@@ -1,0 +1,399 @@
+//! Webhooks to merchants: registering endpoints (the API Pix callback per receiving key,
+//! and signed event webhooks), rotating their secrets, and the dispatcher that turns
+//! outbox events into signed deliveries with retries.
+//!
+//! Delivery is at least once: an event is acknowledged only by a 2xx, and a dispatcher that
+//! dies mid-delivery leaves its lease to lapse so that another delivers again. Receivers
+//! deduplicate on `webhook-id`.
+
+use super::AppState;
+use crate::domain::ids::EndToEndId;
+use crate::domain::merchant::{Merchant, MerchantId};
+use crate::domain::webhook::{is_event_type, signature_header, UrlRejection, WebhookSecret, EVENT_TYPES};
+use crate::ports::{
+    AttemptReport, AttemptVerdict, CipherContext, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page,
+    SealedSecrets, StoreError, WebhookEndpoint,
+};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Encryption purpose of webhook signing secrets.
+const SECRET_PURPOSE: &str = "webhook-secret";
+/// How long the previous secret keeps signing after a rotation.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// Pix per API Pix callback, at most.
+const MAX_BATCH: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the webhook URL {0}")]
+    BadUrl(UrlRejection),
+    #[error("this Pix key is not registered to the merchant")]
+    NotYourKey,
+    #[error("unknown event type {0}")]
+    BadEventType(String),
+    #[error("at most {0} webhook endpoints per merchant")]
+    TooMany(i64),
+    #[error("no such webhook")]
+    NotFound,
+    #[error("the secret could not be sealed or opened")]
+    Cipher(#[from] crate::ports::CipherError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn context(merchant: MerchantId) -> CipherContext {
+    CipherContext { merchant: Some(merchant), purpose: SECRET_PURPOSE }
+}
+
+async fn seal(state: &AppState, merchant: MerchantId, secret: &WebhookSecret) -> Result<Vec<u8>, WebhookError> {
+    Ok(state.cipher.encrypt(secret.as_bytes(), context(merchant)).await?)
+}
+
+async fn open(state: &AppState, merchant: MerchantId, sealed: &[u8]) -> Result<WebhookSecret, WebhookError> {
+    let raw = state.cipher.decrypt(sealed, context(merchant)).await?;
+    WebhookSecret::from_bytes(raw).ok_or(WebhookError::Cipher(crate::ports::CipherError::Rejected))
+}
+
+fn check_url(state: &AppState, url: &str) -> Result<String, WebhookError> {
+    Ok(state.config.webhooks.rules.check_url(url).map_err(WebhookError::BadUrl)?.to_string())
+}
+
+/// `PUT /webhook/{chave}`: the secret is returned only when the callback is created.
+pub async fn put_bacen(
+    state: &AppState,
+    merchant: &Merchant,
+    chave: &str,
+    url: &str,
+) -> Result<(WebhookEndpoint, Option<WebhookSecret>), WebhookError> {
+    if !merchant.owns_key(chave) {
+        return Err(WebhookError::NotYourKey);
+    }
+    let url = check_url(state, url)?;
+    let secret = WebhookSecret::generate();
+    let sealed = seal(state, merchant.id, &secret).await?;
+    let (endpoint, created) = state.webhooks.put_bacen(merchant.id, chave, &url, sealed).await?;
+    Ok((endpoint, created.then_some(secret)))
+}
+
+pub async fn bacen(state: &AppState, merchant: &Merchant, chave: &str) -> Result<WebhookEndpoint, WebhookError> {
+    state.webhooks.bacen(merchant.id, chave).await?.ok_or(WebhookError::NotFound)
+}
+
+pub async fn delete_bacen(state: &AppState, merchant: &Merchant, chave: &str) -> Result<(), WebhookError> {
+    let endpoint = bacen(state, merchant, chave).await?;
+    state.webhooks.delete(merchant.id, endpoint.id).await?.then_some(()).ok_or(WebhookError::NotFound)
+}
+
+pub async fn list_bacen(
+    state: &AppState,
+    merchant: &Merchant,
+    inicio: Option<DateTime<Utc>>,
+    fim: Option<DateTime<Utc>>,
+    pagina: u32,
+    itens_por_pagina: u32,
+) -> Result<Page<WebhookEndpoint>, WebhookError> {
+    Ok(state.webhooks.list_bacen(merchant.id, inicio, fim, pagina, itens_por_pagina).await?)
+}
+
+/// `POST /webhooks`: an event endpoint and its secret, shown this once. No `tipos` means
+/// every event type.
+pub async fn create(
+    state: &AppState,
+    merchant: &Merchant,
+    url: &str,
+    tipos: Option<Vec<String>>,
+) -> Result<(WebhookEndpoint, WebhookSecret), WebhookError> {
+    let url = check_url(state, url)?;
+    let mut tipos = tipos.unwrap_or_else(|| EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect());
+    if let Some(bad) = tipos.iter().find(|t| !is_event_type(t)) {
+        return Err(WebhookError::BadEventType(bad.clone()));
+    }
+    tipos.sort();
+    tipos.dedup();
+    let secret = WebhookSecret::generate();
+    let sealed = seal(state, merchant.id, &secret).await?;
+    let endpoint = state
+        .webhooks
+        .create_endpoint(merchant.id, &url, &tipos, sealed)
+        .await?
+        .ok_or(WebhookError::TooMany(crate::ports::MAX_ENDPOINTS))?;
+    Ok((endpoint, secret))
+}
+
+/// An event endpoint (not an API Pix callback) of this merchant.
+pub async fn endpoint(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<WebhookEndpoint, WebhookError> {
+    match state.webhooks.endpoint(merchant.id, id).await? {
+        Some(e) if matches!(e.kind, EndpointKind::Eventos { .. }) => Ok(e),
+        _ => Err(WebhookError::NotFound),
+    }
+}
+
+pub async fn list(state: &AppState, merchant: &Merchant) -> Result<Vec<WebhookEndpoint>, WebhookError> {
+    Ok(state.webhooks.list_endpoints(merchant.id).await?)
+}
+
+pub async fn delete(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<(), WebhookError> {
+    endpoint(state, merchant, id).await?;
+    state.webhooks.delete(merchant.id, id).await?.then_some(()).ok_or(WebhookError::NotFound)
+}
+
+/// A new secret, shown once; the old one keeps signing for `ROTATION_GRACE`.
+pub async fn rotate(
+    state: &AppState,
+    merchant: &Merchant,
+    id: Uuid,
+) -> Result<(WebhookSecret, DateTime<Utc>), WebhookError> {
+    endpoint(state, merchant, id).await?;
+    let secret = WebhookSecret::generate();
+    let sealed = seal(state, merchant.id, &secret).await?;
+    let grace_until = state.clock.now() + ROTATION_GRACE;
+    if !state.webhooks.rotate(merchant.id, id, sealed, grace_until).await? {
+        return Err(WebhookError::NotFound);
+    }
+    Ok((secret, grace_until))
+}
+
+/// Re-enables an endpoint and schedules its failed deliveries again; how many.
+pub async fn replay(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<u64, WebhookError> {
+    endpoint(state, merchant, id).await?;
+    state.webhooks.replay(merchant.id, id).await?.ok_or(WebhookError::NotFound)
+}
+
+pub async fn deliveries(
+    state: &AppState,
+    merchant: &Merchant,
+    id: Uuid,
+    limit: u32,
+) -> Result<Vec<DeliverySummary>, WebhookError> {
+    endpoint(state, merchant, id).await?;
+    Ok(state.webhooks.deliveries(merchant.id, id, limit).await?)
+}
+
+pub async fn events(
+    state: &AppState,
+    merchant: &Merchant,
+    after: i64,
+    tipo: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Event>, WebhookError> {
+    Ok(state.webhooks.events(merchant.id, after, tipo, limit).await?)
+}
+
+pub async fn event(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<Event, WebhookError> {
+    state.webhooks.event(merchant.id, id).await?.ok_or(WebhookError::NotFound)
+}
+
+/// The JSON of an event, as `GET /eventos` shows it and event webhooks carry it
+/// (Standard Webhooks' `type`, `timestamp`, `data`).
+pub fn event_json(e: &Event) -> Value {
+    json!({
+        "id": e.id,
+        "type": e.kind,
+        "timestamp": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": e.data,
+    })
+}
+
+// ---- The dispatcher ----
+
+/// What one dispatcher pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    pub fanned_out: u32,
+    pub attempted: u32,
+    pub delivered: u32,
+}
+
+/// Deliveries a pass takes at most.
+const CLAIM_LIMIT: u32 = 64;
+
+/// The lease on claimed deliveries: the POST timeout plus room to record the result.
+fn lease(state: &AppState) -> chrono::Duration {
+    chrono::Duration::from_std(state.config.webhooks.timeout + Duration::from_secs(5))
+        .unwrap_or(chrono::Duration::seconds(15))
+}
+
+/// One pass: fan new outbox events out into deliveries, then attempt every due delivery.
+pub async fn dispatch_once(state: &AppState) -> Result<PassReport, StoreError> {
+    let mut report = PassReport::default();
+    loop {
+        let n = state.webhooks.fan_out(500).await?;
+        report.fanned_out += n;
+        if n < 500 {
+            break;
+        }
+    }
+    let now = state.clock.now();
+    let claimed = state.webhooks.claim_due(now, now + lease(state), CLAIM_LIMIT).await?;
+    let (attempted, delivered) = deliver_all(state, claimed).await;
+    report.attempted = attempted;
+    report.delivered = delivered;
+    Ok(report)
+}
+
+/// Delivers claimed deliveries, one request per event endpoint delivery and one batched
+/// request per API Pix callback; (attempted, delivered).
+pub async fn deliver_all(state: &AppState, claimed: Vec<ClaimedDelivery>) -> (u32, u32) {
+    let mut batches: BTreeMap<Uuid, Vec<ClaimedDelivery>> = BTreeMap::new();
+    let mut singles = vec![];
+    for d in claimed {
+        match d.endpoint.kind {
+            EndpointKind::Bacen { .. } => batches.entry(d.endpoint.id).or_default().push(d),
+            EndpointKind::Eventos { .. } => singles.push(vec![d]),
+        }
+    }
+    let mut groups: Vec<Vec<ClaimedDelivery>> = singles;
+    for (_, mut batch) in batches {
+        while !batch.is_empty() {
+            let rest = batch.split_off(batch.len().min(MAX_BATCH));
+            groups.push(std::mem::replace(&mut batch, rest));
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for group in groups {
+        let state = state.clone();
+        tasks.spawn(async move { deliver_group(&state, group).await });
+    }
+    let (mut attempted, mut delivered) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((a, d)) = done {
+            attempted += a;
+            delivered += d;
+        }
+    }
+    (attempted, delivered)
+}
+
+/// The body of an API Pix callback: each Pix once, as `GET /pix/{e2eid}` shows it now
+/// (with its refunds).
+async fn bacen_body(state: &AppState, group: &[ClaimedDelivery]) -> Result<Vec<u8>, StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pix = vec![];
+    for d in group {
+        let Some(e2eid) = d.event.data["endToEndId"].as_str().and_then(|s| EndToEndId::parse(s).ok()) else { continue };
+        if seen.insert(e2eid.as_str().to_owned()) {
+            if let Some(p) = state.pix.find(d.endpoint.merchant, &e2eid).await? {
+                pix.push(crate::handlers::pix::view::pix(&p));
+            }
+        }
+    }
+    Ok(serde_json::to_vec(&json!({ "pix": pix })).unwrap_or_default())
+}
+
+async fn secrets(
+    state: &AppState,
+    merchant: MerchantId,
+    sealed: &SealedSecrets,
+    now: DateTime<Utc>,
+) -> Result<Vec<WebhookSecret>, WebhookError> {
+    let mut out = vec![open(state, merchant, &sealed.current).await?];
+    if let Some((prev, until)) = &sealed.previous {
+        if *until > now {
+            out.push(open(state, merchant, prev).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// One signed POST for a group (one event, or one callback batch); records the attempt on
+/// every delivery of the group.
+async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u32) {
+    let Some(first) = group.first() else { return (0, 0) };
+    let endpoint = first.endpoint.clone();
+    let started_at = state.clock.now();
+    let prepared = async {
+        let (msg_id, url, body) = match &endpoint.kind {
+            EndpointKind::Bacen { .. } => (
+                first.id.to_string(),
+                format!("{}/pix", endpoint.url.trim_end_matches('/')),
+                bacen_body(state, &group).await?,
+            ),
+            EndpointKind::Eventos { .. } => (
+                first.event.id.to_string(),
+                endpoint.url.clone(),
+                serde_json::to_vec(&event_json(&first.event)).unwrap_or_default(),
+            ),
+        };
+        let keys = secrets(state, endpoint.merchant, &first.secrets, started_at).await?;
+        Ok::<_, WebhookError>((msg_id, url, body, keys))
+    }
+    .await;
+    let (msg_id, url, body, keys) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // Nothing was sent: the lease lapses and a later pass tries again.
+            tracing::warn!(error = %e, endpoint = %endpoint.id, "webhook delivery not prepared");
+            return (0, 0);
+        }
+    };
+    let timestamp = Utc::now().timestamp();
+    let headers = [
+        ("webhook-id", msg_id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature_header(&keys, &msg_id, timestamp, &body)),
+    ];
+    let result = state.webhook_transport.post(&url, &headers, &body).await;
+    let report = AttemptReport {
+        started_at,
+        status_code: result.status_code,
+        latency_ms: result.latency_ms,
+        error: result.error.clone(),
+        excerpt: result.excerpt.clone(),
+    };
+    let ok = result.status_code.is_some_and(|s| (200..300).contains(&s));
+    let mut delivered = 0;
+    for d in &group {
+        let verdict = if ok {
+            AttemptVerdict::Delivered
+        } else if result.status_code == Some(410) {
+            AttemptVerdict::EndpointGone
+        } else {
+            let unit: f64 = rand::thread_rng().gen();
+            match state.config.webhooks.retry.next_delay(d.attempts + 1, result.retry_after, unit) {
+                Some(wait) => AttemptVerdict::RetryAt(
+                    Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
+                ),
+                None => AttemptVerdict::GiveUp,
+            }
+        };
+        if let Err(e) = state.webhooks.record_attempt(d.id, &report, verdict).await {
+            tracing::warn!(error = %e, delivery = %d.id, "webhook attempt not recorded; the lease will lapse");
+            continue;
+        }
+        delivered += u32::from(ok);
+    }
+    tracing::info!(
+        endpoint = %endpoint.id,
+        events = group.len(),
+        status = result.status_code,
+        latency_ms = result.latency_ms,
+        delivered = ok,
+        "webhook attempt"
+    );
+    (group.len() as u32, delivered)
+}
+
+/// Runs passes until `stop` resolves; sleeps `idle` when a pass found nothing to do.
+pub async fn run_dispatcher(state: AppState, idle: Duration, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let busy = match dispatch_once(&state).await {
+            Ok(r) => r.fanned_out + r.attempted > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatcher pass failed");
+                false
+            }
+        };
+        let pause = if busy { Duration::ZERO } else { idle };
+        tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Webhooks: the API Pix standard (`/webhook/{chave}`: a callback per receiving key),
+//! signed event webhooks (`/webhooks`) with their secrets and deliveries, and the event log
+//! (`/eventos`) every webhook is drawn from.
+
+use crate::app::webhooks::{self as uc, WebhookError};
+use crate::app::AppState;
+use crate::handlers::cob::view::timestamp;
+use crate::http::auth::authenticated;
+use crate::http::json::{parse_body, Fields, Violations};
+use crate::http::problem::{ApiError, ProblemKind, Violacao};
+use crate::http::query::QueryParams;
+use crate::http::{json, param, Request, Response, Sensitive};
+use crate::ports::{DeliverySummary, EndpointKind, Event, WebhookEndpoint};
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{json as j, Map, Value};
+use uuid::Uuid;
+
+const DETAIL: &str = "The webhook request does not follow the schema or the rules.";
+const MAX_URL: usize = 2048;
+
+fn invalid(propriedade: &str, razao: &str) -> ApiError {
+    ApiError::with_violations(
+        ProblemKind::WebhookOperacaoInvalida,
+        DETAIL,
+        vec![Violacao { propriedade: propriedade.into(), razao: razao.into() }],
+    )
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ProblemKind::NaoEncontrado, "No such webhook.")
+}
+
+fn map_error(e: WebhookError) -> ApiError {
+    match e {
+        WebhookError::BadUrl(why) => invalid("webhookUrl", &why.to_string()),
+        WebhookError::NotYourKey => invalid("chave", "is not a Pix key of this account"),
+        WebhookError::BadEventType(_) => invalid("eventos", "lists an unknown event type"),
+        e @ WebhookError::TooMany(_) => ApiError::new(ProblemKind::WebhookOperacaoInvalida, format!("Refused: {e}.")),
+        WebhookError::NotFound => not_found(),
+        WebhookError::Cipher(e) => ApiError::unavailable(e.into()),
+        WebhookError::Store(e) => e.into(),
+    }
+}
+
+/// A JSON response that carries a secret: stored sealed if kept for idempotent replay.
+fn sensitive(status: StatusCode, body: &Value) -> Response {
+    let mut res = json(status, body);
+    res.extensions_mut().insert(Sensitive);
+    res
+}
+
+fn no_content() -> Response {
+    let mut res = http::Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    res
+}
+
+/// `{"webhookUrl": "..."}` (and for event endpoints `"eventos": [...]`).
+fn read_url(body: &[u8], with_events: bool) -> Result<(String, Option<Vec<String>>), ApiError> {
+    let value = parse_body(body)?;
+    let mut v = Violations::default();
+    let Some(mut f) = Fields::of(&value, "webhook", &mut v) else {
+        return Err(ApiError::with_violations(ProblemKind::WebhookOperacaoInvalida, DETAIL, v.0));
+    };
+    let url = f.string("webhookUrl", MAX_URL, &mut v);
+    let url = f.require("webhookUrl", url, &mut v).ok().flatten().map(str::to_owned);
+    let mut eventos = None;
+    if with_events {
+        if let Ok(Some(items)) = f.array("eventos", 20, &mut v) {
+            let names: Option<Vec<String>> = items.iter().map(|i| i.as_str().map(str::to_owned)).collect();
+            match names {
+                Some(n) if !n.is_empty() => eventos = Some(n),
+                _ => v.add("webhook.eventos", "must be a non-empty array of event type names"),
+            }
+        }
+    }
+    f.deny_unknown(&mut v);
+    let url = v.finish(url, ProblemKind::WebhookOperacaoInvalida, DETAIL)?.unwrap_or_default();
+    Ok((url, eventos))
+}
+
+/// The API Pix `WebhookCompleto` (the spec's schema names `cnpj`; its example and every
+/// PSP return `chave`, as here).
+fn bacen_view(e: &WebhookEndpoint) -> Value {
+    let chave = match &e.kind {
+        EndpointKind::Bacen { chave } => chave.as_str(),
+        EndpointKind::Eventos { .. } => "",
+    };
+    j!({"webhookUrl": e.url, "chave": chave, "criacao": timestamp(e.created_at)})
+}
+
+fn endpoint_view(e: &WebhookEndpoint) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), j!(e.id));
+    m.insert("webhookUrl".into(), j!(e.url));
+    if let EndpointKind::Eventos { tipos } = &e.kind {
+        m.insert("eventos".into(), j!(tipos));
+    }
+    m.insert("status".into(), j!(if e.disabled.is_some() { "DESATIVADO" } else { "ATIVO" }));
+    if let Some((at, why)) = &e.disabled {
+        m.insert("desativacao".into(), j!({"horario": timestamp(*at), "motivo": why}));
+    }
+    m.insert("criacao".into(), j!(timestamp(e.created_at)));
+    Value::Object(m)
+}
+
+fn chave(req: &Request) -> Result<&str, ApiError> {
+    let c = param(req, "chave");
+    if c.chars().count() > 77 || c.chars().any(char::is_control) {
+        return Err(invalid("chave", "must be a Pix key of at most 77 characters"));
+    }
+    Ok(c)
+}
+
+fn endpoint_id(req: &Request) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(param(req, "id")).map_err(|_| not_found())
+}
+
+/// `PUT /webhook/{chave}`: creates or repoints the callback; a new one answers with its
+/// signing secret (`segredo`), this once.
+pub async fn bacen_put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let chave = chave(req)?;
+    let (url, _) = read_url(req.body(), false)?;
+    let (endpoint, secret) = uc::put_bacen(state, &merchant, chave, &url).await.map_err(map_error)?;
+    let mut body = bacen_view(&endpoint);
+    match secret {
+        Some(s) => {
+            body["segredo"] = j!(s.expose());
+            Ok(sensitive(StatusCode::OK, &body))
+        }
+        None => Ok(json(StatusCode::OK, &body)),
+    }
+}
+
+/// `GET /webhook/{chave}`.
+pub async fn bacen_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let endpoint = uc::bacen(state, &merchant, chave(req)?).await.map_err(map_error)?;
+    Ok(json(StatusCode::OK, &bacen_view(&endpoint)))
+}
+
+/// `DELETE /webhook/{chave}`.
+pub async fn bacen_delete(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    uc::delete_bacen(state, &merchant, chave(req)?).await.map_err(map_error)?;
+    Ok(no_content())
+}
+
+/// `GET /webhook?inicio=&fim=&paginacao.*` (both dates optional, as in the spec).
+pub async fn bacen_list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let mut q = QueryParams::new(req.uri().query());
+    let inicio = q.timestamp("inicio");
+    let fim = q.timestamp("fim");
+    let (pagina, itens) = q.pagination();
+    q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
+    let page = uc::list_bacen(state, &merchant, inicio, fim, pagina, itens).await.map_err(map_error)?;
+    let mut parametros = Map::new();
+    if let Some(i) = inicio {
+        parametros.insert("inicio".into(), j!(timestamp(i)));
+    }
+    if let Some(f) = fim {
+        parametros.insert("fim".into(), j!(timestamp(f)));
+    }
+    parametros.insert("paginacao".into(), crate::handlers::paginacao(pagina, itens, page.total));
+    Ok(json(
+        StatusCode::OK,
+        &j!({"parametros": parametros, "webhooks": page.items.iter().map(bacen_view).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `POST /webhooks`: `{"webhookUrl", "eventos"?}` → 201 with the secret, this once.
+pub async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let (url, eventos) = read_url(req.body(), true)?;
+    let (endpoint, secret) = uc::create(state, &merchant, &url, eventos).await.map_err(map_error)?;
+    let mut body = endpoint_view(&endpoint);
+    body["segredo"] = j!(secret.expose());
+    Ok(sensitive(StatusCode::CREATED, &body))
+}
+
+/// `GET /webhooks`.
+pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let all = uc::list(state, &merchant).await.map_err(map_error)?;
+    Ok(json(StatusCode::OK, &j!({"webhooks": all.iter().map(endpoint_view).collect::<Vec<_>>()})))
+}
+
+/// `GET /webhooks/{id}`.
+pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let endpoint = uc::endpoint(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
+    Ok(json(StatusCode::OK, &endpoint_view(&endpoint)))
+}
+
+/// `DELETE /webhooks/{id}`.
+pub async fn delete(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    uc::delete(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
+    Ok(no_content())
+}
+
+/// `POST /webhooks/{id}/segredo`: a new secret, this once; the previous one keeps signing
+/// (beside it) until `segredoAnteriorValidoAte`.
+pub async fn rotate(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let (secret, until) = uc::rotate(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
+    Ok(sensitive(StatusCode::OK, &j!({"segredo": secret.expose(), "segredoAnteriorValidoAte": timestamp(until)})))
+}
+
+/// `POST /webhooks/{id}/reenviar`: re-enables the endpoint and schedules every delivery
+/// that gave up (or waited for it) again, now.
+pub async fn replay(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let n = uc::replay(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
+    Ok(json(StatusCode::ACCEPTED, &j!({"reagendadas": n})))
+}
+
+fn delivery_view(d: &DeliverySummary) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), j!(d.id));
+    m.insert("evento".into(), j!(d.event_id));
+    m.insert("tipo".into(), j!(d.event_kind));
+    m.insert("status".into(), j!(d.status));
+    m.insert("tentativas".into(), j!(d.attempts));
+    if let Some(at) = d.next_attempt_at {
+        m.insert("proximaTentativa".into(), j!(timestamp(at)));
+    }
+    if let Some(at) = d.delivered_at {
+        m.insert("entrega".into(), j!(timestamp(at)));
+    }
+    if let Some(s) = d.last_status_code {
+        m.insert("ultimoStatus".into(), j!(s));
+    }
+    if let Some(e) = &d.last_error {
+        m.insert("ultimoErro".into(), j!(e));
+    }
+    Value::Object(m)
+}
+
+/// `GET /webhooks/{id}/entregas`: the latest 100 deliveries, newest first.
+pub async fn deliveries(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let all = uc::deliveries(state, &merchant, endpoint_id(req)?, 100).await.map_err(map_error)?;
+    Ok(json(StatusCode::OK, &j!({"entregas": all.iter().map(delivery_view).collect::<Vec<_>>()})))
+}
+
+const DEFAULT_EVENTS: u32 = 100;
+const MAX_EVENTS: u32 = 1000;
+
+/// `GET /eventos?cursor=&limite=&tipo=`: oldest first from the cursor; `proximoCursor`
+/// continues where the page ended (present when the page is full).
+pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let mut q = QueryParams::new(req.uri().query());
+    let cursor =
+        q.parse("cursor", "must be a cursor from a previous page", |s| s.parse::<i64>().ok().filter(|n| *n >= 0));
+    let limite = q.parse("limite", "must be a whole number from 1 to 1000", |s| {
+        s.parse::<u32>().ok().filter(|n| (1..=MAX_EVENTS).contains(n))
+    });
+    let tipo =
+        q.parse("tipo", "is not an event type", |s| crate::domain::webhook::is_event_type(s).then(|| s.to_owned()));
+    q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
+    let limite = limite.unwrap_or(DEFAULT_EVENTS);
+    let page = uc::events(state, &merchant, cursor.unwrap_or(0), tipo.as_deref(), limite).await.map_err(map_error)?;
+    let next = (page.len() == limite as usize).then(|| page.last().map(|e| e.seq.to_string())).flatten();
+    Ok(json(
+        StatusCode::OK,
+        &j!({"eventos": page.iter().map(uc::event_json).collect::<Vec<_>>(), "proximoCursor": next}),
+    ))
+}
+
+/// `GET /eventos/{id}`.
+pub async fn event(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let id =
+        Uuid::parse_str(param(req, "id")).map_err(|_| ApiError::new(ProblemKind::NaoEncontrado, "No such event."))?;
+    let e: Event = uc::event(state, &merchant, id).await.map_err(|e| match e {
+        WebhookError::NotFound => ApiError::new(ProblemKind::NaoEncontrado, "No such event."),
+        other => map_error(other),
+    })?;
+    Ok(json(StatusCode::OK, &uc::event_json(&e)))
+}

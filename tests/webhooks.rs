@@ -1,0 +1,416 @@
+//! Webhooks to merchants, end to end: the API Pix callback and signed event webhooks after a
+//! payment on the sandbox rail, delivery to flaky receivers, a dispatcher killed
+//! mid-delivery, receiver safety, secrets and replays.
+
+mod common;
+
+use common::receiver::{Answer, Receiver};
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tucano_shared::app::webhooks::dispatch_once;
+
+const KEY: &str = "loja@example.com";
+const RANGE: &str = "inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z";
+
+/// Registers an event endpoint; returns (id, secret).
+async fn subscribe(app: &TestApp, m: &TestMerchant, url: &str, eventos: Option<Value>) -> (String, String) {
+    let mut body = json!({"webhookUrl": url});
+    if let Some(e) = eventos {
+        body["eventos"] = e;
+    }
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, _, b) =
+        call(app.request(Method::POST, "/webhooks", m).header("idempotency-key", key).json(&body)).await;
+    assert_eq!(status, 201, "{b}");
+    (b["id"].as_str().unwrap().to_owned(), b["segredo"].as_str().unwrap().to_owned())
+}
+
+/// Runs dispatcher passes until `done` holds for the receiver (up to 20 s).
+async fn dispatch_until(app: &TestApp, receiver: &Receiver, done: impl Fn(&[common::receiver::Received]) -> bool) {
+    for _ in 0..400 {
+        dispatch_once(&app.state).await.unwrap();
+        if done(&receiver.received()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not delivered: {:#?}", receiver.received());
+}
+
+/// A received Pix with no charge, as the rail reports it.
+async fn receive(app: &TestApp, n: u32, valor: &str) -> String {
+    let e2eid = format!("E99999999202611221305{n:011}");
+    let note = json!({"tipo": "PIX_RECEBIDO", "id": format!("in-{n}"), "pix": {
+        "endToEndId": e2eid, "valor": valor, "chave": KEY, "horario": chrono::Utc::now().to_rfc3339()}});
+    assert_eq!(app.notify(&note).await.0, 200);
+    e2eid
+}
+
+async fn deliveries_by_status(app: &TestApp) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_signed(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+
+    let (status, _, hook) = call(
+        app.request(Method::PUT, &format!("/webhook/{KEY}"), &m)
+            .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{hook}");
+    assert_eq!(hook["chave"], KEY);
+    let bacen_secret = hook["segredo"].as_str().unwrap().to_owned();
+    assert!(bacen_secret.starts_with("whsec_"));
+    let (_, _, shown) = call(app.request(Method::GET, &format!("/webhook/{KEY}"), &m)).await;
+    assert_eq!(shown["webhookUrl"], format!("{}/bacen", receiver.url));
+    assert!(shown.get("segredo").is_none(), "a secret is shown once");
+    let (_, _, list) = call(app.request(Method::GET, &format!("/webhook?{RANGE}"), &m)).await;
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 1, "{list}");
+    let (_, events_secret) =
+        subscribe(&app, &m, &format!("{}/eventos", receiver.url), Some(json!(["pix.recebido", "cob.concluida"]))).await;
+
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).json(&charge_body(KEY, "25.00"))).await;
+    assert_eq!(status, 201);
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
+    app.eventually(&m, &format!("/cob/{}", txid(1)), |c| c["status"] == "CONCLUIDA").await;
+
+    dispatch_until(&app, &receiver, |r| r.len() >= 3).await;
+    let got = receiver.received();
+    let callback = got.iter().find(|r| r.path == "/bacen/pix").expect("the API Pix callback goes to {url}/pix");
+    assert!(callback.verifies_with(&bacen_secret), "the callback carries a valid Standard Webhooks signature");
+    let body = callback.json();
+    assert_eq!(body["pix"][0]["endToEndId"], e2eid);
+    assert_eq!(body["pix"][0]["txid"], txid(1));
+    assert_eq!(body["pix"][0]["valor"], "25.00");
+
+    let events: Vec<_> = got.iter().filter(|r| r.path == "/eventos").collect();
+    let types: BTreeSet<_> = events.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types, BTreeSet::from(["cob.concluida".to_owned(), "pix.recebido".to_owned()]));
+    for e in &events {
+        assert!(e.verifies_with(&events_secret));
+        assert!(!e.verifies_with(&bacen_secret), "each endpoint signs with its own secret");
+        // The webhook id is the event id, which the event log serves too.
+        let id = e.header("webhook-id");
+        let (status, _, logged) = call(app.request(Method::GET, &format!("/eventos/{id}"), &m)).await;
+        assert_eq!(status, 200);
+        assert_eq!(logged, e.json());
+    }
+
+    // A refund reaching DEVOLVIDO calls back again, with the refund in the Pix.
+    let (status, _, _) =
+        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/d1"), &m).json(&json!({"valor": "5.00"}))).await;
+    assert_eq!(status, 201);
+    app.eventually(&m, &format!("/pix/{e2eid}/devolucao/d1"), |r| r["status"] == "DEVOLVIDO").await;
+    dispatch_until(&app, &receiver, |r| r.iter().filter(|x| x.path == "/bacen/pix").count() == 2).await;
+    let second = receiver.received().into_iter().filter(|r| r.path == "/bacen/pix").nth(1).unwrap();
+    assert!(second.verifies_with(&bacen_secret));
+    assert_eq!(second.json()["pix"][0]["devolucoes"][0]["status"], "DEVOLVIDO");
+    assert_eq!(receiver.received().iter().filter(|r| r.path == "/eventos").count(), 2, "not subscribed to refunds");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let other = app.merchant("Outra", "outra@example.com").await;
+    for n in 0..5 {
+        receive(&app, n, "1.00").await;
+    }
+    let (status, _, page) = call(app.request(Method::GET, "/eventos?limite=3", &m)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["eventos"].as_array().unwrap().len(), 3);
+    let cursor = page["proximoCursor"].as_str().unwrap();
+    let (_, _, rest) = call(app.request(Method::GET, &format!("/eventos?limite=3&cursor={cursor}"), &m)).await;
+    assert_eq!(rest["eventos"].as_array().unwrap().len(), 2);
+    assert_eq!(rest["proximoCursor"], Value::Null, "the last page has no next cursor");
+    let ids: BTreeSet<_> = page["eventos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["eventos"].as_array().unwrap())
+        .map(|e| e["id"].to_string())
+        .collect();
+    assert_eq!(ids.len(), 5);
+
+    let (_, _, none) = call(app.request(Method::GET, "/eventos?tipo=cob.concluida", &m)).await;
+    assert_eq!(none["eventos"], json!([]));
+    let (status, ct, bad) = call(app.request(Method::GET, "/eventos?limite=0&tipo=nope&x=1", &m)).await;
+    assert_eq!((status, ct.as_str()), (400, "application/problem+json"));
+    assert_eq!(bad["violacoes"].as_array().unwrap().len(), 3, "{bad}");
+
+    // Another merchant sees none of them.
+    let (_, _, theirs) = call(app.request(Method::GET, "/eventos", &other)).await;
+    assert_eq!(theirs["eventos"], json!([]));
+    let id = page["eventos"][0]["id"].as_str().unwrap();
+    assert_eq!(call(app.request(Method::GET, &format!("/eventos/{id}"), &other)).await.0, 404);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_flaky_receiver_gets_every_event_at_least_once_and_every_attempt_is_recorded(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    // Every other request fails; every fifth is slower than the 1 s timeout.
+    let receiver = Receiver::start(|n| match n % 5 {
+        4 => Answer::Slow,
+        _ if n % 2 == 1 => Answer::Fail,
+        _ => Answer::Ok,
+    })
+    .await;
+    subscribe(&app, &m, &receiver.url, None).await;
+    for n in 0..12 {
+        receive(&app, n, "2.00").await;
+    }
+    let expected: BTreeSet<String> = sqlx::query_scalar("SELECT event_id::text FROM outbox_events")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(expected.len(), 12);
+
+    for _ in 0..600 {
+        dispatch_once(&app.state).await.unwrap();
+        if deliveries_by_status(&app).await == [("ENTREGUE".to_owned(), 12)] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(deliveries_by_status(&app).await, [("ENTREGUE".to_owned(), 12)], "every event delivered");
+    let seen: BTreeSet<String> = receiver.received().iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(seen, expected, "nothing lost");
+
+    let attempts: Vec<(Option<i32>, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT status_code, error, excerpt FROM webhook_attempts").fetch_all(&app.pool).await.unwrap();
+    assert!(attempts.len() > 12, "failures were retried");
+    assert!(attempts.iter().any(|a| a.0 == Some(500) && a.1.as_deref() == Some("receiver answered 500")));
+    assert!(attempts.iter().any(|a| a.0.is_none() && a.1.as_deref() == Some("timed out")));
+    assert!(attempts.iter().all(|a| a.2.as_ref().is_none_or(|e| e.len() <= 256)), "only an excerpt is kept");
+
+    // The merchant sees the same story.
+    let (_, _, list) = call(app.request(Method::GET, "/webhooks", &m)).await;
+    let id = list["webhooks"][0]["id"].as_str().unwrap();
+    let (_, _, entregas) = call(app.request(Method::GET, &format!("/webhooks/{id}/entregas"), &m)).await;
+    let entregas = entregas["entregas"].as_array().unwrap();
+    assert_eq!(entregas.len(), 12);
+    assert!(entregas.iter().all(|e| e["status"] == "ENTREGUE" && e["ultimoStatus"] == 200));
+    assert!(entregas.iter().any(|e| e["tentativas"].as_u64().unwrap() > 1));
+}
+
+/// The database URL of the test's own database, for a child process.
+fn database_url_of(pool: &PgPool) -> String {
+    let db = pool.connect_options().get_database().unwrap().to_owned();
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}
+
+fn start_dispatcher(pool: &PgPool) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
+        .args(["webhooks", "dispatch", "--idle-ms", "50"])
+        .env("DATABASE_URL", database_url_of(pool))
+        .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
+        .env("CIPHER", "local")
+        .env("TUCANO_DEV_MASTER_KEY", TEST_MASTER_KEY)
+        .env("WEBHOOK_ALLOW_LOCAL", "true")
+        .env("WEBHOOK_TIMEOUT_MS", "1000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_dispatcher_killed_mid_delivery_leaves_the_delivery_to_the_next_one(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool.clone()).await;
+    let m = app.merchant("Padaria", KEY).await;
+    // The first request never gets an answer; later ones do.
+    let receiver = Receiver::start(|n| if n == 0 { Answer::Hang } else { Answer::Ok }).await;
+    let (_, secret) = subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
+    receive(&app, 1, "9.99").await;
+
+    let mut first = start_dispatcher(&pool);
+    receiver.wait_for(|r| r.len() == 1).await;
+    first.kill().await.unwrap();
+    let leased: (String, bool) = sqlx::query_as("SELECT status, locked_until IS NOT NULL FROM webhook_deliveries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leased, ("PENDENTE".to_owned(), true), "killed mid-delivery: unacknowledged, still leased");
+
+    let mut second = start_dispatcher(&pool);
+    let got = receiver.wait_for(|r| r.len() == 2).await;
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"), "the same event, redelivered");
+    assert!(got[1].verifies_with(&secret));
+    for _ in 0..100 {
+        if deliveries_by_status(&app).await == [("ENTREGUE".to_owned(), 1)] {
+            second.kill().await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not recorded as delivered: {:?}", deliveries_by_status(&app).await);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn receivers_on_private_or_loopback_addresses_are_refused_without_the_dev_flag(pool: PgPool) {
+    let app = TestApp::spawn(pool).await; // production rules
+    let m = app.merchant("Padaria", KEY).await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.0.0.7/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "http://loja.example.com/hook",
+        "https://user:pw@loja.example.com/hook",
+    ] {
+        let (status, ct, problem) = call(
+            app.request(Method::POST, "/webhooks", &m).header("idempotency-key", url).json(&json!({"webhookUrl": url})),
+        )
+        .await;
+        assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{url}");
+        assert_eq!(problem["type"], format!("{BACEN_ERROR}WebhookOperacaoInvalida"));
+        assert_eq!(problem["violacoes"][0]["propriedade"], "webhookUrl");
+        let (status, _, _) =
+            call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&json!({"webhookUrl": url}))).await;
+        assert_eq!(status, 400, "{url}");
+    }
+    assert_eq!(app.count("webhook_endpoints").await, 0, "nothing stored");
+    let (status, _, ok) = call(
+        app.request(Method::POST, "/webhooks", &m)
+            .header("idempotency-key", "public")
+            .json(&json!({"webhookUrl": "https://loja.example.com/hook"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{ok}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn callbacks_only_for_own_keys_and_bad_requests_change_nothing(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let other = app.merchant("Outra", "outra@example.com").await;
+    let url = json!({"webhookUrl": "http://127.0.0.1:9/x"});
+    let (status, _, p) = call(app.request(Method::PUT, "/webhook/outra@example.com", &m).json(&url)).await;
+    assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("chave")));
+    for body in [json!({}), json!({"webhookUrl": 5}), json!({"webhookUrl": "http://127.0.0.1:9/x", "extra": 1})] {
+        let (status, ct, _) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&body)).await;
+        assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{body}");
+    }
+    let (status, _, _) = call(
+        app.request(Method::POST, "/webhooks", &m)
+            .header("idempotency-key", "k")
+            .json(&json!({"webhookUrl": "http://127.0.0.1:9/x", "eventos": ["pix.inventado"]})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.count("webhook_endpoints").await, 0);
+
+    // Repointing keeps the callback (and its secret); another merchant cannot see or delete it.
+    let (status, _, created) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&url)).await;
+    assert_eq!(status, 200);
+    assert!(created["segredo"].is_string());
+    let moved = json!({"webhookUrl": "http://127.0.0.1:10/y"});
+    let (_, _, repointed) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&moved)).await;
+    assert_eq!(repointed["webhookUrl"], "http://127.0.0.1:10/y");
+    assert!(repointed.get("segredo").is_none());
+    assert_eq!(app.count("webhook_endpoints").await, 1);
+    assert_eq!(call(app.request(Method::GET, &format!("/webhook/{KEY}"), &other)).await.0, 404);
+    assert_eq!(call(app.request(Method::DELETE, &format!("/webhook/{KEY}"), &other)).await.0, 404);
+    let (_, _, theirs) = call(app.request(Method::GET, "/webhook", &other)).await;
+    assert_eq!(theirs["webhooks"], json!([]));
+    assert_eq!(call(app.request(Method::DELETE, &format!("/webhook/{KEY}"), &m)).await.0, 204);
+    assert_eq!(call(app.request(Method::GET, &format!("/webhook/{KEY}"), &m)).await.0, 404);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rotated_secret_signs_beside_the_old_one_and_a_replayed_create_returns_the_sealed_secret(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let other = app.merchant("Outra", "outra@example.com").await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    let body = json!({"webhookUrl": receiver.url, "eventos": ["pix.recebido"]});
+    let create = || app.request(Method::POST, "/webhooks", &m).header("idempotency-key", "create-1").json(&body);
+    let (status, _, first) = call(create()).await;
+    assert_eq!(status, 201);
+    let res = create().send().await.unwrap();
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    let replayed: Value = res.json().await.unwrap();
+    assert_eq!(replayed, first, "a retried create returns the same endpoint and secret");
+    let old = first["segredo"].as_str().unwrap();
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT response_body FROM idempotency_records").fetch_all(&app.pool).await.unwrap();
+    assert!(!stored.iter().any(|b| String::from_utf8_lossy(b).contains(&old[6..])), "kept only sealed");
+
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(call(app.request(Method::GET, &format!("/webhooks/{id}"), &other)).await.0, 404);
+    let rotate = |who: &TestMerchant| {
+        app.request(Method::POST, &format!("/webhooks/{id}/segredo"), who).header("idempotency-key", "rot-1")
+    };
+    assert_eq!(call(rotate(&other)).await.0, 404);
+    let (status, _, rotated) = call(rotate(&m)).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["segredo"].as_str().unwrap();
+    assert_ne!(new, old);
+
+    receive(&app, 1, "3.00").await;
+    dispatch_until(&app, &receiver, |r| !r.is_empty()).await;
+    let got = &receiver.received()[0];
+    assert!(got.verifies_with(new) && got.verifies_with(old), "both sign during the grace period");
+    assert_eq!(got.header("webhook-signature").split(' ').count(), 2);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn gone_disables_the_endpoint_give_up_is_replayable_and_redirects_are_not_followed(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let gone = Receiver::start(|n| if n == 0 { Answer::Gone } else { Answer::Ok }).await;
+    let (gone_id, _) = subscribe(&app, &m, &gone.url, None).await;
+    let redirect = Receiver::start(|_| Answer::Redirect).await;
+    let (redirect_id, _) = subscribe(&app, &m, &redirect.url, None).await;
+    receive(&app, 1, "4.00").await;
+
+    // The redirecting receiver uses up its ten attempts; the 410 one stops after one.
+    for _ in 0..100 {
+        dispatch_once(&app.state).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(gone.received().len(), 1);
+    assert_eq!(redirect.received().len(), 10);
+    assert_eq!(*redirect.redirect_hits.lock().unwrap(), 0, "the redirect target is never called");
+    let (_, _, g) = call(app.request(Method::GET, &format!("/webhooks/{gone_id}"), &m)).await;
+    assert_eq!(g["status"], "DESATIVADO");
+    let (_, _, r) = call(app.request(Method::GET, &format!("/webhooks/{redirect_id}/entregas"), &m)).await;
+    assert_eq!(r["entregas"][0]["status"], "FALHOU");
+    assert_eq!(r["entregas"][0]["ultimoStatus"], 302);
+
+    // Replay re-enables the endpoint and delivers what waited.
+    let (status, _, n) = call(
+        app.request(Method::POST, &format!("/webhooks/{gone_id}/reenviar"), &m).header("idempotency-key", "again"),
+    )
+    .await;
+    assert_eq!((status, n["reagendadas"].as_u64()), (202, Some(1)));
+    dispatch_until(&app, &gone, |r| r.len() == 2).await;
+    let (_, _, g) = call(app.request(Method::GET, &format!("/webhooks/{gone_id}"), &m)).await;
+    assert_eq!(g["status"], "ATIVO");
+
+    // Deleting an endpoint stops its deliveries.
+    assert_eq!(call(app.request(Method::DELETE, &format!("/webhooks/{redirect_id}"), &m)).await.0, 204);
+    let (_, _, list) = call(app.request(Method::GET, "/webhooks", &m)).await;
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
+}
