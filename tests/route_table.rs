@@ -1,17 +1,27 @@
-//! The route table is the single source: serverless.yml and functions/ must match it.
+//! The route table is the single source: serverless.yml and functions/ must match it, and
+//! the jobs list (scheduled and queue-fed functions) too.
 
 use std::collections::BTreeSet;
-use tucano_shared::routes::ROUTES;
+use tucano_shared::routes::{Trigger, JOBS, ROUTES};
 
 fn table() -> BTreeSet<(String, String, String)> {
     ROUTES.iter().map(|r| (r.function.to_owned(), r.method.to_owned(), r.path.to_owned())).collect()
 }
 
+fn all_functions() -> BTreeSet<String> {
+    ROUTES.iter().map(|r| r.function).chain(JOBS.iter().map(|j| j.function)).map(str::to_owned).collect()
+}
+
+fn serverless() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/serverless.yml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
 #[test]
 fn serverless_yml_declares_exactly_the_routes_of_the_table() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/serverless.yml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc = serverless();
     let mut declared = BTreeSet::new();
+    let mut names = BTreeSet::new();
     for (name, function) in doc["functions"].as_mapping().unwrap() {
         let name = name.as_str().unwrap().to_owned();
         let events = function["events"].as_sequence().map(Vec::as_slice).unwrap_or_default();
@@ -22,21 +32,46 @@ fn serverless_yml_declares_exactly_the_routes_of_the_table() {
         }
         let artifact = function["package"]["artifact"].as_str().unwrap_or_default();
         assert_eq!(artifact, format!("target/lambda/{name}/bootstrap.zip"), "{name}'s artifact");
+        names.insert(name);
     }
     assert_eq!(declared, table());
+    assert_eq!(names, all_functions(), "every function is a route or a job");
 }
 
 #[test]
-fn functions_has_one_binary_per_route_and_no_other() {
+fn jobs_are_declared_with_their_triggers() {
+    let doc = serverless();
+    for job in JOBS {
+        let events = doc["functions"][job.function]["events"].as_sequence().unwrap();
+        assert_eq!(events.len(), 1, "{}", job.function);
+        match job.trigger {
+            Trigger::Schedule(rate) => assert_eq!(events[0]["schedule"].as_str(), Some(rate), "{}", job.function),
+            Trigger::Queue(queue) => {
+                let sqs = &events[0]["sqs"];
+                assert_eq!(sqs["arn"]["Fn::GetAtt"][0].as_str(), Some(queue), "{}", job.function);
+                assert_eq!(sqs["functionResponseType"].as_str(), Some("ReportBatchItemFailures"));
+                let q = &doc["resources"]["Resources"][queue];
+                assert_eq!(q["Type"].as_str(), Some("AWS::SQS::Queue"));
+                assert!(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_mapping(), "{queue} has a DLQ");
+            }
+        }
+    }
+}
+
+#[test]
+fn functions_has_one_binary_per_route_or_job_and_no_other() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/functions/src/bin");
     let bins: BTreeSet<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
         .collect();
-    let functions: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
-    assert_eq!(bins, functions);
+    assert_eq!(bins, all_functions());
     for r in ROUTES {
         let src = std::fs::read_to_string(format!("{dir}/{}.rs", r.function)).unwrap();
         assert!(src.contains(&format!("RouteId::{:?}", r.id)), "{} serves another route", r.function);
+    }
+    for j in JOBS {
+        let src = std::fs::read_to_string(format!("{dir}/{}.rs", j.function)).unwrap();
+        assert!(src.contains(&format!("jobs::{}()", j.function)), "{} runs another job", j.function);
     }
 }

@@ -414,3 +414,73 @@ async fn gone_disables_the_endpoint_give_up_is_replayable_and_redirects_are_not_
     let (_, _, list) = call(app.request(Method::GET, "/webhooks", &m)).await;
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers_them(pool: PgPool) {
+    use tucano_shared::adapters::sqs::SqsDeliveryQueue;
+    use tucano_shared::app::webhooks::{deliver_queued, relay_once};
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let moto = common::moto::Moto::start().await;
+    let sqs = moto.sqs();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("webhooks-{}", uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue = SqsDeliveryQueue::new(sqs.clone(), queue_url.clone());
+    // The first attempt fails, the second succeeds.
+    let receiver = Receiver::start(|n| if n == 0 { Answer::Fail } else { Answer::Ok }).await;
+    let (_, secret) = subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
+    receive(&app, 1, "7.00").await;
+
+    let take = || async {
+        let out = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+        let msgs = out.messages.unwrap_or_default();
+        for msg in &msgs {
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(msg.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        msgs.iter().map(|m| m.body().unwrap().parse::<uuid::Uuid>().unwrap()).collect::<Vec<_>>()
+    };
+    let lease = Duration::from_secs(300);
+    let first = relay_once(&app.state, &queue, lease).await.unwrap();
+    assert_eq!((first.fanned_out, first.enqueued), (1, 1));
+    assert_eq!(relay_once(&app.state, &queue, lease).await.unwrap().enqueued, 0, "leased while queued");
+    let ids = take().await;
+    assert_eq!(ids.len(), 1);
+    assert!(deliver_queued(&app.state, &ids).await.is_empty(), "a receiver failure is recorded, not a queue failure");
+    assert_eq!(receiver.received().len(), 1);
+
+    // Once its retry is due, the relay enqueues it again and the worker delivers it.
+    let mut delivered = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        relay_once(&app.state, &queue, lease).await.unwrap();
+        let ids = take().await;
+        if !ids.is_empty() {
+            deliver_queued(&app.state, &ids).await;
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered);
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert!(got[1].verifies_with(&secret));
+    assert_eq!(deliveries_by_status(&app).await, [("ENTREGUE".to_owned(), 1)]);
+    // A stale message for a finished delivery does nothing.
+    assert!(deliver_queued(&app.state, &[ids_of(&app).await[0]]).await.is_empty());
+    assert_eq!(receiver.received().len(), 2);
+}
+
+async fn ids_of(app: &TestApp) -> Vec<uuid::Uuid> {
+    sqlx::query_scalar("SELECT id FROM webhook_deliveries").fetch_all(&app.pool).await.unwrap()
+}

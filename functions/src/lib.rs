@@ -1,6 +1,8 @@
 //! The Lambda glue shared by every function binary: build the state once at cold start,
 //! then turn each API Gateway event into a shared-crate request for one route.
 
+pub mod jobs;
+
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt};
 use tucano_shared::app::{AppState, Config};

@@ -606,7 +606,8 @@ pub trait WebhookStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    /// Leases one delivery by id if it is due (the SQS consumer's path).
+    /// Leases one delivery by id if it is still pending and due, whoever leased it (the
+    /// queue worker's path: the relay leased it when it enqueued it).
     async fn claim(
         &self,
         id: uuid::Uuid,
@@ -637,4 +638,11 @@ pub struct TransportResult {
     pub error: Option<String>,
     pub excerpt: Option<String>,
     pub retry_after: Option<std::time::Duration>,
+}
+
+/// The queue between the outbox relay and the delivery workers (SQS in AWS).
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Enqueues deliveries by id; the ids it could not enqueue are returned.
+    async fn enqueue(&self, ids: &[uuid::Uuid]) -> Result<Vec<uuid::Uuid>, anyhow::Error>;
 }

@@ -334,6 +334,30 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// What starts a function that serves no HTTP route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An EventBridge schedule expression.
+    Schedule(&'static str),
+    /// An SQS queue (its resource name in `serverless.yml`).
+    Queue(&'static str),
+}
+
+/// A function no HTTP route calls.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    pub function: &'static str,
+    pub trigger: Trigger,
+}
+
+/// The scheduled and queue-fed functions; `serverless.yml` and `functions/` follow this
+/// list as they follow `ROUTES`.
+pub const JOBS: &[Job] = &[
+    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)") },
+    Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)") },
+    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue") },
+];
+
 impl RouteId {
     /// This route's entry in the table (None would be a bug: a test checks every entry).
     pub fn route(self) -> Option<&'static Route> {

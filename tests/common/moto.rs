@@ -1,4 +1,4 @@
-//! A real DynamoDB/KMS-compatible server for the AWS adapters' tests: moto_server from the
+//! A real DynamoDB/KMS/SQS-compatible server for the AWS adapters' tests: moto_server from the
 //! project's venv (installed by `make test`), on a free port, stopped when dropped.
 //! `AWS_ENDPOINT_URL` set in the environment is used instead.
 
@@ -64,5 +64,17 @@ impl Moto {
             .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_kms::Client::from_conf(config)
+    }
+}
+
+impl Moto {
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("sa-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "moto"))
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
     }
 }

@@ -7,4 +7,5 @@ pub mod local_cipher;
 pub mod location_http;
 pub mod postgres;
 pub mod rail_http;
+pub mod sqs;
 pub mod webhook_http;

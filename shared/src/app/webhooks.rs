@@ -218,16 +218,21 @@ fn lease(state: &AppState) -> chrono::Duration {
         .unwrap_or(chrono::Duration::seconds(15))
 }
 
-/// One pass: fan new outbox events out into deliveries, then attempt every due delivery.
-pub async fn dispatch_once(state: &AppState) -> Result<PassReport, StoreError> {
-    let mut report = PassReport::default();
+/// Fans every new outbox event out into deliveries, 500 at a time; how many events.
+async fn fan_out(state: &AppState) -> Result<u32, StoreError> {
+    let mut total = 0;
     loop {
         let n = state.webhooks.fan_out(500).await?;
-        report.fanned_out += n;
+        total += n;
         if n < 500 {
-            break;
+            return Ok(total);
         }
     }
+}
+
+/// One pass: fan new outbox events out into deliveries, then attempt every due delivery.
+pub async fn dispatch_once(state: &AppState) -> Result<PassReport, StoreError> {
+    let mut report = PassReport { fanned_out: fan_out(state).await?, ..Default::default() };
     let now = state.clock.now();
     let claimed = state.webhooks.claim_due(now, now + lease(state), CLAIM_LIMIT).await?;
     let (attempted, delivered) = deliver_all(state, claimed).await;
@@ -376,6 +381,55 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
         "webhook attempt"
     );
     (group.len() as u32, delivered)
+}
+
+/// What one relay pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayReport {
+    pub fanned_out: u32,
+    pub enqueued: u32,
+    pub failed: u32,
+}
+
+/// The outbox relay (AWS): fans new events out, leases due deliveries for `queue_lease`
+/// and puts their ids on the queue. A message that is lost, or a worker that dies, only
+/// delays a delivery until the lease lapses and the relay enqueues it again.
+pub async fn relay_once(
+    state: &AppState,
+    queue: &dyn crate::ports::DeliveryQueue,
+    queue_lease: Duration,
+) -> Result<RelayReport, StoreError> {
+    let mut report = RelayReport { fanned_out: fan_out(state).await?, ..Default::default() };
+    let now = state.clock.now();
+    let lease_until = now + chrono::Duration::from_std(queue_lease).unwrap_or(chrono::Duration::minutes(5));
+    let due = state.webhooks.claim_due(now, lease_until, 500).await?;
+    let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
+    let failed = queue.enqueue(&ids).await.map_err(StoreError::Unavailable)?;
+    report.enqueued = (ids.len() - failed.len()) as u32;
+    report.failed = failed.len() as u32;
+    Ok(report)
+}
+
+/// The delivery worker (AWS): delivers the deliveries named by queue messages. Returns the
+/// ids that could not be processed, for the queue to redeliver (batch item failures); a
+/// receiver's failure is not one of them — it is recorded and retried on schedule.
+pub async fn deliver_queued(state: &AppState, ids: &[Uuid]) -> Vec<Uuid> {
+    let now = state.clock.now();
+    let mut claimed = vec![];
+    let mut failed = vec![];
+    for id in ids {
+        match state.webhooks.claim(*id, now, now + lease(state)).await {
+            Ok(Some(d)) => claimed.push(d),
+            // Delivered, rescheduled or disabled since it was enqueued: nothing to do.
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = %id, "could not take a queued delivery");
+                failed.push(*id);
+            }
+        }
+    }
+    deliver_all(state, claimed).await;
+    failed
 }
 
 /// Runs passes until `stop` resolves; sleeps `idle` when a pass found nothing to do.

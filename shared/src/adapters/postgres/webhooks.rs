@@ -22,8 +22,9 @@ impl PgWebhookStore {
         Self { pool }
     }
 
-    /// Leases up to `limit` due deliveries (only `only`, when given) with their endpoint
-    /// and event, skipping rows another dispatcher holds.
+    /// Leases up to `limit` due deliveries with their endpoint and event, skipping rows
+    /// another dispatcher holds. With `only`, that one delivery, even if the relay leased it
+    /// (a queue message carries it to the worker that takes it over).
     async fn lease(
         &self,
         now: DateTime<Utc>,
@@ -37,7 +38,7 @@ impl PgWebhookStore {
                    SELECT d.id FROM webhook_deliveries d
                    JOIN webhook_endpoints e ON e.id = d.endpoint_id
                    WHERE d.status = 'PENDENTE' AND d.next_attempt_at <= $1
-                     AND (d.locked_until IS NULL OR d.locked_until <= $1)
+                     AND ($4::uuid IS NOT NULL OR d.locked_until IS NULL OR d.locked_until <= $1)
                      AND e.disabled_at IS NULL AND e.deleted_at IS NULL
                      AND ($4::uuid IS NULL OR d.id = $4)
                    ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED

@@ -1,0 +1,151 @@
+//! The functions no HTTP route calls: the reconciler and the webhook relay (on a schedule)
+//! and the webhook delivery worker (fed by SQS). Each builds its state once at cold start.
+
+use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+use tucano_shared::app::{AppState, Config};
+
+async fn state() -> Result<AppState, Error> {
+    tucano_shared::telemetry::init(true);
+    Ok(AppState::new(Config::from_env()?).await?)
+}
+
+/// How long an invocation may still run (Lambda's deadline, in ms since the epoch).
+fn remaining(ctx: &lambda_runtime::Context) -> Duration {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    Duration::from_millis(u64::try_from(u128::from(ctx.deadline).saturating_sub(now_ms)).unwrap_or(0))
+}
+
+/// Every minute: finishes transfers and refunds left EM_PROCESSAMENTO.
+pub async fn reconciler() -> Result<(), Error> {
+    let state = state().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        let report = tucano_shared::app::reconcile::run(state, chrono::Duration::seconds(30)).await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}
+
+/// Every minute, for most of the minute: fans outbox events out and enqueues due
+/// deliveries (`WEBHOOK_QUEUE_URL`), polling every second, so that a webhook leaves
+/// within about a second of its event.
+pub async fn webhook_relay() -> Result<(), Error> {
+    let state = state().await?;
+    let queue_url = std::env::var("WEBHOOK_QUEUE_URL").map_err(|_| "WEBHOOK_QUEUE_URL is not set")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let queue = tucano_shared::adapters::sqs::SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url);
+    let (state, queue) = (&state, &queue);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(5));
+        let mut total = tucano_shared::app::webhooks::RelayReport::default();
+        while Instant::now() < stop_at {
+            let r = tucano_shared::app::webhooks::relay_once(state, queue, Duration::from_secs(300)).await?;
+            total.fanned_out += r.fanned_out;
+            total.enqueued += r.enqueued;
+            total.failed += r.failed;
+            if r.fanned_out + r.enqueued == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Ok::<_, Error>(
+            serde_json::json!({"fannedOut": total.fanned_out, "enqueued": total.enqueued, "failed": total.failed}),
+        )
+    }))
+    .await
+}
+
+/// The SQS event a queue-triggered Lambda receives (the fields used here).
+#[derive(Debug, Deserialize)]
+pub struct SqsEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<SqsRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SqsRecord {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+/// The partial-batch answer: only these messages return to the queue (and, after the
+/// queue's maxReceiveCount, go to its dead-letter queue).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Delivers the deliveries named by one SQS batch. A message that is not a delivery id,
+/// or whose delivery could not be taken (database down), is reported as failed.
+pub async fn deliver_batch(state: &AppState, event: SqsEvent) -> BatchResponse {
+    let mut failures = vec![];
+    let mut ids = vec![];
+    for r in &event.records {
+        match uuid::Uuid::parse_str(r.body.trim()) {
+            Ok(id) => ids.push((id, r.message_id.clone())),
+            Err(_) => failures.push(BatchItemFailure { item_identifier: r.message_id.clone() }),
+        }
+    }
+    let all: Vec<uuid::Uuid> = ids.iter().map(|(id, _)| *id).collect();
+    let failed = tucano_shared::app::webhooks::deliver_queued(state, &all).await;
+    for (id, message_id) in ids {
+        if failed.contains(&id) {
+            failures.push(BatchItemFailure { item_identifier: message_id });
+        }
+    }
+    BatchResponse { failures }
+}
+
+/// Fed by the webhook queue (`functionResponseType: ReportBatchItemFailures`).
+pub async fn webhook_deliver() -> Result<(), Error> {
+    let state = state().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(deliver_batch(state, event.payload).await)
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline_state() -> AppState {
+        let config = Config::new("postgres://unused".into(), 1, "pix.example.com/qr/v2".into()).unwrap();
+        let pool = tucano_shared::adapters::postgres::lazy_pool("postgres://127.0.0.1:1/none", 1).unwrap();
+        AppState::with_pool(config, pool).unwrap()
+    }
+
+    #[tokio::test]
+    async fn messages_that_are_not_delivery_ids_are_reported_as_failed_batch_items() {
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+            {"messageId": "m1", "body": "not-a-uuid", "eventSource": "aws:sqs"},
+            {"messageId": "m2", "body": ""},
+        ]}))
+        .unwrap();
+        let res = deliver_batch(&offline_state(), event).await;
+        assert_eq!(serde_json::to_value(&res).unwrap()["batchItemFailures"][1]["itemIdentifier"], "m2");
+        assert_eq!(res.failures.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_delivery_that_cannot_be_taken_returns_to_the_queue() {
+        let id = uuid::Uuid::new_v4();
+        let event: SqsEvent =
+            serde_json::from_value(serde_json::json!({"Records": [{"messageId": "m1", "body": id.to_string()}]}))
+                .unwrap();
+        // The database is unreachable: the message must come back, not be dropped.
+        let res = deliver_batch(&offline_state(), event).await;
+        assert_eq!(res.failures, [BatchItemFailure { item_identifier: "m1".into() }]);
+    }
+}
