@@ -484,3 +484,34 @@ async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers
 async fn ids_of(app: &TestApp) -> Vec<uuid::Uuid> {
     sqlx::query_scalar("SELECT id FROM webhook_deliveries").fetch_all(&app.pool).await.unwrap()
 }
+
+/// Runs the README's Python verifier on one message.
+fn readme_verifier(secret: &str, headers: &Value, body: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("### Checking a webhook's signature").nth(1).unwrap();
+    let code = section.split("```python\n").nth(1).unwrap().split("```").next().unwrap();
+    let script = format!(
+        "{code}\nimport json, sys\na = json.loads(sys.argv[1])\nprint(verify(a['secret'], a['headers'], a['body'].encode()))\n"
+    );
+    let arg = json!({"secret": secret, "headers": headers, "body": body}).to_string();
+    let out = std::process::Command::new("python3").args(["-c", &script, &arg]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn the_readme_verifier_accepts_our_signatures_and_refuses_tampered_bodies() {
+    use tucano_shared::domain::webhook::{signature_header, WebhookSecret};
+    let (old, new) = (WebhookSecret::generate(), WebhookSecret::generate());
+    let body = r#"{"type":"pix.recebido","data":{"valor":"10.00"}}"#;
+    let ts = chrono::Utc::now().timestamp();
+    let headers = json!({
+        "webhook-id": "evt_1",
+        "webhook-timestamp": ts.to_string(),
+        "webhook-signature": signature_header(&[new.clone(), old.clone()], "evt_1", ts, body.as_bytes()),
+    });
+    assert_eq!(readme_verifier(&new.expose(), &headers, body), "True");
+    assert_eq!(readme_verifier(&old.expose(), &headers, body), "True", "either secret during a rotation");
+    assert_eq!(readme_verifier(&new.expose(), &headers, &body.replace("10.00", "99.00")), "False");
+    assert_eq!(readme_verifier(&WebhookSecret::generate().expose(), &headers, body), "False");
+}
