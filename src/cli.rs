@@ -208,6 +208,23 @@ pub enum BenchCommand {
     },
 }
 
+/// A small pool on `DATABASE_URL` with every migration applied; the database is created
+/// first if the server does not have it yet.
+async fn migrated_pool() -> anyhow::Result<sqlx::PgPool> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = database_url()?;
+    let exists = sqlx::Postgres::database_exists(&url)
+        .await
+        .context("reaching Postgres (is it running and is DATABASE_URL right?)")?;
+    if !exists {
+        sqlx::Postgres::create_database(&url).await.context("creating the database")?;
+        tracing::info!("created the database named in DATABASE_URL");
+    }
+    let pool = lazy_pool(&url, 2)?;
+    migrate(&pool).await.context("applying migrations")?;
+    Ok(pool)
+}
+
 fn database_url() -> anyhow::Result<String> {
     std::env::var("DATABASE_URL").context("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/tucano)")
 }
@@ -225,8 +242,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, rail_url },
         } => sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle).await,
         Command::Migrate => {
-            let pool = lazy_pool(&database_url()?, 2)?;
-            migrate(&pool).await.context("applying migrations")?;
+            migrated_pool().await?.close().await;
             println!("migrations applied");
             Ok(())
         }
@@ -328,8 +344,7 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
     let location_base =
         std::env::var("PIX_LOCATION_BASE").unwrap_or_else(|_| format!("localhost:{}/qr/v2", addr.port()));
-    let pool = lazy_pool(&database_url()?, 2)?;
-    migrate(&pool).await.context("applying migrations (is Postgres running and DATABASE_URL right?)")?;
+    let pool = migrated_pool().await?;
     pool.close().await;
     let state = env_state(location_base, 10).await?;
     if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
@@ -423,8 +438,7 @@ async fn create_merchant(
             bail!("{flag} must have 1 to 200 characters");
         }
     }
-    let pool = lazy_pool(&database_url()?, 2)?;
-    migrate(&pool).await.context("applying migrations")?;
+    let pool = migrated_pool().await?;
     let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool);
     let api_key = ApiKey::generate();
     let new = NewMerchant {
