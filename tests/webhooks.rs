@@ -515,3 +515,24 @@ fn the_readme_verifier_accepts_our_signatures_and_refuses_tampered_bodies() {
     assert_eq!(readme_verifier(&new.expose(), &headers, &body.replace("10.00", "99.00")), "False");
     assert_eq!(readme_verifier(&WebhookSecret::generate().expose(), &headers, body), "False");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_receiver_asking_to_retry_later_is_left_alone_that_long(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Busy).await;
+    subscribe(&app, &m, &receiver.url, None).await;
+    receive(&app, 1, "1.00").await;
+    dispatch_until(&app, &receiver, |r| r.len() == 1).await;
+    let wait: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM webhook_deliveries")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // The schedule says 50 ms; the receiver said an hour.
+    assert!((3500.0..=3600.0).contains(&wait), "next attempt in {wait} s");
+    for _ in 0..10 {
+        dispatch_once(&app.state).await.unwrap();
+    }
+    assert_eq!(receiver.received().len(), 1);
+}

@@ -45,6 +45,8 @@ pub enum Answer {
     Hang,
     Redirect,
     Gone,
+    /// 503 with `Retry-After: 3600`.
+    Busy,
 }
 
 type Script = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
@@ -120,5 +122,6 @@ async fn answer(a: Answer) -> Response {
         }
         Answer::Redirect => (StatusCode::FOUND, [("location", "/redirected")]).into_response(),
         Answer::Gone => StatusCode::GONE.into_response(),
+        Answer::Busy => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "3600")]).into_response(),
     }
 }
