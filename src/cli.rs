@@ -358,6 +358,7 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
         .context("creating the local DynamoDB table")?;
     }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(%addr, "tucano dev server listening");
     // Webhooks go out from a task beside the server (a queue-fed Lambda in AWS).
     let dispatcher = state.clone();

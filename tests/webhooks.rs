@@ -209,14 +209,6 @@ async fn a_flaky_receiver_gets_every_event_at_least_once_and_every_attempt_is_re
     assert!(entregas.iter().any(|e| e["tentativas"].as_u64().unwrap() > 1));
 }
 
-/// The database URL of the test's own database, for a child process.
-fn database_url_of(pool: &PgPool) -> String {
-    let db = pool.connect_options().get_database().unwrap().to_owned();
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(&format!("/{db}"));
-    url.to_string()
-}
-
 fn start_dispatcher(pool: &PgPool) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
         .args(["webhooks", "dispatch", "--idle-ms", "50"])

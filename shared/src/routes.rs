@@ -457,7 +457,14 @@ pub async fn handle(
     params: PathParams,
     request_id: String,
 ) -> Response {
-    let span = tracing::info_span!("request", request_id = %request_id, route = route.function, merchant_id = tracing::field::Empty);
+    let trace = crate::telemetry::trace_id(req.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        route = route.function,
+        merchant_id = tracing::field::Empty,
+        trace_id = trace.as_deref().unwrap_or("")
+    );
     req.extensions_mut().insert(params);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     async move {

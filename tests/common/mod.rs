@@ -234,3 +234,11 @@ pub fn fees(bps: u32, fixed: &str) -> FeePlan {
 }
 
 pub const BACEN_ERROR: &str = "https://pix.bcb.gov.br/api/v2/error/";
+
+/// The database URL of a test's own database, for a child process.
+pub fn database_url_of(pool: &PgPool) -> String {
+    let db = pool.connect_options().get_database().unwrap().to_owned();
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}

@@ -7,6 +7,7 @@ use crate::domain::charge::{Charge, ChargePatch, ChargeTerms, RevisionError};
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::Merchant;
 use crate::ports::{ChargeQuery, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use crate::telemetry::Unit;
 use anyhow::Context;
 
 /// Why a charge use case did not do what was asked.
@@ -60,7 +61,10 @@ pub async fn create(
             .map_err(StoreError::Unexpected)?;
         let new = NewCharge { txid: &txid, terms, fingerprint, location_token: token, location_url, pix_copia_e_cola };
         match state.charges.create(merchant.id, new).await? {
-            CreateOutcome::Created(charge) => return Ok(Created { charge, created: true }),
+            CreateOutcome::Created(charge) => {
+                crate::telemetry::metrics(&[("ChargesCreated", 1.0, Unit::Count)]);
+                return Ok(Created { charge, created: true });
+            }
             CreateOutcome::Exists { charge, same_request: true } if chosen => {
                 return Ok(Created { charge, created: false })
             }

@@ -35,11 +35,17 @@ pub async fn receive_pix(
 ) -> Result<RecordOutcome, PaymentError> {
     let outcome = state.pix.record_incoming(notification_id, pix).await?;
     match &outcome {
-        RecordOutcome::Recorded { merchant, alert } => tracing::info!(
-            merchant_id = merchant.map(|m| m.to_string()).unwrap_or_default(),
-            alerta = alert.map(|a| a.as_str()).unwrap_or(""),
-            "Pix received"
-        ),
+        RecordOutcome::Recorded { merchant, alert } => {
+            tracing::info!(
+                merchant_id = merchant.map(|m| m.to_string()).unwrap_or_default(),
+                alerta = alert.map(|a| a.as_str()).unwrap_or(""),
+                "Pix received"
+            );
+            crate::telemetry::metrics(&[
+                ("PixReceived", 1.0, crate::telemetry::Unit::Count),
+                ("PixReceivedValue", pix.valor.centavos() as f64, crate::telemetry::Unit::None),
+            ]);
+        }
         RecordOutcome::Duplicate => tracing::info!("duplicate Pix notification ignored"),
     }
     Ok(outcome)

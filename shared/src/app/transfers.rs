@@ -139,6 +139,10 @@ pub async fn send(
         };
     dispatch(state, &transfer).await?;
     let current = state.transfers.find(merchant.id, &request.id).await?.unwrap_or(transfer);
+    crate::telemetry::metrics(&[
+        ("TransfersRequested", 1.0, crate::telemetry::Unit::Count),
+        ("TransfersValue", current.valor.centavos() as f64, crate::telemetry::Unit::None),
+    ]);
     Ok(TransferCreated { transfer: current, created: true })
 }
 

@@ -372,6 +372,14 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
         }
         delivered += u32::from(ok);
     }
+    let lag_ms = group.iter().map(|d| (Utc::now() - d.event.created_at).num_milliseconds()).max().unwrap_or(0);
+    let n = group.len() as f64;
+    let outcome = if ok { ("WebhooksDelivered", n) } else { ("WebhooksFailed", n) };
+    let mut metrics = vec![(outcome.0, outcome.1, crate::telemetry::Unit::Count)];
+    if ok {
+        metrics.push(("WebhookLag", lag_ms.max(0) as f64, crate::telemetry::Unit::Milliseconds));
+    }
+    crate::telemetry::metrics(&metrics);
     tracing::info!(
         endpoint = %endpoint.id,
         events = group.len(),
