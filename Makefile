@@ -1,15 +1,29 @@
 # Two commands do all the set-up on a fresh Debian machine (see README.md):
 #   make dev   - runs the API locally on :3000 (starts its own Postgres unless DATABASE_URL is set)
-#   make test  - runs every test
-# Each installs what it is missing (Debian packages, the Postgres cluster) and says so.
+#   make test  - runs every test, and packages and checks the AWS template
+# Each installs what it is missing (Debian packages, the Postgres cluster, Python tools in
+# venvs, the Serverless Framework from npm) and says so.
+# For AWS:
+#   make lambdas - a release arm64 zip per function (cargo-lambda), sizes reported
+#   make package - the CloudFormation template from those zips, cfn-lint and checkov
 
-.PHONY: dev test sqlx-prepare fmt
+.PHONY: dev test lambdas package serverless-yml sqlx-prepare fmt
 
 dev:
 	@bash scripts/make-dev.sh
 
 test:
 	@bash scripts/make-test.sh
+
+lambdas:
+	@bash scripts/make-lambdas.sh
+
+package:
+	@bash scripts/make-package.sh
+
+# Rewrite serverless.yml from the route table after adding a route.
+serverless-yml:
+	python3 scripts/serverless_yml.py
 
 # Refresh the committed .sqlx/ query cache after changing a query (needs sqlx-cli).
 sqlx-prepare:

@@ -80,13 +80,40 @@ ensure_postgres() {
 
 # moto server (a DynamoDB/KMS-compatible API) in the project's own venv, for the AWS
 # adapters' tests and `make dev AWS=local`.
-ensure_moto() {
-  if [ -x "$ROOT/.venv/bin/moto_server" ]; then return; fi
-  say "installing moto[server] from PyPI into .venv"
-  if ! python3 -m venv "$ROOT/.venv" >/dev/null 2>&1; then
-    rm -rf "$ROOT/.venv"
+ensure_moto() { ensure_venv .venv moto_server 'moto[server]>=5.2,<5.3'; }
+
+# A Python tool from PyPI in its own venv under the checkout (tools pin clashing versions
+# of boto3 and friends, so each gets one): ensure_venv DIR BINARY REQUIREMENT...
+ensure_venv() {
+  local dir="$ROOT/$1" bin="$2"; shift 2
+  if [ -x "$dir/bin/$bin" ]; then return; fi
+  if ! command -v python3 >/dev/null; then apt_install python3; fi
+  say "installing $* from PyPI into ${dir#"$ROOT"/}"
+  if ! python3 -m venv "$dir" >/dev/null 2>&1; then
+    rm -rf "$dir"
     apt_install python3-venv
-    python3 -m venv "$ROOT/.venv"
+    python3 -m venv "$dir"
   fi
-  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.2,<5.3'
+  "$dir/bin/pip" install -q --disable-pip-version-check "$@"
+}
+
+# cargo-lambda (with the zig it cross-links arm64 with) from PyPI.
+ensure_cargo_lambda() {
+  ensure_venv .venv-lambda cargo-lambda 'cargo-lambda==1.9.2'
+  export PATH="$ROOT/.venv-lambda/bin:$PATH"
+}
+
+# The template checkers, each in its own venv.
+ensure_template_tools() {
+  ensure_venv .venv-cfn cfn-lint 'cfn-lint==1.58.0'
+  ensure_venv .venv-checkov checkov 'checkov==3.3.30'
+}
+
+# Node.js and the Serverless Framework (osls, pinned in package.json / package-lock.json).
+ensure_serverless() {
+  if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+  if [ ! -x "$ROOT/node_modules/.bin/serverless" ] && [ ! -x "$ROOT/node_modules/.bin/osls" ]; then
+    say "installing the Serverless Framework (osls) and its plugins from npm (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }

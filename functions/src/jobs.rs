@@ -116,6 +116,79 @@ pub async fn webhook_deliver() -> Result<(), Error> {
     .await
 }
 
+/// The HTTP API's Lambda authorizer (payload 2.0, simple responses): the API key in
+/// `Authorization` resolves to a merchant, whose id goes to the route in the context. API
+/// Gateway caches the answer per key for five minutes; the route checks the key again.
+pub async fn authorizer() -> Result<(), Error> {
+    let state = state().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        Ok::<_, Error>(authorize(state, &event.payload).await)
+    }))
+    .await
+}
+
+/// `{"isAuthorized": bool, "context": {"merchantId"}}` for an authorizer event.
+pub async fn authorize(state: &AppState, event: &serde_json::Value) -> serde_json::Value {
+    let header =
+        event["identitySource"][0].as_str().or_else(|| event["headers"]["authorization"].as_str()).unwrap_or("");
+    let Ok(req) = http::Request::builder().header(http::header::AUTHORIZATION, header).body(bytes::Bytes::new()) else {
+        return serde_json::json!({"isAuthorized": false});
+    };
+    match tucano_shared::http::auth::authenticate(state, &req).await {
+        Ok(m) => serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}}),
+        Err(_) => serde_json::json!({"isAuthorized": false}),
+    }
+}
+
+/// The migrations custom resource: on Create and Update, applies pending migrations, then
+/// answers CloudFormation at the pre-signed `ResponseURL` (a failure fails the deploy
+/// before traffic moves). Delete leaves the database alone.
+pub async fn migrate() -> Result<(), Error> {
+    tucano_shared::telemetry::init(true);
+    let database_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let (database_url, client) = (&database_url, &client);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        run_migrations_resource(database_url, client, &event.payload).await?;
+        Ok::<_, Error>(())
+    }))
+    .await
+}
+
+/// Applies migrations for a CloudFormation custom resource event and reports the outcome.
+pub async fn run_migrations_resource(
+    database_url: &str,
+    client: &reqwest::Client,
+    event: &serde_json::Value,
+) -> Result<(), Error> {
+    let outcome = match event["RequestType"].as_str() {
+        Some("Delete") => Ok(()),
+        _ => async {
+            let pool = tucano_shared::adapters::postgres::lazy_pool(database_url, 1)?;
+            let done = tucano_shared::adapters::postgres::migrate(&pool).await;
+            pool.close().await;
+            done.map_err(anyhow::Error::from)
+        }
+        .await
+        .map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "migrations failed");
+        }),
+    };
+    let body = serde_json::json!({
+        "Status": if outcome.is_ok() { "SUCCESS" } else { "FAILED" },
+        "Reason": if outcome.is_ok() { "migrations applied" } else { "migrations failed; see the function's log" },
+        "PhysicalResourceId": "tucano-migrations",
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+    });
+    let url = event["ResponseURL"].as_str().ok_or("the event has no ResponseURL")?;
+    // The pre-signed URL expects no content type.
+    client.put(url).body(body.to_string()).send().await?.error_for_status()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -341,6 +341,10 @@ pub enum Trigger {
     Schedule(&'static str),
     /// An SQS queue (its resource name in `serverless.yml`).
     Queue(&'static str),
+    /// API Gateway, as the Lambda authorizer of merchant routes.
+    Authorizer,
+    /// CloudFormation, as a custom resource on every deploy.
+    Deploy,
 }
 
 /// A function no HTTP route calls.
@@ -356,6 +360,8 @@ pub const JOBS: &[Job] = &[
     Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)") },
     Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)") },
     Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue") },
+    Job { function: "authorizer", trigger: Trigger::Authorizer },
+    Job { function: "migrate", trigger: Trigger::Deploy },
 ];
 
 impl RouteId {

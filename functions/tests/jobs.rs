@@ -1,0 +1,109 @@
+//! The functions no route calls: the API key authorizer and the migrations custom
+//! resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
+//! pre-signed response URL.
+
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tucano_shared::app::{AppState, Config};
+use tucano_shared::domain::merchant::ApiKey;
+use tucano_shared::ports::NewMerchant;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_authorizer_admits_a_valid_api_key_and_names_its_merchant(pool: PgPool) {
+    let config = Config::new("postgres://unused".into(), 2, "pix.example.com/qr/v2".into())
+        .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
+        .unwrap();
+    let state = AppState::with_pool(config, pool).unwrap();
+    let key = ApiKey::generate();
+    let id = state
+        .merchants
+        .register(NewMerchant {
+            name: "Loja".into(),
+            city: "RECIFE".into(),
+            pix_key: "loja@example.com".into(),
+            api_key_hash: key.hash(),
+            fees: Default::default(),
+            individual: false,
+            limits: Default::default(),
+        })
+        .await
+        .unwrap();
+    let event = |auth: &str| serde_json::json!({"version": "2.0", "type": "REQUEST", "identitySource": [auth]});
+    let ok = tucano_functions::jobs::authorize(&state, &event(&format!("Bearer {}", key.expose()))).await;
+    assert_eq!(ok, serde_json::json!({"isAuthorized": true, "context": {"merchantId": id.to_string()}}));
+    for bad in ["Bearer tk_nope", "", "Basic abc", &format!("Bearer {}x", key.expose())] {
+        let no = tucano_functions::jobs::authorize(&state, &event(bad)).await;
+        assert_eq!(no, serde_json::json!({"isAuthorized": false}), "{bad}");
+    }
+}
+
+/// A one-shot HTTP server: answers 200 to the first request and returns its body.
+async fn response_url() -> (String, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/presigned?sig=x", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = sock.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+                    return body.to_owned();
+                }
+            }
+            if n == 0 {
+                return String::new();
+            }
+        }
+    });
+    (url, task)
+}
+
+fn database_url_of(pool: &PgPool) -> String {
+    let db = pool.connect_options().get_database().unwrap().to_owned();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{db}")
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(pool: PgPool) {
+    let (url, answer) = response_url().await;
+    let event = serde_json::json!({
+        "RequestType": "Create", "ResponseURL": url, "StackId": "arn:aws:cloudformation:sa-east-1:1:stack/t/1",
+        "RequestId": "r-1", "LogicalResourceId": "Migrations", "ResourceType": "Custom::Migrations",
+        "ResourceProperties": {"Version": "abc"},
+    });
+    let client = reqwest::Client::new();
+    tucano_functions::jobs::run_migrations_resource(&database_url_of(&pool), &client, &event).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["RequestId"], "r-1");
+    assert_eq!(body["LogicalResourceId"], "Migrations");
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename IN ('charges', 'ledger_postings')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tables, 2, "the schema is there");
+
+    // A database it cannot reach fails the deploy instead of pretending.
+    let (url, answer) = response_url().await;
+    let event = serde_json::json!({"RequestType": "Update", "ResponseURL": url, "RequestId": "r-2",
+                                   "StackId": "s", "LogicalResourceId": "Migrations"});
+    tucano_functions::jobs::run_migrations_resource("postgres://postgres@127.0.0.1:1/none", &client, &event)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(body["Status"], "FAILED");
+    assert!(!body["Reason"].as_str().unwrap().contains("127.0.0.1"), "no internals in the reason");
+}

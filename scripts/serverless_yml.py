@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+"""Writes serverless.yml: every function of the route table (shared/src/routes.rs: ROUTES
+and JOBS, read from the Rust source so there is one list), its least-privilege role, log
+group, alarms and canary settings, and the platform around them (VPC in three AZs, Aurora
+PostgreSQL behind RDS Proxy, DynamoDB, KMS, SQS, SNS, dashboard).
+
+Run `python3 scripts/serverless_yml.py` after adding a route; a test fails while the
+committed serverless.yml differs from what this writes.
+"""
+
+import json
+import pathlib
+import re
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+STAGE = "${sls:stage}"
+SERVICE = "tucano"
+
+
+def routes():
+    """(function, method, path, access, idempotency) from ROUTES."""
+    src = (ROOT / "shared/src/routes.rs").read_text()
+    table = src.split("pub const ROUTES: &[Route] = &[", 1)[1].split("];", 1)[0]
+    out = []
+    for block in table.split("Route {")[1:]:
+        f = dict(re.findall(r"(\w+): ([^,\n]+),", block))
+        out.append((f["function"].strip('"'), f["method"].strip('"'), f["path"].strip('"'),
+                    f["access"].split("::")[1], f["idempotency"].split("::")[1]))
+    return out
+
+
+def jobs():
+    """(function, trigger kind, argument) from JOBS."""
+    src = (ROOT / "shared/src/routes.rs").read_text()
+    table = src.split("pub const JOBS: &[Job] = &[", 1)[1].split("];", 1)[0]
+    out = []
+    for fn, kind, arg in re.findall(r'function: "(\w+)", trigger: Trigger::(\w+)(?:\("([^"]*)"\))?', table):
+        out.append((fn, kind, arg))
+    return out
+
+
+def camel(name):
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def normalized(name):
+    """The framework's logical-id form of a function name (`cob_put` -> `CobUnderscoreput`)."""
+    return (name[:1].upper() + name[1:]).replace("_", "Underscore").replace("-", "Dash")
+
+
+def ref(x):
+    return {"Ref": x}
+
+
+def arn(x):
+    return {"Fn::GetAtt": [x, "Arn"]}
+
+
+def sub(s):
+    return {"Fn::Sub": s}
+
+
+# Actions AWS only grants on "*" (listed in tests/template.rs as well).
+STAR_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+]
+
+LOG_RETENTION_DAYS = 365
+
+
+def function_name(fn):
+    return f"{SERVICE}-{STAGE}-{fn}"
+
+
+def role(fn, extra):
+    """One execution role per function: its own log group, ENIs for the VPC, X-Ray, the
+    keys it decrypts with, and `extra` statements for what else it touches."""
+    statements = [
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name(fn)}:*")},
+        {"Effect": "Allow", "Action": STAR_ACTIONS, "Resource": "*"},
+        # Environment variables are encrypted with the platform key; the app's data keys
+        # come from the application key.
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": arn("PlatformKey")},
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("AppDataKey")},
+    ] + extra
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [{"PolicyName": f"{fn}-least-privilege",
+                          "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
+        },
+    }
+
+
+IDEMPOTENCY = {"Effect": "Allow",
+               "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+               "Resource": arn("IdempotencyTable")}
+IDEMPOTENCY_KEY = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("PlatformKey")}
+QUEUE_SEND = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn("WebhookQueue")}
+QUEUE_RECEIVE = {"Effect": "Allow",
+                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                            "sqs:ChangeMessageVisibility"],
+                 "Resource": arn("WebhookQueue")}
+
+
+def build():
+    fns = {}
+    resources = {}
+    alarms_for = {}
+    http_functions = []
+    for fn, method, path, access, idem in routes():
+        f = {"handler": "bootstrap",
+             "package": {"artifact": f"${{env:TUCANO_ARTIFACTS, 'target/lambda'}}/{fn}/bootstrap.zip"},
+             "role": f"{camel(fn)}Role"}
+        event = {"method": method, "path": path}
+        if access == "Merchant":
+            event["authorizer"] = {"name": "apiKey"}
+        f["events"] = [{"httpApi": event}]
+        extra = []
+        if access == "Merchant" and method != "GET":
+            extra = [IDEMPOTENCY, IDEMPOTENCY_KEY]
+        if fn == "rail_notification":
+            # The rail's notifications write money: cap what they can take from the database.
+            f["reservedConcurrency"] = 50
+        fns[fn] = f
+        resources[f"{camel(fn)}Role"] = role(fn, extra)
+        http_functions.append(fn)
+    for fn, kind, arg in jobs():
+        f = {"handler": "bootstrap",
+             "package": {"artifact": f"${{env:TUCANO_ARTIFACTS, 'target/lambda'}}/{fn}/bootstrap.zip"},
+             "role": f"{camel(fn)}Role"}
+        extra = []
+        if kind == "Schedule":
+            f["events"] = [{"schedule": arg}]
+        elif kind == "Queue":
+            f["events"] = [{"sqs": {"arn": arn(arg), "batchSize": 10, "functionResponseType": "ReportBatchItemFailures"}}]
+        if fn == "webhook_relay":
+            f["timeout"] = 60
+            f["reservedConcurrency"] = 1
+            f["environment"] = {"WEBHOOK_QUEUE_URL": ref("WebhookQueue")}
+            extra = [QUEUE_SEND, IDEMPOTENCY_KEY]
+        elif fn == "webhook_deliver":
+            f["timeout"] = 20
+            # Ten at a time keeps the pool of database connections small.
+            f["reservedConcurrency"] = 10
+            extra = [QUEUE_RECEIVE, IDEMPOTENCY_KEY]
+        elif fn == "reconciler":
+            f["timeout"] = 55
+            f["reservedConcurrency"] = 1
+        elif fn == "migrate":
+            f["timeout"] = 300
+            f["reservedConcurrency"] = 1
+        elif fn == "authorizer":
+            f["timeout"] = 5
+        fns[fn] = f
+        resources[f"{camel(fn)}Role"] = role(fn, extra)
+
+    # Log groups: the framework creates one per function; give each a KMS key (retention
+    # comes from provider.logRetentionInDays).
+    extensions = {f"{normalized(fn)}LogGroup": {"Properties": {"KmsKeyId": arn("PlatformKey")}} for fn in fns}
+    extensions["HttpApiLogGroup"] = {"Properties": {"KmsKeyId": arn("PlatformKey")}}
+
+    # Every HTTP function deploys by canary: 10% of traffic per minute, rolled back on its
+    # own errors or the API's 5xx.
+    for fn in http_functions:
+        alarm = f"{camel(fn)}ErrorsAlarm"
+        resources[alarm] = lambda_errors_alarm(fn)
+        fns[fn]["deploymentSettings"] = {"type": "Linear10PercentEvery1Minute", "alias": "Live",
+                                         "alarms": [alarm, "Api5xxAlarm"]}
+    for fn in fns:
+        if fn not in http_functions:
+            resources[f"{camel(fn)}ErrorsAlarm"] = lambda_errors_alarm(fn)
+
+    resources.update(platform())
+    resources.update(alarms())
+    resources["Dashboard"] = dashboard(list(fns))
+    return fns, resources, extensions
+
+
+def lambda_errors_alarm(fn):
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": f"{fn}: errors in the last 2 minutes",
+        "Namespace": "AWS/Lambda", "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": function_name(fn)}],
+        "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [ref("AlarmTopic")]}}
+
+
+def alarm(description, namespace, metric, dims, stat, threshold, periods=2, op="GreaterThanOrEqualToThreshold"):
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+        "Statistic" if stat in ("Sum", "Average", "Maximum", "Minimum", "SampleCount") else "ExtendedStatistic": stat,
+        "Period": 60, "EvaluationPeriods": periods, "Threshold": threshold, "ComparisonOperator": op,
+        "TreatMissingData": "notBreaching", "AlarmActions": [ref("AlarmTopic")]}}
+
+
+def alarms():
+    api = [("ApiId", ref("HttpApi"))]
+    return {
+        "Api5xxAlarm": alarm("API: 5xx answers", "AWS/ApiGateway", "5xx", api, "Sum", 5),
+        "ApiLatencyAlarm": alarm("API: p99 latency above 1 s", "AWS/ApiGateway", "Latency", api, "p99", 1000, 5),
+        "WebhookDeadLettersAlarm": alarm("Webhook messages in the dead-letter queue", "AWS/SQS",
+                                         "ApproximateNumberOfMessagesVisible",
+                                         [("QueueName", {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]})],
+                                         "Maximum", 1, 1),
+        "WebhookLagAlarm": alarm("Webhooks: delivery lag above 5 minutes", "Tucano", "WebhookLag",
+                                 [("Function", function_name("webhook_deliver"))], "Maximum", 300000, 5),
+        "IdempotencyThrottlesAlarm": alarm("DynamoDB: throttled idempotency requests", "AWS/DynamoDB",
+                                           "ThrottledRequests", [("TableName", ref("IdempotencyTable"))], "Sum", 1),
+        "DatabaseCpuAlarm": alarm("Aurora: CPU above 80%", "AWS/RDS", "CPUUtilization",
+                                  [("DBClusterIdentifier", ref("DatabaseCluster"))], "Average", 80, 5),
+        "ProxyPinningAlarm": alarm("RDS Proxy: pinned connections", "AWS/RDS", "DatabaseConnectionsCurrentlySessionPinned",
+                                   [("ProxyName", ref("DatabaseProxy"))], "Maximum", 5, 5),
+    }
+
+
+def key(description, services):
+    """A customer-managed key with yearly rotation; the account administers it, the listed
+    AWS services may use it (scoped to this account)."""
+    statements = [{"Sid": "AccountAdministers", "Effect": "Allow",
+                   "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                   "Action": "kms:*", "Resource": "*"}]
+    for svc in services:
+        statements.append({"Sid": f"Use{svc.split('.')[0].capitalize()}", "Effect": "Allow",
+                           "Principal": {"Service": sub(svc) if "${" in svc else svc},
+                           "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                      "kms:Describe*"],
+                           "Resource": "*",
+                           "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}})
+    return {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"Description": description, "EnableKeyRotation": True,
+                           "KeyPolicy": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def subnet(name, index, cidr, public):
+    props = {"VpcId": ref("Vpc"), "CidrBlock": cidr,
+             "AvailabilityZone": {"Fn::Select": [index, {"Fn::GetAZs": ""}]},
+             "MapPublicIpOnLaunch": False,
+             "Tags": [{"Key": "Name", "Value": f"{SERVICE}-{STAGE}-{name}"}]}
+    return {"Type": "AWS::EC2::Subnet", "Properties": props}
+
+
+def platform():
+    r = {
+        "PlatformKey": key("Tucano: data at rest (Aurora, DynamoDB, SQS, SNS, logs, Lambda environment)",
+                           ["logs.${AWS::Region}.amazonaws.com", "sqs.amazonaws.com", "sns.amazonaws.com",
+                            "events.amazonaws.com", "cloudwatch.amazonaws.com"]),
+        "PlatformKeyAlias": {"Type": "AWS::KMS::Alias",
+                             "Properties": {"AliasName": f"alias/{SERVICE}-{STAGE}-platform",
+                                            "TargetKeyId": ref("PlatformKey")}},
+        "AppDataKey": key("Tucano: envelope encryption of payer documents and secrets (the Cipher port)", []),
+        "AppDataKeyAlias": {"Type": "AWS::KMS::Alias",
+                            "Properties": {"AliasName": f"alias/{SERVICE}-{STAGE}-app-data",
+                                           "TargetKeyId": ref("AppDataKey")}},
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {
+            "CidrBlock": "10.40.0.0/16", "EnableDnsHostnames": True, "EnableDnsSupport": True,
+            "Tags": [{"Key": "Name", "Value": f"{SERVICE}-{STAGE}"}]}},
+        "VpcFlowLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "RetentionInDays": LOG_RETENTION_DAYS, "KmsKeyId": arn("PlatformKey")}},
+        "VpcFlowLogRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                 "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "flow-logs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                 "Resource": arn("VpcFlowLogGroup")}]}}]}},
+        "VpcFlowLog": {"Type": "AWS::EC2::FlowLog", "Properties": {
+            "ResourceId": ref("Vpc"), "ResourceType": "VPC", "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs", "LogGroupName": ref("VpcFlowLogGroup"),
+            "DeliverLogsPermissionArn": arn("VpcFlowLogRole")}},
+        "InternetGateway": {"Type": "AWS::EC2::InternetGateway"},
+        "InternetGatewayAttachment": {"Type": "AWS::EC2::VPCGatewayAttachment",
+                                      "Properties": {"VpcId": ref("Vpc"), "InternetGatewayId": ref("InternetGateway")}},
+        "PublicRouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": ref("Vpc")}},
+        "PublicDefaultRoute": {"Type": "AWS::EC2::Route", "DependsOn": "InternetGatewayAttachment", "Properties": {
+            "RouteTableId": ref("PublicRouteTable"), "DestinationCidrBlock": "0.0.0.0/0",
+            "GatewayId": ref("InternetGateway")}},
+    }
+    private_tables = []
+    for i, az in enumerate("ABC"):
+        r[f"PublicSubnet{az}"] = subnet(f"public-{az.lower()}", i, f"10.40.{i}.0/24", True)
+        r[f"PrivateSubnet{az}"] = subnet(f"private-{az.lower()}", i, f"10.40.{10 + i}.0/24", False)
+        r[f"PublicSubnet{az}Routes"] = {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {
+            "SubnetId": ref(f"PublicSubnet{az}"), "RouteTableId": ref("PublicRouteTable")}}
+        # One NAT gateway per AZ: functions reach the Pix rail and merchants' webhook
+        # receivers on the Internet, and an AZ outage does not cut the other two off.
+        r[f"NatAddress{az}"] = {"Type": "AWS::EC2::EIP", "DependsOn": "InternetGatewayAttachment",
+                                "Properties": {"Domain": "vpc"}}
+        r[f"NatGateway{az}"] = {"Type": "AWS::EC2::NatGateway", "Properties": {
+            "AllocationId": {"Fn::GetAtt": [f"NatAddress{az}", "AllocationId"]}, "SubnetId": ref(f"PublicSubnet{az}")}}
+        r[f"PrivateRouteTable{az}"] = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": ref("Vpc")}}
+        r[f"PrivateDefaultRoute{az}"] = {"Type": "AWS::EC2::Route", "Properties": {
+            "RouteTableId": ref(f"PrivateRouteTable{az}"), "DestinationCidrBlock": "0.0.0.0/0",
+            "NatGatewayId": ref(f"NatGateway{az}")}}
+        r[f"PrivateSubnet{az}Routes"] = {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {
+            "SubnetId": ref(f"PrivateSubnet{az}"), "RouteTableId": ref(f"PrivateRouteTable{az}")}}
+        private_tables.append(ref(f"PrivateRouteTable{az}"))
+    private_subnets = [ref(f"PrivateSubnet{az}") for az in "ABC"]
+    r["DynamoDbEndpoint"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+        "VpcId": ref("Vpc"), "ServiceName": sub("com.amazonaws.${AWS::Region}.dynamodb"),
+        "VpcEndpointType": "Gateway", "RouteTableIds": private_tables}}
+    for svc in ["kms", "sqs", "secretsmanager"]:
+        r[f"{svc.capitalize()}Endpoint"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+            "VpcId": ref("Vpc"), "ServiceName": sub(f"com.amazonaws.${{AWS::Region}}.{svc}"),
+            "VpcEndpointType": "Interface", "PrivateDnsEnabled": True, "SubnetIds": private_subnets,
+            "SecurityGroupIds": [ref("EndpointSecurityGroup")]}}
+    r["LambdaSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "Tucano functions: outbound only",
+        "VpcId": ref("Vpc"),
+        "SecurityGroupEgress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0",
+                                 "Description": "HTTPS: AWS APIs, the Pix rail, webhook receivers"},
+                                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "CidrIp": "10.40.0.0/16",
+                                 "Description": "Postgres through RDS Proxy"}]}}
+    r["EndpointSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "Interface endpoints: HTTPS from the functions", "VpcId": ref("Vpc"),
+        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                                  "SourceSecurityGroupId": ref("LambdaSecurityGroup"),
+                                  "Description": "HTTPS from the functions"}]}}
+    r["ProxySecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "RDS Proxy: Postgres from the functions", "VpcId": ref("Vpc"),
+        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                  "SourceSecurityGroupId": ref("LambdaSecurityGroup"),
+                                  "Description": "Postgres from the functions"}]}}
+    r["DatabaseSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "Aurora: Postgres from RDS Proxy only", "VpcId": ref("Vpc"),
+        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                  "SourceSecurityGroupId": ref("ProxySecurityGroup"),
+                                  "Description": "Postgres from RDS Proxy"}]}}
+    r["ProxyToDatabaseEgress"] = {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+        "GroupId": ref("ProxySecurityGroup"), "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "DestinationSecurityGroupId": ref("DatabaseSecurityGroup"), "Description": "Postgres to Aurora"}}
+    r["DatabaseSubnetGroup"] = {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
+        "DBSubnetGroupDescription": "Tucano: private subnets in three AZs", "SubnetIds": private_subnets}}
+    r["DatabaseParameters"] = {"Type": "AWS::RDS::DBClusterParameterGroup", "Properties": {
+        "Description": "Tucano: TLS only, statement logging of DDL", "Family": "aurora-postgresql17",
+        "Parameters": {"rds.force_ssl": "1", "log_statement": "ddl", "log_min_duration_statement": "1000"}}}
+    r["DatabaseCluster"] = {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Snapshot",
+                            "UpdateReplacePolicy": "Snapshot", "Properties": {
+        "Engine": "aurora-postgresql", "EngineVersion": "17.6", "DatabaseName": "tucano",
+        "MasterUsername": "tucano_admin", "ManageMasterUserPassword": True,
+        "MasterUserSecret": {"KmsKeyId": ref("PlatformKey")},
+        "StorageEncrypted": True, "KmsKeyId": ref("PlatformKey"),
+        # Point-in-time recovery to any second of the last 35 days.
+        "BackupRetentionPeriod": 35, "CopyTagsToSnapshot": True, "DeletionProtection": True,
+        "EnableIAMDatabaseAuthentication": True, "EnableCloudwatchLogsExports": ["postgresql"],
+        "DBSubnetGroupName": ref("DatabaseSubnetGroup"), "VpcSecurityGroupIds": [ref("DatabaseSecurityGroup")],
+        "DBClusterParameterGroupName": ref("DatabaseParameters"),
+        "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 16}}}
+    for i, name in enumerate(["DatabaseWriter", "DatabaseReader"]):
+        r[name] = {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "aurora-postgresql", "DBInstanceClass": "db.serverless",
+            "DBClusterIdentifier": ref("DatabaseCluster"),
+            "AvailabilityZone": {"Fn::Select": [i, {"Fn::GetAZs": ""}]},
+            "PubliclyAccessible": False, "AutoMinorVersionUpgrade": True,
+            "EnablePerformanceInsights": True, "PerformanceInsightsKMSKeyId": ref("PlatformKey"),
+            "MonitoringInterval": 60, "MonitoringRoleArn": arn("DatabaseMonitoringRole")}}
+    r["DatabaseMonitoringRole"] = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")]}}
+    r["DatabaseProxyRole"] = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{"PolicyName": "read-database-secret", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+             "Resource": {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": arn("PlatformKey")}]}}]}}
+    r["DatabaseProxy"] = {"Type": "AWS::RDS::DBProxy", "Properties": {
+        "DBProxyName": f"{SERVICE}-{STAGE}", "EngineFamily": "POSTGRESQL", "RequireTLS": True,
+        "IdleClientTimeout": 900, "RoleArn": arn("DatabaseProxyRole"),
+        "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "DISABLED",
+                  "SecretArn": {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}}],
+        "VpcSubnetIds": private_subnets, "VpcSecurityGroupIds": [ref("ProxySecurityGroup")]}}
+    r["DatabaseProxyTargets"] = {"Type": "AWS::RDS::DBProxyTargetGroup", "Properties": {
+        "DBProxyName": ref("DatabaseProxy"), "TargetGroupName": "default",
+        "DBClusterIdentifiers": [ref("DatabaseCluster")],
+        "ConnectionPoolConfigurationInfo": {"MaxConnectionsPercent": 90, "MaxIdleConnectionsPercent": 20,
+                                            "ConnectionBorrowTimeout": 5}}}
+    r["IdempotencyTable"] = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+                             "UpdateReplacePolicy": "Retain", "Properties": {
+        "TableName": f"{SERVICE}-{STAGE}-idempotency", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "TimeToLiveSpecification": {"AttributeName": "ttl_epoch", "Enabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": ref("PlatformKey")},
+        "DeletionProtectionEnabled": True}}
+    r["WebhookQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": f"{SERVICE}-{STAGE}-webhooks",
+        # Six times the worker's timeout, as AWS advises for Lambda event sources.
+        "VisibilityTimeout": 120, "MessageRetentionPeriod": 345600,
+        "KmsMasterKeyId": ref("PlatformKey"), "KmsDataKeyReusePeriodSeconds": 3600,
+        "RedrivePolicy": {"deadLetterTargetArn": arn("WebhookDeadLetterQueue"), "maxReceiveCount": 5}}}
+    r["WebhookDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": f"{SERVICE}-{STAGE}-webhooks-dlq", "MessageRetentionPeriod": 1209600,
+        "KmsMasterKeyId": ref("PlatformKey")}}
+    r["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": f"{SERVICE}-{STAGE}-alarms", "KmsMasterKeyId": ref("PlatformKey")}}
+    # Migrations run on every deploy, before traffic moves: a custom resource whose version
+    # is the migrations' content hash.
+    r["Migrations"] = {"Type": "Custom::Migrations", "Properties": {
+        "ServiceToken": arn("MigrateLambdaFunction"),
+        "Version": migrations_hash()}}
+    return r
+
+
+def migrations_hash():
+    import hashlib
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "migrations").glob("*.sql")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def dashboard(functions):
+    def lam(metric, stat, label):
+        return [["AWS/Lambda", metric, "FunctionName", function_name(f), {"stat": stat, "label": f}] for f in functions]
+
+    def widget(title, metrics, x, y, w=12, h=6, view="timeSeries", stat=None):
+        props = {"title": title, "metrics": metrics, "region": "${AWS::Region}", "view": view, "period": 60}
+        if stat:
+            props["stat"] = stat
+        return {"type": "metric", "x": x, "y": y, "width": w, "height": h, "properties": props}
+
+    def logs(title, query, x, y):
+        return {"type": "log", "x": x, "y": y, "width": 12, "height": 6, "properties": {
+            "title": title, "region": "${AWS::Region}", "view": "table",
+            "query": "SOURCE " + " | SOURCE ".join(f"'/aws/lambda/{function_name(f)}'" for f in functions[:20])
+                     + " | " + query}}
+
+    api = ["AWS/ApiGateway"]
+    widgets = [
+        {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1,
+         "properties": {"markdown": "## Infrastructure"}},
+        widget("Lambda errors", lam("Errors", "Sum", "errors"), 0, 1),
+        widget("Lambda throttles", lam("Throttles", "Sum", "throttles"), 12, 1),
+        widget("Lambda duration p99", lam("Duration", "p99", "p99"), 0, 7),
+        widget("Lambda concurrency", lam("ConcurrentExecutions", "Maximum", "max"), 12, 7),
+        widget("API 4xx / 5xx", [api + ["4xx", "ApiId", "${HttpApi}"], api + ["5xx", "ApiId", "${HttpApi}"]], 0, 13,
+               stat="Sum"),
+        widget("API latency p50 / p99", [api + ["Latency", "ApiId", "${HttpApi}", {"stat": "p50"}],
+                                         api + ["Latency", "ApiId", "${HttpApi}", {"stat": "p99"}]], 12, 13),
+        widget("DynamoDB throttles", [["AWS/DynamoDB", "ThrottledRequests", "TableName", "${IdempotencyTable}"]], 0, 19,
+               stat="Sum"),
+        widget("Aurora CPU and connections", [["AWS/RDS", "CPUUtilization", "DBClusterIdentifier", "${DatabaseCluster}"],
+                                              ["AWS/RDS", "DatabaseConnections", "DBClusterIdentifier",
+                                               "${DatabaseCluster}"]], 12, 19, stat="Average"),
+        widget("RDS Proxy: connections and pinning",
+               [["AWS/RDS", "ClientConnections", "ProxyName", "${DatabaseProxy}"],
+                ["AWS/RDS", "DatabaseConnectionsCurrentlySessionPinned", "ProxyName", "${DatabaseProxy}"]], 0, 25,
+               stat="Maximum"),
+        {"type": "text", "x": 0, "y": 31, "width": 24, "height": 1, "properties": {"markdown": "## Application"}},
+        widget("Charges created", [["Tucano", "ChargesCreated", "Function", function_name("cob_put")],
+                                   ["Tucano", "ChargesCreated", "Function", function_name("cob_post")]], 0, 32,
+               stat="Sum"),
+        widget("Pix received: count and value (centavos)",
+               [["Tucano", "PixReceived", "Function", function_name("rail_notification")],
+                ["Tucano", "PixReceivedValue", "Function", function_name("rail_notification"), {"yAxis": "right"}]],
+               12, 32, stat="Sum"),
+        widget("Transfers requested: count and value (centavos)",
+               [["Tucano", "TransfersRequested", "Function", function_name(f)] for f in ("transfer_put", "transfer_qr_put")]
+               + [["Tucano", "TransfersValue", "Function", function_name(f), {"yAxis": "right"}]
+                  for f in ("transfer_put", "transfer_qr_put")], 0, 38, stat="Sum"),
+        widget("Webhooks: delivered, failed, lag (ms)",
+               [["Tucano", "WebhooksDelivered", "Function", function_name("webhook_deliver")],
+                ["Tucano", "WebhooksFailed", "Function", function_name("webhook_deliver")],
+                ["Tucano", "WebhookLag", "Function", function_name("webhook_deliver"), {"stat": "Maximum", "yAxis": "right"}]],
+               12, 38, stat="Sum"),
+        {"type": "text", "x": 0, "y": 44, "width": 24, "height": 1, "properties": {"markdown": "## Errors"}},
+        logs("Server errors (5xx)", "fields @timestamp, route, status, request_id | filter status >= 500 "
+             "| sort @timestamp desc | limit 50", 0, 45),
+        logs("Failed requests by route", "filter message = 'request failed' | stats count(*) by route "
+             "| sort count(*) desc", 12, 45),
+    ]
+    return {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
+        "DashboardName": f"{SERVICE}-{STAGE}", "DashboardBody": sub(json.dumps({"widgets": widgets}))}}
+
+
+HEADER = """\
+# Tucano on AWS — WRITTEN BY scripts/serverless_yml.py FROM THE ROUTE TABLE; edit that
+# script, not this file (a test checks the two agree).
+#
+# One Lambda per route (and per job) with its own least-privilege role, in private
+# subnets of three AZs; HTTP API with a cached Lambda authorizer for API keys; Aurora
+# PostgreSQL Serverless v2 (PITR 35 days) behind RDS Proxy; DynamoDB idempotency table;
+# KMS keys with rotation; SQS + DLQ for webhooks; canary deploys rolled back on alarms.
+"""
+
+
+def render():
+    fns, resources, extensions = build()
+    doc = {
+        "service": SERVICE,
+        "plugins": ["serverless-plugin-canary-deployments"],
+        "provider": {
+            "name": "aws",
+            "runtime": "provided.al2023",
+            "architecture": "arm64",
+            "region": "sa-east-1",
+            "stage": "${opt:stage, 'dev'}",
+            "memorySize": 256,
+            "timeout": 10,
+            "logRetentionInDays": LOG_RETENTION_DAYS,
+            "kmsKeyArn": arn("PlatformKey"),
+            "tracing": {"lambda": True},
+            "deploymentMethod": "direct",
+            "deploymentBucket": {"blockPublicAccess": True, "versioning": True,
+                                 "serverSideEncryption": "AES256"},
+            "vpc": {"securityGroupIds": [ref("LambdaSecurityGroup")],
+                    "subnetIds": [ref(f"PrivateSubnet{az}") for az in "ABC"]},
+            "httpApi": {
+                "disableDefaultEndpoint": False,
+                "authorizers": {"apiKey": {
+                    "type": "request", "functionName": "authorizer",
+                    "identitySource": ["$request.header.Authorization"],
+                    "resultTtlInSeconds": 300, "enableSimpleResponses": True, "payloadVersion": "2.0"}},
+            },
+            "logs": {"httpApi": {"format": json.dumps({
+                "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                "requestTime": "$context.requestTime", "method": "$context.httpMethod",
+                "routeKey": "$context.routeKey", "status": "$context.status",
+                "latency": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage",
+                "authorizerError": "$context.authorizer.error"}, separators=(",", ":"))}},
+            "environment": {
+                "DB_MAX_CONNECTIONS": "2",
+                "PIX_LOCATION_BASE": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-location-base}}}}",
+                "DATABASE_URL": f"{{{{resolve:secretsmanager:tucano/{STAGE}/database-url}}}}",
+                "RAIL_WEBHOOK_SECRET": f"{{{{resolve:secretsmanager:tucano/{STAGE}/rail-webhook-secret}}}}",
+                "PIX_RAIL_URL": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-rail-url}}}}",
+                "PSP_ISPB": f"{{{{resolve:ssm:/tucano/{STAGE}/psp-ispb}}}}",
+                "CIPHER": "kms",
+                "KMS_KEY_ID": ref("AppDataKey"),
+                "BLIND_INDEX_KEY_WRAPPED": f"{{{{resolve:ssm:/tucano/{STAGE}/blind-index-key-wrapped}}}}",
+                "IDEMPOTENCY_STORE": "dynamodb",
+                "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
+                "LOG_FORMAT": "json",
+            },
+        },
+        "package": {"individually": True},
+        "functions": fns,
+        "resources": {"Resources": resources, "extensions": extensions,
+                      "Outputs": {"ApiUrl": {"Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}},
+                                  "DatabaseProxyEndpoint": {"Value": {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}},
+                                  "AppDataKeyArn": {"Value": arn("AppDataKey")},
+                                  "AlarmTopicArn": {"Value": ref("AlarmTopic")}}},
+    }
+    return HEADER + yaml.safe_dump(doc, sort_keys=False, width=120, allow_unicode=True)
+
+
+if __name__ == "__main__":
+    text = render()
+    if "--check" in sys.argv:
+        current = (ROOT / "serverless.yml").read_text()
+        sys.exit(0 if current == text else 1)
+    (ROOT / "serverless.yml").write_text(text)
