@@ -2,7 +2,7 @@
 # `make package`: the CloudFormation template, offline, and its checks.
 #   1. serverless.yml must be what scripts/serverless_yml.py writes from the route table;
 #   2. `serverless package` (osls, pinned in package.json) with the Lambda zips of
-#      `make lambdas` (target/lambda/<function>/bootstrap.zip);
+#      `make lambdas` (target/lambda/<function>/bootstrap.zip; built first if missing);
 #   3. cfn-lint (no errors allowed) and checkov (every skipped check is in
 #      checkov-skips.txt with its reason).
 # With PACKAGE_FROM_DEBUG=1 (what `make test` does) the zips are made from the debug
@@ -35,8 +35,13 @@ for n in names:
         z.writestr(info, open(f"target/debug/{n}", "rb").read())
 PY
 fi
+missing() { for f in $functions; do [ -f "$artifacts/$f/bootstrap.zip" ] || return 0; done; return 1; }
+if missing && [ "$artifacts" = target/lambda ]; then
+  say "some Lambda zips are missing: building them (make lambdas)"
+  bash "$ROOT/scripts/make-lambdas.sh"
+fi
 for f in $functions; do
-  [ -f "$artifacts/$f/bootstrap.zip" ] || { echo "missing $artifacts/$f/bootstrap.zip: run make lambdas first" >&2; exit 1; }
+  [ -f "$artifacts/$f/bootstrap.zip" ] || { echo "missing $artifacts/$f/bootstrap.zip" >&2; exit 1; }
 done
 
 say "serverless package (offline) -> .serverless/"
@@ -45,7 +50,7 @@ TUCANO_ARTIFACTS="$artifacts" node_modules/.bin/serverless package --stage "${ST
 template=.serverless/cloudformation-template-update-stack.json
 
 say "cfn-lint $template"
-.venv-cfn/bin/cfn-lint --format parseable --non-zero-exit-code error --ignore-checks W3005 "$template"
+.venv-cfn/bin/cfn-lint --format parseable --non-zero-exit-code error --ignore-checks=W3005 -- "$template"
 
 say "checkov (skips and their reasons: checkov-skips.txt)"
 skips=$(grep -v '^#' checkov-skips.txt | awk 'NF {print $1}' | paste -sd, -)

@@ -107,6 +107,9 @@ def role(fn, extra):
     }
 
 
+# Made on the first deploy by the migrations function, kept wrapped in the database.
+BLIND_INDEX = {"Fn::GetAtt": ["Migrations", "BlindIndexKeyWrapped"]}
+
 IDEMPOTENCY = {"Effect": "Allow",
                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                "Resource": arn("IdempotencyTable")}
@@ -137,6 +140,7 @@ def build():
         if fn == "rail_notification":
             # The rail's notifications write money: cap what they can take from the database.
             f["reservedConcurrency"] = 50
+        f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX}
         fns[fn] = f
         resources[f"{camel(fn)}Role"] = role(fn, extra)
         http_functions.append(fn)
@@ -149,10 +153,12 @@ def build():
             f["events"] = [{"schedule": arg}]
         elif kind == "Queue":
             f["events"] = [{"sqs": {"arn": arn(arg), "batchSize": 10, "functionResponseType": "ReportBatchItemFailures"}}]
+        if fn != "migrate":
+            f.setdefault("environment", {})["BLIND_INDEX_KEY_WRAPPED"] = BLIND_INDEX
         if fn == "webhook_relay":
             f["timeout"] = 60
             f["reservedConcurrency"] = 1
-            f["environment"] = {"WEBHOOK_QUEUE_URL": ref("WebhookQueue")}
+            f["environment"]["WEBHOOK_QUEUE_URL"] = ref("WebhookQueue")
             extra = [QUEUE_SEND, IDEMPOTENCY_KEY]
         elif fn == "webhook_deliver":
             f["timeout"] = 20
@@ -542,13 +548,15 @@ def render():
             "environment": {
                 "DB_MAX_CONNECTIONS": "2",
                 "PIX_LOCATION_BASE": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-location-base}}}}",
-                "DATABASE_URL": f"{{{{resolve:secretsmanager:tucano/{STAGE}/database-url}}}}",
+                # Through RDS Proxy, as the cluster's master user; its password comes from the
+                # secret RDS manages (sqlx reads PGPASSWORD when the URL has none).
+                "DATABASE_URL": sub("postgres://tucano_admin@${DatabaseProxy.Endpoint}:5432/tucano?sslmode=require"),
+                "PGPASSWORD": sub("{{resolve:secretsmanager:${DatabaseCluster.MasterUserSecret.SecretArn}:SecretString:password}}"),
                 "RAIL_WEBHOOK_SECRET": f"{{{{resolve:secretsmanager:tucano/{STAGE}/rail-webhook-secret}}}}",
                 "PIX_RAIL_URL": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-rail-url}}}}",
                 "PSP_ISPB": f"{{{{resolve:ssm:/tucano/{STAGE}/psp-ispb}}}}",
                 "CIPHER": "kms",
                 "KMS_KEY_ID": ref("AppDataKey"),
-                "BLIND_INDEX_KEY_WRAPPED": f"{{{{resolve:ssm:/tucano/{STAGE}/blind-index-key-wrapped}}}}",
                 "IDEMPOTENCY_STORE": "dynamodb",
                 "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
                 "LOG_FORMAT": "json",

@@ -165,17 +165,19 @@ pub enum BrcodeCommand {
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Cold start of every function binary (release) under our Lambda Runtime API emulator,
+    /// Cold start of function binaries (release) under our Lambda Runtime API emulator,
     /// against a bare lambda_http hello world built the same way.
     Coldstart {
         #[arg(long, default_value_t = 20)]
         runs: usize,
+        /// Functions to measure (default: every route's).
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
         /// Use the release binaries already built instead of building them first.
         #[arg(long)]
         no_build: bool,
-        /// Append the results to BENCHMARKS.md.
-        #[arg(long)]
-        record: bool,
+        #[command(flatten)]
+        out: BenchOutput,
     },
     /// Requests per second and latency of create / get / list charges over HTTP, against
     /// the same storage work called directly.
@@ -184,9 +186,8 @@ pub enum BenchCommand {
         concurrency: Vec<usize>,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Append the results to BENCHMARKS.md.
-        #[arg(long)]
-        record: bool,
+        #[command(flatten)]
+        out: BenchOutput,
     },
     /// Credits per second: one hot merchant account versus spread over many.
     Ledger {
@@ -200,12 +201,33 @@ pub enum BenchCommand {
         /// Rewrite merchant accounts to this many balance rows (1 = one row per account).
         #[arg(long)]
         balance_shards: Option<i16>,
-        /// Append the results to BENCHMARKS.md.
-        #[arg(long)]
-        record: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: BenchOutput,
     },
+    /// Sizes of the Lambda zips `make lambdas` wrote, against the hello-world zip.
+    Packages {
+        #[arg(long, default_value = "target/lambda")]
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        out: BenchOutput,
+    },
+    /// Every scenario, sized to run in minutes: ledger, api, coldstart of representative
+    /// functions, and package sizes when `make lambdas` has run.
+    All {
+        #[command(flatten)]
+        out: BenchOutput,
+    },
+}
+
+/// Where results go besides the terminal.
+#[derive(clap::Args, Clone, Copy)]
+pub struct BenchOutput {
+    /// Append the results to BENCHMARKS.md.
+    #[arg(long)]
+    pub record: bool,
+    /// Print the results as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A small pool on `DATABASE_URL` with every migration applied; the database is created
@@ -282,15 +304,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Webhooks { command: WebhooksCommand::Dispatch { once, idle_ms } } => dispatch(once, idle_ms).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
-        Command::Bench { command: BenchCommand::Coldstart { runs, no_build, record } } => {
-            bench_coldstart(runs, no_build, record).await
-        }
-        Command::Bench { command: BenchCommand::Api { concurrency, seconds, record } } => {
-            bench_api(&concurrency, seconds, record).await
-        }
-        Command::Bench {
-            command: BenchCommand::Ledger { accounts, concurrency, seconds, balance_shards, record, json },
-        } => bench_ledger(&accounts, concurrency, seconds, balance_shards, record, json).await,
+        Command::Bench { command } => crate::benches::run(command).await,
     }
 }
 
@@ -499,183 +513,6 @@ fn decode(payload: &str, json: bool) -> anyhow::Result<()> {
         if let Some(v) = value {
             println!("  {label:<9} {v}");
         }
-    }
-    Ok(())
-}
-
-async fn bench_ledger(
-    accounts: &[usize],
-    concurrency: usize,
-    seconds: u64,
-    balance_shards: Option<i16>,
-    record: bool,
-    json: bool,
-) -> anyhow::Result<()> {
-    let url = database_url()?;
-    let mut runs = vec![];
-    for &n in accounts {
-        anyhow::ensure!(n >= 1, "--accounts must be at least 1");
-        let run = crate::bench::ledger(&url, n, concurrency, seconds, balance_shards).await?;
-        eprintln!(
-            "accounts={:<5} concurrency={} credits/s={:.0} p50={:.2}ms p99={:.2}ms errors={}",
-            run.accounts, run.concurrency, run.credits_per_second, run.p50_ms, run.p99_ms, run.errors
-        );
-        runs.push(run);
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
-    }
-    let hot = runs.iter().find(|r| r.accounts == 1);
-    let spread = runs.iter().filter(|r| r.accounts > 1).max_by_key(|r| r.accounts);
-    let ratio = match (hot, spread) {
-        (Some(h), Some(s)) if s.credits_per_second > 0.0 => Some(h.credits_per_second / s.credits_per_second),
-        _ => None,
-    };
-    if let Some(r) = ratio {
-        eprintln!("hot / spread = {:.2} (target >= 0.80)", r);
-    }
-    if record {
-        let shards = balance_shards.map(|n| format!(" --balance-shards {n}")).unwrap_or_default();
-        let command = format!(
-            "tucano bench ledger --accounts {} --concurrency {concurrency} --seconds {seconds}{shards} --record",
-            accounts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-        );
-        let mut md = format!(
-            "\n### Ledger: hot account vs spread — {}\n\n`{command}` on {}; Postgres at DATABASE_URL.\n\n| accounts | concurrency | credits/s | p50 ms | p99 ms | errors |\n|---:|---:|---:|---:|---:|---:|\n",
-            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-            crate::bench::machine()
-        );
-        for r in &runs {
-            md.push_str(&format!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
-                r.accounts, r.concurrency, r.credits_per_second, r.p50_ms, r.p99_ms, r.errors
-            ));
-        }
-        if let Some(r) = ratio {
-            md.push_str(&format!("\nHot / spread throughput: **{r:.2}** (target ≥ 0.80).\n"));
-        }
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?;
-        f.write_all(md.as_bytes())?;
-        eprintln!("appended to BENCHMARKS.md");
-    }
-    Ok(())
-}
-
-async fn bench_api(concurrency: &[usize], seconds: u64, record: bool) -> anyhow::Result<()> {
-    let runs = crate::bench::api(&database_url()?, concurrency, seconds).await?;
-    let mut md = format!(
-        "\n### API: charges over HTTP vs the same storage work called directly — {}\n\n`tucano bench api --concurrency {} --seconds {seconds} --record` on {}; client, server and Postgres on one machine.\n\n| scenario | concurrency | req/s | p50 ms | p99 ms | errors | floor ops/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        concurrency.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-        crate::bench::machine()
-    );
-    for r in &runs {
-        let ratio = if r.floor_per_second > 0.0 { r.requests_per_second / r.floor_per_second } else { 0.0 };
-        eprintln!(
-            "{:<6} c={:<3} req/s={:.0} p50={:.2}ms p99={:.2}ms errors={} floor={:.0}/s ratio={:.2}",
-            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
-        );
-        md.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} |\n",
-            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
-        ));
-    }
-    if record {
-        use std::io::Write;
-        std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?.write_all(md.as_bytes())?;
-        eprintln!("appended to BENCHMARKS.md");
-    }
-    Ok(())
-}
-
-async fn bench_coldstart(runs: usize, no_build: bool, record: bool) -> anyhow::Result<()> {
-    use tucano_shared::routes::ROUTES;
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    if !no_build {
-        eprintln!("building the functions and the hello-world floor (release)...");
-        let status = std::process::Command::new("cargo")
-            .args(["build", "--release", "-p", "tucano-functions", "--bins", "--example", "hello"])
-            .current_dir(&root)
-            .status()?;
-        anyhow::ensure!(status.success(), "cargo build failed");
-    }
-    // A database with a merchant and a charge, so that functions really reach Postgres.
-    let url = database_url()?;
-    let (server, _) = url.rsplit_once('/').context("DATABASE_URL has no database name")?;
-    let admin = sqlx::PgPool::connect(&url).await?;
-    sqlx::query("DROP DATABASE IF EXISTS tucano_bench_cold WITH (FORCE)").execute(&admin).await?;
-    sqlx::query("CREATE DATABASE tucano_bench_cold").execute(&admin).await?;
-    admin.close().await;
-    let db = format!("{server}/tucano_bench_cold");
-    let pool = lazy_pool(&db, 2)?;
-    migrate(&pool).await?;
-    let api_key = ApiKey::generate();
-    tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone())
-        .register(NewMerchant {
-            name: "Bench".into(),
-            city: "SAO PAULO".into(),
-            pix_key: "loja@bench.example".into(),
-            api_key_hash: api_key.hash(),
-            fees: FeePlan::default(),
-            individual: false,
-            limits: MerchantLimits::default(),
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let master = "00".repeat(32);
-    let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.as_str()),
-        ("DB_MAX_CONNECTIONS", "2"),
-        ("PIX_LOCATION_BASE", "bench.example/qr/v2"),
-        ("RAIL_WEBHOOK_SECRET", "bench-secret-0123456789"),
-        ("PIX_RAIL_URL", "http://127.0.0.1:9"),
-        ("CIPHER", "local"),
-        ("TUCANO_DEV_MASTER_KEY", master.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let release = target.join("release");
-    let hello_event = crate::coldstart::event("GET", "/hello", "none", None);
-    let floor =
-        crate::coldstart::measure("hello (floor)", &release.join("examples/hello"), &env, &hello_event, runs).await?;
-    let mut results = vec![floor.clone()];
-    for r in ROUTES {
-        let path = r
-            .path
-            .replace("{txid}", "benchbenchbenchbenchbench01")
-            .replace("{e2eid}", "E0000000020261121120000000000000")
-            .replace("{id}", "d1")
-            .replace("{idEnvio}", "e1")
-            .replace("{token}", "00000000000000000000000000000000")
-            .replace("{chave}", "loja@bench.example");
-        let body = (r.method != "GET").then_some("{}");
-        let ev = crate::coldstart::event(r.method, &path, api_key.expose(), body);
-        results.push(crate::coldstart::measure(r.function, &release.join(r.function), &env, &ev, runs).await?);
-    }
-    let mut md = format!(
-        "\n### Cold start — {}\n\n`tucano bench coldstart --runs {runs} --record` on {}: each release binary started {runs} times under our Lambda Runtime API emulator with one API Gateway v2 event (auth + Postgres for the functions). Ratios are to the hello-world floor measured in the same run.\n\n| function | init p50 ms | init / floor | first response p50 ms | peak RSS MiB | binary MiB |\n|---|---:|---:|---:|---:|---:|\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        crate::bench::machine().replace("debug build", "functions in release")
-    );
-    for c in &results {
-        let ratio = if floor.ready_p50_ms > 0.0 { c.ready_p50_ms / floor.ready_p50_ms } else { 0.0 };
-        eprintln!(
-            "{:<18} init={:.2}ms ({:.2}x) first-response={:.2}ms rss={:.1}MiB bin={:.1}MiB",
-            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
-        );
-        md.push_str(&format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |\n",
-            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
-        ));
-    }
-    if record {
-        use std::io::Write;
-        std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?.write_all(md.as_bytes())?;
-        eprintln!("appended to BENCHMARKS.md");
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! starts.
 
 pub mod bench;
+pub mod benches;
 pub mod cli;
 pub mod coldstart;
 pub mod sandbox;

@@ -130,3 +130,18 @@ async fn payer_documents_are_never_stored_in_plaintext(pool: PgPool) {
 fn hex_of(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_blind_index_key_is_made_once_per_database_and_then_reused(pool: PgPool) {
+    use tucano_shared::adapters::postgres::platform_keys::ensure_blind_index_key;
+    let moto = moto::Moto::start().await;
+    let kms = moto.kms();
+    let key_id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    let first = ensure_blind_index_key(&pool, &kms, &key_id).await.unwrap();
+    let again = ensure_blind_index_key(&pool, &kms, &key_id).await.unwrap();
+    assert_eq!(first, again, "every deploy after the first reads the same key");
+    // It is a working wrapped key: two ciphers built from it index alike.
+    let a = KmsCipher::new(kms.clone(), key_id.clone(), &first).await.unwrap();
+    let b = KmsCipher::new(kms, key_id, &again).await.unwrap();
+    assert_eq!(a.blind_index("payer-document", b"52998224725"), b.blind_index("payer-document", b"52998224725"));
+}

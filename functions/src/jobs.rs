@@ -141,41 +141,65 @@ pub async fn authorize(state: &AppState, event: &serde_json::Value) -> serde_jso
     }
 }
 
-/// The migrations custom resource: on Create and Update, applies pending migrations, then
-/// answers CloudFormation at the pre-signed `ResponseURL` (a failure fails the deploy
-/// before traffic moves). Delete leaves the database alone.
+/// The migrations custom resource: on Create and Update, applies pending migrations and
+/// makes sure the environment has its blind-index key (made under `KMS_KEY_ID` on the
+/// first deploy, kept wrapped in the database), then answers CloudFormation at the
+/// pre-signed `ResponseURL` with `BlindIndexKeyWrapped` for the other functions. A failure
+/// fails the deploy before they change. Delete leaves the database alone.
 pub async fn migrate() -> Result<(), Error> {
     tucano_shared::telemetry::init(true);
     let database_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
+    let kms = match std::env::var("KMS_KEY_ID") {
+        Ok(key_id) => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some((aws_sdk_kms::Client::new(&aws), key_id))
+        }
+        Err(_) => None,
+    };
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let (database_url, client) = (&database_url, &client);
+    let (database_url, client, kms) = (&database_url, &client, &kms);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        run_migrations_resource(database_url, client, &event.payload).await?;
+        let kms = kms.as_ref().map(|(c, k)| (c, k.as_str()));
+        // Boxed: the migrations future is deep enough to overflow the compiler's type limit.
+        Box::pin(run_migrations_resource(database_url, client, kms, &event.payload)).await?;
         Ok::<_, Error>(())
     }))
     .await
 }
 
-/// Applies migrations for a CloudFormation custom resource event and reports the outcome.
+/// Applies migrations (and, with KMS, ensures the blind-index key) for a CloudFormation
+/// custom resource event, and reports the outcome.
 pub async fn run_migrations_resource(
     database_url: &str,
     client: &reqwest::Client,
+    kms: Option<(&aws_sdk_kms::Client, &str)>,
     event: &serde_json::Value,
 ) -> Result<(), Error> {
-    let outcome = match event["RequestType"].as_str() {
-        Some("Delete") => Ok(()),
+    let outcome: Result<serde_json::Value, ()> = match event["RequestType"].as_str() {
+        Some("Delete") => Ok(serde_json::json!({})),
         _ => async {
             let pool = tucano_shared::adapters::postgres::lazy_pool(database_url, 1)?;
-            let done = tucano_shared::adapters::postgres::migrate(&pool).await;
+            let done = async {
+                tucano_shared::adapters::postgres::migrate(&pool).await?;
+                let mut data = serde_json::json!({});
+                if let Some((kms, key_id)) = kms {
+                    let wrapped =
+                        tucano_shared::adapters::postgres::platform_keys::ensure_blind_index_key(&pool, kms, key_id)
+                            .await?;
+                    data["BlindIndexKeyWrapped"] = serde_json::json!(hex::encode(wrapped));
+                }
+                Ok::<_, anyhow::Error>(data)
+            }
+            .await;
             pool.close().await;
-            done.map_err(anyhow::Error::from)
+            done
         }
         .await
         .map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "migrations failed");
         }),
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "Status": if outcome.is_ok() { "SUCCESS" } else { "FAILED" },
         "Reason": if outcome.is_ok() { "migrations applied" } else { "migrations failed; see the function's log" },
         "PhysicalResourceId": "tucano-migrations",
@@ -183,6 +207,9 @@ pub async fn run_migrations_resource(
         "RequestId": event["RequestId"],
         "LogicalResourceId": event["LogicalResourceId"],
     });
+    if let Ok(data) = outcome {
+        body["Data"] = data;
+    }
     let url = event["ResponseURL"].as_str().ok_or("the event has no ResponseURL")?;
     // The pre-signed URL expects no content type.
     client.put(url).body(body.to_string()).send().await?.error_for_status()?;

@@ -6,6 +6,7 @@ mod idempotency;
 mod ledger;
 mod merchants;
 mod pix;
+pub mod platform_keys;
 mod transfers;
 mod webhooks;
 

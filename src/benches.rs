@@ -1,0 +1,281 @@
+//! The `tucano bench` commands: run a scenario, print it for people, and with `--record`
+//! append it to BENCHMARKS.md (command, machine, date), with `--json` print it for scripts.
+//! Every figure is set against a floor measured in the same run.
+
+use crate::cli::{BenchCommand, BenchOutput};
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tucano_shared::adapters::postgres::{lazy_pool, migrate};
+use tucano_shared::domain::ledger::FeePlan;
+use tucano_shared::domain::merchant::ApiKey;
+use tucano_shared::ports::{MerchantLimits, MerchantStore, NewMerchant};
+use tucano_shared::routes::ROUTES;
+
+/// One scenario's results: a section of BENCHMARKS.md and the same figures as JSON.
+pub struct Report {
+    pub markdown: String,
+    pub json: Value,
+}
+
+/// Functions `bench all` starts cold: reads and writes, with and without money, and the
+/// rail's and the webhooks' entry points.
+const REPRESENTATIVE: [&str; 6] =
+    ["cob_put", "cob_get", "pix_get", "transfer_put", "endpoint_post", "rail_notification"];
+
+fn database_url() -> anyhow::Result<String> {
+    std::env::var("DATABASE_URL").context("set DATABASE_URL to a Postgres the benchmark may create databases on")
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    let (reports, out) = match command {
+        BenchCommand::Ledger { accounts, concurrency, seconds, balance_shards, out } => {
+            (vec![ledger(&accounts, concurrency, seconds, balance_shards).await?], out)
+        }
+        BenchCommand::Api { concurrency, seconds, out } => (vec![api(&concurrency, seconds).await?], out),
+        BenchCommand::Coldstart { runs, functions, no_build, out } => {
+            (vec![coldstart(runs, &functions, no_build).await?], out)
+        }
+        BenchCommand::Packages { dir, out } => (vec![packages(&dir)?], out),
+        BenchCommand::All { out } => (all().await?, out),
+    };
+    finish(&reports, out)
+}
+
+fn finish(reports: &[Report], out: BenchOutput) -> anyhow::Result<()> {
+    if out.record {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open("BENCHMARKS.md")?;
+        for r in reports {
+            f.write_all(r.markdown.as_bytes())?;
+        }
+        eprintln!("appended to BENCHMARKS.md");
+    }
+    if out.json {
+        let all: Vec<&Value> = reports.iter().map(|r| &r.json).collect();
+        let value = if all.len() == 1 { all[0].clone() } else { json!(all) };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    Ok(())
+}
+
+/// Every scenario at a size that runs in minutes on a fresh clone.
+async fn all() -> anyhow::Result<Vec<Report>> {
+    let started = std::time::Instant::now();
+    let mut reports = vec![ledger(&[1, 100], 8, 10, None).await?];
+    reports.push(api(&[1, 8], 3).await?);
+    let functions: Vec<String> = REPRESENTATIVE.iter().map(|s| (*s).to_owned()).collect();
+    reports.push(coldstart(10, &functions, false).await?);
+    let zips = Path::new("target/lambda");
+    if zips.join("hello/bootstrap.zip").exists() {
+        reports.push(packages(zips)?);
+    } else {
+        eprintln!("package sizes skipped: run `make lambdas` first (it builds the release arm64 zips)");
+    }
+    eprintln!("bench all took {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+    Ok(reports)
+}
+
+async fn ledger(
+    accounts: &[usize],
+    concurrency: usize,
+    seconds: u64,
+    balance_shards: Option<i16>,
+) -> anyhow::Result<Report> {
+    let url = database_url()?;
+    let mut runs = vec![];
+    for &n in accounts {
+        anyhow::ensure!(n >= 1, "--accounts must be at least 1");
+        let run = crate::bench::ledger(&url, n, concurrency, seconds, balance_shards).await?;
+        eprintln!(
+            "accounts={:<5} concurrency={} credits/s={:.0} p50={:.2}ms p99={:.2}ms errors={}",
+            run.accounts, run.concurrency, run.credits_per_second, run.p50_ms, run.p99_ms, run.errors
+        );
+        runs.push(run);
+    }
+    let hot = runs.iter().find(|r| r.accounts == 1);
+    let spread = runs.iter().filter(|r| r.accounts > 1).max_by_key(|r| r.accounts);
+    let ratio = match (hot, spread) {
+        (Some(h), Some(s)) if s.credits_per_second > 0.0 => Some(h.credits_per_second / s.credits_per_second),
+        _ => None,
+    };
+    if let Some(r) = ratio {
+        eprintln!("hot / spread = {r:.2} (target >= 0.80)");
+    }
+    let shards = balance_shards.map(|n| format!(" --balance-shards {n}")).unwrap_or_default();
+    let command = format!(
+        "tucano bench ledger --accounts {} --concurrency {concurrency} --seconds {seconds}{shards} --record",
+        accounts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    );
+    let mut md = format!(
+        "\n### Ledger: hot account vs spread — {}\n\n`{command}` on {}; Postgres at DATABASE_URL.\n\n| accounts | concurrency | credits/s | p50 ms | p99 ms | errors |\n|---:|---:|---:|---:|---:|---:|\n",
+        now(),
+        crate::bench::machine()
+    );
+    for r in &runs {
+        md.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+            r.accounts, r.concurrency, r.credits_per_second, r.p50_ms, r.p99_ms, r.errors
+        ));
+    }
+    if let Some(r) = ratio {
+        md.push_str(&format!("\nHot / spread throughput: **{r:.2}** (target ≥ 0.80).\n"));
+    }
+    Ok(Report { markdown: md, json: json!({"scenario": "ledger", "runs": runs, "hot_over_spread": ratio}) })
+}
+
+async fn api(concurrency: &[usize], seconds: u64) -> anyhow::Result<Report> {
+    let runs = crate::bench::api(&database_url()?, concurrency, seconds).await?;
+    let mut md = format!(
+        "\n### API: charges over HTTP vs the same storage work called directly — {}\n\n`tucano bench api --concurrency {} --seconds {seconds} --record` on {}; client, server and Postgres on one machine.\n\n| scenario | concurrency | req/s | p50 ms | p99 ms | errors | floor ops/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        now(),
+        concurrency.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        crate::bench::machine()
+    );
+    let mut rows = vec![];
+    for r in &runs {
+        let ratio = if r.floor_per_second > 0.0 { r.requests_per_second / r.floor_per_second } else { 0.0 };
+        eprintln!(
+            "{:<6} c={:<3} req/s={:.0} p50={:.2}ms p99={:.2}ms errors={} floor={:.0}/s ratio={:.2}",
+            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
+        );
+        md.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} |\n",
+            r.scenario, r.concurrency, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors, r.floor_per_second, ratio
+        ));
+        rows.push(json!({"run": r, "ratio_to_floor": ratio}));
+    }
+    Ok(Report { markdown: md, json: json!({"scenario": "api", "runs": rows}) })
+}
+
+fn target_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"))
+}
+
+async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Result<Report> {
+    let chosen: Vec<_> = ROUTES.iter().filter(|r| only.is_empty() || only.iter().any(|f| f == r.function)).collect();
+    anyhow::ensure!(!chosen.is_empty(), "no route function matches --functions");
+    if !no_build {
+        eprintln!("building {} function(s) and the hello-world floor (release)...", chosen.len());
+        let mut args = vec!["build", "--release", "-p", "tucano-functions", "--example", "hello"];
+        for r in &chosen {
+            args.extend(["--bin", r.function]);
+        }
+        let status =
+            std::process::Command::new("cargo").args(&args).current_dir(env!("CARGO_MANIFEST_DIR")).status()?;
+        anyhow::ensure!(status.success(), "cargo build failed");
+    }
+    // A database with a merchant, so that functions really reach Postgres.
+    let url = database_url()?;
+    let (server, _) = url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+    let admin = sqlx::PgPool::connect(&url).await?;
+    sqlx::query("DROP DATABASE IF EXISTS tucano_bench_cold WITH (FORCE)").execute(&admin).await?;
+    sqlx::query("CREATE DATABASE tucano_bench_cold").execute(&admin).await?;
+    admin.close().await;
+    let db = format!("{server}/tucano_bench_cold");
+    let pool = lazy_pool(&db, 2)?;
+    migrate(&pool).await?;
+    let api_key = ApiKey::generate();
+    tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone())
+        .register(NewMerchant {
+            name: "Bench".into(),
+            city: "SAO PAULO".into(),
+            pix_key: "loja@bench.example".into(),
+            api_key_hash: api_key.hash(),
+            fees: FeePlan::default(),
+            individual: false,
+            limits: MerchantLimits::default(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let master = "00".repeat(32);
+    let env: Vec<(String, String)> = [
+        ("DATABASE_URL", db.as_str()),
+        ("DB_MAX_CONNECTIONS", "2"),
+        ("PIX_LOCATION_BASE", "bench.example/qr/v2"),
+        ("RAIL_WEBHOOK_SECRET", "bench-secret-0123456789"),
+        ("PIX_RAIL_URL", "http://127.0.0.1:9"),
+        ("CIPHER", "local"),
+        ("TUCANO_DEV_MASTER_KEY", master.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let release = target_dir().join("release");
+    let hello_event = crate::coldstart::event("GET", "/hello", "none", None);
+    let floor =
+        crate::coldstart::measure("hello (floor)", &release.join("examples/hello"), &env, &hello_event, runs).await?;
+    let mut results = vec![floor.clone()];
+    for r in chosen {
+        let path = r
+            .path
+            .replace("{txid}", "benchbenchbenchbenchbench01")
+            .replace("{e2eid}", "E0000000020261121120000000000000")
+            .replace("{id}", "d1")
+            .replace("{idEnvio}", "e1")
+            .replace("{token}", "00000000000000000000000000000000")
+            .replace("{chave}", "loja@bench.example");
+        let body = (r.method != "GET").then_some("{}");
+        let ev = crate::coldstart::event(r.method, &path, api_key.expose(), body);
+        results.push(crate::coldstart::measure(r.function, &release.join(r.function), &env, &ev, runs).await?);
+    }
+    let only_arg = if only.is_empty() { String::new() } else { format!(" --functions {}", only.join(",")) };
+    let mut md = format!(
+        "\n### Cold start — {}\n\n`tucano bench coldstart --runs {runs}{only_arg} --record` on {}: each release binary started {runs} times under our Lambda Runtime API emulator with one API Gateway v2 event (auth + Postgres for the functions). Ratios are to the hello-world floor measured in the same run.\n\n| function | init p50 ms | init / floor | first response p50 ms | peak RSS MiB | binary MiB |\n|---|---:|---:|---:|---:|---:|\n",
+        now(),
+        crate::bench::machine().replace("debug build", "functions in release")
+    );
+    let mut rows = vec![];
+    for c in &results {
+        let ratio = if floor.ready_p50_ms > 0.0 { c.ready_p50_ms / floor.ready_p50_ms } else { 0.0 };
+        eprintln!(
+            "{:<18} init={:.2}ms ({:.2}x) first-response={:.2}ms rss={:.1}MiB bin={:.1}MiB",
+            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
+        );
+        md.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |\n",
+            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
+        ));
+        rows.push(json!({"run": c, "init_over_floor": ratio}));
+    }
+    Ok(Report { markdown: md, json: json!({"scenario": "coldstart", "runs": rows}) })
+}
+
+/// The zip of every function under `dir` (`<function>/bootstrap.zip`), against `hello`'s.
+fn packages(dir: &Path) -> anyhow::Result<Report> {
+    let size = |name: &str| -> Option<f64> {
+        std::fs::metadata(dir.join(name).join("bootstrap.zip")).ok().map(|m| m.len() as f64 / 1_048_576.0)
+    };
+    let floor =
+        size("hello").with_context(|| format!("no {}/hello/bootstrap.zip: run `make lambdas`", dir.display()))?;
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "hello" && dir.join(n).join("bootstrap.zip").exists())
+        .collect();
+    names.sort();
+    anyhow::ensure!(!names.is_empty(), "no function zips in {}", dir.display());
+    let mut md = format!(
+        "\n### Lambda package sizes — {}\n\n`make lambdas && tucano bench packages --record` (cargo-lambda, release, arm64, zip) on {}. Floor: a bare lambda_http hello world built the same way, {floor:.2} MiB.\n\n| function | zip MiB | zip / floor |\n|---|---:|---:|\n",
+        now(),
+        crate::bench::machine().replace(", debug build", "")
+    );
+    let mut rows = vec![];
+    for n in &names {
+        let mib = size(n).unwrap_or_default();
+        eprintln!("{n:<24} {mib:.2} MiB ({:.1}x)", mib / floor);
+        md.push_str(&format!("| {n} | {mib:.2} | {:.1} |\n", mib / floor));
+        rows.push(json!({"function": n, "zip_mib": mib, "over_floor": mib / floor}));
+    }
+    let total: f64 = names.iter().filter_map(|n| size(n)).sum();
+    md.push_str(&format!(
+        "\n{} zips, {total:.1} MiB in all (the Lambda limit is 50 MiB zipped per function).\n",
+        names.len()
+    ));
+    Ok(Report { markdown: md, json: json!({"scenario": "packages", "floor_mib": floor, "functions": rows}) })
+}
