@@ -63,7 +63,8 @@ fn finish(reports: &[Report], out: BenchOutput) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every scenario at a size that runs in minutes on a fresh clone.
+/// Every scenario at a size that runs in minutes on a fresh clone, headed by a summary of
+/// each figure against its target.
 async fn all() -> anyhow::Result<Vec<Report>> {
     let started = std::time::Instant::now();
     let mut reports = vec![ledger(&[1, 100], 8, 10, None).await?];
@@ -76,8 +77,71 @@ async fn all() -> anyhow::Result<Vec<Report>> {
     } else {
         eprintln!("package sizes skipped: run `make lambdas` first (it builds the release arm64 zips)");
     }
-    eprintln!("bench all took {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    eprintln!("bench all took {minutes:.1} min");
+    reports.insert(0, summary(&reports, minutes));
     Ok(reports)
+}
+
+/// One line per target of the benchmarks issue, read off the scenarios' JSON.
+fn targets(reports: &[Report]) -> Vec<(String, f64, String, bool)> {
+    let of = |name: &str| reports.iter().map(|r| &r.json).find(|j| j["scenario"] == name);
+    let mut rows = vec![];
+    if let Some(r) = of("ledger").and_then(|j| j["hot_over_spread"].as_f64()) {
+        rows.push(("ledger: hot / spread credits/s".into(), r, "≥ 0.80".into(), r >= 0.80));
+    }
+    if let Some(j) = of("api") {
+        let creates = j["runs"].as_array().into_iter().flatten().filter(|r| r["run"]["scenario"] == "create");
+        if let Some(worst) = creates.filter_map(|r| r["ratio_to_floor"].as_f64()).reduce(f64::min) {
+            rows.push((
+                "api: create charge req/s / storage floor (worst concurrency)".into(),
+                worst,
+                "≥ 0.60".into(),
+                worst >= 0.60,
+            ));
+        }
+    }
+    if let Some(j) = of("coldstart") {
+        let functions: Vec<&Value> =
+            j["runs"].as_array().into_iter().flatten().filter(|r| r["run"]["function"] != "hello (floor)").collect();
+        if let Some(worst) = functions.iter().filter_map(|r| r["init_over_floor"].as_f64()).reduce(f64::max) {
+            rows.push((
+                "coldstart: init / hello-world init (worst function)".into(),
+                worst,
+                "≤ 1.50".into(),
+                worst <= 1.5,
+            ));
+        }
+        if let Some(rss) = functions.iter().filter_map(|r| r["run"]["peak_rss_mib"].as_f64()).reduce(f64::max) {
+            rows.push(("coldstart: peak RSS MiB (worst function)".into(), rss, "≤ 32".into(), rss <= 32.0));
+        }
+    }
+    if let Some(j) = of("packages") {
+        if let Some(zip) =
+            j["functions"].as_array().into_iter().flatten().filter_map(|f| f["zip_mib"].as_f64()).reduce(f64::max)
+        {
+            rows.push(("packages: largest zip MiB".into(), zip, "≤ 50 (Lambda limit)".into(), zip <= 50.0));
+        }
+    }
+    rows
+}
+
+fn summary(reports: &[Report], minutes: f64) -> Report {
+    let rows = targets(reports);
+    let mut md = format!(
+        "\n## `tucano bench all --record` — {}\n\nOn {}; took {minutes:.1} min (builds included). The sections below are its scenarios; each names the single-scenario command that gives the same figures.\n\n| figure | value | target | met |\n|---|---:|---|---|\n",
+        now(),
+        crate::bench::machine()
+    );
+    for (what, value, target, met) in &rows {
+        md.push_str(&format!("| {what} | {value:.2} | {target} | {} |\n", if *met { "yes" } else { "**no**" }));
+    }
+    let json = json!({
+        "scenario": "summary",
+        "minutes": minutes,
+        "targets": rows.iter().map(|(what, value, target, met)| json!({"figure": what, "value": value, "target": target, "met": met})).collect::<Vec<_>>(),
+    });
+    Report { markdown: md, json }
 }
 
 async fn ledger(
@@ -226,7 +290,7 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
     }
     let only_arg = if only.is_empty() { String::new() } else { format!(" --functions {}", only.join(",")) };
     let mut md = format!(
-        "\n### Cold start — {}\n\n`tucano bench coldstart --runs {runs}{only_arg} --record` on {}: each release binary started {runs} times under our Lambda Runtime API emulator with one API Gateway v2 event (auth + Postgres for the functions). Ratios are to the hello-world floor measured in the same run.\n\n| function | init p50 ms | init / floor | first response p50 ms | peak RSS MiB | binary MiB |\n|---|---:|---:|---:|---:|---:|\n",
+        "\n### Cold start — {}\n\n`tucano bench coldstart --runs {runs}{only_arg} --record` on {}: each release binary started {runs} times under our Lambda Runtime API emulator with one API Gateway v2 event (auth + Postgres for the functions). Ratios are to the hello-world floor measured in the same run.\n\n| function | init p50 ms | init / floor | first response p50 ms | status | peak RSS MiB | binary MiB |\n|---|---:|---:|---:|---:|---:|---:|\n",
         now(),
         crate::bench::machine().replace("debug build", "functions in release")
     );
@@ -238,8 +302,8 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
             c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
         );
         md.push_str(&format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |\n",
-            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.peak_rss_mib, c.binary_mib
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} |\n",
+            c.function, c.ready_p50_ms, ratio, c.response_p50_ms, c.status, c.peak_rss_mib, c.binary_mib
         ));
         rows.push(json!({"run": c, "init_over_floor": ratio}));
     }

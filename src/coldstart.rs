@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 struct Seen {
     ready: Option<Instant>,
     responded: Option<(Instant, u16)>,
+    /// The function's answer: an API Gateway v2 response document.
+    response: Option<serde_json::Value>,
     failed: bool,
     polls: u32,
 }
@@ -57,9 +59,12 @@ async fn next(State(e): State<Emulator>) -> (StatusCode, HeaderMap, String) {
 }
 
 async fn response(State(e): State<Emulator>, Path(_id): Path<String>, body: String) -> StatusCode {
-    let status =
-        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0);
-    e.seen.lock().unwrap_or_else(|p| p.into_inner()).responded = Some((Instant::now(), status as u16));
+    let answer = serde_json::from_str::<serde_json::Value>(&body).ok();
+    let status = answer.as_ref().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0);
+    let mut seen = e.seen.lock().unwrap_or_else(|p| p.into_inner());
+    seen.responded = Some((Instant::now(), u16::try_from(status).unwrap_or(0)));
+    seen.response = answer;
+    drop(seen);
     e.done.notify_one();
     StatusCode::ACCEPTED
 }
@@ -70,12 +75,15 @@ async fn error(State(e): State<Emulator>) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-/// One cold start: (exec → ready, exec → first response, peak RSS KiB, HTTP status).
+/// One cold start: exec → ready, exec → first response, peak RSS, and the answer.
 pub struct Start {
     pub ready_ms: f64,
     pub response_ms: f64,
     pub peak_rss_kib: u64,
+    /// The `statusCode` of the function's answer.
     pub status: u16,
+    /// The whole answer (`statusCode`, `headers`, `body`...), as the Runtime API got it.
+    pub response: serde_json::Value,
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -134,6 +142,7 @@ pub async fn start_once(binary: &std::path::Path, env: &[(String, String)], even
         response_ms: (responded - exec).as_secs_f64() * 1e3,
         peak_rss_kib: rss,
         status,
+        response: seen.response.clone().unwrap_or_default(),
     })
 }
 
@@ -161,6 +170,8 @@ pub struct ColdStart {
     pub response_p50_ms: f64,
     pub peak_rss_mib: f64,
     pub binary_mib: f64,
+    /// The HTTP status of the first response (the same in every run).
+    pub status: u16,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -176,9 +187,12 @@ pub async fn measure(
     event: &str,
     runs: usize,
 ) -> anyhow::Result<ColdStart> {
-    let (mut ready, mut resp, mut rss) = (vec![], vec![], 0u64);
+    let (mut ready, mut resp, mut rss, mut status) = (vec![], vec![], 0u64, 0u16);
     for _ in 0..runs {
         let s = start_once(binary, env, event).await?;
+        // A cold start that ends in a server error measured a failure, not the function.
+        anyhow::ensure!(s.status < 500, "{name} answered {} to its first invocation", s.status);
+        status = s.status;
         ready.push(s.ready_ms);
         resp.push(s.response_ms);
         rss = rss.max(s.peak_rss_kib);
@@ -190,5 +204,6 @@ pub async fn measure(
         response_p50_ms: median(resp),
         peak_rss_mib: rss as f64 / 1024.0,
         binary_mib: std::fs::metadata(binary).map(|m| m.len() as f64 / 1_048_576.0).unwrap_or(0.0),
+        status,
     })
 }

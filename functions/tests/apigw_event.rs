@@ -1,11 +1,12 @@
 //! The Lambda glue: an API Gateway HTTP API (v2) event goes through the same handler as
 //! the local server, on a real database.
 
+mod common;
+
+use common::merchant;
 use lambda_http::request::from_str;
 use sqlx::PgPool;
 use tucano_shared::app::{AppState, Config};
-use tucano_shared::domain::merchant::ApiKey;
-use tucano_shared::ports::NewMerchant;
 use tucano_shared::routes::RouteId;
 
 fn event(method: &str, path: &str, api_key: &str, body: Option<&str>) -> String {
@@ -33,18 +34,8 @@ async fn an_api_gateway_event_creates_and_reads_a_charge(pool: PgPool) {
     let config = Config::new("postgres://unused".into(), 2, "pix.example.com/qr/v2".into())
         .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
         .unwrap();
+    let (key, _) = merchant(&pool).await;
     let state = AppState::with_pool(config, pool).unwrap();
-    let key = ApiKey::generate();
-    let new = NewMerchant {
-        name: "Loja".into(),
-        city: "RECIFE".into(),
-        pix_key: "loja@example.com".into(),
-        api_key_hash: key.hash(),
-        fees: Default::default(),
-        individual: false,
-        limits: Default::default(),
-    };
-    state.merchants.register(new).await.unwrap();
 
     let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;
     let put = from_str(&event("PUT", "/cob/tucanolambda0000000000000000", key.expose(), Some(body))).unwrap();

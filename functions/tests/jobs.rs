@@ -2,32 +2,20 @@
 //! resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
 //! pre-signed response URL.
 
+mod common;
+
+use common::{database_url_of, merchant};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tucano_shared::app::{AppState, Config};
-use tucano_shared::domain::merchant::ApiKey;
-use tucano_shared::ports::NewMerchant;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_authorizer_admits_a_valid_api_key_and_names_its_merchant(pool: PgPool) {
     let config = Config::new("postgres://unused".into(), 2, "pix.example.com/qr/v2".into())
         .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
         .unwrap();
+    let (key, id) = merchant(&pool).await;
     let state = AppState::with_pool(config, pool).unwrap();
-    let key = ApiKey::generate();
-    let id = state
-        .merchants
-        .register(NewMerchant {
-            name: "Loja".into(),
-            city: "RECIFE".into(),
-            pix_key: "loja@example.com".into(),
-            api_key_hash: key.hash(),
-            fees: Default::default(),
-            individual: false,
-            limits: Default::default(),
-        })
-        .await
-        .unwrap();
     let event = |auth: &str| serde_json::json!({"version": "2.0", "type": "REQUEST", "identitySource": [auth]});
     let ok = tucano_functions::jobs::authorize(&state, &event(&format!("Bearer {}", key.expose()))).await;
     assert_eq!(ok, serde_json::json!({"isAuthorized": true, "context": {"merchantId": id.to_string()}}));
@@ -66,13 +54,6 @@ async fn response_url() -> (String, tokio::task::JoinHandle<String>) {
         }
     });
     (url, task)
-}
-
-fn database_url_of(pool: &PgPool) -> String {
-    let db = pool.connect_options().get_database().unwrap().to_owned();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{db}")
 }
 
 #[sqlx::test(migrations = false)]

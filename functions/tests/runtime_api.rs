@@ -1,0 +1,77 @@
+//! A function binary as Lambda runs it: the built `cob_put` and `cob_get` executables
+//! started under our Lambda Runtime API emulator, handed API Gateway HTTP API (v2) events,
+//! answering through the Runtime API, on a real database.
+
+mod common;
+
+use common::{database_url_of, merchant};
+use sqlx::PgPool;
+use tucano::coldstart::{event, start_once, Start};
+
+const TXID: &str = "lambdabinary00000000000000001";
+
+/// What a deployed function reads from its environment (see serverless.yml).
+fn lambda_env(pool: &PgPool) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url_of(pool)),
+        ("DB_MAX_CONNECTIONS", "2".into()),
+        ("PIX_LOCATION_BASE", "pix.example.com/qr/v2".into()),
+        ("RAIL_WEBHOOK_SECRET", "0123456789abcdef0123".into()),
+        ("PIX_RAIL_URL", "http://127.0.0.1:9".into()),
+        ("CIPHER", "local".into()),
+        ("TUCANO_DEV_MASTER_KEY", "11".repeat(32)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn body_of(start: &Start) -> serde_json::Value {
+    serde_json::from_str(start.response["body"].as_str().expect("a text body")).expect("a JSON body")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_get_reads_it(pool: PgPool) {
+    let (key, _) = merchant(&pool).await;
+    let env = lambda_env(&pool);
+    let path = format!("/cob/{TXID}");
+
+    let put = event("PUT", &path, key.expose(), Some(r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#));
+    let created = start_once(env!("CARGO_BIN_EXE_cob_put").as_ref(), &env, &put).await.unwrap();
+    assert_eq!(created.status, 201, "{}", created.response);
+    let charge = body_of(&created);
+    assert_eq!(charge["txid"], TXID);
+    assert_eq!(charge["valor"]["original"], "9.99");
+    assert_eq!(charge["status"], "ATIVA");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM charges").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 1, "the charge is in the database");
+
+    let got = start_once(env!("CARGO_BIN_EXE_cob_get").as_ref(), &env, &event("GET", &path, key.expose(), None))
+        .await
+        .unwrap();
+    assert_eq!(got.status, 200, "{}", got.response);
+    assert_eq!(body_of(&got), charge);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cob_put_binary_answers_bad_keys_and_bad_bodies_with_problems_and_writes_nothing(pool: PgPool) {
+    let (key, _) = merchant(&pool).await;
+    let env = lambda_env(&pool);
+    let path = format!("/cob/{TXID}");
+    let binary = env!("CARGO_BIN_EXE_cob_put");
+
+    let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;
+    let stranger = start_once(binary.as_ref(), &env, &event("PUT", &path, "tk_nope", Some(body))).await.unwrap();
+    assert_eq!(stranger.status, 401);
+    assert_eq!(stranger.response["headers"]["content-type"], "application/problem+json");
+
+    let bad =
+        start_once(binary.as_ref(), &env, &event("PUT", &path, key.expose(), Some(r#"{"valor":{"original":"9.9"}}"#)))
+            .await
+            .unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.response);
+    assert_eq!(body_of(&bad)["type"], "https://pix.bcb.gov.br/api/v2/error/CobOperacaoInvalida");
+
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM charges").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 0);
+}
