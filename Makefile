@@ -6,8 +6,10 @@
 # For AWS:
 #   make lambdas - a release arm64 zip per function (cargo-lambda), sizes reported
 #   make package - the CloudFormation template from those zips, cfn-lint and checkov
+# Benchmarks:
+#   make bench   - tucano bench all --record (release): every figure against its floor, in BENCHMARKS.md
 
-.PHONY: dev test lambdas package serverless-yml sqlx-prepare fmt
+.PHONY: dev test lambdas package bench serverless-yml sqlx-prepare fmt
 
 dev:
 	@bash scripts/make-dev.sh
@@ -20,6 +22,9 @@ lambdas:
 
 package:
 	@bash scripts/make-package.sh
+
+bench:
+	@bash scripts/make-bench.sh
 
 # Rewrite serverless.yml from the route table after adding a route.
 serverless-yml:

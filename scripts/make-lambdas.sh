@@ -9,10 +9,7 @@ cd "$ROOT"
 say "cargo lambda build --release --arm64 --output-format zip (every function)"
 cargo lambda build --release --arm64 --output-format zip -p tucano-functions --locked
 say "the hello-world floor, built the same way (for tucano bench packages)"
-cargo lambda build --release --arm64 --output-format zip -p tucano-functions --example hello --locked
-if [ -f target/lambda/examples/hello/bootstrap.zip ]; then
-  mkdir -p target/lambda/hello && cp target/lambda/examples/hello/bootstrap.zip target/lambda/hello/
-fi
+cargo lambda build --release --arm64 --output-format zip -p tucano-hello --locked
 say "zip sizes"
 for zip in target/lambda/*/bootstrap.zip; do
   [ "$(basename "$(dirname "$zip")")" = hello ] && continue

@@ -79,8 +79,22 @@ async fn all() -> anyhow::Result<Vec<Report>> {
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     eprintln!("bench all took {minutes:.1} min");
-    reports.insert(0, summary(&reports, minutes));
+    let postgres = postgres_facts().await?;
+    reports.insert(0, summary(&reports, minutes, &postgres));
     Ok(reports)
+}
+
+/// The server's version and durability settings: commit latency, and so the ledger's and
+/// the API's write figures, depend on them.
+async fn postgres_facts() -> anyhow::Result<String> {
+    let pool = sqlx::PgPool::connect(&database_url()?).await?;
+    let (version, fsync, sync_commit): (String, String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(format!("Postgres {version} (fsync={fsync}, synchronous_commit={sync_commit})"))
 }
 
 /// One line per target of the benchmarks issue, read off the scenarios' JSON.
@@ -126,10 +140,10 @@ fn targets(reports: &[Report]) -> Vec<(String, f64, String, bool)> {
     rows
 }
 
-fn summary(reports: &[Report], minutes: f64) -> Report {
+fn summary(reports: &[Report], minutes: f64, postgres: &str) -> Report {
     let rows = targets(reports);
     let mut md = format!(
-        "\n## `tucano bench all --record` — {}\n\nOn {}; took {minutes:.1} min (builds included). The sections below are its scenarios; each names the single-scenario command that gives the same figures.\n\n| figure | value | target | met |\n|---|---:|---|---|\n",
+        "\n## `tucano bench all --record` — {}\n\nOn {}, {postgres}; took {minutes:.1} min (builds included). The sections below are its scenarios; each names the single-scenario command that gives the same figures.\n\n| figure | value | target | met |\n|---|---:|---|---|\n",
         now(),
         crate::bench::machine()
     );
@@ -139,6 +153,7 @@ fn summary(reports: &[Report], minutes: f64) -> Report {
     let json = json!({
         "scenario": "summary",
         "minutes": minutes,
+        "postgres": postgres,
         "targets": rows.iter().map(|(what, value, target, met)| json!({"figure": what, "value": value, "target": target, "met": met})).collect::<Vec<_>>(),
     });
     Report { markdown: md, json }
@@ -226,7 +241,7 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
     anyhow::ensure!(!chosen.is_empty(), "no route function matches --functions");
     if !no_build {
         eprintln!("building {} function(s) and the hello-world floor (release)...", chosen.len());
-        let mut args = vec!["build", "--release", "-p", "tucano-functions", "--example", "hello"];
+        let mut args = vec!["build", "--release", "-p", "tucano-hello", "--bin", "hello", "-p", "tucano-functions"];
         for r in &chosen {
             args.extend(["--bin", r.function]);
         }
@@ -272,8 +287,7 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
     .collect();
     let release = target_dir().join("release");
     let hello_event = crate::coldstart::event("GET", "/hello", "none", None);
-    let floor =
-        crate::coldstart::measure("hello (floor)", &release.join("examples/hello"), &env, &hello_event, runs).await?;
+    let floor = crate::coldstart::measure("hello (floor)", &release.join("hello"), &env, &hello_event, runs).await?;
     let mut results = vec![floor.clone()];
     for r in chosen {
         let path = r

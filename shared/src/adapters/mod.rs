@@ -3,6 +3,7 @@
 pub mod dynamodb;
 pub mod envelope;
 pub mod kms_cipher;
+pub mod lazy_client;
 pub mod local_cipher;
 pub mod location_http;
 pub mod postgres;

@@ -1,6 +1,7 @@
 //! The `PixRail` port over HTTP: orders go to a rail (the sandbox locally, a sponsor bank
 //! adapter in production) as signed JSON.
 
+use super::lazy_client::LazyClient;
 use crate::ports::{PixRail, RailError, RailStatus};
 use crate::rail::protocol::{EntradaDict, OrdemDevolucao, OrdemPagamento, StatusOrdem};
 use crate::rail::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -11,36 +12,38 @@ use std::time::Duration;
 pub struct HttpRail {
     base: String,
     secret: Vec<u8>,
-    client: reqwest::Client,
+    client: LazyClient,
 }
 
 impl HttpRail {
-    /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built once.
-    pub fn new(base: &str, secret: &[u8]) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(HttpRail { base: base.trim_end_matches('/').to_owned(), secret: secret.to_vec(), client })
+    /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built on first use.
+    pub fn new(base: &str, secret: &[u8]) -> Self {
+        let client = LazyClient::new(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(3))
+                .redirect(reqwest::redirect::Policy::none())
+        });
+        HttpRail { base: base.trim_end_matches('/').to_owned(), secret: secret.to_vec(), client }
     }
 }
 
 impl HttpRail {
     /// A signed request (the signature covers the body; GETs sign an empty body).
-    fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<reqwest::RequestBuilder, RailError> {
         let ts = chrono::Utc::now().timestamp();
-        self.client
+        let client = self.client.get().map_err(|e| RailError::Unavailable(e.into()))?;
+        Ok(client
             .request(method, format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .header(TIMESTAMP_HEADER, ts.to_string())
             .header(SIGNATURE_HEADER, sign(&self.secret, ts, &body))
-            .body(body)
+            .body(body))
     }
 
     async fn order(&self, path: &str, body: Vec<u8>) -> Result<(), RailError> {
         let res = self
-            .signed(reqwest::Method::POST, path, body)
+            .signed(reqwest::Method::POST, path, body)?
             .send()
             .await
             .map_err(|e| RailError::Unavailable(e.into()))?;
@@ -57,7 +60,7 @@ impl HttpRail {
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
         let res = self
-            .signed(reqwest::Method::GET, path, vec![])
+            .signed(reqwest::Method::GET, path, vec![])?
             .send()
             .await
             .map_err(|e| RailError::Unavailable(e.into()))?;
@@ -93,7 +96,7 @@ impl PixRail for HttpRail {
         let path =
             format!("/dict/{}", percent_encoding::utf8_percent_encode(chave, percent_encoding::NON_ALPHANUMERIC));
         let res = self
-            .signed(reqwest::Method::GET, &path, vec![])
+            .signed(reqwest::Method::GET, &path, vec![])?
             .send()
             .await
             .map_err(|e| RailError::Unavailable(e.into()))?;

@@ -2,6 +2,7 @@
 //! public addresses (checked on every resolution, so DNS cannot point us inside), and no
 //! more of the answer read than a short excerpt.
 
+use super::lazy_client::LazyClient;
 use crate::domain::webhook::ReceiverRules;
 use crate::ports::{TransportResult, WebhookTransport};
 use async_trait::async_trait;
@@ -35,21 +36,22 @@ impl Resolve for GuardedResolver {
 }
 
 pub struct HttpWebhookTransport {
-    client: reqwest::Client,
+    client: LazyClient,
     rules: ReceiverRules,
 }
 
 impl HttpWebhookTransport {
-    pub fn new(rules: ReceiverRules, timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .dns_resolver(Arc::new(GuardedResolver { rules }))
-            .user_agent("Tucano-Webhooks/1")
-            .pool_max_idle_per_host(4)
-            .build()?;
-        Ok(Self { client, rules })
+    pub fn new(rules: ReceiverRules, timeout: Duration) -> Self {
+        let client = LazyClient::new(move || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(5)))
+                .dns_resolver(Arc::new(GuardedResolver { rules }))
+                .user_agent("Tucano-Webhooks/1")
+                .pool_max_idle_per_host(4)
+        });
+        Self { client, rules }
     }
 }
 
@@ -102,7 +104,11 @@ impl WebhookTransport for HttpWebhookTransport {
                 return refused("blocked: not a public address".into());
             }
         }
-        let mut req = self.client.post(parsed).header(reqwest::header::CONTENT_TYPE, "application/json");
+        let client = match self.client.get() {
+            Ok(c) => c,
+            Err(_) => return refused("the HTTP client could not start".into()),
+        };
+        let mut req = client.post(parsed).header(reqwest::header::CONTENT_TYPE, "application/json");
         for (name, value) in headers {
             req = req.header(*name, value);
         }

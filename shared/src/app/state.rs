@@ -90,9 +90,10 @@ impl AppState {
     /// The Postgres wiring around a given cipher.
     pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
         let accounts = Arc::new(AccountDirectory::default());
-        let locations = Arc::new(HttpLocationReader::new(&config.location_scheme)?);
-        let rail = HttpRail::new(&config.rail_url, &config.rail_secret)?;
-        let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout)?;
+        // Outbound clients are built on first use: most functions never call out.
+        let locations = Arc::new(HttpLocationReader::new(&config.location_scheme));
+        let rail = HttpRail::new(&config.rail_url, &config.rail_secret);
+        let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
         Ok(AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
