@@ -272,19 +272,7 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let master = "00".repeat(32);
-    let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.as_str()),
-        ("DB_MAX_CONNECTIONS", "2"),
-        ("PIX_LOCATION_BASE", "bench.example/qr/v2"),
-        ("RAIL_WEBHOOK_SECRET", "bench-secret-0123456789"),
-        ("PIX_RAIL_URL", "http://127.0.0.1:9"),
-        ("CIPHER", "local"),
-        ("TUCANO_DEV_MASTER_KEY", master.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = crate::coldstart::function_env(&db);
     let release = target_dir().join("release");
     let hello_event = crate::coldstart::event("GET", "/hello", "none", None);
     let floor = crate::coldstart::measure("hello (floor)", &release.join("hello"), &env, &hello_event, runs).await?;

@@ -13,9 +13,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 struct Seen {
     ready: Option<Instant>,
-    responded: Option<(Instant, u16)>,
-    /// The function's answer: an API Gateway v2 response document.
-    response: Option<serde_json::Value>,
+    /// When the function answered, and its answer (an API Gateway v2 response document).
+    responded: Option<(Instant, serde_json::Value)>,
     failed: bool,
     polls: u32,
 }
@@ -59,12 +58,8 @@ async fn next(State(e): State<Emulator>) -> (StatusCode, HeaderMap, String) {
 }
 
 async fn response(State(e): State<Emulator>, Path(_id): Path<String>, body: String) -> StatusCode {
-    let answer = serde_json::from_str::<serde_json::Value>(&body).ok();
-    let status = answer.as_ref().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0);
-    let mut seen = e.seen.lock().unwrap_or_else(|p| p.into_inner());
-    seen.responded = Some((Instant::now(), u16::try_from(status).unwrap_or(0)));
-    seen.response = answer;
-    drop(seen);
+    let answer = serde_json::from_str(&body).unwrap_or_default();
+    e.seen.lock().unwrap_or_else(|p| p.into_inner()).responded = Some((Instant::now(), answer));
     e.done.notify_one();
     StatusCode::ACCEPTED
 }
@@ -133,7 +128,7 @@ pub async fn start_once(binary: &std::path::Path, env: &[(String, String)], even
     anyhow::ensure!(waited.is_ok(), "{} did not answer its first invocation", binary.display());
     let seen = emulator.seen.lock().unwrap_or_else(|p| p.into_inner());
     anyhow::ensure!(!seen.failed, "{} reported an error", binary.display());
-    let (ready, (responded, status)) = match (seen.ready, seen.responded) {
+    let (ready, (responded, response)) = match (seen.ready, seen.responded.clone()) {
         (Some(r), Some(x)) => (r, x),
         _ => anyhow::bail!("{} never polled or answered", binary.display()),
     };
@@ -141,9 +136,26 @@ pub async fn start_once(binary: &std::path::Path, env: &[(String, String)], even
         ready_ms: (ready - exec).as_secs_f64() * 1e3,
         response_ms: (responded - exec).as_secs_f64() * 1e3,
         peak_rss_kib: rss,
-        status,
-        response: seen.response.clone().unwrap_or_default(),
+        status: response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+        response,
     })
+}
+
+/// The environment a deployed function reads (see serverless.yml), pointed at `database_url`,
+/// a rail that is not there, and the dev-only local cipher.
+pub fn function_env(database_url: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("DB_MAX_CONNECTIONS", "2".to_owned()),
+        ("PIX_LOCATION_BASE", "pix.example.com/qr/v2".to_owned()),
+        ("RAIL_WEBHOOK_SECRET", "emulator-secret-0123456789".to_owned()),
+        ("PIX_RAIL_URL", "http://127.0.0.1:9".to_owned()),
+        ("CIPHER", "local".to_owned()),
+        ("TUCANO_DEV_MASTER_KEY", "00".repeat(32)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// An API Gateway HTTP API (v2) event for `method path`.

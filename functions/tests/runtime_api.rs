@@ -6,25 +6,9 @@ mod common;
 
 use common::{database_url_of, merchant};
 use sqlx::PgPool;
-use tucano::coldstart::{event, start_once, Start};
+use tucano::coldstart::{event, function_env, start_once, Start};
 
 const TXID: &str = "lambdabinary00000000000000001";
-
-/// What a deployed function reads from its environment (see serverless.yml).
-fn lambda_env(pool: &PgPool) -> Vec<(String, String)> {
-    [
-        ("DATABASE_URL", database_url_of(pool)),
-        ("DB_MAX_CONNECTIONS", "2".into()),
-        ("PIX_LOCATION_BASE", "pix.example.com/qr/v2".into()),
-        ("RAIL_WEBHOOK_SECRET", "0123456789abcdef0123".into()),
-        ("PIX_RAIL_URL", "http://127.0.0.1:9".into()),
-        ("CIPHER", "local".into()),
-        ("TUCANO_DEV_MASTER_KEY", "11".repeat(32)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
 
 fn body_of(start: &Start) -> serde_json::Value {
     serde_json::from_str(start.response["body"].as_str().expect("a text body")).expect("a JSON body")
@@ -33,7 +17,7 @@ fn body_of(start: &Start) -> serde_json::Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_get_reads_it(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
-    let env = lambda_env(&pool);
+    let env = function_env(&database_url_of(&pool));
     let path = format!("/cob/{TXID}");
 
     let put = event("PUT", &path, key.expose(), Some(r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#));
@@ -56,7 +40,7 @@ async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_g
 #[sqlx::test(migrations = "../migrations")]
 async fn the_cob_put_binary_answers_bad_keys_and_bad_bodies_with_problems_and_writes_nothing(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
-    let env = lambda_env(&pool);
+    let env = function_env(&database_url_of(&pool));
     let path = format!("/cob/{TXID}");
     let binary = env!("CARGO_BIN_EXE_cob_put");
 
