@@ -345,3 +345,44 @@ fn packages(dir: &Path) -> anyhow::Result<Report> {
     ));
     Ok(Report { markdown: md, json: json!({"scenario": "packages", "floor_mib": floor, "functions": rows}) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(json: Value) -> Report {
+        Report { markdown: String::new(), json }
+    }
+
+    #[test]
+    fn the_summary_judges_the_worst_figure_of_each_scenario_against_its_target() {
+        let reports = [
+            report(json!({"scenario": "ledger", "hot_over_spread": 0.94})),
+            report(json!({"scenario": "api", "runs": [
+                {"run": {"scenario": "create"}, "ratio_to_floor": 0.82},
+                {"run": {"scenario": "create"}, "ratio_to_floor": 0.55},
+                {"run": {"scenario": "get"}, "ratio_to_floor": 0.10},
+            ]})),
+            report(json!({"scenario": "coldstart", "runs": [
+                {"run": {"function": "hello (floor)", "peak_rss_mib": 4.0}, "init_over_floor": 1.0},
+                {"run": {"function": "cob_put", "peak_rss_mib": 11.0}, "init_over_floor": 1.4},
+                {"run": {"function": "cob_get", "peak_rss_mib": 12.0}, "init_over_floor": 1.6},
+            ]})),
+        ];
+        let rows: Vec<(String, f64, bool)> = targets(&reports).into_iter().map(|(w, v, _, met)| (w, v, met)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("ledger: hot / spread credits/s".to_owned(), 0.94, true),
+                ("api: create charge req/s / storage floor (worst concurrency)".to_owned(), 0.55, false),
+                ("coldstart: init / hello-world init (worst function)".to_owned(), 1.6, false),
+                ("coldstart: peak RSS MiB (worst function)".to_owned(), 12.0, true),
+            ]
+        );
+        let summary = summary(&reports, 3.0, "Postgres 15 (fsync=on)");
+        assert!(summary
+            .markdown
+            .contains("| api: create charge req/s / storage floor (worst concurrency) | 0.55 | ≥ 0.60 | **no** |"));
+        assert!(summary.markdown.contains("Postgres 15 (fsync=on)"));
+    }
+}
