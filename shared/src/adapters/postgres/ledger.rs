@@ -91,6 +91,11 @@ pub(crate) enum Posted {
 }
 
 /// Posts `entry` inside the caller's transaction, in one round trip.
+///
+/// Postings are applied in account-id order: every transaction takes its account and
+/// balance-shard locks in that one global order, so two movements of the same accounts
+/// (a reservation and a settlement, a credit and a refund) wait for each other but never
+/// deadlock.
 pub(crate) async fn post(
     conn: &mut PgConnection,
     accounts: &AccountDirectory,
@@ -108,8 +113,8 @@ pub(crate) async fn post(
            )
            INSERT INTO ledger_postings (transaction_id, account_id, amount)
            SELECT tx.id, p.account_id, p.amount
-             FROM tx, unnest($4::bigint[], $5::bigint[]) WITH ORDINALITY AS p(account_id, amount, ord)
-            ORDER BY p.ord
+             FROM tx, unnest($4::bigint[], $5::bigint[]) AS p(account_id, amount)
+            ORDER BY p.account_id
            RETURNING transaction_id"#,
         entry.kind().as_str(),
         entry.natural_key(),

@@ -170,19 +170,23 @@ pub(crate) async fn outbox(
 #[async_trait]
 impl PixStore for PgPixStore {
     async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        if !claim_notification(&mut tx, notification_id, "PIX_RECEBIDO").await? {
-            return Ok(RecordOutcome::Duplicate);
-        }
+        // Who owns the key, and the payer's document sealed for them, before the
+        // transaction: no call to the key service while rows are locked. (A key's owner
+        // never changes: keys are registered once.)
         let owner = sqlx::query!(
             r#"SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
                 WHERE k.chave = $1"#,
             pix.chave
         )
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
         let merchant = owner.as_ref().map(|o| MerchantId(o.id));
+        let sealed = documents::seal(self.cipher.as_ref(), pix.pagador.documento.as_ref(), merchant, PAGADOR).await?;
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if !claim_notification(&mut tx, notification_id, "PIX_RECEBIDO").await? {
+            return Ok(RecordOutcome::Duplicate);
+        }
 
         // The charge it names, locked so that two payments cannot both conclude it.
         let charge_txid = pix.txid.as_ref().and_then(|t| Txid::parse_for_charge(t.as_str()).ok());
@@ -203,7 +207,6 @@ impl PixStore for PgPixStore {
             .fee(pix.valor),
             None => Amount::ZERO,
         };
-        let sealed = documents::seal(self.cipher.as_ref(), pix.pagador.documento.as_ref(), merchant, PAGADOR).await?;
         let (doc_kind, doc_enc, doc_index) = match sealed {
             Some(d) => (Some(d.kind), Some(d.enc), Some(d.index)),
             None => (None, None, None),

@@ -157,10 +157,27 @@ impl TransferStore for PgTransferStore {
         fingerprint: [u8; 32],
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
+        // The receiver's document is sealed before the transaction: no call to the key
+        // service while the merchant is locked.
+        let (chave, conta, sealed) = match &request.favorecido {
+            Receiver::Key(k) => (Some(k.as_str().to_owned()), None, None),
+            Receiver::Account(a) => {
+                let sealed =
+                    documents::seal(self.cipher.as_ref(), Some(&a.documento), Some(merchant), FAVORECIDO).await?;
+                (None, Some(a), sealed)
+            }
+        };
+        let (doc_kind, doc_enc) = match sealed {
+            Some(SealedDocument { kind, enc, .. }) => (Some(kind), Some(enc)),
+            None => (None, None),
+        };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // One transfer of a merchant at a time: limits are checked against committed totals.
+        // FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks
+        // that inserts referencing the merchant take (received Pix, refunds, outbox events),
+        // so payments in and verdicts go on while a transfer is being reserved.
         let m = sqlx::query!(
-            "SELECT person_kind, limit_per_transfer, limit_daily, limit_night FROM merchants WHERE id = $1 FOR UPDATE",
+            "SELECT person_kind, limit_per_transfer, limit_daily, limit_night FROM merchants WHERE id = $1 FOR NO KEY UPDATE",
             merchant.0
         )
         .fetch_one(&mut *tx)
@@ -198,18 +215,6 @@ impl TransferStore for PgTransferStore {
         if let Err(v) = limits.check(request.valor, sent_today, now) {
             return Ok(TransferOutcome::Rejected(v.into()));
         }
-        let (chave, conta, sealed) = match &request.favorecido {
-            Receiver::Key(k) => (Some(k.as_str().to_owned()), None, None),
-            Receiver::Account(a) => {
-                let sealed =
-                    documents::seal(self.cipher.as_ref(), Some(&a.documento), Some(merchant), FAVORECIDO).await?;
-                (None, Some(a), sealed)
-            }
-        };
-        let (doc_kind, doc_enc) = match sealed {
-            Some(SealedDocument { kind, enc, .. }) => (Some(kind), Some(enc)),
-            None => (None, None),
-        };
         let nome = favorecido_nome.map(str::to_owned).or_else(|| conta.map(|a| a.nome.clone()));
         let created_at = sqlx::query_scalar!(
             r#"INSERT INTO transfers (merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia,
