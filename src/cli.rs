@@ -38,6 +38,9 @@ pub enum Command {
         /// Where Tucano listens (notifications go to its /rail/notificacoes).
         #[arg(long, env = "TUCANO_URL", default_value = "http://127.0.0.1:3000")]
         tucano_url: String,
+        /// The fault profile at start (all off by default; `PUT /falhas` changes it).
+        #[command(flatten)]
+        faults: crate::sandbox::faults::FaultFlags,
     },
     /// Drive the sandbox rail from a shell.
     Sandbox {
@@ -259,7 +262,9 @@ fn rail_secret() -> anyhow::Result<String> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev { port, host } => dev(SocketAddr::new(host, port)).await,
-        Command::SandboxRail { port, host, tucano_url } => sandbox_rail(SocketAddr::new(host, port), tucano_url).await,
+        Command::SandboxRail { port, host, tucano_url, faults } => {
+            sandbox_rail(SocketAddr::new(host, port), tucano_url, faults.into()).await
+        }
         Command::Sandbox {
             command: SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, rail_url },
         } => sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle).await,
@@ -319,6 +324,7 @@ async fn env_state(location_base: String, pool_size: u32) -> anyhow::Result<AppS
         config.location_scheme = scheme;
     }
     config.webhooks = tucano_shared::app::WebhookSettings::from_env()?;
+    config.read_rail_env()?;
     if config.webhooks.rules.allow_local {
         tracing::warn!("WEBHOOK_ALLOW_LOCAL: webhooks may go to http://127.0.0.1 (DEVELOPMENT ONLY)");
     }
@@ -384,15 +390,33 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
         )
         .await
     });
+    // Orders left EM_PROCESSAMENTO are reconciled from a task too (a scheduled Lambda in AWS).
+    let reconciler = state.clone();
+    let every = std::env::var("RECONCILE_EVERY_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(15u64).max(1);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+            if let Err(e) = tucano_shared::app::reconcile::run(&reconciler, chrono::Duration::seconds(10)).await {
+                tracing::warn!(error = %e, "reconciliation pass failed");
+            }
+        }
+    });
     crate::server::serve(listener, state).await?;
     Ok(())
 }
 
-async fn sandbox_rail(addr: SocketAddr, tucano_url: String) -> anyhow::Result<()> {
+async fn sandbox_rail(
+    addr: SocketAddr,
+    tucano_url: String,
+    faults: crate::sandbox::faults::FaultProfile,
+) -> anyhow::Result<()> {
     tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
     let config =
         crate::sandbox::RailConfig { tucano_url, secret: rail_secret()?.into_bytes(), location_scheme: "http".into() };
-    let (bound, handle) = crate::sandbox::spawn(addr, config).await?;
+    if faults != crate::sandbox::faults::FaultProfile::default() {
+        tracing::warn!(?faults, "the sandbox rail will misbehave as its fault profile says");
+    }
+    let (bound, handle) = crate::sandbox::spawn(addr, config, faults).await?;
     // The first line on stdout tells a parent process where we listen.
     println!("sandbox rail listening on {bound}");
     handle.await?;

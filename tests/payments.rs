@@ -308,7 +308,7 @@ fn pix_notification(id: &str, e2eid: &str, valor: &str, horario: chrono::DateTim
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_and_the_first_verdict_wins(pool: PgPool) {
+async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_until_an_explicit_verdict(pool: PgPool) {
     // No rail is listening: the order cannot be confirmed.
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
@@ -324,25 +324,25 @@ async fn a_refund_whose_order_did_not_reach_the_rail_keeps_its_reservation_and_t
         "the reservation stays while the outcome is unknown"
     );
 
-    // The rail's verdicts arrive late, duplicated and contradictory: the first one wins.
+    // The rail's verdicts arrive late and duplicated: those that agree change nothing.
     let verdict = |tipo: &str, id: &str| {
         json!({"tipo": tipo, "id": id, "devolucao": {"rtrId": refund["rtrId"], "endToEndId": e2eid, "valor": "30.00",
                "horario": "2026-11-21T13:10:00.000Z"}})
     };
     let (status, _, first) = app.notify(&verdict("DEVOLUCAO_LIQUIDADA", "v1")).await;
     assert_eq!((status, first["resultado"].as_str()), (200, Some("APLICADA")));
-    for late in [
-        verdict("DEVOLUCAO_LIQUIDADA", "v1"),
-        verdict("DEVOLUCAO_REJEITADA", "v2"),
-        verdict("DEVOLUCAO_LIQUIDADA", "v3"),
-    ] {
+    for late in [verdict("DEVOLUCAO_LIQUIDADA", "v1"), verdict("DEVOLUCAO_LIQUIDADA", "v3")] {
         let (status, _, body) = app.notify(&late).await;
         assert_eq!((status, body["resultado"].as_str()), (200, Some("DUPLICADA")));
     }
     let (_, _, now) = call(app.request(Method::GET, &path, &m)).await;
     assert_eq!(now["status"], "DEVOLVIDO");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
-
+    // A rejection without a final reason code is no verdict at all.
+    let (status, _, problem) = app.notify(&verdict("DEVOLUCAO_REJEITADA", "v2")).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["violacoes"][0]["propriedade"], "devolucao.codigo");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
     // A verdict for a refund we never ordered changes nothing.
     let mut unknown = verdict("DEVOLUCAO_LIQUIDADA", "v4");
     unknown["devolucao"]["rtrId"] = json!("D9999999920261121131000000000099");

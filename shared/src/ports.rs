@@ -143,6 +143,9 @@ pub enum RecordOutcome {
     Recorded { merchant: Option<MerchantId>, alert: Option<Alert> },
     /// This notification or this end-to-end id was already applied: nothing changed.
     Duplicate,
+    /// A known end-to-end id reported again with another amount or key: the difference
+    /// is booked to suspense and the Pix flagged.
+    Divergent { merchant: Option<MerchantId> },
 }
 
 /// What a refund request did.
@@ -159,19 +162,19 @@ pub enum RefundOutcome {
     Rejected(RefundRejection),
 }
 
-/// The rail's verdict on an order (a refund or a Pix out).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RailVerdict {
-    Settled { at: DateTime<Utc> },
-    Rejected { motivo: Option<String> },
-}
+pub use crate::domain::verdict::{Contradiction, RailVerdict, Rejection, RejectionCode};
 
-/// What applying a refund verdict did.
+/// What applying a verdict (or a returned Pix) did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConcludeOutcome {
     Applied,
-    /// Already final (or this notification was already applied): nothing changed.
+    /// Applied, but it contradicted what was booked: booked as what really happened and
+    /// flagged for operations.
+    Flagged(Contradiction),
+    /// The verdict agrees with the final state (or this notification was already
+    /// applied): nothing changed.
     Duplicate,
+    /// No such order here.
     Unknown,
 }
 
@@ -225,6 +228,20 @@ pub trait PixStore: Send + Sync {
     ) -> Result<ConcludeOutcome, StoreError>;
 }
 
+/// A Pix we sent that the receiving bank returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnedPix {
+    /// The return's own id.
+    pub rtr_id: RtrId,
+    /// Our transfer's end-to-end id.
+    pub end_to_end_id: EndToEndId,
+    pub valor: crate::domain::money::Amount,
+    pub horario: DateTime<Utc>,
+    /// The return's reason code (MD06, FR01, BE08, ...), when given.
+    pub codigo: Option<String>,
+    pub motivo: Option<String>,
+}
+
 /// One line of a merchant's statement: a posting on one of its accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementLine {
@@ -256,16 +273,17 @@ pub trait Ledger: Send + Sync {
     async fn check(&self) -> Result<Vec<String>, StoreError>;
 }
 
-/// Why the rail did not take an order.
+/// Why the rail did not confirm an order.
 #[derive(Debug, thiserror::Error)]
 pub enum RailError {
-    /// Unreachable, timed out or 5xx: the order may or may not have arrived; the
-    /// reconciler finds out.
-    #[error("rail unavailable")]
+    /// Unreachable, timed out, throttled, a server error or any answer that is not an
+    /// explicit rejection: the order may or may not have arrived, and the reconciler
+    /// finds out. Never voids anything.
+    #[error("rail outcome unknown")]
     Unavailable(#[source] anyhow::Error),
-    /// The rail refused the order outright.
-    #[error("rail refused the order: {0}")]
-    Refused(String),
+    /// The rail rejected the order with a final reason code: nothing will leave.
+    #[error("rail rejected the order ({})", .0.code.as_str())]
+    Rejected(Rejection),
 }
 
 /// Where an order stands at the rail, for the reconciler.
@@ -274,12 +292,8 @@ pub enum RailStatus {
     /// The rail never got it: it may be sent again (orders are idempotent).
     Unknown,
     Pending,
-    Settled {
-        at: DateTime<Utc>,
-    },
-    Rejected {
-        motivo: Option<String>,
-    },
+    /// Final: the rail's verdict.
+    Decided(RailVerdict),
 }
 
 /// The port to the Pix network (sponsor bank / SPI; the sandbox locally).
@@ -293,6 +307,10 @@ pub trait PixRail: Send + Sync {
     async fn lookup_key(&self, chave: &str) -> Result<Option<crate::rail::protocol::EntradaDict>, RailError>;
     async fn refund_status(&self, rtr_id: &str) -> Result<RailStatus, RailError>;
     async fn transfer_status(&self, e2eid: &str) -> Result<RailStatus, RailError>;
+    /// The rail's statement: every Pix it paid in to our keys since `since` (oldest first),
+    /// so that one whose notification was lost is still credited. Entries that do not
+    /// parse are left out and logged.
+    async fn received_since(&self, since: DateTime<Utc>) -> Result<Vec<IncomingPix>, RailError>;
 }
 
 // ---- Idempotency ----
@@ -422,6 +440,10 @@ pub trait TransferStore: Send + Sync {
     ) -> Result<ConcludeOutcome, StoreError>;
     /// Transfers still EM_PROCESSAMENTO that were requested before `before`.
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError>;
+    /// Credits a returned Pix back to the merchant, at most once per return id. A return
+    /// of a transfer not yet settled settles it first (the money did leave).
+    async fn record_return(&self, notification_id: &str, returned: &ReturnedPix)
+        -> Result<ConcludeOutcome, StoreError>;
 }
 
 // ---- Time ----

@@ -2,14 +2,18 @@
 //!
 //! It pays BR Codes (reading dynamic payloads from their location, as a payer's bank
 //! does), keeps a small DICT, takes refund and Pix orders from Tucano and settles or
-//! rejects them, and tells Tucano
-//! about each event with signed notifications — on request duplicated, delayed and
-//! shuffled, with retries when Tucano does not answer 2xx, as a real rail might.
+//! rejects them (with final reason codes), sends back Pix it received (returns), keeps a
+//! statement of the Pix it paid in, and tells Tucano about each event with signed
+//! notifications, with retries when Tucano does not answer 2xx. Its fault profile
+//! (`faults`) makes it misbehave on request: latency, throttles, server errors and
+//! timeouts, dropped, duplicated and reordered notifications, contradictory verdicts.
 
 mod dict;
+pub mod faults;
 mod notify;
 mod orders;
 mod pay;
+mod statement;
 
 use axum::routing::{get, post, put};
 use std::collections::HashMap;
@@ -51,12 +55,21 @@ pub(crate) struct RailState {
     client: reqwest::Client,
     orders: Mutex<HashMap<String, orders::OrderRecord>>,
     control: Mutex<Control>,
+    faults: Mutex<faults::Faults>,
+    /// Every Pix paid in, whatever happened to its notifications.
+    received: Mutex<Vec<tucano_shared::rail::protocol::PixRecebido>>,
 }
 
 pub(crate) type Shared = Arc<RailState>;
 
-/// Binds `addr` and serves the sandbox rail until the process ends; returns the address.
-pub async fn spawn(addr: SocketAddr, config: RailConfig) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+/// Binds `addr` and serves the sandbox rail, misbehaving as `profile` says, until the
+/// process ends; returns the address.
+pub async fn spawn(
+    addr: SocketAddr,
+    config: RailConfig,
+    profile: faults::FaultProfile,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    profile.validate().map_err(|e| anyhow::anyhow!("fault profile: {e}"))?;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -66,6 +79,8 @@ pub async fn spawn(addr: SocketAddr, config: RailConfig) -> anyhow::Result<(Sock
         client,
         orders: Mutex::new(HashMap::new()),
         control: Mutex::new(Control { refunds: Decision::Liquidar, transfers: Decision::Liquidar, notify: true }),
+        faults: Mutex::new(faults::Faults::new(profile)),
+        received: Mutex::new(vec![]),
     });
     let app = axum::Router::new()
         .route("/saude", get(|| async { "ok" }))
@@ -74,6 +89,9 @@ pub async fn spawn(addr: SocketAddr, config: RailConfig) -> anyhow::Result<(Sock
         .route("/devolucoes/{id}", get(orders::status))
         .route("/envios", post(orders::transfer))
         .route("/envios/{id}", get(orders::status))
+        .route("/envios/{id}/devolucao", post(orders::send_back))
+        .route("/recebidos", get(statement::received))
+        .route("/falhas", get(orders::get_faults).put(orders::set_faults))
         .route("/dict/{chave}", get(dict::get))
         .route("/controle", put(orders::control))
         .with_state(state);

@@ -1,13 +1,15 @@
-//! Delivering signed notifications to Tucano, with retries, duplicates and shuffling.
+//! Delivering signed notifications to Tucano, with retries (a real rail keeps trying
+//! while Tucano is down), duplicates and shuffling.
 
 use super::Shared;
-use rand::Rng;
 use serde::Serialize;
 use std::time::Duration;
 use tucano_shared::rail::protocol::Notificacao;
 use tucano_shared::rail::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-const ATTEMPTS: u32 = 6;
+/// About 20 s of retries: 0.1, 0.2, 0.4, 0.8, 1.6 s, then every 2 s.
+const ATTEMPTS: u32 = 14;
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What happened to one copy of a notification.
 #[derive(Debug, Clone, Serialize)]
@@ -41,19 +43,18 @@ pub async fn deliver(rail: &Shared, n: &Notificacao) -> Delivery {
         if (200..300).contains(&status) || status == 400 || status == 401 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempts))).await;
+        tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempts.min(6))).min(MAX_BACKOFF)).await;
     }
     Delivery { id: n.id().to_owned(), status, attempts }
 }
 
-/// Delivers `copies` concurrently; with `shuffle`, each copy waits a random 0-50 ms first,
-/// so copies arrive in no particular order and some at the same moment.
-pub async fn deliver_all(rail: &Shared, copies: Vec<Notificacao>, delay: Duration, shuffle: bool) -> Vec<Delivery> {
-    let tasks = copies.into_iter().map(|n| {
+/// Delivers each copy concurrently after its own delay, so copies can arrive in any order
+/// and some at the same moment; returns what happened to each.
+pub async fn deliver_all(rail: &Shared, copies: Vec<(Notificacao, Duration)>) -> Vec<Delivery> {
+    let tasks = copies.into_iter().map(|(n, delay)| {
         let rail = rail.clone();
-        let jitter = if shuffle { Duration::from_millis(rand::thread_rng().gen_range(0..50)) } else { Duration::ZERO };
         tokio::spawn(async move {
-            tokio::time::sleep(delay + jitter).await;
+            tokio::time::sleep(delay).await;
             deliver(&rail, &n).await
         })
     });

@@ -5,6 +5,7 @@ use super::{Shared, SANDBOX_ISPB};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tucano_shared::domain::brcode::{BrCode, NO_TXID};
@@ -20,7 +21,8 @@ pub struct PayRequest {
     /// Overrides the amount (required for static codes without one).
     #[serde(default)]
     pub valor: Option<String>,
-    /// How many copies of the notification to send (default 1).
+    /// How many copies of the notification to send (default: as the fault profile says,
+    /// one when it is off).
     #[serde(default)]
     pub duplicatas: Option<u32>,
     /// Wait this long before notifying.
@@ -108,17 +110,32 @@ pub async fn pay(State(rail): State<Shared>, Json(req): Json<PayRequest>) -> Res
         }),
         info_pagador: None,
     };
+    // The rail's own statement has it whatever happens to the notifications: a dropped
+    // one is found by Tucano's reconciler there.
+    rail.received.lock().unwrap_or_else(|p| p.into_inner()).push(pix.clone());
     // Copies: the same notification re-sent, and the same payment re-announced under a
-    // fresh notification id, as a rail that lost track of its own deliveries would.
+    // fresh notification id, as a rail that lost track of its own deliveries would. Without
+    // `duplicatas`, the fault profile decides (dropped, once, or three copies).
     let base = format!("ntf{}", uuid::Uuid::new_v4().simple());
-    let copies = (0..req.duplicatas.unwrap_or(1).clamp(1, 100))
-        .map(|i| Notificacao::PixRecebido {
-            id: if i % 2 == 0 { base.clone() } else { format!("{base}r{i}") },
-            pix: pix.clone(),
+    let delay = Duration::from_millis(req.atraso_ms.unwrap_or(0).min(60_000));
+    let delays: Vec<Duration> = match req.duplicatas {
+        Some(n) => (0..n.clamp(1, 100))
+            .map(|_| {
+                let jitter = if req.embaralhar { rand::thread_rng().gen_range(0..50) } else { 0 };
+                delay + Duration::from_millis(jitter)
+            })
+            .collect(),
+        None => rail.faults.lock().unwrap_or_else(|p| p.into_inner()).copies().into_iter().map(|d| d + delay).collect(),
+    };
+    let copies = delays
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let id = if i % 2 == 0 { base.clone() } else { format!("{base}r{i}") };
+            (Notificacao::PixRecebido { id, pix: pix.clone() }, d)
         })
         .collect();
-    let delay = Duration::from_millis(req.atraso_ms.unwrap_or(0).min(60_000));
-    let entregas = deliver_all(&rail, copies, delay, req.embaralhar).await;
+    let entregas = deliver_all(&rail, copies).await;
     Ok(Json(PayResponse {
         end_to_end_id: pix.end_to_end_id,
         txid: resolved.txid,

@@ -1,9 +1,24 @@
 //! The `PixRail` port over HTTP: orders go to a rail (the sandbox locally, a sponsor bank
 //! adapter in production) as signed JSON.
+//!
+//! What an answer means, and nothing more: 2xx accepted; 409 "I already have this order"
+//! accepted too (orders are idempotent); 422 with a final rejection code rejected; every
+//! other answer — a timeout, a connection error, 408, 425, 429, 5xx, a 4xx without a known
+//! code — is an unknown outcome, left to the reconciler. Nothing is voided on a guess.
 
 use super::lazy_client::LazyClient;
+use crate::domain::money::Amount;
+use crate::domain::payment::IncomingPix;
+use crate::domain::verdict::{RailVerdict, Rejection, RejectionCode};
 use crate::ports::{PixRail, RailError, RailStatus};
-use crate::rail::protocol::{EntradaDict, OrdemDevolucao, OrdemPagamento, StatusOrdem};
+use crate::rail::incoming::incoming;
+use crate::rail::protocol::{EntradaDict, OrdemDevolucao, OrdemPagamento, PixRecebido, Rejeicao, StatusOrdem};
+
+/// The rail's statement of Pix paid in.
+#[derive(serde::Deserialize)]
+struct Extrato {
+    pix: Vec<PixRecebido>,
+}
 use crate::rail::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -16,11 +31,12 @@ pub struct HttpRail {
 }
 
 impl HttpRail {
-    /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built on first use.
-    pub fn new(base: &str, secret: &[u8]) -> Self {
-        let client = LazyClient::new(|| {
+    /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built on first use;
+    /// a call that takes longer than `timeout` has an unknown outcome.
+    pub fn new(base: &str, secret: &[u8], timeout: Duration) -> Self {
+        let client = LazyClient::new(move || {
             reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
+                .timeout(timeout)
                 .connect_timeout(Duration::from_secs(3))
                 .redirect(reqwest::redirect::Policy::none())
         });
@@ -48,14 +64,17 @@ impl HttpRail {
             .await
             .map_err(|e| RailError::Unavailable(e.into()))?;
         let status = res.status();
-        if status.is_success() {
-            Ok(())
-        } else if status.is_client_error() {
-            let text = res.text().await.unwrap_or_default();
-            Err(RailError::Refused(text.chars().take(200).collect()))
-        } else {
-            Err(RailError::Unavailable(anyhow!("rail answered {status}")))
+        if status.is_success() || status == reqwest::StatusCode::CONFLICT {
+            return Ok(());
         }
+        if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+            let body = res.bytes().await.map_err(|e| RailError::Unavailable(e.into()))?;
+            if let Some(rejection) = rejection_of(&body) {
+                return Err(RailError::Rejected(rejection));
+            }
+            return Err(RailError::Unavailable(anyhow!("rail answered 422 without a final rejection code")));
+        }
+        Err(RailError::Unavailable(anyhow!("rail answered {status}")))
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
@@ -71,12 +90,38 @@ impl HttpRail {
             return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
         }
         let s: StatusOrdem = res.json().await.map_err(|e| RailError::Unavailable(e.into()))?;
-        let at = s.horario.as_deref().and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok()).map(|t| t.to_utc());
-        Ok(match s.status.as_str() {
-            "LIQUIDADO" => RailStatus::Settled { at: at.unwrap_or_else(chrono::Utc::now) },
-            "REJEITADO" => RailStatus::Rejected { motivo: s.motivo },
-            _ => RailStatus::Pending,
-        })
+        status_of(&s)
+    }
+}
+
+/// A final rejection in a 422 body, if it carries a code we know to be final.
+fn rejection_of(body: &[u8]) -> Option<Rejection> {
+    let r: Rejeicao = serde_json::from_slice(body).ok()?;
+    Some(Rejection { code: RejectionCode::parse(&r.codigo)?, detail: r.motivo })
+}
+
+/// What a status answer says. A REJEITADO without a final code, a LIQUIDADO without its
+/// time or with an amount that does not parse, or a status we do not know is not a verdict.
+fn status_of(s: &StatusOrdem) -> Result<RailStatus, RailError> {
+    let unclear = |why: &str| Err(RailError::Unavailable(anyhow!("rail status unclear: {why}")));
+    match s.status.as_str() {
+        "EM_PROCESSAMENTO" => Ok(RailStatus::Pending),
+        "LIQUIDADO" => {
+            let Some(at) = s.horario.as_deref().and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok()) else {
+                return unclear("LIQUIDADO without a valid horario");
+            };
+            let valor = match s.valor.as_deref().map(Amount::parse) {
+                None => None,
+                Some(Ok(v)) if !v.is_zero() => Some(v),
+                Some(_) => return unclear("LIQUIDADO with an invalid valor"),
+            };
+            Ok(RailStatus::Decided(RailVerdict::Settled { at: at.to_utc(), valor }))
+        }
+        "REJEITADO" => match s.codigo.as_deref().and_then(RejectionCode::parse) {
+            Some(code) => Ok(RailStatus::Decided(RailVerdict::Rejected(Rejection { code, detail: s.motivo.clone() }))),
+            None => unclear("REJEITADO without a final code"),
+        },
+        _ => unclear("unknown status"),
     }
 }
 
@@ -113,5 +158,70 @@ impl PixRail for HttpRail {
 
     async fn transfer_status(&self, e2eid: &str) -> Result<RailStatus, RailError> {
         self.status(&format!("/envios/{e2eid}")).await
+    }
+
+    async fn received_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<IncomingPix>, RailError> {
+        let desde = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let path = format!(
+            "/recebidos?desde={}",
+            percent_encoding::utf8_percent_encode(&desde, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let res = self
+            .signed(reqwest::Method::GET, &path, vec![])?
+            .send()
+            .await
+            .map_err(|e| RailError::Unavailable(e.into()))?;
+        if !res.status().is_success() {
+            return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
+        }
+        let statement: Extrato = res.json().await.map_err(|e| RailError::Unavailable(e.into()))?;
+        let mut out = Vec::with_capacity(statement.pix.len());
+        for p in &statement.pix {
+            match incoming(p) {
+                Ok(pix) => out.push(pix),
+                Err(_) => tracing::error!("the rail's statement has a Pix that does not parse; left out"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(json: serde_json::Value) -> Result<RailStatus, RailError> {
+        status_of(&serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn only_a_known_final_code_in_a_422_is_a_rejection() {
+        let r = rejection_of(br#"{"codigo": "AC07", "motivo": "encerrada"}"#).unwrap();
+        assert_eq!(r.code, RejectionCode::Ac07);
+        for body in [&br#"{"codigo": "XX99"}"#[..], br#"{"erro": "chave"}"#, b"", b"<html>"] {
+            assert!(rejection_of(body).is_none(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn a_status_is_a_verdict_only_when_it_is_explicit() {
+        assert!(matches!(status(serde_json::json!({"status": "EM_PROCESSAMENTO"})), Ok(RailStatus::Pending)));
+        assert!(matches!(
+            status(serde_json::json!({"status": "REJEITADO", "codigo": "AC03"})),
+            Ok(RailStatus::Decided(RailVerdict::Rejected(_)))
+        ));
+        assert!(matches!(
+            status(serde_json::json!({"status": "LIQUIDADO", "horario": "2026-12-01T10:00:00Z", "valor": "1.00"})),
+            Ok(RailStatus::Decided(RailVerdict::Settled { valor: Some(_), .. }))
+        ));
+        for unclear in [
+            serde_json::json!({"status": "REJEITADO"}),
+            serde_json::json!({"status": "REJEITADO", "codigo": "TIMEOUT"}),
+            serde_json::json!({"status": "LIQUIDADO"}),
+            serde_json::json!({"status": "LIQUIDADO", "horario": "2026-12-01T10:00:00Z", "valor": "abc"}),
+            serde_json::json!({"status": "CANCELADO"}),
+        ] {
+            assert!(matches!(status(unclear.clone()), Err(RailError::Unavailable(_))), "{unclear}");
+        }
     }
 }

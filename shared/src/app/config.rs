@@ -25,6 +25,12 @@ pub struct Config {
     pub rail_url: String,
     /// Shared secret signing rail messages in both directions.
     pub rail_secret: Vec<u8>,
+    /// The secret being rotated out (`RAIL_WEBHOOK_SECRET_PREVIOUS`): notifications signed
+    /// with it are still accepted during the overlap; nothing is signed with it.
+    pub rail_secret_previous: Option<Vec<u8>>,
+    /// How long a rail call may take before its outcome is unknown (`RAIL_TIMEOUT_MS`,
+    /// default 10 000).
+    pub rail_timeout: std::time::Duration,
     /// Our ISPB, in the SPI ids we generate (rtrId, ...).
     pub ispb: String,
     /// Where idempotency records live.
@@ -139,6 +145,8 @@ impl std::fmt::Debug for Config {
             .field("location_base", &self.location_base)
             .field("rail_url", &self.rail_url)
             .field("rail_secret", &"***")
+            .field("rail_secret_previous", &self.rail_secret_previous.as_ref().map(|_| "***"))
+            .field("rail_timeout", &self.rail_timeout)
             .field("ispb", &self.ispb)
             .field("idempotency", &self.idempotency)
             .field("cipher", &self.cipher)
@@ -188,7 +196,35 @@ impl Config {
             config.location_scheme = scheme;
         }
         config.webhooks = WebhookSettings::from_env()?;
+        config.read_rail_env()?;
         Ok(config)
+    }
+
+    /// `RAIL_WEBHOOK_SECRET_PREVIOUS` and `RAIL_TIMEOUT_MS`.
+    pub fn read_rail_env(&mut self) -> Result<(), ConfigError> {
+        if let Ok(previous) = env::var("RAIL_WEBHOOK_SECRET_PREVIOUS") {
+            if !previous.is_empty() {
+                if previous.len() < MIN_RAIL_SECRET {
+                    return Err(ConfigError::Invalid(
+                        "RAIL_WEBHOOK_SECRET_PREVIOUS",
+                        format!("must have at least {MIN_RAIL_SECRET} bytes"),
+                    ));
+                }
+                self.rail_secret_previous = Some(previous.into_bytes());
+            }
+        }
+        if let Ok(ms) = env::var("RAIL_TIMEOUT_MS") {
+            let ms: u64 = ms.parse().ok().filter(|n| (100..=60_000).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("RAIL_TIMEOUT_MS", "must be a whole number from 100 to 60000".into())
+            })?;
+            self.rail_timeout = std::time::Duration::from_millis(ms);
+        }
+        Ok(())
+    }
+
+    /// The secrets a rail message may be signed with: the current one first.
+    pub fn rail_secrets(&self) -> Vec<&[u8]> {
+        std::iter::once(self.rail_secret.as_slice()).chain(self.rail_secret_previous.as_deref()).collect()
     }
 
     /// `IDEMPOTENCY_STORE` (default postgres) and `IDEMPOTENCY_TABLE`.
@@ -266,6 +302,8 @@ impl Config {
             location_base,
             rail_url: DEFAULT_RAIL_URL.into(),
             rail_secret: vec![],
+            rail_secret_previous: None,
+            rail_timeout: std::time::Duration::from_secs(10),
             ispb: DEFAULT_ISPB.into(),
             idempotency: IdempotencyBackend::Postgres,
             cipher: CipherBackend::ephemeral(),

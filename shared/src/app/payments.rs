@@ -47,6 +47,7 @@ pub async fn receive_pix(
             ]);
         }
         RecordOutcome::Duplicate => tracing::info!("duplicate Pix notification ignored"),
+        RecordOutcome::Divergent { .. } => {}
     }
     Ok(outcome)
 }
@@ -104,10 +105,10 @@ pub async fn refund(
                 "refund order not confirmed by the rail"
             )
         }
-        // Refused outright: nothing will leave; release the reservation now.
-        Err(RailError::Refused(reason)) => {
-            let result = RailVerdict::Rejected { motivo: Some(reason) };
-            let id = format!("refused-{}", refund.rtr_id.as_str());
+        // Rejected with a final reason code: nothing will leave; release the reservation now.
+        Err(RailError::Rejected(rejection)) => {
+            let result = RailVerdict::Rejected(rejection);
+            let id = format!("rejected-{}", refund.rtr_id.as_str());
             state.pix.conclude_refund(&id, &refund.rtr_id, &result).await?;
             let current = state.pix.find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);
             return Ok(RefundCreated { refund: current, created: true });

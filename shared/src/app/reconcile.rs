@@ -1,13 +1,14 @@
 //! The reconciler: finishes orders (Pix out and refunds) left EM_PROCESSAMENTO (a crash
 //! between reserve and order, a lost notification, an unreachable rail) by asking the rail
-//! where each stands. The rail is idempotent on order ids, so re-sending an order it never
+//! where each stands, and credits Pix paid in whose notification never arrived, from the
+//! rail's statement. The rail is idempotent on order ids, so re-sending an order it never
 //! got cannot send twice; verdicts are applied at most once, so a late notification
 //! changes nothing.
 
 use super::AppState;
 use crate::domain::ids::RtrId;
 use crate::domain::transfer::Transfer;
-use crate::ports::{RailError, RailStatus, RailVerdict, StoreError};
+use crate::ports::{RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
 use crate::rail::protocol::OrdemDevolucao;
 use chrono::Duration;
 
@@ -20,7 +21,14 @@ pub struct Report {
     pub resent: u32,
     pub still_pending: u32,
     pub errors: u32,
+    /// Pix paid in found on the rail's statement but not in our books, now credited.
+    pub received_recovered: u32,
+    /// Statement entries that contradict what we booked (flagged).
+    pub received_flagged: u32,
 }
+
+/// How far back the rail's statement of Pix paid in is read on each pass.
+pub const STATEMENT_LOOKBACK_HOURS: i64 = 24;
 
 /// An order waiting for its verdict.
 enum Pending {
@@ -76,8 +84,7 @@ pub async fn run(state: &AppState, grace: Duration) -> Result<Report, StoreError
     for p in &pending {
         report.checked += 1;
         let verdict = match p.status(state).await {
-            Ok(RailStatus::Settled { at }) => RailVerdict::Settled { at },
-            Ok(RailStatus::Rejected { motivo }) => RailVerdict::Rejected { motivo },
+            Ok(RailStatus::Decided(verdict)) => verdict,
             Ok(RailStatus::Pending) => {
                 report.still_pending += 1;
                 continue;
@@ -100,10 +107,37 @@ pub async fn run(state: &AppState, grace: Duration) -> Result<Report, StoreError
         };
         match verdict {
             RailVerdict::Settled { .. } => report.settled += 1,
-            RailVerdict::Rejected { .. } => report.rejected += 1,
+            RailVerdict::Rejected(_) => report.rejected += 1,
         }
         p.conclude(state, &verdict).await?;
     }
+    recover_received(state, &mut report).await?;
     tracing::info!(?report, "reconciliation pass");
     Ok(report)
+}
+
+/// Credits what the rail's statement shows paid in and our books miss (recording is
+/// idempotent on the end-to-end id, so what is already booked is a duplicate).
+async fn recover_received(state: &AppState, report: &mut Report) -> Result<(), StoreError> {
+    let since = state.clock.now() - Duration::hours(STATEMENT_LOOKBACK_HOURS);
+    let statement = match state.rail.received_since(since).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "reconciler could not read the rail's statement");
+            report.errors += 1;
+            return Ok(());
+        }
+    };
+    for pix in &statement {
+        let notification = format!("statement-{}", pix.end_to_end_id.as_str());
+        match state.pix.record_incoming(&notification, pix).await? {
+            RecordOutcome::Recorded { .. } => {
+                tracing::warn!(e2eid = pix.end_to_end_id.as_str(), "Pix paid in recovered from the rail's statement");
+                report.received_recovered += 1;
+            }
+            RecordOutcome::Divergent { .. } => report.received_flagged += 1,
+            RecordOutcome::Duplicate => {}
+        }
+    }
+    Ok(())
 }

@@ -92,7 +92,7 @@ impl AppState {
         let accounts = Arc::new(AccountDirectory::default());
         // Outbound clients are built on first use: most functions never call out.
         let locations = Arc::new(HttpLocationReader::new(&config.location_scheme));
-        let rail = HttpRail::new(&config.rail_url, &config.rail_secret);
+        let rail = HttpRail::new(&config.rail_url, &config.rail_secret, config.rail_timeout);
         let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
         Ok(AppState {
             config: Arc::new(config),

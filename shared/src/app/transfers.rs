@@ -36,7 +36,10 @@ pub enum TransferError {
 fn rail_error(e: RailError) -> TransferError {
     match e {
         RailError::Unavailable(cause) => TransferError::RailUnavailable(cause),
-        RailError::Refused(_) => TransferError::UnknownKey,
+        // The directory does not reject: it answers or not.
+        RailError::Rejected(r) => {
+            TransferError::RailUnavailable(anyhow::anyhow!("DICT lookup rejected ({})", r.code.as_str()))
+        }
     }
 }
 
@@ -80,8 +83,10 @@ fn order(t: &Transfer) -> OrdemPagamento {
     }
 }
 
-/// Sends a reserved transfer's order to the rail. A rail that cannot be reached leaves it
-/// EM_PROCESSAMENTO (the reconciler finishes it); one that refuses voids it now.
+/// Sends a reserved transfer's order to the rail. Only an explicit rejection (a final
+/// reason code) voids it now; any other failure — unreachable, timed out, throttled, a
+/// server error — leaves it EM_PROCESSAMENTO with its reservation, for the rail's
+/// notification or the reconciler to finish.
 pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferError> {
     match state.rail.send_pix(&order(t)).await {
         Ok(()) => Ok(()),
@@ -89,13 +94,13 @@ pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferErro
             tracing::warn!(
                 e2eid = t.end_to_end_id.as_str(),
                 error = format!("{e:#}"),
-                "Pix order not confirmed by the rail"
+                "Pix order outcome unknown: left to the reconciler"
             );
             Ok(())
         }
-        Err(RailError::Refused(reason)) => {
-            let id = format!("refused-{}", t.end_to_end_id.as_str());
-            state.transfers.conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected { motivo: Some(reason) }).await?;
+        Err(RailError::Rejected(rejection)) => {
+            let id = format!("rejected-{}", t.end_to_end_id.as_str());
+            state.transfers.conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected(rejection)).await?;
             Ok(())
         }
     }
@@ -203,4 +208,17 @@ pub async fn conclude(
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
     state.transfers.conclude(notification_id, e2eid, verdict).await
+}
+
+/// Credits a Pix we sent that the receiving bank returned. Replays are no-ops.
+pub async fn record_return(
+    state: &AppState,
+    notification_id: &str,
+    returned: &crate::ports::ReturnedPix,
+) -> Result<ConcludeOutcome, StoreError> {
+    let outcome = state.transfers.record_return(notification_id, returned).await?;
+    if matches!(outcome, ConcludeOutcome::Applied | ConcludeOutcome::Flagged(_)) {
+        crate::telemetry::metrics(&[("TransfersReturned", 1.0, crate::telemetry::Unit::Count)]);
+    }
+    Ok(outcome)
 }

@@ -17,8 +17,13 @@ pub enum Account {
     RailSettlement,
     /// Fees charged.
     FeeRevenue,
-    /// Money received for a key no merchant owns, parked until someone sorts it out.
+    /// Money received for a key no merchant owns, parked until someone sorts it out; also
+    /// the other side of a rail report we cannot attribute (a divergent notification).
     Suspense,
+    /// What merchants owe the platform: money that left for them beyond their available
+    /// balance (a settlement after a void, a larger settlement than ordered). Operations
+    /// collect it.
+    OperationsReceivable,
 }
 
 /// The kinds of movement, each unique on its natural key.
@@ -31,7 +36,29 @@ pub enum EntryKind {
     TransferReserve,
     TransferSettle,
     TransferVoid,
+    /// A booking that corrects a transfer after a contradictory verdict.
+    TransferCorrection,
+    /// The same, for a refund.
+    RefundCorrection,
+    /// A Pix we sent, returned by the receiving bank (a devolução, MED included).
+    TransferReturn,
+    /// The difference a divergent notification of a received Pix reports.
+    PixReceivedCorrection,
 }
+
+const ENTRY_KINDS: [EntryKind; 11] = [
+    EntryKind::PixReceived,
+    EntryKind::RefundReserve,
+    EntryKind::RefundSettle,
+    EntryKind::RefundVoid,
+    EntryKind::TransferReserve,
+    EntryKind::TransferSettle,
+    EntryKind::TransferVoid,
+    EntryKind::TransferCorrection,
+    EntryKind::RefundCorrection,
+    EntryKind::TransferReturn,
+    EntryKind::PixReceivedCorrection,
+];
 
 impl EntryKind {
     pub fn as_str(self) -> &'static str {
@@ -43,21 +70,15 @@ impl EntryKind {
             EntryKind::TransferReserve => "transfer_reserve",
             EntryKind::TransferSettle => "transfer_settle",
             EntryKind::TransferVoid => "transfer_void",
+            EntryKind::TransferCorrection => "transfer_correction",
+            EntryKind::RefundCorrection => "refund_correction",
+            EntryKind::TransferReturn => "transfer_return",
+            EntryKind::PixReceivedCorrection => "pix_received_correction",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            EntryKind::PixReceived,
-            EntryKind::RefundReserve,
-            EntryKind::RefundSettle,
-            EntryKind::RefundVoid,
-            EntryKind::TransferReserve,
-            EntryKind::TransferSettle,
-            EntryKind::TransferVoid,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        ENTRY_KINDS.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -108,6 +129,42 @@ impl JournalEntry {
             kind,
             key.to_owned(),
             vec![(Account::MerchantPending(merchant), -v), (Account::RailSettlement, v)],
+        )
+    }
+
+    /// An entry from postings computed elsewhere (a settlement of another amount, a
+    /// correction); None unless they balance over at least two accounts.
+    pub fn balanced(kind: EntryKind, key: &str, postings: Vec<(Account, i64)>) -> Option<Self> {
+        let mut merged: Vec<(Account, i64)> = vec![];
+        for (a, v) in postings {
+            match merged.iter_mut().find(|(b, _)| *b == a) {
+                Some((_, w)) => *w = w.checked_add(v)?,
+                None => merged.push((a, v)),
+            }
+        }
+        merged.retain(|(_, v)| *v != 0);
+        let sum = merged.iter().try_fold(0i64, |s, (_, v)| s.checked_add(*v))?;
+        (sum == 0 && merged.len() >= 2).then(|| JournalEntry { kind, natural_key: key.to_owned(), postings: merged })
+    }
+
+    /// A Pix we sent comes back (keyed by the return's rtrId): the rail pays in `valor`;
+    /// the merchant gets what the transfer sent, any `excess` goes to suspense.
+    pub fn transfer_return(rtr_id: &str, merchant: MerchantId, valor: Amount, excess: Amount) -> Self {
+        let (v, x) = (valor.centavos(), excess.centavos().min(valor.centavos()));
+        JournalEntry::new(
+            EntryKind::TransferReturn,
+            rtr_id.to_owned(),
+            vec![(Account::RailSettlement, -v), (Account::MerchantAvailable(merchant), v - x), (Account::Suspense, x)],
+        )
+    }
+
+    /// A divergent report of a received Pix: the rail's position moves by `difference`
+    /// (positive: more arrived than first reported), parked in suspense.
+    pub fn pix_received_correction(key: &str, difference: i64) -> Option<Self> {
+        Self::balanced(
+            EntryKind::PixReceivedCorrection,
+            key,
+            vec![(Account::RailSettlement, -difference), (Account::Suspense, difference)],
         )
     }
 

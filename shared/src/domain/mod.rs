@@ -13,4 +13,5 @@ pub mod payment;
 pub mod pix_key;
 pub mod text;
 pub mod transfer;
+pub mod verdict;
 pub mod webhook;

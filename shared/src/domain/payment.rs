@@ -161,6 +161,8 @@ pub struct Refund {
     pub motivo: Option<String>,
     pub solicitacao: DateTime<Utc>,
     pub liquidacao: Option<DateTime<Utc>>,
+    /// Set when the rail contradicted itself about this refund.
+    pub alerta: Option<super::verdict::Contradiction>,
 }
 
 /// A received Pix as a merchant sees it, with its refunds.
@@ -175,6 +177,8 @@ pub struct ReceivedPix {
     pub pagador: Payer,
     pub info_pagador: Option<String>,
     pub alert: Option<Alert>,
+    /// Set when the rail reported this end-to-end id again with another amount or key.
+    pub rail_alert: Option<super::verdict::Contradiction>,
     pub refunds: Vec<Refund>,
 }
 
@@ -280,6 +284,7 @@ mod tests {
             pagador: Payer { documento: None, nome: None },
             info_pagador: None,
             alert: None,
+            rail_alert: None,
             refunds: vec![],
         }
     }
@@ -317,6 +322,7 @@ mod tests {
             motivo: None,
             solicitacao: Utc::now(),
             liquidacao: None,
+            alerta: None,
         };
         pix.refunds = vec![refund("6.00", RefundStatus::Devolvido), refund("4.00", RefundStatus::NaoRealizado)];
         assert_eq!(pix.refundable(), 400);

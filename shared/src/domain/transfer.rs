@@ -117,6 +117,21 @@ pub struct Transfer {
     pub motivo: Option<String>,
     pub solicitacao: DateTime<Utc>,
     pub liquidacao: Option<DateTime<Utc>>,
+    /// Set when the rail contradicted itself about this transfer (operations look at it).
+    pub alerta: Option<super::verdict::Contradiction>,
+    /// What the receiving bank sent back, oldest first.
+    pub devolucoes: Vec<TransferReturn>,
+}
+
+/// A Pix we sent that the receiving bank returned (in part or whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferReturn {
+    pub rtr_id: super::ids::RtrId,
+    pub valor: Amount,
+    pub horario: DateTime<Utc>,
+    /// The return's reason code (MD06, FR01, BE08, ...).
+    pub codigo: Option<String>,
+    pub motivo: Option<String>,
 }
 
 /// A merchant's transfer limits (centavos).

@@ -65,7 +65,7 @@ pub fn signature_header(secrets: &[WebhookSecret], msg_id: &str, timestamp: i64,
 
 /// What a merchant can subscribe to. Each is written to the outbox in the same transaction
 /// as the change it reports.
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "pix.recebido",
     "cob.concluida",
     "devolucao.solicitada",
@@ -74,6 +74,8 @@ pub const EVENT_TYPES: [&str; 8] = [
     "envio.em_processamento",
     "envio.realizado",
     "envio.nao_realizado",
+    "envio.devolvido",
+    "contradicao.registrada",
 ];
 
 pub fn is_event_type(s: &str) -> bool {

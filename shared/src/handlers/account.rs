@@ -31,6 +31,10 @@ fn tipo(kind: EntryKind) -> &'static str {
         EntryKind::TransferReserve => "ENVIO_RESERVADO",
         EntryKind::TransferSettle => "ENVIO_LIQUIDADO",
         EntryKind::TransferVoid => "ENVIO_ESTORNADO",
+        EntryKind::TransferCorrection => "ENVIO_CORRIGIDO",
+        EntryKind::RefundCorrection => "DEVOLUCAO_CORRIGIDA",
+        EntryKind::TransferReturn => "ENVIO_DEVOLVIDO",
+        EntryKind::PixReceivedCorrection => "PIX_RECEBIDO_CORRIGIDO",
     }
 }
 

@@ -193,6 +193,29 @@ pub fn view(t: &Transfer) -> Value {
     if let Some(mo) = &t.motivo {
         m.insert("motivo".into(), j!(mo));
     }
+    if let Some(a) = t.alerta {
+        m.insert("alerta".into(), j!(a.as_str()));
+    }
+    if !t.devolucoes.is_empty() {
+        let devolucoes: Vec<Value> = t
+            .devolucoes
+            .iter()
+            .map(|d| {
+                let mut r = Map::new();
+                r.insert("rtrId".into(), j!(d.rtr_id.as_str()));
+                r.insert("valor".into(), j!(d.valor.to_string()));
+                r.insert("horario".into(), j!({"liquidacao": timestamp(d.horario)}));
+                if let Some(c) = &d.codigo {
+                    r.insert("codigo".into(), j!(c));
+                }
+                if let Some(mo) = &d.motivo {
+                    r.insert("motivo".into(), j!(mo));
+                }
+                Value::Object(r)
+            })
+            .collect();
+        m.insert("devolucoes".into(), Value::Array(devolucoes));
+    }
     Value::Object(m)
 }
 

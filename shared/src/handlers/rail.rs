@@ -1,21 +1,19 @@
 //! `POST /rail/notificacoes`: signed notifications from the Pix rail (a Pix received, a
-//! refund settled or rejected). Authenticated by signature, not by API key; every
+//! refund or a Pix out settled or rejected, a Pix out returned). Authenticated by signature, not by API key; every
 //! notification is applied at most once, so duplicates and replays answer 200 and change
 //! nothing.
 
 use crate::app::payments::{self, PaymentError};
 use crate::app::AppState;
-use crate::domain::document::{Cnpj, Cpf, Document};
-use crate::domain::ids::{EndToEndId, RtrId, Txid};
-use crate::domain::money::Amount;
-use crate::domain::payment::{IncomingPix, Payer};
+use crate::domain::ids::{EndToEndId, RtrId};
 use crate::http::json::Violations;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{json, Request, Response};
-use crate::ports::{ConcludeOutcome, RailVerdict, RecordOutcome};
-use crate::rail::protocol::{DevolucaoResultado, Notificacao, PixRecebido};
-use crate::rail::signature::{verify, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use chrono::{DateTime, Utc};
+use crate::ports::{ConcludeOutcome, Contradiction, RailVerdict, RecordOutcome, Rejection, RejectionCode, ReturnedPix};
+use crate::rail::incoming::{incoming, positive_amount, time};
+use crate::rail::protocol::{DevolucaoRecebida, DevolucaoResultado, Notificacao};
+use crate::rail::signature::{verify_any, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use chrono::Utc;
 use http::StatusCode;
 use serde_json::json as j;
 
@@ -25,81 +23,76 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn time(s: &str, field: &str, v: &mut Violations) -> Option<DateTime<Utc>> {
-    let t = DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc());
-    if t.is_none() {
-        v.add(field, "must be an RFC 3339 timestamp");
-    }
-    t
-}
-
-fn positive_amount(s: &str, field: &str, v: &mut Violations) -> Option<Amount> {
-    match Amount::parse(s) {
-        Ok(a) if !a.is_zero() => Some(a),
-        _ => {
-            v.add(field, "must be a positive Bacen amount");
-            None
-        }
-    }
-}
-
-fn incoming(p: &PixRecebido) -> Result<IncomingPix, ApiError> {
-    let mut v = Violations::default();
-    let e2eid = EndToEndId::parse(&p.end_to_end_id).map_err(|e| v.add("pix.endToEndId", e.to_string())).ok();
-    let txid = match p.txid.as_deref() {
-        Some(t) => Txid::parse(t).map(Some).map_err(|e| v.add("pix.txid", e.to_string())).ok(),
-        None => Some(None),
-    };
-    let valor = positive_amount(&p.valor, "pix.valor", &mut v);
-    let horario = time(&p.horario, "pix.horario", &mut v);
-    if p.chave.is_empty() || p.chave.len() > 77 {
-        v.add("pix.chave", "must have 1 to 77 characters");
-    }
-    let documento = match (&p.pagador.cpf, &p.pagador.cnpj) {
-        (Some(c), None) => {
-            Cpf::parse(c).map(|c| Some(Document::Cpf(c))).map_err(|_| v.add("pix.pagador.cpf", "invalid")).ok()
-        }
-        (None, Some(c)) => {
-            Cnpj::parse(c).map(|c| Some(Document::Cnpj(c))).map_err(|_| v.add("pix.pagador.cnpj", "invalid")).ok()
-        }
-        (None, None) => Some(None),
-        (Some(_), Some(_)) => {
-            v.add("pix.pagador", "cpf and cnpj cannot both be given");
-            None
-        }
-    };
-    let nome = p.pagador.nome.as_ref().map(|n| n.chars().take(200).collect::<String>());
-    let info = p.info_pagador.as_ref().map(|i| i.chars().take(140).collect::<String>());
-    let pix = match (e2eid, txid, valor, horario, documento) {
-        (Some(end_to_end_id), Some(txid), Some(valor), Some(horario), Some(documento)) if v.is_empty() => {
-            Some(IncomingPix {
-                end_to_end_id,
-                chave: p.chave.clone(),
-                txid,
-                valor,
-                horario,
-                pagador: Payer { documento, nome },
-                info_pagador: info,
-            })
-        }
-        _ => None,
-    };
-    v.finish(pix, ProblemKind::RequisicaoInvalida, DETAIL)?
-        .ok_or_else(|| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))
-}
-
 fn rtr_id(d: &DevolucaoResultado) -> Result<RtrId, ApiError> {
     RtrId::parse(&d.rtr_id).map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))
 }
 
-fn answer(applied: bool) -> Response {
-    json(StatusCode::OK, &j!({"resultado": if applied { "APLICADA" } else { "DUPLICADA" }}))
+/// What the rail is told: the notification was applied, was a duplicate, or contradicted
+/// the books (applied as reported and flagged — the rail is told so, honestly).
+fn answer(outcome: &ConcludeOutcome) -> Response {
+    let body = match outcome {
+        ConcludeOutcome::Applied => j!({"resultado": "APLICADA"}),
+        ConcludeOutcome::Flagged(c) => j!({"resultado": "CONTRADICAO_REGISTRADA", "alerta": c.as_str()}),
+        ConcludeOutcome::Duplicate | ConcludeOutcome::Unknown => j!({"resultado": "DUPLICADA"}),
+    };
+    json(StatusCode::OK, &body)
+}
+
+/// A settlement: its time, and the amount the rail says it settled.
+fn settled(horario: &str, valor: &str, prefix: &str) -> Result<RailVerdict, ApiError> {
+    let mut v = Violations::default();
+    let at = time(horario, &format!("{prefix}.horario"), &mut v);
+    let valor = positive_amount(valor, &format!("{prefix}.valor"), &mut v);
+    let verdict = match (at, valor) {
+        (Some(at), Some(valor)) => Some(RailVerdict::Settled { at, valor: Some(valor) }),
+        _ => None,
+    };
+    v.finish(verdict, ProblemKind::RequisicaoInvalida, DETAIL)?
+        .ok_or_else(|| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))
+}
+
+/// A rejection: only with a final reason code (anything else is not a verdict).
+fn rejected(codigo: Option<&str>, motivo: Option<&str>, prefix: &str) -> Result<RailVerdict, ApiError> {
+    match codigo.and_then(RejectionCode::parse) {
+        Some(code) => Ok(RailVerdict::Rejected(Rejection { code, detail: motivo.map(str::to_owned) })),
+        None => {
+            let mut v = Violations::default();
+            v.add(format!("{prefix}.codigo"), "a rejection must carry a final reason code");
+            Err(ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0))
+        }
+    }
+}
+
+fn returned(d: &DevolucaoRecebida) -> Result<ReturnedPix, ApiError> {
+    let mut v = Violations::default();
+    let rtr_id = RtrId::parse(&d.rtr_id).map_err(|e| v.add("devolucao.rtrId", e.to_string())).ok();
+    let e2eid = EndToEndId::parse(&d.end_to_end_id).map_err(|e| v.add("devolucao.endToEndId", e.to_string())).ok();
+    let valor = positive_amount(&d.valor, "devolucao.valor", &mut v);
+    let horario = time(&d.horario, "devolucao.horario", &mut v);
+    let codigo =
+        d.codigo.clone().filter(|c| c.len() == 4 && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+    if d.codigo.is_some() && codigo.is_none() {
+        v.add("devolucao.codigo", "must be a 4-character reason code");
+    }
+    let r = match (rtr_id, e2eid, valor, horario) {
+        (Some(rtr_id), Some(end_to_end_id), Some(valor), Some(horario)) => Some(ReturnedPix {
+            rtr_id,
+            end_to_end_id,
+            valor,
+            horario,
+            codigo,
+            motivo: d.motivo.as_ref().map(|m| m.chars().take(140).collect()),
+        }),
+        _ => None,
+    };
+    v.finish(r, ProblemKind::RequisicaoInvalida, DETAIL)?
+        .ok_or_else(|| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))
 }
 
 pub async fn notification(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let now = Utc::now().timestamp();
-    let signed = verify(
-        &state.config.rail_secret,
+    let signed = verify_any(
+        &state.config.rail_secrets(),
         header(req, TIMESTAMP_HEADER),
         header(req, SIGNATURE_HEADER),
         req.body(),
@@ -124,45 +117,44 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
         PaymentError::Store(s) => s.into(),
         other => ApiError::internal(other.into()),
     };
+    let unknown_transfer = || ApiError::new(ProblemKind::NaoEncontrado, "No transfer with this endToEndId.");
+    let bad = || ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL);
     match &notification {
         Notificacao::PixRecebido { pix, .. } => {
-            let pix = incoming(pix)?;
-            let outcome = payments::receive_pix(state, id, &pix).await.map_err(map)?;
-            Ok(answer(outcome != RecordOutcome::Duplicate))
+            let pix =
+                incoming(pix).map_err(|v| ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0))?;
+            let outcome = match payments::receive_pix(state, id, &pix).await.map_err(map)? {
+                RecordOutcome::Recorded { .. } => ConcludeOutcome::Applied,
+                RecordOutcome::Duplicate => ConcludeOutcome::Duplicate,
+                RecordOutcome::Divergent { .. } => ConcludeOutcome::Flagged(Contradiction::DivergentNotification),
+            };
+            Ok(answer(&outcome))
         }
-        Notificacao::DevolucaoLiquidada { devolucao, .. } => {
-            let mut v = Violations::default();
-            let at = time(&devolucao.horario, "devolucao.horario", &mut v);
-            let at = v.finish(at, ProblemKind::RequisicaoInvalida, DETAIL)?.unwrap_or_else(Utc::now);
-            let outcome = payments::conclude_refund(state, id, &rtr_id(devolucao)?, &RailVerdict::Settled { at })
-                .await
-                .map_err(map)?;
-            Ok(answer(outcome == ConcludeOutcome::Applied))
+        Notificacao::DevolucaoLiquidada { devolucao: d, .. } | Notificacao::DevolucaoRejeitada { devolucao: d, .. } => {
+            let verdict = match &notification {
+                Notificacao::DevolucaoLiquidada { .. } => settled(&d.horario, &d.valor, "devolucao")?,
+                _ => rejected(d.codigo.as_deref(), d.motivo.as_deref(), "devolucao")?,
+            };
+            let outcome = payments::conclude_refund(state, id, &rtr_id(d)?, &verdict).await.map_err(map)?;
+            Ok(answer(&outcome))
         }
         Notificacao::PixEnviadoLiquidado { envio, .. } | Notificacao::PixEnviadoRejeitado { envio, .. } => {
-            let e2eid = EndToEndId::parse(&envio.end_to_end_id)
-                .map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
+            let e2eid = EndToEndId::parse(&envio.end_to_end_id).map_err(|_| bad())?;
             let verdict = match &notification {
-                Notificacao::PixEnviadoLiquidado { .. } => {
-                    let mut v = Violations::default();
-                    let at = time(&envio.horario, "envio.horario", &mut v);
-                    RailVerdict::Settled {
-                        at: v.finish(at, ProblemKind::RequisicaoInvalida, DETAIL)?.unwrap_or_else(Utc::now),
-                    }
-                }
-                _ => RailVerdict::Rejected { motivo: envio.motivo.clone() },
+                Notificacao::PixEnviadoLiquidado { .. } => settled(&envio.horario, &envio.valor, "envio")?,
+                _ => rejected(envio.codigo.as_deref(), envio.motivo.as_deref(), "envio")?,
             };
             match crate::app::transfers::conclude(state, id, &e2eid, &verdict).await? {
-                ConcludeOutcome::Unknown => {
-                    Err(ApiError::new(ProblemKind::NaoEncontrado, "No transfer with this endToEndId."))
-                }
-                outcome => Ok(answer(outcome == ConcludeOutcome::Applied)),
+                ConcludeOutcome::Unknown => Err(unknown_transfer()),
+                outcome => Ok(answer(&outcome)),
             }
         }
-        Notificacao::DevolucaoRejeitada { devolucao, .. } => {
-            let result = RailVerdict::Rejected { motivo: devolucao.motivo.clone() };
-            let outcome = payments::conclude_refund(state, id, &rtr_id(devolucao)?, &result).await.map_err(map)?;
-            Ok(answer(outcome == ConcludeOutcome::Applied))
+        Notificacao::PixEnviadoDevolvido { devolucao, .. } => {
+            let r = returned(devolucao)?;
+            match crate::app::transfers::record_return(state, id, &r).await? {
+                ConcludeOutcome::Unknown => Err(unknown_transfer()),
+                outcome => Ok(answer(&outcome)),
+            }
         }
     }
 }

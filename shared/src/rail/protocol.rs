@@ -32,7 +32,8 @@ pub struct PixRecebido {
     pub info_pagador: Option<String>,
 }
 
-/// The outcome of a refund we ordered.
+/// The outcome of a refund we ordered. A rejection carries its final reason `codigo`
+/// (pacs.002); `valor` is what the rail settled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DevolucaoResultado {
@@ -40,6 +41,34 @@ pub struct DevolucaoResultado {
     pub end_to_end_id: String,
     pub valor: String,
     pub horario: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub codigo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub motivo: Option<String>,
+}
+
+/// A Pix we sent, returned by the receiving bank (pacs.004): `endToEndId` is our
+/// transfer's, `rtrId` the return's own id; `codigo` its reason (MD06 asked by the
+/// receiver, FR01 fraud under MED, BE08 bank error, SL02 ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DevolucaoRecebida {
+    pub rtr_id: String,
+    pub end_to_end_id: String,
+    pub valor: String,
+    pub horario: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub codigo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub motivo: Option<String>,
+}
+
+/// The body of a 422 answer to an order: a final rejection with its reason code. Only
+/// this voids an order at once; any other answer leaves it to the reconciler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rejeicao {
+    pub codigo: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub motivo: Option<String>,
 }
@@ -58,15 +87,20 @@ pub enum Notificacao {
     PixEnviadoLiquidado { id: String, envio: EnvioResultado },
     #[serde(rename = "PIX_ENVIADO_REJEITADO")]
     PixEnviadoRejeitado { id: String, envio: EnvioResultado },
+    #[serde(rename = "PIX_ENVIADO_DEVOLVIDO")]
+    PixEnviadoDevolvido { id: String, devolucao: DevolucaoRecebida },
 }
 
-/// The outcome of a Pix we sent.
+/// The outcome of a Pix we sent. A rejection carries its final reason `codigo`;
+/// `valor` is what the rail settled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvioResultado {
     pub end_to_end_id: String,
     pub valor: String,
     pub horario: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub codigo: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub motivo: Option<String>,
 }
@@ -119,8 +153,14 @@ pub struct StatusOrdem {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub horario: Option<String>,
+    /// The final reason of a REJEITADO.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub codigo: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub motivo: Option<String>,
+    /// What a LIQUIDADO settled.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valor: Option<String>,
     /// How many times the order was received (the rail applies it once).
     #[serde(default)]
     pub pedidos: u32,
@@ -133,7 +173,8 @@ impl Notificacao {
             | Notificacao::DevolucaoLiquidada { id, .. }
             | Notificacao::DevolucaoRejeitada { id, .. }
             | Notificacao::PixEnviadoLiquidado { id, .. }
-            | Notificacao::PixEnviadoRejeitado { id, .. } => id,
+            | Notificacao::PixEnviadoRejeitado { id, .. }
+            | Notificacao::PixEnviadoDevolvido { id, .. } => id,
         }
     }
 
@@ -144,6 +185,7 @@ impl Notificacao {
             Notificacao::DevolucaoRejeitada { .. } => "DEVOLUCAO_REJEITADA",
             Notificacao::PixEnviadoLiquidado { .. } => "PIX_ENVIADO_LIQUIDADO",
             Notificacao::PixEnviadoRejeitado { .. } => "PIX_ENVIADO_REJEITADO",
+            Notificacao::PixEnviadoDevolvido { .. } => "PIX_ENVIADO_DEVOLVIDO",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! `x-rail-timestamp: <unix seconds>` and `x-rail-signature: v1=<hex HMAC-SHA256 of
 //! "{timestamp}.{body}">`. A verifier refuses timestamps outside a tolerance window, so a
 //! captured message cannot be replayed later; replays inside the window are harmless
-//! because every notification is applied at most once.
+//! because every notification is applied at most once. During a rotation a verifier
+//! accepts the new and the previous secret; a signer uses the new one only.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -46,15 +47,31 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
+    verify_any(&[secret], timestamp, signature, body, now)
+}
+
+/// The same, accepting a signature by any of `secrets` (a rotation's new and previous).
+pub fn verify_any(
+    secrets: &[&[u8]],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
     let ts: i64 = timestamp.and_then(|t| t.trim().parse().ok()).ok_or(SignatureError::Malformed)?;
     let given = signature
         .and_then(|s| s.trim().strip_prefix("v1="))
         .and_then(|h| hex::decode(h).ok())
         .ok_or(SignatureError::Malformed)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
+    // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
+    if now.abs_diff(ts) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
-    mac(secret, ts, body).verify_slice(&given).map_err(|_| SignatureError::Mismatch)
+    if secrets.iter().any(|secret| mac(secret, ts, body).verify_slice(&given).is_ok()) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +79,20 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"test-secret";
+
+    #[test]
+    fn during_a_rotation_both_secrets_verify_and_no_other() {
+        let (new, old) = (&b"new-secret-0123456789"[..], &b"old-secret-0123456789"[..]);
+        for secret in [new, old] {
+            let sig = sign(secret, 1_000, b"{}");
+            assert_eq!(verify_any(&[new, old], Some("1000"), Some(&sig), b"{}", 1_000), Ok(()));
+        }
+        let stranger = sign(b"another-secret-000000", 1_000, b"{}");
+        assert_eq!(verify_any(&[new, old], Some("1000"), Some(&stranger), b"{}", 1_000), Err(SignatureError::Mismatch));
+        // Once the previous secret is dropped, its signatures stop verifying.
+        let sig = sign(old, 1_000, b"{}");
+        assert_eq!(verify_any(&[new], Some("1000"), Some(&sig), b"{}", 1_000), Err(SignatureError::Mismatch));
+    }
 
     #[test]
     fn a_signed_message_verifies() {
@@ -89,6 +120,8 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(verify(SECRET, None, Some(&sig), b"", 1_000), Err(SignatureError::Malformed));
+        assert_eq!(verify(SECRET, Some("-9223372036854775808"), Some(&sig), b"", 1_000), Err(SignatureError::Stale));
+        assert_eq!(verify(SECRET, Some("9223372036854775807"), Some(&sig), b"", -1_000), Err(SignatureError::Stale));
         assert_eq!(verify(SECRET, Some("1000"), Some("v1=zz"), b"", 1_000), Err(SignatureError::Malformed));
     }
 }

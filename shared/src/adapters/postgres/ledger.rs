@@ -33,7 +33,9 @@ impl AccountDirectory {
             .iter()
             .filter_map(|a| match a {
                 Account::MerchantAvailable(m) | Account::MerchantPending(m) => Some(m.0),
-                Account::RailSettlement | Account::FeeRevenue | Account::Suspense => None,
+                Account::RailSettlement | Account::FeeRevenue | Account::Suspense | Account::OperationsReceivable => {
+                    None
+                }
             })
             .collect();
         let rows = sqlx::query!(
@@ -45,14 +47,7 @@ impl AccountDirectory {
         .map_err(store_error)?;
         let mut found = HashMap::new();
         for r in rows {
-            let account = match (r.merchant_id, r.kind.as_str()) {
-                (Some(m), "merchant_available") => Account::MerchantAvailable(MerchantId(m)),
-                (Some(m), "merchant_pending") => Account::MerchantPending(MerchantId(m)),
-                (None, "rail_settlement") => Account::RailSettlement,
-                (None, "fee_revenue") => Account::FeeRevenue,
-                (None, "suspense") => Account::Suspense,
-                _ => continue,
-            };
+            let Some(account) = account_of(r.merchant_id, &r.kind) else { continue };
             found.insert(account, r.id);
         }
         let ids = accounts
@@ -69,6 +64,80 @@ impl AccountDirectory {
         }
         Ok(ids)
     }
+}
+
+/// The account a `ledger_accounts` row stands for.
+pub(crate) fn account_of(merchant_id: Option<uuid::Uuid>, kind: &str) -> Option<Account> {
+    Some(match (merchant_id, kind) {
+        (Some(m), "merchant_available") => Account::MerchantAvailable(MerchantId(m)),
+        (Some(m), "merchant_pending") => Account::MerchantPending(MerchantId(m)),
+        (None, "rail_settlement") => Account::RailSettlement,
+        (None, "fee_revenue") => Account::FeeRevenue,
+        (None, "suspense") => Account::Suspense,
+        (None, "operations_receivable") => Account::OperationsReceivable,
+        _ => return None,
+    })
+}
+
+/// A merchant's available balance, with its account locked against other debits until
+/// the caller's transaction ends (as a debit posting would lock it).
+pub(crate) async fn available_locked(conn: &mut PgConnection, merchant: MerchantId) -> Result<i64, StoreError> {
+    sqlx::query!(
+        "SELECT id FROM ledger_accounts WHERE merchant_id = $1 AND kind = 'merchant_available' FOR NO KEY UPDATE",
+        merchant.0
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(b.balance), 0)::bigint AS "total!"
+             FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
+            WHERE a.merchant_id = $1 AND a.kind = 'merchant_available'"#,
+        merchant.0
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)
+}
+
+/// What the entries of one movement (its natural key, and its corrections keyed
+/// `{key}:{n}`) of the given kinds net to, per account; and how many corrections it has.
+pub(crate) async fn movement_net(
+    conn: &mut PgConnection,
+    kinds: &[&str],
+    key: &str,
+) -> Result<(Vec<(Account, i64)>, i64), StoreError> {
+    let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT a.merchant_id, a.kind, sum(p.amount)::bigint AS "net!"
+             FROM ledger_transactions t
+             JOIN ledger_postings p ON p.transaction_id = t.id
+             JOIN ledger_accounts a ON a.id = p.account_id
+            WHERE t.kind = ANY($1) AND (t.natural_key = $2 OR t.natural_key LIKE $2 || ':%')
+            GROUP BY a.merchant_id, a.kind"#,
+        &kinds,
+        key
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let mut net = vec![];
+    for r in rows {
+        let account = account_of(r.merchant_id, &r.kind)
+            .ok_or_else(|| StoreError::Unexpected(anyhow!("unknown ledger account kind {}", r.kind)))?;
+        if r.net != 0 {
+            net.push((account, r.net));
+        }
+    }
+    let corrections = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM ledger_transactions WHERE kind = ANY($1) AND natural_key LIKE $2 || ':%'"#,
+        &kinds,
+        key
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok((net, corrections))
 }
 
 /// Why an entry was not posted.
@@ -286,26 +355,71 @@ impl Ledger for PgLedger {
                  LEFT JOIN received_pix r ON r.end_to_end_id = t.natural_key
                 WHERE t.kind = 'pix_received' AND r.id IS NULL
                UNION ALL
-               SELECT 'ledger entry ' || t.id || ' (' || t.kind || ') has no refund'
-                 FROM ledger_transactions t
-                 LEFT JOIN refunds f ON f.rtr_id = t.natural_key
-                WHERE t.kind IN ('refund_reserve', 'refund_settle', 'refund_void') AND f.id IS NULL
+               SELECT 'transfer return ' || r.rtr_id || ' has no ledger entry'
+                 FROM transfer_returns r
+                 LEFT JOIN ledger_transactions t ON t.kind = 'transfer_return' AND t.natural_key = r.rtr_id
+                WHERE t.id IS NULL
                UNION ALL
-               SELECT 'refund ' || f.rtr_id || ' is ' || f.status || ' but its ledger entries are '
-                      || coalesce(string_agg(t.kind, ',' ORDER BY t.kind), 'none')
-                 FROM refunds f
-                 LEFT JOIN ledger_transactions t
-                        ON t.natural_key = f.rtr_id AND t.kind IN ('refund_reserve', 'refund_settle', 'refund_void')
-                GROUP BY f.rtr_id, f.status
-               HAVING coalesce(string_agg(t.kind, ',' ORDER BY t.kind), '') <> CASE f.status
-                          WHEN 'EM_PROCESSAMENTO' THEN 'refund_reserve'
-                          WHEN 'DEVOLVIDO' THEN 'refund_reserve,refund_settle'
-                          ELSE 'refund_reserve,refund_void' END"#
+               SELECT 'ledger entry ' || t.id || ' (transfer_return) has no transfer return'
+                 FROM ledger_transactions t
+                 LEFT JOIN transfer_returns r ON r.rtr_id = t.natural_key
+                WHERE t.kind = 'transfer_return' AND r.id IS NULL"#
         )
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
         failures.extend(business.into_iter().map(|l| format!("records: {l}")));
+        // Money out (transfers and refunds): exactly one reservation of the movement's
+        // amount; a pending one has nothing else; a final one exactly one settle or void,
+        // nothing left reserved, and what left through the rail is what it settled (none
+        // for a voided one). Corrections count toward the sums.
+        let movements = sqlx::query_scalar!(
+            r#"WITH e AS (
+                   SELECT t.id, split_part(t.kind, '_', 1) AS flow, split_part(t.kind, '_', 2) AS step,
+                          split_part(t.natural_key, ':', 1) AS key
+                     FROM ledger_transactions t
+                    WHERE t.kind IN ('transfer_reserve', 'transfer_settle', 'transfer_void', 'transfer_correction',
+                                     'refund_reserve', 'refund_settle', 'refund_void', 'refund_correction')),
+               s AS (
+                   SELECT e.flow, e.key,
+                          count(DISTINCT e.id) FILTER (WHERE e.step = 'reserve') AS reserves,
+                          count(DISTINCT e.id) FILTER (WHERE e.step IN ('settle', 'void')) AS finals,
+                          count(DISTINCT e.id) FILTER (WHERE e.step = 'correction') AS corrections,
+                          coalesce(sum(p.amount) FILTER (WHERE e.step = 'reserve' AND a.kind = 'merchant_pending'), 0) AS reserved,
+                          coalesce(sum(p.amount) FILTER (WHERE a.kind = 'merchant_pending'), 0) AS pending,
+                          coalesce(sum(p.amount) FILTER (WHERE a.kind = 'rail_settlement'), 0) AS rail
+                     FROM e JOIN ledger_postings p ON p.transaction_id = e.id
+                     JOIN ledger_accounts a ON a.id = p.account_id
+                    GROUP BY e.flow, e.key)
+               SELECT m.flow || ' ' || m.key || ' (' || m.booked || ') ' || c.problem AS "line!"
+                 FROM outgoing_movements m
+                 LEFT JOIN s ON s.flow = m.flow AND s.key = m.key
+                CROSS JOIN LATERAL (VALUES
+                   (coalesce(s.reserves, 0) <> 1, 'has ' || coalesce(s.reserves, 0) || ' reservations'),
+                   (coalesce(s.reserved, 0) <> m.valor, 'reserved ' || coalesce(s.reserved, 0) || ' of ' || m.valor),
+                   (m.booked = 'pending' AND coalesce(s.finals, 0) + coalesce(s.corrections, 0) > 0,
+                    'is pending but has a verdict booked'),
+                   (m.booked = 'pending' AND coalesce(s.pending, 0) <> m.valor,
+                    'is pending but holds ' || coalesce(s.pending, 0) || ' reserved'),
+                   (m.booked <> 'pending' AND coalesce(s.finals, 0) <> 1,
+                    'has ' || coalesce(s.finals, 0) || ' settlements or voids'),
+                   (m.booked <> 'pending' AND coalesce(s.pending, 0) <> 0,
+                    'is final but leaves ' || coalesce(s.pending, 0) || ' reserved'),
+                   (m.booked = 'settled' AND coalesce(s.rail, 0) IS DISTINCT FROM m.valor_liquidado,
+                    'sent ' || coalesce(s.rail, 0) || ' through the rail but settled ' || coalesce(m.valor_liquidado::text, 'nothing')),
+                   (m.booked = 'voided' AND coalesce(s.rail, 0) <> 0,
+                    'was not made but ' || coalesce(s.rail, 0) || ' went through the rail')
+                ) AS c(failed, problem)
+                WHERE c.failed
+               UNION ALL
+               SELECT s.flow || ' ledger entries for ' || s.key || ' have no ' || s.flow
+                 FROM s LEFT JOIN outgoing_movements m ON m.flow = s.flow AND m.key = s.key
+                WHERE m.key IS NULL"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        failures.extend(movements.into_iter().map(|l| format!("movements: {l}")));
         Ok(failures)
     }
 }

@@ -8,6 +8,7 @@ mod merchants;
 mod pix;
 pub mod platform_keys;
 mod transfers;
+mod verdicts;
 mod webhooks;
 
 pub use charges::PgChargeStore;

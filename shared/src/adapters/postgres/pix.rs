@@ -5,6 +5,7 @@ use super::charges::select_current;
 use super::documents::{self, PAGADOR};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
 use super::store_error;
+use super::verdicts::{self, Flow, Movement};
 use crate::domain::charge::ChargeStatus;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
 use crate::domain::ledger::{FeePlan, JournalEntry};
@@ -13,6 +14,7 @@ use crate::domain::money::Amount;
 use crate::domain::payment::{
     assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundRejection, RefundRequest, RefundStatus,
 };
+use crate::domain::verdict::Contradiction;
 use crate::ports::{
     Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
 };
@@ -62,6 +64,7 @@ struct PixRow {
     pagador_nome: Option<String>,
     info_pagador: Option<String>,
     alerta: Option<String>,
+    alerta_rail: Option<String>,
 }
 
 struct RefundRow {
@@ -76,6 +79,7 @@ struct RefundRow {
     requested_at: DateTime<Utc>,
     settled_at: Option<DateTime<Utc>>,
     request_hash: Vec<u8>,
+    alerta: Option<String>,
 }
 
 impl TryFrom<&RefundRow> for Refund {
@@ -92,6 +96,11 @@ impl TryFrom<&RefundRow> for Refund {
             motivo: r.motivo.clone(),
             solicitacao: r.requested_at,
             liquidacao: r.settled_at,
+            alerta: r
+                .alerta
+                .as_deref()
+                .map(|a| Contradiction::parse(a).ok_or_else(|| unexpected(anyhow!("stored refund alerta"))))
+                .transpose()?,
         })
     }
 }
@@ -115,6 +124,11 @@ async fn to_received(row: PixRow, refunds: &[RefundRow], cipher: &dyn Cipher) ->
             .as_deref()
             .map(|a| Alert::parse(a).ok_or_else(|| unexpected(anyhow!("stored alerta"))))
             .transpose()?,
+        rail_alert: row
+            .alerta_rail
+            .as_deref()
+            .map(|a| Contradiction::parse(a).ok_or_else(|| unexpected(anyhow!("stored alerta_rail"))))
+            .transpose()?,
         refunds: refunds
             .iter()
             .filter(|r| r.received_pix_id == row.id)
@@ -127,7 +141,7 @@ async fn refunds_of(conn: &mut PgConnection, pix_ids: &[i64]) -> Result<Vec<Refu
     sqlx::query_as!(
         RefundRow,
         r#"SELECT received_pix_id, refund_id, rtr_id, valor, natureza, descricao, status, motivo, requested_at,
-                  settled_at, request_hash
+                  settled_at, request_hash, alerta
              FROM refunds WHERE received_pix_id = ANY($1) ORDER BY id"#,
         pix_ids
     )
@@ -165,6 +179,60 @@ pub(crate) async fn outbox(
     .await
     .map_err(store_error)?;
     Ok(())
+}
+
+impl PgPixStore {
+    /// A second report of a known end-to-end id. The same amount and key: a duplicate.
+    /// Otherwise the rail contradicts itself: the difference in amount is booked between
+    /// the rail and suspense (the merchant's credit stands as first booked), the Pix is
+    /// flagged, and operations settle it from the sponsor bank's statement.
+    async fn known_again(
+        &self,
+        tx: &mut PgConnection,
+        notification_id: &str,
+        pix: &IncomingPix,
+    ) -> Result<RecordOutcome, StoreError> {
+        let known = sqlx::query!(
+            "SELECT id, merchant_id, chave, valor FROM received_pix WHERE end_to_end_id = $1 FOR UPDATE",
+            pix.end_to_end_id.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if known.valor == pix.valor.centavos() && known.chave == pix.chave {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        // One booking per distinct divergent report, whatever its notification id.
+        let digest = crate::app::fingerprint(format!("{}|{}", pix.valor, pix.chave).as_bytes());
+        let key = format!("{}:{}", pix.end_to_end_id.as_str(), &hex::encode(digest)[..16]);
+        if !claim_notification(tx, &format!("divergent-{key}"), "PIX_RECEBIDO").await? {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        let merchant = known.merchant_id.map(MerchantId);
+        let difference = pix.valor.centavos() - known.valor;
+        let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "valorReportado": pix.valor.to_string(),
+                               "chaveReportada": pix.chave});
+        let posted = match JournalEntry::pix_received_correction(&key, difference) {
+            Some(entry) => match post(tx, &self.accounts, &entry, &reference).await.map_err(post_error)? {
+                Posted::New(id) => Some(id),
+                Posted::AlreadyPosted => return Ok(RecordOutcome::Duplicate),
+            },
+            None => None,
+        };
+        sqlx::query!(
+            "UPDATE received_pix SET alerta_rail = 'NOTIFICACAO_DIVERGENTE' WHERE id = $1 AND alerta_rail IS NULL",
+            known.id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let detail = json!({"valorRegistrado": Amount::from_centavos(known.valor).map_err(unexpected)?.to_string(),
+                            "chaveRegistrada": known.chave, "valorReportado": pix.valor.to_string(),
+                            "chaveReportada": pix.chave});
+        let c = Contradiction::DivergentNotification;
+        verdicts::record(tx, c, pix.end_to_end_id.as_str(), merchant, notification_id, posted, detail).await?;
+        Ok(RecordOutcome::Divergent { merchant })
+    }
 }
 
 #[async_trait]
@@ -238,9 +306,11 @@ impl PixStore for PgPixStore {
         .await
         .map_err(store_error)?;
         if inserted.is_none() {
-            // Another notification already brought this end-to-end id.
+            // Another notification already brought this end-to-end id: the same Pix again,
+            // or a report that contradicts the first.
+            let outcome = self.known_again(&mut tx, notification_id, pix).await?;
             tx.commit().await.map_err(store_error)?;
-            return Ok(RecordOutcome::Duplicate);
+            return Ok(outcome);
         }
         if let (None, Some(id)) = (alert, charge_id) {
             sqlx::query!("UPDATE charges SET status = 'CONCLUIDA' WHERE id = $1 AND status = 'ATIVA'", id)
@@ -277,7 +347,7 @@ impl PixStore for PgPixStore {
             PixRow,
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta
+                      info_pagador, alerta, alerta_rail
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2"#,
             merchant.0,
             e2eid.as_str()
@@ -298,7 +368,7 @@ impl PixStore for PgPixStore {
         let rows = sqlx::query!(
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta
+                      info_pagador, alerta, alerta_rail
                  FROM received_pix r
                 WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
                   AND ($4::text IS NULL OR txid = $4)
@@ -363,6 +433,7 @@ impl PixStore for PgPixStore {
                 pagador_nome: r.pagador_nome,
                 info_pagador: r.info_pagador,
                 alerta: r.alerta,
+                alerta_rail: r.alerta_rail,
             };
             items.push(to_received(row, &refunds, self.cipher.as_ref()).await?);
         }
@@ -382,7 +453,7 @@ impl PixStore for PgPixStore {
             PixRow,
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta
+                      info_pagador, alerta, alerta_rail
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2 FOR UPDATE"#,
             merchant.0,
             e2eid.as_str()
@@ -442,6 +513,7 @@ impl PixStore for PgPixStore {
             motivo: None,
             solicitacao: requested_at,
             liquidacao: None,
+            alerta: None,
         }))
     }
 
@@ -477,7 +549,7 @@ impl PixStore for PgPixStore {
         let row = sqlx::query_as!(
             RefundRow,
             r#"SELECT f.received_pix_id, f.refund_id, f.rtr_id, f.valor, f.natureza, f.descricao, f.status, f.motivo,
-                      f.requested_at, f.settled_at, f.request_hash
+                      f.requested_at, f.settled_at, f.request_hash, f.alerta
                  FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
                 WHERE f.merchant_id = $1 AND r.end_to_end_id = $2 AND f.refund_id = $3"#,
             merchant.0,
@@ -498,7 +570,7 @@ impl PixStore for PgPixStore {
     ) -> Result<ConcludeOutcome, StoreError> {
         let kind = match result {
             RailVerdict::Settled { .. } => "DEVOLUCAO_LIQUIDADA",
-            RailVerdict::Rejected { .. } => "DEVOLUCAO_REJEITADA",
+            RailVerdict::Rejected(_) => "DEVOLUCAO_REJEITADA",
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         if !claim_notification(&mut tx, notification_id, kind).await? {
@@ -515,44 +587,17 @@ impl PixStore for PgPixStore {
         .map_err(store_error)?;
         // Unknown: roll back, so that the notification can be applied if it is retried later.
         let Some(refund) = refund else { return Ok(ConcludeOutcome::Unknown) };
-        if refund.status != RefundStatus::EmProcessamento.as_str() {
-            tx.commit().await.map_err(store_error)?;
-            return Ok(ConcludeOutcome::Duplicate);
-        }
-        let merchant = MerchantId(refund.merchant_id);
-        let valor = Amount::from_centavos(refund.valor).map_err(unexpected)?;
-        let (status, entry) = match result {
-            RailVerdict::Settled { at } => {
-                sqlx::query!("UPDATE refunds SET status = 'DEVOLVIDO', settled_at = $2 WHERE id = $1", refund.id, at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                (RefundStatus::Devolvido, JournalEntry::refund_settle(rtr_id.as_str(), merchant, valor))
-            }
-            RailVerdict::Rejected { motivo } => {
-                let motivo: Option<String> = motivo.as_ref().map(|m| m.chars().take(140).collect());
-                sqlx::query!(
-                    "UPDATE refunds SET status = 'NAO_REALIZADO', motivo = $2 WHERE id = $1",
-                    refund.id,
-                    motivo
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-                (RefundStatus::NaoRealizado, JournalEntry::refund_void(rtr_id.as_str(), merchant, valor))
-            }
+        let movement = Movement {
+            flow: Flow::Refund,
+            id: refund.id,
+            merchant: MerchantId(refund.merchant_id),
+            key: rtr_id.as_str().to_owned(),
+            valor: Amount::from_centavos(refund.valor).map_err(unexpected)?,
+            booked: Flow::Refund.booked(&refund.status)?,
+            reference: json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str()}),
         };
-        let reference =
-            json!({"endToEndId": refund.end_to_end_id, "devolucaoId": refund.refund_id, "rtrId": rtr_id.as_str()});
-        post(&mut tx, &self.accounts, &entry, &reference).await.map_err(post_error)?;
-        let event = json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str(),
-                           "valor": valor.to_string(), "status": status.as_str()});
-        let kind = match status {
-            RefundStatus::Devolvido => "devolucao.devolvido",
-            RefundStatus::NaoRealizado | RefundStatus::EmProcessamento => "devolucao.nao_realizado",
-        };
-        outbox(&mut tx, merchant, kind, event).await?;
+        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, result).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok(ConcludeOutcome::Applied)
+        Ok(outcome)
     }
 }

@@ -5,23 +5,26 @@ use super::documents::{self, SealedDocument};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
 use super::pix::{claim_notification, outbox};
 use super::store_error;
-use crate::domain::ids::{EndToEndId, Txid};
+use super::verdicts::{self, Flow, Movement};
+use crate::domain::ids::{EndToEndId, RtrId, Txid};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
 use crate::domain::transfer::{
-    day_start, AccountType, BankAccount, IdEnvio, Limits, Receiver, Transfer, TransferRequest, TransferStatus,
+    day_start, AccountType, BankAccount, IdEnvio, Limits, Receiver, Transfer, TransferRequest, TransferReturn,
+    TransferStatus,
 };
+use crate::domain::verdict::{Booked, Contradiction};
 use crate::ports::{
-    Cipher, ConcludeOutcome, Page, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
-    TransferStore,
+    Cipher, ConcludeOutcome, Page, RailVerdict, ReturnedPix, StoreError, TransferOutcome, TransferQuery,
+    TransferRejection, TransferStore,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 
 /// Encryption purpose of a bank-account receiver's document.
@@ -44,6 +47,7 @@ fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
 }
 
 struct TransferRow {
+    id: i64,
     merchant_id: uuid::Uuid,
     id_envio: String,
     end_to_end_id: String,
@@ -63,16 +67,19 @@ struct TransferRow {
     created_at: DateTime<Utc>,
     settled_at: Option<DateTime<Utc>>,
     request_hash: Vec<u8>,
+    alerta: Option<String>,
 }
 
-const COLUMNS: &str = "merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero, \
+const COLUMNS: &str =
+    "id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero, \
     conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status, motivo, created_at, \
-    settled_at, request_hash";
+    settled_at, request_hash, alerta";
 
 impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for TransferRow {
     fn from_row(r: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         Ok(TransferRow {
+            id: r.try_get("id")?,
             merchant_id: r.try_get("merchant_id")?,
             id_envio: r.try_get("id_envio")?,
             end_to_end_id: r.try_get("end_to_end_id")?,
@@ -92,12 +99,46 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for TransferRow {
             created_at: r.try_get("created_at")?,
             settled_at: r.try_get("settled_at")?,
             request_hash: r.try_get("request_hash")?,
+            alerta: r.try_get("alerta")?,
         })
     }
 }
 
+/// The returns of these transfers, oldest first, with the transfer each belongs to.
+async fn returns_of(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<(i64, TransferReturn)>, StoreError> {
+    let rows = sqlx::query!(
+        "SELECT transfer_id, rtr_id, valor, codigo, motivo, horario FROM transfer_returns
+          WHERE transfer_id = ANY($1) ORDER BY id",
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.transfer_id,
+                TransferReturn {
+                    rtr_id: RtrId::parse(&r.rtr_id).map_err(unexpected)?,
+                    valor: Amount::from_centavos(r.valor).map_err(unexpected)?,
+                    horario: r.horario,
+                    codigo: r.codigo,
+                    motivo: r.motivo,
+                },
+            ))
+        })
+        .collect()
+}
+
 impl PgTransferStore {
-    async fn to_transfer(&self, r: TransferRow) -> Result<Transfer, StoreError> {
+    /// The transfer of a row, its returns read on `conn` (the caller's transaction, when
+    /// it holds one: a second connection could wait on a pool that waits on its locks).
+    async fn to_transfer(&self, conn: &mut PgConnection, r: TransferRow) -> Result<Transfer, StoreError> {
+        let returns = returns_of(conn, &[r.id]).await?;
+        self.with_returns(r, &returns).await
+    }
+
+    async fn with_returns(&self, r: TransferRow, returns: &[(i64, TransferReturn)]) -> Result<Transfer, StoreError> {
         let merchant = Some(MerchantId(r.merchant_id));
         let favorecido = match (r.chave, r.conta_numero) {
             (Some(chave), None) => Receiver::Key(PixKey::parse(&chave).map_err(unexpected)?),
@@ -134,16 +175,46 @@ impl PgTransferStore {
             motivo: r.motivo,
             solicitacao: r.created_at,
             liquidacao: r.settled_at,
+            alerta: r
+                .alerta
+                .as_deref()
+                .map(|a| Contradiction::parse(a).ok_or_else(|| unexpected(anyhow!("stored transfer alerta"))))
+                .transpose()?,
+            devolucoes: returns.iter().filter(|(id, _)| *id == r.id).map(|(_, d)| d.clone()).collect(),
         })
     }
 
     async fn many(&self, rows: Vec<TransferRow>) -> Result<Vec<Transfer>, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let returns = returns_of(&mut conn, &ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            out.push(self.to_transfer(r).await?);
+            out.push(self.with_returns(r, &returns).await?);
         }
         Ok(out)
     }
+}
+
+/// The transfer with this end-to-end id, locked, as a movement to book verdicts on.
+async fn locked_movement(conn: &mut PgConnection, e2eid: &EndToEndId) -> Result<Option<Movement>, StoreError> {
+    let t = sqlx::query!(
+        "SELECT id, merchant_id, id_envio, valor, status FROM transfers WHERE end_to_end_id = $1 FOR UPDATE",
+        e2eid.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let Some(t) = t else { return Ok(None) };
+    Ok(Some(Movement {
+        flow: Flow::Transfer,
+        id: t.id,
+        merchant: MerchantId(t.merchant_id),
+        key: e2eid.as_str().to_owned(),
+        valor: Amount::from_centavos(t.valor).map_err(unexpected)?,
+        booked: Flow::Transfer.booked(&t.status)?,
+        reference: json!({"idEnvio": t.id_envio, "endToEndId": e2eid.as_str()}),
+    }))
 }
 
 #[async_trait]
@@ -193,7 +264,7 @@ impl TransferStore for PgTransferStore {
         .map_err(store_error)?;
         if let Some(row) = existing {
             let same_request = row.request_hash == fingerprint;
-            return Ok(TransferOutcome::Existing { transfer: self.to_transfer(row).await?, same_request });
+            return Ok(TransferOutcome::Existing { transfer: self.to_transfer(&mut tx, row).await?, same_request });
         }
         let sent_today = sqlx::query_scalar!(
             r#"SELECT coalesce(sum(valor), 0)::bigint AS "sum!" FROM transfers
@@ -268,6 +339,8 @@ impl TransferStore for PgTransferStore {
             motivo: None,
             solicitacao: created_at,
             liquidacao: None,
+            alerta: None,
+            devolucoes: vec![],
         }))
     }
 
@@ -281,7 +354,10 @@ impl TransferStore for PgTransferStore {
         .await
         .map_err(store_error)?;
         match row {
-            Some(r) => Ok(Some(self.to_transfer(r).await?)),
+            Some(r) => {
+                let mut conn = self.pool.acquire().await.map_err(store_error)?;
+                Ok(Some(self.to_transfer(&mut conn, r).await?))
+            }
             None => Ok(None),
         }
     }
@@ -321,53 +397,113 @@ impl TransferStore for PgTransferStore {
     ) -> Result<ConcludeOutcome, StoreError> {
         let kind = match verdict {
             RailVerdict::Settled { .. } => "PIX_ENVIADO_LIQUIDADO",
-            RailVerdict::Rejected { .. } => "PIX_ENVIADO_REJEITADO",
+            RailVerdict::Rejected(_) => "PIX_ENVIADO_REJEITADO",
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         if !claim_notification(&mut tx, notification_id, kind).await? {
             return Ok(ConcludeOutcome::Duplicate);
         }
-        let t = sqlx::query!(
-            "SELECT id, merchant_id, id_envio, valor, status FROM transfers WHERE end_to_end_id = $1 FOR UPDATE",
-            e2eid.as_str()
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let Some(t) = t else { return Ok(ConcludeOutcome::Unknown) };
-        if t.status != TransferStatus::EmProcessamento.as_str() {
+        // Unknown: roll back, so that the notification can be applied if it is retried later.
+        let Some(movement) = locked_movement(&mut tx, e2eid).await? else { return Ok(ConcludeOutcome::Unknown) };
+        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, verdict).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(outcome)
+    }
+
+    async fn record_return(
+        &self,
+        notification_id: &str,
+        returned: &ReturnedPix,
+    ) -> Result<ConcludeOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if !claim_notification(&mut tx, notification_id, "PIX_ENVIADO_DEVOLVIDO").await? {
+            return Ok(ConcludeOutcome::Duplicate);
+        }
+        let Some(mut movement) = locked_movement(&mut tx, &returned.end_to_end_id).await? else {
+            return Ok(ConcludeOutcome::Unknown);
+        };
+        let known = sqlx::query_scalar!("SELECT id FROM transfer_returns WHERE rtr_id = $1", returned.rtr_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if known.is_some() {
             tx.commit().await.map_err(store_error)?;
             return Ok(ConcludeOutcome::Duplicate);
         }
-        let merchant = MerchantId(t.merchant_id);
-        let valor = Amount::from_centavos(t.valor).map_err(unexpected)?;
-        let (status, entry) = match verdict {
-            RailVerdict::Settled { at } => {
-                sqlx::query!("UPDATE transfers SET status = 'REALIZADO', settled_at = $2 WHERE id = $1", t.id, at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                (TransferStatus::Realizado, JournalEntry::transfer_settle(e2eid.as_str(), merchant, valor))
+        // A return proves the money left: a transfer still pending (its verdict lost) or
+        // voided (a contradiction) is settled first.
+        let mut flag = None;
+        if movement.booked != Booked::Settled {
+            let settled = RailVerdict::Settled { at: returned.horario, valor: None };
+            if let ConcludeOutcome::Flagged(c) =
+                verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, &settled).await?
+            {
+                flag = Some(c);
             }
-            RailVerdict::Rejected { motivo } => {
-                let motivo: Option<String> = motivo.as_ref().map(|m| m.chars().take(140).collect());
-                sqlx::query!("UPDATE transfers SET status = 'NAO_REALIZADO', motivo = $2 WHERE id = $1", t.id, motivo)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                (TransferStatus::NaoRealizado, JournalEntry::transfer_void(e2eid.as_str(), merchant, valor))
+            movement.booked = Booked::Settled;
+        }
+        let sent = sqlx::query_scalar!(
+            r#"SELECT coalesce(valor_liquidado, valor) AS "sent!" FROM transfers WHERE id = $1"#,
+            movement.id
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let returned_before = sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(valor), 0)::bigint AS "sum!" FROM transfer_returns WHERE transfer_id = $1"#,
+            movement.id
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        // More back than was sent: the excess is not the merchant's; it waits in suspense.
+        let room = (sent - returned_before).max(0);
+        let excess = Amount::from_centavos((returned.valor.centavos() - room).max(0)).map_err(unexpected)?;
+        sqlx::query!(
+            "INSERT INTO transfer_returns (transfer_id, merchant_id, rtr_id, valor, codigo, motivo, horario)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            movement.id,
+            movement.merchant.0,
+            returned.rtr_id.as_str(),
+            returned.valor.centavos(),
+            returned.codigo,
+            returned.motivo.as_ref().map(|m| m.chars().take(140).collect::<String>()),
+            returned.horario,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let entry = JournalEntry::transfer_return(returned.rtr_id.as_str(), movement.merchant, returned.valor, excess);
+        let mut reference = movement.reference.clone();
+        reference["rtrId"] = json!(returned.rtr_id.as_str());
+        let posted = match post(&mut tx, &self.accounts, &entry, &reference).await {
+            Ok(Posted::New(id)) => id,
+            Ok(Posted::AlreadyPosted) => {
+                return Err(unexpected(anyhow!("a return's ledger entry exists for a new rtrId")))
             }
+            Err(PostError::InsufficientFunds) => return Err(unexpected(anyhow!("a return hit a minimum balance"))),
+            Err(PostError::Store(e)) => return Err(e),
         };
-        let reference = json!({"idEnvio": t.id_envio, "endToEndId": e2eid.as_str()});
-        post(&mut tx, &self.accounts, &entry, &reference).await.map_err(|e| match e {
-            PostError::InsufficientFunds => unexpected(anyhow!("a transfer verdict hit a minimum balance")),
-            PostError::Store(s) => s,
-        })?;
-        let event = json!({"idEnvio": t.id_envio, "endToEndId": e2eid.as_str(), "valor": valor.to_string(), "status": status.as_str()});
-        let kind = if status == TransferStatus::Realizado { "envio.realizado" } else { "envio.nao_realizado" };
-        outbox(&mut tx, merchant, kind, event).await?;
+        let mut event = reference.clone();
+        event["valor"] = json!(returned.valor.to_string());
+        event["codigo"] = json!(returned.codigo);
+        outbox(&mut tx, movement.merchant, "envio.devolvido", event.clone()).await?;
+        if !excess.is_zero() {
+            sqlx::query!(
+                "UPDATE transfers SET alerta = coalesce(alerta, 'DEVOLUCAO_EXCEDENTE') WHERE id = $1",
+                movement.id
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            let detail = json!({"devolucao": event, "excedente": excess.to_string()});
+            let c = Contradiction::ReturnExceedsTransfer;
+            verdicts::record(&mut tx, c, &movement.key, Some(movement.merchant), notification_id, Some(posted), detail)
+                .await?;
+            flag = Some(c);
+        }
         tx.commit().await.map_err(store_error)?;
-        Ok(ConcludeOutcome::Applied)
+        Ok(flag.map_or(ConcludeOutcome::Applied, ConcludeOutcome::Flagged))
     }
 
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError> {

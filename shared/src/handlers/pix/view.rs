@@ -25,11 +25,15 @@ pub fn refund(r: &Refund) -> Value {
     if let Some(motivo) = &r.motivo {
         m.insert("motivo".into(), json!(motivo));
     }
+    if let Some(a) = r.alerta {
+        m.insert("alerta".into(), json!(a.as_str()));
+    }
     Value::Object(m)
 }
 
-/// A received Pix. Beyond Bacen's fields: `pagador`, `tarifa` (our fee) and `alerta` (why
-/// it did not conclude a charge, when it did not).
+/// A received Pix. Beyond Bacen's fields: `pagador`, `tarifa` (our fee), `alerta` (why
+/// it did not conclude a charge, when it did not) and `alertaRail` (the rail reported it
+/// again with another amount or key: operations are looking at it).
 pub fn pix(p: &ReceivedPix) -> Value {
     let mut m = Map::new();
     m.insert("endToEndId".into(), json!(p.end_to_end_id.as_str()));
@@ -58,6 +62,9 @@ pub fn pix(p: &ReceivedPix) -> Value {
     m.insert("tarifa".into(), json!(p.fee.to_string()));
     if let Some(a) = p.alert {
         m.insert("alerta".into(), json!(a.as_str()));
+    }
+    if let Some(a) = p.rail_alert {
+        m.insert("alertaRail".into(), json!(a.as_str()));
     }
     if !p.refunds.is_empty() {
         m.insert("devolucoes".into(), Value::Array(p.refunds.iter().map(refund).collect()));

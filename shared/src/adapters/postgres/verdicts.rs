@@ -1,0 +1,273 @@
+//! One settle-or-void flow for money we send out (transfers and refunds): the rail's
+//! verdict booked against what the books say, inside the caller's transaction with the
+//! movement's row locked. A verdict that contradicts the books is booked as what really
+//! happened (the money did leave, or did not) and flagged: a row in `rail_contradictions`,
+//! the `alerta` on the movement, an error log line, a metric and a merchant event.
+
+use super::ledger::{available_locked, movement_net, post, AccountDirectory, PostError, Posted};
+use super::pix::outbox;
+use super::store_error;
+use crate::domain::ledger::{EntryKind, JournalEntry};
+use crate::domain::merchant::MerchantId;
+use crate::domain::money::Amount;
+use crate::domain::verdict::{book, settlement_postings, undo_postings, Booked, Booking, Contradiction, RailVerdict};
+use crate::ports::{ConcludeOutcome, StoreError};
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+
+/// Which kind of outgoing movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Transfer,
+    Refund,
+}
+
+impl Flow {
+    /// The kinds of its settlement and of its corrections.
+    fn kinds(self) -> (EntryKind, EntryKind) {
+        match self {
+            Flow::Transfer => (EntryKind::TransferSettle, EntryKind::TransferCorrection),
+            Flow::Refund => (EntryKind::RefundSettle, EntryKind::RefundCorrection),
+        }
+    }
+
+    /// Every entry kind of one movement of this flow.
+    fn entry_kinds(self) -> [&'static str; 4] {
+        match self {
+            Flow::Transfer => ["transfer_reserve", "transfer_settle", "transfer_void", "transfer_correction"],
+            Flow::Refund => ["refund_reserve", "refund_settle", "refund_void", "refund_correction"],
+        }
+    }
+
+    /// The status names and event types of the flow: (settled, voided).
+    fn statuses(self) -> (&'static str, &'static str) {
+        match self {
+            Flow::Transfer => ("REALIZADO", "NAO_REALIZADO"),
+            Flow::Refund => ("DEVOLVIDO", "NAO_REALIZADO"),
+        }
+    }
+
+    fn events(self) -> (&'static str, &'static str) {
+        match self {
+            Flow::Transfer => ("envio.realizado", "envio.nao_realizado"),
+            Flow::Refund => ("devolucao.devolvido", "devolucao.nao_realizado"),
+        }
+    }
+
+    pub(crate) fn booked(self, status: &str) -> Result<Booked, StoreError> {
+        let (settled, voided) = self.statuses();
+        match status {
+            "EM_PROCESSAMENTO" => Ok(Booked::Pending),
+            s if s == settled => Ok(Booked::Settled),
+            s if s == voided => Ok(Booked::Voided),
+            other => Err(StoreError::Unexpected(anyhow!("stored movement status {other}"))),
+        }
+    }
+}
+
+/// A movement as its store read it, locked.
+pub(crate) struct Movement {
+    pub flow: Flow,
+    /// The row's id in `transfers` or `refunds`.
+    pub id: i64,
+    pub merchant: MerchantId,
+    /// The natural key of its ledger entries: the end-to-end id of a transfer, the rtrId of a
+    /// refund.
+    pub key: String,
+    pub valor: Amount,
+    pub booked: Booked,
+    /// The ledger reference and the event payload's identifying fields.
+    pub reference: Value,
+}
+
+/// Books `verdict` for `movement`; the caller commits.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    accounts: &AccountDirectory,
+    movement: &Movement,
+    notification_id: &str,
+    verdict: &RailVerdict,
+) -> Result<ConcludeOutcome, StoreError> {
+    let booking = book(movement.booked, movement.valor, verdict);
+    let flag = booking.contradiction(movement.valor);
+    let (settle_kind, correction_kind) = movement.flow.kinds();
+    let m = movement.merchant;
+    let reserved = movement.valor.centavos();
+    let correction_key = |n: i64| format!("{}:{}", movement.key, n + 1);
+    let (entry, settled) = match &booking {
+        Booking::Agrees => return Ok(ConcludeOutcome::Duplicate),
+        Booking::Settle { settled } => {
+            // More left than was reserved: the difference comes out of available.
+            let available = if settled.centavos() > reserved { available_locked(conn, m).await? } else { 0 };
+            let postings = settlement_postings(m, reserved, settled.centavos(), available);
+            (balanced(settle_kind, &movement.key, postings)?, Some((*settled, verdict_time(verdict))))
+        }
+        Booking::Void(_) => {
+            let entry = match movement.flow {
+                Flow::Transfer => JournalEntry::transfer_void(&movement.key, m, movement.valor),
+                Flow::Refund => JournalEntry::refund_void(&movement.key, m, movement.valor),
+            };
+            (entry, None)
+        }
+        Booking::SettleAfterVoid { settled } => {
+            let available = available_locked(conn, m).await?;
+            let postings = settlement_postings(m, 0, settled.centavos(), available);
+            let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
+            (
+                balanced(correction_kind, &correction_key(corrections), postings)?,
+                Some((*settled, verdict_time(verdict))),
+            )
+        }
+        Booking::VoidAfterSettle(_) => {
+            let (net, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
+            (balanced(correction_kind, &correction_key(corrections), undo_postings(&net))?, None)
+        }
+    };
+    let motivo = match verdict {
+        RailVerdict::Rejected(r) => Some(r.motivo()),
+        RailVerdict::Settled { .. } => None,
+    };
+    set_status(conn, movement, settled, motivo.as_deref(), flag).await?;
+    let posted = match post(conn, accounts, &entry, &movement.reference).await {
+        Ok(Posted::New(id)) => id,
+        Ok(Posted::AlreadyPosted) => {
+            return Err(StoreError::Unexpected(anyhow!("a verdict's ledger entry exists for a pending movement")))
+        }
+        Err(PostError::InsufficientFunds) => {
+            return Err(StoreError::Unexpected(anyhow!("a verdict hit a minimum balance")))
+        }
+        Err(PostError::Store(e)) => return Err(e),
+    };
+    let (settled_status, voided_status) = movement.flow.statuses();
+    let (settled_event, voided_event) = movement.flow.events();
+    let (status, event) =
+        if settled.is_some() { (settled_status, settled_event) } else { (voided_status, voided_event) };
+    let mut payload = movement.reference.clone();
+    payload["valor"] = json!(movement.valor.to_string());
+    payload["status"] = json!(status);
+    if let Some((s, _)) = settled {
+        payload["valorLiquidado"] = json!(s.to_string());
+    }
+    if let Some(c) = flag {
+        payload["alerta"] = json!(c.as_str());
+    }
+    outbox(conn, m, event, payload.clone()).await?;
+    match flag {
+        None => Ok(ConcludeOutcome::Applied),
+        Some(c) => {
+            let detail = json!({"verdict": verdict_name(verdict), "booked": format!("{:?}", movement.booked),
+                                "valor": movement.valor.to_string(), "movement": payload});
+            record(conn, c, &movement.key, Some(m), notification_id, Some(posted), detail).await?;
+            Ok(ConcludeOutcome::Flagged(c))
+        }
+    }
+}
+
+fn balanced(
+    kind: EntryKind,
+    key: &str,
+    postings: Vec<(crate::domain::ledger::Account, i64)>,
+) -> Result<JournalEntry, StoreError> {
+    JournalEntry::balanced(kind, key, postings)
+        .ok_or_else(|| StoreError::Unexpected(anyhow!("a verdict's postings do not balance ({})", kind.as_str())))
+}
+
+fn verdict_time(v: &RailVerdict) -> DateTime<Utc> {
+    match v {
+        RailVerdict::Settled { at, .. } => *at,
+        RailVerdict::Rejected(_) => Utc::now(),
+    }
+}
+
+fn verdict_name(v: &RailVerdict) -> String {
+    match v {
+        RailVerdict::Settled { valor, .. } => {
+            format!("settled {}", valor.map(|a| a.to_string()).unwrap_or_else(|| "(amount not given)".into()))
+        }
+        RailVerdict::Rejected(r) => format!("rejected {}", r.code.as_str()),
+    }
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    movement: &Movement,
+    settled: Option<(Amount, DateTime<Utc>)>,
+    motivo: Option<&str>,
+    flag: Option<Contradiction>,
+) -> Result<(), StoreError> {
+    let (settled_status, voided_status) = movement.flow.statuses();
+    let status = if settled.is_some() { settled_status } else { voided_status };
+    let at = settled.map(|(_, at)| at);
+    let valor_liquidado = settled.map(|(v, _)| v.centavos());
+    let alerta = flag.map(Contradiction::as_str);
+    match movement.flow {
+        Flow::Transfer => sqlx::query!(
+            "UPDATE transfers SET status = $2, settled_at = $3, valor_liquidado = $4,
+                    motivo = coalesce($5, motivo), alerta = coalesce($6, alerta)
+              WHERE id = $1",
+            movement.id,
+            status,
+            at,
+            valor_liquidado,
+            motivo,
+            alerta
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?,
+        Flow::Refund => sqlx::query!(
+            "UPDATE refunds SET status = $2, settled_at = $3, valor_liquidado = $4,
+                    motivo = coalesce($5, motivo), alerta = coalesce($6, alerta)
+              WHERE id = $1",
+            movement.id,
+            status,
+            at,
+            valor_liquidado,
+            motivo,
+            alerta
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?,
+    };
+    Ok(())
+}
+
+/// Flags a contradiction for operations: its row, an error log line, a metric and, when it
+/// concerns a merchant, a `contradicao.registrada` event.
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    kind: Contradiction,
+    subject: &str,
+    merchant: Option<MerchantId>,
+    notification_id: &str,
+    ledger_transaction: Option<i64>,
+    detail: Value,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO rail_contradictions (kind, subject, merchant_id, notification_id, ledger_transaction_id, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        kind.as_str(),
+        subject,
+        merchant.map(|m| m.0),
+        notification_id,
+        ledger_transaction,
+        detail
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    tracing::error!(
+        alerta = kind.as_str(),
+        subject,
+        notification_id,
+        "the rail contradicted the books: booked as reported and flagged for operations"
+    );
+    crate::telemetry::metrics(&[("RailContradictions", 1.0, crate::telemetry::Unit::Count)]);
+    if let Some(m) = merchant {
+        outbox(conn, m, "contradicao.registrada", json!({"alerta": kind.as_str(), "referencia": subject})).await?;
+    }
+    Ok(())
+}

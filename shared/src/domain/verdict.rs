@@ -1,0 +1,343 @@
+//! The rail's verdicts on money we send out (transfers and refunds): which rejections are
+//! final, and how a verdict is booked against what the books already say — including a
+//! verdict that contradicts them, which is booked as what really happened and flagged,
+//! never swallowed as a duplicate.
+
+use super::ledger::Account;
+use super::merchant::MerchantId;
+use super::money::Amount;
+use chrono::{DateTime, Utc};
+
+/// A final rejection reason, as the SPI's pacs.002 (status RJCT) and pacs.004 carry them.
+/// Only these void a movement: anything else the rail answers (a timeout, a throttle, a
+/// server error, a code we do not know) leaves it pending for the reconciler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionCode {
+    /// The SPI timed out the settlement: it did not happen.
+    Ab03,
+    /// The receiving participant failed to process it.
+    Ab09,
+    /// The receiving account number is invalid or does not exist.
+    Ac03,
+    /// The receiving account is blocked.
+    Ac06,
+    /// The receiving account is closed.
+    Ac07,
+    /// The receiving account's type is wrong.
+    Ac14,
+    /// The receiving account does not take this kind of transaction.
+    Ag03,
+    /// The amount is above what the receiving account may take.
+    Am02,
+    /// The amount is not the one expected (a charge's amount).
+    Am09,
+    /// The receiver's CPF/CNPJ does not match the account holder.
+    Be01,
+    /// The receiver's CPF/CNPJ is incorrect.
+    Ch11,
+    /// The receiving participant refused the order.
+    Ds04,
+    /// A regulatory reason.
+    Rr04,
+}
+
+const ALL_CODES: [RejectionCode; 13] = [
+    RejectionCode::Ab03,
+    RejectionCode::Ab09,
+    RejectionCode::Ac03,
+    RejectionCode::Ac06,
+    RejectionCode::Ac07,
+    RejectionCode::Ac14,
+    RejectionCode::Ag03,
+    RejectionCode::Am02,
+    RejectionCode::Am09,
+    RejectionCode::Be01,
+    RejectionCode::Ch11,
+    RejectionCode::Ds04,
+    RejectionCode::Rr04,
+];
+
+impl RejectionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCode::Ab03 => "AB03",
+            RejectionCode::Ab09 => "AB09",
+            RejectionCode::Ac03 => "AC03",
+            RejectionCode::Ac06 => "AC06",
+            RejectionCode::Ac07 => "AC07",
+            RejectionCode::Ac14 => "AC14",
+            RejectionCode::Ag03 => "AG03",
+            RejectionCode::Am02 => "AM02",
+            RejectionCode::Am09 => "AM09",
+            RejectionCode::Be01 => "BE01",
+            RejectionCode::Ch11 => "CH11",
+            RejectionCode::Ds04 => "DS04",
+            RejectionCode::Rr04 => "RR04",
+        }
+    }
+
+    /// What the code means, as a merchant reads it in `motivo`.
+    pub fn description(self) -> &'static str {
+        match self {
+            RejectionCode::Ab03 => "settlement timed out at the SPI",
+            RejectionCode::Ab09 => "the receiving institution failed to process it",
+            RejectionCode::Ac03 => "the receiving account does not exist",
+            RejectionCode::Ac06 => "the receiving account is blocked",
+            RejectionCode::Ac07 => "the receiving account is closed",
+            RejectionCode::Ac14 => "the receiving account type is wrong",
+            RejectionCode::Ag03 => "the receiving account does not take this transaction",
+            RejectionCode::Am02 => "the amount is above the receiving account's limit",
+            RejectionCode::Am09 => "the amount is not the expected one",
+            RejectionCode::Be01 => "the receiver's document does not match the account holder",
+            RejectionCode::Ch11 => "the receiver's document is incorrect",
+            RejectionCode::Ds04 => "refused by the receiving institution",
+            RejectionCode::Rr04 => "refused for a regulatory reason",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_CODES.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Every code, for documentation and the sandbox.
+    pub fn all() -> &'static [RejectionCode] {
+        &ALL_CODES
+    }
+}
+
+/// An explicit, final rejection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: RejectionCode,
+    /// The rail's own words, if any.
+    pub detail: Option<String>,
+}
+
+impl Rejection {
+    pub fn new(code: RejectionCode) -> Self {
+        Rejection { code, detail: None }
+    }
+
+    /// `motivo` as stored and shown: the code and what it means, at most 140 characters.
+    pub fn motivo(&self) -> String {
+        let text = match &self.detail {
+            Some(d) if !d.trim().is_empty() => d.trim(),
+            _ => self.code.description(),
+        };
+        format!("{}: {text}", self.code.as_str()).chars().take(140).collect()
+    }
+}
+
+/// The rail's verdict on an order (a refund or a Pix out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RailVerdict {
+    /// The money left. `valor` is the amount the rail says it settled, when it says.
+    Settled {
+        at: DateTime<Utc>,
+        valor: Option<Amount>,
+    },
+    Rejected(Rejection),
+}
+
+/// Where an outgoing movement stands in our books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Booked {
+    /// Reserved, waiting for the verdict.
+    Pending,
+    Settled,
+    Voided,
+}
+
+/// Why a verdict was flagged for operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contradiction {
+    /// The rail settled what we had voided on its earlier rejection.
+    SettledAfterVoid,
+    /// The rail rejected what we had settled on its earlier confirmation.
+    VoidedAfterSettle,
+    /// The rail settled another amount than we ordered.
+    AmountDiffers,
+    /// A returned Pix for more than was sent.
+    ReturnExceedsTransfer,
+    /// A second notification of a received Pix with another amount or key.
+    DivergentNotification,
+}
+
+impl Contradiction {
+    /// The `alerta` shown on the resource.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contradiction::SettledAfterVoid => "LIQUIDADO_APOS_REJEICAO",
+            Contradiction::VoidedAfterSettle => "REJEITADO_APOS_LIQUIDACAO",
+            Contradiction::AmountDiffers => "VALOR_LIQUIDADO_DIVERGENTE",
+            Contradiction::ReturnExceedsTransfer => "DEVOLUCAO_EXCEDENTE",
+            Contradiction::DivergentNotification => "NOTIFICACAO_DIVERGENTE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Contradiction::SettledAfterVoid,
+            Contradiction::VoidedAfterSettle,
+            Contradiction::AmountDiffers,
+            Contradiction::ReturnExceedsTransfer,
+            Contradiction::DivergentNotification,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// What to book for a verdict, given what is booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booking {
+    /// The reservation leaves through the rail (`settled` may differ from what was
+    /// reserved: then it is flagged, and the difference is the merchant's).
+    Settle { settled: Amount },
+    /// The reservation returns to the merchant.
+    Void(Rejection),
+    /// The verdict agrees with the books: nothing to do.
+    Agrees,
+    /// Money left although we had voided: it is taken from the merchant now.
+    SettleAfterVoid { settled: Amount },
+    /// Money did not leave although we had settled: everything the movement booked is
+    /// undone.
+    VoidAfterSettle(Rejection),
+}
+
+impl Booking {
+    /// The flag this booking raises, if any.
+    pub fn contradiction(&self, reserved: Amount) -> Option<Contradiction> {
+        match self {
+            Booking::Settle { settled } if *settled != reserved => Some(Contradiction::AmountDiffers),
+            Booking::Settle { .. } | Booking::Void(_) | Booking::Agrees => None,
+            Booking::SettleAfterVoid { .. } => Some(Contradiction::SettledAfterVoid),
+            Booking::VoidAfterSettle(_) => Some(Contradiction::VoidedAfterSettle),
+        }
+    }
+}
+
+/// Decides how `verdict` is booked for a movement of `reserved` that stands at `booked`.
+pub fn book(booked: Booked, reserved: Amount, verdict: &RailVerdict) -> Booking {
+    match (booked, verdict) {
+        (Booked::Pending, RailVerdict::Settled { valor, .. }) => Booking::Settle { settled: valor.unwrap_or(reserved) },
+        (Booked::Pending, RailVerdict::Rejected(r)) => Booking::Void(r.clone()),
+        (Booked::Settled, RailVerdict::Settled { .. }) | (Booked::Voided, RailVerdict::Rejected(_)) => Booking::Agrees,
+        (Booked::Voided, RailVerdict::Settled { valor, .. }) => {
+            Booking::SettleAfterVoid { settled: valor.unwrap_or(reserved) }
+        }
+        (Booked::Settled, RailVerdict::Rejected(r)) => Booking::VoidAfterSettle(r.clone()),
+    }
+}
+
+/// The postings that take `amount` out of a merchant's available balance: as much as
+/// `available` covers, the rest from the operations receivable (what the merchant owes
+/// us, for operations to collect).
+pub fn take_from_merchant(merchant: MerchantId, amount: i64, available: i64) -> Vec<(Account, i64)> {
+    let from_merchant = amount.min(available.max(0)).max(0);
+    vec![
+        (Account::MerchantAvailable(merchant), -from_merchant),
+        (Account::OperationsReceivable, -(amount - from_merchant)),
+    ]
+}
+
+/// The postings of a settlement of `settled` against a reservation of `reserved` (zero
+/// when the reservation was already released), `available` being the merchant's
+/// available balance now.
+pub fn settlement_postings(merchant: MerchantId, reserved: i64, settled: i64, available: i64) -> Vec<(Account, i64)> {
+    let mut p = vec![(Account::MerchantPending(merchant), -reserved), (Account::RailSettlement, settled)];
+    let left_over = reserved - settled;
+    if left_over >= 0 {
+        p.push((Account::MerchantAvailable(merchant), left_over));
+    } else {
+        p.extend(take_from_merchant(merchant, -left_over, available));
+    }
+    p
+}
+
+/// The postings that undo a movement whose entries so far net to `net` per account.
+pub fn undo_postings(net: &[(Account, i64)]) -> Vec<(Account, i64)> {
+    net.iter().map(|(a, v)| (*a, -v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn amount(s: &str) -> Amount {
+        Amount::parse(s).unwrap()
+    }
+
+    fn settled(valor: Option<&str>) -> RailVerdict {
+        RailVerdict::Settled { at: Utc::now(), valor: valor.map(amount) }
+    }
+
+    fn rejected() -> RailVerdict {
+        RailVerdict::Rejected(Rejection::new(RejectionCode::Ac07))
+    }
+
+    #[test]
+    fn only_the_listed_codes_are_final_rejections() {
+        assert_eq!(RejectionCode::parse("AC07"), Some(RejectionCode::Ac07));
+        for not_final in ["", "ac07", "AC7", "429", "TIMEOUT", "ED05", "AC07 "] {
+            assert_eq!(RejectionCode::parse(not_final), None, "{not_final:?}");
+        }
+        for c in RejectionCode::all() {
+            assert_eq!(RejectionCode::parse(c.as_str()), Some(*c));
+        }
+    }
+
+    #[test]
+    fn motivo_names_the_code_and_fits_the_bacen_limit() {
+        assert_eq!(Rejection::new(RejectionCode::Ac07).motivo(), "AC07: the receiving account is closed");
+        let long = Rejection { code: RejectionCode::Ds04, detail: Some("x".repeat(500)) };
+        assert_eq!(long.motivo().chars().count(), 140);
+    }
+
+    #[test]
+    fn a_verdict_that_agrees_with_the_books_books_nothing() {
+        let v = amount("10.00");
+        assert_eq!(book(Booked::Settled, v, &settled(None)), Booking::Agrees);
+        assert_eq!(book(Booked::Voided, v, &rejected()), Booking::Agrees);
+    }
+
+    #[test]
+    fn a_verdict_that_contradicts_a_final_state_is_booked_and_flagged() {
+        let v = amount("10.00");
+        let late = book(Booked::Voided, v, &settled(None));
+        assert_eq!(late, Booking::SettleAfterVoid { settled: v });
+        assert_eq!(late.contradiction(v), Some(Contradiction::SettledAfterVoid));
+        let undo = book(Booked::Settled, v, &rejected());
+        assert_eq!(undo.contradiction(v), Some(Contradiction::VoidedAfterSettle));
+        let other = book(Booked::Pending, v, &settled(Some("12.00")));
+        assert_eq!(other, Booking::Settle { settled: amount("12.00") });
+        assert_eq!(other.contradiction(v), Some(Contradiction::AmountDiffers));
+        assert_eq!(book(Booked::Pending, v, &settled(Some("10.00"))).contradiction(v), None);
+    }
+
+    #[test]
+    fn a_shortfall_is_taken_from_the_merchant_first_then_owed() {
+        let m = MerchantId(uuid::Uuid::nil());
+        assert_eq!(
+            take_from_merchant(m, 500, 300),
+            vec![(Account::MerchantAvailable(m), -300), (Account::OperationsReceivable, -200)]
+        );
+        assert_eq!(take_from_merchant(m, 500, -10)[1], (Account::OperationsReceivable, -500));
+    }
+
+    proptest! {
+        #[test]
+        fn every_settlement_balances_and_never_overdraws(
+            reserved in 0i64..1_000_000, settled in 1i64..1_000_000, available in -100i64..1_000_000,
+        ) {
+            let m = MerchantId(uuid::Uuid::nil());
+            let p = settlement_postings(m, reserved, settled, available);
+            prop_assert_eq!(p.iter().map(|(_, v)| v).sum::<i64>(), 0);
+            let debit = p.iter().filter(|(a, v)| *a == Account::MerchantAvailable(m) && *v < 0).map(|(_, v)| -v).sum::<i64>();
+            prop_assert!(debit <= available.max(0));
+            let undo = undo_postings(&p);
+            prop_assert_eq!(undo.iter().map(|(_, v)| v).sum::<i64>(), 0);
+        }
+    }
+}
