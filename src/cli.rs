@@ -392,11 +392,13 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     });
     // Orders left EM_PROCESSAMENTO are reconciled from a task too (a scheduled Lambda in AWS).
     let reconciler = state.clone();
-    let every = std::env::var("RECONCILE_EVERY_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(15u64).max(1);
+    let env_secs = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let every = env_secs("RECONCILE_EVERY_SECS", 15).max(1);
+    let grace = chrono::Duration::seconds(i64::try_from(env_secs("RECONCILE_GRACE_SECS", 10)).unwrap_or(10));
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-            if let Err(e) = tucano_shared::app::reconcile::run(&reconciler, chrono::Duration::seconds(10)).await {
+            if let Err(e) = tucano_shared::app::reconcile::run(&reconciler, grace).await {
                 tracing::warn!(error = %e, "reconciliation pass failed");
             }
         }

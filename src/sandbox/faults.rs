@@ -34,15 +34,15 @@ pub struct NotificationFaults {
     pub reordenar: bool,
 }
 
-/// One fault lined up for the next order, e.g. `"429"`, `"429-aceita"`, `"500"`,
-/// `"500-antes"`, `"timeout"`, `"rejeitar:AC03"`, `"contradizer"`, `"liquidar:12.34"`.
+/// One fault lined up for the next order: an HTTP status (`"429"`, `"408"`, `"500"`, ...;
+/// 4xx are answered without taking the order, 5xx after taking it; `"429-aceita"` takes
+/// it anyway, `"500-antes"` does not), `"timeout"`, `"rejeitar:AC03"`, `"contradizer"`,
+/// `"liquidar:12.34"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum OrderFault {
-    /// 429; `taken`: the order was taken anyway (and will be decided).
-    Throttle { taken: bool },
-    /// 500; `taken` as above.
-    ServerError { taken: bool },
+    /// An error status; `taken`: the order was taken anyway (and will be decided).
+    Http { status: u16, taken: bool },
     /// Taken, but the answer comes only after the timeout.
     Timeout,
     /// 422 with this final reason code.
@@ -57,11 +57,20 @@ impl TryFrom<String> for OrderFault {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, String> {
+        let (code, suffix) = s.split_once('-').unwrap_or((s.as_str(), ""));
+        if let Ok(status) = code.parse::<u16>() {
+            let taken = match suffix {
+                "" => status >= 500,
+                "aceita" => true,
+                "antes" => false,
+                _ => return Err(format!("unknown fault {s:?}")),
+            };
+            if !(400..=599).contains(&status) {
+                return Err(format!("{status} is not an error status"));
+            }
+            return Ok(OrderFault::Http { status, taken });
+        }
         Ok(match s.as_str() {
-            "429" => OrderFault::Throttle { taken: false },
-            "429-aceita" => OrderFault::Throttle { taken: true },
-            "500" => OrderFault::ServerError { taken: true },
-            "500-antes" => OrderFault::ServerError { taken: false },
             "timeout" => OrderFault::Timeout,
             "contradizer" => OrderFault::Contradict,
             other => match other.split_once(':') {
@@ -80,10 +89,11 @@ impl TryFrom<String> for OrderFault {
 impl From<OrderFault> for String {
     fn from(f: OrderFault) -> String {
         match f {
-            OrderFault::Throttle { taken: false } => "429".into(),
-            OrderFault::Throttle { taken: true } => "429-aceita".into(),
-            OrderFault::ServerError { taken: true } => "500".into(),
-            OrderFault::ServerError { taken: false } => "500-antes".into(),
+            OrderFault::Http { status, taken } => match (taken, status >= 500) {
+                (true, true) | (false, false) => status.to_string(),
+                (true, false) => format!("{status}-aceita"),
+                (false, true) => format!("{status}-antes"),
+            },
             OrderFault::Timeout => "timeout".into(),
             OrderFault::Reject(code) => format!("rejeitar:{code}"),
             OrderFault::Contradict => "contradizer".into(),
@@ -96,7 +106,7 @@ impl OrderFault {
     /// Whether the order is taken (and later decided) despite the fault.
     pub fn taken(&self) -> bool {
         match self {
-            OrderFault::Throttle { taken } | OrderFault::ServerError { taken } => *taken,
+            OrderFault::Http { taken, .. } => *taken,
             OrderFault::Timeout | OrderFault::Contradict | OrderFault::SettleAmount(_) => true,
             OrderFault::Reject(_) => false,
         }
@@ -182,9 +192,9 @@ impl Faults {
         }
         let mix = self.profile.ordens;
         if self.draw(mix.erro429) {
-            Some(OrderFault::Throttle { taken: false })
+            Some(OrderFault::Http { status: 429, taken: false })
         } else if self.draw(mix.erro500) {
-            Some(OrderFault::ServerError { taken: true })
+            Some(OrderFault::Http { status: 500, taken: true })
         } else if self.draw(mix.timeout) {
             Some(OrderFault::Timeout)
         } else if self.draw(self.profile.contraditorio) {
@@ -198,9 +208,9 @@ impl Faults {
     pub fn next_query(&mut self) -> Option<OrderFault> {
         let mix = self.profile.consultas;
         if self.draw(mix.erro429) {
-            Some(OrderFault::Throttle { taken: false })
+            Some(OrderFault::Http { status: 429, taken: false })
         } else if self.draw(mix.erro500) {
-            Some(OrderFault::ServerError { taken: false })
+            Some(OrderFault::Http { status: 500, taken: false })
         } else if self.draw(mix.timeout) {
             Some(OrderFault::Timeout)
         } else {
@@ -291,18 +301,22 @@ mod tests {
     #[test]
     fn scripted_faults_come_first_and_in_order() {
         let profile: FaultProfile =
-            serde_json::from_value(serde_json::json!({"roteiro": ["429-aceita", "rejeitar:AC07", "timeout"]})).unwrap();
+            serde_json::from_value(serde_json::json!({"roteiro": ["429-aceita", "rejeitar:AC07", "timeout", "503"]}))
+                .unwrap();
         let mut f = Faults::new(profile);
-        assert_eq!(f.next_order(), Some(OrderFault::Throttle { taken: true }));
+        assert_eq!(f.next_order(), Some(OrderFault::Http { status: 429, taken: true }));
         assert_eq!(f.next_order(), Some(OrderFault::Reject("AC07".into())));
         assert_eq!(f.next_order(), Some(OrderFault::Timeout));
+        assert_eq!(f.next_order(), Some(OrderFault::Http { status: 503, taken: true }));
         assert_eq!(f.next_order(), None);
     }
 
     #[test]
     fn unknown_faults_and_chances_out_of_range_are_refused() {
         assert!(serde_json::from_value::<FaultProfile>(serde_json::json!({"roteiro": ["rejeitar:XX01"]})).is_err());
-        assert!(serde_json::from_value::<FaultProfile>(serde_json::json!({"roteiro": ["boom"]})).is_err());
+        for bad in ["boom", "200", "429-talvez", "700"] {
+            assert!(serde_json::from_value::<FaultProfile>(serde_json::json!({"roteiro": [bad]})).is_err(), "{bad}");
+        }
         let p: FaultProfile = serde_json::from_value(serde_json::json!({"ordens": {"erro429": 1.5}})).unwrap();
         assert!(p.validate().is_err());
     }

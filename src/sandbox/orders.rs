@@ -63,11 +63,9 @@ fn profile(rail: &Shared) -> FaultProfile {
 /// The answer a fault gives instead of the normal one (after a timeout's wait).
 async fn fault_answer(rail: &Shared, fault: &OrderFault) -> Option<Answer> {
     match fault {
-        OrderFault::Throttle { .. } => {
-            Some((StatusCode::TOO_MANY_REQUESTS, Json(json!({"erro": "limite de requisições (sandbox)"}))))
-        }
-        OrderFault::ServerError { .. } => {
-            Some((StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"erro": "falha interna (sandbox)"}))))
+        OrderFault::Http { status, .. } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some((status, Json(json!({"erro": format!("falha simulada {} (sandbox)", status.as_u16())}))))
         }
         OrderFault::Timeout => {
             tokio::time::sleep(profile(rail).timeout()).await;

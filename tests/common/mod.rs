@@ -59,9 +59,15 @@ pub const LOCATION_BASE: &str = "pix.tucano.test/qr/v2";
 impl TestApp {
     /// The API alone (no rail).
     pub async fn spawn(pool: PgPool) -> TestApp {
-        let config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into())
+        Self::spawn_configured(pool, |_| {}).await
+    }
+
+    /// The API alone, its configuration changed by `change` first.
+    pub async fn spawn_configured(pool: PgPool, change: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into())
             .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
             .unwrap();
+        change(&mut config);
         let state = AppState::with_pool(config, pool.clone()).unwrap();
         let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: None }
@@ -91,6 +97,9 @@ impl TestApp {
             .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
             .unwrap();
         config.location_scheme = "http".into();
+        // A rail call that takes more than a second has an unknown outcome (the sandbox's
+        // timeout faults wait longer than that).
+        config.rail_timeout = Duration::from_secs(1);
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
         config.webhooks = test_webhooks();
         let state = AppState::with_pool(config, pool.clone()).unwrap().with_clock(clock);
@@ -150,6 +159,21 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// Sets the sandbox rail's fault profile (`PUT /falhas`; `{}` turns faults off).
+    pub async fn rail_faults(&self, profile: Value) {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        let res = self.client.put(format!("{}/falhas", rail.url)).json(&profile).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    /// The receiving bank returns (part of) a Pix we sent (`POST /envios/{e2eid}/devolucao`).
+    pub async fn rail_return(&self, e2eid: &str, body: Value) -> Value {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        let res = self.client.post(format!("{}/envios/{e2eid}/devolucao", rail.url)).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
     /// What the rail knows of an order (`/envios/{e2eid}` or `/devolucoes/{rtrId}`).
     pub async fn rail_order(&self, path: &str) -> Value {
         let rail = self.rail.as_ref().expect("started with the rail");
@@ -158,18 +182,39 @@ impl TestApp {
 
     /// Posts a rail notification to Tucano, rightly signed.
     pub async fn notify(&self, notification: &Value) -> (u16, String, Value) {
+        self.notify_signed(notification, RAIL_SECRET.as_bytes()).await
+    }
+
+    /// Posts a rail notification signed with `secret`.
+    pub async fn notify_signed(&self, notification: &Value, secret: &[u8]) -> (u16, String, Value) {
         let body = notification.to_string();
         let ts = chrono::Utc::now().timestamp();
         let req = self
             .anonymous(Method::POST, "/rail/notificacoes")
             .header("content-type", "application/json")
             .header("x-rail-timestamp", ts.to_string())
-            .header(
-                "x-rail-signature",
-                tucano_shared::rail::signature::sign(RAIL_SECRET.as_bytes(), ts, body.as_bytes()),
-            )
+            .header("x-rail-signature", tucano_shared::rail::signature::sign(secret, ts, body.as_bytes()))
             .body(body);
         call(req).await
+    }
+
+    /// The merchant's events of one type, oldest first (`GET /eventos?tipo=`).
+    pub async fn events(&self, m: &TestMerchant, tipo: &str) -> Vec<Value> {
+        let (status, _, body) = call(self.request(Method::GET, &format!("/eventos?tipo={tipo}"), m)).await;
+        assert_eq!(status, 200, "{body}");
+        body["eventos"].as_array().unwrap().clone()
+    }
+
+    /// The balance of a platform ledger account (`suspense`, `operations_receivable`, ...).
+    pub async fn platform_balance(&self, kind: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT coalesce(sum(b.balance), 0)::bigint FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
+              WHERE a.merchant_id IS NULL AND a.kind = $1",
+        )
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
     }
 
     /// Polls `path` until `done` holds for its body (the rail works asynchronously).

@@ -2,26 +2,15 @@
 //! never a 5xx, and the money exact afterwards.
 
 use crate::common::*;
+use crate::{e2eid, pix_received, KEY, SUPPLIER};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-const KEY: &str = "loja@example.com";
-const SUPPLIER: &str = "fornecedor@example.com";
 /// Received Pix the refunds draw on, 10.00 each.
 const REFUNDABLE: u32 = 40;
-
-fn e2eid(n: u32) -> String {
-    format!("E99999999202611211305{n:011}")
-}
-
-/// A Pix of `valor` to the merchant's key, as the rail reports it.
-fn pix_received(n: u32, valor: &str) -> serde_json::Value {
-    json!({"tipo": "PIX_RECEBIDO", "id": format!("in-{n}"), "pix": {
-        "endToEndId": e2eid(n), "valor": valor, "chave": KEY, "horario": chrono::Utc::now().to_rfc3339()}})
-}
 
 /// `ops` operations of 1.00 each — a third payments in, a third transfers out, a third
 /// refunds — `concurrency` at a time; returns every status that was not a success.

@@ -1,0 +1,215 @@
+//! A verdict that contradicts the books is never swallowed: it is booked as what really
+//! happened, flagged on the resource, recorded for operations, announced as an event, and
+//! the rail is told so. The ledger check sees every outgoing movement.
+
+use crate::common::*;
+use crate::{envio_verdict, fund, movements, send, KEY};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+/// The API with a rail that decides orders but never notifies: the test plays the rail.
+async fn quiet_rail(pool: PgPool) -> (TestApp, TestMerchant) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    app.rail_control(json!({"notificar": false})).await;
+    (app, m)
+}
+
+async fn contradictions(app: &TestApp) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT kind, subject FROM rail_contradictions ORDER BY id").fetch_all(&app.pool).await.unwrap()
+}
+
+fn e2e(envio: &Value) -> String {
+    envio["endToEndId"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_settlement_after_a_rejection_takes_the_money_from_the_merchant_and_is_flagged(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 10, "50.00").await;
+    let envio = send(&app, &m, "tarde1", "20.00").await;
+    let (status, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "v1", &e2e(&envio), "20.00", Some("AC07"))).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("APLICADA")));
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+
+    // The rail then says the money did leave.
+    let (status, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "v2", &e2e(&envio), "20.00", None)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
+    assert_eq!(body["alerta"], "LIQUIDADO_APOS_REJEICAO");
+    let (_, _, now) = call(app.request(Method::GET, "/envio/tarde1", &m)).await;
+    assert_eq!((now["status"].as_str(), now["alerta"].as_str()), (Some("REALIZADO"), Some("LIQUIDADO_APOS_REJEICAO")));
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()), "the money that left is debited");
+    assert_eq!(contradictions(&app).await, vec![("LIQUIDADO_APOS_REJEICAO".into(), e2e(&envio))]);
+    let events = app.events(&m, "contradicao.registrada").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    // The same verdict again agrees with the books now.
+    let (_, _, again) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "v3", &e2e(&envio), "20.00", None)).await;
+    assert_eq!(again["resultado"], "DUPLICADA");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_late_settlement_beyond_the_balance_leaves_the_rest_owed_to_operations(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 11, "20.00").await;
+    let first = send(&app, &m, "primeiro", "20.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "r1", &e2e(&first), "20.00", Some("AC06"))).await;
+    // The merchant spends the released money on another transfer.
+    let second = send(&app, &m, "segundo", "15.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s2", &e2e(&second), "15.00", None)).await;
+    assert_eq!(app.saldo(&m).await, ("5.00".into(), "0.00".into()));
+
+    let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s1", &e2e(&first), "20.00", None)).await;
+    assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
+    assert_eq!(app.platform_balance("operations_receivable").await, -1_500, "15.00 owed by the merchant");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 12, "50.00").await;
+    let envio = send(&app, &m, "volta1", "20.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "a1", &e2e(&envio), "20.00", None)).await;
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+
+    // Without a final code it is no verdict; with one it is booked.
+    let (status, _, _) = app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "a2", &e2e(&envio), "20.00", None)).await;
+    assert_eq!(status, 400);
+    let (_, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "a3", &e2e(&envio), "20.00", Some("AB03"))).await;
+    assert_eq!(body["alerta"], "REJEITADO_APOS_LIQUIDACAO");
+    let (_, _, now) = call(app.request(Method::GET, "/envio/volta1", &m)).await;
+    assert_eq!(now["status"], "NAO_REALIZADO");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "transfer_correction").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_settlement_of_another_amount_books_the_amount_that_left(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 13, "50.00").await;
+    let more = send(&app, &m, "mais", "10.00").await;
+    let less = send(&app, &m, "menos", "10.00").await;
+    let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "m1", &e2e(&more), "12.00", None)).await;
+    assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE");
+    let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "m2", &e2e(&less), "7.50", None)).await;
+    assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE");
+    // 50.00 - 12.00 - 7.50
+    assert_eq!(app.saldo(&m).await, ("30.50".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refund_rejected_after_its_settlement_is_credited_back_and_flagged(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 14, "30.00").await;
+    let path = format!("/pix/{}/devolucao/d1", crate::e2eid(14));
+    let (_, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
+    let verdict = |tipo: &str, id: &str, codigo: Option<&str>| {
+        let mut d = json!({"rtrId": refund["rtrId"], "endToEndId": crate::e2eid(14), "valor": "10.00",
+                           "horario": chrono::Utc::now().to_rfc3339()});
+        if let Some(c) = codigo {
+            d["codigo"] = json!(c);
+        }
+        json!({"tipo": tipo, "id": id, "devolucao": d})
+    };
+    app.notify(&verdict("DEVOLUCAO_LIQUIDADA", "f1", None)).await;
+    assert_eq!(app.saldo(&m).await, ("20.00".into(), "0.00".into()));
+    let (_, _, body) = app.notify(&verdict("DEVOLUCAO_REJEITADA", "f2", Some("AC07"))).await;
+    assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
+    let (_, _, now) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(
+        (now["status"].as_str(), now["alerta"].as_str()),
+        (Some("NAO_REALIZADO"), Some("REJEITADO_APOS_LIQUIDACAO"))
+    );
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_suspense_and_flagged(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 15, "10.00").await;
+    let mut again = crate::pix_received(15, "12.00");
+    again["id"] = json!("in-15-bis");
+    let (status, _, body) = app.notify(&again).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("CONTRADICAO_REGISTRADA")), "{body}");
+    // The merchant's credit stands as first booked; the difference waits in suspense.
+    assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
+    assert_eq!(app.platform_balance("suspense").await, 200);
+    let (_, _, pix) = call(app.request(Method::GET, &format!("/pix/{}", crate::e2eid(15)), &m)).await;
+    assert_eq!(pix["alertaRail"], "NOTIFICACAO_DIVERGENTE", "{pix}");
+    // The same divergent report under yet another id is booked once; the first report
+    // again is a plain duplicate.
+    again["id"] = json!("in-15-ter");
+    assert_eq!(app.notify(&again).await.2["resultado"], "DUPLICADA");
+    let mut first = crate::pix_received(15, "10.00");
+    first["id"] = json!("in-15-quater");
+    assert_eq!(app.notify(&first).await.2["resultado"], "DUPLICADA");
+    assert_eq!(app.platform_balance("suspense").await, 200);
+    assert_eq!(contradictions(&app).await.len(), 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_sandbox_can_contradict_itself_and_the_books_follow_what_it_said_last(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 16, "50.00").await;
+    app.rail_faults(json!({"roteiro": ["contradizer"]})).await;
+    send(&app, &m, "contradito", "20.00").await;
+    let done = app.eventually(&m, "/envio/contradito", |e| e["alerta"] == "REJEITADO_APOS_LIQUIDACAO").await;
+    assert_eq!(done["status"], "NAO_REALIZADO");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_ledger_check_finds_a_movement_booked_twice(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 17, "50.00").await;
+    let envio = send(&app, &m, "duplo", "20.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "d1", &e2e(&envio), "20.00", None)).await;
+    app.assert_ledger_ok().await;
+    // A second debit booked as a correction of this transfer (unique on its key, balanced,
+    // so the database takes it): the check still sees that more left than was settled.
+    let merchant: uuid::Uuid = sqlx::query_scalar("SELECT id FROM merchants").fetch_one(&app.pool).await.unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM ledger_accounts WHERE (merchant_id = $1 AND kind = 'merchant_available') OR kind = 'rail_settlement' ORDER BY merchant_id NULLS LAST",
+    )
+    .bind(merchant)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    let t: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, natural_key) VALUES ('transfer_correction', $1) RETURNING id",
+    )
+    .bind(format!("{}:9", e2e(&envio)))
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES ($1, $2, -2000), ($1, $3, 2000)",
+    )
+    .bind(t)
+    .bind(ids[0])
+    .bind(ids[1])
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let failures = app.state.ledger.check().await.unwrap();
+    assert!(
+        failures.iter().any(|f| f.contains(&e2e(&envio)) && f.contains("through the rail but settled")),
+        "{failures:#?}"
+    );
+}

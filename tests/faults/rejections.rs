@@ -1,0 +1,111 @@
+//! Only an explicit rejection voids: a rail that throttles, fails, times out or answers
+//! without a final reason code leaves the movement EM_PROCESSAMENTO with its reservation,
+//! and the reconciler finishes it; a final code voids at once. Also: notifications signed
+//! with the rail's previous secret are accepted during a rotation.
+
+use crate::common::*;
+use crate::{fund, movements, send, KEY};
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+use tucano_shared::app::reconcile;
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rail_that_answers_429_but_took_the_order_settles_it_and_the_balance_is_debited_once(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 1, "50.00").await;
+    app.rail_faults(json!({"roteiro": ["429-aceita"]})).await;
+
+    let envio = send(&app, &m, "throttled1", "20.00").await;
+    assert_eq!(envio["status"], "EM_PROCESSAMENTO", "a 429 is no verdict");
+    let done = app.eventually(&m, "/envio/throttled1", |e| e["status"] == "REALIZADO").await;
+    assert!(done.get("alerta").is_none());
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "transfer_settle").await, 1);
+    assert_eq!(movements(&app, "transfer_void").await, 0);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reconciler_settles_it(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 2, "100.00").await;
+    // 408, 425, 429 and a 422 without a final code: the rail did not take the order.
+    // 500 and a timeout: it did, and decides it (its notification is lost here).
+    let faults = ["408", "425", "429", "422", "500", "timeout"];
+    app.rail_faults(json!({"roteiro": faults, "timeoutMs": 1500})).await;
+    app.rail_control(json!({"notificar": false})).await;
+    for (i, fault) in faults.iter().enumerate() {
+        let envio = send(&app, &m, &format!("falha{i}"), "10.00").await;
+        assert_eq!(envio["status"], "EM_PROCESSAMENTO", "{fault}: {envio}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.saldo(&m).await, ("40.00".into(), "60.00".into()), "every reservation stays");
+    assert_eq!(movements(&app, "transfer_void").await, 0, "nothing was voided on a guess");
+
+    // The reconciler asks: sends again what the rail never took, applies what it decided.
+    app.rail_control(json!({"notificar": true})).await;
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.resent, report.settled), (6, 4, 2), "{report:?}");
+    for i in 0..faults.len() {
+        app.eventually(&m, &format!("/envio/falha{i}"), |e| e["status"] == "REALIZADO").await;
+    }
+    assert_eq!(app.saldo(&m).await, ("40.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "transfer_settle").await, 6);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_explicit_rejection_code_voids_the_transfer_at_once_and_names_the_code(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 3, "50.00").await;
+    app.rail_faults(json!({"roteiro": ["rejeitar:AC03"]})).await;
+
+    let envio = send(&app, &m, "rejeitado1", "20.00").await;
+    assert_eq!(envio["status"], "NAO_REALIZADO", "{envio}");
+    assert!(envio["motivo"].as_str().unwrap().starts_with("AC03"), "{envio}");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "transfer_void").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refund_the_rail_throttled_but_took_is_settled_once_and_a_coded_rejection_voids_one(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 4, "30.00").await;
+    let e2eid = crate::e2eid(4);
+    app.rail_faults(json!({"roteiro": ["429-aceita", "rejeitar:AC07"]})).await;
+
+    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
+    assert_eq!((status, refund["status"].as_str()), (201, Some("EM_PROCESSAMENTO")), "{refund}");
+    app.eventually(&m, &path, |r| r["status"] == "DEVOLVIDO").await;
+
+    let path = format!("/pix/{e2eid}/devolucao/d2");
+    let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "5.00"}))).await;
+    assert_eq!((status, refund["status"].as_str()), (201, Some("NAO_REALIZADO")), "{refund}");
+    assert!(refund["motivo"].as_str().unwrap().starts_with("AC07"));
+    assert_eq!(app.saldo(&m).await, ("20.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "refund_settle").await, 1);
+    assert_eq!(movements(&app, "refund_void").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(pool: PgPool) {
+    const OLD: &str = "the-previous-rail-secret-0001";
+    let app = TestApp::spawn_configured(pool, |c| c.rail_secret_previous = Some(OLD.as_bytes().to_vec())).await;
+    app.merchant("Loja", KEY).await;
+
+    let (status, _, _) = app.notify(&crate::pix_received(5, "1.00")).await;
+    assert_eq!(status, 200, "the new secret");
+    let (status, _, _) = app.notify_signed(&crate::pix_received(6, "1.00"), OLD.as_bytes()).await;
+    assert_eq!(status, 200, "the previous secret, during the overlap");
+    let (status, _, problem) = app.notify_signed(&crate::pix_received(7, "1.00"), b"a-secret-nobody-shares-00").await;
+    assert_eq!(status, 401, "{problem}");
+    assert_eq!(app.count("received_pix").await, 2);
+}
