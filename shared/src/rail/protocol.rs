@@ -47,21 +47,11 @@ pub struct DevolucaoResultado {
     pub motivo: Option<String>,
 }
 
-/// A Pix we sent, returned by the receiving bank (pacs.004): `endToEndId` is our
-/// transfer's, `rtrId` the return's own id; `codigo` its reason (MD06 asked by the
-/// receiver, FR01 fraud under MED, BE08 bank error, SL02 ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DevolucaoRecebida {
-    pub rtr_id: String,
-    pub end_to_end_id: String,
-    pub valor: String,
-    pub horario: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub codigo: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub motivo: Option<String>,
-}
+/// A Pix we sent, returned by the receiving bank (pacs.004): the same message as a
+/// refund's outcome, where `endToEndId` is our transfer's, `rtrId` the return's own id and
+/// `codigo` its reason (MD06 asked by the receiver, FR01 fraud under MED, BE08 bank error,
+/// SL02 ...).
+pub type DevolucaoRecebida = DevolucaoResultado;
 
 /// The body of a 422 answer to an order: a final rejection with its reason code. Only
 /// this voids an order at once; any other answer leaves it to the reconciler.
