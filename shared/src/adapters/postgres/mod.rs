@@ -42,6 +42,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
+/// A read-only transaction over one snapshot (REPEATABLE READ), for reads made of several
+/// statements — a transfer and its returns, a received Pix and its refunds — so that a
+/// change committed between two of them cannot show half of itself.
+pub(crate) async fn snapshot(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    Ok(tx)
+}
+
 /// Connection-level failures are worth a retry (503); anything else is a bug (500).
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {

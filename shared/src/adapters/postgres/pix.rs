@@ -4,8 +4,8 @@
 use super::charges::select_current;
 use super::documents::{self, PAGADOR};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
-use super::store_error;
 use super::verdicts::{self, Flow, Movement};
+use super::{snapshot, store_error};
 use crate::domain::charge::ChargeStatus;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
 use crate::domain::ledger::{FeePlan, JournalEntry};
@@ -342,7 +342,7 @@ impl PixStore for PgPixStore {
     }
 
     async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let mut conn = snapshot(&self.pool).await?;
         let row = sqlx::query_as!(
             PixRow,
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
@@ -361,7 +361,7 @@ impl PixStore for PgPixStore {
     }
 
     async fn list(&self, merchant: MerchantId, q: &PixQuery) -> Result<Page<ReceivedPix>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let mut conn = snapshot(&self.pool).await?;
         let doc_index = q.pagador.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;

@@ -4,8 +4,8 @@
 use super::documents::{self, SealedDocument};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
 use super::pix::{claim_notification, outbox};
-use super::store_error;
 use super::verdicts::{self, Flow, Movement};
+use super::{snapshot, store_error};
 use crate::domain::ids::{EndToEndId, RtrId, Txid};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::merchant::MerchantId;
@@ -184,10 +184,9 @@ impl PgTransferStore {
         })
     }
 
-    async fn many(&self, rows: Vec<TransferRow>) -> Result<Vec<Transfer>, StoreError> {
+    async fn many(&self, conn: &mut PgConnection, rows: Vec<TransferRow>) -> Result<Vec<Transfer>, StoreError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let returns = returns_of(&mut conn, &ids).await?;
+        let returns = returns_of(conn, &ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.with_returns(r, &returns).await?);
@@ -345,19 +344,17 @@ impl TransferStore for PgTransferStore {
     }
 
     async fn find(&self, merchant: MerchantId, id: &IdEnvio) -> Result<Option<Transfer>, StoreError> {
+        let mut tx = snapshot(&self.pool).await?;
         let row = sqlx::query_as::<_, TransferRow>(&format!(
             "SELECT {COLUMNS} FROM transfers WHERE merchant_id = $1 AND id_envio = $2"
         ))
         .bind(merchant.0)
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
         match row {
-            Some(r) => {
-                let mut conn = self.pool.acquire().await.map_err(store_error)?;
-                Ok(Some(self.to_transfer(&mut conn, r).await?))
-            }
+            Some(r) => Ok(Some(self.to_transfer(&mut tx, r).await?)),
             None => Ok(None),
         }
     }
@@ -366,12 +363,13 @@ impl TransferStore for PgTransferStore {
         let limit = i64::from(q.itens_por_pagina);
         let filter = "merchant_id = $1 AND created_at >= $2 AND created_at <= $3 AND ($4::text IS NULL OR status = $4)";
         let status = q.status.map(TransferStatus::as_str);
+        let mut tx = snapshot(&self.pool).await?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM transfers WHERE {filter}"))
             .bind(merchant.0)
             .bind(q.inicio)
             .bind(q.fim)
             .bind(status)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
         let rows = sqlx::query_as::<_, TransferRow>(&format!(
@@ -383,10 +381,10 @@ impl TransferStore for PgTransferStore {
         .bind(status)
         .bind(limit)
         .bind(i64::from(q.pagina) * limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
-        Ok(Page { items: self.many(rows).await?, total: u64::try_from(total).unwrap_or(0) })
+        Ok(Page { items: self.many(&mut tx, rows).await?, total: u64::try_from(total).unwrap_or(0) })
     }
 
     async fn conclude(
@@ -507,13 +505,14 @@ impl TransferStore for PgTransferStore {
     }
 
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError> {
+        let mut tx = snapshot(&self.pool).await?;
         let rows = sqlx::query_as::<_, TransferRow>(&format!(
             "SELECT {COLUMNS} FROM transfers WHERE status = 'EM_PROCESSAMENTO' AND created_at < $1 ORDER BY created_at LIMIT 1000"
         ))
         .bind(before)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
-        self.many(rows).await
+        self.many(&mut tx, rows).await
     }
 }

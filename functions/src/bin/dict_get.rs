@@ -1,6 +1,0 @@
-//! Lambda for `GET /dict/{chave}`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tucano_functions::serve(tucano_shared::routes::RouteId::DictGet).await
-}

@@ -1,6 +1,0 @@
-//! Lambda for `GET /pix`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tucano_functions::serve(tucano_shared::routes::RouteId::PixList).await
-}

@@ -1,6 +1,0 @@
-//! Lambda for `PUT /envio/{idEnvio}/qrcode`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tucano_functions::serve(tucano_shared::routes::RouteId::TransferQrPut).await
-}
