@@ -121,15 +121,18 @@ QUEUE_RECEIVE = {"Effect": "Allow",
                  "Resource": arn("WebhookQueue")}
 
 
+# One artifact for every function (linked once, uploaded once): the `bootstrap` binary,
+# which serves the route or job its function's handler names (`_HANDLER`).
+ARTIFACT = "${env:TUCANO_ARTIFACTS, 'target/lambda'}/bootstrap/bootstrap.zip"
+
+
 def build():
     fns = {}
     resources = {}
     alarms_for = {}
     http_functions = []
     for fn, method, path, access, idem in routes():
-        f = {"handler": "bootstrap",
-             "package": {"artifact": f"${{env:TUCANO_ARTIFACTS, 'target/lambda'}}/{fn}/bootstrap.zip"},
-             "role": f"{camel(fn)}Role"}
+        f = {"handler": fn, "role": f"{camel(fn)}Role"}
         event = {"method": method, "path": path}
         if access == "Merchant":
             event["authorizer"] = {"name": "apiKey"}
@@ -145,9 +148,7 @@ def build():
         resources[f"{camel(fn)}Role"] = role(fn, extra)
         http_functions.append(fn)
     for fn, kind, arg in jobs():
-        f = {"handler": "bootstrap",
-             "package": {"artifact": f"${{env:TUCANO_ARTIFACTS, 'target/lambda'}}/{fn}/bootstrap.zip"},
-             "role": f"{camel(fn)}Role"}
+        f = {"handler": fn, "role": f"{camel(fn)}Role"}
         extra = []
         if kind == "Schedule":
             f["events"] = [{"schedule": arg}]
@@ -562,7 +563,7 @@ def render():
                 "LOG_FORMAT": "json",
             },
         },
-        "package": {"individually": True},
+        "package": {"artifact": ARTIFACT},
         "functions": fns,
         "resources": {"Resources": resources, "extensions": extensions,
                       "Outputs": {"ApiUrl": {"Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}},

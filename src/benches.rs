@@ -240,11 +240,19 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
     let chosen: Vec<_> = ROUTES.iter().filter(|r| only.is_empty() || only.iter().any(|f| f == r.function)).collect();
     anyhow::ensure!(!chosen.is_empty(), "no route function matches --functions");
     if !no_build {
-        eprintln!("building {} function(s) and the hello-world floor (release)...", chosen.len());
-        let mut args = vec!["build", "--release", "-p", "tucano-hello", "--bin", "hello", "-p", "tucano-functions"];
-        for r in &chosen {
-            args.extend(["--bin", r.function]);
-        }
+        eprintln!("building the function binary and the hello-world floor (release)...");
+        let args = [
+            "build",
+            "--release",
+            "-p",
+            "tucano-hello",
+            "--bin",
+            "hello",
+            "-p",
+            "tucano-functions",
+            "--bin",
+            "bootstrap",
+        ];
         let status =
             std::process::Command::new("cargo").args(&args).current_dir(env!("CARGO_MANIFEST_DIR")).status()?;
         anyhow::ensure!(status.success(), "cargo build failed");
@@ -288,7 +296,10 @@ async fn coldstart(runs: usize, only: &[String], no_build: bool) -> anyhow::Resu
             .replace("{chave}", "loja@bench.example");
         let body = (r.method != "GET").then_some("{}");
         let ev = crate::coldstart::event(r.method, &path, api_key.expose(), body);
-        results.push(crate::coldstart::measure(r.function, &release.join(r.function), &env, &ev, runs).await?);
+        // Every function runs the one binary; its handler says which route.
+        let mut env = env.clone();
+        env.push(("_HANDLER".to_owned(), r.function.to_owned()));
+        results.push(crate::coldstart::measure(r.function, &release.join("bootstrap"), &env, &ev, runs).await?);
     }
     let only_arg = if only.is_empty() { String::new() } else { format!(" --functions {}", only.join(",")) };
     let mut md = format!(

@@ -1,5 +1,6 @@
-//! The route table is the single source: serverless.yml and functions/ must match it, and
-//! the jobs list (scheduled and queue-fed functions) too.
+//! The route table is the single source: serverless.yml must match it (each function's
+//! handler names its route or job, and every function runs the one artifact), and the jobs
+//! list (scheduled and queue-fed functions) too.
 
 use std::collections::BTreeSet;
 use tucano_shared::routes::{Trigger, JOBS, ROUTES};
@@ -30,14 +31,16 @@ fn serverless_yml_declares_exactly_the_routes_of_the_table() {
             let path = event["path"].as_str().unwrap().to_owned();
             declared.insert((name.clone(), method, path));
         }
-        let artifact = function["package"]["artifact"].as_str().unwrap_or_default();
-        assert_eq!(
-            artifact,
-            format!("${{env:TUCANO_ARTIFACTS, 'target/lambda'}}/{name}/bootstrap.zip"),
-            "{name}'s zip"
-        );
+        assert_eq!(function["handler"].as_str(), Some(name.as_str()), "{name}'s handler names its route or job");
+        assert!(function.get("package").is_none(), "{name} has a package of its own");
         names.insert(name);
     }
+    assert_eq!(
+        doc["package"]["artifact"].as_str(),
+        Some("${env:TUCANO_ARTIFACTS, 'target/lambda'}/bootstrap/bootstrap.zip"),
+        "one artifact for every function"
+    );
+    assert!(doc["package"].get("individually").is_none());
     assert_eq!(declared, table());
     assert_eq!(names, all_functions(), "every function is a route or a job");
 }
@@ -74,23 +77,5 @@ fn jobs_are_declared_with_their_triggers() {
             }
             Trigger::Authorizer | Trigger::Deploy => {}
         }
-    }
-}
-
-#[test]
-fn functions_has_one_binary_per_route_or_job_and_no_other() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/functions/src/bin");
-    let bins: BTreeSet<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
-        .collect();
-    assert_eq!(bins, all_functions());
-    for r in ROUTES {
-        let src = std::fs::read_to_string(format!("{dir}/{}.rs", r.function)).unwrap();
-        assert!(src.contains(&format!("RouteId::{:?}", r.id)), "{} serves another route", r.function);
-    }
-    for j in JOBS {
-        let src = std::fs::read_to_string(format!("{dir}/{}.rs", j.function)).unwrap();
-        assert!(src.contains(&format!("jobs::{}()", j.function)), "{} runs another job", j.function);
     }
 }

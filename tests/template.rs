@@ -158,3 +158,120 @@ fn api_functions_deploy_by_canary_and_roll_back_on_alarms() {
         assert!(body.contains(needle), "the dashboard shows {needle}");
     }
 }
+
+/// Where serverless packaged each function's code from: its own `package.artifact`, or the
+/// service's (as configured, its variables resolved).
+fn local_artifacts() -> Vec<(String, std::path::PathBuf)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.serverless/serverless-state.json");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let service = state["service"]["initialServerlessConfig"]["package"]["artifact"].as_str();
+    state["service"]["functions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, f)| {
+            let artifact = f["package"]["artifact"].as_str().or(service).expect("an artifact");
+            let p = std::path::Path::new(artifact);
+            let p =
+                if p.is_absolute() { p.to_owned() } else { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p) };
+            (name.clone(), p)
+        })
+        .collect()
+}
+
+/// The `bootstrap` executable inside a Lambda zip, extracted into `dir`.
+fn unzip_bootstrap(zip: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile, os; zipfile.ZipFile(sys.argv[1]).extract('bootstrap', sys.argv[2]); os.chmod(os.path.join(sys.argv[2], 'bootstrap'), 0o755)"])
+        .arg(zip)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join("bootstrap")
+}
+
+#[test]
+fn every_s3_key_in_the_template_stands_for_exactly_one_local_artifact() {
+    // The bug this catches: functions whose artifacts share a file name get one S3 key, so
+    // each upload overwrote the last and every Lambda ran one function's code.
+    let Some(t) = template() else { return };
+    let mut by_key: std::collections::BTreeMap<String, BTreeSet<std::path::PathBuf>> = Default::default();
+    let artifacts: std::collections::BTreeMap<String, std::path::PathBuf> = local_artifacts().into_iter().collect();
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        let key = f["Properties"]["Code"]["S3Key"].as_str().unwrap_or_else(|| panic!("{id} has no S3 key")).to_owned();
+        let name = f["Properties"]["FunctionName"].as_str().unwrap().rsplit_once('-').unwrap().1.to_owned();
+        assert_eq!(f["Properties"]["Handler"].as_str(), Some(name.as_str()), "{id}'s handler names its route or job");
+        by_key.entry(key).or_default().insert(artifacts[&name].clone());
+    }
+    for (key, files) in &by_key {
+        assert_eq!(files.len(), 1, "{key} would be uploaded from {files:?}: each upload overwrites the last");
+    }
+    assert_eq!(by_key.len(), 1, "one artifact for every function: {by_key:?}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(pool: sqlx::PgPool) {
+    use tucano::coldstart::{event, function_env, start_once};
+    let Some(t) = template() else { return };
+    let api_key = tucano_shared::domain::merchant::ApiKey::generate();
+    tucano_shared::ports::MerchantStore::register(
+        &tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone()),
+        tucano_shared::ports::NewMerchant {
+            name: "Loja".into(),
+            city: "RECIFE".into(),
+            pix_key: "loja@example.com".into(),
+            api_key_hash: api_key.hash(),
+            fees: Default::default(),
+            individual: false,
+            limits: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let db = pool.connect_options().get_database().unwrap().to_owned();
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    url.set_path(&format!("/{db}"));
+    let artifacts: std::collections::BTreeMap<String, std::path::PathBuf> = local_artifacts().into_iter().collect();
+    let dir = std::env::temp_dir().join(format!("tucano-artifact-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let txid = "artefatounico000000000000001";
+    let key = api_key.expose();
+    let calls = [
+        (
+            "cob_put",
+            event(
+                "PUT",
+                &format!("/cob/{txid}"),
+                key,
+                Some(r#"{"valor":{"original":"3.21"},"chave":"loja@example.com"}"#),
+            ),
+            201,
+        ),
+        ("cob_get", event("GET", &format!("/cob/{txid}"), key, None), 200),
+        ("balance_get", event("GET", "/saldo", key, None), 200),
+    ];
+    for (function, ev, expected) in calls {
+        let lambda = of_type(&t, "AWS::Lambda::Function")
+            .into_iter()
+            .find(|(_, f)| {
+                f["Properties"]["FunctionName"].as_str().is_some_and(|n| n.ends_with(&format!("-{function}")))
+            })
+            .unwrap_or_else(|| panic!("no {function} in the template"))
+            .1;
+        let handler = lambda["Properties"]["Handler"].as_str().unwrap();
+        let binary = unzip_bootstrap(&artifacts[function], &dir.join(function));
+        let mut env = function_env(url.as_str());
+        env.push(("_HANDLER".into(), handler.into()));
+        let start = start_once(&binary, &env, &ev).await.unwrap();
+        assert_eq!(start.status, expected, "{function}: {}", start.response);
+        let body: Value = serde_json::from_str(start.response["body"].as_str().unwrap()).unwrap();
+        match function {
+            "cob_put" | "cob_get" => {
+                assert_eq!((body["txid"].as_str(), body["valor"]["original"].as_str()), (Some(txid), Some("3.21")))
+            }
+            _ => assert_eq!(body["disponivel"], "0.00", "{body}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

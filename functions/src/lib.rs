@@ -1,7 +1,37 @@
-//! The Lambda glue shared by every function binary: build the state once at cold start,
-//! then turn each API Gateway event into a shared-crate request for one route.
+//! The Lambda glue: which route or job a function serves (by its handler name), building
+//! the state once at cold start, then turning each API Gateway event into a shared-crate
+//! request for that route.
 
 pub mod jobs;
+
+/// What a function's handler name stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Route(RouteId),
+    Job(&'static str),
+}
+
+/// The route or job named `name` in the route table (`Route::function`, `Job::function`).
+pub fn handler(name: &str) -> Option<Handler> {
+    if let Some(r) = tucano_shared::routes::ROUTES.iter().find(|r| r.function == name) {
+        return Some(Handler::Route(r.id));
+    }
+    tucano_shared::routes::JOBS.iter().find(|j| j.function == name).map(|j| Handler::Job(j.function))
+}
+
+/// Runs the function whose handler is `name`.
+pub async fn run(name: &str) -> Result<(), Error> {
+    match handler(name) {
+        Some(Handler::Route(id)) => serve(id).await,
+        Some(Handler::Job("reconciler")) => jobs::reconciler().await,
+        Some(Handler::Job("webhook_relay")) => jobs::webhook_relay().await,
+        Some(Handler::Job("webhook_deliver")) => jobs::webhook_deliver().await,
+        Some(Handler::Job("authorizer")) => jobs::authorizer().await,
+        Some(Handler::Job("migrate")) => jobs::migrate().await,
+        Some(Handler::Job(other)) => Err(format!("the job {other} has no entry point").into()),
+        None => Err(format!("no route or job is called {name:?}").into()),
+    }
+}
 
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt};
@@ -52,4 +82,28 @@ pub async fn respond(state: &AppState, route: &'static Route, req: Request) -> l
         handle(state, route, req, params, request_id).await
     };
     response.map(|b| String::from_utf8(b.to_vec()).map(Body::Text).unwrap_or_else(|e| Body::Binary(e.into_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_and_job_has_a_handler_and_nothing_else_does() {
+        for r in tucano_shared::routes::ROUTES {
+            assert_eq!(handler(r.function), Some(Handler::Route(r.id)), "{}", r.function);
+        }
+        for j in tucano_shared::routes::JOBS {
+            assert_eq!(handler(j.function), Some(Handler::Job(j.function)), "{}", j.function);
+        }
+        for unknown in ["", "bootstrap", "cob", "COB_GET", "cob_get "] {
+            assert_eq!(handler(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_handler_stops_the_cold_start_with_its_name() {
+        let e = run("nope").await.unwrap_err();
+        assert!(e.to_string().contains("\"nope\""), "{e}");
+    }
 }

@@ -1,6 +1,6 @@
-//! A function binary as Lambda runs it: the built `cob_put` and `cob_get` executables
-//! started under our Lambda Runtime API emulator, handed API Gateway HTTP API (v2) events,
-//! answering through the Runtime API, on a real database.
+//! The function binary as Lambda runs it: the built `bootstrap` executable started under
+//! our Lambda Runtime API emulator with the `cob_put` and `cob_get` handlers, handed API
+//! Gateway HTTP API (v2) events, answering through the Runtime API, on a real database.
 
 mod common;
 
@@ -9,19 +9,26 @@ use sqlx::PgPool;
 use tucano::coldstart::{event, function_env, start_once, Start};
 
 const TXID: &str = "lambdabinary00000000000000001";
+const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
+
+/// The function environment, as the function with this handler gets it.
+fn env_of(pool: &PgPool, handler: &str) -> Vec<(String, String)> {
+    let mut env = function_env(&database_url_of(pool));
+    env.push(("_HANDLER".into(), handler.into()));
+    env
+}
 
 fn body_of(start: &Start) -> serde_json::Value {
     serde_json::from_str(start.response["body"].as_str().expect("a text body")).expect("a JSON body")
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_get_reads_it(pool: PgPool) {
+async fn the_cob_put_handler_creates_a_charge_from_an_api_gateway_event_and_cob_get_reads_it(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
-    let env = function_env(&database_url_of(&pool));
     let path = format!("/cob/{TXID}");
 
     let put = event("PUT", &path, key.expose(), Some(r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#));
-    let created = start_once(env!("CARGO_BIN_EXE_cob_put").as_ref(), &env, &put).await.unwrap();
+    let created = start_once(BOOTSTRAP.as_ref(), &env_of(&pool, "cob_put"), &put).await.unwrap();
     assert_eq!(created.status, 201, "{}", created.response);
     let charge = body_of(&created);
     assert_eq!(charge["txid"], TXID);
@@ -30,7 +37,7 @@ async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_g
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM charges").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, 1, "the charge is in the database");
 
-    let got = start_once(env!("CARGO_BIN_EXE_cob_get").as_ref(), &env, &event("GET", &path, key.expose(), None))
+    let got = start_once(BOOTSTRAP.as_ref(), &env_of(&pool, "cob_get"), &event("GET", &path, key.expose(), None))
         .await
         .unwrap();
     assert_eq!(got.status, 200, "{}", got.response);
@@ -38,11 +45,11 @@ async fn the_cob_put_binary_creates_a_charge_from_an_api_gateway_event_and_cob_g
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_cob_put_binary_answers_bad_keys_and_bad_bodies_with_problems_and_writes_nothing(pool: PgPool) {
+async fn the_cob_put_handler_answers_bad_keys_and_bad_bodies_with_problems_and_writes_nothing(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
-    let env = function_env(&database_url_of(&pool));
+    let env = env_of(&pool, "cob_put");
     let path = format!("/cob/{TXID}");
-    let binary = env!("CARGO_BIN_EXE_cob_put");
+    let binary = BOOTSTRAP;
 
     let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;
     let stranger = start_once(binary.as_ref(), &env, &event("PUT", &path, "tk_nope", Some(body))).await.unwrap();
