@@ -9,6 +9,11 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust
 ensure_postgres
 cd "$ROOT"
+if [ -f "${CARGO_TARGET_DIR:-$ROOT/target}/lambda/bootstrap/bootstrap.zip" ]; then
+  ensure_cargo_lambda
+  say "the hello-world floor as a Lambda zip, built like the functions' (for tucano bench packages)"
+  cargo lambda build --release --arm64 --output-format zip -p tucano-hello --locked
+fi
 say "building the tucano CLI (release)"
 cargo build --release --locked --bin tucano -q
 say "tucano bench all --record (the function binaries are built by the cold-start scenario)"

@@ -33,8 +33,9 @@ async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reco
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 2, "100.00").await;
     // 408, 425, 429 and a 422 without a final code: the rail did not take the order.
-    // 500 and a timeout: it did, and decides it (its notification is lost here).
-    let faults = ["408", "425", "429", "422", "500", "timeout"];
+    // 500, a timeout and a 409 ("I already have it"): it did, and decides it (its
+    // notification is lost here).
+    let faults = ["408", "425", "429", "422", "500", "timeout", "409-aceita"];
     app.rail_faults(json!({"roteiro": faults, "timeoutMs": 1500})).await;
     app.rail_control(json!({"notificar": false})).await;
     for (i, fault) in faults.iter().enumerate() {
@@ -42,18 +43,18 @@ async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reco
         assert_eq!(envio["status"], "EM_PROCESSAMENTO", "{fault}: {envio}");
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.saldo(&m).await, ("40.00".into(), "60.00".into()), "every reservation stays");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "70.00".into()), "every reservation stays");
     assert_eq!(movements(&app, "transfer_void").await, 0, "nothing was voided on a guess");
 
     // The reconciler asks: sends again what the rail never took, applies what it decided.
     app.rail_control(json!({"notificar": true})).await;
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
-    assert_eq!((report.checked, report.resent, report.settled), (6, 4, 2), "{report:?}");
+    assert_eq!((report.checked, report.resent, report.settled), (7, 4, 3), "{report:?}");
     for i in 0..faults.len() {
         app.eventually(&m, &format!("/envio/falha{i}"), |e| e["status"] == "REALIZADO").await;
     }
-    assert_eq!(app.saldo(&m).await, ("40.00".into(), "0.00".into()));
-    assert_eq!(movements(&app, "transfer_settle").await, 6);
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "transfer_settle").await, 7);
     app.assert_ledger_ok().await;
 }
 
@@ -108,4 +109,46 @@ async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(po
     let (status, _, problem) = app.notify_signed(&crate::pix_received(7, "1.00"), b"a-secret-nobody-shares-00").await;
     assert_eq!(status, 401, "{problem}");
     assert_eq!(app.count("received_pix").await, 2);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_status_query_that_fails_is_asked_again_and_nothing_is_guessed(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 8, "50.00").await;
+    app.rail_control(json!({"notificar": false})).await;
+    send(&app, &m, "consulta1", "20.00").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.errors, report.settled), (1, 1, 0), "{report:?}");
+    let (_, _, still) = call(app.request(Method::GET, "/envio/consulta1", &m)).await;
+    assert_eq!(still["status"], "EM_PROCESSAMENTO");
+    app.rail_faults(json!({})).await;
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.settled, 1, "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_pix_paid_in_whose_notification_was_dropped_is_credited_from_the_rails_statement(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (_, _, cob) =
+        call(app.request(Method::PUT, &format!("/cob/{}", txid(81)), &m).json(&charge_body(KEY, "7.00"))).await;
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    assert_eq!(paid["entregas"].as_array().unwrap().len(), 0, "nothing told Tucano");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.received_recovered, 1, "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("7.00".into(), "0.00".into()));
+    let (_, _, now) = call(app.request(Method::GET, &format!("/cob/{}", txid(81)), &m)).await;
+    assert_eq!(now["status"], "CONCLUIDA");
+    // A second pass finds it booked.
+    let again = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(again.received_recovered, 0);
+    app.assert_ledger_ok().await;
 }
