@@ -191,26 +191,24 @@ impl Faults {
             return Some(self.profile.roteiro.remove(0));
         }
         let mix = self.profile.ordens;
-        if self.draw(mix.erro429) {
-            Some(OrderFault::Http { status: 429, taken: false })
-        } else if self.draw(mix.erro500) {
-            Some(OrderFault::Http { status: 500, taken: true })
-        } else if self.draw(mix.timeout) {
-            Some(OrderFault::Timeout)
-        } else if self.draw(self.profile.contraditorio) {
-            Some(OrderFault::Contradict)
-        } else {
-            None
+        match self.draw_mix(mix, true) {
+            Some(f) => Some(f),
+            None => self.draw(self.profile.contraditorio).then_some(OrderFault::Contradict),
         }
     }
 
     /// The fault for the next status query, if any (nothing is taken by a query).
     pub fn next_query(&mut self) -> Option<OrderFault> {
         let mix = self.profile.consultas;
+        self.draw_mix(mix, false)
+    }
+
+    /// A 429 (never taken), a 500 (taken when `taken_on_500`) or a timeout, by chance.
+    fn draw_mix(&mut self, mix: Mix, taken_on_500: bool) -> Option<OrderFault> {
         if self.draw(mix.erro429) {
             Some(OrderFault::Http { status: 429, taken: false })
         } else if self.draw(mix.erro500) {
-            Some(OrderFault::Http { status: 500, taken: false })
+            Some(OrderFault::Http { status: 500, taken: taken_on_500 })
         } else if self.draw(mix.timeout) {
             Some(OrderFault::Timeout)
         } else {

@@ -122,8 +122,9 @@ async fn accept(rail: &Shared, kind: Kind, id: String, e2eid: String, valor: Str
             .insert(id, OrderRecord { kind, end_to_end_id: e2eid, status });
         return rejection(&code);
     }
-    if fault.as_ref().is_some_and(|f| !f.taken()) {
-        if let Some(answer) = fault_answer(rail, fault.as_ref().unwrap_or(&OrderFault::Timeout)).await {
+    // A fault that does not take the order answers now; the order is forgotten.
+    if let Some(f) = fault.as_ref().filter(|f| !f.taken()) {
+        if let Some(answer) = fault_answer(rail, f).await {
             return answer;
         }
     }
@@ -225,26 +226,11 @@ pub async fn notify(rail: &Shared, n: Notificacao) {
         .into_iter()
         .enumerate()
         .map(|(i, delay)| {
-            let copy = if i == 2 { renamed(&n, &format!("{}r", n.id())) } else { n.clone() };
+            let copy = if i == 2 { n.clone().with_id(&format!("{}r", n.id())) } else { n.clone() };
             (copy, delay)
         })
         .collect();
     deliver_all(rail, copies).await;
-}
-
-/// The same notification under another id.
-fn renamed(n: &Notificacao, new_id: &str) -> Notificacao {
-    let mut n = n.clone();
-    let id = match &mut n {
-        Notificacao::PixRecebido { id, .. }
-        | Notificacao::DevolucaoLiquidada { id, .. }
-        | Notificacao::DevolucaoRejeitada { id, .. }
-        | Notificacao::PixEnviadoLiquidado { id, .. }
-        | Notificacao::PixEnviadoRejeitado { id, .. }
-        | Notificacao::PixEnviadoDevolvido { id, .. } => id,
-    };
-    *id = new_id.to_owned();
-    n
 }
 
 /// `POST /devolucoes`: a refund order (pacs.004), idempotent on rtrId.

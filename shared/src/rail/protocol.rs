@@ -157,6 +157,20 @@ pub struct StatusOrdem {
 }
 
 impl Notificacao {
+    /// The same notification under another id (a rail re-announcing what it already sent).
+    pub fn with_id(mut self, new_id: &str) -> Self {
+        let id = match &mut self {
+            Notificacao::PixRecebido { id, .. }
+            | Notificacao::DevolucaoLiquidada { id, .. }
+            | Notificacao::DevolucaoRejeitada { id, .. }
+            | Notificacao::PixEnviadoLiquidado { id, .. }
+            | Notificacao::PixEnviadoRejeitado { id, .. }
+            | Notificacao::PixEnviadoDevolvido { id, .. } => id,
+        };
+        new_id.clone_into(id);
+        self
+    }
+
     pub fn id(&self) -> &str {
         match self {
             Notificacao::PixRecebido { id, .. }
