@@ -4,12 +4,14 @@
 # Each installs what it is missing (Debian packages, the Postgres cluster, Python tools in
 # venvs, the Serverless Framework from npm) and says so.
 # For AWS:
-#   make lambdas - a release arm64 zip per function (cargo-lambda), sizes reported
-#   make package - the CloudFormation template from those zips, cfn-lint and checkov
+#   make lambdas - the one release arm64 zip every function runs (cargo-lambda), its size
+#   make package - the CloudFormation template from that zip, cfn-lint and checkov
+#   make release-check - make lambdas + make package, then the template tests run the real
+#                  release artifact (under qemu-user on x86_64); CI runs it after make test
 # Benchmarks:
 #   make bench   - tucano bench all --record (release): every figure against its floor, in BENCHMARKS.md
 
-.PHONY: dev test lambdas package bench serverless-yml sqlx-prepare fmt
+.PHONY: dev test lambdas package release-check bench serverless-yml sqlx-prepare fmt
 
 dev:
 	@bash scripts/make-dev.sh
@@ -22,6 +24,9 @@ lambdas:
 
 package:
 	@bash scripts/make-package.sh
+
+release-check:
+	@bash scripts/make-release-check.sh
 
 bench:
 	@bash scripts/make-bench.sh

@@ -67,15 +67,60 @@ ensure_postgres() {
     echo $(( 20000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 20000 )) >"$dir/port"
   fi
   local port; port="$(cat "$dir/port")"
+  # Tests run without fsync (they crash nothing but processes); benchmarks ask for durable
+  # commits, as on RDS, with PG_FSYNC=on. A cluster running the other way is restarted.
+  local fsync="${PG_FSYNC:-off}"
+  if "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 \
+    && ! grep -q -- "\"fsync=$fsync\"" "$dir/data/postmaster.opts" 2>/dev/null; then
+    say "restarting the private Postgres with fsync=$fsync"
+    "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  fi
   if ! "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    say "starting the private Postgres on 127.0.0.1:$port"
+    say "starting the private Postgres on 127.0.0.1:$port (fsync=$fsync)"
     "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-      -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null \
+      -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=$fsync" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
   cd "$ROOT"
+  PG_DIR="$dir"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   say "using the private Postgres at $DATABASE_URL"
+}
+
+# TLS on the private cluster, as RDS Proxy requires it in AWS: a dev-only CA and a server
+# certificate for 127.0.0.1 made by openssl (dev-only, under .tucano/pg/tls), and a password role that logs
+# in with SCRAM-SHA-256. Plain connections keep working. Exports PG_TLS_ROOT_CERT. With
+# DATABASE_URL set, TLS to that server is its operator's: set PG_TLS_ROOT_CERT yourself.
+ensure_postgres_tls() {
+  ensure_postgres
+  if [ -z "${PG_DIR:-}" ]; then return; fi
+  local tls="$PG_DIR/tls" data="$PG_DIR/data"
+  if [ ! -f "$tls/ca.crt" ]; then
+    command -v openssl >/dev/null || apt_install openssl
+    say "making a dev-only TLS CA and server certificate for the private Postgres ($tls)"
+    rm -rf "$tls" && mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tucano-dev-postgres-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+      -keyout "$tls/ca.key" -out "$tls/ca.crt" >/dev/null 2>&1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
+      -extfile "$tls/server.ext" -out "$tls/server.crt" >/dev/null 2>&1
+    chmod 600 "$tls/server.key" "$tls/ca.key"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$tls"; fi
+  fi
+  local hba="$data/pg_hba.conf" rule="host all tucano_bench 127.0.0.1/32 scram-sha-256"
+  if ! grep -qF "$rule" "$hba"; then
+    say "the private Postgres: TLS on, role tucano_bench by SCRAM-SHA-256"
+    { echo "$rule"; cat "$hba"; } >"$hba.new" && cat "$hba.new" >"$hba" && rm -f "$hba.new"
+  fi
+  psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 >/dev/null <<SQL
+ALTER SYSTEM SET ssl = on;
+ALTER SYSTEM SET ssl_cert_file = '$tls/server.crt';
+ALTER SYSTEM SET ssl_key_file = '$tls/server.key';
+SELECT pg_reload_conf();
+SQL
+  export PG_TLS_ROOT_CERT="$tls/ca.crt"
 }
 
 # moto server (a DynamoDB/KMS-compatible API) in the project's own venv, for the AWS
@@ -96,6 +141,14 @@ ensure_venv() {
   fi
   "$dir/bin/pip" install -q --disable-pip-version-check "$@"
 }
+
+# How the Lambda binary is linked: a position-dependent executable (non-PIE). A PIE makes
+# the dynamic loader apply ~40,000 relative relocations at every cold start (a third of
+# init); without them the executable image sits at a fixed address (no ASLR for it; the
+# stack, heap, mmap areas and shared libraries stay randomised). BENCHMARKS.md has the
+# figures and README.md ("Deploy to AWS") the trade. Applied only with an explicit
+# --target, so build scripts and proc-macros are unaffected.
+LAMBDA_RUSTFLAGS="-C relocation-model=static"
 
 # cargo-lambda (with the zig it cross-links arm64 with) from PyPI.
 ensure_cargo_lambda() {

@@ -550,8 +550,10 @@ def render():
                 "DB_MAX_CONNECTIONS": "2",
                 "PIX_LOCATION_BASE": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-location-base}}}}",
                 # Through RDS Proxy, as the cluster's master user; its password comes from the
-                # secret RDS manages (sqlx reads PGPASSWORD when the URL has none).
-                "DATABASE_URL": sub("postgres://tucano_admin@${DatabaseProxy.Endpoint}:5432/tucano?sslmode=require"),
+                # secret RDS manages (sqlx reads PGPASSWORD when the URL has none). TLS with the
+                # proxy's certificate verified: RDS Proxy presents an ACM certificate, which
+                # chains to the Amazon roots already in the client's trust store (webpki-roots).
+                "DATABASE_URL": sub("postgres://tucano_admin@${DatabaseProxy.Endpoint}:5432/tucano?sslmode=verify-full"),
                 "PGPASSWORD": sub("{{resolve:secretsmanager:${DatabaseCluster.MasterUserSecret.SecretArn}:SecretString:password}}"),
                 "RAIL_WEBHOOK_SECRET": f"{{{{resolve:secretsmanager:tucano/{STAGE}/rail-webhook-secret}}}}",
                 "PIX_RAIL_URL": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-rail-url}}}}",

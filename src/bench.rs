@@ -21,7 +21,7 @@ use tucano_shared::ports::{Ledger, MerchantStore, NewMerchant, PixStore};
 pub struct LedgerRun {
     pub accounts: usize,
     pub concurrency: usize,
-    pub seconds: f64,
+    pub seconds: u64,
     pub credits: u64,
     pub credits_per_second: f64,
     pub p50_ms: f64,
@@ -44,6 +44,44 @@ async fn fresh_database(database_url: &str, name: &str) -> anyhow::Result<sqlx::
     Ok(pool)
 }
 
+/// A merchant named `name` with the Pix key `pix_key` (a 0.99% fee), registered on a
+/// benchmark's database; answers its API key.
+pub async fn register_merchant(pool: &sqlx::PgPool, name: &str, pix_key: &str) -> anyhow::Result<ApiKey> {
+    let api_key = ApiKey::generate();
+    let new = NewMerchant {
+        name: name.to_owned(),
+        city: "SAO PAULO".into(),
+        pix_key: pix_key.to_owned(),
+        api_key_hash: api_key.hash(),
+        fees: FeePlan { bps: 99, fixed: Amount::ZERO },
+        individual: false,
+        limits: Default::default(),
+    };
+    PgMerchantStore::new(pool.clone()).register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(api_key)
+}
+
+/// A merchant with a fresh Pix key; answers the key.
+async fn register_bench_merchant(pool: &sqlx::PgPool, i: usize) -> anyhow::Result<String> {
+    let key = uuid::Uuid::new_v4().to_string();
+    register_merchant(pool, &format!("Bench {i}"), &key).await?;
+    Ok(key)
+}
+
+/// A Pix of `valor` paid in to `chave` now, with a new end-to-end id.
+fn bench_pix(chave: &str, valor: Amount) -> IncomingPix {
+    let now = chrono::Utc::now();
+    IncomingPix {
+        end_to_end_id: EndToEndId::generate("BENCH000", now),
+        chave: chave.to_owned(),
+        txid: None,
+        valor,
+        horario: now,
+        pagador: Payer { documento: None, nome: None },
+        info_pagador: None,
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -63,21 +101,9 @@ pub async fn ledger(
     balance_shards: Option<i16>,
 ) -> anyhow::Result<LedgerRun> {
     let pool = fresh_database(database_url, "tucano_bench_ledger").await?;
-    let merchants_store = PgMerchantStore::new(pool.clone());
     let mut keys = vec![];
     for i in 0..accounts {
-        let key = uuid::Uuid::new_v4().to_string();
-        let new = NewMerchant {
-            name: format!("Bench {i}"),
-            city: "SAO PAULO".into(),
-            pix_key: key.clone(),
-            api_key_hash: ApiKey::generate().hash(),
-            fees: FeePlan { bps: 99, fixed: Amount::ZERO },
-            individual: false,
-            limits: Default::default(),
-        };
-        merchants_store.register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        keys.push(key);
+        keys.push(register_bench_merchant(&pool, i).await?);
     }
     if let Some(n) = balance_shards {
         anyhow::ensure!((1..=64).contains(&n), "--balance-shards must be 1 to 64");
@@ -98,49 +124,15 @@ pub async fn ledger(
     let store = Arc::new(PgPixStore::new(pool.clone(), directory.clone(), cipher));
     let ledger = PgLedger::new(pool.clone());
     let keys = Arc::new(keys);
-    let stop = Arc::new(AtomicBool::new(false));
     let valor = Amount::parse("10.00")?;
-    let started = Instant::now();
-    let mut workers = vec![];
-    for w in 0..concurrency {
-        let (store, keys, stop) = (store.clone(), keys.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = vec![];
-            let mut errors = 0u64;
-            let mut n = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let chave = keys[(w + n * concurrency) % keys.len()].clone();
-                n += 1;
-                let now = chrono::Utc::now();
-                let pix = IncomingPix {
-                    end_to_end_id: EndToEndId::generate("BENCH000", now),
-                    chave,
-                    txid: None,
-                    valor,
-                    horario: now,
-                    pagador: Payer { documento: None, nome: None },
-                    info_pagador: None,
-                };
-                let t = Instant::now();
-                match store.record_incoming(pix.end_to_end_id.as_str(), &pix).await {
-                    Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1e3),
-                    Err(_) => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = vec![];
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        latencies.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
+    let (per_second, latencies, errors) = drive(concurrency, seconds, move |n| {
+        let (store, keys) = (store.clone(), keys.clone());
+        async move {
+            let pix = bench_pix(&keys[usize::try_from(n).unwrap_or(0) % keys.len()], valor);
+            store.record_incoming(pix.end_to_end_id.as_str(), &pix).await.is_ok()
+        }
+    })
+    .await;
     // The ledger must still be exact after the storm.
     let failures = ledger.check().await?;
     anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark ({} problems)", failures.len());
@@ -148,14 +140,104 @@ pub async fn ledger(
     Ok(LedgerRun {
         accounts,
         concurrency,
-        seconds: elapsed,
+        seconds,
         credits: latencies.len() as u64,
-        credits_per_second: latencies.len() as f64 / elapsed,
+        credits_per_second: per_second,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         errors,
         balance_shards,
     })
+}
+
+/// A floor for the ledger figures: `round_trips` round trips ending in one committed
+/// one-row insert, looped by `concurrency` workers on the same Postgres (1 = the raw
+/// insert-and-commit floor; more = the same commit after as many round trips as a credit).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FloorRun {
+    pub round_trips: u64,
+    pub concurrency: usize,
+    pub commits_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+pub async fn commit_floor(
+    database_url: &str,
+    concurrency: usize,
+    seconds: u64,
+    round_trips: u64,
+) -> anyhow::Result<FloorRun> {
+    anyhow::ensure!(round_trips == 1 || round_trips >= 3, "a floor in a transaction has at least 3 round trips");
+    let pool = fresh_database(database_url, "tucano_bench_floor").await?;
+    sqlx::query("CREATE TABLE commit_floor (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v bigint NOT NULL)")
+        .execute(&pool)
+        .await?;
+    let work = pool.clone();
+    let (per_second, latencies, errors) = drive(concurrency, seconds, move |n| {
+        let pool = work.clone();
+        async move {
+            let v = i64::try_from(n).unwrap_or(0);
+            let insert = sqlx::query("INSERT INTO commit_floor (v) VALUES ($1)").bind(v);
+            if round_trips == 1 {
+                return insert.execute(&pool).await.is_ok();
+            }
+            let Ok(mut tx) = pool.begin().await else { return false };
+            for _ in 3..round_trips {
+                if sqlx::query("SELECT 1").execute(&mut *tx).await.is_err() {
+                    return false;
+                }
+            }
+            insert.execute(&mut *tx).await.is_ok() && tx.commit().await.is_ok()
+        }
+    })
+    .await;
+    pool.close().await;
+    Ok(FloorRun {
+        round_trips,
+        concurrency,
+        commits_per_second: per_second,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        errors,
+    })
+}
+
+/// Round trips to Postgres one credit makes in steady state (statements prepared, pool
+/// warm), counted by a proxy in front of the server rather than read off the code.
+pub async fn round_trips_per_credit(database_url: &str) -> anyhow::Result<u64> {
+    let pool = fresh_database(database_url, "tucano_bench_roundtrips").await?;
+    let key = register_bench_merchant(&pool, 0).await?;
+    pool.close().await;
+    let mut url = url::Url::parse(database_url)?;
+    let host = url.host_str().context("DATABASE_URL has no host")?.to_owned();
+    let port = url.port().unwrap_or(5432);
+    let upstream =
+        tokio::net::lookup_host((host.as_str(), port)).await?.next().context("cannot resolve DATABASE_URL")?;
+    let proxy = crate::roundtrips::RoundTripCounter::start(upstream).await?;
+    url.set_host(Some("127.0.0.1"))?;
+    url.set_port(Some(proxy.addr().port())).map_err(|_| anyhow::anyhow!("cannot set the proxy's port"))?;
+    url.set_path("/tucano_bench_roundtrips");
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url.as_str()).await?;
+    let store = PgPixStore::new(
+        pool.clone(),
+        Arc::new(AccountDirectory::default()),
+        Arc::new(tucano_shared::adapters::local_cipher::LocalCipher::new([7; 32])),
+    );
+    let valor = Amount::parse("10.00")?;
+    let mut counts = vec![];
+    for _ in 0..3 {
+        let pix = bench_pix(&key, valor);
+        let before = proxy.count();
+        store.record_incoming(pix.end_to_end_id.as_str(), &pix).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        counts.push(proxy.count() - before);
+    }
+    pool.close().await;
+    // The first credit prepares its statements; the later ones are the steady state.
+    anyhow::ensure!(counts[1] == counts[2], "round trips per credit vary: {counts:?}");
+    Ok(counts[2])
 }
 
 /// Facts about this machine for the record.

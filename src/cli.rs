@@ -182,6 +182,23 @@ pub enum BenchCommand {
         #[command(flatten)]
         out: BenchOutput,
     },
+    /// The first response after a cold start with TLS to Postgres and a password login, as
+    /// in AWS, p50/p99 with its parts (init, connection, queries, our code).
+    FirstResponse {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Functions to measure (default: cob_put, cob_get, balance_get).
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
+        /// The certificate (or CA) that the Postgres server's TLS certificate is verified with.
+        #[arg(long, env = "PG_TLS_ROOT_CERT")]
+        pg_root_cert: Option<std::path::PathBuf>,
+        /// Use the release binary already built instead of building it first.
+        #[arg(long)]
+        no_build: bool,
+        #[command(flatten)]
+        out: BenchOutput,
+    },
     /// Requests per second and latency of create / get / list charges over HTTP, against
     /// the same storage work called directly.
     Api {

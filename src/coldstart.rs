@@ -90,6 +90,36 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The machine an ELF executable is built for (`e_machine`), e.g. 62 (x86_64) or 183 (aarch64).
+pub fn elf_machine(binary: &std::path::Path) -> std::io::Result<u16> {
+    let mut header = [0u8; 20];
+    std::io::Read::read_exact(&mut std::fs::File::open(binary)?, &mut header)?;
+    if &header[..4] != b"\x7fELF" || header[5] != 1 {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a little-endian ELF file"));
+    }
+    Ok(u16::from_le_bytes([header[18], header[19]]))
+}
+
+pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+
+/// How to run `binary` here: itself, or an arm64 Lambda binary on an x86_64 machine under
+/// qemu's user-mode emulator with Debian's arm64 C library (`qemu-user-static`,
+/// `libc6-arm64-cross`), as the release-artifact check does.
+pub fn launcher(binary: &std::path::Path) -> std::io::Result<tokio::process::Command> {
+    let native = if cfg!(target_arch = "aarch64") { EM_AARCH64 } else { EM_X86_64 };
+    let machine = elf_machine(binary)?;
+    if machine == native {
+        return Ok(tokio::process::Command::new(binary));
+    }
+    if machine == EM_AARCH64 {
+        let mut qemu = tokio::process::Command::new("qemu-aarch64-static");
+        qemu.arg("-L").arg("/usr/aarch64-linux-gnu").arg(binary);
+        return Ok(qemu);
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, format!("no way to run ELF machine {machine} here")))
+}
+
 /// Starts `binary` once under a fresh emulator that hands it `event`.
 pub async fn start_once(binary: &std::path::Path, env: &[(String, String)], event: &str) -> anyhow::Result<Start> {
     let emulator = Emulator { seen: Arc::default(), event: Arc::new(event.to_owned()), done: Arc::new(Notify::new()) };
@@ -105,7 +135,7 @@ pub async fn start_once(binary: &std::path::Path, env: &[(String, String)], even
         let _ = axum::serve(listener, app).await;
     });
     let exec = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
+    let mut child = launcher(binary)?
         .envs(env.iter().cloned())
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")

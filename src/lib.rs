@@ -6,5 +6,7 @@ pub mod bench;
 pub mod benches;
 pub mod cli;
 pub mod coldstart;
+pub mod firstresponse;
+pub mod roundtrips;
 pub mod sandbox;
 pub mod server;

@@ -89,6 +89,15 @@ fn every_function_has_its_own_role_and_no_statement_reaches_everything() {
 }
 
 #[test]
+fn every_function_reaches_the_database_over_tls_with_the_certificate_verified() {
+    let Some(t) = template() else { return };
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        let url = serde_json::to_string(&f["Properties"]["Environment"]["Variables"]["DATABASE_URL"]).unwrap();
+        assert!(url.contains("sslmode=verify-full"), "{id}: {url}");
+    }
+}
+
+#[test]
 fn every_function_logs_to_an_encrypted_group_with_retention_and_is_traced() {
     let Some(t) = template() else { return };
     let groups: Vec<&Value> = of_type(&t, "AWS::Logs::LogGroup").into_iter().map(|(_, g)| g).collect();
@@ -210,6 +219,42 @@ fn every_s3_key_in_the_template_stands_for_exactly_one_local_artifact() {
     assert_eq!(by_key.len(), 1, "one artifact for every function: {by_key:?}");
 }
 
+/// Set by `make release-check`, which packages the real release arm64 zip of `make lambdas`
+/// (`make test` packages a debug build for the host instead, to check the template quickly).
+fn release_artifact() -> bool {
+    std::env::var("TUCANO_RELEASE_ARTIFACT").as_deref() == Ok("1")
+}
+
+#[test]
+fn the_release_artifact_is_built_for_the_architecture_every_function_declares() {
+    let Some(t) = template() else { return };
+    if !release_artifact() {
+        eprintln!("skipped: the packaged artifact is the debug build (`make release-check` checks the release one)");
+        return;
+    }
+    let artifacts: std::collections::BTreeMap<String, std::path::PathBuf> = local_artifacts().into_iter().collect();
+    let dir = std::env::temp_dir().join(format!("tucano-arch-{}", uuid::Uuid::new_v4().simple()));
+    let mut machines: std::collections::BTreeMap<std::path::PathBuf, u16> = Default::default();
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        let architectures = f["Properties"]["Architectures"].as_array().cloned().unwrap_or_default();
+        let name = f["Properties"]["FunctionName"].as_str().unwrap().rsplit_once('-').unwrap().1.to_owned();
+        let zip = &artifacts[&name];
+        let machine = *machines.entry(zip.clone()).or_insert_with(|| {
+            let binary = unzip_bootstrap(zip, &dir.join(&name));
+            tucano::coldstart::elf_machine(&binary).unwrap()
+        });
+        let expected = match architectures.first().and_then(Value::as_str) {
+            Some("arm64") => tucano::coldstart::EM_AARCH64,
+            Some("x86_64") | None => tucano::coldstart::EM_X86_64,
+            Some(other) => panic!("{id}: unknown architecture {other}"),
+        };
+        assert_eq!(machine, expected, "{id} declares {architectures:?} but its code is ELF machine {machine}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Under `make release-check` the arm64 release binary runs under qemu's user-mode emulator
+/// on an x86_64 machine (see `tucano::coldstart::launcher`).
 #[sqlx::test(migrations = "./migrations")]
 async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(pool: sqlx::PgPool) {
     use tucano::coldstart::{event, function_env, start_once};
