@@ -17,4 +17,5 @@ fi
 bash "$ROOT/scripts/make-lambdas.sh"
 bash "$ROOT/scripts/make-package.sh"
 say "cargo test --test template against the release artifact"
-TUCANO_REQUIRE_TEMPLATE=1 TUCANO_RELEASE_ARTIFACT=1 cargo test --locked --test template
+# --workspace: the same feature set as `make test`, so its build is reused.
+TUCANO_REQUIRE_TEMPLATE=1 TUCANO_RELEASE_ARTIFACT=1 cargo test --workspace --locked --test template

@@ -228,16 +228,18 @@ pub async fn round_trips_per_credit(database_url: &str) -> anyhow::Result<u64> {
     );
     let valor = Amount::parse("10.00")?;
     let mut counts = vec![];
-    for _ in 0..3 {
+    for _ in 0..7 {
         let pix = bench_pix(&key, valor);
         let before = proxy.count();
         store.record_incoming(pix.end_to_end_id.as_str(), &pix).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         counts.push(proxy.count() - before);
     }
     pool.close().await;
-    // The first credit prepares its statements; the later ones are the steady state.
-    anyhow::ensure!(counts[1] == counts[2], "round trips per credit vary: {counts:?}");
-    Ok(counts[2])
+    // The first credit prepares its statements; the later ones are the steady state, give
+    // or take the pool's liveness check on acquire (an empty Sync), hence the median.
+    let mut steady = counts[1..].to_vec();
+    steady.sort_unstable();
+    Ok(steady[steady.len() / 2])
 }
 
 /// Facts about this machine for the record.
