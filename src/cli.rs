@@ -385,7 +385,7 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     pool.close().await;
     let state = env_state(location_base, 10).await?;
     if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = tucano_shared::adapters::aws::load_config().await;
         tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             table.clone(),

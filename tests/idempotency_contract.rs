@@ -95,3 +95,23 @@ async fn the_dynamodb_store_honours_the_contract() {
     store.ensure_table().await.unwrap();
     contract(Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn the_aws_configuration_the_functions_load_carries_a_working_http_client() {
+    // The SDK is built without its default HTTP client (it would bring a second crypto
+    // library): without ours in the shared configuration, every call would fail.
+    let moto = common::moto::Moto::start().await;
+    let config = tucano_shared::adapters::aws::config_loader()
+        .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await;
+    let store = DynamoIdempotencyStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        format!("idem-{}", uuid::Uuid::new_v4().simple()),
+    );
+    store.ensure_table().await.unwrap();
+    let (m, now) = (MerchantId(uuid::Uuid::new_v4()), Utc::now());
+    assert_eq!(store.begin(m, &key("k"), &[1; 32], now + Duration::seconds(30), now).await.unwrap(), Begin::Run);
+}

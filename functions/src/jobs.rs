@@ -34,7 +34,7 @@ pub async fn reconciler() -> Result<(), Error> {
 pub async fn webhook_relay() -> Result<(), Error> {
     let state = state().await?;
     let queue_url = std::env::var("WEBHOOK_QUEUE_URL").map_err(|_| "WEBHOOK_QUEUE_URL is not set")?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = tucano_shared::adapters::aws::load_config().await;
     let queue = tucano_shared::adapters::sqs::SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url);
     let (state, queue) = (&state, &queue);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -151,7 +151,7 @@ pub async fn migrate() -> Result<(), Error> {
     let database_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
     let kms = match std::env::var("KMS_KEY_ID") {
         Ok(key_id) => {
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let aws = tucano_shared::adapters::aws::load_config().await;
             Some((aws_sdk_kms::Client::new(&aws), key_id))
         }
         Err(_) => None,

@@ -49,6 +49,7 @@ impl Moto {
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
+            .http_client(tucano_shared::adapters::aws::http_client())
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_dynamodb::Client::from_conf(config)
@@ -61,6 +62,7 @@ impl Moto {
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
+            .http_client(tucano_shared::adapters::aws::http_client())
             .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_kms::Client::from_conf(config)
@@ -73,6 +75,7 @@ impl Moto {
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
+            .http_client(tucano_shared::adapters::aws::http_client())
             .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_sqs::Client::from_conf(config)

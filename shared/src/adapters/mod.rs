@@ -1,5 +1,6 @@
 //! Adapters: implementations of the ports against real infrastructure.
 
+pub mod aws;
 pub mod dynamodb;
 pub mod envelope;
 pub mod kms_cipher;

@@ -46,8 +46,7 @@ impl AppState {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
         let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
             || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. });
-        let aws =
-            if needs_aws { Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) } else { None };
+        let aws = if needs_aws { Some(crate::adapters::aws::load_config().await) } else { None };
         let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
             (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
                 Arc::new(KmsCipher::new(aws_sdk_kms::Client::new(aws), key_id.clone(), wrapped_index_key).await?)
