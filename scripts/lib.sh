@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="$ROOT/.tucano"
 mkdir -p "$STATE"
 
-say() { printf '==> %s\n' "$*"; }
+say() { printf '==> [%s] %s\n' "$(date +%T)" "$*"; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -24,7 +24,8 @@ artifacts="${TUCANO_ARTIFACTS:-$target/lambda}"
 if [ "${PACKAGE_FROM_DEBUG:-}" = 1 ]; then
   artifacts="$target/lambda-debug"
   say "zipping the debug build of the bootstrap binary into $artifacts (template check only)"
-  cargo build -p tucano-functions --bin bootstrap --locked -q
+  # make test has just built it (and compiles the tests meanwhile, holding cargo's lock).
+  [ "${PACKAGE_DEBUG_BUILT:-}" = 1 ] || cargo build -p tucano-functions --bin bootstrap --locked -q
   python3 - "$artifacts" "$target/debug/bootstrap" <<'PY'
 import os, sys, zipfile
 out, binary = sys.argv[1], sys.argv[2]

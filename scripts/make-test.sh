@@ -15,6 +15,13 @@ tools=$!
 say "building the workspace (queries checked against the committed .sqlx cache)"
 cargo build --workspace --bins --locked
 wait "$tools" || { cat "$STATE/tools.log" >&2; echo "installing the template tools failed" >&2; exit 1; }
-PACKAGE_FROM_DEBUG=1 bash "$ROOT/scripts/make-package.sh"
+# The template is packaged and checked (Node, Python) while cargo compiles the tests.
+say "packaging and checking the template in the background (log: .tucano/package-check.log)"
+PACKAGE_FROM_DEBUG=1 PACKAGE_DEBUG_BUILT=1 bash "$ROOT/scripts/make-package.sh" >"$STATE/package-check.log" 2>&1 &
+package=$!
+say "compiling the tests"
+cargo test --workspace --locked --no-run
+wait "$package" || { cat "$STATE/package-check.log" >&2; echo "make package failed" >&2; exit 1; }
+cat "$STATE/package-check.log"
 say "cargo test --workspace"
 TUCANO_REQUIRE_TEMPLATE=1 cargo test --workspace --locked
