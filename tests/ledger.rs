@@ -121,3 +121,48 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
     assert!(out.contains("balances: account"), "{out}");
     assert!(out.contains("ledger entry") && out.contains("has no received Pix"), "{out}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn credits_in_flight_to_one_account_never_wait_for_each_others_balance_rows(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (rail, available) = funded(&app).await;
+    let many = sqlx::postgres::PgPoolOptions::new().max_connections(20).connect(&url_of(&app.pool).await).await.unwrap();
+    // As many credits open at once as the merchant's account has balance rows (16), each
+    // holding its row until it commits: each finds a free one instead of queueing.
+    let mut open = vec![];
+    for i in 0..16 {
+        let mut tx = many.begin().await.unwrap();
+        sqlx::query("SET LOCAL lock_timeout = '2s'").execute(&mut *tx).await.unwrap();
+        sqlx::query(
+            "WITH t AS (INSERT INTO ledger_transactions (kind, natural_key) VALUES ('pix_received', $1) RETURNING id)
+             INSERT INTO ledger_postings (transaction_id, account_id, amount)
+             SELECT t.id, p.a, p.v FROM t, (VALUES ($2::bigint, -100::bigint), ($3, 100)) AS p(a, v) ORDER BY p.a",
+        )
+        .bind(format!("in-flight-{i}"))
+        .bind(rail)
+        .bind(available)
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("credit {i} waited for another credit's balance row: {e}"));
+        open.push(tx);
+    }
+    for tx in open {
+        tx.commit().await.unwrap();
+    }
+    let total: i64 = sqlx::query_scalar("SELECT sum(balance)::bigint FROM ledger_balances WHERE account_id = $1")
+        .bind(available)
+        .fetch_one(&many)
+        .await
+        .unwrap();
+    assert_eq!(total, 1000 + 16 * 100, "every credit landed once");
+}
+
+#[tokio::test]
+async fn a_received_pix_is_booked_in_six_round_trips_to_postgres() {
+    // Counted by a proxy in front of the server, in steady state: the pool's liveness
+    // check, the key's owner, BEGIN, the one booking statement, COMMIT (and at most one
+    // more). It was eleven, one per statement.
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)");
+    let round_trips = tucano::bench::round_trips_per_credit(&url).await.unwrap();
+    assert!(round_trips <= 6, "a credit took {round_trips} round trips");
+}

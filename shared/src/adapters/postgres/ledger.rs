@@ -159,6 +159,17 @@ pub(crate) enum Posted {
     AlreadyPosted,
 }
 
+/// An entry's postings as the two arrays its insert unnests: account ids and amounts.
+pub(crate) async fn legs(
+    conn: &mut PgConnection,
+    accounts: &AccountDirectory,
+    entry: &JournalEntry,
+) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
+    let postings = entry.postings();
+    let ids = accounts.ids(conn, &postings.iter().map(|(a, _)| *a).collect::<Vec<_>>()).await?;
+    Ok((ids, postings.iter().map(|(_, v)| *v).collect()))
+}
+
 /// Posts `entry` inside the caller's transaction, in one round trip.
 ///
 /// Postings are applied in account-id order: every transaction takes its account and
@@ -171,9 +182,7 @@ pub(crate) async fn post(
     entry: &JournalEntry,
     reference: &serde_json::Value,
 ) -> Result<Posted, PostError> {
-    let postings = entry.postings();
-    let ids = accounts.ids(conn, &postings.iter().map(|(a, _)| *a).collect::<Vec<_>>()).await?;
-    let amounts: Vec<i64> = postings.iter().map(|(_, v)| *v).collect();
+    let (ids, amounts) = legs(conn, accounts, entry).await?;
     let rows = sqlx::query_scalar!(
         r#"WITH tx AS (
                INSERT INTO ledger_transactions (kind, natural_key, reference) VALUES ($1, $2, $3)
