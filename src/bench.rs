@@ -29,6 +29,10 @@ pub struct LedgerRun {
     pub errors: u64,
     /// Balance rows per merchant account (None: the schema's default).
     pub balance_shards: Option<i16>,
+    /// Time spent in the ledger's triggers per credit (balances, zero-sum and minimum
+    /// checks), ms, as Postgres counts it (`track_functions`; None where that setting
+    /// cannot be turned on, as without superuser rights).
+    pub trigger_ms_per_credit: Option<f64>,
 }
 
 /// A fresh database next to `database_url`'s, migrated.
@@ -37,6 +41,8 @@ async fn fresh_database(database_url: &str, name: &str) -> anyhow::Result<sqlx::
     let admin = sqlx::PgPool::connect(database_url).await.context("connecting to DATABASE_URL")?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+    // Best effort: counts the time spent in functions (the ledger's triggers).
+    let _ = sqlx::query(&format!("ALTER DATABASE {name} SET track_functions = 'pl'")).execute(&admin).await;
     admin.close().await;
     let url = format!("{server}/{name}");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(64).connect(&url).await?;
@@ -136,7 +142,19 @@ pub async fn ledger(
     // The ledger must still be exact after the storm.
     let failures = ledger.check().await?;
     anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark ({} problems)", failures.len());
+    let (server, _) = database_url.rsplit_once('/').context("DATABASE_URL has no database name")?;
     pool.close().await;
+    // Read once every session has ended and so reported its function times.
+    let stats = sqlx::PgPool::connect(&format!("{server}/tucano_bench_ledger")).await?;
+    let trigger_ms: Option<f64> = sqlx::query_scalar(
+        "SELECT sum(self_time)::float8 FROM pg_stat_user_functions WHERE funcname LIKE 'ledger\\_%'",
+    )
+    .fetch_one(&stats)
+    .await
+    .ok()
+    .flatten();
+    stats.close().await;
+    let credits = latencies.len() as f64;
     Ok(LedgerRun {
         accounts,
         concurrency,
@@ -147,6 +165,7 @@ pub async fn ledger(
         p99_ms: percentile(&latencies, 0.99),
         errors,
         balance_shards,
+        trigger_ms_per_credit: trigger_ms.filter(|_| credits > 0.0).map(|ms| ms / credits),
     })
 }
 

@@ -126,7 +126,8 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
 async fn credits_in_flight_to_one_account_never_wait_for_each_others_balance_rows(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let (rail, available) = funded(&app).await;
-    let many = sqlx::postgres::PgPoolOptions::new().max_connections(20).connect(&url_of(&app.pool).await).await.unwrap();
+    let many =
+        sqlx::postgres::PgPoolOptions::new().max_connections(20).connect(&url_of(&app.pool).await).await.unwrap();
     // As many credits open at once as the merchant's account has balance rows (16), each
     // holding its row until it commits: each finds a free one instead of queueing.
     let mut open = vec![];
