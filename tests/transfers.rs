@@ -119,8 +119,51 @@ async fn transfers_by_br_code_and_by_bank_account_settle(pool: PgPool) {
     for id in ["qr1", "qr3", "conta1"] {
         app.eventually(&m, &format!("/envio/{id}"), |e| e["status"] == "REALIZADO").await;
     }
+    // Once the charge is no longer ATIVA (here its seller removes it), a retry of the
+    // transfer that paid it still answers that transfer: it does not read the location
+    // again, which would now refuse the code.
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    let (status, _, _) = call(app.request(Method::PATCH, &format!("/cob/{}", txid(7)), &seller).json(&remove)).await;
+    assert_eq!(status, 200);
+    let retry = json!({"pixCopiaECola": cob["pixCopiaECola"]});
+    let (status, _, again) = call(app.request(Method::PUT, "/envio/qr3/qrcode", &m).json(&retry)).await;
+    assert_eq!(status, 201, "{again}");
+    let (_, _, paid) = call(app.request(Method::GET, "/envio/qr3", &m)).await;
+    assert_eq!(again["endToEndId"], paid["endToEndId"]);
+    let other = json!({"pixCopiaECola": cob["pixCopiaECola"], "valor": "9.00"});
+    let (status, _, _) = call(app.request(Method::PUT, "/envio/qr3/qrcode", &m).json(&other)).await;
+    assert_eq!(status, 400, "another amount under the same idEnvio is another request");
     assert_eq!(app.saldo(&m).await, ("69.50".into(), "0.00".into()));
     app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_br_code_whose_location_points_inside_the_network_is_refused_without_connecting(pool: PgPool) {
+    // A listener on loopback stands for an address inside the VPC: with the production
+    // rules (https, public addresses only) it must never see a connection.
+    let inside = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = inside.local_addr().unwrap().port();
+    let app = TestApp::spawn_configured(pool, |c| {
+        c.location_base = format!("127.0.0.1:{port}/qr/v2");
+        c.location_scheme = "https".into();
+    })
+    .await;
+    let m = app.merchant("Loja", KEY).await;
+    let seller = app.merchant("Joao Pereira", "52998224725").await;
+    let (_, _, cob) =
+        call(app.request(Method::PUT, &format!("/cob/{}", txid(8)), &seller).json(&charge_body("52998224725", "8.50")))
+            .await;
+    let code = cob["pixCopiaECola"].as_str().unwrap();
+    assert!(code.contains(&format!("127.0.0.1:{port}")), "{code}");
+    let (status, _, problem) =
+        call(app.request(Method::PUT, "/envio/inside/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["type"], "https://tucano.dev/problems/EnvioOperacaoInvalida");
+    assert_eq!(problem["violacoes"][0]["razao"], "the payload location could not be read (LOCATION_BLOCKED)");
+    let accepted = tokio::time::timeout(std::time::Duration::from_millis(300), inside.accept()).await;
+    assert!(accepted.is_err(), "the reader connected to an internal address");
+    let (status, _, _) = call(app.request(Method::GET, "/envio/inside", &m)).await;
+    assert_eq!(status, 404, "nothing was made");
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod dynamodb;
 pub mod envelope;
+pub mod guarded_http;
 pub mod kms_cipher;
 pub mod lazy_client;
 pub mod local_cipher;

@@ -2,38 +2,15 @@
 //! public addresses (checked on every resolution, so DNS cannot point us inside), and no
 //! more of the answer read than a short excerpt.
 
+use super::guarded_http::{self, Failure};
 use super::lazy_client::LazyClient;
 use crate::domain::webhook::ReceiverRules;
 use crate::ports::{TransportResult, WebhookTransport};
 use async_trait::async_trait;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most of a receiver's answer we keep.
 pub const EXCERPT_BYTES: usize = 256;
-
-/// A resolver that drops every address the rules refuse, and fails when none is left.
-struct GuardedResolver {
-    rules: ReceiverRules,
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let rules = self.rules;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.into_iter().filter(|a| rules.check_ip(a.ip()).is_ok()).collect();
-            if allowed.is_empty() {
-                return Err("the receiver's host resolves to no public address".into());
-            }
-            let addrs: Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
-    }
-}
 
 pub struct HttpWebhookTransport {
     client: LazyClient,
@@ -43,13 +20,7 @@ pub struct HttpWebhookTransport {
 impl HttpWebhookTransport {
     pub fn new(rules: ReceiverRules, timeout: Duration) -> Self {
         let client = LazyClient::new(move || {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(5)))
-                .dns_resolver(Arc::new(GuardedResolver { rules }))
-                .user_agent("Tucano-Webhooks/1")
-                .pool_max_idle_per_host(4)
+            guarded_http::client(rules, timeout, "Tucano-Webhooks/1").pool_max_idle_per_host(4)
         });
         Self { client, rules }
     }
@@ -67,19 +38,13 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
 
 /// Why a request failed, in words safe to store and show to the merchant.
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        let blocked =
-            std::error::Error::source(e).map(|s| format!("{s:?}")).is_some_and(|s| s.contains("no public address"));
-        if blocked {
-            "blocked: the host resolves to no public address".into()
-        } else {
-            "could not connect".into()
-        }
-    } else {
-        "request failed".into()
+    match Failure::of(e) {
+        Failure::TimedOut => "timed out",
+        Failure::Blocked => "blocked: the host resolves to no public address",
+        Failure::Unreachable => "could not connect",
+        Failure::Failed => "request failed",
     }
+    .into()
 }
 
 #[async_trait]
@@ -95,15 +60,10 @@ impl WebhookTransport for HttpWebhookTransport {
             retry_after: None,
         };
         // The URL was checked at registration; check again (IP literals skip the resolver).
-        let parsed = match self.rules.check_url(url) {
+        let parsed = match guarded_http::target(&self.rules, url) {
             Ok(u) => u,
             Err(why) => return refused(format!("blocked: the URL {why}")),
         };
-        if let Some(ip) = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) {
-            if self.rules.check_ip(ip).is_err() {
-                return refused("blocked: not a public address".into());
-            }
-        }
         let client = match self.client.get() {
             Ok(c) => c,
             Err(_) => return refused("the HTTP client could not start".into()),

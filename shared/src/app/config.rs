@@ -38,7 +38,8 @@ pub struct Config {
     /// How personal data and secrets are encrypted at rest.
     pub cipher: CipherBackend,
     /// Scheme for reading other PSPs' payload locations: `https`, or `http` locally
-    /// (`LOCATION_SCHEME`).
+    /// (`LOCATION_SCHEME`). DEV ONLY: `http` also lets the reader reach loopback
+    /// addresses; with `https` only public addresses are ever fetched.
     pub location_scheme: String,
     /// How webhooks to merchants are delivered.
     pub webhooks: WebhookSettings,

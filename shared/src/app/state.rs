@@ -90,7 +90,8 @@ impl AppState {
     pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
         let accounts = Arc::new(AccountDirectory::default());
         // Outbound clients are built on first use: most functions never call out.
-        let locations = Arc::new(HttpLocationReader::new(&config.location_scheme));
+        let location_rules = crate::domain::webhook::ReceiverRules { allow_local: config.location_scheme == "http" };
+        let locations = Arc::new(HttpLocationReader::new(location_rules));
         let rail = HttpRail::new(&config.rail_url, &config.rail_secret, config.rail_timeout);
         let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
         Ok(AppState {

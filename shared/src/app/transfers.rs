@@ -25,6 +25,9 @@ pub enum TransferError {
     Rejected(#[from] TransferRejection),
     #[error("the BR Code cannot be paid: {0}")]
     BadCode(String),
+    /// A dynamic BR Code whose payload location could not be read.
+    #[error("the BR Code's payload location could not be read: {0}")]
+    LocationUnreadable(crate::adapters::location_http::LocationFailure),
     #[error("no transfer with this idEnvio")]
     NotFound,
     #[error("the Pix rail is unavailable")]
@@ -151,6 +154,28 @@ pub async fn send(
     Ok(TransferCreated { transfer: current, created: true })
 }
 
+/// The transfer a `PUT /envio/{idEnvio}/qrcode` asks for. A retry of a transfer already
+/// made is answered from the stored transfer, without reading the code's location again
+/// (the charge it paid is no longer ATIVA, so a second read would refuse the retry); a
+/// retry asking another amount is another request.
+pub async fn request_for_code(
+    state: &AppState,
+    merchant: &Merchant,
+    id: IdEnvio,
+    payload: &str,
+    valor: Option<Amount>,
+    descricao: Option<String>,
+) -> Result<TransferRequest, TransferError> {
+    if let Some(t) = state.transfers.find(merchant.id, &id).await? {
+        if valor.is_some_and(|v| v != t.valor) {
+            return Err(TransferError::IdInUse);
+        }
+        return Ok(TransferRequest { id, valor: t.valor, favorecido: t.favorecido, descricao, txid: t.txid });
+    }
+    let terms = read_code(state, payload, valor).await?;
+    Ok(TransferRequest { id, valor: terms.valor, favorecido: Receiver::Key(terms.chave), descricao, txid: terms.txid })
+}
+
 /// What paying a BR Code needs: the key, the amount and the txid it names.
 pub struct CodeTerms {
     pub chave: PixKey,
@@ -164,7 +189,7 @@ pub async fn read_code(state: &AppState, payload: &str, valor: Option<Amount>) -
     let code = BrCode::decode(payload.trim()).map_err(|e| TransferError::BadCode(e.to_string()))?;
     let (chave, code_valor, txid, alteravel) = match &code.account.url {
         Some(url) => {
-            let p = state.locations.read(url).await.map_err(|e| TransferError::BadCode(format!("{e:#}")))?;
+            let p = state.locations.read(url).await.map_err(TransferError::LocationUnreadable)?;
             if p["status"] != "ATIVA" {
                 return Err(bad("the charge is not ATIVA"));
             }

@@ -39,6 +39,9 @@ fn map_error(e: TransferError) -> ApiError {
         }
         TransferError::Rejected(TransferRejection::Limit(v)) => invalid("valor", &v.to_string()),
         TransferError::BadCode(why) => invalid("pixCopiaECola", &why),
+        TransferError::LocationUnreadable(why) => {
+            invalid("pixCopiaECola", &format!("the payload location could not be read ({})", why.code()))
+        }
         TransferError::NotFound => ApiError::new(ProblemKind::EnvioNaoEncontrado, "No transfer with this idEnvio."),
         TransferError::RailUnavailable(cause) => ApiError::unavailable(cause),
         TransferError::Store(e) => e.into(),
@@ -254,9 +257,8 @@ pub async fn put_qrcode(state: &AppState, req: &Request) -> Result<Response, Api
     let descricao = descricao(&mut f, &mut v);
     f.deny_unknown(&mut v);
     let code = v.finish(code, ProblemKind::EnvioOperacaoInvalida, DETAIL)?.unwrap_or_default();
-    let terms = transfers::read_code(state, &code, valor).await.map_err(map_error)?;
     let request =
-        TransferRequest { id, valor: terms.valor, favorecido: Receiver::Key(terms.chave), descricao, txid: terms.txid };
+        transfers::request_for_code(state, &merchant, id, &code, valor, descricao).await.map_err(map_error)?;
     let done =
         transfers::send(state, &merchant, &request, fingerprint(&request, Some(&code))).await.map_err(map_error)?;
     Ok(json(StatusCode::CREATED, &view(&done.transfer)))
