@@ -289,12 +289,14 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
     // The burst: per merchant PAID more charges paid, SENT transfers and REFUNDED refunds,
     // eight at a time — while the chaos task kills things.
     let gate = Arc::new(Semaphore::new(8));
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut ops = vec![];
     for (i, m) in merchants.iter().enumerate() {
         let api_key = m.api_key.clone();
         for n in 0..PAID + SENT + REFUNDED {
             let (client, base, rail_url, gate, api_key, key) =
                 (client.clone(), base.clone(), world.rail_url.clone(), gate.clone(), api_key.clone(), m.key);
+            let finished = finished.clone();
             let refund_of = refundable[i][n % 10].clone();
             ops.push(tokio::spawn(async move {
                 let _permit = gate.acquire().await.unwrap();
@@ -318,20 +320,34 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
                         assert_eq!(status, 201, "{r}");
                     }
                 }
+                finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Instant::now()
             }));
         }
     }
-    // The chaos: the server killed, Postgres killed, the server killed again.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // The chaos, paced by the burst's progress rather than by the clock (so that a faster
+    // build cannot finish the burst before the last crash): the server killed after a
+    // tenth of the operations, Postgres after a third, the server again after 60%.
+    let total = ops.len();
+    let reached = |share: f64| {
+        let finished = finished.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while (finished.load(std::sync::atomic::Ordering::Relaxed) as f64) < share * total as f64 {
+                assert!(Instant::now() < deadline, "the burst stopped making progress");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    reached(0.1).await;
     world.kill_server();
     tokio::time::sleep(Duration::from_millis(250)).await;
     world.start_server();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    reached(0.35).await;
     world.cluster.kill();
     tokio::time::sleep(Duration::from_millis(250)).await;
     world.cluster.start();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    reached(0.6).await;
     world.kill_server();
     let last_kill = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
