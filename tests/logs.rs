@@ -83,18 +83,23 @@ async fn logs_carry_request_merchant_and_trace_ids_and_no_personal_data(pool: Pg
     let res =
         client.get(format!("{base}/cob/{}", txid(1))).bearer_auth(format!("{}x", m.api_key)).send().await.unwrap();
     assert_eq!(res.status(), 401);
+    // Keys inside URLs: a CPF and an e-mail in the path of a directory lookup, which goes
+    // on to the rail with the key in its own URL.
+    for key in [CPF, "cliente.final%40example.com"] {
+        client.get(format!("{base}/dict/{key}")).bearer_auth(&m.api_key).send().await.unwrap();
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let lines = lines.lock().unwrap().clone();
     let all = lines.join("\n");
-    for secret in [CPF, "529.982.247-25", "52998224724", &m.api_key[3..], "Fulano"] {
+    for secret in [CPF, "529.982.247-25", "52998224724", &m.api_key[3..], "Fulano", "cliente.final"] {
         assert!(!all.contains(secret), "the logs leak {secret}:\n{all}");
     }
     let json_lines: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let done: Vec<&Value> = json_lines.iter().filter(|v| v["message"] == "request done").collect();
-    assert_eq!(done.len(), 4, "{all}");
+    assert_eq!(done.len(), 6, "{all}");
     assert!(done.iter().all(|v| v["span"]["request_id"].as_str().is_some_and(|s| !s.is_empty())));
     let created = done.iter().find(|v| v["status"] == 201).unwrap();
     assert_eq!(created["span"]["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");

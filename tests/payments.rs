@@ -169,19 +169,27 @@ async fn payments_that_cannot_conclude_their_charge_are_still_credited_and_flagg
     let twice = create_charge(&app, &m, 11, charge_body(KEY, "5.00")).await;
     app.pay(json!({"pixCopiaECola": twice["pixCopiaECola"]})).await;
     app.pay(json!({"pixCopiaECola": twice["pixCopiaECola"]})).await;
+    // A removed or expired charge's location no longer serves it, so a payer's bank
+    // cannot pay it by its dynamic code; a Pix naming its txid still arrives (the rail
+    // notifies it here directly).
+    let arrives = |n: u32, t: String, valor: &str| {
+        json!({"tipo": "PIX_RECEBIDO", "id": format!("late-{n}"), "pix": {
+            "endToEndId": format!("E99999999202611211305{n:011}"), "valor": valor, "chave": KEY, "txid": t,
+            "horario": chrono::Utc::now().to_rfc3339()}})
+    };
     // Removed before payment.
-    let removed = create_charge(&app, &m, 12, charge_body(KEY, "3.00")).await;
+    create_charge(&app, &m, 12, charge_body(KEY, "3.00")).await;
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
     call(app.request(Method::PATCH, &format!("/cob/{}", txid(12)), &m).json(&remove)).await;
-    app.pay(json!({"pixCopiaECola": removed["pixCopiaECola"]})).await;
+    assert_eq!(app.notify(&arrives(12, txid(12), "3.00")).await.0, 200);
     // Expired before payment.
     let mut short = charge_body(KEY, "2.00");
     short["calendario"]["expiracao"] = json!(1);
-    let expired = create_charge(&app, &m, 13, short).await;
+    create_charge(&app, &m, 13, short).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    app.pay(json!({"pixCopiaECola": expired["pixCopiaECola"]})).await;
-    // A static code naming a txid that has no charge.
+    assert_eq!(app.notify(&arrives(13, txid(13), "2.00")).await.0, 200);
     let receiver = tucano_shared::domain::brcode::Receiver { name: "Loja", city: "RECIFE" };
+    // A static code naming a txid that has no charge.
     let code = tucano_shared::domain::brcode::BrCode::static_code(KEY, None, Some("semcobranca1"), None, &receiver)
         .unwrap()
         .encode()
@@ -299,6 +307,34 @@ async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool)
     let (status, _, problem) = call(app.anonymous(Method::GET, "/qr/v2/00000000000000000000000000000000")).await;
     assert_eq!(status, 404);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobPayloadNaoEncontrado"));
+
+    // Removed, its location stops serving it (and its payer's document).
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    let (status, _, _) = call(app.request(Method::PATCH, &format!("/cob/{}", txid(30)), &m).json(&remove)).await;
+    assert_eq!(status, 200);
+    let (status, _, problem) = call(app.anonymous(Method::GET, &format!("/qr/v2/{token}"))).await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}CobPayloadNaoEncontrado"));
+}
+
+/// A clock two hours ahead of the machine's.
+struct TwoHoursOn;
+
+impl tucano_shared::ports::Clock for TwoHoursOn {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::hours(2)
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_expired_charge_is_no_longer_served_at_its_location(pool: PgPool) {
+    // Created now with an hour to live; its location read two hours on.
+    let app = TestApp::spawn_with_rail_at(pool, std::sync::Arc::new(TwoHoursOn)).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 31, charge_body(KEY, "12.34")).await;
+    let token = cob["location"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (status, _, payload) = call(app.anonymous(Method::GET, &format!("/qr/v2/{token}"))).await;
+    assert_eq!(status, 404, "{payload}");
 }
 
 fn pix_notification(id: &str, e2eid: &str, valor: &str, horario: chrono::DateTime<chrono::Utc>) -> Value {

@@ -365,6 +365,19 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_a_replayed_create_returns
     let got = &receiver.received()[0];
     assert!(got.verifies_with(new) && got.verifies_with(old), "both sign during the grace period");
     assert_eq!(got.header("webhook-signature").split(' ').count(), 2);
+
+    // A second rotation within the grace period: the original secret (the one receivers
+    // may still hold) keeps signing beside the newest; the one in between stops.
+    let (status, _, again) =
+        call(app.request(Method::POST, &format!("/webhooks/{id}/segredo"), &m).header("idempotency-key", "rot-2"))
+            .await;
+    assert_eq!(status, 200, "{again}");
+    let newest = again["segredo"].as_str().unwrap();
+    receive(&app, 2, "4.00").await;
+    dispatch_until(&app, &receiver, |r| r.len() >= 2).await;
+    let got = &receiver.received()[1];
+    assert!(got.verifies_with(newest) && got.verifies_with(old), "the newest and the original sign");
+    assert!(!got.verifies_with(new), "the secret in between was replaced");
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -590,12 +590,16 @@ pub trait WebhookStore: Send + Sync {
     async fn list_endpoints(&self, merchant: MerchantId) -> Result<Vec<WebhookEndpoint>, StoreError>;
     /// Deletes an endpoint; its pending deliveries stop. False when there was none.
     async fn delete(&self, merchant: MerchantId, id: uuid::Uuid) -> Result<bool, StoreError>;
-    /// Makes `secret` current and keeps the old one signing until `grace_until`.
+    /// Makes `secret` current and keeps the old one signing until `grace_until`. If a
+    /// previous secret is still in its grace period at `now` (a second rotation within
+    /// it), that one — the secret receivers may still hold — keeps signing until its own
+    /// grace ends, and the one being replaced stops.
     async fn rotate(
         &self,
         merchant: MerchantId,
         id: uuid::Uuid,
         secret: Vec<u8>,
+        now: DateTime<Utc>,
         grace_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Re-enables the endpoint and schedules every delivery that gave up (or waited for it)

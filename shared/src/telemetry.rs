@@ -45,14 +45,20 @@ impl Write for Redacting {
 }
 
 /// Masks what could be a CPF (11 digits), a CNPJ (14 digits or 12 alphanumerics and 2
-/// digits, punctuated or not) or an e-mail address — a last line of defence: no code
-/// should log them in the first place. Longer digit runs (ids, timestamps) are left alone.
+/// digits, punctuated or not), a Brazilian phone key (`+55` and 10 or 11 digits) or an
+/// e-mail address, also inside URLs (`/dict/52998224725`, `%40` for `@`, `%2B` for `+`)
+/// — a last line of defence: no code should log them in the first place. Longer digit
+/// runs (ids, timestamps) are left alone.
 pub fn redact(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
     let mut out = String::with_capacity(line.len());
     let mut i = 0;
     while i < chars.len() {
-        if let Some(len) = document_at(&chars, i) {
+        if let Some((prefix, len)) = phone_at(&chars, i) {
+            out.extend(&chars[i..i + prefix]);
+            out.push_str(&mask(&chars[i + prefix..i + len]));
+            i += len;
+        } else if let Some(len) = document_at(&chars, i) {
             out.push_str(&mask(&chars[i..i + len]));
             i += len;
         } else if let Some((local, total)) = email_at(&chars, i) {
@@ -72,9 +78,34 @@ fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// The length of a CPF/CNPJ-shaped token starting at `i`, if there is one there.
+/// Whether `chars` holds `pat` at `i`, ignoring ASCII case.
+fn holds(chars: &[char], i: usize, pat: &str) -> bool {
+    pat.chars().enumerate().all(|(k, p)| chars.get(i + k).is_some_and(|c| c.eq_ignore_ascii_case(&p)))
+}
+
+/// (length of the `+` or `%2B` before the digits, length of the whole key) of a phone
+/// key at `i`: `+55` and 10 or 11 more digits, not inside a longer word.
+fn phone_at(chars: &[char], i: usize) -> Option<(usize, usize)> {
+    let prefix = if chars[i] == '+' {
+        1
+    } else if holds(chars, i, "%2B") {
+        3
+    } else {
+        return None;
+    };
+    if i > 0 && is_word(chars[i - 1]) {
+        return None;
+    }
+    let digits = chars[i + prefix..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let end = i + prefix + digits;
+    let whole = end >= chars.len() || !is_word(chars[end]);
+    (holds(chars, i + prefix, "55") && (12..=13).contains(&digits) && whole).then_some((prefix, prefix + digits))
+}
+
+/// The length of a CPF/CNPJ-shaped token starting at `i`, if there is one there. (A `/`
+/// may come before one: a URL path.)
 fn document_at(chars: &[char], i: usize) -> Option<usize> {
-    if i > 0 && (is_word(chars[i - 1]) || matches!(chars[i - 1], '.' | '/' | '-')) {
+    if i > 0 && (is_word(chars[i - 1]) || matches!(chars[i - 1], '.' | '-')) {
         return None;
     }
     let mut digits = 0;
@@ -111,20 +142,26 @@ fn mask(token: &[char]) -> String {
     token.iter().enumerate().map(|(k, c)| if c.is_ascii_alphanumeric() && k + 2 < n { '*' } else { *c }).collect()
 }
 
-/// (length of the local part, length of the whole address) of an e-mail at `i`.
+/// (length of the local part, length of the whole address) of an e-mail at `i`; the `@`
+/// may be written `%40` (in a URL).
 fn email_at(chars: &[char], i: usize) -> Option<(usize, usize)> {
     let local_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
     if i > 0 && local_char(chars[i - 1]) || !chars[i].is_ascii_alphanumeric() {
         return None;
     }
     let mut j = i;
-    while j < chars.len() && local_char(chars[j]) {
+    while j < chars.len() && local_char(chars[j]) && !holds(chars, j, "%40") {
         j += 1;
     }
-    if j >= chars.len() || chars[j] != '@' {
+    let at = if chars.get(j) == Some(&'@') {
+        1
+    } else if holds(chars, j, "%40") {
+        3
+    } else {
         return None;
-    }
+    };
     let local = j - i;
+    let j = j + at - 1;
     let mut k = j + 1;
     while k < chars.len() && (chars[k].is_ascii_alphanumeric() || matches!(chars[k], '.' | '-')) {
         k += 1;
@@ -200,6 +237,12 @@ mod tests {
         assert_eq!(redact("cnpj 11.222.333/0001-81."), "cnpj **.***.***/****-81.");
         assert_eq!(redact("12ABC34501DE35"), "************35");
         assert_eq!(redact("key fornecedor@example.com here"), "key f***@example.com here");
+        // Inside URLs: a path segment, a percent-encoded @ or +.
+        assert_eq!(redact("GET /dict/52998224725 404"), "GET /dict/*********25 404");
+        assert_eq!(redact("/dict/fornecedor%40example.com"), "/dict/f***%40example.com");
+        assert_eq!(redact("/dict/+5511988887777?x"), "/dict/+***********77?x");
+        assert_eq!(redact("/dict/%2B5511988887777"), "/dict/%2B***********77");
+        assert_eq!(redact("phone +55 11"), "phone +55 11");
         for kept in [
             "E99999999202611221305000000000001",
             "2026-11-22T02:39:15.321Z",

@@ -24,6 +24,12 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use std::time::Duration;
 
+/// A transport failure, without its URL: a DICT lookup's URL carries the Pix key looked up
+/// (a CPF, an e-mail), and these errors are logged.
+fn transport(e: reqwest::Error) -> RailError {
+    RailError::Unavailable(e.without_url().into())
+}
+
 pub struct HttpRail {
     base: String,
     secret: Vec<u8>,
@@ -48,7 +54,7 @@ impl HttpRail {
     /// A signed request (the signature covers the body; GETs sign an empty body).
     fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<reqwest::RequestBuilder, RailError> {
         let ts = chrono::Utc::now().timestamp();
-        let client = self.client.get().map_err(|e| RailError::Unavailable(e.into()))?;
+        let client = self.client.get().map_err(transport)?;
         Ok(client
             .request(method, format!("{}{path}", self.base))
             .header("content-type", "application/json")
@@ -58,17 +64,13 @@ impl HttpRail {
     }
 
     async fn order(&self, path: &str, body: Vec<u8>) -> Result<(), RailError> {
-        let res = self
-            .signed(reqwest::Method::POST, path, body)?
-            .send()
-            .await
-            .map_err(|e| RailError::Unavailable(e.into()))?;
+        let res = self.signed(reqwest::Method::POST, path, body)?.send().await.map_err(transport)?;
         let status = res.status();
         if status.is_success() || status == reqwest::StatusCode::CONFLICT {
             return Ok(());
         }
         if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
-            let body = res.bytes().await.map_err(|e| RailError::Unavailable(e.into()))?;
+            let body = res.bytes().await.map_err(transport)?;
             if let Some(rejection) = rejection_of(&body) {
                 return Err(RailError::Rejected(rejection));
             }
@@ -78,18 +80,14 @@ impl HttpRail {
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
-        let res = self
-            .signed(reqwest::Method::GET, path, vec![])?
-            .send()
-            .await
-            .map_err(|e| RailError::Unavailable(e.into()))?;
+        let res = self.signed(reqwest::Method::GET, path, vec![])?.send().await.map_err(transport)?;
         if res.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(RailStatus::Unknown);
         }
         if !res.status().is_success() {
             return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
         }
-        let s: StatusOrdem = res.json().await.map_err(|e| RailError::Unavailable(e.into()))?;
+        let s: StatusOrdem = res.json().await.map_err(transport)?;
         status_of(&s)
     }
 }
@@ -140,14 +138,10 @@ impl PixRail for HttpRail {
     async fn lookup_key(&self, chave: &str) -> Result<Option<EntradaDict>, RailError> {
         let path =
             format!("/dict/{}", percent_encoding::utf8_percent_encode(chave, percent_encoding::NON_ALPHANUMERIC));
-        let res = self
-            .signed(reqwest::Method::GET, &path, vec![])?
-            .send()
-            .await
-            .map_err(|e| RailError::Unavailable(e.into()))?;
+        let res = self.signed(reqwest::Method::GET, &path, vec![])?.send().await.map_err(transport)?;
         match res.status() {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => res.json().await.map(Some).map_err(|e| RailError::Unavailable(e.into())),
+            s if s.is_success() => res.json().await.map(Some).map_err(transport),
             s => Err(RailError::Unavailable(anyhow!("rail answered {s}"))),
         }
     }
@@ -166,15 +160,11 @@ impl PixRail for HttpRail {
             "/recebidos?desde={}",
             percent_encoding::utf8_percent_encode(&desde, percent_encoding::NON_ALPHANUMERIC)
         );
-        let res = self
-            .signed(reqwest::Method::GET, &path, vec![])?
-            .send()
-            .await
-            .map_err(|e| RailError::Unavailable(e.into()))?;
+        let res = self.signed(reqwest::Method::GET, &path, vec![])?.send().await.map_err(transport)?;
         if !res.status().is_success() {
             return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
         }
-        let statement: Extrato = res.json().await.map_err(|e| RailError::Unavailable(e.into()))?;
+        let statement: Extrato = res.json().await.map_err(transport)?;
         let mut out = Vec::with_capacity(statement.pix.len());
         for p in &statement.pix {
             match incoming(p) {
@@ -189,6 +179,16 @@ impl PixRail for HttpRail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failed_key_lookup_does_not_carry_the_key_in_its_error() {
+        // The key is in the request's URL; the error (which is logged) must not repeat it.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let rail = HttpRail::new(&format!("http://{closed}"), b"secret", Duration::from_secs(1));
+        let Err(RailError::Unavailable(e)) = rail.lookup_key("52998224725").await else { panic!("not unavailable") };
+        let text = format!("{e:#} {e:?}");
+        assert!(!text.contains("52998224725") && !text.contains("/dict"), "{text}");
+    }
 
     fn status(json: serde_json::Value) -> Result<RailStatus, RailError> {
         status_of(&serde_json::from_value(json).unwrap())

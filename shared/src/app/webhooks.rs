@@ -151,8 +151,9 @@ pub async fn rotate(
     endpoint(state, merchant, id).await?;
     let secret = WebhookSecret::generate();
     let sealed = seal(state, merchant.id, &secret).await?;
-    let grace_until = state.clock.now() + ROTATION_GRACE;
-    if !state.webhooks.rotate(merchant.id, id, sealed, grace_until).await? {
+    let now = state.clock.now();
+    let grace_until = now + ROTATION_GRACE;
+    if !state.webhooks.rotate(merchant.id, id, sealed, now, grace_until).await? {
         return Err(WebhookError::NotFound);
     }
     Ok((secret, grace_until))

@@ -341,16 +341,20 @@ impl WebhookStore for PgWebhookStore {
         merchant: MerchantId,
         id: Uuid,
         secret: Vec<u8>,
+        now: DateTime<Utc>,
         grace_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query!(
             r#"UPDATE webhook_endpoints
-               SET previous_secret_enc = secret_enc, previous_valid_until = $4, secret_enc = $3, updated_at = now()
+               SET previous_secret_enc = CASE WHEN previous_valid_until > $5 THEN previous_secret_enc ELSE secret_enc END,
+                   previous_valid_until = CASE WHEN previous_valid_until > $5 THEN previous_valid_until ELSE $4 END,
+                   secret_enc = $3, updated_at = now()
                WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL"#,
             merchant.0,
             id,
             secret,
-            grace_until
+            grace_until,
+            now
         )
         .execute(&self.pool)
         .await
