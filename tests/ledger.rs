@@ -167,3 +167,37 @@ async fn a_received_pix_is_booked_in_six_round_trips_to_postgres() {
     let round_trips = tucano::bench::round_trips_per_credit(&url).await.unwrap();
     assert!(round_trips <= 6, "a credit took {round_trips} round trips");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_a_balance(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (rail, available) = funded(&app).await;
+    let role = as_application(&app.pool).await;
+    for forbidden in [
+        "ALTER TABLE ledger_postings DISABLE TRIGGER USER".to_owned(),
+        "ALTER TABLE ledger_balances DISABLE TRIGGER ledger_balances_guard".to_owned(),
+        "UPDATE ledger_postings SET amount = amount * 2".to_owned(),
+        "DELETE FROM ledger_transactions".to_owned(),
+        format!("UPDATE ledger_balances SET balance = balance + 100 WHERE account_id = {available}"),
+        format!("INSERT INTO ledger_balances (account_id, shard, balance) VALUES ({rail}, 99, 100)"),
+        "SET session_replication_role = replica".to_owned(),
+        "CREATE TABLE shadow (id int)".to_owned(),
+        "DROP TABLE received_pix".to_owned(),
+    ] {
+        let refused = sqlx::query(&forbidden).execute(&role).await;
+        assert!(refused.is_err(), "the application role may: {forbidden}");
+    }
+    // What it may do, it does through the API (every end-to-end test runs as this role);
+    // and every table is reachable by it, so a new table cannot be forgotten.
+    let unreachable: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations'
+            AND NOT has_table_privilege($1, c.oid, 'SELECT, INSERT')",
+    )
+    .bind(APPLICATION_ROLE)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(unreachable.is_empty(), "tables the application role cannot use: {unreachable:?}");
+    app.assert_ledger_ok().await;
+}

@@ -68,7 +68,7 @@ impl TestApp {
             .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
             .unwrap();
         change(&mut config);
-        let state = AppState::with_pool(config, pool.clone()).unwrap();
+        let state = AppState::with_pool(config, as_application(&pool).await).unwrap();
         let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: None }
     }
@@ -102,7 +102,7 @@ impl TestApp {
         config.rail_timeout = Duration::from_secs(1);
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
         config.webhooks = test_webhooks();
-        let state = AppState::with_pool(config, pool.clone()).unwrap().with_clock(clock);
+        let state = AppState::with_pool(config, as_application(&pool).await).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));
         let rail = Rail { url: format!("http://{rail_addr}"), _child: child };
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: Some(rail) }
@@ -281,6 +281,25 @@ pub fn fees(bps: u32, fixed: &str) -> FeePlan {
 pub const BACEN_ERROR: &str = "https://pix.bcb.gov.br/api/v2/error/";
 
 /// The database URL of a test's own database, for a child process.
+/// The role the API connects as (migration `application_role`): the test servers run as
+/// it, so every end-to-end test also shows its grants are enough for what the API does.
+pub const APPLICATION_ROLE: &str = "tucano_app";
+
+/// A pool on `pool`'s database connected as the application role.
+pub async fn as_application(pool: &PgPool) -> PgPool {
+    let mut url = url::Url::parse(&database_url_of(pool)).unwrap();
+    url.set_username(APPLICATION_ROLE).unwrap();
+    url.set_password(None).unwrap();
+    // Idle connections close quickly: the test harness drops the database after the test,
+    // and Postgres waits up to 5 s for sessions still connected to it.
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .idle_timeout(Duration::from_millis(200))
+        .connect(url.as_str())
+        .await
+        .unwrap()
+}
+
 pub fn database_url_of(pool: &PgPool) -> String {
     let db = pool.connect_options().get_database().unwrap().to_owned();
     let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
