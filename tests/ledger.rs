@@ -77,6 +77,20 @@ async fn the_database_refuses_what_would_break_the_ledger(pool: PgPool) {
     let seed = "E9999999920261121130500000000001";
     assert!(try_post(&app.pool, seed, &[(rail, -1), (available, 1)]).await.is_err(), "natural keys are unique");
     assert!(try_post(&app.pool, "missing-account", &[(rail, -1), (999_999, 1)]).await.is_err());
+    // A committed entry is closed: a balanced pair cannot be added to it later.
+    let old: i64 = sqlx::query_scalar("SELECT id FROM ledger_transactions ORDER BY id LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let reopened = sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES ($1, $2, -500), ($1, $3, 500)",
+    )
+    .bind(old)
+    .bind(rail)
+    .bind(available)
+    .execute(&app.pool)
+    .await;
+    assert!(reopened.is_err(), "postings joined a committed entry");
     assert!(sqlx::query("UPDATE ledger_postings SET amount = amount * 2").execute(&app.pool).await.is_err());
     assert!(sqlx::query("DELETE FROM ledger_postings").execute(&app.pool).await.is_err());
     assert!(sqlx::query("UPDATE ledger_balances SET balance = 0").execute(&app.pool).await.is_err());

@@ -37,6 +37,8 @@ impl Resolve for GuardedResolver {
 /// gives up after `timeout` (connecting within at most 5 s of it).
 pub fn client(rules: ReceiverRules, timeout: Duration, user_agent: &'static str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        // A proxy from the environment would resolve the host itself, past the guard.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))

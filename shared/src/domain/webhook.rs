@@ -226,11 +226,21 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
             let s = v6.segments();
+            // Addresses carrying an IPv4 one are judged by it: mapped (::ffff:a.b.c.d),
+            // compatible (::a.b.c.d, also :: and ::1), SIIT (::ffff:0:a.b.c.d), 6to4.
+            let v4 = |hi: u16, lo: u16| {
+                let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+                IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+            };
+            if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) || s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+                return is_public(v4(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(v4(s[1], s[2]));
+            }
             !(v6.is_unspecified()
+                || (s[0] & 0xffc0) == 0xfec0
                 || v6.is_loopback()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
@@ -340,5 +350,19 @@ mod tests {
         for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.1.1", "::", "fe80::1", "224.0.0.1"] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
+        // IPv6 spellings of internal IPv4 addresses, NAT64 and site-local.
+        for ip in [
+            "::1",
+            "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "::ffff:0:169.254.169.254",
+            "2002:a00:1::",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "fec0::1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public("::ffff:8.8.8.8".parse().unwrap()) && is_public("2002:808:808::1".parse().unwrap()));
     }
 }
