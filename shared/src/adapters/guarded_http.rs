@@ -3,12 +3,11 @@
 //! resolution, so DNS cannot point us inside the network), no redirects, bounded time, and
 //! failures told by kind, never by the transport's own text (a port scanner's oracle).
 
-use crate::domain::webhook::{ReceiverRules, UrlRejection};
+use crate::domain::webhook::ReceiverRules;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use url::Url;
 
 /// A resolver that drops every address the rules refuse, and fails when none is left.
 struct GuardedResolver {
@@ -44,12 +43,6 @@ pub fn client(rules: ReceiverRules, timeout: Duration, user_agent: &'static str)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .dns_resolver(Arc::new(GuardedResolver { rules }))
         .user_agent(user_agent)
-}
-
-/// The URL to call, if the rules allow it (IP literals are checked here: they skip the
-/// resolver).
-pub fn target(rules: &ReceiverRules, raw: &str) -> Result<Url, UrlRejection> {
-    rules.check_url(raw)
 }
 
 /// What went wrong with an outbound request, as far as the caller may know.

@@ -71,8 +71,9 @@ impl HttpLocationReader {
 #[async_trait]
 impl LocationReader for HttpLocationReader {
     async fn read(&self, location: &str) -> Result<serde_json::Value, LocationFailure> {
-        let url = guarded_http::target(&self.rules, &format!("{}://{location}", self.scheme))
-            .map_err(|_| LocationFailure::Blocked)?;
+        // The URL's host is checked here (IP literals skip the resolver), names on resolution.
+        let url =
+            self.rules.check_url(&format!("{}://{location}", self.scheme)).map_err(|_| LocationFailure::Blocked)?;
         let client = self.client.get().map_err(|_| LocationFailure::Unreachable)?;
         let mut res = client.get(url).send().await.map_err(|e| LocationFailure::from(Failure::of(&e)))?;
         if !res.status().is_success() {

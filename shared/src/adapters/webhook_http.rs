@@ -60,7 +60,7 @@ impl WebhookTransport for HttpWebhookTransport {
             retry_after: None,
         };
         // The URL was checked at registration; check again (IP literals skip the resolver).
-        let parsed = match guarded_http::target(&self.rules, url) {
+        let parsed = match self.rules.check_url(url) {
             Ok(u) => u,
             Err(why) => return refused(format!("blocked: the URL {why}")),
         };
