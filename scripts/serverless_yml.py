@@ -20,6 +20,24 @@ STAGE = "${sls:stage}"
 SERVICE = "tucano"
 
 
+def purposes():
+    """Encryption purpose constants of shared/src/app/key_policy.rs: name -> value."""
+    src = (ROOT / "shared/src/app/key_policy.rs").read_text()
+    return dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', src))
+
+
+def keys(listing):
+    """The purposes a `keys: &[A, B]` listing names."""
+    names = purposes()
+    return [names[n.strip()] for n in listing.split(",") if n.strip()]
+
+
+# Which functions use which encryption purposes, by function name (ROUTES and JOBS).
+KEYS = {}
+# The per-merchant quota each route counts against (Unlimited, Dict, List).
+QUOTA = {}
+
+
 def routes():
     """(function, method, path, access, idempotency) from ROUTES."""
     src = (ROOT / "shared/src/routes.rs").read_text()
@@ -27,7 +45,10 @@ def routes():
     out = []
     for block in table.split("Route {")[1:]:
         f = dict(re.findall(r"(\w+): ([^,\n]+),", block))
-        out.append((f["function"].strip('"'), f["method"].strip('"'), f["path"].strip('"'),
+        fn = f["function"].strip('"')
+        KEYS[fn] = keys(re.search(r"keys: &\[([^\]]*)\]", block).group(1))
+        QUOTA[fn] = f["quota"].split("::")[1]
+        out.append((fn, f["method"].strip('"'), f["path"].strip('"'),
                     f["access"].split("::")[1], f["idempotency"].split("::")[1]))
     return out
 
@@ -37,9 +58,34 @@ def jobs():
     src = (ROOT / "shared/src/routes.rs").read_text()
     table = src.split("pub const JOBS: &[Job] = &[", 1)[1].split("];", 1)[0]
     out = []
-    for fn, kind, arg in re.findall(r'function: "(\w+)", trigger: Trigger::(\w+)(?:\("([^"]*)"\))?', table):
+    pattern = r'function: "(\w+)", trigger: Trigger::(\w+)(?:\("([^"]*)"\))?, keys: &\[([^\]]*)\]'
+    for fn, kind, arg, listing in re.findall(pattern, table):
+        KEYS[fn] = keys(listing)
         out.append((fn, kind, arg))
     return out
+
+
+def path_part(raw):
+    """The framework's logical-id form of one path segment (its naming.normalizePathPart)."""
+    s = raw.lower().replace("-", "Dash")
+    s = re.sub(r"\{(.*)\}", r"\1Var", s)
+    s = re.sub(r"[^0-9A-Za-z]", "", s)
+    return s[:1].upper() + s[1:]
+
+
+def route_logical_id(method, path):
+    """The logical id the framework gives the HTTP API route `METHOD /path`."""
+    return "HttpApiRoute" + "".join(path_part(p) for p in f"{method} {path}".split("/"))
+
+
+# Requests per second across the whole API, and for the routes a per-merchant quota guards
+# (they reach the DICT or scan many rows): API Gateway answers 429 above these before any
+# function runs.
+STAGE_THROTTLE = {"ThrottlingBurstLimit": 500, "ThrottlingRateLimit": 200}
+QUOTA_ROUTE_THROTTLE = {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
+# The authorizer runs for every merchant request whose answer is not cached: enough
+# concurrency for the stage's rate, and never all of the account's.
+AUTHORIZER_CONCURRENCY = 50
 
 
 def camel(name):
@@ -81,9 +127,44 @@ def function_name(fn):
     return f"{SERVICE}-{STAGE}-{fn}"
 
 
+def app_key(fn):
+    """The application key, only under the encryption purposes the function's entry in the
+    route table lists (the local server holds requests to the same lists), and the
+    blind-index key's purpose, which every function decrypts at cold start."""
+    allowed = sorted(set(KEYS[fn]) | {purposes()["BLIND_INDEX_KEY"]})
+    return {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("AppDataKey"),
+            "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": allowed}}}
+
+
+# The database users: the API's functions connect as the application role, the
+# migrations function as the schema owner (the cluster's master user). Both through RDS
+# Proxy with IAM authentication: no function holds a database password.
+APP_DB_USER = "tucano_app"
+OWNER_DB_USER = "tucano_admin"
+PROXY_ID = {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DatabaseProxy", "DBProxyArn"]}]}]}
+RAIL_SECRET_NAME = f"{SERVICE}/{STAGE}/rail-webhook-secret"
+# Functions that never sign or verify a rail message, so may not read its secret.
+NO_RAIL_SECRET = {"authorizer", "migrate", "payload_get"}
+
+
+def db_connect(user):
+    return {"Effect": "Allow", "Action": ["rds-db:connect"], "Resource": {"Fn::Sub": [
+        f"arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:${{ProxyId}}/{user}",
+        {"ProxyId": PROXY_ID}]}}
+
+
+RAIL_SECRET_READ = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": sub(f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:"
+                                    f"secret:{RAIL_SECRET_NAME}-??????")}
+
+
 def role(fn, extra):
     """One execution role per function: its own log group, ENIs for the VPC, X-Ray, the
-    keys it decrypts with, and `extra` statements for what else it touches."""
+    keys it decrypts with, its database user, and `extra` statements for what else it
+    touches."""
+    extra = [db_connect(OWNER_DB_USER if fn == "migrate" else APP_DB_USER)] + extra
+    if fn not in NO_RAIL_SECRET:
+        extra.append(RAIL_SECRET_READ)
     statements = [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name(fn)}:*")},
@@ -91,7 +172,7 @@ def role(fn, extra):
         # Environment variables are encrypted with the platform key; the app's data keys
         # come from the application key.
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": arn("PlatformKey")},
-        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("AppDataKey")},
+        app_key(fn),
     ] + extra
     return {
         "Type": "AWS::IAM::Role",
@@ -172,8 +253,14 @@ def build():
         elif fn == "migrate":
             f["timeout"] = 300
             f["reservedConcurrency"] = 1
+            f["environment"] = {
+                "DATABASE_URL": sub(f"postgres://{OWNER_DB_USER}@${{DatabaseProxy.Endpoint}}:5432/tucano"
+                                    "?sslmode=verify-full"),
+                "APP_DB_PASSWORD_SECRET_ID": ref("AppDatabaseSecret")}
+            extra = [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": ref("AppDatabaseSecret")}]
         elif fn == "authorizer":
             f["timeout"] = 5
+            f["reservedConcurrency"] = AUTHORIZER_CONCURRENCY
         fns[fn] = f
         resources[f"{camel(fn)}Role"] = role(fn, extra)
 
@@ -181,6 +268,13 @@ def build():
     # comes from provider.logRetentionInDays).
     extensions = {f"{normalized(fn)}LogGroup": {"Properties": {"KmsKeyId": arn("PlatformKey")}} for fn in fns}
     extensions["HttpApiLogGroup"] = {"Properties": {"KmsKeyId": arn("PlatformKey")}}
+    # Throttling on the stage the framework makes: a route setting needs its route to exist
+    # first (API Gateway checks the key), hence the DependsOn.
+    limited = [(method, path) for fn, method, path, _, _ in routes() if QUOTA[fn] != "Unlimited"]
+    extensions["HttpApiStage"] = {
+        "Properties": {"DefaultRouteSettings": dict(STAGE_THROTTLE),
+                       "RouteSettings": {f"{m} {p}": dict(QUOTA_ROUTE_THROTTLE) for m, p in limited}},
+        "DependsOn": [route_logical_id(m, p) for m, p in limited]}
 
     # Every HTTP function deploys by canary: 10% of traffic per minute, rolled back on its
     # own errors or the API's 5xx.
@@ -356,8 +450,12 @@ def platform():
     r["DatabaseSubnetGroup"] = {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
         "DBSubnetGroupDescription": "Tucano: private subnets in three AZs", "SubnetIds": private_subnets}}
     r["DatabaseParameters"] = {"Type": "AWS::RDS::DBClusterParameterGroup", "Properties": {
-        "Description": "Tucano: TLS only, statement logging of DDL", "Family": "aurora-postgresql17",
-        "Parameters": {"rds.force_ssl": "1", "log_statement": "ddl", "log_min_duration_statement": "1000"}}}
+        "Description": "Tucano: TLS only, DDL and slow statements logged without their parameters",
+        "Family": "aurora-postgresql17",
+        # A slow statement's log line would carry its bind parameters (documents, keys,
+        # names) unless their length is capped to zero, on success and on error alike.
+        "Parameters": {"rds.force_ssl": "1", "log_statement": "ddl", "log_min_duration_statement": "1000",
+                       "log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0"}}}
     r["DatabaseCluster"] = {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Snapshot",
                             "UpdateReplacePolicy": "Snapshot", "Properties": {
         "Engine": "aurora-postgresql", "EngineVersion": "17.6", "DatabaseName": "tucano",
@@ -382,18 +480,28 @@ def platform():
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
         "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")]}}
+    master_secret = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+    # The password RDS Proxy logs in to Aurora with as the application role (made here,
+    # set on the role by the migrations function from its SCRAM verifier). Only the
+    # proxy and the migrations function may read it; clients authenticate with IAM.
+    r["AppDatabaseSecret"] = {"Type": "AWS::SecretsManager::Secret", "Properties": {
+        "Description": "Tucano: the application role's database password (read by RDS Proxy only)",
+        "KmsKeyId": ref("PlatformKey"),
+        "GenerateSecretString": {"SecretStringTemplate": json.dumps({"username": APP_DB_USER}),
+                                 "GenerateStringKey": "password", "PasswordLength": 40,
+                                 "ExcludePunctuation": True}}}
     r["DatabaseProxyRole"] = {"Type": "AWS::IAM::Role", "Properties": {
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-        "Policies": [{"PolicyName": "read-database-secret", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        "Policies": [{"PolicyName": "read-database-secrets", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-             "Resource": {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}},
+             "Resource": [master_secret, ref("AppDatabaseSecret")]},
             {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": arn("PlatformKey")}]}}]}}
     r["DatabaseProxy"] = {"Type": "AWS::RDS::DBProxy", "Properties": {
         "DBProxyName": f"{SERVICE}-{STAGE}", "EngineFamily": "POSTGRESQL", "RequireTLS": True,
         "IdleClientTimeout": 900, "RoleArn": arn("DatabaseProxyRole"),
-        "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "DISABLED",
-                  "SecretArn": {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}}],
+        "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": master_secret},
+                 {"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": ref("AppDatabaseSecret")}],
         "VpcSubnetIds": private_subnets, "VpcSecurityGroupIds": [ref("ProxySecurityGroup")]}}
     r["DatabaseProxyTargets"] = {"Type": "AWS::RDS::DBProxyTargetGroup", "Properties": {
         "DBProxyName": ref("DatabaseProxy"), "TargetGroupName": "default",
@@ -549,13 +657,15 @@ def render():
             "environment": {
                 "DB_MAX_CONNECTIONS": "2",
                 "PIX_LOCATION_BASE": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-location-base}}}}",
-                # Through RDS Proxy, as the cluster's master user; its password comes from the
-                # secret RDS manages (sqlx reads PGPASSWORD when the URL has none). TLS with the
-                # proxy's certificate verified: RDS Proxy presents an ACM certificate, which
-                # chains to the Amazon roots already in the client's trust store (webpki-roots).
-                "DATABASE_URL": sub("postgres://tucano_admin@${DatabaseProxy.Endpoint}:5432/tucano?sslmode=verify-full"),
-                "PGPASSWORD": sub("{{resolve:secretsmanager:${DatabaseCluster.MasterUserSecret.SecretArn}:SecretString:password}}"),
-                "RAIL_WEBHOOK_SECRET": f"{{{{resolve:secretsmanager:tucano/{STAGE}/rail-webhook-secret}}}}",
+                # Through RDS Proxy, as the application role, with an IAM token for a
+                # password (minted by the function; no password in its configuration). TLS
+                # with the proxy's certificate verified: RDS Proxy presents an ACM
+                # certificate, which chains to the Amazon roots in webpki-roots.
+                "DATABASE_URL": sub(f"postgres://{APP_DB_USER}@${{DatabaseProxy.Endpoint}}:5432/tucano"
+                                    "?sslmode=verify-full"),
+                "DB_IAM_AUTH": "true",
+                # The secret's name, not its value: read at run time, re-read on rotation.
+                "RAIL_WEBHOOK_SECRET_ID": RAIL_SECRET_NAME,
                 "PIX_RAIL_URL": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-rail-url}}}}",
                 "PSP_ISPB": f"{{{{resolve:ssm:/tucano/{STAGE}/psp-ispb}}}}",
                 "CIPHER": "kms",

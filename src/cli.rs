@@ -5,13 +5,14 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use tucano_shared::adapters::postgres::{lazy_pool, migrate, PgLedger};
-use tucano_shared::app::{AppState, Config};
+use tucano_shared::app::{key_policy, AppState, Config};
 use tucano_shared::domain::brcode::BrCode;
 use tucano_shared::domain::ledger::FeePlan;
 use tucano_shared::domain::merchant::ApiKey;
 use tucano_shared::domain::money::Amount;
 use tucano_shared::domain::pix_key::PixKey;
 use tucano_shared::ports::{Ledger, MerchantLimits, MerchantStore, NewMerchant, RegisterMerchantError};
+use tucano_shared::routes::job_keys;
 
 #[derive(Parser)]
 #[command(name = "tucano", version, about = "Tucano: a Pix payments API. Local server, sandbox rail, admin and tools.")]
@@ -399,14 +400,15 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tracing::info!(%addr, "tucano dev server listening");
     // Webhooks go out from a task beside the server (a queue-fed Lambda in AWS).
     let dispatcher = state.clone();
-    tokio::spawn(async move {
+    // It fans out (the relay's work) and delivers: held to the delivery worker's key policy.
+    tokio::spawn(key_policy::within(
+        job_keys("webhook_deliver"),
         tucano_shared::app::webhooks::run_dispatcher(
             dispatcher,
             std::time::Duration::from_millis(250),
             std::future::pending(),
-        )
-        .await
-    });
+        ),
+    ));
     // Orders left EM_PROCESSAMENTO are reconciled from a task too (a scheduled Lambda in AWS).
     let reconciler = state.clone();
     let env_secs = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
@@ -415,7 +417,8 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-            if let Err(e) = tucano_shared::app::reconcile::run(&reconciler, grace).await {
+            let pass = tucano_shared::app::reconcile::run(&reconciler, grace);
+            if let Err(e) = key_policy::within(job_keys("reconciler"), pass).await {
                 tracing::warn!(error = %e, "reconciliation pass failed");
             }
         }

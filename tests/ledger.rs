@@ -215,3 +215,34 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     assert!(unreachable.is_empty(), "tables the application role cannot use: {unreachable:?}");
     app.assert_ledger_ok().await;
 }
+
+/// The application role's password is set from a SCRAM verifier we compute (the password
+/// itself would be kept by the DDL log): it must be exactly the verifier Postgres computes
+/// for the same password and salt.
+#[sqlx::test(migrations = false)]
+async fn our_scram_verifier_is_the_one_postgres_computes_for_the_same_password_and_salt(pool: PgPool) {
+    use base64::Engine;
+    let role = format!("scram_probe_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET password_encryption = 'scram-sha-256'").execute(&mut *conn).await.unwrap();
+    sqlx::query(&format!("CREATE ROLE {role} PASSWORD 'correct horse battery staple'"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let stored: String = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+        .bind(&role)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP ROLE {role}")).execute(&mut *conn).await.unwrap();
+    // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
+    let (head, _) = stored.split_once('$').unwrap().1.split_once('$').unwrap();
+    let (iterations, salt) = head.split_once(':').unwrap();
+    let salt: [u8; 16] = base64::engine::general_purpose::STANDARD.decode(salt).unwrap().try_into().unwrap();
+    let ours = tucano_shared::adapters::postgres::scram::verifier(
+        "correct horse battery staple",
+        &salt,
+        iterations.parse().unwrap(),
+    );
+    assert_eq!(ours, stored);
+}

@@ -157,6 +157,80 @@ async fn a_bad_or_stale_signature_gets_401_and_changes_nothing(pool: PgPool) {
     app.assert_ledger_ok().await;
 }
 
+/// In AWS the rail secret lives in Secrets Manager (moto here), not in the function's
+/// configuration: it is read when first needed and again when a notification fails to
+/// verify, so a rotation is picked up without a deploy, and the previous value keeps
+/// working while the rail switches over.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rail_secret_rotated_in_secrets_manager_is_picked_up_without_a_deploy(pool: PgPool) {
+    use std::sync::Arc;
+    use tucano_shared::adapters::secrets_manager::SecretsManagerSource;
+    use tucano_shared::app::secrets::RotatingSecret;
+    use tucano_shared::rail::signature::sign;
+    let moto = common::moto::Moto::start().await;
+    let sm = moto.secrets_manager();
+    let (old, new) = ("rail-secret-before-rotation", "rail-secret-after-rotation");
+    sm.create_secret().name("tucano/test/rail-webhook-secret").secret_string(old).send().await.unwrap();
+    let mut app = TestApp::spawn(pool).await;
+    let source = Arc::new(SecretsManagerSource::new(sm.clone()));
+    let secret = RotatingSecret::from_source(source, "tucano/test/rail-webhook-secret".into(), 16)
+        .reread_after(std::time::Duration::ZERO);
+    app.state = app.state.clone().with_rail_secret(Arc::new(secret));
+    let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), app.state.clone()).await.unwrap();
+    let m = app.merchant("Loja", KEY).await;
+    let notify = |n: u32, secret: &'static str| {
+        let body = json!({"tipo": "PIX_RECEBIDO", "id": format!("rot-{n}"), "pix": {
+            "endToEndId": format!("E99999999202611211305{n:011}"), "valor": "1.00", "chave": KEY,
+            "horario": "2026-11-21T13:05:00.000Z"}})
+        .to_string();
+        let now = chrono::Utc::now().timestamp();
+        reqwest::Client::new()
+            .post(format!("http://{addr}/rail/notificacoes"))
+            .header("content-type", "application/json")
+            .header("x-rail-timestamp", now.to_string())
+            .header("x-rail-signature", sign(secret.as_bytes(), now, body.as_bytes()))
+            .body(body)
+    };
+    assert_eq!(call(notify(1, old)).await.0, 200);
+    assert_eq!(call(notify(2, new)).await.0, 401, "not rotated yet");
+    sm.put_secret_value().secret_id("tucano/test/rail-webhook-secret").secret_string(new).send().await.unwrap();
+    assert_eq!(call(notify(3, new)).await.0, 200, "the rotation is read when a signature fails");
+    assert_eq!(call(notify(4, old)).await.0, 200, "the previous value still verifies during the overlap");
+    assert_eq!(call(notify(5, "some-other-secret-entirely")).await.0, 401);
+    assert_eq!(app.saldo(&m).await, ("3.00".into(), "0.00".into()));
+}
+
+/// The rail endpoint is public: a flood of unsigned requests must cost no database work.
+/// With the database unreachable, they are still refused as unsigned (401), while a rightly
+/// signed one gets as far as the database (503).
+#[tokio::test]
+async fn unsigned_rail_notifications_are_refused_before_any_database_work() {
+    use tucano_shared::rail::signature::sign;
+    let config = tucano_shared::app::Config::new("postgres://unused".into(), 1, LOCATION_BASE.into())
+        .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
+        .unwrap();
+    // Loopback port 1: nothing listens, every connection is refused.
+    let nowhere = tucano_shared::adapters::postgres::lazy_pool("postgres://tucano@127.0.0.1:1/tucano", 1).unwrap();
+    let state = tucano_shared::app::AppState::with_pool(config, nowhere).unwrap();
+    let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
+    let body = json!({"tipo": "PIX_RECEBIDO", "id": "n1", "pix": {
+        "endToEndId": "E9999999920261121130500000000001", "valor": "1.00", "chave": KEY,
+        "horario": "2026-11-21T13:05:00.000Z"}})
+    .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let post = |sig: &str| {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/rail/notificacoes"))
+            .header("content-type", "application/json")
+            .header("x-rail-timestamp", now.to_string())
+            .header("x-rail-signature", sig.to_owned())
+            .body(body.clone())
+    };
+    assert_eq!(call(post("v1=00")).await.0, 401);
+    assert_eq!(call(post(&sign(b"not-the-secret-at-all", now, body.as_bytes()))).await.0, 401);
+    assert_eq!(call(post(&sign(RAIL_SECRET.as_bytes(), now, body.as_bytes()))).await.0, 503);
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn payments_that_cannot_conclude_their_charge_are_still_credited_and_flagged(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;

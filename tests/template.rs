@@ -88,6 +88,54 @@ fn every_function_has_its_own_role_and_no_statement_reaches_everything() {
     }
 }
 
+/// The function's name in the route table -> its execution role's policy statements.
+fn statements_by_function(t: &Value) -> Vec<(String, Vec<Value>)> {
+    of_type(t, "AWS::Lambda::Function")
+        .into_iter()
+        .map(|(_, f)| {
+            let name = f["Properties"]["FunctionName"].as_str().unwrap().rsplit('-').next().unwrap().to_owned();
+            let role = f["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+            let policies = t["Resources"][role]["Properties"]["Policies"].as_array().unwrap();
+            let statements =
+                policies.iter().flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone()).collect();
+            (name, statements)
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_uses_the_application_key_only_for_the_encryption_purposes_its_entry_lists() {
+    use tucano_shared::app::key_policy::{BLIND_INDEX_KEY, WEBHOOK_SECRET};
+    let Some(t) = template() else { return };
+    let listed = |name: &str| {
+        ROUTES
+            .iter()
+            .find(|r| r.function == name)
+            .map(|r| r.keys)
+            .or_else(|| JOBS.iter().find(|j| j.function == name).map(|j| j.keys))
+    };
+    let by_function = statements_by_function(&t);
+    assert_eq!(by_function.len(), ROUTES.len() + JOBS.len());
+    for (name, statements) in by_function {
+        let keys = listed(&name).unwrap_or_else(|| panic!("{name} is in no table"));
+        let on_app_key: Vec<&Value> = statements
+            .iter()
+            .filter(|s| s["Resource"] == serde_json::json!({"Fn::GetAtt": ["AppDataKey", "Arn"]}))
+            .collect();
+        assert_eq!(on_app_key.len(), 1, "{name}: one grant on the application key");
+        let granted: BTreeSet<String> =
+            as_list(&on_app_key[0]["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"])
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+        let expected: BTreeSet<String> = keys.iter().chain([&BLIND_INDEX_KEY]).map(|k| k.to_string()).collect();
+        assert_eq!(granted, expected, "{name}: the key grant is conditioned on its listed purposes");
+        if name == "payload_get" || name == "rail_notification" || name.starts_with("cob_") {
+            assert!(!granted.contains(WEBHOOK_SECRET), "{name} must not decrypt webhook secrets");
+        }
+    }
+}
+
 #[test]
 fn every_function_reaches_the_database_over_tls_with_the_certificate_verified() {
     let Some(t) = template() else { return };
@@ -319,4 +367,99 @@ async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(p
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn environment(f: &Value) -> &serde_json::Map<String, Value> {
+    f["Properties"]["Environment"]["Variables"].as_object().unwrap()
+}
+
+fn function_named<'a>(t: &'a Value, name: &str) -> &'a Value {
+    of_type(t, "AWS::Lambda::Function")
+        .into_iter()
+        .find(|(_, f)| f["Properties"]["FunctionName"].as_str().is_some_and(|n| n.ends_with(&format!("-{name}"))))
+        .unwrap_or_else(|| panic!("no {name} in the template"))
+        .1
+}
+
+#[test]
+fn no_secret_is_resolved_into_a_functions_configuration() {
+    let Some(t) = template() else { return };
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        let env = environment(f);
+        let text = serde_json::to_string(env).unwrap();
+        // Anyone with lambda:GetFunctionConfiguration could read it, and it would go stale
+        // on rotation: functions read secrets at run time instead.
+        assert!(!text.contains("resolve:secretsmanager"), "{id}: a secret resolved into the environment");
+        for name in ["PGPASSWORD", "RAIL_WEBHOOK_SECRET", "RAIL_WEBHOOK_SECRET_PREVIOUS", "TUCANO_DEV_MASTER_KEY"] {
+            assert!(!env.contains_key(name), "{id}: {name} in the environment");
+        }
+        let url = serde_json::to_string(&env["DATABASE_URL"]).unwrap();
+        let userinfo = url.split("postgres://").nth(1).and_then(|rest| rest.split('@').next()).unwrap_or("");
+        assert!(!userinfo.contains(':'), "{id}: a password in the database URL");
+    }
+}
+
+#[test]
+fn functions_connect_as_the_application_role_with_iam_and_only_migrations_as_the_owner() {
+    let Some(t) = template() else { return };
+    for (name, statements) in statements_by_function(&t) {
+        let f = function_named(&t, &name);
+        let env = environment(f);
+        let user = if name == "migrate" { "tucano_admin" } else { "tucano_app" };
+        let url = serde_json::to_string(&env["DATABASE_URL"]).unwrap();
+        assert!(url.contains(&format!("postgres://{user}@")), "{name}: {url}");
+        assert_eq!(env["DB_IAM_AUTH"], "true", "{name}");
+        let connects: Vec<String> = statements
+            .iter()
+            .filter(|s| as_list(&s["Action"]).iter().any(|a| a == "rds-db:connect"))
+            .map(|s| serde_json::to_string(&s["Resource"]).unwrap())
+            .collect();
+        assert_eq!(connects.len(), 1, "{name}: one database user");
+        assert!(connects[0].contains(&format!("/{user}\"")), "{name}: {}", connects[0]);
+    }
+    let (_, proxy) = of_type(&t, "AWS::RDS::DBProxy")[0];
+    for auth in proxy["Properties"]["Auth"].as_array().unwrap() {
+        assert_eq!(auth["IAMAuth"], "REQUIRED", "every user of the proxy authenticates with IAM");
+    }
+}
+
+#[test]
+fn the_stage_and_the_quota_guarded_routes_are_throttled_and_the_authorizer_has_reserved_concurrency() {
+    use tucano_shared::domain::quota::Quota;
+    let Some(t) = template() else { return };
+    let stages = of_type(&t, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(stages.len(), 1);
+    let stage = stages[0].1;
+    let defaults = &stage["Properties"]["DefaultRouteSettings"];
+    assert!(defaults["ThrottlingRateLimit"].as_f64().unwrap() > 0.0);
+    assert!(defaults["ThrottlingBurstLimit"].as_u64().unwrap() > 0);
+    let depends: Vec<Value> = as_list(&stage["DependsOn"]);
+    for r in ROUTES.iter().filter(|r| r.quota != Quota::Unlimited) {
+        let key = format!("{} {}", r.method, r.path);
+        let s = &stage["Properties"]["RouteSettings"][&key];
+        assert!(
+            s["ThrottlingRateLimit"].as_f64().unwrap() < defaults["ThrottlingRateLimit"].as_f64().unwrap(),
+            "{key}"
+        );
+        // API Gateway refuses a route setting whose route does not exist yet.
+        let route = of_type(&t, "AWS::ApiGatewayV2::Route")
+            .into_iter()
+            .find(|(_, x)| x["Properties"]["RouteKey"] == key.as_str())
+            .unwrap()
+            .0
+            .clone();
+        assert!(depends.contains(&Value::String(route.clone())), "the stage waits for {route}");
+    }
+    let authorizer = function_named(&t, "authorizer");
+    assert!(authorizer["Properties"]["ReservedConcurrentExecutions"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn aurora_logs_no_bind_parameters_of_slow_or_failed_statements() {
+    let Some(t) = template() else { return };
+    let (_, group) = of_type(&t, "AWS::RDS::DBClusterParameterGroup")[0];
+    let p = &group["Properties"]["Parameters"];
+    assert_eq!(p["log_parameter_max_length"], "0");
+    assert_eq!(p["log_parameter_max_length_on_error"], "0");
+    assert!(p["log_min_duration_statement"].is_string(), "slow statements are still logged, without values");
 }

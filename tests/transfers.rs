@@ -407,3 +407,66 @@ async fn at_night_an_individual_may_not_send_more_than_the_night_limit(pool: PgP
     assert_eq!(movements(&app, "transfer_reserve").await, 2);
     app.assert_ledger_ok().await;
 }
+
+/// A clock the test moves forward.
+struct Movable(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl tucano_shared::ports::Clock for Movable {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The DICT counts lookups per end user in a token bucket (a key found costs 1, a key not
+/// found 20, a payment order sent gives 1 back, 2 tokens a minute refill it); each merchant
+/// gets the same bucket here, so no merchant can enumerate keys through us.
+#[sqlx::test(migrations = "./migrations")]
+async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_and_never_reach_the_dict(pool: PgPool) {
+    let start: chrono::DateTime<chrono::Utc> = "2026-12-01T13:15:20Z".parse().unwrap();
+    let clock = Arc::new(Movable(std::sync::Mutex::new(start)));
+    let app = TestApp::spawn_with_rail_configured(pool, clock.clone(), |c| {
+        c.quotas.dict_tokens_company = 25;
+        c.quotas.list_per_minute = 2;
+    })
+    .await;
+    let m = app.merchant(KEY, KEY).await;
+    let other = app.merchant("Outra", "outra@example.com").await;
+    let lookup = |who: &TestMerchant, key: &str| app.request(Method::GET, &format!("/dict/{key}"), who).send();
+    assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "25 -> 24");
+    assert_eq!(lookup(&m, "ninguem@example.com").await.unwrap().status(), 404, "a miss costs 20: 24 -> 4");
+    for _ in 0..4 {
+        assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200);
+    }
+    let over = lookup(&m, SUPPLIER).await.unwrap();
+    assert_eq!(over.status(), 429);
+    assert_eq!(over.headers()["content-type"], "application/problem+json");
+    assert_eq!(over.headers()["retry-after"], "30", "two tokens a minute");
+    let problem: Value = over.json().await.unwrap();
+    assert!(problem["type"].as_str().unwrap().ends_with("/RateLimited"), "{problem}");
+    // Sending to a key also reveals who holds it: the same bucket, and nothing is made.
+    let (status, _, _) = call(app.request(Method::PUT, "/envio/enumera1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    assert_eq!(status, 429);
+    let transfers: i64 = sqlx::query_scalar("SELECT count(*) FROM transfers").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(transfers, 0);
+    // Another merchant has its own bucket.
+    assert_eq!(lookup(&other, SUPPLIER).await.unwrap().status(), 200);
+    // Half a minute refills one token; a payment order sent gives back the one it took.
+    fund(&app, 7, "10.00").await;
+    *clock.0.lock().unwrap() = start + chrono::Duration::seconds(30);
+    let (status, _, envio) = call(app.request(Method::PUT, "/envio/pago1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    assert_eq!(status, 201, "{envio}");
+    assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "the order gave its token back");
+    assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 429);
+    // Lists have a quota of their own, per minute.
+    let lists = statuses(&app, &m, "/cob?inicio=2026-11-01T00:00:00Z&fim=2026-12-31T00:00:00Z", 3).await;
+    assert_eq!(lists, [200, 200, 429]);
+}
+
+/// The statuses of `n` GETs of `path`, one after another.
+async fn statuses(app: &TestApp, m: &TestMerchant, path: &str, n: usize) -> Vec<u16> {
+    let mut out = vec![];
+    for _ in 0..n {
+        out.push(app.request(Method::GET, path, m).send().await.unwrap().status().as_u16());
+    }
+    out
+}

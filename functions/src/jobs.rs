@@ -4,7 +4,9 @@
 use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+use tucano_shared::app::key_policy::within;
 use tucano_shared::app::{AppState, Config};
+use tucano_shared::routes::job_keys;
 
 async fn state() -> Result<AppState, Error> {
     tucano_shared::telemetry::init(true);
@@ -22,7 +24,9 @@ pub async fn reconciler() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        let report = tucano_shared::app::reconcile::run(state, chrono::Duration::seconds(30)).await?;
+        state.keep_db_auth_fresh().await?;
+        let pass = tucano_shared::app::reconcile::run(state, chrono::Duration::seconds(30));
+        let report = within(job_keys("reconciler"), pass).await?;
         Ok::<_, Error>(serde_json::to_value(report)?)
     }))
     .await
@@ -41,7 +45,9 @@ pub async fn webhook_relay() -> Result<(), Error> {
         let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(5));
         let mut total = tucano_shared::app::webhooks::RelayReport::default();
         while Instant::now() < stop_at {
-            let r = tucano_shared::app::webhooks::relay_once(state, queue, Duration::from_secs(300)).await?;
+            state.keep_db_auth_fresh().await?;
+            let pass = tucano_shared::app::webhooks::relay_once(state, queue, Duration::from_secs(300));
+            let r = within(job_keys("webhook_relay"), pass).await?;
             total.fanned_out += r.fanned_out;
             total.enqueued += r.enqueued;
             total.failed += r.failed;
@@ -111,7 +117,8 @@ pub async fn webhook_deliver() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(deliver_batch(state, event.payload).await)
+        state.keep_db_auth_fresh().await?;
+        Ok::<_, Error>(within(job_keys("webhook_deliver"), deliver_batch(state, event.payload)).await)
     }))
     .await
 }
@@ -123,7 +130,10 @@ pub async fn authorizer() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(authorize(state, &event.payload).await)
+        if state.keep_db_auth_fresh().await.is_err() {
+            return Ok(serde_json::json!({"isAuthorized": false}));
+        }
+        Ok::<_, Error>(within(job_keys("authorizer"), authorize(state, &event.payload)).await)
     }))
     .await
 }
@@ -156,23 +166,58 @@ pub async fn migrate() -> Result<(), Error> {
         }
         Err(_) => None,
     };
+    // In AWS: the schema owner connects through RDS Proxy with an IAM token (no password
+    // in the function), and sets the application role's password from the secret the
+    // proxy logs in with.
+    let iam = std::env::var("DB_IAM_AUTH").as_deref() == Ok("true");
+    let app_secret = std::env::var("APP_DB_PASSWORD_SECRET_ID").ok();
+    let aws = if iam || app_secret.is_some() { Some(tucano_shared::adapters::aws::load_config().await) } else { None };
+    let app_password = match (&app_secret, &aws) {
+        (Some(id), Some(aws)) => {
+            let source = tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(
+                aws_sdk_secretsmanager::Client::new(aws),
+            );
+            Some(secret_field(&source, id, "password").await?)
+        }
+        _ => None,
+    };
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let (database_url, client, kms) = (&database_url, &client, &kms);
+    let (database_url, client, kms, aws, app_password) = (&database_url, &client, &kms, &aws, &app_password);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let kms = kms.as_ref().map(|(c, k)| (c, k.as_str()));
+        // A token per invocation: it is good for 15 minutes of new connections.
+        let url = match (iam, aws) {
+            (true, Some(aws)) => tucano_shared::adapters::postgres::iam_auth::url_with_token(database_url, aws).await?,
+            _ => database_url.clone(),
+        };
         // Boxed: the migrations future is deep enough to overflow the compiler's type limit.
-        Box::pin(run_migrations_resource(database_url, client, kms, &event.payload)).await?;
+        let run = run_migrations_resource(&url, client, kms, app_password.as_deref(), &event.payload);
+        Box::pin(run).await?;
         Ok::<_, Error>(())
     }))
     .await
 }
 
-/// Applies migrations (and, with KMS, ensures the blind-index key) for a CloudFormation
-/// custom resource event, and reports the outcome.
+/// A field of the JSON secret `id` (`{"username", "password"}`, as RDS Proxy reads it).
+pub async fn secret_field(
+    source: &dyn tucano_shared::ports::SecretSource,
+    id: &str,
+    field: &str,
+) -> Result<String, Error> {
+    let secret = source.read(id).await?;
+    let fields: serde_json::Value = serde_json::from_slice(&secret.current).map_err(|_| "a secret is not JSON")?;
+    Ok(fields[field].as_str().ok_or("a secret lacks a field")?.to_owned())
+}
+
+/// Applies migrations (and, with KMS, ensures the blind-index key; with `app_password`,
+/// sets the application role's password from its SCRAM verifier, so the password itself
+/// is in no statement the DDL log keeps) for a CloudFormation custom resource event, and
+/// reports the outcome.
 pub async fn run_migrations_resource(
     database_url: &str,
     client: &reqwest::Client,
     kms: Option<(&aws_sdk_kms::Client, &str)>,
+    app_password: Option<&str>,
     event: &serde_json::Value,
 ) -> Result<(), Error> {
     let outcome: Result<serde_json::Value, ()> = match event["RequestType"].as_str() {
@@ -181,6 +226,9 @@ pub async fn run_migrations_resource(
             let pool = tucano_shared::adapters::postgres::lazy_pool(database_url, 1)?;
             let done = async {
                 tucano_shared::adapters::postgres::migrate(&pool).await?;
+                if let Some(password) = app_password {
+                    tucano_shared::adapters::postgres::set_application_password(&pool, password).await?;
+                }
                 let mut data = serde_json::json!({});
                 if let Some((kms, key_id)) = kms {
                     let wrapped =

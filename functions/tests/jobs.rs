@@ -65,7 +65,9 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
         "ResourceProperties": {"Version": "abc"},
     });
     let client = reqwest::Client::new();
-    tucano_functions::jobs::run_migrations_resource(&database_url_of(&pool), &client, None, &event).await.unwrap();
+    tucano_functions::jobs::run_migrations_resource(&database_url_of(&pool), &client, None, None, &event)
+        .await
+        .unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "SUCCESS");
     assert_eq!(body["RequestId"], "r-1");
@@ -81,9 +83,15 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
     let (url, answer) = response_url().await;
     let event = serde_json::json!({"RequestType": "Update", "ResponseURL": url, "RequestId": "r-2",
                                    "StackId": "s", "LogicalResourceId": "Migrations"});
-    tucano_functions::jobs::run_migrations_resource("postgres://postgres@127.0.0.1:1/none", &client, None, &event)
-        .await
-        .unwrap();
+    tucano_functions::jobs::run_migrations_resource(
+        "postgres://postgres@127.0.0.1:1/none",
+        &client,
+        None,
+        None,
+        &event,
+    )
+    .await
+    .unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "FAILED");
     assert!(!body["Reason"].as_str().unwrap().contains("127.0.0.1"), "no internals in the reason");

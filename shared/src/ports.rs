@@ -672,3 +672,51 @@ pub trait DeliveryQueue: Send + Sync {
     /// Enqueues deliveries by id; the ids it could not enqueue are returned.
     async fn enqueue(&self, ids: &[uuid::Uuid]) -> Result<Vec<uuid::Uuid>, anyhow::Error>;
 }
+
+// ---- Per-merchant request quotas ----
+
+/// Counters of requests per merchant: fixed windows, and the key-lookup token bucket.
+#[async_trait]
+pub trait RateCounter: Send + Sync {
+    /// Counts one request in the window and answers how many it now holds.
+    async fn count(
+        &self,
+        merchant: MerchantId,
+        quota: &'static str,
+        window_start: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+    /// Adds `delta` thousandths of a token to the merchant's bucket (refilled to `now`
+    /// first; a new bucket starts full) — only if the result stays at or above `floor`.
+    /// Answers the tokens it holds after, and whether `delta` was applied.
+    async fn adjust_bucket(
+        &self,
+        merchant: MerchantId,
+        bucket: crate::domain::quota::DictBucket,
+        delta: i64,
+        floor: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, bool), StoreError>;
+}
+
+// ---- Secrets ----
+
+/// A secret as the store holds it: its value now and, while a rotation overlaps, the one
+/// before.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVersions {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SecretVersions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretVersions(***)")
+    }
+}
+
+/// Where secrets are read from at run time (Secrets Manager in AWS), so that none sits
+/// in a function's configuration.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn read(&self, id: &str) -> Result<SecretVersions, StoreError>;
+}

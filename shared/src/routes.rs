@@ -1,7 +1,11 @@
 //! The one route table. The local server mounts it, each `functions/` binary serves one
 //! entry of it, and a test checks that `serverless.yml` declares exactly the same set.
 
+use crate::app::key_policy::{
+    self, BLIND_INDEX_KEY, DEVEDOR, FAVORECIDO, IDEMPOTENCY_RESPONSE, PAGADOR, WEBHOOK_SECRET,
+};
 use crate::app::AppState;
+use crate::domain::quota::Quota;
 use crate::handlers::{account, cob, envio, payload, pix, rail, webhooks};
 use crate::http::auth::authenticate;
 use crate::http::idempotency;
@@ -81,6 +85,11 @@ pub struct Route {
     pub function: &'static str,
     pub access: Access,
     pub idempotency: Idempotency,
+    /// The encryption purposes its requests may use (`app::key_policy`): its role's KMS
+    /// grant is conditioned on exactly these.
+    pub keys: &'static [&'static str],
+    /// The per-merchant quota its requests count against.
+    pub quota: Quota,
 }
 
 pub const ROUTES: &[Route] = &[
@@ -91,6 +100,8 @@ pub const ROUTES: &[Route] = &[
         function: "cob_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobPatch,
@@ -99,6 +110,8 @@ pub const ROUTES: &[Route] = &[
         function: "cob_patch",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobGet,
@@ -107,6 +120,8 @@ pub const ROUTES: &[Route] = &[
         function: "cob_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobPost,
@@ -115,6 +130,8 @@ pub const ROUTES: &[Route] = &[
         function: "cob_post",
         access: Access::Merchant,
         idempotency: Idempotency::Required,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobList,
@@ -123,6 +140,8 @@ pub const ROUTES: &[Route] = &[
         function: "cob_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[DEVEDOR],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::PayloadGet,
@@ -131,6 +150,8 @@ pub const ROUTES: &[Route] = &[
         function: "payload_get",
         access: Access::Public,
         idempotency: Idempotency::Off,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::PixGet,
@@ -139,6 +160,8 @@ pub const ROUTES: &[Route] = &[
         function: "pix_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[PAGADOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::PixList,
@@ -147,6 +170,8 @@ pub const ROUTES: &[Route] = &[
         function: "pix_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[PAGADOR],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::RefundPut,
@@ -155,6 +180,8 @@ pub const ROUTES: &[Route] = &[
         function: "refund_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[PAGADOR],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::RefundGet,
@@ -163,6 +190,8 @@ pub const ROUTES: &[Route] = &[
         function: "refund_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::BalanceGet,
@@ -171,6 +200,8 @@ pub const ROUTES: &[Route] = &[
         function: "balance_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::StatementGet,
@@ -179,6 +210,8 @@ pub const ROUTES: &[Route] = &[
         function: "statement_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::TransferPut,
@@ -187,6 +220,8 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[FAVORECIDO],
+        quota: Quota::Dict,
     },
     Route {
         id: RouteId::TransferQrPut,
@@ -195,6 +230,8 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_qr_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[FAVORECIDO],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::TransferGet,
@@ -203,6 +240,8 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[FAVORECIDO],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::TransferList,
@@ -211,6 +250,8 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[FAVORECIDO],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::DictGet,
@@ -219,6 +260,8 @@ pub const ROUTES: &[Route] = &[
         function: "dict_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Dict,
     },
     Route {
         id: RouteId::WebhookPut,
@@ -227,6 +270,8 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[WEBHOOK_SECRET],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::WebhookGet,
@@ -235,6 +280,8 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::WebhookDelete,
@@ -243,6 +290,8 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_delete",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::WebhookList,
@@ -251,6 +300,8 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::EndpointPost,
@@ -259,6 +310,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_post",
         access: Access::Merchant,
         idempotency: Idempotency::Required,
+        keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointList,
@@ -267,6 +320,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointGet,
@@ -275,6 +330,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointDelete,
@@ -283,6 +340,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_delete",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointRotate,
@@ -291,6 +350,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_rotate",
         access: Access::Merchant,
         idempotency: Idempotency::Required,
+        keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointReplay,
@@ -299,6 +360,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_replay",
         access: Access::Merchant,
         idempotency: Idempotency::Required,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::EndpointDeliveries,
@@ -307,6 +370,8 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_deliveries",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::EventList,
@@ -315,6 +380,8 @@ pub const ROUTES: &[Route] = &[
         function: "event_list",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::List,
     },
     Route {
         id: RouteId::EventGet,
@@ -323,6 +390,8 @@ pub const ROUTES: &[Route] = &[
         function: "event_get",
         access: Access::Merchant,
         idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::RailNotification,
@@ -331,6 +400,8 @@ pub const ROUTES: &[Route] = &[
         function: "rail_notification",
         access: Access::Rail,
         idempotency: Idempotency::Off,
+        keys: &[PAGADOR],
+        quota: Quota::Unlimited,
     },
 ];
 
@@ -352,17 +423,24 @@ pub enum Trigger {
 pub struct Job {
     pub function: &'static str,
     pub trigger: Trigger,
+    /// As for routes: the encryption purposes it may use.
+    pub keys: &'static [&'static str],
 }
 
 /// The scheduled and queue-fed functions; `serverless.yml` and `functions/` follow this
 /// list as they follow `ROUTES`.
 pub const JOBS: &[Job] = &[
-    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)") },
-    Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)") },
-    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue") },
-    Job { function: "authorizer", trigger: Trigger::Authorizer },
-    Job { function: "migrate", trigger: Trigger::Deploy },
+    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR] },
+    Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[] },
+    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET] },
+    Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
+    Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
 ];
+
+/// The encryption purposes the job named `function` may use (none for an unknown name).
+pub fn job_keys(function: &str) -> &'static [&'static str] {
+    JOBS.iter().find(|j| j.function == function).map(|j| j.keys).unwrap_or(&[])
+}
 
 impl RouteId {
     /// This route's entry in the table (None would be a bug: a test checks every entry).
@@ -475,7 +553,7 @@ pub async fn handle(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     async move {
         let started = Instant::now();
-        let mut res = match run(state, route, req, &request_id).await {
+        let mut res = match key_policy::within(route.keys, run(state, route, req, &request_id)).await {
             Ok(res) => res,
             Err(e) => e.into_response(&request_id),
         };
@@ -502,23 +580,33 @@ async fn run(
     if !req.body().is_empty() && !body_is_json_or_absent(&req) {
         return Err(ApiError::new(ProblemKind::TipoDeConteudoNaoSuportado, "Send the body as application/json."));
     }
+    state.keep_db_auth_fresh().await?;
     let merchant = match route.access {
         Access::Merchant => {
             let m = authenticate(state, &req).await?;
+            crate::http::quota::admit(state, route.quota, &m).await?;
             req.extensions_mut().insert(m.clone());
             Some(m)
         }
         Access::Public | Access::Rail => None,
     };
-    match (route.idempotency, merchant) {
+    let answer = match (route.idempotency, &merchant) {
         (Idempotency::Required | Idempotency::Optional, Some(m)) => {
-            idempotency::guard(state, &m, route.idempotency == Idempotency::Required, &req, request_id, || {
+            idempotency::guard(state, m, route.idempotency == Idempotency::Required, &req, request_id, || {
                 dispatch(state, route.id, &req)
             })
             .await
         }
         _ => dispatch(state, route.id, &req).await,
+    };
+    if let Some(m) = &merchant {
+        let status = match &answer {
+            Ok(res) => res.status().as_u16(),
+            Err(e) => e.kind.status().as_u16(),
+        };
+        crate::http::quota::settle(state, route.quota, m, status).await;
     }
+    answer
 }
 
 async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Response, ApiError> {

@@ -64,11 +64,20 @@ impl TestApp {
 
     /// The API alone, its configuration changed by `change` first.
     pub async fn spawn_configured(pool: PgPool, change: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_configured_at(pool, Arc::new(tucano_shared::ports::SystemClock), change).await
+    }
+
+    /// The API alone, configured by `change`, on the given clock.
+    pub async fn spawn_configured_at(
+        pool: PgPool,
+        clock: Arc<dyn tucano_shared::ports::Clock>,
+        change: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into())
             .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
             .unwrap();
         change(&mut config);
-        let state = AppState::with_pool(config, as_application(&pool).await).unwrap();
+        let state = AppState::with_pool(config, as_application(&pool).await).unwrap().with_clock(clock);
         let addr = tucano::server::spawn("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: None }
     }
@@ -80,6 +89,15 @@ impl TestApp {
 
     /// The same, with the API's clock fixed (for time-dependent rules).
     pub async fn spawn_with_rail_at(pool: PgPool, clock: Arc<dyn tucano_shared::ports::Clock>) -> TestApp {
+        Self::spawn_with_rail_configured(pool, clock, |_| {}).await
+    }
+
+    /// The same, its configuration changed by `change` last.
+    pub async fn spawn_with_rail_configured(
+        pool: PgPool,
+        clock: Arc<dyn tucano_shared::ports::Clock>,
+        change: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
@@ -102,6 +120,7 @@ impl TestApp {
         config.rail_timeout = Duration::from_secs(1);
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
         config.webhooks = test_webhooks();
+        change(&mut config);
         let state = AppState::with_pool(config, as_application(&pool).await).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));
         let rail = Rail { url: format!("http://{rail_addr}"), _child: child };

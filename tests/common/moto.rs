@@ -81,3 +81,16 @@ impl Moto {
         aws_sdk_sqs::Client::from_conf(config)
     }
 }
+
+impl Moto {
+    pub fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("sa-east-1"))
+            .endpoint_url(&self.endpoint)
+            .http_client(tucano_shared::adapters::aws::http_client())
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "moto"))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+}

@@ -19,7 +19,7 @@ pub struct KmsCipher {
     cache: KeyCache,
 }
 
-const INDEX_KEY_PURPOSE: &str = "blind-index-key";
+use crate::app::key_policy::BLIND_INDEX_KEY as INDEX_KEY_PURPOSE;
 
 fn kms_context(context: CipherContext) -> HashMap<String, String> {
     let merchant = context.merchant.map(|m| m.0.to_string()).unwrap_or_else(|| "none".into());

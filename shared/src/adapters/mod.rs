@@ -10,5 +10,6 @@ pub mod local_cipher;
 pub mod location_http;
 pub mod postgres;
 pub mod rail_http;
+pub mod secrets_manager;
 pub mod sqs;
 pub mod webhook_http;

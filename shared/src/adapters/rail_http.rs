@@ -19,9 +19,11 @@ use crate::rail::protocol::{EntradaDict, OrdemDevolucao, OrdemPagamento, PixRece
 struct Extrato {
     pix: Vec<PixRecebido>,
 }
+use crate::app::secrets::RotatingSecret;
 use crate::rail::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use anyhow::anyhow;
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A transport failure, without its URL: a DICT lookup's URL carries the Pix key looked up
@@ -32,39 +34,45 @@ fn transport(e: reqwest::Error) -> RailError {
 
 pub struct HttpRail {
     base: String,
-    secret: Vec<u8>,
+    secret: Arc<RotatingSecret>,
     client: LazyClient,
 }
 
 impl HttpRail {
     /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built on first use;
     /// a call that takes longer than `timeout` has an unknown outcome.
-    pub fn new(base: &str, secret: &[u8], timeout: Duration) -> Self {
+    pub fn new(base: &str, secret: Arc<RotatingSecret>, timeout: Duration) -> Self {
         let client = LazyClient::new(move || {
             reqwest::Client::builder()
                 .timeout(timeout)
                 .connect_timeout(Duration::from_secs(3))
                 .redirect(reqwest::redirect::Policy::none())
         });
-        HttpRail { base: base.trim_end_matches('/').to_owned(), secret: secret.to_vec(), client }
+        HttpRail { base: base.trim_end_matches('/').to_owned(), secret, client }
     }
 }
 
 impl HttpRail {
     /// A signed request (the signature covers the body; GETs sign an empty body).
-    fn signed(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<reqwest::RequestBuilder, RailError> {
+    async fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::RequestBuilder, RailError> {
         let ts = chrono::Utc::now().timestamp();
         let client = self.client.get().map_err(transport)?;
+        let secret = self.secret.versions().await.map_err(|e| RailError::Unavailable(e.into()))?.current;
         Ok(client
             .request(method, format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .header(TIMESTAMP_HEADER, ts.to_string())
-            .header(SIGNATURE_HEADER, sign(&self.secret, ts, &body))
+            .header(SIGNATURE_HEADER, sign(&secret, ts, &body))
             .body(body))
     }
 
     async fn order(&self, path: &str, body: Vec<u8>) -> Result<(), RailError> {
-        let res = self.signed(reqwest::Method::POST, path, body)?.send().await.map_err(transport)?;
+        let res = self.signed(reqwest::Method::POST, path, body).await?.send().await.map_err(transport)?;
         let status = res.status();
         if status.is_success() || status == reqwest::StatusCode::CONFLICT {
             return Ok(());
@@ -80,7 +88,7 @@ impl HttpRail {
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
-        let res = self.signed(reqwest::Method::GET, path, vec![])?.send().await.map_err(transport)?;
+        let res = self.signed(reqwest::Method::GET, path, vec![]).await?.send().await.map_err(transport)?;
         if res.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(RailStatus::Unknown);
         }
@@ -138,7 +146,7 @@ impl PixRail for HttpRail {
     async fn lookup_key(&self, chave: &str) -> Result<Option<EntradaDict>, RailError> {
         let path =
             format!("/dict/{}", percent_encoding::utf8_percent_encode(chave, percent_encoding::NON_ALPHANUMERIC));
-        let res = self.signed(reqwest::Method::GET, &path, vec![])?.send().await.map_err(transport)?;
+        let res = self.signed(reqwest::Method::GET, &path, vec![]).await?.send().await.map_err(transport)?;
         match res.status() {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => res.json().await.map(Some).map_err(transport),
@@ -160,7 +168,7 @@ impl PixRail for HttpRail {
             "/recebidos?desde={}",
             percent_encoding::utf8_percent_encode(&desde, percent_encoding::NON_ALPHANUMERIC)
         );
-        let res = self.signed(reqwest::Method::GET, &path, vec![])?.send().await.map_err(transport)?;
+        let res = self.signed(reqwest::Method::GET, &path, vec![]).await?.send().await.map_err(transport)?;
         if !res.status().is_success() {
             return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
         }
@@ -184,7 +192,11 @@ mod tests {
     async fn a_failed_key_lookup_does_not_carry_the_key_in_its_error() {
         // The key is in the request's URL; the error (which is logged) must not repeat it.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let rail = HttpRail::new(&format!("http://{closed}"), b"secret", Duration::from_secs(1));
+        let rail = HttpRail::new(
+            &format!("http://{closed}"),
+            Arc::new(RotatingSecret::fixed(b"secret".to_vec(), None)),
+            Duration::from_secs(1),
+        );
         let Err(RailError::Unavailable(e)) = rail.lookup_key("52998224725").await else { panic!("not unavailable") };
         let text = format!("{e:#} {e:?}");
         assert!(!text.contains("52998224725") && !text.contains("/dict"), "{text}");

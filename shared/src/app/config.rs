@@ -25,6 +25,12 @@ pub struct Config {
     pub rail_url: String,
     /// Shared secret signing rail messages in both directions.
     pub rail_secret: Vec<u8>,
+    /// `RAIL_WEBHOOK_SECRET_ID` (AWS): the Secrets Manager secret holding it instead, read
+    /// on first use and again when it rotates; `rail_secret` is then empty.
+    pub rail_secret_id: Option<String>,
+    /// `DB_IAM_AUTH=true` (AWS): the database password is an IAM authentication token for
+    /// the URL's user, minted from the function's own credentials.
+    pub db_iam_auth: bool,
     /// The secret being rotated out (`RAIL_WEBHOOK_SECRET_PREVIOUS`): notifications signed
     /// with it are still accepted during the overlap; nothing is signed with it.
     pub rail_secret_previous: Option<Vec<u8>>,
@@ -43,6 +49,8 @@ pub struct Config {
     pub location_scheme: String,
     /// How webhooks to merchants are delivered.
     pub webhooks: WebhookSettings,
+    /// Requests per merchant per minute on counted routes.
+    pub quotas: crate::domain::quota::QuotaLimits,
 }
 
 /// Webhook delivery: which receivers are allowed, how long to wait, when to retry.
@@ -146,12 +154,15 @@ impl std::fmt::Debug for Config {
             .field("location_base", &self.location_base)
             .field("rail_url", &self.rail_url)
             .field("rail_secret", &"***")
+            .field("rail_secret_id", &self.rail_secret_id)
+            .field("db_iam_auth", &self.db_iam_auth)
             .field("rail_secret_previous", &self.rail_secret_previous.as_ref().map(|_| "***"))
             .field("rail_timeout", &self.rail_timeout)
             .field("ispb", &self.ispb)
             .field("idempotency", &self.idempotency)
             .field("cipher", &self.cipher)
             .field("webhooks", &self.webhooks)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }
@@ -181,12 +192,20 @@ impl Config {
                 "set it to the public host and path of QR payloads, e.g. pix.example.com/qr/v2",
             )
         })?;
-        let rail_secret = env::var("RAIL_WEBHOOK_SECRET").map_err(|_| {
-            ConfigError::Missing("RAIL_WEBHOOK_SECRET", "set it to the secret shared with the Pix rail")
-        })?;
         let rail_url = env::var("PIX_RAIL_URL").unwrap_or_else(|_| DEFAULT_RAIL_URL.into());
-        let config =
-            Self::new(database_url, db_max_connections, location_base)?.with_rail(&rail_url, rail_secret.as_bytes())?;
+        let config = Self::new(database_url, db_max_connections, location_base)?;
+        let config = match (env::var("RAIL_WEBHOOK_SECRET"), env::var("RAIL_WEBHOOK_SECRET_ID")) {
+            (Ok(secret), _) => config.with_rail(&rail_url, secret.as_bytes())?,
+            (Err(_), Ok(id)) if !id.is_empty() => {
+                let mut config = config.with_rail_url(&rail_url)?;
+                config.rail_secret_id = Some(id);
+                config
+            }
+            _ => return Err(ConfigError::Missing(
+                "RAIL_WEBHOOK_SECRET",
+                "set it to the secret shared with the Pix rail (or RAIL_WEBHOOK_SECRET_ID to the secret holding it)",
+            )),
+        };
         let mut config = match env::var("PSP_ISPB") {
             Ok(ispb) => config.with_ispb(&ispb)?,
             Err(_) => config,
@@ -197,6 +216,12 @@ impl Config {
             config.location_scheme = scheme;
         }
         config.webhooks = WebhookSettings::from_env()?;
+        config.quotas = Self::quotas_from_env()?;
+        config.db_iam_auth = match env::var("DB_IAM_AUTH").as_deref() {
+            Err(_) | Ok("false") | Ok("0") | Ok("") => false,
+            Ok("true") | Ok("1") => true,
+            Ok(_) => return Err(ConfigError::Invalid("DB_IAM_AUTH", "must be true or false".into())),
+        };
         config.read_rail_env()?;
         Ok(config)
     }
@@ -223,9 +248,24 @@ impl Config {
         Ok(())
     }
 
-    /// The secrets a rail message may be signed with: the current one first.
-    pub fn rail_secrets(&self) -> Vec<&[u8]> {
-        std::iter::once(self.rail_secret.as_slice()).chain(self.rail_secret_previous.as_deref()).collect()
+    /// `QUOTA_DICT_TOKENS_PF` (default 100), `QUOTA_DICT_TOKENS_PJ` (default 1000) and
+    /// `QUOTA_LIST_PER_MINUTE` (default 120).
+    pub fn quotas_from_env() -> Result<crate::domain::quota::QuotaLimits, ConfigError> {
+        let mut limits = crate::domain::quota::QuotaLimits::default();
+        for (name, slot) in [
+            ("QUOTA_DICT_TOKENS_PF", &mut limits.dict_tokens_individual),
+            ("QUOTA_DICT_TOKENS_PJ", &mut limits.dict_tokens_company),
+            ("QUOTA_LIST_PER_MINUTE", &mut limits.list_per_minute),
+        ] {
+            if let Ok(v) = env::var(name) {
+                *slot = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| ConfigError::Invalid(name, "must be a whole number from 1 to 100000".into()))?;
+            }
+        }
+        Ok(limits)
     }
 
     /// `IDEMPOTENCY_STORE` (default postgres) and `IDEMPOTENCY_TABLE`.
@@ -262,18 +302,24 @@ impl Config {
     }
 
     /// Points the configuration at a rail.
-    pub fn with_rail(mut self, url: &str, secret: &[u8]) -> Result<Self, ConfigError> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError::Invalid("PIX_RAIL_URL", "must be an http(s) URL".into()));
-        }
+    pub fn with_rail(self, url: &str, secret: &[u8]) -> Result<Self, ConfigError> {
+        let mut config = self.with_rail_url(url)?;
         if secret.len() < MIN_RAIL_SECRET {
             return Err(ConfigError::Invalid(
                 "RAIL_WEBHOOK_SECRET",
                 format!("must have at least {MIN_RAIL_SECRET} bytes"),
             ));
         }
+        config.rail_secret = secret.to_vec();
+        Ok(config)
+    }
+
+    /// Points the configuration at a rail whose secret comes from elsewhere.
+    pub fn with_rail_url(mut self, url: &str) -> Result<Self, ConfigError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::Invalid("PIX_RAIL_URL", "must be an http(s) URL".into()));
+        }
         self.rail_url = url.to_owned();
-        self.rail_secret = secret.to_vec();
         Ok(self)
     }
 
@@ -303,6 +349,8 @@ impl Config {
             location_base,
             rail_url: DEFAULT_RAIL_URL.into(),
             rail_secret: vec![],
+            rail_secret_id: None,
+            db_iam_auth: false,
             rail_secret_previous: None,
             rail_timeout: std::time::Duration::from_secs(10),
             ispb: DEFAULT_ISPB.into(),
@@ -310,6 +358,7 @@ impl Config {
             cipher: CipherBackend::ephemeral(),
             location_scheme: "https".into(),
             webhooks: WebhookSettings::default(),
+            quotas: Default::default(),
         })
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod charges;
 pub mod config;
+pub mod key_policy;
 pub mod payments;
 pub mod reconcile;
+pub mod secrets;
 mod state;
 pub mod transfers;
 pub mod webhooks;

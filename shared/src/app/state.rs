@@ -2,20 +2,24 @@
 //! lent to every request. Holds the ports, never a per-request client.
 
 use super::config::{CipherBackend, IdempotencyBackend};
+use super::secrets::RotatingSecret;
 use super::Config;
 use crate::adapters::dynamodb::DynamoIdempotencyStore;
 use crate::adapters::kms_cipher::KmsCipher;
 use crate::adapters::local_cipher::LocalCipher;
 use crate::adapters::location_http::{HttpLocationReader, LocationReader};
+use crate::adapters::postgres::iam_auth::IamPassword;
 use crate::adapters::postgres::{
     lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
+    PgRateCounter,
 };
 use crate::adapters::postgres::{PgTransferStore, PgWebhookStore};
 use crate::adapters::rail_http::HttpRail;
+use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::webhook_http::HttpWebhookTransport;
 use crate::ports::{
-    ChargeStore, Cipher, Clock, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, SystemClock, TransferStore,
-    WebhookStore, WebhookTransport,
+    ChargeStore, Cipher, Clock, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, RateCounter, SystemClock,
+    TransferStore, WebhookStore, WebhookTransport,
 };
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -36,6 +40,11 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub webhook_transport: Arc<dyn WebhookTransport>,
+    pub rate_counter: Arc<dyn RateCounter>,
+    /// The secret rail messages are signed with, in both directions.
+    pub rail_secret: Arc<RotatingSecret>,
+    /// With IAM database authentication: keeps the pool's password a fresh token.
+    pub db_auth: Option<Arc<IamPassword>>,
 }
 
 impl AppState {
@@ -45,7 +54,9 @@ impl AppState {
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
         let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
-            || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. });
+            || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. })
+            || config.rail_secret_id.is_some()
+            || config.db_iam_auth;
         let aws = if needs_aws { Some(crate::adapters::aws::load_config().await) } else { None };
         let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
             (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
@@ -54,7 +65,23 @@ impl AppState {
             (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
             (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
         };
-        let state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
+        let mut state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
+        if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
+            let source = Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws)));
+            state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(
+                source,
+                id.clone(),
+                super::config::MIN_RAIL_SECRET,
+            )));
+        }
+        if let (true, Some(aws)) = (config.db_iam_auth, &aws) {
+            let options: sqlx::postgres::PgConnectOptions = config.database_url.parse()?;
+            let region =
+                aws.region().map(|r| r.to_string()).ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS_REGION"))?;
+            let credentials =
+                aws.credentials_provider().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS credentials"))?;
+            state.db_auth = Some(Arc::new(IamPassword::new(pool.clone(), options, region, credentials)));
+        }
         Ok(match (&config.idempotency, &aws) {
             (IdempotencyBackend::DynamoDb { table }, Some(aws)) => {
                 let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone());
@@ -62,6 +89,23 @@ impl AppState {
             }
             _ => state,
         })
+    }
+
+    /// The same state with the rail secret held by `secret` (the rail client follows).
+    pub fn with_rail_secret(mut self, secret: Arc<RotatingSecret>) -> Self {
+        let rail = HttpRail::new(&self.config.rail_url, secret.clone(), self.config.rail_timeout);
+        self.rail = Arc::new(rail);
+        self.rail_secret = secret;
+        self
+    }
+
+    /// Before a request or job touches the database: with IAM authentication, a token
+    /// about to age out is replaced (a local signature, no network).
+    pub async fn keep_db_auth_fresh(&self) -> Result<(), crate::ports::StoreError> {
+        match &self.db_auth {
+            Some(auth) => auth.keep_fresh().await.map_err(crate::ports::StoreError::Unavailable),
+            None => Ok(()),
+        }
     }
 
     /// The same state with another clock (tests).
@@ -88,11 +132,15 @@ impl AppState {
 
     /// The Postgres wiring around a given cipher.
     pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
+        // Every request and job runs held to its function's key policy, here as under IAM.
+        let cipher: Arc<dyn Cipher> = Arc::new(super::key_policy::PurposeGuard(cipher));
         let accounts = Arc::new(AccountDirectory::default());
         // Outbound clients are built on first use: most functions never call out.
         let location_rules = crate::domain::webhook::ReceiverRules { allow_local: config.location_scheme == "http" };
         let locations = Arc::new(HttpLocationReader::new(location_rules));
-        let rail = HttpRail::new(&config.rail_url, &config.rail_secret, config.rail_timeout);
+        let rail_secret =
+            Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
+        let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
         let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
         Ok(AppState {
             config: Arc::new(config),
@@ -108,6 +156,9 @@ impl AppState {
             idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),
             webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
             webhook_transport: Arc::new(transport),
+            rate_counter: Arc::new(PgRateCounter::new(pool.clone())),
+            rail_secret,
+            db_auth: None,
             pool,
         })
     }

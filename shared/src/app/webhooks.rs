@@ -21,8 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Encryption purpose of webhook signing secrets.
-const SECRET_PURPOSE: &str = "webhook-secret";
+use super::key_policy::WEBHOOK_SECRET as SECRET_PURPOSE;
 /// How long the previous secret keeps signing after a rotation.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Pix per API Pix callback, at most.

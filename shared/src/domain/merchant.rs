@@ -30,6 +30,8 @@ pub struct Merchant {
     pub pix_keys: Vec<String>,
     /// Fees on received Pix.
     pub fees: super::ledger::FeePlan,
+    /// A person (PF) rather than a company (PJ): smaller transfer and key-lookup limits.
+    pub individual: bool,
 }
 
 impl Merchant {

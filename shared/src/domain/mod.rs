@@ -11,6 +11,7 @@ pub mod merchant;
 pub mod money;
 pub mod payment;
 pub mod pix_key;
+pub mod quota;
 pub mod text;
 pub mod transfer;
 pub mod verdict;

@@ -91,13 +91,15 @@ fn returned(d: &DevolucaoRecebida) -> Result<ReturnedPix, ApiError> {
 
 pub async fn notification(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let now = Utc::now().timestamp();
-    let signed = verify_any(
-        &state.config.rail_secrets(),
-        header(req, TIMESTAMP_HEADER),
-        header(req, SIGNATURE_HEADER),
-        req.body(),
-        now,
-    );
+    let verify = |secrets: &crate::ports::SecretVersions| {
+        verify_any(&secrets.all(), header(req, TIMESTAMP_HEADER), header(req, SIGNATURE_HEADER), req.body(), now)
+    };
+    let mut signed = verify(&state.rail_secret.versions().await?);
+    // A rotation the function has not seen yet looks like a bad signature: read the secret
+    // again (at most once a minute, whatever arrives) and check once more.
+    if signed.is_err() && state.rail_secret.reread().await {
+        signed = verify(&state.rail_secret.versions().await?);
+    }
     if let Err(e) = signed {
         tracing::warn!(reason = %e, "rail notification refused");
         return Err(ApiError::new(

@@ -26,7 +26,7 @@ const DEFAULT_REMAINING: Duration = Duration::from_secs(30);
 const KEPT_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 /// A stored pseudo-header saying the body is sealed (it carried a secret).
 const SEALED: &str = "x-tucano-sealed";
-const SEALED_PURPOSE: &str = "idempotency-response";
+use crate::app::key_policy::IDEMPOTENCY_RESPONSE as SEALED_PURPOSE;
 
 fn sealing(merchant: &Merchant) -> CipherContext {
     CipherContext { merchant: Some(merchant.id), purpose: SEALED_PURPOSE }

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod json;
 pub mod problem;
 pub mod query;
+pub mod quota;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};

@@ -63,6 +63,9 @@ pub enum ProblemKind {
     WebhookOperacaoInvalida,
     /// 400: bad parameters on `GET /eventos` or `GET /webhook`.
     WebhookConsultaInvalida,
+    /// 429: a per-merchant quota is used up for this minute (`Retry-After` says when the
+    /// next window opens). Named as the DICT API names its own.
+    RateLimited,
     /// 503: a dependency is down; retry later.
     ServicoIndisponivel,
     /// 500: a bug; the body carries only the correlation id.
@@ -95,6 +98,7 @@ impl ProblemKind {
             ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::RequisicaoMuitoGrande => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::TipoDeConteudoNaoSuportado => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ProblemKind::ServicoIndisponivel => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::ErroInternoDoServidor => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -126,6 +130,7 @@ impl ProblemKind {
             ProblemKind::ChaveNaoEncontrada => "ChaveNaoEncontrada",
             ProblemKind::WebhookOperacaoInvalida => "WebhookOperacaoInvalida",
             ProblemKind::WebhookConsultaInvalida => "WebhookConsultaInvalida",
+            ProblemKind::RateLimited => "RateLimited",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
         }
@@ -144,7 +149,8 @@ impl ProblemKind {
             | ProblemKind::EnvioNaoEncontrado
             | ProblemKind::EnvioConsultaInvalida
             | ProblemKind::ChaveNaoEncontrada
-            | ProblemKind::WebhookConsultaInvalida => false,
+            | ProblemKind::WebhookConsultaInvalida
+            | ProblemKind::RateLimited => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
             | ProblemKind::NaoEncontrado
@@ -193,6 +199,7 @@ impl ProblemKind {
             ProblemKind::ChaveNaoEncontrada => "Chave não encontrada.",
             ProblemKind::WebhookOperacaoInvalida => "Webhook inválido.",
             ProblemKind::WebhookConsultaInvalida => "Consulta inválida.",
+            ProblemKind::RateLimited => "Limite de requisições atingido.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
         }

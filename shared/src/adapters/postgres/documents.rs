@@ -6,9 +6,7 @@ use crate::domain::merchant::MerchantId;
 use crate::ports::{Cipher, CipherContext, CipherError, StoreError};
 use anyhow::anyhow;
 
-/// Encryption purposes: the devedor of a charge, the pagador of a received Pix.
-pub(crate) const DEVEDOR: &str = "devedor";
-pub(crate) const PAGADOR: &str = "pagador";
+pub(crate) use crate::app::key_policy::{DEVEDOR, PAGADOR};
 /// One index space for payer documents, so a CPF is found the same way everywhere.
 const INDEX_PURPOSE: &str = "payer-document";
 

@@ -61,7 +61,7 @@ impl MerchantStore for PgMerchantStore {
 
     async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError> {
         let row = sqlx::query!(
-            r#"SELECT m.id, m.name, m.city, m.fee_bps, m.fee_fixed,
+            r#"SELECT m.id, m.name, m.city, m.fee_bps, m.fee_fixed, m.person_kind,
                       coalesce(array_agg(k.chave ORDER BY k.chave) FILTER (WHERE k.chave IS NOT NULL), '{}') AS "pix_keys!"
                  FROM api_keys a
                  JOIN merchants m ON m.id = a.merchant_id
@@ -76,7 +76,12 @@ impl MerchantStore for PgMerchantStore {
         row.map(|r| {
             let fixed = Amount::from_centavos(r.fee_fixed).map_err(|e| StoreError::Unexpected(e.into()))?;
             let fees = FeePlan { bps: u32::try_from(r.fee_bps).unwrap_or(0), fixed };
-            Ok(Merchant { id: MerchantId(r.id), name: r.name, city: r.city, pix_keys: r.pix_keys, fees })
+            let individual = match r.person_kind.as_str() {
+                "PF" => true,
+                "PJ" => false,
+                _ => return Err(StoreError::Unexpected(anyhow::anyhow!("unknown stored person kind"))),
+            };
+            Ok(Merchant { id: MerchantId(r.id), name: r.name, city: r.city, pix_keys: r.pix_keys, fees, individual })
         })
         .transpose()
     }

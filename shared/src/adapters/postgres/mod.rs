@@ -2,11 +2,14 @@
 
 mod charges;
 mod documents;
+pub mod iam_auth;
 mod idempotency;
 mod ledger;
 mod merchants;
 mod pix;
 pub mod platform_keys;
+mod quotas;
+pub mod scram;
 mod transfers;
 mod verdicts;
 mod webhooks;
@@ -16,6 +19,7 @@ pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;
+pub use quotas::PgRateCounter;
 pub use transfers::PgTransferStore;
 pub use webhooks::PgWebhookStore;
 
@@ -35,6 +39,17 @@ pub fn lazy_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sql
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy(database_url)
+}
+
+/// The role the API's functions connect as (migration 20261201000003).
+pub const APPLICATION_ROLE: &str = "tucano_app";
+
+/// Sets the application role's password (the one RDS Proxy logs in with) from its SCRAM
+/// verifier: the password itself is in no statement, so not in the DDL log either.
+pub async fn set_application_password(pool: &PgPool, password: &str) -> Result<(), sqlx::Error> {
+    let verifier = scram::new_verifier(password);
+    sqlx::query(&format!("ALTER ROLE {APPLICATION_ROLE} WITH LOGIN PASSWORD '{verifier}'")).execute(pool).await?;
+    Ok(())
 }
 
 /// Applies every pending migration.

@@ -27,8 +27,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 
-/// Encryption purpose of a bank-account receiver's document.
-const FAVORECIDO: &str = "favorecido";
+use crate::app::key_policy::FAVORECIDO;
 
 pub struct PgTransferStore {
     pool: PgPool,

@@ -1,0 +1,109 @@
+//! What each function may encrypt and decrypt: the encryption purposes (sent to KMS as
+//! `purpose` in the encryption context), the rule that a request runs with its route's
+//! list, and the cipher guard that holds the local server and the Lambdas to it. The IAM
+//! policies in `serverless.yml` are written from the same lists
+//! (`kms:EncryptionContext:purpose`), so a test run through the local server proves the
+//! lists the policies grant.
+
+use crate::ports::{Cipher, CipherContext, CipherError};
+use async_trait::async_trait;
+use std::future::Future;
+use std::sync::Arc;
+
+/// The devedor's document on a charge.
+pub const DEVEDOR: &str = "devedor";
+/// The pagador's document on a received Pix.
+pub const PAGADOR: &str = "pagador";
+/// A bank-account receiver's document on a transfer.
+pub const FAVORECIDO: &str = "favorecido";
+/// Webhook signing secrets.
+pub const WEBHOOK_SECRET: &str = "webhook-secret";
+/// Responses kept for idempotent replay.
+pub const IDEMPOTENCY_RESPONSE: &str = "idempotency-response";
+/// The blind-index key, decrypted once at cold start by every function that holds a
+/// cipher (and made once by the migrations function).
+pub const BLIND_INDEX_KEY: &str = "blind-index-key";
+
+/// Every purpose, for the functions that are trusted with all of them (none are today:
+/// the migrations function only makes the blind-index key).
+pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
+
+tokio::task_local! {
+    static POLICY: &'static [&'static str];
+}
+
+/// Runs `work` (one request or job invocation) allowed only the listed purposes.
+pub async fn within<F: Future>(purposes: &'static [&'static str], work: F) -> F::Output {
+    POLICY.scope(purposes, work).await
+}
+
+/// Whether the running request may use `purpose`. Outside any request (start-up, tools)
+/// everything is allowed: the IAM policy is the boundary there.
+pub fn allowed(purpose: &str) -> bool {
+    purpose == BLIND_INDEX_KEY || POLICY.try_with(|p| p.contains(&purpose)).unwrap_or(true)
+}
+
+/// A cipher that refuses purposes outside the running request's list, as KMS does in AWS
+/// (`AccessDeniedException`), so that a missing entry fails every test that reaches it.
+pub struct PurposeGuard(pub Arc<dyn Cipher>);
+
+fn refused(purpose: &str) -> CipherError {
+    tracing::error!(purpose, "encryption purpose outside this function's key policy");
+    CipherError::Unexpected(anyhow::anyhow!("purpose {purpose} is outside this function's key policy"))
+}
+
+#[async_trait]
+impl Cipher for PurposeGuard {
+    async fn encrypt(&self, plaintext: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError> {
+        if !allowed(context.purpose) {
+            return Err(refused(context.purpose));
+        }
+        self.0.encrypt(plaintext, context).await
+    }
+
+    async fn decrypt(&self, envelope: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError> {
+        if !allowed(context.purpose) {
+            return Err(refused(context.purpose));
+        }
+        self.0.decrypt(envelope, context).await
+    }
+
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32] {
+        // Indexes are HMACs under a key every function holds; no KMS call to guard.
+        self.0.blind_index(purpose, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::local_cipher::LocalCipher;
+
+    fn guarded() -> PurposeGuard {
+        PurposeGuard(Arc::new(LocalCipher::new([7; 32])))
+    }
+
+    fn context(purpose: &'static str) -> CipherContext {
+        CipherContext { merchant: None, purpose }
+    }
+
+    #[tokio::test]
+    async fn a_request_uses_the_purposes_its_route_lists_and_no_other() {
+        let c = guarded();
+        let sealed = c.encrypt(b"12345678909", context(DEVEDOR)).await.unwrap();
+        within(&[DEVEDOR], async {
+            assert_eq!(c.decrypt(&sealed, context(DEVEDOR)).await.unwrap(), b"12345678909");
+            assert!(c.encrypt(b"secret", context(WEBHOOK_SECRET)).await.is_err());
+            assert!(c.decrypt(&sealed, context(PAGADOR)).await.is_err());
+        })
+        .await;
+        within(&[], async { assert!(c.decrypt(&sealed, context(DEVEDOR)).await.is_err()) }).await;
+    }
+
+    #[tokio::test]
+    async fn outside_a_request_the_iam_policy_is_the_only_boundary() {
+        let c = guarded();
+        assert!(c.encrypt(b"x", context(WEBHOOK_SECRET)).await.is_ok());
+        assert!(allowed(BLIND_INDEX_KEY));
+    }
+}

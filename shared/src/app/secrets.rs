@@ -1,0 +1,149 @@
+//! Secrets a function holds in memory, not in its configuration: read from the secret
+//! store on first use, and read again when a message fails to verify (the likely cause is
+//! a rotation), at most once a minute whatever arrives.
+
+use crate::ports::{SecretSource, SecretVersions, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// How soon a failed verification may read the secret again.
+pub const MIN_REREAD: Duration = Duration::from_secs(60);
+
+struct Held {
+    versions: SecretVersions,
+    read_at: Instant,
+}
+
+/// One secret with its rotation overlap (`previous`).
+pub struct RotatingSecret {
+    source: Option<(Arc<dyn SecretSource>, String)>,
+    /// The shortest value accepted from the store.
+    min_len: usize,
+    /// [`MIN_REREAD`] unless changed.
+    reread_after: Duration,
+    held: RwLock<Option<Held>>,
+}
+
+impl RotatingSecret {
+    /// A secret given at start-up (the local server, tests): never re-read.
+    pub fn fixed(current: Vec<u8>, previous: Option<Vec<u8>>) -> Self {
+        let held = Held { versions: SecretVersions { current, previous }, read_at: Instant::now() };
+        RotatingSecret { source: None, min_len: 0, reread_after: MIN_REREAD, held: RwLock::new(Some(held)) }
+    }
+
+    /// A secret read from `source` under `id` when first needed.
+    pub fn from_source(source: Arc<dyn SecretSource>, id: String, min_len: usize) -> Self {
+        RotatingSecret { source: Some((source, id)), min_len, reread_after: MIN_REREAD, held: RwLock::new(None) }
+    }
+
+    /// The same, re-read sooner (tests that rotate and cannot wait a minute).
+    pub fn reread_after(mut self, after: Duration) -> Self {
+        self.reread_after = after;
+        self
+    }
+
+    async fn load(&self) -> Result<SecretVersions, StoreError> {
+        let Some((source, id)) = &self.source else {
+            return Err(StoreError::Unexpected(anyhow::anyhow!("a fixed secret has nothing to read")));
+        };
+        let versions = source.read(id).await?;
+        let short = |v: &[u8]| v.len() < self.min_len;
+        if short(&versions.current) {
+            return Err(StoreError::Unexpected(anyhow::anyhow!("secret {id} is shorter than {} bytes", self.min_len)));
+        }
+        // A too-short previous value is dropped rather than accepted.
+        let previous = versions.previous.filter(|p| !short(p));
+        Ok(SecretVersions { current: versions.current, previous })
+    }
+
+    /// The values now: current first, then the previous one during a rotation.
+    pub async fn versions(&self) -> Result<SecretVersions, StoreError> {
+        if let Some(h) = self.held.read().await.as_ref() {
+            return Ok(h.versions.clone());
+        }
+        let mut held = self.held.write().await;
+        if let Some(h) = held.as_ref() {
+            return Ok(h.versions.clone());
+        }
+        let versions = self.load().await?;
+        *held = Some(Held { versions: versions.clone(), read_at: Instant::now() });
+        Ok(versions)
+    }
+
+    /// Reads the secret again unless it was read within [`MIN_REREAD`] (or as set); true if its value
+    /// changed (then a failed verification is worth trying again).
+    pub async fn reread(&self) -> bool {
+        if self.source.is_none() {
+            return false;
+        }
+        let mut held = self.held.write().await;
+        if held.as_ref().is_some_and(|h| h.read_at.elapsed() < self.reread_after) {
+            return false;
+        }
+        match self.load().await {
+            Ok(versions) => {
+                let changed = held.as_ref().is_none_or(|h| h.versions != versions);
+                *held = Some(Held { versions, read_at: Instant::now() });
+                changed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading a secret failed; keeping the values held");
+                false
+            }
+        }
+    }
+}
+
+impl SecretVersions {
+    /// The values a message may be signed with, current first.
+    pub fn all(&self) -> Vec<&[u8]> {
+        std::iter::once(self.current.as_slice()).chain(self.previous.as_deref()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// A store whose value the test rotates, counting reads.
+    struct Store {
+        value: Mutex<(Vec<u8>, Option<Vec<u8>>)>,
+        reads: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl SecretSource for Store {
+        async fn read(&self, _: &str) -> Result<SecretVersions, StoreError> {
+            *self.reads.lock().unwrap() += 1;
+            let (current, previous) = self.value.lock().unwrap().clone();
+            Ok(SecretVersions { current, previous })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_is_read_once_and_a_rotation_is_picked_up_at_most_once_a_minute() {
+        let store = Arc::new(Store { value: Mutex::new((b"first-secret-0123".to_vec(), None)), reads: Mutex::new(0) });
+        let secret = RotatingSecret::from_source(store.clone(), "rail".into(), 16);
+        assert_eq!(*store.reads.lock().unwrap(), 0, "nothing is read before it is needed");
+        assert_eq!(secret.versions().await.unwrap().current, b"first-secret-0123");
+        assert_eq!(secret.versions().await.unwrap().current, b"first-secret-0123");
+        assert_eq!(*store.reads.lock().unwrap(), 1);
+        *store.value.lock().unwrap() = (b"second-secret-0123".to_vec(), Some(b"first-secret-0123".to_vec()));
+        assert!(!secret.reread().await, "read less than a minute ago");
+        assert_eq!(*store.reads.lock().unwrap(), 1);
+        secret.held.write().await.as_mut().unwrap().read_at -= MIN_REREAD;
+        assert!(secret.reread().await);
+        let v = secret.versions().await.unwrap();
+        assert_eq!(v.all(), [&b"second-secret-0123"[..], &b"first-secret-0123"[..]]);
+    }
+
+    #[tokio::test]
+    async fn a_secret_shorter_than_the_minimum_is_refused() {
+        let store = Arc::new(Store { value: Mutex::new((b"short".to_vec(), None)), reads: Mutex::new(0) });
+        let secret = RotatingSecret::from_source(store, "rail".into(), 16);
+        assert!(secret.versions().await.is_err());
+    }
+}
