@@ -61,6 +61,8 @@ async fn a_paid_charge_concludes_credits_the_merchant_net_of_fees_and_can_be_ref
     let (_, _, extrato) = call(app.request(Method::GET, "/extrato", &m)).await;
     assert_eq!(entries(&extrato), [("PIX_RECEBIDO".into(), "DISPONIVEL".into(), "CREDITO".into(), "98.90".into())]);
     assert_eq!(extrato["lancamentos"][0]["referencia"]["endToEndId"], e2eid);
+    let line_id = extrato["lancamentos"][0]["id"].as_str().unwrap();
+    assert!(line_id.len() == 22 && line_id.parse::<i64>().is_err(), "statement ids are opaque: {line_id}");
 
     // Refund half: reserved at once, settled when the rail confirms.
     let refund_path = format!("/pix/{e2eid}/devolucao/dev1");

@@ -156,6 +156,13 @@ async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
     assert_eq!(theirs["eventos"], json!([]));
     let id = page["eventos"][0]["id"].as_str().unwrap();
     assert_eq!(call(app.request(Method::GET, &format!("/eventos/{id}"), &other)).await.0, 404);
+
+    // The cursor is opaque and the merchant's own: not the platform-wide sequence (which
+    // would tell any merchant how many events everyone makes), useless to another
+    // merchant, and a number does not work as one.
+    assert!(cursor.parse::<i64>().is_err(), "{cursor}");
+    assert_eq!(call(app.request(Method::GET, &format!("/eventos?cursor={cursor}"), &other)).await.0, 400);
+    assert_eq!(call(app.request(Method::GET, "/eventos?cursor=3", &m)).await.0, 400);
 }
 
 #[sqlx::test(migrations = "./migrations")]

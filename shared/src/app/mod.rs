@@ -3,6 +3,7 @@
 pub mod charges;
 pub mod config;
 pub mod key_policy;
+pub mod opaque_ids;
 pub mod payments;
 pub mod reconcile;
 pub mod secrets;

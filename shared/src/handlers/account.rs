@@ -1,5 +1,6 @@
 //! `/saldo` and `/extrato`: the merchant's balance and statement, straight from the ledger.
 
+use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::AppState;
 use crate::domain::ledger::EntryKind;
 use crate::handlers::cob::view::timestamp;
@@ -38,9 +39,10 @@ fn tipo(kind: EntryKind) -> &'static str {
     }
 }
 
-fn line(l: &StatementLine) -> Value {
+fn line(l: &StatementLine, ids: &OpaqueIds) -> Value {
     j!({
-        "id": l.id,
+        // Opaque and this merchant's: not the platform-wide posting sequence.
+        "id": ids.seal(l.id),
         "horario": timestamp(l.at),
         "tipo": tipo(l.kind),
         "conta": if l.available { "DISPONIVEL" } else { "PENDENTE" },
@@ -62,6 +64,7 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     let query =
         q.finish(Some(query), ProblemKind::RequisicaoInvalida, "The query parameters do not follow the schema.")?;
     let page = state.ledger.statement(merchant.id, &query).await?;
+    let ids = OpaqueIds::new(state.cipher.as_ref(), IdSpace::StatementLine, merchant.id);
     let mut parametros = serde_json::Map::new();
     if let Some(i) = query.inicio {
         parametros.insert("inicio".into(), j!(timestamp(i)));
@@ -72,6 +75,6 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     parametros.insert("paginacao".into(), crate::handlers::paginacao(pagina, itens_por_pagina, page.total));
     Ok(json(
         StatusCode::OK,
-        &j!({"parametros": parametros, "lancamentos": page.items.iter().map(line).collect::<Vec<_>>()}),
+        &j!({"parametros": parametros, "lancamentos": page.items.iter().map(|l| line(l, &ids)).collect::<Vec<_>>()}),
     ))
 }

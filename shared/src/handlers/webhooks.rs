@@ -2,6 +2,7 @@
 //! signed event webhooks (`/webhooks`) with their secrets and deliveries, and the event log
 //! (`/eventos`) every webhook is drawn from.
 
+use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::webhooks::{self as uc, WebhookError};
 use crate::app::AppState;
 use crate::handlers::cob::view::timestamp;
@@ -254,9 +255,10 @@ const MAX_EVENTS: u32 = 1000;
 /// continues where the page ended (present when the page is full).
 pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
+    // Cursors are opaque and this merchant's: not the platform-wide event sequence.
+    let cursors = OpaqueIds::new(state.cipher.as_ref(), IdSpace::EventCursor, merchant.id);
     let mut q = QueryParams::new(req.uri().query());
-    let cursor =
-        q.parse("cursor", "must be a cursor from a previous page", |s| s.parse::<i64>().ok().filter(|n| *n >= 0));
+    let cursor = q.parse("cursor", "must be a cursor from a previous page", |s| cursors.open(s).filter(|n| *n >= 0));
     let limite = q.parse("limite", "must be a whole number from 1 to 1000", |s| {
         s.parse::<u32>().ok().filter(|n| (1..=MAX_EVENTS).contains(n))
     });
@@ -265,7 +267,7 @@ pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiErro
     q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
     let limite = limite.unwrap_or(DEFAULT_EVENTS);
     let page = uc::events(state, &merchant, cursor.unwrap_or(0), tipo.as_deref(), limite).await.map_err(map_error)?;
-    let next = (page.len() == limite as usize).then(|| page.last().map(|e| e.seq.to_string())).flatten();
+    let next = (page.len() == limite as usize).then(|| page.last().map(|e| cursors.seal(e.seq))).flatten();
     Ok(json(
         StatusCode::OK,
         &j!({"eventos": page.iter().map(uc::event_json).collect::<Vec<_>>(), "proximoCursor": next}),
