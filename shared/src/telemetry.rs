@@ -46,10 +46,17 @@ impl Write for Redacting {
 
 /// Masks what could be a CPF (11 digits), a CNPJ (14 digits or 12 alphanumerics and 2
 /// digits, punctuated or not), a Brazilian phone key (`+55` and 10 or 11 digits) or an
-/// e-mail address, also inside URLs (`/dict/52998224725`, `%40` for `@`, `%2B` for `+`)
-/// — a last line of defence: no code should log them in the first place. Longer digit
-/// runs (ids, timestamps) are left alone.
+/// e-mail address, also inside URLs (`/dict/52998224725`, and percent-encoded: `%40` for
+/// `@`, `%2B` for `+`, `%2F` for `/`, ...) — a last line of defence: no code should log
+/// them in the first place. Longer digit runs (ids, timestamps) are left alone.
 pub fn redact(line: &str) -> String {
+    let decoded;
+    let line = if line.contains('%') {
+        decoded = decode_printable(line);
+        decoded.as_str()
+    } else {
+        line
+    };
     let chars: Vec<char> = line.chars().collect();
     let mut out = String::with_capacity(line.len());
     let mut i = 0;
@@ -74,6 +81,34 @@ pub fn redact(line: &str) -> String {
     out
 }
 
+/// `%XX` escapes that stand for a printable ASCII character, decoded (so that a document
+/// or an address cannot hide behind its URL form); any other escape is kept as written, so
+/// decoding never adds a line break or a control character to a log line.
+fn decode_printable(line: &str) -> String {
+    let bytes = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| line.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|b| (0x20..0x7f).contains(b));
+        match escaped {
+            Some(b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            None => {
+                let c = line[i..].chars().next().unwrap_or('\u{fffd}');
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
@@ -83,16 +118,13 @@ fn holds(chars: &[char], i: usize, pat: &str) -> bool {
     pat.chars().enumerate().all(|(k, p)| chars.get(i + k).is_some_and(|c| c.eq_ignore_ascii_case(&p)))
 }
 
-/// (length of the `+` or `%2B` before the digits, length of the whole key) of a phone
-/// key at `i`: `+55` and 10 or 11 more digits, not inside a longer word.
+/// (length of the `+` before the digits, length of the whole key) of a phone key at `i`:
+/// `+55` and 10 or 11 more digits, not inside a longer word.
 fn phone_at(chars: &[char], i: usize) -> Option<(usize, usize)> {
-    let prefix = if chars[i] == '+' {
-        1
-    } else if holds(chars, i, "%2B") {
-        3
-    } else {
+    if chars[i] != '+' {
         return None;
-    };
+    }
+    let prefix = 1;
     if i > 0 && is_word(chars[i - 1]) {
         return None;
     }
@@ -142,26 +174,20 @@ fn mask(token: &[char]) -> String {
     token.iter().enumerate().map(|(k, c)| if c.is_ascii_alphanumeric() && k + 2 < n { '*' } else { *c }).collect()
 }
 
-/// (length of the local part, length of the whole address) of an e-mail at `i`; the `@`
-/// may be written `%40` (in a URL).
+/// (length of the local part, length of the whole address) of an e-mail at `i`.
 fn email_at(chars: &[char], i: usize) -> Option<(usize, usize)> {
     let local_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
     if i > 0 && local_char(chars[i - 1]) || !chars[i].is_ascii_alphanumeric() {
         return None;
     }
     let mut j = i;
-    while j < chars.len() && local_char(chars[j]) && !holds(chars, j, "%40") {
+    while j < chars.len() && local_char(chars[j]) {
         j += 1;
     }
-    let at = if chars.get(j) == Some(&'@') {
-        1
-    } else if holds(chars, j, "%40") {
-        3
-    } else {
+    if chars.get(j) != Some(&'@') {
         return None;
-    };
+    }
     let local = j - i;
-    let j = j + at - 1;
     let mut k = j + 1;
     while k < chars.len() && (chars[k].is_ascii_alphanumeric() || matches!(chars[k], '.' | '-')) {
         k += 1;
@@ -239,9 +265,15 @@ mod tests {
         assert_eq!(redact("key fornecedor@example.com here"), "key f***@example.com here");
         // Inside URLs: a path segment, a percent-encoded @ or +.
         assert_eq!(redact("GET /dict/52998224725 404"), "GET /dict/*********25 404");
-        assert_eq!(redact("/dict/fornecedor%40example.com"), "/dict/f***%40example.com");
+        assert_eq!(redact("/dict/fornecedor%40example.com"), "/dict/f***@example.com");
         assert_eq!(redact("/dict/+5511988887777?x"), "/dict/+***********77?x");
-        assert_eq!(redact("/dict/%2B5511988887777"), "/dict/%2B***********77");
+        assert_eq!(redact("/dict/%2B5511988887777"), "/dict/+***********77");
+        // Any escape that hides a separator: %2F before a CPF, %2E in a domain, %3D.
+        assert_eq!(redact("GET /dict%2F52998224725"), "GET /dict/*********25");
+        assert_eq!(redact("q=ana%40example%2Ecom"), "q=a***@example.com");
+        assert_eq!(redact("cpf%3D52998224725"), "cpf=*********25");
+        // An escape for a control character stays escaped: no line break gets in.
+        assert_eq!(redact("a%0Ab %zz %4"), "a%0Ab %zz %4");
         assert_eq!(redact("phone +55 11"), "phone +55 11");
         for kept in [
             "E99999999202611221305000000000001",
