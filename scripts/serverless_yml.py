@@ -78,9 +78,10 @@ def route_logical_id(method, path):
     return "HttpApiRoute" + "".join(path_part(p) for p in f"{method} {path}".split("/"))
 
 
-# Requests per second across the whole API, and for the routes a per-merchant quota guards
-# (they reach the DICT or scan many rows): API Gateway answers 429 above these before any
-# function runs.
+# Requests per second for each route (an HTTP API's default route settings apply to every
+# route separately), and, tighter, for the routes a per-merchant quota guards (they reach
+# the DICT or scan many rows): API Gateway answers 429 above these before any function
+# runs. These are shared by all merchants; the per-merchant quotas are the application's.
 STAGE_THROTTLE = {"ThrottlingBurstLimit": 500, "ThrottlingRateLimit": 200}
 QUOTA_ROUTE_THROTTLE = {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
 # The authorizer runs for every merchant request whose answer is not cached: enough
@@ -136,15 +137,21 @@ def app_key(fn):
             "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": allowed}}}
 
 
-# The database users: the API's functions connect as the application role, the
-# migrations function as the schema owner (the cluster's master user). Both through RDS
-# Proxy with IAM authentication: no function holds a database password.
+# The database users: the API's functions connect as the application role with IAM
+# authentication (no password anywhere in them); the migrations function as the schema
+# owner (the cluster's master user), with the password it reads at run time from the
+# secret RDS manages — the only function that may read it. (The owner keeps password
+# login through the proxy so that the functions of the previous release, which connect as
+# the owner, keep working through the canary and a rollback; a later release may require
+# IAM for it too.)
 APP_DB_USER = "tucano_app"
 OWNER_DB_USER = "tucano_admin"
 PROXY_ID = {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DatabaseProxy", "DBProxyArn"]}]}]}
+MASTER_SECRET = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
 RAIL_SECRET_NAME = f"{SERVICE}/{STAGE}/rail-webhook-secret"
-# Functions that never sign or verify a rail message, so may not read its secret.
-NO_RAIL_SECRET = {"authorizer", "migrate", "payload_get"}
+# The functions that sign or verify rail messages: the only ones that may read the secret
+# (it can forge received Pix).
+RAIL_SECRET_READERS = {"rail_notification", "transfer_put", "transfer_qr_put", "dict_get", "refund_put", "reconciler"}
 
 
 def db_connect(user):
@@ -162,8 +169,9 @@ def role(fn, extra):
     """One execution role per function: its own log group, ENIs for the VPC, X-Ray, the
     keys it decrypts with, its database user, and `extra` statements for what else it
     touches."""
-    extra = [db_connect(OWNER_DB_USER if fn == "migrate" else APP_DB_USER)] + extra
-    if fn not in NO_RAIL_SECRET:
+    if fn != "migrate":
+        extra = [db_connect(APP_DB_USER)] + extra
+    if fn in RAIL_SECRET_READERS:
         extra.append(RAIL_SECRET_READ)
     statements = [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -256,8 +264,12 @@ def build():
             f["environment"] = {
                 "DATABASE_URL": sub(f"postgres://{OWNER_DB_USER}@${{DatabaseProxy.Endpoint}}:5432/tucano"
                                     "?sslmode=verify-full"),
+                "DB_IAM_AUTH": "false",
+                # Secrets' ids, not their values: read per invocation.
+                "DATABASE_PASSWORD_SECRET_ID": MASTER_SECRET,
                 "APP_DB_PASSWORD_SECRET_ID": ref("AppDatabaseSecret")}
-            extra = [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": ref("AppDatabaseSecret")}]
+            extra = [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                      "Resource": [MASTER_SECRET, ref("AppDatabaseSecret")]}]
         elif fn == "authorizer":
             f["timeout"] = 5
             f["reservedConcurrency"] = AUTHORIZER_CONCURRENCY
@@ -455,7 +467,10 @@ def platform():
         # A slow statement's log line would carry its bind parameters (documents, keys,
         # names) unless their length is capped to zero, on success and on error alike.
         "Parameters": {"rds.force_ssl": "1", "log_statement": "ddl", "log_min_duration_statement": "1000",
-                       "log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0"}}}
+                       "log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0",
+                       # Errors without their DETAIL lines (a unique violation's would show
+                       # the key, which may be a CPF).
+                       "log_error_verbosity": "terse"}}}
     r["DatabaseCluster"] = {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Snapshot",
                             "UpdateReplacePolicy": "Snapshot", "Properties": {
         "Engine": "aurora-postgresql", "EngineVersion": "17.6", "DatabaseName": "tucano",
@@ -480,7 +495,7 @@ def platform():
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
         "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")]}}
-    master_secret = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+    master_secret = MASTER_SECRET
     # The password RDS Proxy logs in to Aurora with as the application role (made here,
     # set on the role by the migrations function from its SCRAM verifier). Only the
     # proxy and the migrations function may read it; clients authenticate with IAM.
@@ -500,7 +515,7 @@ def platform():
     r["DatabaseProxy"] = {"Type": "AWS::RDS::DBProxy", "Properties": {
         "DBProxyName": f"{SERVICE}-{STAGE}", "EngineFamily": "POSTGRESQL", "RequireTLS": True,
         "IdleClientTimeout": 900, "RoleArn": arn("DatabaseProxyRole"),
-        "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": master_secret},
+        "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "DISABLED", "SecretArn": master_secret},
                  {"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": ref("AppDatabaseSecret")}],
         "VpcSubnetIds": private_subnets, "VpcSecurityGroupIds": [ref("ProxySecurityGroup")]}}
     r["DatabaseProxyTargets"] = {"Type": "AWS::RDS::DBProxyTargetGroup", "Properties": {
@@ -530,9 +545,13 @@ def platform():
         "TopicName": f"{SERVICE}-{STAGE}-alarms", "KmsMasterKeyId": ref("PlatformKey")}}
     # Migrations run on every deploy, before traffic moves: a custom resource whose version
     # is the migrations' content hash.
+    # The application secret is a property too: a replaced secret sets the role's
+    # password again. (It is not rotated automatically: RDS Proxy reads it, and the role's
+    # password follows it only through this resource.)
     r["Migrations"] = {"Type": "Custom::Migrations", "Properties": {
         "ServiceToken": arn("MigrateLambdaFunction"),
-        "Version": migrations_hash()}}
+        "Version": migrations_hash(),
+        "AppSecret": ref("AppDatabaseSecret")}}
     return r
 
 

@@ -99,6 +99,14 @@ async fn payer_documents_are_never_stored_in_plaintext(pool: PgPool) {
         "endToEndId": "E9999999920261121130500000000001", "valor": "5.00", "chave": "loja@example.com",
         "horario": chrono::Utc::now().to_rfc3339(), "pagador": {"cpf": "52998224725", "nome": "Maria"}}}))
         .await;
+    // Paying a charge with a devedor reads the charge (its devedor decrypted) as it books
+    // the Pix: the rail's function may use that purpose.
+    let (status, _, paid) = app
+        .notify(&json!({"tipo": "PIX_RECEBIDO", "id": "n2", "pix": {
+            "endToEndId": "E9999999920261121130500000000002", "valor": "10.00", "chave": "loja@example.com",
+            "txid": txid(1), "horario": chrono::Utc::now().to_rfc3339()}}))
+        .await;
+    assert_eq!((status, paid["resultado"].as_str()), (200, Some("APLICADA")), "{paid}");
 
     // A raw dump of every table holding payer data shows no document, in any encoding.
     for table in ["charges", "charge_revisions", "received_pix"] {

@@ -402,25 +402,50 @@ fn no_secret_is_resolved_into_a_functions_configuration() {
 #[test]
 fn functions_connect_as_the_application_role_with_iam_and_only_migrations_as_the_owner() {
     let Some(t) = template() else { return };
+    let reads = |statements: &[Value], needle: &str| {
+        statements.iter().any(|s| {
+            as_list(&s["Action"]).iter().any(|a| a == "secretsmanager:GetSecretValue")
+                && serde_json::to_string(&s["Resource"]).unwrap().contains(needle)
+        })
+    };
+    let mut rail_secret_readers = BTreeSet::new();
     for (name, statements) in statements_by_function(&t) {
-        let f = function_named(&t, &name);
-        let env = environment(f);
-        let user = if name == "migrate" { "tucano_admin" } else { "tucano_app" };
+        let env = environment(function_named(&t, &name));
         let url = serde_json::to_string(&env["DATABASE_URL"]).unwrap();
-        assert!(url.contains(&format!("postgres://{user}@")), "{name}: {url}");
-        assert_eq!(env["DB_IAM_AUTH"], "true", "{name}");
         let connects: Vec<String> = statements
             .iter()
             .filter(|s| as_list(&s["Action"]).iter().any(|a| a == "rds-db:connect"))
             .map(|s| serde_json::to_string(&s["Resource"]).unwrap())
             .collect();
-        assert_eq!(connects.len(), 1, "{name}: one database user");
-        assert!(connects[0].contains(&format!("/{user}\"")), "{name}: {}", connects[0]);
+        if name == "migrate" {
+            // The schema owner, with the password it reads at run time; no IAM user.
+            assert!(url.contains("postgres://tucano_admin@"), "{url}");
+            assert_eq!(env["DB_IAM_AUTH"], "false");
+            assert!(env["DATABASE_PASSWORD_SECRET_ID"].to_string().contains("MasterUserSecret"));
+            assert!(connects.is_empty());
+        } else {
+            assert!(url.contains("postgres://tucano_app@"), "{name}: {url}");
+            assert_eq!(env["DB_IAM_AUTH"], "true", "{name}");
+            assert_eq!(connects.len(), 1, "{name}: one database user");
+            assert!(connects[0].contains("/tucano_app\""), "{name}: {}", connects[0]);
+        }
+        assert_eq!(reads(&statements, "MasterUserSecret"), name == "migrate", "{name}: the owner's password");
+        if reads(&statements, "rail-webhook-secret") {
+            rail_secret_readers.insert(name);
+        }
     }
+    // The rail secret can forge received Pix: only the functions that sign or verify rail
+    // messages may read it.
+    let expected = ["dict_get", "rail_notification", "reconciler", "refund_put", "transfer_put", "transfer_qr_put"];
+    assert_eq!(rail_secret_readers, expected.iter().map(|s| s.to_string()).collect());
     let (_, proxy) = of_type(&t, "AWS::RDS::DBProxy")[0];
-    for auth in proxy["Properties"]["Auth"].as_array().unwrap() {
-        assert_eq!(auth["IAMAuth"], "REQUIRED", "every user of the proxy authenticates with IAM");
-    }
+    let app_entry = proxy["Properties"]["Auth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["SecretArn"] == serde_json::json!({"Ref": "AppDatabaseSecret"}))
+        .expect("the application role's entry");
+    assert_eq!(app_entry["IAMAuth"], "REQUIRED", "the application role authenticates with IAM only");
 }
 
 #[test]
@@ -461,5 +486,6 @@ fn aurora_logs_no_bind_parameters_of_slow_or_failed_statements() {
     let p = &group["Properties"]["Parameters"];
     assert_eq!(p["log_parameter_max_length"], "0");
     assert_eq!(p["log_parameter_max_length_on_error"], "0");
+    assert_eq!(p["log_error_verbosity"], "terse", "no DETAIL lines, which carry a violated key's value");
     assert!(p["log_min_duration_statement"].is_string(), "slow statements are still logged, without values");
 }

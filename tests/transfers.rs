@@ -419,7 +419,8 @@ impl tucano_shared::ports::Clock for Movable {
 
 /// The DICT counts lookups per end user in a token bucket (a key found costs 1, a key not
 /// found 20, a payment order sent gives 1 back, 2 tokens a minute refill it); each merchant
-/// gets the same bucket here, so no merchant can enumerate keys through us.
+/// gets the same bucket here, charged by the lookup itself, so no merchant can enumerate
+/// keys through us (by `/dict`, `/envio` or `/envio/{id}/qrcode`).
 #[sqlx::test(migrations = "./migrations")]
 async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_and_never_reach_the_dict(pool: PgPool) {
     let start: chrono::DateTime<chrono::Utc> = "2026-12-01T13:15:20Z".parse().unwrap();
@@ -457,6 +458,10 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     assert_eq!(status, 201, "{envio}");
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "the order gave its token back");
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 429);
+    // A retry of the transfer asks the directory nothing, so costs nothing.
+    let (status, _, again) = call(app.request(Method::PUT, "/envio/pago1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    assert!((200..300).contains(&status), "{again}");
+    assert_eq!(again["endToEndId"], envio["endToEndId"]);
     // Lists have a quota of their own, per minute.
     let lists = statuses(&app, &m, "/cob?inicio=2026-11-01T00:00:00Z&fim=2026-12-31T00:00:00Z", 3).await;
     assert_eq!(lists, [200, 200, 429]);

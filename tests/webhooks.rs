@@ -31,8 +31,10 @@ async fn subscribe(app: &TestApp, m: &TestMerchant, url: &str, eventos: Option<V
 
 /// Runs dispatcher passes until `done` holds for the receiver (up to 20 s).
 async fn dispatch_until(app: &TestApp, receiver: &Receiver, done: impl Fn(&[common::receiver::Received]) -> bool) {
+    // Held to the delivery worker's key policy, as in the function.
+    let keys = tucano_shared::routes::job_keys("webhook_deliver");
     for _ in 0..400 {
-        dispatch_once(&app.state).await.unwrap();
+        tucano_shared::app::key_policy::within(keys, dispatch_once(&app.state)).await.unwrap();
         if done(&receiver.received()) {
             return;
         }
@@ -63,15 +65,20 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
     let m = app.merchant("Padaria", KEY).await;
     let receiver = Receiver::start(|_| Answer::Ok).await;
 
-    let (status, _, hook) = call(
+    let register = || {
         app.request(Method::PUT, &format!("/webhook/{KEY}"), &m)
-            .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)})),
-    )
-    .await;
+            .header("idempotency-key", "registra-1")
+            .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)}))
+    };
+    let (status, _, hook) = call(register()).await;
     assert_eq!(status, 200, "{hook}");
     assert_eq!(hook["chave"], KEY);
     let bacen_secret = hook["segredo"].as_str().unwrap().to_owned();
     assert!(bacen_secret.starts_with("whsec_"));
+    // A client that lost the answer retries with its key and gets the same secret back
+    // (the stored answer is sealed: the function may use that purpose).
+    let (status, _, replayed) = call(register()).await;
+    assert_eq!((status, replayed["segredo"].as_str()), (200, Some(bacen_secret.as_str())), "{replayed}");
     let (_, _, shown) = call(app.request(Method::GET, &format!("/webhook/{KEY}"), &m)).await;
     assert_eq!(shown["webhookUrl"], format!("{}/bacen", receiver.url));
     assert!(shown.get("segredo").is_none(), "a secret is shown once");
@@ -430,7 +437,6 @@ async fn gone_disables_the_endpoint_give_up_is_replayable_and_redirects_are_not_
 #[sqlx::test(migrations = "./migrations")]
 async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers_them(pool: PgPool) {
     use tucano_shared::adapters::sqs::SqsDeliveryQueue;
-    use tucano_shared::app::webhooks::{deliver_queued, relay_once};
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;
     let moto = common::moto::Moto::start().await;
@@ -547,4 +553,20 @@ async fn a_receiver_asking_to_retry_later_is_left_alone_that_long(pool: PgPool) 
         dispatch_once(&app.state).await.unwrap();
     }
     assert_eq!(receiver.received().len(), 1);
+}
+
+/// The relay's pass, held to its function's key policy as in AWS.
+async fn relay_once(
+    state: &tucano_shared::app::AppState,
+    queue: &dyn tucano_shared::ports::DeliveryQueue,
+    lease: Duration,
+) -> Result<tucano_shared::app::webhooks::RelayReport, tucano_shared::ports::StoreError> {
+    let keys = tucano_shared::routes::job_keys("webhook_relay");
+    tucano_shared::app::key_policy::within(keys, tucano_shared::app::webhooks::relay_once(state, queue, lease)).await
+}
+
+/// The delivery worker's batch, held to its function's key policy as in AWS.
+async fn deliver_queued(state: &tucano_shared::app::AppState, ids: &[uuid::Uuid]) -> Vec<uuid::Uuid> {
+    let keys = tucano_shared::routes::job_keys("webhook_deliver");
+    tucano_shared::app::key_policy::within(keys, tucano_shared::app::webhooks::deliver_queued(state, ids)).await
 }

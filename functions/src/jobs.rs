@@ -130,24 +130,28 @@ pub async fn authorizer() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        if state.keep_db_auth_fresh().await.is_err() {
-            return Ok(serde_json::json!({"isAuthorized": false}));
-        }
-        Ok::<_, Error>(within(job_keys("authorizer"), authorize(state, &event.payload)).await)
+        // An error, not a denial, when the database cannot answer: API Gateway caches a
+        // denial for five minutes, and the merchant did nothing wrong.
+        state.keep_db_auth_fresh().await?;
+        within(job_keys("authorizer"), authorize(state, &event.payload)).await
     }))
     .await
 }
 
 /// `{"isAuthorized": bool, "context": {"merchantId"}}` for an authorizer event.
-pub async fn authorize(state: &AppState, event: &serde_json::Value) -> serde_json::Value {
+/// An `Err` when the key could not be checked (the database is down): API Gateway then
+/// answers 500 and caches nothing, where a denial would lock the merchant out for the
+/// cache's five minutes.
+pub async fn authorize(state: &AppState, event: &serde_json::Value) -> Result<serde_json::Value, Error> {
     let header =
         event["identitySource"][0].as_str().or_else(|| event["headers"]["authorization"].as_str()).unwrap_or("");
     let Ok(req) = http::Request::builder().header(http::header::AUTHORIZATION, header).body(bytes::Bytes::new()) else {
-        return serde_json::json!({"isAuthorized": false});
+        return Ok(serde_json::json!({"isAuthorized": false}));
     };
     match tucano_shared::http::auth::authenticate(state, &req).await {
-        Ok(m) => serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}}),
-        Err(_) => serde_json::json!({"isAuthorized": false}),
+        Ok(m) => Ok(serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}})),
+        Err(e) if e.kind.status().is_server_error() => Err("the API key could not be checked".into()),
+        Err(_) => Ok(serde_json::json!({"isAuthorized": false})),
     }
 }
 
@@ -166,47 +170,51 @@ pub async fn migrate() -> Result<(), Error> {
         }
         Err(_) => None,
     };
-    // In AWS: the schema owner connects through RDS Proxy with an IAM token (no password
-    // in the function), and sets the application role's password from the secret the
-    // proxy logs in with.
-    let iam = std::env::var("DB_IAM_AUTH").as_deref() == Ok("true");
+    // In AWS the schema owner's password and the application role's are read from Secrets
+    // Manager per invocation (never configured), inside the resource's answer: a failure
+    // fails the deploy at once instead of leaving CloudFormation waiting.
+    let owner_secret = std::env::var("DATABASE_PASSWORD_SECRET_ID").ok();
     let app_secret = std::env::var("APP_DB_PASSWORD_SECRET_ID").ok();
-    let aws = if iam || app_secret.is_some() { Some(tucano_shared::adapters::aws::load_config().await) } else { None };
-    let app_password = match (&app_secret, &aws) {
-        (Some(id), Some(aws)) => {
-            let source = tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(
-                aws_sdk_secretsmanager::Client::new(aws),
-            );
-            Some(secret_field(&source, id, "password").await?)
-        }
-        _ => None,
+    let source = if owner_secret.is_some() || app_secret.is_some() {
+        let aws = tucano_shared::adapters::aws::load_config().await;
+        Some(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(
+            &aws,
+        )))
+    } else {
+        None
     };
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let (database_url, client, kms, aws, app_password) = (&database_url, &client, &kms, &aws, &app_password);
+    let (database_url, client, kms) = (&database_url, &client, &kms);
+    let secrets = source.as_ref().map(|source| MigrationSecrets {
+        source,
+        owner_password: owner_secret.clone(),
+        app_password: app_secret.clone(),
+    });
+    let secrets = &secrets;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let kms = kms.as_ref().map(|(c, k)| (c, k.as_str()));
-        // A token per invocation: it is good for 15 minutes of new connections.
-        let url = match (iam, aws) {
-            (true, Some(aws)) => tucano_shared::adapters::postgres::iam_auth::url_with_token(database_url, aws).await?,
-            _ => database_url.clone(),
-        };
         // Boxed: the migrations future is deep enough to overflow the compiler's type limit.
-        let run = run_migrations_resource(&url, client, kms, app_password.as_deref(), &event.payload);
-        Box::pin(run).await?;
+        Box::pin(run_migrations_resource(database_url, client, kms, secrets.as_ref(), &event.payload)).await?;
         Ok::<_, Error>(())
     }))
     .await
 }
 
-/// A field of the JSON secret `id` (`{"username", "password"}`, as RDS Proxy reads it).
-pub async fn secret_field(
-    source: &dyn tucano_shared::ports::SecretSource,
-    id: &str,
-    field: &str,
-) -> Result<String, Error> {
+/// Where the migrations function finds its passwords: the schema owner's (the secret RDS
+/// manages for the master user) and the application role's (the one RDS Proxy logs in
+/// with), both JSON secrets `{"username", "password"}`.
+pub struct MigrationSecrets<'a> {
+    pub source: &'a dyn tucano_shared::ports::SecretSource,
+    pub owner_password: Option<String>,
+    pub app_password: Option<String>,
+}
+
+/// The `password` of the JSON secret `id`.
+pub async fn secret_password(source: &dyn tucano_shared::ports::SecretSource, id: &str) -> anyhow::Result<String> {
     let secret = source.read(id).await?;
-    let fields: serde_json::Value = serde_json::from_slice(&secret.current).map_err(|_| "a secret is not JSON")?;
-    Ok(fields[field].as_str().ok_or("a secret lacks a field")?.to_owned())
+    let fields: serde_json::Value =
+        serde_json::from_slice(&secret.current).map_err(|_| anyhow::anyhow!("a database secret is not JSON"))?;
+    Ok(fields["password"].as_str().ok_or_else(|| anyhow::anyhow!("a database secret has no password"))?.to_owned())
 }
 
 /// Applies migrations (and, with KMS, ensures the blind-index key; with `app_password`,
@@ -217,17 +225,22 @@ pub async fn run_migrations_resource(
     database_url: &str,
     client: &reqwest::Client,
     kms: Option<(&aws_sdk_kms::Client, &str)>,
-    app_password: Option<&str>,
+    secrets: Option<&MigrationSecrets<'_>>,
     event: &serde_json::Value,
 ) -> Result<(), Error> {
     let outcome: Result<serde_json::Value, ()> = match event["RequestType"].as_str() {
         Some("Delete") => Ok(serde_json::json!({})),
         _ => async {
-            let pool = tucano_shared::adapters::postgres::lazy_pool(database_url, 1)?;
+            let mut options: tucano_shared::adapters::postgres::PgConnectOptions = database_url.parse()?;
+            if let Some(id) = secrets.and_then(|s| s.owner_password.as_deref().map(|id| (s.source, id))) {
+                options = options.password(&secret_password(id.0, id.1).await?);
+            }
+            let pool = tucano_shared::adapters::postgres::lazy_pool_with(options, 1);
             let done = async {
                 tucano_shared::adapters::postgres::migrate(&pool).await?;
-                if let Some(password) = app_password {
-                    tucano_shared::adapters::postgres::set_application_password(&pool, password).await?;
+                if let Some((source, id)) = secrets.and_then(|s| s.app_password.as_deref().map(|id| (s.source, id))) {
+                    let password = secret_password(source, id).await?;
+                    tucano_shared::adapters::postgres::set_application_password(&pool, &password).await?;
                 }
                 let mut data = serde_json::json!({});
                 if let Some((kms, key_id)) = kms {

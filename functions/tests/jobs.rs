@@ -17,12 +17,20 @@ async fn the_authorizer_admits_a_valid_api_key_and_names_its_merchant(pool: PgPo
     let (key, id) = merchant(&pool).await;
     let state = AppState::with_pool(config, pool).unwrap();
     let event = |auth: &str| serde_json::json!({"version": "2.0", "type": "REQUEST", "identitySource": [auth]});
-    let ok = tucano_functions::jobs::authorize(&state, &event(&format!("Bearer {}", key.expose()))).await;
+    let ok = tucano_functions::jobs::authorize(&state, &event(&format!("Bearer {}", key.expose()))).await.unwrap();
     assert_eq!(ok, serde_json::json!({"isAuthorized": true, "context": {"merchantId": id.to_string()}}));
     for bad in ["Bearer tk_nope", "", "Basic abc", &format!("Bearer {}x", key.expose())] {
-        let no = tucano_functions::jobs::authorize(&state, &event(bad)).await;
+        let no = tucano_functions::jobs::authorize(&state, &event(bad)).await.unwrap();
         assert_eq!(no, serde_json::json!({"isAuthorized": false}), "{bad}");
     }
+    // With the database unreachable the key cannot be checked: an error, not a denial
+    // (which API Gateway would cache).
+    let config = Config::new("postgres://unused".into(), 1, "pix.example.com/qr/v2".into())
+        .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
+        .unwrap();
+    let nowhere = tucano_shared::adapters::postgres::lazy_pool("postgres://tucano@127.0.0.1:1/tucano", 1).unwrap();
+    let down = AppState::with_pool(config, nowhere).unwrap();
+    assert!(tucano_functions::jobs::authorize(&down, &event(&format!("Bearer {}", key.expose()))).await.is_err());
 }
 
 /// A one-shot HTTP server: answers 200 to the first request and returns its body.
@@ -95,4 +103,62 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "FAILED");
     assert!(!body["Reason"].as_str().unwrap().contains("127.0.0.1"), "no internals in the reason");
+}
+
+/// Secrets Manager stand-in: the JSON secrets RDS and the template keep.
+struct Secrets(std::collections::HashMap<&'static str, &'static str>);
+
+#[async_trait::async_trait]
+impl tucano_shared::ports::SecretSource for Secrets {
+    async fn read(&self, id: &str) -> Result<tucano_shared::ports::SecretVersions, tucano_shared::ports::StoreError> {
+        let value = self.0.get(id).ok_or_else(|| {
+            tucano_shared::ports::StoreError::Unavailable(anyhow::anyhow!("secret store unreachable"))
+        })?;
+        Ok(tucano_shared::ports::SecretVersions { current: value.as_bytes().to_vec(), previous: None })
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_migrations_set_the_application_roles_password_from_its_secret_and_fail_the_deploy_without_it(
+    pool: PgPool,
+) {
+    use tucano_functions::jobs::{run_migrations_resource, MigrationSecrets};
+    let source = Secrets(std::collections::HashMap::from([
+        ("owner", r#"{"username": "postgres", "password": "not-checked-on-trust"}"#),
+        ("app", r#"{"username": "tucano_app", "password": "correct-horse-battery-staple-0123"}"#),
+    ]));
+    let event = |url: &str| {
+        serde_json::json!({"RequestType": "Create", "ResponseURL": url, "RequestId": "r-1",
+                                               "StackId": "s", "LogicalResourceId": "Migrations"})
+    };
+    let client = reqwest::Client::new();
+    let secrets =
+        MigrationSecrets { source: &source, owner_password: Some("owner".into()), app_password: Some("app".into()) };
+    let (url, answer) = response_url().await;
+    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&secrets), &event(&url)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    // The role's password is the secret's, stored as a SCRAM verifier (so the statement
+    // that set it carried no password).
+    let stored: String = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = 'tucano_app'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (head, _) = stored.strip_prefix("SCRAM-SHA-256$").unwrap().split_once('$').unwrap();
+    let (iterations, salt) = head.split_once(':').unwrap();
+    let salt: [u8; 16] =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, salt).unwrap().try_into().unwrap();
+    let expected = tucano_shared::adapters::postgres::scram::verifier(
+        "correct-horse-battery-staple-0123",
+        &salt,
+        iterations.parse().unwrap(),
+    );
+    assert_eq!(stored, expected);
+
+    // A secret that cannot be read fails the deploy at once (CloudFormation is answered).
+    let missing = MigrationSecrets { source: &source, owner_password: Some("gone".into()), app_password: None };
+    let (url, answer) = response_url().await;
+    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&missing), &event(&url)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(body["Status"], "FAILED");
 }

@@ -231,7 +231,7 @@ pub const ROUTES: &[Route] = &[
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
         keys: &[FAVORECIDO],
-        quota: Quota::Unlimited,
+        quota: Quota::Dict,
     },
     Route {
         id: RouteId::TransferGet,
@@ -270,7 +270,7 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_put",
         access: Access::Merchant,
         idempotency: Idempotency::Optional,
-        keys: &[WEBHOOK_SECRET],
+        keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -400,7 +400,7 @@ pub const ROUTES: &[Route] = &[
         function: "rail_notification",
         access: Access::Rail,
         idempotency: Idempotency::Off,
-        keys: &[PAGADOR],
+        keys: &[PAGADOR, DEVEDOR],
         quota: Quota::Unlimited,
     },
 ];
@@ -430,9 +430,9 @@ pub struct Job {
 /// The scheduled and queue-fed functions; `serverless.yml` and `functions/` follow this
 /// list as they follow `ROUTES`.
 pub const JOBS: &[Job] = &[
-    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR] },
+    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR, DEVEDOR] },
     Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[] },
-    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET] },
+    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET, PAGADOR] },
     Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
 ];
@@ -590,7 +590,7 @@ async fn run(
         }
         Access::Public | Access::Rail => None,
     };
-    let answer = match (route.idempotency, &merchant) {
+    match (route.idempotency, &merchant) {
         (Idempotency::Required | Idempotency::Optional, Some(m)) => {
             idempotency::guard(state, m, route.idempotency == Idempotency::Required, &req, request_id, || {
                 dispatch(state, route.id, &req)
@@ -598,15 +598,7 @@ async fn run(
             .await
         }
         _ => dispatch(state, route.id, &req).await,
-    };
-    if let Some(m) = &merchant {
-        let status = match &answer {
-            Ok(res) => res.status().as_u16(),
-            Err(e) => e.kind.status().as_u16(),
-        };
-        crate::http::quota::settle(state, route.quota, m, status).await;
     }
-    answer
 }
 
 async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Response, ApiError> {

@@ -71,8 +71,19 @@ impl HttpRail {
             .body(body))
     }
 
+    /// Sends a signed request. A 401 may mean the rail moved to a rotated secret this
+    /// function has not read yet: the secret is read again (at most once a minute) and,
+    /// if it changed, the request goes once more (orders are idempotent on their ids).
+    async fn send(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> Result<reqwest::Response, RailError> {
+        let res = self.signed(method.clone(), path, body.clone()).await?.send().await.map_err(transport)?;
+        if res.status() == reqwest::StatusCode::UNAUTHORIZED && self.secret.reread().await {
+            return self.signed(method, path, body).await?.send().await.map_err(transport);
+        }
+        Ok(res)
+    }
+
     async fn order(&self, path: &str, body: Vec<u8>) -> Result<(), RailError> {
-        let res = self.signed(reqwest::Method::POST, path, body).await?.send().await.map_err(transport)?;
+        let res = self.send(reqwest::Method::POST, path, body).await?;
         let status = res.status();
         if status.is_success() || status == reqwest::StatusCode::CONFLICT {
             return Ok(());
@@ -88,7 +99,7 @@ impl HttpRail {
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
-        let res = self.signed(reqwest::Method::GET, path, vec![]).await?.send().await.map_err(transport)?;
+        let res = self.send(reqwest::Method::GET, path, vec![]).await?;
         if res.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(RailStatus::Unknown);
         }
@@ -146,7 +157,7 @@ impl PixRail for HttpRail {
     async fn lookup_key(&self, chave: &str) -> Result<Option<EntradaDict>, RailError> {
         let path =
             format!("/dict/{}", percent_encoding::utf8_percent_encode(chave, percent_encoding::NON_ALPHANUMERIC));
-        let res = self.signed(reqwest::Method::GET, &path, vec![]).await?.send().await.map_err(transport)?;
+        let res = self.send(reqwest::Method::GET, &path, vec![]).await?;
         match res.status() {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => res.json().await.map(Some).map_err(transport),
@@ -168,7 +179,7 @@ impl PixRail for HttpRail {
             "/recebidos?desde={}",
             percent_encoding::utf8_percent_encode(&desde, percent_encoding::NON_ALPHANUMERIC)
         );
-        let res = self.signed(reqwest::Method::GET, &path, vec![]).await?.send().await.map_err(transport)?;
+        let res = self.send(reqwest::Method::GET, &path, vec![]).await?;
         if !res.status().is_success() {
             return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
         }
@@ -200,6 +211,52 @@ mod tests {
         let Err(RailError::Unavailable(e)) = rail.lookup_key("52998224725").await else { panic!("not unavailable") };
         let text = format!("{e:#} {e:?}");
         assert!(!text.contains("52998224725") && !text.contains("/dict"), "{text}");
+    }
+
+    /// A secret store whose value the test rotates.
+    struct Store(std::sync::Mutex<&'static [u8]>);
+
+    #[async_trait]
+    impl crate::ports::SecretSource for Store {
+        async fn read(&self, _: &str) -> Result<crate::ports::SecretVersions, crate::ports::StoreError> {
+            Ok(crate::ports::SecretVersions { current: self.0.lock().unwrap().to_vec(), previous: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn after_the_rail_moves_to_a_rotated_secret_the_next_call_reads_it_and_goes_through() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const NEW: &[u8] = b"rail-secret-after-rotation";
+        // A loopback rail that accepts only messages signed with the new secret.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+                        .unwrap_or_default()
+                };
+                let ts: i64 = header(TIMESTAMP_HEADER).trim().parse().unwrap_or(0);
+                let answer: &[u8] = if header(SIGNATURE_HEADER).trim() == sign(NEW, ts, b"") {
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10\r\nconnection: close\r\n\r\n{\"pix\":[]}"
+                } else {
+                    b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                };
+                let _ = socket.write_all(answer).await;
+            }
+        });
+        let store = Arc::new(Store(std::sync::Mutex::new(b"rail-secret-before-rotation")));
+        let secret = RotatingSecret::from_source(store.clone(), "rail".into(), 16).reread_after(Duration::ZERO);
+        let rail = HttpRail::new(&format!("http://{addr}"), Arc::new(secret), Duration::from_secs(2));
+        let first = rail.received_since(chrono::Utc::now()).await;
+        assert!(matches!(first, Err(RailError::Unavailable(_))), "the old secret is refused");
+        *store.0.lock().unwrap() = NEW;
+        let statement = rail.received_since(chrono::Utc::now()).await;
+        assert!(statement.is_ok_and(|pix| pix.is_empty()), "a 401 leads to a re-read and one more try");
     }
 
     fn status(json: serde_json::Value) -> Result<RailStatus, RailError> {

@@ -1,5 +1,7 @@
 //! The `SecretSource` on AWS Secrets Manager: a secret's `AWSCURRENT` version and, while a
-//! rotation overlaps, its `AWSPREVIOUS` one.
+//! rotation overlaps (the current version is less than [`OVERLAP`] old), its
+//! `AWSPREVIOUS` one — so a leaked value stops verifying a day after the rotation that
+//! replaced it, not at the next rotation.
 
 use crate::ports::{SecretSource, SecretVersions, StoreError};
 use async_trait::async_trait;
@@ -7,8 +9,17 @@ use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use aws_sdk_secretsmanager::Client;
 
+/// How long the previous value keeps verifying after a rotation.
+pub const OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 pub struct SecretsManagerSource {
     client: Client,
+}
+
+/// A version's value and when it was made.
+struct Version {
+    value: Vec<u8>,
+    created: Option<std::time::SystemTime>,
 }
 
 impl SecretsManagerSource {
@@ -16,10 +27,13 @@ impl SecretsManagerSource {
         SecretsManagerSource { client }
     }
 
-    async fn stage(&self, id: &str, stage: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn stage(&self, id: &str, stage: &str) -> Result<Option<Version>, StoreError> {
         match self.client.get_secret_value().secret_id(id).version_stage(stage).send().await {
             Ok(out) => {
-                Ok(out.secret_string.map(String::into_bytes).or_else(|| out.secret_binary.map(|b| b.into_inner())))
+                let created = out.created_date.and_then(|d| std::time::SystemTime::try_from(d).ok());
+                let value =
+                    out.secret_string.map(String::into_bytes).or_else(|| out.secret_binary.map(|b| b.into_inner()));
+                Ok(value.map(|value| Version { value, created }))
             }
             Err(SdkError::ServiceError(e)) if matches!(e.err(), GetSecretValueError::ResourceNotFoundException(_)) => {
                 Ok(None)
@@ -40,7 +54,9 @@ impl SecretSource for SecretsManagerSource {
             .stage(id, "AWSCURRENT")
             .await?
             .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("secret {id} has no current value")))?;
-        let previous = self.stage(id, "AWSPREVIOUS").await?;
-        Ok(SecretVersions { current, previous })
+        // Without a creation date the overlap cannot be bounded: no previous value then.
+        let overlapping = current.created.and_then(|c| c.elapsed().ok()).is_some_and(|age| age < OVERLAP);
+        let previous = if overlapping { self.stage(id, "AWSPREVIOUS").await?.map(|v| v.value) } else { None };
+        Ok(SecretVersions { current: current.value, previous })
     }
 }

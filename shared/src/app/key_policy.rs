@@ -29,18 +29,24 @@ pub const BLIND_INDEX_KEY: &str = "blind-index-key";
 pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
 
 tokio::task_local! {
-    static POLICY: &'static [&'static str];
+    static POLICY: Option<&'static [&'static str]>;
 }
 
 /// Runs `work` (one request or job invocation) allowed only the listed purposes.
 pub async fn within<F: Future>(purposes: &'static [&'static str], work: F) -> F::Output {
-    POLICY.scope(purposes, work).await
+    POLICY.scope(Some(purposes), work).await
+}
+
+/// `work` held to the running task's policy, for a task it spawns (a task-local does not
+/// follow `tokio::spawn` by itself).
+pub fn inherit<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    POLICY.scope(POLICY.try_with(|p| *p).ok().flatten(), work)
 }
 
 /// Whether the running request may use `purpose`. Outside any request (start-up, tools)
 /// everything is allowed: the IAM policy is the boundary there.
 pub fn allowed(purpose: &str) -> bool {
-    purpose == BLIND_INDEX_KEY || POLICY.try_with(|p| p.contains(&purpose)).unwrap_or(true)
+    purpose == BLIND_INDEX_KEY || POLICY.try_with(|p| p.is_none_or(|p| p.contains(&purpose))).unwrap_or(true)
 }
 
 /// A cipher that refuses purposes outside the running request's list, as KMS does in AWS
@@ -98,6 +104,18 @@ mod tests {
         })
         .await;
         within(&[], async { assert!(c.decrypt(&sealed, context(DEVEDOR)).await.is_err()) }).await;
+    }
+
+    #[tokio::test]
+    async fn a_task_spawned_by_a_request_keeps_its_policy() {
+        let c = Arc::new(guarded());
+        let sealed = c.encrypt(b"x", context(DEVEDOR)).await.unwrap();
+        let refused = within(&[PAGADOR], async {
+            let c = c.clone();
+            tokio::spawn(inherit(async move { c.decrypt(&sealed, context(DEVEDOR)).await.is_err() })).await.unwrap()
+        })
+        .await;
+        assert!(refused);
     }
 
     #[tokio::test]

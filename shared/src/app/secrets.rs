@@ -9,9 +9,14 @@ use tokio::sync::RwLock;
 
 /// How soon a failed verification may read the secret again.
 pub const MIN_REREAD: Duration = Duration::from_secs(60);
+/// How long values are held before the next use reads them again, whatever happens: a
+/// rotation reaches every function within this bound, and a revoked previous value stops
+/// verifying.
+pub const MAX_AGE: Duration = Duration::from_secs(300);
 
 struct Held {
     versions: SecretVersions,
+    /// When the store was last asked (successfully or not).
     read_at: Instant,
 }
 
@@ -57,18 +62,33 @@ impl RotatingSecret {
         Ok(SecretVersions { current: versions.current, previous })
     }
 
-    /// The values now: current first, then the previous one during a rotation.
+    fn fresh(&self, h: &Held) -> bool {
+        self.source.is_none() || h.read_at.elapsed() < MAX_AGE
+    }
+
+    /// The values now: current first, then the previous one during a rotation. Read from
+    /// the store on first use and once they are older than [`MAX_AGE`] (if the store is
+    /// down then, the values held are kept).
     pub async fn versions(&self) -> Result<SecretVersions, StoreError> {
-        if let Some(h) = self.held.read().await.as_ref() {
+        if let Some(h) = self.held.read().await.as_ref().filter(|h| self.fresh(h)) {
             return Ok(h.versions.clone());
         }
         let mut held = self.held.write().await;
-        if let Some(h) = held.as_ref() {
+        if let Some(h) = held.as_ref().filter(|h| self.fresh(h)) {
             return Ok(h.versions.clone());
         }
-        let versions = self.load().await?;
-        *held = Some(Held { versions: versions.clone(), read_at: Instant::now() });
-        Ok(versions)
+        match (self.load().await, held.as_mut()) {
+            (Ok(versions), _) => {
+                *held = Some(Held { versions: versions.clone(), read_at: Instant::now() });
+                Ok(versions)
+            }
+            (Err(e), Some(h)) => {
+                tracing::warn!(error = %e, "re-reading a secret failed; keeping the values held");
+                h.read_at = Instant::now();
+                Ok(h.versions.clone())
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Reads the secret again unless it was read within [`MIN_REREAD`] (or as set); true if its value
@@ -89,6 +109,10 @@ impl RotatingSecret {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "re-reading a secret failed; keeping the values held");
+                // A store that is down is not asked again at once by the next bad message.
+                if let Some(h) = held.as_mut() {
+                    h.read_at = Instant::now();
+                }
                 false
             }
         }
@@ -138,6 +162,11 @@ mod tests {
         assert!(secret.reread().await);
         let v = secret.versions().await.unwrap();
         assert_eq!(v.all(), [&b"second-secret-0123"[..], &b"first-secret-0123"[..]]);
+        // Past MAX_AGE the next use reads again by itself: the previous value is gone.
+        *store.value.lock().unwrap() = (b"second-secret-0123".to_vec(), None);
+        secret.held.write().await.as_mut().unwrap().read_at -= MAX_AGE;
+        assert_eq!(secret.versions().await.unwrap().all(), [&b"second-secret-0123"[..]]);
+        assert_eq!(*store.reads.lock().unwrap(), 3);
     }
 
     #[tokio::test]

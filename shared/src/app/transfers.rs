@@ -8,6 +8,7 @@ use crate::domain::ids::{EndToEndId, Txid};
 use crate::domain::merchant::Merchant;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
+use crate::domain::quota::{lookup_refund, LookupOutcome, LOOKUP_RESERVE, MILLI, ORDER_SENT};
 use crate::domain::transfer::{IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
     ConcludeOutcome, Page, RailError, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
@@ -32,6 +33,9 @@ pub enum TransferError {
     NotFound,
     #[error("the Pix rail is unavailable")]
     RailUnavailable(#[source] anyhow::Error),
+    /// The merchant's key-lookup bucket is empty for `retry_after` more seconds.
+    #[error("the key-lookup quota is used up")]
+    RateLimited { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,9 +50,41 @@ fn rail_error(e: RailError) -> TransferError {
     }
 }
 
-/// `GET /dict/{chave}`: who holds a key, as a banking app shows it before paying.
-pub async fn lookup(state: &AppState, chave: &PixKey) -> Result<EntradaDict, TransferError> {
-    state.rail.lookup_key(chave.as_str()).await.map_err(rail_error)?.ok_or(TransferError::UnknownKey)
+/// Who holds a key, as a banking app shows it before paying (`GET /dict/{chave}`, and
+/// before a transfer to a key). Charged to the merchant's key-lookup bucket as the DICT
+/// charges its own: the worst case is reserved first (refused with `RateLimited` while the
+/// bucket holds less than a token), what the answer did not cost goes back after.
+pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Result<EntradaDict, TransferError> {
+    let bucket = state.config.quotas.dict_bucket(merchant.individual);
+    let counters = &state.rate_counter;
+    let floor = Some(MILLI - LOOKUP_RESERVE);
+    match counters.adjust_bucket(merchant.id, bucket, -LOOKUP_RESERVE, floor, state.clock.now()).await {
+        Ok((_, true)) => {}
+        Ok((tokens, false)) => {
+            return Err(TransferError::RateLimited { retry_after: bucket.seconds_until_one(tokens) })
+        }
+        // The counter down must not stop payments; the stage's throttling still bounds it.
+        Err(e) => tracing::warn!(error = %e, "key-lookup quota unavailable: admitted"),
+    }
+    let answer = state.rail.lookup_key(chave.as_str()).await;
+    let outcome = match &answer {
+        Ok(Some(_)) => LookupOutcome::Found,
+        Ok(None) => LookupOutcome::NotFound,
+        Err(_) => LookupOutcome::NotAsked,
+    };
+    give_back(state, merchant, lookup_refund(outcome)).await;
+    answer.map_err(rail_error)?.ok_or(TransferError::UnknownKey)
+}
+
+/// Returns `milli` thousandths of a token to the merchant's key-lookup bucket.
+async fn give_back(state: &AppState, merchant: &Merchant, milli: i64) {
+    if milli == 0 {
+        return;
+    }
+    let bucket = state.config.quotas.dict_bucket(merchant.individual);
+    if let Err(e) = state.rate_counter.adjust_bucket(merchant.id, bucket, milli, None, state.clock.now()).await {
+        tracing::warn!(error = %e, "returning key-lookup tokens failed");
+    }
 }
 
 /// The result of a transfer request: the transfer, and whether this call created it.
@@ -131,7 +167,7 @@ pub async fn send(
         };
     }
     let nome = match &request.favorecido {
-        Receiver::Key(k) => Some(lookup(state, k).await?.nome),
+        Receiver::Key(k) => Some(lookup(state, merchant, k).await?.nome),
         Receiver::Account(_) => None,
     };
     let now = state.clock.now();
@@ -146,6 +182,10 @@ pub async fn send(
             TransferOutcome::Rejected(r) => return Err(r.into()),
         };
     dispatch(state, &transfer).await?;
+    if nome.is_some() {
+        // The lookup led to a payment order: the DICT gives its token back.
+        give_back(state, merchant, ORDER_SENT).await;
+    }
     let current = state.transfers.find(merchant.id, &request.id).await?.unwrap_or(transfer);
     crate::telemetry::metrics(&[
         ("TransfersRequested", 1.0, crate::telemetry::Unit::Count),

@@ -262,7 +262,7 @@ pub async fn deliver_all(state: &AppState, claimed: Vec<ClaimedDelivery>) -> (u3
     let mut tasks = tokio::task::JoinSet::new();
     for group in groups {
         let state = state.clone();
-        tasks.spawn(async move { deliver_group(&state, group).await });
+        tasks.spawn(super::key_policy::inherit(async move { deliver_group(&state, group).await }));
     }
     let (mut attempted, mut delivered) = (0, 0);
     while let Some(done) = tasks.join_next().await {

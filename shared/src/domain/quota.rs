@@ -11,8 +11,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quota {
     Unlimited,
-    /// Requests that reveal who holds a Pix key (`GET /dict`, `PUT /envio`): each answer
-    /// carries a name and a masked document. Counted in the merchant's [`DictBucket`].
+    /// Requests that may reveal who holds a Pix key (`GET /dict`, `PUT /envio`, `PUT
+    /// /envio/{id}/qrcode`): each answer carries a name and a masked document. The key
+    /// lookup itself is charged to the merchant's [`DictBucket`] (so a replay or a
+    /// transfer to a bank account costs nothing); the route is only throttled tighter.
     Dict,
     /// Lists that scan many rows.
     List,
@@ -66,10 +68,18 @@ pub struct DictBucket {
 
 impl DictBucket {
     /// The tokens a bucket holding `tokens` holds `elapsed_ms` later (never above its size;
-    /// a bucket in debt, after misses, refills toward zero first).
-    pub fn refill(&self, tokens: i64, elapsed_ms: i64) -> i64 {
-        let gained = elapsed_ms.max(0).saturating_mul(self.refill_milli_per_minute) / 60_000;
-        tokens.saturating_add(gained).min(self.capacity_milli)
+    /// a bucket in debt refills toward zero first), and how many of those milliseconds the
+    /// refill used: the rest (less than one thousandth's worth) counts toward the next, so
+    /// frequent calls lose nothing to rounding. A full bucket uses them all.
+    pub fn refill(&self, tokens: i64, elapsed_ms: i64) -> (i64, i64) {
+        let elapsed_ms = elapsed_ms.max(0);
+        let rate = self.refill_milli_per_minute.max(1);
+        let gained = elapsed_ms.saturating_mul(rate) / 60_000;
+        let refilled = tokens.saturating_add(gained);
+        if refilled >= self.capacity_milli {
+            return (self.capacity_milli, elapsed_ms);
+        }
+        (refilled, (gained.saturating_mul(60_000).saturating_add(rate - 1) / rate).min(elapsed_ms))
     }
 
     /// Whole seconds (at least 1) until a bucket holding `tokens` holds one token.
@@ -80,14 +90,29 @@ impl DictBucket {
     }
 }
 
-/// What a key-lookup request costs once answered, beyond the token its admission took: a
-/// key not found costs 20 in all (DICT: 404 subtracts 20); a payment order sent gives one
-/// back (DICT: "ordem de pagamento enviada: adiciona 1").
-pub fn dict_settlement(status: u16) -> i64 {
-    match status {
-        404 => -19 * MILLI,
-        201 => MILLI,
-        _ => 0,
+/// What a key lookup reserves before it is made: the worst case, a key not found (DICT:
+/// a 404 subtracts 20). It is admitted while the bucket holds a whole token, so concurrent
+/// misses cannot overdraw it by more than one lookup's worth.
+pub const LOOKUP_RESERVE: i64 = 20 * MILLI;
+/// A payment order sent gives one back (DICT: "ordem de pagamento enviada: adiciona 1").
+pub const ORDER_SENT: i64 = MILLI;
+
+/// How a key lookup ended, for its cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupOutcome {
+    Found,
+    NotFound,
+    /// The directory never answered: it cost nothing.
+    NotAsked,
+}
+
+/// What goes back to the bucket of the reservation once the lookup ended: a key found
+/// costs 1, a key not found 20, an unanswered lookup nothing.
+pub fn lookup_refund(outcome: LookupOutcome) -> i64 {
+    match outcome {
+        LookupOutcome::Found => LOOKUP_RESERVE - MILLI,
+        LookupOutcome::NotFound => 0,
+        LookupOutcome::NotAsked => LOOKUP_RESERVE,
     }
 }
 
@@ -123,11 +148,27 @@ mod tests {
         let pj = limits.dict_bucket(false);
         assert_eq!((pf.capacity_milli, pj.capacity_milli), (100 * MILLI, 1000 * MILLI));
         // Empty, a minute later it holds two tokens; never more than its size.
-        assert_eq!(pf.refill(0, 60_000), 2 * MILLI);
-        assert_eq!(pf.refill(99 * MILLI, 3_600_000), 100 * MILLI);
-        // In debt after misses, it climbs back at the same pace.
-        assert_eq!(pf.refill(-20 * MILLI, 60_000), -18 * MILLI);
-        assert_eq!(pf.refill(5, -1), 5, "a clock that steps back refills nothing");
+        assert_eq!(pf.refill(0, 60_000), (2 * MILLI, 60_000));
+        assert_eq!(pf.refill(99 * MILLI, 3_600_000), (100 * MILLI, 3_600_000));
+        // In debt after a miss, it climbs back at the same pace.
+        assert_eq!(pf.refill(-19 * MILLI, 60_000), (-17 * MILLI, 60_000));
+        assert_eq!(pf.refill(5, -1), (5, 0), "a clock that steps back refills nothing");
+    }
+
+    #[test]
+    fn frequent_refills_lose_nothing_to_rounding() {
+        let pf = QuotaLimits::default().dict_bucket(true);
+        // One thousandth takes 30 ms: 29 ms gain nothing and use nothing.
+        assert_eq!(pf.refill(0, 29), (0, 0));
+        assert_eq!(pf.refill(0, 45), (1, 30), "15 ms carry over");
+        // A minute in 20 ms steps, carrying the remainder, gains what one step would.
+        let (mut tokens, mut carried) = (0, 0);
+        for _ in 0..3000 {
+            let (t, used) = pf.refill(tokens, carried + 20);
+            carried = carried + 20 - used;
+            tokens = t;
+        }
+        assert_eq!(tokens, 2 * MILLI);
     }
 
     #[test]
@@ -140,10 +181,12 @@ mod tests {
     }
 
     #[test]
-    fn a_miss_costs_twenty_in_all_and_an_order_sent_gives_one_back() {
-        assert_eq!(MILLI - dict_settlement(404), 20 * MILLI);
-        assert_eq!(dict_settlement(200), 0);
-        assert_eq!(-MILLI + dict_settlement(201), 0);
+    fn a_hit_costs_one_a_miss_twenty_an_unanswered_lookup_nothing_and_an_order_gives_one_back() {
+        let cost = |o| LOOKUP_RESERVE - lookup_refund(o);
+        assert_eq!(cost(LookupOutcome::Found), MILLI);
+        assert_eq!(cost(LookupOutcome::NotFound), 20 * MILLI);
+        assert_eq!(cost(LookupOutcome::NotAsked), 0);
+        assert_eq!(cost(LookupOutcome::Found) - ORDER_SENT, 0, "look up, then pay: free");
         assert_eq!(Quota::Unlimited.name(), None);
     }
 }

@@ -44,6 +44,10 @@ fn map_error(e: TransferError) -> ApiError {
         }
         TransferError::NotFound => ApiError::new(ProblemKind::EnvioNaoEncontrado, "No transfer with this idEnvio."),
         TransferError::RailUnavailable(cause) => ApiError::unavailable(cause),
+        TransferError::RateLimited { retry_after } => crate::http::quota::limited(
+            format!("The key-lookup quota is used up (a key not found costs 20 lookups); retry after {retry_after} s."),
+            retry_after,
+        ),
         TransferError::Store(e) => e.into(),
     }
 }
@@ -296,9 +300,9 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
 
 /// `GET /dict/{chave}`: the holder's name and masked document.
 pub async fn dict(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    authenticated(req)?;
+    let merchant = authenticated(req)?;
     let chave = PixKey::parse(param(req, "chave")).map_err(|e| invalid("chave", &e.to_string()))?;
-    let entry = transfers::lookup(state, &chave).await.map_err(map_error)?;
+    let entry = transfers::lookup(state, &merchant, &chave).await.map_err(map_error)?;
     Ok(json(
         StatusCode::OK,
         &j!({"chave": entry.chave, "tipoChave": entry.tipo_chave, "nome": entry.nome, "documento": entry.documento, "ispb": entry.ispb}),

@@ -9,7 +9,7 @@ use aws_sigv4::sign::v4;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// How long RDS accepts a token for a new connection.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
@@ -62,25 +62,15 @@ async fn token_for(
     auth_token(options.get_host(), options.get_port(), options.get_username(), region, &credentials, SystemTime::now())
 }
 
-/// `database_url` with a fresh token as its password, from the configuration's region and
-/// credentials (for a one-off connection: the migrations function's).
-pub async fn url_with_token(database_url: &str, aws: &aws_config::SdkConfig) -> anyhow::Result<String> {
-    let options: PgConnectOptions = database_url.parse()?;
-    let region = aws.region().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS_REGION"))?;
-    let provider = aws.credentials_provider().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS credentials"))?;
-    let token = token_for(&options, region.as_ref(), &provider).await?;
-    let mut url = url::Url::parse(database_url)?;
-    url.set_password(Some(&token)).map_err(|_| anyhow::anyhow!("the database URL cannot carry a password"))?;
-    Ok(url.into())
-}
-
 /// Keeps a pool's password a fresh token: new connections take the options set last.
 pub struct IamPassword {
     pool: PgPool,
     options: PgConnectOptions,
     region: String,
     credentials: SharedCredentialsProvider,
-    minted: Mutex<Option<Instant>>,
+    /// When the token in use was signed: wall-clock time, as RDS judges it (a frozen
+    /// Lambda's monotonic clock may not have moved while the wall clock did).
+    minted: Mutex<Option<SystemTime>>,
 }
 
 impl IamPassword {
@@ -94,7 +84,8 @@ impl IamPassword {
     }
 
     fn due(&self) -> bool {
-        self.minted.lock().map(|m| m.is_none_or(|at| at.elapsed() >= TOKEN_REFRESH)).unwrap_or(true)
+        let age = |at: SystemTime| SystemTime::now().duration_since(at).unwrap_or(TOKEN_REFRESH);
+        self.minted.lock().map(|m| m.is_none_or(|at| age(at) >= TOKEN_REFRESH)).unwrap_or(true)
     }
 
     /// Before a request or job uses the pool: a token older than [`TOKEN_REFRESH`] is
@@ -106,7 +97,7 @@ impl IamPassword {
         let token = token_for(&self.options, &self.region, &self.credentials).await?;
         self.pool.set_connect_options(self.options.clone().password(&token));
         if let Ok(mut m) = self.minted.lock() {
-            *m = Some(Instant::now());
+            *m = Some(SystemTime::now());
         }
         Ok(())
     }

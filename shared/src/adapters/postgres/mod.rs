@@ -33,12 +33,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// A lazy pool: no connection is opened until the first query, so a Lambda cold start
 /// does not pay for one it may not need, and a database outage does not stop start-up.
 pub fn lazy_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5))
-        .idle_timeout(Duration::from_secs(300))
-        .connect_lazy(database_url)
+    Ok(lazy_pool_with(database_url.parse()?, max_connections))
 }
 
 /// The role the API's functions connect as (migration 20261201000003).
@@ -50,6 +45,18 @@ pub async fn set_application_password(pool: &PgPool, password: &str) -> Result<(
     let verifier = scram::new_verifier(password);
     sqlx::query(&format!("ALTER ROLE {APPLICATION_ROLE} WITH LOGIN PASSWORD '{verifier}'")).execute(pool).await?;
     Ok(())
+}
+
+pub use sqlx::postgres::PgConnectOptions;
+
+/// [`lazy_pool`] on parsed options (a password set apart from the URL).
+pub fn lazy_pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options)
 }
 
 /// Applies every pending migration.

@@ -73,16 +73,17 @@ impl RateCounter for PgRateCounter {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        let refilled = bucket.refill(row.tokens_milli, (now - row.updated_at).num_milliseconds());
+        let (refilled, used_ms) = bucket.refill(row.tokens_milli, (now - row.updated_at).num_milliseconds());
+        let refilled_to = row.updated_at + chrono::Duration::milliseconds(used_ms);
         let after = refilled.saturating_add(delta).min(bucket.capacity_milli);
         let applied = floor.is_none_or(|f| after >= f);
         let tokens = if applied { after } else { refilled };
-        // A clock behind the stored one keeps the stored time (refill never runs backwards).
+        // The time the refill used up (never ahead of `now`, never behind the stored time).
         sqlx::query!(
-            "UPDATE dict_buckets SET tokens_milli = $2, updated_at = GREATEST(updated_at, $3) WHERE merchant_id = $1",
+            "UPDATE dict_buckets SET tokens_milli = $2, updated_at = $3 WHERE merchant_id = $1",
             merchant.0,
             tokens,
-            now
+            refilled_to
         )
         .execute(&mut *tx)
         .await
