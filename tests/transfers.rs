@@ -451,10 +451,16 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     assert_eq!(transfers, 0);
     // Another merchant has its own bucket.
     assert_eq!(lookup(&other, SUPPLIER).await.unwrap().status(), 200);
-    // Half a minute refills one token; a payment order sent gives back the one it took.
+    // Half a minute refills one token; a payment order sent gives back the one it took. A
+    // request refused for the quota is not kept under its Idempotency-Key: the same key
+    // after Retry-After runs it.
     fund(&app, 7, "10.00").await;
+    let pay = || {
+        app.request(Method::PUT, "/envio/pago1", &m).header("idempotency-key", "pago-1").json(&by_key("1.00", SUPPLIER))
+    };
+    assert_eq!(call(pay()).await.0, 429);
     *clock.0.lock().unwrap() = start + chrono::Duration::seconds(30);
-    let (status, _, envio) = call(app.request(Method::PUT, "/envio/pago1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    let (status, _, envio) = call(pay()).await;
     assert_eq!(status, 201, "{envio}");
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "the order gave its token back");
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 429);

@@ -83,7 +83,8 @@ pub fn redact(line: &str) -> String {
 
 /// `%XX` escapes that stand for a printable ASCII character, decoded (so that a document
 /// or an address cannot hide behind its URL form); any other escape is kept as written, so
-/// decoding never adds a line break or a control character to a log line.
+/// decoding never adds a control character to a log line — nor a `"`, `\` or `%`, which
+/// would break out of a JSON string (or make a new escape) in a JSON log line.
 fn decode_printable(line: &str) -> String {
     let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
@@ -93,7 +94,7 @@ fn decode_printable(line: &str) -> String {
             .then(|| line.get(i + 1..i + 3))
             .flatten()
             .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            .filter(|b| (0x20..0x7f).contains(b));
+            .filter(|b| (0x20..0x7f).contains(b) && !matches!(b, b'"' | b'\\' | b'%'));
         match escaped {
             Some(b) => {
                 out.push(char::from(b));
@@ -272,8 +273,14 @@ mod tests {
         assert_eq!(redact("GET /dict%2F52998224725"), "GET /dict/*********25");
         assert_eq!(redact("q=ana%40example%2Ecom"), "q=a***@example.com");
         assert_eq!(redact("cpf%3D52998224725"), "cpf=*********25");
-        // An escape for a control character stays escaped: no line break gets in.
+        // An escape for a control character stays escaped: no line break gets in; nor
+        // does a quote or backslash that would end a JSON string early.
         assert_eq!(redact("a%0Ab %zz %4"), "a%0Ab %zz %4");
+        assert_eq!(
+            redact(r#"{"path":"/x%22,%22level%22:%22ERROR%5Cn"}"#),
+            r#"{"path":"/x%22,%22level%22:%22ERROR%5Cn"}"#
+        );
+        assert_eq!(redact("a%2540example.com"), "a%2540example.com", "one decoding pass, and %25 stays");
         assert_eq!(redact("phone +55 11"), "phone +55 11");
         for kept in [
             "E99999999202611221305000000000001",

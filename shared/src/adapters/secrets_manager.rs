@@ -55,7 +55,9 @@ impl SecretSource for SecretsManagerSource {
             .await?
             .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("secret {id} has no current value")))?;
         // Without a creation date the overlap cannot be bounded: no previous value then.
-        let overlapping = current.created.and_then(|c| c.elapsed().ok()).is_some_and(|age| age < OVERLAP);
+        // (A creation date a little ahead of this clock is a fresh rotation, not none.)
+        let age = |c: std::time::SystemTime| c.elapsed().unwrap_or(std::time::Duration::ZERO);
+        let overlapping = current.created.map(age).is_some_and(|age| age < OVERLAP);
         let previous = if overlapping { self.stage(id, "AWSPREVIOUS").await?.map(|v| v.value) } else { None };
         Ok(SecretVersions { current: current.value, previous })
     }

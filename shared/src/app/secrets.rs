@@ -4,7 +4,7 @@
 
 use crate::ports::{SecretSource, SecretVersions, StoreError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 use tokio::sync::RwLock;
 
 /// How soon a failed verification may read the secret again.
@@ -16,9 +16,35 @@ pub const MAX_AGE: Duration = Duration::from_secs(300);
 
 struct Held {
     versions: SecretVersions,
-    /// When the store was last asked (successfully or not).
-    read_at: Instant,
+    /// When the store was last asked (successfully or not). Wall-clock time: a frozen
+    /// Lambda's monotonic clock may not have moved while the world did.
+    read_at: SystemTime,
+    /// When the store last answered.
+    loaded_at: SystemTime,
 }
+
+impl Held {
+    fn new(versions: SecretVersions) -> Self {
+        let now = SystemTime::now();
+        Held { versions, read_at: now, loaded_at: now }
+    }
+
+    fn asked_within(&self, d: Duration) -> bool {
+        SystemTime::now().duration_since(self.read_at).is_ok_and(|age| age < d)
+    }
+
+    /// After a failed read: asked now; and a previous value the store has not confirmed
+    /// for longer than a rotation's overlap stops verifying.
+    fn asked_in_vain(&mut self) {
+        self.read_at = SystemTime::now();
+        if SystemTime::now().duration_since(self.loaded_at).map_or(true, |age| age >= MAX_PREVIOUS_UNCONFIRMED) {
+            self.versions.previous = None;
+        }
+    }
+}
+
+/// How long a previous value keeps verifying while the store cannot be reached.
+pub const MAX_PREVIOUS_UNCONFIRMED: Duration = Duration::from_secs(24 * 3600);
 
 /// One secret with its rotation overlap (`previous`).
 pub struct RotatingSecret {
@@ -33,7 +59,7 @@ pub struct RotatingSecret {
 impl RotatingSecret {
     /// A secret given at start-up (the local server, tests): never re-read.
     pub fn fixed(current: Vec<u8>, previous: Option<Vec<u8>>) -> Self {
-        let held = Held { versions: SecretVersions { current, previous }, read_at: Instant::now() };
+        let held = Held::new(SecretVersions { current, previous });
         RotatingSecret { source: None, min_len: 0, reread_after: MIN_REREAD, held: RwLock::new(Some(held)) }
     }
 
@@ -63,7 +89,7 @@ impl RotatingSecret {
     }
 
     fn fresh(&self, h: &Held) -> bool {
-        self.source.is_none() || h.read_at.elapsed() < MAX_AGE
+        self.source.is_none() || h.asked_within(MAX_AGE)
     }
 
     /// The values now: current first, then the previous one during a rotation. Read from
@@ -79,12 +105,12 @@ impl RotatingSecret {
         }
         match (self.load().await, held.as_mut()) {
             (Ok(versions), _) => {
-                *held = Some(Held { versions: versions.clone(), read_at: Instant::now() });
+                *held = Some(Held::new(versions.clone()));
                 Ok(versions)
             }
             (Err(e), Some(h)) => {
                 tracing::warn!(error = %e, "re-reading a secret failed; keeping the values held");
-                h.read_at = Instant::now();
+                h.asked_in_vain();
                 Ok(h.versions.clone())
             }
             (Err(e), None) => Err(e),
@@ -98,20 +124,20 @@ impl RotatingSecret {
             return false;
         }
         let mut held = self.held.write().await;
-        if held.as_ref().is_some_and(|h| h.read_at.elapsed() < self.reread_after) {
+        if held.as_ref().is_some_and(|h| h.asked_within(self.reread_after)) {
             return false;
         }
         match self.load().await {
             Ok(versions) => {
                 let changed = held.as_ref().is_none_or(|h| h.versions != versions);
-                *held = Some(Held { versions, read_at: Instant::now() });
+                *held = Some(Held::new(versions));
                 changed
             }
             Err(e) => {
                 tracing::warn!(error = %e, "re-reading a secret failed; keeping the values held");
                 // A store that is down is not asked again at once by the next bad message.
                 if let Some(h) = held.as_mut() {
-                    h.read_at = Instant::now();
+                    h.asked_in_vain();
                 }
                 false
             }

@@ -58,21 +58,26 @@ pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Re
     let bucket = state.config.quotas.dict_bucket(merchant.individual);
     let counters = &state.rate_counter;
     let floor = Some(MILLI - LOOKUP_RESERVE);
-    match counters.adjust_bucket(merchant.id, bucket, -LOOKUP_RESERVE, floor, state.clock.now()).await {
-        Ok((_, true)) => {}
+    let reserved = match counters.adjust_bucket(merchant.id, bucket, -LOOKUP_RESERVE, floor, state.clock.now()).await {
+        Ok((_, true)) => true,
         Ok((tokens, false)) => {
             return Err(TransferError::RateLimited { retry_after: bucket.seconds_until_one(tokens) })
         }
         // The counter down must not stop payments; the stage's throttling still bounds it.
-        Err(e) => tracing::warn!(error = %e, "key-lookup quota unavailable: admitted"),
-    }
+        Err(e) => {
+            tracing::warn!(error = %e, "key-lookup quota unavailable: admitted");
+            false
+        }
+    };
     let answer = state.rail.lookup_key(chave.as_str()).await;
     let outcome = match &answer {
         Ok(Some(_)) => LookupOutcome::Found,
         Ok(None) => LookupOutcome::NotFound,
         Err(_) => LookupOutcome::NotAsked,
     };
-    give_back(state, merchant, lookup_refund(outcome)).await;
+    if reserved {
+        give_back(state, merchant, lookup_refund(outcome)).await;
+    }
     answer.map_err(rail_error)?.ok_or(TransferError::UnknownKey)
 }
 

@@ -129,11 +129,14 @@ where
         }
     }
     let res = run().await.unwrap_or_else(|e| e.into_response(request_id));
+    // A request that failed or was only asked to wait (429: a quota) changed nothing: its
+    // key is released, so a retry after `Retry-After` runs it instead of replaying the
+    // refusal. So is a response whose secret we could not seal.
+    let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
     let outcome = match seal(state, merchant, &res).await {
-        Ok(kept) if !res.status().is_server_error() => {
+        Ok(kept) if !retry_later => {
             state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(chrono::Utc::now())).await
         }
-        // A failed request, or a secret we could not seal: the key is released instead.
         _ => state.idempotency.release(merchant.id, &key, &hash).await,
     };
     if let Err(e) = outcome {
