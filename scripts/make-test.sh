@@ -5,16 +5,16 @@
 source "$(dirname "$0")/lib.sh"
 ensure_rust
 ensure_postgres
-ensure_moto
 cd "$ROOT"
-# The template tools (npm ci, two pip venvs) install while cargo builds: minutes saved on a
-# fresh clone.
-say "installing the template tools in the background (osls, cfn-lint, checkov; log: .tucano/tools.log)"
-( ensure_serverless && ensure_template_tools ) >"$STATE/tools.log" 2>&1 &
+# moto and the template tools (npm ci, three pip venvs) install while cargo builds, one
+# after another (two package installs at once could contend for apt's lock): minutes saved
+# on a fresh clone.
+say "installing moto and the template tools in the background (osls, cfn-lint, checkov; log: .tucano/tools.log)"
+( ensure_moto && ensure_serverless && ensure_template_tools ) >"$STATE/tools.log" 2>&1 &
 tools=$!
 say "building the workspace (queries checked against the committed .sqlx cache)"
 cargo build --workspace --bins --locked
-wait "$tools" || { cat "$STATE/tools.log" >&2; echo "installing the template tools failed" >&2; exit 1; }
+wait "$tools" || { cat "$STATE/tools.log" >&2; echo "installing moto or the template tools failed" >&2; exit 1; }
 # The template is packaged and checked (Node, Python) while cargo compiles the tests.
 say "packaging and checking the template in the background (log: .tucano/package-check.log)"
 PACKAGE_FROM_DEBUG=1 PACKAGE_DEBUG_BUILT=1 bash "$ROOT/scripts/make-package.sh" >"$STATE/package-check.log" 2>&1 &
