@@ -12,16 +12,36 @@ cd "$ROOT"
 say "installing moto and the template tools in the background (osls, cfn-lint, checkov; log: .tucano/tools.log)"
 ( ensure_moto && ensure_serverless && ensure_template_tools ) >"$STATE/tools.log" 2>&1 &
 tools=$!
-say "building the workspace (queries checked against the committed .sqlx cache)"
-cargo build --workspace --bins --locked
+# One build for everything: `cargo build --bins` and `cargo test` resolve features
+# differently (the tests' dev-dependencies), so building the binaries first compiled the
+# AWS SDK and much of the tree twice. The test build also makes the binaries the tests
+# (and the template's artifact) run.
+say "compiling the workspace and its tests (queries checked against the committed .sqlx cache)"
+cargo test --workspace --locked --no-run
 wait "$tools" || { cat "$STATE/tools.log" >&2; echo "installing moto or the template tools failed" >&2; exit 1; }
-# The template is packaged and checked (Node, Python) while cargo compiles the tests.
+# The template is packaged and checked (Node, Python) while the other tests run.
 say "packaging and checking the template in the background (log: .tucano/package-check.log)"
 PACKAGE_FROM_DEBUG=1 PACKAGE_DEBUG_BUILT=1 bash "$ROOT/scripts/make-package.sh" >"$STATE/package-check.log" 2>&1 &
 package=$!
-say "compiling the tests"
-cargo test --workspace --locked --no-run
-wait "$package" || { cat "$STATE/package-check.log" >&2; echo "make package failed" >&2; exit 1; }
+# Every test target of the workspace but the template's (same packages selected as the
+# build above, so nothing is compiled again), then the template's once it is packaged.
+targets=()
+while read -r name; do
+  [ "$name" = template ] || targets+=(--test "$name")
+done < <(cargo metadata --no-deps --format-version 1 --locked | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    for t in p["targets"]:
+        if "test" in t["kind"]:
+            print(t["name"])')
+say "cargo test --workspace: unit tests and $(( ${#targets[@]} / 2 )) test targets (the template's after it is packaged)"
+status=0
+cargo test --workspace --locked --lib "${targets[@]}" || status=$?
+packaged=0
+wait "$package" || packaged=$?
 cat "$STATE/package-check.log"
-say "cargo test --workspace"
-TUCANO_REQUIRE_TEMPLATE=1 cargo test --workspace --locked
+[ "$status" = 0 ] || echo "tests failed" >&2
+[ "$packaged" = 0 ] || echo "make package failed" >&2
+[ "$status" = 0 ] && [ "$packaged" = 0 ] || exit 1
+say "cargo test --test template (the packaged template and its artifact)"
+TUCANO_REQUIRE_TEMPLATE=1 cargo test --workspace --locked --test template

@@ -8,7 +8,9 @@ use anyhow::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tucano_shared::adapters::postgres::{migrate, AccountDirectory, PgLedger, PgMerchantStore, PgPixStore};
+use tucano_shared::adapters::postgres::{
+    migrate, pool_options, AccountDirectory, PgLedger, PgMerchantStore, PgPixStore,
+};
 use tucano_shared::domain::ids::EndToEndId;
 use tucano_shared::domain::ledger::FeePlan;
 use tucano_shared::domain::merchant::ApiKey;
@@ -45,7 +47,7 @@ async fn fresh_database(database_url: &str, name: &str) -> anyhow::Result<sqlx::
     let _ = sqlx::query(&format!("ALTER DATABASE {name} SET track_functions = 'pl'")).execute(&admin).await;
     admin.close().await;
     let url = format!("{server}/{name}");
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(64).connect(&url).await?;
+    let pool = pool_options(64).connect(&url).await?;
     migrate(&pool).await?;
     Ok(pool)
 }
@@ -239,7 +241,7 @@ pub async fn round_trips_per_credit(database_url: &str) -> anyhow::Result<u64> {
     url.set_port(Some(proxy.addr().port())).map_err(|_| anyhow::anyhow!("cannot set the proxy's port"))?;
     url.set_path("/tucano_bench_roundtrips");
     url.query_pairs_mut().append_pair("sslmode", "disable");
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url.as_str()).await?;
+    let pool = pool_options(1).connect(url.as_str()).await?;
     let store = PgPixStore::new(
         pool.clone(),
         Arc::new(AccountDirectory::default()),
@@ -255,7 +257,7 @@ pub async fn round_trips_per_credit(database_url: &str) -> anyhow::Result<u64> {
     }
     pool.close().await;
     // The first credit prepares its statements; the later ones are the steady state, give
-    // or take the pool's liveness check on acquire (an empty Sync), hence the median.
+    // or take the pool's liveness check after a pause (an empty Sync), hence the median.
     let mut steady = counts[1..].to_vec();
     steady.sort_unstable();
     Ok(steady[steady.len() / 2])

@@ -77,3 +77,70 @@ async fn payments_in_transfers_and_refunds_sixteen_at_a_time_never_deadlock_or_f
 async fn payments_in_transfers_and_refunds_sixty_four_at_a_time_never_deadlock_or_fail(pool: PgPool) {
     parallel_mix_settles_exactly(pool, 64).await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_revision(pool: PgPool) {
+    use tucano_shared::domain::ids::{EndToEndId, Txid};
+    use tucano_shared::domain::money::Amount;
+    use tucano_shared::domain::payment::{Alert, IncomingPix, Payer};
+    use tucano_shared::ports::RecordOutcome;
+
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).json(&charge_body(KEY, "10.00"))).await;
+    assert_eq!(status, 201, "{cob}");
+
+    // The merchant's revision holds the charge's row while a payment of the old amount is
+    // booked: the booking read revision 0 without a lock, and must not conclude revision 1.
+    let mut revision = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM charges WHERE txid = $1 FOR UPDATE")
+        .bind(txid(1))
+        .execute(&mut *revision)
+        .await
+        .unwrap();
+    let pix = IncomingPix {
+        end_to_end_id: EndToEndId::parse(&e2eid(1)).unwrap(),
+        chave: KEY.into(),
+        txid: Some(Txid::parse(&txid(1)).unwrap()),
+        valor: Amount::parse("10.00").unwrap(),
+        horario: chrono::Utc::now(),
+        pagador: Payer { documento: None, nome: None },
+        info_pagador: None,
+    };
+    let store = app.state.pix.clone();
+    let booking = tokio::spawn(async move { store.record_incoming("in-revised", &pix).await });
+    let waiting = async {
+        loop {
+            let blocked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            if blocked > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
+        .await
+        .expect("the booking never waited for the row");
+    sqlx::query("UPDATE charges SET valor_original = 1200, revisao = revisao + 1 WHERE txid = $1")
+        .bind(txid(1))
+        .execute(&mut *revision)
+        .await
+        .unwrap();
+    revision.commit().await.unwrap();
+
+    let outcome = booking.await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, RecordOutcome::Recorded { alert: Some(Alert::AmountMismatch), .. }),
+        "10.00 does not pay revision 1 (12.00): {outcome:?}"
+    );
+    let (_, _, cob) = call(app.request(Method::GET, &format!("/cob/{}", txid(1)), &m)).await;
+    assert_eq!((cob["status"].as_str(), cob["revisao"].as_i64()), (Some("ATIVA"), Some(1)), "{cob}");
+    assert_eq!(app.saldo(&m).await.0, "10.00", "the money is credited all the same");
+    app.assert_ledger_ok().await;
+}

@@ -5,6 +5,7 @@ mod documents;
 pub mod iam_auth;
 mod idempotency;
 mod ledger;
+pub mod liveness;
 mod merchants;
 mod pix;
 pub mod platform_keys;
@@ -51,12 +52,26 @@ pub use sqlx::postgres::PgConnectOptions;
 
 /// [`lazy_pool`] on parsed options (a password set apart from the URL).
 pub fn lazy_pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    pool_options(max_connections).connect_lazy_with(options)
+}
+
+/// The pool settings of the API (and of the benchmarks, which measure its path): a
+/// connection is pinged before use only after a pause ([`liveness`]), not on every acquire.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        .connect_lazy_with(options)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if liveness::needs_ping(meta.idle_for, liveness::acquired_now()) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Applies every pending migration.

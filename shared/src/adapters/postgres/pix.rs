@@ -49,6 +49,181 @@ fn post_error(e: PostError) -> StoreError {
     }
 }
 
+/// How a received Pix is booked: first optimistically, then under lock if that failed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Booking {
+    /// Outside an explicit transaction, from an unlocked read of the charge; undoes
+    /// itself (the statement answers None) if the charge or the end-to-end id changed.
+    Optimistic,
+    /// Inside the caller's transaction, with the charge's row locked.
+    Locked,
+}
+
+/// SQLSTATE of `booking_retry()` (migration 20261202000001).
+const BOOKING_RETRY: &str = "TU001";
+
+/// What the booking statement reports.
+struct Booked {
+    claimed: bool,
+    recorded: bool,
+    postings: i64,
+    /// Why the Pix did not conclude what it names, as assessed for this booking.
+    alert: Option<Alert>,
+}
+
+/// A received Pix ready to book: its owner, fee, sealed payer document and ledger legs.
+struct Credit<'a> {
+    notification_id: &'a str,
+    pix: &'a IncomingPix,
+    merchant: Option<MerchantId>,
+    fee: Amount,
+    sealed: Option<documents::SealedDocument>,
+    account_ids: Vec<i64>,
+    amounts: Vec<i64>,
+}
+
+impl Credit<'_> {
+    /// The booking, in one statement: the notification claimed, the received Pix, the
+    /// charge concluded, the ledger entry (its triggers move the balances) and the outbox
+    /// events. Each step runs only if the one before it wrote its row; the statement
+    /// reports which did. `charge` is the charge the Pix names, as read by the caller.
+    /// Answers None when an optimistic booking undid itself.
+    async fn book(
+        &self,
+        conn: &mut PgConnection,
+        charge: Option<&(crate::domain::charge::Charge, Vec<u8>, i64)>,
+        mode: Booking,
+    ) -> Result<Option<Booked>, StoreError> {
+        let pix = self.pix;
+        let alert = match self.merchant {
+            None => Some(Alert::UnknownKey),
+            Some(_) if pix.txid.is_none() => None,
+            Some(_) => assess(charge.map(|(c, _, _)| c), pix.valor, pix.horario),
+        };
+        let charge_id = charge.map(|(_, _, id)| *id);
+        let concludes = charge.filter(|_| alert.is_none());
+        let mut events = vec![];
+        if self.merchant.is_some() {
+            events.push((
+                "pix.recebido",
+                json!({
+                    "endToEndId": pix.end_to_end_id.as_str(),
+                    "txid": pix.txid.as_ref().map(Txid::as_str),
+                    "valor": pix.valor.to_string(),
+                    "tarifa": self.fee.to_string(),
+                    "alerta": alert.map(Alert::as_str),
+                }),
+            ));
+            if let Some((c, _, _)) = concludes {
+                events.push((
+                    "cob.concluida",
+                    json!({"txid": c.txid.as_str(), "endToEndId": pix.end_to_end_id.as_str(),
+                           "status": ChargeStatus::Concluida.as_str()}),
+                ));
+            }
+        }
+        let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
+            events.into_iter().map(|(k, p)| (k.to_owned(), p)).unzip();
+        let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
+        let (doc_kind, doc_enc, doc_index) = match &self.sealed {
+            Some(d) => (Some(d.kind.as_str()), Some(d.enc.as_slice()), Some(d.index.as_slice())),
+            None => (None, None, None),
+        };
+        let legs = i64::try_from(self.account_ids.len()).map_err(unexpected)?;
+        // The charge concludes only as it was read (ATIVA, same revision); an optimistic
+        // booking that would not conclude it as assessed, or that finds the end-to-end id
+        // already recorded, calls booking_retry(), whose error undoes the statement.
+        let result = sqlx::query!(
+            r#"WITH claim AS (
+                   INSERT INTO rail_notifications (id, kind) VALUES ($1, 'PIX_RECEBIDO')
+                   ON CONFLICT (id) DO NOTHING
+                   RETURNING id
+               ), pix AS (
+                   INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
+                                             pagador_doc_kind, pagador_doc_enc, pagador_doc_index, pagador_nome,
+                                             info_pagador, alerta)
+                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claim
+                   ON CONFLICT (end_to_end_id) DO NOTHING
+                   RETURNING id
+               ), concluded AS (
+                   UPDATE charges SET status = 'CONCLUIDA'
+                    WHERE id = $16 AND status = 'ATIVA' AND revisao = $22 AND EXISTS (SELECT 1 FROM pix)
+                   RETURNING id
+               ), entry AS (
+                   INSERT INTO ledger_transactions (kind, natural_key, reference)
+                   SELECT 'pix_received', $2, $17 FROM pix
+                   RETURNING id
+               ), postings AS (
+                   INSERT INTO ledger_postings (transaction_id, account_id, amount)
+                   SELECT entry.id, p.account_id, p.amount
+                     FROM entry, unnest($18::bigint[], $19::bigint[]) AS p(account_id, amount)
+                    ORDER BY p.account_id
+                   RETURNING id
+               ), events AS (
+                   INSERT INTO outbox_events (merchant_id, kind, payload)
+                   SELECT $3, e.kind, e.payload FROM pix, unnest($20::text[], $21::jsonb[]) AS e(kind, payload)
+                   RETURNING id
+               )
+               SELECT EXISTS (SELECT 1 FROM claim) AS "claimed!", EXISTS (SELECT 1 FROM pix) AS "recorded!",
+                      (SELECT count(*) FROM postings) AS "postings!",
+                      CASE WHEN $23::boolean AND EXISTS (SELECT 1 FROM claim)
+                                AND (NOT EXISTS (SELECT 1 FROM pix)
+                                     OR ($16::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded))
+                                     OR (SELECT count(*) FROM postings) <> $24::bigint)
+                           THEN booking_retry('the charge or the end-to-end id changed')
+                           ELSE true END AS "checked!""#,
+            self.notification_id,
+            pix.end_to_end_id.as_str(),
+            self.merchant.map(|m| m.0),
+            pix.chave,
+            pix.txid.as_ref().map(Txid::as_str),
+            charge_id,
+            pix.valor.centavos(),
+            self.fee.centavos(),
+            pix.horario,
+            doc_kind,
+            doc_enc,
+            doc_index,
+            pix.pagador.nome,
+            pix.info_pagador,
+            alert.map(Alert::as_str),
+            concludes.map(|(_, _, id)| *id),
+            reference,
+            &self.account_ids,
+            &self.amounts,
+            &event_kinds,
+            &event_payloads,
+            concludes.map(|(c, _, _)| c.revisao),
+            mode == Booking::Optimistic,
+            legs,
+        )
+        .fetch_one(&mut *conn)
+        .await;
+        match result {
+            Ok(row) => Ok(Some(Booked { claimed: row.claimed, recorded: row.recorded, postings: row.postings, alert })),
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some(BOOKING_RETRY) => {
+                if mode == Booking::Locked {
+                    return Err(unexpected(anyhow!("a locked booking asked to be retried")));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The outcome of a booking that claimed its notification and recorded the Pix (or
+    /// found the notification already claimed).
+    fn outcome(&self, booked: Booked) -> Result<RecordOutcome, StoreError> {
+        if !booked.claimed {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        if usize::try_from(booked.postings).ok() != Some(self.account_ids.len()) {
+            return Err(unexpected(anyhow!("the entry of a received Pix did not post all its legs")));
+        }
+        Ok(RecordOutcome::Recorded { merchant: self.merchant, alert: booked.alert })
+    }
+}
+
 /// A received Pix row as selected below.
 struct PixRow {
     id: i64,
@@ -238,13 +413,13 @@ impl PgPixStore {
 #[async_trait]
 impl PixStore for PgPixStore {
     async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError> {
-        // One connection for the whole credit: the owner's lookup, then the transaction.
-        // In steady state that is five round trips (the pool's liveness check, the owner,
-        // BEGIN, the booking, COMMIT), six with a charge to lock; BENCHMARKS.md counts them.
+        // One connection for the whole credit. In steady state a credit to a key is two
+        // round trips (the key's owner, then the booking as one autocommitted statement),
+        // three with a charge to read; BENCHMARKS.md counts them.
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        // Who owns the key, and the payer's document sealed for them, before the
-        // transaction: no call to the key service while rows are locked. (A key's owner
-        // never changes: keys are registered once.)
+        // Who owns the key, and the payer's document sealed for them, before any row is
+        // locked: no call to the key service while rows are locked. (A key's owner never
+        // changes: keys are registered once.)
         let owner = sqlx::query!(
             r#"SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
                 WHERE k.chave = $1"#,
@@ -265,125 +440,40 @@ impl PixStore for PgPixStore {
         };
         let entry = JournalEntry::pix_received(pix.end_to_end_id.as_str(), merchant, pix.valor, fee);
         let (account_ids, amounts) = legs(&mut conn, &self.accounts, &entry).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(store_error)?;
-
-        // The charge it names, locked so that two payments cannot both conclude it.
+        let credit = Credit { notification_id, pix, merchant, fee, sealed, account_ids, amounts };
         let charge_txid = pix.txid.as_ref().and_then(|t| Txid::parse_for_charge(t.as_str()).ok());
+
+        // Optimistically: the charge as read now, without a lock, and the booking in one
+        // statement outside any explicit transaction (its own commit, no BEGIN or COMMIT
+        // round trips, its locks held only while it runs). The statement re-checks what the
+        // read gave; if anything changed in between it undoes itself (SQLSTATE TU001).
+        let charge = match (merchant, &charge_txid) {
+            (Some(m), Some(t)) => select_current(&mut conn, self.cipher.as_ref(), m, t, false).await?,
+            _ => None,
+        };
+        if let Some(booked) = credit.book(&mut conn, charge.as_ref(), Booking::Optimistic).await? {
+            return credit.outcome(booked);
+        }
+        // Something changed under the optimistic booking: book under the charge's row lock,
+        // so that two payments cannot both conclude it.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(store_error)?;
         let charge = match (merchant, &charge_txid) {
             (Some(m), Some(t)) => select_current(&mut tx, self.cipher.as_ref(), m, t, true).await?,
             _ => None,
         };
-        let alert = match merchant {
-            None => Some(Alert::UnknownKey),
-            Some(_) if pix.txid.is_none() => None,
-            Some(_) => assess(charge.as_ref().map(|(c, _, _)| c), pix.valor, pix.horario),
+        let Some(booked) = credit.book(&mut tx, charge.as_ref(), Booking::Locked).await? else {
+            return Err(unexpected(anyhow!("a locked booking asked to be retried")));
         };
-        let (doc_kind, doc_enc, doc_index) = match sealed {
-            Some(d) => (Some(d.kind), Some(d.enc), Some(d.index)),
-            None => (None, None, None),
-        };
-        let charge_id = charge.as_ref().map(|(_, _, id)| *id);
-        let concludes = charge.as_ref().filter(|_| alert.is_none());
-        let mut events = vec![];
-        if merchant.is_some() {
-            events.push((
-                "pix.recebido",
-                json!({
-                    "endToEndId": pix.end_to_end_id.as_str(),
-                    "txid": pix.txid.as_ref().map(Txid::as_str),
-                    "valor": pix.valor.to_string(),
-                    "tarifa": fee.to_string(),
-                    "alerta": alert.map(Alert::as_str),
-                }),
-            ));
-            if let Some((c, _, _)) = concludes {
-                events.push((
-                    "cob.concluida",
-                    json!({"txid": c.txid.as_str(), "endToEndId": pix.end_to_end_id.as_str(),
-                                                      "status": ChargeStatus::Concluida.as_str()}),
-                ));
-            }
-        }
-        let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
-            events.into_iter().map(|(k, p)| (k.to_owned(), p)).unzip();
-        let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
-        // The booking, in one statement: the notification claimed, the received Pix, the
-        // charge concluded, the ledger entry (its triggers move the balances) and the
-        // outbox events. Each step runs only if the one before it wrote its row; the
-        // statement reports which did.
-        let booked = sqlx::query!(
-            r#"WITH claim AS (
-                   INSERT INTO rail_notifications (id, kind) VALUES ($1, 'PIX_RECEBIDO')
-                   ON CONFLICT (id) DO NOTHING
-                   RETURNING id
-               ), pix AS (
-                   INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
-                                             pagador_doc_kind, pagador_doc_enc, pagador_doc_index, pagador_nome,
-                                             info_pagador, alerta)
-                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claim
-                   ON CONFLICT (end_to_end_id) DO NOTHING
-                   RETURNING id
-               ), concluded AS (
-                   UPDATE charges SET status = 'CONCLUIDA'
-                    WHERE id = $16 AND status = 'ATIVA' AND EXISTS (SELECT 1 FROM pix)
-                   RETURNING id
-               ), entry AS (
-                   INSERT INTO ledger_transactions (kind, natural_key, reference)
-                   SELECT 'pix_received', $2, $17 FROM pix
-                   RETURNING id
-               ), postings AS (
-                   INSERT INTO ledger_postings (transaction_id, account_id, amount)
-                   SELECT entry.id, p.account_id, p.amount
-                     FROM entry, unnest($18::bigint[], $19::bigint[]) AS p(account_id, amount)
-                    ORDER BY p.account_id
-                   RETURNING id
-               ), events AS (
-                   INSERT INTO outbox_events (merchant_id, kind, payload)
-                   SELECT $3, e.kind, e.payload FROM pix, unnest($20::text[], $21::jsonb[]) AS e(kind, payload)
-                   RETURNING id
-               )
-               SELECT EXISTS (SELECT 1 FROM claim) AS "claimed!", EXISTS (SELECT 1 FROM pix) AS "recorded!",
-                      (SELECT count(*) FROM postings) AS "postings!""#,
-            notification_id,
-            pix.end_to_end_id.as_str(),
-            merchant.map(|m| m.0),
-            pix.chave,
-            pix.txid.as_ref().map(Txid::as_str),
-            charge_id,
-            pix.valor.centavos(),
-            fee.centavos(),
-            pix.horario,
-            doc_kind,
-            doc_enc,
-            doc_index,
-            pix.pagador.nome,
-            pix.info_pagador,
-            alert.map(Alert::as_str),
-            concludes.map(|(_, _, id)| *id),
-            reference,
-            &account_ids,
-            &amounts,
-            &event_kinds,
-            &event_payloads,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        if !booked.claimed {
-            return Ok(RecordOutcome::Duplicate);
-        }
-        if !booked.recorded {
+        if booked.claimed && !booked.recorded {
             // Another notification already brought this end-to-end id: the same Pix again,
             // or a report that contradicts the first.
             let outcome = self.known_again(&mut tx, notification_id, pix).await?;
             tx.commit().await.map_err(store_error)?;
             return Ok(outcome);
         }
-        if usize::try_from(booked.postings).ok() != Some(account_ids.len()) {
-            return Err(unexpected(anyhow!("the entry of a received Pix did not post all its legs")));
-        }
+        let outcome = credit.outcome(booked)?;
         tx.commit().await.map_err(store_error)?;
-        Ok(RecordOutcome::Recorded { merchant, alert })
+        Ok(outcome)
     }
 
     async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError> {

@@ -2,9 +2,7 @@
 //! our Lambda Runtime API emulator with the `cob_put` and `cob_get` handlers, handed API
 //! Gateway HTTP API (v2) events, answering through the Runtime API, on a real database.
 
-mod common;
-
-use common::{database_url_of, merchant};
+use crate::common::{database_url_of, merchant};
 use sqlx::PgPool;
 use tucano::coldstart::{event, function_env, start_once, Start};
 

@@ -1,9 +1,7 @@
 //! End-to-end: Pix transfers out through the sandbox rail — two-phase in the ledger,
 //! limits, concurrency, and crash recovery by the reconciler.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;

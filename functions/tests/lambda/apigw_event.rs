@@ -1,9 +1,7 @@
 //! The Lambda glue: an API Gateway HTTP API (v2) event goes through the same handler as
 //! the local server, on a real database.
 
-mod common;
-
-use common::merchant;
+use crate::common::merchant;
 use lambda_http::request::from_str;
 use sqlx::PgPool;
 use tucano_shared::app::{AppState, Config};

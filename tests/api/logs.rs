@@ -2,9 +2,7 @@
 //! metrics as Embedded Metric Format lines; and never a payer's CPF or an API key, even
 //! when the requests carry them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};

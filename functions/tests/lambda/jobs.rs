@@ -2,9 +2,7 @@
 //! resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
 //! pre-signed response URL.
 
-mod common;
-
-use common::{database_url_of, merchant};
+use crate::common::{database_url_of, merchant};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tucano_shared::app::{AppState, Config};

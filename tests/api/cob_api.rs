@@ -1,8 +1,6 @@
 //! End-to-end: immediate charges (`/cob`) over real HTTP on a real Postgres database.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;

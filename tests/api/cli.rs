@@ -1,5 +1,6 @@
 //! The `tucano` command: merchant creation and BR Code decoding, as a shell user runs them.
 
+use crate::common::database_url_of;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use std::process::Command;
@@ -8,16 +9,9 @@ fn tucano(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tucano")).args(args).env("DATABASE_URL", database_url).output().unwrap()
 }
 
-async fn url_of(pool: &PgPool) -> String {
-    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{db}")
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn merchants_create_prints_an_api_key_once_and_stores_only_its_hash(pool: PgPool) {
-    let url = url_of(&pool).await;
+    let url = database_url_of(&pool);
     let out =
         tucano(&url, &["merchants", "create", "--name", "Ateliê Maria", "--pix-key", "maria@example.com", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,9 +1,7 @@
 //! One contract for every Cipher (the local DEV-ONLY one and KMS, here on moto server),
 //! and the proof that payer documents never reach a table in plaintext.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;

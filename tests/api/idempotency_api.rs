@@ -1,9 +1,7 @@
 //! `Idempotency-Key` over HTTP: replays, conflicts, races, and money that never moves
 //! twice even when an idempotency record is lost.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;

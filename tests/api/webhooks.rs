@@ -2,10 +2,8 @@
 //! payment on the sandbox rail, delivery to flaky receivers, a dispatcher killed
 //! mid-delivery, receiver safety, secrets and replays.
 
-mod common;
-
-use common::receiver::{Answer, Receiver};
-use common::*;
+use crate::common::receiver::{Answer, Receiver};
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -30,7 +28,11 @@ async fn subscribe(app: &TestApp, m: &TestMerchant, url: &str, eventos: Option<V
 }
 
 /// Runs dispatcher passes until `done` holds for the receiver (up to 20 s).
-async fn dispatch_until(app: &TestApp, receiver: &Receiver, done: impl Fn(&[common::receiver::Received]) -> bool) {
+async fn dispatch_until(
+    app: &TestApp,
+    receiver: &Receiver,
+    done: impl Fn(&[crate::common::receiver::Received]) -> bool,
+) {
     // Held to the delivery worker's key policy, as in the function.
     let keys = tucano_shared::routes::job_keys("webhook_deliver");
     for _ in 0..400 {
@@ -439,7 +441,7 @@ async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers
     use tucano_shared::adapters::sqs::SqsDeliveryQueue;
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;
-    let moto = common::moto::Moto::start().await;
+    let moto = crate::common::moto::Moto::start().await;
     let sqs = moto.sqs();
     let queue_url = sqs
         .create_queue()

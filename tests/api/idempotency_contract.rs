@@ -1,8 +1,6 @@
 //! One contract for every IdempotencyStore: Postgres (local default) and DynamoDB (AWS,
 //! here on moto server). Time is passed in, so expiry is tested without sleeping.
 
-mod common;
-
 use chrono::{Duration, Utc};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -90,7 +88,7 @@ async fn the_postgres_store_honours_the_contract(pool: PgPool) {
 
 #[tokio::test]
 async fn the_dynamodb_store_honours_the_contract() {
-    let moto = common::moto::Moto::start().await;
+    let moto = crate::common::moto::Moto::start().await;
     let store = DynamoIdempotencyStore::new(moto.dynamodb(), format!("idem-{}", uuid::Uuid::new_v4().simple()));
     store.ensure_table().await.unwrap();
     contract(Arc::new(store)).await;
@@ -100,7 +98,7 @@ async fn the_dynamodb_store_honours_the_contract() {
 async fn the_aws_configuration_the_functions_load_carries_a_working_http_client() {
     // The SDK is built without its default HTTP client (it would bring a second crypto
     // library): without ours in the shared configuration, every call would fail.
-    let moto = common::moto::Moto::start().await;
+    let moto = crate::common::moto::Moto::start().await;
     let config = tucano_shared::adapters::aws::config_loader()
         .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
         .endpoint_url(&moto.endpoint)

@@ -1,9 +1,7 @@
 //! End-to-end: a payer pays on the sandbox rail (a separate process), Tucano is notified,
 //! the charge concludes, the ledger credits the merchant, refunds go back through the rail.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -169,7 +167,7 @@ async fn a_rail_secret_rotated_in_secrets_manager_is_picked_up_without_a_deploy(
     use tucano_shared::adapters::secrets_manager::SecretsManagerSource;
     use tucano_shared::app::secrets::RotatingSecret;
     use tucano_shared::rail::signature::sign;
-    let moto = common::moto::Moto::start().await;
+    let moto = crate::common::moto::Moto::start().await;
     let sm = moto.secrets_manager();
     let (old, new) = ("rail-secret-before-rotation", "rail-secret-after-rotation");
     sm.create_secret().name("tucano/test/rail-webhook-secret").secret_string(old).send().await.unwrap();
