@@ -1,0 +1,1 @@
+INSERT INTO commit_floor (v) VALUES (1);
