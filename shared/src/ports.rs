@@ -54,6 +54,7 @@ pub enum RegisterMerchantError {
     /// A Pix key belongs to exactly one account.
     #[error("that Pix key is already registered")]
     PixKeyTaken,
+    /// The database failed; nothing is registered.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -365,6 +366,7 @@ pub enum CipherError {
     /// The key service is unreachable or throttling.
     #[error("key service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Anything else: a bug, a misconfigured key, or a purpose outside the key policy.
     #[error("unexpected cipher failure")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -387,8 +389,10 @@ use crate::domain::transfer::{IdEnvio, LimitViolation, Transfer, TransferRequest
 /// Why a transfer was refused before anything moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TransferRejection {
+    /// Reserving the amount would take the merchant's account below its minimum balance.
     #[error("the available balance does not cover the transfer")]
     InsufficientFunds,
+    /// The amount breaks one of the merchant's limits: per transfer, daily or at night.
     #[error(transparent)]
     Limit(#[from] LimitViolation),
 }

@@ -50,6 +50,7 @@ pub fn client(rules: ReceiverRules, timeout: Duration, user_agent: &'static str)
 pub enum Failure {
     /// The host resolved only to addresses the rules refuse.
     Blocked,
+    /// The connection or the whole request took longer than the client's timeout.
     TimedOut,
     /// No connection (refused, unreachable, TLS handshake failed, name unknown).
     Unreachable,

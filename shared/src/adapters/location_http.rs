@@ -16,16 +16,22 @@ pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// never the transport's own text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LocationFailure {
+    /// The rules refuse the location: a bad URL, or a host that is or resolves to a non-public address.
     #[error("LOCATION_BLOCKED")]
     Blocked,
+    /// No connection (refused, name unknown, TLS failed) or the answer broke off.
     #[error("LOCATION_UNREACHABLE")]
     Unreachable,
+    /// No whole answer within the 5 s deadline.
     #[error("LOCATION_TIMEOUT")]
     TimedOut,
+    /// The location answered a status other than 2xx; a redirect counts, as it is not followed.
     #[error("LOCATION_HTTP_ERROR")]
     HttpError,
+    /// The body is, or says it is, over `MAX_PAYLOAD_BYTES`.
     #[error("LOCATION_TOO_LARGE")]
     TooLarge,
+    /// The body is not JSON.
     #[error("LOCATION_NOT_A_PAYLOAD")]
     NotAPayload,
 }

@@ -25,6 +25,8 @@ pub enum ChargeError {
     /// The revision breaks the Bacen rules.
     #[error(transparent)]
     Revision(#[from] RevisionError),
+    /// The store failed, or the charge's BR Code could not be built: 503 when the store is
+    /// unavailable, 500 otherwise.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -5,8 +5,10 @@ use std::env;
 /// Why the configuration is unusable. Start-up stops with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is unset or set to nothing usable; carries its name and how to set it.
     #[error("{0} is not set; {1}")]
     Missing(&'static str, &'static str),
+    /// A variable is set but its value is refused; carries its name and the rule it breaks.
     #[error("{0} is invalid: {1}")]
     Invalid(&'static str, String),
 }

@@ -12,17 +12,22 @@ use chrono::Utc;
 /// Why a payment use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
+    /// No received Pix with this endToEndId for this merchant.
     #[error("no such Pix")]
     PixNotFound,
+    /// No refund with this id on that Pix for this merchant.
     #[error("no such refund")]
     RefundNotFound,
+    /// The Pix already has a refund with this id and other content; the same content is a replay.
     #[error("the refund id is already used for a different refund")]
     RefundIdInUse,
+    /// The refund breaks a Bacen rule or the balance does not cover it; nothing is reserved.
     #[error(transparent)]
     Rejected(#[from] RefundRejection),
     /// A rail notification about a refund we never ordered.
     #[error("unknown refund")]
     UnknownRefund,
+    /// The store failed: answered 503 when it is unavailable, 500 otherwise.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -18,24 +18,31 @@ use crate::rail::protocol::{ContaDestino, EntradaDict, OrdemPagamento};
 /// Why a transfer was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
+    /// The DICT has no entry for the key (`GET /dict/{chave}` or a transfer to a key).
     #[error("no account holds this Pix key")]
     UnknownKey,
+    /// This idEnvio already names a transfer with other content (for a BR Code, another `valor`).
     #[error("the idEnvio is already used for a different transfer")]
     IdInUse,
+    /// The balance or a limit refuses the transfer; nothing is reserved or sent.
     #[error(transparent)]
     Rejected(#[from] TransferRejection),
+    /// The BR Code does not decode or cannot be paid as asked; carries why, shown on `pixCopiaECola`.
     #[error("the BR Code cannot be paid: {0}")]
     BadCode(String),
     /// A dynamic BR Code whose payload location could not be read.
     #[error("the BR Code's payload location could not be read: {0}")]
     LocationUnreadable(crate::adapters::location_http::LocationFailure),
+    /// No transfer with this idEnvio for this merchant.
     #[error("no transfer with this idEnvio")]
     NotFound,
+    /// The DICT lookup got no answer (or an unexpected rejection); nothing is reserved. Answered 503.
     #[error("the Pix rail is unavailable")]
     RailUnavailable(#[source] anyhow::Error),
     /// The merchant's key-lookup bucket is empty for `retry_after` more seconds.
     #[error("the key-lookup quota is used up")]
     RateLimited { retry_after: u64 },
+    /// The store failed: answered 503 when it is unavailable, 500 otherwise.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

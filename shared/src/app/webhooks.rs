@@ -29,18 +29,25 @@ const MAX_BATCH: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    /// The receiver URL breaks the receiver rules (https, a public host, ...); carries why.
     #[error("the webhook URL {0}")]
     BadUrl(UrlRejection),
+    /// `PUT /webhook/{chave}` names a key that is not one of the merchant's Pix keys.
     #[error("this Pix key is not registered to the merchant")]
     NotYourKey,
+    /// An event endpoint asks for a type not in `EVENT_TYPES`; carries the first such type.
     #[error("unknown event type {0}")]
     BadEventType(String),
+    /// The merchant already has `MAX_ENDPOINTS` event endpoints (API Pix callbacks do not count).
     #[error("at most {0} webhook endpoints per merchant")]
     TooMany(i64),
+    /// No such callback, event endpoint or event for this merchant; a callback's id names no endpoint.
     #[error("no such webhook")]
     NotFound,
+    /// A secret could not be sealed or opened: handlers answer 503, the dispatcher tries again later.
     #[error("the secret could not be sealed or opened")]
     Cipher(#[from] crate::ports::CipherError),
+    /// The store failed: answered 503 when it is unavailable, 500 otherwise.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -32,18 +32,25 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// Why a payload is not a valid Pix BR Code, or a code cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrCodeError {
+    /// Empty or over `MAX_PAYLOAD_LEN` bytes; when building, the payload came out too long.
     #[error("payload is empty or longer than {MAX_PAYLOAD_LEN} characters")]
     Length,
+    /// A byte outside printable ASCII (0x20 to 0x7E), so no accents.
     #[error("payload contains characters outside printable ASCII")]
     Charset,
+    /// An id or length is not two digits, or a value runs past its end; carries the offset.
     #[error("payload is not a sequence of EMV fields (broken at character {0})")]
     Structure(usize),
+    /// The last field is not `63` with 4 hex digits.
     #[error("payload does not end with a CRC field (6304 + 4 hex digits)")]
     MissingCrc,
+    /// The CRC-16 does not match the content: a mistyped or altered payload.
     #[error("CRC mismatch: payload says {found}, content gives {computed}")]
     Crc { found: String, computed: String },
+    /// A required field is absent; carries its id (`62.05` for a sub-field).
     #[error("required field {0} is missing")]
     Missing(&'static str),
+    /// A field has a wrong value or length, on decode or when building a code; carries which.
     #[error("field {0} is invalid")]
     Invalid(&'static str),
 }

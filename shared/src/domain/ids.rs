@@ -108,8 +108,10 @@ mod tests {
 /// Why a string is not a valid Pix identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
+    /// An endToEndId or rtrId that is not exactly 32 ASCII letters or digits.
     #[error("must be 32 letters or digits")]
     EndToEnd,
+    /// A refund id that is not 1 to 35 ASCII letters or digits.
     #[error("must be 1 to 35 letters or digits")]
     RefundId,
 }

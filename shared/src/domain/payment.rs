@@ -185,12 +185,16 @@ pub struct ReceivedPix {
 /// Why a refund is refused before anything moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RefundRejection {
+    /// The Pix was received more than `REFUND_WINDOW_DAYS` days ago.
     #[error("the refund window of {REFUND_WINDOW_DAYS} days after the payment has passed")]
     WindowClosed,
+    /// The amount is above what is left to refund: the Pix less its refunds not rejected.
     #[error("refunds would exceed the amount of the Pix")]
     ExceedsReceived,
+    /// `natureza` is `RETIRADA`, which only Pix Saque and Troco have; we offer neither.
     #[error("RETIRADA refunds apply only to Pix Saque or Pix Troco")]
     NaturezaNotApplicable,
+    /// Reserving the amount would take the merchant's account below its minimum balance.
     #[error("the available balance does not cover the refund")]
     InsufficientFunds,
 }

@@ -146,10 +146,13 @@ pub struct Limits {
 /// Why a transfer breaks a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LimitViolation {
+    /// The amount is above the per-transfer limit, which it carries.
     #[error("the amount is above the limit of {0} per transfer")]
     PerTransfer(Amount),
+    /// With today's transfers not refused (since midnight in Brasília), the total passes the daily limit.
     #[error("the transfer would take today's total above the daily limit of {0}")]
     Daily(Amount),
+    /// Between 20:00 and 06:00 in Brasília, an individual's transfer is above the night limit.
     #[error("between 20:00 and 06:00 (Brasília) a transfer may not exceed {0}")]
     Night(Amount),
 }

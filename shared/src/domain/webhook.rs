@@ -140,14 +140,20 @@ impl RetryPolicy {
 /// Why a receiver URL is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRejection {
+    /// Does not parse as an absolute URL, or has no host.
     #[error("is not an absolute URL")]
     Malformed,
+    /// Any scheme but https; with `allow_local`, plain http to a loopback host passes too.
     #[error("must use https")]
     NotHttps,
+    /// Carries a user name or password (`https://user:pw@host/`).
     #[error("must not carry a user name or password")]
     Credentials,
+    /// The host is not public: a non-public IP, `localhost`, a `.local` or `.internal` name, or a
+    /// single label. Loopback passes with `allow_local`.
     #[error("must point at a public address")]
     PrivateAddress,
+    /// Has a `#fragment`, which is never sent to the receiver.
     #[error("must not have a fragment")]
     Fragment,
 }

@@ -17,10 +17,14 @@ pub const TOLERANCE_SECS: i64 = 300;
 /// Why a message's signature is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// A header is missing, the timestamp is not an integer, or the signature is not `v1=<hex>`.
     #[error("signature headers missing or malformed")]
     Malformed,
+    /// The timestamp is more than `TOLERANCE_SECS` from our clock, either way: a replay or a skewed clock.
     #[error("timestamp outside the tolerance window")]
     Stale,
+    /// Neither the current nor the previous secret gives this signature: a wrong secret, or an
+    /// altered body or timestamp.
     #[error("signature does not match")]
     Mismatch,
 }

@@ -147,6 +147,7 @@ pub(crate) enum PostError {
     /// aborted and must be rolled back.
     #[error("insufficient funds")]
     InsufficientFunds,
+    /// Any other database failure, from resolving the accounts or from the insert.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
