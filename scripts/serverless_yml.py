@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes serverless.yml: every function of the route table (shared/src/routes.rs: ROUTES
-and JOBS, read from the Rust source so there is one list), its least-privilege role, log
+and JOBS, as `tucano routes --json` prints them, so there is one list), its least-privilege role, log
 group, alarms and canary settings, and the platform around them (VPC in three AZs, Aurora
 PostgreSQL behind RDS Proxy, DynamoDB, KMS, SQS, SNS, dashboard).
 
@@ -9,8 +9,10 @@ committed serverless.yml differs from what this writes.
 """
 
 import json
+import os
 import pathlib
 import re
+import subprocess
 import sys
 
 import yaml
@@ -20,49 +22,50 @@ STAGE = "${sls:stage}"
 SERVICE = "tucano"
 
 
-def purposes():
-    """Encryption purpose constants of shared/src/app/key_policy.rs: name -> value."""
-    src = (ROOT / "shared/src/app/key_policy.rs").read_text()
-    return dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', src))
+def tucano():
+    """The tucano CLI to ask for the route table: $TUCANO_BIN, else the debug build when it
+    is newer than every source file and Cargo.lock, else built now."""
+    if os.environ.get("TUCANO_BIN"):
+        return os.environ["TUCANO_BIN"]
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    binary = target / "debug" / "tucano"
+    sources = [ROOT / "Cargo.lock", *ROOT.glob("shared/src/**/*.rs"), *ROOT.glob("src/**/*.rs")]
+    newest = max(p.stat().st_mtime for p in sources)
+    if not binary.exists() or binary.stat().st_mtime < newest:
+        subprocess.run(["cargo", "build", "--locked", "--quiet", "--bin", "tucano"], cwd=ROOT, check=True)
+    return str(binary)
 
 
-def keys(listing):
-    """The purposes a `keys: &[A, B]` listing names."""
-    names = purposes()
-    return [names[n.strip()] for n in listing.split(",") if n.strip()]
+# The route table, as `tucano routes --json` prints it (shared/src/routes.rs: one source).
+TABLE = None
+
+
+def table():
+    global TABLE
+    if TABLE is None:
+        out = subprocess.run([tucano(), "routes", "--json"], check=True, capture_output=True, text=True).stdout
+        TABLE = json.loads(out)
+    return TABLE
 
 
 # Which functions use which encryption purposes, by function name (ROUTES and JOBS).
-KEYS = {}
-# The per-merchant quota each route counts against (Unlimited, Dict, List).
-QUOTA = {}
+def keys_of(fn):
+    return next(e["keys"] for e in table()["routes"] + table()["jobs"] if e["function"] == fn)
 
 
 def routes():
     """(function, method, path, access, idempotency) from ROUTES."""
-    src = (ROOT / "shared/src/routes.rs").read_text()
-    table = src.split("pub const ROUTES: &[Route] = &[", 1)[1].split("];", 1)[0]
-    out = []
-    for block in table.split("Route {")[1:]:
-        f = dict(re.findall(r"(\w+): ([^,\n]+),", block))
-        fn = f["function"].strip('"')
-        KEYS[fn] = keys(re.search(r"keys: &\[([^\]]*)\]", block).group(1))
-        QUOTA[fn] = f["quota"].split("::")[1]
-        out.append((fn, f["method"].strip('"'), f["path"].strip('"'),
-                    f["access"].split("::")[1], f["idempotency"].split("::")[1]))
-    return out
+    return [(r["function"], r["method"], r["path"], r["access"], r["idempotency"]) for r in table()["routes"]]
+
+
+def quota(fn):
+    """The per-merchant quota the route counts against (Unlimited, Dict, List)."""
+    return next(r["quota"] for r in table()["routes"] if r["function"] == fn)
 
 
 def jobs():
     """(function, trigger kind, argument) from JOBS."""
-    src = (ROOT / "shared/src/routes.rs").read_text()
-    table = src.split("pub const JOBS: &[Job] = &[", 1)[1].split("];", 1)[0]
-    out = []
-    pattern = r'function: "(\w+)", trigger: Trigger::(\w+)(?:\("([^"]*)"\))?, keys: &\[([^\]]*)\]'
-    for fn, kind, arg, listing in re.findall(pattern, table):
-        KEYS[fn] = keys(listing)
-        out.append((fn, kind, arg))
-    return out
+    return [(j["function"], j["trigger"], j["argument"] or "") for j in table()["jobs"]]
 
 
 def path_part(raw):
@@ -132,7 +135,7 @@ def app_key(fn):
     """The application key, only under the encryption purposes the function's entry in the
     route table lists (the local server holds requests to the same lists), and the
     blind-index key's purpose, which every function decrypts at cold start."""
-    allowed = sorted(set(KEYS[fn]) | {purposes()["BLIND_INDEX_KEY"]})
+    allowed = sorted(set(keys_of(fn)) | set(table()["cold_start_keys"]))
     return {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("AppDataKey"),
             "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": allowed}}}
 
@@ -282,7 +285,7 @@ def build():
     extensions["HttpApiLogGroup"] = {"Properties": {"KmsKeyId": arn("PlatformKey")}}
     # Throttling on the stage the framework makes: a route setting needs its route to exist
     # first (API Gateway checks the key), hence the DependsOn.
-    limited = [(method, path) for fn, method, path, _, _ in routes() if QUOTA[fn] != "Unlimited"]
+    limited = [(method, path) for fn, method, path, _, _ in routes() if quota(fn) != "Unlimited"]
     extensions["HttpApiStage"] = {
         "Properties": {"DefaultRouteSettings": dict(STAGE_THROTTLE),
                        "RouteSettings": {f"{m} {p}": dict(QUOTA_ROUTE_THROTTLE) for m, p in limited}},

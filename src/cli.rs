@@ -76,6 +76,13 @@ pub enum Command {
         #[command(subcommand)]
         command: BrcodeCommand,
     },
+    /// The route table: every route and job with its function, access, idempotency,
+    /// quota and encryption purposes (what the AWS template is written from).
+    Routes {
+        /// As JSON (what scripts/serverless_yml.py reads).
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks; results are appended to BENCHMARKS.md with --record.
     Bench {
         #[command(subcommand)]
@@ -327,6 +334,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Webhooks { command: WebhooksCommand::Dispatch { once, idle_ms } } => dispatch(once, idle_ms).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
+        Command::Routes { json } => {
+            print_routes(json);
+            Ok(())
+        }
         Command::Bench { command } => crate::benches::run(command).await,
     }
 }
@@ -561,4 +572,18 @@ fn decode(payload: &str, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `tucano routes`: the route table as JSON, or one line per route and job.
+fn print_routes(json: bool) {
+    if json {
+        println!("{}", tucano_shared::routes::table_json());
+        return;
+    }
+    for r in tucano_shared::routes::ROUTES {
+        println!("{:<6} {:<40} {:<22} {:?}", r.method, r.path, r.function, r.access);
+    }
+    for j in tucano_shared::routes::JOBS {
+        println!("{:<6} {:<40} {:<22} {:?}", "-", "-", j.function, j.trigger);
+    }
 }

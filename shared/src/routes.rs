@@ -437,6 +437,40 @@ pub const JOBS: &[Job] = &[
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
 ];
 
+/// The route table as data (`tucano routes --json`): what `scripts/serverless_yml.py`
+/// writes the template from, so that the table has one source. Enum values by their Rust
+/// names; `keys` are the encryption purposes' values; `cold_start_keys`, the purposes
+/// every function uses whatever its entry lists.
+pub fn table_json() -> serde_json::Value {
+    let routes: Vec<_> = ROUTES
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "function": r.function,
+                "method": r.method,
+                "path": r.path,
+                "access": format!("{:?}", r.access),
+                "idempotency": format!("{:?}", r.idempotency),
+                "quota": format!("{:?}", r.quota),
+                "keys": r.keys,
+            })
+        })
+        .collect();
+    let jobs: Vec<_> = JOBS
+        .iter()
+        .map(|j| {
+            let (trigger, argument) = match j.trigger {
+                Trigger::Schedule(expression) => ("Schedule", Some(expression)),
+                Trigger::Queue(queue) => ("Queue", Some(queue)),
+                Trigger::Authorizer => ("Authorizer", None),
+                Trigger::Deploy => ("Deploy", None),
+            };
+            serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument, "keys": j.keys})
+        })
+        .collect();
+    serde_json::json!({"routes": routes, "jobs": jobs, "cold_start_keys": [BLIND_INDEX_KEY]})
+}
+
 /// The encryption purposes the job named `function` may use (none for an unknown name).
 pub fn job_keys(function: &str) -> &'static [&'static str] {
     JOBS.iter().find(|j| j.function == function).map(|j| j.keys).unwrap_or(&[])

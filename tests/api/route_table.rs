@@ -79,3 +79,31 @@ fn jobs_are_declared_with_their_triggers() {
         }
     }
 }
+
+#[test]
+fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tucano")).args(["routes", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let routes = printed["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), ROUTES.len());
+    for (json, route) in routes.iter().zip(ROUTES) {
+        assert_eq!(json["function"], route.function);
+        assert_eq!((json["method"].as_str(), json["path"].as_str()), (Some(route.method), Some(route.path)));
+        assert_eq!(json["access"], format!("{:?}", route.access));
+        assert_eq!(json["idempotency"], format!("{:?}", route.idempotency));
+        assert_eq!(json["quota"], format!("{:?}", route.quota));
+        assert_eq!(json["keys"], serde_json::json!(route.keys), "{}", route.function);
+    }
+    let jobs = printed["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), JOBS.len());
+    for (json, job) in jobs.iter().zip(JOBS) {
+        assert_eq!(json["function"], job.function);
+        assert_eq!(json["keys"], serde_json::json!(job.keys), "{}", job.function);
+        match job.trigger {
+            Trigger::Schedule(arg) | Trigger::Queue(arg) => assert_eq!(json["argument"], arg),
+            Trigger::Authorizer | Trigger::Deploy => assert!(json["argument"].is_null()),
+        }
+    }
+    assert_eq!(printed["cold_start_keys"], serde_json::json!([tucano_shared::app::key_policy::BLIND_INDEX_KEY]));
+}
