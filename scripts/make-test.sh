@@ -16,6 +16,13 @@ tools=$!
 # differently (the tests' dev-dependencies), so building the binaries first compiled the
 # AWS SDK and much of the tree twice. The test build also makes the binaries the tests
 # (and the template's artifact) run.
+# A first build gains nothing from incremental compilation and pays for writing its caches
+# (the workspace's own crates: 106 s with, 67 s without, measured on 2 cores): off when the
+# target directory is new, as in a fresh clone; later runs are incremental again.
+if [ ! -d "${CARGO_TARGET_DIR:-$ROOT/target}/debug" ]; then
+  say "new target directory: this first build is not incremental"
+  export CARGO_INCREMENTAL=0
+fi
 say "compiling the workspace and its tests (queries checked against the committed .sqlx cache)"
 cargo test --workspace --locked --no-run
 wait "$tools" || { cat "$STATE/tools.log" >&2; echo "installing moto or the template tools failed" >&2; exit 1; }
