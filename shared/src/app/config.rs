@@ -173,8 +173,8 @@ impl std::fmt::Debug for Config {
 const MAX_LOCATION_BASE: usize = 77 - 33;
 
 impl Config {
-    /// Reads `DATABASE_URL`, `DB_MAX_CONNECTIONS` (default 5), `PIX_LOCATION_BASE`,
-    /// `RAIL_WEBHOOK_SECRET`, `PIX_RAIL_URL` (default the local sandbox) and `PSP_ISPB`.
+    /// Reads the configuration from the environment: `DATABASE_URL` (required) and the
+    /// rest README.md lists under "Configuration (environment)", each with its default.
     pub fn from_env() -> Result<Self, ConfigError> {
         let database_url = env::var("DATABASE_URL").map_err(|_| {
             ConfigError::Missing(

@@ -9,7 +9,9 @@ use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
 
 const BACEN_TYPE_BASE: &str = "https://pix.bcb.gov.br/api/v2/error/";
-/// Types Bacen does not define (401, 405, 413, 415) follow the same naming under our own base.
+/// Types Bacen does not define follow the same naming under our own base: authentication,
+/// method, body size and media type (401, 405, 413, 415), rail signatures, Idempotency-Key
+/// conflicts, our extensions (`/envio`, `/dict`, webhook listings) and quotas (429).
 const TUCANO_TYPE_BASE: &str = "https://tucano.dev/problems/";
 
 /// The kinds of problem the API reports.
