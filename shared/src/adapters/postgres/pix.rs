@@ -87,7 +87,7 @@ impl Credit<'_> {
     /// charge concluded, the ledger entry (its triggers move the balances) and the outbox
     /// events. Each step runs only if the one before it wrote its row; the statement
     /// reports which did. `charge` is the charge the Pix names, as read by the caller.
-    /// Answers None when an optimistic booking undid itself.
+    /// Answers None when the booking undid itself (only an optimistic one does).
     async fn book(
         &self,
         conn: &mut PgConnection,
@@ -201,12 +201,7 @@ impl Credit<'_> {
         .await;
         match result {
             Ok(row) => Ok(Some(Booked { claimed: row.claimed, recorded: row.recorded, postings: row.postings, alert })),
-            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some(BOOKING_RETRY) => {
-                if mode == Booking::Locked {
-                    return Err(unexpected(anyhow!("a locked booking asked to be retried")));
-                }
-                Ok(None)
-            }
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some(BOOKING_RETRY) => Ok(None),
             Err(e) => Err(store_error(e)),
         }
     }
