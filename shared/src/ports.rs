@@ -200,7 +200,8 @@ pub trait PixStore: Send + Sync {
     async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError>;
     async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError>;
     async fn list(&self, merchant: MerchantId, query: &PixQuery) -> Result<Page<ReceivedPix>, StoreError>;
-    /// Checks the refund rules and reserves the amount in the ledger, atomically.
+    /// Checks the refund rules as of `now` (the 90-day window) and reserves the amount in
+    /// the ledger, atomically; the refund is requested at `now`.
     async fn request_refund(
         &self,
         merchant: MerchantId,
@@ -208,6 +209,7 @@ pub trait PixStore: Send + Sync {
         request: &RefundRequest,
         rtr_id: &RtrId,
         fingerprint: [u8; 32],
+        now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError>;
     async fn find_refund(
         &self,
@@ -219,7 +221,7 @@ pub trait PixStore: Send + Sync {
     async fn pending_refunds(
         &self,
         before: DateTime<Utc>,
-    ) -> Result<Vec<crate::rail::protocol::OrdemDevolucao>, StoreError>;
+    ) -> Result<Vec<crate::domain::payment::RefundOrder>, StoreError>;
     /// Settles or voids a refund's reservation, at most once.
     async fn conclude_refund(
         &self,
@@ -301,11 +303,11 @@ pub enum RailStatus {
 #[async_trait]
 pub trait PixRail: Send + Sync {
     /// Orders a refund. Idempotent on `rtr_id` at the rail.
-    async fn send_refund(&self, order: &crate::rail::protocol::OrdemDevolucao) -> Result<(), RailError>;
-    /// Orders a Pix out. Idempotent on the end-to-end id at the rail.
-    async fn send_pix(&self, order: &crate::rail::protocol::OrdemPagamento) -> Result<(), RailError>;
+    async fn send_refund(&self, order: &crate::domain::payment::RefundOrder) -> Result<(), RailError>;
+    /// Orders a reserved transfer's Pix out. Idempotent on the end-to-end id at the rail.
+    async fn send_pix(&self, transfer: &crate::domain::transfer::Transfer) -> Result<(), RailError>;
     /// Looks a key up in the DICT; None when nobody holds it.
-    async fn lookup_key(&self, chave: &str) -> Result<Option<crate::rail::protocol::EntradaDict>, RailError>;
+    async fn lookup_key(&self, chave: &str) -> Result<Option<crate::domain::transfer::DictEntry>, RailError>;
     async fn refund_status(&self, rtr_id: &str) -> Result<RailStatus, RailError>;
     async fn transfer_status(&self, e2eid: &str) -> Result<RailStatus, RailError>;
     /// The rail's statement: every Pix it paid in to our keys since `since` (oldest first),
@@ -382,6 +384,28 @@ pub trait Cipher: Send + Sync {
     fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32];
 }
 
+/// The encryption purposes (`purpose` in the encryption context): what a sealed value is
+/// for. Each function may use only those its route-table entry lists (`app::key_policy`).
+pub mod purpose {
+    /// The devedor's document on a charge.
+    pub const DEVEDOR: &str = "devedor";
+    /// The pagador's document on a received Pix.
+    pub const PAGADOR: &str = "pagador";
+    /// A bank-account receiver's document on a transfer.
+    pub const FAVORECIDO: &str = "favorecido";
+    /// Webhook signing secrets.
+    pub const WEBHOOK_SECRET: &str = "webhook-secret";
+    /// Responses kept for idempotent replay.
+    pub const IDEMPOTENCY_RESPONSE: &str = "idempotency-response";
+    /// The blind-index key, decrypted once at cold start by every function that holds a
+    /// cipher (and made once by the migrations function).
+    pub const BLIND_INDEX_KEY: &str = "blind-index-key";
+
+    /// Every purpose, for the functions that are trusted with all of them (none are today:
+    /// the migrations function only makes the blind-index key).
+    pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
+}
+
 // ---- Pix transfers out ----
 
 use crate::domain::transfer::{IdEnvio, LimitViolation, Transfer, TransferRequest, TransferStatus};
@@ -450,6 +474,25 @@ pub trait TransferStore: Send + Sync {
         -> Result<ConcludeOutcome, StoreError>;
 }
 
+// ---- Payload locations (paying a dynamic BR Code) ----
+
+pub use crate::domain::location::{LocationFailure, LocationPayload};
+
+/// Reads the payload a dynamic BR Code points at, as a payer's bank does.
+#[async_trait]
+pub trait LocationReader: Send + Sync {
+    async fn read(&self, location: &str) -> Result<LocationPayload, LocationFailure>;
+}
+
+// ---- Database credentials ----
+
+/// Keeps the credentials new database connections log in with valid: with IAM database
+/// authentication, a token about to age out is replaced (a local signature, no network).
+#[async_trait]
+pub trait DatabaseAuth: Send + Sync {
+    async fn keep_fresh(&self) -> Result<(), StoreError>;
+}
+
 // ---- Time ----
 
 /// The current time, as a port: tests fix it to check time-dependent rules (the Pix night
@@ -461,9 +504,17 @@ pub trait Clock: Send + Sync {
 /// The real clock.
 pub struct SystemClock;
 
+impl SystemClock {
+    /// Wall time, for what another party checks against its own clock (the timestamps of
+    /// signed messages): never moved by a test's clock. Everything else asks the `Clock`.
+    pub fn wall() -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Self::wall()
     }
 }
 
@@ -723,4 +774,13 @@ impl std::fmt::Debug for SecretVersions {
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn read(&self, id: &str) -> Result<SecretVersions, StoreError>;
+}
+
+/// A secret held for signing and verifying (the rail's): its versions now, and a re-read
+/// when the other side seems to have rotated it (at most once a minute, whatever asks).
+#[async_trait]
+pub trait HeldSecret: Send + Sync {
+    async fn versions(&self) -> Result<SecretVersions, StoreError>;
+    /// Reads the secret again if allowed now; whether it did.
+    async fn reread(&self) -> bool;
 }

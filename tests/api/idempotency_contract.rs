@@ -86,6 +86,23 @@ async fn the_postgres_store_honours_the_contract(pool: PgPool) {
     contract(Arc::new(PgIdempotencyStore::new(pool))).await;
 }
 
+/// A completed record whose stored headers no longer parse is a fault (the request is not
+/// replayed), never a replay with no headers: without its content type and encryption
+/// marker a replay would hand the caller the sealed body.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_stored_response_that_does_not_parse_is_an_error_not_an_empty_replay(pool: PgPool) {
+    let store = PgIdempotencyStore::new(pool.clone());
+    let (m, now) = (MerchantId(uuid::Uuid::new_v4()), Utc::now());
+    let lock = now + Duration::seconds(30);
+    assert_eq!(store.begin(m, &key("k"), &[1; 32], lock, now).await.unwrap(), Begin::Run);
+    store.complete(m, &key("k"), &[1; 32], &response(), now + Duration::hours(24)).await.unwrap();
+    sqlx::query("UPDATE idempotency_records SET response_headers = '\"not a header list\"'::jsonb")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(store.begin(m, &key("k"), &[1; 32], lock, now).await.is_err());
+}
+
 #[tokio::test]
 async fn the_dynamodb_store_honours_the_contract() {
     let moto = crate::common::moto::Moto::start().await;

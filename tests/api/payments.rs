@@ -246,22 +246,23 @@ async fn payments_that_cannot_conclude_their_charge_are_still_credited_and_flagg
     // A removed or expired charge's location no longer serves it, so a payer's bank
     // cannot pay it by its dynamic code; a Pix naming its txid still arrives (the rail
     // notifies it here directly).
-    let arrives = |n: u32, t: String, valor: &str| {
+    let arrives_at = |n: u32, t: String, valor: &str, horario: chrono::DateTime<chrono::Utc>| {
         json!({"tipo": "PIX_RECEBIDO", "id": format!("late-{n}"), "pix": {
             "endToEndId": format!("E99999999202611211305{n:011}"), "valor": valor, "chave": KEY, "txid": t,
-            "horario": chrono::Utc::now().to_rfc3339()}})
+            "horario": horario.to_rfc3339()}})
     };
+    let arrives = |n: u32, t: String, valor: &str| arrives_at(n, t, valor, chrono::Utc::now());
     // Removed before payment.
     create_charge(&app, &m, 12, charge_body(KEY, "3.00")).await;
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
     call(app.request(Method::PATCH, &format!("/cob/{}", txid(12)), &m).json(&remove)).await;
     assert_eq!(app.notify(&arrives(12, txid(12), "3.00")).await.0, 200);
-    // Expired before payment.
+    // Expired before payment: the Pix was made (its `horario`) after the charge's second.
     let mut short = charge_body(KEY, "2.00");
     short["calendario"]["expiracao"] = json!(1);
     create_charge(&app, &m, 13, short).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert_eq!(app.notify(&arrives(13, txid(13), "2.00")).await.0, 200);
+    let late = chrono::Utc::now() + chrono::Duration::seconds(2);
+    assert_eq!(app.notify(&arrives_at(13, txid(13), "2.00", late)).await.0, 200);
     let receiver = tucano_shared::domain::brcode::Receiver { name: "Loja", city: "RECIFE" };
     // A static code naming a txid that has no charge.
     let code = tucano_shared::domain::brcode::BrCode::static_code(KEY, None, Some("semcobranca1"), None, &receiver)
@@ -523,5 +524,41 @@ async fn the_reconciler_finishes_a_refund_whose_verdict_was_lost(pool: PgPool) {
     assert_eq!(done["status"], "DEVOLVIDO");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
     assert_eq!(app.rail_order(&format!("/devolucoes/{}", done["rtrId"].as_str().unwrap())).await["pedidos"], 1);
+    app.assert_ledger_ok().await;
+}
+
+/// A clock that starts at the machine's time and moves only when told.
+struct Movable(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl tucano_shared::ports::Clock for Movable {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The 90-day refund window is judged by the service's clock, not by waiting.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refund_asked_for_more_than_90_days_after_the_pix_is_refused_and_moves_no_money(pool: PgPool) {
+    let clock = std::sync::Arc::new(Movable(std::sync::Mutex::new(chrono::Utc::now())));
+    let app = TestApp::spawn_with_rail_at(pool, clock.clone()).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 50, charge_body(KEY, "30.00")).await;
+    let e2eid =
+        app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await["endToEndId"].as_str().unwrap().to_owned();
+    app.eventually(&m, &format!("/cob/{}", txid(50)), |c| c["status"] == "CONCLUIDA").await;
+    let refund = |id: &str| {
+        app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/{id}"), &m).json(&json!({"valor": "1.00"}))
+    };
+
+    *clock.0.lock().unwrap() += chrono::Duration::days(91);
+    let (status, _, problem) = call(refund("tarde1")).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"));
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()), "nothing reserved");
+
+    *clock.0.lock().unwrap() -= chrono::Duration::days(2);
+    let (status, _, created) = call(refund("atempo1")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(app.saldo(&m).await.0, "29.00", "on day 89 the refund is taken from the balance");
     app.assert_ledger_ok().await;
 }

@@ -572,3 +572,23 @@ async fn deliver_queued(state: &tucano_shared::app::AppState, ids: &[uuid::Uuid]
     let keys = tucano_shared::routes::job_keys("webhook_deliver");
     tucano_shared::app::key_policy::within(keys, tucano_shared::app::webhooks::deliver_queued(state, ids)).await
 }
+
+/// A stored endpoint that does not read back whole (disabled, with no reason recorded) is
+/// a fault: answered 500 with a correlation id, never shown with an empty reason.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_endpoint_row_that_does_not_read_back_whole_is_a_fault_not_an_empty_field(pool: PgPool) {
+    let app = TestApp::spawn_configured(pool, |c| c.webhooks.rules.allow_local = true).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (id, _) = subscribe(&app, &m, "http://127.0.0.1:9/hook", None).await;
+    let (status, _, shown) = call(app.request(Method::GET, &format!("/webhooks/{id}"), &m)).await;
+    assert_eq!((status, shown["status"].as_str()), (200, Some("ATIVO")));
+
+    sqlx::query("UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, _, problem) = call(app.request(Method::GET, &format!("/webhooks/{id}"), &m)).await;
+    assert_eq!(status, 500, "{problem}");
+    assert!(problem["correlationId"].is_string(), "{problem}");
+    assert!(!problem.to_string().contains("disabled"), "no internals in the answer: {problem}");
+}

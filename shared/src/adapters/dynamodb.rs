@@ -83,9 +83,12 @@ fn record_of(item: &Item) -> Result<Record, StoreError> {
             .get("response_headers")
             .and_then(|v| v.as_s().ok())
             .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default();
-        let body =
-            item.get("response_body").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default();
+            .ok_or_else(|| bad("response_headers"))?;
+        let body = item
+            .get("response_body")
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| bad("response_body"))?;
         Some(StoredResponse { status, headers, body })
     } else {
         None

@@ -19,7 +19,7 @@ pub struct KmsCipher {
     cache: KeyCache,
 }
 
-use crate::app::key_policy::BLIND_INDEX_KEY as INDEX_KEY_PURPOSE;
+use crate::ports::purpose::BLIND_INDEX_KEY as INDEX_KEY_PURPOSE;
 
 fn kms_context(context: CipherContext) -> HashMap<String, String> {
     let merchant = context.merchant.map(|m| m.0.to_string()).unwrap_or_else(|| "none".into());

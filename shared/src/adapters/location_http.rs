@@ -5,43 +5,17 @@
 
 use super::guarded_http::{self, Failure};
 use super::lazy_client::LazyClient;
+use crate::domain::location::{LocationFailure, LocationPayload};
+use crate::domain::money::Amount;
 use crate::domain::webhook::ReceiverRules;
+use crate::ports::LocationReader;
 use async_trait::async_trait;
+use serde_json::Value;
 use std::time::Duration;
 
-/// The largest payload read; a location answering more is refused without reading on.
+/// The largest payload read; a location answering more is refused without reading on
+/// (`LocationFailure::TooLarge`).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
-
-/// Why a payload location could not be read. Stable reasons, safe to show a merchant:
-/// never the transport's own text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum LocationFailure {
-    /// The rules refuse the location: a bad URL, or a host that is or resolves to a non-public address.
-    #[error("LOCATION_BLOCKED")]
-    Blocked,
-    /// No connection (refused, name unknown, TLS failed) or the answer broke off.
-    #[error("LOCATION_UNREACHABLE")]
-    Unreachable,
-    /// No whole answer within the 5 s deadline.
-    #[error("LOCATION_TIMEOUT")]
-    TimedOut,
-    /// The location answered a status other than 2xx; a redirect counts, as it is not followed.
-    #[error("LOCATION_HTTP_ERROR")]
-    HttpError,
-    /// The body is, or says it is, over `MAX_PAYLOAD_BYTES`.
-    #[error("LOCATION_TOO_LARGE")]
-    TooLarge,
-    /// The body is not JSON.
-    #[error("LOCATION_NOT_A_PAYLOAD")]
-    NotAPayload,
-}
-
-impl LocationFailure {
-    /// The reason code (the variant's display).
-    pub fn code(self) -> String {
-        self.to_string()
-    }
-}
 
 impl From<Failure> for LocationFailure {
     fn from(f: Failure) -> Self {
@@ -51,12 +25,6 @@ impl From<Failure> for LocationFailure {
             Failure::Unreachable | Failure::Failed => LocationFailure::Unreachable,
         }
     }
-}
-
-/// The port: a payload location's JSON.
-#[async_trait]
-pub trait LocationReader: Send + Sync {
-    async fn read(&self, location: &str) -> Result<serde_json::Value, LocationFailure>;
 }
 
 /// Over HTTPS, or plain HTTP to loopback where `rules` allow local addresses (development).
@@ -76,7 +44,7 @@ impl HttpLocationReader {
 
 #[async_trait]
 impl LocationReader for HttpLocationReader {
-    async fn read(&self, location: &str) -> Result<serde_json::Value, LocationFailure> {
+    async fn read(&self, location: &str) -> Result<LocationPayload, LocationFailure> {
         // The URL's host is checked here (IP literals skip the resolver), names on resolution.
         let url =
             self.rules.check_url(&format!("{}://{location}", self.scheme)).map_err(|_| LocationFailure::Blocked)?;
@@ -95,7 +63,21 @@ impl LocationReader for HttpLocationReader {
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|_| LocationFailure::NotAPayload)
+        let payload: Value = serde_json::from_slice(&body).map_err(|_| LocationFailure::NotAPayload)?;
+        Ok(terms(&payload))
+    }
+}
+
+/// The terms of a Bacen charge payload (`PayloadCobImediata`); what is missing or invalid
+/// is left out, for the use case to judge.
+fn terms(p: &Value) -> LocationPayload {
+    let s = |v: &Value| v.as_str().map(str::to_owned);
+    LocationPayload {
+        ativa: p["status"] == "ATIVA",
+        chave: s(&p["chave"]),
+        txid: s(&p["txid"]),
+        valor: p["valor"]["original"].as_str().and_then(|v| Amount::parse(v).ok()),
+        valor_alteravel: p["valor"]["modalidadeAlteracao"] == 1,
     }
 }
 
@@ -132,7 +114,7 @@ mod tests {
         let mut answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
         answer.extend_from_slice(body);
         let at = serving(answer).await;
-        assert_eq!(dev().read(&format!("{at}/qr/v2/x")).await.unwrap()["status"], "ATIVA");
+        assert!(dev().read(&format!("{at}/qr/v2/x")).await.unwrap().ativa);
     }
 
     #[tokio::test]

@@ -7,19 +7,24 @@
 //! code — is an unknown outcome, left to the reconciler. Nothing is voided on a guess.
 
 use super::lazy_client::LazyClient;
+use crate::domain::document::Document;
 use crate::domain::money::Amount;
 use crate::domain::payment::IncomingPix;
+use crate::domain::payment::RefundOrder;
+use crate::domain::transfer::{DictEntry, Receiver, Transfer};
 use crate::domain::verdict::{RailVerdict, Rejection, RejectionCode};
 use crate::ports::{PixRail, RailError, RailStatus};
 use crate::rail::incoming::incoming;
-use crate::rail::protocol::{EntradaDict, OrdemDevolucao, OrdemPagamento, PixRecebido, Rejeicao, StatusOrdem};
+use crate::rail::protocol::{
+    ContaDestino, EntradaDict, OrdemDevolucao, OrdemPagamento, PixRecebido, Rejeicao, StatusOrdem,
+};
 
 /// The rail's statement of Pix paid in.
 #[derive(serde::Deserialize)]
 struct Extrato {
     pix: Vec<PixRecebido>,
 }
-use crate::app::secrets::RotatingSecret;
+use crate::ports::HeldSecret;
 use crate::rail::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -34,14 +39,14 @@ fn transport(e: reqwest::Error) -> RailError {
 
 pub struct HttpRail {
     base: String,
-    secret: Arc<RotatingSecret>,
+    secret: Arc<dyn HeldSecret>,
     client: LazyClient,
 }
 
 impl HttpRail {
     /// A client for the rail at `base` (e.g. `http://127.0.0.1:3100`), built on first use;
     /// a call that takes longer than `timeout` has an unknown outcome.
-    pub fn new(base: &str, secret: Arc<RotatingSecret>, timeout: Duration) -> Self {
+    pub fn new(base: &str, secret: Arc<dyn HeldSecret>, timeout: Duration) -> Self {
         let client = LazyClient::new(move || {
             reqwest::Client::builder()
                 .timeout(timeout)
@@ -60,7 +65,8 @@ impl HttpRail {
         path: &str,
         body: Vec<u8>,
     ) -> Result<reqwest::RequestBuilder, RailError> {
-        let ts = chrono::Utc::now().timestamp();
+        // The rail checks our timestamp against its own clock: wall time.
+        let ts = crate::ports::SystemClock::wall().timestamp();
         let client = self.client.get().map_err(transport)?;
         let secret = self.secret.versions().await.map_err(|e| RailError::Unavailable(e.into()))?.current;
         Ok(client
@@ -142,25 +148,74 @@ fn status_of(s: &StatusOrdem) -> Result<RailStatus, RailError> {
     }
 }
 
+/// A refund order on the wire.
+fn refund_order(o: &RefundOrder) -> OrdemDevolucao {
+    OrdemDevolucao {
+        rtr_id: o.rtr_id.as_str().to_owned(),
+        end_to_end_id: o.end_to_end_id.as_str().to_owned(),
+        valor: o.valor.to_string(),
+        descricao: o.descricao.clone(),
+    }
+}
+
+/// A transfer's payment order on the wire: to its key, or to its bank account.
+fn payment_order(t: &Transfer) -> OrdemPagamento {
+    let (chave, conta) = match &t.favorecido {
+        Receiver::Key(k) => (Some(k.as_str().to_owned()), None),
+        Receiver::Account(a) => {
+            let (cpf, cnpj) = match &a.documento {
+                Document::Cpf(c) => (Some(c.as_str().to_owned()), None),
+                Document::Cnpj(c) => (None, Some(c.as_str().to_owned())),
+            };
+            let conta = ContaDestino {
+                ispb: a.ispb.clone(),
+                agencia: a.agencia.clone(),
+                conta: a.conta.clone(),
+                tipo_conta: a.tipo.as_str().to_owned(),
+                cpf,
+                cnpj,
+                nome: a.nome.clone(),
+            };
+            (None, Some(conta))
+        }
+    };
+    OrdemPagamento {
+        end_to_end_id: t.end_to_end_id.as_str().to_owned(),
+        valor: t.valor.to_string(),
+        chave,
+        conta,
+        descricao: t.descricao.clone(),
+    }
+}
+
 #[async_trait]
 impl PixRail for HttpRail {
-    async fn send_refund(&self, order: &OrdemDevolucao) -> Result<(), RailError> {
-        let body = serde_json::to_vec(order).map_err(|e| RailError::Unavailable(e.into()))?;
+    async fn send_refund(&self, order: &RefundOrder) -> Result<(), RailError> {
+        let body = serde_json::to_vec(&refund_order(order)).map_err(|e| RailError::Unavailable(e.into()))?;
         self.order("/devolucoes", body).await
     }
 
-    async fn send_pix(&self, order: &OrdemPagamento) -> Result<(), RailError> {
-        let body = serde_json::to_vec(order).map_err(|e| RailError::Unavailable(e.into()))?;
+    async fn send_pix(&self, transfer: &Transfer) -> Result<(), RailError> {
+        let body = serde_json::to_vec(&payment_order(transfer)).map_err(|e| RailError::Unavailable(e.into()))?;
         self.order("/envios", body).await
     }
 
-    async fn lookup_key(&self, chave: &str) -> Result<Option<EntradaDict>, RailError> {
+    async fn lookup_key(&self, chave: &str) -> Result<Option<DictEntry>, RailError> {
         let path =
             format!("/dict/{}", percent_encoding::utf8_percent_encode(chave, percent_encoding::NON_ALPHANUMERIC));
         let res = self.send(reqwest::Method::GET, &path, vec![]).await?;
         match res.status() {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => res.json().await.map(Some).map_err(transport),
+            s if s.is_success() => {
+                let e: EntradaDict = res.json().await.map_err(transport)?;
+                Ok(Some(DictEntry {
+                    chave: e.chave,
+                    tipo_chave: e.tipo_chave,
+                    nome: e.nome,
+                    documento: e.documento,
+                    ispb: e.ispb,
+                }))
+            }
             s => Err(RailError::Unavailable(anyhow!("rail answered {s}"))),
         }
     }
@@ -205,7 +260,7 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let rail = HttpRail::new(
             &format!("http://{closed}"),
-            Arc::new(RotatingSecret::fixed(b"secret".to_vec(), None)),
+            Arc::new(crate::app::secrets::RotatingSecret::fixed(b"secret".to_vec(), None)),
             Duration::from_secs(1),
         );
         let Err(RailError::Unavailable(e)) = rail.lookup_key("52998224725").await else { panic!("not unavailable") };
@@ -250,7 +305,8 @@ mod tests {
             }
         });
         let store = Arc::new(Store(std::sync::Mutex::new(b"rail-secret-before-rotation")));
-        let secret = RotatingSecret::from_source(store.clone(), "rail".into(), 16).reread_after(Duration::ZERO);
+        let secret = crate::app::secrets::RotatingSecret::from_source(store.clone(), "rail".into(), 16)
+            .reread_after(Duration::ZERO);
         let rail = HttpRail::new(&format!("http://{addr}"), Arc::new(secret), Duration::from_secs(2));
         let first = rail.received_since(chrono::Utc::now()).await;
         assert!(matches!(first, Err(RailError::Unavailable(_))), "the old secret is refused");

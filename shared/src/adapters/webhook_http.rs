@@ -33,7 +33,8 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    // The receiver's date is by its clock: wall time.
+    (at.with_timezone(&chrono::Utc) - crate::ports::SystemClock::wall()).to_std().ok()
 }
 
 /// Why a request failed, in words safe to store and show to the merchant.

@@ -3,12 +3,13 @@
 
 use super::AppState;
 use crate::domain::brcode::{BrCode, Receiver};
-use crate::domain::charge::{Charge, ChargePatch, ChargeTerms, RevisionError};
+use crate::domain::charge::{Charge, ChargePatch, ChargeStatus, ChargeTerms, RevisionError};
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::Merchant;
 use crate::ports::{ChargeQuery, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
 use crate::telemetry::Unit;
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 
 /// Why a charge use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -109,4 +110,17 @@ pub async fn get(
 /// `GET /cob`.
 pub async fn list(state: &AppState, merchant: &Merchant, query: &ChargeQuery) -> Result<Page<Charge>, ChargeError> {
     Ok(state.charges.list(merchant.id, query).await?)
+}
+
+/// What a charge's payload location serves, and as of when (`GET /qr/v2/{token}`): the
+/// charge while it can be paid. A removed or expired charge is no longer served: nothing to
+/// pay, and its terms carry the payer's full document.
+pub async fn payload(state: &AppState, token: &LocationToken) -> Result<(Charge, DateTime<Utc>), ChargeError> {
+    let charge = state.charges.find_by_location(token).await?.ok_or(ChargeError::NotFound)?;
+    let now = state.clock.now();
+    let removed = matches!(charge.status, ChargeStatus::RemovidaPeloUsuarioRecebedor | ChargeStatus::RemovidaPeloPsp);
+    if removed || (charge.status == ChargeStatus::Ativa && charge.expires_at() <= now) {
+        return Err(ChargeError::NotFound);
+    }
+    Ok((charge, now))
 }

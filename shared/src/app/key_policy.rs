@@ -10,23 +10,7 @@ use async_trait::async_trait;
 use std::future::Future;
 use std::sync::Arc;
 
-/// The devedor's document on a charge.
-pub const DEVEDOR: &str = "devedor";
-/// The pagador's document on a received Pix.
-pub const PAGADOR: &str = "pagador";
-/// A bank-account receiver's document on a transfer.
-pub const FAVORECIDO: &str = "favorecido";
-/// Webhook signing secrets.
-pub const WEBHOOK_SECRET: &str = "webhook-secret";
-/// Responses kept for idempotent replay.
-pub const IDEMPOTENCY_RESPONSE: &str = "idempotency-response";
-/// The blind-index key, decrypted once at cold start by every function that holds a
-/// cipher (and made once by the migrations function).
-pub const BLIND_INDEX_KEY: &str = "blind-index-key";
-
-/// Every purpose, for the functions that are trusted with all of them (none are today:
-/// the migrations function only makes the blind-index key).
-pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
+pub use crate::ports::purpose::*;
 
 tokio::task_local! {
     static POLICY: Option<&'static [&'static str]>;
@@ -83,10 +67,9 @@ impl Cipher for PurposeGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::local_cipher::LocalCipher;
 
     fn guarded() -> PurposeGuard {
-        PurposeGuard(Arc::new(LocalCipher::new([7; 32])))
+        PurposeGuard(Arc::new(crate::wiring::local_cipher([7; 32])))
     }
 
     fn context(purpose: &'static str) -> CipherContext {

@@ -58,7 +58,6 @@ impl OpaqueIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::local_cipher::LocalCipher;
 
     fn merchant(n: u128) -> MerchantId {
         MerchantId(uuid::Uuid::from_u128(n))
@@ -66,7 +65,7 @@ mod tests {
 
     #[test]
     fn a_token_opens_only_for_its_merchant_and_space_and_hides_the_number() {
-        let cipher = LocalCipher::new([9; 32]);
+        let cipher = crate::wiring::local_cipher([9; 32]);
         let ids = OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(1));
         let token = ids.seal(41);
         assert_eq!(token.len(), 22);
@@ -81,7 +80,7 @@ mod tests {
 
     #[test]
     fn consecutive_numbers_give_unrelated_tokens() {
-        let cipher = LocalCipher::new([9; 32]);
+        let cipher = crate::wiring::local_cipher([9; 32]);
         let ids = OpaqueIds::new(&cipher, IdSpace::StatementLine, merchant(1));
         let (a, b) = (ids.seal(1000), ids.seal(1001));
         let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();

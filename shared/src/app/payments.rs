@@ -4,10 +4,8 @@
 use super::AppState;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId};
 use crate::domain::merchant::Merchant;
-use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundRejection, RefundRequest};
+use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundOrder, RefundRejection, RefundRequest};
 use crate::ports::{ConcludeOutcome, Page, PixQuery, RailError, RailVerdict, RecordOutcome, RefundOutcome, StoreError};
-use crate::rail::protocol::OrdemDevolucao;
-use chrono::Utc;
 
 /// Why a payment use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -85,18 +83,19 @@ pub async fn refund(
     request: &RefundRequest,
     fingerprint: [u8; 32],
 ) -> Result<RefundCreated, PaymentError> {
-    let rtr_id = RtrId::generate(&state.config.ispb, Utc::now());
-    let refund = match state.pix.request_refund(merchant.id, e2eid, request, &rtr_id, fingerprint).await? {
+    let now = state.clock.now();
+    let rtr_id = RtrId::generate(&state.config.ispb, now);
+    let refund = match state.pix.request_refund(merchant.id, e2eid, request, &rtr_id, fingerprint, now).await? {
         RefundOutcome::Created(refund) => refund,
         RefundOutcome::Existing { refund, same_request: true } => return Ok(RefundCreated { refund, created: false }),
         RefundOutcome::Existing { .. } => return Err(PaymentError::RefundIdInUse),
         RefundOutcome::PixNotFound => return Err(PaymentError::PixNotFound),
         RefundOutcome::Rejected(r) => return Err(r.into()),
     };
-    let order = OrdemDevolucao {
-        rtr_id: refund.rtr_id.as_str().to_owned(),
-        end_to_end_id: e2eid.as_str().to_owned(),
-        valor: refund.valor.to_string(),
+    let order = RefundOrder {
+        rtr_id: refund.rtr_id.clone(),
+        end_to_end_id: e2eid.clone(),
+        valor: refund.valor,
         descricao: refund.descricao.clone(),
     };
     match state.rail.send_refund(&order).await {

@@ -7,9 +7,9 @@
 
 use super::AppState;
 use crate::domain::ids::RtrId;
+use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::Transfer;
 use crate::ports::{RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
-use crate::rail::protocol::OrdemDevolucao;
 use chrono::Duration;
 
 /// What one reconciliation pass did.
@@ -33,7 +33,7 @@ pub const STATEMENT_LOOKBACK_HOURS: i64 = 24;
 /// An order waiting for its verdict.
 enum Pending {
     Transfer(Transfer),
-    Refund(RtrId, OrdemDevolucao),
+    Refund(RtrId, RefundOrder),
 }
 
 impl Pending {
@@ -75,10 +75,7 @@ pub async fn run(state: &AppState, grace: Duration) -> Result<Report, StoreError
     let before = state.clock.now() - grace;
     let mut pending: Vec<Pending> = state.transfers.pending(before).await?.into_iter().map(Pending::Transfer).collect();
     for order in state.pix.pending_refunds(before).await? {
-        match RtrId::parse(&order.rtr_id) {
-            Ok(rtr) => pending.push(Pending::Refund(rtr, order)),
-            Err(_) => tracing::error!("a stored refund has an invalid rtrId"),
-        }
+        pending.push(Pending::Refund(order.rtr_id.clone(), order));
     }
     let mut report = Report::default();
     for p in &pending {

@@ -152,6 +152,17 @@ impl SecretVersions {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::HeldSecret for RotatingSecret {
+    async fn versions(&self) -> Result<SecretVersions, StoreError> {
+        RotatingSecret::versions(self).await
+    }
+
+    async fn reread(&self) -> bool {
+        RotatingSecret::reread(self).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,33 +1,18 @@
-//! The application state: built once (at cold start, or when the local server starts) and
-//! lent to every request. Holds the ports, never a per-request client.
+//! The application state: the ports every request and job runs with, built once (at cold
+//! start, or when the local server starts) by the composition root (`crate::wiring`) and
+//! lent to every request. Holds ports, never a concrete adapter or a per-request client.
 
-use super::config::{CipherBackend, IdempotencyBackend};
 use super::secrets::RotatingSecret;
 use super::Config;
-use crate::adapters::dynamodb::DynamoIdempotencyStore;
-use crate::adapters::kms_cipher::KmsCipher;
-use crate::adapters::local_cipher::LocalCipher;
-use crate::adapters::location_http::{HttpLocationReader, LocationReader};
-use crate::adapters::postgres::iam_auth::IamPassword;
-use crate::adapters::postgres::{
-    lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
-    PgRateCounter,
-};
-use crate::adapters::postgres::{PgTransferStore, PgWebhookStore};
-use crate::adapters::rail_http::HttpRail;
-use crate::adapters::secrets_manager::SecretsManagerSource;
-use crate::adapters::webhook_http::HttpWebhookTransport;
 use crate::ports::{
-    ChargeStore, Cipher, Clock, IdempotencyStore, Ledger, MerchantStore, PixRail, PixStore, RateCounter, SystemClock,
-    TransferStore, WebhookStore, WebhookTransport,
+    ChargeStore, Cipher, Clock, DatabaseAuth, IdempotencyStore, Ledger, LocationReader, MerchantStore, PixRail,
+    PixStore, RateCounter, TransferStore, WebhookStore, WebhookTransport,
 };
-use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub pool: PgPool,
     pub merchants: Arc<dyn MerchantStore>,
     pub charges: Arc<dyn ChargeStore>,
     pub pix: Arc<dyn PixStore>,
@@ -44,66 +29,15 @@ pub struct AppState {
     /// The secret rail messages are signed with, in both directions.
     pub rail_secret: Arc<RotatingSecret>,
     /// With IAM database authentication: keeps the pool's password a fresh token.
-    pub db_auth: Option<Arc<IamPassword>>,
+    pub db_auth: Option<Arc<dyn DatabaseAuth>>,
 }
 
 impl AppState {
-    /// The production wiring on Postgres; opens no connection until the first request.
-    /// With `IDEMPOTENCY_STORE=dynamodb`, idempotency records go to DynamoDB through one
-    /// AWS SDK configuration loaded here, at cold start.
-    pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
-        let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
-            || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. })
-            || config.rail_secret_id.is_some()
-            || config.db_iam_auth;
-        let aws = if needs_aws { Some(crate::adapters::aws::load_config().await) } else { None };
-        let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
-            (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
-                Arc::new(KmsCipher::new(aws_sdk_kms::Client::new(aws), key_id.clone(), wrapped_index_key).await?)
-            }
-            (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
-            (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
-        };
-        let mut state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
-        if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
-            let source = Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws)));
-            state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(
-                source,
-                id.clone(),
-                super::config::MIN_RAIL_SECRET,
-            )));
-        }
-        if let (true, Some(aws)) = (config.db_iam_auth, &aws) {
-            let options: sqlx::postgres::PgConnectOptions = config.database_url.parse()?;
-            let region =
-                aws.region().map(|r| r.to_string()).ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS_REGION"))?;
-            let credentials =
-                aws.credentials_provider().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS credentials"))?;
-            state.db_auth = Some(Arc::new(IamPassword::new(pool.clone(), options, region, credentials)));
-        }
-        Ok(match (&config.idempotency, &aws) {
-            (IdempotencyBackend::DynamoDb { table }, Some(aws)) => {
-                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone());
-                state.with_idempotency(Arc::new(store))
-            }
-            _ => state,
-        })
-    }
-
-    /// The same state with the rail secret held by `secret` (the rail client follows).
-    pub fn with_rail_secret(mut self, secret: Arc<RotatingSecret>) -> Self {
-        let rail = HttpRail::new(&self.config.rail_url, secret.clone(), self.config.rail_timeout);
-        self.rail = Arc::new(rail);
-        self.rail_secret = secret;
-        self
-    }
-
     /// Before a request or job touches the database: with IAM authentication, a token
     /// about to age out is replaced (a local signature, no network).
     pub async fn keep_db_auth_fresh(&self) -> Result<(), crate::ports::StoreError> {
         match &self.db_auth {
-            Some(auth) => auth.keep_fresh().await.map_err(crate::ports::StoreError::Unavailable),
+            Some(auth) => auth.keep_fresh().await,
             None => Ok(()),
         }
     }
@@ -118,48 +52,5 @@ impl AppState {
     pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         self.idempotency = store;
         self
-    }
-
-    /// The same wiring on an existing pool (tests, the local server).
-    /// Only for the local cipher (KMS needs the async `new`).
-    pub fn with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
-        let cipher: Arc<dyn Cipher> = match &config.cipher {
-            CipherBackend::Local { master } => Arc::new(LocalCipher::new(*master)),
-            CipherBackend::Kms { .. } => anyhow::bail!("a KMS cipher needs AppState::new"),
-        };
-        Self::with_parts(config, pool, cipher)
-    }
-
-    /// The Postgres wiring around a given cipher.
-    pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
-        // Every request and job runs held to its function's key policy, here as under IAM.
-        let cipher: Arc<dyn Cipher> = Arc::new(super::key_policy::PurposeGuard(cipher));
-        let accounts = Arc::new(AccountDirectory::default());
-        // Outbound clients are built on first use: most functions never call out.
-        let location_rules = crate::domain::webhook::ReceiverRules { allow_local: config.location_scheme == "http" };
-        let locations = Arc::new(HttpLocationReader::new(location_rules));
-        let rail_secret =
-            Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
-        let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
-        let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
-        Ok(AppState {
-            config: Arc::new(config),
-            merchants: Arc::new(PgMerchantStore::new(pool.clone())),
-            charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
-            pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
-            transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
-            locations,
-            clock: Arc::new(SystemClock),
-            cipher,
-            ledger: Arc::new(PgLedger::new(pool.clone())),
-            rail: Arc::new(rail),
-            idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),
-            webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
-            webhook_transport: Arc::new(transport),
-            rate_counter: Arc::new(PgRateCounter::new(pool.clone())),
-            rail_secret,
-            db_auth: None,
-            pool,
-        })
     }
 }

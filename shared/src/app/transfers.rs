@@ -3,17 +3,15 @@
 
 use super::AppState;
 use crate::domain::brcode::{BrCode, NO_TXID};
-use crate::domain::document::Document;
 use crate::domain::ids::{EndToEndId, Txid};
 use crate::domain::merchant::Merchant;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
 use crate::domain::quota::{lookup_refund, LookupOutcome, LOOKUP_RESERVE, MILLI, ORDER_SENT};
-use crate::domain::transfer::{IdEnvio, Receiver, Transfer, TransferRequest};
+use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
     ConcludeOutcome, Page, RailError, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
 };
-use crate::rail::protocol::{ContaDestino, EntradaDict, OrdemPagamento};
 
 /// Why a transfer was not made.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +30,7 @@ pub enum TransferError {
     BadCode(String),
     /// A dynamic BR Code whose payload location could not be read.
     #[error("the BR Code's payload location could not be read: {0}")]
-    LocationUnreadable(crate::adapters::location_http::LocationFailure),
+    LocationUnreadable(crate::domain::location::LocationFailure),
     /// No transfer with this idEnvio for this merchant.
     #[error("no transfer with this idEnvio")]
     NotFound,
@@ -61,7 +59,7 @@ fn rail_error(e: RailError) -> TransferError {
 /// before a transfer to a key). Charged to the merchant's key-lookup bucket as the DICT
 /// charges its own: the worst case is reserved first (refused with `RateLimited` while the
 /// bucket holds less than a token), what the answer did not cost goes back after.
-pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Result<EntradaDict, TransferError> {
+pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Result<DictEntry, TransferError> {
     let bucket = state.config.quotas.dict_bucket(merchant.individual);
     let counters = &state.rate_counter;
     let floor = Some(MILLI - LOOKUP_RESERVE);
@@ -105,41 +103,12 @@ pub struct TransferCreated {
     pub created: bool,
 }
 
-fn order(t: &Transfer) -> OrdemPagamento {
-    let (chave, conta) = match &t.favorecido {
-        Receiver::Key(k) => (Some(k.as_str().to_owned()), None),
-        Receiver::Account(a) => {
-            let (cpf, cnpj) = match &a.documento {
-                Document::Cpf(c) => (Some(c.as_str().to_owned()), None),
-                Document::Cnpj(c) => (None, Some(c.as_str().to_owned())),
-            };
-            let conta = ContaDestino {
-                ispb: a.ispb.clone(),
-                agencia: a.agencia.clone(),
-                conta: a.conta.clone(),
-                tipo_conta: a.tipo.as_str().to_owned(),
-                cpf,
-                cnpj,
-                nome: a.nome.clone(),
-            };
-            (None, Some(conta))
-        }
-    };
-    OrdemPagamento {
-        end_to_end_id: t.end_to_end_id.as_str().to_owned(),
-        valor: t.valor.to_string(),
-        chave,
-        conta,
-        descricao: t.descricao.clone(),
-    }
-}
-
 /// Sends a reserved transfer's order to the rail. Only an explicit rejection (a final
 /// reason code) voids it now; any other failure — unreachable, timed out, throttled, a
 /// server error — leaves it EM_PROCESSAMENTO with its reservation, for the rail's
 /// notification or the reconciler to finish.
 pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferError> {
-    match state.rail.send_pix(&order(t)).await {
+    match state.rail.send_pix(t).await {
         Ok(()) => Ok(()),
         Err(RailError::Unavailable(e)) => {
             tracing::warn!(
@@ -242,13 +211,11 @@ pub async fn read_code(state: &AppState, payload: &str, valor: Option<Amount>) -
     let (chave, code_valor, txid, alteravel) = match &code.account.url {
         Some(url) => {
             let p = state.locations.read(url).await.map_err(TransferError::LocationUnreadable)?;
-            if p["status"] != "ATIVA" {
+            if !p.ativa {
                 return Err(bad("the charge is not ATIVA"));
             }
-            let s = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-            let chave = s(&p["chave"]).ok_or_else(|| bad("the payload has no key"))?;
-            let valor = s(&p["valor"]["original"]).and_then(|v| Amount::parse(&v).ok());
-            (chave, valor, s(&p["txid"]), p["valor"]["modalidadeAlteracao"] == 1)
+            let chave = p.chave.ok_or_else(|| bad("the payload has no key"))?;
+            (chave, p.valor, p.txid, p.valor_alteravel)
         }
         None => {
             let chave = code.account.chave.clone().ok_or_else(|| bad("the code has no key"))?;

@@ -9,7 +9,7 @@
 use super::AppState;
 use crate::domain::ids::EndToEndId;
 use crate::domain::merchant::{Merchant, MerchantId};
-use crate::domain::webhook::{is_event_type, signature_header, UrlRejection, WebhookSecret, EVENT_TYPES};
+use crate::domain::webhook::{event_types, is_event_type, signature_header, UrlRejection, WebhookSecret};
 use crate::ports::{
     AttemptReport, AttemptVerdict, CipherContext, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page,
     SealedSecrets, StoreError, WebhookEndpoint,
@@ -35,7 +35,7 @@ pub enum WebhookError {
     /// `PUT /webhook/{chave}` names a key that is not one of the merchant's Pix keys.
     #[error("this Pix key is not registered to the merchant")]
     NotYourKey,
-    /// An event endpoint asks for a type not in `EVENT_TYPES`; carries the first such type.
+    /// An event endpoint asks for a type that is not an `EventKind`; carries the first such type.
     #[error("unknown event type {0}")]
     BadEventType(String),
     /// The merchant already has `MAX_ENDPOINTS` event endpoints (API Pix callbacks do not count).
@@ -115,7 +115,7 @@ pub async fn create(
     tipos: Option<Vec<String>>,
 ) -> Result<(WebhookEndpoint, WebhookSecret), WebhookError> {
     let url = check_url(state, url)?;
-    let mut tipos = tipos.unwrap_or_else(|| EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect());
+    let mut tipos = tipos.unwrap_or_else(|| event_types().map(str::to_owned).collect());
     if let Some(bad) = tipos.iter().find(|t| !is_event_type(t)) {
         return Err(WebhookError::BadEventType(bad.clone()));
     }
@@ -290,11 +290,12 @@ async fn bacen_body(state: &AppState, group: &[ClaimedDelivery]) -> Result<Vec<u
         let Some(e2eid) = d.event.data["endToEndId"].as_str().and_then(|s| EndToEndId::parse(s).ok()) else { continue };
         if seen.insert(e2eid.as_str().to_owned()) {
             if let Some(p) = state.pix.find(d.endpoint.merchant, &e2eid).await? {
-                pix.push(crate::handlers::pix::view::pix(&p));
+                pix.push(p);
             }
         }
     }
-    Ok(serde_json::to_vec(&json!({ "pix": pix })).unwrap_or_default())
+    let views: Vec<_> = pix.iter().map(crate::bacen::pix::Pix::of).collect();
+    serde_json::to_vec(&json!({ "pix": views })).map_err(|e| StoreError::Unexpected(e.into()))
 }
 
 async fn secrets(
@@ -328,7 +329,7 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
             EndpointKind::Eventos { .. } => (
                 first.event.id.to_string(),
                 endpoint.url.clone(),
-                serde_json::to_vec(&event_json(&first.event)).unwrap_or_default(),
+                serde_json::to_vec(&event_json(&first.event)).map_err(|e| StoreError::Unexpected(e.into()))?,
             ),
         };
         let keys = secrets(state, endpoint.merchant, &first.secrets, started_at).await?;
@@ -343,7 +344,9 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
             return (0, 0);
         }
     };
-    let timestamp = Utc::now().timestamp();
+    // The receiver checks the signature's timestamp against its own clock: wall time on
+    // purpose, whatever clock the application runs on.
+    let timestamp = crate::ports::SystemClock::wall().timestamp();
     let headers = [
         ("webhook-id", msg_id.clone()),
         ("webhook-timestamp", timestamp.to_string()),
@@ -368,7 +371,7 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
             let unit: f64 = rand::thread_rng().gen();
             match state.config.webhooks.retry.next_delay(d.attempts + 1, result.retry_after, unit) {
                 Some(wait) => AttemptVerdict::RetryAt(
-                    Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
+                    state.clock.now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
                 ),
                 None => AttemptVerdict::GiveUp,
             }
@@ -379,7 +382,8 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
         }
         delivered += u32::from(ok);
     }
-    let lag_ms = group.iter().map(|d| (Utc::now() - d.event.created_at).num_milliseconds()).max().unwrap_or(0);
+    let done_at = state.clock.now();
+    let lag_ms = group.iter().map(|d| (done_at - d.event.created_at).num_milliseconds()).max().unwrap_or(0);
     let n = group.len() as f64;
     let outcome = if ok { ("WebhooksDelivered", n) } else { ("WebhooksFailed", n) };
     let mut metrics = vec![(outcome.0, outcome.1, crate::telemetry::Unit::Count)];

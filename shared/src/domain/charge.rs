@@ -76,6 +76,71 @@ pub struct ChargeTerms {
     pub info_adicionais: Vec<InfoAdicional>,
 }
 
+/// The canonical form of a charge's terms: built in a fixed order from parsed values, so
+/// the bytes are stable whatever the order or spacing of the request. Charges keep the
+/// fingerprint of the request that made them: these bytes must not change.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CanonicalTerms<'a> {
+    calendario: CanonicalCalendario,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devedor: Option<CanonicalDevedor<'a>>,
+    valor: CanonicalValor,
+    chave: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    solicitacao_pagador: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    info_adicionais: &'a [InfoAdicional],
+}
+
+#[derive(serde::Serialize)]
+struct CanonicalCalendario {
+    expiracao: i32,
+}
+
+#[derive(serde::Serialize)]
+struct CanonicalDevedor<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpf: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnpj: Option<&'a str>,
+    nome: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CanonicalValor {
+    original: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modalidade_alteracao: Option<u8>,
+}
+
+impl ChargeTerms {
+    fn canonical(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let devedor = self.devedor.as_ref().map(|d| match &d.documento {
+            Document::Cpf(c) => CanonicalDevedor { cpf: Some(c.as_str()), cnpj: None, nome: &d.nome },
+            Document::Cnpj(c) => CanonicalDevedor { cpf: None, cnpj: Some(c.as_str()), nome: &d.nome },
+        });
+        let canonical = CanonicalTerms {
+            calendario: CanonicalCalendario { expiracao: self.expiracao },
+            devedor,
+            valor: CanonicalValor {
+                original: self.valor.to_string(),
+                modalidade_alteracao: self.valor_alteravel.then_some(1),
+            },
+            chave: self.chave.as_str(),
+            solicitacao_pagador: self.solicitacao_pagador.as_deref(),
+            info_adicionais: &self.info_adicionais,
+        };
+        serde_json::to_vec(&canonical)
+    }
+
+    /// What "the same charge again" means for an idempotent `PUT /cob/{txid}`.
+    pub fn fingerprint(&self) -> Result<[u8; 32], serde_json::Error> {
+        Ok(super::idempotency::fingerprint(&self.canonical()?))
+    }
+}
+
 /// A PATCH: each present field replaces the current one; `remover` asks for
 /// `REMOVIDA_PELO_USUARIO_RECEBEDOR`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -184,6 +249,29 @@ impl Charge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canonical_terms_are_the_bytes_stored_fingerprints_were_made_from() {
+        let mut terms = charge(ChargeStatus::Ativa).terms;
+        terms.devedor = Some(Devedor {
+            documento: Document::Cpf(crate::domain::document::Cpf::parse("52998224725").unwrap()),
+            nome: "Fulano".into(),
+        });
+        terms.valor_alteravel = true;
+        terms.solicitacao_pagador = Some("Pedido 1".into());
+        terms.info_adicionais = vec![InfoAdicional { nome: "a".into(), valor: "b".into() }];
+        let expected = format!(
+            r#"{{"calendario":{{"expiracao":3600}},"devedor":{{"cpf":"52998224725","nome":"Fulano"}},"valor":{{"original":"10.00","modalidadeAlteracao":1}},"chave":"{}","solicitacaoPagador":"Pedido 1","infoAdicionais":[{{"nome":"a","valor":"b"}}]}}"#,
+            terms.chave.as_str()
+        );
+        assert_eq!(String::from_utf8(terms.canonical().unwrap()).unwrap(), expected);
+        let plain = charge(ChargeStatus::Ativa).terms;
+        let expected = format!(
+            r#"{{"calendario":{{"expiracao":3600}},"valor":{{"original":"10.00"}},"chave":"{}"}}"#,
+            plain.chave.as_str()
+        );
+        assert_eq!(String::from_utf8(plain.canonical().unwrap()).unwrap(), expected);
+    }
 
     fn charge(status: ChargeStatus) -> Charge {
         Charge {

@@ -93,6 +93,14 @@ pub fn retention_until(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::hours(RETENTION_HOURS)
 }
 
+/// SHA-256 of a request's canonical form: what "the same request again" means for
+/// idempotent PUTs with a client-chosen id. Each request type defines its canonical form
+/// once, beside it (`ChargeTerms::fingerprint`, `RefundRequest::fingerprint`,
+/// `TransferRequest::fingerprint`); the stored fingerprints depend on those bytes.
+pub fn fingerprint(canonical: &[u8]) -> [u8; 32] {
+    Sha256::digest(canonical).into()
+}
+
 /// SHA-256 of method, path (with query) and body: what "the same request" means.
 pub fn request_hash(method: &str, path_and_query: &str, body: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();

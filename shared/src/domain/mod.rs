@@ -4,9 +4,11 @@
 pub mod brcode;
 pub mod charge;
 pub mod document;
+pub mod event;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod location;
 pub mod merchant;
 pub mod money;
 pub mod payment;

@@ -149,6 +149,26 @@ pub struct RefundRequest {
     pub descricao: Option<String>,
 }
 
+impl RefundRequest {
+    /// What "the same refund again" means for an idempotent `PUT .../devolucao/{id}`. Refunds
+    /// keep the fingerprint of the request that made them: these bytes must not change.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let canonical = serde_json::json!({
+            "valor": self.valor.to_string(), "natureza": self.natureza.as_str(), "descricao": self.descricao,
+        });
+        super::idempotency::fingerprint(canonical.to_string().as_bytes())
+    }
+}
+
+/// A refund order as the rail receives it (idempotent at the rail on `rtr_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOrder {
+    pub rtr_id: RtrId,
+    pub end_to_end_id: EndToEndId,
+    pub valor: Amount,
+    pub descricao: Option<String>,
+}
+
 /// A refund as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {

@@ -102,6 +102,33 @@ pub struct TransferRequest {
     pub txid: Option<Txid>,
 }
 
+impl TransferRequest {
+    /// What "the same transfer again" means for an idempotent `PUT /envio/{idEnvio}` (with
+    /// the BR Code it pays, when it pays one). Transfers keep the fingerprint of the request
+    /// that made them: these bytes must not change.
+    pub fn fingerprint(&self, code: Option<&str>) -> [u8; 32] {
+        let fav = match &self.favorecido {
+            Receiver::Key(k) => serde_json::json!({"chave": k.as_str()}),
+            Receiver::Account(a) => serde_json::json!({
+                "ispb": a.ispb, "agencia": a.agencia, "conta": a.conta, "tipo": a.tipo.as_str(), "doc": a.documento.as_str()
+            }),
+        };
+        let canonical = serde_json::json!({"valor": self.valor.to_string(), "favorecido": fav, "descricao": self.descricao, "qr": code});
+        super::idempotency::fingerprint(canonical.to_string().as_bytes())
+    }
+}
+
+/// Who holds a Pix key, as the directory (DICT) tells a payer's bank: the name, and the
+/// document masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DictEntry {
+    pub chave: String,
+    pub tipo_chave: String,
+    pub nome: String,
+    pub documento: String,
+    pub ispb: String,
+}
+
 /// A transfer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {

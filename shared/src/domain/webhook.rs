@@ -63,28 +63,15 @@ pub fn signature_header(secrets: &[WebhookSecret], msg_id: &str, timestamp: i64,
     secrets.iter().map(|s| s.sign(msg_id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
-/// What a merchant can subscribe to. Each is written to the outbox in the same transaction
-/// as the change it reports.
-pub const EVENT_TYPES: [&str; 10] = [
-    "pix.recebido",
-    "cob.concluida",
-    "devolucao.solicitada",
-    "devolucao.devolvido",
-    "devolucao.nao_realizado",
-    "envio.em_processamento",
-    "envio.realizado",
-    "envio.nao_realizado",
-    "envio.devolvido",
-    "contradicao.registrada",
-];
-
-pub fn is_event_type(s: &str) -> bool {
-    EVENT_TYPES.contains(&s)
+/// What a merchant can subscribe to: the events' names (`EventKind`). Each is written to
+/// the outbox in the same transaction as the change it reports.
+pub fn event_types() -> impl Iterator<Item = &'static str> {
+    super::event::EventKind::ALL.into_iter().map(super::event::EventKind::as_str)
 }
 
-/// Events that trigger the API Pix callback (`{webhookUrl}/pix`) of the receiving key's
-/// webhook, when the Pix has a txid: a Pix received, and a refund reaching a final status.
-pub const BACEN_EVENT_TYPES: [&str; 3] = ["pix.recebido", "devolucao.devolvido", "devolucao.nao_realizado"];
+pub fn is_event_type(s: &str) -> bool {
+    super::event::EventKind::parse(s).is_some()
+}
 
 /// When to try again after a failed attempt.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,25 +2,27 @@
 
 use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::AppState;
+use crate::bacen::extrato::{Extrato, Lancamento, Saldo};
+use crate::bacen::{timestamp, OptionalParametros, Paginacao};
 use crate::domain::ledger::EntryKind;
-use crate::handlers::cob::view::timestamp;
+use crate::domain::money::Amount;
 use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::query::QueryParams;
 use crate::http::{json, Request, Response};
 use crate::ports::{StatementLine, StatementQuery};
-use chrono::Utc;
 use http::StatusCode;
-use serde_json::{json as j, Value};
 
 /// `GET /saldo`: available and pending (reserved for money on its way out).
 pub async fn balance(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    let b = state.ledger.balance(merchant.id).await?;
-    Ok(json(
-        StatusCode::OK,
-        &j!({"disponivel": b.available.to_string(), "pendente": b.pending.to_string(), "horario": timestamp(Utc::now())}),
-    ))
+    let b = crate::app::account::balance(state, &merchant).await?;
+    let saldo = Saldo {
+        disponivel: b.available.to_string(),
+        pendente: b.pending.to_string(),
+        horario: timestamp(state.clock.now()),
+    };
+    Ok(json(StatusCode::OK, &saldo))
 }
 
 fn tipo(kind: EntryKind) -> &'static str {
@@ -39,17 +41,11 @@ fn tipo(kind: EntryKind) -> &'static str {
     }
 }
 
-fn line(l: &StatementLine, ids: &OpaqueIds) -> Value {
-    j!({
-        // Opaque and this merchant's: not the platform-wide posting sequence.
-        "id": ids.seal(l.id),
-        "horario": timestamp(l.at),
-        "tipo": tipo(l.kind),
-        "conta": if l.available { "DISPONIVEL" } else { "PENDENTE" },
-        "natureza": if l.amount >= 0 { "CREDITO" } else { "DEBITO" },
-        "valor": crate::domain::money::Amount::from_centavos(l.amount.abs()).map(|a| a.to_string()).unwrap_or_default(),
-        "referencia": l.reference,
-    })
+fn line<'a>(l: &'a StatementLine, ids: &OpaqueIds) -> Result<Lancamento<'a>, ApiError> {
+    let amount = Amount::from_centavos(l.amount.abs()).map_err(|e| {
+        ApiError::from(crate::ports::StoreError::Unexpected(anyhow::Error::new(e).context("posting amount")))
+    })?;
+    Ok(Lancamento::new(ids.seal(l.id), l.at, tipo(l.kind), l.available, amount, l.amount >= 0, &l.reference))
 }
 
 /// `GET /extrato[?inicio=&fim=&paginacao...]`: ledger postings on the merchant's accounts,
@@ -63,18 +59,15 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     let query = StatementQuery { inicio, fim, pagina, itens_por_pagina };
     let query =
         q.finish(Some(query), ProblemKind::RequisicaoInvalida, "The query parameters do not follow the schema.")?;
-    let page = state.ledger.statement(merchant.id, &query).await?;
+    let page = crate::app::account::statement(state, &merchant, &query).await?;
     let ids = OpaqueIds::new(state.cipher.as_ref(), IdSpace::StatementLine, merchant.id);
-    let mut parametros = serde_json::Map::new();
-    if let Some(i) = query.inicio {
-        parametros.insert("inicio".into(), j!(timestamp(i)));
-    }
-    if let Some(f) = query.fim {
-        parametros.insert("fim".into(), j!(timestamp(f)));
-    }
-    parametros.insert("paginacao".into(), crate::handlers::paginacao(pagina, itens_por_pagina, page.total));
-    Ok(json(
-        StatusCode::OK,
-        &j!({"parametros": parametros, "lancamentos": page.items.iter().map(|l| line(l, &ids)).collect::<Vec<_>>()}),
-    ))
+    let body = Extrato {
+        parametros: OptionalParametros::new(
+            query.inicio,
+            query.fim,
+            Paginacao::new(pagina, itens_por_pagina, page.total),
+        ),
+        lancamentos: page.items.iter().map(|l| line(l, &ids)).collect::<Result<_, _>>()?,
+    };
+    Ok(json(StatusCode::OK, &body))
 }

@@ -4,13 +4,13 @@
 
 use crate::app::transfers::{self, TransferError};
 use crate::app::AppState;
+use crate::bacen::envio::{Envio, Envios};
 use crate::domain::document::{Cnpj, Cpf, Document};
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
 use crate::domain::transfer::{
-    AccountType, BankAccount, IdEnvio, Receiver, Transfer, TransferRequest, TransferStatus, MAX_DESCRICAO,
+    AccountType, BankAccount, IdEnvio, Receiver, TransferRequest, TransferStatus, MAX_DESCRICAO,
 };
-use crate::handlers::cob::view::timestamp;
 use crate::http::auth::authenticated;
 use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
@@ -18,7 +18,7 @@ use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response};
 use crate::ports::{TransferQuery, TransferRejection};
 use http::StatusCode;
-use serde_json::{json as j, Map, Value};
+use serde_json::json as j;
 
 const DETAIL: &str = "The transfer request does not follow the schema, a limit, or the balance.";
 
@@ -167,83 +167,13 @@ fn transfer_request(id: IdEnvio, body: &[u8]) -> Result<TransferRequest, ApiErro
         .ok_or_else(|| ApiError::new(ProblemKind::EnvioOperacaoInvalida, DETAIL))
 }
 
-pub fn view(t: &Transfer) -> Value {
-    let mut fav = Map::new();
-    match &t.favorecido {
-        Receiver::Key(k) => drop(fav.insert("chave".into(), j!(k.as_str()))),
-        Receiver::Account(a) => drop(fav.insert(
-            "contaBanco".into(),
-            j!({"ispb": a.ispb, "agencia": a.agencia, "conta": a.conta, "tipoConta": a.tipo.as_str(), "documento": a.documento.masked()}),
-        )),
-    }
-    if let Some(n) = &t.favorecido_nome {
-        fav.insert("nome".into(), j!(n));
-    }
-    let mut horario = Map::new();
-    horario.insert("solicitacao".into(), j!(timestamp(t.solicitacao)));
-    if let Some(l) = t.liquidacao {
-        horario.insert("liquidacao".into(), j!(timestamp(l)));
-    }
-    let mut m = Map::new();
-    m.insert("idEnvio".into(), j!(t.id.as_str()));
-    m.insert("endToEndId".into(), j!(t.end_to_end_id.as_str()));
-    m.insert("valor".into(), j!(t.valor.to_string()));
-    m.insert("favorecido".into(), Value::Object(fav));
-    if let Some(d) = &t.descricao {
-        m.insert("descricao".into(), j!(d));
-    }
-    if let Some(x) = &t.txid {
-        m.insert("txid".into(), j!(x.as_str()));
-    }
-    m.insert("status".into(), j!(t.status.as_str()));
-    m.insert("horario".into(), Value::Object(horario));
-    if let Some(mo) = &t.motivo {
-        m.insert("motivo".into(), j!(mo));
-    }
-    if let Some(a) = t.alerta {
-        m.insert("alerta".into(), j!(a.as_str()));
-    }
-    if !t.devolucoes.is_empty() {
-        let devolucoes: Vec<Value> = t
-            .devolucoes
-            .iter()
-            .map(|d| {
-                let mut r = Map::new();
-                r.insert("rtrId".into(), j!(d.rtr_id.as_str()));
-                r.insert("valor".into(), j!(d.valor.to_string()));
-                r.insert("horario".into(), j!({"liquidacao": timestamp(d.horario)}));
-                if let Some(c) = &d.codigo {
-                    r.insert("codigo".into(), j!(c));
-                }
-                if let Some(mo) = &d.motivo {
-                    r.insert("motivo".into(), j!(mo));
-                }
-                Value::Object(r)
-            })
-            .collect();
-        m.insert("devolucoes".into(), Value::Array(devolucoes));
-    }
-    Value::Object(m)
-}
-
-fn fingerprint(r: &TransferRequest, code: Option<&str>) -> [u8; 32] {
-    let fav = match &r.favorecido {
-        Receiver::Key(k) => j!({"chave": k.as_str()}),
-        Receiver::Account(a) => {
-            j!({"ispb": a.ispb, "agencia": a.agencia, "conta": a.conta, "tipo": a.tipo.as_str(), "doc": a.documento.as_str()})
-        }
-    };
-    let canonical = j!({"valor": r.valor.to_string(), "favorecido": fav, "descricao": r.descricao, "qr": code});
-    crate::app::fingerprint(canonical.to_string().as_bytes())
-}
-
 /// `PUT /envio/{idEnvio}`.
 pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let request = transfer_request(path_id(req)?, req.body())?;
-    let done = transfers::send(state, &merchant, &request, fingerprint(&request, None)).await.map_err(map_error)?;
+    let done = transfers::send(state, &merchant, &request, request.fingerprint(None)).await.map_err(map_error)?;
     tracing::info!(e2eid = done.transfer.end_to_end_id.as_str(), created = done.created, "transfer requested");
-    Ok(json(StatusCode::CREATED, &view(&done.transfer)))
+    Ok(json(StatusCode::CREATED, &Envio::of(&done.transfer)))
 }
 
 /// `PUT /envio/{idEnvio}/qrcode`: `{"pixCopiaECola", "valor"?, "descricao"?}`.
@@ -264,8 +194,8 @@ pub async fn put_qrcode(state: &AppState, req: &Request) -> Result<Response, Api
     let request =
         transfers::request_for_code(state, &merchant, id, &code, valor, descricao).await.map_err(map_error)?;
     let done =
-        transfers::send(state, &merchant, &request, fingerprint(&request, Some(&code))).await.map_err(map_error)?;
-    Ok(json(StatusCode::CREATED, &view(&done.transfer)))
+        transfers::send(state, &merchant, &request, request.fingerprint(Some(&code))).await.map_err(map_error)?;
+    Ok(json(StatusCode::CREATED, &Envio::of(&done.transfer)))
 }
 
 /// `GET /envio/{idEnvio}`.
@@ -274,7 +204,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let id = IdEnvio::parse(param(req, "idEnvio"))
         .ok_or_else(|| ApiError::new(ProblemKind::EnvioNaoEncontrado, "No transfer with this idEnvio."))?;
     let t = transfers::get(state, &merchant, &id).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &view(&t)))
+    Ok(json(StatusCode::OK, &Envio::of(&t)))
 }
 
 /// `GET /envio?inicio=&fim=[&status=]`.
@@ -288,14 +218,7 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let query =
         q.finish(query, ProblemKind::EnvioConsultaInvalida, "The query parameters do not follow the schema.")?;
     let page = transfers::list(state, &merchant, &query).await.map_err(map_error)?;
-    Ok(json(
-        StatusCode::OK,
-        &j!({
-            "parametros": {"inicio": timestamp(query.inicio), "fim": timestamp(query.fim),
-                           "paginacao": crate::handlers::paginacao(pagina, itens_por_pagina, page.total)},
-            "envios": page.items.iter().map(view).collect::<Vec<_>>(),
-        }),
-    ))
+    Ok(json(StatusCode::OK, &Envios::of(&query, &page)))
 }
 
 /// `GET /dict/{chave}`: the holder's name and masked document.

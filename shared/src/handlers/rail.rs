@@ -13,7 +13,7 @@ use crate::ports::{ConcludeOutcome, Contradiction, RailVerdict, RecordOutcome, R
 use crate::rail::incoming::{incoming, positive_amount, time};
 use crate::rail::protocol::{DevolucaoRecebida, DevolucaoResultado, Notificacao};
 use crate::rail::signature::{verify_any, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use chrono::Utc;
+
 use http::StatusCode;
 use serde_json::json as j;
 
@@ -90,7 +90,9 @@ fn returned(d: &DevolucaoRecebida) -> Result<ReturnedPix, ApiError> {
 }
 
 pub async fn notification(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let now = Utc::now().timestamp();
+    // The rail signs with its own clock: freshness is checked against wall time on purpose,
+    // whatever clock the application runs on.
+    let now = crate::ports::SystemClock::wall().timestamp();
     let verify = |secrets: &crate::ports::SecretVersions| {
         verify_any(&secrets.all(), header(req, TIMESTAMP_HEADER), header(req, SIGNATURE_HEADER), req.body(), now)
     };

@@ -5,16 +5,17 @@
 use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::webhooks::{self as uc, WebhookError};
 use crate::app::AppState;
-use crate::handlers::cob::view::timestamp;
+use crate::bacen::webhooks::{Endpoint, Entrega, Webhook, WebhooksConsultados};
+use crate::bacen::{timestamp, OptionalParametros, Paginacao};
 use crate::http::auth::authenticated;
 use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response, Sensitive};
-use crate::ports::{DeliverySummary, EndpointKind, Event, WebhookEndpoint};
+use crate::ports::Event;
 use bytes::Bytes;
 use http::StatusCode;
-use serde_json::{json as j, Map, Value};
+use serde_json::json as j;
 use uuid::Uuid;
 
 const DETAIL: &str = "The webhook request does not follow the schema or the rules.";
@@ -45,7 +46,7 @@ fn map_error(e: WebhookError) -> ApiError {
 }
 
 /// A JSON response that carries a secret: stored sealed if kept for idempotent replay.
-fn sensitive(status: StatusCode, body: &Value) -> Response {
+fn sensitive<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let mut res = json(status, body);
     res.extensions_mut().insert(Sensitive);
     res
@@ -81,31 +82,6 @@ fn read_url(body: &[u8], with_events: bool) -> Result<(String, Option<Vec<String
     Ok((url, eventos))
 }
 
-/// The API Pix `WebhookCompleto` (the spec's schema names `cnpj`; its example and every
-/// PSP return `chave`, as here).
-fn bacen_view(e: &WebhookEndpoint) -> Value {
-    let chave = match &e.kind {
-        EndpointKind::Bacen { chave } => chave.as_str(),
-        EndpointKind::Eventos { .. } => "",
-    };
-    j!({"webhookUrl": e.url, "chave": chave, "criacao": timestamp(e.created_at)})
-}
-
-fn endpoint_view(e: &WebhookEndpoint) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), j!(e.id));
-    m.insert("webhookUrl".into(), j!(e.url));
-    if let EndpointKind::Eventos { tipos } = &e.kind {
-        m.insert("eventos".into(), j!(tipos));
-    }
-    m.insert("status".into(), j!(if e.disabled.is_some() { "DESATIVADO" } else { "ATIVO" }));
-    if let Some((at, why)) = &e.disabled {
-        m.insert("desativacao".into(), j!({"horario": timestamp(*at), "motivo": why}));
-    }
-    m.insert("criacao".into(), j!(timestamp(e.created_at)));
-    Value::Object(m)
-}
-
 fn chave(req: &Request) -> Result<&str, ApiError> {
     let c = param(req, "chave");
     if c.chars().count() > 77 || c.chars().any(char::is_control) {
@@ -125,12 +101,9 @@ pub async fn bacen_put(state: &AppState, req: &Request) -> Result<Response, ApiE
     let chave = chave(req)?;
     let (url, _) = read_url(req.body(), false)?;
     let (endpoint, secret) = uc::put_bacen(state, &merchant, chave, &url).await.map_err(map_error)?;
-    let mut body = bacen_view(&endpoint);
+    let body = Webhook::of(&endpoint);
     match secret {
-        Some(s) => {
-            body["segredo"] = j!(s.expose());
-            Ok(sensitive(StatusCode::OK, &body))
-        }
+        Some(s) => Ok(sensitive(StatusCode::OK, &body.with_secret(&s))),
         None => Ok(json(StatusCode::OK, &body)),
     }
 }
@@ -139,7 +112,7 @@ pub async fn bacen_put(state: &AppState, req: &Request) -> Result<Response, ApiE
 pub async fn bacen_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let endpoint = uc::bacen(state, &merchant, chave(req)?).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &bacen_view(&endpoint)))
+    Ok(json(StatusCode::OK, &Webhook::of(&endpoint)))
 }
 
 /// `DELETE /webhook/{chave}`.
@@ -158,18 +131,11 @@ pub async fn bacen_list(state: &AppState, req: &Request) -> Result<Response, Api
     let (pagina, itens) = q.pagination();
     q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
     let page = uc::list_bacen(state, &merchant, inicio, fim, pagina, itens).await.map_err(map_error)?;
-    let mut parametros = Map::new();
-    if let Some(i) = inicio {
-        parametros.insert("inicio".into(), j!(timestamp(i)));
-    }
-    if let Some(f) = fim {
-        parametros.insert("fim".into(), j!(timestamp(f)));
-    }
-    parametros.insert("paginacao".into(), crate::handlers::paginacao(pagina, itens, page.total));
-    Ok(json(
-        StatusCode::OK,
-        &j!({"parametros": parametros, "webhooks": page.items.iter().map(bacen_view).collect::<Vec<_>>()}),
-    ))
+    let body = WebhooksConsultados {
+        parametros: OptionalParametros::new(inicio, fim, Paginacao::new(pagina, itens, page.total)),
+        webhooks: page.items.iter().map(Webhook::of).collect(),
+    };
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `POST /webhooks`: `{"webhookUrl", "eventos"?}` → 201 with the secret, this once.
@@ -177,23 +143,21 @@ pub async fn create(state: &AppState, req: &Request) -> Result<Response, ApiErro
     let merchant = authenticated(req)?;
     let (url, eventos) = read_url(req.body(), true)?;
     let (endpoint, secret) = uc::create(state, &merchant, &url, eventos).await.map_err(map_error)?;
-    let mut body = endpoint_view(&endpoint);
-    body["segredo"] = j!(secret.expose());
-    Ok(sensitive(StatusCode::CREATED, &body))
+    Ok(sensitive(StatusCode::CREATED, &Endpoint::of(&endpoint).with_secret(&secret)))
 }
 
 /// `GET /webhooks`.
 pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let all = uc::list(state, &merchant).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &j!({"webhooks": all.iter().map(endpoint_view).collect::<Vec<_>>()})))
+    Ok(json(StatusCode::OK, &j!({"webhooks": all.iter().map(Endpoint::of).collect::<Vec<_>>()})))
 }
 
 /// `GET /webhooks/{id}`.
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let endpoint = uc::endpoint(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &endpoint_view(&endpoint)))
+    Ok(json(StatusCode::OK, &Endpoint::of(&endpoint)))
 }
 
 /// `DELETE /webhooks/{id}`.
@@ -219,33 +183,11 @@ pub async fn replay(state: &AppState, req: &Request) -> Result<Response, ApiErro
     Ok(json(StatusCode::ACCEPTED, &j!({"reagendadas": n})))
 }
 
-fn delivery_view(d: &DeliverySummary) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), j!(d.id));
-    m.insert("evento".into(), j!(d.event_id));
-    m.insert("tipo".into(), j!(d.event_kind));
-    m.insert("status".into(), j!(d.status));
-    m.insert("tentativas".into(), j!(d.attempts));
-    if let Some(at) = d.next_attempt_at {
-        m.insert("proximaTentativa".into(), j!(timestamp(at)));
-    }
-    if let Some(at) = d.delivered_at {
-        m.insert("entrega".into(), j!(timestamp(at)));
-    }
-    if let Some(s) = d.last_status_code {
-        m.insert("ultimoStatus".into(), j!(s));
-    }
-    if let Some(e) = &d.last_error {
-        m.insert("ultimoErro".into(), j!(e));
-    }
-    Value::Object(m)
-}
-
 /// `GET /webhooks/{id}/entregas`: the latest 100 deliveries, newest first.
 pub async fn deliveries(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let all = uc::deliveries(state, &merchant, endpoint_id(req)?, 100).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &j!({"entregas": all.iter().map(delivery_view).collect::<Vec<_>>()})))
+    Ok(json(StatusCode::OK, &j!({"entregas": all.iter().map(Entrega::of).collect::<Vec<_>>()})))
 }
 
 const DEFAULT_EVENTS: u32 = 100;

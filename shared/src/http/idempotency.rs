@@ -108,7 +108,7 @@ where
     };
     let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let hash = request_hash(req.method().as_str(), path, req.body());
-    let now = chrono::Utc::now();
+    let now = state.clock.now();
     let remaining = req.extensions().get::<Deadline>().map_or(DEFAULT_REMAINING, Deadline::remaining);
     match state.idempotency.begin(merchant.id, &key, &hash, lock_until(now, remaining), now).await? {
         Begin::Run => {}
@@ -135,7 +135,7 @@ where
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
     let outcome = match seal(state, merchant, &res).await {
         Ok(kept) if !retry_later => {
-            state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(chrono::Utc::now())).await
+            state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(state.clock.now())).await
         }
         _ => state.idempotency.release(merchant.id, &key, &hash).await,
     };

@@ -6,7 +6,7 @@ use crate::domain::merchant::MerchantId;
 use crate::ports::{Cipher, CipherContext, CipherError, StoreError};
 use anyhow::anyhow;
 
-pub(crate) use crate::app::key_policy::{DEVEDOR, PAGADOR};
+pub(crate) use crate::ports::purpose::{DEVEDOR, PAGADOR};
 /// One index space for payer documents, so a CPF is found the same way everywhere.
 const INDEX_PURPOSE: &str = "payer-document";
 

@@ -103,6 +103,13 @@ impl IamPassword {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::DatabaseAuth for IamPassword {
+    async fn keep_fresh(&self) -> Result<(), crate::ports::StoreError> {
+        IamPassword::keep_fresh(self).await.map_err(crate::ports::StoreError::Unavailable)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! record past its expiry is the lock.
 
 use super::store_error;
+use super::unexpected;
 use crate::domain::idempotency::{Begin, IdempotencyKey, Record, StoredResponse};
 use crate::domain::merchant::MerchantId;
 use crate::ports::{IdempotencyStore, StoreError};
@@ -17,10 +18,6 @@ impl PgIdempotencyStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Unexpected(e.into())
 }
 
 #[async_trait]
@@ -62,13 +59,17 @@ impl IdempotencyStore for PgIdempotencyStore {
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
-        let response = match r.response_status {
-            Some(status) => Some(StoredResponse {
+        // A completed record is written with its status, headers and body together: one
+        // without the others, or headers that do not parse, is corrupt, never an empty replay.
+        let response = match (r.response_status, r.response_headers, r.response_body) {
+            (Some(status), Some(headers), Some(body)) => Some(StoredResponse {
                 status: u16::try_from(status).map_err(unexpected)?,
-                headers: serde_json::from_value(r.response_headers.unwrap_or_default()).unwrap_or_default(),
-                body: r.response_body.unwrap_or_default(),
+                headers: serde_json::from_value(headers)
+                    .map_err(|e| unexpected(anyhow::Error::new(e).context("stored response headers")))?,
+                body,
             }),
-            None => None,
+            (None, None, None) => None,
+            _ => return Err(unexpected(anyhow::anyhow!("an idempotency record with a partial stored response"))),
         };
         let request_hash: [u8; 32] =
             r.request_hash.try_into().map_err(|_| unexpected(anyhow::anyhow!("stored hash")))?;

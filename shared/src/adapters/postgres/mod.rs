@@ -91,6 +91,12 @@ pub(crate) async fn snapshot(pool: &PgPool) -> Result<sqlx::Transaction<'static,
     Ok(tx)
 }
 
+/// A fault that is not the store's availability: a row that does not parse, a broken
+/// invariant (500, its cause logged, never shown).
+pub(crate) fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Unexpected(e.into())
+}
+
 /// Connection-level failures are worth a retry (503); anything else is a bug (500).
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {

@@ -4,21 +4,22 @@
 use super::charges::select_current;
 use super::documents::{self, PAGADOR};
 use super::ledger::{legs, post, AccountDirectory, PostError, Posted};
+use super::unexpected;
 use super::verdicts::{self, Flow, Movement};
 use super::{snapshot, store_error};
-use crate::domain::charge::ChargeStatus;
+use crate::domain::event::DomainEvent;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
 use crate::domain::ledger::{FeePlan, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::payment::{
-    assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundRejection, RefundRequest, RefundStatus,
+    assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundOrder, RefundRejection, RefundRequest,
+    RefundStatus,
 };
 use crate::domain::verdict::Contradiction;
 use crate::ports::{
     Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
 };
-use crate::rail::protocol::OrdemDevolucao;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,10 +37,6 @@ impl PgPixStore {
     pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>, cipher: Arc<dyn Cipher>) -> Self {
         Self { pool, accounts, cipher }
     }
-}
-
-fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Unexpected(e.into())
 }
 
 fn post_error(e: PostError) -> StoreError {
@@ -104,26 +101,20 @@ impl Credit<'_> {
         let concludes = charge.filter(|_| alert.is_none());
         let mut events = vec![];
         if self.merchant.is_some() {
-            events.push((
-                "pix.recebido",
-                json!({
-                    "endToEndId": pix.end_to_end_id.as_str(),
-                    "txid": pix.txid.as_ref().map(Txid::as_str),
-                    "valor": pix.valor.to_string(),
-                    "tarifa": self.fee.to_string(),
-                    "alerta": alert.map(Alert::as_str),
-                }),
+            let e2eid = &pix.end_to_end_id;
+            events.push(DomainEvent::pix_recebido(
+                e2eid,
+                pix.txid.as_ref(),
+                pix.valor,
+                self.fee,
+                alert.map(Alert::as_str),
             ));
             if let Some((c, _, _)) = concludes {
-                events.push((
-                    "cob.concluida",
-                    json!({"txid": c.txid.as_str(), "endToEndId": pix.end_to_end_id.as_str(),
-                           "status": ChargeStatus::Concluida.as_str()}),
-                ));
+                events.push(DomainEvent::cob_concluida(&c.txid, e2eid));
             }
         }
         let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
-            events.into_iter().map(|(k, p)| (k.to_owned(), p)).unzip();
+            events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.payload)).unzip();
         let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
         let (doc_kind, doc_enc, doc_index) = match &self.sealed {
             Some(d) => (Some(d.kind.as_str()), Some(d.enc.as_slice()), Some(d.index.as_slice())),
@@ -336,14 +327,13 @@ pub(crate) async fn claim_notification(conn: &mut PgConnection, id: &str, kind: 
 pub(crate) async fn outbox(
     conn: &mut PgConnection,
     merchant: MerchantId,
-    kind: &str,
-    payload: serde_json::Value,
+    event: &DomainEvent,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO outbox_events (merchant_id, kind, payload) VALUES ($1, $2, $3)",
         merchant.0,
-        kind,
-        payload
+        event.kind.as_str(),
+        event.payload
     )
     .execute(&mut *conn)
     .await
@@ -373,7 +363,7 @@ impl PgPixStore {
             return Ok(RecordOutcome::Duplicate);
         }
         // One booking per distinct divergent report, whatever its notification id.
-        let digest = crate::app::fingerprint(format!("{}|{}", pix.valor, pix.chave).as_bytes());
+        let digest = crate::domain::idempotency::fingerprint(format!("{}|{}", pix.valor, pix.chave).as_bytes());
         let key = format!("{}:{}", pix.end_to_end_id.as_str(), &hex::encode(digest)[..16]);
         if !claim_notification(tx, &format!("divergent-{key}"), "PIX_RECEBIDO").await? {
             return Ok(RecordOutcome::Duplicate);
@@ -577,6 +567,7 @@ impl PixStore for PgPixStore {
         request: &RefundRequest,
         rtr_id: &RtrId,
         fingerprint: [u8; 32],
+        now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
@@ -599,12 +590,13 @@ impl PixStore for PgPixStore {
             return Ok(RefundOutcome::Existing { refund: Refund::try_from(existing)?, same_request });
         }
         let received = to_received(row, &refunds, self.cipher.as_ref()).await?;
-        if let Err(rejection) = received.check_refund(request, Utc::now()) {
+        if let Err(rejection) = received.check_refund(request, now) {
             return Ok(RefundOutcome::Rejected(rejection));
         }
         let requested_at = sqlx::query_scalar!(
-            r#"INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, descricao, request_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            r#"INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, descricao, request_hash,
+                                    requested_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                RETURNING requested_at"#,
             pix_id,
             merchant.0,
@@ -614,6 +606,7 @@ impl PixStore for PgPixStore {
             request.natureza.as_str(),
             request.descricao,
             &fingerprint[..],
+            now,
         )
         .fetch_one(&mut *tx)
         .await
@@ -629,9 +622,8 @@ impl PixStore for PgPixStore {
             }
             Err(PostError::Store(e)) => return Err(e),
         }
-        let event = json!({"endToEndId": e2eid.as_str(), "id": request.id.as_str(), "rtrId": rtr_id.as_str(),
-                           "valor": request.valor.to_string(), "status": RefundStatus::EmProcessamento.as_str()});
-        outbox(&mut tx, merchant, "devolucao.solicitada", event).await?;
+        let event = DomainEvent::devolucao_solicitada(e2eid, &request.id, rtr_id, request.valor);
+        outbox(&mut tx, merchant, &event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(RefundOutcome::Created(Refund {
             id: request.id.clone(),
@@ -647,7 +639,7 @@ impl PixStore for PgPixStore {
         }))
     }
 
-    async fn pending_refunds(&self, before: DateTime<Utc>) -> Result<Vec<OrdemDevolucao>, StoreError> {
+    async fn pending_refunds(&self, before: DateTime<Utc>) -> Result<Vec<RefundOrder>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT f.rtr_id, r.end_to_end_id, f.valor, f.descricao
                  FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
@@ -658,16 +650,24 @@ impl PixStore for PgPixStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(OrdemDevolucao {
-                    rtr_id: r.rtr_id,
-                    end_to_end_id: r.end_to_end_id,
-                    valor: Amount::from_centavos(r.valor).map_err(unexpected)?.to_string(),
+        // One unreadable row must not stop the reconciler from finishing the others: it is
+        // logged as the fault it is and left for operations.
+        let mut orders = Vec::with_capacity(rows.len());
+        for r in rows {
+            let order = (|| {
+                Ok::<_, StoreError>(RefundOrder {
+                    rtr_id: RtrId::parse(&r.rtr_id).map_err(unexpected)?,
+                    end_to_end_id: EndToEndId::parse(&r.end_to_end_id).map_err(unexpected)?,
+                    valor: Amount::from_centavos(r.valor).map_err(unexpected)?,
                     descricao: r.descricao,
                 })
-            })
-            .collect()
+            })();
+            match order {
+                Ok(o) => orders.push(o),
+                Err(e) => tracing::error!(error = %e, "a pending refund does not read back: left for operations"),
+            }
+        }
+        Ok(orders)
     }
 
     async fn find_refund(

@@ -4,8 +4,10 @@
 use super::documents::{self, SealedDocument};
 use super::ledger::{post, AccountDirectory, PostError, Posted};
 use super::pix::{claim_notification, outbox};
+use super::unexpected;
 use super::verdicts::{self, Flow, Movement};
 use super::{snapshot, store_error};
+use crate::domain::event::DomainEvent;
 use crate::domain::ids::{EndToEndId, RtrId, Txid};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::merchant::MerchantId;
@@ -27,7 +29,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 
-use crate::app::key_policy::FAVORECIDO;
+use crate::ports::purpose::FAVORECIDO;
 
 pub struct PgTransferStore {
     pool: PgPool,
@@ -39,10 +41,6 @@ impl PgTransferStore {
     pub fn new(pool: PgPool, accounts: Arc<AccountDirectory>, cipher: Arc<dyn Cipher>) -> Self {
         Self { pool, accounts, cipher }
     }
-}
-
-fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Unexpected(e.into())
 }
 
 struct TransferRow {
@@ -69,41 +67,27 @@ struct TransferRow {
     alerta: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero, \
-    conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status, motivo, created_at, \
-    settled_at, request_hash, alerta";
-
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for TransferRow {
-    fn from_row(r: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        Ok(TransferRow {
-            id: r.try_get("id")?,
-            merchant_id: r.try_get("merchant_id")?,
-            id_envio: r.try_get("id_envio")?,
-            end_to_end_id: r.try_get("end_to_end_id")?,
-            valor: r.try_get("valor")?,
-            chave: r.try_get("chave")?,
-            conta_ispb: r.try_get("conta_ispb")?,
-            conta_agencia: r.try_get("conta_agencia")?,
-            conta_numero: r.try_get("conta_numero")?,
-            conta_tipo: r.try_get("conta_tipo")?,
-            favorecido_nome: r.try_get("favorecido_nome")?,
-            favorecido_doc_kind: r.try_get("favorecido_doc_kind")?,
-            favorecido_doc_enc: r.try_get("favorecido_doc_enc")?,
-            txid: r.try_get("txid")?,
-            descricao: r.try_get("descricao")?,
-            status: r.try_get("status")?,
-            motivo: r.try_get("motivo")?,
-            created_at: r.try_get("created_at")?,
-            settled_at: r.try_get("settled_at")?,
-            request_hash: r.try_get("request_hash")?,
-            alerta: r.try_get("alerta")?,
-        })
-    }
+/// The returns of these transfers, oldest first, with the transfer each belongs to.
+/// A merchant's transfer by its idEnvio, as stored.
+async fn row_by_id(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    id: &IdEnvio,
+) -> Result<Option<TransferRow>, StoreError> {
+    sqlx::query_as!(
+        TransferRow,
+        r#"SELECT id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero,
+                  conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status,
+                  motivo, created_at, settled_at, request_hash, alerta
+             FROM transfers WHERE merchant_id = $1 AND id_envio = $2"#,
+        merchant.0,
+        id.as_str()
+    )
+    .fetch_optional(conn)
+    .await
+    .map_err(store_error)
 }
 
-/// The returns of these transfers, oldest first, with the transfer each belongs to.
 async fn returns_of(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<(i64, TransferReturn)>, StoreError> {
     let rows = sqlx::query!(
         "SELECT transfer_id, rtr_id, valor, codigo, motivo, horario FROM transfer_returns
@@ -151,13 +135,16 @@ impl PgTransferStore {
                 )
                 .await?
                 .ok_or_else(|| unexpected(anyhow!("bank-account transfer without a document")))?;
+                // Every part of a stored bank account was written with it: a missing or
+                // unreadable one is a corrupt row, never an empty or guessed field.
+                let missing = |what: &str| unexpected(anyhow!("bank-account transfer without its {what}"));
                 Receiver::Account(BankAccount {
-                    ispb: r.conta_ispb.unwrap_or_default(),
-                    agencia: r.conta_agencia.unwrap_or_default(),
+                    ispb: r.conta_ispb.ok_or_else(|| missing("ispb"))?,
+                    agencia: r.conta_agencia.ok_or_else(|| missing("agencia"))?,
                     conta,
-                    tipo: r.conta_tipo.as_deref().and_then(AccountType::parse).unwrap_or(AccountType::Cacc),
+                    tipo: r.conta_tipo.as_deref().and_then(AccountType::parse).ok_or_else(|| missing("tipoConta"))?,
                     documento,
-                    nome: r.favorecido_nome.clone().unwrap_or_default(),
+                    nome: r.favorecido_nome.clone().ok_or_else(|| missing("nome"))?,
                 })
             }
             _ => return Err(unexpected(anyhow!("transfer without exactly one receiver"))),
@@ -252,14 +239,7 @@ impl TransferStore for PgTransferStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        let existing = sqlx::query_as::<_, TransferRow>(&format!(
-            "SELECT {COLUMNS} FROM transfers WHERE merchant_id = $1 AND id_envio = $2"
-        ))
-        .bind(merchant.0)
-        .bind(request.id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        let existing = row_by_id(&mut tx, merchant, &request.id).await?;
         if let Some(row) = existing {
             let same_request = row.request_hash == fingerprint;
             return Ok(TransferOutcome::Existing { transfer: self.to_transfer(&mut tx, row).await?, same_request });
@@ -321,9 +301,8 @@ impl TransferStore for PgTransferStore {
             }
             Err(PostError::Store(e)) => return Err(e),
         }
-        let event = json!({"idEnvio": request.id.as_str(), "endToEndId": e2eid.as_str(), "valor": request.valor.to_string(),
-                           "status": TransferStatus::EmProcessamento.as_str()});
-        outbox(&mut tx, merchant, "envio.em_processamento", event).await?;
+        let event = DomainEvent::envio_em_processamento(&request.id, e2eid, request.valor);
+        outbox(&mut tx, merchant, &event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(TransferOutcome::Created(Transfer {
             id: request.id.clone(),
@@ -344,14 +323,7 @@ impl TransferStore for PgTransferStore {
 
     async fn find(&self, merchant: MerchantId, id: &IdEnvio) -> Result<Option<Transfer>, StoreError> {
         let mut tx = snapshot(&self.pool).await?;
-        let row = sqlx::query_as::<_, TransferRow>(&format!(
-            "SELECT {COLUMNS} FROM transfers WHERE merchant_id = $1 AND id_envio = $2"
-        ))
-        .bind(merchant.0)
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        let row = row_by_id(&mut tx, merchant, id).await?;
         match row {
             Some(r) => Ok(Some(self.to_transfer(&mut tx, r).await?)),
             None => Ok(None),
@@ -360,26 +332,34 @@ impl TransferStore for PgTransferStore {
 
     async fn list(&self, merchant: MerchantId, q: &TransferQuery) -> Result<Page<Transfer>, StoreError> {
         let limit = i64::from(q.itens_por_pagina);
-        let filter = "merchant_id = $1 AND created_at >= $2 AND created_at <= $3 AND ($4::text IS NULL OR status = $4)";
         let status = q.status.map(TransferStatus::as_str);
         let mut tx = snapshot(&self.pool).await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM transfers WHERE {filter}"))
-            .bind(merchant.0)
-            .bind(q.inicio)
-            .bind(q.fim)
-            .bind(status)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let rows = sqlx::query_as::<_, TransferRow>(&format!(
-            "SELECT {COLUMNS} FROM transfers WHERE {filter} ORDER BY created_at, id LIMIT $5 OFFSET $6"
-        ))
-        .bind(merchant.0)
-        .bind(q.inicio)
-        .bind(q.fim)
-        .bind(status)
-        .bind(limit)
-        .bind(i64::from(q.pagina) * limit)
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM transfers
+                WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3 AND ($4::text IS NULL OR status = $4)"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            status
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let rows = sqlx::query_as!(
+            TransferRow,
+            r#"SELECT id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero,
+                      conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status,
+                      motivo, created_at, settled_at, request_hash, alerta
+                 FROM transfers
+                WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3 AND ($4::text IS NULL OR status = $4)
+                ORDER BY created_at, id LIMIT $5 OFFSET $6"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            status,
+            limit,
+            i64::from(q.pagina) * limit
+        )
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -481,10 +461,8 @@ impl TransferStore for PgTransferStore {
             Err(PostError::InsufficientFunds) => return Err(unexpected(anyhow!("a return hit a minimum balance"))),
             Err(PostError::Store(e)) => return Err(e),
         };
-        let mut event = reference.clone();
-        event["valor"] = json!(returned.valor.to_string());
-        event["codigo"] = json!(returned.codigo);
-        outbox(&mut tx, movement.merchant, "envio.devolvido", event.clone()).await?;
+        let event = DomainEvent::envio_devolvido(&reference, returned.valor, returned.codigo.as_deref());
+        outbox(&mut tx, movement.merchant, &event).await?;
         if !excess.is_zero() {
             sqlx::query!(
                 "UPDATE transfers SET alerta = coalesce(alerta, 'DEVOLUCAO_EXCEDENTE') WHERE id = $1",
@@ -493,7 +471,7 @@ impl TransferStore for PgTransferStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-            let detail = json!({"devolucao": event, "excedente": excess.to_string()});
+            let detail = json!({"devolucao": event.payload, "excedente": excess.to_string()});
             let c = Contradiction::ReturnExceedsTransfer;
             verdicts::record(&mut tx, c, &movement.key, Some(movement.merchant), notification_id, Some(posted), detail)
                 .await?;
@@ -505,10 +483,14 @@ impl TransferStore for PgTransferStore {
 
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError> {
         let mut tx = snapshot(&self.pool).await?;
-        let rows = sqlx::query_as::<_, TransferRow>(&format!(
-            "SELECT {COLUMNS} FROM transfers WHERE status = 'EM_PROCESSAMENTO' AND created_at < $1 ORDER BY created_at LIMIT 1000"
-        ))
-        .bind(before)
+        let rows = sqlx::query_as!(
+            TransferRow,
+            r#"SELECT id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero,
+                      conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status,
+                      motivo, created_at, settled_at, request_hash, alerta
+                 FROM transfers WHERE status = 'EM_PROCESSAMENTO' AND created_at < $1 ORDER BY created_at LIMIT 1000"#,
+            before
+        )
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;

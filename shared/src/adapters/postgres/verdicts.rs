@@ -7,6 +7,7 @@
 use super::ledger::{available_locked, movement_net, post, AccountDirectory, PostError, Posted};
 use super::pix::outbox;
 use super::store_error;
+use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::ledger::{EntryKind, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
@@ -49,10 +50,10 @@ impl Flow {
         }
     }
 
-    fn events(self) -> (&'static str, &'static str) {
+    fn events(self) -> (EventKind, EventKind) {
         match self {
-            Flow::Transfer => ("envio.realizado", "envio.nao_realizado"),
-            Flow::Refund => ("devolucao.devolvido", "devolucao.nao_realizado"),
+            Flow::Transfer => (EventKind::EnvioRealizado, EventKind::EnvioNaoRealizado),
+            Flow::Refund => (EventKind::DevolucaoDevolvido, EventKind::DevolucaoNaoRealizado),
         }
     }
 
@@ -102,7 +103,7 @@ pub(crate) async fn apply(
             // More left than was reserved: the difference comes out of available.
             let available = if settled.centavos() > reserved { available_locked(conn, m).await? } else { 0 };
             let postings = settlement_postings(m, reserved, settled.centavos(), available);
-            (balanced(settle_kind, &movement.key, postings)?, Some((*settled, verdict_time(verdict))))
+            (balanced(settle_kind, &movement.key, postings)?, Some((*settled, settled_at(verdict)?)))
         }
         Booking::Void(_) => {
             let entry = match movement.flow {
@@ -115,10 +116,7 @@ pub(crate) async fn apply(
             let available = available_locked(conn, m).await?;
             let postings = settlement_postings(m, 0, settled.centavos(), available);
             let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
-            (
-                balanced(correction_kind, &correction_key(corrections), postings)?,
-                Some((*settled, verdict_time(verdict))),
-            )
+            (balanced(correction_kind, &correction_key(corrections), postings)?, Some((*settled, settled_at(verdict)?)))
         }
         Booking::VoidAfterSettle(_) => {
             let (net, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
@@ -144,21 +142,20 @@ pub(crate) async fn apply(
     let (settled_event, voided_event) = movement.flow.events();
     let (status, event) =
         if settled.is_some() { (settled_status, settled_event) } else { (voided_status, voided_event) };
-    let mut payload = movement.reference.clone();
-    payload["valor"] = json!(movement.valor.to_string());
-    payload["status"] = json!(status);
-    if let Some((s, _)) = settled {
-        payload["valorLiquidado"] = json!(s.to_string());
-    }
-    if let Some(c) = flag {
-        payload["alerta"] = json!(c.as_str());
-    }
-    outbox(conn, m, event, payload.clone()).await?;
+    let event = DomainEvent::verdict(
+        event,
+        &movement.reference,
+        movement.valor,
+        status,
+        settled.map(|(s, _)| s),
+        flag.map(|c| c.as_str()),
+    );
+    outbox(conn, m, &event).await?;
     match flag {
         None => Ok(ConcludeOutcome::Applied),
         Some(c) => {
             let detail = json!({"verdict": verdict_name(verdict), "booked": format!("{:?}", movement.booked),
-                                "valor": movement.valor.to_string(), "movement": payload});
+                                "valor": movement.valor.to_string(), "movement": event.payload});
             record(conn, c, &movement.key, Some(m), notification_id, Some(posted), detail).await?;
             Ok(ConcludeOutcome::Flagged(c))
         }
@@ -174,10 +171,12 @@ fn balanced(
         .ok_or_else(|| StoreError::Unexpected(anyhow!("a verdict's postings do not balance ({})", kind.as_str())))
 }
 
-fn verdict_time(v: &RailVerdict) -> DateTime<Utc> {
+/// When the rail settled: only a settlement is booked as settled, so a rejection here is
+/// a bug, not a time to make up.
+fn settled_at(v: &RailVerdict) -> Result<DateTime<Utc>, StoreError> {
     match v {
-        RailVerdict::Settled { at, .. } => *at,
-        RailVerdict::Rejected(_) => Utc::now(),
+        RailVerdict::Settled { at, .. } => Ok(*at),
+        RailVerdict::Rejected(_) => Err(StoreError::Unexpected(anyhow!("a settlement booked for a rejection"))),
     }
 }
 
@@ -267,7 +266,7 @@ pub(crate) async fn record(
     );
     crate::telemetry::metrics(&[("RailContradictions", 1.0, crate::telemetry::Unit::Count)]);
     if let Some(m) = merchant {
-        outbox(conn, m, "contradicao.registrada", json!({"alerta": kind.as_str(), "referencia": subject})).await?;
+        outbox(conn, m, &DomainEvent::contradicao_registrada(kind.as_str(), subject)).await?;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! deliveries and the record of every attempt, on Postgres.
 
 use super::store_error;
+use crate::domain::event::EventKind;
 use crate::domain::merchant::MerchantId;
-use crate::domain::webhook::BACEN_EVENT_TYPES;
 use crate::ports::{
     AttemptReport, AttemptVerdict, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page, SealedSecrets,
     StoreError, WebhookEndpoint, WebhookStore, MAX_ENDPOINTS,
@@ -62,7 +62,7 @@ impl PgWebhookStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 }
 
@@ -78,20 +78,32 @@ struct EndpointRow {
     disabled_reason: Option<String>,
 }
 
-impl From<EndpointRow> for WebhookEndpoint {
-    fn from(r: EndpointRow) -> Self {
+impl TryFrom<EndpointRow> for WebhookEndpoint {
+    type Error = StoreError;
+
+    /// A row whose kind and key disagree, or disabled without a reason, is corrupt: an
+    /// error, never an endpoint of a guessed kind or an empty reason.
+    fn try_from(r: EndpointRow) -> Result<Self, StoreError> {
+        let id = r.id;
+        let corrupt = |what: &str| StoreError::Unexpected(anyhow::anyhow!("webhook endpoint {id}: {what}"));
         let kind = match (r.kind.as_str(), r.chave) {
             ("BACEN", Some(chave)) => EndpointKind::Bacen { chave },
-            _ => EndpointKind::Eventos { tipos: r.tipos },
+            ("EVENTOS", None) => EndpointKind::Eventos { tipos: r.tipos },
+            _ => return Err(corrupt("its kind and key disagree")),
         };
-        WebhookEndpoint {
-            id: r.id,
+        let disabled = match (r.disabled_at, r.disabled_reason) {
+            (Some(at), Some(reason)) => Some((at, reason)),
+            (Some(_), None) => return Err(corrupt("disabled without a reason")),
+            (None, _) => None,
+        };
+        Ok(WebhookEndpoint {
+            id,
             merchant: MerchantId(r.merchant_id),
             kind,
             url: r.url,
             created_at: r.created_at,
-            disabled: r.disabled_at.map(|at| (at, r.disabled_reason.unwrap_or_default())),
-        }
+            disabled,
+        })
     }
 }
 
@@ -137,10 +149,12 @@ struct ClaimRow {
     event_created_at: DateTime<Utc>,
 }
 
-impl From<ClaimRow> for ClaimedDelivery {
-    fn from(r: ClaimRow) -> Self {
+impl TryFrom<ClaimRow> for ClaimedDelivery {
+    type Error = StoreError;
+
+    fn try_from(r: ClaimRow) -> Result<Self, StoreError> {
         let merchant = MerchantId(r.merchant_id);
-        ClaimedDelivery {
+        Ok(ClaimedDelivery {
             id: r.id,
             attempts: r.attempts.max(0) as u32,
             endpoint: EndpointRow {
@@ -154,7 +168,7 @@ impl From<ClaimRow> for ClaimedDelivery {
                 disabled_at: None,
                 disabled_reason: None,
             }
-            .into(),
+            .try_into()?,
             secrets: SealedSecrets {
                 current: r.secret_enc,
                 previous: r.previous_secret_enc.zip(r.previous_valid_until),
@@ -167,7 +181,7 @@ impl From<ClaimRow> for ClaimedDelivery {
                 data: r.payload,
                 created_at: r.event_created_at,
             },
-        }
+        })
     }
 }
 
@@ -207,7 +221,7 @@ impl WebhookStore for PgWebhookStore {
             disabled_at: row.disabled_at,
             disabled_reason: row.disabled_reason,
         };
-        Ok((endpoint.into(), row.created))
+        Ok((endpoint.try_into()?, row.created))
     }
 
     async fn create_endpoint(
@@ -240,7 +254,7 @@ impl WebhookStore for PgWebhookStore {
         .await
         .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     async fn bacen(&self, merchant: MerchantId, chave: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
@@ -255,7 +269,7 @@ impl WebhookStore for PgWebhookStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     async fn endpoint(&self, merchant: MerchantId, id: Uuid) -> Result<Option<WebhookEndpoint>, StoreError> {
@@ -269,7 +283,7 @@ impl WebhookStore for PgWebhookStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     async fn list_bacen(
@@ -307,7 +321,10 @@ impl WebhookStore for PgWebhookStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(Page { items: rows.into_iter().map(Into::into).collect(), total: total.max(0) as u64 })
+        Ok(Page {
+            items: rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
+            total: total.max(0) as u64,
+        })
     }
 
     async fn list_endpoints(&self, merchant: MerchantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
@@ -321,7 +338,7 @@ impl WebhookStore for PgWebhookStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn delete(&self, merchant: MerchantId, id: Uuid) -> Result<bool, StoreError> {
@@ -463,7 +480,7 @@ impl WebhookStore for PgWebhookStore {
     async fn fan_out(&self, limit: u32) -> Result<u32, StoreError> {
         // Events and their deliveries in one statement: an event is marked only together
         // with the deliveries it produced. An endpoint gets events from its creation on.
-        let bacen: Vec<String> = BACEN_EVENT_TYPES.iter().map(|s| (*s).to_owned()).collect();
+        let bacen: Vec<String> = EventKind::BACEN_CALLBACK.iter().map(|k| k.as_str().to_owned()).collect();
         let taken = sqlx::query_scalar!(
             r#"WITH ev AS (
                    SELECT id, merchant_id, kind, payload, created_at FROM outbox_events

@@ -1,16 +1,17 @@
 //! `/cob`: immediate charges (Bacen API Pix 2.9.0, tag Cob).
 
 mod input;
-pub(crate) mod view;
 
 use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
-use crate::domain::charge::RevisionError;
+use crate::bacen::cob::{Cob, CobsConsultadas};
+use crate::domain::charge::{ChargeTerms, RevisionError};
 use crate::domain::ids::Txid;
 use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, PathParams, Request, Response};
+use crate::ports::StoreError;
 use http::StatusCode;
 
 fn invalid(propriedade: &str, razao: &str) -> ApiError {
@@ -35,7 +36,7 @@ fn not_found() -> ApiError {
     ApiError::new(ProblemKind::CobNaoEncontrado, "No charge with this txid.")
 }
 
-fn map_error(e: ChargeError) -> ApiError {
+pub(super) fn map_error(e: ChargeError) -> ApiError {
     match e {
         ChargeError::KeyNotOwned => invalid("cob.chave", "the key does not belong to this receiver's account"),
         ChargeError::TxidInUse => {
@@ -53,30 +54,30 @@ fn map_error(e: ChargeError) -> ApiError {
     }
 }
 
+/// The request's fingerprint (a fault if its canonical form cannot be written).
+fn fingerprint(terms: &ChargeTerms) -> Result<[u8; 32], ApiError> {
+    terms.fingerprint().map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("charge fingerprint")).into())
+}
+
 /// `PUT /cob/{txid}`: create a charge with the merchant's txid (a repeated identical PUT
 /// returns the same charge).
 pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let txid = path_txid(req)?;
     let terms = input::new_charge(req.body())?;
-    let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created = charges::create(state, &merchant, Some(txid), &terms, crate::app::fingerprint(&canonical))
-        .await
-        .map_err(map_error)?;
+    let created =
+        charges::create(state, &merchant, Some(txid), &terms, fingerprint(&terms)?).await.map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, created = created.created, "charge created");
-    Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
+    Ok(json(StatusCode::CREATED, &Cob::of(&created.charge)))
 }
 
 /// `POST /cob`: create a charge with a txid chosen by us.
 pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let terms = input::new_charge(req.body())?;
-    let canonical = serde_json::to_vec(&view::terms(&terms)).unwrap_or_default();
-    let created = charges::create(state, &merchant, None, &terms, crate::app::fingerprint(&canonical))
-        .await
-        .map_err(map_error)?;
+    let created = charges::create(state, &merchant, None, &terms, fingerprint(&terms)?).await.map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, "charge created");
-    Ok(json(StatusCode::CREATED, &view::charge(&created.charge)))
+    Ok(json(StatusCode::CREATED, &Cob::of(&created.charge)))
 }
 
 /// `PATCH /cob/{txid}`: revise or remove a charge.
@@ -86,7 +87,7 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
     let patch = input::patch(req.body())?;
     let charge = charges::revise(state, &merchant, &txid, &patch).await.map_err(map_error)?;
     tracing::info!(txid = %charge.txid, revisao = charge.revisao, "charge revised");
-    Ok(json(StatusCode::OK, &view::charge(&charge)))
+    Ok(json(StatusCode::OK, &Cob::of(&charge)))
 }
 
 /// `GET /cob/{txid}[?revisao=N]`.
@@ -95,7 +96,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let txid = path_txid_to_read(req)?;
     let revisao = input::revisao(QueryParams::new(req.uri().query()))?;
     match charges::get(state, &merchant, &txid, revisao).await {
-        Ok(charge) => Ok(json(StatusCode::OK, &view::charge(&charge))),
+        Ok(charge) => Ok(json(StatusCode::OK, &Cob::of(&charge))),
         Err(ChargeError::NotFound) if revisao.is_some() => {
             // A missing charge is 404; an existing one without that revision is a bad query.
             charges::get(state, &merchant, &txid, None).await.map_err(map_error)?;
@@ -114,5 +115,5 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticated(req)?;
     let q = input::charge_query(QueryParams::new(req.uri().query()))?;
     let page = charges::list(state, &merchant, &q).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &view::page(&q, &page)))
+    Ok(json(StatusCode::OK, &CobsConsultadas::of(&q, &page)))
 }

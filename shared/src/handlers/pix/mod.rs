@@ -1,10 +1,10 @@
 //! `/pix`: received Pix and their refunds (Bacen API Pix 2.9.0, tag Pix).
 
 mod input;
-pub(crate) mod view;
 
 use crate::app::payments::{self, PaymentError};
 use crate::app::AppState;
+use crate::bacen::pix::{Devolucao, Pix, PixConsultados};
 use crate::domain::ids::{EndToEndId, RefundId};
 use crate::domain::payment::RefundRejection;
 use crate::http::auth::authenticated;
@@ -61,7 +61,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let merchant = authenticated(req)?;
     let e2eid = path_e2eid(req)?;
     let pix = payments::get_pix(state, &merchant, &e2eid).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &view::pix(&pix)))
+    Ok(json(StatusCode::OK, &Pix::of(&pix)))
 }
 
 /// `GET /pix?inicio=...&fim=...`.
@@ -69,7 +69,7 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticated(req)?;
     let q = input::pix_query(QueryParams::new(req.uri().query()))?;
     let page = payments::list_pix(state, &merchant, &q).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &view::page(&q, &page)))
+    Ok(json(StatusCode::OK, &PixConsultados::of(&q, &page)))
 }
 
 /// `PUT /pix/{e2eid}/devolucao/{id}`: request a refund (a repeated identical PUT returns it).
@@ -78,13 +78,9 @@ pub async fn refund_put(state: &AppState, req: &Request) -> Result<Response, Api
     let e2eid = EndToEndId::parse(param(req, "e2eid")).map_err(|e| refund_invalid("e2eid", &e.to_string()))?;
     let id = RefundId::parse(param(req, "id")).map_err(|e| refund_invalid("id", &e.to_string()))?;
     let request = input::refund_request(id, req.body())?;
-    let canonical = serde_json::json!({
-        "valor": request.valor.to_string(), "natureza": request.natureza.as_str(), "descricao": request.descricao,
-    });
-    let fingerprint = crate::app::fingerprint(canonical.to_string().as_bytes());
-    let done = payments::refund(state, &merchant, &e2eid, &request, fingerprint).await.map_err(map_error)?;
+    let done = payments::refund(state, &merchant, &e2eid, &request, request.fingerprint()).await.map_err(map_error)?;
     tracing::info!(rtr_id = done.refund.rtr_id.as_str(), created = done.created, "refund requested");
-    Ok(json(StatusCode::CREATED, &view::refund(&done.refund)))
+    Ok(json(StatusCode::CREATED, &Devolucao::of(&done.refund)))
 }
 
 /// `GET /pix/{e2eid}/devolucao/{id}`.
@@ -94,5 +90,5 @@ pub async fn refund_get(state: &AppState, req: &Request) -> Result<Response, Api
     let id = RefundId::parse(param(req, "id"))
         .map_err(|_| ApiError::new(ProblemKind::PixDevolucaoNaoEncontrada, "No refund with this id."))?;
     let refund = payments::get_refund(state, &merchant, &e2eid, &id).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &view::refund(&refund)))
+    Ok(json(StatusCode::OK, &Devolucao::of(&refund)))
 }

@@ -1,0 +1,160 @@
+//! Immediate charges in Bacen's JSON: `CobGerada`/`CobCompleta` (a charge), `CobsConsultadas`
+//! (a page of them) and `PayloadCobImediata` (what the payload location serves).
+
+use super::{timestamp, Paginacao, Parametros};
+use crate::domain::charge::{Charge, ChargeTerms, Devedor, InfoAdicional};
+use crate::domain::document::Document;
+use crate::ports::{ChargeQuery, Page};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Calendario {
+    pub criacao: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apresentacao: Option<String>,
+    pub expiracao: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DevedorView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpf: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnpj: Option<&'a str>,
+    pub nome: &'a str,
+}
+
+impl<'a> DevedorView<'a> {
+    pub fn of(d: &'a Devedor) -> Self {
+        match &d.documento {
+            Document::Cpf(c) => DevedorView { cpf: Some(c.as_str()), cnpj: None, nome: &d.nome },
+            Document::Cnpj(c) => DevedorView { cpf: None, cnpj: Some(c.as_str()), nome: &d.nome },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Valor {
+    pub original: String,
+    /// 1 when the payer may change the amount; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modalidade_alteracao: Option<u8>,
+}
+
+/// The merchant-chosen fields of a charge, after the PSP's, in the Bacen examples' order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Terms<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devedor: Option<DevedorView<'a>>,
+    pub valor: Valor,
+    pub chave: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solicitacao_pagador: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub info_adicionais: &'a [InfoAdicional],
+}
+
+impl<'a> Terms<'a> {
+    pub fn of(t: &'a ChargeTerms) -> Self {
+        Terms {
+            devedor: t.devedor.as_ref().map(DevedorView::of),
+            valor: Valor { original: t.valor.to_string(), modalidade_alteracao: t.valor_alteravel.then_some(1) },
+            chave: t.chave.as_str(),
+            solicitacao_pagador: t.solicitacao_pagador.as_deref(),
+            info_adicionais: &t.info_adicionais,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Loc<'a> {
+    pub id: i64,
+    pub location: &'a str,
+    pub tipo_cob: &'static str,
+    pub criacao: String,
+}
+
+/// A whole charge.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cob<'a> {
+    pub calendario: Calendario,
+    pub txid: &'a str,
+    pub revisao: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loc: Option<Loc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<&'a str>,
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub terms: Terms<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pix_copia_e_cola: Option<&'a str>,
+}
+
+impl<'a> Cob<'a> {
+    pub fn of(c: &'a Charge) -> Self {
+        Cob {
+            calendario: Calendario { criacao: timestamp(c.criacao), apresentacao: None, expiracao: c.terms.expiracao },
+            txid: c.txid.as_str(),
+            revisao: c.revisao,
+            loc: c.loc.as_ref().map(|l| Loc {
+                id: l.id,
+                location: &l.location,
+                tipo_cob: "cob",
+                criacao: timestamp(l.criacao),
+            }),
+            location: c.loc.as_ref().map(|l| l.location.as_str()),
+            status: c.status.as_str(),
+            terms: Terms::of(&c.terms),
+            pix_copia_e_cola: c.pix_copia_e_cola.as_deref(),
+        }
+    }
+}
+
+/// A page of `GET /cob`.
+#[derive(Debug, Serialize)]
+pub struct CobsConsultadas<'a> {
+    pub parametros: Parametros,
+    pub cobs: Vec<Cob<'a>>,
+}
+
+impl<'a> CobsConsultadas<'a> {
+    pub fn of(q: &ChargeQuery, p: &'a Page<Charge>) -> Self {
+        CobsConsultadas {
+            parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total)),
+            cobs: p.items.iter().map(Cob::of).collect(),
+        }
+    }
+}
+
+/// What a charge's payload location serves (`PayloadCobImediata`), as of `apresentacao`.
+#[derive(Debug, Serialize)]
+pub struct Payload<'a> {
+    pub calendario: Calendario,
+    pub txid: &'a str,
+    pub revisao: i32,
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub terms: Terms<'a>,
+}
+
+impl<'a> Payload<'a> {
+    pub fn of(c: &'a Charge, apresentacao: DateTime<Utc>) -> Self {
+        Payload {
+            calendario: Calendario {
+                criacao: timestamp(c.criacao),
+                apresentacao: Some(timestamp(apresentacao)),
+                expiracao: c.terms.expiracao,
+            },
+            txid: c.txid.as_str(),
+            revisao: c.revisao,
+            status: c.status.as_str(),
+            terms: Terms::of(&c.terms),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Bacen's JSON: how the API Pix represents our domain types. One place for timestamps,
+//! `parametros`/`paginacao` and the resource views, each a `#[derive(Serialize)]` type that
+//! says its shape once. Handlers answer with these; so does the webhook dispatcher.
+
+pub mod cob;
+pub mod envio;
+pub mod extrato;
+pub mod pix;
+pub mod webhooks;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+/// RFC 3339 in UTC with milliseconds, as in the Bacen examples.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The Bacen `paginacao` block.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paginacao {
+    pub pagina_atual: u32,
+    pub itens_por_pagina: u32,
+    pub quantidade_de_paginas: u64,
+    pub quantidade_total_de_itens: u64,
+}
+
+impl Paginacao {
+    pub fn new(pagina: u32, itens_por_pagina: u32, total: u64) -> Self {
+        Paginacao {
+            pagina_atual: pagina,
+            itens_por_pagina,
+            quantidade_de_paginas: total.div_ceil(u64::from(itens_por_pagina.max(1))),
+            quantidade_total_de_itens: total,
+        }
+    }
+}
+
+/// The `parametros` block of a list over an interval.
+#[derive(Debug, Serialize)]
+pub struct Parametros {
+    pub inicio: String,
+    pub fim: String,
+    pub paginacao: Paginacao,
+}
+
+impl Parametros {
+    pub fn new(inicio: DateTime<Utc>, fim: DateTime<Utc>, paginacao: Paginacao) -> Self {
+        Parametros { inicio: timestamp(inicio), fim: timestamp(fim), paginacao }
+    }
+}
+
+/// The `parametros` block of a list whose interval is optional (each bound when given).
+#[derive(Debug, Serialize)]
+pub struct OptionalParametros {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inicio: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fim: Option<String>,
+    pub paginacao: Paginacao,
+}
+
+impl OptionalParametros {
+    pub fn new(inicio: Option<DateTime<Utc>>, fim: Option<DateTime<Utc>>, paginacao: Paginacao) -> Self {
+        OptionalParametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), paginacao }
+    }
+}
+
+/// `{"solicitacao": ..., "liquidacao": ...}`: when a movement was asked for and settled.
+#[derive(Debug, Serialize)]
+pub struct Horario {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solicitacao: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liquidacao: Option<String>,
+}
+
+impl Horario {
+    pub fn new(solicitacao: Option<DateTime<Utc>>, liquidacao: Option<DateTime<Utc>>) -> Self {
+        Horario { solicitacao: solicitacao.map(timestamp), liquidacao: liquidacao.map(timestamp) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds() {
+        let t: DateTime<Utc> = "2026-12-03T10:11:12.5-03:00".parse().unwrap();
+        assert_eq!(timestamp(t), "2026-12-03T13:11:12.500Z");
+    }
+
+    #[test]
+    fn paginacao_counts_whole_pages() {
+        let p = serde_json::to_value(Paginacao::new(1, 10, 21)).unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"paginaAtual": 1, "itensPorPagina": 10, "quantidadeDePaginas": 3, "quantidadeTotalDeItens": 21})
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! The composition root: the one place that knows the concrete adapters. It builds the
+//! `AppState` (ports only) for Lambda, the local server, the CLI and tests; everything
+//! else depends on ports.
+
+use crate::adapters::dynamodb::DynamoIdempotencyStore;
+use crate::adapters::kms_cipher::KmsCipher;
+use crate::adapters::local_cipher::LocalCipher;
+use crate::adapters::location_http::HttpLocationReader;
+use crate::adapters::postgres::iam_auth::IamPassword;
+use crate::adapters::postgres::{
+    lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
+    PgRateCounter, PgTransferStore, PgWebhookStore,
+};
+use crate::adapters::rail_http::HttpRail;
+use crate::adapters::secrets_manager::SecretsManagerSource;
+use crate::adapters::webhook_http::HttpWebhookTransport;
+use crate::app::config::{CipherBackend, IdempotencyBackend, MIN_RAIL_SECRET};
+use crate::app::key_policy::PurposeGuard;
+use crate::app::secrets::RotatingSecret;
+use crate::app::{AppState, Config};
+use crate::domain::webhook::ReceiverRules;
+use crate::ports::{Cipher, SystemClock};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+impl AppState {
+    /// The production wiring on Postgres; opens no connection until the first request.
+    /// With `IDEMPOTENCY_STORE=dynamodb`, idempotency records go to DynamoDB through one
+    /// AWS SDK configuration loaded here, at cold start.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
+        let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
+            || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. })
+            || config.rail_secret_id.is_some()
+            || config.db_iam_auth;
+        let aws = if needs_aws { Some(crate::adapters::aws::load_config().await) } else { None };
+        let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
+            (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
+                Arc::new(KmsCipher::new(aws_sdk_kms::Client::new(aws), key_id.clone(), wrapped_index_key).await?)
+            }
+            (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
+            (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
+        };
+        let mut state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
+        if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
+            let source = Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws)));
+            state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(source, id.clone(), MIN_RAIL_SECRET)));
+        }
+        if let (true, Some(aws)) = (config.db_iam_auth, &aws) {
+            let options: sqlx::postgres::PgConnectOptions = config.database_url.parse()?;
+            let region =
+                aws.region().map(|r| r.to_string()).ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS_REGION"))?;
+            let credentials =
+                aws.credentials_provider().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS credentials"))?;
+            state.db_auth = Some(Arc::new(IamPassword::new(pool.clone(), options, region, credentials)));
+        }
+        Ok(match (&config.idempotency, &aws) {
+            (IdempotencyBackend::DynamoDb { table }, Some(aws)) => {
+                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone());
+                state.with_idempotency(Arc::new(store))
+            }
+            _ => state,
+        })
+    }
+
+    /// The same state with the rail secret held by `secret` (the rail client follows).
+    pub fn with_rail_secret(mut self, secret: Arc<RotatingSecret>) -> Self {
+        let rail = HttpRail::new(&self.config.rail_url, secret.clone(), self.config.rail_timeout);
+        self.rail = Arc::new(rail);
+        self.rail_secret = secret;
+        self
+    }
+
+    /// The same wiring on an existing pool (tests, the local server).
+    /// Only for the local cipher (KMS needs the async `new`).
+    pub fn with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let cipher: Arc<dyn Cipher> = match &config.cipher {
+            CipherBackend::Local { master } => Arc::new(LocalCipher::new(*master)),
+            CipherBackend::Kms { .. } => anyhow::bail!("a KMS cipher needs AppState::new"),
+        };
+        Self::with_parts(config, pool, cipher)
+    }
+
+    /// The Postgres wiring around a given cipher.
+    pub fn with_parts(config: Config, pool: PgPool, cipher: Arc<dyn Cipher>) -> anyhow::Result<Self> {
+        // Every request and job runs held to its function's key policy, here as under IAM.
+        let cipher: Arc<dyn Cipher> = Arc::new(PurposeGuard(cipher));
+        let accounts = Arc::new(AccountDirectory::default());
+        // Outbound clients are built on first use: most functions never call out.
+        let location_rules = ReceiverRules { allow_local: config.location_scheme == "http" };
+        let rail_secret =
+            Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
+        let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
+        let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
+        Ok(AppState {
+            config: Arc::new(config),
+            merchants: Arc::new(PgMerchantStore::new(pool.clone())),
+            charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
+            pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
+            transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
+            locations: Arc::new(HttpLocationReader::new(location_rules)),
+            clock: Arc::new(SystemClock),
+            cipher,
+            ledger: Arc::new(PgLedger::new(pool.clone())),
+            rail: Arc::new(rail),
+            idempotency: Arc::new(PgIdempotencyStore::new(pool.clone())),
+            webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
+            webhook_transport: Arc::new(transport),
+            rate_counter: Arc::new(PgRateCounter::new(pool)),
+            rail_secret,
+            db_auth: None,
+        })
+    }
+}
+
+/// The DEV-ONLY local cipher under `master` (tests, `make dev`).
+pub fn local_cipher(master: [u8; 32]) -> LocalCipher {
+    LocalCipher::new(master)
+}
