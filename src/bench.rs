@@ -31,6 +31,9 @@ pub struct LedgerRun {
     pub errors: u64,
     /// Balance rows per merchant account (None: the schema's default).
     pub balance_shards: Option<i16>,
+    /// False for the floor run with the ledger's triggers off: the same credits, without
+    /// balance upkeep and without the database's ledger checks.
+    pub ledger_triggers: bool,
     /// Time spent in the ledger's triggers per credit (balances, zero-sum and minimum
     /// checks), ms, as Postgres counts it (`track_functions`; None where that setting
     /// cannot be turned on, as without superuser rights).
@@ -101,12 +104,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 ///
 /// `balance_shards` rewrites the merchant accounts of the throwaway database to that many
 /// balance rows (1 = the classic one-row-per-account design), for comparison.
+/// `ledger_triggers: false` turns the ledger tables' own triggers off in the throwaway
+/// database (no balances kept, no zero-sum, minimum-balance or immutability checks): a
+/// floor that prices what the database's enforcement of the ledger costs a credit. Such a
+/// run's ledger is not checked afterwards (its balances were never kept).
 pub async fn ledger(
     database_url: &str,
     accounts: usize,
     concurrency: usize,
     seconds: u64,
     balance_shards: Option<i16>,
+    ledger_triggers: bool,
 ) -> anyhow::Result<LedgerRun> {
     let pool = fresh_database(database_url, "tucano_bench_ledger").await?;
     let mut keys = vec![];
@@ -127,6 +135,11 @@ pub async fn ledger(
             sqlx::query(&sql).execute(&pool).await?;
         }
     }
+    if !ledger_triggers {
+        for table in ["ledger_transactions", "ledger_postings", "ledger_balances"] {
+            sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER USER")).execute(&pool).await?;
+        }
+    }
     let directory = Arc::new(AccountDirectory::default());
     let cipher = Arc::new(tucano_shared::adapters::local_cipher::LocalCipher::new([7; 32]));
     let store = Arc::new(PgPixStore::new(pool.clone(), directory.clone(), cipher));
@@ -142,8 +155,10 @@ pub async fn ledger(
     })
     .await;
     // The ledger must still be exact after the storm.
-    let failures = ledger.check().await?;
-    anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark ({} problems)", failures.len());
+    if ledger_triggers {
+        let failures = ledger.check().await?;
+        anyhow::ensure!(failures.is_empty(), "ledger check failed after the benchmark ({} problems)", failures.len());
+    }
     let (server, _) = database_url.rsplit_once('/').context("DATABASE_URL has no database name")?;
     pool.close().await;
     // Read once every session has ended and so reported its function times.
@@ -167,6 +182,7 @@ pub async fn ledger(
         p99_ms: percentile(&latencies, 0.99),
         errors,
         balance_shards,
+        ledger_triggers,
         trigger_ms_per_credit: trigger_ms.filter(|_| credits > 0.0).map(|ms| ms / credits),
     })
 }
