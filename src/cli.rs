@@ -397,14 +397,11 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     pool.close().await;
     let state = env_state(location_base, 10).await?;
     if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
-        let aws = tucano_shared::adapters::aws::load_config().await;
-        tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            table.clone(),
-        )
-        .ensure_table()
-        .await
-        .context("creating the local DynamoDB table")?;
+        let aws = tucano_shared::adapters::aws::AwsContext::from_env()?;
+        tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(&aws, table.clone())
+            .ensure_table()
+            .await
+            .context("creating the local DynamoDB table")?;
     }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let addr = listener.local_addr().unwrap_or(addr);

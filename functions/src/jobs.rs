@@ -38,8 +38,8 @@ pub async fn reconciler() -> Result<(), Error> {
 pub async fn webhook_relay() -> Result<(), Error> {
     let state = state().await?;
     let queue_url = std::env::var("WEBHOOK_QUEUE_URL").map_err(|_| "WEBHOOK_QUEUE_URL is not set")?;
-    let aws = tucano_shared::adapters::aws::load_config().await;
-    let queue = tucano_shared::adapters::sqs::SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url);
+    let aws = tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?;
+    let queue = tucano_shared::adapters::sqs::SqsDeliveryQueue::new(&aws, queue_url);
     let (state, queue) = (&state, &queue);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(5));
@@ -164,10 +164,7 @@ pub async fn migrate() -> Result<(), Error> {
     tucano_shared::telemetry::init(true);
     let database_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
     let kms = match std::env::var("KMS_KEY_ID") {
-        Ok(key_id) => {
-            let aws = tucano_shared::adapters::aws::load_config().await;
-            Some((aws_sdk_kms::Client::new(&aws), key_id))
-        }
+        Ok(key_id) => Some((tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?, key_id)),
         Err(_) => None,
     };
     // In AWS the schema owner's password and the application role's are read from Secrets
@@ -176,10 +173,8 @@ pub async fn migrate() -> Result<(), Error> {
     let owner_secret = std::env::var("DATABASE_PASSWORD_SECRET_ID").ok();
     let app_secret = std::env::var("APP_DB_PASSWORD_SECRET_ID").ok();
     let source = if owner_secret.is_some() || app_secret.is_some() {
-        let aws = tucano_shared::adapters::aws::load_config().await;
-        Some(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(
-            &aws,
-        )))
+        let aws = tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?;
+        Some(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(&aws))
     } else {
         None
     };
@@ -224,7 +219,7 @@ pub async fn secret_password(source: &dyn tucano_shared::ports::SecretSource, id
 pub async fn run_migrations_resource(
     database_url: &str,
     client: &reqwest::Client,
-    kms: Option<(&aws_sdk_kms::Client, &str)>,
+    kms: Option<(&tucano_shared::adapters::aws::AwsContext, &str)>,
     secrets: Option<&MigrationSecrets<'_>>,
     event: &serde_json::Value,
 ) -> Result<(), Error> {

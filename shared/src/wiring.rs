@@ -2,6 +2,7 @@
 //! `AppState` (ports only) for Lambda, the local server, the CLI and tests; everything
 //! else depends on ports.
 
+use crate::adapters::aws::AwsContext;
 use crate::adapters::dynamodb::DynamoIdempotencyStore;
 use crate::adapters::kms_cipher::KmsCipher;
 use crate::adapters::local_cipher::LocalCipher;
@@ -25,38 +26,36 @@ use std::sync::Arc;
 
 impl AppState {
     /// The production wiring on Postgres; opens no connection until the first request.
-    /// With `IDEMPOTENCY_STORE=dynamodb`, idempotency records go to DynamoDB through one
-    /// AWS SDK configuration loaded here, at cold start.
+    /// With `IDEMPOTENCY_STORE=dynamodb`, idempotency records go to DynamoDB; the AWS
+    /// context (region, credentials, endpoints) is read from the environment here, at cold
+    /// start, and only by functions that call AWS.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
         let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
             || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. })
             || config.rail_secret_id.is_some()
             || config.db_iam_auth;
-        let aws = if needs_aws { Some(crate::adapters::aws::load_config().await) } else { None };
+        let aws = if needs_aws { Some(AwsContext::from_env()?) } else { None };
         let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
             (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
-                Arc::new(KmsCipher::new(aws_sdk_kms::Client::new(aws), key_id.clone(), wrapped_index_key).await?)
+                Arc::new(KmsCipher::new(aws, key_id.clone(), wrapped_index_key).await?)
             }
             (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
             (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
         };
         let mut state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
         if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
-            let source = Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws)));
+            let source = Arc::new(SecretsManagerSource::new(aws));
             state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(source, id.clone(), MIN_RAIL_SECRET)));
         }
         if let (true, Some(aws)) = (config.db_iam_auth, &aws) {
             let options: sqlx::postgres::PgConnectOptions = config.database_url.parse()?;
-            let region =
-                aws.region().map(|r| r.to_string()).ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS_REGION"))?;
-            let credentials =
-                aws.credentials_provider().ok_or_else(|| anyhow::anyhow!("IAM auth needs AWS credentials"))?;
+            let (region, credentials) = (aws.region().to_owned(), aws.credentials_provider());
             state.db_auth = Some(Arc::new(IamPassword::new(pool.clone(), options, region, credentials)));
         }
         Ok(match (&config.idempotency, &aws) {
             (IdempotencyBackend::DynamoDb { table }, Some(aws)) => {
-                let store = DynamoIdempotencyStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone());
+                let store = DynamoIdempotencyStore::new(aws, table.clone());
                 state.with_idempotency(Arc::new(store))
             }
             _ => state,

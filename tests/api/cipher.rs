@@ -66,15 +66,15 @@ async fn the_kms_cipher_honours_the_contract() {
     let kms = moto.kms();
     let key = kms.create_key().description("tucano test").send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    let wrapped = KmsCipher::wrap_index_key(&kms, &key_id).await.unwrap();
-    let cipher = KmsCipher::new(kms.clone(), key_id.clone(), &wrapped).await.unwrap();
+    let wrapped = KmsCipher::wrap_index_key(&moto.aws(), &key_id).await.unwrap();
+    let cipher = KmsCipher::new(&moto.aws(), key_id.clone(), &wrapped).await.unwrap();
     contract(&cipher).await;
 
     // A second instance (another Lambda) decrypts the first one's envelopes and computes
     // the same blind indexes: both come from KMS, not from process memory.
     let ctx = CipherContext { merchant: None, purpose: "pagador" };
     let e = cipher.encrypt(b"11222333000181", ctx).await.unwrap();
-    let other = KmsCipher::new(kms, key_id, &wrapped).await.unwrap();
+    let other = KmsCipher::new(&moto.aws(), key_id, &wrapped).await.unwrap();
     assert_eq!(other.decrypt(&e, ctx).await.unwrap(), b"11222333000181");
     assert_eq!(other.blind_index("payer-document", b"a"), cipher.blind_index("payer-document", b"a"));
     // Envelopes of the local cipher are refused.
@@ -143,11 +143,11 @@ async fn the_blind_index_key_is_made_once_per_database_and_then_reused(pool: PgP
     let moto = moto::Moto::start().await;
     let kms = moto.kms();
     let key_id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
-    let first = ensure_blind_index_key(&pool, &kms, &key_id).await.unwrap();
-    let again = ensure_blind_index_key(&pool, &kms, &key_id).await.unwrap();
+    let first = ensure_blind_index_key(&pool, &moto.aws(), &key_id).await.unwrap();
+    let again = ensure_blind_index_key(&pool, &moto.aws(), &key_id).await.unwrap();
     assert_eq!(first, again, "every deploy after the first reads the same key");
     // It is a working wrapped key: two ciphers built from it index alike.
-    let a = KmsCipher::new(kms.clone(), key_id.clone(), &first).await.unwrap();
-    let b = KmsCipher::new(kms, key_id, &again).await.unwrap();
+    let a = KmsCipher::new(&moto.aws(), key_id.clone(), &first).await.unwrap();
+    let b = KmsCipher::new(&moto.aws(), key_id, &again).await.unwrap();
     assert_eq!(a.blind_index("payer-document", b"52998224725"), b.blind_index("payer-document", b"52998224725"));
 }

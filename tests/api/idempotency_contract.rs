@@ -106,26 +106,26 @@ async fn a_stored_response_that_does_not_parse_is_an_error_not_an_empty_replay(p
 #[tokio::test]
 async fn the_dynamodb_store_honours_the_contract() {
     let moto = crate::common::moto::Moto::start().await;
-    let store = DynamoIdempotencyStore::new(moto.dynamodb(), format!("idem-{}", uuid::Uuid::new_v4().simple()));
+    let store = DynamoIdempotencyStore::new(&moto.aws(), format!("idem-{}", uuid::Uuid::new_v4().simple()));
     store.ensure_table().await.unwrap();
     contract(Arc::new(store)).await;
 }
 
+/// What a function reads from its environment in AWS (region, credentials, endpoint)
+/// reaches DynamoDB, signed.
 #[tokio::test]
-async fn the_aws_configuration_the_functions_load_carries_a_working_http_client() {
-    // The SDK is built without its default HTTP client (it would bring a second crypto
-    // library): without ours in the shared configuration, every call would fail.
+async fn the_aws_context_the_functions_read_from_their_environment_reaches_dynamodb() {
     let moto = crate::common::moto::Moto::start().await;
-    let config = tucano_shared::adapters::aws::config_loader()
-        .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await;
-    let store = DynamoIdempotencyStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        format!("idem-{}", uuid::Uuid::new_v4().simple()),
-    );
+    let vars = [
+        ("AWS_REGION", "sa-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_SESSION_TOKEN", "session"),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+    ];
+    let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+    let aws = tucano_shared::adapters::aws::AwsContext::from_vars(lookup).unwrap();
+    let store = DynamoIdempotencyStore::new(&aws, format!("idem-{}", uuid::Uuid::new_v4().simple()));
     store.ensure_table().await.unwrap();
     let (m, now) = (MerchantId(uuid::Uuid::new_v4()), Utc::now());
     assert_eq!(store.begin(m, &key("k"), &[1; 32], now + Duration::seconds(30), now).await.unwrap(), Begin::Run);

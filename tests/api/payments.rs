@@ -172,7 +172,7 @@ async fn a_rail_secret_rotated_in_secrets_manager_is_picked_up_without_a_deploy(
     let (old, new) = ("rail-secret-before-rotation", "rail-secret-after-rotation");
     sm.create_secret().name("tucano/test/rail-webhook-secret").secret_string(old).send().await.unwrap();
     let mut app = TestApp::spawn(pool).await;
-    let source = Arc::new(SecretsManagerSource::new(sm.clone()));
+    let source = Arc::new(SecretsManagerSource::new(&moto.aws()));
     let secret = RotatingSecret::from_source(source, "tucano/test/rail-webhook-secret".into(), 16)
         .reread_after(std::time::Duration::ZERO);
     app.state = app.state.clone().with_rail_secret(Arc::new(secret));

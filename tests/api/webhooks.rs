@@ -451,7 +451,7 @@ async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers
         .unwrap()
         .queue_url
         .unwrap();
-    let queue = SqsDeliveryQueue::new(sqs.clone(), queue_url.clone());
+    let queue = SqsDeliveryQueue::new(&moto.aws(), queue_url.clone());
     // The first attempt fails, the second succeeds.
     let receiver = Receiver::start(|n| if n == 0 { Answer::Fail } else { Answer::Ok }).await;
     let (_, secret) = subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;

@@ -20,6 +20,12 @@ fn moto_binary() -> String {
     "moto_server".to_owned()
 }
 
+/// The SDK's HTTP client on rustls + ring (its default would bring aws-lc).
+fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 impl Moto {
     pub async fn start() -> Moto {
         if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
@@ -44,15 +50,11 @@ impl Moto {
         panic!("moto_server did not start on {endpoint}");
     }
 
-    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("sa-east-1"))
-            .endpoint_url(&self.endpoint)
-            .http_client(tucano_shared::adapters::aws::http_client())
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+    /// The service's own AWS context, pointed at this server (what a function reads from
+    /// its environment in AWS).
+    pub fn aws(&self) -> tucano_shared::adapters::aws::AwsContext {
+        let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "moto");
+        tucano_shared::adapters::aws::AwsContext::new("sa-east-1", credentials, Some(self.endpoint.clone())).unwrap()
     }
 }
 
@@ -62,7 +64,7 @@ impl Moto {
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
-            .http_client(tucano_shared::adapters::aws::http_client())
+            .http_client(sdk_http_client())
             .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_kms::Client::from_conf(config)
@@ -75,7 +77,7 @@ impl Moto {
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
-            .http_client(tucano_shared::adapters::aws::http_client())
+            .http_client(sdk_http_client())
             .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_sqs::Client::from_conf(config)
@@ -88,7 +90,7 @@ impl Moto {
             .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
             .region(aws_sdk_secretsmanager::config::Region::new("sa-east-1"))
             .endpoint_url(&self.endpoint)
-            .http_client(tucano_shared::adapters::aws::http_client())
+            .http_client(sdk_http_client())
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "moto"))
             .build();
         aws_sdk_secretsmanager::Client::from_conf(config)

@@ -3,17 +3,14 @@
 //! cached within bounds. The blind-index key is itself a KMS-encrypted blob, decrypted
 //! once at cold start.
 
+use super::aws::{blob, blob_of, AwsClient, AwsContext, AwsError, Service};
 use super::envelope::{aad, blind_index, decode, encode, open, seal, DataKey, KeyCache, PROVIDER_KMS};
 use crate::ports::{Cipher, CipherContext, CipherError};
 use async_trait::async_trait;
-use aws_sdk_kms::error::SdkError;
-use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::DataKeySpec;
-use aws_sdk_kms::Client;
-use std::collections::HashMap;
+use serde_json::{json, Value};
 
 pub struct KmsCipher {
-    client: Client,
+    client: AwsClient,
     key_id: String,
     index_key: [u8; 32],
     cache: KeyCache,
@@ -21,57 +18,60 @@ pub struct KmsCipher {
 
 use crate::ports::purpose::BLIND_INDEX_KEY as INDEX_KEY_PURPOSE;
 
-fn kms_context(context: CipherContext) -> HashMap<String, String> {
+fn kms_context(context: CipherContext) -> Value {
     let merchant = context.merchant.map(|m| m.0.to_string()).unwrap_or_else(|| "none".into());
-    HashMap::from([("merchant".to_owned(), merchant), ("purpose".to_owned(), context.purpose.to_owned())])
+    json!({"merchant": merchant, "purpose": context.purpose})
 }
 
-fn kms_error<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
-    e: SdkError<E, R>,
-) -> CipherError {
-    let text = format!("{e:?}");
-    if text.contains("InvalidCiphertextException") || text.contains("IncorrectKeyException") {
-        CipherError::Rejected
-    } else if matches!(e, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) || text.contains("Throttling") {
-        CipherError::Unavailable(anyhow::Error::new(e))
-    } else {
-        CipherError::Unexpected(anyhow::Error::new(e))
+fn kms_error(e: AwsError) -> CipherError {
+    match e.code() {
+        Some("InvalidCiphertextException" | "IncorrectKeyException") => CipherError::Rejected,
+        _ if e.is_transient() => CipherError::Unavailable(e.into()),
+        _ => CipherError::Unexpected(e.into()),
     }
 }
 
-fn key32(blob: Option<Blob>) -> Result<[u8; 32], CipherError> {
-    blob.and_then(|b| b.into_inner().try_into().ok()).ok_or(CipherError::Rejected)
+fn key32(v: &Value) -> Result<[u8; 32], CipherError> {
+    blob_of(v).and_then(|b| b.try_into().ok()).ok_or(CipherError::Rejected)
+}
+
+/// `GenerateDataKey` (AES-256) under `key_id`, bound to `context`.
+async fn generate_data_key(client: &AwsClient, key_id: &str, context: CipherContext) -> Result<Value, CipherError> {
+    let input = json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": kms_context(context)});
+    client.call("GenerateDataKey", &input).await.map_err(kms_error)
+}
+
+/// `Decrypt` of a data key made under `key_id` for `context`.
+async fn decrypt_key(
+    client: &AwsClient,
+    key_id: &str,
+    encrypted: &[u8],
+    context: CipherContext,
+) -> Result<[u8; 32], CipherError> {
+    let input = json!({"KeyId": key_id, "CiphertextBlob": blob(encrypted), "EncryptionContext": kms_context(context)});
+    key32(&client.call("Decrypt", &input).await.map_err(kms_error)?["Plaintext"])
 }
 
 impl KmsCipher {
     /// `wrapped_index_key`: 32 random bytes encrypted under `key_id` with the context
     /// `{merchant: none, purpose: blind-index-key}` (see `wrap_index_key`).
-    pub async fn new(client: Client, key_id: impl Into<String>, wrapped_index_key: &[u8]) -> Result<Self, CipherError> {
+    pub async fn new(
+        aws: &AwsContext,
+        key_id: impl Into<String>,
+        wrapped_index_key: &[u8],
+    ) -> Result<Self, CipherError> {
+        let client = aws.client(Service::Kms);
         let key_id = key_id.into();
         let context = CipherContext { merchant: None, purpose: INDEX_KEY_PURPOSE };
-        let out = client
-            .decrypt()
-            .key_id(&key_id)
-            .ciphertext_blob(Blob::new(wrapped_index_key))
-            .set_encryption_context(Some(kms_context(context)))
-            .send()
-            .await
-            .map_err(kms_error)?;
-        Ok(KmsCipher { index_key: key32(out.plaintext)?, client, key_id, cache: KeyCache::default() })
+        let index_key = decrypt_key(&client, &key_id, wrapped_index_key, context).await?;
+        Ok(KmsCipher { index_key, client, key_id, cache: KeyCache::default() })
     }
 
     /// Makes a new wrapped blind-index key (done once per environment, kept as config).
-    pub async fn wrap_index_key(client: &Client, key_id: &str) -> Result<Vec<u8>, CipherError> {
+    pub async fn wrap_index_key(aws: &AwsContext, key_id: &str) -> Result<Vec<u8>, CipherError> {
         let context = CipherContext { merchant: None, purpose: INDEX_KEY_PURPOSE };
-        let out = client
-            .generate_data_key()
-            .key_id(key_id)
-            .key_spec(DataKeySpec::Aes256)
-            .set_encryption_context(Some(kms_context(context)))
-            .send()
-            .await
-            .map_err(kms_error)?;
-        out.ciphertext_blob.map(Blob::into_inner).ok_or(CipherError::Rejected)
+        let out = generate_data_key(&aws.client(Service::Kms), key_id, context).await?;
+        blob_of(&out["CiphertextBlob"]).ok_or(CipherError::Rejected)
     }
 }
 
@@ -82,17 +82,9 @@ impl Cipher for KmsCipher {
         let key = match self.cache.for_encryption(&aad) {
             Some(k) => k,
             None => {
-                let out = self
-                    .client
-                    .generate_data_key()
-                    .key_id(&self.key_id)
-                    .key_spec(DataKeySpec::Aes256)
-                    .set_encryption_context(Some(kms_context(context)))
-                    .send()
-                    .await
-                    .map_err(kms_error)?;
-                let encrypted = out.ciphertext_blob.map(Blob::into_inner).ok_or(CipherError::Rejected)?;
-                let key = DataKey { plaintext: key32(out.plaintext)?, encrypted };
+                let out = generate_data_key(&self.client, &self.key_id, context).await?;
+                let encrypted = blob_of(&out["CiphertextBlob"]).ok_or(CipherError::Rejected)?;
+                let key = DataKey { plaintext: key32(&out["Plaintext"])?, encrypted };
                 self.cache.keep_for_encryption(&aad, &key);
                 key
             }
@@ -109,16 +101,7 @@ impl Cipher for KmsCipher {
         let key = match self.cache.for_decryption(encrypted_key) {
             Some(k) => k,
             None => {
-                let out = self
-                    .client
-                    .decrypt()
-                    .key_id(&self.key_id)
-                    .ciphertext_blob(Blob::new(encrypted_key))
-                    .set_encryption_context(Some(kms_context(context)))
-                    .send()
-                    .await
-                    .map_err(kms_error)?;
-                let k = key32(out.plaintext)?;
+                let k = decrypt_key(&self.client, &self.key_id, encrypted_key, context).await?;
                 self.cache.keep_for_decryption(encrypted_key, k);
                 k
             }

@@ -3,17 +3,16 @@
 //! `AWSPREVIOUS` one — so a leaked value stops verifying a day after the rotation that
 //! replaced it, not at the next rotation.
 
+use super::aws::{blob_of, AwsClient, AwsContext, Service};
 use crate::ports::{SecretSource, SecretVersions, StoreError};
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::SdkError;
-use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use aws_sdk_secretsmanager::Client;
+use serde_json::json;
 
 /// How long the previous value keeps verifying after a rotation.
 pub const OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 pub struct SecretsManagerSource {
-    client: Client,
+    client: AwsClient,
 }
 
 /// A version's value and when it was made.
@@ -23,26 +22,27 @@ struct Version {
 }
 
 impl SecretsManagerSource {
-    pub fn new(client: Client) -> Self {
-        SecretsManagerSource { client }
+    pub fn new(aws: &AwsContext) -> Self {
+        SecretsManagerSource { client: aws.client(Service::SecretsManager) }
     }
 
     async fn stage(&self, id: &str, stage: &str) -> Result<Option<Version>, StoreError> {
-        match self.client.get_secret_value().secret_id(id).version_stage(stage).send().await {
+        match self.client.call("GetSecretValue", &json!({"SecretId": id, "VersionStage": stage})).await {
             Ok(out) => {
-                let created = out.created_date.and_then(|d| std::time::SystemTime::try_from(d).ok());
-                let value =
-                    out.secret_string.map(String::into_bytes).or_else(|| out.secret_binary.map(|b| b.into_inner()));
+                // CreatedDate is epoch seconds, with a fraction.
+                let created = out["CreatedDate"]
+                    .as_f64()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(s));
+                let value = out["SecretString"]
+                    .as_str()
+                    .map(|s| s.as_bytes().to_vec())
+                    .or_else(|| blob_of(&out["SecretBinary"]));
                 Ok(value.map(|value| Version { value, created }))
             }
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), GetSecretValueError::ResourceNotFoundException(_)) => {
-                Ok(None)
-            }
-            Err(e @ (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_))) => {
-                Err(StoreError::Unavailable(anyhow::Error::new(e)))
-            }
-            // The error names the secret, never its value.
-            Err(e) => Err(StoreError::Unexpected(anyhow::Error::new(e))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) if e.is_transient() => Err(StoreError::Unavailable(e.into())),
+            Err(e) => Err(StoreError::Unexpected(e.into())),
         }
     }
 }

@@ -1,22 +1,23 @@
 //! The webhook delivery queue on SQS: the outbox relay sends delivery ids in batches of
 //! ten; an SQS-triggered Lambda delivers them.
 
+use super::aws::{AwsClient, AwsContext, Service};
 use crate::ports::DeliveryQueue;
 use async_trait::async_trait;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// SQS takes at most ten messages per batch.
 const SQS_BATCH: usize = 10;
 
 pub struct SqsDeliveryQueue {
-    client: aws_sdk_sqs::Client,
+    client: AwsClient,
     queue_url: String,
 }
 
 impl SqsDeliveryQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
-        Self { client, queue_url }
+    pub fn new(aws: &AwsContext, queue_url: String) -> Self {
+        Self { client: aws.client(Service::Sqs), queue_url }
     }
 }
 
@@ -25,30 +26,22 @@ impl DeliveryQueue for SqsDeliveryQueue {
     async fn enqueue(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, anyhow::Error> {
         let mut failed = vec![];
         for chunk in ids.chunks(SQS_BATCH) {
-            let entries = chunk
+            let entries: Vec<Value> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, id)| {
-                    SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(id.to_string()).build()
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = match self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
+                .map(|(i, id)| json!({"Id": i.to_string(), "MessageBody": id.to_string()}))
+                .collect();
+            let input = json!({"QueueUrl": self.queue_url, "Entries": entries});
+            let out = match self.client.call("SendMessageBatch", &input).await {
                 Ok(out) => out,
                 Err(e) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "enqueueing webhook deliveries failed");
+                    tracing::warn!(error = %e, "enqueueing webhook deliveries failed");
                     failed.extend_from_slice(chunk);
                     continue;
                 }
             };
-            for f in out.failed() {
-                if let Some(id) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+            for f in out["Failed"].as_array().into_iter().flatten() {
+                if let Some(id) = f["Id"].as_str().and_then(|i| i.parse::<usize>().ok()).and_then(|i| chunk.get(i)) {
                     failed.push(*id);
                 }
             }

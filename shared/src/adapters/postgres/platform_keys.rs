@@ -10,7 +10,7 @@ use sqlx::PgPool;
 /// Concurrent callers converge on the first one stored.
 pub async fn ensure_blind_index_key(
     pool: &PgPool,
-    kms: &aws_sdk_kms::Client,
+    aws: &crate::adapters::aws::AwsContext,
     key_id: &str,
 ) -> Result<Vec<u8>, StoreError> {
     let existing = sqlx::query_scalar!("SELECT wrapped FROM platform_keys WHERE name = 'blind-index'")
@@ -21,7 +21,7 @@ pub async fn ensure_blind_index_key(
         return Ok(wrapped);
     }
     let fresh =
-        KmsCipher::wrap_index_key(kms, key_id).await.map_err(|e| StoreError::Unavailable(anyhow::Error::new(e)))?;
+        KmsCipher::wrap_index_key(aws, key_id).await.map_err(|e| StoreError::Unavailable(anyhow::Error::new(e)))?;
     sqlx::query!(
         "INSERT INTO platform_keys (name, wrapped) VALUES ('blind-index', $1) ON CONFLICT (name) DO NOTHING",
         fresh
