@@ -6,8 +6,11 @@
 //!
 //! Credentials and region come from the environment Lambda sets; `AWS_ENDPOINT_URL` (or
 //! `AWS_ENDPOINT_URL_<SERVICE>`) points every service at a local stand-in such as moto.
-//! Like the SDK's standard mode, a call is tried up to three times when the failure is
-//! transient (throttling, a 5xx, no answer).
+//! As in the SDK's standard mode, a call is tried up to three times when the failure is
+//! transient (throttling, a 500/502/503/504, no answer), with full-jitter backoff; the
+//! waits are shorter than the SDK's (whose throttling backoff starts at 1 s) and each
+//! attempt has 3 s, so that three attempts fit in an API function's 10 s. Redirects are
+//! never followed (a redirected signed request would carry its session token elsewhere).
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -82,13 +85,25 @@ impl std::fmt::Debug for AwsContext {
 }
 
 /// The HTTP client AWS calls go through: rustls on ring, no proxy from the environment,
-/// bounded waits (the SDK's connect timeout; a whole call within 10 s).
+/// no redirects, bounded waits (the SDK's connect timeout; an attempt within 3 s).
 fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_millis(3100))
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(3))
         .build()?)
+}
+
+/// An endpoint as both the signature and the request will use it: http(s), a host, no
+/// user info, no path; normalised once (lower-case host, explicit trailing slash).
+fn endpoint_url(raw: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(raw).map_err(|e| anyhow::anyhow!("AWS endpoint {raw:?} is not a URL: {e}"))?;
+    anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "AWS endpoint {raw:?} is not http(s)");
+    anyhow::ensure!(url.host_str().is_some_and(|h| !h.is_empty()), "AWS endpoint {raw:?} has no host");
+    anyhow::ensure!(url.username().is_empty() && url.password().is_none(), "AWS endpoint {raw:?} carries user info");
+    anyhow::ensure!(url.path() == "/" && url.query().is_none(), "AWS endpoint {raw:?} has a path or query");
+    Ok(url.to_string())
 }
 
 impl AwsContext {
@@ -113,12 +128,14 @@ impl AwsContext {
         context.service_endpoints = [Service::DynamoDb, Service::Kms, Service::SecretsManager, Service::Sqs]
             .into_iter()
             .filter_map(|s| var(&format!("AWS_ENDPOINT_URL_{}", s.env_suffix())).map(|e| (s, e)))
-            .collect();
+            .map(|(s, e)| endpoint_url(&e).map(|e| (s, e)))
+            .collect::<anyhow::Result<_>>()?;
         Ok(context)
     }
 
     /// Explicit settings (tests, tools).
     pub fn new(region: impl Into<String>, credentials: Credentials, endpoint: Option<String>) -> anyhow::Result<Self> {
+        let endpoint = endpoint.as_deref().map(endpoint_url).transpose()?;
         Ok(AwsContext { region: region.into(), credentials, endpoint, service_endpoints: vec![], http: http_client()? })
     }
 
@@ -137,12 +154,14 @@ impl AwsContext {
         let endpoint = own
             .or_else(|| self.endpoint.clone())
             .unwrap_or_else(|| format!("https://{}.{}.amazonaws.com", service.name(), self.region));
-        AwsClient { context: self.clone(), service, endpoint: format!("{}/", endpoint.trim_end_matches('/')) }
+        let endpoint = if endpoint.ends_with('/') { endpoint } else { format!("{endpoint}/") };
+        AwsClient { context: self.clone(), service, endpoint }
     }
 }
 
-/// Why an AWS call failed. Never carries credentials or the request body.
-#[derive(Debug, thiserror::Error)]
+/// Why an AWS call failed. Never carries credentials or the request body; its `Debug`
+/// leaves out the service's answer too (a DynamoDB condition failure carries the item).
+#[derive(thiserror::Error)]
 pub enum AwsError {
     /// The service answered with an error (`code` is its exception's name, without the
     /// namespace, e.g. `ConditionalCheckFailedException`); `body` is its whole answer.
@@ -156,6 +175,37 @@ pub enum AwsError {
     Protocol(String),
 }
 
+impl std::fmt::Debug for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AwsError::Service { status, code, message, .. } => {
+                f.debug_struct("Service").field("status", status).field("code", code).field("message", message).finish()
+            }
+            AwsError::Transport(t) => f.debug_tuple("Transport").field(t).finish(),
+            AwsError::Protocol(p) => f.debug_tuple("Protocol").field(p).finish(),
+        }
+    }
+}
+
+/// A transport error with its causes (reqwest's own text says only "error sending
+/// request"), without the URL; a request that could not even be built is a protocol fault.
+fn transport(e: reqwest::Error) -> AwsError {
+    let builder = e.is_builder();
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if builder {
+        AwsError::Protocol(text)
+    } else {
+        AwsError::Transport(text)
+    }
+}
+
 impl AwsError {
     /// The service's error code, when it answered one.
     pub fn code(&self) -> Option<&str> {
@@ -165,24 +215,40 @@ impl AwsError {
         }
     }
 
-    /// Worth trying again: throttled, a server error, or no answer.
-    pub fn is_transient(&self) -> bool {
+    /// Throttled: worth a longer wait before trying again.
+    pub fn is_throttling(&self) -> bool {
         match self {
-            AwsError::Transport(_) => true,
             AwsError::Service { status, code, .. } => {
-                *status >= 500
-                    || *status == 429
+                *status == 429
                     || matches!(
                         code.as_str(),
                         "ThrottlingException"
                             | "Throttling"
                             | "ThrottledException"
+                            | "RequestThrottledException"
                             | "RequestLimitExceeded"
                             | "ProvisionedThroughputExceededException"
                             | "TooManyRequestsException"
+                            | "BandwidthLimitExceeded"
                             | "LimitExceededException"
                             | "RequestThrottled"
+                            | "SlowDown"
+                            | "PriorRequestNotComplete"
+                            | "TransactionInProgressException"
                     )
+            }
+            _ => false,
+        }
+    }
+
+    /// Worth trying again: throttled, a server error, a timeout, or no answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AwsError::Transport(_) => true,
+            AwsError::Service { status, code, .. } => {
+                self.is_throttling()
+                    || matches!(status, 500 | 502 | 503 | 504)
+                    || matches!(code.as_str(), "RequestTimeout" | "RequestTimeoutException")
             }
             AwsError::Protocol(_) => false,
         }
@@ -208,8 +274,10 @@ impl AwsClient {
         loop {
             match self.once(operation, &body).await {
                 Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    // Exponential backoff with full jitter: up to 50 ms, then 100 ms.
-                    let cap = 50u64 << (attempt - 1);
+                    // Exponential backoff with full jitter: up to 50 ms, then 100 ms; when
+                    // throttled, up to 250 ms, then 500 ms.
+                    let base = if e.is_throttling() { 250u64 } else { 50 };
+                    let cap = base << (attempt - 1);
                     tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % (cap + 1))).await;
                     attempt += 1;
                 }
@@ -239,14 +307,10 @@ impl AwsClient {
         for (name, value) in headers.into_iter().chain(instructions.headers()) {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| AwsError::Transport(e.without_url().to_string()))?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let header_code = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(':').next().unwrap_or(v).to_owned());
-        let bytes = response.bytes().await.map_err(|e| AwsError::Transport(e.without_url().to_string()))?;
+        let header_code = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = response.bytes().await.map_err(transport)?;
         let json: Value = if bytes.is_empty() {
             Value::Object(Default::default())
         } else {
@@ -263,13 +327,20 @@ impl AwsClient {
     }
 }
 
-/// The error a service answered: its code from `__type` (`namespace#Code`) or the
-/// `x-amzn-ErrorType` header, and its message (`message` or `Message`).
+/// The error a service answered, its code found as the JSON protocols say: the
+/// `x-amzn-ErrorType` header, else the body's `code`, else its `__type`; each without a
+/// `namespace#` prefix or a `:uri` suffix. Its message is `message` or `Message`.
 fn service_error(status: u16, header_code: Option<String>, body: Value) -> AwsError {
-    let code = body["__type"]
-        .as_str()
-        .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
-        .or(header_code)
+    let sanitise = |raw: &str| {
+        let name = raw.split(':').next().unwrap_or(raw);
+        name.rsplit('#').next().unwrap_or(name).trim().to_owned()
+    };
+    let code = header_code
+        .as_deref()
+        .or_else(|| body["code"].as_str())
+        .or_else(|| body["__type"].as_str())
+        .map(sanitise)
+        .filter(|c| !c.is_empty())
         .unwrap_or_else(|| format!("HTTP {status}"));
     let message = body["message"].as_str().or_else(|| body["Message"].as_str()).unwrap_or("").to_owned();
     AwsError::Service { status, code, message, body }
@@ -304,6 +375,15 @@ mod tests {
         assert_eq!(throttled.code(), Some("ThrottlingException"));
         assert!(throttled.is_transient());
         assert!(service_error(503, None, Value::Null).is_transient());
+        assert!(!service_error(501, None, Value::Null).is_transient(), "not implemented is final");
+        let header = service_error(
+            400,
+            Some("ResourceNotFoundException:http://internal.amazon.com/coral/".into()),
+            serde_json::json!({"__type": "ignored"}),
+        );
+        assert_eq!(header.code(), Some("ResourceNotFoundException"), "the header comes first, without its uri");
+        let debug = format!("{:?}", service_error(400, None, serde_json::json!({"Item": {"secret": 1}})));
+        assert!(!debug.contains("secret"), "Debug leaves the answer out: {debug}");
         let kms =
             service_error(400, None, serde_json::json!({"__type": "InvalidCiphertextException", "Message": "bad"}));
         assert_eq!((kms.code(), kms.to_string().contains("bad")), (Some("InvalidCiphertextException"), true));
@@ -333,5 +413,17 @@ mod tests {
         assert_eq!(mixed.client(Service::Kms).endpoint, "http://127.0.0.1:4566/");
         assert_eq!(mixed.client(Service::DynamoDb).endpoint, "https://dynamodb.sa-east-1.amazonaws.com/");
         assert!(AwsContext::from_vars(|_| None).is_err(), "no region, no credentials");
+        for bad in ["ftp://x", "http://user:pw@127.0.0.1:1", "http://127.0.0.1:1/path", "not a url"] {
+            assert!(
+                AwsContext::new("sa-east-1", Credentials::new("a", "b", None, None, "t"), Some(bad.into())).is_err(),
+                "{bad}"
+            );
+        }
+        let upper = AwsContext::new(
+            "sa-east-1",
+            Credentials::new("a", "b", None, None, "t"),
+            Some("http://LOCALHOST:9".into()),
+        );
+        assert_eq!(upper.unwrap().client(Service::Kms).endpoint, "http://localhost:9/", "signed as sent");
     }
 }

@@ -32,8 +32,8 @@ impl SecretsManagerSource {
                 // CreatedDate is epoch seconds, with a fraction.
                 let created = out["CreatedDate"]
                     .as_f64()
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(s));
+                    .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                    .and_then(|d| std::time::UNIX_EPOCH.checked_add(d));
                 let value = out["SecretString"]
                     .as_str()
                     .map(|s| s.as_bytes().to_vec())
