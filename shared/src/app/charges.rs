@@ -6,10 +6,30 @@ use crate::domain::brcode::{BrCode, Receiver};
 use crate::domain::charge::{Charge, ChargePatch, ChargeStatus, ChargeTerms, RevisionError};
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::Merchant;
-use crate::ports::{ChargeQuery, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use crate::ports::{ChargeQuery, ChargeStore, Clock, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
 use crate::telemetry::Unit;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+
+/// The ports the charge use cases run with (the application state has them all).
+pub trait ChargePorts {
+    fn charges(&self) -> &dyn ChargeStore;
+    fn clock(&self) -> &dyn Clock;
+    /// Where payload locations live (`host/path`, no scheme), for new charges' BR Codes.
+    fn location_base(&self) -> &str;
+}
+
+impl ChargePorts for AppState {
+    fn charges(&self) -> &dyn ChargeStore {
+        self.charges.as_ref()
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn location_base(&self) -> &str {
+        &self.config.location_base
+    }
+}
 
 /// Why a charge use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +63,7 @@ pub struct Created {
 /// `fingerprint` identifies the request's content: the same PUT sent again returns the
 /// existing charge instead of failing, so retries are safe.
 pub async fn create(
-    state: &AppState,
+    ports: &impl ChargePorts,
     merchant: &Merchant,
     txid: Option<Txid>,
     terms: &ChargeTerms,
@@ -56,14 +76,14 @@ pub async fn create(
     let mut txid = txid.unwrap_or_else(Txid::generate);
     loop {
         let token = LocationToken::generate();
-        let location_url = format!("{}/{}", state.config.location_base, token.as_str());
+        let location_url = format!("{}/{}", ports.location_base(), token.as_str());
         let receiver = Receiver { name: &merchant.name, city: &merchant.city };
         let pix_copia_e_cola = BrCode::dynamic(&location_url, &receiver)
             .and_then(|c| c.encode())
             .context("building the dynamic BR Code")
             .map_err(StoreError::Unexpected)?;
         let new = NewCharge { txid: &txid, terms, fingerprint, location_token: token, location_url, pix_copia_e_cola };
-        match state.charges.create(merchant.id, new).await? {
+        match ports.charges().create(merchant.id, new).await? {
             CreateOutcome::Created(charge) => {
                 crate::telemetry::metrics(&[("ChargesCreated", 1.0, Unit::Count)]);
                 return Ok(Created { charge, created: true });
@@ -80,7 +100,7 @@ pub async fn create(
 
 /// `PATCH /cob/{txid}`.
 pub async fn revise(
-    state: &AppState,
+    ports: &impl ChargePorts,
     merchant: &Merchant,
     txid: &Txid,
     patch: &ChargePatch,
@@ -90,7 +110,7 @@ pub async fn revise(
             return Err(ChargeError::KeyNotOwned);
         }
     }
-    match state.charges.revise(merchant.id, txid, patch).await? {
+    match ports.charges().revise(merchant.id, txid, patch).await? {
         ReviseOutcome::Revised(charge) => Ok(charge),
         ReviseOutcome::Rejected(e) => Err(e.into()),
         ReviseOutcome::NotFound => Err(ChargeError::NotFound),
@@ -99,25 +119,29 @@ pub async fn revise(
 
 /// `GET /cob/{txid}[?revisao=N]`.
 pub async fn get(
-    state: &AppState,
+    ports: &impl ChargePorts,
     merchant: &Merchant,
     txid: &Txid,
     revisao: Option<i32>,
 ) -> Result<Charge, ChargeError> {
-    state.charges.find(merchant.id, txid, revisao).await?.ok_or(ChargeError::NotFound)
+    ports.charges().find(merchant.id, txid, revisao).await?.ok_or(ChargeError::NotFound)
 }
 
 /// `GET /cob`.
-pub async fn list(state: &AppState, merchant: &Merchant, query: &ChargeQuery) -> Result<Page<Charge>, ChargeError> {
-    Ok(state.charges.list(merchant.id, query).await?)
+pub async fn list(
+    ports: &impl ChargePorts,
+    merchant: &Merchant,
+    query: &ChargeQuery,
+) -> Result<Page<Charge>, ChargeError> {
+    Ok(ports.charges().list(merchant.id, query).await?)
 }
 
 /// What a charge's payload location serves, and as of when (`GET /qr/v2/{token}`): the
 /// charge while it can be paid. A removed or expired charge is no longer served: nothing to
 /// pay, and its terms carry the payer's full document.
-pub async fn payload(state: &AppState, token: &LocationToken) -> Result<(Charge, DateTime<Utc>), ChargeError> {
-    let charge = state.charges.find_by_location(token).await?.ok_or(ChargeError::NotFound)?;
-    let now = state.clock.now();
+pub async fn payload(ports: &impl ChargePorts, token: &LocationToken) -> Result<(Charge, DateTime<Utc>), ChargeError> {
+    let charge = ports.charges().find_by_location(token).await?.ok_or(ChargeError::NotFound)?;
+    let now = ports.clock().now();
     let removed = matches!(charge.status, ChargeStatus::RemovidaPeloUsuarioRecebedor | ChargeStatus::RemovidaPeloPsp);
     if removed || (charge.status == ChargeStatus::Ativa && charge.expires_at() <= now) {
         return Err(ChargeError::NotFound);

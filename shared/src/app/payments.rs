@@ -5,7 +5,34 @@ use super::AppState;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId};
 use crate::domain::merchant::Merchant;
 use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundOrder, RefundRejection, RefundRequest};
-use crate::ports::{ConcludeOutcome, Page, PixQuery, RailError, RailVerdict, RecordOutcome, RefundOutcome, StoreError};
+use crate::ports::{
+    Clock, ConcludeOutcome, Page, PixQuery, PixRail, PixStore, RailError, RailVerdict, RecordOutcome, RefundOutcome,
+    StoreError,
+};
+
+/// The ports the payment use cases run with (the application state has them all).
+pub trait PaymentPorts {
+    fn pix(&self) -> &dyn PixStore;
+    fn rail(&self) -> &dyn PixRail;
+    fn clock(&self) -> &dyn Clock;
+    /// Our ISPB, the first part of the refund ids we make.
+    fn ispb(&self) -> &str;
+}
+
+impl PaymentPorts for AppState {
+    fn pix(&self) -> &dyn PixStore {
+        self.pix.as_ref()
+    }
+    fn rail(&self) -> &dyn PixRail {
+        self.rail.as_ref()
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn ispb(&self) -> &str {
+        &self.config.ispb
+    }
+}
 
 /// Why a payment use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +59,11 @@ pub enum PaymentError {
 
 /// Applies a Pix the rail reports. Replays are no-ops.
 pub async fn receive_pix(
-    state: &AppState,
+    ports: &impl PaymentPorts,
     notification_id: &str,
     pix: &IncomingPix,
 ) -> Result<RecordOutcome, PaymentError> {
-    let outcome = state.pix.record_incoming(notification_id, pix).await?;
+    let outcome = ports.pix().record_incoming(notification_id, pix).await?;
     match &outcome {
         RecordOutcome::Recorded { merchant, alert } => {
             tracing::info!(
@@ -57,12 +84,12 @@ pub async fn receive_pix(
 
 /// Applies the rail's verdict on a refund. Replays are no-ops.
 pub async fn conclude_refund(
-    state: &AppState,
+    ports: &impl PaymentPorts,
     notification_id: &str,
     rtr_id: &RtrId,
     result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
-    match state.pix.conclude_refund(notification_id, rtr_id, result).await? {
+    match ports.pix().conclude_refund(notification_id, rtr_id, result).await? {
         ConcludeOutcome::Unknown => Err(PaymentError::UnknownRefund),
         other => Ok(other),
     }
@@ -77,15 +104,15 @@ pub struct RefundCreated {
 /// `PUT /pix/{e2eid}/devolucao/{id}`: reserve the amount, then order the refund from the
 /// rail. The rail's notification settles or voids the reservation later.
 pub async fn refund(
-    state: &AppState,
+    ports: &impl PaymentPorts,
     merchant: &Merchant,
     e2eid: &EndToEndId,
     request: &RefundRequest,
     fingerprint: [u8; 32],
 ) -> Result<RefundCreated, PaymentError> {
-    let now = state.clock.now();
-    let rtr_id = RtrId::generate(&state.config.ispb, now);
-    let refund = match state.pix.request_refund(merchant.id, e2eid, request, &rtr_id, fingerprint, now).await? {
+    let now = ports.clock().now();
+    let rtr_id = RtrId::generate(ports.ispb(), now);
+    let refund = match ports.pix().request_refund(merchant.id, e2eid, request, &rtr_id, fingerprint, now).await? {
         RefundOutcome::Created(refund) => refund,
         RefundOutcome::Existing { refund, same_request: true } => return Ok(RefundCreated { refund, created: false }),
         RefundOutcome::Existing { .. } => return Err(PaymentError::RefundIdInUse),
@@ -98,7 +125,7 @@ pub async fn refund(
         valor: refund.valor,
         descricao: refund.descricao.clone(),
     };
-    match state.rail.send_refund(&order).await {
+    match ports.rail().send_refund(&order).await {
         Ok(()) => {}
         // The order may or may not have arrived: the refund stays EM_PROCESSAMENTO and the
         // reservation stays in place until the rail's verdict (or the reconciler) decides.
@@ -113,8 +140,8 @@ pub async fn refund(
         Err(RailError::Rejected(rejection)) => {
             let result = RailVerdict::Rejected(rejection);
             let id = format!("rejected-{}", refund.rtr_id.as_str());
-            state.pix.conclude_refund(&id, &refund.rtr_id, &result).await?;
-            let current = state.pix.find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);
+            ports.pix().conclude_refund(&id, &refund.rtr_id, &result).await?;
+            let current = ports.pix().find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);
             return Ok(RefundCreated { refund: current, created: true });
         }
     }
@@ -122,22 +149,26 @@ pub async fn refund(
 }
 
 pub async fn get_refund(
-    state: &AppState,
+    ports: &impl PaymentPorts,
     merchant: &Merchant,
     e2eid: &EndToEndId,
     id: &RefundId,
 ) -> Result<Refund, PaymentError> {
-    state.pix.find_refund(merchant.id, e2eid, id).await?.ok_or(PaymentError::RefundNotFound)
+    ports.pix().find_refund(merchant.id, e2eid, id).await?.ok_or(PaymentError::RefundNotFound)
 }
 
-pub async fn get_pix(state: &AppState, merchant: &Merchant, e2eid: &EndToEndId) -> Result<ReceivedPix, PaymentError> {
-    state.pix.find(merchant.id, e2eid).await?.ok_or(PaymentError::PixNotFound)
+pub async fn get_pix(
+    ports: &impl PaymentPorts,
+    merchant: &Merchant,
+    e2eid: &EndToEndId,
+) -> Result<ReceivedPix, PaymentError> {
+    ports.pix().find(merchant.id, e2eid).await?.ok_or(PaymentError::PixNotFound)
 }
 
 pub async fn list_pix(
-    state: &AppState,
+    ports: &impl PaymentPorts,
     merchant: &Merchant,
     query: &PixQuery,
 ) -> Result<Page<ReceivedPix>, PaymentError> {
-    Ok(state.pix.list(merchant.id, query).await?)
+    Ok(ports.pix().list(merchant.id, query).await?)
 }

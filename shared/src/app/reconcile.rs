@@ -5,12 +5,19 @@
 //! got cannot send twice; verdicts are applied at most once, so a late notification
 //! changes nothing.
 
-use super::AppState;
+use super::payments::PaymentPorts;
+use super::transfers::TransferPorts;
 use crate::domain::ids::RtrId;
 use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::Transfer;
 use crate::ports::{RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
 use chrono::Duration;
+
+/// The ports the reconciler runs with: a transfer's and a payment's (the application
+/// state has them all).
+pub trait ReconcilePorts: TransferPorts + PaymentPorts {}
+
+impl<P: TransferPorts + PaymentPorts> ReconcilePorts for P {}
 
 /// What one reconciliation pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -44,26 +51,28 @@ impl Pending {
         }
     }
 
-    async fn status(&self, state: &AppState) -> Result<RailStatus, RailError> {
+    async fn status(&self, ports: &impl ReconcilePorts) -> Result<RailStatus, RailError> {
         match self {
-            Pending::Transfer(t) => state.rail.transfer_status(t.end_to_end_id.as_str()).await,
-            Pending::Refund(rtr, _) => state.rail.refund_status(rtr.as_str()).await,
+            Pending::Transfer(t) => TransferPorts::rail(ports).transfer_status(t.end_to_end_id.as_str()).await,
+            Pending::Refund(rtr, _) => TransferPorts::rail(ports).refund_status(rtr.as_str()).await,
         }
     }
 
     /// Sends the order again (the rail applies an order id once).
-    async fn resend(&self, state: &AppState) -> Result<(), anyhow::Error> {
+    async fn resend(&self, ports: &impl ReconcilePorts) -> Result<(), anyhow::Error> {
         match self {
-            Pending::Transfer(t) => super::transfers::dispatch(state, t).await.map_err(anyhow::Error::new),
-            Pending::Refund(_, order) => state.rail.send_refund(order).await.map_err(anyhow::Error::new),
+            Pending::Transfer(t) => super::transfers::dispatch(ports, t).await.map_err(anyhow::Error::new),
+            Pending::Refund(_, order) => {
+                TransferPorts::rail(ports).send_refund(order).await.map_err(anyhow::Error::new)
+            }
         }
     }
 
-    async fn conclude(&self, state: &AppState, verdict: &RailVerdict) -> Result<(), StoreError> {
+    async fn conclude(&self, ports: &impl ReconcilePorts, verdict: &RailVerdict) -> Result<(), StoreError> {
         let notification = format!("reconcile-{}", self.id());
         match self {
-            Pending::Transfer(t) => state.transfers.conclude(&notification, &t.end_to_end_id, verdict).await?,
-            Pending::Refund(rtr, _) => state.pix.conclude_refund(&notification, rtr, verdict).await?,
+            Pending::Transfer(t) => ports.transfers().conclude(&notification, &t.end_to_end_id, verdict).await?,
+            Pending::Refund(rtr, _) => ports.pix().conclude_refund(&notification, rtr, verdict).await?,
         };
         Ok(())
     }
@@ -71,23 +80,24 @@ impl Pending {
 
 /// Reconciles transfers and refunds older than `grace` (so in-flight requests are left
 /// alone).
-pub async fn run(state: &AppState, grace: Duration) -> Result<Report, StoreError> {
-    let before = state.clock.now() - grace;
-    let mut pending: Vec<Pending> = state.transfers.pending(before).await?.into_iter().map(Pending::Transfer).collect();
-    for order in state.pix.pending_refunds(before).await? {
+pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report, StoreError> {
+    let before = TransferPorts::clock(ports).now() - grace;
+    let mut pending: Vec<Pending> =
+        ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
+    for order in ports.pix().pending_refunds(before).await? {
         pending.push(Pending::Refund(order.rtr_id.clone(), order));
     }
     let mut report = Report::default();
     for p in &pending {
         report.checked += 1;
-        let verdict = match p.status(state).await {
+        let verdict = match p.status(ports).await {
             Ok(RailStatus::Decided(verdict)) => verdict,
             Ok(RailStatus::Pending) => {
                 report.still_pending += 1;
                 continue;
             }
             Ok(RailStatus::Unknown) => {
-                match p.resend(state).await {
+                match p.resend(ports).await {
                     Ok(()) => report.resent += 1,
                     Err(e) => {
                         tracing::warn!(order = p.id(), error = %e, "reconciler could not resend");
@@ -106,18 +116,18 @@ pub async fn run(state: &AppState, grace: Duration) -> Result<Report, StoreError
             RailVerdict::Settled { .. } => report.settled += 1,
             RailVerdict::Rejected(_) => report.rejected += 1,
         }
-        p.conclude(state, &verdict).await?;
+        p.conclude(ports, &verdict).await?;
     }
-    recover_received(state, &mut report).await?;
+    recover_received(ports, &mut report).await?;
     tracing::info!(?report, "reconciliation pass");
     Ok(report)
 }
 
 /// Credits what the rail's statement shows paid in and our books miss (recording is
 /// idempotent on the end-to-end id, so what is already booked is a duplicate).
-async fn recover_received(state: &AppState, report: &mut Report) -> Result<(), StoreError> {
-    let since = state.clock.now() - Duration::hours(STATEMENT_LOOKBACK_HOURS);
-    let statement = match state.rail.received_since(since).await {
+async fn recover_received(ports: &impl ReconcilePorts, report: &mut Report) -> Result<(), StoreError> {
+    let since = TransferPorts::clock(ports).now() - Duration::hours(STATEMENT_LOOKBACK_HOURS);
+    let statement = match TransferPorts::rail(ports).received_since(since).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "reconciler could not read the rail's statement");
@@ -127,7 +137,7 @@ async fn recover_received(state: &AppState, report: &mut Report) -> Result<(), S
     };
     for pix in &statement {
         let notification = format!("statement-{}", pix.end_to_end_id.as_str());
-        match state.pix.record_incoming(&notification, pix).await? {
+        match ports.pix().record_incoming(&notification, pix).await? {
             RecordOutcome::Recorded { .. } => {
                 tracing::warn!(e2eid = pix.end_to_end_id.as_str(), "Pix paid in recovered from the rail's statement");
                 report.received_recovered += 1;

@@ -7,11 +7,49 @@ use crate::domain::ids::{EndToEndId, Txid};
 use crate::domain::merchant::Merchant;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
-use crate::domain::quota::{lookup_refund, LookupOutcome, LOOKUP_RESERVE, MILLI, ORDER_SENT};
+use crate::domain::quota::{lookup_refund, LookupOutcome, QuotaLimits, LOOKUP_RESERVE, MILLI, ORDER_SENT};
 use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
-    ConcludeOutcome, Page, RailError, RailVerdict, StoreError, TransferOutcome, TransferQuery, TransferRejection,
+    Clock, ConcludeOutcome, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
+    TransferOutcome, TransferQuery, TransferRejection, TransferStore,
 };
+
+/// The ports the transfer use cases run with (the application state has them all).
+pub trait TransferPorts {
+    fn transfers(&self) -> &dyn TransferStore;
+    fn rail(&self) -> &dyn PixRail;
+    fn locations(&self) -> &dyn LocationReader;
+    fn rate_counter(&self) -> &dyn RateCounter;
+    fn clock(&self) -> &dyn Clock;
+    /// The per-merchant limits (the key-lookup bucket).
+    fn quotas(&self) -> &QuotaLimits;
+    /// Our ISPB, the first part of the end-to-end ids we make.
+    fn ispb(&self) -> &str;
+}
+
+impl TransferPorts for AppState {
+    fn transfers(&self) -> &dyn TransferStore {
+        self.transfers.as_ref()
+    }
+    fn rail(&self) -> &dyn PixRail {
+        self.rail.as_ref()
+    }
+    fn locations(&self) -> &dyn LocationReader {
+        self.locations.as_ref()
+    }
+    fn rate_counter(&self) -> &dyn RateCounter {
+        self.rate_counter.as_ref()
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn quotas(&self) -> &QuotaLimits {
+        &self.config.quotas
+    }
+    fn ispb(&self) -> &str {
+        &self.config.ispb
+    }
+}
 
 /// Why a transfer was not made.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +97,16 @@ fn rail_error(e: RailError) -> TransferError {
 /// before a transfer to a key). Charged to the merchant's key-lookup bucket as the DICT
 /// charges its own: the worst case is reserved first (refused with `RateLimited` while the
 /// bucket holds less than a token), what the answer did not cost goes back after.
-pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Result<DictEntry, TransferError> {
-    let bucket = state.config.quotas.dict_bucket(merchant.individual);
-    let counters = &state.rate_counter;
+pub async fn lookup(
+    ports: &impl TransferPorts,
+    merchant: &Merchant,
+    chave: &PixKey,
+) -> Result<DictEntry, TransferError> {
+    let bucket = ports.quotas().dict_bucket(merchant.individual);
+    let counters = ports.rate_counter();
     let floor = Some(MILLI - LOOKUP_RESERVE);
-    let reserved = match counters.adjust_bucket(merchant.id, bucket, -LOOKUP_RESERVE, floor, state.clock.now()).await {
+    let reserved = match counters.adjust_bucket(merchant.id, bucket, -LOOKUP_RESERVE, floor, ports.clock().now()).await
+    {
         Ok((_, true)) => true,
         Ok((tokens, false)) => {
             return Err(TransferError::RateLimited { retry_after: bucket.seconds_until_one(tokens) })
@@ -74,25 +117,25 @@ pub async fn lookup(state: &AppState, merchant: &Merchant, chave: &PixKey) -> Re
             false
         }
     };
-    let answer = state.rail.lookup_key(chave.as_str()).await;
+    let answer = ports.rail().lookup_key(chave.as_str()).await;
     let outcome = match &answer {
         Ok(Some(_)) => LookupOutcome::Found,
         Ok(None) => LookupOutcome::NotFound,
         Err(_) => LookupOutcome::NotAsked,
     };
     if reserved {
-        give_back(state, merchant, lookup_refund(outcome)).await;
+        give_back(ports, merchant, lookup_refund(outcome)).await;
     }
     answer.map_err(rail_error)?.ok_or(TransferError::UnknownKey)
 }
 
 /// Returns `milli` thousandths of a token to the merchant's key-lookup bucket.
-async fn give_back(state: &AppState, merchant: &Merchant, milli: i64) {
+async fn give_back(ports: &impl TransferPorts, merchant: &Merchant, milli: i64) {
     if milli == 0 {
         return;
     }
-    let bucket = state.config.quotas.dict_bucket(merchant.individual);
-    if let Err(e) = state.rate_counter.adjust_bucket(merchant.id, bucket, milli, None, state.clock.now()).await {
+    let bucket = ports.quotas().dict_bucket(merchant.individual);
+    if let Err(e) = ports.rate_counter().adjust_bucket(merchant.id, bucket, milli, None, ports.clock().now()).await {
         tracing::warn!(error = %e, "returning key-lookup tokens failed");
     }
 }
@@ -107,8 +150,8 @@ pub struct TransferCreated {
 /// reason code) voids it now; any other failure — unreachable, timed out, throttled, a
 /// server error — leaves it EM_PROCESSAMENTO with its reservation, for the rail's
 /// notification or the reconciler to finish.
-pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferError> {
-    match state.rail.send_pix(t).await {
+pub async fn dispatch(ports: &impl TransferPorts, t: &Transfer) -> Result<(), TransferError> {
+    match ports.rail().send_pix(t).await {
         Ok(()) => Ok(()),
         Err(RailError::Unavailable(e)) => {
             tracing::warn!(
@@ -120,7 +163,7 @@ pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferErro
         }
         Err(RailError::Rejected(rejection)) => {
             let id = format!("rejected-{}", t.end_to_end_id.as_str());
-            state.transfers.conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected(rejection)).await?;
+            ports.transfers().conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected(rejection)).await?;
             Ok(())
         }
     }
@@ -129,16 +172,16 @@ pub async fn dispatch(state: &AppState, t: &Transfer) -> Result<(), TransferErro
 /// `PUT /envio/{idEnvio}` (and the BR Code variant once decoded): look the key up, check
 /// limits and reserve, then order the Pix.
 pub async fn send(
-    state: &AppState,
+    ports: &impl TransferPorts,
     merchant: &Merchant,
     request: &TransferRequest,
     fingerprint: [u8; 32],
 ) -> Result<TransferCreated, TransferError> {
     // A repeated request answers from the store without asking the directory again.
-    if let Some(existing) = state.transfers.find(merchant.id, &request.id).await? {
-        return match state
-            .transfers
-            .reserve(merchant.id, request, None, &existing.end_to_end_id, fingerprint, state.clock.now())
+    if let Some(existing) = ports.transfers().find(merchant.id, &request.id).await? {
+        return match ports
+            .transfers()
+            .reserve(merchant.id, request, None, &existing.end_to_end_id, fingerprint, ports.clock().now())
             .await?
         {
             TransferOutcome::Existing { transfer, same_request: true } => {
@@ -148,13 +191,13 @@ pub async fn send(
         };
     }
     let nome = match &request.favorecido {
-        Receiver::Key(k) => Some(lookup(state, merchant, k).await?.nome),
+        Receiver::Key(k) => Some(lookup(ports, merchant, k).await?.nome),
         Receiver::Account(_) => None,
     };
-    let now = state.clock.now();
-    let e2eid = EndToEndId::generate(&state.config.ispb, now);
+    let now = ports.clock().now();
+    let e2eid = EndToEndId::generate(ports.ispb(), now);
     let transfer =
-        match state.transfers.reserve(merchant.id, request, nome.as_deref(), &e2eid, fingerprint, now).await? {
+        match ports.transfers().reserve(merchant.id, request, nome.as_deref(), &e2eid, fingerprint, now).await? {
             TransferOutcome::Created(t) => t,
             TransferOutcome::Existing { transfer, same_request: true } => {
                 return Ok(TransferCreated { transfer, created: false })
@@ -162,12 +205,12 @@ pub async fn send(
             TransferOutcome::Existing { .. } => return Err(TransferError::IdInUse),
             TransferOutcome::Rejected(r) => return Err(r.into()),
         };
-    dispatch(state, &transfer).await?;
+    dispatch(ports, &transfer).await?;
     if nome.is_some() {
         // The lookup led to a payment order: the DICT gives its token back.
-        give_back(state, merchant, ORDER_SENT).await;
+        give_back(ports, merchant, ORDER_SENT).await;
     }
-    let current = state.transfers.find(merchant.id, &request.id).await?.unwrap_or(transfer);
+    let current = ports.transfers().find(merchant.id, &request.id).await?.unwrap_or(transfer);
     crate::telemetry::metrics(&[
         ("TransfersRequested", 1.0, crate::telemetry::Unit::Count),
         ("TransfersValue", current.valor.centavos() as f64, crate::telemetry::Unit::None),
@@ -180,20 +223,20 @@ pub async fn send(
 /// (the charge it paid is no longer ATIVA, so a second read would refuse the retry); a
 /// retry asking another amount is another request.
 pub async fn request_for_code(
-    state: &AppState,
+    ports: &impl TransferPorts,
     merchant: &Merchant,
     id: IdEnvio,
     payload: &str,
     valor: Option<Amount>,
     descricao: Option<String>,
 ) -> Result<TransferRequest, TransferError> {
-    if let Some(t) = state.transfers.find(merchant.id, &id).await? {
+    if let Some(t) = ports.transfers().find(merchant.id, &id).await? {
         if valor.is_some_and(|v| v != t.valor) {
             return Err(TransferError::IdInUse);
         }
         return Ok(TransferRequest { id, valor: t.valor, favorecido: t.favorecido, descricao, txid: t.txid });
     }
-    let terms = read_code(state, payload, valor).await?;
+    let terms = read_code(ports, payload, valor).await?;
     Ok(TransferRequest { id, valor: terms.valor, favorecido: Receiver::Key(terms.chave), descricao, txid: terms.txid })
 }
 
@@ -205,12 +248,16 @@ pub struct CodeTerms {
 }
 
 /// Reads a BR Code (and, for dynamic codes, its payload location) into transfer terms.
-pub async fn read_code(state: &AppState, payload: &str, valor: Option<Amount>) -> Result<CodeTerms, TransferError> {
+pub async fn read_code(
+    ports: &impl TransferPorts,
+    payload: &str,
+    valor: Option<Amount>,
+) -> Result<CodeTerms, TransferError> {
     let bad = |s: &str| TransferError::BadCode(s.to_owned());
     let code = BrCode::decode(payload.trim()).map_err(|e| TransferError::BadCode(e.to_string()))?;
     let (chave, code_valor, txid, alteravel) = match &code.account.url {
         Some(url) => {
-            let p = state.locations.read(url).await.map_err(TransferError::LocationUnreadable)?;
+            let p = ports.locations().read(url).await.map_err(TransferError::LocationUnreadable)?;
             if !p.ativa {
                 return Err(bad("the charge is not ATIVA"));
             }
@@ -236,31 +283,35 @@ pub async fn read_code(state: &AppState, payload: &str, valor: Option<Amount>) -
     })
 }
 
-pub async fn get(state: &AppState, merchant: &Merchant, id: &IdEnvio) -> Result<Transfer, TransferError> {
-    state.transfers.find(merchant.id, id).await?.ok_or(TransferError::NotFound)
+pub async fn get(ports: &impl TransferPorts, merchant: &Merchant, id: &IdEnvio) -> Result<Transfer, TransferError> {
+    ports.transfers().find(merchant.id, id).await?.ok_or(TransferError::NotFound)
 }
 
-pub async fn list(state: &AppState, merchant: &Merchant, q: &TransferQuery) -> Result<Page<Transfer>, TransferError> {
-    Ok(state.transfers.list(merchant.id, q).await?)
+pub async fn list(
+    ports: &impl TransferPorts,
+    merchant: &Merchant,
+    q: &TransferQuery,
+) -> Result<Page<Transfer>, TransferError> {
+    Ok(ports.transfers().list(merchant.id, q).await?)
 }
 
 /// Applies the rail's verdict on a Pix we sent. Replays are no-ops.
 pub async fn conclude(
-    state: &AppState,
+    ports: &impl TransferPorts,
     notification_id: &str,
     e2eid: &EndToEndId,
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
-    state.transfers.conclude(notification_id, e2eid, verdict).await
+    ports.transfers().conclude(notification_id, e2eid, verdict).await
 }
 
 /// Credits a Pix we sent that the receiving bank returned. Replays are no-ops.
 pub async fn record_return(
-    state: &AppState,
+    ports: &impl TransferPorts,
     notification_id: &str,
     returned: &crate::ports::ReturnedPix,
 ) -> Result<ConcludeOutcome, StoreError> {
-    let outcome = state.transfers.record_return(notification_id, returned).await?;
+    let outcome = ports.transfers().record_return(notification_id, returned).await?;
     if matches!(outcome, ConcludeOutcome::Applied | ConcludeOutcome::Flagged(_)) {
         crate::telemetry::metrics(&[("TransfersReturned", 1.0, crate::telemetry::Unit::Count)]);
     }

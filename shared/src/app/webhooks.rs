@@ -6,13 +6,14 @@
 //! dies mid-delivery leaves its lease to lapse so that another delivers again. Receivers
 //! deduplicate on `webhook-id`.
 
+use super::config::WebhookSettings;
 use super::AppState;
 use crate::domain::ids::EndToEndId;
 use crate::domain::merchant::{Merchant, MerchantId};
 use crate::domain::webhook::{event_types, is_event_type, signature_header, UrlRejection, WebhookSecret};
 use crate::ports::{
-    AttemptReport, AttemptVerdict, CipherContext, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page,
-    SealedSecrets, StoreError, WebhookEndpoint,
+    AttemptReport, AttemptVerdict, Cipher, CipherContext, ClaimedDelivery, Clock, DeliverySummary, EndpointKind, Event,
+    Page, PixStore, SealedSecrets, StoreError, WebhookEndpoint, WebhookStore, WebhookTransport,
 };
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -22,6 +23,39 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::key_policy::WEBHOOK_SECRET as SECRET_PURPOSE;
+
+/// The ports the webhook use cases and jobs run with (the application state has them all).
+/// Cloned into the delivery tasks a pass spawns.
+pub trait WebhookPorts: Clone + Send + Sync + 'static {
+    fn webhooks(&self) -> &dyn WebhookStore;
+    fn webhook_transport(&self) -> &dyn WebhookTransport;
+    fn cipher(&self) -> &dyn Cipher;
+    /// The received Pix an API Pix callback shows.
+    fn pix(&self) -> &dyn PixStore;
+    fn clock(&self) -> &dyn Clock;
+    fn webhook_settings(&self) -> &WebhookSettings;
+}
+
+impl WebhookPorts for AppState {
+    fn webhooks(&self) -> &dyn WebhookStore {
+        self.webhooks.as_ref()
+    }
+    fn webhook_transport(&self) -> &dyn WebhookTransport {
+        self.webhook_transport.as_ref()
+    }
+    fn cipher(&self) -> &dyn Cipher {
+        self.cipher.as_ref()
+    }
+    fn pix(&self) -> &dyn PixStore {
+        self.pix.as_ref()
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn webhook_settings(&self) -> &WebhookSettings {
+        &self.config.webhooks
+    }
+}
 /// How long the previous secret keeps signing after a rotation.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Pix per API Pix callback, at most.
@@ -56,22 +90,26 @@ fn context(merchant: MerchantId) -> CipherContext {
     CipherContext { merchant: Some(merchant), purpose: SECRET_PURPOSE }
 }
 
-async fn seal(state: &AppState, merchant: MerchantId, secret: &WebhookSecret) -> Result<Vec<u8>, WebhookError> {
-    Ok(state.cipher.encrypt(secret.as_bytes(), context(merchant)).await?)
+async fn seal(
+    ports: &impl WebhookPorts,
+    merchant: MerchantId,
+    secret: &WebhookSecret,
+) -> Result<Vec<u8>, WebhookError> {
+    Ok(ports.cipher().encrypt(secret.as_bytes(), context(merchant)).await?)
 }
 
-async fn open(state: &AppState, merchant: MerchantId, sealed: &[u8]) -> Result<WebhookSecret, WebhookError> {
-    let raw = state.cipher.decrypt(sealed, context(merchant)).await?;
+async fn open(ports: &impl WebhookPorts, merchant: MerchantId, sealed: &[u8]) -> Result<WebhookSecret, WebhookError> {
+    let raw = ports.cipher().decrypt(sealed, context(merchant)).await?;
     WebhookSecret::from_bytes(raw).ok_or(WebhookError::Cipher(crate::ports::CipherError::Rejected))
 }
 
-fn check_url(state: &AppState, url: &str) -> Result<String, WebhookError> {
-    Ok(state.config.webhooks.rules.check_url(url).map_err(WebhookError::BadUrl)?.to_string())
+fn check_url(ports: &impl WebhookPorts, url: &str) -> Result<String, WebhookError> {
+    Ok(ports.webhook_settings().rules.check_url(url).map_err(WebhookError::BadUrl)?.to_string())
 }
 
 /// `PUT /webhook/{chave}`: the secret is returned only when the callback is created.
 pub async fn put_bacen(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     chave: &str,
     url: &str,
@@ -79,42 +117,46 @@ pub async fn put_bacen(
     if !merchant.owns_key(chave) {
         return Err(WebhookError::NotYourKey);
     }
-    let url = check_url(state, url)?;
+    let url = check_url(ports, url)?;
     let secret = WebhookSecret::generate();
-    let sealed = seal(state, merchant.id, &secret).await?;
-    let (endpoint, created) = state.webhooks.put_bacen(merchant.id, chave, &url, sealed).await?;
+    let sealed = seal(ports, merchant.id, &secret).await?;
+    let (endpoint, created) = ports.webhooks().put_bacen(merchant.id, chave, &url, sealed).await?;
     Ok((endpoint, created.then_some(secret)))
 }
 
-pub async fn bacen(state: &AppState, merchant: &Merchant, chave: &str) -> Result<WebhookEndpoint, WebhookError> {
-    state.webhooks.bacen(merchant.id, chave).await?.ok_or(WebhookError::NotFound)
+pub async fn bacen(
+    ports: &impl WebhookPorts,
+    merchant: &Merchant,
+    chave: &str,
+) -> Result<WebhookEndpoint, WebhookError> {
+    ports.webhooks().bacen(merchant.id, chave).await?.ok_or(WebhookError::NotFound)
 }
 
-pub async fn delete_bacen(state: &AppState, merchant: &Merchant, chave: &str) -> Result<(), WebhookError> {
-    let endpoint = bacen(state, merchant, chave).await?;
-    state.webhooks.delete(merchant.id, endpoint.id).await?.then_some(()).ok_or(WebhookError::NotFound)
+pub async fn delete_bacen(ports: &impl WebhookPorts, merchant: &Merchant, chave: &str) -> Result<(), WebhookError> {
+    let endpoint = bacen(ports, merchant, chave).await?;
+    ports.webhooks().delete(merchant.id, endpoint.id).await?.then_some(()).ok_or(WebhookError::NotFound)
 }
 
 pub async fn list_bacen(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     inicio: Option<DateTime<Utc>>,
     fim: Option<DateTime<Utc>>,
     pagina: u32,
     itens_por_pagina: u32,
 ) -> Result<Page<WebhookEndpoint>, WebhookError> {
-    Ok(state.webhooks.list_bacen(merchant.id, inicio, fim, pagina, itens_por_pagina).await?)
+    Ok(ports.webhooks().list_bacen(merchant.id, inicio, fim, pagina, itens_por_pagina).await?)
 }
 
 /// `POST /webhooks`: an event endpoint and its secret, shown this once. No `tipos` means
 /// every event type.
 pub async fn create(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     url: &str,
     tipos: Option<Vec<String>>,
 ) -> Result<(WebhookEndpoint, WebhookSecret), WebhookError> {
-    let url = check_url(state, url)?;
+    let url = check_url(ports, url)?;
     let mut tipos = tipos.unwrap_or_else(|| event_types().map(str::to_owned).collect());
     if let Some(bad) = tipos.iter().find(|t| !is_event_type(t)) {
         return Err(WebhookError::BadEventType(bad.clone()));
@@ -122,9 +164,9 @@ pub async fn create(
     tipos.sort();
     tipos.dedup();
     let secret = WebhookSecret::generate();
-    let sealed = seal(state, merchant.id, &secret).await?;
-    let endpoint = state
-        .webhooks
+    let sealed = seal(ports, merchant.id, &secret).await?;
+    let endpoint = ports
+        .webhooks()
         .create_endpoint(merchant.id, &url, &tipos, sealed)
         .await?
         .ok_or(WebhookError::TooMany(crate::ports::MAX_ENDPOINTS))?;
@@ -132,67 +174,71 @@ pub async fn create(
 }
 
 /// An event endpoint (not an API Pix callback) of this merchant.
-pub async fn endpoint(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<WebhookEndpoint, WebhookError> {
-    match state.webhooks.endpoint(merchant.id, id).await? {
+pub async fn endpoint(
+    ports: &impl WebhookPorts,
+    merchant: &Merchant,
+    id: Uuid,
+) -> Result<WebhookEndpoint, WebhookError> {
+    match ports.webhooks().endpoint(merchant.id, id).await? {
         Some(e) if matches!(e.kind, EndpointKind::Eventos { .. }) => Ok(e),
         _ => Err(WebhookError::NotFound),
     }
 }
 
-pub async fn list(state: &AppState, merchant: &Merchant) -> Result<Vec<WebhookEndpoint>, WebhookError> {
-    Ok(state.webhooks.list_endpoints(merchant.id).await?)
+pub async fn list(ports: &impl WebhookPorts, merchant: &Merchant) -> Result<Vec<WebhookEndpoint>, WebhookError> {
+    Ok(ports.webhooks().list_endpoints(merchant.id).await?)
 }
 
-pub async fn delete(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<(), WebhookError> {
-    endpoint(state, merchant, id).await?;
-    state.webhooks.delete(merchant.id, id).await?.then_some(()).ok_or(WebhookError::NotFound)
+pub async fn delete(ports: &impl WebhookPorts, merchant: &Merchant, id: Uuid) -> Result<(), WebhookError> {
+    endpoint(ports, merchant, id).await?;
+    ports.webhooks().delete(merchant.id, id).await?.then_some(()).ok_or(WebhookError::NotFound)
 }
 
 /// A new secret, shown once; the old one keeps signing for `ROTATION_GRACE`.
 pub async fn rotate(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     id: Uuid,
 ) -> Result<(WebhookSecret, DateTime<Utc>), WebhookError> {
-    endpoint(state, merchant, id).await?;
+    endpoint(ports, merchant, id).await?;
     let secret = WebhookSecret::generate();
-    let sealed = seal(state, merchant.id, &secret).await?;
-    let now = state.clock.now();
+    let sealed = seal(ports, merchant.id, &secret).await?;
+    let now = ports.clock().now();
     let grace_until = now + ROTATION_GRACE;
-    if !state.webhooks.rotate(merchant.id, id, sealed, now, grace_until).await? {
+    if !ports.webhooks().rotate(merchant.id, id, sealed, now, grace_until).await? {
         return Err(WebhookError::NotFound);
     }
     Ok((secret, grace_until))
 }
 
 /// Re-enables an endpoint and schedules its failed deliveries again; how many.
-pub async fn replay(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<u64, WebhookError> {
-    endpoint(state, merchant, id).await?;
-    state.webhooks.replay(merchant.id, id).await?.ok_or(WebhookError::NotFound)
+pub async fn replay(ports: &impl WebhookPorts, merchant: &Merchant, id: Uuid) -> Result<u64, WebhookError> {
+    endpoint(ports, merchant, id).await?;
+    ports.webhooks().replay(merchant.id, id).await?.ok_or(WebhookError::NotFound)
 }
 
 pub async fn deliveries(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     id: Uuid,
     limit: u32,
 ) -> Result<Vec<DeliverySummary>, WebhookError> {
-    endpoint(state, merchant, id).await?;
-    Ok(state.webhooks.deliveries(merchant.id, id, limit).await?)
+    endpoint(ports, merchant, id).await?;
+    Ok(ports.webhooks().deliveries(merchant.id, id, limit).await?)
 }
 
 pub async fn events(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: &Merchant,
     after: i64,
     tipo: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Event>, WebhookError> {
-    Ok(state.webhooks.events(merchant.id, after, tipo, limit).await?)
+    Ok(ports.webhooks().events(merchant.id, after, tipo, limit).await?)
 }
 
-pub async fn event(state: &AppState, merchant: &Merchant, id: Uuid) -> Result<Event, WebhookError> {
-    state.webhooks.event(merchant.id, id).await?.ok_or(WebhookError::NotFound)
+pub async fn event(ports: &impl WebhookPorts, merchant: &Merchant, id: Uuid) -> Result<Event, WebhookError> {
+    ports.webhooks().event(merchant.id, id).await?.ok_or(WebhookError::NotFound)
 }
 
 /// The JSON of an event, as `GET /eventos` shows it and event webhooks carry it
@@ -220,16 +266,16 @@ pub struct PassReport {
 const CLAIM_LIMIT: u32 = 64;
 
 /// The lease on claimed deliveries: the POST timeout plus room to record the result.
-fn lease(state: &AppState) -> chrono::Duration {
-    chrono::Duration::from_std(state.config.webhooks.timeout + Duration::from_secs(5))
+fn lease(ports: &impl WebhookPorts) -> chrono::Duration {
+    chrono::Duration::from_std(ports.webhook_settings().timeout + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::seconds(15))
 }
 
 /// Fans every new outbox event out into deliveries, 500 at a time; how many events.
-async fn fan_out(state: &AppState) -> Result<u32, StoreError> {
+async fn fan_out(ports: &impl WebhookPorts) -> Result<u32, StoreError> {
     let mut total = 0;
     loop {
-        let n = state.webhooks.fan_out(500).await?;
+        let n = ports.webhooks().fan_out(500).await?;
         total += n;
         if n < 500 {
             return Ok(total);
@@ -238,11 +284,11 @@ async fn fan_out(state: &AppState) -> Result<u32, StoreError> {
 }
 
 /// One pass: fan new outbox events out into deliveries, then attempt every due delivery.
-pub async fn dispatch_once(state: &AppState) -> Result<PassReport, StoreError> {
-    let mut report = PassReport { fanned_out: fan_out(state).await?, ..Default::default() };
-    let now = state.clock.now();
-    let claimed = state.webhooks.claim_due(now, now + lease(state), CLAIM_LIMIT).await?;
-    let (attempted, delivered) = deliver_all(state, claimed).await;
+pub async fn dispatch_once(ports: &impl WebhookPorts) -> Result<PassReport, StoreError> {
+    let mut report = PassReport { fanned_out: fan_out(ports).await?, ..Default::default() };
+    let now = ports.clock().now();
+    let claimed = ports.webhooks().claim_due(now, now + lease(ports), CLAIM_LIMIT).await?;
+    let (attempted, delivered) = deliver_all(ports, claimed).await;
     report.attempted = attempted;
     report.delivered = delivered;
     Ok(report)
@@ -250,7 +296,7 @@ pub async fn dispatch_once(state: &AppState) -> Result<PassReport, StoreError> {
 
 /// Delivers claimed deliveries, one request per event endpoint delivery and one batched
 /// request per API Pix callback; (attempted, delivered).
-pub async fn deliver_all(state: &AppState, claimed: Vec<ClaimedDelivery>) -> (u32, u32) {
+pub async fn deliver_all(ports: &impl WebhookPorts, claimed: Vec<ClaimedDelivery>) -> (u32, u32) {
     let mut batches: BTreeMap<Uuid, Vec<ClaimedDelivery>> = BTreeMap::new();
     let mut singles = vec![];
     for d in claimed {
@@ -268,8 +314,8 @@ pub async fn deliver_all(state: &AppState, claimed: Vec<ClaimedDelivery>) -> (u3
     }
     let mut tasks = tokio::task::JoinSet::new();
     for group in groups {
-        let state = state.clone();
-        tasks.spawn(super::key_policy::inherit(async move { deliver_group(&state, group).await }));
+        let ports = ports.clone();
+        tasks.spawn(super::key_policy::inherit(async move { deliver_group(&ports, group).await }));
     }
     let (mut attempted, mut delivered) = (0, 0);
     while let Some(done) = tasks.join_next().await {
@@ -283,13 +329,13 @@ pub async fn deliver_all(state: &AppState, claimed: Vec<ClaimedDelivery>) -> (u3
 
 /// The body of an API Pix callback: each Pix once, as `GET /pix/{e2eid}` shows it now
 /// (with its refunds).
-async fn bacen_body(state: &AppState, group: &[ClaimedDelivery]) -> Result<Vec<u8>, StoreError> {
+async fn bacen_body(ports: &impl WebhookPorts, group: &[ClaimedDelivery]) -> Result<Vec<u8>, StoreError> {
     let mut seen = std::collections::BTreeSet::new();
     let mut pix = vec![];
     for d in group {
         let Some(e2eid) = d.event.data["endToEndId"].as_str().and_then(|s| EndToEndId::parse(s).ok()) else { continue };
         if seen.insert(e2eid.as_str().to_owned()) {
-            if let Some(p) = state.pix.find(d.endpoint.merchant, &e2eid).await? {
+            if let Some(p) = ports.pix().find(d.endpoint.merchant, &e2eid).await? {
                 pix.push(p);
             }
         }
@@ -299,15 +345,15 @@ async fn bacen_body(state: &AppState, group: &[ClaimedDelivery]) -> Result<Vec<u
 }
 
 async fn secrets(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     merchant: MerchantId,
     sealed: &SealedSecrets,
     now: DateTime<Utc>,
 ) -> Result<Vec<WebhookSecret>, WebhookError> {
-    let mut out = vec![open(state, merchant, &sealed.current).await?];
+    let mut out = vec![open(ports, merchant, &sealed.current).await?];
     if let Some((prev, until)) = &sealed.previous {
         if *until > now {
-            out.push(open(state, merchant, prev).await?);
+            out.push(open(ports, merchant, prev).await?);
         }
     }
     Ok(out)
@@ -315,16 +361,16 @@ async fn secrets(
 
 /// One signed POST for a group (one event, or one callback batch); records the attempt on
 /// every delivery of the group.
-async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u32) {
+async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -> (u32, u32) {
     let Some(first) = group.first() else { return (0, 0) };
     let endpoint = first.endpoint.clone();
-    let started_at = state.clock.now();
+    let started_at = ports.clock().now();
     let prepared = async {
         let (msg_id, url, body) = match &endpoint.kind {
             EndpointKind::Bacen { .. } => (
                 first.id.to_string(),
                 format!("{}/pix", endpoint.url.trim_end_matches('/')),
-                bacen_body(state, &group).await?,
+                bacen_body(ports, &group).await?,
             ),
             EndpointKind::Eventos { .. } => (
                 first.event.id.to_string(),
@@ -332,7 +378,7 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
                 serde_json::to_vec(&event_json(&first.event)).map_err(|e| StoreError::Unexpected(e.into()))?,
             ),
         };
-        let keys = secrets(state, endpoint.merchant, &first.secrets, started_at).await?;
+        let keys = secrets(ports, endpoint.merchant, &first.secrets, started_at).await?;
         Ok::<_, WebhookError>((msg_id, url, body, keys))
     }
     .await;
@@ -352,7 +398,7 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
         ("webhook-timestamp", timestamp.to_string()),
         ("webhook-signature", signature_header(&keys, &msg_id, timestamp, &body)),
     ];
-    let result = state.webhook_transport.post(&url, &headers, &body).await;
+    let result = ports.webhook_transport().post(&url, &headers, &body).await;
     let report = AttemptReport {
         started_at,
         status_code: result.status_code,
@@ -369,20 +415,20 @@ async fn deliver_group(state: &AppState, group: Vec<ClaimedDelivery>) -> (u32, u
             AttemptVerdict::EndpointGone
         } else {
             let unit: f64 = rand::thread_rng().gen();
-            match state.config.webhooks.retry.next_delay(d.attempts + 1, result.retry_after, unit) {
+            match ports.webhook_settings().retry.next_delay(d.attempts + 1, result.retry_after, unit) {
                 Some(wait) => AttemptVerdict::RetryAt(
-                    state.clock.now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
+                    ports.clock().now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
                 ),
                 None => AttemptVerdict::GiveUp,
             }
         };
-        if let Err(e) = state.webhooks.record_attempt(d.id, &report, verdict).await {
+        if let Err(e) = ports.webhooks().record_attempt(d.id, &report, verdict).await {
             tracing::warn!(error = %e, delivery = %d.id, "webhook attempt not recorded; the lease will lapse");
             continue;
         }
         delivered += u32::from(ok);
     }
-    let done_at = state.clock.now();
+    let done_at = ports.clock().now();
     let lag_ms = group.iter().map(|d| (done_at - d.event.created_at).num_milliseconds()).max().unwrap_or(0);
     let n = group.len() as f64;
     let outcome = if ok { ("WebhooksDelivered", n) } else { ("WebhooksFailed", n) };
@@ -414,14 +460,14 @@ pub struct RelayReport {
 /// and puts their ids on the queue. A message that is lost, or a worker that dies, only
 /// delays a delivery until the lease lapses and the relay enqueues it again.
 pub async fn relay_once(
-    state: &AppState,
+    ports: &impl WebhookPorts,
     queue: &dyn crate::ports::DeliveryQueue,
     queue_lease: Duration,
 ) -> Result<RelayReport, StoreError> {
-    let mut report = RelayReport { fanned_out: fan_out(state).await?, ..Default::default() };
-    let now = state.clock.now();
+    let mut report = RelayReport { fanned_out: fan_out(ports).await?, ..Default::default() };
+    let now = ports.clock().now();
     let lease_until = now + chrono::Duration::from_std(queue_lease).unwrap_or(chrono::Duration::minutes(5));
-    let due = state.webhooks.claim_due(now, lease_until, 500).await?;
+    let due = ports.webhooks().claim_due(now, lease_until, 500).await?;
     let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
     let failed = queue.enqueue(&ids).await.map_err(StoreError::Unavailable)?;
     report.enqueued = (ids.len() - failed.len()) as u32;
@@ -432,12 +478,12 @@ pub async fn relay_once(
 /// The delivery worker (AWS): delivers the deliveries named by queue messages. Returns the
 /// ids that could not be processed, for the queue to redeliver (batch item failures); a
 /// receiver's failure is not one of them — it is recorded and retried on schedule.
-pub async fn deliver_queued(state: &AppState, ids: &[Uuid]) -> Vec<Uuid> {
-    let now = state.clock.now();
+pub async fn deliver_queued(ports: &impl WebhookPorts, ids: &[Uuid]) -> Vec<Uuid> {
+    let now = ports.clock().now();
     let mut claimed = vec![];
     let mut failed = vec![];
     for id in ids {
-        match state.webhooks.claim(*id, now, now + lease(state)).await {
+        match ports.webhooks().claim(*id, now, now + lease(ports)).await {
             Ok(Some(d)) => claimed.push(d),
             // Delivered, rescheduled or disabled since it was enqueued: nothing to do.
             Ok(None) => {}
@@ -447,15 +493,15 @@ pub async fn deliver_queued(state: &AppState, ids: &[Uuid]) -> Vec<Uuid> {
             }
         }
     }
-    deliver_all(state, claimed).await;
+    deliver_all(ports, claimed).await;
     failed
 }
 
 /// Runs passes until `stop` resolves; sleeps `idle` when a pass found nothing to do.
-pub async fn run_dispatcher(state: AppState, idle: Duration, stop: impl std::future::Future<Output = ()>) {
+pub async fn run_dispatcher(ports: impl WebhookPorts, idle: Duration, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
-        let busy = match dispatch_once(&state).await {
+        let busy = match dispatch_once(&ports).await {
             Ok(r) => r.fanned_out + r.attempted > 0,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook dispatcher pass failed");
