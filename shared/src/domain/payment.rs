@@ -73,6 +73,40 @@ pub fn assess(charge: Option<&Charge>, valor: Amount, at: DateTime<Utc>) -> Opti
     None
 }
 
+/// What booking a received Pix means, decided from whether a merchant owns its key and
+/// the charge it names (as read for this booking).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreditDecision {
+    /// Why it does not conclude a charge (None: it concludes the one it names, or names none).
+    pub alert: Option<Alert>,
+    /// It concludes the charge it names.
+    pub concludes: bool,
+    /// What the merchant is told (nothing when no merchant owns the key).
+    pub events: Vec<super::event::DomainEvent>,
+}
+
+/// The rules of a received Pix: an unknown key parks the money (no merchant, no events);
+/// a Pix without a txid is a plain credit; one naming a charge concludes it when
+/// [`assess`] finds nothing wrong, and is credited and flagged otherwise.
+pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<&Charge>, fee: Amount) -> CreditDecision {
+    use super::event::DomainEvent;
+    let alert = match (owned, &pix.txid) {
+        (false, _) => Some(Alert::UnknownKey),
+        (true, None) => None,
+        (true, Some(_)) => assess(charge, pix.valor, pix.horario),
+    };
+    let concluded = charge.filter(|_| alert.is_none() && owned && pix.txid.is_some());
+    let mut events = vec![];
+    if owned {
+        let e2eid = &pix.end_to_end_id;
+        events.push(DomainEvent::pix_recebido(e2eid, pix.txid.as_ref(), pix.valor, fee, alert.map(Alert::as_str)));
+        if let Some(c) = concluded {
+            events.push(DomainEvent::cob_concluida(&c.txid, e2eid));
+        }
+    }
+    CreditDecision { alert, concludes: concluded.is_some(), events }
+}
+
 /// The payer as the rail reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payer {
@@ -295,6 +329,49 @@ mod tests {
         );
         assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, false)), amount("9.99"), now), Some(Alert::AmountMismatch));
         assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, true)), amount("9.99"), now), None);
+    }
+
+    fn incoming(txid: Option<&str>, valor: &str) -> IncomingPix {
+        IncomingPix {
+            end_to_end_id: EndToEndId::parse("E9999999920261121130500000000002").unwrap(),
+            chave: "loja@example.com".into(),
+            txid: txid.map(|t| Txid::parse(t).unwrap()),
+            valor: amount(valor),
+            horario: Utc::now(),
+            pagador: Payer { documento: None, nome: None },
+            info_pagador: None,
+        }
+    }
+
+    fn kinds(d: &CreditDecision) -> Vec<&'static str> {
+        d.events.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn a_received_pix_concludes_the_charge_it_names_and_tells_the_merchant_both() {
+        let c = charge(ChargeStatus::Ativa, false);
+        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), true, Some(&c), amount("0.10"));
+        assert_eq!((d.alert, d.concludes), (None, true));
+        assert_eq!(kinds(&d), ["pix.recebido", "cob.concluida"]);
+        assert_eq!(d.events[0].payload["tarifa"], "0.10");
+    }
+
+    #[test]
+    fn a_received_pix_that_cannot_conclude_is_credited_flagged_and_concludes_nothing() {
+        let c = charge(ChargeStatus::Concluida, false);
+        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), true, Some(&c), Amount::ZERO);
+        assert_eq!((d.alert, d.concludes), (Some(Alert::AlreadyPaid), false));
+        assert_eq!(kinds(&d), ["pix.recebido"]);
+        assert_eq!(d.events[0].payload["alerta"], Alert::AlreadyPaid.as_str());
+        let plain = decide_credit(&incoming(None, "3.00"), true, None, Amount::ZERO);
+        assert_eq!((plain.alert, plain.concludes, kinds(&plain)), (None, false, vec!["pix.recebido"]));
+    }
+
+    #[test]
+    fn a_pix_to_a_key_nobody_here_owns_is_parked_and_tells_no_one() {
+        let c = charge(ChargeStatus::Ativa, false);
+        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), false, Some(&c), Amount::ZERO);
+        assert_eq!((d.alert, d.concludes, d.events.len()), (Some(Alert::UnknownKey), false, 0));
     }
 
     fn received(valor: &str, days_ago: i64) -> ReceivedPix {

@@ -13,8 +13,8 @@ use crate::domain::ledger::{FeePlan, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::payment::{
-    assess, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundOrder, RefundRejection, RefundRequest,
-    RefundStatus,
+    decide_credit, Alert, IncomingPix, Natureza, Payer, ReceivedPix, Refund, RefundOrder, RefundRejection,
+    RefundRequest, RefundStatus,
 };
 use crate::domain::verdict::Contradiction;
 use crate::ports::{
@@ -92,29 +92,12 @@ impl Credit<'_> {
         mode: Booking,
     ) -> Result<Option<Booked>, StoreError> {
         let pix = self.pix;
-        let alert = match self.merchant {
-            None => Some(Alert::UnknownKey),
-            Some(_) if pix.txid.is_none() => None,
-            Some(_) => assess(charge.map(|(c, _, _)| c), pix.valor, pix.horario),
-        };
+        let decision = decide_credit(pix, self.merchant.is_some(), charge.map(|(c, _, _)| c), self.fee);
+        let alert = decision.alert;
         let charge_id = charge.map(|(_, _, id)| *id);
-        let concludes = charge.filter(|_| alert.is_none());
-        let mut events = vec![];
-        if self.merchant.is_some() {
-            let e2eid = &pix.end_to_end_id;
-            events.push(DomainEvent::pix_recebido(
-                e2eid,
-                pix.txid.as_ref(),
-                pix.valor,
-                self.fee,
-                alert.map(Alert::as_str),
-            ));
-            if let Some((c, _, _)) = concludes {
-                events.push(DomainEvent::cob_concluida(&c.txid, e2eid));
-            }
-        }
+        let concludes = charge.filter(|_| decision.concludes);
         let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
-            events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.payload)).unzip();
+            decision.events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.payload)).unzip();
         let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
         let (doc_kind, doc_enc, doc_index) = match &self.sealed {
             Some(d) => (Some(d.kind.as_str()), Some(d.enc.as_slice()), Some(d.index.as_slice())),
