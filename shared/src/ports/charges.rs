@@ -1,0 +1,107 @@
+//! Merchants and immediate charges: their stores.
+
+use super::*;
+/// A merchant to register.
+pub struct NewMerchant {
+    pub name: String,
+    pub city: String,
+    pub pix_key: String,
+    pub api_key_hash: ApiKeyHash,
+    pub fees: crate::domain::ledger::FeePlan,
+    /// A person (CPF) rather than a company: the Pix night limit applies.
+    pub individual: bool,
+    pub limits: MerchantLimits,
+}
+
+/// Transfer limits set at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MerchantLimits {
+    pub per_transfer: crate::domain::money::Amount,
+    pub daily: crate::domain::money::Amount,
+    /// Per transfer between 20:00 and 06:00 (Brasília), for individuals.
+    pub night: crate::domain::money::Amount,
+}
+
+impl Default for MerchantLimits {
+    /// R$ 100,000.00 per transfer, R$ 500,000.00 a day, R$ 1,000.00 at night.
+    fn default() -> Self {
+        let reais = |r: i64| crate::domain::money::Amount::from_centavos(r * 100).unwrap_or_default();
+        MerchantLimits { per_transfer: reais(100_000), daily: reais(500_000), night: reais(1_000) }
+    }
+}
+
+/// Why a merchant could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterMerchantError {
+    /// A Pix key belongs to exactly one account.
+    #[error("that Pix key is already registered")]
+    PixKeyTaken,
+    /// The database failed; nothing is registered.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait MerchantStore: Send + Sync {
+    async fn register(&self, new: NewMerchant) -> Result<MerchantId, RegisterMerchantError>;
+    /// The merchant owning an active API key with this hash.
+    async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError>;
+}
+
+/// A new charge, ready to store.
+pub struct NewCharge<'a> {
+    pub txid: &'a Txid,
+    pub terms: &'a ChargeTerms,
+    /// SHA-256 of the canonical request: a repeated PUT with the same content is a replay.
+    pub fingerprint: [u8; 32],
+    pub location_token: LocationToken,
+    pub location_url: String,
+    /// The dynamic BR Code pointing at `location_url`.
+    pub pix_copia_e_cola: String,
+}
+
+/// What storing a new charge did.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(Charge),
+    /// The txid was already used by this merchant.
+    Exists {
+        charge: Charge,
+        same_request: bool,
+    },
+}
+
+/// What a revision did.
+#[derive(Debug)]
+pub enum ReviseOutcome {
+    /// The charge after the PATCH (unchanged when the PATCH changed nothing).
+    Revised(Charge),
+    Rejected(RevisionError),
+    NotFound,
+}
+
+/// Filters of `GET /cob` (the Bacen parameters, already parsed).
+#[derive(Debug, Clone)]
+pub struct ChargeQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub devedor: Option<Document>,
+    pub status: Option<ChargeStatus>,
+    pub location_presente: Option<bool>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+#[async_trait]
+pub trait ChargeStore: Send + Sync {
+    async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError>;
+    /// The charge now, or at revision `revisao`.
+    async fn find(&self, merchant: MerchantId, txid: &Txid, revisao: Option<i32>)
+        -> Result<Option<Charge>, StoreError>;
+    /// Applies `patch` atomically under the domain revision rules.
+    async fn revise(&self, merchant: MerchantId, txid: &Txid, patch: &ChargePatch)
+        -> Result<ReviseOutcome, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<Charge>, StoreError>;
+    /// The charge behind a payload location (public: the payer's bank reads it).
+    async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError>;
+}

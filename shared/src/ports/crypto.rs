@@ -1,0 +1,59 @@
+//! Encryption of personal data and secrets, and the purposes each function may use.
+
+use super::*;
+
+/// What an encrypted value is bound to: decrypting under another merchant or purpose
+/// fails. Sent to KMS as its encryption context and used as AES-GCM associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CipherContext {
+    /// None for data that belongs to no merchant (money parked in suspense).
+    pub merchant: Option<MerchantId>,
+    pub purpose: &'static str,
+}
+
+/// Why a value could not be encrypted or decrypted. Never carries the value.
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    /// Tampered, truncated, or under another context or key: never garbage.
+    #[error("ciphertext rejected")]
+    Rejected,
+    /// The key service is unreachable or throttling.
+    #[error("key service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: a bug, a misconfigured key, or a purpose outside the key policy.
+    #[error("unexpected cipher failure")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Envelope encryption (a data key per context, itself encrypted by a master key held in
+/// KMS in AWS or locally for development) and keyed blind indexes for lookups.
+#[async_trait]
+pub trait Cipher: Send + Sync {
+    async fn encrypt(&self, plaintext: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
+    async fn decrypt(&self, envelope: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
+    /// HMAC-SHA256 of `value` under a secret index key, per purpose: equal values give
+    /// equal indexes, so `WHERE index = $1` finds them without storing the value.
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32];
+}
+
+/// The encryption purposes (`purpose` in the encryption context): what a sealed value is
+/// for. Each function may use only those its route-table entry lists (`app::key_policy`).
+pub mod purpose {
+    /// The devedor's document on a charge.
+    pub const DEVEDOR: &str = "devedor";
+    /// The pagador's document on a received Pix.
+    pub const PAGADOR: &str = "pagador";
+    /// A bank-account receiver's document on a transfer.
+    pub const FAVORECIDO: &str = "favorecido";
+    /// Webhook signing secrets.
+    pub const WEBHOOK_SECRET: &str = "webhook-secret";
+    /// Responses kept for idempotent replay.
+    pub const IDEMPOTENCY_RESPONSE: &str = "idempotency-response";
+    /// The blind-index key, decrypted once at cold start by every function that holds a
+    /// cipher (and made once by the migrations function).
+    pub const BLIND_INDEX_KEY: &str = "blind-index-key";
+
+    /// Every purpose, for the functions that are trusted with all of them (none are today:
+    /// the migrations function only makes the blind-index key).
+    pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
+}
