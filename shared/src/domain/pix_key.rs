@@ -17,7 +17,7 @@ pub enum PixKeyType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PixKeyError {
     /// Matches none of the five DICT formats (e.g. an email with capitals, a phone without `+`).
-    #[error("is not a Pix key (CPF, CNPJ, +55 phone, lowercase email or EVP)")]
+    #[error("is not a Pix key (CPF, CNPJ, phone as +<country code><number>, lowercase email or EVP)")]
     Unrecognized,
     /// Shaped like a CPF (11 digits) or CNPJ (14 characters) but not a valid one, e.g. wrong check digits.
     #[error("looks like a CPF or CNPJ key but its check digits are invalid")]
