@@ -12,7 +12,7 @@ use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response, Sensitive};
-use crate::ports::Event;
+use crate::ports::{CipherError, Event};
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json as j;
@@ -40,7 +40,10 @@ fn map_error(e: WebhookError) -> ApiError {
         WebhookError::BadEventType(_) => invalid("eventos", "lists an unknown event type"),
         e @ WebhookError::TooMany(_) => ApiError::new(ProblemKind::WebhookOperacaoInvalida, format!("Refused: {e}.")),
         WebhookError::NotFound => not_found(),
-        WebhookError::Cipher(e) => ApiError::unavailable(e.into()),
+        // Only the key service being down is worth a retry; a secret that does not open is
+        // a fault a retry cannot mend.
+        WebhookError::Cipher(e @ CipherError::Unavailable(_)) => ApiError::unavailable(e.into()),
+        WebhookError::Cipher(e @ (CipherError::Rejected | CipherError::Unexpected(_))) => ApiError::internal(e.into()),
         WebhookError::Store(e) => e.into(),
     }
 }
@@ -226,4 +229,18 @@ pub async fn event(state: &AppState, req: &Request) -> Result<Response, ApiError
         other => map_error(other),
     })?;
     Ok(json(StatusCode::OK, &uc::event_json(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn a_secret_that_does_not_open_is_a_500_and_only_an_unreachable_key_service_a_503() {
+        let status = |e: CipherError| map_error(WebhookError::Cipher(e)).kind.status();
+        assert_eq!(status(CipherError::Rejected), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(CipherError::Unexpected(anyhow::anyhow!("policy"))), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(CipherError::Unavailable(anyhow::anyhow!("throttled"))), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }
