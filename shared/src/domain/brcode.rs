@@ -195,11 +195,12 @@ impl BrCode {
 
     /// Decodes a payload, checking its structure, its CRC and the Pix required fields.
     pub fn decode(payload: &str) -> Result<Self, BrCodeError> {
-        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
-            return Err(BrCodeError::Length);
-        }
+        // Printable ASCII first, so that the length below counts characters (one byte each).
         if !is_printable(payload) {
             return Err(BrCodeError::Charset);
+        }
+        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
+            return Err(BrCodeError::Length);
         }
         let fields = parse_tlvs(payload, 0)?;
         let Some(&(63, crc_found, crc_at)) = fields.last() else {
@@ -383,6 +384,10 @@ mod tests {
             assert!(BrCode::decode(bad).is_err(), "{bad:?}");
         }
         assert_eq!(BrCode::decode("0002é1"), Err(BrCodeError::Charset));
+        // A long payload of non-ASCII characters is refused for its characters, not its bytes.
+        assert_eq!(BrCode::decode(&"é".repeat(MAX_PAYLOAD_LEN / 2 + 1)), Err(BrCodeError::Charset));
+        assert_eq!(BrCode::decode(&"0".repeat(MAX_PAYLOAD_LEN + 1)), Err(BrCodeError::Length));
+        assert_eq!(BrCode::decode(""), Err(BrCodeError::Length));
     }
 
     #[test]
