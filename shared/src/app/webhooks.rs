@@ -247,7 +247,7 @@ pub fn event_json(e: &Event) -> Value {
     json!({
         "id": e.id,
         "type": e.kind,
-        "timestamp": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timestamp": crate::bacen::timestamp(e.created_at),
         "data": e.data,
     })
 }

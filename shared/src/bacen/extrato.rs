@@ -1,6 +1,6 @@
 //! Balance and statement (our extensions, in the API Pix's style): `Saldo`, `Extrato`.
 
-use super::{timestamp, OptionalParametros};
+use super::{timestamp, Parametros};
 use crate::domain::money::Amount;
 use serde::Serialize;
 
@@ -51,6 +51,6 @@ impl<'a> Lancamento<'a> {
 /// `GET /extrato`.
 #[derive(Debug, Serialize)]
 pub struct Extrato<'a> {
-    pub parametros: OptionalParametros,
+    pub parametros: Parametros,
     pub lancamentos: Vec<Lancamento<'a>>,
 }

@@ -37,23 +37,10 @@ impl Paginacao {
     }
 }
 
-/// The `parametros` block of a list over an interval.
+/// The `parametros` block of a list: its interval (each bound when the list has one) and
+/// its page.
 #[derive(Debug, Serialize)]
 pub struct Parametros {
-    pub inicio: String,
-    pub fim: String,
-    pub paginacao: Paginacao,
-}
-
-impl Parametros {
-    pub fn new(inicio: DateTime<Utc>, fim: DateTime<Utc>, paginacao: Paginacao) -> Self {
-        Parametros { inicio: timestamp(inicio), fim: timestamp(fim), paginacao }
-    }
-}
-
-/// The `parametros` block of a list whose interval is optional (each bound when given).
-#[derive(Debug, Serialize)]
-pub struct OptionalParametros {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inicio: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,9 +48,15 @@ pub struct OptionalParametros {
     pub paginacao: Paginacao,
 }
 
-impl OptionalParametros {
-    pub fn new(inicio: Option<DateTime<Utc>>, fim: Option<DateTime<Utc>>, paginacao: Paginacao) -> Self {
-        OptionalParametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), paginacao }
+impl Parametros {
+    /// A list over a required interval.
+    pub fn new(inicio: DateTime<Utc>, fim: DateTime<Utc>, paginacao: Paginacao) -> Self {
+        Self::optional(Some(inicio), Some(fim), paginacao)
+    }
+
+    /// A list whose bounds are optional.
+    pub fn optional(inicio: Option<DateTime<Utc>>, fim: Option<DateTime<Utc>>, paginacao: Paginacao) -> Self {
+        Parametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), paginacao }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Webhooks in Bacen's JSON (`/webhook/{chave}`: `Webhook`, `WebhooksConsultados`) and ours
 //! (`/webhooks`: event endpoints and their deliveries).
 
-use super::{timestamp, OptionalParametros};
+use super::{timestamp, Parametros};
 use crate::domain::webhook::WebhookSecret;
 use crate::ports::{DeliverySummary, EndpointKind, WebhookEndpoint};
 use serde::Serialize;
@@ -36,7 +36,7 @@ impl<'a> Webhook<'a> {
 /// A page of `GET /webhook`.
 #[derive(Debug, Serialize)]
 pub struct WebhooksConsultados<'a> {
-    pub parametros: OptionalParametros,
+    pub parametros: Parametros,
     pub webhooks: Vec<Webhook<'a>>,
 }
 

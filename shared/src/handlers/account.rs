@@ -3,7 +3,7 @@
 use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::AppState;
 use crate::bacen::extrato::{Extrato, Lancamento, Saldo};
-use crate::bacen::{timestamp, OptionalParametros, Paginacao};
+use crate::bacen::{timestamp, Paginacao, Parametros};
 use crate::domain::ledger::EntryKind;
 use crate::domain::money::Amount;
 use crate::http::auth::authenticated;
@@ -42,9 +42,8 @@ fn tipo(kind: EntryKind) -> &'static str {
 }
 
 fn line<'a>(l: &'a StatementLine, ids: &OpaqueIds) -> Result<Lancamento<'a>, ApiError> {
-    let amount = Amount::from_centavos(l.amount.abs()).map_err(|e| {
-        ApiError::from(crate::ports::StoreError::Unexpected(anyhow::Error::new(e).context("posting amount")))
-    })?;
+    let amount = Amount::from_centavos(l.amount.abs())
+        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("posting amount")))?;
     Ok(Lancamento::new(ids.seal(l.id), l.at, tipo(l.kind), l.available, amount, l.amount >= 0, &l.reference))
 }
 
@@ -62,11 +61,7 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     let page = crate::app::account::statement(state, &merchant, &query).await?;
     let ids = OpaqueIds::new(state.cipher.as_ref(), IdSpace::StatementLine, merchant.id);
     let body = Extrato {
-        parametros: OptionalParametros::new(
-            query.inicio,
-            query.fim,
-            Paginacao::new(pagina, itens_por_pagina, page.total),
-        ),
+        parametros: Parametros::optional(query.inicio, query.fim, Paginacao::new(pagina, itens_por_pagina, page.total)),
         lancamentos: page.items.iter().map(|l| line(l, &ids)).collect::<Result<_, _>>()?,
     };
     Ok(json(StatusCode::OK, &body))

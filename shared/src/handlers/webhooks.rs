@@ -6,7 +6,7 @@ use crate::app::opaque_ids::{IdSpace, OpaqueIds};
 use crate::app::webhooks::{self as uc, WebhookError};
 use crate::app::AppState;
 use crate::bacen::webhooks::{Endpoint, Entrega, Webhook, WebhooksConsultados};
-use crate::bacen::{timestamp, OptionalParametros, Paginacao};
+use crate::bacen::{timestamp, Paginacao, Parametros};
 use crate::http::auth::authenticated;
 use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
@@ -135,7 +135,7 @@ pub async fn bacen_list(state: &AppState, req: &Request) -> Result<Response, Api
     q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
     let page = uc::list_bacen(state, &merchant, inicio, fim, pagina, itens).await.map_err(map_error)?;
     let body = WebhooksConsultados {
-        parametros: OptionalParametros::new(inicio, fim, Paginacao::new(pagina, itens, page.total)),
+        parametros: Parametros::optional(inicio, fim, Paginacao::new(pagina, itens, page.total)),
         webhooks: page.items.iter().map(Webhook::of).collect(),
     };
     Ok(json(StatusCode::OK, &body))

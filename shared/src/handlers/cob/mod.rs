@@ -11,7 +11,6 @@ use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, PathParams, Request, Response};
-use crate::ports::StoreError;
 use http::StatusCode;
 
 fn invalid(propriedade: &str, razao: &str) -> ApiError {
@@ -56,7 +55,7 @@ pub(super) fn map_error(e: ChargeError) -> ApiError {
 
 /// The request's fingerprint (a fault if its canonical form cannot be written).
 fn fingerprint(terms: &ChargeTerms) -> Result<[u8; 32], ApiError> {
-    terms.fingerprint().map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("charge fingerprint")).into())
+    terms.fingerprint().map_err(|e| ApiError::internal(anyhow::Error::new(e).context("charge fingerprint")))
 }
 
 /// `PUT /cob/{txid}`: create a charge with the merchant's txid (a repeated identical PUT
