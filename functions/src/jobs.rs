@@ -163,21 +163,23 @@ pub async fn authorize(state: &AppState, event: &serde_json::Value) -> Result<se
 pub async fn migrate() -> Result<(), Error> {
     tucano_shared::telemetry::init(true);
     let database_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
-    let kms = match std::env::var("KMS_KEY_ID") {
-        Ok(key_id) => Some((tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?, key_id)),
-        Err(_) => None,
-    };
+    let key_id = std::env::var("KMS_KEY_ID").ok();
     // In AWS the schema owner's password and the application role's are read from Secrets
     // Manager per invocation (never configured), inside the resource's answer: a failure
     // fails the deploy at once instead of leaving CloudFormation waiting.
     let owner_secret = std::env::var("DATABASE_PASSWORD_SECRET_ID").ok();
     let app_secret = std::env::var("APP_DB_PASSWORD_SECRET_ID").ok();
-    let source = if owner_secret.is_some() || app_secret.is_some() {
-        let aws = tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?;
-        Some(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new(&aws))
+    // One AWS context for both, read only when either is configured.
+    let aws = if key_id.is_some() || owner_secret.is_some() || app_secret.is_some() {
+        Some(tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?)
     } else {
         None
     };
+    let kms = aws.clone().zip(key_id);
+    let source = aws
+        .as_ref()
+        .filter(|_| owner_secret.is_some() || app_secret.is_some())
+        .map(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let (database_url, client, kms) = (&database_url, &client, &kms);
     let secrets = source.as_ref().map(|source| MigrationSecrets {
