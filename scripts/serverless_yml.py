@@ -227,7 +227,7 @@ def build():
         f = {"handler": fn, "role": f"{camel(fn)}Role"}
         event = {"method": method, "path": path}
         if access == "Merchant":
-            event["authorizer"] = {"name": "apiKey"}
+            event["authorizer"] = {"name": "accessToken"}
         f["events"] = [{"httpApi": event}]
         extra = []
         if access == "Merchant" and method != "GET":
@@ -636,7 +636,7 @@ HEADER = """\
 # script, not this file (a test checks the two agree).
 #
 # One Lambda per route (and per job) with its own least-privilege role, in private
-# subnets of three AZs; HTTP API with a cached Lambda authorizer for API keys; Aurora
+# subnets of three AZs; HTTP API with a cached Lambda authorizer for OAuth access tokens; Aurora
 # PostgreSQL Serverless v2 (PITR 35 days) behind RDS Proxy; DynamoDB idempotency table;
 # KMS keys with rotation; SQS + DLQ for webhooks; canary deploys rolled back on alarms.
 """
@@ -665,7 +665,7 @@ def render():
                     "subnetIds": [ref(f"PrivateSubnet{az}") for az in "ABC"]},
             "httpApi": {
                 "disableDefaultEndpoint": False,
-                "authorizers": {"apiKey": {
+                "authorizers": {"accessToken": {
                     "type": "request", "functionName": "authorizer",
                     "identitySource": ["$request.header.Authorization"],
                     "resultTtlInSeconds": 300, "enableSimpleResponses": True, "payloadVersion": "2.0"}},

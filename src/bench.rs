@@ -67,6 +67,7 @@ pub async fn register_merchant(pool: &sqlx::PgPool, name: &str, pix_key: &str) -
         fees: FeePlan { bps: 99, fixed: Amount::ZERO },
         individual: false,
         limits: Default::default(),
+        first_client: None,
     };
     PgMerchantStore::new(pool.clone()).register(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(api_key)
@@ -376,6 +377,7 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
             fees: FeePlan::default(),
             individual: false,
             limits: Default::default(),
+            first_client: None,
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: MerchantsCommand,
     },
+    /// Manage a merchant's OAuth clients (client credentials and scopes).
+    Clients {
+        #[command(subcommand)]
+        command: crate::clients::ClientsCommand,
+    },
     /// Finish transfers left EM_PROCESSAMENTO by asking the rail where each stands.
     Reconcile {
         /// Leave alone what was requested less than this many seconds ago.
@@ -111,7 +116,8 @@ pub enum SandboxCommand {
 
 #[derive(Subcommand)]
 pub enum MerchantsCommand {
-    /// Register a merchant with its receiving Pix key; prints its API key once.
+    /// Register a merchant with its receiving Pix key; prints its first OAuth client
+    /// (client_id and client_secret, every scope) and its legacy API key, once.
     Create {
         #[arg(long)]
         name: String,
@@ -138,7 +144,7 @@ pub enum MerchantsCommand {
         /// Largest transfer between 20:00 and 06:00 for individuals, in reais.
         #[arg(long, default_value = "1000.00")]
         limit_night: String,
-        /// Print {"id":...,"api_key":...} instead of text.
+        /// Print {"id", "client_id", "client_secret", "scope", "api_key"} instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -260,7 +266,7 @@ pub struct BenchOutput {
 
 /// A small pool on `DATABASE_URL` with every migration applied; the database is created
 /// first if the server does not have it yet.
-async fn migrated_pool() -> anyhow::Result<sqlx::PgPool> {
+pub async fn migrated_pool() -> anyhow::Result<sqlx::PgPool> {
     use sqlx::migrate::MigrateDatabase;
     let url = database_url()?;
     let exists = sqlx::Postgres::database_exists(&url)
@@ -330,6 +336,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             create_merchant(name, pix_key, city, fees, individual, limits, json).await
         }
+        Command::Clients { command } => crate::clients::run(command).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Webhooks { command: WebhooksCommand::Dispatch { once, idle_ms } } => dispatch(once, idle_ms).await,
@@ -510,6 +517,10 @@ async fn create_merchant(
     let pool = migrated_pool().await?;
     let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool);
     let api_key = ApiKey::generate();
+    let scopes = tucano_shared::domain::oauth::Scopes::all();
+    let (client, secret) =
+        tucano_shared::app::clients::new_client("default", scopes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client_id = client.id.clone();
     let new = NewMerchant {
         name: name.trim().into(),
         city: city.trim().into(),
@@ -518,6 +529,7 @@ async fn create_merchant(
         fees,
         individual,
         limits,
+        first_client: Some(client),
     };
     let id = match merchants.register(new).await {
         Ok(id) => id,
@@ -525,10 +537,15 @@ async fn create_merchant(
         Err(RegisterMerchantError::Store(e)) => return Err(anyhow::Error::new(e).context("registering the merchant")),
     };
     if json {
-        println!("{}", serde_json::json!({"id": id.to_string(), "api_key": api_key.expose()}));
+        println!(
+            "{}",
+            serde_json::json!({"id": id.to_string(), "client_id": client_id.as_str(), "client_secret": secret.expose(),
+                               "scope": scopes.to_string(), "api_key": api_key.expose()})
+        );
     } else {
-        println!("merchant {id} created");
-        println!("API key (shown once, store it now): {}", api_key.expose());
+        println!("merchant {id} created; its OAuth client (POST /oauth/token with these):");
+        crate::clients::print_credentials(&client_id, secret.expose(), scopes, false);
+        println!("legacy API key, every scope (shown once): {}", api_key.expose());
     }
     Ok(())
 }
@@ -578,7 +595,8 @@ fn print_routes(json: bool) {
         return;
     }
     for r in tucano_shared::routes::ROUTES {
-        println!("{:<6} {:<40} {:<22} {:?}", r.method, r.path, r.function, r.access);
+        let scope = r.access.scope().map(|s| s.as_str()).unwrap_or("");
+        println!("{:<6} {:<40} {:<22} {:<9} {}", r.method, r.path, r.function, r.access.name(), scope);
     }
     for j in tucano_shared::routes::JOBS {
         println!("{:<6} {:<40} {:<22} {:?}", "-", "-", j.function, j.trigger);

@@ -5,7 +5,9 @@
 pub mod bench;
 pub mod benches;
 pub mod cli;
+pub mod clients;
 pub mod coldstart;
+pub mod docs;
 pub mod firstresponse;
 pub mod roundtrips;
 pub mod sandbox;

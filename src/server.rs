@@ -1,5 +1,5 @@
 //! The local HTTP server: every route of the shared table in one process, the same
-//! handlers the Lambda functions run.
+//! handlers the Lambda functions run, and the API reference page (`/docs`).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
@@ -12,7 +12,11 @@ use tucano_shared::routes::{handle, resolve, too_large, unrouted, Resolved};
 
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(route).with_state(state);
+    let app = axum::Router::new()
+        .route("/docs", axum::routing::get(crate::docs::page))
+        .route("/docs/{file}", axum::routing::get(crate::docs::asset))
+        .fallback(route)
+        .with_state(state);
     axum::serve(listener, app).await
 }
 

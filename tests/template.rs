@@ -57,7 +57,7 @@ fn the_api_routes_are_the_route_table_with_the_authorizer_on_merchant_routes() {
         in_template.insert((key, custom));
     }
     let table: BTreeSet<(String, bool)> =
-        ROUTES.iter().map(|r| (format!("{} {}", r.method, r.path), r.access == Access::Merchant)).collect();
+        ROUTES.iter().map(|r| (format!("{} {}", r.method, r.path), matches!(r.access, Access::Merchant(_)))).collect();
     assert_eq!(in_template, table);
     let authorizers = of_type(&t, "AWS::ApiGatewayV2::Authorizer");
     assert_eq!(authorizers.len(), 1);
@@ -318,6 +318,7 @@ async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(p
             fees: Default::default(),
             individual: false,
             limits: Default::default(),
+            first_client: None,
         },
     )
     .await
@@ -335,14 +336,14 @@ async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(p
             "cob_put",
             event(
                 "PUT",
-                &format!("/cob/{txid}"),
+                &format!("/v2/cob/{txid}"),
                 key,
                 Some(r#"{"valor":{"original":"3.21"},"chave":"loja@example.com"}"#),
             ),
             201,
         ),
-        ("cob_get", event("GET", &format!("/cob/{txid}"), key, None), 200),
-        ("balance_get", event("GET", "/saldo", key, None), 200),
+        ("cob_get", event("GET", &format!("/v2/cob/{txid}"), key, None), 200),
+        ("balance_get", event("GET", "/v2/saldo", key, None), 200),
     ];
     for (function, ev, expected) in calls {
         let lambda = of_type(&t, "AWS::Lambda::Function")

@@ -123,9 +123,10 @@ pub async fn webhook_deliver() -> Result<(), Error> {
     .await
 }
 
-/// The HTTP API's Lambda authorizer (payload 2.0, simple responses): the API key in
-/// `Authorization` resolves to a merchant, whose id goes to the route in the context. API
-/// Gateway caches the answer per key for five minutes; the route checks the key again.
+/// The HTTP API's Lambda authorizer (payload 2.0, simple responses): the access token (or
+/// legacy API key) in `Authorization` resolves to a merchant, whose id goes to the route in
+/// the context. API Gateway caches the answer per header value for five minutes, across
+/// routes, so the route checks the token again, with its scope and revocation.
 pub async fn authorizer() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
@@ -149,7 +150,7 @@ pub async fn authorize(state: &AppState, event: &serde_json::Value) -> Result<se
         return Ok(serde_json::json!({"isAuthorized": false}));
     };
     match tucano_shared::http::auth::authenticate(state, &req).await {
-        Ok(m) => Ok(serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}})),
+        Ok((m, _)) => Ok(serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}})),
         Err(e) if e.kind.status().is_server_error() => Err("the API key could not be checked".into()),
         Err(_) => Ok(serde_json::json!({"isAuthorized": false})),
     }

@@ -5,9 +5,10 @@ use crate::app::key_policy::{
     self, BLIND_INDEX_KEY, DEVEDOR, FAVORECIDO, IDEMPOTENCY_RESPONSE, PAGADOR, WEBHOOK_SECRET,
 };
 use crate::app::AppState;
+use crate::domain::oauth::Scope;
 use crate::domain::quota::Quota;
-use crate::handlers::{account, cob, envio, payload, pix, rail, webhooks};
-use crate::http::auth::authenticate;
+use crate::handlers::{account, cob, envio, oauth, openapi, payload, pix, rail, webhooks};
+use crate::http::auth::{authenticate, require};
 use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{PathParams, Request, RequestId, Response, MAX_BODY_BYTES};
@@ -19,6 +20,8 @@ use tracing::Instrument;
 /// Every route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
+    OAuthToken,
+    OpenApiGet,
     CobPut,
     CobPost,
     CobPatch,
@@ -55,21 +58,42 @@ pub enum RouteId {
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// A merchant, with `Authorization: Bearer <api key>`.
-    Merchant,
-    /// Anyone (the payload location a payer's bank reads).
+    /// A merchant's client, with `Authorization: Bearer <access token>` granting the scope.
+    Merchant(Scope),
+    /// Anyone (the payload location a payer's bank reads; the token endpoint, where the
+    /// client authenticates itself).
     Public,
     /// The Pix rail, proven by the message signature the handler checks.
     Rail,
 }
 
+impl Access {
+    /// The rule's name (`Merchant`, `Public`, `Rail`), as `tucano routes --json` lists it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Merchant(_) => "Merchant",
+            Access::Public => "Public",
+            Access::Rail => "Rail",
+        }
+    }
+
+    /// The OAuth scope a merchant route requires.
+    pub fn scope(self) -> Option<Scope> {
+        match self {
+            Access::Merchant(scope) => Some(scope),
+            Access::Public | Access::Rail => None,
+        }
+    }
+}
+
 /// How a route treats `Idempotency-Key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
-    /// POST: the header is required.
+    /// POSTs of our own extensions: the header is required.
     Required,
     /// PUT/PATCH with a client-chosen id are idempotent by themselves; the header adds
-    /// exact response replay.
+    /// exact response replay. Also Bacen's `POST /cob`, which has no such header in the
+    /// spec: without one, each POST is a new charge.
     Optional,
     Off,
 }
@@ -94,11 +118,31 @@ pub struct Route {
 
 pub const ROUTES: &[Route] = &[
     Route {
+        id: RouteId::OpenApiGet,
+        method: "GET",
+        path: "/openapi.json",
+        function: "openapi_get",
+        access: Access::Public,
+        idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::OAuthToken,
+        method: "POST",
+        path: "/oauth/token",
+        function: "oauth_token",
+        access: Access::Public,
+        idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
+    },
+    Route {
         id: RouteId::CobPut,
         method: "PUT",
-        path: "/cob/{txid}",
+        path: "/v2/cob/{txid}",
         function: "cob_put",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::CobWrite),
         idempotency: Idempotency::Optional,
         keys: &[DEVEDOR],
         quota: Quota::Unlimited,
@@ -106,9 +150,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::CobPatch,
         method: "PATCH",
-        path: "/cob/{txid}",
+        path: "/v2/cob/{txid}",
         function: "cob_patch",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::CobWrite),
         idempotency: Idempotency::Optional,
         keys: &[DEVEDOR],
         quota: Quota::Unlimited,
@@ -116,29 +160,29 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::CobGet,
         method: "GET",
-        path: "/cob/{txid}",
+        path: "/v2/cob/{txid}",
         function: "cob_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::CobRead),
         idempotency: Idempotency::Off,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, PAGADOR],
         quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobPost,
         method: "POST",
-        path: "/cob",
+        path: "/v2/cob",
         function: "cob_post",
-        access: Access::Merchant,
-        idempotency: Idempotency::Required,
+        access: Access::Merchant(Scope::CobWrite),
+        idempotency: Idempotency::Optional,
         keys: &[DEVEDOR],
         quota: Quota::Unlimited,
     },
     Route {
         id: RouteId::CobList,
         method: "GET",
-        path: "/cob",
+        path: "/v2/cob",
         function: "cob_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::CobRead),
         idempotency: Idempotency::Off,
         keys: &[DEVEDOR],
         quota: Quota::List,
@@ -156,9 +200,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::PixGet,
         method: "GET",
-        path: "/pix/{e2eid}",
+        path: "/v2/pix/{e2eid}",
         function: "pix_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::PixRead),
         idempotency: Idempotency::Off,
         keys: &[PAGADOR],
         quota: Quota::Unlimited,
@@ -166,9 +210,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::PixList,
         method: "GET",
-        path: "/pix",
+        path: "/v2/pix",
         function: "pix_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::PixRead),
         idempotency: Idempotency::Off,
         keys: &[PAGADOR],
         quota: Quota::List,
@@ -176,9 +220,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::RefundPut,
         method: "PUT",
-        path: "/pix/{e2eid}/devolucao/{id}",
+        path: "/v2/pix/{e2eid}/devolucao/{id}",
         function: "refund_put",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::PixWrite),
         idempotency: Idempotency::Optional,
         keys: &[PAGADOR],
         quota: Quota::Unlimited,
@@ -186,9 +230,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::RefundGet,
         method: "GET",
-        path: "/pix/{e2eid}/devolucao/{id}",
+        path: "/v2/pix/{e2eid}/devolucao/{id}",
         function: "refund_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::PixRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -196,9 +240,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::BalanceGet,
         method: "GET",
-        path: "/saldo",
+        path: "/v2/saldo",
         function: "balance_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::SaldoRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -206,9 +250,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::StatementGet,
         method: "GET",
-        path: "/extrato",
+        path: "/v2/extrato",
         function: "statement_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::ExtratoRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::List,
@@ -216,9 +260,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::TransferPut,
         method: "PUT",
-        path: "/envio/{idEnvio}",
+        path: "/v2/envio/{idEnvio}",
         function: "transfer_put",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
         keys: &[FAVORECIDO],
         quota: Quota::Dict,
@@ -226,9 +270,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::TransferQrPut,
         method: "PUT",
-        path: "/envio/{idEnvio}/qrcode",
+        path: "/v2/envio/{idEnvio}/qrcode",
         function: "transfer_qr_put",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
         keys: &[FAVORECIDO],
         quota: Quota::Dict,
@@ -236,9 +280,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::TransferGet,
         method: "GET",
-        path: "/envio/{idEnvio}",
+        path: "/v2/envio/{idEnvio}",
         function: "transfer_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EnvioRead),
         idempotency: Idempotency::Off,
         keys: &[FAVORECIDO],
         quota: Quota::Unlimited,
@@ -246,9 +290,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::TransferList,
         method: "GET",
-        path: "/envio",
+        path: "/v2/envio",
         function: "transfer_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EnvioRead),
         idempotency: Idempotency::Off,
         keys: &[FAVORECIDO],
         quota: Quota::List,
@@ -256,9 +300,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::DictGet,
         method: "GET",
-        path: "/dict/{chave}",
+        path: "/v2/dict/{chave}",
         function: "dict_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::DictRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Dict,
@@ -266,9 +310,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::WebhookPut,
         method: "PUT",
-        path: "/webhook/{chave}",
+        path: "/v2/webhook/{chave}",
         function: "webhook_put",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhookWrite),
         idempotency: Idempotency::Optional,
         keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
@@ -276,9 +320,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::WebhookGet,
         method: "GET",
-        path: "/webhook/{chave}",
+        path: "/v2/webhook/{chave}",
         function: "webhook_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhookRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -286,9 +330,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::WebhookDelete,
         method: "DELETE",
-        path: "/webhook/{chave}",
+        path: "/v2/webhook/{chave}",
         function: "webhook_delete",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhookWrite),
         idempotency: Idempotency::Optional,
         keys: &[],
         quota: Quota::Unlimited,
@@ -296,9 +340,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::WebhookList,
         method: "GET",
-        path: "/webhook",
+        path: "/v2/webhook",
         function: "webhook_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhookRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::List,
@@ -306,9 +350,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointPost,
         method: "POST",
-        path: "/webhooks",
+        path: "/v2/webhooks",
         function: "endpoint_post",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Required,
         keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
@@ -316,9 +360,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointList,
         method: "GET",
-        path: "/webhooks",
+        path: "/v2/webhooks",
         function: "endpoint_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -326,9 +370,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointGet,
         method: "GET",
-        path: "/webhooks/{id}",
+        path: "/v2/webhooks/{id}",
         function: "endpoint_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -336,9 +380,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointDelete,
         method: "DELETE",
-        path: "/webhooks/{id}",
+        path: "/v2/webhooks/{id}",
         function: "endpoint_delete",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Optional,
         keys: &[],
         quota: Quota::Unlimited,
@@ -346,9 +390,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointRotate,
         method: "POST",
-        path: "/webhooks/{id}/segredo",
+        path: "/v2/webhooks/{id}/segredo",
         function: "endpoint_rotate",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Required,
         keys: &[WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
@@ -356,9 +400,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointReplay,
         method: "POST",
-        path: "/webhooks/{id}/reenviar",
+        path: "/v2/webhooks/{id}/reenviar",
         function: "endpoint_replay",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Required,
         keys: &[],
         quota: Quota::Unlimited,
@@ -366,9 +410,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EndpointDeliveries,
         method: "GET",
-        path: "/webhooks/{id}/entregas",
+        path: "/v2/webhooks/{id}/entregas",
         function: "endpoint_deliveries",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::WebhooksRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::List,
@@ -376,9 +420,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EventList,
         method: "GET",
-        path: "/eventos",
+        path: "/v2/eventos",
         function: "event_list",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EventosRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::List,
@@ -386,9 +430,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         id: RouteId::EventGet,
         method: "GET",
-        path: "/eventos/{id}",
+        path: "/v2/eventos/{id}",
         function: "event_get",
-        access: Access::Merchant,
+        access: Access::Merchant(Scope::EventosRead),
         idempotency: Idempotency::Off,
         keys: &[],
         quota: Quota::Unlimited,
@@ -449,7 +493,8 @@ pub fn table_json() -> serde_json::Value {
                 "function": r.function,
                 "method": r.method,
                 "path": r.path,
-                "access": format!("{:?}", r.access),
+                "access": r.access.name(),
+                "scope": r.access.scope().map(Scope::as_str),
                 "idempotency": format!("{:?}", r.idempotency),
                 "quota": format!("{:?}", r.quota),
                 "keys": r.keys,
@@ -611,13 +656,15 @@ async fn run(
     mut req: Request,
     request_id: &str,
 ) -> Result<Response, ApiError> {
-    if !req.body().is_empty() && !body_is_json_or_absent(&req) {
+    // The token endpoint reads forms too (RFC 6749); every other body is JSON.
+    if route.id != RouteId::OAuthToken && !req.body().is_empty() && !body_is_json_or_absent(&req) {
         return Err(ApiError::new(ProblemKind::TipoDeConteudoNaoSuportado, "Send the body as application/json."));
     }
     state.keep_db_auth_fresh().await?;
     let merchant = match route.access {
-        Access::Merchant => {
-            let m = authenticate(state, &req).await?;
+        Access::Merchant(scope) => {
+            let (m, scopes) = authenticate(state, &req).await?;
+            require(scopes, scope)?;
             crate::http::quota::admit(state, route.quota, &m).await?;
             req.extensions_mut().insert(m.clone());
             Some(m)
@@ -637,6 +684,8 @@ async fn run(
 
 async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Response, ApiError> {
     match route {
+        RouteId::OAuthToken => oauth::token(state, req).await,
+        RouteId::OpenApiGet => Ok(openapi::get()),
         RouteId::CobPut => cob::put(state, req).await,
         RouteId::CobPost => cob::post(state, req).await,
         RouteId::CobPatch => cob::patch(state, req).await,
@@ -687,13 +736,13 @@ mod tests {
 
     #[test]
     fn templates_match_and_decode_parameters() {
-        let Resolved::Found(route, params) = resolve(&Method::GET, "/cob/abc%41") else { panic!() };
+        let Resolved::Found(route, params) = resolve(&Method::GET, "/v2/cob/abc%41") else { panic!() };
         assert_eq!(route.id, RouteId::CobGet);
         assert_eq!(params.get("txid"), "abcA");
-        assert!(matches!(resolve(&Method::GET, "/cob"), Resolved::Found(r, _) if r.id == RouteId::CobList));
-        assert!(matches!(resolve(&Method::GET, "/cob/a/b"), Resolved::NotFound));
-        assert!(matches!(resolve(&Method::GET, "/cob/"), Resolved::NotFound));
+        assert!(matches!(resolve(&Method::GET, "/v2/cob"), Resolved::Found(r, _) if r.id == RouteId::CobList));
+        assert!(matches!(resolve(&Method::GET, "/v2/cob/a/b"), Resolved::NotFound));
+        assert!(matches!(resolve(&Method::GET, "/v2/cob/"), Resolved::NotFound));
         assert!(matches!(resolve(&Method::GET, "/nope"), Resolved::NotFound));
-        assert!(matches!(resolve(&Method::DELETE, "/cob/x"), Resolved::MethodNotAllowed(m) if m.len() == 3));
+        assert!(matches!(resolve(&Method::DELETE, "/v2/cob/x"), Resolved::MethodNotAllowed(m) if m.len() == 3));
     }
 }

@@ -9,14 +9,15 @@ use crate::adapters::local_cipher::LocalCipher;
 use crate::adapters::location_http::HttpLocationReader;
 use crate::adapters::postgres::iam_auth::IamPassword;
 use crate::adapters::postgres::{
-    lazy_pool, AccountDirectory, PgChargeStore, PgIdempotencyStore, PgLedger, PgMerchantStore, PgPixStore,
-    PgRateCounter, PgTransferStore, PgWebhookStore,
+    lazy_pool, AccountDirectory, PgChargeStore, PgClientStore, PgIdempotencyStore, PgLedger, PgMerchantStore,
+    PgPixStore, PgRateCounter, PgTransferStore, PgWebhookStore,
 };
 use crate::adapters::rail_http::HttpRail;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::webhook_http::HttpWebhookTransport;
 use crate::app::config::{CipherBackend, IdempotencyBackend, MIN_RAIL_SECRET};
 use crate::app::key_policy::PurposeGuard;
+use crate::app::oauth::{signing_keys, TokenGate};
 use crate::app::secrets::RotatingSecret;
 use crate::app::{AppState, Config};
 use crate::domain::webhook::ReceiverRules;
@@ -91,9 +92,12 @@ impl AppState {
             Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
         let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
         let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
+        let tokens = TokenGate::new(signing_keys(&*cipher), config.tokens);
         Ok(AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
+            clients: Arc::new(PgClientStore::new(pool.clone())),
+            tokens: Arc::new(tokens),
             charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
             transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),

@@ -88,11 +88,11 @@ async fn payer_documents_are_never_stored_in_plaintext(pool: PgPool) {
     let m = app.merchant("Loja", "loja@example.com").await;
     let mut body = charge_body("loja@example.com", "10.00");
     body["devedor"] = json!({"cpf": "12345678909", "nome": "Francisco da Silva"});
-    let (status, _, _) = call(app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).json(&body)).await;
+    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&body)).await;
     assert_eq!(status, 201);
     let mut body = charge_body("loja@example.com", "11.00");
     body["devedor"] = json!({"cnpj": "12ABC34501DE35", "nome": "Empresa"});
-    call(app.request(Method::PUT, &format!("/cob/{}", txid(2)), &m).json(&body)).await;
+    call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(2)), &m).json(&body)).await;
     app.notify(&json!({"tipo": "PIX_RECEBIDO", "id": "n1", "pix": {
         "endToEndId": "E9999999920261121130500000000001", "valor": "5.00", "chave": "loja@example.com",
         "horario": chrono::Utc::now().to_rfc3339(), "pagador": {"cpf": "52998224725", "nome": "Maria"}}}))
@@ -118,18 +118,21 @@ async fn payer_documents_are_never_stored_in_plaintext(pool: PgPool) {
         }
     }
     // The API still shows them to their merchant, and finds them by document.
-    let (_, _, cob) = call(app.request(Method::GET, &format!("/cob/{}", txid(1)), &m)).await;
+    let (_, _, cob) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
     assert_eq!(cob["devedor"]["cpf"], "12345678909");
     let (_, _, found) = call(app.request(
         Method::GET,
-        "/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cnpj=12ABC34501DE35",
+        "/v2/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cnpj=12ABC34501DE35",
         &m,
     ))
     .await;
     assert_eq!(found["cobs"].as_array().unwrap().len(), 1);
-    let (_, _, pix) =
-        call(app.request(Method::GET, "/pix?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cpf=52998224725", &m))
-            .await;
+    let (_, _, pix) = call(app.request(
+        Method::GET,
+        "/v2/pix?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cpf=52998224725",
+        &m,
+    ))
+    .await;
     assert_eq!(pix["pix"][0]["pagador"]["cpf"], "52998224725");
 }
 

@@ -10,26 +10,35 @@ use std::sync::Arc;
 const KEY: &str = "loja@example.com";
 
 #[sqlx::test(migrations = "./migrations")]
-async fn post_needs_a_key_and_a_repeated_request_replays_the_first_answer(pool: PgPool) {
+async fn a_repeated_keyed_post_replays_the_first_answer(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
     let body = charge_body(KEY, "10.00");
 
-    let (status, _, problem) = call(app.request(Method::POST, "/cob", &m).json(&body)).await;
+    let (status, _, problem) =
+        call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "a b").json(&body)).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}RequisicaoInvalida"));
-    let (status, _, _) = call(app.request(Method::POST, "/cob", &m).header("idempotency-key", "a b").json(&body)).await;
-    assert_eq!(status, 400);
     assert_eq!(app.count("charges").await, 0);
 
-    let first =
-        app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&body).send().await.unwrap();
+    let first = app
+        .request(Method::POST, "/v2/cob", &m)
+        .header("idempotency-key", "pedido-42")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 201);
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first_body = first.text().await.unwrap();
 
-    let again =
-        app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&body).send().await.unwrap();
+    let again = app
+        .request(Method::POST, "/v2/cob", &m)
+        .header("idempotency-key", "pedido-42")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.headers()["content-type"], "application/json");
@@ -38,7 +47,7 @@ async fn post_needs_a_key_and_a_repeated_request_replays_the_first_answer(pool: 
 
     let other = charge_body(KEY, "11.00");
     let (status, ct, problem) =
-        call(app.request(Method::POST, "/cob", &m).header("idempotency-key", "pedido-42").json(&other)).await;
+        call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "pedido-42").json(&other)).await;
     assert_eq!((status, ct.as_str()), (422, "application/problem+json"));
     assert_eq!(problem["type"], "https://tucano.dev/problems/ChaveIdempotenciaReutilizada");
     assert_eq!(app.count("charges").await, 1);
@@ -46,12 +55,32 @@ async fn post_needs_a_key_and_a_repeated_request_replays_the_first_answer(pool: 
     // Keys belong to one merchant: another merchant's identical key is independent.
     let b = app.merchant("Outra", "+5581999990000").await;
     let (status, _, _) = call(
-        app.request(Method::POST, "/cob", &b)
+        app.request(Method::POST, "/v2/cob", &b)
             .header("idempotency-key", "pedido-42")
             .json(&charge_body("+5581999990000", "1.00")),
     )
     .await;
     assert_eq!(status, 201);
+}
+
+/// A Bacen client sends `POST /cob` without the header (the spec has none): it works, as
+/// any POST does without one — each is a new charge.
+#[sqlx::test(migrations = "./migrations")]
+async fn post_cob_works_without_a_key_and_our_own_posts_still_need_one(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    for _ in 0..2 {
+        let (status, _, cob) = call(app.request(Method::POST, "/v2/cob", &m).json(&charge_body(KEY, "10.00"))).await;
+        assert_eq!(status, 201, "{cob}");
+    }
+    assert_eq!(app.count("charges").await, 2);
+    let (status, _, problem) = call(
+        app.request(Method::POST, "/v2/webhooks", &m).json(&serde_json::json!({"webhookUrl": "https://example.com/h"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}RequisicaoInvalida"));
+    assert_eq!(app.count("webhook_endpoints").await, 0);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -64,7 +93,7 @@ async fn two_hundred_concurrent_identical_posts_run_once(pool: PgPool) {
             let (app, m, body) = (app.clone(), m.clone(), body.clone());
             tokio::spawn(async move {
                 let res = app
-                    .request(Method::POST, "/cob", &m)
+                    .request(Method::POST, "/v2/cob", &m)
                     .header("idempotency-key", "storm")
                     .json(&body)
                     .send()
@@ -113,7 +142,7 @@ async fn two_hundred_concurrent_refund_requests_move_money_once(pool: PgPool) {
     let m = Arc::new(app.merchant("Loja", KEY).await);
     let e2eid = "E9999999920261121130500000000077";
     received(&app, e2eid).await;
-    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let path = format!("/v2/pix/{e2eid}/devolucao/d1");
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let (app, m, path) = (app.clone(), m.clone(), path.clone());
@@ -141,7 +170,7 @@ async fn a_lost_idempotency_record_cannot_make_money_move_twice(pool: PgPool) {
     let m = app.merchant("Loja", KEY).await;
     let e2eid = "E9999999920261121130500000000078";
     received(&app, e2eid).await;
-    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let path = format!("/v2/pix/{e2eid}/devolucao/d1");
     let put =
         || app.request(Method::PUT, &path, &m).header("idempotency-key", "k-refund").json(&json!({"valor": "10.00"}));
 
@@ -171,7 +200,7 @@ async fn a_request_that_fails_server_side_releases_its_key_for_a_retry(pool: PgP
     let req = || {
         http::Request::builder()
             .method("POST")
-            .uri("/cob")
+            .uri("/v2/cob")
             .header("idempotency-key", "flaky")
             .body(bytes::Bytes::from_static(b"{}"))
             .unwrap()

@@ -58,7 +58,7 @@ async fn logs_carry_request_merchant_and_trace_ids_and_no_personal_data(pool: Pg
     let with_cpf = json!({"calendario": {"expiracao": 3600}, "valor": {"original": "10.00"}, "chave": KEY,
                           "devedor": {"cpf": CPF, "nome": "Fulano de Tal"}});
     let res = client
-        .put(format!("{base}/cob/{}", txid(1)))
+        .put(format!("{base}/v2/cob/{}", txid(1)))
         .bearer_auth(&m.api_key)
         .header("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
         .json(&with_cpf)
@@ -69,22 +69,22 @@ async fn logs_carry_request_merchant_and_trace_ids_and_no_personal_data(pool: Pg
     let bad_cpf = json!({"calendario": {"expiracao": 3600}, "valor": {"original": "10.00"}, "chave": KEY,
                          "devedor": {"cpf": "52998224724", "nome": "Fulano"}});
     let res =
-        client.put(format!("{base}/cob/{}", txid(2))).bearer_auth(&m.api_key).json(&bad_cpf).send().await.unwrap();
+        client.put(format!("{base}/v2/cob/{}", txid(2))).bearer_auth(&m.api_key).json(&bad_cpf).send().await.unwrap();
     assert_eq!(res.status(), 400);
     let res = client
-        .get(format!("{base}/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cpf={CPF}"))
+        .get(format!("{base}/v2/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&cpf={CPF}"))
         .bearer_auth(&m.api_key)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     let res =
-        client.get(format!("{base}/cob/{}", txid(1))).bearer_auth(format!("{}x", m.api_key)).send().await.unwrap();
+        client.get(format!("{base}/v2/cob/{}", txid(1))).bearer_auth(format!("{}x", m.api_key)).send().await.unwrap();
     assert_eq!(res.status(), 401);
     // Keys inside URLs: a CPF and an e-mail in the path of a directory lookup, which goes
     // on to the rail with the key in its own URL.
     for key in [CPF, "cliente.final%40example.com"] {
-        client.get(format!("{base}/dict/{key}")).bearer_auth(&m.api_key).send().await.unwrap();
+        client.get(format!("{base}/v2/dict/{key}")).bearer_auth(&m.api_key).send().await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().await.unwrap();

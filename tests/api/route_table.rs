@@ -52,7 +52,7 @@ fn jobs_are_declared_with_their_triggers() {
         let events = doc["functions"][job.function]["events"].as_sequence().map(Vec::as_slice).unwrap_or_default();
         match job.trigger {
             Trigger::Authorizer => {
-                let a = &doc["provider"]["httpApi"]["authorizers"]["apiKey"];
+                let a = &doc["provider"]["httpApi"]["authorizers"]["accessToken"];
                 assert_eq!(a["functionName"].as_str(), Some(job.function));
                 assert!(events.is_empty());
                 continue;
@@ -90,7 +90,8 @@ fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings(
     for (json, route) in routes.iter().zip(ROUTES) {
         assert_eq!(json["function"], route.function);
         assert_eq!((json["method"].as_str(), json["path"].as_str()), (Some(route.method), Some(route.path)));
-        assert_eq!(json["access"], format!("{:?}", route.access));
+        assert_eq!(json["access"], route.access.name());
+        assert_eq!(json["scope"].as_str(), route.access.scope().map(|s| s.as_str()));
         assert_eq!(json["idempotency"], format!("{:?}", route.idempotency));
         assert_eq!(json["quota"], format!("{:?}", route.quota));
         assert_eq!(json["keys"], serde_json::json!(route.keys), "{}", route.function);
@@ -106,4 +107,47 @@ fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings(
         }
     }
     assert_eq!(printed["cold_start_keys"], serde_json::json!([tucano_shared::app::key_policy::BLIND_INDEX_KEY]));
+}
+
+/// The committed OpenAPI document (served at `/openapi.json`) describes exactly the routes
+/// of the table, each under its function's operationId and, for merchant routes, with the
+/// scope the table requires.
+#[test]
+fn the_openapi_document_describes_exactly_the_routes_of_the_table() {
+    use tucano_shared::routes::Access;
+    let doc: serde_json::Value = serde_json::from_str(tucano_shared::handlers::openapi::DOCUMENT).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut described = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let function = op["operationId"].as_str().unwrap().to_owned();
+            described.insert((function.clone(), method.to_uppercase(), path.clone()));
+            let route =
+                ROUTES.iter().find(|r| r.function == function).unwrap_or_else(|| panic!("{function} is no route"));
+            let security = &op["security"];
+            match route.access {
+                Access::Merchant(scope) => {
+                    assert_eq!(security, &serde_json::json!([{"OAuth2": [scope.as_str()]}]), "{function}")
+                }
+                Access::Public | Access::Rail => assert!(
+                    security.as_array().is_some_and(|s| s.iter().all(|x| x.get("OAuth2").is_none())),
+                    "{function} needs no token"
+                ),
+            }
+            for code in ["500", "503"].iter().filter(|_| function != "oauth_token") {
+                assert!(op["responses"].get(*code).is_some(), "{function} documents {code}");
+            }
+        }
+    }
+    assert_eq!(described, table(), "the document and the table list the same operations");
+    let scopes =
+        doc["components"]["securitySchemes"]["OAuth2"]["flows"]["clientCredentials"]["scopes"].as_object().unwrap();
+    for scope in tucano_shared::domain::oauth::Scope::ALL {
+        assert!(scopes.contains_key(scope.as_str()), "{scope} is documented");
+    }
+    let text = tucano_shared::handlers::openapi::DOCUMENT;
+    assert!(!text.contains("\"pattern\": \"/^"), "Bacen's slashed CPF pattern is fixed");
+    let unanchored: Vec<_> =
+        text.match_indices("\"pattern\": \"").filter(|(i, m)| !text[i + m.len()..].starts_with('^')).collect();
+    assert!(unanchored.is_empty(), "every pattern is anchored");
 }

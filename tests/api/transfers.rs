@@ -38,25 +38,25 @@ async fn a_transfer_by_key_is_reserved_then_settled_and_moves_money_exactly(pool
     fund(&app, 1, "100.00").await;
 
     // What a banking app shows before paying.
-    let (status, _, dict) = call(app.request(Method::GET, &format!("/dict/{SUPPLIER}"), &m)).await;
+    let (status, _, dict) = call(app.request(Method::GET, &format!("/v2/dict/{SUPPLIER}"), &m)).await;
     assert_eq!(status, 200);
     assert_eq!(dict["nome"], "Fornecedor Exemplo Ltda");
     assert_eq!(dict["documento"], "12.***.***/0001-**");
 
     let (status, _, envio) =
-        call(app.request(Method::PUT, "/envio/pagamento1", &m).json(&by_key("30.00", SUPPLIER))).await;
+        call(app.request(Method::PUT, "/v2/envio/pagamento1", &m).json(&by_key("30.00", SUPPLIER))).await;
     assert_eq!(status, 201, "{envio}");
     assert_eq!(envio["status"], "EM_PROCESSAMENTO");
     assert_eq!(envio["favorecido"]["nome"], "Fornecedor Exemplo Ltda");
     assert_eq!(envio["endToEndId"].as_str().unwrap().len(), 32);
-    let done = app.eventually(&m, "/envio/pagamento1", |e| e["status"] == "REALIZADO").await;
+    let done = app.eventually(&m, "/v2/envio/pagamento1", |e| e["status"] == "REALIZADO").await;
     assert!(done["horario"]["liquidacao"].is_string());
     assert_eq!(app.saldo(&m).await, ("70.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_reserve").await, 1);
     assert_eq!(movements(&app, "transfer_settle").await, 1);
 
     let (_, _, list) =
-        call(app.request(Method::GET, "/envio?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z", &m)).await;
+        call(app.request(Method::GET, "/v2/envio?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z", &m)).await;
     assert_eq!(list["envios"].as_array().unwrap().len(), 1);
     app.assert_ledger_ok().await;
 }
@@ -81,25 +81,28 @@ async fn transfers_by_br_code_and_by_bank_account_settle(pool: PgPool) {
     .encode()
     .unwrap();
     let (status, _, e) =
-        call(app.request(Method::PUT, "/envio/qr1/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
+        call(app.request(Method::PUT, "/v2/envio/qr1/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
     assert_eq!(status, 201, "{e}");
     assert_eq!(e["valor"], "12.00");
     assert_eq!(e["txid"], "pedido9");
     // Another amount than the code fixes is refused.
-    let (status, _, problem) =
-        call(app.request(Method::PUT, "/envio/qr2/qrcode", &m).json(&json!({"pixCopiaECola": code, "valor": "13.00"})))
-            .await;
+    let (status, _, problem) = call(
+        app.request(Method::PUT, "/v2/envio/qr2/qrcode", &m).json(&json!({"pixCopiaECola": code, "valor": "13.00"})),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], "https://tucano.dev/problems/EnvioOperacaoInvalida");
 
     // A dynamic code: another merchant's charge, read from its payload location.
     let seller = app.merchant("Joao Pereira", "52998224725").await;
-    let (_, _, cob) =
-        call(app.request(Method::PUT, &format!("/cob/{}", txid(7)), &seller).json(&charge_body("52998224725", "8.50")))
-            .await;
-    let (status, _, e) =
-        call(app.request(Method::PUT, "/envio/qr3/qrcode", &m).json(&json!({"pixCopiaECola": cob["pixCopiaECola"]})))
-            .await;
+    let (_, _, cob) = call(
+        app.request(Method::PUT, &format!("/v2/cob/{}", txid(7)), &seller).json(&charge_body("52998224725", "8.50")),
+    )
+    .await;
+    let (status, _, e) = call(
+        app.request(Method::PUT, "/v2/envio/qr3/qrcode", &m).json(&json!({"pixCopiaECola": cob["pixCopiaECola"]})),
+    )
+    .await;
     assert_eq!(status, 201, "{e}");
     assert_eq!(e["valor"], "8.50");
     assert_eq!(e["txid"], txid(7));
@@ -107,7 +110,7 @@ async fn transfers_by_br_code_and_by_bank_account_settle(pool: PgPool) {
     // A bank account given by hand; its holder's document is kept encrypted.
     let conta = json!({"valor": "10.00", "favorecido": {"contaBanco": {
         "ispb": "60701190", "agencia": "0001", "conta": "123456", "tipoConta": "CACC", "cpf": "12345678909", "nome": "Ana"}}});
-    let (status, _, e) = call(app.request(Method::PUT, "/envio/conta1", &m).json(&conta)).await;
+    let (status, _, e) = call(app.request(Method::PUT, "/v2/envio/conta1", &m).json(&conta)).await;
     assert_eq!(status, 201, "{e}");
     assert_eq!(e["favorecido"]["contaBanco"]["documento"], "***.456.789-**");
     let dump: String =
@@ -115,21 +118,21 @@ async fn transfers_by_br_code_and_by_bank_account_settle(pool: PgPool) {
     assert!(!dump.contains("12345678909"));
 
     for id in ["qr1", "qr3", "conta1"] {
-        app.eventually(&m, &format!("/envio/{id}"), |e| e["status"] == "REALIZADO").await;
+        app.eventually(&m, &format!("/v2/envio/{id}"), |e| e["status"] == "REALIZADO").await;
     }
     // Once the charge is no longer ATIVA (here its seller removes it), a retry of the
     // transfer that paid it still answers that transfer: it does not read the location
     // again, which would now refuse the code.
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
-    let (status, _, _) = call(app.request(Method::PATCH, &format!("/cob/{}", txid(7)), &seller).json(&remove)).await;
+    let (status, _, _) = call(app.request(Method::PATCH, &format!("/v2/cob/{}", txid(7)), &seller).json(&remove)).await;
     assert_eq!(status, 200);
     let retry = json!({"pixCopiaECola": cob["pixCopiaECola"]});
-    let (status, _, again) = call(app.request(Method::PUT, "/envio/qr3/qrcode", &m).json(&retry)).await;
+    let (status, _, again) = call(app.request(Method::PUT, "/v2/envio/qr3/qrcode", &m).json(&retry)).await;
     assert_eq!(status, 201, "{again}");
-    let (_, _, paid) = call(app.request(Method::GET, "/envio/qr3", &m)).await;
+    let (_, _, paid) = call(app.request(Method::GET, "/v2/envio/qr3", &m)).await;
     assert_eq!(again["endToEndId"], paid["endToEndId"]);
     let other = json!({"pixCopiaECola": cob["pixCopiaECola"], "valor": "9.00"});
-    let (status, _, _) = call(app.request(Method::PUT, "/envio/qr3/qrcode", &m).json(&other)).await;
+    let (status, _, _) = call(app.request(Method::PUT, "/v2/envio/qr3/qrcode", &m).json(&other)).await;
     assert_eq!(status, 400, "another amount under the same idEnvio is another request");
     assert_eq!(app.saldo(&m).await, ("69.50".into(), "0.00".into()));
     app.assert_ledger_ok().await;
@@ -148,19 +151,20 @@ async fn a_br_code_whose_location_points_inside_the_network_is_refused_without_c
     .await;
     let m = app.merchant("Loja", KEY).await;
     let seller = app.merchant("Joao Pereira", "52998224725").await;
-    let (_, _, cob) =
-        call(app.request(Method::PUT, &format!("/cob/{}", txid(8)), &seller).json(&charge_body("52998224725", "8.50")))
-            .await;
+    let (_, _, cob) = call(
+        app.request(Method::PUT, &format!("/v2/cob/{}", txid(8)), &seller).json(&charge_body("52998224725", "8.50")),
+    )
+    .await;
     let code = cob["pixCopiaECola"].as_str().unwrap();
     assert!(code.contains(&format!("127.0.0.1:{port}")), "{code}");
     let (status, _, problem) =
-        call(app.request(Method::PUT, "/envio/inside/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
+        call(app.request(Method::PUT, "/v2/envio/inside/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["type"], "https://tucano.dev/problems/EnvioOperacaoInvalida");
     assert_eq!(problem["violacoes"][0]["razao"], "the payload location could not be read (LOCATION_BLOCKED)");
     let accepted = tokio::time::timeout(std::time::Duration::from_millis(300), inside.accept()).await;
     assert!(accepted.is_err(), "the reader connected to an internal address");
-    let (status, _, _) = call(app.request(Method::GET, "/envio/inside", &m)).await;
+    let (status, _, _) = call(app.request(Method::GET, "/v2/envio/inside", &m)).await;
     assert_eq!(status, 404, "nothing was made");
 }
 
@@ -170,9 +174,9 @@ async fn a_rail_rejection_releases_the_reservation(pool: PgPool) {
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 3, "50.00").await;
     app.rail_control(json!({"envios": "REJEITAR"})).await;
-    let (status, _, _) = call(app.request(Method::PUT, "/envio/r1", &m).json(&by_key("20.00", SUPPLIER))).await;
+    let (status, _, _) = call(app.request(Method::PUT, "/v2/envio/r1", &m).json(&by_key("20.00", SUPPLIER))).await;
     assert_eq!(status, 201);
-    let e = app.eventually(&m, "/envio/r1", |e| e["status"] == "NAO_REALIZADO").await;
+    let e = app.eventually(&m, "/v2/envio/r1", |e| e["status"] == "NAO_REALIZADO").await;
     assert!(e["motivo"].is_string());
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_void").await, 1);
@@ -189,7 +193,7 @@ async fn fifty_concurrent_transfers_above_the_balance_send_exactly_what_is_affor
             let (app, m) = (app.clone(), m.clone());
             tokio::spawn(async move {
                 let (status, _, _) =
-                    call(app.request(Method::PUT, &format!("/envio/lote{i}"), &m).json(&by_key("3.00", SUPPLIER)))
+                    call(app.request(Method::PUT, &format!("/v2/envio/lote{i}"), &m).json(&by_key("3.00", SUPPLIER)))
                         .await;
                 status
             })
@@ -206,7 +210,7 @@ async fn fifty_concurrent_transfers_above_the_balance_send_exactly_what_is_affor
     assert_eq!(ok, 33, "3.00 fits 33 times in 100.00");
     assert_eq!(movements(&app, "transfer_reserve").await, 33);
     for i in 0..50 {
-        let (status, _, e) = call(app.request(Method::GET, &format!("/envio/lote{i}"), &m)).await;
+        let (status, _, e) = call(app.request(Method::GET, &format!("/v2/envio/lote{i}"), &m)).await;
         if status == 200 {
             assert_ne!(e["status"], "NAO_REALIZADO");
         }
@@ -226,7 +230,7 @@ async fn the_same_id_envio_sent_twenty_times_at_once_moves_money_once(pool: PgPo
         .map(|_| {
             let (app, m) = (app.clone(), m.clone());
             tokio::spawn(async move {
-                call(app.request(Method::PUT, "/envio/unico", &m).json(&by_key("40.00", SUPPLIER))).await
+                call(app.request(Method::PUT, "/v2/envio/unico", &m).json(&by_key("40.00", SUPPLIER))).await
             })
         })
         .collect();
@@ -237,13 +241,13 @@ async fn the_same_id_envio_sent_twenty_times_at_once_moves_money_once(pool: PgPo
         e2eids.insert(e["endToEndId"].as_str().unwrap().to_owned());
     }
     assert_eq!(e2eids.len(), 1, "every answer is the same transfer");
-    app.eventually(&m, "/envio/unico", |e| e["status"] == "REALIZADO").await;
+    app.eventually(&m, "/v2/envio/unico", |e| e["status"] == "REALIZADO").await;
     assert_eq!(movements(&app, "transfer_reserve").await, 1);
     assert_eq!(app.saldo(&m).await, ("60.00".into(), "0.00".into()));
     let e2eid = e2eids.into_iter().next().unwrap();
     assert_eq!(app.rail_order(&format!("/envios/{e2eid}")).await["pedidos"], 1, "one order reached the rail");
     // The same id with another body is refused.
-    let (status, _, _) = call(app.request(Method::PUT, "/envio/unico", &m).json(&by_key("41.00", SUPPLIER))).await;
+    let (status, _, _) = call(app.request(Method::PUT, "/v2/envio/unico", &m).json(&by_key("41.00", SUPPLIER))).await;
     assert_eq!(status, 400);
     app.assert_ledger_ok().await;
 }
@@ -274,7 +278,7 @@ async fn limit_violations_bad_keys_and_bad_input_move_nothing(pool: PgPool) {
         ("bad idEnvio", "l-7", by_key("1.00", SUPPLIER), 400, "EnvioOperacaoInvalida"),
     ];
     for (case, id, body, status, kind) in cases {
-        let (got, ct, problem) = call(app.request(Method::PUT, &format!("/envio/{id}"), &m).json(&body)).await;
+        let (got, ct, problem) = call(app.request(Method::PUT, &format!("/v2/envio/{id}"), &m).json(&body)).await;
         assert_eq!(got, status, "{case}: {problem}");
         assert_eq!(ct, "application/problem+json", "{case}");
         assert_eq!(problem["type"], format!("https://tucano.dev/problems/{kind}"), "{case}");
@@ -282,9 +286,10 @@ async fn limit_violations_bad_keys_and_bad_input_move_nothing(pool: PgPool) {
     assert_eq!(app.count("transfers").await, 0);
 
     // Within limits it goes; the daily total then stops the next one.
-    let (status, _, _) = call(app.request(Method::PUT, "/envio/d1", &m).json(&by_key("500.00", SUPPLIER))).await;
+    let (status, _, _) = call(app.request(Method::PUT, "/v2/envio/d1", &m).json(&by_key("500.00", SUPPLIER))).await;
     assert_eq!(status, 201);
-    let (status, _, problem) = call(app.request(Method::PUT, "/envio/d2", &m).json(&by_key("100.01", SUPPLIER))).await;
+    let (status, _, problem) =
+        call(app.request(Method::PUT, "/v2/envio/d2", &m).json(&by_key("100.01", SUPPLIER))).await;
     assert_eq!(status, 400);
     assert_eq!(problem["violacoes"][0]["propriedade"], "valor");
     assert_eq!(app.count("transfers").await, 1);
@@ -342,18 +347,19 @@ async fn after_a_crash_between_reserve_and_settlement_the_reconciler_finishes_ev
 
     // 2. The rail settles an order but its notification is lost.
     app.rail_control(json!({"notificar": false})).await;
-    let (status, _, quiet) = call(app.request(Method::PUT, "/envio/quiet1", &m).json(&by_key("10.00", SUPPLIER))).await;
+    let (status, _, quiet) =
+        call(app.request(Method::PUT, "/v2/envio/quiet1", &m).json(&by_key("10.00", SUPPLIER))).await;
     assert_eq!(status, 201);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let (_, _, still) = call(app.request(Method::GET, "/envio/quiet1", &m)).await;
+    let (_, _, still) = call(app.request(Method::GET, "/v2/envio/quiet1", &m)).await;
     assert_eq!(still["status"], "EM_PROCESSAMENTO");
     app.rail_control(json!({"notificar": true})).await;
 
     // The reconciler asks the rail: resends what it never got, applies what it decided.
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!((report.checked, report.resent, report.settled), (2, 1, 1), "{report:?}");
-    app.eventually(&m, "/envio/crash1", |e| e["status"] == "REALIZADO").await;
-    let (_, _, q) = call(app.request(Method::GET, "/envio/quiet1", &m)).await;
+    app.eventually(&m, "/v2/envio/crash1", |e| e["status"] == "REALIZADO").await;
+    let (_, _, q) = call(app.request(Method::GET, "/v2/envio/quiet1", &m)).await;
     assert_eq!(q["status"], "REALIZADO");
 
     // A second pass finds nothing; nothing was sent twice; the money moved exactly.
@@ -392,15 +398,15 @@ async fn at_night_an_individual_may_not_send_more_than_the_night_limit(pool: PgP
     app.notify(&n).await;
 
     let (status, _, problem) =
-        call(app.request(Method::PUT, "/envio/noite1", &person).json(&by_key("1000.01", SUPPLIER))).await;
+        call(app.request(Method::PUT, "/v2/envio/noite1", &person).json(&by_key("1000.01", SUPPLIER))).await;
     assert_eq!(status, 400, "{problem}");
     assert!(problem["violacoes"][0]["razao"].as_str().unwrap().contains("20:00"));
     let (status, _, _) =
-        call(app.request(Method::PUT, "/envio/noite2", &person).json(&by_key("1000.00", SUPPLIER))).await;
+        call(app.request(Method::PUT, "/v2/envio/noite2", &person).json(&by_key("1000.00", SUPPLIER))).await;
     assert_eq!(status, 201);
     // Companies are not under the night limit.
     let (status, _, _) =
-        call(app.request(Method::PUT, "/envio/noite3", &company).json(&by_key("3000.00", SUPPLIER))).await;
+        call(app.request(Method::PUT, "/v2/envio/noite3", &company).json(&by_key("3000.00", SUPPLIER))).await;
     assert_eq!(status, 201);
     assert_eq!(movements(&app, "transfer_reserve").await, 2);
     app.assert_ledger_ok().await;
@@ -430,7 +436,7 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     .await;
     let m = app.merchant(KEY, KEY).await;
     let other = app.merchant("Outra", "outra@example.com").await;
-    let lookup = |who: &TestMerchant, key: &str| app.request(Method::GET, &format!("/dict/{key}"), who).send();
+    let lookup = |who: &TestMerchant, key: &str| app.request(Method::GET, &format!("/v2/dict/{key}"), who).send();
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "25 -> 24");
     assert_eq!(lookup(&m, "ninguem@example.com").await.unwrap().status(), 404, "a miss costs 20: 24 -> 4");
     for _ in 0..4 {
@@ -443,7 +449,7 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     let problem: Value = over.json().await.unwrap();
     assert!(problem["type"].as_str().unwrap().ends_with("/RateLimited"), "{problem}");
     // Sending to a key also reveals who holds it: the same bucket, and nothing is made.
-    let (status, _, _) = call(app.request(Method::PUT, "/envio/enumera1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    let (status, _, _) = call(app.request(Method::PUT, "/v2/envio/enumera1", &m).json(&by_key("1.00", SUPPLIER))).await;
     assert_eq!(status, 429);
     let transfers: i64 = sqlx::query_scalar("SELECT count(*) FROM transfers").fetch_one(&app.pool).await.unwrap();
     assert_eq!(transfers, 0);
@@ -454,7 +460,9 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     // after Retry-After runs it.
     fund(&app, 7, "10.00").await;
     let pay = || {
-        app.request(Method::PUT, "/envio/pago1", &m).header("idempotency-key", "pago-1").json(&by_key("1.00", SUPPLIER))
+        app.request(Method::PUT, "/v2/envio/pago1", &m)
+            .header("idempotency-key", "pago-1")
+            .json(&by_key("1.00", SUPPLIER))
     };
     assert_eq!(call(pay()).await.0, 429);
     *clock.0.lock().unwrap() = start + chrono::Duration::seconds(30);
@@ -463,11 +471,12 @@ async fn key_lookups_beyond_the_merchants_token_bucket_get_429_with_retry_after_
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 200, "the order gave its token back");
     assert_eq!(lookup(&m, SUPPLIER).await.unwrap().status(), 429);
     // A retry of the transfer asks the directory nothing, so costs nothing.
-    let (status, _, again) = call(app.request(Method::PUT, "/envio/pago1", &m).json(&by_key("1.00", SUPPLIER))).await;
+    let (status, _, again) =
+        call(app.request(Method::PUT, "/v2/envio/pago1", &m).json(&by_key("1.00", SUPPLIER))).await;
     assert!((200..300).contains(&status), "{again}");
     assert_eq!(again["endToEndId"], envio["endToEndId"]);
     // Lists have a quota of their own, per minute.
-    let lists = statuses(&app, &m, "/cob?inicio=2026-11-01T00:00:00Z&fim=2026-12-31T00:00:00Z", 3).await;
+    let lists = statuses(&app, &m, "/v2/cob?inicio=2026-11-01T00:00:00Z&fim=2026-12-31T00:00:00Z", 3).await;
     assert_eq!(lists, [200, 200, 429]);
 }
 

@@ -22,7 +22,7 @@ async fn subscribe(app: &TestApp, m: &TestMerchant, url: &str, eventos: Option<V
     }
     let key = uuid::Uuid::new_v4().to_string();
     let (status, _, b) =
-        call(app.request(Method::POST, "/webhooks", m).header("idempotency-key", key).json(&body)).await;
+        call(app.request(Method::POST, "/v2/webhooks", m).header("idempotency-key", key).json(&body)).await;
     assert_eq!(status, 201, "{b}");
     (b["id"].as_str().unwrap().to_owned(), b["segredo"].as_str().unwrap().to_owned())
 }
@@ -68,7 +68,7 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
     let receiver = Receiver::start(|_| Answer::Ok).await;
 
     let register = || {
-        app.request(Method::PUT, &format!("/webhook/{KEY}"), &m)
+        app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m)
             .header("idempotency-key", "registra-1")
             .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)}))
     };
@@ -81,20 +81,20 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
     // (the stored answer is sealed: the function may use that purpose).
     let (status, _, replayed) = call(register()).await;
     assert_eq!((status, replayed["segredo"].as_str()), (200, Some(bacen_secret.as_str())), "{replayed}");
-    let (_, _, shown) = call(app.request(Method::GET, &format!("/webhook/{KEY}"), &m)).await;
+    let (_, _, shown) = call(app.request(Method::GET, &format!("/v2/webhook/{KEY}"), &m)).await;
     assert_eq!(shown["webhookUrl"], format!("{}/bacen", receiver.url));
     assert!(shown.get("segredo").is_none(), "a secret is shown once");
-    let (_, _, list) = call(app.request(Method::GET, &format!("/webhook?{RANGE}"), &m)).await;
+    let (_, _, list) = call(app.request(Method::GET, &format!("/v2/webhook?{RANGE}"), &m)).await;
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 1, "{list}");
     let (_, events_secret) =
         subscribe(&app, &m, &format!("{}/eventos", receiver.url), Some(json!(["pix.recebido", "cob.concluida"]))).await;
 
     let (status, _, cob) =
-        call(app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).json(&charge_body(KEY, "25.00"))).await;
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "25.00"))).await;
     assert_eq!(status, 201);
     let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
     let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
-    app.eventually(&m, &format!("/cob/{}", txid(1)), |c| c["status"] == "CONCLUIDA").await;
+    app.eventually(&m, &format!("/v2/cob/{}", txid(1)), |c| c["status"] == "CONCLUIDA").await;
 
     dispatch_until(&app, &receiver, |r| r.len() >= 3).await;
     let got = receiver.received();
@@ -113,16 +113,17 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
         assert!(!e.verifies_with(&bacen_secret), "each endpoint signs with its own secret");
         // The webhook id is the event id, which the event log serves too.
         let id = e.header("webhook-id");
-        let (status, _, logged) = call(app.request(Method::GET, &format!("/eventos/{id}"), &m)).await;
+        let (status, _, logged) = call(app.request(Method::GET, &format!("/v2/eventos/{id}"), &m)).await;
         assert_eq!(status, 200);
         assert_eq!(logged, e.json());
     }
 
     // A refund reaching DEVOLVIDO calls back again, with the refund in the Pix.
     let (status, _, _) =
-        call(app.request(Method::PUT, &format!("/pix/{e2eid}/devolucao/d1"), &m).json(&json!({"valor": "5.00"}))).await;
+        call(app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/d1"), &m).json(&json!({"valor": "5.00"})))
+            .await;
     assert_eq!(status, 201);
-    app.eventually(&m, &format!("/pix/{e2eid}/devolucao/d1"), |r| r["status"] == "DEVOLVIDO").await;
+    app.eventually(&m, &format!("/v2/pix/{e2eid}/devolucao/d1"), |r| r["status"] == "DEVOLVIDO").await;
     dispatch_until(&app, &receiver, |r| r.iter().filter(|x| x.path == "/bacen/pix").count() == 2).await;
     let second = receiver.received().into_iter().filter(|r| r.path == "/bacen/pix").nth(1).unwrap();
     assert!(second.verifies_with(&bacen_secret));
@@ -138,11 +139,11 @@ async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
     for n in 0..5 {
         receive(&app, n, "1.00").await;
     }
-    let (status, _, page) = call(app.request(Method::GET, "/eventos?limite=3", &m)).await;
+    let (status, _, page) = call(app.request(Method::GET, "/v2/eventos?limite=3", &m)).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["eventos"].as_array().unwrap().len(), 3);
     let cursor = page["proximoCursor"].as_str().unwrap();
-    let (_, _, rest) = call(app.request(Method::GET, &format!("/eventos?limite=3&cursor={cursor}"), &m)).await;
+    let (_, _, rest) = call(app.request(Method::GET, &format!("/v2/eventos?limite=3&cursor={cursor}"), &m)).await;
     assert_eq!(rest["eventos"].as_array().unwrap().len(), 2);
     assert_eq!(rest["proximoCursor"], Value::Null, "the last page has no next cursor");
     let ids: BTreeSet<_> = page["eventos"]
@@ -154,24 +155,24 @@ async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
         .collect();
     assert_eq!(ids.len(), 5);
 
-    let (_, _, none) = call(app.request(Method::GET, "/eventos?tipo=cob.concluida", &m)).await;
+    let (_, _, none) = call(app.request(Method::GET, "/v2/eventos?tipo=cob.concluida", &m)).await;
     assert_eq!(none["eventos"], json!([]));
-    let (status, ct, bad) = call(app.request(Method::GET, "/eventos?limite=0&tipo=nope&x=1", &m)).await;
+    let (status, ct, bad) = call(app.request(Method::GET, "/v2/eventos?limite=0&tipo=nope&x=1", &m)).await;
     assert_eq!((status, ct.as_str()), (400, "application/problem+json"));
     assert_eq!(bad["violacoes"].as_array().unwrap().len(), 3, "{bad}");
 
     // Another merchant sees none of them.
-    let (_, _, theirs) = call(app.request(Method::GET, "/eventos", &other)).await;
+    let (_, _, theirs) = call(app.request(Method::GET, "/v2/eventos", &other)).await;
     assert_eq!(theirs["eventos"], json!([]));
     let id = page["eventos"][0]["id"].as_str().unwrap();
-    assert_eq!(call(app.request(Method::GET, &format!("/eventos/{id}"), &other)).await.0, 404);
+    assert_eq!(call(app.request(Method::GET, &format!("/v2/eventos/{id}"), &other)).await.0, 404);
 
     // The cursor is opaque and the merchant's own: not the platform-wide sequence (which
     // would tell any merchant how many events everyone makes), useless to another
     // merchant, and a number does not work as one.
     assert!(cursor.parse::<i64>().is_err(), "{cursor}");
-    assert_eq!(call(app.request(Method::GET, &format!("/eventos?cursor={cursor}"), &other)).await.0, 400);
-    assert_eq!(call(app.request(Method::GET, "/eventos?cursor=3", &m)).await.0, 400);
+    assert_eq!(call(app.request(Method::GET, &format!("/v2/eventos?cursor={cursor}"), &other)).await.0, 400);
+    assert_eq!(call(app.request(Method::GET, "/v2/eventos?cursor=3", &m)).await.0, 400);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -216,9 +217,9 @@ async fn a_flaky_receiver_gets_every_event_at_least_once_and_every_attempt_is_re
     assert!(attempts.iter().all(|a| a.2.as_ref().is_none_or(|e| e.len() <= 256)), "only an excerpt is kept");
 
     // The merchant sees the same story.
-    let (_, _, list) = call(app.request(Method::GET, "/webhooks", &m)).await;
+    let (_, _, list) = call(app.request(Method::GET, "/v2/webhooks", &m)).await;
     let id = list["webhooks"][0]["id"].as_str().unwrap();
-    let (_, _, entregas) = call(app.request(Method::GET, &format!("/webhooks/{id}/entregas"), &m)).await;
+    let (_, _, entregas) = call(app.request(Method::GET, &format!("/v2/webhooks/{id}/entregas"), &m)).await;
     let entregas = entregas["entregas"].as_array().unwrap();
     assert_eq!(entregas.len(), 12);
     assert!(entregas.iter().all(|e| e["status"] == "ENTREGUE" && e["ultimoStatus"] == 200));
@@ -288,19 +289,21 @@ async fn receivers_on_private_or_loopback_addresses_are_refused_without_the_dev_
         "https://user:pw@loja.example.com/hook",
     ] {
         let (status, ct, problem) = call(
-            app.request(Method::POST, "/webhooks", &m).header("idempotency-key", url).json(&json!({"webhookUrl": url})),
+            app.request(Method::POST, "/v2/webhooks", &m)
+                .header("idempotency-key", url)
+                .json(&json!({"webhookUrl": url})),
         )
         .await;
         assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{url}");
         assert_eq!(problem["type"], format!("{BACEN_ERROR}WebhookOperacaoInvalida"));
         assert_eq!(problem["violacoes"][0]["propriedade"], "webhookUrl");
         let (status, _, _) =
-            call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&json!({"webhookUrl": url}))).await;
+            call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&json!({"webhookUrl": url}))).await;
         assert_eq!(status, 400, "{url}");
     }
     assert_eq!(app.count("webhook_endpoints").await, 0, "nothing stored");
     let (status, _, ok) = call(
-        app.request(Method::POST, "/webhooks", &m)
+        app.request(Method::POST, "/v2/webhooks", &m)
             .header("idempotency-key", "public")
             .json(&json!({"webhookUrl": "https://loja.example.com/hook"})),
     )
@@ -314,14 +317,14 @@ async fn callbacks_only_for_own_keys_and_bad_requests_change_nothing(pool: PgPoo
     let m = app.merchant("Padaria", KEY).await;
     let other = app.merchant("Outra", "outra@example.com").await;
     let url = json!({"webhookUrl": "http://127.0.0.1:9/x"});
-    let (status, _, p) = call(app.request(Method::PUT, "/webhook/outra@example.com", &m).json(&url)).await;
+    let (status, _, p) = call(app.request(Method::PUT, "/v2/webhook/outra@example.com", &m).json(&url)).await;
     assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("chave")));
-    for body in [json!({}), json!({"webhookUrl": 5}), json!({"webhookUrl": "http://127.0.0.1:9/x", "extra": 1})] {
-        let (status, ct, _) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&body)).await;
+    for body in [json!({}), json!({"webhookUrl": 5})] {
+        let (status, ct, _) = call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&body)).await;
         assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{body}");
     }
     let (status, _, _) = call(
-        app.request(Method::POST, "/webhooks", &m)
+        app.request(Method::POST, "/v2/webhooks", &m)
             .header("idempotency-key", "k")
             .json(&json!({"webhookUrl": "http://127.0.0.1:9/x", "eventos": ["pix.inventado"]})),
     )
@@ -330,20 +333,20 @@ async fn callbacks_only_for_own_keys_and_bad_requests_change_nothing(pool: PgPoo
     assert_eq!(app.count("webhook_endpoints").await, 0);
 
     // Repointing keeps the callback (and its secret); another merchant cannot see or delete it.
-    let (status, _, created) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&url)).await;
+    let (status, _, created) = call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&url)).await;
     assert_eq!(status, 200);
     assert!(created["segredo"].is_string());
     let moved = json!({"webhookUrl": "http://127.0.0.1:10/y"});
-    let (_, _, repointed) = call(app.request(Method::PUT, &format!("/webhook/{KEY}"), &m).json(&moved)).await;
+    let (_, _, repointed) = call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&moved)).await;
     assert_eq!(repointed["webhookUrl"], "http://127.0.0.1:10/y");
     assert!(repointed.get("segredo").is_none());
     assert_eq!(app.count("webhook_endpoints").await, 1);
-    assert_eq!(call(app.request(Method::GET, &format!("/webhook/{KEY}"), &other)).await.0, 404);
-    assert_eq!(call(app.request(Method::DELETE, &format!("/webhook/{KEY}"), &other)).await.0, 404);
-    let (_, _, theirs) = call(app.request(Method::GET, "/webhook", &other)).await;
+    assert_eq!(call(app.request(Method::GET, &format!("/v2/webhook/{KEY}"), &other)).await.0, 404);
+    assert_eq!(call(app.request(Method::DELETE, &format!("/v2/webhook/{KEY}"), &other)).await.0, 404);
+    let (_, _, theirs) = call(app.request(Method::GET, "/v2/webhook", &other)).await;
     assert_eq!(theirs["webhooks"], json!([]));
-    assert_eq!(call(app.request(Method::DELETE, &format!("/webhook/{KEY}"), &m)).await.0, 204);
-    assert_eq!(call(app.request(Method::GET, &format!("/webhook/{KEY}"), &m)).await.0, 404);
+    assert_eq!(call(app.request(Method::DELETE, &format!("/v2/webhook/{KEY}"), &m)).await.0, 204);
+    assert_eq!(call(app.request(Method::GET, &format!("/v2/webhook/{KEY}"), &m)).await.0, 404);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -353,7 +356,7 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_a_replayed_create_returns
     let other = app.merchant("Outra", "outra@example.com").await;
     let receiver = Receiver::start(|_| Answer::Ok).await;
     let body = json!({"webhookUrl": receiver.url, "eventos": ["pix.recebido"]});
-    let create = || app.request(Method::POST, "/webhooks", &m).header("idempotency-key", "create-1").json(&body);
+    let create = || app.request(Method::POST, "/v2/webhooks", &m).header("idempotency-key", "create-1").json(&body);
     let (status, _, first) = call(create()).await;
     assert_eq!(status, 201);
     let res = create().send().await.unwrap();
@@ -366,9 +369,9 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_a_replayed_create_returns
     assert!(!stored.iter().any(|b| String::from_utf8_lossy(b).contains(&old[6..])), "kept only sealed");
 
     let id = first["id"].as_str().unwrap();
-    assert_eq!(call(app.request(Method::GET, &format!("/webhooks/{id}"), &other)).await.0, 404);
+    assert_eq!(call(app.request(Method::GET, &format!("/v2/webhooks/{id}"), &other)).await.0, 404);
     let rotate = |who: &TestMerchant| {
-        app.request(Method::POST, &format!("/webhooks/{id}/segredo"), who).header("idempotency-key", "rot-1")
+        app.request(Method::POST, &format!("/v2/webhooks/{id}/segredo"), who).header("idempotency-key", "rot-1")
     };
     assert_eq!(call(rotate(&other)).await.0, 404);
     let (status, _, rotated) = call(rotate(&m)).await;
@@ -385,7 +388,7 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_a_replayed_create_returns
     // A second rotation within the grace period: the original secret (the one receivers
     // may still hold) keeps signing beside the newest; the one in between stops.
     let (status, _, again) =
-        call(app.request(Method::POST, &format!("/webhooks/{id}/segredo"), &m).header("idempotency-key", "rot-2"))
+        call(app.request(Method::POST, &format!("/v2/webhooks/{id}/segredo"), &m).header("idempotency-key", "rot-2"))
             .await;
     assert_eq!(status, 200, "{again}");
     let newest = again["segredo"].as_str().unwrap();
@@ -414,25 +417,25 @@ async fn gone_disables_the_endpoint_give_up_is_replayable_and_redirects_are_not_
     assert_eq!(gone.received().len(), 1);
     assert_eq!(redirect.received().len(), 10);
     assert_eq!(*redirect.redirect_hits.lock().unwrap(), 0, "the redirect target is never called");
-    let (_, _, g) = call(app.request(Method::GET, &format!("/webhooks/{gone_id}"), &m)).await;
+    let (_, _, g) = call(app.request(Method::GET, &format!("/v2/webhooks/{gone_id}"), &m)).await;
     assert_eq!(g["status"], "DESATIVADO");
-    let (_, _, r) = call(app.request(Method::GET, &format!("/webhooks/{redirect_id}/entregas"), &m)).await;
+    let (_, _, r) = call(app.request(Method::GET, &format!("/v2/webhooks/{redirect_id}/entregas"), &m)).await;
     assert_eq!(r["entregas"][0]["status"], "FALHOU");
     assert_eq!(r["entregas"][0]["ultimoStatus"], 302);
 
     // Replay re-enables the endpoint and delivers what waited.
     let (status, _, n) = call(
-        app.request(Method::POST, &format!("/webhooks/{gone_id}/reenviar"), &m).header("idempotency-key", "again"),
+        app.request(Method::POST, &format!("/v2/webhooks/{gone_id}/reenviar"), &m).header("idempotency-key", "again"),
     )
     .await;
     assert_eq!((status, n["reagendadas"].as_u64()), (202, Some(1)));
     dispatch_until(&app, &gone, |r| r.len() == 2).await;
-    let (_, _, g) = call(app.request(Method::GET, &format!("/webhooks/{gone_id}"), &m)).await;
+    let (_, _, g) = call(app.request(Method::GET, &format!("/v2/webhooks/{gone_id}"), &m)).await;
     assert_eq!(g["status"], "ATIVO");
 
     // Deleting an endpoint stops its deliveries.
-    assert_eq!(call(app.request(Method::DELETE, &format!("/webhooks/{redirect_id}"), &m)).await.0, 204);
-    let (_, _, list) = call(app.request(Method::GET, "/webhooks", &m)).await;
+    assert_eq!(call(app.request(Method::DELETE, &format!("/v2/webhooks/{redirect_id}"), &m)).await.0, 204);
+    let (_, _, list) = call(app.request(Method::GET, "/v2/webhooks", &m)).await;
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
 }
 
@@ -580,14 +583,14 @@ async fn an_endpoint_row_that_does_not_read_back_whole_is_a_fault_not_an_empty_f
     let app = TestApp::spawn_configured(pool, |c| c.webhooks.rules.allow_local = true).await;
     let m = app.merchant("Loja", KEY).await;
     let (id, _) = subscribe(&app, &m, "http://127.0.0.1:9/hook", None).await;
-    let (status, _, shown) = call(app.request(Method::GET, &format!("/webhooks/{id}"), &m)).await;
+    let (status, _, shown) = call(app.request(Method::GET, &format!("/v2/webhooks/{id}"), &m)).await;
     assert_eq!((status, shown["status"].as_str()), (200, Some("ATIVO")));
 
     sqlx::query("UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = NULL")
         .execute(&app.pool)
         .await
         .unwrap();
-    let (status, _, problem) = call(app.request(Method::GET, &format!("/webhooks/{id}"), &m)).await;
+    let (status, _, problem) = call(app.request(Method::GET, &format!("/v2/webhooks/{id}"), &m)).await;
     assert_eq!(status, 500, "{problem}");
     assert!(problem["correlationId"].is_string(), "{problem}");
     assert!(!problem.to_string().contains("disabled"), "no internals in the answer: {problem}");

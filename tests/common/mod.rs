@@ -50,6 +50,7 @@ pub fn test_webhooks() -> tucano_shared::app::WebhookSettings {
 
 /// A registered merchant: its API key and its receiving Pix key.
 pub struct TestMerchant {
+    pub id: tucano_shared::domain::merchant::MerchantId,
     pub api_key: String,
     pub pix_key: String,
 }
@@ -134,7 +135,8 @@ impl TestApp {
     /// A merchant charged `percent_bps` basis points plus `fixed` per received Pix.
     pub async fn merchant_with_fees(&self, name: &str, pix_key: &str, fees: FeePlan) -> TestMerchant {
         let api_key = ApiKey::generate();
-        self.state
+        let id = self
+            .state
             .merchants
             .register(NewMerchant {
                 name: name.into(),
@@ -144,10 +146,45 @@ impl TestApp {
                 fees,
                 individual: false,
                 limits: Default::default(),
+                first_client: None,
             })
             .await
             .unwrap();
-        TestMerchant { api_key: api_key.expose().into(), pix_key: pix_key.into() }
+        TestMerchant { id, api_key: api_key.expose().into(), pix_key: pix_key.into() }
+    }
+
+    /// A new OAuth client of `m` with `scopes`: (client_id, client_secret).
+    pub async fn oauth_client(&self, m: &TestMerchant, scopes: &str) -> (String, String) {
+        let scopes = tucano_shared::domain::oauth::Scopes::parse(scopes).unwrap();
+        let (client, secret) =
+            tucano_shared::app::clients::create(&*self.state.clients, m.id, "test", scopes).await.unwrap();
+        (client.id.to_string(), secret.expose().to_owned())
+    }
+
+    /// `POST /oauth/token` with HTTP Basic and a form body: the status and the JSON answer.
+    pub async fn token_request(&self, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/oauth/token", self.base))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    /// An access token for the client, with all its scopes.
+    pub async fn token(&self, id: &str, secret: &str) -> String {
+        let (status, body) = self.token_request(id, secret, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request with a bearer token instead of a merchant's API key.
+    pub fn with_token(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token)
     }
 
     pub fn request(&self, method: Method, path: &str, m: &TestMerchant) -> RequestBuilder {
@@ -219,7 +256,7 @@ impl TestApp {
 
     /// The merchant's events of one type, oldest first (`GET /eventos?tipo=`).
     pub async fn events(&self, m: &TestMerchant, tipo: &str) -> Vec<Value> {
-        let (status, _, body) = call(self.request(Method::GET, &format!("/eventos?tipo={tipo}"), m)).await;
+        let (status, _, body) = call(self.request(Method::GET, &format!("/v2/eventos?tipo={tipo}"), m)).await;
         assert_eq!(status, 200, "{body}");
         body["eventos"].as_array().unwrap().clone()
     }
@@ -250,7 +287,7 @@ impl TestApp {
 
     /// Available and pending balance, as the API reports them.
     pub async fn saldo(&self, m: &TestMerchant) -> (String, String) {
-        let (status, _, b) = call(self.request(Method::GET, "/saldo", m)).await;
+        let (status, _, b) = call(self.request(Method::GET, "/v2/saldo", m)).await;
         assert_eq!(status, 200, "{b}");
         (b["disponivel"].as_str().unwrap().to_owned(), b["pendente"].as_str().unwrap().to_owned())
     }

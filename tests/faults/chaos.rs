@@ -186,7 +186,7 @@ impl World {
     async fn wait_for_server(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if self.client.get(format!("http://127.0.0.1:{}/saldo", self.port)).send().await.is_ok() {
+            if self.client.get(format!("http://127.0.0.1:{}/v2/saldo", self.port)).send().await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -307,13 +307,13 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
                     }
                     n if n < PAID + SENT => {
                         let body = json!({"valor": "1.00", "favorecido": {"chave": "fornecedor@example.com"}});
-                        let url = format!("{base}/envio/caos{i}t{n}");
+                        let url = format!("{base}/v2/envio/caos{i}t{n}");
                         let (status, e) =
                             until_answered(&client, Method::PUT, &url, Some(&m.api_key), Some(&body)).await;
                         assert_eq!(status, 201, "{e}");
                     }
                     _ => {
-                        let url = format!("{base}/pix/{refund_of}/devolucao/caos{i}d{n}");
+                        let url = format!("{base}/v2/pix/{refund_of}/devolucao/caos{i}d{n}");
                         let body = json!({"valor": "1.00"});
                         let (status, r) =
                             until_answered(&client, Method::PUT, &url, Some(&m.api_key), Some(&body)).await;
@@ -376,7 +376,7 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
     for m in &merchants {
         loop {
             let (_, saldo) =
-                until_answered(&client, Method::GET, &format!("{base}/saldo"), Some(&m.api_key), None).await;
+                until_answered(&client, Method::GET, &format!("{base}/v2/saldo"), Some(&m.api_key), None).await;
             if saldo["pendente"] == "0.00" && saldo["disponivel"] == FINAL {
                 break;
             }
@@ -389,21 +389,21 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
     for (i, m) in merchants.iter().enumerate() {
         for n in (0..10).chain(100..100 + PAID) {
             let (status, cob) =
-                answer(&client, Method::GET, &format!("{base}/cob/{}", txid(i, n)), &m.api_key, None).await;
+                answer(&client, Method::GET, &format!("{base}/v2/cob/{}", txid(i, n)), &m.api_key, None).await;
             assert_eq!((status, cob["status"].as_str()), (200, Some("CONCLUIDA")), "{cob}");
         }
         for n in PAID..PAID + SENT {
             let body = json!({"valor": "1.00", "favorecido": {"chave": "fornecedor@example.com"}});
-            let url = format!("{base}/envio/caos{i}t{n}");
+            let url = format!("{base}/v2/envio/caos{i}t{n}");
             let (status, e) = answer(&client, Method::PUT, &url, &m.api_key, Some(&body)).await;
             assert_eq!((status, e["status"].as_str()), (201, Some("REALIZADO")), "{e}");
         }
         for n in PAID + SENT..PAID + SENT + REFUNDED {
-            let url = format!("{base}/pix/{}/devolucao/caos{i}d{n}", refundable[i][n % 10]);
+            let url = format!("{base}/v2/pix/{}/devolucao/caos{i}d{n}", refundable[i][n % 10]);
             let (status, r) = answer(&client, Method::PUT, &url, &m.api_key, Some(&json!({"valor": "1.00"}))).await;
             assert_eq!((status, r["status"].as_str()), (201, Some("DEVOLVIDO")), "{r}");
         }
-        let (_, saldo) = answer(&client, Method::GET, &format!("{base}/saldo"), &m.api_key, None).await;
+        let (_, saldo) = answer(&client, Method::GET, &format!("{base}/v2/saldo"), &m.api_key, None).await;
         assert_eq!((saldo["disponivel"].as_str(), saldo["pendente"].as_str()), (Some(FINAL), Some("0.00")));
     }
 
@@ -447,7 +447,7 @@ async fn answer(client: &Client, method: Method, url: &str, key: &str, body: Opt
 /// while the payer's bank could not read the charge: nothing was paid then). Returns the
 /// payment's end-to-end id.
 async fn charge_and_pay(client: &Client, base: &str, rail: &str, m: &Merchant, txid: &str, valor: &str) -> String {
-    let url = format!("{base}/cob/{txid}");
+    let url = format!("{base}/v2/cob/{txid}");
     let (status, cob) =
         until_answered(client, Method::PUT, &url, Some(&m.api_key), Some(&charge_body(m.key, valor))).await;
     assert!(status == 201 || status == 200, "{status} {cob}");

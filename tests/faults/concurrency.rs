@@ -25,10 +25,10 @@ async fn burst(app: &Arc<TestApp>, m: &Arc<TestMerchant>, ops: u32, concurrency:
                     0 => app.notify(&pix_received(1_000 + i, "1.00")).await,
                     1 => {
                         let body = json!({"valor": "1.00", "favorecido": {"chave": SUPPLIER}});
-                        call(app.request(Method::PUT, &format!("/envio/par{i}"), &m).json(&body)).await
+                        call(app.request(Method::PUT, &format!("/v2/envio/par{i}"), &m).json(&body)).await
                     }
                     _ => {
-                        let path = format!("/pix/{}/devolucao/d{i}", e2eid(i % REFUNDABLE));
+                        let path = format!("/v2/pix/{}/devolucao/d{i}", e2eid(i % REFUNDABLE));
                         call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "1.00"}))).await
                     }
                 };
@@ -88,7 +88,7 @@ async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_rev
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
     let (status, _, cob) =
-        call(app.request(Method::PUT, &format!("/cob/{}", txid(1)), &m).json(&charge_body(KEY, "10.00"))).await;
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "10.00"))).await;
     assert_eq!(status, 201, "{cob}");
 
     // The merchant's revision holds the charge's row while a payment of the old amount is
@@ -139,7 +139,7 @@ async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_rev
         matches!(outcome, RecordOutcome::Recorded { alert: Some(Alert::AmountMismatch), .. }),
         "10.00 does not pay revision 1 (12.00): {outcome:?}"
     );
-    let (_, _, cob) = call(app.request(Method::GET, &format!("/cob/{}", txid(1)), &m)).await;
+    let (_, _, cob) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
     assert_eq!((cob["status"].as_str(), cob["revisao"].as_i64()), (Some("ATIVA"), Some(1)), "{cob}");
     assert_eq!(app.saldo(&m).await.0, "10.00", "the money is credited all the same");
     app.assert_ledger_ok().await;

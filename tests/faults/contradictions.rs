@@ -40,7 +40,7 @@ async fn a_settlement_after_a_rejection_takes_the_money_from_the_merchant_and_is
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
     assert_eq!(body["alerta"], "LIQUIDADO_APOS_REJEICAO");
-    let (_, _, now) = call(app.request(Method::GET, "/envio/tarde1", &m)).await;
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/tarde1", &m)).await;
     assert_eq!((now["status"].as_str(), now["alerta"].as_str()), (Some("REALIZADO"), Some("LIQUIDADO_APOS_REJEICAO")));
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()), "the money that left is debited");
     assert_eq!(contradictions(&app).await, vec![("LIQUIDADO_APOS_REJEICAO".into(), e2e(&envio))]);
@@ -84,7 +84,7 @@ async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool
     let (_, _, body) =
         app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "a3", &e2e(&envio), "20.00", Some("AB03"))).await;
     assert_eq!(body["alerta"], "REJEITADO_APOS_LIQUIDACAO");
-    let (_, _, now) = call(app.request(Method::GET, "/envio/volta1", &m)).await;
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/volta1", &m)).await;
     assert_eq!(now["status"], "NAO_REALIZADO");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_correction").await, 1);
@@ -110,7 +110,7 @@ async fn a_settlement_of_another_amount_books_the_amount_that_left(pool: PgPool)
 async fn a_refund_rejected_after_its_settlement_is_credited_back_and_flagged(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 14, "30.00").await;
-    let path = format!("/pix/{}/devolucao/d1", crate::e2eid(14));
+    let path = format!("/v2/pix/{}/devolucao/d1", crate::e2eid(14));
     let (_, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
     let verdict = |tipo: &str, id: &str, codigo: Option<&str>| {
         let mut d = json!({"rtrId": refund["rtrId"], "endToEndId": crate::e2eid(14), "valor": "10.00",
@@ -145,7 +145,7 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
     // The merchant's credit stands as first booked; the difference waits in suspense.
     assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
     assert_eq!(app.platform_balance("suspense").await, 200);
-    let (_, _, pix) = call(app.request(Method::GET, &format!("/pix/{}", crate::e2eid(15)), &m)).await;
+    let (_, _, pix) = call(app.request(Method::GET, &format!("/v2/pix/{}", crate::e2eid(15)), &m)).await;
     assert_eq!(pix["alertaRail"], "NOTIFICACAO_DIVERGENTE", "{pix}");
     // The same divergent report under yet another id is booked once; the first report
     // again is a plain duplicate.
@@ -166,7 +166,7 @@ async fn the_sandbox_can_contradict_itself_and_the_books_follow_what_it_said_las
     fund(&app, 16, "50.00").await;
     app.rail_faults(json!({"roteiro": ["contradizer"]})).await;
     send(&app, &m, "contradito", "20.00").await;
-    let done = app.eventually(&m, "/envio/contradito", |e| e["alerta"] == "REJEITADO_APOS_LIQUIDACAO").await;
+    let done = app.eventually(&m, "/v2/envio/contradito", |e| e["alerta"] == "REJEITADO_APOS_LIQUIDACAO").await;
     assert_eq!(done["status"], "NAO_REALIZADO");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;

@@ -39,7 +39,7 @@ pub async fn fund(app: &TestApp, n: u32, valor: &str) {
 /// `PUT /envio/{id}` of `valor` to the supplier's key; the transfer as answered.
 pub async fn send(app: &TestApp, m: &TestMerchant, id: &str, valor: &str) -> Value {
     let body = json!({"valor": valor, "favorecido": {"chave": SUPPLIER}});
-    let (status, _, envio) = call(app.request(Method::PUT, &format!("/envio/{id}"), m).json(&body)).await;
+    let (status, _, envio) = call(app.request(Method::PUT, &format!("/v2/envio/{id}"), m).json(&body)).await;
     assert_eq!(status, 201, "{envio}");
     envio
 }

@@ -19,7 +19,7 @@ async fn a_rail_that_answers_429_but_took_the_order_settles_it_and_the_balance_i
 
     let envio = send(&app, &m, "throttled1", "20.00").await;
     assert_eq!(envio["status"], "EM_PROCESSAMENTO", "a 429 is no verdict");
-    let done = app.eventually(&m, "/envio/throttled1", |e| e["status"] == "REALIZADO").await;
+    let done = app.eventually(&m, "/v2/envio/throttled1", |e| e["status"] == "REALIZADO").await;
     assert!(done.get("alerta").is_none());
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_settle").await, 1);
@@ -51,7 +51,7 @@ async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reco
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!((report.checked, report.resent, report.settled), (7, 4, 3), "{report:?}");
     for i in 0..faults.len() {
-        app.eventually(&m, &format!("/envio/falha{i}"), |e| e["status"] == "REALIZADO").await;
+        app.eventually(&m, &format!("/v2/envio/falha{i}"), |e| e["status"] == "REALIZADO").await;
     }
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_settle").await, 7);
@@ -81,12 +81,12 @@ async fn a_refund_the_rail_throttled_but_took_is_settled_once_and_a_coded_reject
     let e2eid = crate::e2eid(4);
     app.rail_faults(json!({"roteiro": ["429-aceita", "rejeitar:AC07"]})).await;
 
-    let path = format!("/pix/{e2eid}/devolucao/d1");
+    let path = format!("/v2/pix/{e2eid}/devolucao/d1");
     let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
     assert_eq!((status, refund["status"].as_str()), (201, Some("EM_PROCESSAMENTO")), "{refund}");
     app.eventually(&m, &path, |r| r["status"] == "DEVOLVIDO").await;
 
-    let path = format!("/pix/{e2eid}/devolucao/d2");
+    let path = format!("/v2/pix/{e2eid}/devolucao/d2");
     let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "5.00"}))).await;
     assert_eq!((status, refund["status"].as_str()), (201, Some("NAO_REALIZADO")), "{refund}");
     assert!(refund["motivo"].as_str().unwrap().starts_with("AC07"));
@@ -122,7 +122,7 @@ async fn a_status_query_that_fails_is_asked_again_and_nothing_is_guessed(pool: P
     app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!((report.checked, report.errors, report.settled), (1, 1, 0), "{report:?}");
-    let (_, _, still) = call(app.request(Method::GET, "/envio/consulta1", &m)).await;
+    let (_, _, still) = call(app.request(Method::GET, "/v2/envio/consulta1", &m)).await;
     assert_eq!(still["status"], "EM_PROCESSAMENTO");
     app.rail_faults(json!({})).await;
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
@@ -136,7 +136,7 @@ async fn a_pix_paid_in_whose_notification_was_dropped_is_credited_from_the_rails
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Loja", KEY).await;
     let (_, _, cob) =
-        call(app.request(Method::PUT, &format!("/cob/{}", txid(81)), &m).json(&charge_body(KEY, "7.00"))).await;
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(81)), &m).json(&charge_body(KEY, "7.00"))).await;
     app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
     let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
     assert_eq!(paid["entregas"].as_array().unwrap().len(), 0, "nothing told Tucano");
@@ -145,7 +145,7 @@ async fn a_pix_paid_in_whose_notification_was_dropped_is_credited_from_the_rails
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(report.received_recovered, 1, "{report:?}");
     assert_eq!(app.saldo(&m).await, ("7.00".into(), "0.00".into()));
-    let (_, _, now) = call(app.request(Method::GET, &format!("/cob/{}", txid(81)), &m)).await;
+    let (_, _, now) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(81)), &m)).await;
     assert_eq!(now["status"], "CONCLUIDA");
     // A second pass finds it booked.
     let again = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();

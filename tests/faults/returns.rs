@@ -14,15 +14,15 @@ async fn a_returned_pix_is_credited_back_with_a_reference_to_the_transfer(pool: 
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 20, "50.00").await;
     let envio = send(&app, &m, "devolvido1", "20.00").await;
-    app.eventually(&m, "/envio/devolvido1", |e| e["status"] == "REALIZADO").await;
+    app.eventually(&m, "/v2/envio/devolvido1", |e| e["status"] == "REALIZADO").await;
     let e2e = envio["endToEndId"].as_str().unwrap();
 
     // Part of it comes back (asked by the receiver), then the rest under MED (fraud).
     let first = app.rail_return(e2e, json!({"valor": "5.00", "codigo": "MD06"})).await;
-    app.eventually(&m, "/envio/devolvido1", |e| e["devolucoes"].as_array().is_some_and(|d| d.len() == 1)).await;
+    app.eventually(&m, "/v2/envio/devolvido1", |e| e["devolucoes"].as_array().is_some_and(|d| d.len() == 1)).await;
     app.rail_return(e2e, json!({"codigo": "FR01", "valor": "15.00", "motivo": "MED"})).await;
     let back =
-        app.eventually(&m, "/envio/devolvido1", |e| e["devolucoes"].as_array().is_some_and(|d| d.len() == 2)).await;
+        app.eventually(&m, "/v2/envio/devolvido1", |e| e["devolucoes"].as_array().is_some_and(|d| d.len() == 2)).await;
     assert_eq!(back["status"], "REALIZADO");
     assert_eq!(back["devolucoes"][0]["rtrId"], first["rtrId"]);
     assert_eq!(back["devolucoes"][0]["valor"], "5.00");
@@ -30,7 +30,7 @@ async fn a_returned_pix_is_credited_back_with_a_reference_to_the_transfer(pool: 
     assert!(back.get("alerta").is_none());
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
 
-    let (_, _, extrato) = call(app.request(Method::GET, "/extrato", &m)).await;
+    let (_, _, extrato) = call(app.request(Method::GET, "/v2/extrato", &m)).await;
     let line = extrato["lancamentos"]
         .as_array()
         .and_then(|l| l.iter().find(|l| l["tipo"] == "ENVIO_DEVOLVIDO").cloned())
@@ -60,7 +60,7 @@ async fn a_return_of_a_transfer_whose_settlement_was_never_heard_settles_it_firs
     app.rail_control(json!({"notificar": true})).await;
 
     app.rail_return(&e2e, json!({})).await;
-    let back = app.eventually(&m, "/envio/silencioso", |e| e["devolucoes"].is_array()).await;
+    let back = app.eventually(&m, "/v2/envio/silencioso", |e| e["devolucoes"].is_array()).await;
     assert_eq!(back["status"], "REALIZADO");
     assert_eq!(back["devolucoes"][0]["valor"], "20.00");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
@@ -73,7 +73,7 @@ async fn a_return_of_more_than_was_sent_parks_the_excess_in_suspense_and_is_flag
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 22, "50.00").await;
     let envio = send(&app, &m, "excesso", "10.00").await;
-    app.eventually(&m, "/envio/excesso", |e| e["status"] == "REALIZADO").await;
+    app.eventually(&m, "/v2/envio/excesso", |e| e["status"] == "REALIZADO").await;
     let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "excesso1", "devolucao": {
         "rtrId": "D9999999920261121130500000000077", "endToEndId": envio["endToEndId"], "valor": "12.00",
         "horario": chrono::Utc::now().to_rfc3339(), "codigo": "BE08"}});
@@ -81,7 +81,7 @@ async fn a_return_of_more_than_was_sent_parks_the_excess_in_suspense_and_is_flag
     assert_eq!(body["alerta"], "DEVOLUCAO_EXCEDENTE", "{body}");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "the merchant gets back what it sent");
     assert_eq!(app.platform_balance("suspense").await, 200);
-    let (_, _, now) = call(app.request(Method::GET, "/envio/excesso", &m)).await;
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/excesso", &m)).await;
     assert_eq!(now["alerta"], "DEVOLUCAO_EXCEDENTE");
     // A return for a transfer we never sent is refused (the rail retries, changes nothing).
     let mut unknown = n.clone();

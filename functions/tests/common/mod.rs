@@ -18,6 +18,7 @@ pub async fn merchant(pool: &PgPool) -> (ApiKey, MerchantId) {
             fees: Default::default(),
             individual: false,
             limits: Default::default(),
+            first_client: None,
         })
         .await
         .unwrap();

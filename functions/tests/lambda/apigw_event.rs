@@ -36,19 +36,19 @@ async fn an_api_gateway_event_creates_and_reads_a_charge(pool: PgPool) {
     let state = AppState::with_pool(config, pool).unwrap();
 
     let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;
-    let put = from_str(&event("PUT", "/cob/tucanolambda0000000000000000", key.expose(), Some(body))).unwrap();
+    let put = from_str(&event("PUT", "/v2/cob/tucanolambda0000000000000000", key.expose(), Some(body))).unwrap();
     let res = tucano_functions::respond(&state, RouteId::CobPut.route().unwrap(), put).await;
     assert_eq!(res.status(), 201);
     let created: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
     assert_eq!(created["valor"]["original"], "9.99");
     assert_eq!(created["calendario"]["expiracao"], 86400);
 
-    let get = from_str(&event("GET", "/cob/tucanolambda0000000000000000", key.expose(), None)).unwrap();
+    let get = from_str(&event("GET", "/v2/cob/tucanolambda0000000000000000", key.expose(), None)).unwrap();
     let res = tucano_functions::respond(&state, RouteId::CobGet.route().unwrap(), get).await;
     assert_eq!(res.status(), 200);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(res.body()).unwrap(), created);
 
-    let unauthorized = from_str(&event("GET", "/cob/tucanolambda0000000000000000", "tk_nope", None)).unwrap();
+    let unauthorized = from_str(&event("GET", "/v2/cob/tucanolambda0000000000000000", "tk_nope", None)).unwrap();
     let res = tucano_functions::respond(&state, RouteId::CobGet.route().unwrap(), unauthorized).await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["content-type"], "application/problem+json");

@@ -23,7 +23,7 @@ fn body_of(start: &Start) -> serde_json::Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_cob_put_handler_creates_a_charge_from_an_api_gateway_event_and_cob_get_reads_it(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
-    let path = format!("/cob/{TXID}");
+    let path = format!("/v2/cob/{TXID}");
 
     let put = event("PUT", &path, key.expose(), Some(r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#));
     let created = start_once(BOOTSTRAP.as_ref(), &env_of(&pool, "cob_put"), &put).await.unwrap();
@@ -46,7 +46,7 @@ async fn the_cob_put_handler_creates_a_charge_from_an_api_gateway_event_and_cob_
 async fn the_cob_put_handler_answers_bad_keys_and_bad_bodies_with_problems_and_writes_nothing(pool: PgPool) {
     let (key, _) = merchant(&pool).await;
     let env = env_of(&pool, "cob_put");
-    let path = format!("/cob/{TXID}");
+    let path = format!("/v2/cob/{TXID}");
     let binary = BOOTSTRAP;
 
     let body = r#"{"valor":{"original":"9.99"},"chave":"loja@example.com"}"#;

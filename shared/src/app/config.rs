@@ -53,6 +53,25 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// Requests per merchant per minute on counted routes.
     pub quotas: crate::domain::quota::QuotaLimits,
+    pub tokens: TokenSettings,
+}
+
+/// OAuth access tokens: how long one lives (`TOKEN_TTL_SECONDS`, 60 to 86,400, default
+/// 3,600) and how often a function re-reads the revoked clients (every 30 s): a revoked
+/// client's tokens stop working within that interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub ttl: std::time::Duration,
+    pub revocation_refresh: std::time::Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            ttl: std::time::Duration::from_secs(3600),
+            revocation_refresh: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// Webhook delivery: which receivers are allowed, how long to wait, when to retry.
@@ -165,6 +184,7 @@ impl std::fmt::Debug for Config {
             .field("cipher", &self.cipher)
             .field("webhooks", &self.webhooks)
             .field("quotas", &self.quotas)
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
@@ -219,6 +239,12 @@ impl Config {
         }
         config.webhooks = WebhookSettings::from_env()?;
         config.quotas = Self::quotas_from_env()?;
+        if let Ok(ttl) = env::var("TOKEN_TTL_SECONDS") {
+            let seconds = ttl.parse().ok().filter(|n| (60..=86_400).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("TOKEN_TTL_SECONDS", "must be a whole number from 60 to 86400".into())
+            })?;
+            config.tokens.ttl = std::time::Duration::from_secs(seconds);
+        }
         config.db_iam_auth = match env::var("DB_IAM_AUTH").as_deref() {
             Err(_) | Ok("false") | Ok("0") | Ok("") => false,
             Ok("true") | Ok("1") => true,
@@ -361,6 +387,7 @@ impl Config {
             location_scheme: "https".into(),
             webhooks: WebhookSettings::default(),
             quotas: Default::default(),
+            tokens: TokenSettings::default(),
         })
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod account;
 pub mod charges;
+pub mod clients;
 pub mod config;
 pub mod key_policy;
+pub mod oauth;
 pub mod opaque_ids;
 pub mod payments;
 pub mod reconcile;
@@ -12,7 +14,7 @@ mod state;
 pub mod transfers;
 pub mod webhooks;
 
-pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend, WebhookSettings};
+pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend, TokenSettings, WebhookSettings};
 pub use state::AppState;
 
 pub use crate::domain::idempotency::fingerprint;

@@ -165,6 +165,26 @@ pub async fn get_pix(
     ports.pix().find(merchant.id, e2eid).await?.ok_or(PaymentError::PixNotFound)
 }
 
+/// The Pix received for `charge` (with their refunds): what `GET /cob/{txid}` shows on
+/// a concluded charge.
+pub async fn pix_of_charge(
+    ports: &impl PaymentPorts,
+    merchant: &Merchant,
+    charge: &crate::domain::charge::Charge,
+) -> Result<Vec<ReceivedPix>, PaymentError> {
+    let query = PixQuery {
+        inicio: charge.criacao,
+        fim: ports.clock().now() + chrono::Duration::minutes(1),
+        txid: Some(charge.txid.clone()),
+        txid_presente: None,
+        devolucao_presente: None,
+        pagador: None,
+        pagina: 0,
+        itens_por_pagina: 100,
+    };
+    Ok(ports.pix().list(merchant.id, &query).await?.items)
+}
+
 pub async fn list_pix(
     ports: &impl PaymentPorts,
     merchant: &Merchant,

@@ -5,8 +5,8 @@
 use super::secrets::RotatingSecret;
 use super::Config;
 use crate::ports::{
-    ChargeStore, Cipher, Clock, DatabaseAuth, IdempotencyStore, Ledger, LocationReader, MerchantStore, PixRail,
-    PixStore, RateCounter, TransferStore, WebhookStore, WebhookTransport,
+    ChargeStore, Cipher, ClientStore, Clock, DatabaseAuth, IdempotencyStore, Ledger, LocationReader, MerchantStore,
+    PixRail, PixStore, RateCounter, TransferStore, WebhookStore, WebhookTransport,
 };
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ use std::sync::Arc;
 pub struct AppState {
     pub config: Arc<Config>,
     pub merchants: Arc<dyn MerchantStore>,
+    pub clients: Arc<dyn ClientStore>,
+    /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
+    pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,
     pub pix: Arc<dyn PixStore>,
     pub ledger: Arc<dyn Ledger>,

@@ -94,6 +94,9 @@ pub struct Cob<'a> {
     pub terms: Terms<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pix_copia_e_cola: Option<&'a str>,
+    /// The Pix that paid it (with their refunds), on a charge read whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pix: Option<Vec<super::pix::Pix<'a>>>,
 }
 
 impl<'a> Cob<'a> {
@@ -112,7 +115,14 @@ impl<'a> Cob<'a> {
             status: c.status.as_str(),
             terms: Terms::of(&c.terms),
             pix_copia_e_cola: c.pix_copia_e_cola.as_deref(),
+            pix: None,
         }
+    }
+
+    /// A charge with the Pix received for it (`CobCompleta.pix`), when there are any.
+    pub fn with_pix(c: &'a Charge, pix: &'a [crate::domain::payment::ReceivedPix]) -> Self {
+        let pix = (!pix.is_empty()).then(|| pix.iter().map(super::pix::Pix::of).collect());
+        Cob { pix, ..Cob::of(c) }
     }
 }
 
@@ -126,7 +136,10 @@ pub struct CobsConsultadas<'a> {
 impl<'a> CobsConsultadas<'a> {
     pub fn of(q: &ChargeQuery, p: &'a Page<Charge>) -> Self {
         CobsConsultadas {
-            parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total)),
+            parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total))
+                .document(q.devedor.as_ref())
+                .filter("status", q.status.map(|s| s.as_str()))
+                .filter("locationPresente", q.location_presente),
             cobs: p.items.iter().map(Cob::of).collect(),
         }
     }

@@ -31,20 +31,23 @@ impl Paginacao {
         Paginacao {
             pagina_atual: pagina,
             itens_por_pagina,
-            quantidade_de_paginas: total.div_ceil(u64::from(itens_por_pagina.max(1))),
+            // At least one: an empty list is one empty page (the spec's minimum is 1).
+            quantidade_de_paginas: total.div_ceil(u64::from(itens_por_pagina.max(1))).max(1),
             quantidade_total_de_itens: total,
         }
     }
 }
 
-/// The `parametros` block of a list: its interval (each bound when the list has one) and
-/// its page.
+/// The `parametros` block of a list: its interval (each bound when the list has one), the
+/// filters the request gave (echoed under their query names) and its page.
 #[derive(Debug, Serialize)]
 pub struct Parametros {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inicio: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fim: Option<String>,
+    #[serde(flatten)]
+    pub filtros: serde_json::Map<String, serde_json::Value>,
     pub paginacao: Paginacao,
 }
 
@@ -56,7 +59,25 @@ impl Parametros {
 
     /// A list whose bounds are optional.
     pub fn optional(inicio: Option<DateTime<Utc>>, fim: Option<DateTime<Utc>>, paginacao: Paginacao) -> Self {
-        Parametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), paginacao }
+        Parametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), filtros: Default::default(), paginacao }
+    }
+
+    /// The same with the filter `name` echoed, when the request gave it.
+    pub fn filter(mut self, name: &str, value: Option<impl Into<serde_json::Value>>) -> Self {
+        if let Some(v) = value {
+            self.filtros.insert(name.to_owned(), v.into());
+        }
+        self
+    }
+
+    /// The same with the document filter echoed as `cpf` or `cnpj`.
+    pub fn document(self, d: Option<&crate::domain::document::Document>) -> Self {
+        use crate::domain::document::Document;
+        match d {
+            Some(Document::Cpf(c)) => self.filter("cpf", Some(c.as_str())),
+            Some(Document::Cnpj(c)) => self.filter("cnpj", Some(c.as_str())),
+            None => self,
+        }
     }
 }
 

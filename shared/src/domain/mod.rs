@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod location;
 pub mod merchant;
 pub mod money;
+pub mod oauth;
 pub mod payment;
 pub mod pix_key;
 pub mod quota;

@@ -4,6 +4,8 @@
 pub mod account;
 pub mod cob;
 pub mod envio;
+pub mod oauth;
+pub mod openapi;
 pub mod payload;
 pub mod pix;
 pub mod rail;

@@ -80,7 +80,11 @@ fn read_url(body: &[u8], with_events: bool) -> Result<(String, Option<Vec<String
             }
         }
     }
-    f.deny_unknown(&mut v);
+    // Bacen's `/webhook` reads tolerantly (a newer minor version may add fields); our own
+    // `/webhooks` refuses what it does not know.
+    if with_events {
+        f.deny_unknown(&mut v);
+    }
     let url = v.finish(url, ProblemKind::WebhookOperacaoInvalida, DETAIL)?.unwrap_or_default();
     Ok((url, eventos))
 }

@@ -1,9 +1,9 @@
 //! Reading JSON request bodies field by field, collecting every violation at once.
 //!
 //! Bodies are first parsed as `serde_json::Value` (syntax errors give a position, never a
-//! value), then read with `Fields`, which records a `Violacao` for each missing, mistyped
-//! or unknown field, so a client sees all its mistakes in one answer and no personal data
-//! is ever echoed back.
+//! value), then read with `Fields`, which records a `Violacao` for each missing or
+//! mistyped field (and, where a route asks, each unknown one), so a client sees all its
+//! mistakes in one answer and no personal data is ever echoed back.
 
 use super::problem::{ApiError, ProblemKind, Violacao};
 use serde_json::{Map, Value};
@@ -164,7 +164,10 @@ impl<'a> Fields<'a> {
         field
     }
 
-    /// Records every field that was never read: unknown fields are refused, not ignored.
+    /// Records every field that was never read. Bacen's resources do not call it (a
+    /// tolerant reader: the spec counts new optional fields as compatible); our own
+    /// extensions that move money or register receivers do, so a misspelt field is never
+    /// silently dropped.
     pub fn deny_unknown(self, v: &mut Violations) {
         for key in self.map.keys() {
             if !self.read.iter().any(|r| r == key) {

@@ -11,6 +11,8 @@ pub struct NewMerchant {
     /// A person (CPF) rather than a company: the Pix night limit applies.
     pub individual: bool,
     pub limits: MerchantLimits,
+    /// The merchant's first OAuth client, registered with it.
+    pub first_client: Option<super::NewClient>,
 }
 
 /// Transfer limits set at registration.
@@ -46,6 +48,8 @@ pub trait MerchantStore: Send + Sync {
     async fn register(&self, new: NewMerchant) -> Result<MerchantId, RegisterMerchantError>;
     /// The merchant owning an active API key with this hash.
     async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError>;
+    /// The merchant with this id (for a verified access token).
+    async fn by_id(&self, id: MerchantId) -> Result<Option<Merchant>, StoreError>;
 }
 
 /// A new charge, ready to store.

@@ -29,6 +29,7 @@ pub struct Page<T> {
 }
 
 mod charges;
+mod clients;
 mod crypto;
 mod idempotency;
 mod payments;
@@ -37,6 +38,7 @@ mod transfers;
 mod webhooks;
 
 pub use charges::*;
+pub use clients::*;
 pub use crypto::*;
 pub use idempotency::*;
 pub use payments::*;

@@ -55,20 +55,34 @@ impl MerchantStore for PgMerchantStore {
                     store_error(e).into()
                 }
             })?;
+        if let Some(client) = &new.first_client {
+            super::clients::insert(&mut tx, MerchantId(id), client).await?;
+        }
         tx.commit().await.map_err(store_error)?;
         Ok(MerchantId(id))
     }
 
     async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError> {
+        let id =
+            sqlx::query_scalar!("SELECT merchant_id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", &hash.0[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        match id {
+            Some(id) => self.by_id(MerchantId(id)).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn by_id(&self, id: MerchantId) -> Result<Option<Merchant>, StoreError> {
         let row = sqlx::query!(
             r#"SELECT m.id, m.name, m.city, m.fee_bps, m.fee_fixed, m.person_kind,
                       coalesce(array_agg(k.chave ORDER BY k.chave) FILTER (WHERE k.chave IS NOT NULL), '{}') AS "pix_keys!"
-                 FROM api_keys a
-                 JOIN merchants m ON m.id = a.merchant_id
+                 FROM merchants m
                  LEFT JOIN merchant_pix_keys k ON k.merchant_id = m.id
-                WHERE a.hash = $1 AND a.revoked_at IS NULL
+                WHERE m.id = $1
                 GROUP BY m.id"#,
-            &hash.0[..]
+            id.0
         )
         .fetch_optional(&self.pool)
         .await

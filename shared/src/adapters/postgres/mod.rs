@@ -1,6 +1,7 @@
 //! The Postgres adapters (merchants, charges, ...), the connection pool and migrations.
 
 mod charges;
+mod clients;
 mod documents;
 pub mod iam_auth;
 mod idempotency;
@@ -16,6 +17,7 @@ mod verdicts;
 mod webhooks;
 
 pub use charges::PgChargeStore;
+pub use clients::PgClientStore;
 pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
 pub use merchants::PgMerchantStore;

@@ -48,7 +48,6 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         if let Ok(Some(secs)) = cal.integer("expiracao", 1..=i64::from(i32::MAX), &mut v) {
             out.expiracao = i32::try_from(secs).ok();
         }
-        cal.deny_unknown(&mut v);
     }
     if let Ok(Some(dev)) = root.object("devedor", &mut v) {
         out.devedor = read_devedor(dev, &mut v);
@@ -71,7 +70,6 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         if val.raw("retirada").is_some() {
             v.add(val.path_of("retirada"), "Pix Saque and Pix Troco are not offered");
         }
-        val.deny_unknown(&mut v);
     }
     let chave = root.string("chave", 77, &mut v);
     let chave = if mode == Mode::Create { root.require("chave", chave, &mut v) } else { chave };
@@ -98,7 +96,6 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         (Ok(Some(_)), Mode::Create) => v.add("cob.status", "is set by the PSP, not in a new charge"),
         (Ok(None) | Err(()), _) => {}
     }
-    root.deny_unknown(&mut v);
     v.finish(out, ProblemKind::CobOperacaoInvalida, DETAIL)
 }
 
@@ -135,7 +132,6 @@ fn read_devedor(mut dev: Fields<'_>, v: &mut Violations) -> Option<Devedor> {
         }
         Err(()) => None,
     };
-    dev.deny_unknown(v);
     Some(Devedor { documento: documento?, nome: nome? })
 }
 
@@ -150,7 +146,6 @@ fn read_info_adicionais(items: &[Value], v: &mut Violations) -> Option<Vec<InfoA
         let nome = f.require("nome", nome, v);
         let valor = f.string("valor", MAX_INFO_VALOR, v);
         let valor = f.require("valor", valor, v);
-        f.deny_unknown(v);
         if let (Ok(Some(nome)), Ok(Some(valor))) = (nome, valor) {
             out.push(InfoAdicional { nome: nome.to_owned(), valor: valor.to_owned() });
         }

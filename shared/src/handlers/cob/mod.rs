@@ -5,7 +5,7 @@ mod input;
 use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
 use crate::bacen::cob::{Cob, CobsConsultadas};
-use crate::domain::charge::{ChargeTerms, RevisionError};
+use crate::domain::charge::{ChargeStatus, ChargeTerms, RevisionError};
 use crate::domain::ids::Txid;
 use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
@@ -95,6 +95,12 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let txid = path_txid_to_read(req)?;
     let revisao = input::revisao(QueryParams::new(req.uri().query()))?;
     match charges::get(state, &merchant, &txid, revisao).await {
+        Ok(charge) if charge.status == ChargeStatus::Concluida => {
+            let pix = crate::app::payments::pix_of_charge(state, &merchant, &charge)
+                .await
+                .map_err(crate::handlers::pix::map_error)?;
+            Ok(json(StatusCode::OK, &Cob::with_pix(&charge, &pix)))
+        }
         Ok(charge) => Ok(json(StatusCode::OK, &Cob::of(&charge))),
         Err(ChargeError::NotFound) if revisao.is_some() => {
             // A missing charge is 404; an existing one without that revision is a bad query.

@@ -41,7 +41,6 @@ pub fn refund_request(id: RefundId, body: &[u8]) -> Result<RefundRequest, ApiErr
         Err(()) => None,
     };
     let descricao = f.string("descricao", MAX_REFUND_DESCRICAO, &mut v).ok().flatten().map(str::to_owned);
-    f.deny_unknown(&mut v);
     let request = match (valor, natureza) {
         (Some(valor), Some(natureza)) => Some(RefundRequest { id, valor, natureza, descricao }),
         _ => None,

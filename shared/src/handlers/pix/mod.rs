@@ -25,7 +25,7 @@ fn refund_invalid(propriedade: &str, razao: &str) -> ApiError {
     )
 }
 
-fn map_error(e: PaymentError) -> ApiError {
+pub(crate) fn map_error(e: PaymentError) -> ApiError {
     match e {
         PaymentError::PixNotFound => pix_not_found(),
         PaymentError::RefundNotFound => {

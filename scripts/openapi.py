@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""Writes openapi.json, Tucano's OpenAPI 3.1 document, from the route table (`tucano routes
+--json`) and Banco Central's API Pix 2.9.0 document (../shared/spec/, beside the checkout).
+
+- Every route of the table is one operation, and nothing else is (a Rust test checks both
+  ways against the committed file).
+- The Bacen operations Tucano implements keep Bacen's schemas, with the spec's bugs fixed:
+  its regexes anchored (`^...$`; the CPF pattern's slashes removed) and `PixConsultados`
+  requiring `pix` (not `cobs`).
+- Our extensions (transfers, balance, statement, DICT lookup, event webhooks, the event
+  log, the token endpoint, the payload location, the rail's notifications) are described
+  here.
+- Every operation lists every status Tucano can answer (the problem+json ones included),
+  so a contract test can hold it to "no undocumented status".
+
+  python3 scripts/openapi.py          # rewrite openapi.json
+  python3 scripts/openapi.py --check  # exit 1 if openapi.json is not what this writes
+"""
+import copy
+import json
+import pathlib
+import re
+import sys
+
+import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import serverless_yml  # noqa: E402  (the route table, one way of reading it)
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPEC = ROOT.parent / "shared" / "spec" / "bacen-pix-api-2.9.0.yaml"
+OUT = ROOT / "openapi.json"
+
+BACEN_ERROR = "https://pix.bcb.gov.br/api/v2/error/"
+TUCANO_ERROR = "https://tucano.dev/problems/"
+
+SCOPES = {
+    "cob.read": "Read immediate charges",
+    "cob.write": "Create, revise and remove immediate charges",
+    "pix.read": "Read received Pix and their refunds",
+    "pix.write": "Request refunds",
+    "webhook.read": "Read API Pix webhooks",
+    "webhook.write": "Register and remove API Pix webhooks",
+    "payloadlocation.read": "Read payload locations",
+    "payloadlocation.write": "Create payload locations",
+    "envio.read": "Read Pix transfers sent",
+    "envio.write": "Send Pix transfers",
+    "saldo.read": "Read the balance",
+    "extrato.read": "Read the statement",
+    "dict.read": "Look up Pix keys in the DICT",
+    "eventos.read": "Read the event log",
+    "webhooks.read": "Read event webhook endpoints and their deliveries",
+    "webhooks.write": "Register, rotate, replay and remove event webhook endpoints",
+}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=()):
+    out = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+STRING = {"type": "string"}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+VALOR = {"type": "string", "pattern": r"^\d{1,10}\.\d{2}$"}
+PAGINACAO_QUERY = [
+    {"name": "paginacao.paginaAtual", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "paginacao.itensPorPagina", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+]
+
+# Schemas of our extensions (their responses are checked against these by schemathesis).
+EXTENSION_SCHEMAS = {
+    "TokenRequest": obj({
+        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+        "scope": {"type": "string", "description": "Space-separated scopes; default all of the client's."},
+        "client_id": STRING, "client_secret": STRING,
+    }, ["grant_type"]),
+    "Token": obj({
+        "access_token": STRING, "token_type": {"type": "string", "enum": ["Bearer"]},
+        "expires_in": {"type": "integer", "minimum": 1}, "scope": STRING,
+    }, ["access_token", "token_type", "expires_in", "scope"]),
+    "TokenError": obj({
+        "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "invalid_grant",
+                                             "unauthorized_client", "unsupported_grant_type", "invalid_scope"]},
+        "error_description": STRING,
+    }, ["error"]),
+    "Saldo": obj({"disponivel": VALOR, "pendente": VALOR, "horario": TIMESTAMP},
+                 ["disponivel", "pendente", "horario"]),
+    "Lancamento": obj({
+        "id": STRING, "horario": TIMESTAMP, "tipo": STRING, "conta": {"type": "string", "enum": ["DISPONIVEL", "PENDENTE"]},
+        "natureza": {"type": "string", "enum": ["CREDITO", "DEBITO"]}, "valor": VALOR,
+        "referencia": {"type": "object"},
+    }, ["id", "horario", "tipo", "conta", "natureza", "valor"]),
+    "Extrato": obj({"parametros": {"type": "object"}, "lancamentos": {"type": "array", "items": ref("Lancamento")}},
+                   ["parametros", "lancamentos"]),
+    "Favorecido": obj({
+        "chave": {"type": "string", "maxLength": 77},
+        "contaBanco": obj({
+            "ispb": {"type": "string", "pattern": r"^[0-9]{8}$"}, "agencia": STRING, "conta": STRING,
+            "tipoConta": STRING, "cpf": STRING, "cnpj": STRING, "nome": STRING, "documento": STRING,
+        }),
+        "nome": STRING,
+    }),
+    "EnvioSolicitado": obj({
+        "valor": VALOR, "favorecido": ref("Favorecido"), "descricao": {"type": "string", "maxLength": 140},
+    }, ["valor", "favorecido"]),
+    "EnvioQrCode": obj({
+        "pixCopiaECola": {"type": "string", "maxLength": 512}, "valor": VALOR,
+        "descricao": {"type": "string", "maxLength": 140},
+    }, ["pixCopiaECola"]),
+    "Envio": obj({
+        "idEnvio": STRING, "endToEndId": STRING, "valor": VALOR, "favorecido": ref("Favorecido"),
+        "descricao": STRING, "txid": STRING,
+        "status": {"type": "string", "enum": ["EM_PROCESSAMENTO", "REALIZADO", "NAO_REALIZADO"]},
+        "horario": obj({"solicitacao": TIMESTAMP, "liquidacao": TIMESTAMP}), "motivo": STRING, "alerta": STRING,
+        "devolucoes": {"type": "array", "items": {"type": "object"}},
+    }, ["idEnvio", "endToEndId", "valor", "favorecido", "status", "horario"]),
+    "Envios": obj({"parametros": {"type": "object"}, "envios": {"type": "array", "items": ref("Envio")}},
+                  ["parametros", "envios"]),
+    "EntradaDict": obj({
+        "chave": STRING, "tipoChave": STRING, "nome": STRING, "documento": STRING, "ispb": STRING,
+    }, ["chave"]),
+    "EndpointSolicitado": obj({
+        "webhookUrl": {"type": "string", "maxLength": 512},
+        "eventos": {"type": "array", "items": STRING, "minItems": 1, "maxItems": 20},
+    }, ["webhookUrl"]),
+    "Endpoint": obj({
+        "id": {"type": "string", "format": "uuid"}, "webhookUrl": STRING,
+        "eventos": {"type": "array", "items": STRING}, "status": STRING, "criacao": TIMESTAMP,
+        "desativacao": {"type": "object"}, "segredo": STRING,
+    }, ["id", "webhookUrl", "status", "criacao"]),
+    "Endpoints": obj({"webhooks": {"type": "array", "items": ref("Endpoint")}}),
+    "Entregas": obj({"entregas": {"type": "array", "items": {"type": "object"}}}),
+    "Evento": obj({"id": STRING, "tipo": STRING, "criacao": TIMESTAMP, "dados": {"type": "object"}}, ["id", "tipo"]),
+    "Eventos": obj({"eventos": {"type": "array", "items": ref("Evento")}, "proximoCursor": STRING}),
+    "NotificacaoRail": {"type": "object", "description": "A signed message from the Pix rail (internal)."},
+}
+
+
+def problem(description):
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": ref("Problema")}}}
+
+
+def json_response(description, schema):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def json_body(schema):
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def path_param(name, schema=None):
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string", "maxLength": 77}}
+
+
+def interval(required):
+    return [{"name": "inicio", "in": "query", "required": required, "schema": TIMESTAMP},
+            {"name": "fim", "in": "query", "required": required, "schema": TIMESTAMP}]
+
+
+# Our operations, by function name.
+EXTENSIONS = {
+    "oauth_token": {
+        "summary": "Get an access token (OAuth2 client credentials, RFC 6749 §4.4)",
+        "description": "Authenticate the client with HTTP Basic (client_id:client_secret) or with "
+                       "client_id and client_secret in the body; send the body as a form or as JSON.",
+        "tags": ["OAuth"],
+        "security": [{"ClientBasic": []}, {}],
+        "requestBody": {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": ref("TokenRequest")},
+            "application/json": {"schema": ref("TokenRequest")}}},
+        "responses": {
+            "200": json_response("The token", ref("Token")),
+            "400": json_response("RFC 6749 §5.2 error", ref("TokenError")),
+            "401": json_response("The client could not be authenticated (invalid_client)", ref("TokenError")),
+        },
+    },
+    "payload_get": {
+        "summary": "A dynamic BR Code's payload (read by the payer's bank)",
+        "tags": ["Payload"],
+        "security": [],
+        "parameters": [path_param("token", {"type": "string", "pattern": "^[0-9a-f]{32}$"})],
+        "responses": {"200": json_response("The payload", ref("CobPayload"))},
+    },
+    "openapi_get": {
+        "summary": "This document", "tags": ["Tucano"], "security": [],
+        "responses": {"200": json_response("The OpenAPI 3.1 document", {"type": "object"})},
+    },
+    "rail_notification": {
+        "summary": "A signed notification from the Pix rail (internal)",
+        "tags": ["Interno"],
+        "security": [],
+        "requestBody": json_body(ref("NotificacaoRail")),
+        "responses": {"200": json_response("Recorded", {"type": "object"})},
+    },
+    "balance_get": {"summary": "The balance", "tags": ["Saldo"],
+                    "responses": {"200": json_response("The balance", ref("Saldo"))}},
+    "statement_get": {
+        "summary": "The statement: every posting, newest first", "tags": ["Extrato"],
+        "parameters": interval(False) + [{"name": "cursor", "in": "query", "schema": STRING},
+                                         {"name": "limite", "in": "query",
+                                          "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+        "responses": {"200": json_response("A page of postings", ref("Extrato"))},
+    },
+    "transfer_put": {
+        "summary": "Send a Pix to a key or a bank account", "tags": ["Envio"],
+        "parameters": [path_param("idEnvio", {"type": "string", "pattern": "^[a-zA-Z0-9]{1,35}$"})],
+        "requestBody": json_body(ref("EnvioSolicitado")),
+        "responses": {"201": json_response("The transfer", ref("Envio")),
+                      "200": json_response("The transfer already made with this idEnvio", ref("Envio"))},
+    },
+    "transfer_qr_put": {
+        "summary": "Pay a BR Code", "tags": ["Envio"],
+        "parameters": [path_param("idEnvio", {"type": "string", "pattern": "^[a-zA-Z0-9]{1,35}$"})],
+        "requestBody": json_body(ref("EnvioQrCode")),
+        "responses": {"201": json_response("The transfer", ref("Envio")),
+                      "200": json_response("The transfer already made with this idEnvio", ref("Envio"))},
+    },
+    "transfer_get": {
+        "summary": "A transfer", "tags": ["Envio"],
+        "parameters": [path_param("idEnvio", {"type": "string", "maxLength": 35})],
+        "responses": {"200": json_response("The transfer", ref("Envio"))},
+    },
+    "transfer_list": {
+        "summary": "Transfers in an interval", "tags": ["Envio"],
+        "parameters": interval(True) + [{"name": "status", "in": "query", "schema": STRING}] + PAGINACAO_QUERY,
+        "responses": {"200": json_response("A page of transfers", ref("Envios"))},
+    },
+    "dict_get": {
+        "summary": "Look up a Pix key (the holder's name and masked document)", "tags": ["DICT"],
+        "parameters": [path_param("chave")],
+        "responses": {"200": json_response("The entry", ref("EntradaDict"))},
+    },
+    "endpoint_post": {
+        "summary": "Register an event webhook endpoint (answers its secret once)", "tags": ["Webhooks"],
+        "requestBody": json_body(ref("EndpointSolicitado")),
+        "responses": {"201": json_response("The endpoint", ref("Endpoint"))},
+    },
+    "endpoint_list": {"summary": "Event webhook endpoints", "tags": ["Webhooks"],
+                      "responses": {"200": json_response("Every endpoint", ref("Endpoints"))}},
+    "endpoint_get": {"summary": "An event webhook endpoint", "tags": ["Webhooks"],
+                     "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                     "responses": {"200": json_response("The endpoint", ref("Endpoint"))}},
+    "endpoint_delete": {"summary": "Remove an event webhook endpoint", "tags": ["Webhooks"],
+                        "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                        "responses": {"204": {"description": "Removed"}}},
+    "endpoint_rotate": {"summary": "Rotate an endpoint's secret (the old one signs beside it for 24 h)",
+                        "tags": ["Webhooks"],
+                        "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                        "responses": {"200": json_response("The endpoint with its new secret", ref("Endpoint"))}},
+    "endpoint_replay": {"summary": "Re-enable an endpoint and deliver again what failed", "tags": ["Webhooks"],
+                        "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                        "responses": {"200": json_response("What is delivered again", {"type": "object"})}},
+    "endpoint_deliveries": {"summary": "An endpoint's deliveries", "tags": ["Webhooks"],
+                            "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                            "responses": {"200": json_response("Its deliveries", ref("Entregas"))}},
+    "event_list": {
+        "summary": "The event log, oldest first", "tags": ["Eventos"],
+        "parameters": [{"name": "cursor", "in": "query", "schema": STRING},
+                       {"name": "limite", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                       {"name": "tipo", "in": "query", "schema": STRING}],
+        "responses": {"200": json_response("A page of events", ref("Eventos"))},
+    },
+    "event_get": {"summary": "An event", "tags": ["Eventos"],
+                  "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
+                  "responses": {"200": json_response("The event", ref("Evento"))}},
+}
+
+
+def anchor(pattern):
+    """A Bacen regex as JSON Schema means it: anchored, without the CPF pattern's slashes."""
+    p = pattern
+    if len(p) > 1 and p.startswith("/") and p.endswith("/"):
+        p = p[1:-1]
+    if not p.startswith("^"):
+        p = "^" + p
+    if not p.endswith("$"):
+        p = p + "$"
+    return p
+
+
+def walk(node, fn):
+    if isinstance(node, dict):
+        fn(node)
+        for v in node.values():
+            walk(v, fn)
+    elif isinstance(node, list):
+        for v in node:
+            walk(v, fn)
+
+
+def refs_in(node):
+    found = set()
+    walk(node, lambda d: found.add(d["$ref"]) if isinstance(d.get("$ref"), str) else None)
+    return found
+
+
+def resolve(bacen, pointer):
+    node = bacen
+    for part in pointer.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def bacen_operation(bacen, path, method):
+    item = bacen["paths"].get(path) or {}
+    op = item.get(method.lower())
+    if op is None:
+        return None
+    op = copy.deepcopy(op)
+    # Path-level parameters move into the operation (the path item is rebuilt per route).
+    params = [copy.deepcopy(p) for p in item.get("parameters", [])] + op.get("parameters", [])
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def add_common_responses(op, route):
+    responses = op.setdefault("responses", {})
+    access, idem = route["access"], route["idempotency"]
+
+    def add(code, description):
+        responses.setdefault(code, problem(description))
+
+    if route["function"] != "oauth_token":
+        add("400", "The request breaks the schema or the rules (problem types per resource)")
+        add("413", "The body is larger than 64 KiB")
+        add("415", "The body is not JSON")
+        add("500", "A fault; the body carries only a correlationId")
+        add("503", "A dependency is unavailable; retry later")
+    if "{" in route["path"]:
+        add("404", "Not found")
+    if access == "Merchant":
+        add("401", "No valid access token")
+        add("403", "The token lacks the operation's scope")
+        add("429", "A per-merchant quota is used up (Retry-After)")
+    if access == "Rail":
+        add("401", "Not signed by the rail")
+    if idem in ("Required", "Optional"):
+        add("409", "A request with this Idempotency-Key is still running (Retry-After)")
+        add("422", "This Idempotency-Key was used for another request")
+    if idem in ("Required", "Optional"):
+        op.setdefault("parameters", []).append({
+            "name": "Idempotency-Key", "in": "header", "required": idem == "Required",
+            "description": "IETF httpapi Idempotency-Key: the same key and request replay the first answer.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}})
+    # Problem bodies of Bacen responses are `application/problem+json` with Bacen's schema.
+    return op
+
+
+def build():
+    bacen = yaml.safe_load(SPEC.read_text())
+    paths, needed = {}, set()
+    for route in serverless_yml.table()["routes"]:
+        method, path, fn = route["method"], route["path"], route["function"]
+        bacen_path = path[len("/v2"):] if path.startswith("/v2/") or path == "/v2" else None
+        op = bacen_operation(bacen, bacen_path, method) if bacen_path else None
+        if op is None:
+            if fn not in EXTENSIONS:
+                raise SystemExit(f"no description for {fn} ({method} {path}): add it to EXTENSIONS")
+            op = copy.deepcopy(EXTENSIONS[fn])
+            op.setdefault("tags", ["Tucano"])
+        else:
+            op.setdefault("tags", ["API Pix"])
+        op["operationId"] = fn
+        if route["access"] == "Merchant":
+            op["security"] = [{"OAuth2": [route["scope"]]}]
+        elif "security" not in op:
+            op["security"] = []
+        op = add_common_responses(op, route)
+        paths.setdefault(path, {})[method.lower()] = op
+        needed |= refs_in(op)
+
+    # Bacen components the operations reach, transitively.
+    components = {"schemas": {}, "parameters": {}, "responses": {}, "requestBodies": {}, "examples": {}}
+    seen, todo = set(), list(needed)
+    while todo:
+        r = todo.pop()
+        if r in seen or not r.startswith("#/components/"):
+            continue
+        seen.add(r)
+        _, _, kind, name = r.split("/")[:4]
+        if kind == "schemas" and name in EXTENSION_SCHEMAS:
+            continue
+        node = copy.deepcopy(resolve(bacen, f"#/components/{kind}/{name}"))
+        components[kind][name] = node
+        todo.extend(refs_in(node))
+    for name, schema in EXTENSION_SCHEMAS.items():
+        if name not in components["schemas"]:
+            components["schemas"][name] = schema
+    # Bacen's own spec bugs, fixed in our copy.
+    pc = components["schemas"].get("PixConsultados")
+    if pc and "cobs" in pc.get("required", []):
+        pc["required"] = ["parametros", "pix"]
+    components = {k: v for k, v in components.items() if v}
+    components["securitySchemes"] = {
+        "OAuth2": {"type": "oauth2", "description": "Client credentials; POST /oauth/token.",
+                   "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES}}},
+        "ClientBasic": {"type": "http", "scheme": "basic",
+                        "description": "client_id:client_secret, for the token endpoint only."},
+    }
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tucano API",
+            "version": "2.9.0-tucano.1",
+            "summary": "An open Pix payments API following Banco Central's API Pix 2.9.0",
+            "description": "The API Pix operations keep Bacen's schemas (patterns anchored). "
+                           f"Errors are application/problem+json: Bacen's types under {BACEN_ERROR}, "
+                           f"ours under {TUCANO_ERROR} (NaoAutenticado, ChaveIdempotenciaEmUso, "
+                           "ChaveIdempotenciaReutilizada, RateLimited, RequisicaoMuitoGrande, "
+                           "TipoDeConteudoNaoSuportado, MetodoNaoPermitido, AssinaturaInvalida, "
+                           "EnvioOperacaoInvalida, EnvioNaoEncontrado, EnvioConsultaInvalida, "
+                           "ChaveNaoEncontrada, WebhookNaoEncontrado).",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"OAuth2": []}],
+        "paths": paths,
+        "components": components,
+    }
+
+    def fix_patterns(d):
+        if isinstance(d.get("pattern"), str):
+            d["pattern"] = anchor(d["pattern"])
+    walk(doc, fix_patterns)
+    return doc
+
+
+def render(doc):
+    return json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main():
+    if not SPEC.exists():
+        print(f"openapi.py: Bacen's spec is not at {SPEC}; openapi.json left as committed", file=sys.stderr)
+        return 0 if "--check" in sys.argv else 1
+    text = render(build())
+    if "--check" in sys.argv:
+        if OUT.read_text() != text:
+            print("openapi.json is not what scripts/openapi.py writes: run `make openapi`", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(doc_paths(text))} paths)")
+    return 0
+
+
+def doc_paths(text):
+    return json.loads(text)["paths"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
