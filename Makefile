@@ -11,7 +11,7 @@
 # Benchmarks:
 #   make bench   - tucano bench all --record (release): every figure against its floor, in BENCHMARKS.md
 
-.PHONY: dev test lambdas package release-check bench serverless-yml sqlx-prepare fmt
+.PHONY: dev test lambdas package release-check bench serverless-yml openapi sqlx-prepare fmt
 
 dev:
 	@bash scripts/make-dev.sh
@@ -34,6 +34,11 @@ bench:
 # Rewrite serverless.yml from the route table after adding a route.
 serverless-yml:
 	python3 scripts/serverless_yml.py
+
+# Rewrite openapi.json from the route table and Bacen's spec (../shared/spec) after
+# changing a route or an extension's schema (scripts/openapi.py).
+openapi:
+	python3 scripts/openapi.py
 
 # Refresh the committed .sqlx/ query cache after changing a query (needs sqlx-cli).
 sqlx-prepare:

@@ -162,11 +162,21 @@ ensure_template_tools() {
   ensure_venv .venv-checkov checkov 'checkov==3.3.30'
 }
 
-# Node.js and the Serverless Framework (osls, pinned in package.json / package-lock.json).
+# Node.js, the Serverless Framework (osls) and Swagger UI (the /docs page), pinned in
+# package.json / package-lock.json. SCARF_ANALYTICS=false: swagger-ui-dist's dependency
+# would otherwise try to report the install to a third party.
 ensure_serverless() {
   if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
-  if [ ! -x "$ROOT/node_modules/.bin/serverless" ] && [ ! -x "$ROOT/node_modules/.bin/osls" ]; then
-    say "installing the Serverless Framework (osls) and its plugins from npm (npm ci)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  if { [ ! -x "$ROOT/node_modules/.bin/serverless" ] && [ ! -x "$ROOT/node_modules/.bin/osls" ]; } \
+    || [ ! -f "$ROOT/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
+    say "installing the Serverless Framework (osls), its plugins and Swagger UI from npm (npm ci)"
+    (cd "$ROOT" && SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# The contract tests' tools: schemathesis and a Bacen API Pix client library (PyPI), and
+# Debian's Chromium for the API reference page's test.
+ensure_contract_tools() {
+  ensure_venv .venv-contract schemathesis 'schemathesis==4.32.5' 'pypix-api==0.14.0'
+  command -v chromium >/dev/null || apt_install chromium
 }

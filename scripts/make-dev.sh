@@ -11,6 +11,8 @@ say "building the tucano CLI"
 cargo build --locked --bin tucano -q
 TUCANO="$ROOT/target/debug/tucano"
 "$TUCANO" migrate >/dev/null
+# Swagger UI for the API reference page (/docs), from npm with the deploy tooling.
+ensure_serverless
 
 # AWS=local: the same server on the AWS adapters (DynamoDB idempotency, KMS envelope
 # encryption) against a local moto server. moto keeps its keys in memory, so this mode
@@ -66,33 +68,42 @@ fi
 
 # One demo merchant per database, remembered in .tucano/demo-<hash of DATABASE_URL>.json.
 demo="$STATE/demo-$(printf '%s' "$DATABASE_URL" | cksum | cut -d' ' -f1).json"
+# A file from before OAuth clients existed has no client: make a new demo merchant.
+if [ -s "$demo" ] && ! grep -q '"client_secret"' "$demo"; then rm -f "$demo"; fi
 if [ ! -s "$demo" ]; then
   say "creating a demo merchant (fee: 0.99% per received Pix)"
   key="$(cat /proc/sys/kernel/random/uuid)"
   "$TUCANO" merchants create --name "Loja Demo Tucano" --city "SAO PAULO" --pix-key "$key" --fee-percent 0.99 --json \
     | sed "s/}\$/,\"pix_key\":\"$key\"}/" >"$demo"
 fi
-api_key="$(sed -E 's/.*"api_key":"([^"]+)".*/\1/' "$demo")"
+client_id="$(sed -E 's/.*"client_id":"([^"]+)".*/\1/' "$demo")"
+client_secret="$(sed -E 's/.*"client_secret":"([^"]+)".*/\1/' "$demo")"
 pix_key="$(sed -E 's/.*"pix_key":"([^"]+)".*/\1/' "$demo")"
 txid="demo$(date +%s)abcdefghijklmnopqrstu"
 cat <<TXT
 
 Tucano is starting on http://127.0.0.1:$PORT (Ctrl-C stops it and the sandbox rail).
-Demo merchant API key: $api_key
+API reference: http://127.0.0.1:$PORT/docs (OpenAPI: /openapi.json)
+Demo merchant's OAuth client: client_id $client_id, client_secret $client_secret
+
+Get an access token (OAuth2 client credentials; valid one hour):
+
+  TOKEN=\$(curl -s -u '$client_id:$client_secret' -d grant_type=client_credentials \\
+    http://127.0.0.1:$PORT/oauth/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 
 Create a charge, then read it back:
 
-  curl -s -X PUT http://127.0.0.1:$PORT/cob/$txid \\
-    -H 'Authorization: Bearer $api_key' -H 'Content-Type: application/json' \\
+  curl -s -X PUT http://127.0.0.1:$PORT/v2/cob/$txid \\
+    -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
     -d '{"calendario":{"expiracao":3600},"valor":{"original":"12.34"},"chave":"$pix_key","solicitacaoPagador":"Pedido 42"}'
 
-  curl -s http://127.0.0.1:$PORT/cob/$txid -H 'Authorization: Bearer $api_key'
+  curl -s http://127.0.0.1:$PORT/v2/cob/$txid -H "Authorization: Bearer \$TOKEN"
 
 Pay it as a customer would, through the sandbox rail, then see the money:
 
-  target/debug/tucano sandbox pay --rail-url $PIX_RAIL_URL "\$(curl -s http://127.0.0.1:$PORT/cob/$txid -H 'Authorization: Bearer $api_key' | sed -E 's/.*"pixCopiaECola":"([^"]+)".*/\1/')"
-  curl -s http://127.0.0.1:$PORT/saldo -H 'Authorization: Bearer $api_key'
-  curl -s http://127.0.0.1:$PORT/extrato -H 'Authorization: Bearer $api_key'
+  target/debug/tucano sandbox pay --rail-url $PIX_RAIL_URL "\$(curl -s http://127.0.0.1:$PORT/v2/cob/$txid -H "Authorization: Bearer \$TOKEN" | sed -E 's/.*"pixCopiaECola":"([^"]+)".*/\1/')"
+  curl -s http://127.0.0.1:$PORT/v2/saldo -H "Authorization: Bearer \$TOKEN"
+  curl -s http://127.0.0.1:$PORT/v2/extrato -H "Authorization: Bearer \$TOKEN"
 
 TXT
 "$TUCANO" dev --port "$PORT"

@@ -136,8 +136,11 @@ EXTENSION_SCHEMAS = {
     }, ["id", "webhookUrl", "status", "criacao"]),
     "Endpoints": obj({"webhooks": {"type": "array", "items": ref("Endpoint")}}),
     "Entregas": obj({"entregas": {"type": "array", "items": {"type": "object"}}}),
-    "Evento": obj({"id": STRING, "tipo": STRING, "criacao": TIMESTAMP, "dados": {"type": "object"}}, ["id", "tipo"]),
-    "Eventos": obj({"eventos": {"type": "array", "items": ref("Evento")}, "proximoCursor": STRING}),
+    # Standard Webhooks' event shape: what an event webhook posts is what the log answers.
+    "Evento": obj({"id": STRING, "type": STRING, "timestamp": TIMESTAMP, "data": {"type": "object"}},
+                  ["id", "type", "timestamp", "data"]),
+    "Eventos": obj({"eventos": {"type": "array", "items": ref("Evento")},
+                    "proximoCursor": {"type": ["string", "null"]}}, ["eventos"]),
     "NotificacaoRail": {"type": "object", "description": "A signed message from the Pix rail (internal)."},
 }
 
@@ -354,6 +357,36 @@ def add_common_responses(op, route):
     return op
 
 
+def fix_bacen_bugs(schemas):
+    """Bacen's own spec bugs (2.9.0), fixed in our copy; each is what its examples and text
+    mean, and what a Bacen client reads."""
+    # The list of received Pix is `pix`; `cobs` is a copy-paste from the charge lists.
+    pc = schemas.get("PixConsultados")
+    if pc and "cobs" in pc.get("required", []):
+        pc["required"] = ["parametros", "pix"]
+    # `idCob` is required of each listed charge but defined nowhere.
+    for name in ("CobsConsultadas", "CobsVConsultadas"):
+        for part in schemas.get(name, {}).get("properties", {}).get("cobs", {}).get("items", {}).get("allOf", []):
+            if "idCob" in part.get("required", []):
+                part["required"] = [r for r in part["required"] if r != "idCob"]
+    # A webhook is identified by its Pix key (its example, and the changelog's #120); the
+    # schema requires a `cnpj` described as a debtor filter (a copy-paste).
+    wc = schemas.get("WebhookCompleto")
+    if wc and "cnpj" in wc.get("required", []):
+        wc["required"] = ["webhookUrl", "chave", "criacao"]
+        wc["properties"].pop("cnpj", None)
+        wc["properties"]["chave"] = {"type": "string", "maxLength": 77, "title": "Chave DICT do recebedor"}
+
+    # A location is a host and path without scheme (its own example; the BR Code's field):
+    # not a `uri` in the JSON Schema sense.
+    def no_uri_format(d):
+        if isinstance(d.get("properties"), dict):
+            loc = d["properties"].get("location")
+            if isinstance(loc, dict) and loc.get("format") == "uri":
+                del loc["format"]
+    walk(schemas, no_uri_format)
+
+
 def build():
     bacen = yaml.safe_load(SPEC.read_text())
     paths, needed = {}, set()
@@ -394,10 +427,7 @@ def build():
     for name, schema in EXTENSION_SCHEMAS.items():
         if name not in components["schemas"]:
             components["schemas"][name] = schema
-    # Bacen's own spec bugs, fixed in our copy.
-    pc = components["schemas"].get("PixConsultados")
-    if pc and "cobs" in pc.get("required", []):
-        pc["required"] = ["parametros", "pix"]
+    fix_bacen_bugs(components["schemas"])
     components = {k: v for k, v in components.items() if v}
     components["securitySchemes"] = {
         "OAuth2": {"type": "oauth2", "description": "Client credentials; POST /oauth/token.",

@@ -534,6 +534,7 @@ async fn unknown_fields_are_ignored_and_what_is_not_offered_is_refused_by_name(p
     let (status, _, cob) = call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(60)), &m).json(&body)).await;
     assert_eq!(status, 201, "{cob}");
     assert!(cob.get("campoDeUmaVersaoNova").is_none());
+    assert_eq!(cob["loc"]["txid"], txid(60), "a location names its charge");
 
     let mut saque = charge_body(KEY_A, "3.00");
     saque["valor"]["retirada"] =

@@ -73,6 +73,8 @@ impl<'a> Terms<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Loc<'a> {
     pub id: i64,
+    /// The charge the location serves (`PayloadLocation.txid`).
+    pub txid: &'a str,
     pub location: &'a str,
     pub tipo_cob: &'static str,
     pub criacao: String,
@@ -107,6 +109,7 @@ impl<'a> Cob<'a> {
             revisao: c.revisao,
             loc: c.loc.as_ref().map(|l| Loc {
                 id: l.id,
+                txid: c.txid.as_str(),
                 location: &l.location,
                 tipo_cob: "cob",
                 criacao: timestamp(l.criacao),
