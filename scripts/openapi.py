@@ -428,7 +428,8 @@ def build():
         if name not in components["schemas"]:
             components["schemas"][name] = schema
     fix_bacen_bugs(components["schemas"])
-    components = {k: v for k, v in components.items() if v}
+    # In name order: the file must not depend on the order sets iterate in.
+    components = {k: dict(sorted(v.items())) for k, v in components.items() if v}
     components["securitySchemes"] = {
         "OAuth2": {"type": "oauth2", "description": "Client credentials; POST /oauth/token.",
                    "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES}}},

@@ -276,6 +276,10 @@ def build():
         elif fn == "authorizer":
             f["timeout"] = 5
             f["reservedConcurrency"] = AUTHORIZER_CONCURRENCY
+        elif fn == "admin":
+            # Operators' merchant and client management (`aws lambda invoke`): one at a time.
+            f["timeout"] = 30
+            f["reservedConcurrency"] = 1
         fns[fn] = f
         resources[f"{camel(fn)}Role"] = role(fn, extra)
 
@@ -304,8 +308,93 @@ def build():
 
     resources.update(platform())
     resources.update(alarms())
+    conditions, domain_resources, http_api = custom_domains()
+    resources.update(domain_resources)
+    extensions["HttpApi"] = http_api
     resources["Dashboard"] = dashboard(list(fns))
-    return fns, resources, extensions
+    return fns, resources, extensions, conditions
+
+
+# An optional custom domain for the API with mutual TLS, as Bacen's security manual asks of
+# PSP APIs, from stage parameters (`params` below; empty: no domain, the API keeps its
+# execute-api endpoint). With a domain, the execute-api endpoint is disabled (it would
+# bypass the client certificate check), and the payload locations payers' banks read
+# without a client certificate get a public API of their own on `locationDomain`.
+DOMAIN_PARAMS = {"apiDomain": "", "apiCertificateArn": "", "mtlsTruststoreUri": "", "mtlsTruststoreVersion": "",
+                 "locationDomain": "", "locationCertificateArn": ""}
+
+
+def param(name):
+    """A stage parameter inside the template: a CloudFormation parameter (set from the stage
+    parameter of the same name through provider.stackParameters), so the template is the
+    same for every stage and its conditions are decided at deploy time."""
+    return ref(name[0].upper() + name[1:])
+
+
+def stack_parameters():
+    """The template's parameters and the values the framework passes them."""
+    declared = {k[0].upper() + k[1:]: {"Type": "String", "Default": "",
+                                       "Description": f"Stage parameter {k} (empty: no custom domain)"}
+                for k in DOMAIN_PARAMS}
+    values = [{"ParameterKey": k[0].upper() + k[1:], "ParameterValue": "${param:%s}" % k} for k in DOMAIN_PARAMS]
+    return declared, values
+
+
+# cfn-lint reads a certificate parameter's empty default as the ARN; the resources exist
+# only when the parameters are set (HasApiDomain), so that reading never deploys.
+LINT_PARAMETER_DEFAULTS = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
+
+
+def custom_domains():
+    conditions = {
+        "HasApiDomain": {"Fn::Not": [{"Fn::Equals": [param("apiDomain"), ""]}]},
+        "HasTruststoreVersion": {"Fn::Not": [{"Fn::Equals": [param("mtlsTruststoreVersion"), ""]}]},
+    }
+    tls = lambda cert: [{"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
+    payload = normalized("payload_get") + "LambdaFunction"
+    resources = {
+        "ApiDomainName": {"Type": "AWS::ApiGatewayV2::DomainName", "Condition": "HasApiDomain",
+                          "Metadata": LINT_PARAMETER_DEFAULTS, "Properties": {
+            "DomainName": param("apiDomain"),
+            "DomainNameConfigurations": tls(param("apiCertificateArn")),
+            "MutualTlsAuthentication": {
+                "TruststoreUri": param("mtlsTruststoreUri"),
+                "TruststoreVersion": {"Fn::If": ["HasTruststoreVersion", param("mtlsTruststoreVersion"),
+                                                 ref("AWS::NoValue")]}}}},
+        "ApiDomainMapping": {"Type": "AWS::ApiGatewayV2::ApiMapping", "Condition": "HasApiDomain",
+                             "DependsOn": ["HttpApiStage"],
+                             "Properties": {"ApiId": ref("HttpApi"), "DomainName": ref("ApiDomainName"),
+                                            "Stage": "$default"}},
+        # Payload locations: public (a payer's bank has no client certificate of ours).
+        "LocationApi": {"Type": "AWS::ApiGatewayV2::Api", "Condition": "HasApiDomain", "Properties": {
+            "Name": f"{SERVICE}-{STAGE}-locations", "ProtocolType": "HTTP", "DisableExecuteApiEndpoint": True}},
+        "LocationApiIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Condition": "HasApiDomain",
+                                   "Properties": {"ApiId": ref("LocationApi"), "IntegrationType": "AWS_PROXY",
+                                                  "IntegrationUri": arn(payload), "PayloadFormatVersion": "2.0"}},
+        "LocationApiRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": "HasApiDomain", "Properties": {
+            "ApiId": ref("LocationApi"), "RouteKey": "GET /qr/v2/{token}", "AuthorizationType": "NONE",
+            "Target": {"Fn::Join": ["/", ["integrations", ref("LocationApiIntegration")]]}}},
+        "LocationApiStage": {"Type": "AWS::ApiGatewayV2::Stage", "Condition": "HasApiDomain", "Properties": {
+            "ApiId": ref("LocationApi"), "StageName": "$default", "AutoDeploy": True,
+            "DefaultRouteSettings": dict(STAGE_THROTTLE),
+            "AccessLogSettings": {"DestinationArn": arn("HttpApiLogGroup"),
+                                  "Format": json.dumps({"requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                                                        "routeKey": "$context.routeKey", "status": "$context.status"},
+                                                       separators=(",", ":"))}}},
+        "LocationApiPermission": {"Type": "AWS::Lambda::Permission", "Condition": "HasApiDomain", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": arn(payload), "Principal": "apigateway.amazonaws.com",
+            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LocationApi}/*")}},
+        "LocationDomainName": {"Type": "AWS::ApiGatewayV2::DomainName", "Condition": "HasApiDomain",
+                               "Metadata": LINT_PARAMETER_DEFAULTS, "Properties": {
+            "DomainName": param("locationDomain"), "DomainNameConfigurations": tls(param("locationCertificateArn"))}},
+        "LocationDomainMapping": {"Type": "AWS::ApiGatewayV2::ApiMapping", "Condition": "HasApiDomain",
+                                  "DependsOn": ["LocationApiStage"],
+                                  "Properties": {"ApiId": ref("LocationApi"), "DomainName": ref("LocationDomainName"),
+                                                 "Stage": "$default"}},
+    }
+    # The framework's HTTP API: its execute-api endpoint off once the mTLS domain is there.
+    extension = {"Properties": {"DisableExecuteApiEndpoint": {"Fn::If": ["HasApiDomain", True, False]}}}
+    return conditions, resources, extension
 
 
 def lambda_errors_alarm(fn):
@@ -643,9 +732,10 @@ HEADER = """\
 
 
 def render():
-    fns, resources, extensions = build()
+    fns, resources, extensions, conditions = build()
     doc = {
         "service": SERVICE,
+        "params": {"default": dict(DOMAIN_PARAMS)},
         "plugins": ["serverless-plugin-canary-deployments"],
         "provider": {
             "name": "aws",
@@ -657,6 +747,7 @@ def render():
             "timeout": 10,
             "logRetentionInDays": LOG_RETENTION_DAYS,
             "kmsKeyArn": arn("PlatformKey"),
+            "stackParameters": stack_parameters()[1],
             "tracing": {"lambda": True},
             "deploymentMethod": "direct",
             "deploymentBucket": {"blockPublicAccess": True, "versioning": True,
@@ -699,7 +790,8 @@ def render():
         },
         "package": {"artifact": ARTIFACT},
         "functions": fns,
-        "resources": {"Resources": resources, "extensions": extensions,
+        "resources": {"Parameters": stack_parameters()[0], "Conditions": conditions, "Resources": resources,
+                      "extensions": extensions,
                       "Outputs": {"ApiUrl": {"Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}},
                                   "DatabaseProxyEndpoint": {"Value": {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}},
                                   "AppDataKeyArn": {"Value": arn("AppDataKey")},

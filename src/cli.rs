@@ -8,10 +8,8 @@ use tucano_shared::adapters::postgres::{lazy_pool, migrate, PgLedger};
 use tucano_shared::app::{key_policy, AppState, Config};
 use tucano_shared::domain::brcode::BrCode;
 use tucano_shared::domain::ledger::FeePlan;
-use tucano_shared::domain::merchant::ApiKey;
 use tucano_shared::domain::money::Amount;
-use tucano_shared::domain::pix_key::PixKey;
-use tucano_shared::ports::{Ledger, MerchantLimits, MerchantStore, NewMerchant, RegisterMerchantError};
+use tucano_shared::ports::{Ledger, MerchantLimits};
 use tucano_shared::routes::job_keys;
 
 #[derive(Parser)]
@@ -488,15 +486,8 @@ async fn sandbox_pay(
 
 /// `"0.99"` percent -> 99 basis points.
 fn parse_percent(s: &str) -> anyhow::Result<u32> {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let ok = !int.is_empty()
-        && int.len() <= 3
-        && frac.len() <= 2
-        && format!("{int}{frac}").bytes().all(|b| b.is_ascii_digit());
-    anyhow::ensure!(ok, "--fee-percent must be a percentage like 0.99");
-    let bps: u32 = format!("{int}{frac:0<2}").parse()?;
-    anyhow::ensure!(bps <= 10_000, "--fee-percent cannot exceed 100");
-    Ok(bps)
+    tucano_shared::app::admin::parse_percent(s)
+        .ok_or_else(|| anyhow::anyhow!("--fee-percent must be a percentage like 0.99, at most 100"))
 }
 
 async fn create_merchant(
@@ -508,44 +499,21 @@ async fn create_merchant(
     limits: MerchantLimits,
     json: bool,
 ) -> anyhow::Result<()> {
-    let key = PixKey::parse(&pix_key).map_err(|e| anyhow::anyhow!("--pix-key {e}"))?;
-    for (flag, value) in [("--name", &name), ("--city", &city)] {
-        if value.trim().is_empty() || value.chars().count() > 200 {
-            bail!("{flag} must have 1 to 200 characters");
-        }
-    }
+    use tucano_shared::app::admin::{self, AdminError, MerchantRequest};
     let pool = migrated_pool().await?;
     let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool);
-    let api_key = ApiKey::generate();
-    let scopes = tucano_shared::domain::oauth::Scopes::all();
-    let (client, secret) =
-        tucano_shared::app::clients::new_client("default", scopes).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client_id = client.id.clone();
-    let new = NewMerchant {
-        name: name.trim().into(),
-        city: city.trim().into(),
-        pix_key: key.as_str().into(),
-        api_key_hash: api_key.hash(),
-        fees,
-        individual,
-        limits,
-        first_client: Some(client),
-    };
-    let id = match merchants.register(new).await {
-        Ok(id) => id,
-        Err(RegisterMerchantError::PixKeyTaken) => bail!("that Pix key is already registered to a merchant"),
-        Err(RegisterMerchantError::Store(e)) => return Err(anyhow::Error::new(e).context("registering the merchant")),
+    let request = MerchantRequest { name, pix_key, city, fees, individual, limits };
+    let created = match admin::create_merchant(&merchants, request).await {
+        Ok(created) => created,
+        Err(AdminError::Store(e)) => return Err(anyhow::Error::new(e).context("registering the merchant")),
+        Err(e) => bail!("{e}"),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"id": id.to_string(), "client_id": client_id.as_str(), "client_secret": secret.expose(),
-                               "scope": scopes.to_string(), "api_key": api_key.expose()})
-        );
+        println!("{}", created.to_json());
     } else {
-        println!("merchant {id} created; its OAuth client (POST /oauth/token with these):");
-        crate::clients::print_credentials(&client_id, secret.expose(), scopes, false);
-        println!("legacy API key, every scope (shown once): {}", api_key.expose());
+        println!("merchant {} created; its OAuth client (POST /oauth/token with these):", created.id);
+        crate::clients::print_credentials(&created.client_id, created.client_secret.expose(), created.scopes, false);
+        println!("legacy API key, every scope (shown once): {}", created.api_key.expose());
     }
     Ok(())
 }

@@ -454,7 +454,12 @@ fn the_stage_and_the_quota_guarded_routes_are_throttled_and_the_authorizer_has_r
     use tucano_shared::domain::quota::Quota;
     let Some(t) = template() else { return };
     let stages = of_type(&t, "AWS::ApiGatewayV2::Stage");
-    assert_eq!(stages.len(), 1);
+    // The API's, and the public payload locations' (made with a custom domain only).
+    assert_eq!(stages.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["HttpApiStage", "LocationApiStage"]);
+    for (name, stage) in &stages {
+        let d = &stage["Properties"]["DefaultRouteSettings"];
+        assert!(d["ThrottlingRateLimit"].as_f64().is_some_and(|r| r > 0.0), "{name} is throttled");
+    }
     let stage = stages[0].1;
     let defaults = &stage["Properties"]["DefaultRouteSettings"];
     assert!(defaults["ThrottlingRateLimit"].as_f64().unwrap() > 0.0);
@@ -489,4 +494,38 @@ fn aurora_logs_no_bind_parameters_of_slow_or_failed_statements() {
     assert_eq!(p["log_parameter_max_length_on_error"], "0");
     assert_eq!(p["log_error_verbosity"], "terse", "no DETAIL lines, which carry a violated key's value");
     assert!(p["log_min_duration_statement"].is_string(), "slow statements are still logged, without values");
+}
+
+/// With the stage's domain parameters, the API answers only on its custom domain with
+/// mutual TLS (the execute-api endpoint off), and payload locations — read by payers'
+/// banks, which hold no certificate of ours — on a public API of their own that routes
+/// nothing else. Without them, none of it exists.
+#[test]
+fn the_custom_domain_requires_client_certificates_and_only_payload_locations_stay_public() {
+    let Some(t) = template() else { return };
+    let r = &t["Resources"];
+    let api_domain = &r["ApiDomainName"];
+    assert_eq!(api_domain["Condition"], "HasApiDomain");
+    let mtls = &api_domain["Properties"]["MutualTlsAuthentication"];
+    assert_eq!(mtls["TruststoreUri"], serde_json::json!({"Ref": "MtlsTruststoreUri"}));
+    assert_eq!(api_domain["Properties"]["DomainNameConfigurations"][0]["SecurityPolicy"], "TLS_1_2");
+    assert_eq!(
+        r["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"],
+        serde_json::json!({"Fn::If": ["HasApiDomain", true, false]}),
+        "the default endpoint would bypass the client certificate check"
+    );
+    assert_eq!(r["ApiDomainMapping"]["Properties"]["ApiId"], serde_json::json!({"Ref": "HttpApi"}));
+    assert!(r["LocationDomainName"]["Properties"].get("MutualTlsAuthentication").is_none());
+    let public_routes: Vec<_> = of_type(&t, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .filter(|(_, route)| route["Properties"]["ApiId"] == serde_json::json!({"Ref": "LocationApi"}))
+        .map(|(_, route)| route["Properties"]["RouteKey"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(public_routes, ["GET /qr/v2/{token}"]);
+    for (name, resource) in r.as_object().unwrap() {
+        if name.starts_with("Location") || name.starts_with("ApiDomain") {
+            assert_eq!(resource["Condition"], "HasApiDomain", "{name} exists only with a custom domain");
+        }
+    }
+    assert_eq!(t["Parameters"]["ApiDomain"]["Default"], "", "no domain unless the stage gives one");
 }

@@ -156,6 +156,37 @@ pub async fn authorize(state: &AppState, event: &serde_json::Value) -> Result<se
     }
 }
 
+/// The admin function: one operation on merchants or OAuth clients per invocation
+/// (`app::admin::run`), invoked by an operator with IAM (`aws lambda invoke`); answers
+/// `{"ok": ...}` or `{"error": "..."}` (a refused operation is an answer, not a failure:
+/// Lambda would otherwise retry nothing but show a stack of noise). Secrets appear in the
+/// answer once and never in its logs.
+pub async fn admin() -> Result<(), Error> {
+    let state = state().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        state.keep_db_auth_fresh().await?;
+        let op = event.payload;
+        let name = op["op"].as_str().unwrap_or("").chars().take(40).collect::<String>();
+        let now = state.clock.now();
+        let answer =
+            within(job_keys("admin"), tucano_shared::app::admin::run(&*state.merchants, &*state.clients, now, &op))
+                .await;
+        match answer {
+            Ok(value) => {
+                tracing::info!(op = %name, "admin operation done");
+                Ok::<_, Error>(serde_json::json!({"ok": value}))
+            }
+            Err(tucano_shared::app::admin::AdminError::Store(e)) => Err(Error::from(e)),
+            Err(e) => {
+                tracing::info!(op = %name, "admin operation refused");
+                Ok(serde_json::json!({"error": e.to_string()}))
+            }
+        }
+    }))
+    .await
+}
+
 /// The migrations custom resource: on Create and Update, applies pending migrations and
 /// makes sure the environment has its blind-index key (made under `KMS_KEY_ID` on the
 /// first deploy, kept wrapped in the database), then answers CloudFormation at the

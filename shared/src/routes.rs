@@ -460,6 +460,8 @@ pub enum Trigger {
     Authorizer,
     /// CloudFormation, as a custom resource on every deploy.
     Deploy,
+    /// An operator, through `lambda:InvokeFunction` with IAM (no event source).
+    Operator,
 }
 
 /// A function no HTTP route calls.
@@ -479,6 +481,7 @@ pub const JOBS: &[Job] = &[
     Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET, PAGADOR] },
     Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
+    Job { function: "admin", trigger: Trigger::Operator, keys: &[] },
 ];
 
 /// The route table as data (`tucano routes --json`): what `scripts/serverless_yml.py`
@@ -509,6 +512,7 @@ pub fn table_json() -> serde_json::Value {
                 Trigger::Queue(queue) => ("Queue", Some(queue)),
                 Trigger::Authorizer => ("Authorizer", None),
                 Trigger::Deploy => ("Deploy", None),
+                Trigger::Operator => ("Operator", None),
             };
             serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument, "keys": j.keys})
         })

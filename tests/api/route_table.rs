@@ -63,6 +63,10 @@ fn jobs_are_declared_with_their_triggers() {
                 assert!(events.is_empty());
                 continue;
             }
+            Trigger::Operator => {
+                assert!(events.is_empty(), "{} is invoked by operators only", job.function);
+                continue;
+            }
             _ => assert_eq!(events.len(), 1, "{}", job.function),
         }
         match job.trigger {
@@ -75,7 +79,7 @@ fn jobs_are_declared_with_their_triggers() {
                 assert_eq!(q["Type"].as_str(), Some("AWS::SQS::Queue"));
                 assert!(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_mapping(), "{queue} has a DLQ");
             }
-            Trigger::Authorizer | Trigger::Deploy => {}
+            Trigger::Authorizer | Trigger::Deploy | Trigger::Operator => {}
         }
     }
 }
@@ -103,7 +107,7 @@ fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings(
         assert_eq!(json["keys"], serde_json::json!(job.keys), "{}", job.function);
         match job.trigger {
             Trigger::Schedule(arg) | Trigger::Queue(arg) => assert_eq!(json["argument"], arg),
-            Trigger::Authorizer | Trigger::Deploy => assert!(json["argument"].is_null()),
+            Trigger::Authorizer | Trigger::Deploy | Trigger::Operator => assert!(json["argument"].is_null()),
         }
     }
     assert_eq!(printed["cold_start_keys"], serde_json::json!([tucano_shared::app::key_policy::BLIND_INDEX_KEY]));

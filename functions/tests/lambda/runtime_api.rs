@@ -64,3 +64,49 @@ async fn the_cob_put_handler_answers_bad_keys_and_bad_bodies_with_problems_and_w
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM charges").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, 0);
 }
+
+/// The admin function as an operator runs it (`aws lambda invoke` with IAM): the binary
+/// under the Runtime API emulator, one operation per invocation, on a real database.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_admin_handler_registers_merchants_and_manages_their_clients(pool: PgPool) {
+    let env = env_of(&pool, "admin");
+    let invoke = |op: serde_json::Value| {
+        let env = env.clone();
+        async move { start_once(BOOTSTRAP.as_ref(), &env, &op.to_string()).await.unwrap().response }
+    };
+    let created =
+        invoke(serde_json::json!({"op": "merchants.create", "name": "Loja Admin", "pixKey": "admin@example.com",
+                                            "feePercent": "0.99"}))
+        .await;
+    let merchant = created["ok"]["id"].as_str().expect("a merchant id").to_owned();
+    assert!(created["ok"]["client_secret"].as_str().is_some_and(|s| s.starts_with("cs_")), "{created}");
+    let fee: i32 = sqlx::query_scalar("SELECT fee_bps FROM merchants").fetch_one(&pool).await.unwrap();
+    assert_eq!(fee, 99);
+
+    let reader =
+        invoke(serde_json::json!({"op": "clients.create", "merchant": merchant, "name": "erp", "scope": "cob.read"}))
+            .await;
+    assert_eq!(reader["ok"]["scope"], "cob.read", "{reader}");
+    let id = reader["ok"]["client_id"].as_str().unwrap().to_owned();
+    let revoked = invoke(serde_json::json!({"op": "clients.revoke", "clientId": id})).await;
+    assert_eq!(revoked, serde_json::json!({"ok": {"revoked": true}}));
+    let listed = invoke(serde_json::json!({"op": "clients.list", "merchant": merchant})).await;
+    let clients = listed["ok"]["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 2);
+    assert!(!listed.to_string().contains("cs_"), "a list never shows a secret");
+
+    for (op, says) in [
+        (
+            serde_json::json!({"op": "merchants.create", "name": "X", "pixKey": "admin@example.com"}),
+            "already registered",
+        ),
+        (serde_json::json!({"op": "clients.revoke", "clientId": id}), "no such"),
+        (serde_json::json!({"op": "clients.create", "merchant": merchant, "scope": "cob.admin"}), "scope"),
+        (serde_json::json!({"op": "drop.tables"}), "unknown op"),
+    ] {
+        let refused = invoke(op.clone()).await;
+        assert!(refused["error"].as_str().is_some_and(|e| e.contains(says)), "{op}: {refused}");
+    }
+    let merchants: i64 = sqlx::query_scalar("SELECT count(*) FROM merchants").fetch_one(&pool).await.unwrap();
+    assert_eq!(merchants, 1, "a refused operation writes nothing");
+}

@@ -1,6 +1,7 @@
 //! Use cases and the application state they run with.
 
 pub mod account;
+pub mod admin;
 pub mod charges;
 pub mod clients;
 pub mod config;
