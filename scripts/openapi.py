@@ -449,7 +449,7 @@ def build():
                            "ChaveIdempotenciaReutilizada, RateLimited, RequisicaoMuitoGrande, "
                            "TipoDeConteudoNaoSuportado, MetodoNaoPermitido, AssinaturaInvalida, "
                            "EnvioOperacaoInvalida, EnvioNaoEncontrado, EnvioConsultaInvalida, "
-                           "ChaveNaoEncontrada, WebhookNaoEncontrado).",
+                           "ChaveNaoEncontrada, EventosConsultaInvalida).",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": [{"url": "/"}],

@@ -346,7 +346,19 @@ async fn callbacks_only_for_own_keys_and_bad_requests_change_nothing(pool: PgPoo
     let (_, _, theirs) = call(app.request(Method::GET, "/v2/webhook", &other)).await;
     assert_eq!(theirs["webhooks"], json!([]));
     assert_eq!(call(app.request(Method::DELETE, &format!("/v2/webhook/{KEY}"), &m)).await.0, 204);
-    assert_eq!(call(app.request(Method::GET, &format!("/v2/webhook/{KEY}"), &m)).await.0, 404);
+    let (status, _, gone) = call(app.request(Method::GET, &format!("/v2/webhook/{KEY}"), &m)).await;
+    assert_eq!(
+        (status, gone["type"].as_str()),
+        (404, Some("https://pix.bcb.gov.br/api/v2/error/WebhookNaoEncontrado"))
+    );
+    // Bad queries: Bacen's type on its list, ours on the event log.
+    let (status, _, p) = call(app.request(Method::GET, "/v2/webhook?inicio=ontem", &m)).await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (400, Some("https://pix.bcb.gov.br/api/v2/error/WebhookConsultaInvalida"))
+    );
+    let (status, _, p) = call(app.request(Method::GET, "/v2/eventos?limite=0", &m)).await;
+    assert_eq!((status, p["type"].as_str()), (400, Some("https://tucano.dev/problems/EventosConsultaInvalida")));
 }
 
 #[sqlx::test(migrations = "./migrations")]

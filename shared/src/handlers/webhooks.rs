@@ -48,6 +48,14 @@ fn map_error(e: WebhookError) -> ApiError {
     }
 }
 
+/// As `map_error`, with Bacen's own type for a key without a webhook.
+fn map_bacen_error(e: WebhookError) -> ApiError {
+    match e {
+        WebhookError::NotFound => ApiError::new(ProblemKind::WebhookNaoEncontrado, "No webhook on this key."),
+        other => map_error(other),
+    }
+}
+
 /// A JSON response that carries a secret: stored sealed if kept for idempotent replay.
 fn sensitive<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let mut res = json(status, body);
@@ -118,14 +126,14 @@ pub async fn bacen_put(state: &AppState, req: &Request) -> Result<Response, ApiE
 /// `GET /webhook/{chave}`.
 pub async fn bacen_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    let endpoint = uc::bacen(state, &merchant, chave(req)?).await.map_err(map_error)?;
+    let endpoint = uc::bacen(state, &merchant, chave(req)?).await.map_err(map_bacen_error)?;
     Ok(json(StatusCode::OK, &Webhook::of(&endpoint)))
 }
 
 /// `DELETE /webhook/{chave}`.
 pub async fn bacen_delete(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    uc::delete_bacen(state, &merchant, chave(req)?).await.map_err(map_error)?;
+    uc::delete_bacen(state, &merchant, chave(req)?).await.map_err(map_bacen_error)?;
     Ok(no_content())
 }
 
@@ -213,7 +221,7 @@ pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiErro
     });
     let tipo =
         q.parse("tipo", "is not an event type", |s| crate::domain::webhook::is_event_type(s).then(|| s.to_owned()));
-    q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
+    q.finish(Some(()), ProblemKind::EventosConsultaInvalida, "The query parameters do not follow the schema.")?;
     let limite = limite.unwrap_or(DEFAULT_EVENTS);
     let page = uc::events(state, &merchant, cursor.unwrap_or(0), tipo.as_deref(), limite).await.map_err(map_error)?;
     let next = (page.len() == limite as usize).then(|| page.last().map(|e| cursors.seal(e.seq))).flatten();

@@ -63,8 +63,12 @@ pub enum ProblemKind {
     ChaveNaoEncontrada,
     /// 400: a webhook request that breaks the schema or the rules.
     WebhookOperacaoInvalida,
-    /// 400: bad parameters on `GET /eventos` or `GET /webhook`.
+    /// 400: bad parameters on `GET /webhook`.
     WebhookConsultaInvalida,
+    /// 404: no API Pix webhook on that key.
+    WebhookNaoEncontrado,
+    /// 400: bad parameters on `GET /eventos`.
+    EventosConsultaInvalida,
     /// 429: a per-merchant quota is used up for this minute (`Retry-After` says when the
     /// next window opens). Named as the DICT API names its own.
     RateLimited,
@@ -85,7 +89,8 @@ impl ProblemKind {
             | ProblemKind::EnvioOperacaoInvalida
             | ProblemKind::EnvioConsultaInvalida
             | ProblemKind::WebhookOperacaoInvalida
-            | ProblemKind::WebhookConsultaInvalida => StatusCode::BAD_REQUEST,
+            | ProblemKind::WebhookConsultaInvalida
+            | ProblemKind::EventosConsultaInvalida => StatusCode::BAD_REQUEST,
             ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
             ProblemKind::NaoEncontrado
@@ -94,7 +99,8 @@ impl ProblemKind {
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::EnvioNaoEncontrado
-            | ProblemKind::ChaveNaoEncontrada => StatusCode::NOT_FOUND,
+            | ProblemKind::ChaveNaoEncontrada
+            | ProblemKind::WebhookNaoEncontrado => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::ChaveIdempotenciaEmUso => StatusCode::CONFLICT,
             ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
@@ -132,6 +138,8 @@ impl ProblemKind {
             ProblemKind::ChaveNaoEncontrada => "ChaveNaoEncontrada",
             ProblemKind::WebhookOperacaoInvalida => "WebhookOperacaoInvalida",
             ProblemKind::WebhookConsultaInvalida => "WebhookConsultaInvalida",
+            ProblemKind::WebhookNaoEncontrado => "WebhookNaoEncontrado",
+            ProblemKind::EventosConsultaInvalida => "EventosConsultaInvalida",
             ProblemKind::RateLimited => "RateLimited",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
             ProblemKind::ErroInternoDoServidor => "ErroInternoDoServidor",
@@ -151,7 +159,7 @@ impl ProblemKind {
             | ProblemKind::EnvioNaoEncontrado
             | ProblemKind::EnvioConsultaInvalida
             | ProblemKind::ChaveNaoEncontrada
-            | ProblemKind::WebhookConsultaInvalida
+            | ProblemKind::EventosConsultaInvalida
             | ProblemKind::RateLimited => false,
             ProblemKind::RequisicaoInvalida
             | ProblemKind::AcessoNegado
@@ -165,6 +173,8 @@ impl ProblemKind {
             | ProblemKind::PixDevolucaoInvalida
             | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::WebhookOperacaoInvalida
+            | ProblemKind::WebhookNaoEncontrado
+            | ProblemKind::WebhookConsultaInvalida
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
@@ -201,6 +211,8 @@ impl ProblemKind {
             ProblemKind::ChaveNaoEncontrada => "Chave não encontrada.",
             ProblemKind::WebhookOperacaoInvalida => "Webhook inválido.",
             ProblemKind::WebhookConsultaInvalida => "Consulta inválida.",
+            ProblemKind::WebhookNaoEncontrado => "Webhook não encontrado.",
+            ProblemKind::EventosConsultaInvalida => "Consulta de eventos inválida.",
             ProblemKind::RateLimited => "Limite de requisições atingido.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",
             ProblemKind::ErroInternoDoServidor => "Erro interno do servidor.",
