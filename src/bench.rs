@@ -393,15 +393,15 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
 
     // A charge to read back.
     let probe = client
-        .put(format!("{base}/cob/{}", txid("probe", 0)))
+        .put(format!("{base}/v2/cob/{}", txid("probe", 0)))
         .header("authorization", &bearer)
         .body(body.clone())
         .send()
         .await?;
     anyhow::ensure!(probe.status() == 201, "the server did not create the probe charge: {}", probe.status());
-    let probe_path = format!("{base}/cob/{}", txid("probe", 0));
+    let probe_path = format!("{base}/v2/cob/{}", txid("probe", 0));
     let list_path =
-        format!("{base}/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&paginacao.itensPorPagina=10");
+        format!("{base}/v2/cob?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&paginacao.itensPorPagina=10");
 
     let mut runs = vec![];
     for &c in concurrencies {
@@ -413,7 +413,7 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
             let (rps, lat, errors) = drive(c, seconds, move |n| {
                 let (client, bearer, body) = (client.clone(), bearer.clone(), body.clone());
                 let url = match scenario {
-                    "create" => format!("{base}/cob/{}", tx(&format!("c{scenario_label}"), n)),
+                    "create" => format!("{base}/v2/cob/{}", tx(&format!("c{scenario_label}"), n)),
                     "get" => probe_path.clone(),
                     _ => list_path.clone(),
                 };
