@@ -355,7 +355,7 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
     use tucano_shared::app::{charges, AppState, Config};
     use tucano_shared::domain::charge::ChargeTerms;
     use tucano_shared::domain::ids::Txid;
-    use tucano_shared::domain::merchant::ApiKeyHash;
+    use tucano_shared::domain::oauth::Scopes;
     use tucano_shared::domain::pix_key::PixKey;
 
     let pool = fresh_database(database_url, "tucano_bench_api").await?;
@@ -367,6 +367,8 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
     let state = AppState::with_pool(config, pool.clone())?;
     let api_key = ApiKey::generate();
     let key = "loja@bench.example";
+    let (first_client, secret) = tucano_shared::app::clients::new_client("bench", Scopes::all())?;
+    let client_id = first_client.id.clone();
     state
         .merchants
         .register(NewMerchant {
@@ -377,14 +379,24 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
             fees: FeePlan::default(),
             individual: false,
             limits: Default::default(),
-            first_client: None,
+            first_client: Some(first_client),
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let addr = crate::server::spawn("127.0.0.1:0".parse()?, state.clone()).await?;
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let bearer = format!("Bearer {}", api_key.expose());
+    // As a Bacen client authenticates: one token from /oauth/token, then Bearer on each call.
+    let grant: serde_json::Value = client
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(client_id.as_str(), Some(secret.expose()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = grant["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no access token: {grant}"))?.to_owned();
+    let bearer = format!("Bearer {token}");
     let body = serde_json::json!({"calendario": {"expiracao": 3600}, "valor": {"original": "10.00"}, "chave": key})
         .to_string();
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -423,9 +435,9 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
                 }
             })
             .await;
-            // The floor: authenticate and do the same storage call, directly.
+            // The floor: authenticate the same token and do the same storage call, directly.
             let st = state.clone();
-            let hash = ApiKeyHash::of(api_key.expose());
+            let token = token.clone();
             let terms = ChargeTerms {
                 expiracao: 3600,
                 devedor: None,
@@ -450,8 +462,12 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
             let (floor, _, _) = drive(c, seconds, move |n| {
                 let (st, terms, probe_txid, query) = (st.clone(), terms.clone(), probe_txid.clone(), query.clone());
                 let id = tx(&label, n);
+                let token = token.clone();
                 async move {
-                    let Ok(Some(m)) = st.merchants.by_api_key(&hash).await else { return false };
+                    let now = st.clock.now();
+                    let Ok((m, _)) = st.tokens.admit(&token, now, &*st.clients, &*st.merchants).await else {
+                        return false;
+                    };
                     match scenario {
                         "create" => {
                             let Ok(t) = Txid::parse_for_charge(&id) else { return false };
