@@ -16,6 +16,7 @@ mod idempotency_contract;
 mod ledger;
 mod logs;
 mod oauth;
+mod payload_signing;
 mod payments;
 mod route_table;
 mod transfers;

@@ -7,6 +7,7 @@ pub mod document;
 pub mod event;
 pub mod idempotency;
 pub mod ids;
+pub mod jws;
 pub mod ledger;
 pub mod location;
 pub mod merchant;

@@ -57,3 +57,24 @@ pub mod purpose {
     /// the migrations function only makes the blind-index key).
     pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
 }
+
+/// A key payload locations are signed with, as published: its `kid` and certificate chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub chain: crate::domain::jws::CertificateChain,
+}
+
+/// Signs the JWS a dynamic BR Code's payload location answers (RS256, `domain::jws`) with
+/// the PSP's key: an asymmetric KMS key in AWS (the private key never leaves KMS), a PEM
+/// key locally (DEV-ONLY).
+#[async_trait]
+pub trait PayloadSigner: Send + Sync {
+    /// The key new signatures are made with.
+    fn current(&self) -> &PublishedKey;
+    /// Every key to publish in the JWK Set: the current one first, and one more while a
+    /// new key rotates in (or an old one out).
+    fn published(&self) -> &[PublishedKey];
+    /// The RS256 signature of `input` with the current key.
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, CipherError>;
+}

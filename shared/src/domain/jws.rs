@@ -1,0 +1,262 @@
+//! Signed payloads (compact JWS, RFC 7515) as Bacen's security manual wants a dynamic BR
+//! Code's payload location to answer, and the JWK Set (RFC 7517) a payer's bank verifies
+//! them with.
+//!
+//! The algorithm is RS256 (RSASSA-PKCS1-v1_5 with SHA-256): the one in Bacen's own example
+//! header, so the one every payer-side validator accepts; KMS signs with it
+//! (`RSASSA_PKCS1_V1_5_SHA_256`) and PKCS#1 v1.5 signatures have no practical forgery when
+//! verified strictly. The protected header carries `alg`, `typ`, `kid`, `x5t` (base64url,
+//! unpadded SHA-1 of the leaf certificate's DER, as the manual defines it) and `jku`; the
+//! JWKS entry carries the same `kid` and `x5t`, `x5c` (leaf first, then its chain, plain
+//! base64), `n` and `e`.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use base64::Engine;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPublicKey;
+use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
+use x509_cert::der::{Decode, Encode};
+use x509_cert::Certificate;
+
+/// The one algorithm we sign with.
+pub const ALG: &str = "RS256";
+
+/// Why a certificate chain, a key set or a signed payload is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwsError {
+    #[error("the certificate chain is not PEM or DER certificates")]
+    BadCertificate,
+    #[error("the signing certificate does not hold an RSA key of at least 2048 bits")]
+    NotRsa,
+    #[error("not a compact JWS")]
+    Malformed,
+    #[error("the JWS algorithm is not RS256")]
+    Algorithm,
+    #[error("no key in the key set has this kid and x5t")]
+    UnknownKey,
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// The certificate chain a signing key is published with: leaf first, each next one the
+/// issuer of the previous.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateChain {
+    der: Vec<Vec<u8>>,
+}
+
+impl CertificateChain {
+    /// From PEM (`-----BEGIN CERTIFICATE-----` blocks, leaf first).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, JwsError> {
+        let certs = Certificate::load_pem_chain(pem).map_err(|_| JwsError::BadCertificate)?;
+        let der: Result<Vec<Vec<u8>>, _> = certs.iter().map(|c| c.to_der()).collect();
+        let der = der.map_err(|_| JwsError::BadCertificate)?;
+        if der.is_empty() {
+            return Err(JwsError::BadCertificate);
+        }
+        let chain = CertificateChain { der };
+        chain.public_key()?;
+        Ok(chain)
+    }
+
+    pub fn leaf(&self) -> &[u8] {
+        &self.der[0]
+    }
+
+    /// `x5t`: base64url (unpadded) SHA-1 of the leaf's DER.
+    pub fn x5t(&self) -> String {
+        B64.encode(sha1::Sha1::digest(self.leaf()))
+    }
+
+    /// The leaf's RSA public key.
+    pub fn public_key(&self) -> Result<RsaPublicKey, JwsError> {
+        let cert = Certificate::from_der(self.leaf()).map_err(|_| JwsError::BadCertificate)?;
+        let spki = cert.tbs_certificate.subject_public_key_info;
+        let spki_der = spki.to_der().map_err(|_| JwsError::BadCertificate)?;
+        let key = <RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&spki_der)
+            .map_err(|_| JwsError::NotRsa)?;
+        if key.size() < 256 {
+            return Err(JwsError::NotRsa);
+        }
+        Ok(key)
+    }
+
+    /// The JWK Set entry for this chain's leaf under `kid`.
+    pub fn jwk(&self, kid: &str) -> Result<Jwk, JwsError> {
+        let key = self.public_key()?;
+        Ok(Jwk {
+            kty: "RSA".into(),
+            r#use: "sig".into(),
+            key_ops: vec!["verify".into()],
+            alg: ALG.into(),
+            kid: kid.into(),
+            x5t: self.x5t(),
+            x5c: self.der.iter().map(|d| STANDARD.encode(d)).collect(),
+            n: B64.encode(key.n().to_bytes_be()),
+            e: B64.encode(key.e().to_bytes_be()),
+        })
+    }
+}
+
+/// One key of a JWK Set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(rename = "use")]
+    pub r#use: String,
+    #[serde(default)]
+    pub key_ops: Vec<String>,
+    pub alg: String,
+    pub kid: String,
+    pub x5t: String,
+    #[serde(default)]
+    pub x5c: Vec<String>,
+    pub n: String,
+    pub e: String,
+}
+
+/// A JWK Set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+/// The protected header of a payload JWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    pub kid: String,
+    pub x5t: String,
+    pub jku: String,
+}
+
+impl Header {
+    pub fn new(kid: &str, x5t: &str, jku: &str) -> Self {
+        Header { alg: ALG.into(), typ: Some("JOSE".into()), kid: kid.into(), x5t: x5t.into(), jku: jku.into() }
+    }
+}
+
+/// The signing input (`base64url(header) "." base64url(payload)`) of `payload` under
+/// `header`; the caller signs it and calls [`compact`].
+pub fn signing_input(header: &Header, payload: &[u8]) -> String {
+    let header = serde_json::to_vec(header).unwrap_or_default();
+    format!("{}.{}", B64.encode(header), B64.encode(payload))
+}
+
+/// The compact serialization of a signed input.
+pub fn compact(signing_input: &str, signature: &[u8]) -> String {
+    format!("{signing_input}.{}", B64.encode(signature))
+}
+
+/// A compact JWS taken apart (nothing verified yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub header: Header,
+    pub payload: Vec<u8>,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+/// Takes a compact JWS apart. Anything but RS256 (`none`, `HS256`, ...) is refused here.
+pub fn parse(jws: &str) -> Result<Parsed, JwsError> {
+    let jws = jws.trim();
+    let mut parts = jws.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(JwsError::Malformed);
+    };
+    let decode = |x: &str| B64.decode(x).map_err(|_| JwsError::Malformed);
+    let header: Header = serde_json::from_slice(&decode(h)?).map_err(|_| JwsError::Malformed)?;
+    if header.alg != ALG {
+        return Err(JwsError::Algorithm);
+    }
+    let signature = decode(s)?;
+    if signature.is_empty() {
+        return Err(JwsError::BadSignature);
+    }
+    Ok(Parsed { header, payload: decode(p)?, signing_input: format!("{h}.{p}"), signature })
+}
+
+impl Parsed {
+    /// Verifies the signature with the key of `keys` whose `kid` and `x5t` match the
+    /// header's (the key's own `x5c` leaf must have that thumbprint and that public key).
+    /// Whether that certificate chains to a trusted CA is the caller's check.
+    pub fn verify<'k>(&self, keys: &'k JwkSet) -> Result<&'k Jwk, JwsError> {
+        let jwk = keys
+            .keys
+            .iter()
+            .find(|k| k.kid == self.header.kid && k.x5t == self.header.x5t && k.kty == "RSA")
+            .ok_or(JwsError::UnknownKey)?;
+        let leaf = jwk.x5c.first().and_then(|c| STANDARD.decode(c).ok()).ok_or(JwsError::UnknownKey)?;
+        if B64.encode(sha1::Sha1::digest(&leaf)) != jwk.x5t {
+            return Err(JwsError::UnknownKey);
+        }
+        let chain = CertificateChain { der: vec![leaf] };
+        let key = chain.public_key()?;
+        let published = (B64.decode(&jwk.n), B64.decode(&jwk.e));
+        if published != (Ok(key.n().to_bytes_be()), Ok(key.e().to_bytes_be())) {
+            return Err(JwsError::UnknownKey);
+        }
+        let signature = Signature::try_from(self.signature.as_slice()).map_err(|_| JwsError::BadSignature)?;
+        VerifyingKey::<sha2::Sha256>::new(key)
+            .verify(self.signing_input.as_bytes(), &signature)
+            .map_err(|_| JwsError::BadSignature)?;
+        Ok(jwk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+
+    const CHAIN: &[u8] = include_bytes!("../../../tests/fixtures/jws/chain.pem");
+    const KEY: &str = include_str!("../../../tests/fixtures/jws/leaf.pk8.pem");
+
+    fn sign(input: &str) -> Vec<u8> {
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(KEY).unwrap();
+        rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key).sign(input.as_bytes()).to_vec()
+    }
+
+    fn signed(payload: &[u8], kid: &str) -> (String, JwkSet) {
+        let chain = CertificateChain::from_pem(CHAIN).unwrap();
+        let header = Header::new(kid, &chain.x5t(), "https://pix.tucano.test/jwks");
+        let input = signing_input(&header, payload);
+        (compact(&input, &sign(&input)), JwkSet { keys: vec![chain.jwk("k1").unwrap()] })
+    }
+
+    #[test]
+    fn a_signed_payload_verifies_with_the_published_key_set() {
+        let (jws, keys) = signed(br#"{"txid":"x"}"#, "k1");
+        let parsed = parse(&jws).unwrap();
+        assert_eq!(parsed.payload, br#"{"txid":"x"}"#);
+        assert_eq!(parsed.verify(&keys).unwrap().kid, "k1");
+        let jwk = &keys.keys[0];
+        assert_eq!(jwk.x5c.len(), 2, "leaf and its CA");
+        assert_eq!(jwk.x5t.len(), 27, "an unpadded base64url SHA-1");
+        assert!(!jwk.x5c[0].contains('\n') && !jwk.x5c[0].contains('-'), "plain base64");
+    }
+
+    #[test]
+    fn tampering_another_kid_and_unsigned_tokens_are_refused() {
+        let (jws, keys) = signed(br#"{"valor":{"original":"10.00"}}"#, "k1");
+        let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+        parts[1] = B64.encode(br#"{"valor":{"original":"0.01"}}"#);
+        assert_eq!(parse(&parts.join(".")).unwrap().verify(&keys), Err(JwsError::BadSignature));
+        let (other, _) = signed(b"{}", "k2");
+        assert_eq!(parse(&other).unwrap().verify(&keys), Err(JwsError::UnknownKey));
+        for alg in ["none", "HS256", "PS256"] {
+            let header = B64.encode(format!(r#"{{"alg":"{alg}","kid":"k1","x5t":"x","jku":"https://a/b"}}"#));
+            assert_eq!(parse(&format!("{header}.{}.AAAA", B64.encode(b"{}"))), Err(JwsError::Algorithm), "{alg}");
+        }
+        assert_eq!(parse("a.b"), Err(JwsError::Malformed));
+        let mut wrong_key = keys.clone();
+        wrong_key.keys[0].n = B64.encode([0xff; 256]);
+        assert_eq!(parse(&jws).unwrap().verify(&wrong_key), Err(JwsError::UnknownKey), "n must be the leaf's key");
+    }
+}
