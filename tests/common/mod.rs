@@ -51,6 +51,9 @@ pub fn test_webhooks() -> tucano_shared::app::WebhookSettings {
 /// A registered merchant: its API key and its receiving Pix key.
 pub struct TestMerchant {
     pub id: tucano_shared::domain::merchant::MerchantId,
+    /// Its first OAuth client (every scope): what `request` authenticates as.
+    pub client_id: String,
+    /// Its legacy API key (an alias for a client with every scope).
     pub api_key: String,
     pub pix_key: String,
 }
@@ -135,6 +138,9 @@ impl TestApp {
     /// A merchant charged `percent_bps` basis points plus `fixed` per received Pix.
     pub async fn merchant_with_fees(&self, name: &str, pix_key: &str, fees: FeePlan) -> TestMerchant {
         let api_key = ApiKey::generate();
+        let scopes = tucano_shared::domain::oauth::Scopes::all();
+        let (client, _) = tucano_shared::app::clients::new_client("tests", scopes).unwrap();
+        let client_id = client.id.to_string();
         let id = self
             .state
             .merchants
@@ -146,11 +152,11 @@ impl TestApp {
                 fees,
                 individual: false,
                 limits: Default::default(),
-                first_client: None,
+                first_client: Some(client),
             })
             .await
             .unwrap();
-        TestMerchant { id, api_key: api_key.expose().into(), pix_key: pix_key.into() }
+        TestMerchant { id, client_id, api_key: api_key.expose().into(), pix_key: pix_key.into() }
     }
 
     /// A new OAuth client of `m` with `scopes`: (client_id, client_secret).
@@ -187,8 +193,28 @@ impl TestApp {
         self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token)
     }
 
+    /// A merchant's request, authenticated as a Bacen client is: `Bearer` with an access
+    /// token of its client, signed as `POST /oauth/token` signs them, as of the service's
+    /// clock (so tests that move the clock keep valid tokens). The endpoint itself is
+    /// tested in `oauth.rs`.
     pub fn request(&self, method: Method, path: &str, m: &TestMerchant) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&m.api_key)
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(self.access_token(m))
+    }
+
+    /// A fresh access token for `m`'s client, with every scope.
+    pub fn access_token(&self, m: &TestMerchant) -> String {
+        use tucano_shared::domain::oauth::{self, Claims, Scopes};
+        let now = self.state.clock.now().timestamp();
+        let claims = Claims {
+            iss: oauth::ISSUER.into(),
+            sub: m.client_id.clone(),
+            mid: m.id.0,
+            scope: Scopes::all().to_string(),
+            iat: now,
+            exp: now + 3600,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        oauth::sign(&claims, &self.state.tokens.keys[0])
     }
 
     pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
