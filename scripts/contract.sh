@@ -20,9 +20,13 @@ export CIPHER=local TUCANO_DEV_MASTER_KEY="$(od -An -tx1 -N32 /dev/urandom | tr 
 export RAIL_WEBHOOK_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
 export PIX_RAIL_URL="http://127.0.0.1:$RAIL_PORT" LOCATION_SCHEME=http PIX_LOCATION_BASE="127.0.0.1:$PORT/qr/v2"
 export WEBHOOK_ALLOW_LOCAL=true LOG_FORMAT=json
+# Payloads signed with the TEST-ONLY key of tests/fixtures/jws (its certificate names
+# 127.0.0.1), and the rail, as the payer's bank, trusting its CA.
+export PAYLOAD_SIGNING=local PAYLOAD_KEY_FILE="$ROOT/tests/fixtures/jws/leaf.pk8.pem" \
+  PAYLOAD_CERT_CHAIN_FILE="$ROOT/tests/fixtures/jws/chain.pem" PAYLOAD_TRUST_STORE="$ROOT/tests/fixtures/jws/ca.pem"
 # Generated requests arrive by the thousand: the per-minute list quota would answer most
 # of them 429 (documented, but then nothing behind it is exercised).
-export QUOTA_LIST_PER_MINUTE=1000000 QUOTA_DICT_TOKENS_PJ=1000000
+export QUOTA_LIST_PER_MINUTE=100000 QUOTA_DICT_TOKENS_PJ=100000
 "$TUCANO" migrate >/dev/null
 "$TUCANO" sandbox-rail --port "$RAIL_PORT" --tucano-url "http://127.0.0.1:$PORT" >"$STATE/contract-rail.log" 2>&1 &
 rail=$!

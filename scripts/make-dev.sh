@@ -46,6 +46,32 @@ else
   export CIPHER="${CIPHER:-local}" TUCANO_DEV_MASTER_KEY="${TUCANO_DEV_MASTER_KEY:-$(cat "$STATE/dev-master-key")}"
 fi
 
+# Payload signatures (JWS): a DEV-ONLY CA and a signing certificate for this machine's
+# location host (127.0.0.1, localhost), made by openssl in .tucano/jws on the first run. The
+# sandbox rail, as the payer's bank, trusts that CA; nothing else should.
+jws="$STATE/jws"
+if [ -z "${PAYLOAD_SIGNING:-}" ] && [ ! -s "$jws/chain.pem" ]; then
+  command -v openssl >/dev/null || apt_install openssl
+  say "making a DEV-ONLY CA and payload-signing certificate for 127.0.0.1/localhost (.tucano/jws)"
+  mkdir -p "$jws"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$jws/ca.key" -out "$jws/ca.pem" -days 825 \
+    -subj "/CN=Tucano DEV-ONLY QR CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$jws/leaf.key" -out "$jws/leaf.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' \
+    >"$jws/leaf.ext"
+  openssl x509 -req -in "$jws/leaf.csr" -CA "$jws/ca.pem" -CAkey "$jws/ca.key" -CAcreateserial -days 825 -sha256 \
+    -extfile "$jws/leaf.ext" -out "$jws/leaf.pem" 2>/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$jws/leaf.key" -out "$jws/leaf.pk8.pem"
+  cat "$jws/leaf.pem" "$jws/ca.pem" >"$jws/chain.pem"
+  # The CA signs nothing else: its key goes.
+  rm -f "$jws/ca.key" "$jws/leaf.key" "$jws/leaf.csr" "$jws/leaf.ext" "$jws/ca.srl"
+fi
+if [ -z "${PAYLOAD_SIGNING:-}" ]; then
+  export PAYLOAD_SIGNING=local PAYLOAD_KEY_FILE="$jws/leaf.pk8.pem" PAYLOAD_CERT_CHAIN_FILE="$jws/chain.pem"
+  export PAYLOAD_TRUST_STORE="${PAYLOAD_TRUST_STORE:-$jws/ca.pem}"
+fi
+
 # The secret Tucano and the rail sign their messages with (dev-only, kept in .tucano/).
 if [ -z "${RAIL_WEBHOOK_SECRET:-}" ]; then
   [ -s "$STATE/rail-secret" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$STATE/rail-secret"
@@ -84,6 +110,7 @@ cat <<TXT
 
 Tucano is starting on http://127.0.0.1:$PORT (Ctrl-C stops it and the sandbox rail).
 API reference: http://127.0.0.1:$PORT/docs (OpenAPI: /openapi.json)
+Payload locations are signed (JWS) with a DEV-ONLY key; its key set: http://localhost:$PORT/.well-known/jwks.json
 Demo merchant's OAuth client: client_id $client_id, client_secret $client_secret
 
 Get an access token (OAuth2 client credentials; valid one hour):

@@ -141,6 +141,12 @@ EXTENSION_SCHEMAS = {
                   ["id", "type", "timestamp", "data"]),
     "Eventos": obj({"eventos": {"type": "array", "items": ref("Evento")},
                     "proximoCursor": {"type": ["string", "null"]}}, ["eventos"]),
+    "JwkSet": obj({"keys": {"type": "array", "minItems": 1, "items": obj({
+        "kty": {"type": "string", "enum": ["RSA"]}, "use": {"type": "string", "enum": ["sig"]},
+        "key_ops": {"type": "array", "items": {"type": "string", "enum": ["verify"]}},
+        "alg": {"type": "string", "enum": ["RS256"]}, "kid": STRING, "x5t": STRING,
+        "x5c": {"type": "array", "minItems": 1, "items": STRING}, "n": STRING, "e": STRING,
+    }, ["kty", "use", "alg", "kid", "x5t", "x5c", "n", "e"])}}, ["keys"]),
     "NotificacaoRail": {"type": "object", "description": "A signed message from the Pix rail (internal)."},
 }
 
@@ -186,10 +192,19 @@ EXTENSIONS = {
     },
     "payload_get": {
         "summary": "A dynamic BR Code's payload (read by the payer's bank)",
+        "description": "Bacen's CobPayload as a compact JWS (RS256; header kid, x5t, jku on this host).",
         "tags": ["Payload"],
         "security": [],
         "parameters": [path_param("token", {"type": "string", "pattern": "^[0-9a-f]{32}$"})],
-        "responses": {"200": json_response("The payload", ref("CobPayload"))},
+        "responses": {"200": {"description": "The payload, signed",
+                              "content": {"application/jose": {"schema": {
+                                  "type": "string", "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"}}}}},
+    },
+    "jwks_get": {
+        "summary": "The keys payloads are signed with (JWK Set, RFC 7517)",
+        "tags": ["Payload"],
+        "security": [],
+        "responses": {"200": json_response("The key set", ref("JwkSet"))},
     },
     "openapi_get": {
         "summary": "This document", "tags": ["Tucano"], "security": [],
@@ -376,6 +391,18 @@ def fix_bacen_bugs(schemas):
         wc["required"] = ["webhookUrl", "chave", "criacao"]
         wc["properties"].pop("cnpj", None)
         wc["properties"]["chave"] = {"type": "string", "maxLength": 77, "title": "Chave DICT do recebedor"}
+
+    # Where a txid may be short (received Pix, their filter), the spec writes
+    # allOf[TxId (26 to 35 characters), {pattern: 1 to 35}]: an intersection that still
+    # demands 26 to 35. Its changelog (#269) means 1 to 35 there.
+    def short_txid(d):
+        for key, value in list(d.items()):
+            parts = value.get("allOf") if isinstance(value, dict) else None
+            if (isinstance(parts, list) and len(parts) == 2 and parts[0] == {"$ref": "#/components/schemas/TxId"}
+                    and parts[1].get("pattern", "").strip("^$") == "[a-zA-Z0-9]{1,35}"):
+                d[key] = {"type": "string", "pattern": "^[a-zA-Z0-9]{1,35}$",
+                          "description": "txid, 1 to 35 characters where Bacen allows short ones"}
+    walk(schemas, short_txid)
 
     # A location is a host and path without scheme (its own example; the BR Code's field):
     # not a `uri` in the JSON Schema sense.

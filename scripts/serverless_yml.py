@@ -207,6 +207,18 @@ IDEMPOTENCY = {"Effect": "Allow",
                "Resource": arn("IdempotencyTable")}
 IDEMPOTENCY_KEY = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("PlatformKey")}
 QUEUE_SEND = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn("WebhookQueue")}
+# Payload locations are signed by an asymmetric KMS key (the private key never leaves KMS);
+# its certificate chain (public, but longer than an environment holds) is the SSM
+# parameter the PSP stores it in. Only the payload and key-set functions touch either.
+PAYLOAD_FUNCTIONS = ("payload_get", "jwks_get")
+PAYLOAD_CHAIN_PARAMETER = f"/tucano/{STAGE}/payload-cert-chain"
+PAYLOAD_ENV = {"PAYLOAD_SIGNING": "kms", "PAYLOAD_KMS_KEY_ID": ref("PayloadSigningKey"),
+               "PAYLOAD_CERT_CHAIN_PARAMETER": PAYLOAD_CHAIN_PARAMETER}
+PAYLOAD_SIGN = [
+    {"Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"], "Resource": arn("PayloadSigningKey")},
+    {"Effect": "Allow", "Action": ["ssm:GetParameter"],
+     "Resource": sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + PAYLOAD_CHAIN_PARAMETER)},
+]
 QUEUE_RECEIVE = {"Effect": "Allow",
                  "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                             "sqs:ChangeMessageVisibility"],
@@ -236,6 +248,9 @@ def build():
             # The rail's notifications write money: cap what they can take from the database.
             f["reservedConcurrency"] = 50
         f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX}
+        if fn in PAYLOAD_FUNCTIONS:
+            f["environment"].update(PAYLOAD_ENV)
+            extra = extra + PAYLOAD_SIGN
         fns[fn] = f
         resources[f"{camel(fn)}Role"] = role(fn, extra)
         http_functions.append(fn)
@@ -352,6 +367,7 @@ def custom_domains():
     }
     tls = lambda cert: [{"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
     payload = normalized("payload_get") + "LambdaFunction"
+    jwks = normalized("jwks_get") + "LambdaFunction"
     resources = {
         "ApiDomainName": {"Type": "AWS::ApiGatewayV2::DomainName", "Condition": "HasApiDomain",
                           "Metadata": LINT_PARAMETER_DEFAULTS, "Properties": {
@@ -374,6 +390,15 @@ def custom_domains():
         "LocationApiRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": "HasApiDomain", "Properties": {
             "ApiId": ref("LocationApi"), "RouteKey": "GET /qr/v2/{token}", "AuthorizationType": "NONE",
             "Target": {"Fn::Join": ["/", ["integrations", ref("LocationApiIntegration")]]}}},
+        "LocationApiJwksIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Condition": "HasApiDomain",
+                                       "Properties": {"ApiId": ref("LocationApi"), "IntegrationType": "AWS_PROXY",
+                                                      "IntegrationUri": arn(jwks), "PayloadFormatVersion": "2.0"}},
+        "LocationApiJwksRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": "HasApiDomain", "Properties": {
+            "ApiId": ref("LocationApi"), "RouteKey": "GET /.well-known/jwks.json", "AuthorizationType": "NONE",
+            "Target": {"Fn::Join": ["/", ["integrations", ref("LocationApiJwksIntegration")]]}}},
+        "LocationApiJwksPermission": {"Type": "AWS::Lambda::Permission", "Condition": "HasApiDomain", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": arn(jwks), "Principal": "apigateway.amazonaws.com",
+            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LocationApi}/*")}},
         "LocationApiStage": {"Type": "AWS::ApiGatewayV2::Stage", "Condition": "HasApiDomain", "Properties": {
             "ApiId": ref("LocationApi"), "StageName": "$default", "AutoDeploy": True,
             "DefaultRouteSettings": dict(STAGE_THROTTLE),
@@ -471,6 +496,16 @@ def platform():
                              "Properties": {"AliasName": f"alias/{SERVICE}-{STAGE}-platform",
                                             "TargetKeyId": ref("PlatformKey")}},
         "AppDataKey": key("Tucano: envelope encryption of payer documents and secrets (the Cipher port)", []),
+        # RSA signing key of payload locations (RS256). Asymmetric keys do not rotate in
+        # KMS: a new key (and certificate) is published beside the old one instead.
+        "PayloadSigningKey": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                              "Properties": {
+                                  "Description": "Tucano: signs dynamic BR Code payloads (JWS RS256)",
+                                  "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY", "EnableKeyRotation": False,
+                                  "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
+                                      "Sid": "AccountAdministers", "Effect": "Allow",
+                                      "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                                      "Action": "kms:*", "Resource": "*"}]}}},
         "AppDataKeyAlias": {"Type": "AWS::KMS::Alias",
                             "Properties": {"AliasName": f"alias/{SERVICE}-{STAGE}-app-data",
                                            "TargetKeyId": ref("AppDataKey")}},

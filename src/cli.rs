@@ -264,6 +264,19 @@ pub struct BenchOutput {
 
 /// A small pool on `DATABASE_URL` with every migration applied; the database is created
 /// first if the server does not have it yet.
+/// The CAs a payer's bank trusts on payload signatures: `PAYLOAD_TRUST_STORE` (a PEM file;
+/// `make dev` points it at its dev CA), else the public web roots.
+fn payload_trust_store() -> anyhow::Result<tucano_shared::domain::jws::TrustStore> {
+    use tucano_shared::domain::jws::TrustStore;
+    match std::env::var("PAYLOAD_TRUST_STORE") {
+        Ok(path) => {
+            let pem = std::fs::read(&path).with_context(|| format!("reading PAYLOAD_TRUST_STORE ({path})"))?;
+            TrustStore::from_pem(&pem).map_err(|e| anyhow::anyhow!("PAYLOAD_TRUST_STORE: {e}"))
+        }
+        Err(_) => Ok(TrustStore::public_roots()),
+    }
+}
+
 pub async fn migrated_pool() -> anyhow::Result<sqlx::PgPool> {
     use sqlx::migrate::MigrateDatabase;
     let url = database_url()?;
@@ -358,6 +371,9 @@ async fn env_state(location_base: String, pool_size: u32) -> anyhow::Result<AppS
         config.location_scheme = scheme;
     }
     config.webhooks = tucano_shared::app::WebhookSettings::from_env()?;
+    config.payloads = tucano_shared::app::PayloadSigning::from_env()?;
+    config.quotas = Config::quotas_from_env()?;
+    config.tokens = tucano_shared::app::TokenSettings::from_env()?;
     config.read_rail_env()?;
     if config.webhooks.rules.allow_local {
         tracing::warn!("WEBHOOK_ALLOW_LOCAL: webhooks may go to http://127.0.0.1 (DEVELOPMENT ONLY)");
@@ -446,8 +462,12 @@ async fn sandbox_rail(
     faults: crate::sandbox::faults::FaultProfile,
 ) -> anyhow::Result<()> {
     tucano_shared::telemetry::init(std::env::var("LOG_FORMAT").as_deref() == Ok("json"));
-    let config =
-        crate::sandbox::RailConfig { tucano_url, secret: rail_secret()?.into_bytes(), location_scheme: "http".into() };
+    let config = crate::sandbox::RailConfig {
+        tucano_url,
+        secret: rail_secret()?.into_bytes(),
+        location_scheme: "http".into(),
+        trust: std::sync::Arc::new(payload_trust_store()?),
+    };
     if faults != crate::sandbox::faults::FaultProfile::default() {
         tracing::warn!(?faults, "the sandbox rail will misbehave as its fault profile says");
     }

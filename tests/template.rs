@@ -181,7 +181,10 @@ fn data_is_encrypted_recoverable_and_private() {
         assert_eq!(i["Properties"]["PubliclyAccessible"], false);
     }
     for (name, k) in of_type(&t, "AWS::KMS::Key") {
-        assert_eq!(k["Properties"]["EnableKeyRotation"], true, "{name}");
+        // KMS rotates symmetric keys only; the asymmetric signing key rotates by publishing
+        // a new key beside it.
+        let symmetric = k["Properties"].get("KeySpec").is_none_or(|s| s == "SYMMETRIC_DEFAULT");
+        assert_eq!(k["Properties"]["EnableKeyRotation"], symmetric, "{name}");
     }
     for (name, q) in of_type(&t, "AWS::SQS::Queue") {
         assert!(q["Properties"]["KmsMasterKeyId"].is_object(), "{name}");
@@ -521,11 +524,37 @@ fn the_custom_domain_requires_client_certificates_and_only_payload_locations_sta
         .filter(|(_, route)| route["Properties"]["ApiId"] == serde_json::json!({"Ref": "LocationApi"}))
         .map(|(_, route)| route["Properties"]["RouteKey"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(public_routes, ["GET /qr/v2/{token}"]);
+    assert_eq!(public_routes, ["GET /qr/v2/{token}", "GET /.well-known/jwks.json"]);
     for (name, resource) in r.as_object().unwrap() {
         if name.starts_with("Location") || name.starts_with("ApiDomain") {
             assert_eq!(resource["Condition"], "HasApiDomain", "{name} exists only with a custom domain");
         }
     }
     assert_eq!(t["Parameters"]["ApiDomain"]["Default"], "", "no domain unless the stage gives one");
+}
+
+/// Payload locations are signed by an asymmetric KMS key only the payload and key-set
+/// functions may use (to sign, and to read its public half), with the PSP's certificate
+/// chain read from the stage's SSM parameter.
+#[test]
+fn only_the_payload_functions_may_sign_with_the_payload_key() {
+    let Some(t) = template() else { return };
+    let key = &t["Resources"]["PayloadSigningKey"]["Properties"];
+    assert_eq!((key["KeySpec"].as_str(), key["KeyUsage"].as_str()), (Some("RSA_2048"), Some("SIGN_VERIFY")));
+    let mut signers = vec![];
+    for (name, role) in of_type(&t, "AWS::IAM::Role") {
+        let text = role["Properties"]["Policies"].to_string();
+        if text.contains("kms:Sign") {
+            assert!(text.contains("PayloadSigningKey"), "{name} signs with another key");
+            signers.push(name.clone());
+        }
+    }
+    signers.sort();
+    assert_eq!(signers, ["JwksGetRole", "PayloadGetRole"]);
+    let function = &t["Resources"]["PayloadUnderscoregetLambdaFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(function["PAYLOAD_SIGNING"], "kms");
+    assert_eq!(function["PAYLOAD_KMS_KEY_ID"], serde_json::json!({"Ref": "PayloadSigningKey"}));
+    assert!(function["PAYLOAD_CERT_CHAIN_PARAMETER"].as_str().is_some_and(|p| p.ends_with("/payload-cert-chain")));
+    let other = &t["Resources"]["CobUnderscoreputLambdaFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(other.get("PAYLOAD_SIGNING").is_none(), "a charge function has no signing key");
 }

@@ -3,9 +3,12 @@
 //! else depends on ports.
 
 use crate::adapters::aws::AwsContext;
+use crate::adapters::aws::Service;
 use crate::adapters::dynamodb::DynamoIdempotencyStore;
 use crate::adapters::kms_cipher::KmsCipher;
+use crate::adapters::kms_signer::KmsSigner;
 use crate::adapters::local_cipher::LocalCipher;
+use crate::adapters::local_signer::LocalSigner;
 use crate::adapters::location_http::HttpLocationReader;
 use crate::adapters::postgres::iam_auth::IamPassword;
 use crate::adapters::postgres::{
@@ -15,11 +18,12 @@ use crate::adapters::postgres::{
 use crate::adapters::rail_http::HttpRail;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::webhook_http::HttpWebhookTransport;
-use crate::app::config::{CipherBackend, IdempotencyBackend, MIN_RAIL_SECRET};
+use crate::app::config::{CipherBackend, IdempotencyBackend, PayloadKey, MIN_RAIL_SECRET};
 use crate::app::key_policy::PurposeGuard;
 use crate::app::oauth::{signing_keys, TokenGate};
 use crate::app::secrets::RotatingSecret;
 use crate::app::{AppState, Config};
+use crate::domain::jws::{CertificateChain, TrustStore};
 use crate::domain::webhook::ReceiverRules;
 use crate::ports::{Cipher, SystemClock};
 use sqlx::PgPool;
@@ -33,6 +37,7 @@ impl AppState {
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let pool = lazy_pool(&config.database_url, config.db_max_connections)?;
         let needs_aws = matches!(config.cipher, CipherBackend::Kms { .. })
+            || matches!(config.payloads.key, PayloadKey::Kms { .. })
             || matches!(config.idempotency, IdempotencyBackend::DynamoDb { .. })
             || config.rail_secret_id.is_some()
             || config.db_iam_auth;
@@ -45,6 +50,26 @@ impl AppState {
             (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),
         };
         let mut state = Self::with_parts(config.clone(), pool.clone(), cipher)?;
+        if let (PayloadKey::Kms { key_id, chain_parameter }, Some(aws)) = (&config.payloads.key, &aws) {
+            // The chain is public but long (a Lambda environment holds 4 KiB): an SSM
+            // parameter, read once here. Until the PSP has stored it (its certificate needs
+            // the key this stack makes), payload locations answer 503.
+            let ssm = aws.client(Service::Ssm);
+            match ssm.call("GetParameter", &serde_json::json!({"Name": chain_parameter})).await {
+                Ok(answer) => {
+                    let pem = answer["Parameter"]["Value"]
+                        .as_str()
+                        .ok_or_else(|| anyhow::anyhow!("the SSM parameter {chain_parameter} has no value"))?;
+                    let chain = CertificateChain::from_pem(pem.as_bytes())?;
+                    let signer = KmsSigner::new(aws, key_id, chain, &config.payloads.kid).await?;
+                    state.payload_signer = Some(Arc::new(signer));
+                }
+                Err(e) if e.code() == Some("ParameterNotFound") => {
+                    tracing::error!("no payload certificate chain stored yet: payload locations answer 503");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
             let source = Arc::new(SecretsManagerSource::new(aws));
             state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(source, id.clone(), MIN_RAIL_SECRET)));
@@ -88,6 +113,16 @@ impl AppState {
         let accounts = Arc::new(AccountDirectory::default());
         // Outbound clients are built on first use: most functions never call out.
         let location_rules = ReceiverRules { allow_local: config.location_scheme == "http" };
+        let trust = match &config.payloads.trust_store_pem {
+            Some(pem) => TrustStore::from_pem(pem)?,
+            None => TrustStore::public_roots(),
+        };
+        let payload_signer: Option<Arc<dyn crate::ports::PayloadSigner>> = match &config.payloads.key {
+            PayloadKey::Local { key_pem, chain_pem } => {
+                Some(Arc::new(LocalSigner::new(key_pem, chain_pem, &config.payloads.kid)?))
+            }
+            PayloadKey::Off | PayloadKey::Kms { .. } => None,
+        };
         let rail_secret =
             Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
         let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
@@ -97,11 +132,12 @@ impl AppState {
             config: Arc::new(config),
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
             clients: Arc::new(PgClientStore::new(pool.clone())),
+            payload_signer,
             tokens: Arc::new(tokens),
             charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
             transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
-            locations: Arc::new(HttpLocationReader::new(location_rules)),
+            locations: Arc::new(HttpLocationReader::new(location_rules, trust)),
             clock: Arc::new(SystemClock),
             cipher,
             ledger: Arc::new(PgLedger::new(pool.clone())),

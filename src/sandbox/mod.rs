@@ -48,6 +48,8 @@ pub struct RailConfig {
     pub secret: Vec<u8>,
     /// Scheme used to read payload locations (`http` locally, `https` for real hosts).
     pub location_scheme: String,
+    /// The CAs whose payload signatures the rail, as a payer's bank, accepts.
+    pub trust: std::sync::Arc<tucano_shared::domain::jws::TrustStore>,
 }
 
 pub(crate) struct RailState {

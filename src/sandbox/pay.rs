@@ -8,8 +8,10 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tucano_shared::app::signed_payloads;
 use tucano_shared::domain::brcode::{BrCode, NO_TXID};
 use tucano_shared::domain::ids::EndToEndId;
+use tucano_shared::domain::location::LocationFailure;
 use tucano_shared::domain::money::Amount;
 use tucano_shared::rail::protocol::{Notificacao, Pagador, PixRecebido};
 
@@ -64,13 +66,27 @@ struct Resolved {
 async fn resolve(rail: &Shared, code: &BrCode) -> Result<Resolved, Refusal> {
     if let Some(url) = &code.account.url {
         let full = format!("{}://{url}", rail.config.location_scheme);
+        let location = url::Url::parse(&full).map_err(|_| refuse(StatusCode::UNPROCESSABLE_ENTITY, "bad location"))?;
         let res =
             rail.client.get(&full).send().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location unreachable"))?;
         if !res.status().is_success() {
             return Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("location answered {}", res.status())));
         }
-        let payload: serde_json::Value =
-            res.json().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location payload is not JSON"))?;
+        let body = res.bytes().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location unreachable"))?;
+        // As a payer's bank must: the payload's signature, its key set on the location's
+        // host and a trusted certificate for that host, or no payment.
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        let payload = signed_payloads::open(&body, &location, &rail.config.trust, now, |jku| async move {
+            let res = rail.client.get(jku).send().await.map_err(|_| LocationFailure::Unreachable)?;
+            if !res.status().is_success() {
+                return Err(LocationFailure::HttpError);
+            }
+            Ok(res.bytes().await.map_err(|_| LocationFailure::Unreachable)?.to_vec())
+        })
+        .await
+        .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("location payload refused: {}", e.code())))?;
+        let payload: serde_json::Value = serde_json::from_slice(&payload)
+            .map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location payload is not JSON"))?;
         let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
         return Ok(Resolved {
             chave: text(&payload["chave"]).ok_or_else(|| refuse(StatusCode::BAD_GATEWAY, "payload without chave"))?,

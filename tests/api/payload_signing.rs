@@ -30,7 +30,7 @@ async fn sign(signer: &dyn PayloadSigner, payload: &[u8]) -> (String, JwkSet) {
 }
 
 /// `jwcrypto` verifies `token` with `jwks`: Ok(payload) or Err(its complaint).
-fn jwcrypto_verifies(token: &str, jwks: &JwkSet) -> Result<String, String> {
+pub(crate) fn jwcrypto_verifies(token: &str, jwks: &JwkSet) -> Result<String, String> {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-contract/bin/python");
     assert!(Path::new(python).exists(), "the contract venv is missing: `make test` installs jwcrypto into it");
     let script = r#"

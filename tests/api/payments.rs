@@ -383,8 +383,21 @@ async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool)
     let cob = create_charge(&app, &m, 30, charge_body(KEY, "12.34")).await;
     let location = cob["location"].as_str().unwrap();
     let token = location.rsplit('/').next().unwrap();
-    let (status, _, payload) = call(app.anonymous(Method::GET, &format!("/qr/v2/{token}"))).await;
+    // A JWS (application/jose) that an independent JOSE library verifies with our key set,
+    // fetched where its header says, on the location's host.
+    let res = app.anonymous(Method::GET, &format!("/qr/v2/{token}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/jose");
+    let jws = res.text().await.unwrap();
+    let header = tucano_shared::domain::jws::parse(&jws).unwrap().header;
+    assert_eq!((header.alg.as_str(), header.kid.as_str()), ("RS256", "tucano-1"));
+    assert_eq!(header.jku, "https://pix.tucano.test/.well-known/jwks.json");
+    let (status, _, jwks) = call(app.anonymous(Method::GET, "/.well-known/jwks.json")).await;
     assert_eq!(status, 200);
+    assert_eq!(jwks["keys"][0]["x5t"], header.x5t);
+    let jwks: tucano_shared::domain::jws::JwkSet = serde_json::from_value(jwks).unwrap();
+    let verified = crate::payload_signing::jwcrypto_verifies(&jws, &jwks).expect("jwcrypto verifies the payload");
+    let payload: Value = serde_json::from_str(&verified).unwrap();
     assert_eq!(payload["txid"], txid(30));
     assert_eq!(payload["valor"]["original"], "12.34");
     assert_eq!(payload["chave"], KEY);

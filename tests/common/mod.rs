@@ -40,6 +40,22 @@ pub const TEST_MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f1011121314151
 
 /// Webhooks to the loopback test receivers, a 1 s timeout and ten attempts (as in
 /// production) less than a second apart.
+/// A file of `tests/fixtures/`.
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Payloads signed with the TEST-ONLY key (`tests/fixtures/jws/`), other PSPs' trusted
+/// when signed by its CA.
+pub fn test_payload_signing() -> tucano_shared::app::PayloadSigning {
+    tucano_shared::app::PayloadSigning::local_files(
+        &fixture("jws/leaf.pk8.pem"),
+        &fixture("jws/chain.pem"),
+        Some(&fixture("jws/ca.pem")),
+    )
+    .unwrap()
+}
+
 pub fn test_webhooks() -> tucano_shared::app::WebhookSettings {
     tucano_shared::app::WebhookSettings {
         rules: tucano_shared::domain::webhook::ReceiverRules { allow_local: true },
@@ -78,6 +94,10 @@ impl TestApp {
         change: impl FnOnce(&mut Config),
     ) -> TestApp {
         let mut config = Config::new("postgres://unused".into(), 5, LOCATION_BASE.into())
+            .map(|mut c| {
+                c.payloads = test_payload_signing();
+                c
+            })
             .and_then(|c| c.with_rail("http://127.0.0.1:9", RAIL_SECRET.as_bytes()))
             .unwrap();
         change(&mut config);
@@ -107,6 +127,7 @@ impl TestApp {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
             .args(["sandbox-rail", "--port", "0", "--tucano-url", &format!("http://{addr}")])
             .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
+            .env("PAYLOAD_TRUST_STORE", fixture("jws/ca.pem"))
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -124,6 +145,7 @@ impl TestApp {
         config.rail_timeout = Duration::from_secs(1);
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
         config.webhooks = test_webhooks();
+        config.payloads = test_payload_signing();
         change(&mut config);
         let state = AppState::with_pool(config, as_application(&pool).await).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));

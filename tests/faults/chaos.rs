@@ -164,6 +164,10 @@ impl World {
             .env("PIX_RAIL_URL", &self.rail_url)
             .env("LOCATION_SCHEME", "http")
             .env("PIX_LOCATION_BASE", format!("127.0.0.1:{}/qr/v2", self.port))
+            // Payloads signed with the TEST-ONLY key (its certificate names 127.0.0.1).
+            .env("PAYLOAD_SIGNING", "local")
+            .env("PAYLOAD_KEY_FILE", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jws/leaf.pk8.pem"))
+            .env("PAYLOAD_CERT_CHAIN_FILE", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jws/chain.pem"))
             .env("RAIL_TIMEOUT_MS", "1000")
             .env("RECONCILE_EVERY_SECS", "1")
             .env("RECONCILE_GRACE_SECS", "2")
@@ -257,6 +261,7 @@ async fn killing_the_server_and_postgres_mid_burst_loses_nothing_and_moves_nothi
         .args(["--status-500", "0.1", "--duplicate-notifications", "0.2", "--reorder-notifications", "--seed", "13"])
         .args(["--latency-ms", "20"])
         .env("RAIL_WEBHOOK_SECRET", SECRET)
+        .env("PAYLOAD_TRUST_STORE", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jws/ca.pem"))
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()

@@ -26,6 +26,7 @@ pub enum Service {
     Kms,
     SecretsManager,
     Sqs,
+    Ssm,
 }
 
 impl Service {
@@ -36,6 +37,7 @@ impl Service {
             Service::Kms => "kms",
             Service::SecretsManager => "secretsmanager",
             Service::Sqs => "sqs",
+            Service::Ssm => "ssm",
         }
     }
 
@@ -45,13 +47,14 @@ impl Service {
             Service::Kms => "TrentService",
             Service::SecretsManager => "secretsmanager",
             Service::Sqs => "AmazonSQS",
+            Service::Ssm => "AmazonSSM",
         }
     }
 
     fn content_type(self) -> &'static str {
         match self {
             Service::DynamoDb | Service::Sqs => "application/x-amz-json-1.0",
-            Service::Kms | Service::SecretsManager => "application/x-amz-json-1.1",
+            Service::Kms | Service::SecretsManager | Service::Ssm => "application/x-amz-json-1.1",
         }
     }
 
@@ -62,6 +65,7 @@ impl Service {
             Service::Kms => "KMS",
             Service::SecretsManager => "SECRETS_MANAGER",
             Service::Sqs => "SQS",
+            Service::Ssm => "SSM",
         }
     }
 }
@@ -125,11 +129,12 @@ impl AwsContext {
         };
         let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment");
         let mut context = Self::new(region, credentials, var("AWS_ENDPOINT_URL"))?;
-        context.service_endpoints = [Service::DynamoDb, Service::Kms, Service::SecretsManager, Service::Sqs]
-            .into_iter()
-            .filter_map(|s| var(&format!("AWS_ENDPOINT_URL_{}", s.env_suffix())).map(|e| (s, e)))
-            .map(|(s, e)| endpoint_url(&e).map(|e| (s, e)))
-            .collect::<anyhow::Result<_>>()?;
+        context.service_endpoints =
+            [Service::DynamoDb, Service::Kms, Service::SecretsManager, Service::Sqs, Service::Ssm]
+                .into_iter()
+                .filter_map(|s| var(&format!("AWS_ENDPOINT_URL_{}", s.env_suffix())).map(|e| (s, e)))
+                .map(|(s, e)| endpoint_url(&e).map(|e| (s, e)))
+                .collect::<anyhow::Result<_>>()?;
         Ok(context)
     }
 

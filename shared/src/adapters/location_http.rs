@@ -1,10 +1,14 @@
 //! Reading a dynamic BR Code's payload from its location (another PSP's server), as a
 //! payer's bank does before paying it. The location is whatever a BR Code says, so it is
 //! fetched like a webhook is delivered (`guarded_http`): public addresses only, no
-//! redirects, a deadline, and the body read in pieces up to a cap.
+//! redirects, a deadline, and the body read in pieces up to a cap. The payload must be a
+//! JWS whose key set is on the location's host and whose certificate we trust
+//! (`app::signed_payloads::open`); the key set is fetched the same guarded way.
 
 use super::guarded_http::{self, Failure};
 use super::lazy_client::LazyClient;
+use crate::app::signed_payloads;
+use crate::domain::jws::TrustStore;
 use crate::domain::location::{LocationFailure, LocationPayload};
 use crate::domain::money::Amount;
 use crate::domain::webhook::ReceiverRules;
@@ -32,22 +36,18 @@ pub struct HttpLocationReader {
     client: LazyClient,
     rules: ReceiverRules,
     scheme: &'static str,
+    trust: TrustStore,
 }
 
 impl HttpLocationReader {
-    pub fn new(rules: ReceiverRules) -> Self {
+    pub fn new(rules: ReceiverRules, trust: TrustStore) -> Self {
         let client = LazyClient::new(move || guarded_http::client(rules, Duration::from_secs(5), "Tucano-Pix/1"));
         let scheme = if rules.allow_local { "http" } else { "https" };
-        HttpLocationReader { client, rules, scheme }
+        HttpLocationReader { client, rules, scheme, trust }
     }
-}
 
-#[async_trait]
-impl LocationReader for HttpLocationReader {
-    async fn read(&self, location: &str) -> Result<LocationPayload, LocationFailure> {
-        // The URL's host is checked here (IP literals skip the resolver), names on resolution.
-        let url =
-            self.rules.check_url(&format!("{}://{location}", self.scheme)).map_err(|_| LocationFailure::Blocked)?;
+    /// The body at `url` (already checked), up to the cap.
+    async fn fetch(&self, url: url::Url) -> Result<Vec<u8>, LocationFailure> {
         let client = self.client.get().map_err(|_| LocationFailure::Unreachable)?;
         let mut res = client.get(url).send().await.map_err(|e| LocationFailure::from(Failure::of(&e)))?;
         if !res.status().is_success() {
@@ -63,7 +63,24 @@ impl LocationReader for HttpLocationReader {
             }
             body.extend_from_slice(&chunk);
         }
-        let payload: Value = serde_json::from_slice(&body).map_err(|_| LocationFailure::NotAPayload)?;
+        Ok(body)
+    }
+}
+
+#[async_trait]
+impl LocationReader for HttpLocationReader {
+    async fn read(&self, location: &str) -> Result<LocationPayload, LocationFailure> {
+        // The URL's host is checked here (IP literals skip the resolver), names on resolution.
+        let url =
+            self.rules.check_url(&format!("{}://{location}", self.scheme)).map_err(|_| LocationFailure::Blocked)?;
+        let body = self.fetch(url.clone()).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let payload = signed_payloads::open(&body, &url, &self.trust, now, |jku| async move {
+            let jku = self.rules.check_url(jku.as_str()).map_err(|_| LocationFailure::Blocked)?;
+            self.fetch(jku).await
+        })
+        .await?;
+        let payload: Value = serde_json::from_slice(&payload).map_err(|_| LocationFailure::NotAPayload)?;
         Ok(terms(&payload))
     }
 }
@@ -104,17 +121,111 @@ mod tests {
         addr.to_string()
     }
 
-    fn dev() -> HttpLocationReader {
-        HttpLocationReader::new(ReceiverRules { allow_local: true })
+    fn dev_ca() -> TrustStore {
+        TrustStore::from_pem(include_bytes!("../../../tests/fixtures/jws/ca.pem")).unwrap()
     }
 
-    #[tokio::test]
-    async fn a_payload_is_read_as_json() {
-        let body = br#"{"status":"ATIVA"}"#;
-        let mut answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    fn dev() -> HttpLocationReader {
+        HttpLocationReader::new(ReceiverRules { allow_local: true }, dev_ca())
+    }
+
+    fn ok(body: &[u8], content_type: &str) -> Vec<u8> {
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n", body.len())
+                .into_bytes();
         answer.extend_from_slice(body);
-        let at = serving(answer).await;
-        assert!(dev().read(&format!("{at}/qr/v2/x")).await.unwrap().ativa);
+        answer
+    }
+
+    /// A loopback "PSP": its payload at `/qr/v2/x` (what `payload` makes of the key set
+    /// URL, given this server's address) and the test key's set at `/jwks`.
+    async fn psp(payload: impl FnOnce(&str) -> Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let signer = test_signer();
+        let jwks = serde_json::to_vec(&signed_payloads::jwks(&signer).unwrap()).unwrap();
+        let body = payload(&format!("http://{addr}/jwks"));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (body, jwks) = (body.clone(), jwks.clone());
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let n = socket.read(&mut request).await.unwrap_or(0);
+                    let line = String::from_utf8_lossy(&request[..n]).lines().next().unwrap_or("").to_owned();
+                    let answer = if line.contains(" /jwks ") {
+                        ok(&jwks, "application/json")
+                    } else {
+                        ok(&body, "application/jose")
+                    };
+                    let _ = socket.write_all(&answer).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn test_signer() -> crate::adapters::local_signer::LocalSigner {
+        crate::adapters::local_signer::LocalSigner::new(
+            include_str!("../../../tests/fixtures/jws/leaf.pk8.pem"),
+            include_bytes!("../../../tests/fixtures/jws/chain.pem"),
+            "test-1",
+        )
+        .unwrap()
+    }
+
+    fn signed(payload: &[u8], jku: &str) -> Vec<u8> {
+        let signer = test_signer();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| rt.block_on(signed_payloads::sign(&signer, payload, jku))).unwrap().into_bytes()
+    }
+
+    const PAYLOAD: &[u8] =
+        br#"{"status":"ATIVA","txid":"tucanotest00000000000000000001","valor":{"original":"10.00"}}"#;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_signed_payload_is_read_once_its_signature_and_certificate_check_out() {
+        let at = psp(|jku| signed(PAYLOAD, jku)).await;
+        let read = dev().read(&format!("{at}/qr/v2/x")).await.unwrap();
+        assert!(read.ativa);
+        assert_eq!(read.txid.as_deref(), Some("tucanotest00000000000000000001"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unsigned_tampered_foreign_and_untrusted_payloads_are_refused() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let unsigned = psp(|_| PAYLOAD.to_vec()).await;
+        assert_eq!(dev().read(&format!("{unsigned}/qr/v2/x")).await.unwrap_err(), LocationFailure::NotSigned);
+
+        let tampered = psp(|jku| {
+            let jws = String::from_utf8(signed(PAYLOAD, jku)).unwrap();
+            let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+            parts[1] = b64.encode(br#"{"status":"ATIVA","valor":{"original":"0.01"}}"#);
+            parts.join(".").into_bytes()
+        })
+        .await;
+        assert_eq!(dev().read(&format!("{tampered}/qr/v2/x")).await.unwrap_err(), LocationFailure::BadSignature);
+
+        // A key set on another host is never fetched: a loopback listener that must see no
+        // connection stands in for it.
+        let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let foreign_jku = format!("http://localhost:{}/jwks", elsewhere.local_addr().unwrap().port());
+        let foreign = psp(move |_| signed(PAYLOAD, &foreign_jku)).await;
+        assert_eq!(dev().read(&format!("{foreign}/qr/v2/x")).await.unwrap_err(), LocationFailure::BadSignature);
+        let contacted = tokio::time::timeout(Duration::from_millis(200), elsewhere.accept()).await;
+        assert!(contacted.is_err(), "the foreign key set was fetched");
+
+        let none = psp(|jku| {
+            let header = b64.encode(format!(r#"{{"alg":"none","kid":"test-1","x5t":"x","jku":"{jku}"}}"#));
+            format!("{header}.{}.", b64.encode(PAYLOAD)).into_bytes()
+        })
+        .await;
+        assert_eq!(dev().read(&format!("{none}/qr/v2/x")).await.unwrap_err(), LocationFailure::NotSigned);
+
+        // Signed with a key whose CA we do not trust.
+        let good = psp(|jku| signed(PAYLOAD, jku)).await;
+        let strict = HttpLocationReader::new(ReceiverRules { allow_local: true }, TrustStore::public_roots());
+        assert_eq!(strict.read(&format!("{good}/qr/v2/x")).await.unwrap_err(), LocationFailure::BadSignature);
     }
 
     #[tokio::test]
@@ -150,7 +261,7 @@ mod tests {
         assert_eq!(dev().read(&format!("{at}/x")).await.unwrap_err().code(), "LOCATION_NOT_A_PAYLOAD");
         // Production rules: loopback, private and metadata addresses are refused before
         // any connection (the address filter itself is tested in domain::webhook).
-        let production = HttpLocationReader::new(ReceiverRules::default());
+        let production = HttpLocationReader::new(ReceiverRules::default(), TrustStore::public_roots());
         for location in [format!("{at}/x"), "169.254.169.254/latest".into(), "[::ffff:10.0.0.1]/x".into()] {
             assert_eq!(production.read(&location).await.unwrap_err(), LocationFailure::Blocked, "{location}");
         }

@@ -54,7 +54,97 @@ pub struct Config {
     /// Requests per merchant per minute on counted routes.
     pub quotas: crate::domain::quota::QuotaLimits,
     pub tokens: TokenSettings,
+    /// How payload locations are signed, and whose signatures we trust when we pay.
+    pub payloads: PayloadSigning,
 }
+
+/// The key payload locations are signed with (`PAYLOAD_SIGNING`): `local` (DEV-ONLY: a PEM
+/// key and its chain, `PAYLOAD_KEY_FILE`, `PAYLOAD_CERT_CHAIN_FILE`), `kms` (an asymmetric
+/// KMS key `PAYLOAD_KMS_KEY_ID` and the chain in the SSM parameter
+/// `PAYLOAD_CERT_CHAIN_PARAMETER`), or none (`off`, the default: locations answer 503).
+/// `PAYLOAD_KID` names the key (default `tucano-1`). `PAYLOAD_TRUST_STORE`: a PEM file of
+/// the CAs whose certificates we accept on other PSPs' payloads (default: the public web
+/// roots, as Bacen requires widely recognised CAs).
+#[derive(Clone, Default)]
+pub struct PayloadSigning {
+    pub key: PayloadKey,
+    pub kid: String,
+    pub trust_store_pem: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Default)]
+pub enum PayloadKey {
+    #[default]
+    Off,
+    Local {
+        key_pem: String,
+        chain_pem: Vec<u8>,
+    },
+    Kms {
+        key_id: String,
+        chain_parameter: String,
+    },
+}
+
+impl std::fmt::Debug for PayloadSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = match &self.key {
+            PayloadKey::Off => "off".to_owned(),
+            PayloadKey::Local { .. } => "local(dev-only)".to_owned(),
+            PayloadKey::Kms { key_id, .. } => format!("kms({key_id})"),
+        };
+        write!(f, "PayloadSigning({key}, kid {}, custom trust store: {})", self.kid, self.trust_store_pem.is_some())
+    }
+}
+
+impl PayloadSigning {
+    /// The DEV-ONLY local key and chain in these files, trusting `trust_store` (PEM).
+    pub fn local_files(key: &str, chain: &str, trust_store: Option<&str>) -> Result<Self, ConfigError> {
+        let read = |name: &'static str, path: &str| {
+            std::fs::read(path).map_err(|_| ConfigError::Invalid(name, format!("cannot read {path}")))
+        };
+        let key_pem = String::from_utf8(read("PAYLOAD_KEY_FILE", key)?)
+            .map_err(|_| ConfigError::Invalid("PAYLOAD_KEY_FILE", "is not PEM".into()))?;
+        Ok(PayloadSigning {
+            key: PayloadKey::Local { key_pem, chain_pem: read("PAYLOAD_CERT_CHAIN_FILE", chain)? },
+            kid: DEFAULT_PAYLOAD_KID.into(),
+            trust_store_pem: trust_store.map(|t| read("PAYLOAD_TRUST_STORE", t)).transpose()?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |name: &'static str| {
+            env::var(name).map_err(|_| ConfigError::Missing(name, "required with this PAYLOAD_SIGNING"))
+        };
+        let trust = env::var("PAYLOAD_TRUST_STORE").ok();
+        let mut out = match env::var("PAYLOAD_SIGNING").as_deref() {
+            Err(_) | Ok("off") | Ok("") => PayloadSigning { kid: DEFAULT_PAYLOAD_KID.into(), ..Default::default() },
+            Ok("local") => Self::local_files(&var("PAYLOAD_KEY_FILE")?, &var("PAYLOAD_CERT_CHAIN_FILE")?, None)?,
+            Ok("kms") => PayloadSigning {
+                key: PayloadKey::Kms {
+                    key_id: var("PAYLOAD_KMS_KEY_ID")?,
+                    chain_parameter: var("PAYLOAD_CERT_CHAIN_PARAMETER")?,
+                },
+                kid: DEFAULT_PAYLOAD_KID.into(),
+                trust_store_pem: None,
+            },
+            Ok(_) => return Err(ConfigError::Invalid("PAYLOAD_SIGNING", "must be local, kms or off".into())),
+        };
+        if let Ok(kid) = env::var("PAYLOAD_KID") {
+            out.kid = kid;
+        }
+        if let Some(path) = trust {
+            out.trust_store_pem = Some(
+                std::fs::read(&path)
+                    .map_err(|_| ConfigError::Invalid("PAYLOAD_TRUST_STORE", format!("cannot read {path}")))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The key id payloads are signed under unless `PAYLOAD_KID` says otherwise.
+pub const DEFAULT_PAYLOAD_KID: &str = "tucano-1";
 
 /// OAuth access tokens: how long one lives (`TOKEN_TTL_SECONDS`, 60 to 86,400, default
 /// 3,600) and how often a function re-reads the revoked clients (every 30 s): a revoked
@@ -63,6 +153,19 @@ pub struct Config {
 pub struct TokenSettings {
     pub ttl: std::time::Duration,
     pub revocation_refresh: std::time::Duration,
+}
+
+impl TokenSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut out = TokenSettings::default();
+        if let Ok(ttl) = env::var("TOKEN_TTL_SECONDS") {
+            let seconds = ttl.parse().ok().filter(|n| (60..=86_400).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid("TOKEN_TTL_SECONDS", "must be a whole number from 60 to 86400".into())
+            })?;
+            out.ttl = std::time::Duration::from_secs(seconds);
+        }
+        Ok(out)
+    }
 }
 
 impl Default for TokenSettings {
@@ -185,6 +288,7 @@ impl std::fmt::Debug for Config {
             .field("webhooks", &self.webhooks)
             .field("quotas", &self.quotas)
             .field("tokens", &self.tokens)
+            .field("payloads", &self.payloads)
             .finish()
     }
 }
@@ -239,12 +343,8 @@ impl Config {
         }
         config.webhooks = WebhookSettings::from_env()?;
         config.quotas = Self::quotas_from_env()?;
-        if let Ok(ttl) = env::var("TOKEN_TTL_SECONDS") {
-            let seconds = ttl.parse().ok().filter(|n| (60..=86_400).contains(n)).ok_or_else(|| {
-                ConfigError::Invalid("TOKEN_TTL_SECONDS", "must be a whole number from 60 to 86400".into())
-            })?;
-            config.tokens.ttl = std::time::Duration::from_secs(seconds);
-        }
+        config.payloads = PayloadSigning::from_env()?;
+        config.tokens = TokenSettings::from_env()?;
         config.db_iam_auth = match env::var("DB_IAM_AUTH").as_deref() {
             Err(_) | Ok("false") | Ok("0") | Ok("") => false,
             Ok("true") | Ok("1") => true,
@@ -388,6 +488,7 @@ impl Config {
             webhooks: WebhookSettings::default(),
             quotas: Default::default(),
             tokens: TokenSettings::default(),
+            payloads: PayloadSigning { kid: DEFAULT_PAYLOAD_KID.into(), ..Default::default() },
         })
     }
 }

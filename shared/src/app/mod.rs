@@ -11,11 +11,14 @@ pub mod opaque_ids;
 pub mod payments;
 pub mod reconcile;
 pub mod secrets;
+pub mod signed_payloads;
 mod state;
 pub mod transfers;
 pub mod webhooks;
 
-pub use config::{CipherBackend, Config, ConfigError, IdempotencyBackend, TokenSettings, WebhookSettings};
+pub use config::{
+    CipherBackend, Config, ConfigError, IdempotencyBackend, PayloadKey, PayloadSigning, TokenSettings, WebhookSettings,
+};
 pub use state::AppState;
 
 pub use crate::domain::idempotency::fingerprint;

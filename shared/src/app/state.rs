@@ -15,6 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub merchants: Arc<dyn MerchantStore>,
     pub clients: Arc<dyn ClientStore>,
+    /// Signs our payload locations; none when no key is configured (they answer 503).
+    pub payload_signer: Option<Arc<dyn crate::ports::PayloadSigner>>,
     /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
     pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,

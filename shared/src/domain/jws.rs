@@ -39,6 +39,59 @@ pub enum JwsError {
     UnknownKey,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the signing certificate does not chain to a trusted CA, is not valid now, or is not the location host's")]
+    Untrusted,
+}
+
+/// The CAs whose certificates we accept on other PSPs' payloads: the public web roots
+/// (Bacen requires a CA widely recognised by browsers), or a configured PEM bundle (the
+/// dev CA locally).
+pub struct TrustStore {
+    anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+}
+
+impl TrustStore {
+    pub fn public_roots() -> Self {
+        TrustStore { anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
+    }
+
+    pub fn from_pem(pem: &[u8]) -> Result<Self, JwsError> {
+        let certs = Certificate::load_pem_chain(pem).map_err(|_| JwsError::BadCertificate)?;
+        let mut anchors = vec![];
+        for cert in certs {
+            let der = rustls_pki_types::CertificateDer::from(cert.to_der().map_err(|_| JwsError::BadCertificate)?);
+            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|_| JwsError::BadCertificate)?;
+            anchors.push(anchor.to_owned());
+        }
+        if anchors.is_empty() {
+            return Err(JwsError::BadCertificate);
+        }
+        Ok(TrustStore { anchors })
+    }
+
+    /// Whether `jwk`'s certificate (its `x5c` leaf, with the rest as intermediates) chains to
+    /// one of these CAs at `now` (Unix seconds), may authenticate a server (as a site's
+    /// certificate does) and names `host` (the payload location's host).
+    pub fn check(&self, jwk: &Jwk, host: &str, now: u64) -> Result<(), JwsError> {
+        let ders: Vec<Vec<u8>> =
+            jwk.x5c.iter().map(|c| STANDARD.decode(c)).collect::<Result<_, _>>().map_err(|_| JwsError::Untrusted)?;
+        let (leaf, rest) = ders.split_first().ok_or(JwsError::Untrusted)?;
+        let leaf = rustls_pki_types::CertificateDer::from(leaf.as_slice());
+        let intermediates: Vec<_> = rest.iter().map(|d| rustls_pki_types::CertificateDer::from(d.as_slice())).collect();
+        let cert = webpki::EndEntityCert::try_from(&leaf).map_err(|_| JwsError::Untrusted)?;
+        cert.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &self.anchors,
+            &intermediates,
+            rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(now)),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|_| JwsError::Untrusted)?;
+        let name = rustls_pki_types::ServerName::try_from(host).map_err(|_| JwsError::Untrusted)?;
+        cert.verify_is_valid_for_subject_name(&name).map_err(|_| JwsError::Untrusted)
+    }
 }
 
 /// The certificate chain a signing key is published with: leaf first, each next one the
@@ -240,6 +293,22 @@ mod tests {
         assert_eq!(jwk.x5c.len(), 2, "leaf and its CA");
         assert_eq!(jwk.x5t.len(), 27, "an unpadded base64url SHA-1");
         assert!(!jwk.x5c[0].contains('\n') && !jwk.x5c[0].contains('-'), "plain base64");
+    }
+
+    #[test]
+    fn a_key_is_trusted_only_when_its_chain_reaches_a_trusted_ca_for_the_location_host() {
+        let (_, keys) = signed(b"{}", "k1");
+        let jwk = &keys.keys[0];
+        let now = 1_800_000_000; // 2027
+        let dev_ca = TrustStore::from_pem(include_bytes!("../../../tests/fixtures/jws/ca.pem")).unwrap();
+        assert_eq!(dev_ca.check(jwk, "pix.tucano.test", now), Ok(()));
+        assert_eq!(dev_ca.check(jwk, "127.0.0.1", now), Ok(()));
+        assert_eq!(dev_ca.check(jwk, "pix.other.example", now), Err(JwsError::Untrusted), "another host");
+        assert_eq!(TrustStore::public_roots().check(jwk, "pix.tucano.test", now), Err(JwsError::Untrusted));
+        assert_eq!(dev_ca.check(jwk, "pix.tucano.test", 4_000_000_000), Err(JwsError::Untrusted), "expired");
+        let mut alone = jwk.clone();
+        alone.x5c.truncate(1);
+        assert_eq!(dev_ca.check(&alone, "pix.tucano.test", now), Ok(()), "the CA itself is the anchor");
     }
 
     #[test]

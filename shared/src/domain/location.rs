@@ -37,9 +37,17 @@ pub enum LocationFailure {
     /// The body is, or says it is, over the reader's cap.
     #[error("LOCATION_TOO_LARGE")]
     TooLarge,
-    /// The body is not a payload (not JSON).
+    /// The body is not a payload (not JSON inside).
     #[error("LOCATION_NOT_A_PAYLOAD")]
     NotAPayload,
+    /// The payload is not a JWS (Bacen requires it signed), or is signed with `none`, `HS*`
+    /// or anything but RS256.
+    #[error("LOCATION_NOT_SIGNED")]
+    NotSigned,
+    /// The signature does not verify, its key set is not on the location's host or cannot be
+    /// read, or the signing certificate is not trusted for that host.
+    #[error("LOCATION_SIGNATURE_INVALID")]
+    BadSignature,
 }
 
 impl LocationFailure {
