@@ -22,6 +22,7 @@ use crate::app::config::{CipherBackend, IdempotencyBackend, PayloadKey, MIN_RAIL
 use crate::app::key_policy::PurposeGuard;
 use crate::app::oauth::{signing_keys, TokenGate};
 use crate::app::secrets::RotatingSecret;
+use crate::app::signed_payloads::SignedCache;
 use crate::app::{AppState, Config};
 use crate::domain::jws::{CertificateChain, TrustStore};
 use crate::domain::webhook::ReceiverRules;
@@ -133,6 +134,7 @@ impl AppState {
             merchants: Arc::new(PgMerchantStore::new(pool.clone())),
             clients: Arc::new(PgClientStore::new(pool.clone())),
             payload_signer,
+            signed_payloads: Arc::new(SignedCache::new(std::time::Duration::from_secs(5))),
             tokens: Arc::new(tokens),
             charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),

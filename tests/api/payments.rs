@@ -402,6 +402,18 @@ async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool)
     assert_eq!(payload["valor"]["original"], "12.34");
     assert_eq!(payload["chave"], KEY);
     assert!(payload["calendario"]["apresentacao"].is_string());
+    let read =
+        || async { app.anonymous(Method::GET, &format!("/qr/v2/{token}")).send().await.unwrap().text().await.unwrap() };
+    assert_eq!(read().await, jws, "a burst of reads is served one signature");
+    // A revision is signed anew at once.
+    let revise = json!({"valor": {"original": "13.00"}});
+    let (status, _, _) = call(app.request(Method::PATCH, &format!("/v2/cob/{}", txid(30)), &m).json(&revise)).await;
+    assert_eq!(status, 200);
+    let revised = tucano_shared::domain::jws::parse(&read().await).unwrap().verify(&jwks).is_ok();
+    assert!(revised);
+    let revised: Value =
+        serde_json::from_slice(&tucano_shared::domain::jws::parse(&read().await).unwrap().payload).unwrap();
+    assert_eq!((revised["revisao"].as_i64(), revised["valor"]["original"].as_str()), (Some(1), Some("13.00")));
     let (status, _, problem) = call(app.anonymous(Method::GET, "/qr/v2/00000000000000000000000000000000")).await;
     assert_eq!(status, 404);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobPayloadNaoEncontrado"));

@@ -70,3 +70,36 @@ where
     trust.check(jwk, &host, now).map_err(|_| LocationFailure::BadSignature)?;
     Ok(parsed.payload)
 }
+
+/// Signed payloads kept a few seconds per location, charge revision and status, so a burst
+/// of reads of one QR code (payers' apps polling it) does not call KMS for each; a revision
+/// or a status change is a new entry at once. `apresentacao` is then up to `ttl` old.
+pub struct SignedCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, (std::time::Instant, std::sync::Arc<str>)>>,
+}
+
+/// (location token, revision, status).
+pub type CacheKey = (String, i32, &'static str);
+
+/// At most this many entries; a full cache is emptied (a burst is what it serves).
+const CACHE_MAX: usize = 10_000;
+
+impl SignedCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        SignedCache { ttl, entries: Default::default() }
+    }
+
+    pub fn get(&self, key: &CacheKey) -> Option<std::sync::Arc<str>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, jws)| jws.clone())
+    }
+
+    pub fn put(&self, key: CacheKey, jws: std::sync::Arc<str>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (std::time::Instant::now(), jws));
+    }
+}

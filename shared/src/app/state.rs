@@ -17,6 +17,8 @@ pub struct AppState {
     pub clients: Arc<dyn ClientStore>,
     /// Signs our payload locations; none when no key is configured (they answer 503).
     pub payload_signer: Option<Arc<dyn crate::ports::PayloadSigner>>,
+    /// Signed payloads kept a few seconds per charge revision.
+    pub signed_payloads: Arc<crate::app::signed_payloads::SignedCache>,
     /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
     pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,

@@ -4,9 +4,11 @@
 //!
 //! The payload is Bacen's `PayloadCobImediata` as of now, served as `application/jose`: a
 //! compact JWS (RS256) whose header names the key (`kid`, `x5t`) and where to find it
-//! (`jku`, on this same host). A removed, expired or concluded charge answers 404
-//! `CobPayloadNaoEncontrado` (the spec leaves it to the PSP). Without a configured key the
-//! location answers 503: an unsigned payload is one no bank would accept.
+//! (`jku`, on this same host). A removed or expired charge answers 404
+//! `CobPayloadNaoEncontrado` (the spec leaves it to the PSP); a concluded one is served with
+//! its status, so the payer's app shows it paid. Signatures are kept a few seconds per
+//! revision (`SignedCache`). Without a configured key the location answers 503: an
+//! unsigned payload is one no bank would accept.
 
 use crate::app::charges::{self, ChargeError};
 use crate::app::signed_payloads;
@@ -38,14 +40,25 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
         Err(ChargeError::NotFound) => return Err(not_found()),
         Err(e) => return Err(super::cob::map_error(e)),
     };
-    let payload = serde_json::to_vec(&Payload::of(&charge, now))
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("payload JSON")))?;
-    let jku = signed_payloads::jku(&state.config.location_scheme, &state.config.location_base);
-    let jws = signed_payloads::sign(signer, &payload, &jku).await.map_err(|e| match e {
-        e @ CipherError::Unavailable(_) => ApiError::unavailable(e.into()),
-        e => ApiError::internal(e.into()),
-    })?;
-    let mut res = http::Response::new(Bytes::from(jws));
+    let key = (token.as_str().to_owned(), charge.revisao, charge.status.as_str());
+    let jws = match state.signed_payloads.get(&key) {
+        Some(jws) => jws,
+        None => {
+            let payload = serde_json::to_vec(&Payload::of(&charge, now))
+                .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("payload JSON")))?;
+            let jku = signed_payloads::jku(&state.config.location_scheme, &state.config.location_base);
+            let jws: std::sync::Arc<str> = signed_payloads::sign(signer, &payload, &jku)
+                .await
+                .map_err(|e| match e {
+                    e @ CipherError::Unavailable(_) => ApiError::unavailable(e.into()),
+                    e => ApiError::internal(e.into()),
+                })?
+                .into();
+            state.signed_payloads.put(key, jws.clone());
+            jws
+        }
+    };
+    let mut res = http::Response::new(Bytes::from(jws.as_bytes().to_vec()));
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jose"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
