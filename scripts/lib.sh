@@ -174,13 +174,13 @@ ensure_serverless() {
   fi
 }
 
-# The contract tests' tools: schemathesis, a Bacen API Pix client library and an
-# independent JOSE library (PyPI), and Debian's Chromium for the API reference page's test.
+# The contract tests' tools: schemathesis, a Bacen API Pix client library, an independent
+# JOSE library and QR reader (PyPI), and Debian's Chromium for the API reference page's test.
 ensure_contract_tools() {
-  local pins=('schemathesis==4.32.5' 'pypix-api==0.14.0' 'jwcrypto==1.5.6')
+  local pins=('schemathesis==4.32.5' 'pypix-api==0.14.0' 'jwcrypto==1.5.6' 'zxing-cpp==2.3.0' 'pillow==13.0.0')
   ensure_venv .venv-contract schemathesis "${pins[@]}"
   # A venv from before a pin was added gets it now.
-  "$ROOT/.venv-contract/bin/python" -c 'import schemathesis, pypix_api, jwcrypto' 2>/dev/null \
+  "$ROOT/.venv-contract/bin/python" -c 'import schemathesis, pypix_api, jwcrypto, zxingcpp, PIL' 2>/dev/null \
     || { say "installing ${pins[*]} from PyPI into .venv-contract"
          "$ROOT/.venv-contract/bin/pip" install -q --disable-pip-version-check "${pins[@]}"; }
   command -v chromium >/dev/null || apt_install chromium

@@ -200,6 +200,15 @@ EXTENSIONS = {
                               "content": {"application/jose": {"schema": {
                                   "type": "string", "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"}}}}},
     },
+    "loc_qrcode_get": {
+        "summary": "A location's BR Code and its QR image (PNG data URL; SVG with Accept: image/svg+xml)",
+        "tags": ["Payload"],
+        "parameters": [path_param("id", {"type": "string", "pattern": "^[0-9]{1,18}$"})],
+        "responses": {"200": {"description": "The BR Code and its image", "content": {
+            "application/json": {"schema": obj({"qrcode": STRING, "imagemQrcode": {
+                "type": "string", "pattern": "^data:image/png;base64,[A-Za-z0-9+/]+=*$"}}, ["qrcode", "imagemQrcode"])},
+            "image/svg+xml": {"schema": {"type": "string"}}}}},
+    },
     "jwks_get": {
         "summary": "The keys payloads are signed with (JWK Set, RFC 7517)",
         "tags": ["Payload"],

@@ -7,7 +7,7 @@ use crate::app::key_policy::{
 use crate::app::AppState;
 use crate::domain::oauth::Scope;
 use crate::domain::quota::Quota;
-use crate::handlers::{account, cob, envio, oauth, openapi, payload, pix, rail, webhooks};
+use crate::handlers::{account, cob, envio, loc, oauth, openapi, payload, pix, rail, webhooks};
 use crate::http::auth::{authenticate, require};
 use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
@@ -29,6 +29,7 @@ pub enum RouteId {
     CobList,
     PayloadGet,
     JwksGet,
+    LocQrCodeGet,
     PixGet,
     PixList,
     RefundPut,
@@ -206,6 +207,16 @@ pub const ROUTES: &[Route] = &[
         access: Access::Public,
         idempotency: Idempotency::Off,
         keys: &[],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::LocQrCodeGet,
+        method: "GET",
+        path: "/v2/loc/{id}/qrcode",
+        function: "loc_qrcode_get",
+        access: Access::Merchant(Scope::PayloadLocationRead),
+        idempotency: Idempotency::Off,
+        keys: &[DEVEDOR],
         quota: Quota::Unlimited,
     },
     Route {
@@ -708,6 +719,7 @@ async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Res
         RouteId::CobList => cob::list(state, req).await,
         RouteId::PayloadGet => payload::get(state, req).await,
         RouteId::JwksGet => payload::jwks(state, req).await,
+        RouteId::LocQrCodeGet => loc::qrcode(state, req).await,
         RouteId::PixGet => pix::get(state, req).await,
         RouteId::PixList => pix::list(state, req).await,
         RouteId::RefundPut => pix::refund_put(state, req).await,

@@ -571,3 +571,47 @@ async fn an_empty_list_is_one_page_and_a_list_echoes_its_filters(pool: PgPool) {
     assert_eq!(pix["parametros"]["txIdPresente"], false);
     assert_eq!(pix["parametros"]["paginacao"]["quantidadeDePaginas"], 1);
 }
+
+/// A location's QR image decodes, with an independent reader (PyPI `zxing-cpp`, installed
+/// by `make test`), back to the exact BR Code; SVG when asked; another merchant's location
+/// is not found.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_locations_qr_image_decodes_to_its_br_code(pool: PgPool) {
+    use base64::Engine;
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let other = app.merchant("Outra", KEY_B).await;
+    let (_, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(70)), &m).json(&charge_body(KEY_A, "42.00"))).await;
+    let id = cob["loc"]["id"].as_i64().unwrap();
+    let path = format!("/v2/loc/{id}/qrcode");
+    let (status, _, qr) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(status, 200, "{qr}");
+    assert_eq!(qr["qrcode"], cob["pixCopiaECola"]);
+    let png = qr["imagemQrcode"].as_str().unwrap().strip_prefix("data:image/png;base64,").unwrap();
+    let png = base64::engine::general_purpose::STANDARD.decode(png).unwrap();
+    let file = std::env::temp_dir().join(format!("tucano-qr-{}.png", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &png).unwrap();
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-contract/bin/python");
+    let read = std::process::Command::new(python)
+        .args(["-c", "import sys, zxingcpp; from PIL import Image; r = zxingcpp.read_barcodes(Image.open(sys.argv[1])); print(r[0].text if r else '')"])
+        .arg(&file)
+        .output()
+        .expect("the contract venv (make test installs zxing-cpp into it)");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout).trim(),
+        cob["pixCopiaECola"].as_str().unwrap(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+
+    let res = app.request(Method::GET, &path, &m).header("accept", "image/svg+xml").send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(res.text().await.unwrap().contains("<svg"));
+    let (status, _, problem) = call(app.request(Method::GET, &path, &other)).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (404, Some("https://pix.bcb.gov.br/api/v2/error/PayloadLocationNaoEncontrado"))
+    );
+}

@@ -136,6 +136,11 @@ pub async fn list(
     Ok(ports.charges().list(merchant.id, query).await?)
 }
 
+/// The charge at this merchant's location `id` (for its QR code).
+pub async fn at_location(ports: &impl ChargePorts, merchant: &Merchant, id: i64) -> Result<Charge, ChargeError> {
+    ports.charges().find_by_location_id(merchant.id, id).await?.ok_or(ChargeError::NotFound)
+}
+
 /// What a charge's payload location serves, and as of when (`GET /qr/v2/{token}`): the
 /// charge while it can be paid. A removed or expired charge is no longer served: nothing to
 /// pay, and its terms carry the payer's full document.

@@ -15,6 +15,7 @@ pub mod money;
 pub mod oauth;
 pub mod payment;
 pub mod pix_key;
+pub mod qr_image;
 pub mod quota;
 pub mod text;
 pub mod transfer;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod cob;
 pub mod envio;
+pub mod loc;
 pub mod oauth;
 pub mod openapi;
 pub mod payload;

@@ -67,6 +67,8 @@ pub enum ProblemKind {
     WebhookConsultaInvalida,
     /// 404: no API Pix webhook on that key.
     WebhookNaoEncontrado,
+    /// 404: no payload location with that id for this merchant.
+    PayloadLocationNaoEncontrado,
     /// 400: bad parameters on `GET /eventos`.
     EventosConsultaInvalida,
     /// 429: a per-merchant quota is used up for this minute (`Retry-After` says when the
@@ -100,7 +102,8 @@ impl ProblemKind {
             | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::EnvioNaoEncontrado
             | ProblemKind::ChaveNaoEncontrada
-            | ProblemKind::WebhookNaoEncontrado => StatusCode::NOT_FOUND,
+            | ProblemKind::WebhookNaoEncontrado
+            | ProblemKind::PayloadLocationNaoEncontrado => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::ChaveIdempotenciaEmUso => StatusCode::CONFLICT,
             ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
@@ -139,6 +142,7 @@ impl ProblemKind {
             ProblemKind::WebhookOperacaoInvalida => "WebhookOperacaoInvalida",
             ProblemKind::WebhookConsultaInvalida => "WebhookConsultaInvalida",
             ProblemKind::WebhookNaoEncontrado => "WebhookNaoEncontrado",
+            ProblemKind::PayloadLocationNaoEncontrado => "PayloadLocationNaoEncontrado",
             ProblemKind::EventosConsultaInvalida => "EventosConsultaInvalida",
             ProblemKind::RateLimited => "RateLimited",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
@@ -175,6 +179,7 @@ impl ProblemKind {
             | ProblemKind::WebhookOperacaoInvalida
             | ProblemKind::WebhookNaoEncontrado
             | ProblemKind::WebhookConsultaInvalida
+            | ProblemKind::PayloadLocationNaoEncontrado
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
@@ -212,6 +217,7 @@ impl ProblemKind {
             ProblemKind::WebhookOperacaoInvalida => "Webhook inválido.",
             ProblemKind::WebhookConsultaInvalida => "Consulta inválida.",
             ProblemKind::WebhookNaoEncontrado => "Webhook não encontrado.",
+            ProblemKind::PayloadLocationNaoEncontrado => "Location não encontrada.",
             ProblemKind::EventosConsultaInvalida => "Consulta de eventos inválida.",
             ProblemKind::RateLimited => "Limite de requisições atingido.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",

@@ -108,4 +108,6 @@ pub trait ChargeStore: Send + Sync {
     async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<Charge>, StoreError>;
     /// The charge behind a payload location (public: the payer's bank reads it).
     async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError>;
+    /// The charge linked to this merchant's location `id`.
+    async fn find_by_location_id(&self, merchant: MerchantId, id: i64) -> Result<Option<Charge>, StoreError>;
 }
