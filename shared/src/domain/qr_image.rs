@@ -60,6 +60,6 @@ mod tests {
         let image = png(code).unwrap();
         assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n");
         assert!(svg(code).unwrap().contains("<svg"));
-        assert_eq!(png(&"9".repeat(5000)), Err(TooLong));
+        assert!(png(&"x".repeat(5000)).is_err(), "more bytes than a QR code holds");
     }
 }
