@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tucano_shared::ports::Clock;
 
 const KEY: &str = "loja@example.com";
 
@@ -141,6 +142,21 @@ async fn missing_tampered_and_expired_tokens_get_401(pool: PgPool) {
     let res = app.with_token(Method::GET, &path, &tampered).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
+
+    // A token claiming to live longer than any we issue (the revocation list looks back no
+    // further) is refused, even well signed.
+    let now = clock.now().timestamp();
+    let claims = tucano_shared::domain::oauth::Claims {
+        iss: tucano_shared::domain::oauth::ISSUER.into(),
+        sub: id.clone(),
+        mid: m.id.0,
+        scope: "cob.read".into(),
+        iat: now,
+        exp: now + 86_401,
+        jti: "long".into(),
+    };
+    let long = tucano_shared::domain::oauth::sign(&claims, &app.state.tokens.keys[0]);
+    assert_eq!(call(app.with_token(Method::GET, &path, &long)).await.0, 401);
 
     *clock.0.lock().unwrap() += chrono::Duration::seconds(3600);
     let (status, _, problem) = call(app.with_token(Method::GET, &path, &token)).await;

@@ -155,11 +155,14 @@ pub struct TokenSettings {
     pub revocation_refresh: std::time::Duration,
 }
 
+/// The longest access-token lifetime any instance may issue (`TOKEN_TTL_SECONDS`' ceiling).
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 86_400;
+
 impl TokenSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut out = TokenSettings::default();
         if let Ok(ttl) = env::var("TOKEN_TTL_SECONDS") {
-            let seconds = ttl.parse().ok().filter(|n| (60..=86_400).contains(n)).ok_or_else(|| {
+            let seconds = ttl.parse().ok().filter(|n| (60..=MAX_TOKEN_TTL_SECONDS).contains(n)).ok_or_else(|| {
                 ConfigError::Invalid("TOKEN_TTL_SECONDS", "must be a whole number from 60 to 86400".into())
             })?;
             out.ttl = std::time::Duration::from_secs(seconds);

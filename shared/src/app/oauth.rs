@@ -119,8 +119,9 @@ impl TokenGate {
         TokenGate {
             keys,
             refresh: settings.revocation_refresh,
-            // Margin for clock skew between functions and the database.
-            window: settings.ttl + Duration::from_secs(600),
+            // A token may have been issued under the longest lifetime any instance allows, not
+            // only this one's; plus a margin for clock skew between functions and the database.
+            window: Duration::from_secs(crate::app::config::MAX_TOKEN_TTL_SECONDS + 600),
             revoked: Mutex::new(None),
             merchants: Mutex::new(HashMap::new()),
         }
@@ -138,6 +139,11 @@ impl TokenGate {
             tracing::debug!(reason = ?e, "access token refused");
             Refused::Invalid
         })?;
+        // No token outlives the longest lifetime we issue: the revocation list looks back
+        // that far and no further.
+        if claims.exp.saturating_sub(claims.iat) > crate::app::config::MAX_TOKEN_TTL_SECONDS as i64 {
+            return Err(Refused::Invalid);
+        }
         let client = claims.client().ok_or(Refused::Invalid)?;
         if self.is_revoked(&client, clients).await? {
             return Err(Refused::Invalid);
@@ -150,9 +156,12 @@ impl TokenGate {
         let mut guard = self.revoked.lock().await;
         let fresh = guard.as_ref().is_some_and(|(at, _)| at.elapsed() < self.refresh);
         if !fresh {
-            let since = Utc::now() - chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::hours(2));
+            // Stamped before the query: a revocation committed while it runs is within the
+            // next refresh, so the bound stays `refresh`.
+            let started = Instant::now();
+            let since = Utc::now() - chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::days(2));
             let list = clients.revoked_since(since).await?;
-            *guard = Some((Instant::now(), list.into_iter().collect()));
+            *guard = Some((started, list.into_iter().collect()));
         }
         Ok(guard.as_ref().is_some_and(|(_, set)| set.contains(client)))
     }

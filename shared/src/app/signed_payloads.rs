@@ -64,7 +64,7 @@ where
         return Err(LocationFailure::BadSignature);
     }
     let host = location_url.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']').to_owned();
-    let keys: JwkSet = serde_json::from_slice(&fetch(jku).await.map_err(|_| LocationFailure::BadSignature)?)
+    let keys = JwkSet::from_json(&fetch(jku).await.map_err(|_| LocationFailure::BadSignature)?)
         .map_err(|_| LocationFailure::BadSignature)?;
     let jwk = parsed.verify(&keys).map_err(|_| LocationFailure::BadSignature)?;
     trust.check(jwk, &host, now).map_err(|_| LocationFailure::BadSignature)?;

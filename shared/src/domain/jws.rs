@@ -154,21 +154,37 @@ impl CertificateChain {
     }
 }
 
-/// One key of a JWK Set.
+/// One key of a JWK Set. Read leniently (RFC 7517 makes `use`, `alg`, `key_ops` optional;
+/// absent, they are empty), written whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
-    #[serde(rename = "use")]
+    #[serde(rename = "use", default)]
     pub r#use: String,
     #[serde(default)]
     pub key_ops: Vec<String>,
+    #[serde(default)]
     pub alg: String,
+    #[serde(default)]
     pub kid: String,
+    #[serde(default)]
     pub x5t: String,
     #[serde(default)]
     pub x5c: Vec<String>,
+    #[serde(default)]
     pub n: String,
+    #[serde(default)]
     pub e: String,
+}
+
+impl Jwk {
+    /// Whether the key's own declarations (when it makes them) allow RS256 verification.
+    fn may_verify_rs256(&self) -> bool {
+        self.kty == "RSA"
+            && (self.r#use.is_empty() || self.r#use == "sig")
+            && (self.alg.is_empty() || self.alg == ALG)
+            && (self.key_ops.is_empty() || self.key_ops.iter().any(|o| o == "verify"))
+    }
 }
 
 /// A JWK Set.
@@ -177,12 +193,35 @@ pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }
 
+impl JwkSet {
+    /// Another PSP's key set: entries that are not keys we can read (another key type, a
+    /// member of an unexpected shape) are skipped, not a reason to refuse the set.
+    pub fn from_json(bytes: &[u8]) -> Result<JwkSet, JwsError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            keys: Vec<serde_json::Value>,
+        }
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|_| JwsError::UnknownKey)?;
+        Ok(JwkSet { keys: raw.keys.into_iter().filter_map(|k| serde_json::from_value(k).ok()).collect() })
+    }
+}
+
+/// A big-endian unsigned integer without its leading zero bytes (some serialisers add one).
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
 /// The protected header of a payload JWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub alg: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
+    /// Extensions the verifier must understand (RFC 7515 §4.1.11): we understand none, so a
+    /// header that names any is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crit: Option<Vec<String>>,
     pub kid: String,
     pub x5t: String,
     pub jku: String,
@@ -190,7 +229,14 @@ pub struct Header {
 
 impl Header {
     pub fn new(kid: &str, x5t: &str, jku: &str) -> Self {
-        Header { alg: ALG.into(), typ: Some("JOSE".into()), kid: kid.into(), x5t: x5t.into(), jku: jku.into() }
+        Header {
+            alg: ALG.into(),
+            typ: Some("JOSE".into()),
+            crit: None,
+            kid: kid.into(),
+            x5t: x5t.into(),
+            jku: jku.into(),
+        }
     }
 }
 
@@ -227,6 +273,9 @@ pub fn parse(jws: &str) -> Result<Parsed, JwsError> {
     if header.alg != ALG {
         return Err(JwsError::Algorithm);
     }
+    if header.crit.is_some() {
+        return Err(JwsError::Malformed);
+    }
     let signature = decode(s)?;
     if signature.is_empty() {
         return Err(JwsError::BadSignature);
@@ -242,7 +291,7 @@ impl Parsed {
         let jwk = keys
             .keys
             .iter()
-            .find(|k| k.kid == self.header.kid && k.x5t == self.header.x5t && k.kty == "RSA")
+            .find(|k| k.kid == self.header.kid && k.x5t == self.header.x5t && k.may_verify_rs256())
             .ok_or(JwsError::UnknownKey)?;
         let leaf = jwk.x5c.first().and_then(|c| STANDARD.decode(c).ok()).ok_or(JwsError::UnknownKey)?;
         if B64.encode(sha1::Sha1::digest(&leaf)) != jwk.x5t {
@@ -250,8 +299,11 @@ impl Parsed {
         }
         let chain = CertificateChain { der: vec![leaf] };
         let key = chain.public_key()?;
-        let published = (B64.decode(&jwk.n), B64.decode(&jwk.e));
-        if published != (Ok(key.n().to_bytes_be()), Ok(key.e().to_bytes_be())) {
+        let (n, e) = (
+            B64.decode(&jwk.n).map_err(|_| JwsError::UnknownKey)?,
+            B64.decode(&jwk.e).map_err(|_| JwsError::UnknownKey)?,
+        );
+        if unsigned(&n) != key.n().to_bytes_be() || unsigned(&e) != key.e().to_bytes_be() {
             return Err(JwsError::UnknownKey);
         }
         let signature = Signature::try_from(self.signature.as_slice()).map_err(|_| JwsError::BadSignature)?;
@@ -296,6 +348,28 @@ mod tests {
     }
 
     #[test]
+    fn another_psps_key_set_is_read_leniently_but_its_declarations_are_honoured() {
+        let (jws, keys) = signed(b"{}", "k1");
+        let mut entry = serde_json::to_value(&keys.keys[0]).unwrap();
+        entry.as_object_mut().unwrap().remove("use");
+        entry.as_object_mut().unwrap().remove("alg");
+        entry.as_object_mut().unwrap().remove("key_ops");
+        // n with the leading zero byte some serialisers write.
+        let n = B64.decode(entry["n"].as_str().unwrap()).unwrap();
+        entry["n"] = serde_json::json!(B64.encode([&[0u8][..], &n].concat()));
+        let set = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "other"}, entry]});
+        let lenient = JwkSet::from_json(set.to_string().as_bytes()).unwrap();
+        assert_eq!(parse(&jws).unwrap().verify(&lenient).unwrap().kid, "k1");
+        let mut encryption = lenient.clone();
+        encryption.keys.iter_mut().for_each(|k| k.r#use = "enc".into());
+        assert_eq!(
+            parse(&jws).unwrap().verify(&encryption),
+            Err(JwsError::UnknownKey),
+            "a key declared for encryption"
+        );
+    }
+
+    #[test]
     fn a_key_is_trusted_only_when_its_chain_reaches_a_trusted_ca_for_the_location_host() {
         let (_, keys) = signed(b"{}", "k1");
         let jwk = &keys.keys[0];
@@ -324,6 +398,8 @@ mod tests {
             assert_eq!(parse(&format!("{header}.{}.AAAA", B64.encode(b"{}"))), Err(JwsError::Algorithm), "{alg}");
         }
         assert_eq!(parse("a.b"), Err(JwsError::Malformed));
+        let crit = B64.encode(r#"{"alg":"RS256","crit":["exp"],"kid":"k1","x5t":"x","jku":"https://a/b"}"#);
+        assert_eq!(parse(&format!("{crit}.{}.AAAA", B64.encode(b"{}"))), Err(JwsError::Malformed), "crit");
         let mut wrong_key = keys.clone();
         wrong_key.keys[0].n = B64.encode([0xff; 256]);
         assert_eq!(parse(&jws).unwrap().verify(&wrong_key), Err(JwsError::UnknownKey), "n must be the leaf's key");
