@@ -360,14 +360,30 @@ def stack_parameters():
 LINT_PARAMETER_DEFAULTS = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
 
 
+def public_route(name, fn, route_key):
+    """A route of the public location API to `fn`: its integration, route and permission."""
+    function = arn(normalized(fn) + "LambdaFunction")
+    integration = f"LocationApi{name}Integration"
+    when = {"Condition": "HasApiDomain"}
+    return {
+        integration: {"Type": "AWS::ApiGatewayV2::Integration", **when,
+                      "Properties": {"ApiId": ref("LocationApi"), "IntegrationType": "AWS_PROXY",
+                                     "IntegrationUri": function, "PayloadFormatVersion": "2.0"}},
+        f"LocationApi{name}Route": {"Type": "AWS::ApiGatewayV2::Route", **when, "Properties": {
+            "ApiId": ref("LocationApi"), "RouteKey": route_key, "AuthorizationType": "NONE",
+            "Target": {"Fn::Join": ["/", ["integrations", ref(integration)]]}}},
+        f"LocationApi{name}Permission": {"Type": "AWS::Lambda::Permission", **when, "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": function, "Principal": "apigateway.amazonaws.com",
+            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LocationApi}/*")}},
+    }
+
+
 def custom_domains():
     conditions = {
         "HasApiDomain": {"Fn::Not": [{"Fn::Equals": [param("apiDomain"), ""]}]},
         "HasTruststoreVersion": {"Fn::Not": [{"Fn::Equals": [param("mtlsTruststoreVersion"), ""]}]},
     }
     tls = lambda cert: [{"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
-    payload = normalized("payload_get") + "LambdaFunction"
-    jwks = normalized("jwks_get") + "LambdaFunction"
     resources = {
         "ApiDomainName": {"Type": "AWS::ApiGatewayV2::DomainName", "Condition": "HasApiDomain",
                           "Metadata": LINT_PARAMETER_DEFAULTS, "Properties": {
@@ -384,21 +400,6 @@ def custom_domains():
         # Payload locations: public (a payer's bank has no client certificate of ours).
         "LocationApi": {"Type": "AWS::ApiGatewayV2::Api", "Condition": "HasApiDomain", "Properties": {
             "Name": f"{SERVICE}-{STAGE}-locations", "ProtocolType": "HTTP", "DisableExecuteApiEndpoint": True}},
-        "LocationApiIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Condition": "HasApiDomain",
-                                   "Properties": {"ApiId": ref("LocationApi"), "IntegrationType": "AWS_PROXY",
-                                                  "IntegrationUri": arn(payload), "PayloadFormatVersion": "2.0"}},
-        "LocationApiRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": "HasApiDomain", "Properties": {
-            "ApiId": ref("LocationApi"), "RouteKey": "GET /qr/v2/{token}", "AuthorizationType": "NONE",
-            "Target": {"Fn::Join": ["/", ["integrations", ref("LocationApiIntegration")]]}}},
-        "LocationApiJwksIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Condition": "HasApiDomain",
-                                       "Properties": {"ApiId": ref("LocationApi"), "IntegrationType": "AWS_PROXY",
-                                                      "IntegrationUri": arn(jwks), "PayloadFormatVersion": "2.0"}},
-        "LocationApiJwksRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": "HasApiDomain", "Properties": {
-            "ApiId": ref("LocationApi"), "RouteKey": "GET /.well-known/jwks.json", "AuthorizationType": "NONE",
-            "Target": {"Fn::Join": ["/", ["integrations", ref("LocationApiJwksIntegration")]]}}},
-        "LocationApiJwksPermission": {"Type": "AWS::Lambda::Permission", "Condition": "HasApiDomain", "Properties": {
-            "Action": "lambda:InvokeFunction", "FunctionName": arn(jwks), "Principal": "apigateway.amazonaws.com",
-            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LocationApi}/*")}},
         "LocationApiStage": {"Type": "AWS::ApiGatewayV2::Stage", "Condition": "HasApiDomain", "Properties": {
             "ApiId": ref("LocationApi"), "StageName": "$default", "AutoDeploy": True,
             "DefaultRouteSettings": dict(STAGE_THROTTLE),
@@ -406,9 +407,6 @@ def custom_domains():
                                   "Format": json.dumps({"requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
                                                         "routeKey": "$context.routeKey", "status": "$context.status"},
                                                        separators=(",", ":"))}}},
-        "LocationApiPermission": {"Type": "AWS::Lambda::Permission", "Condition": "HasApiDomain", "Properties": {
-            "Action": "lambda:InvokeFunction", "FunctionName": arn(payload), "Principal": "apigateway.amazonaws.com",
-            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LocationApi}/*")}},
         "LocationDomainName": {"Type": "AWS::ApiGatewayV2::DomainName", "Condition": "HasApiDomain",
                                "Metadata": LINT_PARAMETER_DEFAULTS, "Properties": {
             "DomainName": param("locationDomain"), "DomainNameConfigurations": tls(param("locationCertificateArn"))}},
@@ -417,6 +415,8 @@ def custom_domains():
                                   "Properties": {"ApiId": ref("LocationApi"), "DomainName": ref("LocationDomainName"),
                                                  "Stage": "$default"}},
     }
+    resources.update(public_route("", "payload_get", "GET /qr/v2/{token}"))
+    resources.update(public_route("Jwks", "jwks_get", "GET /.well-known/jwks.json"))
     # The framework's HTTP API: its execute-api endpoint off once the mTLS domain is there.
     extension = {"Properties": {"DisableExecuteApiEndpoint": {"Fn::If": ["HasApiDomain", True, False]}}}
     return conditions, resources, extension

@@ -43,12 +43,6 @@ impl KmsSigner {
         );
         Ok(KmsSigner { client, key_id: key_id.into(), published: vec![PublishedKey { kid: kid.into(), chain }] })
     }
-
-    /// The same signer also publishing `other` (the key rotating in or out).
-    pub fn also_publishing(mut self, other: PublishedKey) -> Self {
-        self.published.push(other);
-        self
-    }
 }
 
 #[async_trait]

@@ -27,7 +27,7 @@ pub enum LocalKeyError {
 
 impl LocalSigner {
     /// The key in `key_pem` publishing `chain_pem` (leaf first) under `kid`; the key must be
-    /// the leaf's. `extra` are more keys to publish (a rotation).
+    /// the leaf's.
     pub fn new(key_pem: &str, chain_pem: &[u8], kid: &str) -> Result<Self, LocalKeyError> {
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem).map_err(|_| LocalKeyError::BadKey)?;
         let chain = CertificateChain::from_pem(chain_pem)?;
@@ -36,12 +36,6 @@ impl LocalSigner {
             return Err(LocalKeyError::Mismatch);
         }
         Ok(LocalSigner { key: SigningKey::new(key), published: vec![PublishedKey { kid: kid.into(), chain }] })
-    }
-
-    /// The same signer also publishing `other` (the key rotating in or out).
-    pub fn also_publishing(mut self, other: PublishedKey) -> Self {
-        self.published.push(other);
-        self
     }
 }
 

@@ -72,8 +72,8 @@ pub struct PublishedKey {
 pub trait PayloadSigner: Send + Sync {
     /// The key new signatures are made with.
     fn current(&self) -> &PublishedKey;
-    /// Every key to publish in the JWK Set: the current one first, and one more while a
-    /// new key rotates in (or an old one out).
+    /// Every key to publish in the JWK Set, the current one first (one today; the shape
+    /// leaves room for a second while a new key rotates in).
     fn published(&self) -> &[PublishedKey];
     /// The RS256 signature of `input` with the current key.
     async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, CipherError>;

@@ -353,24 +353,17 @@ impl ChargeStore for PgChargeStore {
     }
 
     async fn find_by_location_id(&self, merchant: MerchantId, id: i64) -> Result<Option<Charge>, StoreError> {
-        let row = sqlx::query_as!(
-            ChargeRow,
-            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
-                      c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
-                      c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                      c.pix_copia_e_cola
-                 FROM locations l JOIN charges c ON c.loc_id = l.id
-                WHERE l.id = $1 AND l.merchant_id = $2"#,
-            id,
-            merchant.0
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        match row {
-            Some(row) => Ok(Some(to_charge(row, self.cipher.as_ref()).await?)),
-            None => Ok(None),
-        }
+        // The location's token, then the charge as its payload location reads it (an
+        // operator's lookup: two round trips, one query to keep).
+        let token =
+            sqlx::query_scalar!("SELECT token FROM locations WHERE id = $1 AND merchant_id = $2", id, merchant.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        let Some(token) = token else { return Ok(None) };
+        let token = LocationToken::parse(&token)
+            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a stored location token does not parse")))?;
+        self.find_by_location(&token).await
     }
 
     async fn list(&self, merchant: MerchantId, q: &ChargeQuery) -> Result<Page<Charge>, StoreError> {
