@@ -5,7 +5,9 @@
 #      `make lambdas` (target/lambda/bootstrap/bootstrap.zip, under CARGO_TARGET_DIR if set;
 #      built first if missing), shared by every function;
 #   3. cfn-lint (no errors allowed) and checkov (every skipped check is in
-#      checkov-skips.txt with its reason).
+#      checkov-skips.txt with its reason), over the root template and the nested stacks
+#      deploy/nested-stacks.js writes beside it (one per route family: a stack holds at
+#      most 500 resources, and each HTTP function brings ten).
 # With PACKAGE_FROM_DEBUG=1 (what `make test` does) the zip is made from the debug build
 # instead, to check the template (and run its artifact) without a release build.
 source "$(dirname "$0")/lib.sh"
@@ -46,12 +48,14 @@ say "serverless package (offline) -> .serverless/"
 TUCANO_ARTIFACTS="$artifacts" node_modules/.bin/serverless package --stage "${STAGE:-dev}" >"$STATE/package.log" 2>&1 \
   || { cat "$STATE/package.log" >&2; exit 1; }
 template=.serverless/cloudformation-template-update-stack.json
+# The root stack and its nested stacks per route family (deploy/nested-stacks.js).
+templates=("$template" .serverless/nested-*.json)
 
-say "cfn-lint $template"
-.venv-cfn/bin/cfn-lint --format parseable --non-zero-exit-code error --ignore-checks=W3005 -- "$template"
+say "cfn-lint ${templates[*]}"
+.venv-cfn/bin/cfn-lint --format parseable --non-zero-exit-code error --ignore-checks=W3005 -- "${templates[@]}"
 
 say "checkov (skips and their reasons: checkov-skips.txt)"
 skips=$(grep -v '^#' checkov-skips.txt | awk 'NF {print $1}' | paste -sd, -)
-.venv-checkov/bin/checkov -f "$template" --framework cloudformation --skip-download --compact --quiet \
+.venv-checkov/bin/checkov -f "${templates[@]}" --framework cloudformation --skip-download --compact --quiet \
   ${skips:+--skip-check "$skips"}
 say "template ready: $template"

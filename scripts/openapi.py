@@ -401,6 +401,13 @@ def fix_bacen_bugs(schemas):
         wc["properties"].pop("cnpj", None)
         wc["properties"]["chave"] = {"type": "string", "maxLength": 77, "title": "Chave DICT do recebedor"}
 
+    # A charge names its location by `id`; the schema also requires a `tipoCob` it does not
+    # define (Bacen's examples send only the id). Required only where defined.
+    for name in ("PayloadLocationCob", "PayloadLocationCobV"):
+        plc = schemas.get(name)
+        if plc and "tipoCob" in plc.get("required", []) and "tipoCob" not in plc.get("properties", {}):
+            plc["required"] = [r for r in plc["required"] if r in plc.get("properties", {})]
+
     # Where a txid may be short (received Pix, their filter), the spec writes
     # allOf[TxId (26 to 35 characters), {pattern: 1 to 35}]: an intersection that still
     # demands 26 to 35. Its changelog (#269) means 1 to 35 there.

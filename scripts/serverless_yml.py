@@ -92,6 +92,30 @@ QUOTA_ROUTE_THROTTLE = {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
 AUTHORIZER_CONCURRENCY = 50
 
 
+def family(path):
+    """The nested stack a route's function lives in: its resource family (`/v2/cob/{txid}`
+    -> `Cob`), or `Public` for the unversioned public routes. Stable as routes are added, so
+    a new route never moves an existing function between stacks (that would replace it)."""
+    parts = path.strip("/").split("/")
+    if parts[0] != "v2":
+        return "Public"
+    return camel(parts[1].replace("-", "_"))
+
+
+def nested_stacks():
+    """custom.nestedStacks for deploy/nested-stacks.js: per family, its HTTP functions and
+    the companions scripts/serverless_yml.py gives each (role, errors alarm, route); the
+    plugin adds what the framework and the canary plugin make per function."""
+    out = {}
+    for fn, method, path, _, _ in routes():
+        if fn in PAYLOAD_FUNCTIONS:
+            continue  # The location API (root, with the custom domains) invokes them too.
+        entry = out.setdefault(f"{family(path)}Routes", {"functions": [], "resources": []})
+        entry["functions"].append(fn)
+        entry["resources"] += [f"{camel(fn)}Role", f"{camel(fn)}ErrorsAlarm", route_logical_id(method, path)]
+    return out
+
+
 def camel(name):
     return "".join(p.capitalize() for p in name.split("_"))
 
@@ -771,7 +795,8 @@ def render():
     doc = {
         "service": SERVICE,
         "params": {"default": dict(DOMAIN_PARAMS)},
-        "plugins": ["serverless-plugin-canary-deployments"],
+        # The canary plugin first: the nested stacks take the resources it makes per function.
+        "plugins": ["serverless-plugin-canary-deployments", "./deploy/nested-stacks"],
         "provider": {
             "name": "aws",
             "runtime": "provided.al2023",
@@ -824,6 +849,7 @@ def render():
             },
         },
         "package": {"artifact": ARTIFACT},
+        "custom": {"nestedStacks": nested_stacks()},
         "functions": fns,
         "resources": {"Parameters": stack_parameters()[0], "Conditions": conditions, "Resources": resources,
                       "extensions": extensions,

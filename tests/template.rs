@@ -23,17 +23,108 @@ const STAR_ACTIONS: [&str; 7] = [
     "xray:PutTelemetryRecords",
 ];
 
-fn template() -> Option<Value> {
-    match std::fs::read_to_string(TEMPLATE) {
-        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
-        Err(_) if std::env::var("TUCANO_REQUIRE_TEMPLATE").as_deref() == Ok("1") => {
+fn read_json(path: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+fn packaged(file: &str) -> String {
+    format!("{}/.serverless/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A nested stack: its logical id in the root, its template's file name, its template.
+type Nested = (String, String, Value);
+
+/// The packaged root template and its nested stacks.
+fn stacks() -> Option<(Value, Vec<Nested>)> {
+    if std::fs::metadata(TEMPLATE).is_err() {
+        if std::env::var("TUCANO_REQUIRE_TEMPLATE").as_deref() == Ok("1") {
             panic!("no template at {TEMPLATE}: `make package` (or `make test`) writes it")
         }
-        Err(_) => {
-            eprintln!("skipped: no packaged template (run `make package` or `make test`)");
-            None
+        eprintln!("skipped: no packaged template (run `make package` or `make test`)");
+        return None;
+    }
+    let root = read_json(TEMPLATE);
+    let nested = root["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudFormation::Stack")
+        .map(|(id, r)| {
+            let file = r["Metadata"]["TucanoNestedTemplate"].as_str().expect("a nested stack names its file");
+            (id.clone(), file.to_owned(), read_json(&packaged(file)))
+        })
+        .collect();
+    Some((root, nested))
+}
+
+/// A nested template's expression with its parameters replaced by what the root passes.
+fn substitute(node: &Value, params: &serde_json::Map<String, Value>) -> Value {
+    match node {
+        Value::Array(items) => Value::Array(items.iter().map(|n| substitute(n, params)).collect()),
+        Value::Object(map) => {
+            if let (1, Some(Value::String(p))) = (map.len(), map.get("Ref")) {
+                if let Some(expression) = params.get(p) {
+                    return expression.clone();
+                }
+            }
+            if let (1, Some(sub)) = (map.len(), map.get("Fn::Sub")) {
+                let spelled = |text: &str| {
+                    params.iter().fold(text.to_owned(), |text, (p, e)| {
+                        let original = match (&e["Ref"], &e["Fn::GetAtt"]) {
+                            (Value::String(id), _) => id.clone(),
+                            (_, Value::Array(ga)) => format!("{}.{}", ga[0].as_str().unwrap(), ga[1].as_str().unwrap()),
+                            _ => return text,
+                        };
+                        text.replace(&format!("${{{p}}}"), &format!("${{{original}}}"))
+                    })
+                };
+                let sub = match sub {
+                    Value::String(text) => Value::String(spelled(text)),
+                    Value::Array(parts) => Value::Array(vec![
+                        Value::String(spelled(parts[0].as_str().unwrap())),
+                        substitute(&parts[1], params),
+                    ]),
+                    other => other.clone(),
+                };
+                return serde_json::json!({ "Fn::Sub": sub });
+            }
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, params))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The stack as deployed, in one piece: the root template with each nested stack's
+/// resources inlined back (their parameters replaced by what the root passes; each marked
+/// `NestedIn` its stack) and the root's outputs read from them. Every check reads this.
+fn inlined(root: &Value, nested: &[Nested]) -> Value {
+    let mut t = root.clone();
+    for (stack, _, template) in nested {
+        let params = root["Resources"][stack]["Properties"]["Parameters"].as_object().unwrap();
+        let resources = t["Resources"].as_object_mut().unwrap();
+        resources.remove(stack);
+        for (id, r) in template["Resources"].as_object().unwrap() {
+            let mut r = substitute(r, params);
+            r["NestedIn"] = Value::String(stack.clone());
+            assert!(resources.insert(id.clone(), r).is_none(), "{id} is in two stacks");
+        }
+        for (_, output) in t["Outputs"].as_object_mut().unwrap() {
+            if output["Value"]["Fn::GetAtt"][0] == stack.as_str() {
+                let name = output["Value"]["Fn::GetAtt"][1].as_str().unwrap().trim_start_matches("Outputs.").to_owned();
+                output["Value"] = substitute(&template["Outputs"][&name]["Value"], params);
+            }
         }
     }
+    t
+}
+
+fn template() -> Option<Value> {
+    stacks().map(|(root, nested)| inlined(&root, &nested))
+}
+
+/// The stack a resource of the inlined view lives in (`None`: the root).
+fn stack_of<'a>(t: &'a Value, id: &str) -> Option<&'a str> {
+    t["Resources"][id]["NestedIn"].as_str()
 }
 
 fn of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
@@ -482,7 +573,8 @@ fn the_stage_and_the_quota_guarded_routes_are_throttled_and_the_authorizer_has_r
             .unwrap()
             .0
             .clone();
-        assert!(depends.contains(&Value::String(route.clone())), "the stage waits for {route}");
+        let waits_for = stack_of(&t, &route).map(str::to_owned).unwrap_or(route.clone());
+        assert!(depends.contains(&Value::String(waits_for)), "the stage waits for {route}");
     }
     let authorizer = function_named(&t, "authorizer");
     assert!(authorizer["Properties"]["ReservedConcurrentExecutions"].as_u64().unwrap() > 0);
@@ -557,4 +649,75 @@ fn only_the_payload_functions_may_sign_with_the_payload_key() {
     assert!(function["PAYLOAD_CERT_CHAIN_PARAMETER"].as_str().is_some_and(|p| p.ends_with("/payload-cert-chain")));
     let other = &t["Resources"]["CobUnderscoreputLambdaFunction"]["Properties"]["Environment"]["Variables"];
     assert!(other.get("PAYLOAD_SIGNING").is_none(), "a charge function has no signing key");
+}
+
+/// A resource's dependencies within its own stack (what survives the split unchanged).
+fn local_depends(t: &Value, id: &str, r: &Value) -> Vec<String> {
+    let mut deps: Vec<String> = as_list(&r["DependsOn"])
+        .iter()
+        .filter_map(|d| d.as_str())
+        .map(|d| match (stack_of(t, id), stack_of(t, d)) {
+            // From the root, a moved resource is waited for through its stack.
+            (None, Some(stack)) => stack.to_owned(),
+            _ => d.to_owned(),
+        })
+        .filter(|d| stack_of(t, id).is_none() || stack_of(t, d) == stack_of(t, id))
+        .collect();
+    deps.sort();
+    deps.dedup();
+    deps
+}
+
+#[test]
+fn the_nested_stacks_inlined_back_are_the_template_as_compiled() {
+    // deploy/nested-stacks.js moves each HTTP function and its companions into a stack of
+    // its family, rewriting what crosses the boundary; put back, nothing may differ.
+    let Some(t) = template() else { return };
+    let flat = read_json(&packaged("cloudformation-template-flat.json"));
+    let mut placed = t.clone();
+    for (id, r) in placed["Resources"].as_object_mut().unwrap().iter_mut() {
+        let deps = local_depends(&t, id, r);
+        let r = r.as_object_mut().unwrap();
+        r.remove("NestedIn");
+        r.remove("DependsOn");
+        if !deps.is_empty() {
+            r.insert("DependsOn".into(), deps.into());
+        }
+    }
+    let mut expected = flat.clone();
+    for (id, r) in expected["Resources"].as_object_mut().unwrap().iter_mut() {
+        let deps = local_depends(&t, id, r);
+        let r = r.as_object_mut().unwrap();
+        r.remove("DependsOn");
+        if !deps.is_empty() {
+            r.insert("DependsOn".into(), deps.into());
+        }
+    }
+    let ids = |v: &Value| v["Resources"].as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(ids(&placed), ids(&expected));
+    for id in ids(&expected) {
+        assert_eq!(placed["Resources"][&id], expected["Resources"][&id], "{id}");
+    }
+    assert_eq!(placed["Outputs"], expected["Outputs"]);
+    let nested = t["Resources"].as_object().unwrap().values().filter(|r| r["NestedIn"].is_string()).count();
+    assert!(nested > 300, "the HTTP functions are nested ({nested} resources)");
+}
+
+#[test]
+fn every_stack_stays_within_cloudformation_limits_and_its_template_is_where_the_deploy_puts_it() {
+    let Some((root, nested)) = stacks() else { return };
+    let state = read_json(&packaged("serverless-state.json"));
+    let artifacts = state["package"]["artifactDirectoryName"].as_str().expect("the artifact directory");
+    let count = |t: &Value, key: &str| t[key].as_object().map_or(0, |m| m.len());
+    // 500 resources, 200 parameters and 200 outputs per template; headroom kept for the
+    // routes still to come.
+    assert!(count(&root, "Resources") <= 400, "root: {} resources", count(&root, "Resources"));
+    for (stack, file, t) in &nested {
+        assert!(count(t, "Resources") <= 400, "{stack}: {}", count(t, "Resources"));
+        assert!(count(t, "Parameters") <= 150 && count(t, "Outputs") <= 150, "{stack}");
+        let url = root["Resources"][stack]["Properties"]["TemplateURL"]["Fn::Sub"].as_str().unwrap();
+        assert!(url.ends_with(&format!("/{artifacts}/{file}")), "{stack} at {url}");
+        assert!(url.starts_with("https://${ServerlessDeploymentBucket}.s3."), "{url}");
+    }
+    assert!(nested.len() >= 5, "the routes are spread over their families");
 }

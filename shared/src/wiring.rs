@@ -12,8 +12,8 @@ use crate::adapters::local_signer::LocalSigner;
 use crate::adapters::location_http::HttpLocationReader;
 use crate::adapters::postgres::iam_auth::IamPassword;
 use crate::adapters::postgres::{
-    lazy_pool, AccountDirectory, PgChargeStore, PgClientStore, PgIdempotencyStore, PgLedger, PgMerchantStore,
-    PgPixStore, PgRateCounter, PgTransferStore, PgWebhookStore,
+    lazy_pool, AccountDirectory, PgChargeStore, PgClientStore, PgIdempotencyStore, PgLedger, PgLocationStore,
+    PgMerchantStore, PgPixStore, PgRateCounter, PgTransferStore, PgWebhookStore,
 };
 use crate::adapters::rail_http::HttpRail;
 use crate::adapters::secrets_manager::SecretsManagerSource;
@@ -137,6 +137,7 @@ impl AppState {
             signed_payloads: Arc::new(SignedCache::new(std::time::Duration::from_secs(5))),
             tokens: Arc::new(tokens),
             charges: Arc::new(PgChargeStore::new(pool.clone(), cipher.clone())),
+            payload_locations: Arc::new(PgLocationStore::new(pool.clone())),
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
             transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
             locations: Arc::new(HttpLocationReader::new(location_rules, trust)),

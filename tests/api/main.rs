@@ -14,6 +14,7 @@ mod docs;
 mod idempotency_api;
 mod idempotency_contract;
 mod ledger;
+mod loc_api;
 mod logs;
 mod oauth;
 mod payload_signing;

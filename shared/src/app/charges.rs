@@ -2,13 +2,14 @@
 //! revise, read one (optionally at a revision) and list.
 
 use super::AppState;
-use crate::domain::brcode::{BrCode, Receiver};
 use crate::domain::charge::{Charge, ChargePatch, ChargeStatus, ChargeTerms, RevisionError};
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::Merchant;
-use crate::ports::{ChargeQuery, ChargeStore, Clock, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use crate::domain::payload_location::TipoCob;
+use crate::ports::{
+    ChargeLocation, ChargeQuery, ChargeStore, Clock, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError,
+};
 use crate::telemetry::Unit;
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 /// The ports the charge use cases run with (the application state has them all).
@@ -40,6 +41,10 @@ pub enum ChargeError {
     /// PUT with a txid this merchant already used for a different charge.
     #[error("the txid is already used by another charge")]
     TxidInUse,
+    /// `loc.id` names no location of this merchant, one for another kind of charge, or one
+    /// that serves another charge.
+    #[error("the location cannot serve this charge")]
+    LocationUnavailable,
     /// No charge with that txid (or revision) for this merchant.
     #[error("charge not found")]
     NotFound,
@@ -58,7 +63,8 @@ pub struct Created {
     pub created: bool,
 }
 
-/// `PUT /cob/{txid}` (txid given) or `POST /cob` (txid generated).
+/// `PUT /cob/{txid}` (txid given) or `POST /cob` (txid generated), served at the
+/// merchant's location `loc` when the request names one (`loc.id`), else at a new one.
 ///
 /// `fingerprint` identifies the request's content: the same PUT sent again returns the
 /// existing charge instead of failing, so retries are safe.
@@ -67,6 +73,7 @@ pub async fn create(
     merchant: &Merchant,
     txid: Option<Txid>,
     terms: &ChargeTerms,
+    loc: Option<i64>,
     fingerprint: [u8; 32],
 ) -> Result<Created, ChargeError> {
     if !merchant.owns_key(terms.chave.as_str()) {
@@ -75,14 +82,11 @@ pub async fn create(
     let chosen = txid.is_some();
     let mut txid = txid.unwrap_or_else(Txid::generate);
     loop {
-        let token = LocationToken::generate();
-        let location_url = format!("{}/{}", ports.location_base(), token.as_str());
-        let receiver = Receiver { name: &merchant.name, city: &merchant.city };
-        let pix_copia_e_cola = BrCode::dynamic(&location_url, &receiver)
-            .and_then(|c| c.encode())
-            .context("building the dynamic BR Code")
-            .map_err(StoreError::Unexpected)?;
-        let new = NewCharge { txid: &txid, terms, fingerprint, location_token: token, location_url, pix_copia_e_cola };
+        let location = match loc {
+            Some(id) => ChargeLocation::Existing(id),
+            None => ChargeLocation::New(super::locations::fresh(ports.location_base(), merchant, TipoCob::Cob)?),
+        };
+        let new = NewCharge { txid: &txid, terms, fingerprint, location };
         match ports.charges().create(merchant.id, new).await? {
             CreateOutcome::Created(charge) => {
                 crate::telemetry::metrics(&[("ChargesCreated", 1.0, Unit::Count)]);
@@ -92,6 +96,7 @@ pub async fn create(
                 return Ok(Created { charge, created: false })
             }
             CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
+            CreateOutcome::LocationUnavailable => return Err(ChargeError::LocationUnavailable),
             // A generated txid collided (about 2^-190): draw another.
             CreateOutcome::Exists { .. } => txid = Txid::generate(),
         }
@@ -114,6 +119,7 @@ pub async fn revise(
         ReviseOutcome::Revised(charge) => Ok(charge),
         ReviseOutcome::Rejected(e) => Err(e.into()),
         ReviseOutcome::NotFound => Err(ChargeError::NotFound),
+        ReviseOutcome::LocationUnavailable => Err(ChargeError::LocationUnavailable),
     }
 }
 
@@ -134,11 +140,6 @@ pub async fn list(
     query: &ChargeQuery,
 ) -> Result<Page<Charge>, ChargeError> {
     Ok(ports.charges().list(merchant.id, query).await?)
-}
-
-/// The charge at this merchant's location `id` (for its QR code).
-pub async fn at_location(ports: &impl ChargePorts, merchant: &Merchant, id: i64) -> Result<Charge, ChargeError> {
-    ports.charges().find_by_location_id(merchant.id, id).await?.ok_or(ChargeError::NotFound)
 }
 
 /// What a charge's payload location serves, and as of when (`GET /qr/v2/{token}`): the

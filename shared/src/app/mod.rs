@@ -6,6 +6,7 @@ pub mod charges;
 pub mod clients;
 pub mod config;
 pub mod key_policy;
+pub mod locations;
 pub mod oauth;
 pub mod opaque_ids;
 pub mod payments;

@@ -79,8 +79,9 @@ pub struct SignedCache {
     entries: std::sync::Mutex<std::collections::HashMap<CacheKey, (std::time::Instant, std::sync::Arc<str>)>>,
 }
 
-/// (location token, revision, status).
-pub type CacheKey = (String, i32, &'static str);
+/// (location token, txid, revision, status): a location may serve another charge after
+/// an unlink, and each charge has its own revisions.
+pub type CacheKey = (String, String, i32, &'static str);
 
 /// At most this many entries; a full cache is emptied (a burst is what it serves).
 const CACHE_MAX: usize = 10_000;

@@ -5,8 +5,8 @@
 use super::secrets::RotatingSecret;
 use super::Config;
 use crate::ports::{
-    ChargeStore, Cipher, ClientStore, Clock, DatabaseAuth, IdempotencyStore, Ledger, LocationReader, MerchantStore,
-    PixRail, PixStore, RateCounter, TransferStore, WebhookStore, WebhookTransport,
+    ChargeStore, Cipher, ClientStore, Clock, DatabaseAuth, IdempotencyStore, Ledger, LocationReader, LocationStore,
+    MerchantStore, PixRail, PixStore, RateCounter, TransferStore, WebhookStore, WebhookTransport,
 };
 use std::sync::Arc;
 
@@ -22,6 +22,8 @@ pub struct AppState {
     /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
     pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,
+    /// Payload locations on their own (`/loc`).
+    pub payload_locations: Arc<dyn LocationStore>,
     pub pix: Arc<dyn PixStore>,
     pub ledger: Arc<dyn Ledger>,
     pub rail: Arc<dyn PixRail>,

@@ -69,17 +69,6 @@ impl<'a> Terms<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Loc<'a> {
-    pub id: i64,
-    /// The charge the location serves (`PayloadLocation.txid`).
-    pub txid: &'a str,
-    pub location: &'a str,
-    pub tipo_cob: &'static str,
-    pub criacao: String,
-}
-
 /// A whole charge.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,7 +77,7 @@ pub struct Cob<'a> {
     pub txid: &'a str,
     pub revisao: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub loc: Option<Loc<'a>>,
+    pub loc: Option<super::loc::Loc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<&'a str>,
     pub status: &'static str,
@@ -107,13 +96,10 @@ impl<'a> Cob<'a> {
             calendario: Calendario { criacao: timestamp(c.criacao), apresentacao: None, expiracao: c.terms.expiracao },
             txid: c.txid.as_str(),
             revisao: c.revisao,
-            loc: c.loc.as_ref().map(|l| Loc {
-                id: l.id,
-                txid: c.txid.as_str(),
-                location: &l.location,
-                tipo_cob: "cob",
-                criacao: timestamp(l.criacao),
-            }),
+            loc: c
+                .loc
+                .as_ref()
+                .map(|l| super::loc::Loc::new(l.id, Some(c.txid.as_str()), &l.location, "cob", l.criacao)),
             location: c.loc.as_ref().map(|l| l.location.as_str()),
             status: c.status.as_str(),
             terms: Terms::of(&c.terms),

@@ -5,6 +5,7 @@
 pub mod cob;
 pub mod envio;
 pub mod extrato;
+pub mod loc;
 pub mod pix;
 pub mod webhooks;
 

@@ -137,7 +137,18 @@ impl ChargeTerms {
 
     /// What "the same charge again" means for an idempotent `PUT /cob/{txid}`.
     pub fn fingerprint(&self) -> Result<[u8; 32], serde_json::Error> {
-        Ok(super::idempotency::fingerprint(&self.canonical()?))
+        self.fingerprint_at(None)
+    }
+
+    /// The fingerprint of a create request that may name its location (`loc.id`): the same
+    /// terms at another location are another request. Without one, `fingerprint()`.
+    pub fn fingerprint_at(&self, loc: Option<i64>) -> Result<[u8; 32], serde_json::Error> {
+        let mut bytes = self.canonical()?;
+        if let Some(id) = loc {
+            // After the JSON object, a byte JSON never contains: no terms can spell it.
+            bytes.extend_from_slice(format!("\0loc.id={id}").as_bytes());
+        }
+        Ok(super::idempotency::fingerprint(&bytes))
     }
 }
 
@@ -152,6 +163,8 @@ pub struct ChargePatch {
     pub chave: Option<PixKey>,
     pub solicitacao_pagador: Option<String>,
     pub info_adicionais: Option<Vec<InfoAdicional>>,
+    /// Serve the charge at the merchant's location `id` instead (`loc.id`).
+    pub loc: Option<i64>,
     pub remover: bool,
 }
 
@@ -215,7 +228,7 @@ impl Charge {
             return Err(RevisionError::NotActive);
         }
         if patch.remover {
-            if patch.changes_terms() {
+            if patch.changes_terms() || patch.loc.is_some() {
                 return Err(RevisionError::RemovalWithChanges);
             }
             return Ok(Revision::Changed {
@@ -238,6 +251,12 @@ impl Charge {
             return Ok(Revision::Unchanged);
         }
         Ok(Revision::Changed { terms, status: self.status, revisao: self.revisao + 1 })
+    }
+
+    /// The location a PATCH moves the charge to, when it names one it is not already at.
+    /// Moving is not a revision: the terms stay, only where the payload is served changes.
+    pub fn relink(&self, patch: &ChargePatch) -> Option<i64> {
+        patch.loc.filter(|id| self.loc.as_ref().map(|l| l.id) != Some(*id))
     }
 
     /// When the charge stops being payable, whatever its status.
@@ -324,6 +343,33 @@ mod tests {
     fn removal_cannot_come_with_other_changes() {
         let patch = ChargePatch { expiracao: Some(60), remover: true, ..Default::default() };
         assert_eq!(charge(ChargeStatus::Ativa).revise(&patch), Err(RevisionError::RemovalWithChanges));
+    }
+
+    #[test]
+    fn removal_cannot_come_with_a_new_location() {
+        let patch = ChargePatch { loc: Some(7), remover: true, ..Default::default() };
+        assert_eq!(charge(ChargeStatus::Ativa).revise(&patch), Err(RevisionError::RemovalWithChanges));
+    }
+
+    #[test]
+    fn a_new_location_is_a_move_not_a_revision() {
+        let mut at_7 = charge(ChargeStatus::Ativa);
+        at_7.loc = Some(Location { id: 7, location: "pix.example.com/qr/v2/x".into(), criacao: Utc::now() });
+        let to = |id| ChargePatch { loc: Some(id), ..Default::default() };
+        assert_eq!(at_7.relink(&to(8)), Some(8));
+        assert_eq!(at_7.relink(&to(7)), None, "already there");
+        assert_eq!(at_7.relink(&ChargePatch::default()), None);
+        assert_eq!(charge(ChargeStatus::Ativa).relink(&to(7)), Some(7), "a charge without a location gets one");
+        assert_eq!(at_7.revise(&to(8)), Ok(Revision::Unchanged), "the terms are the same");
+        assert_eq!(charge(ChargeStatus::Concluida).revise(&to(8)), Err(RevisionError::NotActive));
+    }
+
+    #[test]
+    fn the_same_terms_at_another_location_are_another_request() {
+        let terms = charge(ChargeStatus::Ativa).terms;
+        assert_eq!(terms.fingerprint_at(None).unwrap(), terms.fingerprint().unwrap());
+        assert_ne!(terms.fingerprint_at(Some(1)).unwrap(), terms.fingerprint().unwrap());
+        assert_ne!(terms.fingerprint_at(Some(1)).unwrap(), terms.fingerprint_at(Some(2)).unwrap());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod location;
 pub mod merchant;
 pub mod money;
 pub mod oauth;
+pub mod payload_location;
 pub mod payment;
 pub mod pix_key;
 pub mod qr_image;

@@ -40,7 +40,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
         Err(ChargeError::NotFound) => return Err(not_found()),
         Err(e) => return Err(super::cob::map_error(e)),
     };
-    let key = (token.as_str().to_owned(), charge.revisao, charge.status.as_str());
+    let key = (token.as_str().to_owned(), charge.txid.as_str().to_owned(), charge.revisao, charge.status.as_str());
     let jws = match state.signed_payloads.get(&key) {
         Some(jws) => jws,
         None => {

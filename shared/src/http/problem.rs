@@ -69,6 +69,10 @@ pub enum ProblemKind {
     WebhookNaoEncontrado,
     /// 404: no payload location with that id for this merchant.
     PayloadLocationNaoEncontrado,
+    /// 400: a `POST /loc` body that breaks the schema.
+    PayloadLocationOperacaoInvalida,
+    /// 400: bad parameters on `GET /loc`.
+    PayloadLocationConsultaInvalida,
     /// 400: bad parameters on `GET /eventos`.
     EventosConsultaInvalida,
     /// 429: a per-merchant quota is used up for this minute (`Retry-After` says when the
@@ -92,6 +96,8 @@ impl ProblemKind {
             | ProblemKind::EnvioConsultaInvalida
             | ProblemKind::WebhookOperacaoInvalida
             | ProblemKind::WebhookConsultaInvalida
+            | ProblemKind::PayloadLocationOperacaoInvalida
+            | ProblemKind::PayloadLocationConsultaInvalida
             | ProblemKind::EventosConsultaInvalida => StatusCode::BAD_REQUEST,
             ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
@@ -143,6 +149,8 @@ impl ProblemKind {
             ProblemKind::WebhookConsultaInvalida => "WebhookConsultaInvalida",
             ProblemKind::WebhookNaoEncontrado => "WebhookNaoEncontrado",
             ProblemKind::PayloadLocationNaoEncontrado => "PayloadLocationNaoEncontrado",
+            ProblemKind::PayloadLocationOperacaoInvalida => "PayloadLocationOperacaoInvalida",
+            ProblemKind::PayloadLocationConsultaInvalida => "PayloadLocationConsultaInvalida",
             ProblemKind::EventosConsultaInvalida => "EventosConsultaInvalida",
             ProblemKind::RateLimited => "RateLimited",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
@@ -180,6 +188,8 @@ impl ProblemKind {
             | ProblemKind::WebhookNaoEncontrado
             | ProblemKind::WebhookConsultaInvalida
             | ProblemKind::PayloadLocationNaoEncontrado
+            | ProblemKind::PayloadLocationOperacaoInvalida
+            | ProblemKind::PayloadLocationConsultaInvalida
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
@@ -218,6 +228,8 @@ impl ProblemKind {
             ProblemKind::WebhookConsultaInvalida => "Consulta inválida.",
             ProblemKind::WebhookNaoEncontrado => "Webhook não encontrado.",
             ProblemKind::PayloadLocationNaoEncontrado => "Location não encontrada.",
+            ProblemKind::PayloadLocationOperacaoInvalida => "PayloadLocation inválido.",
+            ProblemKind::PayloadLocationConsultaInvalida => "Consulta de locations inválida.",
             ProblemKind::EventosConsultaInvalida => "Consulta de eventos inválida.",
             ProblemKind::RateLimited => "Limite de requisições atingido.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",

@@ -58,7 +58,23 @@ pub struct NewCharge<'a> {
     pub terms: &'a ChargeTerms,
     /// SHA-256 of the canonical request: a repeated PUT with the same content is a replay.
     pub fingerprint: [u8; 32],
-    pub location_token: LocationToken,
+    pub location: ChargeLocation,
+}
+
+/// Where a new charge's payload is served.
+pub enum ChargeLocation {
+    /// A location created with the charge.
+    New(NewLocation),
+    /// The merchant's location `id` (`loc.id`): it must exist, be for `cob` and serve no
+    /// other charge.
+    Existing(i64),
+}
+
+/// A payload location, ready to store.
+pub struct NewLocation {
+    pub token: LocationToken,
+    pub tipo_cob: TipoCob,
+    /// `host/path/{token}`, no scheme.
     pub location_url: String,
     /// The dynamic BR Code pointing at `location_url`.
     pub pix_copia_e_cola: String,
@@ -73,6 +89,9 @@ pub enum CreateOutcome {
         charge: Charge,
         same_request: bool,
     },
+    /// The location asked for does not exist for this merchant, is not for `cob`, or
+    /// serves another charge. Nothing was stored.
+    LocationUnavailable,
 }
 
 /// What a revision did.
@@ -82,6 +101,8 @@ pub enum ReviseOutcome {
     Revised(Charge),
     Rejected(RevisionError),
     NotFound,
+    /// As for a create: the location asked for cannot serve this charge. Nothing changed.
+    LocationUnavailable,
 }
 
 /// Filters of `GET /cob` (the Bacen parameters, already parsed).
@@ -108,6 +129,26 @@ pub trait ChargeStore: Send + Sync {
     async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<Charge>, StoreError>;
     /// The charge behind a payload location (public: the payer's bank reads it).
     async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError>;
-    /// The charge linked to this merchant's location `id`.
-    async fn find_by_location_id(&self, merchant: MerchantId, id: i64) -> Result<Option<Charge>, StoreError>;
+}
+
+/// Filters of `GET /loc` (the Bacen parameters, already parsed).
+#[derive(Debug, Clone)]
+pub struct LocationQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub txid_presente: Option<bool>,
+    pub tipo_cob: Option<TipoCob>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+/// Payload locations on their own (`/loc`); a charge's own location is stored with it.
+#[async_trait]
+pub trait LocationStore: Send + Sync {
+    async fn create(&self, merchant: MerchantId, new: NewLocation) -> Result<PayloadLocation, StoreError>;
+    async fn get(&self, merchant: MerchantId, id: i64) -> Result<Option<PayloadLocation>, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &LocationQuery) -> Result<Page<PayloadLocation>, StoreError>;
+    /// Unlinks the charge the location serves, if any (the charge keeps its status, loses
+    /// its location); the location afterwards. `None`: no such location for this merchant.
+    async fn unlink(&self, merchant: MerchantId, id: i64) -> Result<Option<PayloadLocation>, StoreError>;
 }

@@ -7,6 +7,7 @@ use crate::domain::charge::{Charge, ChargePatch, ChargeStatus, ChargeTerms, Revi
 use crate::domain::document::Document;
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId};
+use crate::domain::payload_location::{PayloadLocation, TipoCob};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

@@ -9,7 +9,10 @@ use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::pix_key::PixKey;
-use crate::ports::{ChargeQuery, ChargeStore, Cipher, CreateOutcome, NewCharge, Page, ReviseOutcome, StoreError};
+use crate::ports::{
+    ChargeLocation, ChargeQuery, ChargeStore, Cipher, CreateOutcome, NewCharge, NewLocation, Page, ReviseOutcome,
+    StoreError,
+};
 use anyhow::{anyhow, Context};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -169,7 +172,7 @@ pub(crate) async fn select_current(
                 r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                           c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                           c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                          c.pix_copia_e_cola, c.request_hash
+                          l.pix_copia_e_cola AS "pix_copia_e_cola?", c.request_hash
                      FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
                     WHERE c.merchant_id = $1 AND c.txid = $2 "# + $lock,
                 merchant.0,
@@ -191,66 +194,186 @@ pub(crate) async fn select_current(
     }
 }
 
+/// The location a charge was stored at, and when the charge was.
+struct StoredAt {
+    id: i64,
+    location: String,
+    created_at: DateTime<Utc>,
+    pix_copia_e_cola: String,
+    charge_created_at: DateTime<Utc>,
+}
+
+/// The location and the charge, inserted together in one round trip. `None`: the txid is
+/// taken (no charge inserted; the caller removes the fresh location).
+async fn insert_with_new_location(
+    pool: &PgPool,
+    merchant: MerchantId,
+    new: &NewCharge<'_>,
+    loc: &NewLocation,
+    cols: &TermColumns,
+) -> Result<Option<StoredAt>, StoreError> {
+    let row = sqlx::query!(
+        r#"WITH loc AS (
+               INSERT INTO locations (merchant_id, token, location, tipo_cob, pix_copia_e_cola)
+               VALUES ($1, $2, $3, $4, $5)
+               RETURNING id, created_at
+           )
+           INSERT INTO charges (merchant_id, txid, expiracao, devedor_doc_kind, devedor_doc_enc, devedor_doc_index,
+                                devedor_nome, valor_original, modalidade_alteracao, chave, solicitacao_pagador,
+                                info_adicionais, loc_id, request_hash)
+           SELECT $1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, loc.id, $17 FROM loc
+           ON CONFLICT (merchant_id, txid) DO NOTHING
+           RETURNING created_at, loc_id AS "loc_id!", (SELECT created_at FROM loc) AS "loc_created_at!""#,
+        merchant.0,
+        loc.token.as_str(),
+        loc.location_url,
+        loc.tipo_cob.as_str(),
+        loc.pix_copia_e_cola,
+        new.txid.as_str(),
+        cols.expiracao,
+        cols.devedor_doc_kind,
+        cols.devedor_doc_enc,
+        cols.devedor_doc_index,
+        cols.devedor_nome,
+        cols.valor_original,
+        cols.modalidade_alteracao,
+        cols.chave,
+        cols.solicitacao_pagador,
+        cols.info_adicionais,
+        &new.fingerprint[..],
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(store_error)?;
+    Ok(row.map(|r| StoredAt {
+        id: r.loc_id,
+        location: loc.location_url.clone(),
+        created_at: r.loc_created_at,
+        pix_copia_e_cola: loc.pix_copia_e_cola.clone(),
+        charge_created_at: r.created_at,
+    }))
+}
+
+/// The charge at the merchant's free `cob` location `loc_id`. `None`: the txid is taken or
+/// the location cannot serve it; a location taken at the same instant by another charge is
+/// a unique violation (`is_location_taken`).
+async fn insert_at_location(
+    pool: &PgPool,
+    merchant: MerchantId,
+    new: &NewCharge<'_>,
+    loc_id: i64,
+    cols: &TermColumns,
+) -> Result<Option<StoredAt>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"WITH loc AS (
+               SELECT l.id, l.location, l.created_at, l.pix_copia_e_cola FROM locations l
+                WHERE l.id = $2 AND l.merchant_id = $1 AND l.tipo_cob = 'cob'
+                  AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.loc_id = l.id)
+           )
+           INSERT INTO charges (merchant_id, txid, expiracao, devedor_doc_kind, devedor_doc_enc, devedor_doc_index,
+                                devedor_nome, valor_original, modalidade_alteracao, chave, solicitacao_pagador,
+                                info_adicionais, loc_id, request_hash)
+           SELECT $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, loc.id, $14 FROM loc
+           ON CONFLICT (merchant_id, txid) DO NOTHING
+           RETURNING created_at, (SELECT location FROM loc) AS "location!", (SELECT created_at FROM loc) AS "loc_created_at!",
+                     (SELECT pix_copia_e_cola FROM loc) AS "pix_copia_e_cola!""#,
+        merchant.0,
+        loc_id,
+        new.txid.as_str(),
+        cols.expiracao,
+        cols.devedor_doc_kind,
+        cols.devedor_doc_enc,
+        cols.devedor_doc_index,
+        cols.devedor_nome,
+        cols.valor_original,
+        cols.modalidade_alteracao,
+        cols.chave,
+        cols.solicitacao_pagador,
+        cols.info_adicionais,
+        &new.fingerprint[..],
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| StoredAt {
+        id: loc_id,
+        location: r.location,
+        created_at: r.loc_created_at,
+        pix_copia_e_cola: r.pix_copia_e_cola,
+        charge_created_at: r.created_at,
+    }))
+}
+
+/// Moves a locked charge to the merchant's free `cob` location `loc_id`. `None`: the
+/// location cannot serve it.
+async fn relink(
+    conn: &mut sqlx::PgConnection,
+    merchant: MerchantId,
+    txid: &Txid,
+    loc_id: i64,
+) -> Result<Option<StoredAt>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"UPDATE charges c SET loc_id = l.id
+             FROM locations l
+            WHERE c.merchant_id = $1 AND c.txid = $2
+              AND l.id = $3 AND l.merchant_id = $1 AND l.tipo_cob = 'cob'
+              AND NOT EXISTS (SELECT 1 FROM charges o WHERE o.loc_id = l.id)
+        RETURNING l.location, l.created_at, l.pix_copia_e_cola, c.created_at AS charge_created_at"#,
+        merchant.0,
+        txid.as_str(),
+        loc_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| StoredAt {
+        id: loc_id,
+        location: r.location,
+        created_at: r.created_at,
+        pix_copia_e_cola: r.pix_copia_e_cola,
+        charge_created_at: r.charge_created_at,
+    }))
+}
+
+/// Another charge took the location between our check and our write.
+fn is_location_taken(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.constraint() == Some("charges_loc_id_key"))
+}
+
 #[async_trait]
 impl ChargeStore for PgChargeStore {
     async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError> {
         let cols = TermColumns::of(new.terms, merchant, self.cipher.as_ref()).await?;
-        // One round trip: the location and the charge are inserted together. On a txid
-        // conflict the statement inserts no charge, and the fresh location is removed below.
-        let inserted = sqlx::query!(
-            r#"WITH loc AS (
-                   INSERT INTO locations (merchant_id, token, location, tipo_cob)
-                   VALUES ($1, $2, $3, 'cob')
-                   RETURNING id, created_at
-               )
-               INSERT INTO charges (merchant_id, txid, expiracao, devedor_doc_kind, devedor_doc_enc, devedor_doc_index,
-                                    devedor_nome, valor_original, modalidade_alteracao, chave, solicitacao_pagador,
-                                    info_adicionais, loc_id, pix_copia_e_cola, request_hash)
-               SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, loc.id, $15, $16 FROM loc
-               ON CONFLICT (merchant_id, txid) DO NOTHING
-               RETURNING created_at, loc_id AS "loc_id!", (SELECT created_at FROM loc) AS "loc_created_at!""#,
-            merchant.0,
-            new.location_token.as_str(),
-            new.location_url,
-            new.txid.as_str(),
-            cols.expiracao,
-            cols.devedor_doc_kind,
-            cols.devedor_doc_enc,
-            cols.devedor_doc_index,
-            cols.devedor_nome,
-            cols.valor_original,
-            cols.modalidade_alteracao,
-            cols.chave,
-            cols.solicitacao_pagador,
-            cols.info_adicionais,
-            new.pix_copia_e_cola,
-            &new.fingerprint[..],
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-
-        if let Some(row) = inserted {
+        let inserted = match &new.location {
+            ChargeLocation::New(loc) => insert_with_new_location(&self.pool, merchant, &new, loc, &cols).await?,
+            ChargeLocation::Existing(id) => match insert_at_location(&self.pool, merchant, &new, *id, &cols).await {
+                Err(e) if is_location_taken(&e) => return Ok(CreateOutcome::LocationUnavailable),
+                other => other.map_err(store_error)?,
+            },
+        };
+        if let Some(loc) = inserted {
             return Ok(CreateOutcome::Created(Charge {
                 txid: new.txid.clone(),
                 revisao: 0,
                 status: ChargeStatus::Ativa,
-                criacao: row.created_at,
+                criacao: loc.charge_created_at,
                 terms: new.terms.clone(),
-                loc: Some(Location { id: row.loc_id, location: new.location_url, criacao: row.loc_created_at }),
-                pix_copia_e_cola: Some(new.pix_copia_e_cola),
+                loc: Some(Location { id: loc.id, location: loc.location, criacao: loc.created_at }),
+                pix_copia_e_cola: Some(loc.pix_copia_e_cola),
             }));
         }
 
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        sqlx::query!("DELETE FROM locations WHERE token = $1", new.location_token.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let (charge, hash, _) = select_current(&mut conn, self.cipher.as_ref(), merchant, new.txid, false)
-            .await?
-            .ok_or_else(|| StoreError::Unexpected(anyhow!("charge vanished after a txid conflict")))?;
-        Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint })
+        if let ChargeLocation::New(loc) = &new.location {
+            sqlx::query!("DELETE FROM locations WHERE token = $1", loc.token.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        }
+        match select_current(&mut conn, self.cipher.as_ref(), merchant, new.txid, false).await? {
+            Some((charge, hash, _)) => Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint }),
+            // No charge with this txid: the statement stored nothing because of the location.
+            None if matches!(new.location, ChargeLocation::Existing(_)) => Ok(CreateOutcome::LocationUnavailable),
+            None => Err(StoreError::Unexpected(anyhow!("charge vanished after a txid conflict"))),
+        }
     }
 
     async fn find(
@@ -270,7 +393,7 @@ impl ChargeStore for PgChargeStore {
             r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao, c.merchant_id, r.devedor_doc_kind, r.devedor_doc_enc,
                       r.devedor_nome, r.valor_original, r.modalidade_alteracao, r.chave, r.solicitacao_pagador,
                       r.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                      c.pix_copia_e_cola
+                      l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM charge_revisions r
                  JOIN charges c ON c.id = r.charge_id
                  LEFT JOIN locations l ON l.id = c.loc_id
@@ -298,10 +421,29 @@ impl ChargeStore for PgChargeStore {
         let Some((charge, _, _)) = select_current(&mut tx, self.cipher.as_ref(), merchant, txid, true).await? else {
             return Ok(ReviseOutcome::NotFound);
         };
-        let (terms, status, revisao) = match charge.revise(patch) {
+        let revision = match charge.revise(patch) {
             Err(e) => return Ok(ReviseOutcome::Rejected(e)),
-            Ok(Revision::Unchanged) => return Ok(ReviseOutcome::Revised(charge)),
-            Ok(Revision::Changed { terms, status, revisao }) => (terms, status, revisao),
+            Ok(revision) => revision,
+        };
+        let charge = match charge.relink(patch) {
+            None => charge,
+            Some(id) => match relink(&mut tx, merchant, txid, id).await {
+                Ok(Some(loc)) => Charge {
+                    loc: Some(Location { id: loc.id, location: loc.location, criacao: loc.created_at }),
+                    pix_copia_e_cola: Some(loc.pix_copia_e_cola),
+                    ..charge
+                },
+                Ok(None) => return Ok(ReviseOutcome::LocationUnavailable),
+                Err(e) if is_location_taken(&e) => return Ok(ReviseOutcome::LocationUnavailable),
+                Err(e) => return Err(store_error(e)),
+            },
+        };
+        let (terms, status, revisao) = match revision {
+            Revision::Unchanged => {
+                tx.commit().await.map_err(store_error)?;
+                return Ok(ReviseOutcome::Revised(charge));
+            }
+            Revision::Changed { terms, status, revisao } => (terms, status, revisao),
         };
         let cols = TermColumns::of(&terms, merchant, self.cipher.as_ref()).await?;
         sqlx::query!(
@@ -338,7 +480,7 @@ impl ChargeStore for PgChargeStore {
             r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                      c.pix_copia_e_cola
+                      l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM locations l JOIN charges c ON c.loc_id = l.id
                 WHERE l.token = $1"#,
             token.as_str()
@@ -352,20 +494,6 @@ impl ChargeStore for PgChargeStore {
         }
     }
 
-    async fn find_by_location_id(&self, merchant: MerchantId, id: i64) -> Result<Option<Charge>, StoreError> {
-        // The location's token, then the charge as its payload location reads it (an
-        // operator's lookup: two round trips, one query to keep).
-        let token =
-            sqlx::query_scalar!("SELECT token FROM locations WHERE id = $1 AND merchant_id = $2", id, merchant.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?;
-        let Some(token) = token else { return Ok(None) };
-        let token = LocationToken::parse(&token)
-            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a stored location token does not parse")))?;
-        self.find_by_location(&token).await
-    }
-
     async fn list(&self, merchant: MerchantId, q: &ChargeQuery) -> Result<Page<Charge>, StoreError> {
         let doc_index = q.devedor.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
         let status = q.status.map(ChargeStatus::as_str);
@@ -375,7 +503,7 @@ impl ChargeStore for PgChargeStore {
             r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
-                      c.pix_copia_e_cola
+                      l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
                 WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
                   AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
@@ -396,11 +524,8 @@ impl ChargeStore for PgChargeStore {
         .await
         .map_err(store_error)?;
 
-        // A page that is not full tells the total itself; otherwise count on its own (an
-        // index scan, cheaper than a window count over every matching row).
-        let page_len = rows.len() as i64;
-        let total = if page_len < limit && (page_len > 0 || offset == 0) {
-            offset + page_len
+        let total = if let Some(total) = super::total_from_page(rows.len(), limit, offset) {
+            total
         } else {
             sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM charges c

@@ -7,6 +7,7 @@ pub mod iam_auth;
 mod idempotency;
 mod ledger;
 pub mod liveness;
+mod locations;
 mod merchants;
 mod pix;
 pub mod platform_keys;
@@ -20,6 +21,7 @@ pub use charges::PgChargeStore;
 pub use clients::PgClientStore;
 pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
+pub use locations::PgLocationStore;
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;
 pub use quotas::PgRateCounter;
@@ -29,6 +31,14 @@ pub use webhooks::PgWebhookStore;
 use crate::ports::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
+
+/// A list's total when its page tells it: a page that is not full, and not past the end.
+/// `None`: count on its own (an index scan, cheaper than a window count over every
+/// matching row).
+pub(crate) fn total_from_page(rows: usize, limit: i64, offset: i64) -> Option<i64> {
+    let rows = i64::try_from(rows).ok()?;
+    (rows < limit && (rows > 0 || offset == 0)).then_some(offset + rows)
+}
 
 /// The schema migrations, embedded at compile time from `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -112,4 +122,17 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
 /// Whether `e` is a unique violation of the named constraint.
 pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(constraint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_from_page;
+
+    #[test]
+    fn a_page_that_is_not_full_tells_the_total_and_an_empty_one_past_the_end_does_not() {
+        assert_eq!(total_from_page(3, 10, 20), Some(23));
+        assert_eq!(total_from_page(0, 10, 0), Some(0), "nothing at all");
+        assert_eq!(total_from_page(10, 10, 0), None, "a full page: more may follow");
+        assert_eq!(total_from_page(0, 10, 30), None, "past the end: the total is unknown");
+    }
 }

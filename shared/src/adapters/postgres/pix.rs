@@ -493,11 +493,8 @@ impl PixStore for PgPixStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-        // A page that is not full tells the total itself; otherwise count on its own (an
-        // index scan, cheaper than a window count over every matching row).
-        let page_len = rows.len() as i64;
-        let total = if page_len < limit && (page_len > 0 || offset == 0) {
-            offset + page_len
+        let total = if let Some(total) = super::total_from_page(rows.len(), limit, offset) {
+            total
         } else {
             sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM received_pix r

@@ -26,6 +26,7 @@ struct CobFields {
     chave: Option<PixKey>,
     solicitacao_pagador: Option<String>,
     info_adicionais: Option<Vec<InfoAdicional>>,
+    loc: Option<i64>,
     status: Option<ChargeStatus>,
 }
 
@@ -85,8 +86,18 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
     if let Ok(Some(items)) = root.array("infoAdicionais", MAX_INFO_ADICIONAIS, &mut v) {
         out.info_adicionais = read_info_adicionais(items, &mut v);
     }
-    if root.raw("loc").is_some() {
-        v.add("cob.loc", "choosing a location is not offered yet; omit loc and one is created with the charge");
+    if let Ok(Some(mut loc)) = root.object("loc", &mut v) {
+        let id = loc.integer("id", 1..=i64::MAX, &mut v);
+        if let Ok(Some(id)) = loc.require("id", id, &mut v) {
+            out.loc = Some(id);
+        }
+        // The spec requires tipoCob here but defines no such property: accepted, and when
+        // given it must say what the charge is.
+        if let Ok(Some(t)) = loc.string("tipoCob", 4, &mut v) {
+            if t != "cob" {
+                v.add(loc.path_of("tipoCob"), "must be cob for an immediate charge");
+            }
+        }
     }
     match (root.string("status", 40, &mut v), mode) {
         (Ok(Some("REMOVIDA_PELO_USUARIO_RECEBEDOR")), Mode::Revise) => {
@@ -153,12 +164,19 @@ fn read_info_adicionais(items: &[Value], v: &mut Violations) -> Option<Vec<InfoA
     (out.len() == items.len()).then_some(out)
 }
 
+/// A create request: the terms, and the location to serve them at when it names one.
+pub struct NewCob {
+    pub terms: ChargeTerms,
+    pub loc: Option<i64>,
+}
+
 /// The body of `PUT /cob/{txid}` or `POST /cob`.
-pub fn new_charge(body: &[u8]) -> Result<ChargeTerms, ApiError> {
+pub fn new_charge(body: &[u8]) -> Result<NewCob, ApiError> {
     let f = read_fields(body, Mode::Create)?;
+    let loc = f.loc;
     // read_fields guarantees valor and chave in Create mode; missing ones were violations.
-    match (f.valor, f.chave) {
-        (Some(valor), Some(chave)) => Ok(ChargeTerms {
+    let terms = match (f.valor, f.chave) {
+        (Some(valor), Some(chave)) => ChargeTerms {
             expiracao: f.expiracao.unwrap_or(DEFAULT_EXPIRATION_SECS),
             devedor: f.devedor,
             valor,
@@ -166,9 +184,10 @@ pub fn new_charge(body: &[u8]) -> Result<ChargeTerms, ApiError> {
             chave,
             solicitacao_pagador: f.solicitacao_pagador,
             info_adicionais: f.info_adicionais.unwrap_or_default(),
-        }),
-        _ => Err(ApiError::new(ProblemKind::CobOperacaoInvalida, DETAIL)),
-    }
+        },
+        _ => return Err(ApiError::new(ProblemKind::CobOperacaoInvalida, DETAIL)),
+    };
+    Ok(NewCob { terms, loc })
 }
 
 /// The body of `PATCH /cob/{txid}`.
@@ -182,6 +201,7 @@ pub fn patch(body: &[u8]) -> Result<ChargePatch, ApiError> {
         chave: f.chave,
         solicitacao_pagador: f.solicitacao_pagador,
         info_adicionais: f.info_adicionais,
+        loc: f.loc,
         remover: f.status.is_some(),
     })
 }

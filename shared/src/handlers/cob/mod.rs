@@ -5,7 +5,7 @@ mod input;
 use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
 use crate::bacen::cob::{Cob, CobsConsultadas};
-use crate::domain::charge::{ChargeStatus, ChargeTerms, RevisionError};
+use crate::domain::charge::{ChargeStatus, RevisionError};
 use crate::domain::ids::Txid;
 use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
@@ -42,6 +42,10 @@ pub(super) fn map_error(e: ChargeError) -> ApiError {
             invalid("txid", "already used by a charge with different content; use PATCH to revise it")
         }
         ChargeError::NotFound => not_found(),
+        ChargeError::LocationUnavailable => invalid(
+            "cob.loc.id",
+            "no location of this receiver with this id is free for an immediate charge (unknown, for cobv, or serving another charge)",
+        ),
         ChargeError::Revision(RevisionError::NotActive) => ApiError::new(
             ProblemKind::CobOperacaoInvalida,
             "The charge is no longer ATIVA; only active charges can be revised.",
@@ -53,30 +57,29 @@ pub(super) fn map_error(e: ChargeError) -> ApiError {
     }
 }
 
-/// The request's fingerprint (a fault if its canonical form cannot be written).
-fn fingerprint(terms: &ChargeTerms) -> Result<[u8; 32], ApiError> {
-    terms.fingerprint().map_err(|e| ApiError::internal(anyhow::Error::new(e).context("charge fingerprint")))
-}
-
-/// `PUT /cob/{txid}`: create a charge with the merchant's txid (a repeated identical PUT
-/// returns the same charge).
-pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+/// `PUT /cob/{txid}` (`txid` given; a repeated identical PUT returns the same charge) and
+/// `POST /cob` (a txid chosen by us).
+async fn create(state: &AppState, req: &Request, txid: Option<Txid>) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    let txid = path_txid(req)?;
-    let terms = input::new_charge(req.body())?;
-    let created =
-        charges::create(state, &merchant, Some(txid), &terms, fingerprint(&terms)?).await.map_err(map_error)?;
+    let cob = input::new_charge(req.body())?;
+    let fingerprint = cob
+        .terms
+        .fingerprint_at(cob.loc)
+        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("charge fingerprint")))?;
+    let created = charges::create(state, &merchant, txid, &cob.terms, cob.loc, fingerprint).await.map_err(map_error)?;
     tracing::info!(txid = %created.charge.txid, created = created.created, "charge created");
     Ok(json(StatusCode::CREATED, &Cob::of(&created.charge)))
 }
 
+/// `PUT /cob/{txid}`: create a charge with the merchant's txid.
+pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let txid = path_txid(req)?;
+    create(state, req, Some(txid)).await
+}
+
 /// `POST /cob`: create a charge with a txid chosen by us.
 pub async fn post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let merchant = authenticated(req)?;
-    let terms = input::new_charge(req.body())?;
-    let created = charges::create(state, &merchant, None, &terms, fingerprint(&terms)?).await.map_err(map_error)?;
-    tracing::info!(txid = %created.charge.txid, "charge created");
-    Ok(json(StatusCode::CREATED, &Cob::of(&created.charge)))
+    create(state, req, None).await
 }
 
 /// `PATCH /cob/{txid}`: revise or remove a charge.
