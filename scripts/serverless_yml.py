@@ -234,14 +234,33 @@ QUEUE_SEND = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn(
 # Payload locations are signed by an asymmetric KMS key (the private key never leaves KMS);
 # its certificate chain (public, but longer than an environment holds) is the SSM
 # parameter the PSP stores it in. Only the payload and key-set functions touch either.
+#
+# Rotation (README, "Payload signatures"): the stage parameter payloadAlsoPublishVersion
+# publishes version N of the chain in PAYLOAD_ALSO_CHAIN_PARAMETER beside the signing key
+# (a version, so that changing it redeploys the functions and they read it); then
+# payloadKmsKeyArn makes another key sign, with the signing chain pinned at the version
+# that certifies it (payloadCertChainVersion), so no cold start pairs a key with the
+# other key's chain.
 PAYLOAD_FUNCTIONS = ("payload_get", "jwks_get")
 PAYLOAD_CHAIN_PARAMETER = f"/tucano/{STAGE}/payload-cert-chain"
-PAYLOAD_ENV = {"PAYLOAD_SIGNING": "kms", "PAYLOAD_KMS_KEY_ID": ref("PayloadSigningKey"),
-               "PAYLOAD_CERT_CHAIN_PARAMETER": PAYLOAD_CHAIN_PARAMETER}
+PAYLOAD_ALSO_CHAIN_PARAMETER = f"/tucano/{STAGE}/payload-cert-chain-also"
+PAYLOAD_ENV = {
+    "PAYLOAD_SIGNING": "kms",
+    "PAYLOAD_KMS_KEY_ID": {"Fn::If": ["HasPayloadKmsKeyArn", ref("PayloadKmsKeyArn"), ref("PayloadSigningKey")]},
+    "PAYLOAD_CERT_CHAIN_PARAMETER": {"Fn::If": [
+        "HasPayloadCertChainVersion", sub(PAYLOAD_CHAIN_PARAMETER + ":${PayloadCertChainVersion}"),
+        PAYLOAD_CHAIN_PARAMETER]},
+    "PAYLOAD_ALSO_PUBLISH_PARAMETER": {"Fn::If": [
+        "HasPayloadAlsoPublish", sub(PAYLOAD_ALSO_CHAIN_PARAMETER + ":${PayloadAlsoPublishVersion}"),
+        ref("AWS::NoValue")]},
+}
 PAYLOAD_SIGN = [
-    {"Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"], "Resource": arn("PayloadSigningKey")},
+    {"Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"],
+     "Resource": [arn("PayloadSigningKey"),
+                  {"Fn::If": ["HasPayloadKmsKeyArn", ref("PayloadKmsKeyArn"), ref("AWS::NoValue")]}]},
     {"Effect": "Allow", "Action": ["ssm:GetParameter"],
-     "Resource": sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + PAYLOAD_CHAIN_PARAMETER)},
+     "Resource": [sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + name)
+                  for name in (PAYLOAD_CHAIN_PARAMETER, PAYLOAD_ALSO_CHAIN_PARAMETER)]},
 ]
 QUEUE_RECEIVE = {"Effect": "Allow",
                  "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
@@ -360,7 +379,11 @@ def build():
 # bypass the client certificate check), and the payload locations payers' banks read
 # without a client certificate get a public API of their own on `locationDomain`.
 DOMAIN_PARAMS = {"apiDomain": "", "apiCertificateArn": "", "mtlsTruststoreUri": "", "mtlsTruststoreVersion": "",
-                 "locationDomain": "", "locationCertificateArn": ""}
+                 "locationDomain": "", "locationCertificateArn": "",
+                 "payloadKmsKeyArn": "", "payloadCertChainVersion": "", "payloadAlsoPublishVersion": ""}
+PARAM_MEANING = {"payloadKmsKeyArn": "empty: the template's PayloadSigningKey signs payloads",
+                 "payloadCertChainVersion": "empty: the signing chain's latest version",
+                 "payloadAlsoPublishVersion": "empty: the key set publishes the signing key alone"}
 
 
 def param(name):
@@ -372,8 +395,8 @@ def param(name):
 
 def stack_parameters():
     """The template's parameters and the values the framework passes them."""
-    declared = {k[0].upper() + k[1:]: {"Type": "String", "Default": "",
-                                       "Description": f"Stage parameter {k} (empty: no custom domain)"}
+    declared = {k[0].upper() + k[1:]: {"Type": "String", "Default": "", "Description":
+                                       f"Stage parameter {k} ({PARAM_MEANING.get(k, 'empty: no custom domain')})"}
                 for k in DOMAIN_PARAMS}
     values = [{"ParameterKey": k[0].upper() + k[1:], "ParameterValue": "${param:%s}" % k} for k in DOMAIN_PARAMS]
     return declared, values
@@ -406,6 +429,9 @@ def custom_domains():
     conditions = {
         "HasApiDomain": {"Fn::Not": [{"Fn::Equals": [param("apiDomain"), ""]}]},
         "HasTruststoreVersion": {"Fn::Not": [{"Fn::Equals": [param("mtlsTruststoreVersion"), ""]}]},
+        "HasPayloadKmsKeyArn": {"Fn::Not": [{"Fn::Equals": [param("payloadKmsKeyArn"), ""]}]},
+        "HasPayloadAlsoPublish": {"Fn::Not": [{"Fn::Equals": [param("payloadAlsoPublishVersion"), ""]}]},
+        "HasPayloadCertChainVersion": {"Fn::Not": [{"Fn::Equals": [param("payloadCertChainVersion"), ""]}]},
     }
     tls = lambda cert: [{"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
     resources = {

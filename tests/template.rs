@@ -6,6 +6,12 @@
 //! `make test` packages the template first and sets TUCANO_REQUIRE_TEMPLATE=1, so these
 //! fail there if it is missing; a bare `cargo test` without a template skips them.
 
+#[path = "common/certs.rs"]
+mod certs;
+#[path = "common/moto.rs"]
+#[allow(dead_code)]
+mod moto;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use tucano_shared::routes::{Access, JOBS, ROUTES};
@@ -401,25 +407,7 @@ fn the_release_artifact_is_built_for_the_architecture_every_function_declares() 
 async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(pool: sqlx::PgPool) {
     use tucano::coldstart::{event, function_env, start_once};
     let Some(t) = template() else { return };
-    let api_key = tucano_shared::domain::merchant::ApiKey::generate();
-    tucano_shared::ports::MerchantStore::register(
-        &tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone()),
-        tucano_shared::ports::NewMerchant {
-            name: "Loja".into(),
-            city: "RECIFE".into(),
-            pix_key: "loja@example.com".into(),
-            api_key_hash: api_key.hash(),
-            fees: Default::default(),
-            individual: false,
-            limits: Default::default(),
-            first_client: None,
-        },
-    )
-    .await
-    .unwrap();
-    let db = pool.connect_options().get_database().unwrap().to_owned();
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(&format!("/{db}"));
+    let (api_key, url) = merchant_and_database(&pool).await;
     let artifacts: std::collections::BTreeMap<String, std::path::PathBuf> = local_artifacts().into_iter().collect();
     let dir = std::env::temp_dir().join(format!("tucano-artifact-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -440,17 +428,10 @@ async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(p
         ("balance_get", event("GET", "/v2/saldo", key, None), 200),
     ];
     for (function, ev, expected) in calls {
-        let lambda = of_type(&t, "AWS::Lambda::Function")
-            .into_iter()
-            .find(|(_, f)| {
-                f["Properties"]["FunctionName"].as_str().is_some_and(|n| n.ends_with(&format!("-{function}")))
-            })
-            .unwrap_or_else(|| panic!("no {function} in the template"))
-            .1;
-        let handler = lambda["Properties"]["Handler"].as_str().unwrap();
+        let handler = handler_of(&t, function);
         let binary = unzip_bootstrap(&artifacts[function], &dir.join(function));
         let mut env = function_env(url.as_str());
-        env.push(("_HANDLER".into(), handler.into()));
+        env.push(("_HANDLER".into(), handler));
         let start = start_once(&binary, &env, &ev).await.unwrap();
         assert_eq!(start.status, expected, "{function}: {}", start.response);
         let body: Value = serde_json::from_str(start.response["body"].as_str().unwrap()).unwrap();
@@ -461,6 +442,125 @@ async fn the_code_each_packaged_function_gets_answers_that_functions_own_route(p
             _ => assert_eq!(body["disponivel"], "0.00", "{body}"),
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `Handler` the template gives `function`.
+fn handler_of(t: &Value, function: &str) -> String {
+    of_type(t, "AWS::Lambda::Function")
+        .into_iter()
+        .find(|(_, f)| f["Properties"]["FunctionName"].as_str().is_some_and(|n| n.ends_with(&format!("-{function}"))))
+        .unwrap_or_else(|| panic!("no {function} in the template"))
+        .1["Properties"]["Handler"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A merchant (Pix key `loja@example.com`) with an API key, and the URL of the test's
+/// database.
+async fn merchant_and_database(pool: &sqlx::PgPool) -> (tucano_shared::domain::merchant::ApiKey, url::Url) {
+    let api_key = tucano_shared::domain::merchant::ApiKey::generate();
+    tucano_shared::ports::MerchantStore::register(
+        &tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone()),
+        tucano_shared::ports::NewMerchant {
+            name: "Loja".into(),
+            city: "RECIFE".into(),
+            pix_key: "loja@example.com".into(),
+            api_key_hash: api_key.hash(),
+            fees: Default::default(),
+            individual: false,
+            limits: Default::default(),
+            first_client: None,
+        },
+    )
+    .await
+    .unwrap();
+    let db = pool.connect_options().get_database().unwrap().to_owned();
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    url.set_path(&format!("/{db}"));
+    (api_key, url)
+}
+
+/// Signed payloads wired as deployed: the packaged `jwks_get` and `payload_get` start with
+/// `PAYLOAD_SIGNING=kms`, read their certificate chain from SSM (moto), check the KMS key
+/// against it and sign with it; the key set also publishes the rotating key, at the SSM
+/// version the stage pins. Each key under its thumbprint.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_packaged_payload_functions_sign_with_kms_and_publish_the_pinned_second_key(pool: sqlx::PgPool) {
+    use serde_json::json;
+    use tucano::coldstart::{event, function_env, start_once};
+    use tucano_shared::adapters::aws::{blob_of, Service};
+    use tucano_shared::domain::jws::{self, CertificateChain, JwkSet};
+    let Some(t) = template() else { return };
+    let (api_key, url) = merchant_and_database(&pool).await;
+    let moto = moto::Moto::start().await;
+    let aws = moto.aws();
+    let kms = aws.client(Service::Kms);
+    let created = kms.call("CreateKey", &json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"})).await.unwrap();
+    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let public = kms.call("GetPublicKey", &json!({"KeyId": key_id})).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("tucano-kms-wiring-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chain = certs::chain_for(&blob_of(&public["PublicKey"]).unwrap(), &dir);
+    let (_, next) = certs::fresh_key(&dir);
+    let ssm = aws.client(Service::Ssm);
+    for (name, pem) in [("/tucano/test/payload-cert-chain", &chain), ("/tucano/test/payload-cert-chain-also", &next)] {
+        let value = String::from_utf8(pem.clone()).unwrap();
+        ssm.call("PutParameter", &json!({"Name": name, "Value": value, "Type": "String"})).await.unwrap();
+    }
+    let x5t = |pem: &[u8]| CertificateChain::from_pem(pem).unwrap().x5t();
+
+    let artifacts: std::collections::BTreeMap<String, std::path::PathBuf> = local_artifacts().into_iter().collect();
+    let run = |function: &'static str, ev: String, expected: u16| {
+        let (t, dir, url, endpoint, key_id) = (&t, &dir, &url, &moto.endpoint, &key_id);
+        let artifact = artifacts[function].clone();
+        async move {
+            let binary = unzip_bootstrap(&artifact, &dir.join(function));
+            let mut env = function_env(url.as_str());
+            env.extend(
+                [
+                    ("_HANDLER", handler_of(t, function)),
+                    ("PAYLOAD_SIGNING", "kms".into()),
+                    ("PAYLOAD_KMS_KEY_ID", key_id.clone()),
+                    ("PAYLOAD_CERT_CHAIN_PARAMETER", "/tucano/test/payload-cert-chain".into()),
+                    ("PAYLOAD_ALSO_PUBLISH_PARAMETER", "/tucano/test/payload-cert-chain-also:1".into()),
+                    ("AWS_ENDPOINT_URL", endpoint.clone()),
+                    ("AWS_REGION", "sa-east-1".into()),
+                    ("AWS_ACCESS_KEY_ID", "test".into()),
+                    ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ]
+                .map(|(k, v)| (k.to_owned(), v)),
+            );
+            let start = start_once(&binary, &env, &ev).await.unwrap();
+            assert_eq!(start.status, expected, "{function}: {}", start.response);
+            let body = start.response["body"].as_str().unwrap();
+            // API Gateway decodes a body the function marks base64 (not a text type) before
+            // the client sees it.
+            if start.response["isBase64Encoded"] == true {
+                use base64::Engine;
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).unwrap()).unwrap()
+            } else {
+                body.to_owned()
+            }
+        }
+    };
+    let set: JwkSet =
+        serde_json::from_str(&run("jwks_get", event("GET", "/.well-known/jwks.json", "", None), 200).await).unwrap();
+    let kids: Vec<&str> = set.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, [x5t(&chain), x5t(&next)], "the signing key, then the pinned second one");
+
+    let txid = "assinadokms00000000000000001";
+    let body = r#"{"valor":{"original":"4.56"},"chave":"loja@example.com"}"#;
+    let cob = run("cob_put", event("PUT", &format!("/v2/cob/{txid}"), api_key.expose(), Some(body)), 201).await;
+    assert!(cob.contains(txid), "{cob}");
+    let cob: Value = serde_json::from_str(&cob).unwrap();
+    let token = cob["location"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let signed = run("payload_get", event("GET", &format!("/qr/v2/{token}"), "", None), 200).await;
+    let parsed = jws::parse(&signed).unwrap();
+    assert_eq!(parsed.header.kid, x5t(&chain), "signed by the KMS key, under its thumbprint");
+    let payload: Value = serde_json::from_slice(&parsed.verify(&set).map(|_| parsed.payload.clone()).unwrap()).unwrap();
+    assert_eq!((payload["txid"].as_str(), payload["valor"]["original"].as_str()), (Some(txid), Some("4.56")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -645,8 +745,29 @@ fn only_the_payload_functions_may_sign_with_the_payload_key() {
     assert_eq!(signers, ["JwksGetRole", "PayloadGetRole"]);
     let function = &t["Resources"]["PayloadUnderscoregetLambdaFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(function["PAYLOAD_SIGNING"], "kms");
-    assert_eq!(function["PAYLOAD_KMS_KEY_ID"], serde_json::json!({"Ref": "PayloadSigningKey"}));
-    assert!(function["PAYLOAD_CERT_CHAIN_PARAMETER"].as_str().is_some_and(|p| p.ends_with("/payload-cert-chain")));
+    // The template's key signs unless the stage names another (a rotation), which the
+    // role may then use too; a second chain is published only at the version the stage pins.
+    assert_eq!(
+        function["PAYLOAD_KMS_KEY_ID"],
+        serde_json::json!({"Fn::If": ["HasPayloadKmsKeyArn", {"Ref": "PayloadKmsKeyArn"}, {"Ref": "PayloadSigningKey"}]})
+    );
+    let chain = &function["PAYLOAD_CERT_CHAIN_PARAMETER"]["Fn::If"];
+    assert_eq!(chain[0], "HasPayloadCertChainVersion");
+    assert!(chain[1]["Fn::Sub"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("/payload-cert-chain:${PayloadCertChainVersion}")));
+    assert!(chain[2].as_str().is_some_and(|p| p.ends_with("/payload-cert-chain")));
+    let also = &function["PAYLOAD_ALSO_PUBLISH_PARAMETER"]["Fn::If"];
+    assert_eq!(also[0], "HasPayloadAlsoPublish");
+    assert!(also[1]["Fn::Sub"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("/payload-cert-chain-also:${PayloadAlsoPublishVersion}")));
+    assert_eq!(also[2], serde_json::json!({"Ref": "AWS::NoValue"}));
+    let policies = t["Resources"]["PayloadGetRole"]["Properties"]["Policies"].to_string();
+    assert!(
+        policies.contains(r#"{"Fn::If":["HasPayloadKmsKeyArn",{"Ref":"PayloadKmsKeyArn"},{"Ref":"AWS::NoValue"}]}"#)
+    );
+    assert!(policies.contains("/payload-cert-chain-also\""), "{policies}");
     let other = &t["Resources"]["CobUnderscoreputLambdaFunction"]["Properties"]["Environment"]["Variables"];
     assert!(other.get("PAYLOAD_SIGNING").is_none(), "a charge function has no signing key");
 }

@@ -18,15 +18,15 @@ use crate::adapters::postgres::{
 use crate::adapters::rail_http::HttpRail;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::webhook_http::HttpWebhookTransport;
-use crate::app::config::{CipherBackend, IdempotencyBackend, PayloadKey, MIN_RAIL_SECRET};
+use crate::app::config::{AlsoPublish, CipherBackend, IdempotencyBackend, PayloadKey, MIN_RAIL_SECRET};
 use crate::app::key_policy::PurposeGuard;
 use crate::app::oauth::{signing_keys, TokenGate};
 use crate::app::secrets::RotatingSecret;
-use crate::app::signed_payloads::SignedCache;
+use crate::app::signed_payloads::{AlsoPublishing, SignedCache};
 use crate::app::{AppState, Config};
 use crate::domain::jws::{CertificateChain, TrustStore};
 use crate::domain::webhook::ReceiverRules;
-use crate::ports::{Cipher, SystemClock};
+use crate::ports::{Cipher, PublishedKey, SystemClock};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -62,11 +62,30 @@ impl AppState {
                         .as_str()
                         .ok_or_else(|| anyhow::anyhow!("the SSM parameter {chain_parameter} has no value"))?;
                     let chain = CertificateChain::from_pem(pem.as_bytes())?;
-                    let signer = KmsSigner::new(aws, key_id, chain, &config.payloads.kid).await?;
+                    let signer = KmsSigner::new(aws, key_id, chain, config.payloads.kid.as_deref()).await?;
                     state.payload_signer = Some(Arc::new(signer));
                 }
                 Err(e) if e.code() == Some("ParameterNotFound") => {
                     tracing::error!("no payload certificate chain stored yet: payload locations answer 503");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let (Some(AlsoPublish::Parameter(name)), Some(aws), Some(signer)) =
+            (&config.payloads.also_publish, &aws, &state.payload_signer)
+        {
+            // A key rotating in or out: published beside the signing one (public, so an SSM
+            // parameter like the signing key's chain). Not there: nothing more to publish.
+            match aws.client(Service::Ssm).call("GetParameter", &serde_json::json!({"Name": name})).await {
+                Ok(answer) => {
+                    let pem = answer["Parameter"]["Value"]
+                        .as_str()
+                        .ok_or_else(|| anyhow::anyhow!("the SSM parameter {name} has no value"))?;
+                    let other = PublishedKey::new(CertificateChain::from_pem(pem.as_bytes())?, None);
+                    state.payload_signer = Some(Arc::new(AlsoPublishing::new(signer.clone(), other)));
+                }
+                Err(e) if e.code() == Some("ParameterNotFound") || e.code() == Some("ParameterVersionNotFound") => {
+                    tracing::warn!("no second payload key stored: the key set publishes the signing key alone");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -120,7 +139,15 @@ impl AppState {
         };
         let payload_signer: Option<Arc<dyn crate::ports::PayloadSigner>> = match &config.payloads.key {
             PayloadKey::Local { key_pem, chain_pem } => {
-                Some(Arc::new(LocalSigner::new(key_pem, chain_pem, &config.payloads.kid)?))
+                let signer: Arc<dyn crate::ports::PayloadSigner> =
+                    Arc::new(LocalSigner::new(key_pem, chain_pem, config.payloads.kid.as_deref())?);
+                match &config.payloads.also_publish {
+                    Some(AlsoPublish::Pem(pem)) => {
+                        let other = PublishedKey::new(CertificateChain::from_pem(pem)?, None);
+                        Some(Arc::new(AlsoPublishing::new(signer, other)))
+                    }
+                    _ => Some(signer),
+                }
             }
             PayloadKey::Off | PayloadKey::Kms { .. } => None,
         };

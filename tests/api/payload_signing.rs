@@ -3,6 +3,7 @@
 //! by an independent JOSE library (PyPI `jwcrypto`, installed by `make test`) with our
 //! JWK Set.
 
+use crate::common::certs::{chain_for, fresh_key};
 use crate::common::moto;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ fn tampered(token: &str) -> String {
 #[tokio::test]
 async fn the_local_key_signs_payloads_an_independent_jose_library_verifies() {
     let key = String::from_utf8(fixture("leaf.pk8.pem")).unwrap();
-    let signer = LocalSigner::new(&key, &fixture("chain.pem"), "dev-1").unwrap();
+    let signer = LocalSigner::new(&key, &fixture("chain.pem"), Some("dev-1")).unwrap();
     let payload = br#"{"txid":"tucanotest00000000000000000001","valor":{"original":"10.00"}}"#;
     let (token, jwks) = sign(&signer, payload).await;
     assert_eq!(jwcrypto_verifies(&token, &jwks), Ok(String::from_utf8(payload.to_vec()).unwrap()));
@@ -69,69 +70,7 @@ async fn the_local_key_signs_payloads_an_independent_jose_library_verifies() {
     assert_eq!(jws::parse(&token).unwrap().verify(&jwks).unwrap().kid, "dev-1");
 
     // A key that is not the leaf's is refused at start, not discovered by payers.
-    assert!(matches!(LocalSigner::new(&key, &fixture("ca.pem"), "dev-1"), Err(LocalKeyError::Mismatch)));
-}
-
-/// A CA and a leaf certificate for `public_key_der` (the KMS key's), made by openssl in
-/// `dir`: the chain a PSP would configure for its KMS key.
-fn chain_for(public_key_der: &[u8], dir: &Path) -> Vec<u8> {
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, public_key_der)
-    );
-    std::fs::write(dir.join("kms.pub.pem"), pem).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (Debian's) is needed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Test QR CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-    ]);
-    // Any CSR will do: -force_pubkey puts the KMS key in the certificate.
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "csr.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=pix.tucano.test",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-force_pubkey",
-        "kms.pub.pem",
-        "-out",
-        "leaf.pem",
-    ]);
-    [std::fs::read(dir.join("leaf.pem")).unwrap(), std::fs::read(dir.join("ca.pem")).unwrap()].concat()
+    assert!(matches!(LocalSigner::new(&key, &fixture("ca.pem"), Some("dev-1")), Err(LocalKeyError::Mismatch)));
 }
 
 #[tokio::test]
@@ -150,7 +89,7 @@ async fn a_kms_key_signs_payloads_that_verify_with_the_published_chain() {
     let chain = CertificateChain::from_pem(&chain_for(&blob_of(&public["PublicKey"]).unwrap(), &dir)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let signer = KmsSigner::new(&aws, &key_id, chain, "kms-1").await.unwrap();
+    let signer = KmsSigner::new(&aws, &key_id, chain, Some("kms-1")).await.unwrap();
     let payload = br#"{"txid":"tucanotest00000000000000000002","status":"ATIVA"}"#;
     let (token, jwks) = sign(&signer, payload).await;
     assert_eq!(jwks.keys[0].x5c.len(), 2);
@@ -160,6 +99,87 @@ async fn a_kms_key_signs_payloads_that_verify_with_the_published_chain() {
 
     // A chain that is not the KMS key's stops the signer at start.
     let wrong = CertificateChain::from_pem(&fixture("chain.pem")).unwrap();
-    let refused = KmsSigner::new(&aws, &key_id, wrong, "kms-1").await.err().expect("a mismatched chain");
+    let refused = KmsSigner::new(&aws, &key_id, wrong, Some("kms-1")).await.err().expect("a mismatched chain");
     assert!(refused.to_string().contains("not the key of the certificate chain's leaf"), "{refused}");
+}
+
+/// The payload of a charge at `app`'s location, its JWS header's kid, and the key set the
+/// app publishes.
+async fn served(app: &crate::common::TestApp, m: &crate::common::TestMerchant, n: u32) -> (String, String, JwkSet) {
+    use crate::common::{call, charge_body, txid};
+    let (status, _, cob) = call(
+        app.request(reqwest::Method::PUT, &format!("/v2/cob/{}", txid(n)), m)
+            .json(&charge_body("rotacao@example.com", "1.00")),
+    )
+    .await;
+    assert_eq!(status, 201, "{cob}");
+    let token = cob["location"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let res = app.anonymous(reqwest::Method::GET, &format!("/qr/v2/{token}")).send().await.unwrap();
+    let jws_text = res.text().await.unwrap();
+    let kid = jws::parse(&jws_text).unwrap().header.kid;
+    let (_, _, set) = call(app.anonymous(reqwest::Method::GET, "/.well-known/jwks.json")).await;
+    (jws_text, kid, serde_json::from_value(set).unwrap())
+}
+
+/// Rotation: the key set publishes the next key beside the signing one (payers' banks may
+/// keep our key set a while), then, once the next key signs, the previous one beside it.
+/// Each key's kid is its certificate's thumbprint; payloads verify with the published set
+/// at every step, with jwcrypto and with our own verifier.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_key_set_publishes_a_second_key_while_one_rotates_in_and_out(pool: sqlx::PgPool) {
+    use tucano_shared::app::AlsoPublish;
+    let dir = std::env::temp_dir().join(format!("tucano-rotation-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (next_key, next_pem) = fresh_key(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let current_x5t = CertificateChain::from_pem(&fixture("chain.pem")).unwrap().x5t();
+    let next_x5t = CertificateChain::from_pem(&next_pem).unwrap().x5t();
+
+    // Before: the current key signs; the next is published beside it.
+    let next = next_pem.clone();
+    let app = crate::common::TestApp::spawn_configured(pool.clone(), move |c| {
+        c.payloads.also_publish = Some(AlsoPublish::Pem(next));
+    })
+    .await;
+    let m = app.merchant("Loja", "rotacao@example.com").await;
+    let (token, kid, set) = served(&app, &m, 1).await;
+    let kids: Vec<&str> = set.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, [current_x5t.as_str(), next_x5t.as_str()]);
+    assert_eq!(kid, current_x5t, "the current key signs, under its thumbprint");
+    assert!(jwcrypto_verifies(&token, &set).is_ok());
+    assert!(jws::parse(&token).unwrap().verify(&set).is_ok());
+
+    // After: the next key signs; the previous is published beside it.
+    let key_file = tempfile_with(&next_key);
+    let chain_file = tempfile_with(std::str::from_utf8(&next_pem).unwrap());
+    let previous = fixture("chain.pem");
+    let app = crate::common::TestApp::spawn_configured(pool, move |c| {
+        let mut signing = tucano_shared::app::PayloadSigning::local_files(&key_file, &chain_file, None).unwrap();
+        signing.also_publish = Some(AlsoPublish::Pem(previous));
+        c.payloads = signing;
+    })
+    .await;
+    let (token, kid, set) = served(&app, &m, 2).await;
+    let kids: Vec<&str> = set.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, [next_x5t.as_str(), current_x5t.as_str()]);
+    assert_eq!(kid, next_x5t);
+    assert!(jwcrypto_verifies(&token, &set).is_ok());
+    assert!(jws::parse(&token).unwrap().verify(&set).is_ok());
+
+    // Publishing the signing key "also" publishes it once.
+    let once = tucano_shared::app::signed_payloads::AlsoPublishing::new(
+        std::sync::Arc::new(
+            LocalSigner::new(&String::from_utf8(fixture("leaf.pk8.pem")).unwrap(), &fixture("chain.pem"), None)
+                .unwrap(),
+        ),
+        tucano_shared::ports::PublishedKey::new(CertificateChain::from_pem(&fixture("chain.pem")).unwrap(), None),
+    );
+    assert_eq!(once.published().len(), 1);
+}
+
+/// `text` in a fresh temporary file; its path.
+fn tempfile_with(text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("tucano-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
 }

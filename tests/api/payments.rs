@@ -390,7 +390,7 @@ async fn the_payload_location_serves_the_charge_to_the_payers_bank(pool: PgPool)
     assert_eq!(res.headers()["content-type"], "application/jose");
     let jws = res.text().await.unwrap();
     let header = tucano_shared::domain::jws::parse(&jws).unwrap().header;
-    assert_eq!((header.alg.as_str(), header.kid.as_str()), ("RS256", "tucano-1"));
+    assert_eq!((header.alg.as_str(), header.kid.as_str()), ("RS256", header.x5t.as_str()), "kid: the thumbprint");
     assert_eq!(header.jku, "https://pix.tucano.test/.well-known/jwks.json");
     let (status, _, jwks) = call(app.anonymous(Method::GET, "/.well-known/jwks.json")).await;
     assert_eq!(status, 200);

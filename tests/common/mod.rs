@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod moto;
 pub mod receiver;
 

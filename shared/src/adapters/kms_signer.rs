@@ -30,8 +30,13 @@ fn kms_error(e: AwsError) -> CipherError {
 }
 
 impl KmsSigner {
-    /// Signs with `key_id`, publishing `chain` under `kid`.
-    pub async fn new(aws: &AwsContext, key_id: &str, chain: CertificateChain, kid: &str) -> anyhow::Result<Self> {
+    /// Signs with `key_id`, publishing `chain` under `kid` (by default the leaf's thumbprint).
+    pub async fn new(
+        aws: &AwsContext,
+        key_id: &str,
+        chain: CertificateChain,
+        kid: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let client = aws.client(Service::Kms);
         let answer = client.call("GetPublicKey", &json!({"KeyId": key_id})).await?;
         let der = blob_of(&answer["PublicKey"]).ok_or_else(|| anyhow::anyhow!("KMS GetPublicKey: no PublicKey"))?;
@@ -41,7 +46,7 @@ impl KmsSigner {
             kms_key == chain.public_key()?,
             "the KMS signing key is not the key of the certificate chain's leaf"
         );
-        Ok(KmsSigner { client, key_id: key_id.into(), published: vec![PublishedKey { kid: kid.into(), chain }] })
+        Ok(KmsSigner { client, key_id: key_id.into(), published: vec![PublishedKey::new(chain, kid)] })
     }
 }
 

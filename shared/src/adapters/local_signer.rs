@@ -26,16 +26,16 @@ pub enum LocalKeyError {
 }
 
 impl LocalSigner {
-    /// The key in `key_pem` publishing `chain_pem` (leaf first) under `kid`; the key must be
-    /// the leaf's.
-    pub fn new(key_pem: &str, chain_pem: &[u8], kid: &str) -> Result<Self, LocalKeyError> {
+    /// The key in `key_pem` publishing `chain_pem` (leaf first) under `kid` (by default the
+    /// leaf's thumbprint); the key must be the leaf's.
+    pub fn new(key_pem: &str, chain_pem: &[u8], kid: Option<&str>) -> Result<Self, LocalKeyError> {
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem).map_err(|_| LocalKeyError::BadKey)?;
         let chain = CertificateChain::from_pem(chain_pem)?;
         let leaf = chain.public_key()?;
         if leaf.n() != key.n() || leaf.e() != key.e() {
             return Err(LocalKeyError::Mismatch);
         }
-        Ok(LocalSigner { key: SigningKey::new(key), published: vec![PublishedKey { kid: kid.into(), chain }] })
+        Ok(LocalSigner { key: SigningKey::new(key), published: vec![PublishedKey::new(chain, kid)] })
     }
 }
 

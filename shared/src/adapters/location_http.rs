@@ -168,7 +168,7 @@ mod tests {
         crate::adapters::local_signer::LocalSigner::new(
             include_str!("../../../tests/fixtures/jws/leaf.pk8.pem"),
             include_bytes!("../../../tests/fixtures/jws/chain.pem"),
-            "test-1",
+            Some("test-1"),
         )
         .unwrap()
     }

@@ -62,14 +62,26 @@ pub struct Config {
 /// key and its chain, `PAYLOAD_KEY_FILE`, `PAYLOAD_CERT_CHAIN_FILE`), `kms` (an asymmetric
 /// KMS key `PAYLOAD_KMS_KEY_ID` and the chain in the SSM parameter
 /// `PAYLOAD_CERT_CHAIN_PARAMETER`), or none (`off`, the default: locations answer 503).
-/// `PAYLOAD_KID` names the key (default `tucano-1`). `PAYLOAD_TRUST_STORE`: a PEM file of
-/// the CAs whose certificates we accept on other PSPs' payloads (default: the public web
-/// roots, as Bacen requires widely recognised CAs).
+/// `PAYLOAD_KID` names the key (default: its certificate's thumbprint, `x5t`, so each key
+/// has its own without bookkeeping). A second key may be published beside it while one
+/// rotates in or out: its chain in `PAYLOAD_ALSO_PUBLISH_FILE` (PEM) or the SSM parameter
+/// `PAYLOAD_ALSO_PUBLISH_PARAMETER` (`name` or `name:version`; absent: nothing more is
+/// published), under its thumbprint. `PAYLOAD_TRUST_STORE`: a PEM file of the CAs whose
+/// certificates we accept on other PSPs' payloads (default: the public web roots, as Bacen
+/// requires widely recognised CAs).
 #[derive(Clone, Default)]
 pub struct PayloadSigning {
     pub key: PayloadKey,
-    pub kid: String,
+    pub kid: Option<String>,
+    pub also_publish: Option<AlsoPublish>,
     pub trust_store_pem: Option<Vec<u8>>,
+}
+
+/// Where the certificate chain of a second published key is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlsoPublish {
+    Pem(Vec<u8>),
+    Parameter(String),
 }
 
 #[derive(Clone, Default)]
@@ -93,7 +105,13 @@ impl std::fmt::Debug for PayloadSigning {
             PayloadKey::Local { .. } => "local(dev-only)".to_owned(),
             PayloadKey::Kms { key_id, .. } => format!("kms({key_id})"),
         };
-        write!(f, "PayloadSigning({key}, kid {}, custom trust store: {})", self.kid, self.trust_store_pem.is_some())
+        let also = match &self.also_publish {
+            None => "",
+            Some(AlsoPublish::Pem(_)) => ", also publishing a key from a file",
+            Some(AlsoPublish::Parameter(_)) => ", also publishing a key from SSM",
+        };
+        let kid = self.kid.as_deref().unwrap_or("x5t");
+        write!(f, "PayloadSigning({key}, kid {kid}{also}, custom trust store: {})", self.trust_store_pem.is_some())
     }
 }
 
@@ -107,7 +125,8 @@ impl PayloadSigning {
             .map_err(|_| ConfigError::Invalid("PAYLOAD_KEY_FILE", "is not PEM".into()))?;
         Ok(PayloadSigning {
             key: PayloadKey::Local { key_pem, chain_pem: read("PAYLOAD_CERT_CHAIN_FILE", chain)? },
-            kid: DEFAULT_PAYLOAD_KID.into(),
+            kid: None,
+            also_publish: None,
             trust_store_pem: trust_store.map(|t| read("PAYLOAD_TRUST_STORE", t)).transpose()?,
         })
     }
@@ -118,21 +137,28 @@ impl PayloadSigning {
         };
         let trust = env::var("PAYLOAD_TRUST_STORE").ok();
         let mut out = match env::var("PAYLOAD_SIGNING").as_deref() {
-            Err(_) | Ok("off") | Ok("") => PayloadSigning { kid: DEFAULT_PAYLOAD_KID.into(), ..Default::default() },
+            Err(_) | Ok("off") | Ok("") => PayloadSigning::default(),
             Ok("local") => Self::local_files(&var("PAYLOAD_KEY_FILE")?, &var("PAYLOAD_CERT_CHAIN_FILE")?, None)?,
             Ok("kms") => PayloadSigning {
                 key: PayloadKey::Kms {
                     key_id: var("PAYLOAD_KMS_KEY_ID")?,
                     chain_parameter: var("PAYLOAD_CERT_CHAIN_PARAMETER")?,
                 },
-                kid: DEFAULT_PAYLOAD_KID.into(),
+                kid: None,
+                also_publish: None,
                 trust_store_pem: None,
             },
             Ok(_) => return Err(ConfigError::Invalid("PAYLOAD_SIGNING", "must be local, kms or off".into())),
         };
-        if let Ok(kid) = env::var("PAYLOAD_KID") {
-            out.kid = kid;
-        }
+        out.kid = env::var("PAYLOAD_KID").ok().filter(|k| !k.is_empty());
+        out.also_publish = match (env::var("PAYLOAD_ALSO_PUBLISH_FILE"), env::var("PAYLOAD_ALSO_PUBLISH_PARAMETER")) {
+            (Ok(path), _) if !path.is_empty() => Some(AlsoPublish::Pem(
+                std::fs::read(&path)
+                    .map_err(|_| ConfigError::Invalid("PAYLOAD_ALSO_PUBLISH_FILE", format!("cannot read {path}")))?,
+            )),
+            (_, Ok(name)) if !name.is_empty() => Some(AlsoPublish::Parameter(name)),
+            _ => None,
+        };
         if let Some(path) = trust {
             out.trust_store_pem = Some(
                 std::fs::read(&path)
@@ -142,9 +168,6 @@ impl PayloadSigning {
         Ok(out)
     }
 }
-
-/// The key id payloads are signed under unless `PAYLOAD_KID` says otherwise.
-pub const DEFAULT_PAYLOAD_KID: &str = "tucano-1";
 
 /// OAuth access tokens: how long one lives (`TOKEN_TTL_SECONDS`, 60 to 86,400, default
 /// 3,600) and how often a function re-reads the revoked clients (every 30 s): a revoked
@@ -491,7 +514,7 @@ impl Config {
             webhooks: WebhookSettings::default(),
             quotas: Default::default(),
             tokens: TokenSettings::default(),
-            payloads: PayloadSigning { kid: DEFAULT_PAYLOAD_KID.into(), ..Default::default() },
+            payloads: PayloadSigning::default(),
         })
     }
 }

@@ -18,7 +18,8 @@ pub mod transfers;
 pub mod webhooks;
 
 pub use config::{
-    CipherBackend, Config, ConfigError, IdempotencyBackend, PayloadKey, PayloadSigning, TokenSettings, WebhookSettings,
+    AlsoPublish, CipherBackend, Config, ConfigError, IdempotencyBackend, PayloadKey, PayloadSigning, TokenSettings,
+    WebhookSettings,
 };
 pub use state::AppState;
 

@@ -27,6 +27,40 @@ pub async fn sign(signer: &dyn PayloadSigner, payload: &[u8], jku: &str) -> Resu
     Ok(jws::compact(&input, &signature))
 }
 
+/// A signer whose key set also publishes another key: the next one a while before it
+/// starts signing (payers' banks may hold our key set in a cache), or the previous one a
+/// while after. Signing is the inner signer's.
+pub struct AlsoPublishing {
+    inner: std::sync::Arc<dyn PayloadSigner>,
+    published: Vec<crate::ports::PublishedKey>,
+}
+
+impl AlsoPublishing {
+    /// `inner` publishing `other` too, unless it is the same key.
+    pub fn new(inner: std::sync::Arc<dyn PayloadSigner>, other: crate::ports::PublishedKey) -> Self {
+        let mut published = inner.published().to_vec();
+        if published.iter().all(|k| k.kid != other.kid && k.chain.x5t() != other.chain.x5t()) {
+            published.push(other);
+        }
+        AlsoPublishing { inner, published }
+    }
+}
+
+#[async_trait::async_trait]
+impl PayloadSigner for AlsoPublishing {
+    fn current(&self) -> &crate::ports::PublishedKey {
+        self.inner.current()
+    }
+
+    fn published(&self) -> &[crate::ports::PublishedKey] {
+        &self.published
+    }
+
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, CipherError> {
+        self.inner.sign(input).await
+    }
+}
+
 /// The JWK Set of every key the signer publishes.
 pub fn jwks(signer: &dyn PayloadSigner) -> Result<JwkSet, JwsError> {
     let keys = signer.published().iter().map(|k| k.chain.jwk(&k.kid)).collect::<Result<_, _>>()?;

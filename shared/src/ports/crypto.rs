@@ -65,6 +65,15 @@ pub struct PublishedKey {
     pub chain: crate::domain::jws::CertificateChain,
 }
 
+impl PublishedKey {
+    /// `chain` under `kid`, or by default under its leaf's thumbprint (`x5t`): distinct for
+    /// every certificate, so a key rotating in never shares a `kid` with the one going out.
+    pub fn new(chain: crate::domain::jws::CertificateChain, kid: Option<&str>) -> Self {
+        let kid = kid.map(str::to_owned).unwrap_or_else(|| chain.x5t());
+        PublishedKey { kid, chain }
+    }
+}
+
 /// Signs the JWS a dynamic BR Code's payload location answers (RS256, `domain::jws`) with
 /// the PSP's key: an asymmetric KMS key in AWS (the private key never leaves KMS), a PEM
 /// key locally (DEV-ONLY).
@@ -72,8 +81,8 @@ pub struct PublishedKey {
 pub trait PayloadSigner: Send + Sync {
     /// The key new signatures are made with.
     fn current(&self) -> &PublishedKey;
-    /// Every key to publish in the JWK Set, the current one first (one today; the shape
-    /// leaves room for a second while a new key rotates in).
+    /// Every key to publish in the JWK Set, the current one first (and, while one rotates
+    /// in or out, the other: `signed_payloads::AlsoPublishing`).
     fn published(&self) -> &[PublishedKey];
     /// The RS256 signature of `input` with the current key.
     async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, CipherError>;
