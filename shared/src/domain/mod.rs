@@ -3,6 +3,7 @@
 
 pub mod brcode;
 pub mod charge;
+pub mod cobv;
 pub mod document;
 pub mod event;
 pub mod idempotency;

@@ -1,0 +1,7 @@
+//! Charges with a due date (Bacen "cobrança com vencimento", `cobv`): their price terms
+//! (fine, interest, rebate, discount) and the amount due on the day of payment.
+
+pub mod calendar;
+mod due;
+
+pub use due::*;
