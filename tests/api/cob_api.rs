@@ -615,3 +615,47 @@ async fn a_locations_qr_image_decodes_to_its_br_code(pool: PgPool) {
         (404, Some("https://pix.bcb.gov.br/api/v2/error/PayloadLocationNaoEncontrado"))
     );
 }
+
+/// Charges with a due date share `charges` (one txid space, one location per charge): the
+/// database holds each kind to its shape, and an immediate charge cannot take the txid of
+/// one with a due date (nor read it as its own).
+#[sqlx::test(migrations = "./migrations")]
+async fn the_two_kinds_of_charge_share_one_txid_space_and_the_database_holds_each_to_its_shape(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let insert = |kind: &'static str, extra: &'static str| {
+        let pool = app.pool.clone();
+        let merchant = m.id.0;
+        async move {
+            sqlx::query(&format!(
+                "INSERT INTO charges (merchant_id, txid, kind, valor_original, chave, request_hash, devedor_nome,
+                                      devedor_doc_kind, devedor_doc_enc, devedor_doc_index, {extra})
+                 SELECT $1, $2, $3, 1000, 'x', decode(repeat('00', 32), 'hex'), 'Fulano',
+                        'cpf', '\\x00', decode(repeat('00', 32), 'hex'), {values}",
+                values = match extra {
+                    "vencimento, validade_apos_vencimento" => "DATE '2026-12-31', 30",
+                    "expiracao" => "3600",
+                    _ => "DATE '2026-12-31', 30, 3600",
+                }
+            ))
+            .bind(merchant)
+            .bind(txid(80))
+            .bind(kind)
+            .execute(&pool)
+            .await
+        }
+    };
+    assert!(insert("cobv", "expiracao").await.is_err(), "a cobv has a due date, not an expiry");
+    assert!(insert("cob", "vencimento, validade_apos_vencimento").await.is_err(), "a cob has no due date");
+    assert!(insert("cobv", "vencimento, validade_apos_vencimento").await.is_ok());
+
+    let path = format!("/v2/cob/{}", txid(80));
+    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "1.00"))).await;
+    assert_eq!((status, problem["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")), "{problem}");
+    let (status, _, _) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(status, 404, "a cobv is not read as a cob");
+    let (_, _, list) =
+        call(app.request(Method::GET, "/v2/cob?inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z", &m)).await;
+    assert_eq!(list["cobs"], json!([]));
+    assert_eq!(app.count("charges").await, 1);
+}

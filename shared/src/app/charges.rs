@@ -97,8 +97,9 @@ pub async fn create(
             }
             CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
             CreateOutcome::LocationUnavailable => return Err(ChargeError::LocationUnavailable),
+            CreateOutcome::TxidTaken if chosen => return Err(ChargeError::TxidInUse),
             // A generated txid collided (about 2^-190): draw another.
-            CreateOutcome::Exists { .. } => txid = Txid::generate(),
+            CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => txid = Txid::generate(),
         }
     }
 }

@@ -92,6 +92,8 @@ pub enum CreateOutcome {
     /// The location asked for does not exist for this merchant, is not for `cob`, or
     /// serves another charge. Nothing was stored.
     LocationUnavailable,
+    /// A charge of the other kind (`cobv`) has this txid: txids are one space per merchant.
+    TxidTaken,
 }
 
 /// What a revision did.

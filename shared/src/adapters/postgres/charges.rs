@@ -169,12 +169,12 @@ pub(crate) async fn select_current(
     macro_rules! select_current {
         ($lock:literal) => {
             sqlx::query!(
-                r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
+                r#"SELECT c.id, c.txid, c.revisao, c.status, c.created_at, c.expiracao AS "expiracao!", c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                           c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                           c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                           l.pix_copia_e_cola AS "pix_copia_e_cola?", c.request_hash
                      FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
-                    WHERE c.merchant_id = $1 AND c.txid = $2 "# + $lock,
+                    WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = 'cob' "# + $lock,
                 merchant.0,
                 txid.as_str()
             )
@@ -314,7 +314,7 @@ async fn relink(
     let row = sqlx::query!(
         r#"UPDATE charges c SET loc_id = l.id
              FROM locations l
-            WHERE c.merchant_id = $1 AND c.txid = $2
+            WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = 'cob'
               AND l.id = $3 AND l.merchant_id = $1 AND l.tipo_cob = 'cob'
               AND NOT EXISTS (SELECT 1 FROM charges o WHERE o.loc_id = l.id)
         RETURNING l.location, l.created_at, l.pix_copia_e_cola, c.created_at AS charge_created_at"#,
@@ -368,11 +368,27 @@ impl ChargeStore for PgChargeStore {
                 .await
                 .map_err(store_error)?;
         }
-        match select_current(&mut conn, self.cipher.as_ref(), merchant, new.txid, false).await? {
-            Some((charge, hash, _)) => Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint }),
-            // No charge with this txid: the statement stored nothing because of the location.
-            None if matches!(new.location, ChargeLocation::Existing(_)) => Ok(CreateOutcome::LocationUnavailable),
-            None => Err(StoreError::Unexpected(anyhow!("charge vanished after a txid conflict"))),
+        if let Some((charge, hash, _)) =
+            select_current(&mut conn, self.cipher.as_ref(), merchant, new.txid, false).await?
+        {
+            return Ok(CreateOutcome::Exists { charge, same_request: hash == new.fingerprint });
+        }
+        // No immediate charge with this txid: a charge of the other kind has it, or (with a
+        // location asked for) the location stopped the insert.
+        let taken = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM charges WHERE merchant_id = $1 AND txid = $2) AS "taken!""#,
+            merchant.0,
+            new.txid.as_str()
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        match (taken, &new.location) {
+            (true, _) => Ok(CreateOutcome::TxidTaken),
+            (false, ChargeLocation::Existing(_)) => Ok(CreateOutcome::LocationUnavailable),
+            (false, ChargeLocation::New(_)) => {
+                Err(StoreError::Unexpected(anyhow!("charge vanished after a txid conflict")))
+            }
         }
     }
 
@@ -390,14 +406,14 @@ impl ChargeStore for PgChargeStore {
         };
         let row = sqlx::query_as!(
             ChargeRow,
-            r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao, c.merchant_id, r.devedor_doc_kind, r.devedor_doc_enc,
+            r#"SELECT c.txid, r.revisao, r.status, c.created_at, r.expiracao AS "expiracao!", c.merchant_id, r.devedor_doc_kind, r.devedor_doc_enc,
                       r.devedor_nome, r.valor_original, r.modalidade_alteracao, r.chave, r.solicitacao_pagador,
                       r.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM charge_revisions r
                  JOIN charges c ON c.id = r.charge_id
                  LEFT JOIN locations l ON l.id = c.loc_id
-                WHERE c.merchant_id = $1 AND c.txid = $2 AND r.revisao = $3"#,
+                WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = 'cob' AND r.revisao = $3"#,
             merchant.0,
             txid.as_str(),
             revisao
@@ -477,12 +493,12 @@ impl ChargeStore for PgChargeStore {
     async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError> {
         let row = sqlx::query_as!(
             ChargeRow,
-            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao AS "expiracao!", c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM locations l JOIN charges c ON c.loc_id = l.id
-                WHERE l.token = $1"#,
+                WHERE l.token = $1 AND c.kind = 'cob'"#,
             token.as_str()
         )
         .fetch_optional(&self.pool)
@@ -500,12 +516,12 @@ impl ChargeStore for PgChargeStore {
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query!(
-            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao, c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
+            r#"SELECT c.txid, c.revisao, c.status, c.created_at, c.expiracao AS "expiracao!", c.merchant_id, c.devedor_doc_kind, c.devedor_doc_enc,
                       c.devedor_nome, c.valor_original, c.modalidade_alteracao, c.chave, c.solicitacao_pagador,
                       c.info_adicionais, c.loc_id, l.location AS "location?", l.created_at AS "loc_created_at?",
                       l.pix_copia_e_cola AS "pix_copia_e_cola?"
                  FROM charges c LEFT JOIN locations l ON l.id = c.loc_id
-                WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
+                WHERE c.merchant_id = $1 AND c.kind = 'cob' AND c.created_at >= $2 AND c.created_at <= $3
                   AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
                   AND ($5::text IS NULL OR c.status = $5)
                   AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
@@ -529,7 +545,7 @@ impl ChargeStore for PgChargeStore {
         } else {
             sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM charges c
-                    WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
+                    WHERE c.merchant_id = $1 AND c.kind = 'cob' AND c.created_at >= $2 AND c.created_at <= $3
                       AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
                       AND ($5::text IS NULL OR c.status = $5)
                       AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)"#,

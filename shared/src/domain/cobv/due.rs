@@ -8,6 +8,7 @@
 //!      interest (`juros`: per day of lateness, counted from the due date itself);
 //!   3. early or on the due date: a discount (`desconto`: fixed or a percentage until up
 //!      to three dates, or per day of anticipation).
+//!
 //! Final = original − rebate − discount + fine + interest, never below zero (a discount
 //! never takes more than what the rebate leaves).
 //!
