@@ -200,13 +200,44 @@ pub enum RevisionError {
     RemovalWithChanges,
 }
 
-/// What a PATCH does to a charge.
+/// What a PATCH does to a charge (of either kind: `T` is its terms).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revision {
+pub enum Revision<T = ChargeTerms> {
     /// Nothing differs from the current charge: no new revision (a retried PATCH is a no-op).
     Unchanged,
     /// New terms and/or status, stored as revision `revisao`.
-    Changed { terms: ChargeTerms, status: ChargeStatus, revisao: i32 },
+    Changed { terms: T, status: ChargeStatus, revisao: i32 },
+}
+
+/// The Bacen revision rules, for any kind of charge: only an ATIVA charge changes; a
+/// removal comes alone (`changes`: the PATCH asks for anything else); terms equal to the
+/// current ones make no revision.
+pub fn revise<T: PartialEq + Clone>(
+    status: ChargeStatus,
+    revisao: i32,
+    current: &T,
+    remover: bool,
+    changes: bool,
+    revised: impl FnOnce() -> T,
+) -> Result<Revision<T>, RevisionError> {
+    if status != ChargeStatus::Ativa {
+        return Err(RevisionError::NotActive);
+    }
+    if remover {
+        if changes {
+            return Err(RevisionError::RemovalWithChanges);
+        }
+        return Ok(Revision::Changed {
+            terms: current.clone(),
+            status: ChargeStatus::RemovidaPeloUsuarioRecebedor,
+            revisao: revisao + 1,
+        });
+    }
+    let terms = revised();
+    if &terms == current {
+        return Ok(Revision::Unchanged);
+    }
+    Ok(Revision::Changed { terms, status, revisao: revisao + 1 })
 }
 
 impl ChargePatch {
@@ -224,33 +255,19 @@ impl ChargePatch {
 impl Charge {
     /// Applies a PATCH under the Bacen revision rules.
     pub fn revise(&self, patch: &ChargePatch) -> Result<Revision, RevisionError> {
-        if self.status != ChargeStatus::Ativa {
-            return Err(RevisionError::NotActive);
-        }
-        if patch.remover {
-            if patch.changes_terms() || patch.loc.is_some() {
-                return Err(RevisionError::RemovalWithChanges);
+        let changes = patch.changes_terms() || patch.loc.is_some();
+        revise(self.status, self.revisao, &self.terms, patch.remover, changes, || {
+            let t = &self.terms;
+            ChargeTerms {
+                expiracao: patch.expiracao.unwrap_or(t.expiracao),
+                devedor: patch.devedor.clone().or_else(|| t.devedor.clone()),
+                valor: patch.valor.unwrap_or(t.valor),
+                valor_alteravel: patch.valor_alteravel.unwrap_or(t.valor_alteravel),
+                chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
+                solicitacao_pagador: patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone()),
+                info_adicionais: patch.info_adicionais.clone().unwrap_or_else(|| t.info_adicionais.clone()),
             }
-            return Ok(Revision::Changed {
-                terms: self.terms.clone(),
-                status: ChargeStatus::RemovidaPeloUsuarioRecebedor,
-                revisao: self.revisao + 1,
-            });
-        }
-        let t = &self.terms;
-        let terms = ChargeTerms {
-            expiracao: patch.expiracao.unwrap_or(t.expiracao),
-            devedor: patch.devedor.clone().or_else(|| t.devedor.clone()),
-            valor: patch.valor.unwrap_or(t.valor),
-            valor_alteravel: patch.valor_alteravel.unwrap_or(t.valor_alteravel),
-            chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
-            solicitacao_pagador: patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone()),
-            info_adicionais: patch.info_adicionais.clone().unwrap_or_else(|| t.info_adicionais.clone()),
-        };
-        if terms == self.terms {
-            return Ok(Revision::Unchanged);
-        }
-        Ok(Revision::Changed { terms, status: self.status, revisao: self.revisao + 1 })
+        })
     }
 
     /// The location a PATCH moves the charge to, when it names one it is not already at.

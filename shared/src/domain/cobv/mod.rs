@@ -2,6 +2,8 @@
 //! (fine, interest, rebate, discount) and the amount due on the day of payment.
 
 pub mod calendar;
+mod charge;
 mod due;
 
+pub use charge::*;
 pub use due::*;

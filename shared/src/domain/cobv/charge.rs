@@ -1,0 +1,276 @@
+//! A charge with a due date (`cobv`) as the merchant sets it: its terms, the checks Bacen
+//! lists for them under `CobVOperacaoInvalida` that span more than one field, and the
+//! revision rules it shares with immediate charges (`charge::revise`).
+
+use super::due::{Abatimento, Desconto, PriceTerms};
+use crate::domain::charge::{revise, ChargeStatus, Devedor, InfoAdicional, Location, Revision, RevisionError};
+use crate::domain::ids::Txid;
+use crate::domain::money::Amount;
+use crate::domain::pix_key::PixKey;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Days a charge stays payable after its due date unless it says (Bacen default).
+pub const DEFAULT_VALIDADE_APOS_VENCIMENTO: u32 = 30;
+
+/// How a devedor is reached beyond its document and name: personal data, sealed at rest
+/// like the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Contato {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logradouro: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidade: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uf: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cep: Option<String>,
+}
+
+impl Contato {
+    pub fn is_empty(&self) -> bool {
+        self == &Contato::default()
+    }
+}
+
+/// Everything the merchant decides about a cobv; what a revision may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTerms {
+    pub price: PriceTerms,
+    /// Required on a cobv.
+    pub devedor: Devedor,
+    pub contato: Contato,
+    pub chave: PixKey,
+    pub solicitacao_pagador: Option<String>,
+    pub info_adicionais: Vec<InfoAdicional>,
+}
+
+/// A checked term that breaks a rule: its `propriedade` and why.
+pub type Violation = (&'static str, &'static str);
+
+impl DueTerms {
+    /// The Bacen checks across fields, for terms set on `today` (the merchant's date):
+    /// every one that fails.
+    pub fn violations(&self, today: NaiveDate) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let p = &self.price;
+        if p.vencimento < today {
+            out.push(("cobv.calendario.dataDeVencimento", "is before the charge's creation date"));
+        }
+        let original = p.original.centavos();
+        let rebate_too_big = match p.abatimento {
+            Some(Abatimento::Fixed(a)) => a.centavos() >= original,
+            Some(Abatimento::Percent(pct)) => pct.0 >= 10_000,
+            None => false,
+        };
+        if rebate_too_big {
+            out.push(("cobv.valor.abatimento", "is at least the original amount (or 100%)"));
+        }
+        match &p.desconto {
+            Some(Desconto::UntilDates { percent, tiers }) => {
+                if tiers.iter().any(|(_, v)| if *percent { *v >= 10_000 } else { *v >= original }) {
+                    out.push(("cobv.valor.desconto", "a discount is at least the original amount (or 100%)"));
+                }
+                if tiers.iter().any(|(date, _)| *date > p.vencimento) {
+                    out.push(("cobv.valor.desconto.descontoDataFixa", "a date is after the due date"));
+                }
+                let mut dates: Vec<_> = tiers.iter().map(|(d, _)| *d).collect();
+                dates.sort();
+                dates.dedup();
+                if dates.len() != tiers.len() {
+                    out.push(("cobv.valor.desconto.descontoDataFixa", "dates must differ"));
+                }
+            }
+            Some(Desconto::ValuePerDay(a, _)) if a.centavos() >= original => {
+                out.push(("cobv.valor.desconto", "a discount is at least the original amount (or 100%)"))
+            }
+            Some(Desconto::PercentPerDay(pct, _)) if pct.0 >= 10_000 => {
+                out.push(("cobv.valor.desconto", "a discount is at least the original amount (or 100%)"))
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// A cobv as stored: at its current revision, or at an older one when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCharge {
+    pub txid: Txid,
+    pub revisao: i32,
+    pub status: ChargeStatus,
+    pub criacao: DateTime<Utc>,
+    pub terms: DueTerms,
+    pub loc: Option<Location>,
+    pub pix_copia_e_cola: Option<String>,
+}
+
+/// A PATCH of a cobv: each present field replaces the current one; `remover` asks for
+/// `REMOVIDA_PELO_USUARIO_RECEBEDOR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DuePatch {
+    pub vencimento: Option<NaiveDate>,
+    pub validade_apos_vencimento: Option<u32>,
+    pub devedor: Option<Devedor>,
+    pub contato: Option<Contato>,
+    pub original: Option<Amount>,
+    pub multa: Option<super::due::Multa>,
+    pub juros: Option<super::due::Juros>,
+    pub abatimento: Option<Abatimento>,
+    pub desconto: Option<Desconto>,
+    pub chave: Option<PixKey>,
+    pub solicitacao_pagador: Option<String>,
+    pub info_adicionais: Option<Vec<InfoAdicional>>,
+    /// Serve the charge at the merchant's location `id` instead (`loc.id`).
+    pub loc: Option<i64>,
+    pub remover: bool,
+}
+
+impl DuePatch {
+    /// The PATCH asks for anything besides a removal (new terms or a location).
+    fn changes(&self) -> bool {
+        DuePatch { remover: false, ..self.clone() } != DuePatch::default()
+    }
+}
+
+impl DueCharge {
+    /// Applies a PATCH under the Bacen revision rules.
+    pub fn revise(&self, patch: &DuePatch) -> Result<Revision<DueTerms>, RevisionError> {
+        revise(self.status, self.revisao, &self.terms, patch.remover, patch.changes(), || {
+            let t = &self.terms;
+            let p = &t.price;
+            DueTerms {
+                price: PriceTerms {
+                    original: patch.original.unwrap_or(p.original),
+                    vencimento: patch.vencimento.unwrap_or(p.vencimento),
+                    validade_apos_vencimento: patch.validade_apos_vencimento.unwrap_or(p.validade_apos_vencimento),
+                    multa: patch.multa.or(p.multa),
+                    juros: patch.juros.or(p.juros),
+                    abatimento: patch.abatimento.or(p.abatimento),
+                    desconto: patch.desconto.clone().or_else(|| p.desconto.clone()),
+                },
+                devedor: patch.devedor.clone().unwrap_or_else(|| t.devedor.clone()),
+                contato: patch.contato.clone().unwrap_or_else(|| t.contato.clone()),
+                chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
+                solicitacao_pagador: patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone()),
+                info_adicionais: patch.info_adicionais.clone().unwrap_or_else(|| t.info_adicionais.clone()),
+            }
+        })
+    }
+
+    /// The location a PATCH moves the charge to, when it names one it is not already at.
+    pub fn relink(&self, patch: &DuePatch) -> Option<i64> {
+        patch.loc.filter(|id| self.loc.as_ref().map(|l| l.id) != Some(*id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::cobv::{Days, Juros, Multa, Percent};
+    use crate::domain::document::{Cpf, Document};
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn terms() -> DueTerms {
+        DueTerms {
+            price: PriceTerms {
+                original: Amount::parse("100.00").unwrap(),
+                vencimento: day("2026-12-31"),
+                validade_apos_vencimento: DEFAULT_VALIDADE_APOS_VENCIMENTO,
+                multa: None,
+                juros: None,
+                abatimento: None,
+                desconto: None,
+            },
+            devedor: Devedor { documento: Document::Cpf(Cpf::parse("12345678909").unwrap()), nome: "Fulano".into() },
+            contato: Contato::default(),
+            chave: PixKey::parse("loja@example.com").unwrap(),
+            solicitacao_pagador: None,
+            info_adicionais: vec![],
+        }
+    }
+
+    fn charge() -> DueCharge {
+        DueCharge {
+            txid: Txid::parse_for_charge("vencimento0000000000000001").unwrap(),
+            revisao: 0,
+            status: ChargeStatus::Ativa,
+            criacao: Utc::now(),
+            terms: terms(),
+            loc: None,
+            pix_copia_e_cola: None,
+        }
+    }
+
+    #[test]
+    fn sound_terms_break_no_rule() {
+        assert_eq!(terms().violations(day("2026-12-03")), vec![]);
+        assert_eq!(terms().violations(day("2026-12-31")), vec![], "due today is allowed");
+    }
+
+    #[test]
+    fn a_due_date_in_the_past_is_refused() {
+        assert_eq!(
+            terms().violations(day("2027-01-01")),
+            [("cobv.calendario.dataDeVencimento", "is before the charge's creation date")]
+        );
+    }
+
+    #[test]
+    fn a_rebate_or_discount_of_the_whole_amount_is_refused() {
+        let mut t = terms();
+        t.price.abatimento = Some(Abatimento::Fixed(Amount::parse("100.00").unwrap()));
+        assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.abatimento");
+        t.price.abatimento = Some(Abatimento::Percent(Percent(10_000)));
+        assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.abatimento");
+        t.price.abatimento = Some(Abatimento::Percent(Percent(9_999)));
+        assert_eq!(t.violations(day("2026-12-03")), vec![]);
+
+        let mut t = terms();
+        t.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-20"), 10_000)] });
+        assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
+        t.price.desconto = Some(Desconto::PercentPerDay(Percent(10_000), Days::Calendar));
+        assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
+    }
+
+    #[test]
+    fn discount_dates_come_on_or_before_the_due_date_and_differ() {
+        let mut t = terms();
+        t.price.desconto = Some(Desconto::UntilDates {
+            percent: true,
+            tiers: vec![(day("2027-01-05"), 100), (day("2026-12-20"), 200), (day("2026-12-20"), 300)],
+        });
+        let props: Vec<_> = t.violations(day("2026-12-03")).into_iter().map(|v| v.1).collect();
+        assert_eq!(props, ["a date is after the due date", "dates must differ"]);
+    }
+
+    #[test]
+    fn a_revision_changes_terms_and_a_removal_comes_alone() {
+        let patch = DuePatch { multa: Some(Multa::Percent(Percent(200))), ..Default::default() };
+        match charge().revise(&patch).unwrap() {
+            Revision::Changed { terms, revisao, .. } => {
+                assert_eq!((terms.price.multa, revisao), (Some(Multa::Percent(Percent(200))), 1))
+            }
+            other => panic!("{other:?}"),
+        }
+        let same = DuePatch { original: Some(Amount::parse("100.00").unwrap()), ..Default::default() };
+        assert_eq!(charge().revise(&same), Ok(Revision::Unchanged));
+        let both = DuePatch {
+            juros: Some(Juros::Rate(Percent(100), crate::domain::cobv::Period::Month, Days::Calendar)),
+            remover: true,
+            ..Default::default()
+        };
+        assert_eq!(charge().revise(&both), Err(RevisionError::RemovalWithChanges));
+        let paid = DueCharge { status: ChargeStatus::Concluida, ..charge() };
+        assert_eq!(paid.revise(&patch), Err(RevisionError::NotActive));
+        let removal = DuePatch { remover: true, ..Default::default() };
+        assert!(matches!(
+            charge().revise(&removal),
+            Ok(Revision::Changed { status: ChargeStatus::RemovidaPeloUsuarioRecebedor, revisao: 1, .. })
+        ));
+    }
+}
