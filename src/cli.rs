@@ -146,6 +146,26 @@ pub enum MerchantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the receiver details a merchant's charges with a due date show (Bacen
+    /// `recebedor`: document and address; name and city are the merchant's).
+    Receiver {
+        #[arg(long)]
+        merchant: uuid::Uuid,
+        #[arg(long, conflicts_with = "cnpj", required_unless_present = "cnpj")]
+        cpf: Option<String>,
+        #[arg(long)]
+        cnpj: Option<String>,
+        #[arg(long = "nome-fantasia")]
+        nome_fantasia: Option<String>,
+        #[arg(long)]
+        logradouro: String,
+        /// Two capital letters (e.g. PE).
+        #[arg(long)]
+        uf: String,
+        /// Eight digits.
+        #[arg(long)]
+        cep: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -346,6 +366,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 fixed: Amount::parse(&fee_fixed).map_err(|e| anyhow::anyhow!("--fee-fixed {e}"))?,
             };
             create_merchant(name, pix_key, city, fees, individual, limits, json).await
+        }
+        Command::Merchants {
+            command: MerchantsCommand::Receiver { merchant, cpf, cnpj, nome_fantasia, logradouro, uf, cep },
+        } => {
+            let op = serde_json::json!({"op": "merchants.receiver", "merchant": merchant.to_string(), "cpf": cpf,
+                                        "cnpj": cnpj, "nomeFantasia": nome_fantasia, "logradouro": logradouro,
+                                        "uf": uf, "cep": cep});
+            let pool = migrated_pool().await?;
+            let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone());
+            let clients = tucano_shared::adapters::postgres::PgClientStore::new(pool);
+            match tucano_shared::app::admin::run(&merchants, &clients, chrono::Utc::now(), &op).await {
+                Ok(_) => println!("merchant {merchant}: receiver details set"),
+                Err(tucano_shared::app::admin::AdminError::Store(e)) => {
+                    return Err(anyhow::Error::new(e).context("setting the receiver details"))
+                }
+                Err(e) => bail!("{e}"),
+            }
+            Ok(())
         }
         Command::Clients { command } => crate::clients::run(command).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,

@@ -50,3 +50,72 @@ fn brcode_decode_checks_the_crc() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CRC"));
 }
+
+/// `tucano merchants receiver` sets what a merchant's charges with a due date show of it;
+/// bad details and unknown merchants are refused and change nothing.
+#[sqlx::test(migrations = "./migrations")]
+async fn merchants_receiver_sets_the_receiver_details_of_charges_with_a_due_date(pool: PgPool) {
+    use tucano_shared::ports::MerchantStore;
+    let url = database_url_of(&pool);
+    let out = tucano(&url, &["merchants", "create", "--name", "Padaria", "--pix-key", "padaria@example.com", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id: String = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["merchants", "receiver", "--merchant"];
+        a.push(Box::leak(id.clone().into_boxed_str()));
+        a.extend_from_slice(extra);
+        a
+    };
+    let store = tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone());
+    let merchant = tucano_shared::domain::merchant::MerchantId(uuid::Uuid::parse_str(&id).unwrap());
+
+    for (bad, why) in [
+        (&["--cnpj", "11222333000181", "--logradouro", "Rua A, 1", "--uf", "pe", "--cep", "50000000"][..], "uf"),
+        (&["--cnpj", "11222333000181", "--logradouro", "Rua A, 1", "--uf", "PE", "--cep", "5000-000"][..], "cep"),
+        (&["--cnpj", "11222333000189", "--logradouro", "Rua A, 1", "--uf", "PE", "--cep", "50000000"][..], "CNPJ"),
+    ] {
+        let out = tucano(&url, &args(bad));
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(store.receiver(merchant).await.unwrap(), None);
+
+    let ok = [
+        "--cnpj",
+        "11222333000181",
+        "--nome-fantasia",
+        "Padaria do Bairro",
+        "--logradouro",
+        "Rua A, 1",
+        "--uf",
+        "PE",
+        "--cep",
+        "50000000",
+    ];
+    let out = tucano(&url, &args(&ok));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = store.receiver(merchant).await.unwrap().expect("set");
+    assert_eq!(
+        (r.documento.as_str(), r.nome_fantasia.as_deref(), r.uf.as_str(), r.cep.as_str()),
+        ("11222333000181", Some("Padaria do Bairro"), "PE", "50000000")
+    );
+
+    let unknown = tucano(
+        &url,
+        &[
+            "merchants",
+            "receiver",
+            "--merchant",
+            "00000000-0000-0000-0000-000000000000",
+            "--cpf",
+            "12345678909",
+            "--logradouro",
+            "Rua B",
+            "--uf",
+            "SP",
+            "--cep",
+            "01000000",
+        ],
+    );
+    assert!(!unknown.status.success());
+}

@@ -5,7 +5,7 @@
 
 use crate::app::clients::{self, ClientAdminError};
 use crate::domain::ledger::FeePlan;
-use crate::domain::merchant::{ApiKey, MerchantId};
+use crate::domain::merchant::{ApiKey, MerchantId, Recebedor};
 use crate::domain::money::Amount;
 use crate::domain::oauth::{ClientId, ClientSecret, Scopes};
 use crate::domain::pix_key::PixKey;
@@ -138,7 +138,7 @@ fn amount(op: &Value, field: &str, default: &str) -> Result<Amount, AdminError> 
         .ok_or_else(|| AdminError::Invalid(format!("{field} must be an amount like 1000.00")))
 }
 
-/// One operation of the admin function: `{"op": "merchants.create" | "clients.create" |
+/// One operation of the admin function: `{"op": "merchants.create" | "merchants.receiver" | "clients.create" |
 /// "clients.list" | "clients.rotate" | "clients.revoke", ...}` (fields in README.md).
 pub async fn run(
     merchants: &dyn MerchantStore,
@@ -169,6 +169,23 @@ pub async fn run(
                 limits,
             };
             Ok(create_merchant(merchants, request).await?.to_json())
+        }
+        "merchants.receiver" => {
+            let documento = match (&op["cpf"], &op["cnpj"]) {
+                (Value::String(d), Value::Null) | (Value::Null, Value::String(d)) => d.as_str(),
+                _ => return Err(AdminError::Invalid("one of cpf or cnpj is required".into())),
+            };
+            let nome_fantasia = match &op["nomeFantasia"] {
+                Value::Null => None,
+                v => Some(v.as_str().ok_or_else(|| AdminError::Invalid("nomeFantasia must be a string".into()))?),
+            };
+            let receiver =
+                Recebedor::parse(documento, nome_fantasia, text(op, "logradouro")?, text(op, "uf")?, text(op, "cep")?)
+                    .map_err(|e| AdminError::Invalid(e.to_string()))?;
+            if !merchants.set_receiver(merchant_id(op)?, &receiver).await? {
+                return Err(AdminError::NotFound);
+            }
+            Ok(json!({"receiver": true}))
         }
         "clients.create" => {
             let scopes = match &op["scope"] {
@@ -206,7 +223,7 @@ pub async fn run(
             Ok(json!({"revoked": true}))
         }
         other => Err(AdminError::Invalid(format!(
-            "unknown op {:?}: merchants.create, clients.create, clients.list, clients.rotate or clients.revoke",
+            "unknown op {:?}: merchants.create, merchants.receiver, clients.create, clients.list, clients.rotate or clients.revoke",
             other.chars().take(40).collect::<String>()
         ))),
     }

@@ -34,6 +34,69 @@ pub struct Merchant {
     pub individual: bool,
 }
 
+/// The receiver as a charge with a due date shows it (Bacen `recebedor`), beside the
+/// merchant's name and city: its document and address, from its registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recebedor {
+    pub documento: super::document::Document,
+    pub nome_fantasia: Option<String>,
+    pub logradouro: String,
+    /// Two capital letters.
+    pub uf: String,
+    /// Eight digits.
+    pub cep: String,
+}
+
+/// Why receiver details are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecebedorError {
+    #[error("the document must be a valid CPF or CNPJ")]
+    Documento,
+    #[error("logradouro and nomeFantasia must have 1 to 200 characters")]
+    Texto,
+    #[error("uf must be two capital letters")]
+    Uf,
+    #[error("cep must be eight digits")]
+    Cep,
+}
+
+impl Recebedor {
+    pub fn parse(
+        documento: &str,
+        nome_fantasia: Option<&str>,
+        logradouro: &str,
+        uf: &str,
+        cep: &str,
+    ) -> Result<Self, RecebedorError> {
+        use super::document::{Cnpj, Cpf, Document};
+        let documento = match documento.len() {
+            11 => Cpf::parse(documento).map(Document::Cpf),
+            _ => Cnpj::parse(documento).map(Document::Cnpj),
+        }
+        .map_err(|_| RecebedorError::Documento)?;
+        let text = |t: &str| {
+            let n = t.trim().chars().count();
+            (1..=200).contains(&n) && !t.chars().any(char::is_control)
+        };
+        if !text(logradouro) || nome_fantasia.is_some_and(|n| !text(n)) {
+            return Err(RecebedorError::Texto);
+        }
+        if uf.len() != 2 || !uf.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(RecebedorError::Uf);
+        }
+        if cep.len() != 8 || !cep.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(RecebedorError::Cep);
+        }
+        Ok(Recebedor {
+            documento,
+            nome_fantasia: nome_fantasia.map(|n| n.trim().to_owned()),
+            logradouro: logradouro.trim().to_owned(),
+            uf: uf.to_owned(),
+            cep: cep.to_owned(),
+        })
+    }
+}
+
 impl Merchant {
     pub fn owns_key(&self, chave: &str) -> bool {
         self.pix_keys.iter().any(|k| k == chave)

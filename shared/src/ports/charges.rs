@@ -50,6 +50,14 @@ pub trait MerchantStore: Send + Sync {
     async fn by_api_key(&self, hash: &ApiKeyHash) -> Result<Option<Merchant>, StoreError>;
     /// The merchant with this id (for a verified access token).
     async fn by_id(&self, id: MerchantId) -> Result<Option<Merchant>, StoreError>;
+    /// Sets the receiver details charges with a due date show; false: no such merchant.
+    async fn set_receiver(
+        &self,
+        id: MerchantId,
+        receiver: &crate::domain::merchant::Recebedor,
+    ) -> Result<bool, StoreError>;
+    /// The receiver details, when an operator has set them.
+    async fn receiver(&self, id: MerchantId) -> Result<Option<crate::domain::merchant::Recebedor>, StoreError>;
 }
 
 /// A new charge, ready to store.

@@ -2,7 +2,7 @@
 
 use super::{is_unique_violation, store_error};
 use crate::domain::ledger::FeePlan;
-use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId};
+use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId, Recebedor};
 use crate::domain::money::Amount;
 use crate::ports::{MerchantStore, NewMerchant, RegisterMerchantError, StoreError};
 use async_trait::async_trait;
@@ -98,5 +98,43 @@ impl MerchantStore for PgMerchantStore {
             Ok(Merchant { id: MerchantId(r.id), name: r.name, city: r.city, pix_keys: r.pix_keys, fees, individual })
         })
         .transpose()
+    }
+
+    async fn set_receiver(&self, id: MerchantId, r: &Recebedor) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE merchants SET recebedor_documento = $2, recebedor_nome_fantasia = $3, recebedor_logradouro = $4,
+                                  recebedor_uf = $5, recebedor_cep = $6
+              WHERE id = $1",
+            id.0,
+            r.documento.as_str(),
+            r.nome_fantasia,
+            r.logradouro,
+            r.uf,
+            r.cep,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn receiver(&self, id: MerchantId) -> Result<Option<Recebedor>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT recebedor_documento, recebedor_nome_fantasia, recebedor_logradouro, recebedor_uf, recebedor_cep
+               FROM merchants WHERE id = $1",
+            id.0
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some(r) = row else { return Ok(None) };
+        match (r.recebedor_documento, r.recebedor_logradouro, r.recebedor_uf, r.recebedor_cep) {
+            (Some(doc), Some(logradouro), Some(uf), Some(cep)) => {
+                Recebedor::parse(&doc, r.recebedor_nome_fantasia.as_deref(), &logradouro, &uf, &cep)
+                    .map(Some)
+                    .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("stored receiver details")))
+            }
+            _ => Ok(None),
+        }
     }
 }
