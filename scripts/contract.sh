@@ -42,6 +42,9 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/openapi.json" -o /dev
 creds="$("$TUCANO" merchants create --name "Loja Contrato" --pix-key contrato@example.com --json)"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 client_id="$(field client_id)"; client_secret="$(field client_secret)"
+# The receiver details charges with a due date show, so /cobv answers its happy path too.
+"$TUCANO" merchants receiver --merchant "$(field id)" --cnpj 11222333000181 --logradouro "Rua do Contrato, 1" \
+  --uf PE --cep 50000000 >/dev/null
 
 say "a Bacen API Pix client from PyPI (pypix-api) against tucano dev"
 "$ROOT/.venv-contract/bin/python" "$ROOT/scripts/bacen_client.py" "http://127.0.0.1:$PORT" "$client_id" "$client_secret" \

@@ -42,7 +42,7 @@ SCOPES = {
     "webhook.read": "Read API Pix webhooks",
     "webhook.write": "Register and remove API Pix webhooks",
     "payloadlocation.read": "Read payload locations",
-    "payloadlocation.write": "Create payload locations",
+    "payloadlocation.write": "Create payload locations and unlink their charges",
     "envio.read": "Read Pix transfers sent",
     "envio.write": "Send Pix transfers",
     "saldo.read": "Read the balance",
@@ -51,6 +51,8 @@ SCOPES = {
     "eventos.read": "Read the event log",
     "webhooks.read": "Read event webhook endpoints and their deliveries",
     "webhooks.write": "Register, rotate, replay and remove event webhook endpoints",
+    "cobv.read": "Read charges with a due date",
+    "cobv.write": "Create, revise and remove charges with a due date",
 }
 
 
@@ -192,10 +194,18 @@ EXTENSIONS = {
     },
     "payload_get": {
         "summary": "A dynamic BR Code's payload (read by the payer's bank)",
-        "description": "Bacen's CobPayload as a compact JWS (RS256; header kid, x5t, jku on this host).",
+        "description": "Bacen's PayloadCobImediata, or for a charge with a due date PayloadCobV priced for the "
+                       "payment date DPP (default today), as a compact JWS (RS256; header kid, x5t, jku on this "
+                       "host). DPP and codMun matter only to a charge with a due date.",
         "tags": ["Payload"],
         "security": [],
-        "parameters": [path_param("token", {"type": "string", "pattern": "^[0-9a-f]{32}$"})],
+        "parameters": [path_param("token", {"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+                       {"name": "DPP", "in": "query", "required": False,
+                        "description": "The payer's intended payment date (YYYY-MM-DD), not before today",
+                        "schema": {"type": "string", "format": "date"}},
+                       {"name": "codMun", "in": "query", "required": False,
+                        "description": "The payer's municipality (IBGE, seven digits)",
+                        "schema": {"type": "string", "pattern": "^[0-9]{7}$"}}],
         "responses": {"200": {"description": "The payload, signed",
                               "content": {"application/jose": {"schema": {
                                   "type": "string", "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"}}}}},

@@ -107,6 +107,10 @@ pub enum SandboxCommand {
         /// Deliver copies in random order.
         #[arg(long)]
         shuffle: bool,
+        /// Pay as on this day (YYYY-MM-DD): a charge with a due date is priced for it (early
+        /// with its discount, late with its fine and interest).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
         #[arg(long, env = "PIX_RAIL_URL", default_value = "http://127.0.0.1:3100")]
         rail_url: String,
     },
@@ -328,8 +332,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             sandbox_rail(SocketAddr::new(host, port), tucano_url, faults.into()).await
         }
         Command::Sandbox {
-            command: SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, rail_url },
-        } => sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle).await,
+            command: SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, date, rail_url },
+        } => sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle, date).await,
         Command::Migrate => {
             migrated_pool().await?.close().await;
             println!("migrations applied");
@@ -522,10 +526,14 @@ async fn sandbox_pay(
     amount: Option<String>,
     duplicates: u32,
     shuffle: bool,
+    date: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<()> {
     let mut body = serde_json::json!({"pixCopiaECola": code, "duplicatas": duplicates, "embaralhar": shuffle});
     if let Some(a) = amount {
         body["valor"] = serde_json::json!(a);
+    }
+    if let Some(d) = date {
+        body["dataPagamento"] = serde_json::json!(d.to_string());
     }
     let res = reqwest::Client::new()
         .post(format!("{}/pagamentos", rail.trim_end_matches('/')))

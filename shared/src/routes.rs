@@ -7,7 +7,7 @@ use crate::app::key_policy::{
 use crate::app::AppState;
 use crate::domain::oauth::Scope;
 use crate::domain::quota::Quota;
-use crate::handlers::{account, cob, envio, loc, oauth, openapi, payload, pix, rail, webhooks};
+use crate::handlers::{account, cob, cobv, envio, loc, oauth, openapi, payload, pix, rail, webhooks};
 use crate::http::auth::{authenticate, require};
 use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
@@ -27,6 +27,10 @@ pub enum RouteId {
     CobPatch,
     CobGet,
     CobList,
+    CobVPut,
+    CobVPatch,
+    CobVGet,
+    CobVList,
     PayloadGet,
     JwksGet,
     LocPost,
@@ -189,6 +193,46 @@ pub const ROUTES: &[Route] = &[
         path: "/v2/cob",
         function: "cob_list",
         access: Access::Merchant(Scope::CobRead),
+        idempotency: Idempotency::Off,
+        keys: &[DEVEDOR],
+        quota: Quota::List,
+    },
+    Route {
+        id: RouteId::CobVPut,
+        method: "PUT",
+        path: "/v2/cobv/{txid}",
+        function: "cobv_put",
+        access: Access::Merchant(Scope::CobvWrite),
+        idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::CobVPatch,
+        method: "PATCH",
+        path: "/v2/cobv/{txid}",
+        function: "cobv_patch",
+        access: Access::Merchant(Scope::CobvWrite),
+        idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::CobVGet,
+        method: "GET",
+        path: "/v2/cobv/{txid}",
+        function: "cobv_get",
+        access: Access::Merchant(Scope::CobvRead),
+        idempotency: Idempotency::Off,
+        keys: &[DEVEDOR, PAGADOR],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::CobVList,
+        method: "GET",
+        path: "/v2/cobv",
+        function: "cobv_list",
+        access: Access::Merchant(Scope::CobvRead),
         idempotency: Idempotency::Off,
         keys: &[DEVEDOR],
         quota: Quota::List,
@@ -761,6 +805,10 @@ async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Res
         RouteId::CobPatch => cob::patch(state, req).await,
         RouteId::CobGet => cob::get(state, req).await,
         RouteId::CobList => cob::list(state, req).await,
+        RouteId::CobVPut => cobv::put(state, req).await,
+        RouteId::CobVPatch => cobv::patch(state, req).await,
+        RouteId::CobVGet => cobv::get(state, req).await,
+        RouteId::CobVList => cobv::list(state, req).await,
         RouteId::PayloadGet => payload::get(state, req).await,
         RouteId::JwksGet => payload::jwks(state, req).await,
         RouteId::LocPost => loc::post(state, req).await,

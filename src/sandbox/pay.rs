@@ -35,6 +35,10 @@ pub struct PayRequest {
     pub embaralhar: bool,
     #[serde(default)]
     pub pagador: Option<Pagador>,
+    /// Pay as on this day (`YYYY-MM-DD`): the payload is asked for it (Bacen's `DPP`, which
+    /// prices a charge with a due date) and the Pix is dated noon of it in Brasília.
+    #[serde(default)]
+    pub data_pagamento: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,10 +67,15 @@ struct Resolved {
     status: Option<String>,
 }
 
-async fn resolve(rail: &Shared, code: &BrCode) -> Result<Resolved, Refusal> {
+async fn resolve(rail: &Shared, code: &BrCode, date: Option<chrono::NaiveDate>) -> Result<Resolved, Refusal> {
     if let Some(url) = &code.account.url {
-        let full = format!("{}://{url}", rail.config.location_scheme);
-        let location = url::Url::parse(&full).map_err(|_| refuse(StatusCode::UNPROCESSABLE_ENTITY, "bad location"))?;
+        let base = format!("{}://{url}", rail.config.location_scheme);
+        let location = url::Url::parse(&base).map_err(|_| refuse(StatusCode::UNPROCESSABLE_ENTITY, "bad location"))?;
+        // The payer's bank says when it means to pay (it prices a charge with a due date).
+        let full = match date {
+            Some(d) => format!("{base}?DPP={d}"),
+            None => base,
+        };
         let res =
             rail.client.get(&full).send().await.map_err(|_| refuse(StatusCode::BAD_GATEWAY, "location unreachable"))?;
         if !res.status().is_success() {
@@ -91,7 +100,8 @@ async fn resolve(rail: &Shared, code: &BrCode) -> Result<Resolved, Refusal> {
         return Ok(Resolved {
             chave: text(&payload["chave"]).ok_or_else(|| refuse(StatusCode::BAD_GATEWAY, "payload without chave"))?,
             txid: text(&payload["txid"]),
-            valor: text(&payload["valor"]["original"]),
+            // A charge with a due date states what is due on the day asked (`final`).
+            valor: text(&payload["valor"]["final"]).or_else(|| text(&payload["valor"]["original"])),
             status: text(&payload["status"]),
         });
     }
@@ -104,14 +114,21 @@ async fn resolve(rail: &Shared, code: &BrCode) -> Result<Resolved, Refusal> {
 pub async fn pay(State(rail): State<Shared>, Json(req): Json<PayRequest>) -> Result<Json<PayResponse>, Refusal> {
     let code = BrCode::decode(req.pix_copia_e_cola.trim())
         .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid BR Code: {e}")))?;
-    let resolved = resolve(&rail, &code).await?;
+    let resolved = resolve(&rail, &code, req.data_pagamento).await?;
     let valor = req
         .valor
         .clone()
         .or(resolved.valor.clone())
         .ok_or_else(|| refuse(StatusCode::UNPROCESSABLE_ENTITY, "the code has no amount: give valor"))?;
     Amount::parse(&valor).map_err(|_| refuse(StatusCode::UNPROCESSABLE_ENTITY, "valor is not a Bacen amount"))?;
+    // Dated noon in Brasília (15:00 UTC) of a later day asked, else now.
     let now = chrono::Utc::now();
+    let now = match req.data_pagamento {
+        Some(d) if d > tucano_shared::domain::cobv::calendar::brasilia_date(now) => {
+            d.and_hms_opt(15, 0, 0).map(|t| t.and_utc()).unwrap_or(now)
+        }
+        _ => now,
+    };
     let e2eid = EndToEndId::generate(SANDBOX_ISPB, now);
     let pix = PixRecebido {
         end_to_end_id: e2eid.as_str().to_owned(),

@@ -10,6 +10,7 @@ mod common;
 mod cipher;
 mod cli;
 mod cob_api;
+mod cobv_api;
 mod docs;
 mod idempotency_api;
 mod idempotency_contract;

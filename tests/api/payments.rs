@@ -563,13 +563,6 @@ async fn the_reconciler_finishes_a_refund_whose_verdict_was_lost(pool: PgPool) {
 }
 
 /// A clock that starts at the machine's time and moves only when told.
-struct Movable(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl tucano_shared::ports::Clock for Movable {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
-    }
-}
 
 /// The 90-day refund window is judged by the service's clock, not by waiting.
 #[sqlx::test(migrations = "./migrations")]

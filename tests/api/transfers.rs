@@ -412,15 +412,6 @@ async fn at_night_an_individual_may_not_send_more_than_the_night_limit(pool: PgP
     app.assert_ledger_ok().await;
 }
 
-/// A clock the test moves forward.
-struct Movable(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl tucano_shared::ports::Clock for Movable {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
 /// The DICT counts lookups per end user in a token bucket (a key found costs 1, a key not
 /// found 20, a payment order sent gives 1 back, 2 tokens a minute refill it); each merchant
 /// gets the same bucket here, charged by the lookup itself, so no merchant can enumerate

@@ -411,3 +411,18 @@ pub fn database_url_of(pool: &PgPool) -> String {
     url.set_path(&format!("/{db}"));
     url.to_string()
 }
+
+/// A clock the test sets and moves (`Movable(Mutex::new(t))`).
+pub struct Movable(pub std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl Movable {
+    pub fn at(t: chrono::DateTime<chrono::Utc>) -> Arc<Movable> {
+        Arc::new(Movable(std::sync::Mutex::new(t)))
+    }
+}
+
+impl tucano_shared::ports::Clock for Movable {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod charges;
 pub mod clients;
 pub mod config;
+pub mod due_charges;
 pub mod key_policy;
 pub mod locations;
 pub mod oauth;

@@ -165,17 +165,20 @@ pub async fn get_pix(
     ports.pix().find(merchant.id, e2eid).await?.ok_or(PaymentError::PixNotFound)
 }
 
-/// The Pix received for `charge` (with their refunds): what `GET /cob/{txid}` shows on
-/// a concluded charge.
+/// The Pix received for the charge `txid` created at `criacao` (with their refunds): what
+/// `GET /cob/{txid}` and `GET /cobv/{txid}` show on a concluded charge.
 pub async fn pix_of_charge(
     ports: &impl PaymentPorts,
     merchant: &Merchant,
-    charge: &crate::domain::charge::Charge,
+    txid: &crate::domain::ids::Txid,
+    criacao: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ReceivedPix>, PaymentError> {
     let query = PixQuery {
-        inicio: charge.criacao,
-        fim: ports.clock().now() + chrono::Duration::minutes(1),
-        txid: Some(charge.txid.clone()),
+        // Every Pix after its creation, whenever it is dated (the sandbox dates a payment
+        // made "as on" a later day on that day).
+        inicio: criacao,
+        fim: ports.clock().now().max(criacao) + chrono::Duration::days(3650),
+        txid: Some(txid.clone()),
         txid_presente: None,
         devolucao_presente: None,
         pagador: None,

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
     pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,
+    /// Charges with a due date (`cobv`).
+    pub due_charges: Arc<dyn crate::ports::DueChargeStore>,
     /// Payload locations on their own (`/loc`).
     pub payload_locations: Arc<dyn LocationStore>,
     pub pix: Arc<dyn PixStore>,

@@ -3,6 +3,7 @@
 //! says its shape once. Handlers answer with these; so does the webhook dispatcher.
 
 pub mod cob;
+pub mod cobv;
 pub mod envio;
 pub mod extrato;
 pub mod loc;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 pub enum EventKind {
     PixRecebido,
     CobConcluida,
+    CobvConcluida,
     DevolucaoSolicitada,
     DevolucaoDevolvido,
     DevolucaoNaoRealizado,
@@ -24,9 +25,10 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::PixRecebido,
         EventKind::CobConcluida,
+        EventKind::CobvConcluida,
         EventKind::DevolucaoSolicitada,
         EventKind::DevolucaoDevolvido,
         EventKind::DevolucaoNaoRealizado,
@@ -47,6 +49,7 @@ impl EventKind {
         match self {
             EventKind::PixRecebido => "pix.recebido",
             EventKind::CobConcluida => "cob.concluida",
+            EventKind::CobvConcluida => "cobv.concluida",
             EventKind::DevolucaoSolicitada => "devolucao.solicitada",
             EventKind::DevolucaoDevolvido => "devolucao.devolvido",
             EventKind::DevolucaoNaoRealizado => "devolucao.nao_realizado",
@@ -95,6 +98,14 @@ impl DomainEvent {
     pub fn cob_concluida(txid: &Txid, e2eid: &EndToEndId) -> Self {
         DomainEvent {
             kind: EventKind::CobConcluida,
+            payload: json!({"txid": txid.as_str(), "endToEndId": e2eid.as_str(), "status": ChargeStatus::Concluida.as_str()}),
+        }
+    }
+
+    /// A charge with a due date concluded by a Pix of its final amount on that day.
+    pub fn cobv_concluida(txid: &Txid, e2eid: &EndToEndId) -> Self {
+        DomainEvent {
+            kind: EventKind::CobvConcluida,
             payload: json!({"txid": txid.as_str(), "endToEndId": e2eid.as_str(), "status": ChargeStatus::Concluida.as_str()}),
         }
     }

@@ -35,11 +35,13 @@ pub enum Scope {
     EventosRead,
     WebhooksRead,
     WebhooksWrite,
+    CobvRead,
+    CobvWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed to clients.
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::CobRead,
         Scope::CobWrite,
         Scope::PixRead,
@@ -56,6 +58,8 @@ impl Scope {
         Scope::EventosRead,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::CobvRead,
+        Scope::CobvWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +80,8 @@ impl Scope {
             Scope::EventosRead => "eventos.read",
             Scope::WebhooksRead => "webhooks.read",
             Scope::WebhooksWrite => "webhooks.write",
+            Scope::CobvRead => "cobv.read",
+            Scope::CobvWrite => "cobv.write",
         }
     }
 

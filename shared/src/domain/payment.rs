@@ -54,21 +54,48 @@ impl Alert {
     }
 }
 
-/// Whether a payment of `valor` at `at` concludes `charge` (None) or why not.
-pub fn assess(charge: Option<&Charge>, valor: Amount, at: DateTime<Utc>) -> Option<Alert> {
+/// The charge a received Pix names, of either kind.
+#[derive(Debug, Clone, Copy)]
+pub enum Payable<'a> {
+    Immediate(&'a Charge),
+    Due(&'a super::cobv::DueCharge),
+}
+
+impl Payable<'_> {
+    fn status(self) -> ChargeStatus {
+        match self {
+            Payable::Immediate(c) => c.status,
+            Payable::Due(c) => c.status,
+        }
+    }
+}
+
+/// Whether a payment of `valor` at `at` concludes `charge` (None) or why not. An immediate
+/// charge: before it expires, its amount (unless the payer may change it). A charge with a
+/// due date: by its last payable day, exactly its final amount on that day (Brasília).
+pub fn assess(charge: Option<Payable<'_>>, valor: Amount, at: DateTime<Utc>) -> Option<Alert> {
     let Some(charge) = charge else { return Some(Alert::UnknownCharge) };
-    match charge.status {
+    match charge.status() {
         ChargeStatus::Concluida => return Some(Alert::AlreadyPaid),
         ChargeStatus::RemovidaPeloUsuarioRecebedor | ChargeStatus::RemovidaPeloPsp => {
             return Some(Alert::RemovedCharge)
         }
         ChargeStatus::Ativa => {}
     }
-    if at > charge.expires_at() {
-        return Some(Alert::ExpiredCharge);
-    }
-    if valor != charge.terms.valor && !charge.terms.valor_alteravel {
-        return Some(Alert::AmountMismatch);
+    match charge {
+        Payable::Immediate(charge) => {
+            if at > charge.expires_at() {
+                return Some(Alert::ExpiredCharge);
+            }
+            if valor != charge.terms.valor && !charge.terms.valor_alteravel {
+                return Some(Alert::AmountMismatch);
+            }
+        }
+        Payable::Due(charge) => match charge.terms.price.amount_due(super::cobv::calendar::brasilia_date(at)) {
+            Err(_) => return Some(Alert::ExpiredCharge),
+            Ok(due) if due.final_ != valor => return Some(Alert::AmountMismatch),
+            Ok(_) => {}
+        },
     }
     None
 }
@@ -88,7 +115,7 @@ pub struct CreditDecision {
 /// The rules of a received Pix: an unknown key parks the money (no merchant, no events);
 /// a Pix without a txid is a plain credit; one naming a charge concludes it when
 /// [`assess`] finds nothing wrong, and is credited and flagged otherwise.
-pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<&Charge>, fee: Amount) -> CreditDecision {
+pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<Payable<'_>>, fee: Amount) -> CreditDecision {
     use super::event::DomainEvent;
     let alert = match (owned, &pix.txid) {
         (false, _) => Some(Alert::UnknownKey),
@@ -100,8 +127,10 @@ pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<&Charge>, fe
     if owned {
         let e2eid = &pix.end_to_end_id;
         events.push(DomainEvent::pix_recebido(e2eid, pix.txid.as_ref(), pix.valor, fee, alert.map(Alert::as_str)));
-        if let Some(c) = concluded {
-            events.push(DomainEvent::cob_concluida(&c.txid, e2eid));
+        match concluded {
+            Some(Payable::Immediate(c)) => events.push(DomainEvent::cob_concluida(&c.txid, e2eid)),
+            Some(Payable::Due(c)) => events.push(DomainEvent::cobv_concluida(&c.txid, e2eid)),
+            None => {}
         }
     }
     CreditDecision { alert, concludes: concluded.is_some(), events }
@@ -308,7 +337,10 @@ mod tests {
 
     #[test]
     fn a_payment_of_the_right_amount_concludes_an_active_charge() {
-        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, false)), amount("10.00"), Utc::now()), None);
+        assert_eq!(
+            assess(Some(Payable::Immediate(&charge(ChargeStatus::Ativa, false))), amount("10.00"), Utc::now()),
+            None
+        );
     }
 
     #[test]
@@ -316,19 +348,30 @@ mod tests {
         let now = Utc::now();
         assert_eq!(assess(None, amount("10.00"), now), Some(Alert::UnknownCharge));
         assert_eq!(
-            assess(Some(&charge(ChargeStatus::Concluida, false)), amount("10.00"), now),
+            assess(Some(Payable::Immediate(&charge(ChargeStatus::Concluida, false))), amount("10.00"), now),
             Some(Alert::AlreadyPaid)
         );
         assert_eq!(
-            assess(Some(&charge(ChargeStatus::RemovidaPeloUsuarioRecebedor, false)), amount("10.00"), now),
+            assess(
+                Some(Payable::Immediate(&charge(ChargeStatus::RemovidaPeloUsuarioRecebedor, false))),
+                amount("10.00"),
+                now
+            ),
             Some(Alert::RemovedCharge)
         );
         assert_eq!(
-            assess(Some(&charge(ChargeStatus::Ativa, false)), amount("10.00"), now + Duration::hours(2)),
+            assess(
+                Some(Payable::Immediate(&charge(ChargeStatus::Ativa, false))),
+                amount("10.00"),
+                now + Duration::hours(2)
+            ),
             Some(Alert::ExpiredCharge)
         );
-        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, false)), amount("9.99"), now), Some(Alert::AmountMismatch));
-        assert_eq!(assess(Some(&charge(ChargeStatus::Ativa, true)), amount("9.99"), now), None);
+        assert_eq!(
+            assess(Some(Payable::Immediate(&charge(ChargeStatus::Ativa, false))), amount("9.99"), now),
+            Some(Alert::AmountMismatch)
+        );
+        assert_eq!(assess(Some(Payable::Immediate(&charge(ChargeStatus::Ativa, true))), amount("9.99"), now), None);
     }
 
     fn incoming(txid: Option<&str>, valor: &str) -> IncomingPix {
@@ -350,7 +393,12 @@ mod tests {
     #[test]
     fn a_received_pix_concludes_the_charge_it_names_and_tells_the_merchant_both() {
         let c = charge(ChargeStatus::Ativa, false);
-        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), true, Some(&c), amount("0.10"));
+        let d = decide_credit(
+            &incoming(Some(c.txid.as_str()), "10.00"),
+            true,
+            Some(Payable::Immediate(&c)),
+            amount("0.10"),
+        );
         assert_eq!((d.alert, d.concludes), (None, true));
         assert_eq!(kinds(&d), ["pix.recebido", "cob.concluida"]);
         assert_eq!(d.events[0].payload["tarifa"], "0.10");
@@ -359,7 +407,8 @@ mod tests {
     #[test]
     fn a_received_pix_that_cannot_conclude_is_credited_flagged_and_concludes_nothing() {
         let c = charge(ChargeStatus::Concluida, false);
-        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), true, Some(&c), Amount::ZERO);
+        let d =
+            decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), true, Some(Payable::Immediate(&c)), Amount::ZERO);
         assert_eq!((d.alert, d.concludes), (Some(Alert::AlreadyPaid), false));
         assert_eq!(kinds(&d), ["pix.recebido"]);
         assert_eq!(d.events[0].payload["alerta"], Alert::AlreadyPaid.as_str());
@@ -370,7 +419,8 @@ mod tests {
     #[test]
     fn a_pix_to_a_key_nobody_here_owns_is_parked_and_tells_no_one() {
         let c = charge(ChargeStatus::Ativa, false);
-        let d = decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), false, Some(&c), Amount::ZERO);
+        let d =
+            decide_credit(&incoming(Some(c.txid.as_str()), "10.00"), false, Some(Payable::Immediate(&c)), Amount::ZERO);
         assert_eq!((d.alert, d.concludes, d.events.len()), (Some(Alert::UnknownKey), false, 0));
     }
 
@@ -427,5 +477,60 @@ mod tests {
         };
         pix.refunds = vec![refund("6.00", RefundStatus::Devolvido), refund("4.00", RefundStatus::NaoRealizado)];
         assert_eq!(pix.refundable(), 400);
+    }
+
+    /// R$ 100.00 due 10 September 2026 with a 2.00 fine, payable 30 days after.
+    fn due_charge() -> crate::domain::cobv::DueCharge {
+        use crate::domain::cobv::{Contato, DueCharge, DueTerms, Multa, PriceTerms};
+        DueCharge {
+            txid: Txid::parse_for_charge("vencimento000000000000000001").unwrap(),
+            revisao: 0,
+            status: ChargeStatus::Ativa,
+            criacao: Utc::now(),
+            terms: DueTerms {
+                price: PriceTerms {
+                    original: amount("100.00"),
+                    vencimento: chrono::NaiveDate::from_ymd_opt(2026, 9, 10).unwrap(),
+                    validade_apos_vencimento: 30,
+                    multa: Some(Multa::Fixed(amount("2.00"))),
+                    juros: None,
+                    abatimento: None,
+                    desconto: None,
+                },
+                devedor: crate::domain::charge::Devedor {
+                    documento: crate::domain::document::Document::Cpf(
+                        crate::domain::document::Cpf::parse("12345678909").unwrap(),
+                    ),
+                    nome: "Fulano".into(),
+                },
+                contato: Contato::default(),
+                chave: crate::domain::pix_key::PixKey::parse("loja@example.com").unwrap(),
+                solicitacao_pagador: None,
+                info_adicionais: vec![],
+            },
+            loc: None,
+            pix_copia_e_cola: None,
+        }
+    }
+
+    #[test]
+    fn a_charge_with_a_due_date_concludes_only_with_its_final_amount_of_that_day() {
+        let c = due_charge();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let due = Some(Payable::Due(&c));
+        // 10 September (13:00 Brasília): the original; the 11th: the original and the fine.
+        assert_eq!(assess(due, amount("100.00"), at("2026-09-10T16:00:00Z")), None);
+        assert_eq!(assess(due, amount("100.00"), at("2026-09-11T16:00:00Z")), Some(Alert::AmountMismatch));
+        assert_eq!(assess(due, amount("102.00"), at("2026-09-11T16:00:00Z")), None);
+        // 23:30 UTC on the 10th is still the 10th in Brasília.
+        assert_eq!(assess(due, amount("100.00"), at("2026-09-11T02:30:00Z")), None);
+        // After 10 October it cannot be paid.
+        assert_eq!(assess(due, amount("102.00"), at("2026-10-11T16:00:00Z")), Some(Alert::ExpiredCharge));
+
+        let mut pix = incoming(Some(c.txid.as_str()), "102.00");
+        pix.horario = at("2026-09-11T16:00:00Z");
+        let d = decide_credit(&pix, true, due, Amount::ZERO);
+        assert!(d.concludes);
+        assert_eq!(kinds(&d), ["pix.recebido", "cobv.concluida"]);
     }
 }

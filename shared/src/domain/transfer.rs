@@ -185,7 +185,7 @@ pub enum LimitViolation {
 }
 
 /// Brasília time (no daylight saving since 2019).
-fn brasilia() -> FixedOffset {
+pub(crate) fn brasilia() -> FixedOffset {
     FixedOffset::west_opt(3 * 3600).unwrap_or_else(|| unreachable!("-03:00 is a valid offset"))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod cob;
+pub mod cobv;
 pub mod envio;
 pub mod loc;
 pub mod oauth;

@@ -11,6 +11,7 @@
 //! unsigned payload is one no bank would accept.
 
 use crate::app::charges::{self, ChargeError};
+use crate::app::due_charges::{self, DueChargeError, PayloadDateError};
 use crate::app::signed_payloads;
 use crate::app::AppState;
 use crate::bacen::cob::Payload;
@@ -35,17 +36,78 @@ fn signer(state: &AppState) -> Result<&dyn PayloadSigner, ApiError> {
 pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let token = LocationToken::parse(param(req, "token")).ok_or_else(not_found)?;
     let signer = signer(state)?;
-    let (charge, now) = match charges::payload(state, &token).await {
-        Ok(found) => found,
-        Err(ChargeError::NotFound) => return Err(not_found()),
+    let (key, payload) = match charges::payload(state, &token).await {
+        Ok((charge, now)) => {
+            let key =
+                (token.as_str().to_owned(), charge.txid.as_str().to_owned(), charge.revisao, charge.status.as_str());
+            (key, serde_json::to_vec(&Payload::of(&charge, now)))
+        }
+        Err(ChargeError::NotFound) => return due_payload(state, req, signer, &token).await,
         Err(e) => return Err(super::cob::map_error(e)),
     };
-    let key = (token.as_str().to_owned(), charge.txid.as_str().to_owned(), charge.revisao, charge.status.as_str());
+    sign_and_answer(state, signer, key, payload).await
+}
+
+fn payload_invalid(propriedade: &str, razao: &str) -> ApiError {
+    ApiError::with_violations(
+        ProblemKind::CobPayloadOperacaoInvalida,
+        "The payload request is invalid for this charge.",
+        vec![crate::http::problem::Violacao { propriedade: propriedade.into(), razao: razao.into() }],
+    )
+}
+
+/// A charge with a due date at this location, priced for the payer's intended payment date
+/// (`DPP`, default today in Brasília). `codMun` (the payer's municipality, IBGE's seven
+/// digits) is checked for form; only national holidays are known (README).
+async fn due_payload(
+    state: &AppState,
+    req: &Request,
+    signer: &dyn PayloadSigner,
+    token: &LocationToken,
+) -> Result<Response, ApiError> {
+    let mut dpp = None;
+    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "DPP" => {
+                let parsed = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok().filter(|_| value.len() == 10);
+                dpp = Some(parsed.ok_or_else(|| payload_invalid("DPP", "must be a date YYYY-MM-DD"))?);
+            }
+            "codMun" if value.len() != 7 || !value.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(payload_invalid("codMun", "must be an IBGE municipality code (seven digits)"))
+            }
+            _ => {}
+        }
+    }
+    let found = match due_charges::payload(state, token, dpp).await {
+        Ok(Some(Ok(found))) => found,
+        Ok(Some(Err(PayloadDateError::Past))) => return Err(payload_invalid("DPP", "is before today")),
+        Ok(Some(Err(PayloadDateError::AfterValidity))) => {
+            return Err(payload_invalid("DPP", "is after the last day the charge can be paid"))
+        }
+        Ok(None) | Err(DueChargeError::NotFound | DueChargeError::ReceiverMissing) => return Err(not_found()),
+        Err(DueChargeError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::internal(anyhow::Error::new(e).context("a cobv payload"))),
+    };
+    let (with, merchant, due, now) = found;
+    let c = &with.charge;
+    let date = dpp.map(|d| d.to_string()).unwrap_or_default();
+    let key = (format!("{}@{date}", token.as_str()), c.txid.as_str().to_owned(), c.revisao, c.status.as_str());
+    let recebedor = crate::bacen::cobv::RecebedorView::of(&merchant, &with.receiver);
+    let payload = serde_json::to_vec(&crate::bacen::cobv::Payload::of(c, recebedor, &due, now));
+    sign_and_answer(state, signer, key, payload).await
+}
+
+/// `payload` as a JWS (kept a few seconds under `key`), answered as `application/jose`.
+async fn sign_and_answer(
+    state: &AppState,
+    signer: &dyn PayloadSigner,
+    key: crate::app::signed_payloads::CacheKey,
+    payload: Result<Vec<u8>, serde_json::Error>,
+) -> Result<Response, ApiError> {
     let jws = match state.signed_payloads.get(&key) {
         Some(jws) => jws,
         None => {
-            let payload = serde_json::to_vec(&Payload::of(&charge, now))
-                .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("payload JSON")))?;
+            let payload = payload.map_err(|e| ApiError::internal(anyhow::Error::new(e).context("payload JSON")))?;
             let jku = signed_payloads::jku(&state.config.location_scheme, &state.config.location_base);
             let jws: std::sync::Arc<str> = signed_payloads::sign(signer, &payload, &jku)
                 .await

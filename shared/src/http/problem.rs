@@ -39,6 +39,14 @@ pub enum ProblemKind {
     CobConsultaInvalida,
     /// 404: no payload at that location (or the charge behind it is gone).
     CobPayloadNaoEncontrado,
+    /// 400: a payload location asked with a bad `DPP` or `codMun`.
+    CobPayloadOperacaoInvalida,
+    /// 400: a charge-with-due-date request that breaks the schema or the rules.
+    CobVOperacaoInvalida,
+    /// 404: no charge with a due date with that txid for this merchant.
+    CobVNaoEncontrada,
+    /// 400: bad parameters on `GET /cobv` or `GET /cobv/{txid}`.
+    CobVConsultaInvalida,
     /// 404: no received Pix with that end-to-end id for this merchant.
     PixNaoEncontrado,
     /// 400: bad parameters on `GET /pix`.
@@ -90,6 +98,9 @@ impl ProblemKind {
             ProblemKind::RequisicaoInvalida
             | ProblemKind::CobOperacaoInvalida
             | ProblemKind::CobConsultaInvalida
+            | ProblemKind::CobVOperacaoInvalida
+            | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::CobPayloadOperacaoInvalida
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
             | ProblemKind::EnvioOperacaoInvalida
@@ -104,6 +115,7 @@ impl ProblemKind {
             ProblemKind::NaoEncontrado
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobPayloadNaoEncontrado
+            | ProblemKind::CobVNaoEncontrada
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::EnvioNaoEncontrado
@@ -134,6 +146,10 @@ impl ProblemKind {
             ProblemKind::CobNaoEncontrado => "CobNaoEncontrado",
             ProblemKind::CobConsultaInvalida => "CobConsultaInvalida",
             ProblemKind::CobPayloadNaoEncontrado => "CobPayloadNaoEncontrado",
+            ProblemKind::CobPayloadOperacaoInvalida => "CobPayloadOperacaoInvalida",
+            ProblemKind::CobVOperacaoInvalida => "CobVOperacaoInvalida",
+            ProblemKind::CobVNaoEncontrada => "CobVNaoEncontrada",
+            ProblemKind::CobVConsultaInvalida => "CobVConsultaInvalida",
             ProblemKind::PixNaoEncontrado => "PixNaoEncontrado",
             ProblemKind::PixConsultaInvalida => "PixConsultaInvalida",
             ProblemKind::PixDevolucaoInvalida => "PixDevolucaoInvalida",
@@ -180,6 +196,10 @@ impl ProblemKind {
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobConsultaInvalida
             | ProblemKind::CobPayloadNaoEncontrado
+            | ProblemKind::CobPayloadOperacaoInvalida
+            | ProblemKind::CobVOperacaoInvalida
+            | ProblemKind::CobVNaoEncontrada
+            | ProblemKind::CobVConsultaInvalida
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
@@ -213,6 +233,10 @@ impl ProblemKind {
             ProblemKind::CobNaoEncontrado => "Cobrança não encontrada.",
             ProblemKind::CobConsultaInvalida => "Consulta de cobranças inválida.",
             ProblemKind::CobPayloadNaoEncontrado => "Cobrança não encontrada.",
+            ProblemKind::CobPayloadOperacaoInvalida => "Requisição inválida.",
+            ProblemKind::CobVOperacaoInvalida => "Cobrança inválida.",
+            ProblemKind::CobVNaoEncontrada => "Cobrança não encontrada.",
+            ProblemKind::CobVConsultaInvalida => "Consulta de cobranças inválida.",
             ProblemKind::PixNaoEncontrado => "Pix não encontrado.",
             ProblemKind::PixConsultaInvalida => "Consulta de Pix inválida.",
             ProblemKind::PixDevolucaoInvalida => "Devolução inválida.",

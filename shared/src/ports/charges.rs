@@ -88,28 +88,28 @@ pub struct NewLocation {
     pub pix_copia_e_cola: String,
 }
 
-/// What storing a new charge did.
+/// What storing a new charge (of either kind, `C`) did.
 #[derive(Debug)]
-pub enum CreateOutcome {
-    Created(Charge),
+pub enum CreateOutcome<C = Charge> {
+    Created(C),
     /// The txid was already used by this merchant.
     Exists {
-        charge: Charge,
+        charge: C,
         same_request: bool,
     },
     /// The location asked for does not exist for this merchant, is not for `cob`, or
     /// serves another charge. Nothing was stored.
     LocationUnavailable,
-    /// A charge of the other kind (`cobv`) has this txid: txids are one space per merchant.
+    /// A charge of the other kind has this txid: txids are one space per merchant.
     TxidTaken,
 }
 
-/// What a revision did.
+/// What a revision (of a charge of either kind, `C`, refused for `E`) did.
 #[derive(Debug)]
-pub enum ReviseOutcome {
+pub enum ReviseOutcome<C = Charge, E = RevisionError> {
     /// The charge after the PATCH (unchanged when the PATCH changed nothing).
-    Revised(Charge),
-    Rejected(RevisionError),
+    Revised(C),
+    Rejected(E),
     NotFound,
     /// As for a create: the location asked for cannot serve this charge. Nothing changed.
     LocationUnavailable,
@@ -139,6 +139,41 @@ pub trait ChargeStore: Send + Sync {
     async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<Charge>, StoreError>;
     /// The charge behind a payload location (public: the payer's bank reads it).
     async fn find_by_location(&self, token: &LocationToken) -> Result<Option<Charge>, StoreError>;
+}
+
+/// A new charge with a due date, ready to store.
+pub struct NewDueCharge<'a> {
+    pub txid: &'a Txid,
+    pub terms: &'a DueTerms,
+    /// SHA-256 of the canonical request: a repeated PUT with the same content is a replay.
+    pub fingerprint: [u8; 32],
+    pub location: ChargeLocation,
+}
+
+/// Charges with a due date (`cobv`), in the same table as immediate ones.
+#[async_trait]
+pub trait DueChargeStore: Send + Sync {
+    async fn create(&self, merchant: MerchantId, new: NewDueCharge<'_>)
+        -> Result<CreateOutcome<DueCharge>, StoreError>;
+    /// The charge now, or at revision `revisao`.
+    async fn find(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        revisao: Option<i32>,
+    ) -> Result<Option<DueCharge>, StoreError>;
+    /// Applies `patch` atomically under the domain revision rules, as of `today`.
+    async fn revise(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        patch: &DuePatch,
+        today: chrono::NaiveDate,
+    ) -> Result<ReviseOutcome<DueCharge, DueRevisionError>, StoreError>;
+    async fn list(&self, merchant: MerchantId, query: &ChargeQuery) -> Result<Page<DueCharge>, StoreError>;
+    /// The charge behind a payload location and its merchant (public: the payer's bank
+    /// reads it).
+    async fn find_by_location(&self, token: &LocationToken) -> Result<Option<(DueCharge, MerchantId)>, StoreError>;
 }
 
 /// Filters of `GET /loc` (the Bacen parameters, already parsed).

@@ -4,6 +4,7 @@
 //! locally and in tests.
 
 use crate::domain::charge::{Charge, ChargePatch, ChargeStatus, ChargeTerms, RevisionError};
+use crate::domain::cobv::{DueCharge, DuePatch, DueRevisionError, DueTerms};
 use crate::domain::document::Document;
 use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::{ApiKeyHash, Merchant, MerchantId};

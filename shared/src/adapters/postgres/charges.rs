@@ -195,12 +195,12 @@ pub(crate) async fn select_current(
 }
 
 /// The location a charge was stored at, and when the charge was.
-struct StoredAt {
-    id: i64,
-    location: String,
-    created_at: DateTime<Utc>,
-    pix_copia_e_cola: String,
-    charge_created_at: DateTime<Utc>,
+pub(super) struct StoredAt {
+    pub id: i64,
+    pub location: String,
+    pub created_at: DateTime<Utc>,
+    pub pix_copia_e_cola: String,
+    pub charge_created_at: DateTime<Utc>,
 }
 
 /// The location and the charge, inserted together in one round trip. `None`: the txid is
@@ -303,24 +303,26 @@ async fn insert_at_location(
     }))
 }
 
-/// Moves a locked charge to the merchant's free `cob` location `loc_id`. `None`: the
-/// location cannot serve it.
-async fn relink(
+/// Moves a locked charge of `kind` (`cob`, `cobv`) to the merchant's free location
+/// `loc_id` of the same kind. `None`: the location cannot serve it.
+pub(super) async fn relink_to(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
     txid: &Txid,
     loc_id: i64,
+    kind: &str,
 ) -> Result<Option<StoredAt>, sqlx::Error> {
     let row = sqlx::query!(
         r#"UPDATE charges c SET loc_id = l.id
              FROM locations l
-            WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = 'cob'
-              AND l.id = $3 AND l.merchant_id = $1 AND l.tipo_cob = 'cob'
+            WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = $4
+              AND l.id = $3 AND l.merchant_id = $1 AND l.tipo_cob = $4
               AND NOT EXISTS (SELECT 1 FROM charges o WHERE o.loc_id = l.id)
         RETURNING l.location, l.created_at, l.pix_copia_e_cola, c.created_at AS charge_created_at"#,
         merchant.0,
         txid.as_str(),
-        loc_id
+        loc_id,
+        kind
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -334,7 +336,7 @@ async fn relink(
 }
 
 /// Another charge took the location between our check and our write.
-fn is_location_taken(e: &sqlx::Error) -> bool {
+pub(super) fn is_location_taken(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.constraint() == Some("charges_loc_id_key"))
 }
 
@@ -443,7 +445,7 @@ impl ChargeStore for PgChargeStore {
         };
         let charge = match charge.relink(patch) {
             None => charge,
-            Some(id) => match relink(&mut tx, merchant, txid, id).await {
+            Some(id) => match relink_to(&mut tx, merchant, txid, id, "cob").await {
                 Ok(Some(loc)) => Charge {
                     loc: Some(Location { id: loc.id, location: loc.location, criacao: loc.created_at }),
                     pix_copia_e_cola: Some(loc.pix_copia_e_cola),

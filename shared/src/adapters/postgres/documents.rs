@@ -24,7 +24,7 @@ fn kind_and_value(doc: &Document) -> (&'static str, &str) {
     }
 }
 
-fn cipher_error(e: CipherError) -> StoreError {
+pub(crate) fn cipher_error(e: CipherError) -> StoreError {
     match e {
         CipherError::Unavailable(cause) => StoreError::Unavailable(cause),
         CipherError::Rejected => StoreError::Unexpected(anyhow!("a stored document failed to decrypt")),

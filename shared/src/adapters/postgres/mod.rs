@@ -3,6 +3,7 @@
 mod charges;
 mod clients;
 mod documents;
+mod due_charges;
 pub mod iam_auth;
 mod idempotency;
 mod ledger;
@@ -19,6 +20,7 @@ mod webhooks;
 
 pub use charges::PgChargeStore;
 pub use clients::PgClientStore;
+pub use due_charges::PgDueChargeStore;
 pub use idempotency::PgIdempotencyStore;
 pub use ledger::{AccountDirectory, PgLedger};
 pub use locations::PgLocationStore;

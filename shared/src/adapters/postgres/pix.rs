@@ -68,6 +68,51 @@ struct Booked {
     alert: Option<Alert>,
 }
 
+/// The charge a received Pix names, of either kind, as read for its booking, with its row
+/// id.
+enum Named {
+    Immediate(crate::domain::charge::Charge, i64),
+    Due(crate::domain::cobv::DueCharge, i64),
+}
+
+impl Named {
+    fn payable(&self) -> crate::domain::payment::Payable<'_> {
+        match self {
+            Named::Immediate(c, _) => crate::domain::payment::Payable::Immediate(c),
+            Named::Due(c, _) => crate::domain::payment::Payable::Due(c),
+        }
+    }
+
+    fn id(&self) -> i64 {
+        match self {
+            Named::Immediate(_, id) | Named::Due(_, id) => *id,
+        }
+    }
+
+    fn revisao(&self) -> i32 {
+        match self {
+            Named::Immediate(c, _) => c.revisao,
+            Named::Due(c, _) => c.revisao,
+        }
+    }
+
+    /// The merchant's charge with this txid, immediate or with a due date (one txid space),
+    /// locked when `for_update`.
+    async fn select(
+        conn: &mut PgConnection,
+        cipher: &dyn crate::ports::Cipher,
+        merchant: MerchantId,
+        txid: &Txid,
+        for_update: bool,
+    ) -> Result<Option<Named>, StoreError> {
+        if let Some((c, _, id)) = select_current(conn, cipher, merchant, txid, for_update).await? {
+            return Ok(Some(Named::Immediate(c, id)));
+        }
+        let due = super::due_charges::select_current(conn, cipher, merchant, txid, for_update).await?;
+        Ok(due.map(|(c, _, id)| Named::Due(c, id)))
+    }
+}
+
 /// A received Pix ready to book: its owner, fee, sealed payer document and ledger legs.
 struct Credit<'a> {
     notification_id: &'a str,
@@ -88,13 +133,13 @@ impl Credit<'_> {
     async fn book(
         &self,
         conn: &mut PgConnection,
-        charge: Option<&(crate::domain::charge::Charge, Vec<u8>, i64)>,
+        charge: Option<&Named>,
         mode: Booking,
     ) -> Result<Option<Booked>, StoreError> {
         let pix = self.pix;
-        let decision = decide_credit(pix, self.merchant.is_some(), charge.map(|(c, _, _)| c), self.fee);
+        let decision = decide_credit(pix, self.merchant.is_some(), charge.map(Named::payable), self.fee);
         let alert = decision.alert;
-        let charge_id = charge.map(|(_, _, id)| *id);
+        let charge_id = charge.map(Named::id);
         let concludes = charge.filter(|_| decision.concludes);
         let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
             decision.events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.payload)).unzip();
@@ -161,13 +206,13 @@ impl Credit<'_> {
             pix.pagador.nome,
             pix.info_pagador,
             alert.map(Alert::as_str),
-            concludes.map(|(_, _, id)| *id),
+            concludes.map(Named::id),
             reference,
             &self.account_ids,
             &self.amounts,
             &event_kinds,
             &event_payloads,
-            concludes.map(|(c, _, _)| c.revisao),
+            concludes.map(Named::revisao),
             mode == Booking::Optimistic,
             legs,
         )
@@ -416,7 +461,7 @@ impl PixStore for PgPixStore {
         // round trips, its locks held only while it runs). The statement re-checks what the
         // read gave; if anything changed in between it undoes itself (SQLSTATE TU001).
         let charge = match (merchant, &charge_txid) {
-            (Some(m), Some(t)) => select_current(&mut conn, self.cipher.as_ref(), m, t, false).await?,
+            (Some(m), Some(t)) => Named::select(&mut conn, self.cipher.as_ref(), m, t, false).await?,
             _ => None,
         };
         if let Some(booked) = credit.book(&mut conn, charge.as_ref(), Booking::Optimistic).await? {
@@ -426,7 +471,7 @@ impl PixStore for PgPixStore {
         // so that two payments cannot both conclude it.
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(store_error)?;
         let charge = match (merchant, &charge_txid) {
-            (Some(m), Some(t)) => select_current(&mut tx, self.cipher.as_ref(), m, t, true).await?,
+            (Some(m), Some(t)) => Named::select(&mut tx, self.cipher.as_ref(), m, t, true).await?,
             _ => None,
         };
         let Some(booked) = credit.book(&mut tx, charge.as_ref(), Booking::Locked).await? else {

@@ -77,6 +77,11 @@ pub fn easter(year: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month as u32, day as u32).unwrap_or(NaiveDate::MIN)
 }
 
+/// The date in Brasília at `at` (the date charges' due dates and payments are counted in).
+pub fn brasilia_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    at.with_timezone(&crate::domain::transfer::brasilia()).date_naive()
+}
+
 /// A national holiday of the financial calendar.
 pub fn is_holiday(date: NaiveDate) -> bool {
     let easter = easter(date.year());

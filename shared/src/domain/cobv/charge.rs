@@ -94,6 +94,36 @@ impl DueTerms {
     }
 }
 
+impl DueTerms {
+    /// The fingerprint of a create request: its terms in a fixed order (and the location it
+    /// names, if any). A repeated PUT with the same content is a replay.
+    pub fn fingerprint_at(&self, loc: Option<i64>) -> [u8; 32] {
+        let p = &self.price;
+        let desconto = p.desconto.as_ref().map(|d| {
+            let tiers: Vec<_> = d.tiers().unwrap_or(&[]).iter().map(|(date, v)| (date.to_string(), *v)).collect();
+            serde_json::json!([d.modalidade(), d.per_day(), tiers])
+        });
+        let canonical = serde_json::json!([
+            "cobv",
+            p.original.centavos(),
+            p.vencimento.to_string(),
+            p.validade_apos_vencimento,
+            p.multa.map(|m| m.parts()),
+            p.juros.map(|j| (j.modalidade(), j.value())),
+            p.abatimento.map(|a| a.parts()),
+            desconto,
+            self.devedor.documento.as_str(),
+            self.devedor.nome,
+            self.contato,
+            self.chave.as_str(),
+            self.solicitacao_pagador,
+            self.info_adicionais,
+            loc,
+        ]);
+        crate::domain::idempotency::fingerprint(canonical.to_string().as_bytes())
+    }
+}
+
 /// A cobv as stored: at its current revision, or at an older one when asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCharge {
@@ -134,7 +164,34 @@ impl DuePatch {
     }
 }
 
+/// Why a cobv PATCH is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DueRevisionError {
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+    /// The revised terms break the rules across fields.
+    #[error("the revised terms break the charge rules")]
+    Invalid(Vec<Violation>),
+}
+
 impl DueCharge {
+    /// A PATCH under the Bacen revision rules, its revised terms checked on `today`: a due
+    /// date the PATCH sets may not be past (one it leaves alone may have passed: an overdue
+    /// charge can still be revised).
+    pub fn revise_checked(&self, patch: &DuePatch, today: NaiveDate) -> Result<Revision<DueTerms>, DueRevisionError> {
+        let revision = self.revise(patch)?;
+        if let Revision::Changed { terms, .. } = &revision {
+            let mut violations = terms.violations(today);
+            if patch.vencimento.is_none() {
+                violations.retain(|(propriedade, _)| *propriedade != "cobv.calendario.dataDeVencimento");
+            }
+            if !violations.is_empty() {
+                return Err(DueRevisionError::Invalid(violations));
+            }
+        }
+        Ok(revision)
+    }
+
     /// Applies a PATCH under the Bacen revision rules.
     pub fn revise(&self, patch: &DuePatch) -> Result<Revision<DueTerms>, RevisionError> {
         revise(self.status, self.revisao, &self.terms, patch.remover, patch.changes(), || {
@@ -246,6 +303,16 @@ mod tests {
         });
         let props: Vec<_> = t.violations(day("2026-12-03")).into_iter().map(|v| v.1).collect();
         assert_eq!(props, ["a date is after the due date", "dates must differ"]);
+    }
+
+    #[test]
+    fn an_overdue_charge_can_be_revised_but_not_moved_into_the_past() {
+        let overdue = charge();
+        let later = day("2027-02-01");
+        let amount = DuePatch { original: Some(Amount::parse("90.00").unwrap()), ..Default::default() };
+        assert!(overdue.revise_checked(&amount, later).is_ok());
+        let back = DuePatch { vencimento: Some(day("2027-01-15")), ..Default::default() };
+        assert!(matches!(overdue.revise_checked(&back, later), Err(DueRevisionError::Invalid(_))));
     }
 
     #[test]

@@ -90,6 +90,52 @@ impl Juros {
     }
 }
 
+impl Multa {
+    /// The Bacen modalidade and `valorPerc` (hundredths).
+    pub fn parts(self) -> (i16, i64) {
+        match self {
+            Multa::Fixed(a) => (1, a.centavos()),
+            Multa::Percent(p) => (2, p.0),
+        }
+    }
+
+    pub fn from_parts(modalidade: i16, value: i64) -> Option<Self> {
+        match modalidade {
+            1 => Amount::from_centavos(value).ok().map(Multa::Fixed),
+            2 => Some(Multa::Percent(Percent(value))),
+            _ => None,
+        }
+    }
+}
+
+impl Abatimento {
+    /// The Bacen modalidade and `valorPerc` (hundredths).
+    pub fn parts(self) -> (i16, i64) {
+        match self {
+            Abatimento::Fixed(a) => (1, a.centavos()),
+            Abatimento::Percent(p) => (2, p.0),
+        }
+    }
+
+    pub fn from_parts(modalidade: i16, value: i64) -> Option<Self> {
+        match modalidade {
+            1 => Amount::from_centavos(value).ok().map(Abatimento::Fixed),
+            2 => Some(Abatimento::Percent(Percent(value))),
+            _ => None,
+        }
+    }
+}
+
+impl Juros {
+    /// The `valorPerc` (hundredths).
+    pub fn value(self) -> i64 {
+        match self {
+            Juros::ValuePerDay(a, _) => a.centavos(),
+            Juros::Rate(p, _, _) => p.0,
+        }
+    }
+}
+
 /// Discount (`desconto`), modalidades 1–6.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Desconto {
@@ -100,6 +146,50 @@ pub enum Desconto {
     ValuePerDay(Amount, Days),
     /// 5 (calendar), 6 (business): a percentage per day paid before the due date.
     PercentPerDay(Percent, Days),
+}
+
+impl Desconto {
+    /// The Bacen modalidade (1–6).
+    pub fn modalidade(&self) -> i16 {
+        match self {
+            Desconto::UntilDates { percent: false, .. } => 1,
+            Desconto::UntilDates { percent: true, .. } => 2,
+            Desconto::ValuePerDay(_, Days::Calendar) => 3,
+            Desconto::ValuePerDay(_, Days::Business) => 4,
+            Desconto::PercentPerDay(_, Days::Calendar) => 5,
+            Desconto::PercentPerDay(_, Days::Business) => 6,
+        }
+    }
+
+    /// The per-day `valorPerc` (hundredths), for modalidades 3–6.
+    pub fn per_day(&self) -> Option<i64> {
+        match self {
+            Desconto::UntilDates { .. } => None,
+            Desconto::ValuePerDay(a, _) => Some(a.centavos()),
+            Desconto::PercentPerDay(p, _) => Some(p.0),
+        }
+    }
+
+    /// The dates and values (hundredths), for modalidades 1 and 2.
+    pub fn tiers(&self) -> Option<&[(NaiveDate, i64)]> {
+        match self {
+            Desconto::UntilDates { tiers, .. } => Some(tiers),
+            _ => None,
+        }
+    }
+
+    /// From its modalidade and either its per-day value or its dated values.
+    pub fn from_parts(modalidade: i16, per_day: Option<i64>, tiers: Option<Vec<(NaiveDate, i64)>>) -> Option<Self> {
+        let days = if modalidade == 4 || modalidade == 6 { Days::Business } else { Days::Calendar };
+        match (modalidade, per_day, tiers) {
+            (1 | 2, None, Some(tiers)) if !tiers.is_empty() => {
+                Some(Desconto::UntilDates { percent: modalidade == 2, tiers })
+            }
+            (3 | 4, Some(v), None) => Amount::from_centavos(v).ok().map(|a| Desconto::ValuePerDay(a, days)),
+            (5 | 6, Some(v), None) => Some(Desconto::PercentPerDay(Percent(v), days)),
+            _ => None,
+        }
+    }
 }
 
 /// A charge's price terms.
@@ -432,6 +522,33 @@ mod tests {
         // Due 10 September + 30 days: 10 October is the last day.
         assert!(hundred().amount_due(day("2026-10-10")).is_ok());
         assert_eq!(hundred().amount_due(day("2026-10-11")), Err(NotPayable::Expired));
+    }
+
+    #[test]
+    fn every_term_round_trips_through_its_stored_parts() {
+        for m in [Multa::Fixed(reais("1.00")), Multa::Percent(Percent(250))] {
+            let (k, v) = m.parts();
+            assert_eq!(Multa::from_parts(k, v), Some(m));
+        }
+        for a in [Abatimento::Fixed(reais("1.00")), Abatimento::Percent(Percent(250))] {
+            let (k, v) = a.parts();
+            assert_eq!(Abatimento::from_parts(k, v), Some(a));
+        }
+        let discounts = [
+            Desconto::UntilDates { percent: false, tiers: vec![(day("2026-09-01"), 100)] },
+            Desconto::UntilDates { percent: true, tiers: vec![(day("2026-09-01"), 100), (day("2026-09-05"), 50)] },
+            Desconto::ValuePerDay(reais("0.10"), Days::Calendar),
+            Desconto::ValuePerDay(reais("0.10"), Days::Business),
+            Desconto::PercentPerDay(Percent(10), Days::Calendar),
+            Desconto::PercentPerDay(Percent(10), Days::Business),
+        ];
+        for (i, d) in discounts.into_iter().enumerate() {
+            assert_eq!(d.modalidade(), i as i16 + 1);
+            let back = Desconto::from_parts(d.modalidade(), d.per_day(), d.tiers().map(<[_]>::to_vec));
+            assert_eq!(back, Some(d));
+        }
+        assert_eq!(Desconto::from_parts(1, Some(10), None), None, "dated modalidades have dates");
+        assert_eq!(Desconto::from_parts(3, None, Some(vec![(day("2026-09-01"), 1)])), None);
     }
 
     #[test]

@@ -50,8 +50,8 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
             out.expiracao = i32::try_from(secs).ok();
         }
     }
-    if let Ok(Some(dev)) = root.object("devedor", &mut v) {
-        out.devedor = read_devedor(dev, &mut v);
+    if let Ok(Some(mut dev)) = root.object("devedor", &mut v) {
+        out.devedor = read_devedor(&mut dev, &mut v);
     }
     let valor = root.object("valor", &mut v);
     let valor = if mode == Mode::Create { root.require("valor", valor, &mut v) } else { valor };
@@ -84,7 +84,7 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
         out.solicitacao_pagador = Some(s.to_owned());
     }
     if let Ok(Some(items)) = root.array("infoAdicionais", MAX_INFO_ADICIONAIS, &mut v) {
-        out.info_adicionais = read_info_adicionais(items, &mut v);
+        out.info_adicionais = read_info_adicionais("cob", items, &mut v);
     }
     if let Ok(Some(mut loc)) = root.object("loc", &mut v) {
         let id = loc.integer("id", 1..=i64::MAX, &mut v);
@@ -110,7 +110,7 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobFields, ApiError> {
     v.finish(out, ProblemKind::CobOperacaoInvalida, DETAIL)
 }
 
-fn read_devedor(mut dev: Fields<'_>, v: &mut Violations) -> Option<Devedor> {
+pub(crate) fn read_devedor(dev: &mut Fields<'_>, v: &mut Violations) -> Option<Devedor> {
     let cpf = dev.string("cpf", 11, v);
     let cnpj = dev.string("cnpj", 14, v);
     let nome = dev.string("nome", MAX_DEVEDOR_NOME, v);
@@ -146,10 +146,10 @@ fn read_devedor(mut dev: Fields<'_>, v: &mut Violations) -> Option<Devedor> {
     Some(Devedor { documento: documento?, nome: nome? })
 }
 
-fn read_info_adicionais(items: &[Value], v: &mut Violations) -> Option<Vec<InfoAdicional>> {
+pub(crate) fn read_info_adicionais(prefix: &str, items: &[Value], v: &mut Violations) -> Option<Vec<InfoAdicional>> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let path = format!("cob.infoAdicionais[{i}]");
+        let path = format!("{prefix}.infoAdicionais[{i}]");
         let Some(mut f) = Fields::of(item, &path, v) else {
             continue;
         };
@@ -210,12 +210,18 @@ const QUERY_DETAIL: &str = "The query parameters do not follow the schema or mak
 
 /// The query of `GET /cob`.
 pub fn charge_query(mut q: QueryParams) -> Result<ChargeQuery, ApiError> {
+    let query = charge_query_fields(&mut q);
+    q.finish(query, ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
+}
+
+/// The filters `GET /cob` and `GET /cobv` share, each bad one recorded in `q`.
+pub(crate) fn charge_query_fields(q: &mut QueryParams) -> Option<ChargeQuery> {
     let interval = q.interval();
     let devedor = q.document();
     let status = q.parse("status", "is not a charge status", ChargeStatus::parse);
     let location_presente = q.boolean("locationPresente");
     let (pagina, itens_por_pagina) = q.pagination();
-    let query = interval.map(|(inicio, fim)| ChargeQuery {
+    interval.map(|(inicio, fim)| ChargeQuery {
         inicio,
         fim,
         devedor,
@@ -223,8 +229,7 @@ pub fn charge_query(mut q: QueryParams) -> Result<ChargeQuery, ApiError> {
         location_presente,
         pagina,
         itens_por_pagina,
-    });
-    q.finish(query, ProblemKind::CobConsultaInvalida, QUERY_DETAIL)
+    })
 }
 
 /// `?revisao=N` on `GET /cob/{txid}`.

@@ -1,6 +1,6 @@
 //! `/cob`: immediate charges (Bacen API Pix 2.9.0, tag Cob).
 
-mod input;
+pub(crate) mod input;
 
 use crate::app::charges::{self, ChargeError};
 use crate::app::AppState;
@@ -99,7 +99,7 @@ pub async fn get(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let revisao = input::revisao(QueryParams::new(req.uri().query()))?;
     match charges::get(state, &merchant, &txid, revisao).await {
         Ok(charge) if charge.status == ChargeStatus::Concluida => {
-            let pix = crate::app::payments::pix_of_charge(state, &merchant, &charge)
+            let pix = crate::app::payments::pix_of_charge(state, &merchant, &charge.txid, charge.criacao)
                 .await
                 .map_err(crate::handlers::pix::map_error)?;
             Ok(json(StatusCode::OK, &Cob::with_pix(&charge, &pix)))

@@ -1,0 +1,178 @@
+//! Use cases of charges with a due date (`cobv`): create (PUT with the merchant's txid),
+//! revise, read one (optionally at a revision), list, and what a payload location serves
+//! for a payment date.
+
+use super::AppState;
+use crate::domain::charge::ChargeStatus;
+use crate::domain::cobv::{calendar, AmountDue, DueCharge, DuePatch, DueRevisionError, DueTerms, Violation};
+use crate::domain::ids::{LocationToken, Txid};
+use crate::domain::merchant::{Merchant, Recebedor};
+use crate::domain::payload_location::TipoCob;
+use crate::ports::{
+    ChargeLocation, ChargeQuery, Clock, CreateOutcome, DueChargeStore, MerchantStore, NewDueCharge, Page,
+    ReviseOutcome, StoreError,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The ports the cobv use cases run with.
+pub trait DueChargePorts {
+    fn due_charges(&self) -> &dyn DueChargeStore;
+    fn merchants(&self) -> &dyn MerchantStore;
+    fn clock(&self) -> &dyn Clock;
+    fn location_base(&self) -> &str;
+}
+
+impl DueChargePorts for AppState {
+    fn due_charges(&self) -> &dyn DueChargeStore {
+        self.due_charges.as_ref()
+    }
+    fn merchants(&self) -> &dyn MerchantStore {
+        self.merchants.as_ref()
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn location_base(&self) -> &str {
+        &self.config.location_base
+    }
+}
+
+/// Why a cobv use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DueChargeError {
+    #[error("the Pix key does not belong to this receiver")]
+    KeyNotOwned,
+    /// The merchant's registration lacks what a cobv shows of its receiver.
+    #[error("the receiver's document and address are not registered")]
+    ReceiverMissing,
+    #[error("the txid is already used by another charge")]
+    TxidInUse,
+    #[error("the location cannot serve this charge")]
+    LocationUnavailable,
+    #[error("the terms break the charge rules")]
+    Invalid(Vec<Violation>),
+    #[error("charge not found")]
+    NotFound,
+    #[error(transparent)]
+    Revision(#[from] crate::domain::charge::RevisionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A cobv and the receiver it shows.
+pub struct WithReceiver {
+    pub charge: DueCharge,
+    pub receiver: Recebedor,
+}
+
+async fn receiver(ports: &impl DueChargePorts, merchant: &Merchant) -> Result<Recebedor, DueChargeError> {
+    ports.merchants().receiver(merchant.id).await?.ok_or(DueChargeError::ReceiverMissing)
+}
+
+/// `PUT /cobv/{txid}`: create, at the merchant's location `loc` when the request names one.
+/// The same PUT again returns the same charge.
+pub async fn create(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    txid: Txid,
+    terms: &DueTerms,
+    loc: Option<i64>,
+) -> Result<(WithReceiver, bool), DueChargeError> {
+    if !merchant.owns_key(terms.chave.as_str()) {
+        return Err(DueChargeError::KeyNotOwned);
+    }
+    let violations = terms.violations(calendar::brasilia_date(ports.clock().now()));
+    if !violations.is_empty() {
+        return Err(DueChargeError::Invalid(violations));
+    }
+    let receiver = receiver(ports, merchant).await?;
+    let location = match loc {
+        Some(id) => ChargeLocation::Existing(id),
+        None => ChargeLocation::New(super::locations::fresh(ports.location_base(), merchant, TipoCob::Cobv)?),
+    };
+    let new = NewDueCharge { txid: &txid, terms, fingerprint: terms.fingerprint_at(loc), location };
+    let (charge, created) = match ports.due_charges().create(merchant.id, new).await? {
+        CreateOutcome::Created(charge) => (charge, true),
+        CreateOutcome::Exists { charge, same_request: true } => (charge, false),
+        CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => return Err(DueChargeError::TxidInUse),
+        CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),
+    };
+    Ok((WithReceiver { charge, receiver }, created))
+}
+
+/// `PATCH /cobv/{txid}`.
+pub async fn revise(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    txid: &Txid,
+    patch: &DuePatch,
+) -> Result<WithReceiver, DueChargeError> {
+    if patch.chave.as_ref().is_some_and(|k| !merchant.owns_key(k.as_str())) {
+        return Err(DueChargeError::KeyNotOwned);
+    }
+    let receiver = receiver(ports, merchant).await?;
+    let today = calendar::brasilia_date(ports.clock().now());
+    match ports.due_charges().revise(merchant.id, txid, patch, today).await? {
+        ReviseOutcome::Revised(charge) => Ok(WithReceiver { charge, receiver }),
+        ReviseOutcome::Rejected(DueRevisionError::Revision(e)) => Err(e.into()),
+        ReviseOutcome::Rejected(DueRevisionError::Invalid(v)) => Err(DueChargeError::Invalid(v)),
+        ReviseOutcome::NotFound => Err(DueChargeError::NotFound),
+        ReviseOutcome::LocationUnavailable => Err(DueChargeError::LocationUnavailable),
+    }
+}
+
+/// `GET /cobv/{txid}[?revisao=N]`.
+pub async fn get(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    txid: &Txid,
+    revisao: Option<i32>,
+) -> Result<WithReceiver, DueChargeError> {
+    let charge = ports.due_charges().find(merchant.id, txid, revisao).await?.ok_or(DueChargeError::NotFound)?;
+    Ok(WithReceiver { charge, receiver: receiver(ports, merchant).await? })
+}
+
+/// `GET /cobv`.
+pub async fn list(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    query: &ChargeQuery,
+) -> Result<(Page<DueCharge>, Recebedor), DueChargeError> {
+    let receiver = receiver(ports, merchant).await?;
+    Ok((ports.due_charges().list(merchant.id, query).await?, receiver))
+}
+
+/// Why a payload location cannot price a cobv for the date asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadDateError {
+    /// `DPP` before today.
+    Past,
+    /// `DPP` after the charge's last payable day.
+    AfterValidity,
+}
+
+/// What a cobv's payload location serves: the charge while it can be paid, with its
+/// receiver (and owner) and the amount due on `dpp` (default today, Brasília). A removed,
+/// paid or expired charge is not served.
+pub async fn payload(
+    ports: &impl DueChargePorts,
+    token: &LocationToken,
+    dpp: Option<NaiveDate>,
+) -> Result<Option<Result<(WithReceiver, Merchant, AmountDue, DateTime<Utc>), PayloadDateError>>, DueChargeError> {
+    let Some((charge, owner)) = ports.due_charges().find_by_location(token).await? else { return Ok(None) };
+    let now = ports.clock().now();
+    let today = calendar::brasilia_date(now);
+    if charge.status != ChargeStatus::Ativa || today > charge.terms.price.last_day() {
+        return Ok(None);
+    }
+    let date = dpp.unwrap_or(today);
+    if date < today {
+        return Ok(Some(Err(PayloadDateError::Past)));
+    }
+    let Ok(due) = charge.terms.price.amount_due(date) else {
+        return Ok(Some(Err(PayloadDateError::AfterValidity)));
+    };
+    let Some(merchant) = ports.merchants().by_id(owner).await? else { return Ok(None) };
+    let receiver = receiver(ports, &merchant).await?;
+    Ok(Some(Ok((WithReceiver { charge, receiver }, merchant, due, now))))
+}
