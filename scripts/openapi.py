@@ -53,6 +53,8 @@ SCOPES = {
     "webhooks.write": "Register, rotate, replay and remove event webhook endpoints",
     "cobv.read": "Read charges with a due date",
     "cobv.write": "Create, revise and remove charges with a due date",
+    "lotecobv.read": "Read batches of charges with a due date",
+    "lotecobv.write": "Submit and revise batches of charges with a due date",
 }
 
 
@@ -367,7 +369,7 @@ def add_common_responses(op, route):
 
     if route["function"] != "oauth_token":
         add("400", "The request breaks the schema or the rules (problem types per resource)")
-        add("413", "The body is larger than 64 KiB")
+        add("413", "The body is larger than 64 KiB (2 MiB for a batch of charges)")
         add("415", "The body is not JSON")
         add("500", "A fault; the body carries only a correlationId")
         add("503", "A dependency is unavailable; retry later")

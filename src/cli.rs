@@ -494,6 +494,22 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
             }
         }
     });
+    // Batches of charges with a due date are worked off by a task too (a scheduled Lambda
+    // in AWS).
+    let batches = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let pass = tucano_shared::handlers::lotecobv::process_pending(&batches, 100);
+            match key_policy::within(job_keys("lotecobv_worker"), pass).await {
+                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "batch pass failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
     crate::server::serve(listener, state).await?;
     Ok(())
 }

@@ -37,11 +37,11 @@ async fn route(State(state): State<AppState>, req: axum::extract::Request) -> ax
     let (parts, body) = req.into_parts();
     let resolved = resolve(&parts.method, parts.uri.path());
     let response = match resolved {
-        Resolved::Found(route, params) => match to_bytes(body, MAX_BODY_BYTES).await {
+        Resolved::Found(route, params) => match to_bytes(body, route.max_body()).await {
             Ok(bytes) => handle(&state, route, http::Request::from_parts(parts, bytes), params, request_id).await,
-            Err(_) => too_large(&request_id),
+            Err(_) => too_large(&request_id, route.max_body()),
         },
-        other => unrouted(other, &request_id).unwrap_or_else(|| too_large(&request_id)),
+        other => unrouted(other, &request_id).unwrap_or_else(|| too_large(&request_id, MAX_BODY_BYTES)),
     };
     response.map(|b: Bytes| Body::from(b))
 }

@@ -62,6 +62,28 @@ pub async fn webhook_relay() -> Result<(), Error> {
     .await
 }
 
+/// Every minute, for most of the minute: creates or revises the charges of submitted
+/// batches (`/lotecobv`), a hundred at a time, polling every second.
+pub async fn lotecobv_worker() -> Result<(), Error> {
+    let state = state().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(10));
+        let mut total = 0;
+        while Instant::now() < stop_at {
+            state.keep_db_auth_fresh().await?;
+            let pass = tucano_shared::handlers::lotecobv::process_pending(state, 100);
+            let done = within(job_keys("lotecobv_worker"), pass).await?;
+            total += done;
+            if done == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Ok::<_, Error>(serde_json::json!({"processed": total}))
+    }))
+    .await
+}
+
 /// The SQS event a queue-triggered Lambda receives (the fields used here).
 #[derive(Debug, Deserialize)]
 pub struct SqsEvent {

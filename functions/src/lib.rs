@@ -25,6 +25,7 @@ pub async fn run(name: &str) -> Result<(), Error> {
         Some(Handler::Route(id)) => serve(id).await,
         Some(Handler::Job("reconciler")) => jobs::reconciler().await,
         Some(Handler::Job("webhook_relay")) => jobs::webhook_relay().await,
+        Some(Handler::Job("lotecobv_worker")) => jobs::lotecobv_worker().await,
         Some(Handler::Job("webhook_deliver")) => jobs::webhook_deliver().await,
         Some(Handler::Job("authorizer")) => jobs::authorizer().await,
         Some(Handler::Job("migrate")) => jobs::migrate().await,
@@ -37,7 +38,7 @@ pub async fn run(name: &str) -> Result<(), Error> {
 use bytes::Bytes;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt};
 use tucano_shared::app::{AppState, Config};
-use tucano_shared::http::{Deadline, MAX_BODY_BYTES};
+use tucano_shared::http::Deadline;
 use tucano_shared::routes::{handle, too_large, Route, RouteId};
 
 /// Runs the Lambda runtime loop for one route. Configuration errors stop the cold start
@@ -70,8 +71,8 @@ pub async fn respond(state: &AppState, route: &'static Route, req: Request) -> l
         Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let response = if bytes.len() > MAX_BODY_BYTES {
-        too_large(&request_id)
+    let response = if bytes.len() > route.max_body() {
+        too_large(&request_id, route.max_body())
     } else {
         // API Gateway routed by the same template; match again to decode parameters the
         // same way the local server does.

@@ -7,7 +7,7 @@ use crate::app::key_policy::{
 use crate::app::AppState;
 use crate::domain::oauth::Scope;
 use crate::domain::quota::Quota;
-use crate::handlers::{account, cob, cobv, envio, loc, oauth, openapi, payload, pix, rail, webhooks};
+use crate::handlers::{account, cob, cobv, envio, loc, lotecobv, oauth, openapi, payload, pix, rail, webhooks};
 use crate::http::auth::{authenticate, require};
 use crate::http::idempotency;
 use crate::http::problem::{ApiError, ProblemKind};
@@ -31,6 +31,10 @@ pub enum RouteId {
     CobVPatch,
     CobVGet,
     CobVList,
+    LoteCobVPut,
+    LoteCobVPatch,
+    LoteCobVGet,
+    LoteCobVList,
     PayloadGet,
     JwksGet,
     LocPost,
@@ -235,6 +239,46 @@ pub const ROUTES: &[Route] = &[
         access: Access::Merchant(Scope::CobvRead),
         idempotency: Idempotency::Off,
         keys: &[DEVEDOR],
+        quota: Quota::List,
+    },
+    Route {
+        id: RouteId::LoteCobVPut,
+        method: "PUT",
+        path: "/v2/lotecobv/{id}",
+        function: "lotecobv_put",
+        access: Access::Merchant(Scope::LoteCobvWrite),
+        idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::LoteCobVPatch,
+        method: "PATCH",
+        path: "/v2/lotecobv/{id}",
+        function: "lotecobv_patch",
+        access: Access::Merchant(Scope::LoteCobvWrite),
+        idempotency: Idempotency::Optional,
+        keys: &[DEVEDOR],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::LoteCobVGet,
+        method: "GET",
+        path: "/v2/lotecobv/{id}",
+        function: "lotecobv_get",
+        access: Access::Merchant(Scope::LoteCobvRead),
+        idempotency: Idempotency::Off,
+        keys: &[],
+        quota: Quota::Unlimited,
+    },
+    Route {
+        id: RouteId::LoteCobVList,
+        method: "GET",
+        path: "/v2/lotecobv",
+        function: "lotecobv_list",
+        access: Access::Merchant(Scope::LoteCobvRead),
+        idempotency: Idempotency::Off,
+        keys: &[],
         quota: Quota::List,
     },
     Route {
@@ -588,6 +632,7 @@ pub struct Job {
 pub const JOBS: &[Job] = &[
     Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR, DEVEDOR] },
     Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[] },
+    Job { function: "lotecobv_worker", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[DEVEDOR] },
     Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET, PAGADOR] },
     Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
@@ -706,13 +751,20 @@ pub fn unrouted(resolved: Resolved, request_id: &str) -> Option<Response> {
     Some(err.into_response(request_id))
 }
 
-/// The 413 for a body over `MAX_BODY_BYTES`.
-pub fn too_large(request_id: &str) -> Response {
-    ApiError::new(
-        ProblemKind::RequisicaoMuitoGrande,
-        format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-    )
-    .into_response(request_id)
+impl Route {
+    /// The largest body the route accepts: a batch of charges is larger than any other.
+    pub fn max_body(&self) -> usize {
+        match self.id {
+            RouteId::LoteCobVPut | RouteId::LoteCobVPatch => crate::http::MAX_BATCH_BODY_BYTES,
+            _ => MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// The 413 for a body over `limit` bytes.
+pub fn too_large(request_id: &str, limit: usize) -> Response {
+    ApiError::new(ProblemKind::RequisicaoMuitoGrande, format!("The request body is larger than {limit} bytes."))
+        .into_response(request_id)
 }
 
 fn body_is_json_or_absent(req: &Request) -> bool {
@@ -809,6 +861,10 @@ async fn dispatch(state: &AppState, route: RouteId, req: &Request) -> Result<Res
         RouteId::CobVPatch => cobv::patch(state, req).await,
         RouteId::CobVGet => cobv::get(state, req).await,
         RouteId::CobVList => cobv::list(state, req).await,
+        RouteId::LoteCobVPut => lotecobv::put(state, req).await,
+        RouteId::LoteCobVPatch => lotecobv::patch(state, req).await,
+        RouteId::LoteCobVGet => lotecobv::get(state, req).await,
+        RouteId::LoteCobVList => lotecobv::list(state, req).await,
         RouteId::PayloadGet => payload::get(state, req).await,
         RouteId::JwksGet => payload::jwks(state, req).await,
         RouteId::LocPost => loc::post(state, req).await,

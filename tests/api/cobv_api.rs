@@ -8,12 +8,12 @@ use sqlx::PgPool;
 
 const KEY: &str = "escola@example.com";
 
-fn tuesday_morning() -> std::sync::Arc<Movable> {
+pub(crate) fn tuesday_morning() -> std::sync::Arc<Movable> {
     Movable::at("2026-09-01T12:00:00Z".parse().unwrap())
 }
 
 /// A merchant whose registration has the receiver details a cobv shows.
-async fn school(app: &TestApp) -> TestMerchant {
+pub(crate) async fn school(app: &TestApp) -> TestMerchant {
     let m = app.merchant("Escola Aprender", KEY).await;
     let receiver = tucano_shared::domain::merchant::Recebedor::parse(
         "11222333000181",
@@ -28,7 +28,7 @@ async fn school(app: &TestApp) -> TestMerchant {
 }
 
 /// Due Thursday 10 September: 2% fine, 1% a calendar day, 5.00 off until the 5th.
-fn tuition(original: &str) -> Value {
+pub(crate) fn tuition(original: &str) -> Value {
     json!({
         "calendario": {"dataDeVencimento": "2026-09-10"},
         "devedor": {"cpf": "12345678909", "nome": "Maria Souza", "logradouro": "Rua A, 1", "cidade": "Recife",

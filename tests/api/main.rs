@@ -17,6 +17,7 @@ mod idempotency_contract;
 mod ledger;
 mod loc_api;
 mod logs;
+mod lotecobv_api;
 mod oauth;
 mod payload_signing;
 mod payments;

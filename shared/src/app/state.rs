@@ -22,6 +22,8 @@ pub struct AppState {
     /// Checks OAuth access tokens (signing keys, revoked clients, seen merchants).
     pub tokens: Arc<crate::app::oauth::TokenGate>,
     pub charges: Arc<dyn ChargeStore>,
+    /// Batches of charges with a due date (`/lotecobv`).
+    pub lotes: Arc<dyn crate::ports::LoteStore>,
     /// Charges with a due date (`cobv`).
     pub due_charges: Arc<dyn crate::ports::DueChargeStore>,
     /// Payload locations on their own (`/loc`).

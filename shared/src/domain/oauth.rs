@@ -37,11 +37,13 @@ pub enum Scope {
     WebhooksWrite,
     CobvRead,
     CobvWrite,
+    LoteCobvRead,
+    LoteCobvWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed to clients.
-    pub const ALL: [Scope; 18] = [
+    pub const ALL: [Scope; 20] = [
         Scope::CobRead,
         Scope::CobWrite,
         Scope::PixRead,
@@ -60,6 +62,8 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::CobvRead,
         Scope::CobvWrite,
+        Scope::LoteCobvRead,
+        Scope::LoteCobvWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,8 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks.write",
             Scope::CobvRead => "cobv.read",
             Scope::CobvWrite => "cobv.write",
+            Scope::LoteCobvRead => "lotecobv.read",
+            Scope::LoteCobvWrite => "lotecobv.write",
         }
     }
 

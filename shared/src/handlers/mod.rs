@@ -6,6 +6,7 @@ pub mod cob;
 pub mod cobv;
 pub mod envio;
 pub mod loc;
+pub mod lotecobv;
 pub mod oauth;
 pub mod openapi;
 pub mod payload;

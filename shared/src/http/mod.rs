@@ -17,8 +17,11 @@ pub type Request = http::Request<Bytes>;
 /// A response as every handler returns it.
 pub type Response = http::Response<Bytes>;
 
-/// The largest request body any route accepts.
+/// The largest request body a route accepts (`Route::max_body`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest body of a batch of up to 1,000 charges (`/lotecobv`): well under Lambda's
+/// 6 MB request payload.
+pub const MAX_BATCH_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Path parameters extracted by the route table (percent-decoded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

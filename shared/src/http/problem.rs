@@ -41,6 +41,12 @@ pub enum ProblemKind {
     CobPayloadNaoEncontrado,
     /// 400: a payload location asked with a bad `DPP` or `codMun`.
     CobPayloadOperacaoInvalida,
+    /// 400: a batch request that breaks the schema or the rules.
+    LoteCobVOperacaoInvalida,
+    /// 404: no batch with that id for this merchant.
+    LoteCobVNaoEncontrado,
+    /// 400: bad parameters on `GET /lotecobv`.
+    LoteCobVConsultaInvalida,
     /// 400: a charge-with-due-date request that breaks the schema or the rules.
     CobVOperacaoInvalida,
     /// 404: no charge with a due date with that txid for this merchant.
@@ -101,6 +107,8 @@ impl ProblemKind {
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVConsultaInvalida
             | ProblemKind::CobPayloadOperacaoInvalida
+            | ProblemKind::LoteCobVOperacaoInvalida
+            | ProblemKind::LoteCobVConsultaInvalida
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
             | ProblemKind::EnvioOperacaoInvalida
@@ -116,6 +124,7 @@ impl ProblemKind {
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobPayloadNaoEncontrado
             | ProblemKind::CobVNaoEncontrada
+            | ProblemKind::LoteCobVNaoEncontrado
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixDevolucaoNaoEncontrada
             | ProblemKind::EnvioNaoEncontrado
@@ -147,6 +156,9 @@ impl ProblemKind {
             ProblemKind::CobConsultaInvalida => "CobConsultaInvalida",
             ProblemKind::CobPayloadNaoEncontrado => "CobPayloadNaoEncontrado",
             ProblemKind::CobPayloadOperacaoInvalida => "CobPayloadOperacaoInvalida",
+            ProblemKind::LoteCobVOperacaoInvalida => "LoteCobVOperacaoInvalida",
+            ProblemKind::LoteCobVNaoEncontrado => "LoteCobVNaoEncontrado",
+            ProblemKind::LoteCobVConsultaInvalida => "LoteCobVConsultaInvalida",
             ProblemKind::CobVOperacaoInvalida => "CobVOperacaoInvalida",
             ProblemKind::CobVNaoEncontrada => "CobVNaoEncontrada",
             ProblemKind::CobVConsultaInvalida => "CobVConsultaInvalida",
@@ -200,6 +212,9 @@ impl ProblemKind {
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVNaoEncontrada
             | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::LoteCobVOperacaoInvalida
+            | ProblemKind::LoteCobVNaoEncontrado
+            | ProblemKind::LoteCobVConsultaInvalida
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixConsultaInvalida
             | ProblemKind::PixDevolucaoInvalida
@@ -234,6 +249,9 @@ impl ProblemKind {
             ProblemKind::CobConsultaInvalida => "Consulta de cobranças inválida.",
             ProblemKind::CobPayloadNaoEncontrado => "Cobrança não encontrada.",
             ProblemKind::CobPayloadOperacaoInvalida => "Requisição inválida.",
+            ProblemKind::LoteCobVOperacaoInvalida => "Lote inválido.",
+            ProblemKind::LoteCobVNaoEncontrado => "Lote não encontrado.",
+            ProblemKind::LoteCobVConsultaInvalida => "Consulta de lotes inválida.",
             ProblemKind::CobVOperacaoInvalida => "Cobrança inválida.",
             ProblemKind::CobVNaoEncontrada => "Cobrança não encontrada.",
             ProblemKind::CobVConsultaInvalida => "Consulta de cobranças inválida.",
@@ -321,6 +339,19 @@ impl ApiError {
             cause: Some(cause),
             ..ApiError::new(ProblemKind::ServicoIndisponivel, "The service is temporarily unavailable; retry later.")
         }
+    }
+
+    /// The problem as a JSON value without a correlation id (a batch item's `problema`).
+    pub fn to_problem(&self) -> serde_json::Value {
+        let body = ProblemBody {
+            type_: self.kind.type_uri(),
+            title: self.kind.title(),
+            status: self.kind.status().as_u16(),
+            detail: &self.detail,
+            correlation_id: "",
+            violacoes: &self.violacoes,
+        };
+        serde_json::to_value(&body).unwrap_or_default()
     }
 
     /// The problem+json response, logging the cause of server-side errors.

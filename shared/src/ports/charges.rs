@@ -197,3 +197,87 @@ pub trait LocationStore: Send + Sync {
     /// its location); the location afterwards. `None`: no such location for this merchant.
     async fn unlink(&self, merchant: MerchantId, id: i64) -> Result<Option<PayloadLocation>, StoreError>;
 }
+
+/// A batch of charges with a due date (`/lotecobv`) as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lote {
+    pub id: i64,
+    pub descricao: String,
+    pub criacao: DateTime<Utc>,
+    pub items: Vec<LoteItem>,
+}
+
+/// One charge of a batch: `EM_PROCESSAMENTO`, `CRIADA` or `NEGADA` (with its problem).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoteItem {
+    pub txid: Txid,
+    pub status: String,
+    pub problema: Option<serde_json::Value>,
+    pub criacao: DateTime<Utc>,
+}
+
+/// What a batch item asks: create the charge, or revise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoteOperation {
+    Create,
+    Revise,
+}
+
+/// An item waiting for the worker: its request, sealed under the merchant.
+#[derive(Debug, Clone)]
+pub struct PendingItem {
+    pub merchant: MerchantId,
+    pub lote_id: i64,
+    pub txid: Txid,
+    pub operation: LoteOperation,
+    pub request_enc: Vec<u8>,
+}
+
+/// What submitting a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoteSubmitted {
+    Accepted,
+    /// The same request again.
+    Replay,
+    /// The batch id is taken by another request.
+    IdInUse,
+    /// A charge of the batch already exists (or is in another batch): its txid.
+    TxidTaken(String),
+    /// A revision names a charge the batch does not have, or no such batch.
+    NotInBatch(String),
+    NotFound,
+}
+
+#[async_trait]
+pub trait LoteStore: Send + Sync {
+    /// A new batch (`items`: txid and sealed request), every item pending.
+    async fn submit(
+        &self,
+        merchant: MerchantId,
+        id: i64,
+        descricao: &str,
+        fingerprint: [u8; 32],
+        items: Vec<(Txid, Vec<u8>)>,
+    ) -> Result<LoteSubmitted, StoreError>;
+    /// Revisions of charges of the batch, each pending again.
+    async fn revise(
+        &self,
+        merchant: MerchantId,
+        id: i64,
+        descricao: Option<&str>,
+        items: Vec<(Txid, Vec<u8>)>,
+    ) -> Result<LoteSubmitted, StoreError>;
+    /// Up to `limit` pending items, oldest first.
+    async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
+    /// An item's outcome (its sealed request dropped); false if it was no longer pending.
+    async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError>;
+    async fn get(&self, merchant: MerchantId, id: i64) -> Result<Option<Lote>, StoreError>;
+    async fn list(
+        &self,
+        merchant: MerchantId,
+        inicio: DateTime<Utc>,
+        fim: DateTime<Utc>,
+        pagina: u32,
+        itens_por_pagina: u32,
+    ) -> Result<Page<Lote>, StoreError>;
+}

@@ -26,7 +26,7 @@ fn not_found() -> ApiError {
     ApiError::new(ProblemKind::CobVNaoEncontrada, "No charge with a due date with this txid.")
 }
 
-fn map_error(e: DueChargeError) -> ApiError {
+pub(crate) fn map_error(e: DueChargeError) -> ApiError {
     match e {
         DueChargeError::KeyNotOwned => invalid(vec![("cobv.chave", "the key does not belong to this receiver's account")]),
         DueChargeError::ReceiverMissing => invalid(vec![(

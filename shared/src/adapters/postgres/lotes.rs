@@ -1,0 +1,281 @@
+//! Batches of charges with a due date (`/lotecobv`) on Postgres: the batch, its items and
+//! their sealed requests until the worker has processed them.
+
+use super::store_error;
+use crate::domain::ids::Txid;
+use crate::domain::merchant::MerchantId;
+use crate::ports::{Lote, LoteItem, LoteOperation, LoteStore, LoteSubmitted, Page, PendingItem, StoreError};
+use anyhow::{anyhow, Context};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+pub struct PgLoteStore {
+    pool: PgPool,
+}
+
+impl PgLoteStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn unexpected(e: anyhow::Error) -> StoreError {
+    StoreError::Unexpected(e)
+}
+
+#[async_trait]
+impl LoteStore for PgLoteStore {
+    async fn submit(
+        &self,
+        merchant: MerchantId,
+        id: i64,
+        descricao: &str,
+        fingerprint: [u8; 32],
+        items: Vec<(Txid, Vec<u8>)>,
+    ) -> Result<LoteSubmitted, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let inserted = sqlx::query_scalar!(
+            r#"INSERT INTO lotes_cobv (merchant_id, id, descricao, request_hash) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (merchant_id, id) DO NOTHING RETURNING id"#,
+            merchant.0,
+            id,
+            descricao,
+            &fingerprint[..]
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if inserted.is_none() {
+            let hash = sqlx::query_scalar!(
+                "SELECT request_hash FROM lotes_cobv WHERE merchant_id = $1 AND id = $2",
+                merchant.0,
+                id
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            return Ok(if hash == fingerprint { LoteSubmitted::Replay } else { LoteSubmitted::IdInUse });
+        }
+        let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
+        // A charge of the batch must not exist yet, nor be pending in another batch.
+        let taken = sqlx::query_scalar!(
+            r#"SELECT t AS "t!" FROM unnest($2::text[]) t
+                WHERE EXISTS (SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = t)
+                   OR EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = t)
+                LIMIT 1"#,
+            merchant.0,
+            &txids
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if let Some(t) = taken {
+            return Ok(LoteSubmitted::TxidTaken(t));
+        }
+        let positions: Vec<i32> = (0..items.len()).map(|i| i32::try_from(i).unwrap_or(i32::MAX)).collect();
+        let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
+        sqlx::query!(
+            r#"INSERT INTO lote_cobv_items (merchant_id, lote_id, txid, position, operation, request_enc)
+               SELECT $1, $2, t, p, 'create', r FROM unnest($3::text[], $4::int[], $5::bytea[]) AS u(t, p, r)"#,
+            merchant.0,
+            id,
+            &txids,
+            &positions,
+            &requests
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(LoteSubmitted::Accepted)
+    }
+
+    async fn revise(
+        &self,
+        merchant: MerchantId,
+        id: i64,
+        descricao: Option<&str>,
+        items: Vec<(Txid, Vec<u8>)>,
+    ) -> Result<LoteSubmitted, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let found = sqlx::query_scalar!(
+            "SELECT id FROM lotes_cobv WHERE merchant_id = $1 AND id = $2 FOR UPDATE",
+            merchant.0,
+            id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if found.is_none() {
+            return Ok(LoteSubmitted::NotFound);
+        }
+        let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
+        let stranger = sqlx::query_scalar!(
+            r#"SELECT t AS "t!" FROM unnest($3::text[]) t
+                WHERE NOT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t)
+                LIMIT 1"#,
+            merchant.0,
+            id,
+            &txids
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if let Some(t) = stranger {
+            return Ok(LoteSubmitted::NotInBatch(t));
+        }
+        if let Some(d) = descricao {
+            sqlx::query!("UPDATE lotes_cobv SET descricao = $3 WHERE merchant_id = $1 AND id = $2", merchant.0, id, d)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
+        sqlx::query!(
+            r#"UPDATE lote_cobv_items i
+                  SET operation = 'revise', status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL,
+                      updated_at = now()
+                 FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
+                WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = u.t"#,
+            merchant.0,
+            id,
+            &txids,
+            &requests
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(LoteSubmitted::Accepted)
+    }
+
+    async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT merchant_id, lote_id, txid, operation, request_enc AS "request_enc!"
+                 FROM lote_cobv_items WHERE status = 'EM_PROCESSAMENTO'
+                ORDER BY created_at, merchant_id, lote_id, position
+                LIMIT $1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PendingItem {
+                    merchant: MerchantId(r.merchant_id),
+                    lote_id: r.lote_id,
+                    txid: Txid::parse(&r.txid).context("stored txid").map_err(unexpected)?,
+                    operation: if r.operation == "revise" { LoteOperation::Revise } else { LoteOperation::Create },
+                    request_enc: r.request_enc,
+                })
+            })
+            .collect()
+    }
+
+    async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError> {
+        let status = if problema.is_some() { "NEGADA" } else { "CRIADA" };
+        let done = sqlx::query!(
+            r#"UPDATE lote_cobv_items SET status = $4, problema = $5, request_enc = NULL, updated_at = now()
+                WHERE merchant_id = $1 AND lote_id = $2 AND txid = $3 AND status = 'EM_PROCESSAMENTO'"#,
+            item.merchant.0,
+            item.lote_id,
+            item.txid.as_str(),
+            status,
+            problema
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get(&self, merchant: MerchantId, id: i64) -> Result<Option<Lote>, StoreError> {
+        let lote = sqlx::query!(
+            "SELECT id, descricao, created_at FROM lotes_cobv WHERE merchant_id = $1 AND id = $2",
+            merchant.0,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some(lote) = lote else { return Ok(None) };
+        let items = self.items(merchant, &[lote.id]).await?.into_iter().map(|(_, i)| i).collect();
+        Ok(Some(Lote { id: lote.id, descricao: lote.descricao, criacao: lote.created_at, items }))
+    }
+
+    async fn list(
+        &self,
+        merchant: MerchantId,
+        inicio: DateTime<Utc>,
+        fim: DateTime<Utc>,
+        pagina: u32,
+        itens_por_pagina: u32,
+    ) -> Result<Page<Lote>, StoreError> {
+        let limit = i64::from(itens_por_pagina);
+        let offset = i64::from(pagina) * limit;
+        let rows = sqlx::query!(
+            r#"SELECT id, descricao, created_at FROM lotes_cobv
+                WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3
+                ORDER BY created_at, id LIMIT $4 OFFSET $5"#,
+            merchant.0,
+            inicio,
+            fim,
+            limit,
+            offset
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let total = if let Some(total) = super::total_from_page(rows.len(), limit, offset) {
+            total
+        } else {
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM lotes_cobv WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3"#,
+                merchant.0,
+                inicio,
+                fim
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?
+        };
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut by_lote: std::collections::HashMap<i64, Vec<LoteItem>> = std::collections::HashMap::new();
+        for (lote, item) in self.items(merchant, &ids).await? {
+            by_lote.entry(lote).or_default().push(item);
+        }
+        let lotes = rows
+            .into_iter()
+            .map(|r| Lote {
+                items: by_lote.remove(&r.id).unwrap_or_default(),
+                id: r.id,
+                descricao: r.descricao,
+                criacao: r.created_at,
+            })
+            .collect();
+        Ok(Page { items: lotes, total: u64::try_from(total).unwrap_or(0) })
+    }
+}
+
+impl PgLoteStore {
+    /// The items of these batches with their batch ids, each batch's in its order.
+    async fn items(&self, merchant: MerchantId, lotes: &[i64]) -> Result<Vec<(i64, LoteItem)>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT lote_id, txid, status, problema, created_at FROM lote_cobv_items
+                WHERE merchant_id = $1 AND lote_id = ANY($2) ORDER BY lote_id, position"#,
+            merchant.0,
+            lotes
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let txid = Txid::parse(&r.txid).map_err(|_| unexpected(anyhow!("a stored batch txid")))?;
+            out.push((r.lote_id, LoteItem { txid, status: r.status, problema: r.problema, criacao: r.created_at }));
+        }
+        Ok(out)
+    }
+}

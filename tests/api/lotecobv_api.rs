@@ -1,0 +1,133 @@
+//! End-to-end: batches of charges with a due date (`/lotecobv`): accepted at once, each
+//! charge then created or refused on its own by the worker, revised in a batch too.
+
+use crate::cobv_api::{school, tuesday_morning, tuition};
+use crate::common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+/// Runs the batch worker until nothing is pending, as the scheduled function does.
+async fn work_off(app: &TestApp) -> usize {
+    let mut total = 0;
+    loop {
+        let pass = tucano_shared::handlers::lotecobv::process_pending(&app.state, 200);
+        let done = tucano_shared::app::key_policy::within(tucano_shared::routes::job_keys("lotecobv_worker"), pass)
+            .await
+            .unwrap();
+        if done == 0 {
+            return total;
+        }
+        total += done;
+    }
+}
+
+fn statuses(lote: &Value) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in lote["cobsv"].as_array().unwrap() {
+        *out.entry(item["status"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    out
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_thousand_charge_batch_is_accepted_at_once_and_each_charge_created_or_refused_on_its_own(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    // Every hundredth charge is due before today: refused, without holding up the others.
+    let cobsv: Vec<Value> = (0..1000)
+        .map(|n| {
+            let mut item = tuition("100.00");
+            if n % 100 == 7 {
+                item["calendario"]["dataDeVencimento"] = json!("2026-08-01");
+            }
+            item["txid"] = json!(txid(1000 + n));
+            item
+        })
+        .collect();
+    let batch = json!({"descricao": "Mensalidades de setembro", "cobsv": cobsv});
+    let res = app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch).send().await.unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let (_, _, pending) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&pending), [("EM_PROCESSAMENTO".to_owned(), 1000)].into());
+    assert_eq!(app.count("charges").await, 0, "nothing is created inside the request");
+
+    assert_eq!(work_off(&app).await, 1000);
+    let (status, _, done) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(status, 200);
+    assert_eq!(done["descricao"], "Mensalidades de setembro");
+    assert_eq!(statuses(&done), [("CRIADA".to_owned(), 990), ("NEGADA".to_owned(), 10)].into());
+    let refused = done["cobsv"].as_array().unwrap().iter().find(|i| i["status"] == "NEGADA").unwrap();
+    assert_eq!(refused["txid"], txid(1007));
+    assert_eq!(refused["problema"]["type"], format!("{BACEN_ERROR}CobVOperacaoInvalida"));
+    assert_eq!(refused["problema"]["violacoes"][0]["propriedade"], "cobv.calendario.dataDeVencimento");
+    assert_eq!(app.count("charges").await, 990);
+    assert_eq!(
+        app.count("lote_cobv_items WHERE request_enc IS NOT NULL").await,
+        0,
+        "no sealed request outlives its processing"
+    );
+
+    // The same batch again changes nothing; another under its id, or one that repeats a
+    // charge, is refused.
+    let res = app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(work_off(&app).await, 0);
+    let mut other = batch.clone();
+    other["descricao"] = json!("Outra");
+    let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&other)).await;
+    assert_eq!((status, p["type"].as_str()), (400, Some(&*format!("{BACEN_ERROR}LoteCobVOperacaoInvalida"))));
+    let mut again = tuition("1.00");
+    again["txid"] = json!(txid(1000));
+    let (status, _, p) =
+        call(app.request(Method::PUT, "/v2/lotecobv/2", &m).json(&json!({"descricao": "x", "cobsv": [again]}))).await;
+    assert_eq!(status, 400, "{p}");
+
+    // Revised in a batch: only charges of the batch.
+    let revision = json!({"cobsv": [{"txid": txid(1000), "valor": {"original": "150.00"}}]});
+    let res = app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, revised) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1000)), &m)).await;
+    assert_eq!((revised["revisao"].as_i64(), revised["valor"]["original"].as_str()), (Some(1), Some("150.00")));
+    let stranger = json!({"cobsv": [{"txid": txid(5000), "valor": {"original": "1.00"}}]});
+    let (status, _, _) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&stranger)).await;
+    assert_eq!(status, 400);
+
+    let (_, _, list) =
+        call(app.request(Method::GET, "/v2/lotecobv?inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z", &m)).await;
+    assert_eq!(list["lotes"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["lotes"][0]["cobsv"].as_array().unwrap().len(), 1000);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let item = |t: &str| {
+        let mut i = tuition("1.00");
+        i["txid"] = json!(t);
+        i
+    };
+    let too_many: Vec<Value> = (0..1001).map(|n| item(&txid(n))).collect();
+    for (path, body, prop) in [
+        ("/v2/lotecobv/1", json!({"cobsv": [item(&txid(1))]}), "loteCobV.descricao"),
+        ("/v2/lotecobv/1", json!({"descricao": "x", "cobsv": []}), "loteCobV.cobsv"),
+        ("/v2/lotecobv/1", json!({"descricao": "x", "cobsv": too_many}), "loteCobV.cobsv"),
+        (
+            "/v2/lotecobv/1",
+            json!({"descricao": "x", "cobsv": [item(&txid(1)), item(&txid(1))]}),
+            "loteCobV.cobsv[1].txid",
+        ),
+        ("/v2/lotecobv/1", json!({"descricao": "x", "cobsv": [item("curto")]}), "loteCobV.cobsv[0].txid"),
+        ("/v2/lotecobv/abc", json!({"descricao": "x", "cobsv": [item(&txid(1))]}), "id"),
+    ] {
+        let (status, _, p) = call(app.request(Method::PUT, path, &m).json(&body)).await;
+        assert_eq!(status, 400, "{prop}: {p}");
+        assert_eq!(p["type"], format!("{BACEN_ERROR}LoteCobVOperacaoInvalida"), "{prop}");
+        assert_eq!(p["violacoes"][0]["propriedade"], prop, "{p}");
+    }
+    assert_eq!(app.count("lotes_cobv").await, 0);
+    let (status, _, p) = call(app.request(Method::GET, "/v2/lotecobv/9", &m)).await;
+    assert_eq!((status, p["type"].as_str()), (404, Some(&*format!("{BACEN_ERROR}LoteCobVNaoEncontrado"))));
+}
