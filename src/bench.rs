@@ -456,6 +456,7 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
                 devedor: None,
                 status: None,
                 location_presente: None,
+                lote: None,
                 pagina: 0,
                 itens_por_pagina: 10,
             };

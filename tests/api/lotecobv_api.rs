@@ -94,6 +94,20 @@ async fn a_thousand_charge_batch_is_accepted_at_once_and_each_charge_created_or_
     let (status, _, _) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&stranger)).await;
     assert_eq!(status, 400);
 
+    // The batch's charges among the others.
+    let (status, _, p) =
+        call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(9000)), &m).json(&tuition("50.00"))).await;
+    assert_eq!(status, 201, "{p}");
+    let range = "inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z";
+    let (_, _, of_batch) =
+        call(app.request(Method::GET, &format!("/v2/cobv?{range}&loteCobVId=1&paginacao.itensPorPagina=1"), &m)).await;
+    assert_eq!(of_batch["parametros"]["paginacao"]["quantidadeTotalDeItens"], 990, "{of_batch}");
+    assert_eq!(of_batch["parametros"]["loteCobVId"], 1);
+    let (_, _, all) = call(app.request(Method::GET, &format!("/v2/cobv?{range}&paginacao.itensPorPagina=1"), &m)).await;
+    assert_eq!(all["parametros"]["paginacao"]["quantidadeTotalDeItens"], 991);
+    let (status, _, _) = call(app.request(Method::GET, &format!("/v2/cobv?{range}&loteCobVId=x"), &m)).await;
+    assert_eq!(status, 400);
+
     let (_, _, list) =
         call(app.request(Method::GET, "/v2/lotecobv?inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z", &m)).await;
     assert_eq!(list["lotes"].as_array().unwrap().len(), 1, "{list}");

@@ -219,7 +219,8 @@ impl<'a> CobsVConsultadas<'a> {
             parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total))
                 .document(q.devedor.as_ref())
                 .filter("status", q.status.map(|s| s.as_str()))
-                .filter("locationPresente", q.location_presente),
+                .filter("locationPresente", q.location_presente)
+                .filter("loteCobVId", q.lote),
             cobs: p.items.iter().map(|c| CobV::of(c, RecebedorView::of(m, r))).collect(),
         }
     }

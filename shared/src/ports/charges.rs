@@ -123,6 +123,8 @@ pub struct ChargeQuery {
     pub devedor: Option<Document>,
     pub status: Option<ChargeStatus>,
     pub location_presente: Option<bool>,
+    /// Only the charges of this batch (`GET /cobv?loteCobVId=`).
+    pub lote: Option<i64>,
     pub pagina: u32,
     pub itens_por_pagina: u32,
 }

@@ -543,6 +543,8 @@ impl DueChargeStore for PgDueChargeStore {
                   AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
                   AND ($5::text IS NULL OR c.status = $5)
                   AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
+                  AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
+                        WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid))
                 ORDER BY c.created_at, c.id
                 LIMIT $7 OFFSET $8"#,
             merchant.0,
@@ -552,7 +554,8 @@ impl DueChargeStore for PgDueChargeStore {
             status,
             q.location_presente,
             limit,
-            offset
+            offset,
+            q.lote
         )
         .fetch_all(&self.pool)
         .await
@@ -565,13 +568,16 @@ impl DueChargeStore for PgDueChargeStore {
                     WHERE c.merchant_id = $1 AND c.kind = 'cobv' AND c.created_at >= $2 AND c.created_at <= $3
                       AND ($4::bytea IS NULL OR c.devedor_doc_index = $4)
                       AND ($5::text IS NULL OR c.status = $5)
-                      AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)"#,
+                      AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
+                      AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
+                            WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid))"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
                 doc_index,
                 status,
                 q.location_presente,
+                q.lote,
             )
             .fetch_one(&self.pool)
             .await

@@ -227,6 +227,7 @@ pub(crate) fn charge_query_fields(q: &mut QueryParams) -> Option<ChargeQuery> {
         devedor,
         status,
         location_presente,
+        lote: None,
         pagina,
         itens_por_pagina,
     })

@@ -12,6 +12,7 @@ use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response};
+use crate::ports::ChargeQuery;
 use http::StatusCode;
 
 fn invalid(violations: Vec<(&str, &str)>) -> ApiError {
@@ -118,6 +119,9 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticated(req)?;
     let mut q = QueryParams::new(req.uri().query());
     let query = crate::handlers::cob::input::charge_query_fields(&mut q);
+    let lote =
+        q.parse("loteCobVId", "must be a batch id (a positive integer)", |s| s.parse::<i64>().ok().filter(|n| *n > 0));
+    let query = query.map(|query| ChargeQuery { lote, ..query });
     let query = q.finish(query, ProblemKind::CobVConsultaInvalida, QUERY_DETAIL)?;
     let (page, receiver) = due_charges::list(state, &merchant, &query).await.map_err(map_error)?;
     Ok(json(StatusCode::OK, &CobsVConsultadas::of(&query, &page, &merchant, &receiver)))
