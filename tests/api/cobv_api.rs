@@ -266,6 +266,15 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     assert!(Amount::parse(&expected).unwrap() > Amount::parse("204.00").unwrap(), "2% fine and 3 days: {expected}");
     app.eventually(&m, &format!("/v2/cobv/{}", txid(2)), |c| c["status"] == "CONCLUIDA").await;
 
+    // On the due date, without a discount: the original.
+    let mut plain = body("300.00");
+    plain["valor"].as_object_mut().unwrap().remove("desconto");
+    let (status, _, on_time) = call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(5)), &m).json(&plain)).await;
+    assert_eq!(status, 201, "{on_time}");
+    let paid = app.pay(json!({"pixCopiaECola": on_time["pixCopiaECola"], "dataPagamento": due.to_string()})).await;
+    assert_eq!(paid["valor"], "300.00");
+    app.eventually(&m, &format!("/v2/cobv/{}", txid(5)), |c| c["status"] == "CONCLUIDA").await;
+
     // After its validity the payer's side cannot even read what is due.
     let expired = create(3, "300.00").await;
     let after = due + chrono::Duration::days(31);
@@ -291,8 +300,32 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     assert_eq!(still["status"], "ATIVA");
 
     let events = app.events(&m, "cobv.concluida").await;
-    assert_eq!(events.len(), 2, "{events:?}");
-    let total = Amount::parse("95.00").unwrap().centavos() + Amount::parse(&expected).unwrap().centavos() + 100;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let total =
+        Amount::parse("95.00").unwrap().centavos() + Amount::parse(&expected).unwrap().centavos() + 30_000 + 100;
     assert_eq!(app.saldo(&m).await.0, Amount::from_centavos(total).unwrap().to_string());
     app.assert_ledger_ok().await;
+}
+
+/// A location made for a charge with a due date (`POST /loc` with `tipoCob: cobv`) serves
+/// the one that names it, and only such a charge.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_cobv_location_serves_the_charge_with_a_due_date_that_names_it(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let (_, _, loc) = call(app.request(Method::POST, "/v2/loc", &m).json(&json!({"tipoCob": "cobv"}))).await;
+    let mut body = tuition("100.00");
+    body["loc"] = json!({"id": loc["id"]});
+    let (status, _, cobv) = call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&body)).await;
+    assert_eq!(status, 201, "{cobv}");
+    assert_eq!((cobv["loc"]["id"].clone(), cobv["location"].clone()), (loc["id"].clone(), loc["location"].clone()));
+    let (_, linked) = (0, call(app.request(Method::GET, &format!("/v2/loc/{}", loc["id"]), &m)).await.2);
+    assert_eq!(linked["txid"], txid(1));
+    let (status, payload) = payload(&app, &cobv, "?DPP=2026-09-10").await;
+    assert_eq!((status, payload["txid"].as_str()), (200, Some(&*txid(1))));
+    // An immediate charge cannot take it.
+    let mut cob = charge_body(KEY, "1.00");
+    cob["loc"] = json!({"id": loc["id"]});
+    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(2)), &m).json(&cob)).await;
+    assert_eq!(status, 400);
 }
