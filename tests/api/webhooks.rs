@@ -607,3 +607,40 @@ async fn an_endpoint_row_that_does_not_read_back_whole_is_a_fault_not_an_empty_f
     assert!(problem["correlationId"].is_string(), "{problem}");
     assert!(!problem.to_string().contains("disabled"), "no internals in the answer: {problem}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_paid_charge_with_a_due_date_reaches_the_api_pix_callback_and_its_event(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Escola", KEY).await;
+    let receiver_details =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver_details).await.unwrap());
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    let (status, _, hook) = call(
+        app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m)
+            .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{hook}");
+    subscribe(&app, &m, &format!("{}/eventos", receiver.url), Some(json!(["cobv.concluida"]))).await;
+
+    let today = tucano_shared::domain::cobv::calendar::brasilia_date(chrono::Utc::now());
+    let mut body = crate::cobv_api::tuition("80.00");
+    body["chave"] = json!(KEY);
+    body["calendario"]["dataDeVencimento"] = json!((today + chrono::Duration::days(10)).to_string());
+    body["valor"].as_object_mut().unwrap().remove("desconto");
+    let (status, _, cobv) = call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&body)).await;
+    assert_eq!(status, 201, "{cobv}");
+    let paid = app.pay(json!({"pixCopiaECola": cobv["pixCopiaECola"]})).await;
+    assert_eq!(paid["valor"], "80.00");
+
+    dispatch_until(&app, &receiver, |r| r.len() >= 2).await;
+    let got = receiver.received();
+    let callback = got.iter().find(|r| r.path == "/bacen/pix").expect("the API Pix callback");
+    assert_eq!(callback.json()["pix"][0]["txid"], txid(1));
+    assert_eq!(callback.json()["pix"][0]["valor"], "80.00");
+    let event = got.iter().find(|r| r.path == "/eventos").expect("the event webhook");
+    assert_eq!(event.json()["type"], "cobv.concluida");
+    assert_eq!(event.json()["data"]["txid"], txid(1));
+}
