@@ -316,6 +316,10 @@ def build():
             # Ten at a time keeps the pool of database connections small.
             f["reservedConcurrency"] = 10
             extra = [QUEUE_RECEIVE, IDEMPOTENCY_KEY]
+        elif fn == "lotecobv_worker":
+            # Most of a minute per run, one run at a time (every minute).
+            f["timeout"] = 60
+            f["reservedConcurrency"] = 1
         elif fn == "reconciler":
             f["timeout"] = 55
             f["reservedConcurrency"] = 1

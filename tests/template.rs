@@ -842,3 +842,12 @@ fn every_stack_stays_within_cloudformation_limits_and_its_template_is_where_the_
     }
     assert!(nested.len() >= 5, "the routes are spread over their families");
 }
+
+#[test]
+fn the_batch_worker_runs_most_of_a_minute_one_at_a_time() {
+    // With the default 10 s timeout it would stop before its first pass.
+    let Some(t) = template() else { return };
+    let worker = function_named(&t, "lotecobv_worker");
+    assert!(worker["Properties"]["Timeout"].as_u64().unwrap() >= 30, "{}", worker["Properties"]["Timeout"]);
+    assert_eq!(worker["Properties"]["ReservedConcurrentExecutions"], 1);
+}

@@ -70,7 +70,10 @@ pub async fn lotecobv_worker() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(10));
         let mut total = 0;
-        while Instant::now() < stop_at {
+        // At least one pass, however short the run.
+        let mut first = true;
+        while first || Instant::now() < stop_at {
+            first = false;
             state.keep_db_auth_fresh().await?;
             let pass = tucano_shared::handlers::lotecobv::process_pending(state, 100);
             let done = within(job_keys("lotecobv_worker"), pass).await?;

@@ -98,7 +98,7 @@ async fn a_charge_with_a_due_date_is_created_priced_by_payment_date_revised_list
     let (_, today) = payload(&app, &cobv, "").await;
     assert_eq!(today["valor"]["final"], "95.00", "no DPP: today, 1 September");
     for (query, prop) in
-        [("?DPP=2026-08-31", "DPP"), ("?DPP=2026-10-11", "DPP"), ("?DPP=10/09/2026", "DPP"), ("?codMun=123", "codMun")]
+        [("?DPP=2026-08-31", "DPP"), ("?DPP=2026-10-14", "DPP"), ("?DPP=10/09/2026", "DPP"), ("?codMun=123", "codMun")]
     {
         let (status, problem) = payload(&app, &cobv, query).await;
         assert_eq!(status, 400, "{query}");
@@ -277,7 +277,7 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
 
     // After its validity the payer's side cannot even read what is due.
     let expired = create(3, "300.00").await;
-    let after = due + chrono::Duration::days(31);
+    let after = price("300.00").last_day() + chrono::Duration::days(1);
     let res = reqwest::Client::new()
         .post(format!("{}/pagamentos", app.rail.as_ref().unwrap().url))
         .json(&json!({"pixCopiaECola": expired["pixCopiaECola"], "dataPagamento": after.to_string()}))

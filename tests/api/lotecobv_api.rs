@@ -145,3 +145,37 @@ async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
     let (status, _, p) = call(app.request(Method::GET, "/v2/lotecobv/9", &m)).await;
     assert_eq!((status, p["type"].as_str()), (404, Some(&*format!("{BACEN_ERROR}LoteCobVNaoEncontrado"))));
 }
+
+/// A revision that lands while the worker holds the item's older request wins: the stale
+/// outcome is not recorded and the item is processed again with the revision.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_revision_during_processing_is_not_lost(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let mut item = tuition("100.00");
+    item["txid"] = json!(txid(1));
+    let res = app
+        .request(Method::PUT, "/v2/lotecobv/1", &m)
+        .json(&json!({"descricao": "x", "cobsv": [item]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let taken = app.state.lotes.pending(10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+
+    // The merchant revises the pending charge's request before the worker records its outcome.
+    let mut revised = tuition("120.00");
+    revised["txid"] = json!(txid(1));
+    let res = app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&json!({"cobsv": [revised]})).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    assert!(!app.state.lotes.finish(&taken[0], None).await.unwrap(), "a stale outcome is not recorded");
+
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!(
+        (cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()),
+        (Some("120.00"), Some(0)),
+        "created from the revision"
+    );
+}

@@ -524,8 +524,10 @@ mod tests {
         assert_eq!(assess(due, amount("102.00"), at("2026-09-11T16:00:00Z")), None);
         // 23:30 UTC on the 10th is still the 10th in Brasília.
         assert_eq!(assess(due, amount("100.00"), at("2026-09-11T02:30:00Z")), None);
-        // After 10 October it cannot be paid.
-        assert_eq!(assess(due, amount("102.00"), at("2026-10-11T16:00:00Z")), Some(Alert::ExpiredCharge));
+        // 10 September + 30 days is Saturday 10 October, which runs past Monday 12th (a
+        // holiday) to Tuesday 13th: the 14th is too late.
+        assert_eq!(assess(due, amount("102.00"), at("2026-10-13T16:00:00Z")), None);
+        assert_eq!(assess(due, amount("102.00"), at("2026-10-14T16:00:00Z")), Some(Alert::ExpiredCharge));
 
         let mut pix = incoming(Some(c.txid.as_str()), "102.00");
         pix.horario = at("2026-09-11T16:00:00Z");

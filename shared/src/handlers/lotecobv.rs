@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 /// At most this many charges in one batch.
 pub const MAX_ITEMS: usize = 1_000;
 
+/// At most this many batches in a page of `GET /lotecobv` (each may list 1,000 charges).
+pub const MAX_BATCHES_PER_PAGE: u32 = 10;
+
 const DETAIL: &str = "The batch request does not follow the schema or is semantically wrong.";
 
 fn invalid(propriedade: impl Into<String>, razao: impl Into<String>) -> ApiError {
@@ -169,6 +172,8 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let mut q = QueryParams::new(req.uri().query());
     let interval = q.interval();
     let (pagina, itens_por_pagina) = q.pagination();
+    // A batch carries up to 1,000 charges: a page holds at most ten batches.
+    let itens_por_pagina = itens_por_pagina.min(MAX_BATCHES_PER_PAGE);
     let (inicio, fim) = q.finish(
         interval,
         ProblemKind::LoteCobVConsultaInvalida,
@@ -182,17 +187,19 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
 
 /// The worker: up to `limit` pending items, each created or revised as its own
 /// `PUT`/`PATCH /cobv/{txid}` would be, and marked `CRIADA` or `NEGADA` with that problem.
-/// Returns how many it finished. A failure of the store or the cipher stops the pass (the
-/// item stays pending for the next one).
+/// Returns how many it finished. An item that meets a fault (the store, the cipher) stays
+/// pending for the next pass.
 pub async fn process_pending(state: &AppState, limit: i64) -> Result<usize, crate::ports::StoreError> {
     let mut done = 0;
     for item in state.lotes.pending(limit).await? {
         let problema = match process(state, &item).await {
             Ok(()) => None,
             Err(e) if e.kind.status().is_client_error() => Some(e.to_problem()),
+            // A fault (the store, the cipher): the item stays pending for a later pass, and
+            // the others go on (one stuck item never holds up every batch).
             Err(e) => {
                 tracing::warn!(lote = item.lote_id, kind = ?e.kind, "a batch item could not be processed yet");
-                return Ok(done);
+                continue;
             }
         };
         if state.lotes.finish(&item, problema.as_ref()).await? {

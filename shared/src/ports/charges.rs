@@ -233,6 +233,8 @@ pub struct PendingItem {
     pub txid: Txid,
     pub operation: LoteOperation,
     pub request_enc: Vec<u8>,
+    /// Bumped by each revision: an outcome counts only for the version processed.
+    pub version: i32,
 }
 
 /// What submitting a batch did.

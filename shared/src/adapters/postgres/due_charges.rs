@@ -544,7 +544,7 @@ impl DueChargeStore for PgDueChargeStore {
                   AND ($5::text IS NULL OR c.status = $5)
                   AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                   AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
-                        WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid))
+                        WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid AND i.status = 'CRIADA'))
                 ORDER BY c.created_at, c.id
                 LIMIT $7 OFFSET $8"#,
             merchant.0,
@@ -570,7 +570,7 @@ impl DueChargeStore for PgDueChargeStore {
                       AND ($5::text IS NULL OR c.status = $5)
                       AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                       AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
-                            WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid))"#,
+                            WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid AND i.status = 'CRIADA'))"#,
                 merchant.0,
                 q.inicio,
                 q.fim,

@@ -75,7 +75,7 @@ impl LoteStore for PgLoteStore {
         }
         let positions: Vec<i32> = (0..items.len()).map(|i| i32::try_from(i).unwrap_or(i32::MAX)).collect();
         let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
-        sqlx::query!(
+        let inserted = sqlx::query!(
             r#"INSERT INTO lote_cobv_items (merchant_id, lote_id, txid, position, operation, request_enc)
                SELECT $1, $2, t, p, 'create', r FROM unnest($3::text[], $4::int[], $5::bytea[]) AS u(t, p, r)"#,
             merchant.0,
@@ -85,8 +85,14 @@ impl LoteStore for PgLoteStore {
             &requests
         )
         .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        .await;
+        match inserted {
+            // Another batch took one of these charges meanwhile (one batch per charge).
+            Err(sqlx::Error::Database(d)) if d.constraint() == Some("lote_cobv_items_one_batch_per_charge") => {
+                return Ok(LoteSubmitted::TxidTaken("(submitted concurrently by another batch)".into()))
+            }
+            other => other.map_err(store_error)?,
+        };
         tx.commit().await.map_err(store_error)?;
         Ok(LoteSubmitted::Accepted)
     }
@@ -134,7 +140,8 @@ impl LoteStore for PgLoteStore {
         let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
         sqlx::query!(
             r#"UPDATE lote_cobv_items i
-                  SET operation = 'revise', status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL,
+                  SET operation = CASE WHEN i.status = 'CRIADA' THEN 'revise' ELSE i.operation END,
+                      status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
                       updated_at = now()
                  FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
                 WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = u.t"#,
@@ -152,7 +159,7 @@ impl LoteStore for PgLoteStore {
 
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError> {
         let rows = sqlx::query!(
-            r#"SELECT merchant_id, lote_id, txid, operation, request_enc AS "request_enc!"
+            r#"SELECT merchant_id, lote_id, txid, operation, request_enc AS "request_enc!", version
                  FROM lote_cobv_items WHERE status = 'EM_PROCESSAMENTO'
                 ORDER BY created_at, merchant_id, lote_id, position
                 LIMIT $1"#,
@@ -169,6 +176,7 @@ impl LoteStore for PgLoteStore {
                     txid: Txid::parse(&r.txid).context("stored txid").map_err(unexpected)?,
                     operation: if r.operation == "revise" { LoteOperation::Revise } else { LoteOperation::Create },
                     request_enc: r.request_enc,
+                    version: r.version,
                 })
             })
             .collect()
@@ -178,12 +186,14 @@ impl LoteStore for PgLoteStore {
         let status = if problema.is_some() { "NEGADA" } else { "CRIADA" };
         let done = sqlx::query!(
             r#"UPDATE lote_cobv_items SET status = $4, problema = $5, request_enc = NULL, updated_at = now()
-                WHERE merchant_id = $1 AND lote_id = $2 AND txid = $3 AND status = 'EM_PROCESSAMENTO'"#,
+                WHERE merchant_id = $1 AND lote_id = $2 AND txid = $3 AND status = 'EM_PROCESSAMENTO'
+                  AND version = $6"#,
             item.merchant.0,
             item.lote_id,
             item.txid.as_str(),
             status,
-            problema
+            problema,
+            item.version
         )
         .execute(&self.pool)
         .await

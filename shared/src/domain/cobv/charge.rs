@@ -12,6 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// Days a charge stays payable after its due date unless it says (Bacen default).
 pub const DEFAULT_VALIDADE_APOS_VENCIMENTO: u32 = 30;
 
+/// A due date at most this far ahead (day counts stay bounded per request).
+pub const MAX_DAYS_AHEAD: i64 = 3_660;
+
 /// How a devedor is reached beyond its document and name: personal data, sealed at rest
 /// like the document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,6 +60,16 @@ impl DueTerms {
         let p = &self.price;
         if p.vencimento < today {
             out.push(("cobv.calendario.dataDeVencimento", "is before the charge's creation date"));
+        }
+        if p.vencimento > today + chrono::Duration::days(MAX_DAYS_AHEAD) {
+            out.push(("cobv.calendario.dataDeVencimento", "is more than ten years ahead"));
+        }
+        let over_100 = |pct: i64| pct > 10_000;
+        if matches!(p.multa, Some(super::due::Multa::Percent(pct)) if over_100(pct.0)) {
+            out.push(("cobv.valor.multa", "a percentage is over 100%"));
+        }
+        if matches!(p.juros, Some(super::due::Juros::Rate(pct, _, _)) if over_100(pct.0)) {
+            out.push(("cobv.valor.juros", "a percentage is over 100%"));
         }
         let original = p.original.centavos();
         let rebate_too_big = match p.abatimento {
@@ -275,6 +288,18 @@ mod tests {
             terms().violations(day("2027-01-01")),
             [("cobv.calendario.dataDeVencimento", "is before the charge's creation date")]
         );
+    }
+
+    #[test]
+    fn a_due_date_years_ahead_or_a_rate_over_100_percent_is_refused() {
+        let mut t = terms();
+        t.price.vencimento = day("2037-12-31");
+        assert_eq!(t.violations(day("2026-12-03"))[0].1, "is more than ten years ahead");
+        let mut t = terms();
+        t.price.multa = Some(crate::domain::cobv::Multa::Percent(Percent(10_001)));
+        t.price.juros = Some(Juros::Rate(Percent(20_000), crate::domain::cobv::Period::Year, Days::Calendar));
+        let props: Vec<_> = t.violations(day("2026-12-03")).into_iter().map(|v| v.0).collect();
+        assert_eq!(props, ["cobv.valor.multa", "cobv.valor.juros"]);
     }
 
     #[test]

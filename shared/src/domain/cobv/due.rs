@@ -10,7 +10,8 @@
 //!      to three dates, or per day of anticipation).
 //!
 //! Final = original − rebate − discount + fine + interest, never below zero (a discount
-//! never takes more than what the rebate leaves).
+//! never takes more than what the rebate leaves). A due date or a discount date that is not
+//! a business day runs to the next one; so does the last payable day.
 //!
 //! Percentages are of the original less the rebate (the manual's `Vo − Va`) except the
 //! rebate's own, of the original. Interest at a rate per month or year divides by 30 or
@@ -243,9 +244,11 @@ fn amount(c: i64) -> Amount {
 }
 
 impl PriceTerms {
-    /// The last day it can be paid.
+    /// The last day it can be paid: the due date moved to a business day, the validity
+    /// added, and that moved to a business day too (Bacen's `validadeAposVencimento`).
     pub fn last_day(&self) -> NaiveDate {
-        self.vencimento + chrono::Duration::days(i64::from(self.validade_apos_vencimento))
+        let due = calendar::business_day_on_or_after(self.vencimento);
+        calendar::business_day_on_or_after(due + chrono::Duration::days(i64::from(self.validade_apos_vencimento)))
     }
 
     /// What a payment on `date` owes.
@@ -264,7 +267,8 @@ impl PriceTerms {
 
         // Late only after the first business day on or after the due date; then counted
         // from the due date itself.
-        let late = date > calendar::business_day_on_or_after(self.vencimento);
+        let due = calendar::business_day_on_or_after(self.vencimento);
+        let late = date > due;
         let (mut multa, mut juros) = (0, 0);
         if late {
             multa = match self.multa {
@@ -289,11 +293,15 @@ impl PriceTerms {
             };
         }
 
-        let desconto = if date <= self.vencimento {
+        // A discount's date, like the due date, runs to the next business day.
+        let desconto = if !late {
             match &self.desconto {
                 None => 0,
                 Some(Desconto::UntilDates { percent, tiers }) => {
-                    let tier = tiers.iter().filter(|(until, _)| date <= *until).min_by_key(|(until, _)| *until);
+                    let tier = tiers
+                        .iter()
+                        .filter(|(until, _)| date <= calendar::business_day_on_or_after(*until))
+                        .min_by_key(|(until, _)| *until);
                     match tier {
                         None => 0,
                         Some((_, v)) if *percent => percent_of(base, Percent(*v)),
@@ -311,7 +319,9 @@ impl PriceTerms {
         }
         .min(base);
 
-        let final_ = base - desconto + multa + juros;
+        // In i128: a fine and interest at extreme rates may exceed any amount.
+        let final_ = i128::from(base) - i128::from(desconto) + i128::from(multa) + i128::from(juros);
+        let final_ = i64::try_from(final_).unwrap_or(i64::MAX);
         Ok(AmountDue {
             original: self.original,
             abatimento: amount(abatimento),
@@ -488,7 +498,8 @@ mod tests {
             ..hundred()
         };
         assert_eq!(final_on(&terms, "2026-09-05"), "81.00");
-        assert_eq!(final_on(&terms, "2026-09-06"), "90.00");
+        // Saturday 5th runs to Tuesday 8th (Monday 7th is a holiday): Wednesday 9th has none.
+        assert_eq!(final_on(&terms, "2026-09-09"), "90.00");
     }
 
     #[test]
@@ -519,9 +530,49 @@ mod tests {
 
     #[test]
     fn after_its_validity_a_charge_cannot_be_paid() {
-        // Due 10 September + 30 days: 10 October is the last day.
-        assert!(hundred().amount_due(day("2026-10-10")).is_ok());
-        assert_eq!(hundred().amount_due(day("2026-10-11")), Err(NotPayable::Expired));
+        // Due Thursday 10 September + 30 days: Saturday 10 October, moved past the weekend
+        // and Monday 12th (Our Lady of Aparecida) to Tuesday 13th, the last day.
+        assert_eq!(hundred().last_day(), day("2026-10-13"));
+        assert!(hundred().amount_due(day("2026-10-13")).is_ok());
+        assert_eq!(hundred().amount_due(day("2026-10-14")), Err(NotPayable::Expired));
+    }
+
+    #[test]
+    fn a_due_date_on_a_holiday_with_no_validity_is_payable_on_the_next_business_day() {
+        // Bacen's example B: due Friday 25 December 2020 (Christmas), no days after it: the
+        // charge can be paid on Monday 28th, without fees, and not on Tuesday 29th.
+        let terms = PriceTerms {
+            vencimento: day("2020-12-25"),
+            validade_apos_vencimento: 0,
+            multa: Some(Multa::Fixed(reais("2.00"))),
+            ..hundred()
+        };
+        assert_eq!(final_on(&terms, "2020-12-28"), "100.00");
+        assert_eq!(terms.amount_due(day("2020-12-29")), Err(NotPayable::Expired));
+    }
+
+    #[test]
+    fn a_discount_date_on_a_weekend_runs_to_the_next_business_day() {
+        // 3.00 off until Saturday 5 September 2026: still on Tuesday 8th (Monday 7th is
+        // Independence Day), not on Wednesday 9th.
+        let terms = PriceTerms {
+            desconto: Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-09-05"), 300)] }),
+            ..hundred()
+        };
+        assert_eq!(final_on(&terms, "2026-09-08"), "97.00");
+        assert_eq!(final_on(&terms, "2026-09-09"), "100.00");
+    }
+
+    #[test]
+    fn extreme_rates_saturate_instead_of_overflowing() {
+        let terms = PriceTerms {
+            original: Amount::from_centavos(999_999_999_999).unwrap(),
+            multa: Some(Multa::Percent(Percent(999_999_999_999))),
+            juros: Some(Juros::Rate(Percent(999_999_999_999), Period::Day, Days::Calendar)),
+            ..hundred()
+        };
+        let due = terms.amount_due(day("2026-10-09")).unwrap();
+        assert_eq!(due.final_, Amount::from_centavos(999_999_999_999).unwrap(), "clamped to the largest amount");
     }
 
     #[test]
