@@ -128,6 +128,11 @@ class NestedStacks {
         const out = vars === undefined ? replaced : [replaced, rewrite(stack, vars)];
         return { 'Fn::Sub': out };
       }
+      if (keys.includes('Fn::If')) {
+        // Conditions are the root's; a nested template would not know them. (A `Condition`
+        // key inside an IAM policy statement is the policy's own, not a template condition.)
+        throw new Error(`nested-stacks: a moved resource of ${stack} uses a condition; keep it in the root`);
+      }
       const out = {};
       for (const k of keys) out[k] = rewrite(stack, node[k]);
       return out;
