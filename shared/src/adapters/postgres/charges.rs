@@ -304,35 +304,37 @@ async fn insert_at_location(
 }
 
 /// Moves a locked charge of `kind` (`cob`, `cobv`) to the merchant's free location
-/// `loc_id` of the same kind. `None`: the location cannot serve it.
+/// `loc_id` of the same kind: the location and its BR Code. `None`: the location cannot
+/// serve it (unknown, of the other kind, or serving another charge, even one linked at the
+/// same instant).
 pub(super) async fn relink_to(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
     txid: &Txid,
     loc_id: i64,
     kind: &str,
-) -> Result<Option<StoredAt>, sqlx::Error> {
+) -> Result<Option<(Location, String)>, StoreError> {
     let row = sqlx::query!(
         r#"UPDATE charges c SET loc_id = l.id
              FROM locations l
             WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = $4
               AND l.id = $3 AND l.merchant_id = $1 AND l.tipo_cob = $4
               AND NOT EXISTS (SELECT 1 FROM charges o WHERE o.loc_id = l.id)
-        RETURNING l.location, l.created_at, l.pix_copia_e_cola, c.created_at AS charge_created_at"#,
+        RETURNING l.location, l.created_at, l.pix_copia_e_cola"#,
         merchant.0,
         txid.as_str(),
         loc_id,
         kind
     )
     .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| StoredAt {
-        id: loc_id,
-        location: r.location,
-        created_at: r.created_at,
-        pix_copia_e_cola: r.pix_copia_e_cola,
-        charge_created_at: r.charge_created_at,
-    }))
+    .await;
+    match row {
+        Ok(row) => {
+            Ok(row.map(|r| (Location { id: loc_id, location: r.location, criacao: r.created_at }, r.pix_copia_e_cola)))
+        }
+        Err(e) if is_location_taken(&e) => Ok(None),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 /// Another charge took the location between our check and our write.
@@ -445,15 +447,9 @@ impl ChargeStore for PgChargeStore {
         };
         let charge = match charge.relink(patch) {
             None => charge,
-            Some(id) => match relink_to(&mut tx, merchant, txid, id, "cob").await {
-                Ok(Some(loc)) => Charge {
-                    loc: Some(Location { id: loc.id, location: loc.location, criacao: loc.created_at }),
-                    pix_copia_e_cola: Some(loc.pix_copia_e_cola),
-                    ..charge
-                },
-                Ok(None) => return Ok(ReviseOutcome::LocationUnavailable),
-                Err(e) if is_location_taken(&e) => return Ok(ReviseOutcome::LocationUnavailable),
-                Err(e) => return Err(store_error(e)),
+            Some(id) => match relink_to(&mut tx, merchant, txid, id, "cob").await? {
+                Some((loc, code)) => Charge { loc: Some(loc), pix_copia_e_cola: Some(code), ..charge },
+                None => return Ok(ReviseOutcome::LocationUnavailable),
             },
         };
         let (terms, status, revisao) = match revision {

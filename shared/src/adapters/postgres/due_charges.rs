@@ -2,7 +2,7 @@
 //! their price-term columns (migration 20261203000003). The devedor's document and
 //! contact are sealed like every payer document.
 
-use super::charges::{is_location_taken, StoredAt};
+use super::charges::is_location_taken;
 use super::documents::{self, DEVEDOR};
 use super::store_error;
 use crate::domain::charge::{ChargeStatus, Devedor, InfoAdicional, Location, Revision};
@@ -465,15 +465,9 @@ impl DueChargeStore for PgDueChargeStore {
         };
         let charge = match charge.relink(patch) {
             None => charge,
-            Some(id) => match super::charges::relink_to(&mut tx, merchant, txid, id, "cobv").await {
-                Ok(Some(StoredAt { id, location, created_at, pix_copia_e_cola, .. })) => DueCharge {
-                    loc: Some(Location { id, location, criacao: created_at }),
-                    pix_copia_e_cola: Some(pix_copia_e_cola),
-                    ..charge
-                },
-                Ok(None) => return Ok(ReviseOutcome::LocationUnavailable),
-                Err(e) if is_location_taken(&e) => return Ok(ReviseOutcome::LocationUnavailable),
-                Err(e) => return Err(store_error(e)),
+            Some(id) => match super::charges::relink_to(&mut tx, merchant, txid, id, "cobv").await? {
+                Some((loc, code)) => DueCharge { loc: Some(loc), pix_copia_e_cola: Some(code), ..charge },
+                None => return Ok(ReviseOutcome::LocationUnavailable),
             },
         };
         let (terms, status, revisao) = match revision {
