@@ -102,6 +102,9 @@ if [ ! -s "$demo" ]; then
   "$TUCANO" merchants create --name "Loja Demo Tucano" --city "SAO PAULO" --pix-key "$key" --fee-percent 0.99 --json \
     | sed "s/}\$/,\"pix_key\":\"$key\"}/" >"$demo"
 fi
+# Its receiver details (fictitious, DEV ONLY), which charges with a due date show.
+"$TUCANO" merchants receiver --merchant "$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$demo")" --cnpj 11222333000181 \
+  --nome-fantasia "Loja Demo" --logradouro "Rua Demo, 1" --uf SP --cep 01001000 >/dev/null
 client_id="$(sed -E 's/.*"client_id":"([^"]+)".*/\1/' "$demo")"
 client_secret="$(sed -E 's/.*"client_secret":"([^"]+)".*/\1/' "$demo")"
 pix_key="$(sed -E 's/.*"pix_key":"([^"]+)".*/\1/' "$demo")"
