@@ -83,6 +83,8 @@ export RAIL_WEBHOOK_SECRET
 export WEBHOOK_ALLOW_LOCAL="${WEBHOOK_ALLOW_LOCAL:-true}"
 
 if [ -z "${PIX_RAIL_URL:-}" ]; then
+  # The API and the sandbox share a simulated clock: `tucano sandbox advance --days N` moves both.
+  export SANDBOX_CLOCK_FILE="${SANDBOX_CLOCK_FILE:-$STATE/sandbox-clock}"
   say "starting the sandbox Pix rail on 127.0.0.1:$RAIL_PORT (log: .tucano/sandbox-rail.log)"
   "$TUCANO" sandbox-rail --port "$RAIL_PORT" --tucano-url "http://127.0.0.1:$PORT" >"$STATE/sandbox-rail.log" 2>&1 &
   RAIL_PID=$!

@@ -55,6 +55,12 @@ SCOPES = {
     "cobv.write": "Create, revise and remove charges with a due date",
     "lotecobv.read": "Read batches of charges with a due date",
     "lotecobv.write": "Submit and revise batches of charges with a due date",
+    "rec.read": "Read Pix Automático recurrences",
+    "rec.write": "Create and cancel Pix Automático recurrences",
+    "solicrec.read": "Read recurrence confirmation requests",
+    "solicrec.write": "Send and cancel recurrence confirmation requests",
+    "cobr.read": "Read recurring charges",
+    "cobr.write": "Create, cancel and retry recurring charges",
 }
 
 

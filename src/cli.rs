@@ -114,6 +114,50 @@ pub enum SandboxCommand {
         #[arg(long, env = "PIX_RAIL_URL", default_value = "http://127.0.0.1:3100")]
         rail_url: String,
     },
+    /// Move the sandbox clock forward, debiting the Pix Automático attempts due each day.
+    Advance {
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+    /// Show the simulated payer: its recurrence requests, recurrences and scheduled attempts.
+    Payer {
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+    /// Cancel a recurrence as its payer.
+    CancelRecurrence {
+        id_rec: String,
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+    /// Cancel one scheduled attempt as its payer.
+    CancelAttempt {
+        end_to_end_id: String,
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+    /// Approve a pending recurrence request as its payer.
+    Approve {
+        id_solic_rec: String,
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+    /// Reject a pending recurrence request as its payer.
+    Reject {
+        id_solic_rec: String,
+        #[command(flatten)]
+        rail: RailUrl,
+    },
+}
+
+/// Where the sandbox rail listens.
+#[derive(clap::Args)]
+pub struct RailUrl {
+    /// The sandbox rail's base URL.
+    #[arg(long = "rail", alias = "rail-url", env = "PIX_RAIL_URL", default_value = "http://127.0.0.1:3100")]
+    pub url: String,
 }
 
 #[derive(Subcommand)]
@@ -331,9 +375,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SandboxRail { port, host, tucano_url, faults } => {
             sandbox_rail(SocketAddr::new(host, port), tucano_url, faults.into()).await
         }
-        Command::Sandbox {
-            command: SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, date, rail_url },
-        } => sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle, date).await,
+        Command::Sandbox { command } => sandbox(command).await,
         Command::Migrate => {
             migrated_pool().await?.close().await;
             println!("migrations applied");
@@ -381,7 +423,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let merchants = tucano_shared::adapters::postgres::PgMerchantStore::new(pool.clone());
             let clients = tucano_shared::adapters::postgres::PgClientStore::new(pool);
             match tucano_shared::app::admin::run(&merchants, &clients, chrono::Utc::now(), &op).await {
-                Ok(_) => println!("merchant {merchant}: receiver details set"),
+                Ok(_) => {
+                    use tucano_shared::ports::MerchantStore;
+                    let id = tucano_shared::domain::merchant::MerchantId(merchant);
+                    let account = merchants.account_number(id).await.context("reading the account number")?;
+                    println!("merchant {merchant}: receiver details set");
+                    if let Some(n) = account {
+                        println!("its account here (recurring charges' recebedor): agencia 0001, conta {n}, PAGAMENTO");
+                    }
+                }
                 Err(tucano_shared::app::admin::AdminError::Store(e)) => {
                     return Err(anyhow::Error::new(e).context("setting the receiver details"))
                 }
@@ -458,7 +508,12 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
         std::env::var("PIX_LOCATION_BASE").unwrap_or_else(|_| format!("localhost:{}/qr/v2", addr.port()));
     let pool = migrated_pool().await?;
     pool.close().await;
-    let state = env_state(location_base, 10).await?;
+    let mut state = env_state(location_base, 10).await?;
+    // With the sandbox rail, both run on its simulated time (`tucano sandbox advance`).
+    if let Some(clock) = tucano_shared::adapters::sandbox_clock::SandboxClock::from_env() {
+        tracing::info!("running on the sandbox's simulated clock (SANDBOX_CLOCK_FILE)");
+        state = state.with_clock(std::sync::Arc::new(clock));
+    }
     if let tucano_shared::app::IdempotencyBackend::DynamoDb { table } = &state.config.idempotency {
         let aws = tucano_shared::adapters::aws::AwsContext::from_env()?;
         tucano_shared::adapters::dynamodb::DynamoIdempotencyStore::new(&aws, table.clone())
@@ -491,6 +546,10 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
             let pass = tucano_shared::app::reconcile::run(&reconciler, grace);
             if let Err(e) = key_policy::within(job_keys("reconciler"), pass).await {
                 tracing::warn!(error = %e, "reconciliation pass failed");
+            }
+            let sweep = tucano_shared::app::recurrences::sweep(&reconciler);
+            if let Err(e) = key_policy::within(job_keys("reconciler"), sweep).await {
+                tracing::warn!(error = %e, "Pix Automático sweep failed");
             }
         }
     });
@@ -533,6 +592,62 @@ async fn sandbox_rail(
     // The first line on stdout tells a parent process where we listen.
     println!("sandbox rail listening on {bound}");
     handle.await?;
+    Ok(())
+}
+
+async fn sandbox(command: SandboxCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    match command {
+        SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, date, rail_url } => {
+            sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle, date).await
+        }
+        SandboxCommand::Advance { days, rail } => {
+            let body = serde_json::json!({"dias": days});
+            sandbox_call(&rail.url, Method::POST, &["relogio", "avancar"], Some(body)).await
+        }
+        SandboxCommand::Payer { rail } => sandbox_call(&rail.url, Method::GET, &["pagador"], None).await,
+        SandboxCommand::CancelRecurrence { id_rec, rail } => {
+            let path = ["pagador", "recorrencias", id_rec.as_str(), "cancelamento"];
+            sandbox_call(&rail.url, Method::POST, &path, None).await
+        }
+        SandboxCommand::CancelAttempt { end_to_end_id, rail } => {
+            let path = ["pagador", "agendamentos", end_to_end_id.as_str(), "cancelamento"];
+            sandbox_call(&rail.url, Method::POST, &path, None).await
+        }
+        SandboxCommand::Approve { id_solic_rec, rail } => {
+            let path = ["pagador", "solicitacoes", id_solic_rec.as_str(), "aprovar"];
+            sandbox_call(&rail.url, Method::POST, &path, None).await
+        }
+        SandboxCommand::Reject { id_solic_rec, rail } => {
+            let path = ["pagador", "solicitacoes", id_solic_rec.as_str(), "rejeitar"];
+            sandbox_call(&rail.url, Method::POST, &path, None).await
+        }
+    }
+}
+
+/// Calls the sandbox rail at `segments` (each percent-encoded) and prints its JSON answer.
+async fn sandbox_call(
+    rail: &str,
+    method: reqwest::Method,
+    segments: &[&str],
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let mut url = url::Url::parse(rail).with_context(|| format!("--rail is not a URL: {rail}"))?;
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("--rail cannot take a path: {rail}"))?
+        .pop_if_empty()
+        .extend(segments);
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let res = request.send().await.with_context(|| format!("reaching the sandbox rail at {rail}"))?;
+    let status = res.status();
+    let text = res.text().await?;
+    if !status.is_success() {
+        bail!("the rail answered {status}: {text}");
+    }
+    println!("{text}");
     Ok(())
 }
 

@@ -19,7 +19,8 @@ fn remaining(ctx: &lambda_runtime::Context) -> Duration {
     Duration::from_millis(u64::try_from(u128::from(ctx.deadline).saturating_sub(now_ms)).unwrap_or(0))
 }
 
-/// Every minute: finishes transfers and refunds left EM_PROCESSAMENTO.
+/// Every minute: finishes transfers and refunds left EM_PROCESSAMENTO, and sweeps Pix
+/// Automático (resends what the payer's bank never acknowledged, ends what expired).
 pub async fn reconciler() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
@@ -27,7 +28,8 @@ pub async fn reconciler() -> Result<(), Error> {
         state.keep_db_auth_fresh().await?;
         let pass = tucano_shared::app::reconcile::run(state, chrono::Duration::seconds(30));
         let report = within(job_keys("reconciler"), pass).await?;
-        Ok::<_, Error>(serde_json::to_value(report)?)
+        let swept = within(job_keys("reconciler"), tucano_shared::app::recurrences::sweep(state)).await?;
+        Ok::<_, Error>(serde_json::json!({"reconciliation": report, "recurrencesSwept": swept}))
     }))
     .await
 }

@@ -167,6 +167,7 @@ impl AppState {
             payload_locations: Arc::new(PgLocationStore::new(pool.clone())),
             due_charges: Arc::new(crate::adapters::postgres::PgDueChargeStore::new(pool.clone(), cipher.clone())),
             lotes: Arc::new(crate::adapters::postgres::PgLoteStore::new(pool.clone())),
+            recurrences: Arc::new(crate::adapters::postgres::PgRecurrenceStore::new(pool.clone(), cipher.clone())),
             pix: Arc::new(PgPixStore::new(pool.clone(), accounts.clone(), cipher.clone())),
             transfers: Arc::new(PgTransferStore::new(pool.clone(), accounts, cipher.clone())),
             locations: Arc::new(HttpLocationReader::new(location_rules, trust)),

@@ -7,7 +7,13 @@
 //! notifications, with retries when Tucano does not answer 2xx. Its fault profile
 //! (`faults`) makes it misbehave on request: latency, throttles, server errors and
 //! timeouts, dropped, duplicated and reordered notifications, contradictory verdicts.
+//!
+//! For Pix Automático it is the payer's bank (`automatico`): it shows confirmation requests
+//! to a simulated payer who approves, rejects or leaves them for the developer, schedules
+//! the attempts Tucano sends and debits them on their day by a simulated clock (shared with
+//! Tucano through `SANDBOX_CLOCK_FILE`), and lets the payer cancel.
 
+mod automatico;
 mod dict;
 pub mod faults;
 mod notify;
@@ -33,11 +39,17 @@ pub enum Decision {
 }
 
 /// What `PUT /controle` sets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Control {
     refunds: Decision,
     transfers: Decision,
     notify: bool,
+    /// How the simulated payer answers Pix Automático confirmation requests.
+    recurrences: automatico::Approval,
+    /// How many of the next debits fail for lack of funds.
+    unfunded_debits: u32,
+    /// The reason code of those failures.
+    failure_code: String,
 }
 
 /// Sandbox configuration.
@@ -60,6 +72,10 @@ pub(crate) struct RailState {
     faults: Mutex<faults::Faults>,
     /// Every Pix paid in, whatever happened to its notifications.
     received: Mutex<Vec<tucano_shared::rail::protocol::PixRecebido>>,
+    /// Pix Automático: requests, recurrences and scheduled attempts.
+    automatico: Mutex<automatico::Book>,
+    /// The simulated day attempts are debited on.
+    clock: automatico::SimClock,
 }
 
 pub(crate) type Shared = Arc<RailState>;
@@ -80,9 +96,18 @@ pub async fn spawn(
         config,
         client,
         orders: Mutex::new(HashMap::new()),
-        control: Mutex::new(Control { refunds: Decision::Liquidar, transfers: Decision::Liquidar, notify: true }),
+        control: Mutex::new(Control {
+            refunds: Decision::Liquidar,
+            transfers: Decision::Liquidar,
+            notify: true,
+            recurrences: automatico::Approval::Aprovar,
+            unfunded_debits: 0,
+            failure_code: automatico::DEFAULT_FAILURE.into(),
+        }),
         faults: Mutex::new(faults::Faults::new(profile)),
         received: Mutex::new(vec![]),
+        automatico: Mutex::new(automatico::Book::default()),
+        clock: automatico::SimClock::from_env(),
     });
     let app = axum::Router::new()
         .route("/saude", get(|| async { "ok" }))
@@ -96,9 +121,23 @@ pub async fn spawn(
         .route("/falhas", get(orders::get_faults).put(orders::set_faults))
         .route("/dict/{chave}", get(dict::get))
         .route("/controle", put(orders::control))
-        .with_state(state);
+        .route("/recorrencias/solicitacoes", post(automatico::solicitation))
+        .route("/recorrencias/solicitacoes/{id}/cancelamento", post(automatico::cancel_solicitation))
+        .route("/recorrencias/{id}/cancelamento", post(automatico::cancel_recurrence))
+        .route("/cobrancas-recorrentes", post(automatico::schedule))
+        .route("/cobrancas-recorrentes/{id}/cancelamento", post(automatico::cancel_attempt))
+        .route("/pagador", get(automatico::payer))
+        .route("/pagador/solicitacoes/{id}/aprovar", post(automatico::approve))
+        .route("/pagador/solicitacoes/{id}/rejeitar", post(automatico::reject))
+        .route("/pagador/recorrencias/{id}/cancelamento", post(automatico::payer_cancel_recurrence))
+        .route("/pagador/agendamentos/{id}/cancelamento", post(automatico::payer_cancel_attempt))
+        .route("/relogio", get(automatico::clock))
+        .route("/relogio/avancar", post(automatico::advance))
+        .with_state(state.clone());
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    // Attempts fall due as the (simulated) days pass, not only when someone advances them.
+    tokio::spawn(automatico::run_debits(state));
     let handle = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "sandbox rail stopped");

@@ -140,7 +140,7 @@ async fn accept(rail: &Shared, kind: Kind, id: String, e2eid: String, valor: Str
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone(), OrderRecord { kind, end_to_end_id: e2eid.clone(), status: status.clone() });
-    let control = *rail.control.lock().unwrap_or_else(|p| p.into_inner());
+    let control = rail.control.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let decision = match kind {
         Kind::Refund => control.refunds,
         Kind::Transfer => control.transfers,
@@ -336,10 +336,23 @@ pub struct ControlRequest {
     /// false: settle without telling Tucano (a lost notification).
     #[serde(default)]
     notificar: Option<bool>,
+    /// How the simulated payer answers Pix Automático requests: APROVAR, REJEITAR, MANUAL.
+    #[serde(default)]
+    recorrencias: Option<super::automatico::Approval>,
+    /// The next N debits of Pix Automático attempts fail (no funds).
+    #[serde(default, rename = "debitosSemSaldo")]
+    debitos_sem_saldo: Option<u32>,
+    /// The reason code of those failures (default AM02).
+    #[serde(default, rename = "codigoFalha")]
+    codigo_falha: Option<String>,
 }
 
-/// `PUT /controle`: how the next orders end, and whether Tucano is told.
+/// `PUT /controle`: how the next orders end, whether Tucano is told, and how the simulated
+/// payer of Pix Automático behaves.
 pub async fn control(State(rail): State<Shared>, Json(c): Json<ControlRequest>) -> StatusCode {
+    if c.codigo_falha.as_deref().is_some_and(|code| code.is_empty() || code.len() > 10) {
+        return StatusCode::BAD_REQUEST;
+    }
     let mut control = rail.control.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(d) = c.devolucoes {
         control.refunds = d;
@@ -349,6 +362,15 @@ pub async fn control(State(rail): State<Shared>, Json(c): Json<ControlRequest>) 
     }
     if let Some(n) = c.notificar {
         control.notify = n;
+    }
+    if let Some(r) = c.recorrencias {
+        control.recurrences = r;
+    }
+    if let Some(n) = c.debitos_sem_saldo {
+        control.unfunded_debits = n;
+    }
+    if let Some(code) = c.codigo_falha {
+        control.failure_code = code;
     }
     StatusCode::NO_CONTENT
 }

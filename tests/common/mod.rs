@@ -117,15 +117,38 @@ impl TestApp {
         Self::spawn_with_rail_configured(pool, clock, |_| {}).await
     }
 
+    /// The API and the sandbox rail on one simulated clock (the sandbox's clock file, in a
+    /// fresh directory), which `POST /relogio/avancar` on the rail moves for both.
+    pub async fn spawn_with_rail_on_sandbox_clock(pool: PgPool) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("tucano-clock-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("clock");
+        let clock = Arc::new(tucano_shared::adapters::sandbox_clock::SandboxClock::new(&file));
+        Self::spawn_rail(pool, clock, Some(file), |_| {}).await
+    }
+
     /// The same, its configuration changed by `change` last.
     pub async fn spawn_with_rail_configured(
         pool: PgPool,
         clock: Arc<dyn tucano_shared::ports::Clock>,
         change: impl FnOnce(&mut Config),
     ) -> TestApp {
+        Self::spawn_rail(pool, clock, None, change).await
+    }
+
+    async fn spawn_rail(
+        pool: PgPool,
+        clock: Arc<dyn tucano_shared::ports::Clock>,
+        clock_file: Option<std::path::PathBuf>,
+        change: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"));
+        if let Some(file) = &clock_file {
+            command.env(tucano_shared::adapters::sandbox_clock::CLOCK_FILE_ENV, file);
+        }
+        let mut child = command
             .args(["sandbox-rail", "--port", "0", "--tucano-url", &format!("http://{addr}")])
             .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
             .env("PAYLOAD_TRUST_STORE", fixture("jws/ca.pem"))
@@ -264,6 +287,18 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// Any call to the sandbox rail (the payer's bank, its clock): status and JSON answer.
+    pub async fn rail_call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let rail = self.rail.as_ref().expect("started with the rail");
+        let mut req = self.client.request(method, format!("{}{path}", rail.url));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Sets the sandbox rail's fault profile (`PUT /falhas`; `{}` turns faults off).
     pub async fn rail_faults(&self, profile: Value) {
         let rail = self.rail.as_ref().expect("started with the rail");
@@ -324,14 +359,16 @@ impl TestApp {
 
     /// Polls `path` until `done` holds for its body (the rail works asynchronously).
     pub async fn eventually(&self, m: &TestMerchant, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
         for _ in 0..100 {
             let (_, _, body) = call(self.request(Method::GET, path, m)).await;
             if done(&body) {
                 return body;
             }
+            last = body;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{path} never reached the expected state");
+        panic!("{path} never reached the expected state; last: {last}");
     }
 
     /// Available and pending balance, as the API reports them.

@@ -12,6 +12,7 @@ pub mod local_signer;
 pub mod location_http;
 pub mod postgres;
 pub mod rail_http;
+pub mod sandbox_clock;
 pub mod secrets_manager;
 pub mod sqs;
 pub mod webhook_http;

@@ -188,8 +188,40 @@ fn payment_order(t: &Transfer) -> OrdemPagamento {
     }
 }
 
+fn segment(s: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+}
+
+fn body_of(value: &impl serde::Serialize) -> Result<Vec<u8>, RailError> {
+    serde_json::to_vec(value).map_err(|e| RailError::Unavailable(e.into()))
+}
+
 #[async_trait]
 impl PixRail for HttpRail {
+    async fn send_solicitation(&self, s: &crate::rail::protocol::SolicitacaoRec) -> Result<(), RailError> {
+        self.order("/recorrencias/solicitacoes", body_of(s)?).await
+    }
+
+    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<(), RailError> {
+        self.order(&format!("/recorrencias/solicitacoes/{}/cancelamento", segment(id_solic_rec)), vec![]).await
+    }
+
+    async fn cancel_recurrence(
+        &self,
+        id_rec: &str,
+        cancelamento: &crate::rail::protocol::Cancelamento,
+    ) -> Result<(), RailError> {
+        self.order(&format!("/recorrencias/{}/cancelamento", segment(id_rec)), body_of(cancelamento)?).await
+    }
+
+    async fn send_attempt(&self, a: &crate::rail::protocol::AgendamentoCobR) -> Result<(), RailError> {
+        self.order("/cobrancas-recorrentes", body_of(a)?).await
+    }
+
+    async fn cancel_attempt(&self, e2eid: &str) -> Result<(), RailError> {
+        self.order(&format!("/cobrancas-recorrentes/{}/cancelamento", segment(e2eid)), vec![]).await
+    }
+
     async fn send_refund(&self, order: &RefundOrder) -> Result<(), RailError> {
         let body = serde_json::to_vec(&refund_order(order)).map_err(|e| RailError::Unavailable(e.into()))?;
         self.order("/devolucoes", body).await

@@ -26,6 +26,7 @@ pub struct AppState {
     pub lotes: Arc<dyn crate::ports::LoteStore>,
     /// Charges with a due date (`cobv`).
     pub due_charges: Arc<dyn crate::ports::DueChargeStore>,
+    pub recurrences: Arc<dyn crate::ports::RecurrenceStore>,
     /// Payload locations on their own (`/loc`).
     pub payload_locations: Arc<dyn LocationStore>,
     pub pix: Arc<dyn PixStore>,

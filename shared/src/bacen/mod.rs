@@ -8,6 +8,7 @@ pub mod envio;
 pub mod extrato;
 pub mod loc;
 pub mod pix;
+pub mod rec;
 pub mod webhooks;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,7 +1,9 @@
 //! BR Code: the EMV® QRCPS Merchant-Presented Mode payload Pix uses for QR codes and
 //! "Pix Copia e Cola". Encoder and decoder, with CRC16/CCITT-FALSE and the Pix field rules
 //! (GUI `br.gov.bcb.pix`, name <= 25 and city <= 15 without accents, static txid <= 25
-//! characters or `***`, dynamic codes carry a payload location URL).
+//! characters or `***`, dynamic codes carry a payload location URL). Also the Pix Automático
+//! codes that start a recurrence from a QR, carrying its location in template 80: "recurrence
+//! only" (journey 2) and "immediate payment + recurrence" (journeys 3 and 4).
 
 use super::money::Amount;
 use super::text::{ascii_fold, truncate_ascii};
@@ -87,7 +89,8 @@ pub struct BrCode {
     pub postal_code: Option<String>,
     /// 62-05: the txid, or `***` when none.
     pub txid: String,
-    /// 80-99 templates that carry a Pix GUI and URL (Pix Automático "QR composto").
+    /// 80-99 templates that carry a Pix GUI and URL (Pix Automático recurrence locations);
+    /// encoded in order as templates 80, 81, ... just before the CRC.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recurrence_urls: Vec<String>,
     /// 63: the CRC as found (or computed, when encoding).
@@ -103,9 +106,7 @@ pub struct Receiver<'a> {
 impl BrCode {
     /// A dynamic code pointing at a payload location (`pix.example.com/qr/v2/...`).
     pub fn dynamic(location: &str, receiver: &Receiver<'_>) -> Result<Self, BrCodeError> {
-        if location.is_empty() || location.len() > MAX_LOCATION || !is_printable(location) {
-            return Err(BrCodeError::Invalid("26.25"));
-        }
+        check_location(location, "26.25")?;
         Ok(BrCode {
             point_of_initiation: Some("12".into()),
             account: PixAccount { chave: None, info_adicional: None, url: Some(location.into()) },
@@ -118,6 +119,36 @@ impl BrCode {
             recurrence_urls: vec![],
             crc: String::new(),
         })
+    }
+
+    /// A Pix Automático "recurrence only" code (journey 2): no key, no charge location and no
+    /// amount; template 80 points at the recurrence location (`pix.example.com/qr/v2/rec/...`).
+    pub fn recurrence_only(location: &str, receiver: &Receiver<'_>) -> Result<Self, BrCodeError> {
+        check_location(location, "80.25")?;
+        Ok(BrCode {
+            point_of_initiation: None,
+            account: PixAccount { chave: None, info_adicional: None, url: None },
+            mcc: "0000".into(),
+            amount: None,
+            merchant_name: fold_to(receiver.name, MAX_NAME, "59")?,
+            merchant_city: fold_to(receiver.city, MAX_CITY, "60")?,
+            postal_code: None,
+            txid: NO_TXID.into(),
+            recurrence_urls: vec![location.into()],
+            crc: String::new(),
+        })
+    }
+
+    /// Turns a dynamic code into an "immediate payment + recurrence" code (journeys 3 and 4) by
+    /// setting its recurrence location (template 80), replacing any already set. Static codes
+    /// are refused: the manual only composes a recurrence with a charge location.
+    pub fn with_recurrence(mut self, location: &str) -> Result<Self, BrCodeError> {
+        if self.account.url.is_none() {
+            return Err(BrCodeError::Missing("26.25"));
+        }
+        check_location(location, "80.25")?;
+        self.recurrence_urls = vec![location.into()];
+        Ok(self)
     }
 
     /// A static code for a Pix key, optionally with an amount, a txid and a message.
@@ -184,6 +215,19 @@ impl BrCode {
             tlv(&mut out, 61, p)?;
         }
         tlv(&mut out, 62, &additional)?;
+        for (i, url) in self.recurrence_urls.iter().enumerate() {
+            let id = 80 + i;
+            if id > 99 {
+                return Err(BrCodeError::Invalid("80-99"));
+            }
+            // Checked here too: the field is public, and a URL over 77 characters would not fit
+            // the 99 characters of the template.
+            check_location(url, "80.25")?;
+            let mut template = String::new();
+            tlv(&mut template, 0, PIX_GUI)?;
+            tlv(&mut template, 25, url)?;
+            tlv(&mut out, id as u8, &template).map_err(|_| BrCodeError::Invalid("80"))?;
+        }
         out.push_str("6304");
         let crc = format!("{:04X}", crc16(out.as_bytes()));
         out.push_str(&crc);
@@ -305,6 +349,14 @@ fn is_printable(s: &str) -> bool {
     s.bytes().all(|b| (0x20..=0x7E).contains(&b))
 }
 
+/// A payload location URL (without scheme) as fields 26.25 and 80.25 take it.
+fn check_location(location: &str, field: &'static str) -> Result<(), BrCodeError> {
+    if location.is_empty() || location.len() > MAX_LOCATION || !is_printable(location) {
+        return Err(BrCodeError::Invalid(field));
+    }
+    Ok(())
+}
+
 fn fold_to(s: &str, max: usize, field: &'static str) -> Result<String, BrCodeError> {
     let folded = ascii_fold(s);
     let cut = truncate_ascii(&folded, max).trim_end().to_owned();
@@ -406,7 +458,168 @@ mod tests {
         assert!(BrCode::static_code("loja@example.com", None, Some(&"a".repeat(26)), None, &r).is_err());
     }
 
+    const REC_0: &str = "pix.example.com/qr/v2/rec/2353c790eefb11eaadc10242ac120002";
+    const COB_1: &str = "pix.example.com/qr/v2/8b3da2f39a4140d1a91abd93113bd441";
+    const REC_1: &str = "pix.example.com/qr/v2/rec/94ed2badcbc04c15b0bb7fa353194890";
+    const COBV_2: &str = "pix.example.com/qr/v2/cobv/1e6c54d3ec9449b7a7fc53b6b0f998e7";
+    const REC_2: &str = "pix.example.com/qr/v2/rec/3ffa640fa4f14080adccb949fa2dc0d0";
+
+    fn fulano() -> Receiver<'static> {
+        Receiver { name: "Fulano de Tal", city: "BRASILIA" }
+    }
+
+    fn assert_crc_is_valid(payload: &str) {
+        let (content, crc) = payload.split_at(payload.len() - 4);
+        assert!(content.ends_with("6304"), "{payload}");
+        assert_eq!(crc, format!("{:04X}", crc16(content.as_bytes())), "{payload}");
+    }
+
+    #[test]
+    fn spec_recurrence_only_example_reads_the_recurrence_url_and_no_charge() {
+        let decoded = BrCode::decode(SPEC_EXAMPLES[0]).unwrap();
+        assert_eq!(decoded.recurrence_urls, vec![REC_0.to_owned()]);
+        assert_eq!(decoded.account, PixAccount { chave: None, info_adicional: None, url: None });
+        assert_eq!(decoded.point_of_initiation, None);
+        assert_eq!(decoded.amount, None);
+        assert_eq!(decoded.crc, "62C9");
+    }
+
+    #[test]
+    fn spec_composite_examples_read_both_the_charge_and_the_recurrence_url() {
+        for (code, charge, recurrence) in [(SPEC_EXAMPLES[1], COB_1, REC_1), (SPEC_EXAMPLES[2], COBV_2, REC_2)] {
+            let decoded = BrCode::decode(code).unwrap();
+            assert_eq!(decoded.account.url.as_deref(), Some(charge));
+            assert_eq!(decoded.account.chave, None);
+            assert_eq!(decoded.recurrence_urls, vec![recurrence.to_owned()]);
+            assert_eq!(decoded.point_of_initiation.as_deref(), Some("12"));
+        }
+    }
+
+    #[test]
+    fn spec_examples_re_encode_to_the_same_payload() {
+        for code in SPEC_EXAMPLES {
+            assert_eq!(BrCode::decode(code).unwrap().encode().unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn recurrence_only_code_matches_the_spec_example() {
+        let payload = BrCode::recurrence_only(REC_0, &fulano()).unwrap().encode().unwrap();
+        assert_eq!(payload, SPEC_EXAMPLES[0]);
+        assert_crc_is_valid(&payload);
+    }
+
+    #[test]
+    fn composite_codes_match_the_spec_examples() {
+        let cob = BrCode::dynamic(COB_1, &fulano()).unwrap().with_recurrence(REC_1).unwrap();
+        assert_eq!(cob.encode().unwrap(), SPEC_EXAMPLES[1]);
+        let cobv = BrCode::dynamic(COBV_2, &fulano()).unwrap().with_recurrence(REC_2).unwrap();
+        assert_eq!(cobv.encode().unwrap(), SPEC_EXAMPLES[2]);
+    }
+
+    #[test]
+    fn recurrence_only_code_decodes_back_to_its_url_name_and_city() {
+        let r = Receiver { name: "Academia São João", city: "Ribeirão Preto" };
+        let rec = "pix.example.com/qr/v2/rec/0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let payload = BrCode::recurrence_only(rec, &r).unwrap().encode().unwrap();
+        assert_crc_is_valid(&payload);
+        let decoded = BrCode::decode(&payload).unwrap();
+        assert_eq!(decoded.recurrence_urls, vec![rec.to_owned()]);
+        assert_eq!(decoded.account.url, None);
+        assert_eq!(decoded.merchant_name, "Academia Sao Joao");
+        assert_eq!(decoded.merchant_city, "Ribeirao Preto");
+        assert_eq!(decoded.point_of_initiation, None);
+        assert_eq!(decoded.amount, None);
+        assert!(payload.contains("53039865802BR"), "no amount field between 53 and 58: {payload}");
+    }
+
+    #[test]
+    fn composite_code_decodes_back_to_both_urls_name_and_city() {
+        let r = Receiver { name: "Academia São João", city: "Ribeirão Preto" };
+        let cob = "pix.example.com/qr/v2/cobv/aa11bb22cc33dd44ee55ff6600778899";
+        let rec = "pix.example.com/qr/v2/rec/0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let payload = BrCode::dynamic(cob, &r).unwrap().with_recurrence(rec).unwrap().encode().unwrap();
+        assert_crc_is_valid(&payload);
+        let decoded = BrCode::decode(&payload).unwrap();
+        assert_eq!(decoded.account.url.as_deref(), Some(cob));
+        assert_eq!(decoded.recurrence_urls, vec![rec.to_owned()]);
+        assert_eq!(decoded.merchant_name, "Academia Sao Joao");
+        assert_eq!(decoded.merchant_city, "Ribeirao Preto");
+        assert_eq!(decoded.point_of_initiation.as_deref(), Some("12"));
+        // Template 80 sits right before the CRC.
+        let crc_at = payload.len() - 8;
+        assert!(payload[..crc_at].ends_with(&format!("2558{rec}")), "{payload}");
+    }
+
+    #[test]
+    fn with_recurrence_replaces_rather_than_stacks() {
+        let code = BrCode::dynamic(COB_1, &fulano()).unwrap().with_recurrence(REC_0).unwrap();
+        let code = code.with_recurrence(REC_1).unwrap();
+        assert_eq!(code.encode().unwrap(), SPEC_EXAMPLES[1]);
+    }
+
+    #[test]
+    fn a_recurrence_url_of_77_characters_fits_and_78_is_refused() {
+        let base = "pix.example.com/qr/v2/rec/";
+        let longest = format!("{base}{}", "a".repeat(MAX_LOCATION - base.len()));
+        let too_long = format!("{longest}a");
+        assert_eq!(longest.len(), 77);
+
+        let payload = BrCode::recurrence_only(&longest, &fulano()).unwrap().encode().unwrap();
+        assert_eq!(BrCode::decode(&payload).unwrap().recurrence_urls, vec![longest.clone()]);
+        let cob = format!("pix.example.com/qr/v2/{}", "b".repeat(55));
+        let payload = BrCode::dynamic(&cob, &fulano()).unwrap().with_recurrence(&longest).unwrap().encode().unwrap();
+        assert_eq!(BrCode::decode(&payload).unwrap().recurrence_urls, vec![longest.clone()]);
+
+        assert_eq!(BrCode::recurrence_only(&too_long, &fulano()), Err(BrCodeError::Invalid("80.25")));
+        let dynamic = BrCode::dynamic(COB_1, &fulano()).unwrap();
+        assert_eq!(dynamic.with_recurrence(&too_long), Err(BrCodeError::Invalid("80.25")));
+    }
+
+    #[test]
+    fn empty_or_non_ascii_recurrence_urls_are_refused() {
+        for bad in ["", "pix.example.com/qr/v2/rec/ação"] {
+            assert_eq!(BrCode::recurrence_only(bad, &fulano()), Err(BrCodeError::Invalid("80.25")), "{bad:?}");
+            let dynamic = BrCode::dynamic(COB_1, &fulano()).unwrap();
+            assert_eq!(dynamic.with_recurrence(bad), Err(BrCodeError::Invalid("80.25")), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_a_too_long_recurrence_url_set_by_hand_is_an_error_not_a_panic() {
+        let mut code = BrCode::recurrence_only(REC_0, &fulano()).unwrap();
+        code.recurrence_urls = vec!["x".repeat(MAX_LOCATION + 1)];
+        assert_eq!(code.encode(), Err(BrCodeError::Invalid("80.25")));
+        code.recurrence_urls = vec![REC_0.to_owned(); 21];
+        assert!(code.encode().is_err());
+    }
+
+    #[test]
+    fn a_static_code_cannot_carry_a_recurrence() {
+        let code = BrCode::static_code("loja@example.com", None, None, None, &fulano()).unwrap();
+        assert_eq!(code.with_recurrence(REC_0), Err(BrCodeError::Missing("26.25")));
+    }
+
     proptest! {
+        #[test]
+        fn generated_composite_codes_decode_to_the_same_urls(
+            charge in "pix\\.example\\.com/qr/v2/[a-z0-9]{1,55}",
+            recurrence in "pix\\.example\\.com/qr/v2/rec/[a-z0-9]{1,51}",
+            name in "[a-zA-Z][a-zA-Z ]{0,39}",
+            city in "[a-zA-Z][a-zA-Z ]{0,19}",
+        ) {
+            let r = Receiver { name: &name, city: &city };
+            let payload = BrCode::dynamic(&charge, &r).unwrap().with_recurrence(&recurrence).unwrap().encode().unwrap();
+            let decoded = BrCode::decode(&payload).unwrap();
+            prop_assert_eq!(decoded.account.url.as_deref(), Some(charge.as_str()));
+            prop_assert_eq!(decoded.recurrence_urls, vec![recurrence.clone()]);
+
+            let payload = BrCode::recurrence_only(&recurrence, &r).unwrap().encode().unwrap();
+            let decoded = BrCode::decode(&payload).unwrap();
+            prop_assert_eq!(decoded.account.url, None);
+            prop_assert_eq!(decoded.recurrence_urls, vec![recurrence]);
+        }
+
         #[test]
         fn generated_static_codes_decode_to_the_same_fields(
             chave in "[a-z]{1,20}@[a-z]{1,10}\\.com",

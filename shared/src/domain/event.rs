@@ -22,10 +22,20 @@ pub enum EventKind {
     EnvioNaoRealizado,
     EnvioDevolvido,
     ContradicaoRegistrada,
+    RecAprovada,
+    RecRejeitada,
+    RecCancelada,
+    RecExpirada,
+    CobrAtiva,
+    CobrConcluida,
+    CobrRejeitada,
+    CobrCancelada,
+    CobrExpirada,
+    CobrTentativaRejeitada,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::PixRecebido,
         EventKind::CobConcluida,
         EventKind::CobvConcluida,
@@ -37,6 +47,16 @@ impl EventKind {
         EventKind::EnvioNaoRealizado,
         EventKind::EnvioDevolvido,
         EventKind::ContradicaoRegistrada,
+        EventKind::RecAprovada,
+        EventKind::RecRejeitada,
+        EventKind::RecCancelada,
+        EventKind::RecExpirada,
+        EventKind::CobrAtiva,
+        EventKind::CobrConcluida,
+        EventKind::CobrRejeitada,
+        EventKind::CobrCancelada,
+        EventKind::CobrExpirada,
+        EventKind::CobrTentativaRejeitada,
     ];
 
     /// The kinds that trigger the API Pix callback (`{webhookUrl}/pix`) of the receiving
@@ -58,6 +78,16 @@ impl EventKind {
             EventKind::EnvioNaoRealizado => "envio.nao_realizado",
             EventKind::EnvioDevolvido => "envio.devolvido",
             EventKind::ContradicaoRegistrada => "contradicao.registrada",
+            EventKind::RecAprovada => "rec.aprovada",
+            EventKind::RecRejeitada => "rec.rejeitada",
+            EventKind::RecCancelada => "rec.cancelada",
+            EventKind::RecExpirada => "rec.expirada",
+            EventKind::CobrAtiva => "cobr.ativa",
+            EventKind::CobrConcluida => "cobr.concluida",
+            EventKind::CobrRejeitada => "cobr.rejeitada",
+            EventKind::CobrCancelada => "cobr.cancelada",
+            EventKind::CobrExpirada => "cobr.expirada",
+            EventKind::CobrTentativaRejeitada => "cobr.tentativa_rejeitada",
         }
     }
 
@@ -74,6 +104,24 @@ pub struct DomainEvent {
 }
 
 impl DomainEvent {
+    /// A recurrence reached `status` (`kind` is one of the `rec.*` kinds).
+    pub fn recurrence(kind: EventKind, id_rec: &str, status: &str) -> Self {
+        DomainEvent { kind, payload: json!({"idRec": id_rec, "status": status}) }
+    }
+
+    /// A recurring charge reached `status` (`kind` is one of the `cobr.*` kinds).
+    pub fn recurring_charge(kind: EventKind, txid: &str, id_rec: &str, status: &str) -> Self {
+        DomainEvent { kind, payload: json!({"txid": txid, "idRec": id_rec, "status": status}) }
+    }
+
+    /// The payer's bank could not debit an attempt of a recurring charge.
+    pub fn attempt_rejected(txid: &str, id_rec: &str, e2eid: &str, codigo: &str) -> Self {
+        DomainEvent {
+            kind: EventKind::CobrTentativaRejeitada,
+            payload: json!({"txid": txid, "idRec": id_rec, "endToEndId": e2eid, "codigo": codigo}),
+        }
+    }
+
     /// A Pix credited to the merchant (`alerta`: why it did not conclude a charge).
     pub fn pix_recebido(
         e2eid: &EndToEndId,

@@ -19,6 +19,7 @@ pub mod payment;
 pub mod pix_key;
 pub mod qr_image;
 pub mod quota;
+pub mod rec;
 pub mod text;
 pub mod transfer;
 pub mod verdict;

@@ -39,11 +39,17 @@ pub enum Scope {
     CobvWrite,
     LoteCobvRead,
     LoteCobvWrite,
+    RecRead,
+    RecWrite,
+    SolicRecRead,
+    SolicRecWrite,
+    CobrRead,
+    CobrWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed to clients.
-    pub const ALL: [Scope; 20] = [
+    pub const ALL: [Scope; 26] = [
         Scope::CobRead,
         Scope::CobWrite,
         Scope::PixRead,
@@ -64,6 +70,12 @@ impl Scope {
         Scope::CobvWrite,
         Scope::LoteCobvRead,
         Scope::LoteCobvWrite,
+        Scope::RecRead,
+        Scope::RecWrite,
+        Scope::SolicRecRead,
+        Scope::SolicRecWrite,
+        Scope::CobrRead,
+        Scope::CobrWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +100,12 @@ impl Scope {
             Scope::CobvWrite => "cobv.write",
             Scope::LoteCobvRead => "lotecobv.read",
             Scope::LoteCobvWrite => "lotecobv.write",
+            Scope::RecRead => "rec.read",
+            Scope::RecWrite => "rec.write",
+            Scope::SolicRecRead => "solicrec.read",
+            Scope::SolicRecWrite => "solicrec.write",
+            Scope::CobrRead => "cobr.read",
+            Scope::CobrWrite => "cobr.write",
         }
     }
 

@@ -59,13 +59,24 @@ impl Alert {
 pub enum Payable<'a> {
     Immediate(&'a Charge),
     Due(&'a super::cobv::DueCharge),
+    /// A recurring charge (Pix Automático), debited by the payer's bank.
+    Recurring(&'a super::rec::RecurringCharge),
 }
 
 impl Payable<'_> {
     fn status(self) -> ChargeStatus {
+        use super::rec::CobRStatus;
         match self {
             Payable::Immediate(c) => c.status,
             Payable::Due(c) => c.status,
+            // A debit may arrive before the notice that scheduled it: CRIADA is payable too.
+            Payable::Recurring(c) => match c.status {
+                CobRStatus::Criada | CobRStatus::Ativa => ChargeStatus::Ativa,
+                CobRStatus::Concluida => ChargeStatus::Concluida,
+                CobRStatus::Expirada | CobRStatus::Rejeitada | CobRStatus::Cancelada => {
+                    ChargeStatus::RemovidaPeloPsp
+                }
+            },
         }
     }
 }
@@ -96,6 +107,11 @@ pub fn assess(charge: Option<Payable<'_>>, valor: Amount, at: DateTime<Utc>) -> 
             Ok(due) if due.final_ != valor => return Some(Alert::AmountMismatch),
             Ok(_) => {}
         },
+        Payable::Recurring(charge) => {
+            if valor != charge.terms.valor {
+                return Some(Alert::AmountMismatch);
+            }
+        }
     }
     None
 }
@@ -130,6 +146,12 @@ pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<Payable<'_>>
         match concluded {
             Some(Payable::Immediate(c)) => events.push(DomainEvent::cob_concluida(&c.txid, e2eid)),
             Some(Payable::Due(c)) => events.push(DomainEvent::cobv_concluida(&c.txid, e2eid)),
+            Some(Payable::Recurring(c)) => events.push(DomainEvent::recurring_charge(
+                super::event::EventKind::CobrConcluida,
+                c.txid.as_str(),
+                c.terms.id_rec.as_str(),
+                "CONCLUIDA",
+            )),
             None => {}
         }
     }

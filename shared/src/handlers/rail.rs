@@ -160,5 +160,9 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
                 outcome => Ok(answer(&outcome)),
             }
         }
+        other => {
+            super::rail_rec::apply(state, other).await?;
+            Ok(answer(&ConcludeOutcome::Applied))
+        }
     }
 }

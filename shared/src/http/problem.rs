@@ -53,6 +53,22 @@ pub enum ProblemKind {
     CobVNaoEncontrada,
     /// 400: bad parameters on `GET /cobv` or `GET /cobv/{txid}`.
     CobVConsultaInvalida,
+    /// 400: a recurrence request that breaks the schema or the rules.
+    RecOperacaoInvalida,
+    /// 404: no recurrence with that idRec for this merchant.
+    RecNaoEncontrada,
+    /// 400: bad parameters on `GET /rec`.
+    RecConsultaInvalida,
+    /// 400: a confirmation request that breaks the schema or the rules.
+    SolicRecOperacaoInvalida,
+    /// 404: no confirmation request with that id for this merchant.
+    SolicRecNaoEncontrada,
+    /// 400: a recurring-charge request that breaks the schema or the rules.
+    CobROperacaoInvalida,
+    /// 404: no recurring charge with that txid for this merchant.
+    CobRNaoEncontrado,
+    /// 400: bad parameters on `GET /cobr`.
+    CobRConsultaInvalida,
     /// 404: no received Pix with that end-to-end id for this merchant.
     PixNaoEncontrado,
     /// 400: bad parameters on `GET /pix`.
@@ -106,6 +122,11 @@ impl ProblemKind {
             | ProblemKind::CobConsultaInvalida
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::RecOperacaoInvalida
+            | ProblemKind::RecConsultaInvalida
+            | ProblemKind::SolicRecOperacaoInvalida
+            | ProblemKind::CobROperacaoInvalida
+            | ProblemKind::CobRConsultaInvalida
             | ProblemKind::CobPayloadOperacaoInvalida
             | ProblemKind::LoteCobVOperacaoInvalida
             | ProblemKind::LoteCobVConsultaInvalida
@@ -124,6 +145,9 @@ impl ProblemKind {
             | ProblemKind::CobNaoEncontrado
             | ProblemKind::CobPayloadNaoEncontrado
             | ProblemKind::CobVNaoEncontrada
+            | ProblemKind::RecNaoEncontrada
+            | ProblemKind::SolicRecNaoEncontrada
+            | ProblemKind::CobRNaoEncontrado
             | ProblemKind::LoteCobVNaoEncontrado
             | ProblemKind::PixNaoEncontrado
             | ProblemKind::PixDevolucaoNaoEncontrada
@@ -162,6 +186,14 @@ impl ProblemKind {
             ProblemKind::CobVOperacaoInvalida => "CobVOperacaoInvalida",
             ProblemKind::CobVNaoEncontrada => "CobVNaoEncontrada",
             ProblemKind::CobVConsultaInvalida => "CobVConsultaInvalida",
+            ProblemKind::RecOperacaoInvalida => "RecOperacaoInvalida",
+            ProblemKind::RecNaoEncontrada => "RecNaoEncontrada",
+            ProblemKind::RecConsultaInvalida => "RecConsultaInvalida",
+            ProblemKind::SolicRecOperacaoInvalida => "SolicRecOperacaoInvalida",
+            ProblemKind::SolicRecNaoEncontrada => "SolicRecNaoEncontrada",
+            ProblemKind::CobROperacaoInvalida => "CobROperacaoInvalida",
+            ProblemKind::CobRNaoEncontrado => "CobRNaoEncontrado",
+            ProblemKind::CobRConsultaInvalida => "CobRConsultaInvalida",
             ProblemKind::PixNaoEncontrado => "PixNaoEncontrado",
             ProblemKind::PixConsultaInvalida => "PixConsultaInvalida",
             ProblemKind::PixDevolucaoInvalida => "PixDevolucaoInvalida",
@@ -212,6 +244,14 @@ impl ProblemKind {
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVNaoEncontrada
             | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::RecOperacaoInvalida
+            | ProblemKind::RecNaoEncontrada
+            | ProblemKind::RecConsultaInvalida
+            | ProblemKind::SolicRecOperacaoInvalida
+            | ProblemKind::SolicRecNaoEncontrada
+            | ProblemKind::CobROperacaoInvalida
+            | ProblemKind::CobRNaoEncontrado
+            | ProblemKind::CobRConsultaInvalida
             | ProblemKind::LoteCobVOperacaoInvalida
             | ProblemKind::LoteCobVNaoEncontrado
             | ProblemKind::LoteCobVConsultaInvalida
@@ -255,6 +295,14 @@ impl ProblemKind {
             ProblemKind::CobVOperacaoInvalida => "Cobrança inválida.",
             ProblemKind::CobVNaoEncontrada => "Cobrança não encontrada.",
             ProblemKind::CobVConsultaInvalida => "Consulta de cobranças inválida.",
+            ProblemKind::RecOperacaoInvalida => "Recorrência inválida.",
+            ProblemKind::RecNaoEncontrada => "Recorrência não encontrada.",
+            ProblemKind::RecConsultaInvalida => "Consulta de recorrências inválida.",
+            ProblemKind::SolicRecOperacaoInvalida => "Solicitação de recorrência inválida.",
+            ProblemKind::SolicRecNaoEncontrada => "Solicitação de recorrência não encontrada.",
+            ProblemKind::CobROperacaoInvalida => "Cobrança recorrente inválida.",
+            ProblemKind::CobRNaoEncontrado => "Cobrança recorrente não encontrada.",
+            ProblemKind::CobRConsultaInvalida => "Consulta de cobranças recorrentes inválida.",
             ProblemKind::PixNaoEncontrado => "Pix não encontrado.",
             ProblemKind::PixConsultaInvalida => "Consulta de Pix inválida.",
             ProblemKind::PixDevolucaoInvalida => "Devolução inválida.",

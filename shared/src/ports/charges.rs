@@ -58,6 +58,8 @@ pub trait MerchantStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The receiver details, when an operator has set them.
     async fn receiver(&self, id: MerchantId) -> Result<Option<crate::domain::merchant::Recebedor>, StoreError>;
+    /// The merchant's account number here (a recurring charge names it as `recebedor.conta`).
+    async fn account_number(&self, id: MerchantId) -> Result<Option<i64>, StoreError>;
 }
 
 /// A new charge, ready to store.

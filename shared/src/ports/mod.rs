@@ -36,6 +36,7 @@ mod crypto;
 mod idempotency;
 mod payments;
 mod platform;
+mod recurrences;
 mod transfers;
 mod webhooks;
 
@@ -45,5 +46,6 @@ pub use crypto::*;
 pub use idempotency::*;
 pub use payments::*;
 pub use platform::*;
+pub use recurrences::*;
 pub use transfers::*;
 pub use webhooks::*;

@@ -183,4 +183,20 @@ pub trait PixRail: Send + Sync {
     /// so that one whose notification was lost is still credited. Entries that do not
     /// parse are left out and logged.
     async fn received_since(&self, since: DateTime<Utc>) -> Result<Vec<IncomingPix>, RailError>;
+    /// Sends a confirmation request to the payer's bank (Pix Automático, pain.009).
+    /// Idempotent on `idSolicRec`.
+    async fn send_solicitation(&self, s: &crate::rail::protocol::SolicitacaoRec) -> Result<(), RailError>;
+    /// Withdraws a confirmation request the payer has not answered.
+    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<(), RailError>;
+    /// Tells the payer's bank that the receiver cancelled an authorised recurrence.
+    async fn cancel_recurrence(
+        &self,
+        id_rec: &str,
+        cancelamento: &crate::rail::protocol::Cancelamento,
+    ) -> Result<(), RailError>;
+    /// Sends a recurring charge's attempt to the payer's bank to be debited on its date
+    /// (pain.013). Idempotent on its end-to-end id.
+    async fn send_attempt(&self, a: &crate::rail::protocol::AgendamentoCobR) -> Result<(), RailError>;
+    /// Withdraws a scheduled attempt (the receiver cancelled its charge).
+    async fn cancel_attempt(&self, e2eid: &str) -> Result<(), RailError>;
 }

@@ -137,4 +137,11 @@ impl MerchantStore for PgMerchantStore {
             _ => Ok(None),
         }
     }
+
+    async fn account_number(&self, id: MerchantId) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar!("SELECT account_number FROM merchants WHERE id = $1", id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
 }

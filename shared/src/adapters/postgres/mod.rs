@@ -14,6 +14,7 @@ mod merchants;
 mod pix;
 pub mod platform_keys;
 mod quotas;
+mod recurrences;
 pub mod scram;
 mod transfers;
 mod verdicts;
@@ -29,6 +30,7 @@ pub use lotes::PgLoteStore;
 pub use merchants::PgMerchantStore;
 pub use pix::PgPixStore;
 pub use quotas::PgRateCounter;
+pub use recurrences::PgRecurrenceStore;
 pub use transfers::PgTransferStore;
 pub use webhooks::PgWebhookStore;
 

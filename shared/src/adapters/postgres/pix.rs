@@ -73,6 +73,7 @@ struct Booked {
 enum Named {
     Immediate(crate::domain::charge::Charge, i64),
     Due(crate::domain::cobv::DueCharge, i64),
+    Recurring(crate::domain::rec::RecurringCharge, i64),
 }
 
 impl Named {
@@ -80,19 +81,31 @@ impl Named {
         match self {
             Named::Immediate(c, _) => crate::domain::payment::Payable::Immediate(c),
             Named::Due(c, _) => crate::domain::payment::Payable::Due(c),
+            Named::Recurring(c, _) => crate::domain::payment::Payable::Recurring(c),
         }
     }
 
-    fn id(&self) -> i64 {
+    /// Its row in `charges` (an immediate charge or one with a due date).
+    fn charge_row(&self) -> Option<i64> {
         match self {
-            Named::Immediate(_, id) | Named::Due(_, id) => *id,
+            Named::Immediate(_, id) | Named::Due(_, id) => Some(*id),
+            Named::Recurring(..) => None,
         }
     }
 
-    fn revisao(&self) -> i32 {
+    /// Its row in `recurring_charges`.
+    fn recurring_row(&self) -> Option<i64> {
         match self {
-            Named::Immediate(c, _) => c.revisao,
-            Named::Due(c, _) => c.revisao,
+            Named::Recurring(_, id) => Some(*id),
+            Named::Immediate(..) | Named::Due(..) => None,
+        }
+    }
+
+    fn revisao(&self) -> Option<i32> {
+        match self {
+            Named::Immediate(c, _) => Some(c.revisao),
+            Named::Due(c, _) => Some(c.revisao),
+            Named::Recurring(..) => None,
         }
     }
 
@@ -108,8 +121,11 @@ impl Named {
         if let Some((c, _, id)) = select_current(conn, cipher, merchant, txid, for_update).await? {
             return Ok(Some(Named::Immediate(c, id)));
         }
-        let due = super::due_charges::select_current(conn, cipher, merchant, txid, for_update).await?;
-        Ok(due.map(|(c, _, id)| Named::Due(c, id)))
+        if let Some((c, _, id)) = super::due_charges::select_current(conn, cipher, merchant, txid, for_update).await? {
+            return Ok(Some(Named::Due(c, id)));
+        }
+        let recurring = super::recurrences::select_for_payment(conn, cipher, merchant, txid, for_update).await?;
+        Ok(recurring.map(|(id, c)| Named::Recurring(c, id)))
     }
 }
 
@@ -139,8 +155,11 @@ impl Credit<'_> {
         let pix = self.pix;
         let decision = decide_credit(pix, self.merchant.is_some(), charge.map(Named::payable), self.fee);
         let alert = decision.alert;
-        let charge_id = charge.map(Named::id);
+        let charge_id = charge.and_then(Named::charge_row);
+        let recurring_id = charge.and_then(Named::recurring_row);
         let concludes = charge.filter(|_| decision.concludes);
+        let paid = json!([{"status": "CONCLUIDA", "data": pix.horario}]);
+        let attempt_paid = json!([{"status": "PAGA", "data": pix.horario}]);
         let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
             decision.events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.payload)).unzip();
         let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)});
@@ -160,13 +179,22 @@ impl Credit<'_> {
                ), pix AS (
                    INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
                                              pagador_doc_kind, pagador_doc_enc, pagador_doc_index, pagador_nome,
-                                             info_pagador, alerta)
-                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM claim
+                                             info_pagador, alerta, recurring_charge_id)
+                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $25 FROM claim
                    ON CONFLICT (end_to_end_id) DO NOTHING
                    RETURNING id
                ), concluded AS (
                    UPDATE charges SET status = 'CONCLUIDA'
                     WHERE id = $16 AND status = 'ATIVA' AND revisao = $22 AND EXISTS (SELECT 1 FROM pix)
+                   RETURNING id
+               ), concluded_r AS (
+                   UPDATE recurring_charges SET status = 'CONCLUIDA', atualizacao = atualizacao || $27
+                    WHERE id = $26 AND status IN ('CRIADA', 'ATIVA') AND EXISTS (SELECT 1 FROM pix)
+                   RETURNING id
+               ), attempt_paid AS (
+                   UPDATE recurring_charge_attempts SET status = 'PAGA', atualizacao = atualizacao || $28
+                    WHERE end_to_end_id = $2 AND recurring_charge_id = $26 AND status IN ('SOLICITADA', 'AGENDADA')
+                      AND EXISTS (SELECT 1 FROM concluded_r)
                    RETURNING id
                ), entry AS (
                    INSERT INTO ledger_transactions (kind, natural_key, reference)
@@ -188,6 +216,7 @@ impl Credit<'_> {
                       CASE WHEN $23::boolean AND EXISTS (SELECT 1 FROM claim)
                                 AND (NOT EXISTS (SELECT 1 FROM pix)
                                      OR ($16::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded))
+                                     OR ($26::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded_r))
                                      OR (SELECT count(*) FROM postings) <> $24::bigint)
                            THEN booking_retry('the charge or the end-to-end id changed')
                            ELSE true END AS "checked!""#,
@@ -206,15 +235,19 @@ impl Credit<'_> {
             pix.pagador.nome,
             pix.info_pagador,
             alert.map(Alert::as_str),
-            concludes.map(Named::id),
+            concludes.and_then(Named::charge_row),
             reference,
             &self.account_ids,
             &self.amounts,
             &event_kinds,
             &event_payloads,
-            concludes.map(Named::revisao),
+            concludes.and_then(Named::revisao),
             mode == Booking::Optimistic,
             legs,
+            recurring_id,
+            concludes.and_then(Named::recurring_row),
+            paid,
+            attempt_paid,
         )
         .fetch_one(&mut *conn)
         .await;

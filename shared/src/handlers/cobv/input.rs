@@ -111,7 +111,7 @@ fn read_desconto(mut f: Fields<'_>, v: &mut Violations) -> Option<Desconto> {
     }
 }
 
-fn read_contato(dev: &mut Fields<'_>, v: &mut Violations) -> Contato {
+pub(crate) fn read_contato(dev: &mut Fields<'_>, v: &mut Violations) -> Contato {
     let mut text = |key: &'static str, max: usize| match dev.string(key, max, v) {
         Ok(Some(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         _ => None,

@@ -1,0 +1,450 @@
+//! Use cases of Pix Automático: recurrences (create, read, list, cancel), confirmation
+//! requests (create and send, read, cancel), recurring charges (create and send, read,
+//! list, cancel, retry), what the payer's bank reports about them, and the sweep that
+//! resends what the rail never acknowledged and ends what time ends.
+//!
+//! A message to the payer's bank whose outcome is unknown is not guessed: the request or
+//! attempt stays as it was (`CRIADA`, `SOLICITADA`) and the sweep sends it again (the
+//! rail takes each once, by its id) until the payer's bank acknowledges it.
+
+use super::AppState;
+use crate::domain::cobv::calendar::brasilia_date;
+use crate::domain::document::Document;
+use crate::domain::ids::{EndToEndId, Txid};
+use crate::domain::merchant::Merchant;
+use crate::domain::rec::recurrence::Destinatario;
+use crate::domain::rec::{
+    Attempt, AttemptKind, AttemptStatus, CobRStatus, CobRTerms, Encerramento, IdRec, IdSolicRec, Jornada, Payer,
+    RecStatus, RecTerms, RecValue, Recurrence, RecurringCharge, SolicRec, SolicRecStatus, Solicitante, Update,
+    Violation,
+};
+use crate::ports::{
+    AttemptApplied, AttemptOutcome, CobRInsert, CobRQuery, Page, RecDecided, RecDecision, RecQuery, StoreError,
+};
+use crate::rail::protocol as wire;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Why a Pix Automático use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum RecError {
+    #[error("the request breaks the rules")]
+    Invalid(Vec<Violation>),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, why: &'static str) -> RecError {
+    RecError::Invalid(vec![(field, why)])
+}
+
+fn now_and_today(state: &AppState) -> (DateTime<Utc>, NaiveDate) {
+    let now = state.clock.now();
+    (now, brasilia_date(now))
+}
+
+/// The receiver a recurrence shows: a company (CNPJ) with its registered details.
+pub async fn receiver_cnpj(state: &AppState, merchant: &Merchant, field: &'static str) -> Result<String, RecError> {
+    match state.merchants.receiver(merchant.id).await? {
+        Some(r) => match r.documento {
+            Document::Cnpj(c) => Ok(c.as_str().to_owned()),
+            Document::Cpf(_) => Err(invalid(field, "Pix Automático receivers are companies: the registered document is a CPF")),
+        },
+        None => Err(invalid(field, "the receiver's document and address are not registered yet (tucano merchants receiver)")),
+    }
+}
+
+/// `POST /rec`.
+pub async fn create_rec(state: &AppState, merchant: &Merchant, terms: RecTerms) -> Result<Recurrence, RecError> {
+    let (now, today) = now_and_today(state);
+    receiver_cnpj(state, merchant, "rec.recebedor").await?;
+    let violations = terms.violations(today);
+    if !violations.is_empty() {
+        return Err(RecError::Invalid(violations));
+    }
+    let rec = Recurrence {
+        id_rec: IdRec::generate(terms.politica, &state.config.ispb, today),
+        status: RecStatus::Criada,
+        terms,
+        jornada: Jornada::AguardandoDefinicao,
+        pagador: None,
+        encerramento: None,
+        atualizacao: vec![Update { status: RecStatus::Criada, data: now }],
+    };
+    state.recurrences.insert_rec(merchant.id, &rec).await?;
+    Ok(rec)
+}
+
+pub async fn get_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {
+    state.recurrences.find_rec(merchant.id, id).await?.ok_or(RecError::NotFound)
+}
+
+pub async fn list_recs(state: &AppState, merchant: &Merchant, q: &RecQuery) -> Result<Page<Recurrence>, RecError> {
+    Ok(state.recurrences.list_recs(merchant.id, q).await?)
+}
+
+/// Tells the payer's bank what a cancellation ended there; a failure is logged (the
+/// payer's bank also refuses to debit an attempt of a cancelled recurrence).
+async fn withdraw_attempts(state: &AppState, attempts: &[EndToEndId]) {
+    for e2eid in attempts {
+        if let Err(e) = state.rail.cancel_attempt(e2eid.as_str()).await {
+            tracing::warn!(error = %e, "the payer's bank was not told of a cancelled attempt");
+        }
+    }
+}
+
+/// `PATCH /rec/{idRec}` with `status: CANCELADA`: the receiver cancels.
+pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {
+    let (now, _) = now_and_today(state);
+    let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
+    let decided =
+        state.recurrences.decide_rec(Some(merchant.id), id, None, RecDecision::Cancelled(ending), now).await?;
+    match decided {
+        RecDecided::Applied { rec, open_attempts, .. } => {
+            let cancelamento =
+                wire::Cancelamento { solicitante: Solicitante::UsuarioRecebedor.as_str().into(), codigo: "SLCR".into() };
+            if rec.pagador.is_some() {
+                if let Err(e) = state.rail.cancel_recurrence(rec.id_rec.as_str(), &cancelamento).await {
+                    tracing::warn!(error = %e, "the payer's bank was not told of a cancelled recurrence");
+                }
+            }
+            withdraw_attempts(state, &open_attempts).await;
+            Ok(rec)
+        }
+        RecDecided::NotApplicable { .. } => {
+            Err(invalid("rec.status", "the recurrence is already EXPIRADA, REJEITADA or CANCELADA"))
+        }
+        RecDecided::NotFound => Err(RecError::NotFound),
+    }
+}
+
+/// The message a confirmation request travels as.
+async fn solicitation_message(
+    state: &AppState,
+    merchant: &Merchant,
+    s: &SolicRec,
+    rec: &Recurrence,
+) -> Result<wire::SolicitacaoRec, RecError> {
+    let t = &rec.terms;
+    let (valor_rec, valor_minimo_recebedor) = match t.valor {
+        RecValue::Fixed(v) => (Some(v.to_string()), None),
+        RecValue::Minimum(m) => (None, Some(m.to_string())),
+        RecValue::Free => (None, None),
+    };
+    let doc = |d: &Document| match d {
+        Document::Cpf(c) => (Some(c.as_str().to_owned()), None),
+        Document::Cnpj(c) => (None, Some(c.as_str().to_owned())),
+    };
+    let (devedor_cpf, devedor_cnpj) = doc(&t.devedor.documento);
+    let (cpf, cnpj) = doc(&s.destinatario.documento);
+    Ok(wire::SolicitacaoRec {
+        id_solic_rec: s.id_solic_rec.as_str().to_owned(),
+        id_rec: rec.id_rec.as_str().to_owned(),
+        recebedor: wire::RecebedorRec {
+            cnpj: receiver_cnpj(state, merchant, "rec.recebedor").await?,
+            nome: merchant.name.clone(),
+            ispb_participante: state.config.ispb.clone(),
+        },
+        vinculo: wire::VinculoRec {
+            objeto: t.objeto.clone(),
+            contrato: t.contrato.clone(),
+            devedor: wire::Pagador { cpf: devedor_cpf, cnpj: devedor_cnpj, nome: Some(t.devedor.nome.clone()) },
+        },
+        calendario: wire::CalendarioRec {
+            data_inicial: t.data_inicial,
+            data_final: t.data_final,
+            periodicidade: t.periodicidade.as_str().to_owned(),
+        },
+        valor_rec,
+        valor_minimo_recebedor,
+        politica_retentativa: t.politica.as_str().to_owned(),
+        destinatario: wire::DestinatarioRec {
+            ispb_participante: s.destinatario.ispb.clone(),
+            agencia: s.destinatario.agencia.clone(),
+            conta: s.destinatario.conta.clone(),
+            cpf,
+            cnpj,
+        },
+        data_expiracao_solicitacao: s.data_expiracao.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+/// Sends a request; on the rail's acknowledgement it becomes `ENVIADA`.
+async fn send_solicitation(state: &AppState, merchant: &Merchant, s: &SolicRec, rec: &Recurrence) -> Result<(), RecError> {
+    let message = solicitation_message(state, merchant, s, rec).await?;
+    match state.rail.send_solicitation(&message).await {
+        Ok(()) => {
+            let (now, _) = now_and_today(state);
+            state.recurrences.move_solicitation(Some(merchant.id), &s.id_solic_rec, SolicRecStatus::Enviada, now).await?;
+        }
+        Err(e) => tracing::warn!(error = %e, "a confirmation request stays CRIADA until the rail takes it"),
+    }
+    Ok(())
+}
+
+/// `POST /solicrec`.
+pub async fn create_solicitation(
+    state: &AppState,
+    merchant: &Merchant,
+    id_rec: &IdRec,
+    data_expiracao: DateTime<Utc>,
+    destinatario: Destinatario,
+) -> Result<SolicRec, RecError> {
+    let (now, today) = now_and_today(state);
+    let rec = state
+        .recurrences
+        .find_rec(merchant.id, id_rec)
+        .await?
+        .ok_or_else(|| invalid("solicrec.idRec", "no recurrence of this receiver has this idRec"))?;
+    let violations = crate::domain::rec::recurrence::solicitation_violations(&rec, data_expiracao, now);
+    if !violations.is_empty() {
+        return Err(RecError::Invalid(violations));
+    }
+    let s = SolicRec {
+        id_solic_rec: IdSolicRec::generate(&state.config.ispb, today),
+        id_rec: rec.id_rec.clone(),
+        status: SolicRecStatus::Criada,
+        data_expiracao,
+        destinatario,
+        atualizacao: vec![Update { status: SolicRecStatus::Criada, data: now }],
+    };
+    if !state.recurrences.insert_solicitation(merchant.id, &s).await? {
+        return Err(invalid("solicrec.idRec", "the recurrence already has an open confirmation request"));
+    }
+    send_solicitation(state, merchant, &s, &rec).await?;
+    get_solicitation(state, merchant, &s.id_solic_rec).await
+}
+
+pub async fn get_solicitation(state: &AppState, merchant: &Merchant, id: &IdSolicRec) -> Result<SolicRec, RecError> {
+    let found = state.recurrences.find_solicitation(Some(merchant.id), id).await?;
+    found.map(|(_, s, _)| s).ok_or(RecError::NotFound)
+}
+
+/// `PATCH /solicrec/{idSolicRec}` with `status: CANCELADA`.
+pub async fn cancel_solicitation(state: &AppState, merchant: &Merchant, id: &IdSolicRec) -> Result<SolicRec, RecError> {
+    let current = get_solicitation(state, merchant, id).await?;
+    if !current.status.is_open() {
+        return Err(invalid("solicrec.status", "only a CRIADA, ENVIADA or RECEBIDA request can be cancelled"));
+    }
+    let (now, _) = now_and_today(state);
+    let after = state
+        .recurrences
+        .move_solicitation(Some(merchant.id), id, SolicRecStatus::Cancelada, now)
+        .await?
+        .ok_or(RecError::NotFound)?;
+    if after.status != SolicRecStatus::Cancelada {
+        return Err(invalid("solicrec.status", "the payer answered the request meanwhile"));
+    }
+    if let Err(e) = state.rail.cancel_solicitation(id.as_str()).await {
+        tracing::warn!(error = %e, "the payer's bank was not told of a cancelled request");
+    }
+    Ok(after)
+}
+
+/// The message an attempt travels as.
+fn attempt_message(merchant: &Merchant, charge: &RecurringCharge, a: &Attempt) -> Option<wire::AgendamentoCobR> {
+    Some(wire::AgendamentoCobR {
+        end_to_end_id: a.end_to_end_id.as_str().to_owned(),
+        id_rec: charge.terms.id_rec.as_str().to_owned(),
+        txid: charge.txid.as_str().to_owned(),
+        valor: charge.terms.valor.to_string(),
+        data_liquidacao: a.data_liquidacao,
+        tipo: a.tipo.as_str().to_owned(),
+        chave: merchant.pix_keys.first()?.clone(),
+        info_adicional: charge.terms.info_adicional.clone(),
+    })
+}
+
+/// Sends an attempt to the payer's bank; it stays `SOLICITADA` until the bank schedules it.
+async fn send_attempt(state: &AppState, merchant: &Merchant, charge: &RecurringCharge, a: &Attempt) {
+    let Some(message) = attempt_message(merchant, charge, a) else {
+        tracing::warn!("a merchant without a Pix key cannot be credited a recurring charge");
+        return;
+    };
+    if let Err(e) = state.rail.send_attempt(&message).await {
+        tracing::warn!(error = %e, "an attempt stays SOLICITADA until the rail takes it");
+    }
+}
+
+fn new_attempt(state: &AppState, day: NaiveDate, tipo: AttemptKind, now: DateTime<Utc>) -> Attempt {
+    Attempt {
+        end_to_end_id: EndToEndId::generate(&state.config.ispb, now),
+        data_liquidacao: day,
+        tipo,
+        status: AttemptStatus::Solicitada,
+        rejeicao: None,
+        atualizacao: vec![Update { status: AttemptStatus::Solicitada, data: now }],
+    }
+}
+
+/// `PUT /cobr/{txid}` and `POST /cobr`: create, and send its first attempt to the payer's
+/// bank. The same request again answers the same charge (`false`: not created now).
+pub async fn create_charge(
+    state: &AppState,
+    merchant: &Merchant,
+    txid: Txid,
+    terms: CobRTerms,
+    request_hash: [u8; 32],
+) -> Result<(RecurringCharge, bool), RecError> {
+    let (now, today) = now_and_today(state);
+    let rec = state
+        .recurrences
+        .find_rec(merchant.id, &terms.id_rec)
+        .await?
+        .ok_or_else(|| invalid("cobr.idRec", "no recurrence of this receiver has this idRec"))?;
+    let account = state.merchants.account_number(merchant.id).await?;
+    let mut violations = terms.violations(&rec, today);
+    if account.map(|a| a.to_string()).as_deref() != Some(terms.recebedor.conta.as_str())
+        || terms.recebedor.agencia.as_deref().is_some_and(|a| a != crate::domain::rec::charge::AGENCIA)
+    {
+        violations.push(("cobr.recebedor.conta", "is not this receiver's account here"));
+    }
+    if !violations.is_empty() {
+        return Err(RecError::Invalid(violations));
+    }
+    let t = &rec.terms;
+    let ciclo = t
+        .periodicidade
+        .cycle_of(t.data_inicial, terms.data_vencimento)
+        .ok_or_else(|| invalid("cobr.calendario.dataDeVencimento", "is outside the recurrence's calendar"))?;
+    let first = new_attempt(state, terms.settlement(), AttemptKind::Agnd, now);
+    let charge = RecurringCharge {
+        txid,
+        politica: t.politica,
+        terms,
+        status: CobRStatus::Criada,
+        criacao: today,
+        attempts: vec![first],
+        encerramento: None,
+        atualizacao: vec![Update { status: CobRStatus::Criada, data: now }],
+    };
+    match state.recurrences.insert_charge(merchant.id, &charge, ciclo, &request_hash).await? {
+        CobRInsert::Created(created) => {
+            if let Some(a) = created.attempts.first() {
+                send_attempt(state, merchant, &created, a).await;
+            }
+            let after = state.recurrences.find_charge(merchant.id, &created.txid).await?;
+            Ok((after.unwrap_or(created), true))
+        }
+        CobRInsert::Exists(existing) => Ok((existing, false)),
+        CobRInsert::TxidTaken => {
+            Err(invalid("cobr.txid", "is already used by another charge of this receiver"))
+        }
+        CobRInsert::CycleTaken => Err(invalid(
+            "cobr.calendario.dataDeVencimento",
+            "the recurrence already has a live charge in this cycle",
+        )),
+    }
+}
+
+pub async fn get_charge(state: &AppState, merchant: &Merchant, txid: &Txid) -> Result<RecurringCharge, RecError> {
+    state.recurrences.find_charge(merchant.id, txid).await?.ok_or(RecError::NotFound)
+}
+
+pub async fn list_charges(
+    state: &AppState,
+    merchant: &Merchant,
+    q: &CobRQuery,
+) -> Result<Page<RecurringCharge>, RecError> {
+    Ok(state.recurrences.list_charges(merchant.id, q).await?)
+}
+
+/// `PATCH /cobr/{txid}` with `status: CANCELADA`: only before its first settlement day.
+pub async fn cancel_charge(state: &AppState, merchant: &Merchant, txid: &Txid) -> Result<RecurringCharge, RecError> {
+    let (now, today) = now_and_today(state);
+    let charge = get_charge(state, merchant, txid).await?;
+    if !charge.status.is_open() {
+        return Err(invalid("cobr.status", "only a CRIADA or ATIVA charge can be cancelled"));
+    }
+    if today >= charge.first_settlement() {
+        return Err(invalid("cobr.status", "a charge cannot be cancelled on or after its first settlement date"));
+    }
+    let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
+    let (after, open) =
+        state.recurrences.cancel_charge(merchant.id, txid, ending, now).await?.ok_or(RecError::NotFound)?;
+    withdraw_attempts(state, open.as_slice()).await;
+    Ok(after)
+}
+
+/// `POST /cobr/{txid}/retentativa/{data}`.
+pub async fn retry_charge(
+    state: &AppState,
+    merchant: &Merchant,
+    txid: &Txid,
+    data: NaiveDate,
+) -> Result<RecurringCharge, RecError> {
+    let (now, today) = now_and_today(state);
+    let charge = get_charge(state, merchant, txid).await?;
+    let violations = charge.retry_violations(data, today);
+    if !violations.is_empty() {
+        return Err(RecError::Invalid(violations));
+    }
+    let attempt = new_attempt(state, data, AttemptKind::Rifl, now);
+    if !state.recurrences.add_attempt(merchant.id, txid, &attempt).await? {
+        return Err(invalid("cobr.tentativas", "the charge changed meanwhile; read it again"));
+    }
+    send_attempt(state, merchant, &charge, &attempt).await;
+    get_charge(state, merchant, txid).await
+}
+
+/// What the payer's bank reported, applied. Answers whether it named something here.
+pub async fn on_solicitation_received(state: &AppState, id: &IdSolicRec) -> Result<bool, RecError> {
+    let (now, _) = now_and_today(state);
+    Ok(state.recurrences.move_solicitation(None, id, SolicRecStatus::Recebida, now).await?.is_some())
+}
+
+pub async fn on_decision(
+    state: &AppState,
+    id_rec: &IdRec,
+    solicitation: Option<&IdSolicRec>,
+    decision: RecDecision,
+) -> Result<bool, RecError> {
+    let (now, _) = now_and_today(state);
+    match state.recurrences.decide_rec(None, id_rec, solicitation, decision, now).await? {
+        RecDecided::Applied { owner, open_attempts, .. } => {
+            tracing::info!(merchant_id = %owner.0, "recurrence decided by the payer's side");
+            // The payer's bank ended these itself; nothing to withdraw.
+            drop(open_attempts);
+            Ok(true)
+        }
+        RecDecided::NotApplicable { .. } => Ok(true),
+        RecDecided::NotFound => Ok(false),
+    }
+}
+
+/// An approval: the payer as reported.
+pub fn payer_of(p: &wire::PagadorRec) -> Option<Payer> {
+    let documento = match (&p.cpf, &p.cnpj) {
+        (Some(c), None) => Document::Cpf(crate::domain::document::Cpf::parse(c).ok()?),
+        (None, Some(c)) => Document::Cnpj(crate::domain::document::Cnpj::parse(c).ok()?),
+        _ => return None,
+    };
+    let ispb_ok = p.ispb_participante.len() == 8
+        && p.ispb_participante.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    let mun_ok = p.cod_mun.as_ref().is_none_or(|m| m.len() == 7 && m.bytes().all(|b| b.is_ascii_digit()));
+    (ispb_ok && mun_ok).then(|| Payer { ispb: p.ispb_participante.clone(), documento, cod_mun: p.cod_mun.clone() })
+}
+
+pub async fn on_attempt(state: &AppState, e2eid: &EndToEndId, outcome: AttemptOutcome) -> Result<bool, RecError> {
+    let (now, _) = now_and_today(state);
+    Ok(!matches!(state.recurrences.attempt_outcome(e2eid, outcome, now).await?, AttemptApplied::NotFound))
+}
+
+/// One pass of the sweep: ends what time ended, and resends requests and attempts the
+/// rail never acknowledged. Answers how many things it moved or sent.
+pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
+    let (now, today) = now_and_today(state);
+    let mut moved = state.recurrences.expire(now, today).await?;
+    for (owner, s, rec) in state.recurrences.unsent_solicitations(100).await? {
+        let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
+        send_solicitation(state, &merchant, &s, &rec).await?;
+        moved += 1;
+    }
+    for (owner, charge, a) in state.recurrences.unsent_attempts(100).await? {
+        let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
+        send_attempt(state, &merchant, &charge, &a).await;
+        moved += 1;
+    }
+    Ok(moved)
+}

@@ -1,0 +1,160 @@
+//! Pix Automático's store: recurrences, confirmation requests and recurring charges with
+//! their attempts. Every status change appends to its `atualizacao` and writes its events
+//! in the same transaction.
+
+use super::*;
+use crate::domain::ids::EndToEndId;
+use crate::domain::rec::{
+    Attempt, Encerramento, IdRec, IdSolicRec, Jornada, Payer, RecStatus, Recurrence, RecurringCharge, SolicRec,
+    SolicRecStatus,
+};
+use chrono::NaiveDate;
+
+/// The filters of `GET /rec`.
+#[derive(Debug, Clone)]
+pub struct RecQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub devedor: Option<Document>,
+    pub status: Option<RecStatus>,
+    pub convenio: Option<String>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+/// The filters of `GET /cobr`.
+#[derive(Debug, Clone)]
+pub struct CobRQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub id_rec: Option<IdRec>,
+    pub devedor: Option<Document>,
+    pub status: Option<crate::domain::rec::CobRStatus>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+/// What ends or settles a recurrence's authorisation.
+#[derive(Debug, Clone)]
+pub enum RecDecision {
+    /// The payer authorised it (from `CRIADA`).
+    Approved { jornada: Jornada, payer: Payer },
+    /// The payer refused it (from `CRIADA`).
+    Rejected { codigo: String },
+    /// Cancelled (from `CRIADA` or `APROVADA`): its open requests and charges end with it.
+    Cancelled(Encerramento),
+}
+
+/// What applying a decision did.
+#[derive(Debug)]
+pub enum RecDecided {
+    /// Applied; the owner and the recurrence after it, and the attempts that were open at
+    /// the payer's bank (a cancellation ends them there too).
+    Applied { owner: MerchantId, rec: Recurrence, open_attempts: Vec<EndToEndId> },
+    /// The recurrence's status does not take this decision (the owner and the recurrence
+    /// as it is).
+    NotApplicable { owner: MerchantId, rec: Recurrence },
+    NotFound,
+}
+
+/// What inserting a recurring charge found.
+#[derive(Debug)]
+pub enum CobRInsert {
+    Created(RecurringCharge),
+    /// The same request again.
+    Exists(RecurringCharge),
+    /// The txid names another charge (of any kind) of this merchant.
+    TxidTaken,
+    /// The recurrence already has a live charge in this cycle.
+    CycleTaken,
+}
+
+/// What an attempt's outcome did to its charge.
+#[derive(Debug)]
+pub enum AttemptApplied {
+    Applied { owner: MerchantId, charge: RecurringCharge },
+    /// Already in that state, or past it: nothing changed.
+    Unchanged,
+    NotFound,
+}
+
+/// How an attempt moved at the payer's bank.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    Scheduled,
+    /// Not debited, with the reason code; the charge ends too when `ends_charge`.
+    Rejected { codigo: String },
+    /// Cancelled by the payer's side (and the charge with it).
+    Cancelled(Encerramento),
+}
+
+#[async_trait]
+pub trait RecurrenceStore: Send + Sync {
+    async fn insert_rec(&self, merchant: MerchantId, rec: &Recurrence) -> Result<(), StoreError>;
+    async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError>;
+    async fn list_recs(&self, merchant: MerchantId, q: &RecQuery) -> Result<Page<Recurrence>, StoreError>;
+    /// Applies `decision` to the recurrence (`owner` None: whoever owns it, for the rail)
+    /// and ends the confirmation request `solicitation` answered, if any.
+    async fn decide_rec(
+        &self,
+        owner: Option<MerchantId>,
+        id: &IdRec,
+        solicitation: Option<&IdSolicRec>,
+        decision: RecDecision,
+        at: DateTime<Utc>,
+    ) -> Result<RecDecided, StoreError>;
+
+    /// Inserts a request in `CRIADA`; false if the recurrence has one open already.
+    async fn insert_solicitation(&self, merchant: MerchantId, s: &SolicRec) -> Result<bool, StoreError>;
+    /// A request, with its owner and its recurrence (`owner` None: whoever owns it).
+    async fn find_solicitation(
+        &self,
+        owner: Option<MerchantId>,
+        id: &IdSolicRec,
+    ) -> Result<Option<(MerchantId, SolicRec, Recurrence)>, StoreError>;
+    /// Moves an open request to `to` if the status machine allows it; answers the request
+    /// after (unchanged if it did not), None if unknown.
+    async fn move_solicitation(
+        &self,
+        owner: Option<MerchantId>,
+        id: &IdSolicRec,
+        to: SolicRecStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SolicRec>, StoreError>;
+    /// Requests still `CRIADA` (never acknowledged by the rail), oldest first.
+    async fn unsent_solicitations(&self, limit: i64) -> Result<Vec<(MerchantId, SolicRec, Recurrence)>, StoreError>;
+
+    async fn insert_charge(
+        &self,
+        merchant: MerchantId,
+        charge: &RecurringCharge,
+        ciclo: u32,
+        request_hash: &[u8; 32],
+    ) -> Result<CobRInsert, StoreError>;
+    async fn find_charge(&self, merchant: MerchantId, txid: &Txid) -> Result<Option<RecurringCharge>, StoreError>;
+    async fn list_charges(&self, merchant: MerchantId, q: &CobRQuery) -> Result<Page<RecurringCharge>, StoreError>;
+    /// Adds a retry attempt (in `SOLICITADA`) to an `ATIVA` charge with none open.
+    async fn add_attempt(&self, merchant: MerchantId, txid: &Txid, attempt: &Attempt) -> Result<bool, StoreError>;
+    /// The receiver cancels an open charge (and its open attempt): the charge after, and
+    /// the attempt that was open.
+    async fn cancel_charge(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        encerramento: Encerramento,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(RecurringCharge, Option<EndToEndId>)>, StoreError>;
+    /// What the payer's bank did with an attempt.
+    async fn attempt_outcome(
+        &self,
+        e2eid: &EndToEndId,
+        outcome: AttemptOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<AttemptApplied, StoreError>;
+    /// Attempts still `SOLICITADA`, with their charge and owner, oldest first.
+    async fn unsent_attempts(&self, limit: i64) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError>;
+
+    /// Ends what time ends, as of `now`: requests past their expiry, recurrences past
+    /// their last day, charges past their last settlement day. Answers how many moved.
+    async fn expire(&self, now: DateTime<Utc>, today: NaiveDate) -> Result<u64, StoreError>;
+}
