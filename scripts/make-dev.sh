@@ -105,8 +105,8 @@ if [ ! -s "$demo" ]; then
     | sed "s/}\$/,\"pix_key\":\"$key\"}/" >"$demo"
 fi
 # Its receiver details (fictitious, DEV ONLY), which charges with a due date show.
-"$TUCANO" merchants receiver --merchant "$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$demo")" --cnpj 11222333000181 \
-  --nome-fantasia "Loja Demo" --logradouro "Rua Demo, 1" --uf SP --cep 01001000 >/dev/null
+account="$("$TUCANO" merchants receiver --merchant "$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$demo")" --cnpj 11222333000181 \
+  --nome-fantasia "Loja Demo" --logradouro "Rua Demo, 1" --uf SP --cep 01001000 | sed -n 's/.*conta \([0-9]*\).*/\1/p')"
 client_id="$(sed -E 's/.*"client_id":"([^"]+)".*/\1/' "$demo")"
 client_secret="$(sed -E 's/.*"client_secret":"([^"]+)".*/\1/' "$demo")"
 pix_key="$(sed -E 's/.*"pix_key":"([^"]+)".*/\1/' "$demo")"
@@ -117,6 +117,7 @@ Tucano is starting on http://127.0.0.1:$PORT (Ctrl-C stops it and the sandbox ra
 API reference: http://127.0.0.1:$PORT/docs (OpenAPI: /openapi.json)
 Payload locations are signed (JWS) with a DEV-ONLY key; its key set: http://localhost:$PORT/.well-known/jwks.json
 Demo merchant's OAuth client: client_id $client_id, client_secret $client_secret
+Demo merchant's account here (recurring charges' recebedor.conta): $account
 
 Get an access token (OAuth2 client credentials; valid one hour):
 

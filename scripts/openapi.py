@@ -61,6 +61,12 @@ SCOPES = {
     "solicrec.write": "Send and cancel recurrence confirmation requests",
     "cobr.read": "Read recurring charges",
     "cobr.write": "Create, cancel and retry recurring charges",
+    "webhookrec.read": "Read the recurrence callback",
+    "webhookrec.write": "Register and remove the recurrence callback",
+    "webhookcobr.read": "Read the recurring-charge callback",
+    "webhookcobr.write": "Register and remove the recurring-charge callback",
+    "payloadlocationrec.read": "Read recurrence payload locations",
+    "payloadlocationrec.write": "Create recurrence payload locations and unlink their recurrences",
 }
 
 

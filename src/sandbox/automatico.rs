@@ -1,7 +1,8 @@
 //! Pix Automático as the payer's bank: confirmation requests answered by a simulated payer
 //! (automatically or by hand), the recurrences it authorised, and the attempts Tucano
 //! schedules, debited on their day by the sandbox's simulated clock (`/relogio/avancar`
-//! moves it, a background task catches real midnight), each event told to Tucano.
+//! moves it, a background task catches real midnight), each event told to Tucano. Also the
+//! recurrences a payer authorises by scanning a Pix Automático QR code (journeys 2 to 4).
 
 use super::notify::deliver;
 use super::{Shared, SANDBOX_ISPB};
@@ -20,8 +21,8 @@ use tucano_shared::adapters::sandbox_clock::SandboxClock;
 use tucano_shared::domain::cobv::calendar::brasilia_date;
 use tucano_shared::ports::{Clock, SystemClock};
 use tucano_shared::rail::protocol::{
-    AgendamentoCobR, AprovacaoRec, Cancelamento, Notificacao, Pagador, PagadorRec, PixRecebido, RejeicaoRec,
-    SolicitacaoRec,
+    AgendamentoCobR, AprovacaoRec, CalendarioRec, Cancelamento, DestinatarioRec, Notificacao, Pagador, PagadorRec,
+    PixRecebido, RecebedorRec, RejeicaoRec, SolicitacaoRec, VinculoRec,
 };
 
 /// The reason code of a debit that fails while `debitosSemSaldo` lasts (no funds).
@@ -33,6 +34,11 @@ const NO_RECURRENCE_CODE: &str = "MIDI";
 /// The payer's municipality (IBGE code) in approvals: Recife.
 const PAYER_MUNICIPALITY: &str = "2611606";
 const PAYER: &str = "USUARIO_PAGADOR";
+/// The sandbox payer's CPF when the payment order names no payer.
+pub(crate) const DEFAULT_PAYER_CPF: &str = "12345678909";
+/// The sandbox payer's branch and account at the sandbox bank.
+const PAYER_BRANCH: &str = "0001";
+const PAYER_ACCOUNT: &str = "0001";
 /// The payer cancelled its recurrence.
 const PAYER_CANCELS_RECURRENCE: &str = "SLDB";
 /// The payer cancelled one scheduled attempt.
@@ -315,15 +321,46 @@ fn answer_solicitation(rail: &Shared, id: &str, approve: bool) -> Result<Notific
     s.status = if approve { SolicitationStatus::Aceita } else { SolicitationStatus::Rejeitada };
     let dados = s.solicitacao.clone();
     if !approve {
-        return Ok(refusal(&dados));
+        return Ok(refusal(&dados, Journey::Request));
     }
-    let n = approval(&dados, now);
+    let n = approval(&dados, Journey::Request, now);
     let recurrence = Recurrence { dados, status: RecurrenceStatus::Ativa, cancelamento: None };
     book.recurrences.insert(recurrence.dados.id_rec.clone(), recurrence);
     Ok(n)
 }
 
-fn approval(s: &SolicitacaoRec, now: DateTime<Utc>) -> Notificacao {
+/// The journey a recurrence was authorised (or refused) in, as Bacen's `tipoJornada` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Journey {
+    /// 1: the payer answered a confirmation request.
+    Request,
+    /// 2: a QR code carrying the recurrence alone; nothing is paid.
+    QrOnly,
+    /// 3: a QR code with an immediate charge, paid on the spot.
+    QrImmediate,
+    /// 4: a QR code with a charge with a due date, paid on the spot.
+    QrDueDate,
+}
+
+impl Journey {
+    /// Bacen's `tipoJornada`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Journey::Request => "JORNADA_1",
+            Journey::QrOnly => "JORNADA_2",
+            Journey::QrImmediate => "JORNADA_3",
+            Journey::QrDueDate => "JORNADA_4",
+        }
+    }
+
+    /// Only journey 1 answers a confirmation request, and so names one.
+    fn request_id(self, s: &SolicitacaoRec) -> Option<String> {
+        (self == Journey::Request).then(|| s.id_solic_rec.clone())
+    }
+}
+
+/// REC_APROVADA for a recurrence authorised in `journey`.
+fn approval(s: &SolicitacaoRec, journey: Journey, now: DateTime<Utc>) -> Notificacao {
     let pagador = PagadorRec {
         ispb_participante: SANDBOX_ISPB.into(),
         cpf: s.destinatario.cpf.clone(),
@@ -332,18 +369,19 @@ fn approval(s: &SolicitacaoRec, now: DateTime<Utc>) -> Notificacao {
     };
     let aprovacao = AprovacaoRec {
         id_rec: s.id_rec.clone(),
-        id_solic_rec: Some(s.id_solic_rec.clone()),
-        tipo_jornada: "JORNADA_1".into(),
+        id_solic_rec: journey.request_id(s),
+        tipo_jornada: journey.as_str().into(),
         pagador,
         horario: rfc3339(now),
     };
     Notificacao::RecAprovada { id: notification_id(), aprovacao }
 }
 
-fn refusal(s: &SolicitacaoRec) -> Notificacao {
+/// REC_REJEITADA (the payer refused) for a recurrence shown in `journey`.
+fn refusal(s: &SolicitacaoRec, journey: Journey) -> Notificacao {
     let rejeicao = RejeicaoRec {
         id_rec: s.id_rec.clone(),
-        id_solic_rec: Some(s.id_solic_rec.clone()),
+        id_solic_rec: journey.request_id(s),
         codigo: REFUSAL_CODE.into(),
     };
     Notificacao::RecRejeitada { id: notification_id(), rejeicao }
@@ -412,6 +450,176 @@ pub async fn payer_cancel_recurrence(State(rail): State<Shared>, Path(id): Path<
     let n = Notificacao::RecCancelada { id: notification_id(), id_rec: id, cancelamento: why };
     let entrega = deliver(&rail, &n).await;
     (StatusCode::OK, Json(json!({"status": RecurrenceStatus::Cancelada, "entrega": entrega})))
+}
+
+// --- Recurrences from a QR code (journeys 2 to 4) ----------------------------------------
+
+/// A recurrence location's payload (Bacen's `RecPayload`), as far as the payer's bank needs
+/// it; the rest (`atualizacao`, ...) is ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RecPayload {
+    id_rec: String,
+    recebedor: PayloadReceiver,
+    vinculo: PayloadLink,
+    calendario: PayloadCalendar,
+    /// Absent when the receiver charges whatever each charge says.
+    #[serde(default)]
+    valor: PayloadValue,
+    politica_retentativa: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadReceiver {
+    cnpj: String,
+    nome: String,
+    ispb_participante: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadLink {
+    #[serde(default)]
+    objeto: Option<String>,
+    contrato: String,
+    devedor: PayloadDebtor,
+}
+
+/// The debtor named by the receiver: `cpf` or `cnpj`, and `nome`.
+#[derive(Debug, Deserialize)]
+struct PayloadDebtor {
+    #[serde(default)]
+    cpf: Option<String>,
+    #[serde(default)]
+    cnpj: Option<String>,
+    #[serde(default)]
+    nome: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadCalendar {
+    data_inicial: NaiveDate,
+    #[serde(default)]
+    data_final: Option<NaiveDate>,
+    periodicidade: String,
+}
+
+/// `valorRec` (a fixed amount) or `valorMinimoRecebedor` (a floor), or neither.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadValue {
+    #[serde(default)]
+    valor_rec: Option<String>,
+    #[serde(default)]
+    valor_minimo_recebedor: Option<String>,
+}
+
+impl RecPayload {
+    /// The recurrence as the payer's bank keeps it: as if a request (without an id) had come
+    /// for the payer's account `destinatario` and been answered at `now`.
+    fn into_solicitation(self, destinatario: DestinatarioRec, now: DateTime<Utc>) -> SolicitacaoRec {
+        let devedor = self.vinculo.devedor;
+        SolicitacaoRec {
+            id_solic_rec: String::new(),
+            id_rec: self.id_rec,
+            recebedor: RecebedorRec {
+                cnpj: self.recebedor.cnpj,
+                nome: self.recebedor.nome,
+                ispb_participante: self.recebedor.ispb_participante,
+            },
+            vinculo: VinculoRec {
+                objeto: self.vinculo.objeto,
+                contrato: self.vinculo.contrato,
+                devedor: Pagador { cpf: devedor.cpf, cnpj: devedor.cnpj, nome: devedor.nome },
+            },
+            calendario: CalendarioRec {
+                data_inicial: self.calendario.data_inicial,
+                data_final: self.calendario.data_final,
+                periodicidade: self.calendario.periodicidade,
+            },
+            valor_rec: self.valor.valor_rec,
+            valor_minimo_recebedor: self.valor.valor_minimo_recebedor,
+            politica_retentativa: self.politica_retentativa,
+            destinatario,
+            data_expiracao_solicitacao: rfc3339(now),
+        }
+    }
+}
+
+/// Reads a verified recurrence payload: one without `idRec`, or not shaped as a
+/// `RecPayload`, is refused (422).
+pub(crate) fn read_recurrence(payload: serde_json::Value) -> Result<RecPayload, Answer> {
+    let has_id = payload.get("idRec").and_then(serde_json::Value::as_str).is_some_and(|id| !id.is_empty());
+    if !has_id {
+        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "recurrence payload without idRec"));
+    }
+    serde_json::from_value(payload)
+        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, &format!("recurrence payload refused: {e}")))
+}
+
+/// What the payer decided on a recurrence read from a QR code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum Verdict {
+    Aprovada,
+    Rejeitada,
+}
+
+/// The payer's answer to a recurrence read from a QR code, as `POST /pagamentos` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QrAnswer {
+    id_rec: String,
+    /// `JORNADA_2`, `JORNADA_3` or `JORNADA_4`.
+    jornada: &'static str,
+    decisao: Verdict,
+    /// Tucano's final HTTP status for the notification (0: never reached).
+    entrega: u16,
+}
+
+/// The sandbox payer's account: its document is the payment order's payer's, else the
+/// default CPF.
+fn payer_account(pagador: Option<&Pagador>) -> DestinatarioRec {
+    let (cpf, cnpj) = match pagador {
+        Some(p) if p.cpf.is_some() || p.cnpj.is_some() => (p.cpf.clone(), p.cnpj.clone()),
+        _ => (Some(DEFAULT_PAYER_CPF.to_owned()), None),
+    };
+    DestinatarioRec {
+        ispb_participante: SANDBOX_ISPB.into(),
+        agencia: Some(PAYER_BRANCH.into()),
+        conta: PAYER_ACCOUNT.into(),
+        cpf,
+        cnpj,
+    }
+}
+
+/// The payer answers a recurrence it scanned (journeys 2 to 4) on the spot, as `PUT /controle`
+/// says: REJEITAR refuses it (AP13); APROVAR authorises it, and so does MANUAL, which concerns
+/// confirmation requests only. Tucano is told either way; call it after the QR code's charge
+/// was paid and its notifications delivered, so Tucano sees the payment first.
+pub(crate) async fn answer_qr(rail: &Shared, rec: RecPayload, journey: Journey, pagador: Option<&Pagador>) -> QrAnswer {
+    let mode = rail.control.lock().unwrap_or_else(|p| p.into_inner()).recurrences;
+    let now = rail.clock.now();
+    let dados = rec.into_solicitation(payer_account(pagador), now);
+    let id_rec = dados.id_rec.clone();
+    let (notification, decisao) = match mode {
+        Approval::Rejeitar => (refusal(&dados, journey), Verdict::Rejeitada),
+        Approval::Aprovar | Approval::Manual => (authorise(rail, dados, journey, now), Verdict::Aprovada),
+    };
+    let entrega = deliver(rail, &notification).await.status;
+    QrAnswer { id_rec, jornada: journey.as_str(), decisao, entrega }
+}
+
+/// Keeps a recurrence authorised from a QR code ATIVA, so its attempts are accepted; one
+/// already in the book keeps its state (scanning again does not revive a cancelled one).
+/// Returns the REC_APROVADA that tells Tucano.
+fn authorise(rail: &Shared, dados: SolicitacaoRec, journey: Journey, now: DateTime<Utc>) -> Notificacao {
+    let notification = approval(&dados, journey, now);
+    let recurrence = Recurrence { dados, status: RecurrenceStatus::Ativa, cancelamento: None };
+    book(rail).recurrences.entry(recurrence.dados.id_rec.clone()).or_insert(recurrence);
+    notification
 }
 
 // --- Attempts --------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! by debit, one that fails and is paid on retry, one the payer cancels; and the rules each
 //! resource enforces.
 
+use crate::common::receiver::{Answer, Receiver};
 use crate::common::*;
 use chrono::{Datelike, Days, Months, NaiveDate};
 use reqwest::Method;
@@ -110,6 +111,15 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
     let m = gym(&app).await;
     let conta = account_number(&app, &m).await;
+    // Bacen's callbacks for recurrences and recurring charges, to a receiver on loopback.
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    for (path, url) in [("/v2/webhookrec", "rec-hooks"), ("/v2/webhookcobr", "cobr-hooks")] {
+        let body = json!({"webhookUrl": format!("{}/{url}", receiver.url)});
+        let (status, _, hook) = call(app.request(Method::PUT, path, &m).json(&body)).await;
+        assert_eq!(status, 200, "{hook}");
+        assert!(hook["segredo"].is_string(), "the secret, shown once: {hook}");
+        assert!(hook.get("chave").is_none());
+    }
     let first = today(&app).await + Days::new(5);
     let id_rec = approved_subscription(&app, &m, first).await;
 
@@ -188,6 +198,37 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
     assert_eq!(failed[0]["data"]["codigo"], "AM02");
     assert_eq!(app.events(&m, "rec.aprovada").await.len(), 1);
     assert_eq!(app.events(&m, "pix.recebido").await.len(), 12);
+
+    // The callbacks: the approval to {url}/rec; every charge's changes to {url}/cobr, each
+    // body showing the charge as it is when sent.
+    crate::webhooks::dispatch_until(&app, &receiver, |got| {
+        let cobr = got.iter().filter(|r| r.path == "/cobr-hooks/cobr");
+        let seen: std::collections::BTreeSet<String> =
+            cobr.flat_map(|r| r.json()["cobsr"].as_array().unwrap().clone()).map(|c| c["txid"].to_string()).collect();
+        seen.len() == 13 && got.iter().any(|r| r.path == "/rec-hooks/rec")
+    })
+    .await;
+    let got = receiver.received();
+    let recs: Vec<Value> =
+        got.iter().filter(|r| r.path == "/rec-hooks/rec").flat_map(|r| r.json()["recs"].as_array().unwrap().clone()).collect();
+    assert_eq!(recs[0]["idRec"], id_rec.as_str());
+    assert_eq!(recs[0]["status"], "APROVADA");
+    assert_eq!(recs[0]["ativacao"]["tipoJornada"], "JORNADA_1");
+    let mut last: std::collections::BTreeMap<String, Value> = Default::default();
+    for r in got.iter().filter(|r| r.path == "/cobr-hooks/cobr") {
+        for c in r.json()["cobsr"].as_array().unwrap() {
+            assert_eq!(c["idRec"], id_rec.as_str());
+            last.insert(c["txid"].as_str().unwrap().to_owned(), c.clone());
+        }
+    }
+    let finals: Vec<&str> = last.values().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(finals.iter().filter(|s| **s == "CONCLUIDA").count(), 12, "{finals:?}");
+    assert_eq!(finals.iter().filter(|s| **s == "CANCELADA").count(), 1, "{finals:?}");
+    let retried = &last["academia03mensalidade2027abcd"];
+    let attempts: Vec<&str> = retried["tentativas"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(retried["status"], "CONCLUIDA");
+    assert_eq!(attempts, ["REJEITADA", "PAGA"]);
+    assert_eq!(retried["pix"][0]["valor"], "50.00");
 
     // The year's charges, listed by recurrence.
     let path = format!("/v2/cobr?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z&idRec={id_rec}");
@@ -300,4 +341,138 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
     assert_eq!(rec["encerramento"]["cancelamento"]["solicitante"], "USUARIO_RECEBEDOR");
     assert_eq!(app.count("solicrecs").await, 0);
     assert_eq!(app.count("recurring_charges").await, 0);
+}
+
+/// The payload a payer's bank reads at a location (status, and the JWS payload or problem).
+async fn read_location(app: &TestApp, location: &str) -> (u16, Value) {
+    let token = location.rsplit('/').next().unwrap();
+    let res = app.anonymous(Method::GET, &format!("/qr/v2/{token}")).send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    if status != 200 {
+        return (status, serde_json::from_str(&text).unwrap());
+    }
+    let jws = tucano_shared::domain::jws::parse(&text).unwrap();
+    (status, serde_json::from_slice(&jws.payload).unwrap())
+}
+
+/// A recurrence at a new location of its own, optionally activated by paying `txid`.
+async fn recurrence_at_location(app: &TestApp, m: &TestMerchant, txid: Option<&str>) -> (String, Value) {
+    let (status, _, loc) = call(app.request(Method::POST, "/v2/locrec", m)).await;
+    assert_eq!(status, 201, "{loc}");
+    assert!(loc.get("idRec").is_none());
+    let mut body = subscription(today(app).await + Days::new(5));
+    body["loc"] = loc["id"].clone();
+    if let Some(t) = txid {
+        body["ativacao"] = json!({"dadosJornada": {"txid": t}});
+    }
+    let (status, _, rec) = call(app.request(Method::POST, "/v2/rec", m).json(&body)).await;
+    assert_eq!(status, 201, "{rec}");
+    assert_eq!(rec["loc"]["id"], loc["id"]);
+    (rec["idRec"].as_str().unwrap().to_owned(), loc)
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn journey_2_the_payer_scans_a_recurrence_qr_code_and_authorises_it(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = gym(&app).await;
+    let (id_rec, loc) = recurrence_at_location(&app, &m, None).await;
+    let location = loc["location"].as_str().unwrap();
+    let (status, _, got) = call(app.request(Method::GET, &format!("/v2/locrec/{}", loc["id"]), &m)).await;
+    assert_eq!((status, got["idRec"].as_str()), (200, Some(id_rec.as_str())));
+
+    // The location serves the signed recurrence, with the receiver a payer's bank shows.
+    let (status, payload) = read_location(&app, location).await;
+    assert_eq!(status, 200, "{payload}");
+    assert_eq!(payload["idRec"], id_rec.as_str());
+    assert_eq!(payload["recebedor"], json!({"cnpj": "11222333000181", "nome": "Academia Forte", "ispbParticipante": "99999999"}));
+    assert_eq!(payload["valor"]["valorRec"], "50.00");
+
+    // The QR code: the recurrence alone, decoded back by the BR Code reader.
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await;
+    assert_eq!(rec["dadosQR"]["jornada"], "JORNADA_2");
+    let code = rec["dadosQR"]["pixCopiaECola"].as_str().unwrap();
+    let decoded = tucano_shared::domain::brcode::BrCode::decode(code).unwrap();
+    assert_eq!(decoded.recurrence_urls, [location.to_owned()]);
+    assert_eq!(decoded.account.url, None);
+
+    let scanned = app.pay(json!({"pixCopiaECola": code})).await;
+    assert_eq!(scanned["recorrencia"]["jornada"], "JORNADA_2", "{scanned}");
+    assert_eq!(scanned["recorrencia"]["decisao"], "APROVADA");
+    assert!(scanned.get("endToEndId").is_none(), "nothing is paid: {scanned}");
+    let rec = app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
+    assert_eq!(rec["ativacao"]["tipoJornada"], "JORNADA_2");
+
+    // Its first charge is debited like any recurring charge.
+    let conta = account_number(&app, &m).await;
+    let due = today(&app).await + Days::new(5);
+    let (status, _, c) = call(app.request(Method::POST, "/v2/cobr", &m).json(&charge(&id_rec, due, &conta))).await;
+    assert_eq!(status, 201, "{c}");
+    let txid = c["txid"].as_str().unwrap().to_owned();
+    let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
+    advance_to(&app, c["tentativas"][0]["dataLiquidacao"].as_str().unwrap().parse().unwrap()).await;
+    app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "CONCLUIDA").await;
+
+    // Unlinked, the location serves nothing; a cancelled recurrence is refused by name.
+    let (status, _, unlinked) = call(app.request(Method::DELETE, &format!("/v2/locrec/{}/idRec", loc["id"]), &m)).await;
+    assert_eq!(status, 200, "{unlinked}");
+    assert!(unlinked.get("idRec").is_none());
+    assert_eq!(read_location(&app, location).await.0, 404);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn journeys_3_and_4_pay_a_charge_and_authorise_the_recurrence_with_one_qr_code(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = gym(&app).await;
+
+    // Journey 3: the first month paid now (an immediate charge) activates the recurrence.
+    let cob_txid = "academiaadesao2027abcdefghij";
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{cob_txid}"), &m).json(&charge_body(KEY, "50.00"))).await;
+    assert_eq!(status, 201, "{cob}");
+    let (id_rec, loc) = recurrence_at_location(&app, &m, Some(cob_txid)).await;
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid={cob_txid}"), &m)).await;
+    assert_eq!(rec["dadosQR"]["jornada"], "JORNADA_3", "{rec}");
+    assert_eq!(rec["ativacao"]["dadosJornada"]["txid"], cob_txid);
+    let code = rec["dadosQR"]["pixCopiaECola"].as_str().unwrap();
+    let decoded = tucano_shared::domain::brcode::BrCode::decode(code).unwrap();
+    assert_eq!(decoded.account.url.as_deref(), cob["loc"]["location"].as_str());
+    assert_eq!(decoded.recurrence_urls, [loc["location"].as_str().unwrap().to_owned()]);
+    let paid = app.pay(json!({"pixCopiaECola": code})).await;
+    assert_eq!(paid["valor"], "50.00", "{paid}");
+    assert_eq!(paid["recorrencia"]["jornada"], "JORNADA_3");
+    app.eventually(&m, &format!("/v2/cob/{cob_txid}"), |c| c["status"] == "CONCLUIDA").await;
+    let rec = app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
+    assert_eq!(rec["ativacao"]["tipoJornada"], "JORNADA_3");
+    // Another charge is not the one that activates it.
+    let (status, _, e) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid=outracobrancaqualquer2027abc"), &m)).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["type"], "https://pix.bcb.gov.br/api/v2/error/RecConsultaInvalida");
+
+    // Journey 4: a charge with a due date offers the recurrence.
+    let cobv_txid = "academiacobvadesao2027abcdef";
+    let mut body = crate::cobv_api::tuition("50.00");
+    body["chave"] = json!(KEY);
+    body["calendario"]["dataDeVencimento"] = json!((today(&app).await + Days::new(10)).to_string());
+    body["valor"] = json!({"original": "50.00"});
+    let (status, _, cobv) = call(app.request(Method::PUT, &format!("/v2/cobv/{cobv_txid}"), &m).json(&body)).await;
+    assert_eq!(status, 201, "{cobv}");
+    let (id_rec, _) = recurrence_at_location(&app, &m, None).await;
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid={cobv_txid}"), &m)).await;
+    assert_eq!(rec["dadosQR"]["jornada"], "JORNADA_4", "{rec}");
+    let paid = app.pay(json!({"pixCopiaECola": rec["dadosQR"]["pixCopiaECola"]})).await;
+    assert_eq!(paid["valor"], "50.00", "{paid}");
+    assert_eq!(paid["recorrencia"]["jornada"], "JORNADA_4");
+    app.eventually(&m, &format!("/v2/cobv/{cobv_txid}"), |c| c["status"] == "CONCLUIDA").await;
+    app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["ativacao"]["tipoJornada"] == "JORNADA_4").await;
+
+    // A recurrence ended is refused at its location by name.
+    let (status, _, _) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    assert_eq!(status, 200);
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await;
+    let (status, problem) = read_location(&app, rec["loc"]["location"].as_str().unwrap()).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], "https://pix.bcb.gov.br/api/v2/error/RecPayloadOperacaoInvalida");
+    app.assert_ledger_ok().await;
 }

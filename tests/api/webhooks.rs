@@ -28,7 +28,7 @@ async fn subscribe(app: &TestApp, m: &TestMerchant, url: &str, eventos: Option<V
 }
 
 /// Runs dispatcher passes until `done` holds for the receiver (up to 20 s).
-async fn dispatch_until(
+pub(crate) async fn dispatch_until(
     app: &TestApp,
     receiver: &Receiver,
     done: impl Fn(&[crate::common::receiver::Received]) -> bool,

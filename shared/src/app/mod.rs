@@ -11,6 +11,7 @@ pub mod locations;
 pub mod oauth;
 pub mod opaque_ids;
 pub mod payments;
+pub mod rec_locations;
 pub mod recurrences;
 pub mod reconcile;
 pub mod secrets;

@@ -55,8 +55,15 @@ pub async fn receiver_cnpj(state: &AppState, merchant: &Merchant, field: &'stati
     }
 }
 
-/// `POST /rec`.
-pub async fn create_rec(state: &AppState, merchant: &Merchant, terms: RecTerms) -> Result<Recurrence, RecError> {
+/// `POST /rec`: at the merchant's location `loc` when given (journeys 2 to 4), activated by
+/// paying the immediate charge `txid` when given (journey 3).
+pub async fn create_rec(
+    state: &AppState,
+    merchant: &Merchant,
+    terms: RecTerms,
+    loc: Option<i64>,
+    txid: Option<crate::domain::ids::Txid>,
+) -> Result<Recurrence, RecError> {
     let (now, today) = now_and_today(state);
     receiver_cnpj(state, merchant, "rec.recebedor").await?;
     let violations = terms.violations(today);
@@ -67,13 +74,17 @@ pub async fn create_rec(state: &AppState, merchant: &Merchant, terms: RecTerms) 
         id_rec: IdRec::generate(terms.politica, &state.config.ispb, today),
         status: RecStatus::Criada,
         terms,
+        loc: None,
+        jornada_txid: txid,
         jornada: Jornada::AguardandoDefinicao,
         pagador: None,
         encerramento: None,
         atualizacao: vec![Update { status: RecStatus::Criada, data: now }],
     };
-    state.recurrences.insert_rec(merchant.id, &rec).await?;
-    Ok(rec)
+    if !state.recurrences.insert_rec(merchant.id, &rec, loc).await? {
+        return Err(invalid("rec.loc", "no location of this receiver with this id is free for a recurrence"));
+    }
+    get_rec(state, merchant, &rec.id_rec).await
 }
 
 pub async fn get_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {

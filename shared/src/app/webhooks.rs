@@ -32,6 +32,8 @@ pub trait WebhookPorts: Clone + Send + Sync + 'static {
     fn cipher(&self) -> &dyn Cipher;
     /// The received Pix an API Pix callback shows.
     fn pix(&self) -> &dyn PixStore;
+    /// The recurrences and recurring charges Pix Automático's callbacks show.
+    fn recurrences(&self) -> &dyn crate::ports::RecurrenceStore;
     fn clock(&self) -> &dyn Clock;
     fn webhook_settings(&self) -> &WebhookSettings;
 }
@@ -48,6 +50,9 @@ impl WebhookPorts for AppState {
     }
     fn pix(&self) -> &dyn PixStore {
         self.pix.as_ref()
+    }
+    fn recurrences(&self) -> &dyn crate::ports::RecurrenceStore {
+        self.recurrences.as_ref()
     }
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
@@ -122,6 +127,37 @@ pub async fn put_bacen(
     let sealed = seal(ports, merchant.id, &secret).await?;
     let (endpoint, created) = ports.webhooks().put_bacen(merchant.id, chave, &url, sealed).await?;
     Ok((endpoint, created.then_some(secret)))
+}
+
+/// `PUT /webhookrec` and `PUT /webhookcobr`: the merchant's one callback of that kind.
+pub async fn put_keyless(
+    ports: &impl WebhookPorts,
+    merchant: &Merchant,
+    kind: &EndpointKind,
+    url: &str,
+) -> Result<(WebhookEndpoint, Option<WebhookSecret>), WebhookError> {
+    let url = check_url(ports, url)?;
+    let secret = WebhookSecret::generate();
+    let sealed = seal(ports, merchant.id, &secret).await?;
+    let (endpoint, created) = ports.webhooks().put_keyless(merchant.id, kind, &url, sealed).await?;
+    Ok((endpoint, created.then_some(secret)))
+}
+
+pub async fn keyless(
+    ports: &impl WebhookPorts,
+    merchant: &Merchant,
+    kind: &EndpointKind,
+) -> Result<WebhookEndpoint, WebhookError> {
+    ports.webhooks().keyless(merchant.id, kind).await?.ok_or(WebhookError::NotFound)
+}
+
+pub async fn delete_keyless(
+    ports: &impl WebhookPorts,
+    merchant: &Merchant,
+    kind: &EndpointKind,
+) -> Result<(), WebhookError> {
+    let endpoint = keyless(ports, merchant, kind).await?;
+    ports.webhooks().delete(merchant.id, endpoint.id).await?.then_some(()).ok_or(WebhookError::NotFound)
 }
 
 pub async fn bacen(
@@ -300,9 +336,10 @@ pub async fn deliver_all(ports: &impl WebhookPorts, claimed: Vec<ClaimedDelivery
     let mut batches: BTreeMap<Uuid, Vec<ClaimedDelivery>> = BTreeMap::new();
     let mut singles = vec![];
     for d in claimed {
-        match d.endpoint.kind {
-            EndpointKind::Bacen { .. } => batches.entry(d.endpoint.id).or_default().push(d),
-            EndpointKind::Eventos { .. } => singles.push(vec![d]),
+        if d.endpoint.kind.is_bacen() {
+            batches.entry(d.endpoint.id).or_default().push(d);
+        } else {
+            singles.push(vec![d]);
         }
     }
     let mut groups: Vec<Vec<ClaimedDelivery>> = singles;
@@ -344,6 +381,46 @@ async fn bacen_body(ports: &impl WebhookPorts, group: &[ClaimedDelivery]) -> Res
     serde_json::to_vec(&json!({ "pix": views })).map_err(|e| StoreError::Unexpected(e.into()))
 }
 
+/// The body of a `/webhookrec` callback: each recurrence once, as it is now (Bacen's
+/// `RecNotification`).
+async fn rec_body(ports: &impl WebhookPorts, group: &[ClaimedDelivery]) -> Result<Vec<u8>, StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut recs = vec![];
+    for d in group {
+        let Some(id) = d.event.data["idRec"].as_str().and_then(crate::domain::rec::IdRec::parse) else { continue };
+        if seen.insert(id.as_str().to_owned()) {
+            if let Some(rec) = ports.recurrences().find_rec(d.endpoint.merchant, &id).await? {
+                recs.push(crate::bacen::rec::rec_notification(&rec));
+            }
+        }
+    }
+    serde_json::to_vec(&json!({ "recs": recs })).map_err(|e| StoreError::Unexpected(e.into()))
+}
+
+/// The body of a `/webhookcobr` callback: each recurring charge once, as it is now, with
+/// the Pix that paid it (Bacen's `CobRNotification`).
+async fn cobr_body(ports: &impl WebhookPorts, group: &[ClaimedDelivery]) -> Result<Vec<u8>, StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut charges = vec![];
+    for d in group {
+        let Some(txid) = d.event.data["txid"].as_str().and_then(|t| crate::domain::ids::Txid::parse(t).ok()) else {
+            continue;
+        };
+        if !seen.insert(txid.as_str().to_owned()) {
+            continue;
+        }
+        let Some(c) = ports.recurrences().find_charge(d.endpoint.merchant, &txid).await? else { continue };
+        let mut pix = vec![];
+        for a in c.attempts.iter().filter(|a| a.status == crate::domain::rec::AttemptStatus::Paga) {
+            if let Some(p) = ports.pix().find(d.endpoint.merchant, &a.end_to_end_id).await? {
+                pix.push(p);
+            }
+        }
+        charges.push(crate::bacen::rec::charge_notification(&c, &pix));
+    }
+    serde_json::to_vec(&json!({ "cobsr": charges })).map_err(|e| StoreError::Unexpected(e.into()))
+}
+
 async fn secrets(
     ports: &impl WebhookPorts,
     merchant: MerchantId,
@@ -376,6 +453,16 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
                 first.event.id.to_string(),
                 endpoint.url.clone(),
                 serde_json::to_vec(&event_json(&first.event)).map_err(|e| StoreError::Unexpected(e.into()))?,
+            ),
+            EndpointKind::BacenRec => (
+                first.id.to_string(),
+                format!("{}/rec", endpoint.url.trim_end_matches('/')),
+                rec_body(ports, &group).await?,
+            ),
+            EndpointKind::BacenCobr => (
+                first.id.to_string(),
+                format!("{}/cobr", endpoint.url.trim_end_matches('/')),
+                cobr_body(ports, &group).await?,
             ),
         };
         let keys = secrets(ports, endpoint.merchant, &first.secrets, started_at).await?;

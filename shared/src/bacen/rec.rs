@@ -81,7 +81,43 @@ pub fn rec(r: &Recurrence, receiver: Receiver<'_>) -> Value {
     out.insert("politicaRetentativa".into(), json!(t.politica.as_str()));
     out.insert("atualizacao".into(), history(&r.atualizacao, |s| s.as_str()));
     insert_some(&mut out, "encerramento", r.encerramento.as_ref().map(ending));
-    out.insert("ativacao".into(), json!({"tipoJornada": r.jornada.as_str()}));
+    out.insert("ativacao".into(), ativacao(r));
+    insert_some(&mut out, "loc", r.loc.as_ref().map(location));
+    Value::Object(out)
+}
+
+fn ativacao(r: &Recurrence) -> Value {
+    let mut a = Map::new();
+    a.insert("tipoJornada".into(), json!(r.jornada.as_str()));
+    insert_some(&mut a, "dadosJornada", r.jornada_txid.as_ref().map(|t| json!({"txid": t.as_str()})));
+    Value::Object(a)
+}
+
+/// `PayloadLocationRecCompleta`.
+pub fn location(l: &crate::domain::rec::RecLoc) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(l.id));
+    out.insert("location".into(), json!(l.location));
+    out.insert("criacao".into(), json!(timestamp(l.criacao)));
+    insert_some(&mut out, "idRec", l.id_rec.as_ref().map(|i| json!(i.as_str())));
+    Value::Object(out)
+}
+
+/// `PayloadLocationRecConsultadas`.
+pub fn locations(q: &crate::ports::LocRecQuery, page: &Page<crate::domain::rec::RecLoc>) -> Value {
+    let parametros = Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, page.total))
+        .filter("idRecPresente", q.id_rec_presente);
+    json!({"parametros": parametros, "loc": page.items.iter().map(location).collect::<Vec<_>>()})
+}
+
+/// `RecPayload`: what a recurrence's location serves (signed), as the payer's bank shows it.
+pub fn payload(r: &Recurrence, receiver: Receiver<'_>, ispb: &str) -> Value {
+    let full = rec(r, receiver);
+    let mut out = Map::new();
+    for key in ["idRec", "vinculo", "calendario", "valor", "politicaRetentativa", "atualizacao"] {
+        insert_some(&mut out, key, full.get(key).cloned());
+    }
+    out.insert("recebedor".into(), json!({"cnpj": receiver.cnpj, "nome": receiver.nome, "ispbParticipante": ispb}));
     Value::Object(out)
 }
 
@@ -178,4 +214,25 @@ pub fn charges(q: &CobRQuery, page: &Page<RecurringCharge>, receiver: Receiver<'
         .filter("cnpj", doc.filter(|d| d.0 == "cnpj").map(|d| d.1.to_owned()))
         .filter("status", q.status.map(|s| s.as_str()));
     json!({"parametros": parametros, "cobsr": page.items.iter().map(|c| charge(c, receiver, &[])).collect::<Vec<_>>()})
+}
+
+/// `RecNotification`: what `/webhookrec` sends of a recurrence.
+pub fn rec_notification(r: &Recurrence) -> Value {
+    let mut out = Map::new();
+    out.insert("idRec".into(), json!(r.id_rec.as_str()));
+    out.insert("status".into(), json!(r.status.as_str()));
+    out.insert("atualizacao".into(), history(&r.atualizacao, |s| s.as_str()));
+    insert_some(&mut out, "encerramento", r.encerramento.as_ref().map(ending));
+    out.insert("ativacao".into(), ativacao(r));
+    Value::Object(out)
+}
+
+/// `CobRNotification`: what `/webhookcobr` sends of a recurring charge.
+pub fn charge_notification(c: &RecurringCharge, pix: &[ReceivedPix]) -> Value {
+    let full = charge(c, Receiver { cnpj: "", nome: "" }, pix);
+    let mut out = Map::new();
+    for key in ["idRec", "txid", "status", "atualizacao", "encerramento", "tentativas", "pix"] {
+        insert_some(&mut out, key, full.get(key).cloned());
+    }
+    Value::Object(out)
 }

@@ -11,7 +11,9 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct Webhook<'a> {
     pub webhook_url: &'a str,
-    pub chave: &'a str,
+    /// The receiving key (`/webhook/{chave}`); none on `/webhookrec` and `/webhookcobr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chave: Option<&'a str>,
     pub criacao: String,
     /// Its signing secret: in the answer that created it, only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,8 +23,8 @@ pub struct Webhook<'a> {
 impl<'a> Webhook<'a> {
     pub fn of(e: &'a WebhookEndpoint) -> Self {
         let chave = match &e.kind {
-            EndpointKind::Bacen { chave } => chave.as_str(),
-            EndpointKind::Eventos { .. } => "",
+            EndpointKind::Bacen { chave } => Some(chave.as_str()),
+            EndpointKind::Eventos { .. } | EndpointKind::BacenRec | EndpointKind::BacenCobr => None,
         };
         Webhook { webhook_url: &e.url, chave, criacao: timestamp(e.created_at), segredo: None }
     }
@@ -70,7 +72,7 @@ impl<'a> Endpoint<'a> {
             webhook_url: &e.url,
             eventos: match &e.kind {
                 EndpointKind::Eventos { tipos } => Some(tipos),
-                EndpointKind::Bacen { .. } => None,
+                EndpointKind::Bacen { .. } | EndpointKind::BacenRec | EndpointKind::BacenCobr => None,
             },
             status: if e.disabled.is_some() { "DESATIVADO" } else { "ATIVO" },
             desativacao: e.disabled.as_ref().map(|(at, why)| Desativacao { horario: timestamp(*at), motivo: why }),

@@ -45,11 +45,17 @@ pub enum Scope {
     SolicRecWrite,
     CobrRead,
     CobrWrite,
+    WebhookRecRead,
+    WebhookRecWrite,
+    WebhookCobrRead,
+    WebhookCobrWrite,
+    PayloadLocationRecRead,
+    PayloadLocationRecWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed to clients.
-    pub const ALL: [Scope; 26] = [
+    pub const ALL: [Scope; 32] = [
         Scope::CobRead,
         Scope::CobWrite,
         Scope::PixRead,
@@ -76,6 +82,12 @@ impl Scope {
         Scope::SolicRecWrite,
         Scope::CobrRead,
         Scope::CobrWrite,
+        Scope::WebhookRecRead,
+        Scope::WebhookRecWrite,
+        Scope::WebhookCobrRead,
+        Scope::WebhookCobrWrite,
+        Scope::PayloadLocationRecRead,
+        Scope::PayloadLocationRecWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +118,12 @@ impl Scope {
             Scope::SolicRecWrite => "solicrec.write",
             Scope::CobrRead => "cobr.read",
             Scope::CobrWrite => "cobr.write",
+            Scope::WebhookRecRead => "webhookrec.read",
+            Scope::WebhookRecWrite => "webhookrec.write",
+            Scope::WebhookCobrRead => "webhookcobr.read",
+            Scope::WebhookCobrWrite => "webhookcobr.write",
+            Scope::PayloadLocationRecRead => "payloadlocationrec.read",
+            Scope::PayloadLocationRecWrite => "payloadlocationrec.write",
         }
     }
 

@@ -84,7 +84,9 @@ async fn due_payload(
         Ok(Some(Err(PayloadDateError::AfterValidity))) => {
             return Err(payload_invalid("DPP", "is after the last day the charge can be paid"))
         }
-        Ok(None) | Err(DueChargeError::NotFound | DueChargeError::ReceiverMissing) => return Err(not_found()),
+        Ok(None) | Err(DueChargeError::NotFound | DueChargeError::ReceiverMissing) => {
+            return rec_payload(state, signer, token).await
+        }
         Err(DueChargeError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(ApiError::internal(anyhow::Error::new(e).context("a cobv payload"))),
     };
@@ -95,6 +97,32 @@ async fn due_payload(
     let recebedor = crate::bacen::cobv::RecebedorView::of(&merchant, &with.receiver);
     let payload = serde_json::to_vec(&crate::bacen::cobv::Payload::of(c, recebedor, &due, now));
     sign_and_answer(state, signer, key, payload).await
+}
+
+/// A recurrence at this location (Pix Automático, journeys 2 to 4): Bacen's `RecPayload`,
+/// signed like a charge's. An expired, rejected or cancelled one answers 400
+/// `RecPayloadOperacaoInvalida`, as the spec has it.
+async fn rec_payload(state: &AppState, signer: &dyn PayloadSigner, token: &LocationToken) -> Result<Response, ApiError> {
+    use crate::app::rec_locations::{self, PayloadRefusal};
+    let found = rec_locations::payload(state, token).await.map_err(|e| match e {
+        crate::app::recurrences::RecError::Store(s) => s.into(),
+        _ => not_found(),
+    })?;
+    let (rec, merchant, cnpj) = match found {
+        Ok(found) => found,
+        Err(PayloadRefusal::Nothing) => return Err(not_found()),
+        Err(PayloadRefusal::Ended) => {
+            return Err(ApiError::new(
+                ProblemKind::RecPayloadOperacaoInvalida,
+                "The recurrence at this location expired, was rejected or was cancelled.",
+            ))
+        }
+    };
+    let receiver = crate::bacen::rec::Receiver { cnpj: &cnpj, nome: &merchant.name };
+    let body = crate::bacen::rec::payload(&rec, receiver, &state.config.ispb);
+    let revision = i32::try_from(rec.atualizacao.len()).unwrap_or(i32::MAX);
+    let key = (format!("rec/{}", token.as_str()), rec.id_rec.as_str().to_owned(), revision, rec.status.as_str());
+    sign_and_answer(state, signer, key, serde_json::to_vec(&body)).await
 }
 
 /// `payload` as a JWS (kept a few seconds under `key`), answered as `application/jose`.

@@ -12,7 +12,7 @@ use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
 use crate::http::{json, param, Request, Response, Sensitive};
-use crate::ports::{CipherError, Event};
+use crate::ports::{CipherError, EndpointKind, Event};
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json as j;
@@ -135,6 +135,50 @@ pub async fn bacen_delete(state: &AppState, req: &Request) -> Result<Response, A
     let merchant = authenticated(req)?;
     uc::delete_bacen(state, &merchant, chave(req)?).await.map_err(map_bacen_error)?;
     Ok(no_content())
+}
+
+/// `PUT /webhookrec` and `PUT /webhookcobr`: Pix Automático's callbacks, one of each per
+/// merchant; the answer that creates one shows its signing secret, once.
+async fn keyless_put(state: &AppState, req: &Request, kind: EndpointKind) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let (url, _) = read_url(req.body(), false)?;
+    let (endpoint, secret) = uc::put_keyless(state, &merchant, &kind, &url).await.map_err(map_error)?;
+    let body = Webhook::of(&endpoint);
+    match secret {
+        Some(s) => Ok(sensitive(StatusCode::OK, &body.with_secret(&s))),
+        None => Ok(json(StatusCode::OK, &body)),
+    }
+}
+
+async fn keyless_get(state: &AppState, req: &Request, kind: EndpointKind) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let endpoint = uc::keyless(state, &merchant, &kind).await.map_err(map_bacen_error)?;
+    Ok(json(StatusCode::OK, &Webhook::of(&endpoint)))
+}
+
+async fn keyless_delete(state: &AppState, req: &Request, kind: EndpointKind) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    uc::delete_keyless(state, &merchant, &kind).await.map_err(map_bacen_error)?;
+    Ok(no_content())
+}
+
+pub async fn rec_put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_put(state, req, EndpointKind::BacenRec).await
+}
+pub async fn rec_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_get(state, req, EndpointKind::BacenRec).await
+}
+pub async fn rec_delete(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_delete(state, req, EndpointKind::BacenRec).await
+}
+pub async fn cobr_put(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_put(state, req, EndpointKind::BacenCobr).await
+}
+pub async fn cobr_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_get(state, req, EndpointKind::BacenCobr).await
+}
+pub async fn cobr_delete(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    keyless_delete(state, req, EndpointKind::BacenCobr).await
 }
 
 /// `GET /webhook?inicio=&fim=&paginacao.*` (both dates optional, as in the spec).

@@ -53,6 +53,8 @@ pub enum ProblemKind {
     CobVNaoEncontrada,
     /// 400: bad parameters on `GET /cobv` or `GET /cobv/{txid}`.
     CobVConsultaInvalida,
+    /// 400: a recurrence's location whose recurrence expired, was rejected or cancelled.
+    RecPayloadOperacaoInvalida,
     /// 400: a recurrence request that breaks the schema or the rules.
     RecOperacaoInvalida,
     /// 404: no recurrence with that idRec for this merchant.
@@ -122,6 +124,7 @@ impl ProblemKind {
             | ProblemKind::CobConsultaInvalida
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::RecPayloadOperacaoInvalida
             | ProblemKind::RecOperacaoInvalida
             | ProblemKind::RecConsultaInvalida
             | ProblemKind::SolicRecOperacaoInvalida
@@ -186,6 +189,7 @@ impl ProblemKind {
             ProblemKind::CobVOperacaoInvalida => "CobVOperacaoInvalida",
             ProblemKind::CobVNaoEncontrada => "CobVNaoEncontrada",
             ProblemKind::CobVConsultaInvalida => "CobVConsultaInvalida",
+            ProblemKind::RecPayloadOperacaoInvalida => "RecPayloadOperacaoInvalida",
             ProblemKind::RecOperacaoInvalida => "RecOperacaoInvalida",
             ProblemKind::RecNaoEncontrada => "RecNaoEncontrada",
             ProblemKind::RecConsultaInvalida => "RecConsultaInvalida",
@@ -244,6 +248,7 @@ impl ProblemKind {
             | ProblemKind::CobVOperacaoInvalida
             | ProblemKind::CobVNaoEncontrada
             | ProblemKind::CobVConsultaInvalida
+            | ProblemKind::RecPayloadOperacaoInvalida
             | ProblemKind::RecOperacaoInvalida
             | ProblemKind::RecNaoEncontrada
             | ProblemKind::RecConsultaInvalida
@@ -295,6 +300,7 @@ impl ProblemKind {
             ProblemKind::CobVOperacaoInvalida => "Cobrança inválida.",
             ProblemKind::CobVNaoEncontrada => "Cobrança não encontrada.",
             ProblemKind::CobVConsultaInvalida => "Consulta de cobranças inválida.",
+            ProblemKind::RecPayloadOperacaoInvalida => "Payload de recorrência indisponível.",
             ProblemKind::RecOperacaoInvalida => "Recorrência inválida.",
             ProblemKind::RecNaoEncontrada => "Recorrência não encontrada.",
             ProblemKind::RecConsultaInvalida => "Consulta de recorrências inválida.",

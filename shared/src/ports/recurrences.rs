@@ -5,7 +5,7 @@
 use super::*;
 use crate::domain::ids::EndToEndId;
 use crate::domain::rec::{
-    Attempt, Encerramento, IdRec, IdSolicRec, Jornada, Payer, RecStatus, Recurrence, RecurringCharge, SolicRec,
+    Attempt, Encerramento, IdRec, IdSolicRec, Jornada, Payer, RecLoc, RecStatus, Recurrence, RecurringCharge, SolicRec,
     SolicRecStatus,
 };
 use chrono::NaiveDate;
@@ -18,6 +18,16 @@ pub struct RecQuery {
     pub devedor: Option<Document>,
     pub status: Option<RecStatus>,
     pub convenio: Option<String>,
+    pub pagina: u32,
+    pub itens_por_pagina: u32,
+}
+
+/// The filters of `GET /locrec`.
+#[derive(Debug, Clone)]
+pub struct LocRecQuery {
+    pub inicio: DateTime<Utc>,
+    pub fim: DateTime<Utc>,
+    pub id_rec_presente: Option<bool>,
     pub pagina: u32,
     pub itens_por_pagina: u32,
 }
@@ -90,7 +100,25 @@ pub enum AttemptOutcome {
 
 #[async_trait]
 pub trait RecurrenceStore: Send + Sync {
-    async fn insert_rec(&self, merchant: MerchantId, rec: &Recurrence) -> Result<(), StoreError>;
+    /// Inserts a recurrence at the merchant's location `loc` if given; false when that
+    /// location is not the merchant's or serves another recurrence.
+    async fn insert_rec(&self, merchant: MerchantId, rec: &Recurrence, loc: Option<i64>) -> Result<bool, StoreError>;
+    async fn create_location(
+        &self,
+        merchant: MerchantId,
+        token: &crate::domain::ids::LocationToken,
+        location: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RecLoc, StoreError>;
+    async fn find_location(&self, merchant: MerchantId, id: i64) -> Result<Option<RecLoc>, StoreError>;
+    async fn list_locations(&self, merchant: MerchantId, q: &LocRecQuery) -> Result<Page<RecLoc>, StoreError>;
+    /// Unlinks the location's recurrence (the location is kept); None if unknown.
+    async fn unlink_location(&self, merchant: MerchantId, id: i64) -> Result<Option<RecLoc>, StoreError>;
+    /// The recurrence a location token serves, with its owner.
+    async fn rec_at_location(
+        &self,
+        token: &crate::domain::ids::LocationToken,
+    ) -> Result<Option<(MerchantId, Recurrence)>, StoreError>;
     async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError>;
     async fn list_recs(&self, merchant: MerchantId, q: &RecQuery) -> Result<Page<Recurrence>, StoreError>;
     /// Applies `decision` to the recurrence (`owner` None: whoever owns it, for the rail)

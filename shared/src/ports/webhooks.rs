@@ -9,6 +9,29 @@ pub enum EndpointKind {
     Bacen { chave: String },
     /// Signed event webhooks (`POST /webhooks`) for these event types.
     Eventos { tipos: Vec<String> },
+    /// Pix Automático's recurrence callback (`PUT /webhookrec`): `{"recs": [...]}` to
+    /// `{url}/rec` on each `rec.*` event.
+    BacenRec,
+    /// Pix Automático's recurring-charge callback (`PUT /webhookcobr`): `{"cobsr": [...]}`
+    /// to `{url}/cobr` on each `cobr.*` event.
+    BacenCobr,
+}
+
+impl EndpointKind {
+    /// Its `kind` in the store.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EndpointKind::Bacen { .. } => "BACEN",
+            EndpointKind::Eventos { .. } => "EVENTOS",
+            EndpointKind::BacenRec => "BACEN_REC",
+            EndpointKind::BacenCobr => "BACEN_COBR",
+        }
+    }
+
+    /// A Bacen callback (batched per endpoint), not an event webhook.
+    pub fn is_bacen(&self) -> bool {
+        !matches!(self, EndpointKind::Eventos { .. })
+    }
 }
 
 /// A merchant's webhook endpoint (its secrets stay in the store, encrypted).
@@ -114,6 +137,16 @@ pub trait WebhookStore: Send + Sync {
         secret: Vec<u8>,
     ) -> Result<Option<WebhookEndpoint>, StoreError>;
     async fn bacen(&self, merchant: MerchantId, chave: &str) -> Result<Option<WebhookEndpoint>, StoreError>;
+    /// Registers (or points elsewhere) the merchant's one callback of a keyless kind
+    /// (`BacenRec`, `BacenCobr`); true when it was created now.
+    async fn put_keyless(
+        &self,
+        merchant: MerchantId,
+        kind: &EndpointKind,
+        url: &str,
+        secret: Vec<u8>,
+    ) -> Result<(WebhookEndpoint, bool), StoreError>;
+    async fn keyless(&self, merchant: MerchantId, kind: &EndpointKind) -> Result<Option<WebhookEndpoint>, StoreError>;
     async fn endpoint(&self, merchant: MerchantId, id: uuid::Uuid) -> Result<Option<WebhookEndpoint>, StoreError>;
     /// Callbacks created in [inicio, fim], oldest first.
     async fn list_bacen(

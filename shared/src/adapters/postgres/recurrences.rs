@@ -14,12 +14,12 @@ use crate::domain::money::Amount;
 use crate::domain::rec::recurrence::Destinatario;
 use crate::domain::rec::{
     Attempt, AttemptKind, AttemptStatus, CobRStatus, CobRTerms, ContaRecebedor, Encerramento, IdRec, IdSolicRec,
-    Jornada, Payer, Periodicidade, RecStatus, RecTerms, RecValue, Recurrence, RecurringCharge, RetryPolicy,
+    Jornada, Payer, Periodicidade, RecLoc, RecStatus, RecTerms, RecValue, Recurrence, RecurringCharge, RetryPolicy,
     SolicRec, SolicRecStatus, Solicitante, TipoConta, Update,
 };
 use crate::ports::{
-    AttemptApplied, AttemptOutcome, Cipher, CipherContext, CobRInsert, CobRQuery, Page, RecDecided, RecDecision,
-    RecQuery, RecurrenceStore, StoreError,
+    AttemptApplied, AttemptOutcome, Cipher, CipherContext, CobRInsert, CobRQuery, LocRecQuery, Page, RecDecided,
+    RecDecision, RecQuery, RecurrenceStore, StoreError,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -113,6 +113,10 @@ struct RecRow {
     pagador_cod_mun: Option<String>,
     encerramento: Option<Value>,
     atualizacao: Value,
+    jornada_txid: Option<String>,
+    loc_id: Option<i64>,
+    loc_location: Option<String>,
+    loc_criacao: Option<DateTime<Utc>>,
 }
 
 impl RecRow {
@@ -140,8 +144,18 @@ impl RecRow {
             (None, Some(m)) => RecValue::Minimum(m),
             (None, None) => RecValue::Free,
         };
+        let id_rec = IdRec::parse(&self.id_rec).ok_or_else(|| bad("idRec"))?;
+        let loc = match (self.loc_id, self.loc_location, self.loc_criacao) {
+            (Some(id), Some(location), Some(criacao)) => {
+                Some(RecLoc { id, location, criacao, id_rec: Some(id_rec.clone()) })
+            }
+            _ => None,
+        };
+        let jornada_txid = self.jornada_txid.map(|t| Txid::parse(&t)).transpose().map_err(unexpected)?;
         let rec = Recurrence {
-            id_rec: IdRec::parse(&self.id_rec).ok_or_else(|| bad("idRec"))?,
+            id_rec,
+            loc,
+            jornada_txid,
             status: RecStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
             terms: RecTerms {
                 objeto: self.objeto,
@@ -170,11 +184,13 @@ async fn lock_rec(
 ) -> Result<Option<RecRow>, StoreError> {
     sqlx::query_as!(
         RecRow,
-        r#"SELECT id, merchant_id, id_rec, status, objeto, contrato, devedor_doc_kind, devedor_doc_enc, devedor_nome,
-                  data_inicial, data_final, periodicidade, valor_rec, valor_minimo_recebedor, convenio,
-                  politica_retentativa, tipo_jornada, pagador_ispb, pagador_doc_kind, pagador_doc_enc, pagador_cod_mun,
-                  encerramento, atualizacao
-             FROM recurrences WHERE id_rec = $1 AND ($2::uuid IS NULL OR merchant_id = $2) FOR UPDATE"#,
+        r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
+                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
+                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
+                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
+                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
+             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id
+            WHERE r.id_rec = $1 AND ($2::uuid IS NULL OR r.merchant_id = $2) FOR UPDATE OF r"#,
         id.as_str(),
         owner.map(|m| m.0)
     )
@@ -190,11 +206,12 @@ async fn rec_by_row_id(
 ) -> Result<Recurrence, StoreError> {
     let row = sqlx::query_as!(
         RecRow,
-        r#"SELECT id, merchant_id, id_rec, status, objeto, contrato, devedor_doc_kind, devedor_doc_enc, devedor_nome,
-                  data_inicial, data_final, periodicidade, valor_rec, valor_minimo_recebedor, convenio,
-                  politica_retentativa, tipo_jornada, pagador_ispb, pagador_doc_kind, pagador_doc_enc, pagador_cod_mun,
-                  encerramento, atualizacao
-             FROM recurrences WHERE id = $1"#,
+        r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
+                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
+                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
+                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
+                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
+             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id WHERE r.id = $1"#,
         row_id
     )
     .fetch_one(&mut *conn)
@@ -576,7 +593,7 @@ async fn insert_attempt(conn: &mut PgConnection, charge_row: i64, a: &Attempt) -
 
 #[async_trait]
 impl RecurrenceStore for PgRecurrenceStore {
-    async fn insert_rec(&self, merchant: MerchantId, rec: &Recurrence) -> Result<(), StoreError> {
+    async fn insert_rec(&self, merchant: MerchantId, rec: &Recurrence, loc: Option<i64>) -> Result<bool, StoreError> {
         let t = &rec.terms;
         let sealed = documents::seal(self.cipher.as_ref(), Some(&t.devedor.documento), Some(merchant), DEVEDOR)
             .await?
@@ -587,12 +604,15 @@ impl RecurrenceStore for PgRecurrenceStore {
             RecValue::Free => (None, None),
         };
         let created = rec.criacao().ok_or_else(|| unexpected(anyhow!("a new recurrence without its creation")))?;
-        sqlx::query!(
+        // The location must be the merchant's; the unique loc_id keeps it to one recurrence.
+        let result = sqlx::query!(
             "INSERT INTO recurrences (merchant_id, id_rec, status, objeto, contrato, devedor_doc_kind, devedor_doc_enc,
                                       devedor_doc_index, devedor_nome, data_inicial, data_final, periodicidade,
                                       valor_rec, valor_minimo_recebedor, convenio, politica_retentativa, tipo_jornada,
-                                      atualizacao, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                                      atualizacao, created_at, loc_id, jornada_txid)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+              WHERE $20::bigint IS NULL
+                 OR EXISTS (SELECT 1 FROM rec_locations WHERE id = $20 AND merchant_id = $1)",
             merchant.0,
             rec.id_rec.as_str(),
             rec.status.as_str(),
@@ -611,23 +631,149 @@ impl RecurrenceStore for PgRecurrenceStore {
             t.politica.as_str(),
             rec.jornada.as_str(),
             entry(rec.status.as_str(), created),
-            created
+            created,
+            loc,
+            rec.jornada_txid.as_ref().map(Txid::as_str)
+        )
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            Err(e) if super::is_unique_violation(&e, "recurrences_loc_id_key") => Ok(false),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn create_location(
+        &self,
+        merchant: MerchantId,
+        token: &crate::domain::ids::LocationToken,
+        location: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RecLoc, StoreError> {
+        let id = sqlx::query_scalar!(
+            "INSERT INTO rec_locations (merchant_id, token, location, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            merchant.0,
+            token.as_str(),
+            location,
+            at
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(RecLoc { id, location: location.to_owned(), criacao: at, id_rec: None })
+    }
+
+    async fn find_location(&self, merchant: MerchantId, id: i64) -> Result<Option<RecLoc>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT l.id, l.location, l.created_at, r.id_rec AS "id_rec?"
+                 FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
+                WHERE l.id = $1 AND l.merchant_id = $2"#,
+            id,
+            merchant.0
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map(|r| RecLoc {
+            id: r.id,
+            location: r.location,
+            criacao: r.created_at,
+            id_rec: r.id_rec.as_deref().and_then(IdRec::parse),
+        }))
+    }
+
+    async fn list_locations(&self, merchant: MerchantId, q: &LocRecQuery) -> Result<Page<RecLoc>, StoreError> {
+        let mut conn = snapshot(&self.pool).await?;
+        let limit = i64::from(q.itens_por_pagina);
+        let offset = i64::from(q.pagina) * limit;
+        let rows = sqlx::query!(
+            r#"SELECT l.id, l.location, l.created_at, r.id_rec AS "id_rec?"
+                 FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
+                WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at <= $3
+                  AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4)
+                ORDER BY l.created_at, l.id LIMIT $5 OFFSET $6"#,
+            merchant.0,
+            q.inicio,
+            q.fim,
+            q.id_rec_presente,
+            limit,
+            offset
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let total = match super::total_from_page(rows.len(), limit, offset) {
+            Some(total) => total,
+            None => sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
+                    WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at <= $3
+                      AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4)"#,
+                merchant.0,
+                q.inicio,
+                q.fim,
+                q.id_rec_presente,
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?,
+        };
+        let items = rows
+            .into_iter()
+            .map(|r| RecLoc {
+                id: r.id,
+                location: r.location,
+                criacao: r.created_at,
+                id_rec: r.id_rec.as_deref().and_then(IdRec::parse),
+            })
+            .collect();
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn unlink_location(&self, merchant: MerchantId, id: i64) -> Result<Option<RecLoc>, StoreError> {
+        sqlx::query!(
+            "UPDATE recurrences SET loc_id = NULL
+              WHERE loc_id = (SELECT id FROM rec_locations WHERE id = $1 AND merchant_id = $2)",
+            id,
+            merchant.0
         )
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(())
+        self.find_location(merchant, id).await
+    }
+
+    async fn rec_at_location(
+        &self,
+        token: &crate::domain::ids::LocationToken,
+    ) -> Result<Option<(MerchantId, Recurrence)>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let row_id = sqlx::query_scalar!(
+            "SELECT r.id FROM recurrences r JOIN rec_locations l ON l.id = r.loc_id WHERE l.token = $1",
+            token.as_str()
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let Some(row_id) = row_id else { return Ok(None) };
+        let row = sqlx::query_scalar!("SELECT merchant_id FROM recurrences WHERE id = $1", row_id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let rec = rec_by_row_id(&mut conn, self.cipher.as_ref(), row_id).await?;
+        Ok(Some((MerchantId(row), rec)))
     }
 
     async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             RecRow,
-            r#"SELECT id, merchant_id, id_rec, status, objeto, contrato, devedor_doc_kind, devedor_doc_enc, devedor_nome,
-                      data_inicial, data_final, periodicidade, valor_rec, valor_minimo_recebedor, convenio,
-                      politica_retentativa, tipo_jornada, pagador_ispb, pagador_doc_kind, pagador_doc_enc,
-                      pagador_cod_mun, encerramento, atualizacao
-                 FROM recurrences WHERE id_rec = $1 AND merchant_id = $2"#,
+            r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
+                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
+                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
+                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
+                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
+             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id WHERE r.id_rec = $1 AND r.merchant_id = $2"#,
             id.as_str(),
             merchant.0
         )
@@ -647,15 +793,16 @@ impl RecurrenceStore for PgRecurrenceStore {
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query_as!(
             RecRow,
-            r#"SELECT id, merchant_id, id_rec, status, objeto, contrato, devedor_doc_kind, devedor_doc_enc, devedor_nome,
-                      data_inicial, data_final, periodicidade, valor_rec, valor_minimo_recebedor, convenio,
-                      politica_retentativa, tipo_jornada, pagador_ispb, pagador_doc_kind, pagador_doc_enc,
-                      pagador_cod_mun, encerramento, atualizacao
-                 FROM recurrences
-                WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3
-                  AND ($4::bytea IS NULL OR devedor_doc_index = $4) AND ($5::text IS NULL OR status = $5)
-                  AND ($6::text IS NULL OR convenio = $6)
-                ORDER BY created_at, id LIMIT $7 OFFSET $8"#,
+            r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
+                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
+                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
+                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
+                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
+             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id
+                WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.created_at <= $3
+                  AND ($4::bytea IS NULL OR r.devedor_doc_index = $4) AND ($5::text IS NULL OR r.status = $5)
+                  AND ($6::text IS NULL OR r.convenio = $6)
+                ORDER BY r.created_at, r.id LIMIT $7 OFFSET $8"#,
             merchant.0,
             q.inicio,
             q.fim,

@@ -89,6 +89,8 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
         let kind = match (r.kind.as_str(), r.chave) {
             ("BACEN", Some(chave)) => EndpointKind::Bacen { chave },
             ("EVENTOS", None) => EndpointKind::Eventos { tipos: r.tipos },
+            ("BACEN_REC", None) => EndpointKind::BacenRec,
+            ("BACEN_COBR", None) => EndpointKind::BacenCobr,
             _ => return Err(corrupt("its kind and key disagree")),
         };
         let disabled = match (r.disabled_at, r.disabled_reason) {
@@ -254,6 +256,56 @@ impl WebhookStore for PgWebhookStore {
         .await
         .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn put_keyless(
+        &self,
+        merchant: MerchantId,
+        kind: &EndpointKind,
+        url: &str,
+        secret: Vec<u8>,
+    ) -> Result<(WebhookEndpoint, bool), StoreError> {
+        let row = sqlx::query!(
+            r#"INSERT INTO webhook_endpoints (merchant_id, kind, url, secret_enc)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (merchant_id, kind) WHERE kind IN ('BACEN_REC', 'BACEN_COBR') AND deleted_at IS NULL
+               DO UPDATE SET url = EXCLUDED.url, updated_at = now()
+               RETURNING id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason,
+                         (xmax = 0) AS "created!""#,
+            merchant.0,
+            kind.as_str(),
+            url,
+            secret
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let endpoint = EndpointRow {
+            id: row.id,
+            merchant_id: row.merchant_id,
+            kind: row.kind,
+            chave: row.chave,
+            url: row.url,
+            tipos: row.tipos,
+            created_at: row.created_at,
+            disabled_at: row.disabled_at,
+            disabled_reason: row.disabled_reason,
+        };
+        Ok((endpoint.try_into()?, row.created))
+    }
+
+    async fn keyless(&self, merchant: MerchantId, kind: &EndpointKind) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let row = sqlx::query_as!(
+            EndpointRow,
+            r#"SELECT id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason
+               FROM webhook_endpoints WHERE merchant_id = $1 AND kind = $2 AND deleted_at IS NULL"#,
+            merchant.0,
+            kind.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -491,6 +543,8 @@ impl WebhookStore for PgWebhookStore {
                    JOIN webhook_endpoints e ON e.merchant_id = ev.merchant_id AND e.deleted_at IS NULL
                                            AND e.created_at <= ev.created_at
                    WHERE (e.kind = 'EVENTOS' AND ev.kind = ANY (e.tipos))
+                      OR (e.kind = 'BACEN_REC' AND ev.kind LIKE 'rec.%')
+                      OR (e.kind = 'BACEN_COBR' AND ev.kind LIKE 'cobr.%')
                       OR (e.kind = 'BACEN' AND ev.kind = ANY ($2::text[]) AND EXISTS (
                             SELECT 1 FROM received_pix p
                             WHERE p.end_to_end_id = ev.payload ->> 'endToEndId'

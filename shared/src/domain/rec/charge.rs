@@ -247,6 +247,8 @@ mod tests {
                 convenio: None,
                 politica,
             },
+            loc: None,
+            jornada_txid: None,
             jornada: Jornada::Jornada1,
             pagador: None,
             encerramento: None,

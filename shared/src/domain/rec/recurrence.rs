@@ -204,12 +204,26 @@ pub struct Payer {
     pub cod_mun: Option<String>,
 }
 
+/// A recurrence's payload location (`/locrec`): where its QR code points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecLoc {
+    pub id: i64,
+    pub location: String,
+    pub criacao: DateTime<Utc>,
+    /// The recurrence it serves, if any.
+    pub id_rec: Option<IdRec>,
+}
+
 /// A recurrence as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
     pub id_rec: IdRec,
     pub status: RecStatus,
     pub terms: RecTerms,
+    /// Its payload location (journeys 2 to 4).
+    pub loc: Option<RecLoc>,
+    /// The immediate charge whose payment activates it (journey 3).
+    pub jornada_txid: Option<crate::domain::ids::Txid>,
     pub jornada: Jornada,
     pub pagador: Option<Payer>,
     pub encerramento: Option<Encerramento>,
@@ -298,6 +312,8 @@ mod tests {
             id_rec: IdRec::generate(RetryPolicy::NaoPermite, "99999999", now.date_naive()),
             status: RecStatus::Criada,
             terms: terms(now.date_naive(), None),
+            loc: None,
+            jornada_txid: None,
             jornada: Jornada::AguardandoDefinicao,
             pagador: None,
             encerramento: None,

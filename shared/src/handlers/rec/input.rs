@@ -70,13 +70,6 @@ fn read_text(f: &mut Fields<'_>, key: &'static str, max: usize, v: &mut Violatio
     }
 }
 
-/// Refuses, by name, a field this service does not take yet (rather than dropping it).
-fn not_yet(f: &mut Fields<'_>, key: &'static str, why: &'static str, v: &mut Violations) {
-    if f.raw(key).is_some() {
-        v.add(f.path_of(key), why);
-    }
-}
-
 fn read_vinculo(root: &mut Fields<'_>, v: &mut Violations) -> Option<(Option<String>, String, Devedor)> {
     let field = root.object("vinculo", v);
     let mut vinculo = required(root, "vinculo", field, v)?;
@@ -95,8 +88,17 @@ fn read_vinculo(root: &mut Fields<'_>, v: &mut Violations) -> Option<(Option<Str
     Some((objeto.ok()?, contrato?, devedor?))
 }
 
+/// A new recurrence: its terms, its location (`loc`, journeys 2 to 4) and the immediate
+/// charge whose payment activates it (`ativacao.dadosJornada.txid`, journey 3).
+#[derive(Debug)]
+pub struct NewRec {
+    pub terms: RecTerms,
+    pub loc: Option<i64>,
+    pub txid: Option<crate::domain::ids::Txid>,
+}
+
 /// `POST /rec`.
-pub fn new_rec(body: &[u8]) -> Result<RecTerms, ApiError> {
+pub fn new_rec(body: &[u8]) -> Result<NewRec, ApiError> {
     let value = parse_body(body)?;
     let mut v = Violations::default();
     let Some(mut root) = Fields::of(&value, "rec", &mut v) else {
@@ -147,8 +149,26 @@ pub fn new_rec(body: &[u8]) -> Result<RecTerms, ApiError> {
         }
         p
     });
-    not_yet(&mut root, "loc", "recurrence locations (/locrec, journeys 2 to 4) are not served yet", &mut v);
-    not_yet(&mut root, "ativacao", "activation with a charge (journeys 3 and 4) is not served yet", &mut v);
+    let loc = root.integer("loc", 1..=i64::MAX, &mut v).ok();
+    let txid = match root.object("ativacao", &mut v) {
+        Ok(Some(mut a)) => match a.object("dadosJornada", &mut v) {
+            Ok(Some(mut d)) => match d.string("txid", 35, &mut v) {
+                Ok(Some(t)) => match crate::domain::ids::Txid::parse_for_charge(t) {
+                    Ok(t) => Some(Some(t)),
+                    Err(_) => {
+                        v.add("rec.ativacao.dadosJornada.txid", "must have 26 to 35 letters and digits");
+                        None
+                    }
+                },
+                Ok(None) => Some(None),
+                Err(()) => None,
+            },
+            Ok(None) => Some(None),
+            Err(()) => None,
+        },
+        Ok(None) => Some(None),
+        Err(()) => None,
+    };
     let terms = match (vinculo, calendario, valor, convenio, politica) {
         (
             Some((objeto, contrato, devedor)),
@@ -169,7 +189,22 @@ pub fn new_rec(body: &[u8]) -> Result<RecTerms, ApiError> {
         }),
         _ => None,
     };
-    finish(v, terms, ProblemKind::RecOperacaoInvalida, REC_DETAIL)
+    let new = match (terms, loc, txid) {
+        (Some(terms), Some(loc), Some(txid)) => Some(NewRec { terms, loc, txid }),
+        _ => None,
+    };
+    finish(v, new, ProblemKind::RecOperacaoInvalida, REC_DETAIL)
+}
+
+/// The query of `GET /locrec`.
+pub fn locrec_query(query: Option<&str>) -> Result<crate::ports::LocRecQuery, ApiError> {
+    let mut q = QueryParams::new(query);
+    let interval = q.interval();
+    let id_rec_presente = q.boolean("idRecPresente");
+    q.parse("convenio", "must have 1 to 60 characters", |s| (!s.is_empty() && s.chars().count() <= 60).then_some(()));
+    let (pagina, itens_por_pagina) = q.pagination();
+    let query = interval.map(|(inicio, fim)| crate::ports::LocRecQuery { inicio, fim, id_rec_presente, pagina, itens_por_pagina });
+    q.finish(query, ProblemKind::PayloadLocationConsultaInvalida, QUERY_DETAIL)
 }
 
 fn finish_err(v: Violations, kind: ProblemKind, detail: &str) -> ApiError {
@@ -398,14 +433,15 @@ mod tests {
             "valor": {"valorRec": "35.00"},
             "politicaRetentativa": "PERMITE_3R_7D"
         });
-        let terms = new_rec(ok.to_string().as_bytes()).unwrap();
-        assert_eq!(terms.valor, RecValue::Fixed(Amount::parse("35.00").unwrap()));
+        let new = new_rec(ok.to_string().as_bytes()).unwrap();
+        assert_eq!(new.terms.valor, RecValue::Fixed(Amount::parse("35.00").unwrap()));
+        assert_eq!((new.loc, new.txid), (None, None));
         let bad = json!({
             "vinculo": {"contrato": "", "devedor": {"cpf": "123"}},
             "calendario": {"dataInicial": "10/01/2027", "periodicidade": "DIARIA"},
             "valor": {"valorRec": "35.00", "valorMinimoRecebedor": "10.00"},
             "politicaRetentativa": "SEMPRE",
-            "loc": 3
+            "loc": 0
         });
         let e = new_rec(bad.to_string().as_bytes()).unwrap_err();
         assert_eq!(

@@ -73,20 +73,33 @@ fn path_id_rec(req: &Request) -> Result<IdRec, ApiError> {
 /// `POST /rec`.
 pub async fn rec_post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    let terms = input::new_rec(req.body())?;
-    let rec = recurrences::create_rec(state, &merchant, terms).await.map_err(|e| REC.map(e))?;
+    let new = input::new_rec(req.body())?;
+    let rec =
+        recurrences::create_rec(state, &merchant, new.terms, new.loc, new.txid).await.map_err(|e| REC.map(e))?;
     let cnpj = receiver(state, &merchant, REC).await?;
     tracing::info!(id_rec = rec.id_rec.as_str(), "recurrence created");
     Ok(json(StatusCode::CREATED, &view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name })))
 }
 
-/// `GET /rec/{idRec}`.
+/// `GET /rec/{idRec}[?txid=]`: with `dadosQR` (the QR code a payer scans) when the
+/// recurrence has a location.
 pub async fn rec_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let id = path_id_rec(req)?;
+    let mut q = crate::http::query::QueryParams::new(req.uri().query());
+    let txid = q.parse("txid", "must have 26 to 35 letters and digits", |s| Txid::parse_for_charge(s).ok());
+    let txid = q.finish(Some(txid), ProblemKind::RecConsultaInvalida, input::QUERY_DETAIL)?;
     let rec = recurrences::get_rec(state, &merchant, &id).await.map_err(|e| REC.map(e))?;
     let cnpj = receiver(state, &merchant, REC).await?;
-    Ok(json(StatusCode::OK, &view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name })))
+    let mut body = view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name });
+    let qr = crate::app::rec_locations::qr(state, &merchant, &rec, txid.as_ref()).await.map_err(|e| match e {
+        RecError::Invalid(v) => ApiError::with_violations(ProblemKind::RecConsultaInvalida, input::QUERY_DETAIL, violations(v)),
+        e => REC.map(e),
+    })?;
+    if let Some((jornada, code)) = qr {
+        body["dadosQR"] = serde_json::json!({"jornada": jornada.as_str(), "pixCopiaECola": code});
+    }
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `PATCH /rec/{idRec}`: cancel.
@@ -226,4 +239,50 @@ pub async fn cobr_retry(state: &AppState, req: &Request) -> Result<Response, Api
     let c = recurrences::retry_charge(state, &merchant, &txid, data).await.map_err(|e| COBR.map(e))?;
     tracing::info!(txid = c.txid.as_str(), "recurring charge retry requested");
     answer_charge(state, &merchant, StatusCode::CREATED, &c).await
+}
+
+const LOCREC_MISSING: &str = "No recurrence location with this id.";
+
+fn locrec_error(e: RecError) -> ApiError {
+    match e {
+        RecError::NotFound => ApiError::new(ProblemKind::PayloadLocationNaoEncontrado, LOCREC_MISSING),
+        e => REC.map(e),
+    }
+}
+
+fn path_loc_id(req: &Request) -> Result<i64, ApiError> {
+    param(req, "id")
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::new(ProblemKind::PayloadLocationNaoEncontrado, LOCREC_MISSING))
+}
+
+/// `POST /locrec`.
+pub async fn locrec_post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let loc = crate::app::rec_locations::create(state, &merchant).await.map_err(locrec_error)?;
+    Ok(json(StatusCode::CREATED, &view::location(&loc)))
+}
+
+/// `GET /locrec/{id}`.
+pub async fn locrec_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let loc = crate::app::rec_locations::get(state, &merchant, path_loc_id(req)?).await.map_err(locrec_error)?;
+    Ok(json(StatusCode::OK, &view::location(&loc)))
+}
+
+/// `GET /locrec`.
+pub async fn locrec_list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let q = input::locrec_query(req.uri().query())?;
+    let page = crate::app::rec_locations::list(state, &merchant, &q).await.map_err(locrec_error)?;
+    Ok(json(StatusCode::OK, &view::locations(&q, &page)))
+}
+
+/// `DELETE /locrec/{id}/idRec`: the location stops serving its recurrence.
+pub async fn locrec_unlink(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let merchant = authenticated(req)?;
+    let loc = crate::app::rec_locations::unlink(state, &merchant, path_loc_id(req)?).await.map_err(locrec_error)?;
+    Ok(json(StatusCode::OK, &view::location(&loc)))
 }
