@@ -432,6 +432,25 @@ def fix_bacen_bugs(schemas):
         if plc and "tipoCob" in plc.get("required", []) and "tipoCob" not in plc.get("properties", {}):
             plc["required"] = [r for r in plc["required"] if r in plc.get("properties", {})]
 
+    # Pix Automático's schemas require fields they define nowhere (copy-paste slips, and
+    # one stray quote): a location's `tipo` (its examples have none); `idRec`/`retentativa`
+    # of every recurrence body (the policy is `politicaRetentativa`; a new one has no id
+    # yet); a request's `pagador` (it is `destinatario`) and `rec`; the payer's ISPB at the
+    # top level (it is `pagador.ispbParticipante`); `atualizacao"`. Required only where defined.
+    def defined(schema):
+        names = set(schema.get("properties", {}))
+        for part in schema.get("allOf", []):
+            if "$ref" in part:
+                part = schemas.get(part["$ref"].rsplit("/", 1)[-1], {})
+            names |= defined(part)
+        return names
+    for name in ("PayloadLocationRecGerada", "RecBase", "SolicRecBase", "SolicRecCompleta", "DadosPagadorRec",
+                 "RecNotification"):
+        schema = schemas.get(name)
+        if schema and "required" in schema:
+            wanted = [r.rstrip('"') for r in schema["required"]]
+            schema["required"] = [r for r in wanted if r in defined(schema)]
+
     # Where a txid may be short (received Pix, their filter), the spec writes
     # allOf[TxId (26 to 35 characters), {pattern: 1 to 35}]: an intersection that still
     # demands 26 to 35. Its changelog (#269) means 1 to 35 there.

@@ -251,6 +251,17 @@ async fn when_the_payer_cancels_the_recurrence_its_open_charge_ends_with_it(pool
     assert_eq!(status, 201, "{c}");
     app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
 
+    // A Pix that names the charge but none of its attempts is credited and flagged; the
+    // charge stays ATIVA and its scheduled attempt stays where it is.
+    let stray = json!({"tipo": "PIX_RECEBIDO", "id": "stray-1", "pix": {
+        "endToEndId": "E9999999920270101120000000000001", "txid": txid, "valor": "50.00", "chave": KEY,
+        "horario": app.state.clock.now().to_rfc3339()}});
+    assert_eq!(app.notify(&stray).await.0, 200);
+    let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
+    assert_eq!(status_of(&c, 0), "AGENDADA");
+    let credited = app.events(&m, "pix.recebido").await;
+    assert_eq!(credited[0]["data"]["alerta"], "TENTATIVA_INEXISTENTE", "{credited:?}");
+
     let (status, body) = app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
     assert_eq!(status, 200, "{body}");
     let rec = app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "CANCELADA").await;
@@ -411,7 +422,14 @@ async fn journey_2_the_payer_scans_a_recurrence_qr_code_and_authorises_it(pool: 
     let txid = c["txid"].as_str().unwrap().to_owned();
     let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
     advance_to(&app, c["tentativas"][0]["dataLiquidacao"].as_str().unwrap().parse().unwrap()).await;
-    app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "CONCLUIDA").await;
+    let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "CONCLUIDA").await;
+    // Its Pix is refunded like any received Pix, and the charge shows the refund.
+    let e2eid = c["pix"][0]["endToEndId"].as_str().unwrap().to_owned();
+    let refund = json!({"valor": "10.00", "descricao": "Desconto"});
+    let (status, _, d) = call(app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/d1"), &m).json(&refund)).await;
+    assert_eq!(status, 201, "{d}");
+    let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["pix"][0]["devolucoes"][0]["status"] == "DEVOLVIDO").await;
+    assert_eq!(c["pix"][0]["devolucoes"][0]["valor"], "10.00");
 
     // Unlinked, the location serves nothing; a cancelled recurrence is refused by name.
     let (status, _, unlinked) = call(app.request(Method::DELETE, &format!("/v2/locrec/{}/idRec", loc["id"]), &m)).await;
@@ -445,10 +463,14 @@ async fn journeys_3_and_4_pay_a_charge_and_authorise_the_recurrence_with_one_qr_
     app.eventually(&m, &format!("/v2/cob/{cob_txid}"), |c| c["status"] == "CONCLUIDA").await;
     let rec = app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
     assert_eq!(rec["ativacao"]["tipoJornada"], "JORNADA_3");
-    // Another charge is not the one that activates it.
-    let (status, _, e) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid=outracobrancaqualquer2027abc"), &m)).await;
+    // Another immediate charge is not the one that activates it.
+    let other = "academiaoutracobranca2027abcd";
+    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cob/{other}"), &m).json(&charge_body(KEY, "50.00"))).await;
+    assert_eq!(status, 201);
+    let (status, _, e) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid={other}"), &m)).await;
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["type"], "https://pix.bcb.gov.br/api/v2/error/RecConsultaInvalida");
+    assert_eq!(e["violacoes"][0]["razao"], "is not the immediate charge named in ativacao.dadosJornada.txid");
 
     // Journey 4: a charge with a due date offers the recurrence.
     let cobv_txid = "academiacobvadesao2027abcdef";
@@ -475,4 +497,87 @@ async fn journeys_3_and_4_pay_a_charge_and_authorise_the_recurrence_with_one_qr_
     assert_eq!(status, 400);
     assert_eq!(problem["type"], "https://pix.bcb.gov.br/api/v2/error/RecPayloadOperacaoInvalida");
     app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_recurrence_not_yet_authorised_may_change_its_first_day_location_and_debtor_name(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = gym(&app).await;
+    let first = today(&app).await + Days::new(5);
+    let (_, _, rec) = call(app.request(Method::POST, "/v2/rec", &m).json(&subscription(first))).await;
+    let id_rec = rec["idRec"].as_str().unwrap().to_owned();
+    let (_, _, loc) = call(app.request(Method::POST, "/v2/locrec", &m)).await;
+    let later = first + Days::new(3);
+    let change = json!({"calendario": {"dataInicial": later.to_string()}, "loc": loc["id"],
+                        "vinculo": {"devedor": {"nome": "Maria S. Souza"}}});
+    let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&change)).await;
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(rec["calendario"]["dataInicial"], later.to_string());
+    assert_eq!(rec["vinculo"]["devedor"]["nome"], "Maria S. Souza");
+    assert_eq!(rec["loc"]["id"], loc["id"]);
+    assert_eq!(rec["status"], "CRIADA", "a change is not a status move");
+
+    // Not before its creation; not cancelled and changed at once; a location serving
+    // another recurrence is refused.
+    let past = json!({"calendario": {"dataInicial": (today(&app).await - Days::new(1)).to_string()}});
+    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&past)).await;
+    assert_eq!((status, e["violacoes"][0]["propriedade"].as_str()), (400, Some("rec.calendario.dataInicial")), "{e}");
+    let both = json!({"status": "CANCELADA", "vinculo": {"devedor": {"nome": "X"}}});
+    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&both)).await;
+    assert_eq!(status, 400, "{e}");
+    let (_, _, other) = call(app.request(Method::POST, "/v2/rec", &m).json(&subscription(first))).await;
+    let taken = json!({"loc": loc["id"]});
+    let path = format!("/v2/rec/{}", other["idRec"].as_str().unwrap());
+    let (status, _, e) = call(app.request(Method::PATCH, &path, &m).json(&taken)).await;
+    assert_eq!((status, e["violacoes"][0]["propriedade"].as_str()), (400, Some("rec.loc")), "{e}");
+
+    // Once authorised, its first day and location are fixed; its debtor's name is not.
+    let scanned = app.pay(json!({"pixCopiaECola": call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await.2["dadosQR"]["pixCopiaECola"]})).await;
+    assert_eq!(scanned["recorrencia"]["decisao"], "APROVADA", "{scanned}");
+    app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
+    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"calendario": {"dataInicial": later.to_string()}}))).await;
+    assert_eq!(status, 400, "{e}");
+    let rename = json!({"vinculo": {"devedor": {"nome": "Maria Silva Souza"}}});
+    let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&rename)).await;
+    assert_eq!((status, rec["vinculo"]["devedor"]["nome"].as_str()), (200, Some("Maria Silva Souza")), "{rec}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_request_the_receiver_withdraws_can_no_longer_be_answered_by_the_payer(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = gym(&app).await;
+    app.rail_control(json!({"recorrencias": "MANUAL"})).await;
+    let first = today(&app).await + Days::new(5);
+    let expira = (app.state.clock.now() + chrono::Duration::days(3)).to_rfc3339();
+    let mut ids = vec![];
+    for _ in 0..2 {
+        let (_, _, rec) = call(app.request(Method::POST, "/v2/rec", &m).json(&subscription(first))).await;
+        let id_rec = rec["idRec"].as_str().unwrap().to_owned();
+        let body = json!({"idRec": id_rec, "calendario": {"dataExpiracaoSolicitacao": expira},
+                          "destinatario": {"ispbParticipante": "SANDBOX0", "conta": "123456", "cpf": CPF}});
+        let (status, _, solic) = call(app.request(Method::POST, "/v2/solicrec", &m).json(&body)).await;
+        assert_eq!(status, 201, "{solic}");
+        let id_solic = solic["idSolicRec"].as_str().unwrap().to_owned();
+        app.eventually(&m, &format!("/v2/solicrec/{id_solic}"), |s| s["status"] == "RECEBIDA").await;
+        ids.push((id_rec, id_solic));
+    }
+
+    // The request is withdrawn at the payer's bank before here: the payer cannot accept it.
+    let (rec_a, solic_a) = &ids[0];
+    let (status, _, s) = call(app.request(Method::PATCH, &format!("/v2/solicrec/{solic_a}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    assert_eq!((status, s["status"].as_str()), (201, Some("CANCELADA")), "{s}");
+    let (status, _) = app.rail_call(Method::POST, &format!("/pagador/solicitacoes/{solic_a}/aprovar"), None).await;
+    assert_eq!(status, 409);
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{rec_a}"), &m)).await;
+    assert_eq!(rec["status"], "CRIADA");
+
+    // Cancelling a recurrence withdraws its open request there too.
+    let (rec_b, solic_b) = &ids[1];
+    let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{rec_b}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    assert_eq!((status, rec["status"].as_str()), (200, Some("CANCELADA")), "{rec}");
+    let (_, payer) = app.rail_call(Method::GET, "/pagador", None).await;
+    let at_bank = payer["solicitacoes"].as_array().unwrap().iter().find(|s| s["idSolicRec"] == solic_b.as_str()).unwrap().clone();
+    assert_eq!(at_bank["status"], "CANCELADA", "{at_bank}");
+    let (_, _, s) = call(app.request(Method::GET, &format!("/v2/solicrec/{solic_b}"), &m)).await;
+    assert_eq!(s["status"], "CANCELADA");
 }

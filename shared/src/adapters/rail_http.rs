@@ -13,7 +13,7 @@ use crate::domain::payment::IncomingPix;
 use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::{DictEntry, Receiver, Transfer};
 use crate::domain::verdict::{RailVerdict, Rejection, RejectionCode};
-use crate::ports::{PixRail, RailError, RailStatus};
+use crate::ports::{PixRail, RailCancel, RailError, RailStatus};
 use crate::rail::incoming::incoming;
 use crate::rail::protocol::{
     ContaDestino, EntradaDict, OrdemDevolucao, OrdemPagamento, PixRecebido, Rejeicao, StatusOrdem,
@@ -102,6 +102,27 @@ impl HttpRail {
             return Err(RailError::Unavailable(anyhow!("rail answered 422 without a final rejection code")));
         }
         Err(RailError::Unavailable(anyhow!("rail answered {status}")))
+    }
+
+    /// A cancellation: what the payer's bank answers of it (`{"status": ...}`; 404: it never
+    /// got the thing). Anything else is an unknown outcome.
+    async fn cancel(&self, path: &str, body: Vec<u8>) -> Result<RailCancel, RailError> {
+        let res = self.send(reqwest::Method::POST, path, body).await?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(RailCancel::Unknown);
+        }
+        if !res.status().is_success() {
+            return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            status: String,
+        }
+        let answer: Answer = res.json().await.map_err(transport)?;
+        Ok(match answer.status.as_str() {
+            "CANCELADA" => RailCancel::Cancelled,
+            _ => RailCancel::AlreadyEnded(answer.status),
+        })
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
@@ -202,24 +223,24 @@ impl PixRail for HttpRail {
         self.order("/recorrencias/solicitacoes", body_of(s)?).await
     }
 
-    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<(), RailError> {
-        self.order(&format!("/recorrencias/solicitacoes/{}/cancelamento", segment(id_solic_rec)), vec![]).await
+    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<RailCancel, RailError> {
+        self.cancel(&format!("/recorrencias/solicitacoes/{}/cancelamento", segment(id_solic_rec)), vec![]).await
     }
 
     async fn cancel_recurrence(
         &self,
         id_rec: &str,
         cancelamento: &crate::rail::protocol::Cancelamento,
-    ) -> Result<(), RailError> {
-        self.order(&format!("/recorrencias/{}/cancelamento", segment(id_rec)), body_of(cancelamento)?).await
+    ) -> Result<RailCancel, RailError> {
+        self.cancel(&format!("/recorrencias/{}/cancelamento", segment(id_rec)), body_of(cancelamento)?).await
     }
 
     async fn send_attempt(&self, a: &crate::rail::protocol::AgendamentoCobR) -> Result<(), RailError> {
         self.order("/cobrancas-recorrentes", body_of(a)?).await
     }
 
-    async fn cancel_attempt(&self, e2eid: &str) -> Result<(), RailError> {
-        self.order(&format!("/cobrancas-recorrentes/{}/cancelamento", segment(e2eid)), vec![]).await
+    async fn cancel_attempt(&self, e2eid: &str) -> Result<RailCancel, RailError> {
+        self.cancel(&format!("/cobrancas-recorrentes/{}/cancelamento", segment(e2eid)), vec![]).await
     }
 
     async fn send_refund(&self, order: &RefundOrder) -> Result<(), RailError> {

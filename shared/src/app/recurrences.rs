@@ -31,6 +31,9 @@ pub enum RecError {
     Invalid(Vec<Violation>),
     #[error("not found")]
     NotFound,
+    /// The payer's bank could not be reached: nothing changed here (ask again).
+    #[error("the payer's bank is unreachable")]
+    RailUnavailable(#[source] crate::ports::RailError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -95,38 +98,64 @@ pub async fn list_recs(state: &AppState, merchant: &Merchant, q: &RecQuery) -> R
     Ok(state.recurrences.list_recs(merchant.id, q).await?)
 }
 
-/// Tells the payer's bank what a cancellation ended there; a failure is logged (the
-/// payer's bank also refuses to debit an attempt of a cancelled recurrence).
-async fn withdraw_attempts(state: &AppState, attempts: &[EndToEndId]) {
-    for e2eid in attempts {
-        if let Err(e) = state.rail.cancel_attempt(e2eid.as_str()).await {
-            tracing::warn!(error = %e, "the payer's bank was not told of a cancelled attempt");
-        }
-    }
+/// The receiver's cancellation code and who asked, as the rail carries them.
+fn receiver_cancels() -> wire::Cancelamento {
+    wire::Cancelamento { solicitante: Solicitante::UsuarioRecebedor.as_str().into(), codigo: "SLCR".into() }
 }
 
-/// `PATCH /rec/{idRec}` with `status: CANCELADA`: the receiver cancels.
+/// `PATCH /rec/{idRec}` with `status: CANCELADA`: the receiver cancels. The payer's bank is
+/// told first (an authorised recurrence ends there with its scheduled attempts; an open
+/// request is withdrawn, and if the payer accepted it meanwhile, the authorisation is
+/// cancelled too); if it cannot be reached, nothing changes here and the caller asks again.
 pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {
     let (now, _) = now_and_today(state);
+    let current = get_rec(state, merchant, id).await?;
+    if current.status.is_final() {
+        return Err(invalid("rec.status", "the recurrence is already EXPIRADA, REJEITADA or CANCELADA"));
+    }
+    let rail = state.rail.as_ref();
+    let mut authorised = current.status == RecStatus::Aprovada;
+    if let Some(open) = state.recurrences.open_solicitation(merchant.id, id).await? {
+        match rail.cancel_solicitation(open.as_str()).await.map_err(RecError::RailUnavailable)? {
+            crate::ports::RailCancel::AlreadyEnded(s) if s == "ACEITA" => authorised = true,
+            _ => {}
+        }
+    }
+    if authorised {
+        rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(RecError::RailUnavailable)?;
+    }
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
     let decided =
         state.recurrences.decide_rec(Some(merchant.id), id, None, RecDecision::Cancelled(ending), now).await?;
     match decided {
-        RecDecided::Applied { rec, open_attempts, .. } => {
-            let cancelamento =
-                wire::Cancelamento { solicitante: Solicitante::UsuarioRecebedor.as_str().into(), codigo: "SLCR".into() };
-            if rec.pagador.is_some() {
-                if let Err(e) = state.rail.cancel_recurrence(rec.id_rec.as_str(), &cancelamento).await {
-                    tracing::warn!(error = %e, "the payer's bank was not told of a cancelled recurrence");
-                }
-            }
-            withdraw_attempts(state, &open_attempts).await;
-            Ok(rec)
-        }
+        RecDecided::Applied { rec, .. } => Ok(rec),
         RecDecided::NotApplicable { .. } => {
             Err(invalid("rec.status", "the recurrence is already EXPIRADA, REJEITADA or CANCELADA"))
         }
         RecDecided::NotFound => Err(RecError::NotFound),
+    }
+}
+
+/// `PATCH /rec/{idRec}` with changes: the debtor's name, its location and first day (while
+/// `CRIADA`), the charge that activates it.
+pub async fn revise_rec(
+    state: &AppState,
+    merchant: &Merchant,
+    id: &IdRec,
+    revision: &crate::domain::rec::RecRevision,
+) -> Result<Recurrence, RecError> {
+    let current = get_rec(state, merchant, id).await?;
+    let violations = revision.violations(&current);
+    if !violations.is_empty() {
+        return Err(RecError::Invalid(violations));
+    }
+    match state.recurrences.revise_rec(merchant.id, id, revision).await? {
+        crate::ports::RecRevised::Revised => get_rec(state, merchant, id).await,
+        crate::ports::RecRevised::NotFound => Err(RecError::NotFound),
+        crate::ports::RecRevised::Ended => Err(invalid("rec.status", "the recurrence changed meanwhile; read it again")),
+        crate::ports::RecRevised::LocationUnavailable => {
+            Err(invalid("rec.loc", "no location of this receiver with this id is free for a recurrence"))
+        }
     }
 }
 
@@ -232,11 +261,18 @@ pub async fn get_solicitation(state: &AppState, merchant: &Merchant, id: &IdSoli
     found.map(|(_, s, _)| s).ok_or(RecError::NotFound)
 }
 
-/// `PATCH /solicrec/{idSolicRec}` with `status: CANCELADA`.
+/// `PATCH /solicrec/{idSolicRec}` with `status: CANCELADA`: withdrawn at the payer's bank
+/// first; refused if the payer answered meanwhile (the answer is on its way).
 pub async fn cancel_solicitation(state: &AppState, merchant: &Merchant, id: &IdSolicRec) -> Result<SolicRec, RecError> {
     let current = get_solicitation(state, merchant, id).await?;
     if !current.status.is_open() {
         return Err(invalid("solicrec.status", "only a CRIADA, ENVIADA or RECEBIDA request can be cancelled"));
+    }
+    match state.rail.cancel_solicitation(id.as_str()).await.map_err(RecError::RailUnavailable)? {
+        crate::ports::RailCancel::Cancelled | crate::ports::RailCancel::Unknown => {}
+        crate::ports::RailCancel::AlreadyEnded(_) => {
+            return Err(invalid("solicrec.status", "the payer answered the request meanwhile"))
+        }
     }
     let (now, _) = now_and_today(state);
     let after = state
@@ -246,9 +282,6 @@ pub async fn cancel_solicitation(state: &AppState, merchant: &Merchant, id: &IdS
         .ok_or(RecError::NotFound)?;
     if after.status != SolicRecStatus::Cancelada {
         return Err(invalid("solicrec.status", "the payer answered the request meanwhile"));
-    }
-    if let Err(e) = state.rail.cancel_solicitation(id.as_str()).await {
-        tracing::warn!(error = %e, "the payer's bank was not told of a cancelled request");
     }
     Ok(after)
 }
@@ -361,7 +394,10 @@ pub async fn list_charges(
     Ok(state.recurrences.list_charges(merchant.id, q).await?)
 }
 
-/// `PATCH /cobr/{txid}` with `status: CANCELADA`: only before its first settlement day.
+/// `PATCH /cobr/{txid}` with `status: CANCELADA`: only before its first settlement day,
+/// and only once the payer's bank has withdrawn its open attempt (if the attempt was
+/// already debited or refused there, the charge is not cancelled: that outcome is on its
+/// way; if the bank cannot be reached, nothing changes and the caller asks again).
 pub async fn cancel_charge(state: &AppState, merchant: &Merchant, txid: &Txid) -> Result<RecurringCharge, RecError> {
     let (now, today) = now_and_today(state);
     let charge = get_charge(state, merchant, txid).await?;
@@ -371,10 +407,14 @@ pub async fn cancel_charge(state: &AppState, merchant: &Merchant, txid: &Txid) -
     if today >= charge.first_settlement() {
         return Err(invalid("cobr.status", "a charge cannot be cancelled on or after its first settlement date"));
     }
+    if let Some(open) = charge.attempts.iter().find(|a| a.status.is_open()) {
+        let answer = state.rail.cancel_attempt(open.end_to_end_id.as_str()).await.map_err(RecError::RailUnavailable)?;
+        if let crate::ports::RailCancel::AlreadyEnded(_) = answer {
+            return Err(invalid("cobr.status", "the payer's bank already settled or refused its attempt"));
+        }
+    }
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
-    let (after, open) =
-        state.recurrences.cancel_charge(merchant.id, txid, ending, now).await?.ok_or(RecError::NotFound)?;
-    withdraw_attempts(state, open.as_slice()).await;
+    let (after, _) = state.recurrences.cancel_charge(merchant.id, txid, ending, now).await?.ok_or(RecError::NotFound)?;
     Ok(after)
 }
 
@@ -412,14 +452,20 @@ pub async fn on_decision(
     decision: RecDecision,
 ) -> Result<bool, RecError> {
     let (now, _) = now_and_today(state);
+    let approval = matches!(decision, RecDecision::Approved { .. });
     match state.recurrences.decide_rec(None, id_rec, solicitation, decision, now).await? {
-        RecDecided::Applied { owner, open_attempts, .. } => {
-            tracing::info!(merchant_id = %owner.0, "recurrence decided by the payer's side");
-            // The payer's bank ended these itself; nothing to withdraw.
-            drop(open_attempts);
+        RecDecided::Applied { .. } => Ok(true),
+        RecDecided::NotApplicable { rec, .. } => {
+            // Authorised at the payer's bank for a recurrence (or request) that ended here:
+            // end it there too, so nothing is debited under it.
+            if approval && rec.status != RecStatus::Aprovada {
+                if let Err(e) = state.rail.cancel_recurrence(id_rec.as_str(), &receiver_cancels()).await {
+                    tracing::warn!(error = %e, "an approval of an ended recurrence could not be withdrawn; the rail will repeat it");
+                    return Err(RecError::RailUnavailable(e));
+                }
+            }
             Ok(true)
         }
-        RecDecided::NotApplicable { .. } => Ok(true),
         RecDecided::NotFound => Ok(false),
     }
 }
@@ -447,12 +493,20 @@ pub async fn on_attempt(state: &AppState, e2eid: &EndToEndId, outcome: AttemptOu
 pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
     let (now, today) = now_and_today(state);
     let mut moved = state.recurrences.expire(now, today).await?;
+    // Each item on its own: one that fails (a merchant's registration, the rail) is logged
+    // and retried next pass, without holding the others back.
     for (owner, s, rec) in state.recurrences.unsent_solicitations(100).await? {
         let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
-        send_solicitation(state, &merchant, &s, &rec).await?;
-        moved += 1;
+        match send_solicitation(state, &merchant, &s, &rec).await {
+            Ok(()) => moved += 1,
+            Err(e) => tracing::warn!(error = %e, "a confirmation request could not be resent"),
+        }
     }
     for (owner, charge, a) in state.recurrences.unsent_attempts(100).await? {
+        // Past its day, an attempt the payer's bank never took is not sent late: it expires.
+        if a.data_liquidacao <= today {
+            continue;
+        }
         let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
         send_attempt(state, &merchant, &charge, &a).await;
         moved += 1;

@@ -106,7 +106,8 @@ pub fn location(l: &crate::domain::rec::RecLoc) -> Value {
 /// `PayloadLocationRecConsultadas`.
 pub fn locations(q: &crate::ports::LocRecQuery, page: &Page<crate::domain::rec::RecLoc>) -> Value {
     let parametros = Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, page.total))
-        .filter("idRecPresente", q.id_rec_presente);
+        .filter("idRecPresente", q.id_rec_presente)
+        .filter("recebedor", q.convenio.as_ref().map(|c| json!({"convenio": c})));
     json!({"parametros": parametros, "loc": page.items.iter().map(location).collect::<Vec<_>>()})
 }
 
@@ -128,6 +129,7 @@ pub fn recs(q: &RecQuery, page: &Page<crate::domain::rec::Recurrence>, receiver:
         .filter("cpf", doc.filter(|d| d.0 == "cpf").map(|d| d.1.to_owned()))
         .filter("cnpj", doc.filter(|d| d.0 == "cnpj").map(|d| d.1.to_owned()))
         .filter("status", q.status.map(|s| s.as_str()))
+        .filter("locationPresente", q.location_presente)
         .filter("recebedor", q.convenio.as_ref().map(|c| json!({"convenio": c})));
     json!({"parametros": parametros, "recs": page.items.iter().map(|r| rec(r, receiver)).collect::<Vec<_>>()})
 }
@@ -212,7 +214,8 @@ pub fn charges(q: &CobRQuery, page: &Page<RecurringCharge>, receiver: Receiver<'
         .filter("idRec", q.id_rec.as_ref().map(|i| i.as_str().to_owned()))
         .filter("cpf", doc.filter(|d| d.0 == "cpf").map(|d| d.1.to_owned()))
         .filter("cnpj", doc.filter(|d| d.0 == "cnpj").map(|d| d.1.to_owned()))
-        .filter("status", q.status.map(|s| s.as_str()));
+        .filter("status", q.status.map(|s| s.as_str()))
+        .filter("recebedor", q.convenio.as_ref().map(|c| json!({"convenio": c})));
     json!({"parametros": parametros, "cobsr": page.items.iter().map(|c| charge(c, receiver, &[])).collect::<Vec<_>>()})
 }
 

@@ -26,6 +26,8 @@ pub enum Alert {
     AmountMismatch,
     /// The key belongs to no merchant here.
     UnknownKey,
+    /// It names a recurring charge, but none of the charge's open attempts.
+    UnknownAttempt,
 }
 
 impl Alert {
@@ -37,6 +39,7 @@ impl Alert {
             Alert::AlreadyPaid => "COBRANCA_JA_PAGA",
             Alert::AmountMismatch => "VALOR_DIVERGENTE",
             Alert::UnknownKey => "CHAVE_DESCONHECIDA",
+            Alert::UnknownAttempt => "TENTATIVA_INEXISTENTE",
         }
     }
 
@@ -48,6 +51,7 @@ impl Alert {
             Alert::AlreadyPaid,
             Alert::AmountMismatch,
             Alert::UnknownKey,
+            Alert::UnknownAttempt,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -116,6 +120,19 @@ pub fn assess(charge: Option<Payable<'_>>, valor: Amount, at: DateTime<Utc>) -> 
     None
 }
 
+/// A recurring charge is paid only by the debit of one of its open attempts (its
+/// end-to-end id): any other Pix naming it is credited and flagged, and the attempt stays.
+fn unscheduled(charge: Option<Payable<'_>>, e2eid: &EndToEndId) -> Option<Alert> {
+    match charge {
+        Some(Payable::Recurring(c))
+            if !c.attempts.iter().any(|a| a.status.is_open() && &a.end_to_end_id == e2eid) =>
+        {
+            Some(Alert::UnknownAttempt)
+        }
+        _ => None,
+    }
+}
+
 /// What booking a received Pix means, decided from whether a merchant owns its key and
 /// the charge it names (as read for this booking).
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +153,7 @@ pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<Payable<'_>>
     let alert = match (owned, &pix.txid) {
         (false, _) => Some(Alert::UnknownKey),
         (true, None) => None,
-        (true, Some(_)) => assess(charge, pix.valor, pix.horario),
+        (true, Some(_)) => assess(charge, pix.valor, pix.horario).or_else(|| unscheduled(charge, &pix.end_to_end_id)),
     };
     let concluded = charge.filter(|_| alert.is_none() && owned && pix.txid.is_some());
     let mut events = vec![];

@@ -22,6 +22,8 @@ fn bad() -> ApiError {
 fn map(e: RecError) -> ApiError {
     match e {
         RecError::Store(s) => s.into(),
+        // Not applied: the rail repeats the notification.
+        RecError::RailUnavailable(e) => ApiError::unavailable(anyhow::Error::new(e).context("the payer's bank")),
         _ => bad(),
     }
 }

@@ -187,16 +187,28 @@ pub trait PixRail: Send + Sync {
     /// Idempotent on `idSolicRec`.
     async fn send_solicitation(&self, s: &crate::rail::protocol::SolicitacaoRec) -> Result<(), RailError>;
     /// Withdraws a confirmation request the payer has not answered.
-    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<(), RailError>;
-    /// Tells the payer's bank that the receiver cancelled an authorised recurrence.
+    async fn cancel_solicitation(&self, id_solic_rec: &str) -> Result<RailCancel, RailError>;
+    /// Tells the payer's bank that the receiver cancelled an authorised recurrence (its
+    /// scheduled attempts end with it there).
     async fn cancel_recurrence(
         &self,
         id_rec: &str,
         cancelamento: &crate::rail::protocol::Cancelamento,
-    ) -> Result<(), RailError>;
+    ) -> Result<RailCancel, RailError>;
     /// Sends a recurring charge's attempt to the payer's bank to be debited on its date
     /// (pain.013). Idempotent on its end-to-end id.
     async fn send_attempt(&self, a: &crate::rail::protocol::AgendamentoCobR) -> Result<(), RailError>;
     /// Withdraws a scheduled attempt (the receiver cancelled its charge).
-    async fn cancel_attempt(&self, e2eid: &str) -> Result<(), RailError>;
+    async fn cancel_attempt(&self, e2eid: &str) -> Result<RailCancel, RailError>;
+}
+
+/// What the payer's bank says of something Tucano asked it to cancel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RailCancel {
+    Cancelled,
+    /// It had already ended otherwise (its status there: `PAGA`, `ACEITA`, ...): its
+    /// outcome is on its way as a notification.
+    AlreadyEnded(String),
+    /// The payer's bank never got it.
+    Unknown,
 }

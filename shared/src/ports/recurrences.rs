@@ -18,6 +18,7 @@ pub struct RecQuery {
     pub devedor: Option<Document>,
     pub status: Option<RecStatus>,
     pub convenio: Option<String>,
+    pub location_presente: Option<bool>,
     pub pagina: u32,
     pub itens_por_pagina: u32,
 }
@@ -28,6 +29,8 @@ pub struct LocRecQuery {
     pub inicio: DateTime<Utc>,
     pub fim: DateTime<Utc>,
     pub id_rec_presente: Option<bool>,
+    /// Only locations serving a recurrence under this agreement.
+    pub convenio: Option<String>,
     pub pagina: u32,
     pub itens_por_pagina: u32,
 }
@@ -40,6 +43,8 @@ pub struct CobRQuery {
     pub id_rec: Option<IdRec>,
     pub devedor: Option<Document>,
     pub status: Option<crate::domain::rec::CobRStatus>,
+    /// Only charges under recurrences with this agreement.
+    pub convenio: Option<String>,
     pub pagina: u32,
     pub itens_por_pagina: u32,
 }
@@ -65,6 +70,17 @@ pub enum RecDecided {
     /// as it is).
     NotApplicable { owner: MerchantId, rec: Recurrence },
     NotFound,
+}
+
+/// What revising a recurrence did.
+#[derive(Debug)]
+pub enum RecRevised {
+    Revised,
+    NotFound,
+    /// It ended meanwhile, or (for a new location) is no longer `CRIADA`.
+    Ended,
+    /// The location is not the merchant's or serves another recurrence.
+    LocationUnavailable,
 }
 
 /// What inserting a recurring charge found.
@@ -132,6 +148,17 @@ pub trait RecurrenceStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<RecDecided, StoreError>;
 
+    /// Revises a recurrence that has not ended (the caller checked the rules on the state it
+    /// read; the store re-checks that it has not ended and that the location is free).
+    async fn revise_rec(
+        &self,
+        merchant: MerchantId,
+        id: &IdRec,
+        revision: &crate::domain::rec::RecRevision,
+    ) -> Result<RecRevised, StoreError>;
+
+    /// The recurrence's open confirmation request, if any.
+    async fn open_solicitation(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<IdSolicRec>, StoreError>;
     /// Inserts a request in `CRIADA`; false if the recurrence has one open already.
     async fn insert_solicitation(&self, merchant: MerchantId, s: &SolicRec) -> Result<bool, StoreError>;
     /// A request, with its owner and its recurrence (`owner` None: whoever owns it).

@@ -190,6 +190,9 @@ impl Credit<'_> {
                ), concluded_r AS (
                    UPDATE recurring_charges SET status = 'CONCLUIDA', atualizacao = atualizacao || $27
                     WHERE id = $26 AND status IN ('CRIADA', 'ATIVA') AND EXISTS (SELECT 1 FROM pix)
+                      AND EXISTS (SELECT 1 FROM recurring_charge_attempts
+                                   WHERE recurring_charge_id = $26 AND end_to_end_id = $2
+                                     AND status IN ('SOLICITADA', 'AGENDADA'))
                    RETURNING id
                ), attempt_paid AS (
                    UPDATE recurring_charge_attempts SET status = 'PAGA', atualizacao = atualizacao || $28
@@ -217,6 +220,7 @@ impl Credit<'_> {
                                 AND (NOT EXISTS (SELECT 1 FROM pix)
                                      OR ($16::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded))
                                      OR ($26::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded_r))
+                                     OR ($26::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM attempt_paid))
                                      OR (SELECT count(*) FROM postings) <> $24::bigint)
                            THEN booking_retry('the charge or the end-to-end id changed')
                            ELSE true END AS "checked!""#,

@@ -19,7 +19,7 @@ use crate::domain::rec::{
 };
 use crate::ports::{
     AttemptApplied, AttemptOutcome, Cipher, CipherContext, CobRInsert, CobRQuery, LocRecQuery, Page, RecDecided,
-    RecDecision, RecQuery, RecurrenceStore, StoreError,
+    RecDecision, RecQuery, RecRevised, RecurrenceStore, StoreError,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -291,6 +291,15 @@ async fn cancel_open_charges(
     ending: &Encerramento,
     at: DateTime<Utc>,
 ) -> Result<Vec<EndToEndId>, StoreError> {
+    // Charges before their attempts, in id order: the order every other writer locks in.
+    sqlx::query_scalar!(
+        "SELECT id FROM recurring_charges WHERE recurrence_id = $1 AND status IN ('CRIADA', 'ATIVA')
+          ORDER BY id FOR UPDATE",
+        recurrence_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
     let attempts = sqlx::query_scalar!(
         r#"UPDATE recurring_charge_attempts a SET status = 'CANCELADA', atualizacao = a.atualizacao || $2
              FROM recurring_charges c
@@ -691,14 +700,15 @@ impl RecurrenceStore for PgRecurrenceStore {
             r#"SELECT l.id, l.location, l.created_at, r.id_rec AS "id_rec?"
                  FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
                 WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at <= $3
-                  AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4)
+                  AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4) AND ($7::text IS NULL OR r.convenio = $7)
                 ORDER BY l.created_at, l.id LIMIT $5 OFFSET $6"#,
             merchant.0,
             q.inicio,
             q.fim,
             q.id_rec_presente,
             limit,
-            offset
+            offset,
+            q.convenio
         )
         .fetch_all(&mut *conn)
         .await
@@ -708,11 +718,12 @@ impl RecurrenceStore for PgRecurrenceStore {
             None => sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
                     WHERE l.merchant_id = $1 AND l.created_at >= $2 AND l.created_at <= $3
-                      AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4)"#,
+                      AND ($4::boolean IS NULL OR (r.id IS NOT NULL) = $4) AND ($5::text IS NULL OR r.convenio = $5)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
                 q.id_rec_presente,
+                q.convenio,
             )
             .fetch_one(&mut *conn)
             .await
@@ -801,7 +812,7 @@ impl RecurrenceStore for PgRecurrenceStore {
              FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id
                 WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.created_at <= $3
                   AND ($4::bytea IS NULL OR r.devedor_doc_index = $4) AND ($5::text IS NULL OR r.status = $5)
-                  AND ($6::text IS NULL OR r.convenio = $6)
+                  AND ($6::text IS NULL OR r.convenio = $6) AND ($9::boolean IS NULL OR (r.loc_id IS NOT NULL) = $9)
                 ORDER BY r.created_at, r.id LIMIT $7 OFFSET $8"#,
             merchant.0,
             q.inicio,
@@ -810,7 +821,8 @@ impl RecurrenceStore for PgRecurrenceStore {
             q.status.map(RecStatus::as_str),
             q.convenio,
             limit,
-            offset
+            offset,
+            q.location_presente
         )
         .fetch_all(&mut *conn)
         .await
@@ -821,13 +833,14 @@ impl RecurrenceStore for PgRecurrenceStore {
                 r#"SELECT count(*) AS "n!" FROM recurrences
                     WHERE merchant_id = $1 AND created_at >= $2 AND created_at <= $3
                       AND ($4::bytea IS NULL OR devedor_doc_index = $4) AND ($5::text IS NULL OR status = $5)
-                      AND ($6::text IS NULL OR convenio = $6)"#,
+                      AND ($6::text IS NULL OR convenio = $6) AND ($7::boolean IS NULL OR (loc_id IS NOT NULL) = $7)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
                 index,
                 q.status.map(RecStatus::as_str),
                 q.convenio,
+                q.location_presente,
             )
             .fetch_one(&mut *conn)
             .await
@@ -852,8 +865,25 @@ impl RecurrenceStore for PgRecurrenceStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let Some(row) = lock_rec(&mut tx, owner, id).await? else { return Ok(RecDecided::NotFound) };
         let (row_id, merchant, rec) = row.into_rec(cipher).await?;
+        // An answer to a request counts only while that request is open (one the receiver
+        // withdrew, or that expired, is not an authorisation).
+        let request_open = match solicitation {
+            Some(sid) => sqlx::query_scalar!(
+                r#"SELECT status IN ('CRIADA', 'ENVIADA', 'RECEBIDA') AS "open!" FROM solicrecs
+                    WHERE id_solic_rec = $1 AND recurrence_id = $2 FOR UPDATE"#,
+                sid.as_str(),
+                row_id
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?
+            .unwrap_or(false),
+            None => true,
+        };
         let applicable = match &decision {
-            RecDecision::Approved { .. } | RecDecision::Rejected { .. } => rec.status == RecStatus::Criada,
+            RecDecision::Approved { .. } | RecDecision::Rejected { .. } => {
+                rec.status == RecStatus::Criada && request_open
+            }
             RecDecision::Cancelled(_) => !rec.status.is_final(),
         };
         if !applicable {
@@ -907,6 +937,64 @@ impl RecurrenceStore for PgRecurrenceStore {
         write_events(&mut tx, merchant, &[rec_event(kind, &after)]).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(RecDecided::Applied { owner: merchant, rec: after, open_attempts })
+    }
+
+    async fn revise_rec(
+        &self,
+        merchant: MerchantId,
+        id: &IdRec,
+        revision: &crate::domain::rec::RecRevision,
+    ) -> Result<RecRevised, StoreError> {
+        // Only a recurrence that has not ended; a new location or first day only while CRIADA.
+        let result = sqlx::query!(
+            "UPDATE recurrences SET devedor_nome = coalesce($3, devedor_nome),
+                    data_inicial = coalesce($4, data_inicial), jornada_txid = coalesce($5, jornada_txid),
+                    loc_id = coalesce($6, loc_id)
+              WHERE id_rec = $1 AND merchant_id = $2 AND status IN ('CRIADA', 'APROVADA')
+                AND (($4::date IS NULL AND $6::bigint IS NULL) OR status = 'CRIADA')
+                AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM rec_locations WHERE id = $6 AND merchant_id = $2))",
+            id.as_str(),
+            merchant.0,
+            revision.devedor_nome,
+            revision.data_inicial,
+            revision.txid.as_ref().map(Txid::as_str),
+            revision.loc
+        )
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) if done.rows_affected() == 1 => Ok(RecRevised::Revised),
+            Ok(_) => {
+                let exists = sqlx::query_scalar!(
+                    "SELECT status FROM recurrences WHERE id_rec = $1 AND merchant_id = $2",
+                    id.as_str(),
+                    merchant.0
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(match exists {
+                    None => RecRevised::NotFound,
+                    Some(status) if revision.loc.is_some() && status == "CRIADA" => RecRevised::LocationUnavailable,
+                    Some(_) => RecRevised::Ended,
+                })
+            }
+            Err(e) if super::is_unique_violation(&e, "recurrences_loc_id_key") => Ok(RecRevised::LocationUnavailable),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn open_solicitation(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<IdSolicRec>, StoreError> {
+        let found = sqlx::query_scalar!(
+            "SELECT s.id_solic_rec FROM solicrecs s JOIN recurrences r ON r.id = s.recurrence_id
+              WHERE r.id_rec = $1 AND r.merchant_id = $2 AND s.status IN ('CRIADA', 'ENVIADA', 'RECEBIDA')",
+            id.as_str(),
+            merchant.0
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(found.as_deref().and_then(IdSolicRec::parse))
     }
 
     async fn insert_solicitation(&self, merchant: MerchantId, s: &SolicRec) -> Result<bool, StoreError> {
@@ -1121,7 +1209,7 @@ impl RecurrenceStore for PgRecurrenceStore {
             "SELECT c.id FROM recurring_charges c JOIN recurrences r ON r.id = c.recurrence_id
               WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
                 AND ($4::text IS NULL OR r.id_rec = $4) AND ($5::bytea IS NULL OR r.devedor_doc_index = $5)
-                AND ($6::text IS NULL OR c.status = $6)
+                AND ($6::text IS NULL OR c.status = $6) AND ($9::text IS NULL OR r.convenio = $9)
               ORDER BY c.created_at, c.id LIMIT $7 OFFSET $8",
             merchant.0,
             q.inicio,
@@ -1130,7 +1218,8 @@ impl RecurrenceStore for PgRecurrenceStore {
             index,
             status,
             limit,
-            offset
+            offset,
+            q.convenio
         )
         .fetch_all(&mut *conn)
         .await
@@ -1141,13 +1230,14 @@ impl RecurrenceStore for PgRecurrenceStore {
                 r#"SELECT count(*) AS "n!" FROM recurring_charges c JOIN recurrences r ON r.id = c.recurrence_id
                     WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at <= $3
                       AND ($4::text IS NULL OR r.id_rec = $4) AND ($5::bytea IS NULL OR r.devedor_doc_index = $5)
-                      AND ($6::text IS NULL OR c.status = $6)"#,
+                      AND ($6::text IS NULL OR c.status = $6) AND ($7::text IS NULL OR r.convenio = $7)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
                 id_rec,
                 index,
                 status,
+                q.convenio,
             )
             .fetch_one(&mut *conn)
             .await
@@ -1306,8 +1396,21 @@ impl RecurrenceStore for PgRecurrenceStore {
             let event = DomainEvent::recurrence(EventKind::RecExpirada, &r.id_rec, "EXPIRADA");
             write_events(&mut tx, MerchantId(r.merchant_id), &[event]).await?;
         }
+        // An attempt the payer's bank never took (still SOLICITADA) expires after its day: it
+        // is never sent late.
+        let stale = sqlx::query!(
+            "UPDATE recurring_charge_attempts SET status = 'EXPIRADA', atualizacao = atualizacao || $2
+              WHERE status = 'SOLICITADA' AND data_liquidacao < $1",
+            today,
+            entry("EXPIRADA", now)
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
         // A charge not paid by its last settlement day (five days' slack for the business-day
-        // adjustment) expires, with any attempt still open.
+        // adjustment) expires, unless an attempt is scheduled at the payer's bank: its
+        // outcome is unknown until the bank reports it (or the reconciler finds the Pix).
         let charges = sqlx::query!(
             r#"SELECT c.id, c.merchant_id, c.txid, r.id_rec FROM recurring_charges c
                  JOIN recurrences r ON r.id = c.recurrence_id
@@ -1315,8 +1418,8 @@ impl RecurrenceStore for PgRecurrenceStore {
                   AND c.data_vencimento + CASE r.politica_retentativa WHEN 'PERMITE_3R_7D' THEN 7 ELSE 0 END
                       + 5 < $1
                   AND NOT EXISTS (SELECT 1 FROM recurring_charge_attempts a
-                                   WHERE a.recurring_charge_id = c.id AND a.status IN ('SOLICITADA', 'AGENDADA')
-                                     AND a.data_liquidacao >= $1)
+                                   WHERE a.recurring_charge_id = c.id AND a.status IN ('SOLICITADA', 'AGENDADA'))
+                ORDER BY c.id
                 FOR UPDATE OF c"#,
             today
         )
@@ -1324,15 +1427,6 @@ impl RecurrenceStore for PgRecurrenceStore {
         .await
         .map_err(store_error)?;
         for c in &charges {
-            sqlx::query!(
-                "UPDATE recurring_charge_attempts SET status = 'EXPIRADA', atualizacao = atualizacao || $2
-                  WHERE recurring_charge_id = $1 AND status IN ('SOLICITADA', 'AGENDADA')",
-                c.id,
-                entry("EXPIRADA", now)
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
             sqlx::query!(
                 "UPDATE recurring_charges SET status = 'EXPIRADA', atualizacao = atualizacao || $2 WHERE id = $1",
                 c.id,
@@ -1345,7 +1439,7 @@ impl RecurrenceStore for PgRecurrenceStore {
             write_events(&mut tx, MerchantId(c.merchant_id), &[event]).await?;
         }
         tx.commit().await.map_err(store_error)?;
-        Ok(requests + recs.len() as u64 + charges.len() as u64)
+        Ok(requests + stale + recs.len() as u64 + charges.len() as u64)
     }
 }
 

@@ -237,6 +237,46 @@ impl Recurrence {
     }
 }
 
+/// What `PATCH /rec/{idRec}` may change besides cancelling (Bacen's `RecRevisada`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecRevision {
+    pub devedor_nome: Option<String>,
+    pub loc: Option<i64>,
+    pub data_inicial: Option<NaiveDate>,
+    pub txid: Option<crate::domain::ids::Txid>,
+}
+
+impl RecRevision {
+    pub fn is_empty(&self) -> bool {
+        self == &RecRevision::default()
+    }
+
+    /// The spec's rules for revising `rec`: not once it ended; its location and first day
+    /// only while `CRIADA`; the first day not before its creation nor after its last day.
+    pub fn violations(&self, rec: &Recurrence) -> Vec<Violation> {
+        let mut out = vec![];
+        if rec.status.is_final() {
+            out.push(("rec.status", "the recurrence is EXPIRADA, REJEITADA or CANCELADA"));
+            return out;
+        }
+        let criada = rec.status == RecStatus::Criada;
+        if self.loc.is_some() && !criada {
+            out.push(("rec.loc", "can only change while the recurrence is CRIADA"));
+        }
+        if let Some(day) = self.data_inicial {
+            let created = rec.criacao().map(crate::domain::cobv::calendar::brasilia_date);
+            if !criada {
+                out.push(("rec.calendario.dataInicial", "can only change while the recurrence is CRIADA"));
+            } else if created.is_some_and(|c| day < c) {
+                out.push(("rec.calendario.dataInicial", "is before the recurrence's creation date"));
+            } else if rec.terms.data_final.is_some_and(|f| day > f) {
+                out.push(("rec.calendario.dataInicial", "is after dataFinal"));
+            }
+        }
+        out
+    }
+}
+
 /// The payer's account a confirmation request goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destinatario {

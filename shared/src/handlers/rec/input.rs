@@ -201,9 +201,16 @@ pub fn locrec_query(query: Option<&str>) -> Result<crate::ports::LocRecQuery, Ap
     let mut q = QueryParams::new(query);
     let interval = q.interval();
     let id_rec_presente = q.boolean("idRecPresente");
-    q.parse("convenio", "must have 1 to 60 characters", |s| (!s.is_empty() && s.chars().count() <= 60).then_some(()));
+    let convenio = convenio(&mut q);
     let (pagina, itens_por_pagina) = q.pagination();
-    let query = interval.map(|(inicio, fim)| crate::ports::LocRecQuery { inicio, fim, id_rec_presente, pagina, itens_por_pagina });
+    let query = interval.map(|(inicio, fim)| crate::ports::LocRecQuery {
+        inicio,
+        fim,
+        id_rec_presente,
+        convenio,
+        pagina,
+        itens_por_pagina,
+    });
     q.finish(query, ProblemKind::PayloadLocationConsultaInvalida, QUERY_DETAIL)
 }
 
@@ -221,6 +228,50 @@ fn finish<T>(v: Violations, value: Option<T>, kind: ProblemKind, detail: &str) -
     }
 }
 
+/// `PATCH /rec/{idRec}`: a cancellation (`status: CANCELADA`), or changes (Bacen's
+/// `RecRevisada`), not both.
+pub fn rec_patch(body: &[u8]) -> Result<Option<crate::domain::rec::RecRevision>, ApiError> {
+    let value = parse_body(body)?;
+    let mut v = Violations::default();
+    let kind = ProblemKind::RecOperacaoInvalida;
+    let Some(mut root) = Fields::of(&value, "rec", &mut v) else { return Err(finish_err(v, kind, REC_DETAIL)) };
+    let cancel = match root.string("status", 20, &mut v) {
+        Ok(Some("CANCELADA")) => true,
+        Ok(Some(_)) => {
+            v.add("rec.status", "can only be set to CANCELADA");
+            false
+        }
+        _ => false,
+    };
+    let mut revision = crate::domain::rec::RecRevision::default();
+    if let Ok(Some(mut vinculo)) = root.object("vinculo", &mut v) {
+        if let Ok(Some(mut devedor)) = vinculo.object("devedor", &mut v) {
+            revision.devedor_nome = read_text(&mut devedor, "nome", 140, &mut v).ok().flatten();
+        }
+    }
+    revision.loc = root.integer("loc", 1..=i64::MAX, &mut v).ok().flatten();
+    if let Ok(Some(mut cal)) = root.object("calendario", &mut v) {
+        revision.data_inicial = read_date(&mut cal, "dataInicial", false, &mut v);
+    }
+    if let Ok(Some(mut a)) = root.object("ativacao", &mut v) {
+        if let Ok(Some(mut d)) = a.object("dadosJornada", &mut v) {
+            if let Ok(Some(t)) = d.string("txid", 35, &mut v) {
+                match crate::domain::ids::Txid::parse_for_charge(t) {
+                    Ok(t) => revision.txid = Some(t),
+                    Err(_) => v.add("rec.ativacao.dadosJornada.txid", "must have 26 to 35 letters and digits"),
+                }
+            }
+        }
+    }
+    match (cancel, revision.is_empty()) {
+        (true, false) => v.add("rec.status", "a recurrence cannot be cancelled and changed in the same request"),
+        (false, true) if v.is_empty() => v.add("rec", "nothing to change: give status CANCELADA or the fields to change"),
+        _ => {}
+    }
+    let parsed = if cancel { None } else { Some(revision) };
+    v.finish(parsed, kind, REC_DETAIL)
+}
+
 /// A PATCH whose only change this service takes is `status: CANCELADA` (Bacen's
 /// `RecRevisada`, `SolicRecRevisada` and `CobRRevisada` all cancel).
 pub fn cancellation(body: &[u8], root_name: &str, kind: ProblemKind, detail: &str) -> Result<(), ApiError> {
@@ -232,13 +283,6 @@ pub fn cancellation(body: &[u8], root_name: &str, kind: ProblemKind, detail: &st
         Some("CANCELADA") => {}
         Some(_) => v.add(root.path_of("status"), "can only be set to CANCELADA"),
         None => {}
-    }
-    if root_name == "rec" {
-        for key in ["loc", "calendario", "vinculo", "ativacao"] {
-            if value.get(key).is_some_and(|x| !x.is_null()) {
-                v.add(format!("rec.{key}"), "only the status (CANCELADA) can be changed here");
-            }
-        }
     }
     finish(v, Some(()), kind, detail)
 }
@@ -388,18 +432,30 @@ pub fn new_charge(body: &[u8]) -> Result<CobRTerms, ApiError> {
     finish(v, terms, kind, COBR_DETAIL)
 }
 
+/// The `convenio` filter (the agreement between receiver and its bank).
+fn convenio(q: &mut QueryParams) -> Option<String> {
+    q.parse("convenio", "must have 1 to 60 characters", |s| (!s.is_empty() && s.chars().count() <= 60).then(|| s.to_owned()))
+}
+
 /// The query of `GET /rec`.
 pub fn rec_query(query: Option<&str>) -> Result<RecQuery, ApiError> {
     let mut q = QueryParams::new(query);
     let interval = q.interval();
     let devedor = q.document();
     let status = q.parse("status", "is not a recurrence status", RecStatus::parse);
-    let convenio = q.parse("convenio", "must have 1 to 60 characters", |s| {
-        (!s.is_empty() && s.chars().count() <= 60).then(|| s.to_owned())
-    });
-    q.boolean("locationPresente");
+    let convenio = convenio(&mut q);
+    let location_presente = q.boolean("locationPresente");
     let (pagina, itens_por_pagina) = q.pagination();
-    let query = interval.map(|(inicio, fim)| RecQuery { inicio, fim, devedor, status, convenio, pagina, itens_por_pagina });
+    let query = interval.map(|(inicio, fim)| RecQuery {
+        inicio,
+        fim,
+        devedor,
+        status,
+        convenio,
+        location_presente,
+        pagina,
+        itens_por_pagina,
+    });
     q.finish(query, ProblemKind::RecConsultaInvalida, QUERY_DETAIL)
 }
 
@@ -410,9 +466,10 @@ pub fn cobr_query(query: Option<&str>) -> Result<CobRQuery, ApiError> {
     let id_rec = q.parse("idRec", "is not a recurrence id", IdRec::parse);
     let devedor = q.document();
     let status = q.parse("status", "is not a recurring charge status", CobRStatus::parse);
+    let convenio = convenio(&mut q);
     let (pagina, itens_por_pagina) = q.pagination();
-    let query =
-        interval.map(|(inicio, fim)| CobRQuery { inicio, fim, id_rec, devedor, status, pagina, itens_por_pagina });
+    let query = interval
+        .map(|(inicio, fim)| CobRQuery { inicio, fim, id_rec, devedor, status, convenio, pagina, itens_por_pagina });
     q.finish(query, ProblemKind::CobRConsultaInvalida, QUERY_DETAIL)
 }
 
@@ -474,15 +531,14 @@ mod tests {
     }
 
     #[test]
-    fn only_a_cancellation_is_taken_as_a_revision() {
-        assert!(cancellation(br#"{"status":"CANCELADA"}"#, "rec", ProblemKind::RecOperacaoInvalida, REC_DETAIL).is_ok());
-        let e = cancellation(
-            br#"{"status":"APROVADA","calendario":{"dataInicial":"2027-01-01"}}"#,
-            "rec",
-            ProblemKind::RecOperacaoInvalida,
-            REC_DETAIL,
-        )
-        .unwrap_err();
-        assert_eq!(props(e), ["rec.status", "rec.calendario"]);
+    fn a_recurrence_is_either_cancelled_or_changed() {
+        assert_eq!(rec_patch(br#"{"status":"CANCELADA"}"#).unwrap(), None);
+        let changed = rec_patch(br#"{"calendario":{"dataInicial":"2027-01-01"},"loc":7}"#).unwrap().unwrap();
+        assert_eq!((changed.loc, changed.data_inicial.map(|d| d.to_string())), (Some(7), Some("2027-01-01".into())));
+        let e = rec_patch(br#"{"status":"CANCELADA","calendario":{"dataInicial":"2027-01-01"}}"#).unwrap_err();
+        assert_eq!(props(e), ["rec.status"]);
+        assert_eq!(props(rec_patch(br#"{"status":"APROVADA"}"#).unwrap_err()), ["rec.status"]);
+        assert_eq!(props(rec_patch(b"{}").unwrap_err()), ["rec"]);
+        assert!(cancellation(br#"{"status":"CANCELADA"}"#, "cobr", ProblemKind::CobROperacaoInvalida, COBR_DETAIL).is_ok());
     }
 }

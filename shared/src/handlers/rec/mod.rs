@@ -53,6 +53,7 @@ impl Kinds {
         match e {
             RecError::Invalid(v) => ApiError::with_violations(self.invalid, self.detail, violations(v)),
             RecError::NotFound => ApiError::new(self.not_found, self.missing),
+            RecError::RailUnavailable(e) => ApiError::unavailable(anyhow::Error::new(e).context("the payer's bank")),
             RecError::Store(s) => s.into(),
         }
     }
@@ -102,14 +103,19 @@ pub async fn rec_get(state: &AppState, req: &Request) -> Result<Response, ApiErr
     Ok(json(StatusCode::OK, &body))
 }
 
-/// `PATCH /rec/{idRec}`: cancel.
+/// `PATCH /rec/{idRec}`: cancel, or change what may change.
 pub async fn rec_patch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let id = path_id_rec(req)?;
-    input::cancellation(req.body(), "rec", REC.invalid, REC.detail)?;
-    let rec = recurrences::cancel_rec(state, &merchant, &id).await.map_err(|e| REC.map(e))?;
+    let rec = match input::rec_patch(req.body())? {
+        None => {
+            let rec = recurrences::cancel_rec(state, &merchant, &id).await.map_err(|e| REC.map(e))?;
+            tracing::info!(id_rec = rec.id_rec.as_str(), "recurrence cancelled by the receiver");
+            rec
+        }
+        Some(revision) => recurrences::revise_rec(state, &merchant, &id, &revision).await.map_err(|e| REC.map(e))?,
+    };
     let cnpj = receiver(state, &merchant, REC).await?;
-    tracing::info!(id_rec = rec.id_rec.as_str(), "recurrence cancelled by the receiver");
     Ok(json(StatusCode::OK, &view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name })))
 }
 
@@ -151,7 +157,8 @@ pub async fn solicrec_patch(state: &AppState, req: &Request) -> Result<Response,
     let id = path_id_solic(req)?;
     input::cancellation(req.body(), "solicrec", SOLICREC.invalid, SOLICREC.detail)?;
     let s = recurrences::cancel_solicitation(state, &merchant, &id).await.map_err(|e| SOLICREC.map(e))?;
-    Ok(json(StatusCode::OK, &view::solicitation(&s)))
+    // The spec answers this PATCH with 201.
+    Ok(json(StatusCode::CREATED, &view::solicitation(&s)))
 }
 
 fn path_txid(req: &Request) -> Result<Txid, ApiError> {
