@@ -801,10 +801,30 @@ fn payment(a: &AgendamentoCobR, recurrence: Option<&Recurrence>) -> PixRecebido 
 async fn deliver_debits(rail: &Shared, debits: Vec<Debit>) -> Vec<DebitSummary> {
     let mut done = Vec::with_capacity(debits.len());
     for d in debits {
-        let delivery = deliver(rail, &d.notification).await;
-        done.push(DebitSummary { entrega: delivery.status, ..d.summary });
+        let mut status = 0;
+        for (i, copy) in copies(rail, &d.notification).into_iter().enumerate() {
+            let delivery = deliver(rail, &copy).await;
+            if i == 0 {
+                status = delivery.status;
+            }
+        }
+        done.push(DebitSummary { entrega: status, ..d.summary });
     }
     done
+}
+
+/// The copies of a debit's notification the fault profile sends: none (dropped: only the
+/// reconciler, reading the rail's statement, can find the Pix), one, or the same again
+/// under the same id and under a fresh one, as a rail that lost track of its deliveries
+/// would. Other notifications always go once.
+fn copies(rail: &Shared, n: &Notificacao) -> Vec<Notificacao> {
+    if !matches!(n, Notificacao::PixRecebido { .. }) {
+        return vec![n.clone()];
+    }
+    let count = rail.faults.lock().unwrap_or_else(|p| p.into_inner()).copies().len();
+    (0..count)
+        .map(|i| if i % 2 == 0 { n.clone() } else { n.clone().with_id(&format!("{}r{i}", n.id())) })
+        .collect()
 }
 
 // --- The simulated payer and clock ------------------------------------------------------

@@ -10,6 +10,7 @@ mod chaos;
 mod concurrency;
 mod contradictions;
 mod rejections;
+mod recurring;
 mod returns;
 
 use common::*;

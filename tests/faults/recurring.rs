@@ -1,0 +1,98 @@
+//! Pix Automático under a misbehaving rail: a recurring charge's debit whose notification
+//! is lost is found by the reconciler in the rail's statement and still concludes its
+//! charge; a debit announced three times is credited once.
+
+use crate::common::*;
+use chrono::Days;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const GYM_KEY: &str = "academia@example.com";
+
+async fn simulated_today(app: &TestApp) -> chrono::NaiveDate {
+    let (_, clock) = app.rail_call(Method::GET, "/relogio", None).await;
+    clock["hoje"].as_str().unwrap().parse().unwrap()
+}
+
+/// A monthly recurrence of 50.00 the sandbox payer authorised (journey 1), the merchant's
+/// account number and the recurrence's first day.
+async fn subscription(app: &TestApp, m: &TestMerchant) -> (String, String, chrono::NaiveDate) {
+    let first = simulated_today(app).await + Days::new(5);
+    let body = json!({
+        "vinculo": {"contrato": "CT-1", "devedor": {"cpf": "12345678909", "nome": "Maria Souza"}},
+        "calendario": {"dataInicial": first.to_string(), "periodicidade": "MENSAL"},
+        "valor": {"valorRec": "50.00"}, "politicaRetentativa": "PERMITE_3R_7D"});
+    let (status, _, rec) = call(app.request(Method::POST, "/v2/rec", m).json(&body)).await;
+    assert_eq!(status, 201, "{rec}");
+    let id_rec = rec["idRec"].as_str().unwrap().to_owned();
+    let expira = (app.state.clock.now() + chrono::Duration::days(2)).to_rfc3339();
+    let body = json!({"idRec": id_rec, "calendario": {"dataExpiracaoSolicitacao": expira},
+                      "destinatario": {"ispbParticipante": "SANDBOX0", "conta": "1", "cpf": "12345678909"}});
+    let (status, _, s) = call(app.request(Method::POST, "/v2/solicrec", m).json(&body)).await;
+    assert_eq!(status, 201, "{s}");
+    app.eventually(m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
+    let conta: i64 = sqlx::query_scalar("SELECT account_number FROM merchants WHERE id = $1")
+        .bind(m.id.0)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    (id_rec, conta.to_string(), first)
+}
+
+/// A charge due in five days, scheduled at the payer's bank; its settlement day.
+async fn scheduled_charge(app: &TestApp, m: &TestMerchant, id_rec: &str, conta: &str, txid: &str) -> chrono::NaiveDate {
+    let due = simulated_today(app).await + Days::new(5);
+    let body = json!({"idRec": id_rec, "calendario": {"dataDeVencimento": due.to_string()},
+                      "valor": {"original": "50.00"}, "recebedor": {"conta": conta, "tipoConta": "PAGAMENTO"}});
+    let (status, _, c) = call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), m).json(&body)).await;
+    assert_eq!(status, 201, "{c}");
+    let c = app.eventually(m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
+    c["tentativas"][0]["dataLiquidacao"].as_str().unwrap().parse().unwrap()
+}
+
+async fn advance_to(app: &TestApp, day: chrono::NaiveDate) -> Value {
+    let days = (day - simulated_today(app).await).num_days();
+    let (status, body) = app.rail_call(Method::POST, "/relogio/avancar", Some(json!({"dias": days}))).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_recurring_debit_whose_notification_is_lost_or_repeated_is_credited_exactly_once(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = app.merchant("Academia", GYM_KEY).await;
+    let receiver = tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+        .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+    let (id_rec, conta, first) = subscription(&app, &m).await;
+
+    // The debit's notification never arrives: the charge waits (its outcome is unknown,
+    // not guessed) until the reconciler finds the Pix in the rail's statement.
+    let lost = "academiaperdida2027abcdefghij";
+    let settles = scheduled_charge(&app, &m, &id_rec, &conta, lost).await;
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    let advanced = advance_to(&app, settles).await;
+    assert_eq!(advanced["debitos"][0]["entrega"], 0, "{advanced}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{lost}"), &m)).await;
+    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("AGENDADA")));
+    tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{lost}"), &m)).await;
+    assert_eq!(c["status"], "ATIVA", "the sweep never expires a scheduled attempt");
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.received_recovered, 1, "{report:?}");
+    let c = app.eventually(&m, &format!("/v2/cobr/{lost}"), |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(c["tentativas"][0]["status"], "PAGA");
+
+    // Announced three times (twice under the same id, once under another): one credit.
+    let repeated = "academiarepetida2027abcdefghi";
+    app.rail_faults(json!({})).await;
+    advance_to(&app, first + chrono::Months::new(1) - Days::new(5)).await;
+    let settles = scheduled_charge(&app, &m, &id_rec, &conta, repeated).await;
+    app.rail_faults(json!({"notificacoes": {"duplicar": 1.0}})).await;
+    advance_to(&app, settles).await;
+    app.eventually(&m, &format!("/v2/cobr/{repeated}"), |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(app.count("received_pix").await, 2);
+    assert_eq!(app.saldo(&m).await.0, "100.00");
+    app.assert_ledger_ok().await;
+}
