@@ -346,6 +346,18 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["violacoes"][0]["propriedade"], "solicrec.calendario.dataExpiracaoSolicitacao");
 
+    // The database keeps each status machine whatever the code does: no move without its
+    // history entry, no rewritten history, no change of terms.
+    for bad in [
+        "UPDATE recurrences SET status = 'APROVADA' WHERE id_rec = $1",
+        "UPDATE recurrences SET atualizacao = '[]' WHERE id_rec = $1",
+        "UPDATE recurrences SET contrato = 'outro' WHERE id_rec = $1",
+        "UPDATE recurrences SET status = 'EXPIRADA', atualizacao = atualizacao || '[{\"status\":\"APROVADA\",\"data\":\"2027-01-01T00:00:00Z\"}]' WHERE id_rec = $1",
+    ] {
+        let refused = sqlx::query(bad).bind(id_rec).execute(&app.pool).await;
+        assert!(refused.is_err(), "{bad} was allowed");
+    }
+
     // A receiver may cancel a recurrence nobody answered yet: CRIADA -> CANCELADA.
     let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
     assert_eq!(status, 200, "{rec}");
@@ -568,6 +580,11 @@ async fn a_request_the_receiver_withdraws_can_no_longer_be_answered_by_the_payer
     assert_eq!((status, s["status"].as_str()), (201, Some("CANCELADA")), "{s}");
     let (status, _) = app.rail_call(Method::POST, &format!("/pagador/solicitacoes/{solic_a}/aprovar"), None).await;
     assert_eq!(status, 409);
+    // And an approval of it that crossed the withdrawal is no authorisation here.
+    let crossed = json!({"tipo": "REC_APROVADA", "id": "crossed-1", "aprovacao": {
+        "idRec": rec_a, "idSolicRec": solic_a, "tipoJornada": "JORNADA_1",
+        "pagador": {"ispbParticipante": "SANDBOX0", "cpf": CPF}, "horario": app.state.clock.now().to_rfc3339()}});
+    assert_eq!(app.notify(&crossed).await.0, 200);
     let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{rec_a}"), &m)).await;
     assert_eq!(rec["status"], "CRIADA");
 

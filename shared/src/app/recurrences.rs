@@ -114,19 +114,24 @@ pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Re
         return Err(invalid("rec.status", "the recurrence is already EXPIRADA, REJEITADA or CANCELADA"));
     }
     let rail = state.rail.as_ref();
-    let mut authorised = current.status == RecStatus::Aprovada;
+    let unavailable = RecError::RailUnavailable;
     if let Some(open) = state.recurrences.open_solicitation(merchant.id, id).await? {
-        match rail.cancel_solicitation(open.as_str()).await.map_err(RecError::RailUnavailable)? {
-            crate::ports::RailCancel::AlreadyEnded(s) if s == "ACEITA" => authorised = true,
-            _ => {}
+        rail.cancel_solicitation(open.as_str()).await.map_err(unavailable)?;
+    }
+    // Each scheduled attempt withdrawn; one the bank already debited (or refused) keeps its
+    // charge open for the outcome on its way.
+    let mut settled = vec![];
+    for e2eid in state.recurrences.open_attempts_of(merchant.id, id).await? {
+        if let crate::ports::RailCancel::AlreadyEnded(_) = rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)? {
+            settled.push(e2eid);
         }
     }
-    if authorised {
-        rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(RecError::RailUnavailable)?;
-    }
+    // Always, whatever was read before: an approval may have crossed the withdrawal (a
+    // recurrence the bank does not hold answers "unknown", which is fine).
+    rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(unavailable)?;
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
-    let decided =
-        state.recurrences.decide_rec(Some(merchant.id), id, None, RecDecision::Cancelled(ending), now).await?;
+    let decision = RecDecision::Cancelled(ending, settled);
+    let decided = state.recurrences.decide_rec(Some(merchant.id), id, None, decision, now).await?;
     match decided {
         RecDecided::Applied { rec, .. } => Ok(rec),
         RecDecided::NotApplicable { .. } => {
@@ -375,6 +380,7 @@ pub async fn create_charge(
         CobRInsert::TxidTaken => {
             Err(invalid("cobr.txid", "is already used by another charge of this receiver"))
         }
+        CobRInsert::NotApproved => Err(invalid("cobr.idRec", "the recurrence is not APROVADA")),
         CobRInsert::CycleTaken => Err(invalid(
             "cobr.calendario.dataDeVencimento",
             "the recurrence already has a live charge in this cycle",
@@ -485,14 +491,29 @@ pub fn payer_of(p: &wire::PagadorRec) -> Option<Payer> {
 
 pub async fn on_attempt(state: &AppState, e2eid: &EndToEndId, outcome: AttemptOutcome) -> Result<bool, RecError> {
     let (now, _) = now_and_today(state);
-    Ok(!matches!(state.recurrences.attempt_outcome(e2eid, outcome, now).await?, AttemptApplied::NotFound))
+    match state.recurrences.attempt_outcome(e2eid, outcome, now).await? {
+        AttemptApplied::NotFound => Ok(false),
+        // Scheduled although cancelled here (the order crossed the cancellation): withdraw
+        // it there, or the rail repeats the notice until it can be.
+        AttemptApplied::Withdraw => {
+            state.rail.cancel_attempt(e2eid.as_str()).await.map_err(RecError::RailUnavailable)?;
+            Ok(true)
+        }
+        AttemptApplied::Applied { .. } | AttemptApplied::Unchanged => Ok(true),
+    }
 }
 
 /// One pass of the sweep: ends what time ended, and resends requests and attempts the
 /// rail never acknowledged. Answers how many things it moved or sent.
 pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
     let (now, today) = now_and_today(state);
-    let mut moved = state.recurrences.expire(now, today).await?;
+    let mut moved = match state.recurrences.expire(now, today).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "expiring Pix Automático records failed; resending all the same");
+            0
+        }
+    };
     // Each item on its own: one that fails (a merchant's registration, the rail) is logged
     // and retried next pass, without holding the others back.
     for (owner, s, rec) in state.recurrences.unsent_solicitations(100).await? {

@@ -76,7 +76,7 @@ pub async fn apply(state: &AppState, n: &Notificacao) -> Result<(), ApiError> {
         }
         Notificacao::RecCancelada { id_rec, cancelamento, .. } => {
             let id = IdRec::parse(id_rec).ok_or_else(bad)?;
-            let decision = RecDecision::Cancelled(ending(cancelamento, is_rec_cancellation_code)?);
+            let decision = RecDecision::Cancelled(ending(cancelamento, is_rec_cancellation_code)?, vec![]);
             found(recurrences::on_decision(state, &id, None, decision).await.map_err(map)?, "recurrence")
         }
         Notificacao::CobRAgendada { end_to_end_id, .. } => {

@@ -56,8 +56,10 @@ pub enum RecDecision {
     Approved { jornada: Jornada, payer: Payer },
     /// The payer refused it (from `CRIADA`).
     Rejected { codigo: String },
-    /// Cancelled (from `CRIADA` or `APROVADA`): its open requests and charges end with it.
-    Cancelled(Encerramento),
+    /// Cancelled (from `CRIADA` or `APROVADA`): its open requests and charges end with it,
+    /// except the charges of these attempts (the payer's bank already settled them: their
+    /// outcome is on its way).
+    Cancelled(Encerramento, Vec<EndToEndId>),
 }
 
 /// What applying a decision did.
@@ -93,6 +95,8 @@ pub enum CobRInsert {
     TxidTaken,
     /// The recurrence already has a live charge in this cycle.
     CycleTaken,
+    /// The recurrence is not (or no longer) `APROVADA`.
+    NotApproved,
 }
 
 /// What an attempt's outcome did to its charge.
@@ -101,6 +105,9 @@ pub enum AttemptApplied {
     Applied { owner: MerchantId, charge: RecurringCharge },
     /// Already in that state, or past it: nothing changed.
     Unchanged,
+    /// Scheduled at the payer's bank although it was cancelled here (the cancellation
+    /// crossed the order): it must be withdrawn there.
+    Withdraw,
     NotFound,
 }
 
@@ -157,6 +164,8 @@ pub trait RecurrenceStore: Send + Sync {
         revision: &crate::domain::rec::RecRevision,
     ) -> Result<RecRevised, StoreError>;
 
+    /// The end-to-end ids of the open attempts of the recurrence's charges.
+    async fn open_attempts_of(&self, merchant: MerchantId, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError>;
     /// The recurrence's open confirmation request, if any.
     async fn open_solicitation(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<IdSolicRec>, StoreError>;
     /// Inserts a request in `CRIADA`; false if the recurrence has one open already.

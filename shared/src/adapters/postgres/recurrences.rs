@@ -289,8 +289,10 @@ async fn cancel_open_charges(
     recurrence_id: i64,
     id_rec: &str,
     ending: &Encerramento,
+    keep: &[EndToEndId],
     at: DateTime<Utc>,
 ) -> Result<Vec<EndToEndId>, StoreError> {
+    let keep: Vec<String> = keep.iter().map(|e| e.as_str().to_owned()).collect();
     // Charges before their attempts, in id order: the order every other writer locks in.
     sqlx::query_scalar!(
         "SELECT id FROM recurring_charges WHERE recurrence_id = $1 AND status IN ('CRIADA', 'ATIVA')
@@ -304,19 +306,25 @@ async fn cancel_open_charges(
         r#"UPDATE recurring_charge_attempts a SET status = 'CANCELADA', atualizacao = a.atualizacao || $2
              FROM recurring_charges c
             WHERE a.recurring_charge_id = c.id AND c.recurrence_id = $1 AND a.status IN ('SOLICITADA', 'AGENDADA')
+              AND NOT a.end_to_end_id = ANY ($3)
            RETURNING a.end_to_end_id"#,
         recurrence_id,
-        entry("CANCELADA", at)
+        entry("CANCELADA", at),
+        &keep
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(store_error)?;
     let txids = sqlx::query_scalar!(
         "UPDATE recurring_charges SET status = 'CANCELADA', encerramento = $2, atualizacao = atualizacao || $3
-          WHERE recurrence_id = $1 AND status IN ('CRIADA', 'ATIVA') RETURNING txid",
+          WHERE recurrence_id = $1 AND status IN ('CRIADA', 'ATIVA')
+            AND NOT EXISTS (SELECT 1 FROM recurring_charge_attempts a
+                             WHERE a.recurring_charge_id = recurring_charges.id AND a.end_to_end_id = ANY ($4))
+          RETURNING txid",
         recurrence_id,
         to_json(ending),
-        entry("CANCELADA", at)
+        entry("CANCELADA", at),
+        &keep
     )
     .fetch_all(&mut *conn)
     .await
@@ -884,7 +892,7 @@ impl RecurrenceStore for PgRecurrenceStore {
             RecDecision::Approved { .. } | RecDecision::Rejected { .. } => {
                 rec.status == RecStatus::Criada && request_open
             }
-            RecDecision::Cancelled(_) => !rec.status.is_final(),
+            RecDecision::Cancelled(..) => !rec.status.is_final(),
         };
         if !applicable {
             return Ok(RecDecided::NotApplicable { owner: merchant, rec });
@@ -919,7 +927,7 @@ impl RecurrenceStore for PgRecurrenceStore {
                 end_open_solicitations(&mut tx, row_id, solicitation, SolicRecStatus::Rejeitada, at).await?;
                 EventKind::RecRejeitada
             }
-            RecDecision::Cancelled(ending) => {
+            RecDecision::Cancelled(ending, keep) => {
                 set_rec_status(&mut tx, row_id, RecStatus::Cancelada, Some(ending), at).await?;
                 end_open_solicitations(&mut tx, row_id, None, SolicRecStatus::Cancelada, at).await?;
                 let (solicitante, codigo) = match ending {
@@ -929,7 +937,8 @@ impl RecurrenceStore for PgRecurrenceStore {
                 let solicitante = Solicitante::parse(solicitante).unwrap_or(Solicitante::PspRecebedor);
                 let charge_ending = Encerramento::cancelamento(solicitante, charge_code_for(codigo));
                 open_attempts =
-                    cancel_open_charges(&mut tx, merchant, row_id, rec.id_rec.as_str(), &charge_ending, at).await?;
+                    cancel_open_charges(&mut tx, merchant, row_id, rec.id_rec.as_str(), &charge_ending, keep, at)
+                        .await?;
                 EventKind::RecCancelada
             }
         };
@@ -982,6 +991,21 @@ impl RecurrenceStore for PgRecurrenceStore {
             Err(e) if super::is_unique_violation(&e, "recurrences_loc_id_key") => Ok(RecRevised::LocationUnavailable),
             Err(e) => Err(store_error(e)),
         }
+    }
+
+    async fn open_attempts_of(&self, merchant: MerchantId, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError> {
+        let ids = sqlx::query_scalar!(
+            "SELECT a.end_to_end_id FROM recurring_charge_attempts a
+               JOIN recurring_charges c ON c.id = a.recurring_charge_id JOIN recurrences r ON r.id = c.recurrence_id
+              WHERE r.id_rec = $1 AND r.merchant_id = $2 AND a.status IN ('SOLICITADA', 'AGENDADA')
+              ORDER BY a.id",
+            id.as_str(),
+            merchant.0
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        ids.iter().map(|e| EndToEndId::parse(e).map_err(unexpected)).collect()
     }
 
     async fn open_solicitation(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<IdSolicRec>, StoreError> {
@@ -1132,7 +1156,8 @@ impl RecurrenceStore for PgRecurrenceStore {
                                             recebedor_agencia, recebedor_tipo_conta, devedor_contato_enc, atualizacao,
                                             request_hash, created_at)
              SELECT $1, $2, r.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
-               FROM recurrences r WHERE r.id_rec = $3 AND r.merchant_id = $1
+               FROM recurrences r WHERE r.id_rec = $3 AND r.merchant_id = $1 AND r.status = 'APROVADA'
+                FOR SHARE
              RETURNING id",
             merchant.0,
             charge.txid.as_str(),
@@ -1156,7 +1181,7 @@ impl RecurrenceStore for PgRecurrenceStore {
         .await;
         let row_id = match inserted {
             Ok(Some(id)) => id,
-            Ok(None) => return Err(unexpected(anyhow!("a charge for a recurrence that is not there"))),
+            Ok(None) => return Ok(CobRInsert::NotApproved),
             Err(e) if super::is_unique_violation(&e, "recurring_charges_one_per_cycle") => {
                 return Ok(CobRInsert::CycleTaken)
             }
@@ -1301,6 +1326,9 @@ impl RecurrenceStore for PgRecurrenceStore {
         };
         match outcome {
             AttemptOutcome::Scheduled => {
+                if attempt.status == AttemptStatus::Cancelada {
+                    return Ok(AttemptApplied::Withdraw);
+                }
                 if attempt.status != AttemptStatus::Solicitada {
                     return Ok(AttemptApplied::Unchanged);
                 }
@@ -1321,15 +1349,13 @@ impl RecurrenceStore for PgRecurrenceStore {
                     &codigo,
                 );
                 write_events(&mut tx, merchant, &[event]).await?;
-                if charge.status == CobRStatus::Criada {
-                    // A refusal to schedule: the charge never became ATIVA.
+                if charge.status.is_open() && charge.failure_ends_it(&codigo) {
                     let ending = Encerramento::rejeicao(&codigo);
                     set_charge_status(&mut tx, merchant, row_id, &charge, CobRStatus::Rejeitada, Some(&ending), at)
                         .await?;
-                } else if charge.status.is_open() && charge.failure_ends_it(&codigo) {
-                    let ending = Encerramento::rejeicao(&codigo);
-                    set_charge_status(&mut tx, merchant, row_id, &charge, CobRStatus::Rejeitada, Some(&ending), at)
-                        .await?;
+                } else if charge.status == CobRStatus::Criada {
+                    // Its scheduling notice was lost, and it failed: live, with a retry to come.
+                    set_charge_status(&mut tx, merchant, row_id, &charge, CobRStatus::Ativa, None, at).await?;
                 }
             }
             AttemptOutcome::Cancelled(ending) => {
@@ -1371,17 +1397,10 @@ impl RecurrenceStore for PgRecurrenceStore {
     }
 
     async fn expire(&self, now: DateTime<Utc>, today: NaiveDate) -> Result<u64, StoreError> {
+        // Each kind in its own transaction, recurrences before their requests (the order
+        // decisions lock in); attempts are never expired: an attempt the payer's bank may
+        // hold has an outcome it will report (or the reconciler will find).
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let requests = sqlx::query!(
-            "UPDATE solicrecs SET status = 'EXPIRADA', atualizacao = atualizacao || $2
-              WHERE status IN ('CRIADA', 'ENVIADA', 'RECEBIDA') AND data_expiracao < $1",
-            now,
-            entry("EXPIRADA", now)
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
         let recs = sqlx::query!(
             r#"UPDATE recurrences SET status = 'EXPIRADA', atualizacao = atualizacao || $2
                 WHERE status IN ('CRIADA', 'APROVADA') AND data_final < $1
@@ -1396,21 +1415,21 @@ impl RecurrenceStore for PgRecurrenceStore {
             let event = DomainEvent::recurrence(EventKind::RecExpirada, &r.id_rec, "EXPIRADA");
             write_events(&mut tx, MerchantId(r.merchant_id), &[event]).await?;
         }
-        // An attempt the payer's bank never took (still SOLICITADA) expires after its day: it
-        // is never sent late.
-        let stale = sqlx::query!(
-            "UPDATE recurring_charge_attempts SET status = 'EXPIRADA', atualizacao = atualizacao || $2
-              WHERE status = 'SOLICITADA' AND data_liquidacao < $1",
-            today,
+        tx.commit().await.map_err(store_error)?;
+        let requests = sqlx::query!(
+            "UPDATE solicrecs SET status = 'EXPIRADA', atualizacao = atualizacao || $2
+              WHERE status IN ('CRIADA', 'ENVIADA', 'RECEBIDA') AND data_expiracao < $1",
+            now,
             entry("EXPIRADA", now)
         )
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(store_error)?
         .rows_affected();
         // A charge not paid by its last settlement day (five days' slack for the business-day
-        // adjustment) expires, unless an attempt is scheduled at the payer's bank: its
-        // outcome is unknown until the bank reports it (or the reconciler finds the Pix).
+        // adjustment) and with no attempt open (its attempts all failed, or it has none
+        // left) expires.
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
         let charges = sqlx::query!(
             r#"SELECT c.id, c.merchant_id, c.txid, r.id_rec FROM recurring_charges c
                  JOIN recurrences r ON r.id = c.recurrence_id
@@ -1439,7 +1458,7 @@ impl RecurrenceStore for PgRecurrenceStore {
             write_events(&mut tx, MerchantId(c.merchant_id), &[event]).await?;
         }
         tx.commit().await.map_err(store_error)?;
-        Ok(requests + stale + recs.len() as u64 + charges.len() as u64)
+        Ok(requests + recs.len() as u64 + charges.len() as u64)
     }
 }
 

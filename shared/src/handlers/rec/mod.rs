@@ -172,11 +172,22 @@ async fn answer_charge(
     c: &crate::domain::rec::RecurringCharge,
 ) -> Result<Response, ApiError> {
     let cnpj = receiver(state, merchant, COBR).await?;
+    // The Pix that paid it: the debit of its paid attempt (another Pix naming its txid is
+    // credited and flagged, not a payment of it).
     let pix = if c.status == CobRStatus::Concluida {
         let since = c.atualizacao.first().map(|u| u.data).unwrap_or_else(|| state.clock.now());
+        let paid: Vec<&str> = c
+            .attempts
+            .iter()
+            .filter(|a| a.status == crate::domain::rec::AttemptStatus::Paga)
+            .map(|a| a.end_to_end_id.as_str())
+            .collect();
         crate::app::payments::pix_of_charge(state, merchant, &c.txid, since)
             .await
             .map_err(crate::handlers::pix::map_error)?
+            .into_iter()
+            .filter(|p| paid.contains(&p.end_to_end_id.as_str()))
+            .collect()
     } else {
         vec![]
     };
