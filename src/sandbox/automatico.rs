@@ -656,6 +656,16 @@ async fn announce_attempt(rail: &Shared, e2eid: String, status: AttemptStatus) {
     debit_due(rail).await;
 }
 
+/// `GET /cobrancas-recorrentes/{endToEndId}`: where an attempt stands here (what the
+/// reconciler asks when its outcome never arrived): `{"status", "codigo"?}`; 404 unknown.
+pub async fn attempt_status(State(rail): State<Shared>, Path(e2eid): Path<String>) -> Answer {
+    let book = book(&rail);
+    let Some(a) = book.attempts.get(&e2eid) else {
+        return Refused::Unknown.answer();
+    };
+    (StatusCode::OK, Json(json!({"status": a.status, "codigo": a.codigo})))
+}
+
 /// `POST /cobrancas-recorrentes/{endToEndId}/cancelamento`: the receiver cancels an
 /// attempt. A repeat answers 200 again.
 pub async fn cancel_attempt(State(rail): State<Shared>, Path(e2eid): Path<String>) -> Answer {
@@ -818,7 +828,7 @@ async fn deliver_debits(rail: &Shared, debits: Vec<Debit>) -> Vec<DebitSummary> 
 /// under the same id and under a fresh one, as a rail that lost track of its deliveries
 /// would. Other notifications always go once.
 fn copies(rail: &Shared, n: &Notificacao) -> Vec<Notificacao> {
-    if !matches!(n, Notificacao::PixRecebido { .. }) {
+    if !matches!(n, Notificacao::PixRecebido { .. } | Notificacao::CobRTentativaRejeitada { .. }) {
         return vec![n.clone()];
     }
     let count = rail.faults.lock().unwrap_or_else(|p| p.into_inner()).copies().len();

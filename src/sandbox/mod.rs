@@ -125,6 +125,7 @@ pub async fn spawn(
         .route("/recorrencias/solicitacoes/{id}/cancelamento", post(automatico::cancel_solicitation))
         .route("/recorrencias/{id}/cancelamento", post(automatico::cancel_recurrence))
         .route("/cobrancas-recorrentes", post(automatico::schedule))
+        .route("/cobrancas-recorrentes/{id}", get(automatico::attempt_status))
         .route("/cobrancas-recorrentes/{id}/cancelamento", post(automatico::cancel_attempt))
         .route("/pagador", get(automatico::payer))
         .route("/pagador/solicitacoes/{id}/aprovar", post(automatico::approve))

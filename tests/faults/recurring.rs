@@ -1,6 +1,7 @@
 //! Pix Automático under a misbehaving rail: a recurring charge's debit whose notification
 //! is lost is found by the reconciler in the rail's statement and still concludes its
-//! charge; a debit announced three times is credited once.
+//! charge; a debit announced three times is credited once; a failed debit whose notice is
+//! lost is learnt from the payer's bank, and its retry is paid.
 
 use crate::common::*;
 use chrono::Days;
@@ -59,7 +60,7 @@ async fn advance_to(app: &TestApp, day: chrono::NaiveDate) -> Value {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_recurring_debit_whose_notification_is_lost_or_repeated_is_credited_exactly_once(pool: PgPool) {
+async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly_once(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
     let m = app.merchant("Academia", GYM_KEY).await;
     let receiver = tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
@@ -94,5 +95,29 @@ async fn a_recurring_debit_whose_notification_is_lost_or_repeated_is_credited_ex
     app.eventually(&m, &format!("/v2/cobr/{repeated}"), |c| c["status"] == "CONCLUIDA").await;
     assert_eq!(app.count("received_pix").await, 2);
     assert_eq!(app.saldo(&m).await.0, "100.00");
+
+    // A failed debit whose notice is lost: past its day the sweep asks the payer's bank,
+    // records the failure (the charge stays ATIVA), and a retry is paid.
+    let failed = "academiafalhou2027abcdefghijk";
+    app.rail_faults(json!({})).await;
+    advance_to(&app, first + chrono::Months::new(2) - Days::new(5)).await;
+    let settles = scheduled_charge(&app, &m, &id_rec, &conta, failed).await;
+    app.rail_control(json!({"debitosSemSaldo": 1})).await;
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    advance_to(&app, settles + Days::new(1)).await;
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{failed}"), &m)).await;
+    assert_eq!(c["tentativas"][0]["status"], "AGENDADA", "its outcome has not arrived: {c}");
+    tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{failed}"), &m)).await;
+    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("REJEITADA")), "{c}");
+    assert_eq!(c["tentativas"][0]["rejeicao"]["codigo"], "AM02");
+    app.rail_faults(json!({})).await;
+    let retry_on = settles + Days::new(2);
+    let (status, _, c) = call(app.request(Method::POST, &format!("/v2/cobr/{failed}/retentativa/{retry_on}"), &m)).await;
+    assert_eq!(status, 201, "{c}");
+    app.eventually(&m, &format!("/v2/cobr/{failed}"), |c| c["tentativas"][1]["status"] == "AGENDADA").await;
+    advance_to(&app, retry_on).await;
+    app.eventually(&m, &format!("/v2/cobr/{failed}"), |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(app.saldo(&m).await.0, "150.00");
     app.assert_ledger_ok().await;
 }

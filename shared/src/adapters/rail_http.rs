@@ -239,6 +239,30 @@ impl PixRail for HttpRail {
         self.order("/cobrancas-recorrentes", body_of(a)?).await
     }
 
+    async fn attempt_status(&self, e2eid: &str) -> Result<crate::ports::AttemptAtBank, RailError> {
+        use crate::ports::AttemptAtBank;
+        let res = self.send(reqwest::Method::GET, &format!("/cobrancas-recorrentes/{}", segment(e2eid)), vec![]).await?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(AttemptAtBank::Unknown);
+        }
+        if !res.status().is_success() {
+            return Err(RailError::Unavailable(anyhow!("rail answered {}", res.status())));
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            status: String,
+            codigo: Option<String>,
+        }
+        let a: Answer = res.json().await.map_err(transport)?;
+        Ok(match (a.status.as_str(), a.codigo) {
+            ("AGENDADA", _) => AttemptAtBank::Scheduled,
+            ("PAGA", _) => AttemptAtBank::Paid,
+            ("CANCELADA", _) => AttemptAtBank::Cancelled,
+            ("REJEITADA", Some(code)) => AttemptAtBank::Rejected(code),
+            _ => return Err(RailError::Unavailable(anyhow!("the rail's answer is not a verdict"))),
+        })
+    }
+
     async fn cancel_attempt(&self, e2eid: &str) -> Result<RailCancel, RailError> {
         self.cancel(&format!("/cobrancas-recorrentes/{}/cancelamento", segment(e2eid)), vec![]).await
     }

@@ -523,6 +523,25 @@ pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
             Err(e) => tracing::warn!(error = %e, "a confirmation request could not be resent"),
         }
     }
+    // Scheduled attempts past their day whose outcome never arrived: asked of the payer's
+    // bank (a debit's Pix is found by the reconciler in the rail's statement).
+    for e2eid in state.recurrences.overdue_attempts(today, 100).await? {
+        let outcome = match state.rail.attempt_status(e2eid.as_str()).await {
+            Ok(crate::ports::AttemptAtBank::Rejected(codigo)) => AttemptOutcome::Rejected { codigo },
+            Ok(crate::ports::AttemptAtBank::Cancelled) => AttemptOutcome::Cancelled(Encerramento::cancelamento(
+                Solicitante::PspPagador,
+                "CCLD",
+            )),
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "the payer's bank could not say where an attempt stands");
+                continue;
+            }
+        };
+        if state.recurrences.attempt_outcome(&e2eid, outcome, now).await.is_ok() {
+            moved += 1;
+        }
+    }
     for (owner, charge, a) in state.recurrences.unsent_attempts(100).await? {
         // Past its day, an attempt the payer's bank never took is not sent late: it expires.
         if a.data_liquidacao <= today {

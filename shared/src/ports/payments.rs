@@ -200,6 +200,21 @@ pub trait PixRail: Send + Sync {
     async fn send_attempt(&self, a: &crate::rail::protocol::AgendamentoCobR) -> Result<(), RailError>;
     /// Withdraws a scheduled attempt (the receiver cancelled its charge).
     async fn cancel_attempt(&self, e2eid: &str) -> Result<RailCancel, RailError>;
+    /// Where a scheduled attempt stands at the payer's bank (its outcome never arrived).
+    async fn attempt_status(&self, e2eid: &str) -> Result<AttemptAtBank, RailError>;
+}
+
+/// A recurring charge's attempt as the payer's bank reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptAtBank {
+    Scheduled,
+    /// Debited: the Pix is in the rail's statement.
+    Paid,
+    /// Not debited, with its reason code.
+    Rejected(String),
+    Cancelled,
+    /// The bank does not know it.
+    Unknown,
 }
 
 /// What the payer's bank says of something Tucano asked it to cancel.

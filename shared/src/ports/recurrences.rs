@@ -215,6 +215,9 @@ pub trait RecurrenceStore: Send + Sync {
         outcome: AttemptOutcome,
         at: DateTime<Utc>,
     ) -> Result<AttemptApplied, StoreError>;
+    /// Attempts scheduled at the payer's bank to settle before `today` whose outcome never
+    /// arrived, oldest first.
+    async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError>;
     /// Attempts still `SOLICITADA`, with their charge and owner, oldest first.
     async fn unsent_attempts(&self, limit: i64) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError>;
 

@@ -1374,6 +1374,19 @@ impl RecurrenceStore for PgRecurrenceStore {
         Ok(AttemptApplied::Applied { owner: merchant, charge: after })
     }
 
+    async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError> {
+        let ids = sqlx::query_scalar!(
+            "SELECT end_to_end_id FROM recurring_charge_attempts
+              WHERE status = 'AGENDADA' AND data_liquidacao < $1 ORDER BY id LIMIT $2",
+            today,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        ids.iter().map(|e| EndToEndId::parse(e).map_err(unexpected)).collect()
+    }
+
     async fn unsent_attempts(&self, limit: i64) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let rows = sqlx::query!(
