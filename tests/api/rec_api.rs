@@ -381,8 +381,11 @@ async fn read_location(app: &TestApp, location: &str) -> (u16, Value) {
 
 /// A recurrence at a new location of its own, optionally activated by paying `txid`.
 async fn recurrence_at_location(app: &TestApp, m: &TestMerchant, txid: Option<&str>) -> (String, Value) {
-    let (status, _, loc) = call(app.request(Method::POST, "/v2/locrec", m)).await;
+    let res = app.request(Method::POST, "/v2/locrec", m).send().await.unwrap();
+    let at = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (status, _, loc) = read(res).await;
     assert_eq!(status, 201, "{loc}");
+    assert_eq!(at, format!("/v2/locrec/{}", loc["id"]));
     assert!(loc.get("idRec").is_none());
     let mut body = subscription(today(app).await + Days::new(5));
     body["loc"] = loc["id"].clone();
@@ -597,4 +600,29 @@ async fn a_request_the_receiver_withdraws_can_no_longer_be_answered_by_the_payer
     assert_eq!(at_bank["status"], "CANCELADA", "{at_bank}");
     let (_, _, s) = call(app.request(Method::GET, &format!("/v2/solicrec/{solic_b}"), &m)).await;
     assert_eq!(s["status"], "CANCELADA");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_cancellation_the_payers_bank_cannot_hear_changes_nothing(pool: PgPool) {
+    let mut app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = gym(&app).await;
+    let conta = account_number(&app, &m).await;
+    let first = today(&app).await + Days::new(5);
+    let id_rec = approved_subscription(&app, &m, first).await;
+    let txid = "academiasemresposta2027abcdef";
+    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, first, &conta))).await;
+    assert_eq!(status, 201);
+    app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
+
+    // The payer's bank is down: a cancellation answers 503 and changes nothing here.
+    app.stop_rail().await;
+    let cancel = json!({"status": "CANCELADA"});
+    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/cobr/{txid}"), &m).json(&cancel)).await;
+    assert_eq!(status, 503, "{e}");
+    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&cancel)).await;
+    assert_eq!(status, 503, "{e}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("AGENDADA")));
+    let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await;
+    assert_eq!(rec["status"], "APROVADA");
 }

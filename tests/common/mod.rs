@@ -287,6 +287,12 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// Stops the sandbox rail (the payer's bank becomes unreachable).
+    pub async fn stop_rail(&mut self) {
+        let rail = self.rail.as_mut().expect("started with the rail");
+        rail._child.kill().await.unwrap();
+    }
+
     /// Any call to the sandbox rail (the payer's bank, its clock): status and JSON answer.
     pub async fn rail_call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let rail = self.rail.as_ref().expect("started with the rail");

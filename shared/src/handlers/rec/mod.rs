@@ -280,7 +280,11 @@ fn path_loc_id(req: &Request) -> Result<i64, ApiError> {
 pub async fn locrec_post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let loc = crate::app::rec_locations::create(state, &merchant).await.map_err(locrec_error)?;
-    Ok(json(StatusCode::CREATED, &view::location(&loc)))
+    let mut res = json(StatusCode::CREATED, &view::location(&loc));
+    if let Ok(at) = http::HeaderValue::from_str(&format!("/v2/locrec/{}", loc.id)) {
+        res.headers_mut().insert(http::header::LOCATION, at);
+    }
+    Ok(res)
 }
 
 /// `GET /locrec/{id}`.
