@@ -207,7 +207,8 @@ impl Book {
     }
 
     /// Cancels an active recurrence and every attempt of it still scheduled.
-    fn cancel_recurrence(&mut self, id_rec: &str, why: Cancelamento) -> Result<(), Refused> {
+    /// Answers the attempts it ended.
+    fn cancel_recurrence(&mut self, id_rec: &str, why: Cancelamento) -> Result<Vec<String>, Refused> {
         let rec = self.recurrences.get_mut(id_rec).ok_or(Refused::Unknown)?;
         if rec.status != RecurrenceStatus::Ativa {
             return Err(Refused::Conflict);
@@ -215,10 +216,12 @@ impl Book {
         rec.status = RecurrenceStatus::Cancelada;
         rec.cancelamento = Some(why);
         let scheduled = |a: &&mut Attempt| a.agendamento.id_rec == id_rec && a.status == AttemptStatus::Agendada;
+        let mut ended = vec![];
         for a in self.attempts.values_mut().filter(scheduled) {
             a.status = AttemptStatus::Cancelada;
+            ended.push(a.agendamento.end_to_end_id.clone());
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// Cancels one scheduled attempt.
@@ -435,7 +438,7 @@ pub async fn cancel_recurrence(State(rail): State<Shared>, Path(id): Path<String
     };
     let done = book(&rail).cancel_recurrence(&id, why);
     match done {
-        Ok(()) | Err(Refused::Conflict) => (StatusCode::OK, Json(json!({"status": RecurrenceStatus::Cancelada}))),
+        Ok(_) | Err(Refused::Conflict) => (StatusCode::OK, Json(json!({"status": RecurrenceStatus::Cancelada}))),
         Err(Refused::Unknown) => Refused::Unknown.answer(),
     }
 }
@@ -443,11 +446,16 @@ pub async fn cancel_recurrence(State(rail): State<Shared>, Path(id): Path<String
 /// `POST /pagador/recorrencias/{idRec}/cancelamento`: the payer cancels a recurrence.
 pub async fn payer_cancel_recurrence(State(rail): State<Shared>, Path(id): Path<String>) -> Answer {
     let why = cancelled_by_payer(PAYER_CANCELS_RECURRENCE);
-    let done = book(&rail).cancel_recurrence(&id, why.clone());
-    if let Err(r) = done {
-        return r.answer();
-    }
-    let n = Notificacao::RecCancelada { id: notification_id(), id_rec: id, cancelamento: why };
+    let ended = match book(&rail).cancel_recurrence(&id, why.clone()) {
+        Ok(ended) => ended,
+        Err(r) => return r.answer(),
+    };
+    let n = Notificacao::RecCancelada {
+        id: notification_id(),
+        id_rec: id,
+        cancelamento: why,
+        tentativas_canceladas: Some(ended),
+    };
     let entrega = deliver(&rail, &n).await;
     (StatusCode::OK, Json(json!({"status": RecurrenceStatus::Cancelada, "entrega": entrega})))
 }

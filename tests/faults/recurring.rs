@@ -121,3 +121,29 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
     assert_eq!(app.saldo(&m).await.0, "150.00");
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_charge_to_be_paid(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = app.merchant("Academia", GYM_KEY).await;
+    let receiver = tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+        .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+    let (id_rec, conta, _) = subscription(&app, &m).await;
+    let txid = "academiadebitada2027abcdefghi";
+    let settles = scheduled_charge(&app, &m, &id_rec, &conta, txid).await;
+    // Debited at the payer's bank, its notice not (yet) here; then the payer cancels.
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    advance_to(&app, settles).await;
+    let (status, body) = app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
+    assert_eq!(status, 200, "{body}");
+    app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "CANCELADA").await;
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    assert_eq!(c["status"], "ATIVA", "the debited charge is not cancelled: {c}");
+    // The Pix, found in the rail's statement, pays it.
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.received_recovered, 1, "{report:?}");
+    app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(app.saldo(&m).await.0, "50.00");
+    app.assert_ledger_ok().await;
+}

@@ -121,7 +121,7 @@ pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Re
     // Each scheduled attempt withdrawn; one the bank already debited (or refused) keeps its
     // charge open for the outcome on its way.
     let mut settled = vec![];
-    for e2eid in state.recurrences.open_attempts_of(merchant.id, id).await? {
+    for e2eid in state.recurrences.open_attempts_of(Some(merchant.id), id).await? {
         if let crate::ports::RailCancel::AlreadyEnded(_) = rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)? {
             settled.push(e2eid);
         }

@@ -74,9 +74,20 @@ pub async fn apply(state: &AppState, n: &Notificacao) -> Result<(), ApiError> {
             let decision = RecDecision::Rejected { codigo: r.codigo.clone() };
             found(recurrences::on_decision(state, &id, solic.as_ref(), decision).await.map_err(map)?, "recurrence")
         }
-        Notificacao::RecCancelada { id_rec, cancelamento, .. } => {
+        Notificacao::RecCancelada { id_rec, cancelamento, tentativas_canceladas, .. } => {
             let id = IdRec::parse(id_rec).ok_or_else(bad)?;
-            let decision = RecDecision::Cancelled(ending(cancelamento, is_rec_cancellation_code)?, vec![]);
+            // The attempts the payer's bank did not end (it debited them) keep their charges.
+            let keep = match tentativas_canceladas {
+                Some(ended) => state
+                    .recurrences
+                    .open_attempts_of(None, &id)
+                    .await?
+                    .into_iter()
+                    .filter(|e| !ended.iter().any(|x| x == e.as_str()))
+                    .collect(),
+                None => vec![],
+            };
+            let decision = RecDecision::Cancelled(ending(cancelamento, is_rec_cancellation_code)?, keep);
             found(recurrences::on_decision(state, &id, None, decision).await.map_err(map)?, "recurrence")
         }
         Notificacao::CobRAgendada { end_to_end_id, .. } => {

@@ -165,7 +165,8 @@ pub trait RecurrenceStore: Send + Sync {
     ) -> Result<RecRevised, StoreError>;
 
     /// The end-to-end ids of the open attempts of the recurrence's charges.
-    async fn open_attempts_of(&self, merchant: MerchantId, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError>;
+    /// (`merchant` None: whoever owns the recurrence, for the rail.)
+    async fn open_attempts_of(&self, merchant: Option<MerchantId>, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError>;
     /// The recurrence's open confirmation request, if any.
     async fn open_solicitation(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<IdSolicRec>, StoreError>;
     /// Inserts a request in `CRIADA`; false if the recurrence has one open already.

@@ -89,9 +89,17 @@ pub enum Notificacao {
     /// The payer (or the payer's bank) refused a recurrence, with its reason code.
     #[serde(rename = "REC_REJEITADA")]
     RecRejeitada { id: String, rejeicao: RejeicaoRec },
-    /// The payer's side cancelled an authorised recurrence.
+    /// The payer's side cancelled an authorised recurrence, ending these scheduled attempts
+    /// there (one it already debited is not among them: its Pix is on its way). Without
+    /// the list, every open attempt ends.
     #[serde(rename = "REC_CANCELADA", rename_all = "camelCase")]
-    RecCancelada { id: String, id_rec: String, cancelamento: Cancelamento },
+    RecCancelada {
+        id: String,
+        id_rec: String,
+        cancelamento: Cancelamento,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tentativas_canceladas: Option<Vec<String>>,
+    },
     /// The payer's bank scheduled a recurring charge's attempt.
     #[serde(rename = "COBR_AGENDADA", rename_all = "camelCase")]
     CobRAgendada { id: String, end_to_end_id: String },

@@ -993,14 +993,14 @@ impl RecurrenceStore for PgRecurrenceStore {
         }
     }
 
-    async fn open_attempts_of(&self, merchant: MerchantId, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError> {
+    async fn open_attempts_of(&self, merchant: Option<MerchantId>, id: &IdRec) -> Result<Vec<EndToEndId>, StoreError> {
         let ids = sqlx::query_scalar!(
             "SELECT a.end_to_end_id FROM recurring_charge_attempts a
                JOIN recurring_charges c ON c.id = a.recurring_charge_id JOIN recurrences r ON r.id = c.recurrence_id
-              WHERE r.id_rec = $1 AND r.merchant_id = $2 AND a.status IN ('SOLICITADA', 'AGENDADA')
+              WHERE r.id_rec = $1 AND ($2::uuid IS NULL OR r.merchant_id = $2) AND a.status IN ('SOLICITADA', 'AGENDADA')
               ORDER BY a.id",
             id.as_str(),
-            merchant.0
+            merchant.map(|m| m.0)
         )
         .fetch_all(&self.pool)
         .await
