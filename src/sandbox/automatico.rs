@@ -191,11 +191,13 @@ impl Refused {
 impl Book {
     /// Records an attempt (once per endToEndId): AGENDADA under an active recurrence, else
     /// REJEITADA. Returns whether it is new, and its status.
-    fn schedule(&mut self, a: AgendamentoCobR) -> (bool, AttemptStatus) {
+    fn schedule(&mut self, a: AgendamentoCobR, today: NaiveDate) -> (bool, AttemptStatus) {
         if let Some(known) = self.attempts.get(&a.end_to_end_id) {
             return (false, known.status);
         }
-        let active = self.recurrences.get(&a.id_rec).is_some_and(|r| r.status == RecurrenceStatus::Ativa);
+        // An order that arrives after its day is refused, never debited late.
+        let active = self.recurrences.get(&a.id_rec).is_some_and(|r| r.status == RecurrenceStatus::Ativa)
+            && a.data_liquidacao >= today;
         let (status, codigo) = if active {
             (AttemptStatus::Agendada, None)
         } else {
@@ -639,7 +641,8 @@ pub async fn schedule(State(rail): State<Shared>, body: Bytes) -> Answer {
         return error(StatusCode::BAD_REQUEST, "invalid scheduling");
     };
     let e2eid = a.end_to_end_id.clone();
-    let (new, status) = book(&rail).schedule(a);
+    let today = rail.clock.today();
+    let (new, status) = book(&rail).schedule(a, today);
     if new {
         let bg = rail.clone();
         tokio::spawn(async move { announce_attempt(&bg, e2eid, status).await });

@@ -348,14 +348,18 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
 
     // The database keeps each status machine whatever the code does: no move without its
     // history entry, no rewritten history, no change of terms.
-    for bad in [
-        "UPDATE recurrences SET status = 'APROVADA' WHERE id_rec = $1",
-        "UPDATE recurrences SET atualizacao = '[]' WHERE id_rec = $1",
-        "UPDATE recurrences SET contrato = 'outro' WHERE id_rec = $1",
-        "UPDATE recurrences SET status = 'EXPIRADA', atualizacao = atualizacao || '[{\"status\":\"APROVADA\",\"data\":\"2027-01-01T00:00:00Z\"}]' WHERE id_rec = $1",
+    for (bad, why) in [
+        ("UPDATE recurrences SET status = 'APROVADA' WHERE id_rec = $1", "a status change is recorded in atualizacao"),
+        ("UPDATE recurrences SET atualizacao = '[]' WHERE id_rec = $1", "history only grows at its end"),
+        ("UPDATE recurrences SET contrato = 'outro' WHERE id_rec = $1", "keep their identity and terms"),
+        (
+            "UPDATE recurrences SET status = 'EXPIRADA', atualizacao = atualizacao || '[{\"status\":\"APROVADA\",\"data\":\"2027-01-01T00:00:00Z\"}]' WHERE id_rec = $1",
+            "a status change is recorded in atualizacao",
+        ),
     ] {
         let refused = sqlx::query(bad).bind(id_rec).execute(&app.pool).await;
-        assert!(refused.is_err(), "{bad} was allowed");
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains(why), "{bad}: {message}");
     }
 
     // A receiver may cancel a recurrence nobody answered yet: CRIADA -> CANCELADA.

@@ -1,6 +1,5 @@
 //! Pix Automático under a misbehaving rail: a recurring charge's debit whose notification
-//! is lost is found by the reconciler in the rail's statement and still concludes its
-//! charge; a debit announced three times is credited once; a failed debit whose notice is
+//! is lost is learnt from the payer's bank and its Pix booked from the rail's statement; a debit announced three times is credited once; a failed debit whose notice is
 //! lost is learnt from the payer's bank, and its retry is paid.
 
 use crate::common::*;
@@ -69,7 +68,9 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
     let (id_rec, conta, first) = subscription(&app, &m).await;
 
     // The debit's notification never arrives: the charge waits (its outcome is unknown,
-    // not guessed) until the reconciler finds the Pix in the rail's statement.
+    // not guessed), even two weeks on (past the reconciler's one-day look at the rail's
+    // statement), until the sweep asks the payer's bank, learns it was debited, and books
+    // its Pix from the statement.
     let lost = "academiaperdida2027abcdefghij";
     let settles = scheduled_charge(&app, &m, &id_rec, &conta, lost).await;
     app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
@@ -77,13 +78,15 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
     assert_eq!(advanced["debitos"][0]["entrega"], 0, "{advanced}");
     let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{lost}"), &m)).await;
     assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("AGENDADA")));
-    tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
-    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{lost}"), &m)).await;
-    assert_eq!(c["status"], "ATIVA", "the sweep never expires a scheduled attempt");
+    advance_to(&app, settles + Days::new(15)).await;
     let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
-    assert_eq!(report.received_recovered, 1, "{report:?}");
+    assert_eq!(report.received_recovered, 0, "out of the reconciler's look-back: {report:?}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{lost}"), &m)).await;
+    assert_eq!(c["status"], "ATIVA", "a scheduled attempt's charge never expires: {c}");
+    tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
     let c = app.eventually(&m, &format!("/v2/cobr/{lost}"), |c| c["status"] == "CONCLUIDA").await;
     assert_eq!(c["tentativas"][0]["status"], "PAGA");
+    assert_eq!(c["pix"][0]["valor"], "50.00");
 
     // Announced three times (twice under the same id, once under another): one credit.
     let repeated = "academiarepetida2027abcdefghi";

@@ -118,17 +118,19 @@ pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Re
     if let Some(open) = state.recurrences.open_solicitation(merchant.id, id).await? {
         rail.cancel_solicitation(open.as_str()).await.map_err(unavailable)?;
     }
-    // Each scheduled attempt withdrawn; one the bank already debited (or refused) keeps its
-    // charge open for the outcome on its way.
+    // The authorisation first, always, whatever was read before (an approval may have
+    // crossed the withdrawal; a recurrence the bank does not hold answers "unknown"): the
+    // bank ends its scheduled attempts with it.
+    rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(unavailable)?;
+    // Then each attempt, to learn which the bank had already debited: those keep their
+    // charge open for the Pix on its way.
     let mut settled = vec![];
     for e2eid in state.recurrences.open_attempts_of(Some(merchant.id), id).await? {
-        if let crate::ports::RailCancel::AlreadyEnded(_) = rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)? {
-            settled.push(e2eid);
+        match rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)? {
+            crate::ports::RailCancel::AlreadyEnded(s) if s == "PAGA" => settled.push(e2eid),
+            _ => {}
         }
     }
-    // Always, whatever was read before: an approval may have crossed the withdrawal (a
-    // recurrence the bank does not hold answers "unknown", which is fine).
-    rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(unavailable)?;
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
     let decision = RecDecision::Cancelled(ending, settled);
     let decided = state.recurrences.decide_rec(Some(merchant.id), id, None, decision, now).await?;
@@ -503,6 +505,42 @@ pub async fn on_attempt(state: &AppState, e2eid: &EndToEndId, outcome: AttemptOu
     }
 }
 
+/// Where an overdue attempt stands at the payer's bank, applied: a refusal or cancellation
+/// recorded; a debit's Pix looked up in the rail's statement from its day and booked (as a
+/// lost notification would have been); one the bank never got expires if it was never
+/// acknowledged. Answers whether anything moved.
+async fn settle_overdue(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>) -> Result<bool, RecError> {
+    use crate::ports::AttemptAtBank;
+    let outcome = match state.rail.attempt_status(e2eid.as_str()).await.map_err(RecError::RailUnavailable)? {
+        AttemptAtBank::Rejected(codigo) => AttemptOutcome::Rejected { codigo },
+        AttemptAtBank::Cancelled => {
+            AttemptOutcome::Cancelled(Encerramento::cancelamento(Solicitante::PspPagador, "CCLD"))
+        }
+        AttemptAtBank::Unknown => AttemptOutcome::NeverReceived,
+        AttemptAtBank::Scheduled => return Ok(false),
+        AttemptAtBank::Paid => return book_debit_from_statement(state, e2eid, now).await,
+    };
+    Ok(matches!(state.recurrences.attempt_outcome(e2eid, outcome, now).await?, AttemptApplied::Applied { .. }))
+}
+
+/// A debit the payer's bank made whose notification never came: its Pix from the rail's
+/// statement (read back to the attempt's creation, however long ago), booked once.
+async fn book_debit_from_statement(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>) -> Result<bool, RecError> {
+    let since = now - chrono::Duration::days(400);
+    let statement = state.rail.received_since(since).await.map_err(RecError::RailUnavailable)?;
+    let Some(pix) = statement.iter().find(|p| &p.end_to_end_id == e2eid) else { return Ok(false) };
+    let notification = format!("statement-{}", e2eid.as_str());
+    match crate::app::payments::receive_pix(state, &notification, pix).await {
+        Ok(crate::ports::RecordOutcome::Recorded { .. }) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(crate::app::payments::PaymentError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "a debit from the rail's statement could not be booked");
+            Ok(false)
+        }
+    }
+}
+
 /// One pass of the sweep: ends what time ended, and resends requests and attempts the
 /// rail never acknowledged. Answers how many things it moved or sent.
 pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
@@ -523,30 +561,20 @@ pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
             Err(e) => tracing::warn!(error = %e, "a confirmation request could not be resent"),
         }
     }
-    // Scheduled attempts past their day whose outcome never arrived: asked of the payer's
-    // bank (a debit's Pix is found by the reconciler in the rail's statement).
-    for e2eid in state.recurrences.overdue_attempts(today, 100).await? {
-        let outcome = match state.rail.attempt_status(e2eid.as_str()).await {
-            Ok(crate::ports::AttemptAtBank::Rejected(codigo)) => AttemptOutcome::Rejected { codigo },
-            Ok(crate::ports::AttemptAtBank::Cancelled) => AttemptOutcome::Cancelled(Encerramento::cancelamento(
-                Solicitante::PspPagador,
-                "CCLD",
-            )),
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "the payer's bank could not say where an attempt stands");
-                continue;
+    // Attempts due by today whose outcome never arrived: asked of the payer's bank.
+    match state.recurrences.overdue_attempts(today, 100).await {
+        Ok(due) => {
+            for e2eid in due {
+                match settle_overdue(state, &e2eid, now).await {
+                    Ok(true) => moved += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "an overdue attempt could not be settled; next pass"),
+                }
             }
-        };
-        if state.recurrences.attempt_outcome(&e2eid, outcome, now).await.is_ok() {
-            moved += 1;
         }
+        Err(e) => tracing::warn!(error = %e, "reading overdue attempts failed"),
     }
-    for (owner, charge, a) in state.recurrences.unsent_attempts(100).await? {
-        // Past its day, an attempt the payer's bank never took is not sent late: it expires.
-        if a.data_liquidacao <= today {
-            continue;
-        }
+    for (owner, charge, a) in state.recurrences.unsent_attempts(today, 100).await? {
         let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
         send_attempt(state, &merchant, &charge, &a).await;
         moved += 1;

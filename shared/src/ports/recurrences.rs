@@ -119,6 +119,9 @@ pub enum AttemptOutcome {
     Rejected { codigo: String },
     /// Cancelled by the payer's side (and the charge with it).
     Cancelled(Encerramento),
+    /// Past its day, the payer's bank says it never got it: a SOLICITADA attempt expires
+    /// (it is never sent late).
+    NeverReceived,
 }
 
 #[async_trait]
@@ -216,11 +219,16 @@ pub trait RecurrenceStore: Send + Sync {
         outcome: AttemptOutcome,
         at: DateTime<Utc>,
     ) -> Result<AttemptApplied, StoreError>;
-    /// Attempts scheduled at the payer's bank to settle before `today` whose outcome never
-    /// arrived, oldest first.
+    /// Open attempts due by `today` (sent or not) whose outcome never arrived, a fair
+    /// sample of at most `limit`.
     async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError>;
-    /// Attempts still `SOLICITADA`, with their charge and owner, oldest first.
-    async fn unsent_attempts(&self, limit: i64) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError>;
+    /// Attempts still `SOLICITADA` and due after `today`, with their charge and owner, oldest
+    /// first.
+    async fn unsent_attempts(
+        &self,
+        today: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError>;
 
     /// Ends what time ends, as of `now`: requests past their expiry, recurrences past
     /// their last day, charges past their last settlement day. Answers how many moved.

@@ -1358,6 +1358,12 @@ impl RecurrenceStore for PgRecurrenceStore {
                     set_charge_status(&mut tx, merchant, row_id, &charge, CobRStatus::Ativa, None, at).await?;
                 }
             }
+            AttemptOutcome::NeverReceived => {
+                if attempt.status != AttemptStatus::Solicitada {
+                    return Ok(AttemptApplied::Unchanged);
+                }
+                set_attempt_status(&mut tx, e2eid, AttemptStatus::Expirada, None, at).await?;
+            }
             AttemptOutcome::Cancelled(ending) => {
                 if !attempt.status.is_open() {
                     return Ok(AttemptApplied::Unchanged);
@@ -1377,7 +1383,7 @@ impl RecurrenceStore for PgRecurrenceStore {
     async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError> {
         let ids = sqlx::query_scalar!(
             "SELECT end_to_end_id FROM recurring_charge_attempts
-              WHERE status = 'AGENDADA' AND data_liquidacao < $1 ORDER BY id LIMIT $2",
+              WHERE status IN ('SOLICITADA', 'AGENDADA') AND data_liquidacao <= $1 ORDER BY random() LIMIT $2",
             today,
             limit
         )
@@ -1387,12 +1393,17 @@ impl RecurrenceStore for PgRecurrenceStore {
         ids.iter().map(|e| EndToEndId::parse(e).map_err(unexpected)).collect()
     }
 
-    async fn unsent_attempts(&self, limit: i64) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError> {
+    async fn unsent_attempts(
+        &self,
+        today: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<(MerchantId, RecurringCharge, Attempt)>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let rows = sqlx::query!(
             "SELECT recurring_charge_id, end_to_end_id FROM recurring_charge_attempts
-              WHERE status = 'SOLICITADA' ORDER BY id LIMIT $1",
-            limit
+              WHERE status = 'SOLICITADA' AND data_liquidacao > $2 ORDER BY id LIMIT $1",
+            limit,
+            today
         )
         .fetch_all(&mut *conn)
         .await

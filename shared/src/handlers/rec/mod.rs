@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::bacen::rec::{self as view, Receiver};
 use crate::domain::ids::Txid;
 use crate::domain::merchant::Merchant;
-use crate::domain::rec::{CobRStatus, IdRec, IdSolicRec, Violation};
+use crate::domain::rec::{IdRec, IdSolicRec, Violation};
 use crate::http::auth::authenticated;
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::{json, param, Request, Response};
@@ -174,23 +174,12 @@ async fn answer_charge(
     let cnpj = receiver(state, merchant, COBR).await?;
     // The Pix that paid it: the debit of its paid attempt (another Pix naming its txid is
     // credited and flagged, not a payment of it).
-    let pix = if c.status == CobRStatus::Concluida {
-        let since = c.atualizacao.first().map(|u| u.data).unwrap_or_else(|| state.clock.now());
-        let paid: Vec<&str> = c
-            .attempts
-            .iter()
-            .filter(|a| a.status == crate::domain::rec::AttemptStatus::Paga)
-            .map(|a| a.end_to_end_id.as_str())
-            .collect();
-        crate::app::payments::pix_of_charge(state, merchant, &c.txid, since)
-            .await
-            .map_err(crate::handlers::pix::map_error)?
-            .into_iter()
-            .filter(|p| paid.contains(&p.end_to_end_id.as_str()))
-            .collect()
-    } else {
-        vec![]
-    };
+    let mut pix = vec![];
+    for a in c.attempts.iter().filter(|a| a.status == crate::domain::rec::AttemptStatus::Paga) {
+        if let Some(p) = state.pix.find(merchant.id, &a.end_to_end_id).await? {
+            pix.push(p);
+        }
+    }
     Ok(json(status, &view::charge(c, Receiver { cnpj: &cnpj, nome: &merchant.name }, &pix)))
 }
 
