@@ -886,7 +886,11 @@ pub const JOBS: &[Job] = &[
     Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR, DEVEDOR] },
     Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[] },
     Job { function: "lotecobv_worker", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[DEVEDOR] },
-    Job { function: "webhook_deliver", trigger: Trigger::Queue("WebhookQueue"), keys: &[WEBHOOK_SECRET, PAGADOR, DEVEDOR] },
+    Job {
+        function: "webhook_deliver",
+        trigger: Trigger::Queue("WebhookQueue"),
+        keys: &[WEBHOOK_SECRET, PAGADOR, DEVEDOR],
+    },
     Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
     Job { function: "admin", trigger: Trigger::Operator, keys: &[] },

@@ -384,11 +384,8 @@ fn approval(s: &SolicitacaoRec, journey: Journey, now: DateTime<Utc>) -> Notific
 
 /// REC_REJEITADA (the payer refused) for a recurrence shown in `journey`.
 fn refusal(s: &SolicitacaoRec, journey: Journey) -> Notificacao {
-    let rejeicao = RejeicaoRec {
-        id_rec: s.id_rec.clone(),
-        id_solic_rec: journey.request_id(s),
-        codigo: REFUSAL_CODE.into(),
-    };
+    let rejeicao =
+        RejeicaoRec { id_rec: s.id_rec.clone(), id_solic_rec: journey.request_id(s), codigo: REFUSAL_CODE.into() };
     Notificacao::RecRejeitada { id: notification_id(), rejeicao }
 }
 
@@ -843,9 +840,7 @@ fn copies(rail: &Shared, n: &Notificacao) -> Vec<Notificacao> {
         return vec![n.clone()];
     }
     let count = rail.faults.lock().unwrap_or_else(|p| p.into_inner()).copies().len();
-    (0..count)
-        .map(|i| if i % 2 == 0 { n.clone() } else { n.clone().with_id(&format!("{}r{i}", n.id())) })
-        .collect()
+    (0..count).map(|i| if i % 2 == 0 { n.clone() } else { n.clone().with_id(&format!("{}r{i}", n.id())) }).collect()
 }
 
 // --- The simulated payer and clock ------------------------------------------------------

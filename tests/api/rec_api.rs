@@ -86,7 +86,8 @@ async fn approved_subscription(app: &TestApp, m: &TestMerchant, first: NaiveDate
     assert_eq!(rec["ativacao"]["tipoJornada"], "JORNADA_1");
     assert_eq!(rec["pagador"], json!({"cpf": CPF, "ispbParticipante": "SANDBOX0", "codMun": "2611606"}));
     let solic = app.eventually(m, &format!("/v2/solicrec/{id_solic}"), |s| s["status"] == "ACEITA").await;
-    let steps: Vec<&str> = solic["atualizacao"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    let steps: Vec<&str> =
+        solic["atualizacao"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
     assert_eq!(steps.first(), Some(&"CRIADA"));
     assert!(steps.contains(&"RECEBIDA"), "{steps:?}");
     id_rec
@@ -130,7 +131,8 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
             advance_to(&app, due - Days::new(5)).await;
         }
         let txid = format!("academia{month:02}mensalidade2027abcd");
-        let (status, _, c) = call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, due, &conta))).await;
+        let (status, _, c) =
+            call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, due, &conta))).await;
         assert_eq!(status, 201, "month {month}: {c}");
         assert_eq!(c["tentativas"][0]["tipo"], "AGND");
         let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
@@ -209,8 +211,11 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
     })
     .await;
     let got = receiver.received();
-    let recs: Vec<Value> =
-        got.iter().filter(|r| r.path == "/rec-hooks/rec").flat_map(|r| r.json()["recs"].as_array().unwrap().clone()).collect();
+    let recs: Vec<Value> = got
+        .iter()
+        .filter(|r| r.path == "/rec-hooks/rec")
+        .flat_map(|r| r.json()["recs"].as_array().unwrap().clone())
+        .collect();
     assert_eq!(recs[0]["idRec"], id_rec.as_str());
     assert_eq!(recs[0]["status"], "APROVADA");
     assert_eq!(recs[0]["ativacao"]["tipoJornada"], "JORNADA_1");
@@ -225,7 +230,8 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
     assert_eq!(finals.iter().filter(|s| **s == "CONCLUIDA").count(), 12, "{finals:?}");
     assert_eq!(finals.iter().filter(|s| **s == "CANCELADA").count(), 1, "{finals:?}");
     let retried = &last["academia03mensalidade2027abcd"];
-    let attempts: Vec<&str> = retried["tentativas"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    let attempts: Vec<&str> =
+        retried["tentativas"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
     assert_eq!(retried["status"], "CONCLUIDA");
     assert_eq!(attempts, ["REJEITADA", "PAGA"]);
     assert_eq!(retried["pix"][0]["valor"], "50.00");
@@ -247,7 +253,8 @@ async fn when_the_payer_cancels_the_recurrence_its_open_charge_ends_with_it(pool
     let first = today(&app).await + Days::new(5);
     let id_rec = approved_subscription(&app, &m, first).await;
     let txid = "academiacancelamento2027abcdef";
-    let (status, _, c) = call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, first, &conta))).await;
+    let (status, _, c) =
+        call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, first, &conta))).await;
     assert_eq!(status, 201, "{c}");
     app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
 
@@ -262,7 +269,8 @@ async fn when_the_payer_cancels_the_recurrence_its_open_charge_ends_with_it(pool
     let credited = app.events(&m, "pix.recebido").await;
     assert_eq!(credited[0]["data"]["alerta"], "TENTATIVA_INEXISTENTE", "{credited:?}");
 
-    let (status, body) = app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
+    let (status, body) =
+        app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
     assert_eq!(status, 200, "{body}");
     let rec = app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "CANCELADA").await;
     assert_eq!(rec["encerramento"]["cancelamento"]["solicitante"], "USUARIO_PAGADOR");
@@ -276,7 +284,8 @@ async fn when_the_payer_cancels_the_recurrence_its_open_charge_ends_with_it(pool
     let (status, _, e) = call(app.request(Method::POST, "/v2/cobr", &m).json(&next)).await;
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["type"], "https://pix.bcb.gov.br/api/v2/error/CobROperacaoInvalida");
-    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    let (status, _, e) =
+        call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["type"], "https://pix.bcb.gov.br/api/v2/error/RecOperacaoInvalida");
     app.assert_ledger_ok().await;
@@ -317,7 +326,8 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
     body["calendario"]["dataFinal"] = json!((today(&app).await - Days::new(2)).to_string());
     let (status, ct, e) = call(app.request(Method::POST, "/v2/rec", &m).json(&body)).await;
     assert_eq!((status, ct.as_str()), (400, "application/problem+json"));
-    let props: Vec<&str> = e["violacoes"].as_array().unwrap().iter().map(|v| v["propriedade"].as_str().unwrap()).collect();
+    let props: Vec<&str> =
+        e["violacoes"].as_array().unwrap().iter().map(|v| v["propriedade"].as_str().unwrap()).collect();
     assert_eq!(props, ["rec.calendario.dataInicial", "rec.calendario.dataFinal"]);
 
     // Unknown ids are 404 with each resource's type.
@@ -334,7 +344,10 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
     // A charge under a recurrence the payer has not approved yet.
     let (_, _, rec) = call(app.request(Method::POST, "/v2/rec", &m).json(&subscription(first))).await;
     let id_rec = rec["idRec"].as_str().unwrap();
-    let (status, _, e) = call(app.request(Method::PUT, "/v2/cobr/academiaantesdaaprovacao00001", &m).json(&charge(id_rec, first, &conta))).await;
+    let (status, _, e) = call(
+        app.request(Method::PUT, "/v2/cobr/academiaantesdaaprovacao00001", &m).json(&charge(id_rec, first, &conta)),
+    )
+    .await;
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["violacoes"][0]["propriedade"], "cobr.idRec");
 
@@ -363,7 +376,8 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
     }
 
     // A receiver may cancel a recurrence nobody answered yet: CRIADA -> CANCELADA.
-    let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    let (status, _, rec) =
+        call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
     assert_eq!(status, 200, "{rec}");
     assert_eq!(rec["encerramento"]["cancelamento"]["solicitante"], "USUARIO_RECEBEDOR");
     assert_eq!(app.count("solicrecs").await, 0);
@@ -415,7 +429,10 @@ async fn journey_2_the_payer_scans_a_recurrence_qr_code_and_authorises_it(pool: 
     let (status, payload) = read_location(&app, location).await;
     assert_eq!(status, 200, "{payload}");
     assert_eq!(payload["idRec"], id_rec.as_str());
-    assert_eq!(payload["recebedor"], json!({"cnpj": "11222333000181", "nome": "Academia Forte", "ispbParticipante": "99999999"}));
+    assert_eq!(
+        payload["recebedor"],
+        json!({"cnpj": "11222333000181", "nome": "Academia Forte", "ispbParticipante": "99999999"})
+    );
     assert_eq!(payload["valor"]["valorRec"], "50.00");
 
     // The QR code: the recurrence alone, decoded back by the BR Code reader.
@@ -445,9 +462,12 @@ async fn journey_2_the_payer_scans_a_recurrence_qr_code_and_authorises_it(pool: 
     // Its Pix is refunded like any received Pix, and the charge shows the refund.
     let e2eid = c["pix"][0]["endToEndId"].as_str().unwrap().to_owned();
     let refund = json!({"valor": "10.00", "descricao": "Desconto"});
-    let (status, _, d) = call(app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/d1"), &m).json(&refund)).await;
+    let (status, _, d) =
+        call(app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/d1"), &m).json(&refund)).await;
     assert_eq!(status, 201, "{d}");
-    let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["pix"][0]["devolucoes"][0]["status"] == "DEVOLVIDO").await;
+    let c = app
+        .eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["pix"][0]["devolucoes"][0]["status"] == "DEVOLVIDO")
+        .await;
     assert_eq!(c["pix"][0]["devolucoes"][0]["valor"], "10.00");
 
     // Unlinked, the location serves nothing; a cancelled recurrence is refused by name.
@@ -484,7 +504,8 @@ async fn journeys_3_and_4_pay_a_charge_and_authorise_the_recurrence_with_one_qr_
     assert_eq!(rec["ativacao"]["tipoJornada"], "JORNADA_3");
     // Another immediate charge is not the one that activates it.
     let other = "academiaoutracobranca2027abcd";
-    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cob/{other}"), &m).json(&charge_body(KEY, "50.00"))).await;
+    let (status, _, _) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{other}"), &m).json(&charge_body(KEY, "50.00"))).await;
     assert_eq!(status, 201);
     let (status, _, e) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}?txid={other}"), &m)).await;
     assert_eq!(status, 400, "{e}");
@@ -509,7 +530,8 @@ async fn journeys_3_and_4_pay_a_charge_and_authorise_the_recurrence_with_one_qr_
     app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["ativacao"]["tipoJornada"] == "JORNADA_4").await;
 
     // A recurrence ended is refused at its location by name.
-    let (status, _, _) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    let (status, _, _) =
+        call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"status": "CANCELADA"}))).await;
     assert_eq!(status, 200);
     let (_, _, rec) = call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await;
     let (status, problem) = read_location(&app, rec["loc"]["location"].as_str().unwrap()).await;
@@ -554,7 +576,11 @@ async fn a_recurrence_not_yet_authorised_may_change_its_first_day_location_and_d
     let scanned = app.pay(json!({"pixCopiaECola": call(app.request(Method::GET, &format!("/v2/rec/{id_rec}"), &m)).await.2["dadosQR"]["pixCopiaECola"]})).await;
     assert_eq!(scanned["recorrencia"]["decisao"], "APROVADA", "{scanned}");
     app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "APROVADA").await;
-    let (status, _, e) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&json!({"calendario": {"dataInicial": later.to_string()}}))).await;
+    let (status, _, e) = call(
+        app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m)
+            .json(&json!({"calendario": {"dataInicial": later.to_string()}})),
+    )
+    .await;
     assert_eq!(status, 400, "{e}");
     let rename = json!({"vinculo": {"devedor": {"nome": "Maria Silva Souza"}}});
     let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{id_rec}"), &m).json(&rename)).await;
@@ -583,7 +609,9 @@ async fn a_request_the_receiver_withdraws_can_no_longer_be_answered_by_the_payer
 
     // The request is withdrawn at the payer's bank before here: the payer cannot accept it.
     let (rec_a, solic_a) = &ids[0];
-    let (status, _, s) = call(app.request(Method::PATCH, &format!("/v2/solicrec/{solic_a}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    let (status, _, s) =
+        call(app.request(Method::PATCH, &format!("/v2/solicrec/{solic_a}"), &m).json(&json!({"status": "CANCELADA"})))
+            .await;
     assert_eq!((status, s["status"].as_str()), (201, Some("CANCELADA")), "{s}");
     let (status, _) = app.rail_call(Method::POST, &format!("/pagador/solicitacoes/{solic_a}/aprovar"), None).await;
     assert_eq!(status, 409);
@@ -597,10 +625,12 @@ async fn a_request_the_receiver_withdraws_can_no_longer_be_answered_by_the_payer
 
     // Cancelling a recurrence withdraws its open request there too.
     let (rec_b, solic_b) = &ids[1];
-    let (status, _, rec) = call(app.request(Method::PATCH, &format!("/v2/rec/{rec_b}"), &m).json(&json!({"status": "CANCELADA"}))).await;
+    let (status, _, rec) =
+        call(app.request(Method::PATCH, &format!("/v2/rec/{rec_b}"), &m).json(&json!({"status": "CANCELADA"}))).await;
     assert_eq!((status, rec["status"].as_str()), (200, Some("CANCELADA")), "{rec}");
     let (_, payer) = app.rail_call(Method::GET, "/pagador", None).await;
-    let at_bank = payer["solicitacoes"].as_array().unwrap().iter().find(|s| s["idSolicRec"] == solic_b.as_str()).unwrap().clone();
+    let at_bank =
+        payer["solicitacoes"].as_array().unwrap().iter().find(|s| s["idSolicRec"] == solic_b.as_str()).unwrap().clone();
     assert_eq!(at_bank["status"], "CANCELADA", "{at_bank}");
     let (_, _, s) = call(app.request(Method::GET, &format!("/v2/solicrec/{solic_b}"), &m)).await;
     assert_eq!(s["status"], "CANCELADA");
@@ -614,7 +644,8 @@ async fn a_cancellation_the_payers_bank_cannot_hear_changes_nothing(pool: PgPool
     let first = today(&app).await + Days::new(5);
     let id_rec = approved_subscription(&app, &m, first).await;
     let txid = "academiasemresposta2027abcdef";
-    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, first, &conta))).await;
+    let (status, _, _) =
+        call(app.request(Method::PUT, &format!("/v2/cobr/{txid}"), &m).json(&charge(&id_rec, first, &conta))).await;
     assert_eq!(status, 201);
     app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
 

@@ -9,8 +9,8 @@ mod common;
 mod chaos;
 mod concurrency;
 mod contradictions;
-mod rejections;
 mod recurring;
+mod rejections;
 mod returns;
 
 use common::*;

@@ -62,8 +62,9 @@ async fn advance_to(app: &TestApp, day: chrono::NaiveDate) -> Value {
 async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly_once(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
     let m = app.merchant("Academia", GYM_KEY).await;
-    let receiver = tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
-        .unwrap();
+    let receiver =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
     assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
     let (id_rec, conta, first) = subscription(&app, &m).await;
 
@@ -112,11 +113,16 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
     assert_eq!(c["tentativas"][0]["status"], "AGENDADA", "its outcome has not arrived: {c}");
     tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
     let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{failed}"), &m)).await;
-    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("REJEITADA")), "{c}");
+    assert_eq!(
+        (c["status"].as_str(), c["tentativas"][0]["status"].as_str()),
+        (Some("ATIVA"), Some("REJEITADA")),
+        "{c}"
+    );
     assert_eq!(c["tentativas"][0]["rejeicao"]["codigo"], "AM02");
     app.rail_faults(json!({})).await;
     let retry_on = settles + Days::new(2);
-    let (status, _, c) = call(app.request(Method::POST, &format!("/v2/cobr/{failed}/retentativa/{retry_on}"), &m)).await;
+    let (status, _, c) =
+        call(app.request(Method::POST, &format!("/v2/cobr/{failed}/retentativa/{retry_on}"), &m)).await;
     assert_eq!(status, 201, "{c}");
     app.eventually(&m, &format!("/v2/cobr/{failed}"), |c| c["tentativas"][1]["status"] == "AGENDADA").await;
     advance_to(&app, retry_on).await;
@@ -129,8 +135,9 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
 async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_charge_to_be_paid(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
     let m = app.merchant("Academia", GYM_KEY).await;
-    let receiver = tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
-        .unwrap();
+    let receiver =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
     assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
     let (id_rec, conta, _) = subscription(&app, &m).await;
     let txid = "academiadebitada2027abcdefghi";
@@ -138,7 +145,8 @@ async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_
     // Debited at the payer's bank, its notice not (yet) here; then the payer cancels.
     app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
     advance_to(&app, settles).await;
-    let (status, body) = app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
+    let (status, body) =
+        app.rail_call(Method::POST, &format!("/pagador/recorrencias/{id_rec}/cancelamento"), None).await;
     assert_eq!(status, 200, "{body}");
     app.eventually(&m, &format!("/v2/rec/{id_rec}"), |r| r["status"] == "CANCELADA").await;
     let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;

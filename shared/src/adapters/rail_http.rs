@@ -241,7 +241,8 @@ impl PixRail for HttpRail {
 
     async fn attempt_status(&self, e2eid: &str) -> Result<crate::ports::AttemptAtBank, RailError> {
         use crate::ports::AttemptAtBank;
-        let res = self.send(reqwest::Method::GET, &format!("/cobrancas-recorrentes/{}", segment(e2eid)), vec![]).await?;
+        let res =
+            self.send(reqwest::Method::GET, &format!("/cobrancas-recorrentes/{}", segment(e2eid)), vec![]).await?;
         if res.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(AttemptAtBank::Unknown);
         }

@@ -87,6 +87,8 @@ pub async fn qr(
         },
     };
     let Some(charge_location) = charge_location else { return Ok(None) };
-    let code = BrCode::dynamic(&charge_location, &receiver).and_then(|c| c.with_recurrence(&loc.location)).and_then(|c| c.encode());
+    let code = BrCode::dynamic(&charge_location, &receiver)
+        .and_then(|c| c.with_recurrence(&loc.location))
+        .and_then(|c| c.encode());
     Ok(code.ok().map(|c| (jornada, c)))
 }

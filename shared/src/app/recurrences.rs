@@ -52,9 +52,14 @@ pub async fn receiver_cnpj(state: &AppState, merchant: &Merchant, field: &'stati
     match state.merchants.receiver(merchant.id).await? {
         Some(r) => match r.documento {
             Document::Cnpj(c) => Ok(c.as_str().to_owned()),
-            Document::Cpf(_) => Err(invalid(field, "Pix Automático receivers are companies: the registered document is a CPF")),
+            Document::Cpf(_) => {
+                Err(invalid(field, "Pix Automático receivers are companies: the registered document is a CPF"))
+            }
         },
-        None => Err(invalid(field, "the receiver's document and address are not registered yet (tucano merchants receiver)")),
+        None => Err(invalid(
+            field,
+            "the receiver's document and address are not registered yet (tucano merchants receiver)",
+        )),
     }
 }
 
@@ -159,7 +164,9 @@ pub async fn revise_rec(
     match state.recurrences.revise_rec(merchant.id, id, revision).await? {
         crate::ports::RecRevised::Revised => get_rec(state, merchant, id).await,
         crate::ports::RecRevised::NotFound => Err(RecError::NotFound),
-        crate::ports::RecRevised::Ended => Err(invalid("rec.status", "the recurrence changed meanwhile; read it again")),
+        crate::ports::RecRevised::Ended => {
+            Err(invalid("rec.status", "the recurrence changed meanwhile; read it again"))
+        }
         crate::ports::RecRevised::LocationUnavailable => {
             Err(invalid("rec.loc", "no location of this receiver with this id is free for a recurrence"))
         }
@@ -218,12 +225,20 @@ async fn solicitation_message(
 }
 
 /// Sends a request; on the rail's acknowledgement it becomes `ENVIADA`.
-async fn send_solicitation(state: &AppState, merchant: &Merchant, s: &SolicRec, rec: &Recurrence) -> Result<(), RecError> {
+async fn send_solicitation(
+    state: &AppState,
+    merchant: &Merchant,
+    s: &SolicRec,
+    rec: &Recurrence,
+) -> Result<(), RecError> {
     let message = solicitation_message(state, merchant, s, rec).await?;
     match state.rail.send_solicitation(&message).await {
         Ok(()) => {
             let (now, _) = now_and_today(state);
-            state.recurrences.move_solicitation(Some(merchant.id), &s.id_solic_rec, SolicRecStatus::Enviada, now).await?;
+            state
+                .recurrences
+                .move_solicitation(Some(merchant.id), &s.id_solic_rec, SolicRecStatus::Enviada, now)
+                .await?;
         }
         Err(e) => tracing::warn!(error = %e, "a confirmation request stays CRIADA until the rail takes it"),
     }
@@ -379,14 +394,11 @@ pub async fn create_charge(
             Ok((after.unwrap_or(created), true))
         }
         CobRInsert::Exists(existing) => Ok((existing, false)),
-        CobRInsert::TxidTaken => {
-            Err(invalid("cobr.txid", "is already used by another charge of this receiver"))
-        }
+        CobRInsert::TxidTaken => Err(invalid("cobr.txid", "is already used by another charge of this receiver")),
         CobRInsert::NotApproved => Err(invalid("cobr.idRec", "the recurrence is not APROVADA")),
-        CobRInsert::CycleTaken => Err(invalid(
-            "cobr.calendario.dataDeVencimento",
-            "the recurrence already has a live charge in this cycle",
-        )),
+        CobRInsert::CycleTaken => {
+            Err(invalid("cobr.calendario.dataDeVencimento", "the recurrence already has a live charge in this cycle"))
+        }
     }
 }
 
@@ -422,7 +434,8 @@ pub async fn cancel_charge(state: &AppState, merchant: &Merchant, txid: &Txid) -
         }
     }
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
-    let (after, _) = state.recurrences.cancel_charge(merchant.id, txid, ending, now).await?.ok_or(RecError::NotFound)?;
+    let (after, _) =
+        state.recurrences.cancel_charge(merchant.id, txid, ending, now).await?.ok_or(RecError::NotFound)?;
     Ok(after)
 }
 

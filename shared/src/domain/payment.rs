@@ -77,9 +77,7 @@ impl Payable<'_> {
             Payable::Recurring(c) => match c.status {
                 CobRStatus::Criada | CobRStatus::Ativa => ChargeStatus::Ativa,
                 CobRStatus::Concluida => ChargeStatus::Concluida,
-                CobRStatus::Expirada | CobRStatus::Rejeitada | CobRStatus::Cancelada => {
-                    ChargeStatus::RemovidaPeloPsp
-                }
+                CobRStatus::Expirada | CobRStatus::Rejeitada | CobRStatus::Cancelada => ChargeStatus::RemovidaPeloPsp,
             },
         }
     }
@@ -124,9 +122,7 @@ pub fn assess(charge: Option<Payable<'_>>, valor: Amount, at: DateTime<Utc>) -> 
 /// end-to-end id): any other Pix naming it is credited and flagged, and the attempt stays.
 fn unscheduled(charge: Option<Payable<'_>>, e2eid: &EndToEndId) -> Option<Alert> {
     match charge {
-        Some(Payable::Recurring(c))
-            if !c.attempts.iter().any(|a| a.status.is_open() && &a.end_to_end_id == e2eid) =>
-        {
+        Some(Payable::Recurring(c)) if !c.attempts.iter().any(|a| a.status.is_open() && &a.end_to_end_id == e2eid) => {
             Some(Alert::UnknownAttempt)
         }
         _ => None,

@@ -12,6 +12,6 @@ pub mod openapi;
 pub mod payload;
 pub mod pix;
 pub mod rail;
-pub mod rec;
 mod rail_rec;
+pub mod rec;
 pub mod webhooks;

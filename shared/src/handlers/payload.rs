@@ -102,7 +102,11 @@ async fn due_payload(
 /// A recurrence at this location (Pix Automático, journeys 2 to 4): Bacen's `RecPayload`,
 /// signed like a charge's. An expired, rejected or cancelled one answers 400
 /// `RecPayloadOperacaoInvalida`, as the spec has it.
-async fn rec_payload(state: &AppState, signer: &dyn PayloadSigner, token: &LocationToken) -> Result<Response, ApiError> {
+async fn rec_payload(
+    state: &AppState,
+    signer: &dyn PayloadSigner,
+    token: &LocationToken,
+) -> Result<Response, ApiError> {
     use crate::app::rec_locations::{self, PayloadRefusal};
     let found = rec_locations::payload(state, token).await.map_err(|e| match e {
         crate::app::recurrences::RecError::Store(s) => s.into(),

@@ -67,10 +67,17 @@ pub enum RecDecision {
 pub enum RecDecided {
     /// Applied; the owner and the recurrence after it, and the attempts that were open at
     /// the payer's bank (a cancellation ends them there too).
-    Applied { owner: MerchantId, rec: Recurrence, open_attempts: Vec<EndToEndId> },
+    Applied {
+        owner: MerchantId,
+        rec: Recurrence,
+        open_attempts: Vec<EndToEndId>,
+    },
     /// The recurrence's status does not take this decision (the owner and the recurrence
     /// as it is).
-    NotApplicable { owner: MerchantId, rec: Recurrence },
+    NotApplicable {
+        owner: MerchantId,
+        rec: Recurrence,
+    },
     NotFound,
 }
 
@@ -102,7 +109,10 @@ pub enum CobRInsert {
 /// What an attempt's outcome did to its charge.
 #[derive(Debug)]
 pub enum AttemptApplied {
-    Applied { owner: MerchantId, charge: RecurringCharge },
+    Applied {
+        owner: MerchantId,
+        charge: RecurringCharge,
+    },
     /// Already in that state, or past it: nothing changed.
     Unchanged,
     /// Scheduled at the payer's bank although it was cancelled here (the cancellation
@@ -116,7 +126,9 @@ pub enum AttemptApplied {
 pub enum AttemptOutcome {
     Scheduled,
     /// Not debited, with the reason code; the charge ends too when `ends_charge`.
-    Rejected { codigo: String },
+    Rejected {
+        codigo: String,
+    },
     /// Cancelled by the payer's side (and the charge with it).
     Cancelled(Encerramento),
     /// Past its day, the payer's bank says it never got it: a SOLICITADA attempt expires

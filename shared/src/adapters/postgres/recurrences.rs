@@ -61,8 +61,7 @@ fn history<S>(v: Value, parse: impl Fn(&str) -> Option<S>) -> Result<Vec<Update<
 }
 
 fn encerramento(v: Option<Value>) -> Result<Option<Encerramento>, StoreError> {
-    v.map(|v| serde_json::from_value(v).map_err(|e| unexpected(anyhow!(e).context("stored encerramento"))))
-        .transpose()
+    v.map(|v| serde_json::from_value(v).map_err(|e| unexpected(anyhow!(e).context("stored encerramento")))).transpose()
 }
 
 fn to_json(e: &Encerramento) -> Value {
@@ -199,11 +198,7 @@ async fn lock_rec(
     .map_err(store_error)
 }
 
-async fn rec_by_row_id(
-    conn: &mut PgConnection,
-    cipher: &dyn Cipher,
-    row_id: i64,
-) -> Result<Recurrence, StoreError> {
+async fn rec_by_row_id(conn: &mut PgConnection, cipher: &dyn Cipher, row_id: i64) -> Result<Recurrence, StoreError> {
     let row = sqlx::query_as!(
         RecRow,
         r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
@@ -329,8 +324,7 @@ async fn cancel_open_charges(
     .fetch_all(&mut *conn)
     .await
     .map_err(store_error)?;
-    let events: Vec<_> =
-        txids.iter().map(|t| charge_event(EventKind::CobrCancelada, t, id_rec, "CANCELADA")).collect();
+    let events: Vec<_> = txids.iter().map(|t| charge_event(EventKind::CobrCancelada, t, id_rec, "CANCELADA")).collect();
     write_events(conn, merchant, &events).await?;
     attempts.iter().map(|e| EndToEndId::parse(e).map_err(unexpected)).collect()
 }
@@ -351,7 +345,11 @@ struct SolicRow {
 }
 
 impl SolicRow {
-    async fn into_solicitation(self, conn: &mut PgConnection, cipher: &dyn Cipher) -> Result<(MerchantId, SolicRec, Recurrence), StoreError> {
+    async fn into_solicitation(
+        self,
+        conn: &mut PgConnection,
+        cipher: &dyn Cipher,
+    ) -> Result<(MerchantId, SolicRec, Recurrence), StoreError> {
         let merchant = MerchantId(self.merchant_id);
         let documento = documents::open(
             cipher,
@@ -923,7 +921,8 @@ impl RecurrenceStore for PgRecurrenceStore {
                 EventKind::RecAprovada
             }
             RecDecision::Rejected { codigo } => {
-                set_rec_status(&mut tx, row_id, RecStatus::Rejeitada, Some(&Encerramento::rejeicao(codigo)), at).await?;
+                set_rec_status(&mut tx, row_id, RecStatus::Rejeitada, Some(&Encerramento::rejeicao(codigo)), at)
+                    .await?;
                 end_open_solicitations(&mut tx, row_id, solicitation, SolicRecStatus::Rejeitada, at).await?;
                 EventKind::RecRejeitada
             }
@@ -1198,9 +1197,10 @@ impl RecurrenceStore for PgRecurrenceStore {
                 return match same {
                     Some(hash) if hash == request_hash[..] => {
                         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-                        let found = charge_where(&mut conn, cipher, Some(merchant), Some(charge.txid.as_str()), None, false)
-                            .await?
-                            .ok_or_else(|| unexpected(anyhow!("a charge vanished")))?;
+                        let found =
+                            charge_where(&mut conn, cipher, Some(merchant), Some(charge.txid.as_str()), None, false)
+                                .await?
+                                .ok_or_else(|| unexpected(anyhow!("a charge vanished")))?;
                         Ok(CobRInsert::Exists(found.2))
                     }
                     _ => Ok(CobRInsert::TxidTaken),
@@ -1277,7 +1277,8 @@ impl RecurrenceStore for PgRecurrenceStore {
 
     async fn add_attempt(&self, merchant: MerchantId, txid: &Txid, attempt: &Attempt) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let found = charge_where(&mut tx, self.cipher.as_ref(), Some(merchant), Some(txid.as_str()), None, true).await?;
+        let found =
+            charge_where(&mut tx, self.cipher.as_ref(), Some(merchant), Some(txid.as_str()), None, true).await?;
         let Some((row_id, _, charge)) = found else { return Ok(false) };
         if charge.status != CobRStatus::Ativa || charge.attempts.iter().any(|a| a.status.is_open()) {
             return Ok(false);
@@ -1495,5 +1496,7 @@ pub(crate) async fn select_for_payment(
     txid: &Txid,
     for_update: bool,
 ) -> Result<Option<(i64, RecurringCharge)>, StoreError> {
-    Ok(charge_where(conn, cipher, Some(merchant), Some(txid.as_str()), None, for_update).await?.map(|(id, _, c)| (id, c)))
+    Ok(charge_where(conn, cipher, Some(merchant), Some(txid.as_str()), None, for_update)
+        .await?
+        .map(|(id, _, c)| (id, c)))
 }

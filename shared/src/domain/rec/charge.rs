@@ -325,7 +325,10 @@ mod tests {
         let today = d(2027, 1, 12);
         assert!(failed.retry_violations(d(2027, 1, 13), today).is_empty());
         assert_eq!(fields(failed.retry_violations(d(2027, 1, 12), today)).len(), 2, "same day, not future");
-        assert_eq!(failed.retry_violations(d(2027, 1, 20), today)[0].1, "a retry must settle at most 7 days after the due date");
+        assert_eq!(
+            failed.retry_violations(d(2027, 1, 20), today)[0].1,
+            "a retry must settle at most 7 days after the due date"
+        );
         let spent = charge(
             RetryPolicy::Permite3R7D,
             vec![
@@ -335,7 +338,10 @@ mod tests {
                 (d(2027, 1, 15), Rifl, Rejeitada),
             ],
         );
-        assert_eq!(spent.retry_violations(d(2027, 1, 16), d(2027, 1, 15)), [("data", "the charge has had its 3 retries")]);
+        assert_eq!(
+            spent.retry_violations(d(2027, 1, 16), d(2027, 1, 15)),
+            [("data", "the charge has had its 3 retries")]
+        );
         assert!(spent.failure_ends_it("AM02"));
         let open = charge(RetryPolicy::Permite3R7D, vec![(d(2027, 1, 12), Agnd, Agendada)]);
         assert_eq!(open.retry_violations(d(2027, 1, 13), d(2027, 1, 10))[0].0, "cobr.tentativas");
@@ -343,9 +349,13 @@ mod tests {
 
     #[test]
     fn without_a_retry_policy_a_failure_ends_the_charge_and_no_retry_is_accepted() {
-        let failed = charge(RetryPolicy::NaoPermite, vec![(d(2027, 1, 12), AttemptKind::Agnd, AttemptStatus::Rejeitada)]);
+        let failed =
+            charge(RetryPolicy::NaoPermite, vec![(d(2027, 1, 12), AttemptKind::Agnd, AttemptStatus::Rejeitada)]);
         assert!(failed.failure_ends_it("AM02"));
-        assert_eq!(failed.retry_violations(d(2027, 1, 13), d(2027, 1, 12))[0].1, "the recurrence's policy does not allow retries");
+        assert_eq!(
+            failed.retry_violations(d(2027, 1, 13), d(2027, 1, 12))[0].1,
+            "the recurrence's policy does not allow retries"
+        );
         let with_retries = charge(RetryPolicy::Permite3R7D, vec![]);
         assert!(!with_retries.failure_ends_it("AM02"));
         assert!(with_retries.failure_ends_it("AC05"), "a closed account ends it");

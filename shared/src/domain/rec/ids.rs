@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "RX9999999920261204abcdefghijk", "RR9999999920261340abcdefghijk", "RR99999999202612041bcdefghij"]
+        for bad in
+            ["", "RX9999999920261204abcdefghijk", "RR9999999920261340abcdefghijk", "RR99999999202612041bcdefghij"]
         {
             assert_eq!(IdRec::parse(bad), None, "{bad}");
         }

@@ -12,8 +12,8 @@ pub use charge::{
 };
 pub use ids::{IdRec, IdSolicRec};
 pub use recurrence::{
-    Destinatario, Encerramento, Jornada, Payer, RecLoc, RecRevision, RecStatus, RecTerms, RecValue, Recurrence, RetryPolicy, SolicRec,
-    SolicRecStatus, Solicitante, Update,
+    Destinatario, Encerramento, Jornada, Payer, RecLoc, RecRevision, RecStatus, RecTerms, RecValue, Recurrence,
+    RetryPolicy, SolicRec, SolicRecStatus, Solicitante, Update,
 };
 pub use schedule::Periodicidade;
 

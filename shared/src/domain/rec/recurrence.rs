@@ -298,11 +298,7 @@ pub struct SolicRec {
 }
 
 /// What a new confirmation request must respect, asked at `now`.
-pub fn solicitation_violations(
-    rec: &Recurrence,
-    data_expiracao: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Vec<Violation> {
+pub fn solicitation_violations(rec: &Recurrence, data_expiracao: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Violation> {
     let mut out = vec![];
     if rec.status != RecStatus::Criada {
         out.push(("solicrec.idRec", "the recurrence is not CRIADA (already answered, or ended)"));
@@ -310,7 +306,10 @@ pub fn solicitation_violations(
     if data_expiracao <= now {
         out.push(("solicrec.calendario.dataExpiracaoSolicitacao", "must be after the request's creation"));
     } else if data_expiracao - now > chrono::Duration::days(MAX_SOLICITATION_DAYS) {
-        out.push(("solicrec.calendario.dataExpiracaoSolicitacao", "must be at most 30 days after the request's creation"));
+        out.push((
+            "solicrec.calendario.dataExpiracaoSolicitacao",
+            "must be at most 30 days after the request's creation",
+        ));
     }
     out
 }
@@ -324,10 +323,7 @@ mod tests {
         RecTerms {
             objeto: None,
             contrato: "c-1".into(),
-            devedor: Devedor {
-                documento: Document::Cpf(Cpf::parse("12345678909").unwrap()),
-                nome: "Fulano".into(),
-            },
+            devedor: Devedor { documento: Document::Cpf(Cpf::parse("12345678909").unwrap()), nome: "Fulano".into() },
             data_inicial: start,
             data_final: end,
             periodicidade: Periodicidade::Mensal,
@@ -342,7 +338,10 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2027, 1, 10).unwrap();
         assert!(terms(today, None).violations(today).is_empty());
         let v = terms(today.pred_opt().unwrap(), Some(today - chrono::Days::new(5))).violations(today);
-        assert_eq!(v.iter().map(|x| x.0).collect::<Vec<_>>(), ["rec.calendario.dataInicial", "rec.calendario.dataFinal"]);
+        assert_eq!(
+            v.iter().map(|x| x.0).collect::<Vec<_>>(),
+            ["rec.calendario.dataInicial", "rec.calendario.dataFinal"]
+        );
     }
 
     #[test]

@@ -8,8 +8,7 @@ use crate::domain::document::{Cnpj, Cpf, Document};
 use crate::domain::money::Amount;
 use crate::domain::rec::recurrence::Destinatario;
 use crate::domain::rec::{
-    CobRStatus, CobRTerms, ContaRecebedor, IdRec, Periodicidade, RecStatus, RecTerms, RecValue, RetryPolicy,
-    TipoConta,
+    CobRStatus, CobRTerms, ContaRecebedor, IdRec, Periodicidade, RecStatus, RecTerms, RecValue, RetryPolicy, TipoConta,
 };
 use crate::handlers::cob::input::read_devedor;
 use crate::handlers::cobv::input::read_contato;
@@ -20,8 +19,7 @@ use crate::ports::{CobRQuery, RecQuery};
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub const REC_DETAIL: &str = "The recurrence request does not follow the schema or is semantically wrong.";
-pub const SOLICREC_DETAIL: &str =
-    "The confirmation request does not follow the schema or is semantically wrong.";
+pub const SOLICREC_DETAIL: &str = "The confirmation request does not follow the schema or is semantically wrong.";
 pub const COBR_DETAIL: &str = "The recurring charge request does not follow the schema or is semantically wrong.";
 pub const QUERY_DETAIL: &str = "The query parameters do not follow the schema or make no sense together.";
 
@@ -265,7 +263,9 @@ pub fn rec_patch(body: &[u8]) -> Result<Option<crate::domain::rec::RecRevision>,
     }
     match (cancel, revision.is_empty()) {
         (true, false) => v.add("rec.status", "a recurrence cannot be cancelled and changed in the same request"),
-        (false, true) if v.is_empty() => v.add("rec", "nothing to change: give status CANCELADA or the fields to change"),
+        (false, true) if v.is_empty() => {
+            v.add("rec", "nothing to change: give status CANCELADA or the fields to change")
+        }
         _ => {}
     }
     let parsed = if cancel { None } else { Some(revision) };
@@ -314,7 +314,8 @@ pub fn new_solicitation(body: &[u8]) -> Result<(IdRec, DateTime<Utc>, Destinatar
         t
     });
     let field = root.object("destinatario", &mut v);
-    let destinatario = required(&root, "destinatario", field, &mut v).and_then(|mut d| read_destinatario(&mut d, &mut v));
+    let destinatario =
+        required(&root, "destinatario", field, &mut v).and_then(|mut d| read_destinatario(&mut d, &mut v));
     let parsed = match (id_rec, expira, destinatario) {
         (Some(a), Some(b), Some(c)) => Some((a, b, c)),
         _ => None,
@@ -379,8 +380,8 @@ pub fn new_charge(body: &[u8]) -> Result<CobRTerms, ApiError> {
     });
     let info_adicional = read_text(&mut root, "infoAdicional", 140, &mut v).ok();
     let field = root.object("calendario", &mut v);
-    let vencimento =
-        required(&root, "calendario", field, &mut v).and_then(|mut c| read_date(&mut c, "dataDeVencimento", true, &mut v));
+    let vencimento = required(&root, "calendario", field, &mut v)
+        .and_then(|mut c| read_date(&mut c, "dataDeVencimento", true, &mut v));
     let field = root.object("valor", &mut v);
     let valor = required(&root, "valor", field, &mut v).and_then(|mut val| {
         let present = val.raw("original").is_some();
@@ -424,9 +425,23 @@ pub fn new_charge(body: &[u8]) -> Result<CobRTerms, ApiError> {
         v.add("cobr.status", "is set by the PSP, not in a new charge");
     }
     let terms = match (id_rec, info_adicional, vencimento, valor, ajuste, recebedor, devedor) {
-        (Some(id_rec), Some(info_adicional), Some(data_vencimento), Some(valor), Some(ajuste), Some(recebedor), Some(devedor)) => {
-            Some(CobRTerms { id_rec, info_adicional, data_vencimento, valor, ajuste_dia_util: ajuste, recebedor, devedor })
-        }
+        (
+            Some(id_rec),
+            Some(info_adicional),
+            Some(data_vencimento),
+            Some(valor),
+            Some(ajuste),
+            Some(recebedor),
+            Some(devedor),
+        ) => Some(CobRTerms {
+            id_rec,
+            info_adicional,
+            data_vencimento,
+            valor,
+            ajuste_dia_util: ajuste,
+            recebedor,
+            devedor,
+        }),
         _ => None,
     };
     finish(v, terms, kind, COBR_DETAIL)
@@ -434,7 +449,9 @@ pub fn new_charge(body: &[u8]) -> Result<CobRTerms, ApiError> {
 
 /// The `convenio` filter (the agreement between receiver and its bank).
 fn convenio(q: &mut QueryParams) -> Option<String> {
-    q.parse("convenio", "must have 1 to 60 characters", |s| (!s.is_empty() && s.chars().count() <= 60).then(|| s.to_owned()))
+    q.parse("convenio", "must have 1 to 60 characters", |s| {
+        (!s.is_empty() && s.chars().count() <= 60).then(|| s.to_owned())
+    })
 }
 
 /// The query of `GET /rec`.
@@ -468,8 +485,16 @@ pub fn cobr_query(query: Option<&str>) -> Result<CobRQuery, ApiError> {
     let status = q.parse("status", "is not a recurring charge status", CobRStatus::parse);
     let convenio = convenio(&mut q);
     let (pagina, itens_por_pagina) = q.pagination();
-    let query = interval
-        .map(|(inicio, fim)| CobRQuery { inicio, fim, id_rec, devedor, status, convenio, pagina, itens_por_pagina });
+    let query = interval.map(|(inicio, fim)| CobRQuery {
+        inicio,
+        fim,
+        id_rec,
+        devedor,
+        status,
+        convenio,
+        pagina,
+        itens_por_pagina,
+    });
     q.finish(query, ProblemKind::CobRConsultaInvalida, QUERY_DETAIL)
 }
 
@@ -539,6 +564,8 @@ mod tests {
         assert_eq!(props(e), ["rec.status"]);
         assert_eq!(props(rec_patch(br#"{"status":"APROVADA"}"#).unwrap_err()), ["rec.status"]);
         assert_eq!(props(rec_patch(b"{}").unwrap_err()), ["rec"]);
-        assert!(cancellation(br#"{"status":"CANCELADA"}"#, "cobr", ProblemKind::CobROperacaoInvalida, COBR_DETAIL).is_ok());
+        assert!(
+            cancellation(br#"{"status":"CANCELADA"}"#, "cobr", ProblemKind::CobROperacaoInvalida, COBR_DETAIL).is_ok()
+        );
     }
 }

@@ -75,8 +75,7 @@ fn path_id_rec(req: &Request) -> Result<IdRec, ApiError> {
 pub async fn rec_post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let new = input::new_rec(req.body())?;
-    let rec =
-        recurrences::create_rec(state, &merchant, new.terms, new.loc, new.txid).await.map_err(|e| REC.map(e))?;
+    let rec = recurrences::create_rec(state, &merchant, new.terms, new.loc, new.txid).await.map_err(|e| REC.map(e))?;
     let cnpj = receiver(state, &merchant, REC).await?;
     tracing::info!(id_rec = rec.id_rec.as_str(), "recurrence created");
     Ok(json(StatusCode::CREATED, &view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name })))
@@ -94,7 +93,9 @@ pub async fn rec_get(state: &AppState, req: &Request) -> Result<Response, ApiErr
     let cnpj = receiver(state, &merchant, REC).await?;
     let mut body = view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name });
     let qr = crate::app::rec_locations::qr(state, &merchant, &rec, txid.as_ref()).await.map_err(|e| match e {
-        RecError::Invalid(v) => ApiError::with_violations(ProblemKind::RecConsultaInvalida, input::QUERY_DETAIL, violations(v)),
+        RecError::Invalid(v) => {
+            ApiError::with_violations(ProblemKind::RecConsultaInvalida, input::QUERY_DETAIL, violations(v))
+        }
         e => REC.map(e),
     })?;
     if let Some((jornada, code)) = qr {
