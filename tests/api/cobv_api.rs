@@ -44,15 +44,7 @@ pub(crate) fn tuition(original: &str) -> Value {
 
 /// The payload a payer's bank reads for `DPP` (or its problem).
 async fn payload(app: &TestApp, cobv: &Value, query: &str) -> (u16, Value) {
-    let token = cobv["location"].as_str().unwrap().rsplit('/').next().unwrap();
-    let res = app.anonymous(Method::GET, &format!("/qr/v2/{token}{query}")).send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    if status != 200 {
-        return (status, serde_json::from_str(&text).unwrap());
-    }
-    let jws = tucano_shared::domain::jws::parse(&text).unwrap();
-    (status, serde_json::from_slice(&jws.payload).unwrap())
+    app.read_location(cobv["location"].as_str().unwrap(), query).await
 }
 
 #[sqlx::test(migrations = "./migrations")]

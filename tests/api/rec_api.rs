@@ -386,15 +386,7 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
 
 /// The payload a payer's bank reads at a location (status, and the JWS payload or problem).
 async fn read_location(app: &TestApp, location: &str) -> (u16, Value) {
-    let token = location.rsplit('/').next().unwrap();
-    let res = app.anonymous(Method::GET, &format!("/qr/v2/{token}")).send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    if status != 200 {
-        return (status, serde_json::from_str(&text).unwrap());
-    }
-    let jws = tucano_shared::domain::jws::parse(&text).unwrap();
-    (status, serde_json::from_slice(&jws.payload).unwrap())
+    app.read_location(location, "").await
 }
 
 /// A recurrence at a new location of its own, optionally activated by paying `txid`.

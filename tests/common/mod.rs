@@ -287,6 +287,20 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// What a payer's bank reads at a payload location (`host/qr/v2/{token}`, with `query`):
+    /// the status, and the signed payload (its JWS payload, not verified here) or the problem.
+    pub async fn read_location(&self, location: &str, query: &str) -> (u16, Value) {
+        let token = location.rsplit('/').next().unwrap();
+        let res = self.anonymous(Method::GET, &format!("/qr/v2/{token}{query}")).send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        if status != 200 {
+            return (status, serde_json::from_str(&text).unwrap());
+        }
+        let jws = tucano_shared::domain::jws::parse(&text).unwrap();
+        (status, serde_json::from_slice(&jws.payload).unwrap())
+    }
+
     /// Stops the sandbox rail (the payer's bank becomes unreachable).
     pub async fn stop_rail(&mut self) {
         let rail = self.rail.as_mut().expect("started with the rail");

@@ -176,42 +176,45 @@ impl RecRow {
     }
 }
 
+/// Selects recurrences with their location: `$1` idRec (or NULL), `$2` merchant (or
+/// NULL), `$3` row id (or NULL); `$suffix` ends the statement (a lock).
+macro_rules! select_recs {
+    ($id_rec:expr, $merchant:expr, $row:expr, $suffix:literal) => {
+        sqlx::query_as!(
+            RecRow,
+            r#"SELECT r.id AS "id!", r.merchant_id AS "merchant_id!", r.id_rec AS "id_rec!", r.status AS "status!",
+                      r.objeto, r.contrato AS "contrato!", r.devedor_doc_kind AS "devedor_doc_kind!",
+                      r.devedor_doc_enc AS "devedor_doc_enc!", r.devedor_nome AS "devedor_nome!",
+                      r.data_inicial AS "data_inicial!", r.data_final, r.periodicidade AS "periodicidade!", r.valor_rec,
+                      r.valor_minimo_recebedor, r.convenio, r.politica_retentativa AS "politica_retentativa!",
+                      r.tipo_jornada AS "tipo_jornada!", r.pagador_ispb, r.pagador_doc_kind, r.pagador_doc_enc,
+                      r.pagador_cod_mun, r.encerramento, r.atualizacao AS "atualizacao!", r.jornada_txid,
+                      l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
+                 FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id
+                WHERE ($1::text IS NULL OR r.id_rec = $1) AND ($2::uuid IS NULL OR r.merchant_id = $2)
+                  AND ($3::bigint IS NULL OR r.id = $3)"#
+                + $suffix,
+            $id_rec,
+            $merchant,
+            $row
+        )
+    };
+}
+
 async fn lock_rec(
     conn: &mut PgConnection,
     owner: Option<MerchantId>,
     id: &IdRec,
 ) -> Result<Option<RecRow>, StoreError> {
-    sqlx::query_as!(
-        RecRow,
-        r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
-                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
-                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
-                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
-                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
-             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id
-            WHERE r.id_rec = $1 AND ($2::uuid IS NULL OR r.merchant_id = $2) FOR UPDATE OF r"#,
-        id.as_str(),
-        owner.map(|m| m.0)
-    )
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(store_error)
+    select_recs!(Some(id.as_str()), owner.map(|m| m.0), None::<i64>, " FOR UPDATE OF r")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)
 }
 
 async fn rec_by_row_id(conn: &mut PgConnection, cipher: &dyn Cipher, row_id: i64) -> Result<Recurrence, StoreError> {
-    let row = sqlx::query_as!(
-        RecRow,
-        r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
-                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
-                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
-                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
-                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
-             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id WHERE r.id = $1"#,
-        row_id
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(store_error)?;
+    let row =
+        select_recs!(None::<&str>, None::<Uuid>, Some(row_id), "").fetch_one(&mut *conn).await.map_err(store_error)?;
     Ok(row.into_rec(cipher).await?.2)
 }
 
@@ -782,21 +785,10 @@ impl RecurrenceStore for PgRecurrenceStore {
     }
 
     async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let row = sqlx::query_as!(
-            RecRow,
-            r#"SELECT r.id, r.merchant_id, r.id_rec, r.status, r.objeto, r.contrato, r.devedor_doc_kind, r.devedor_doc_enc,
-                  r.devedor_nome, r.data_inicial, r.data_final, r.periodicidade, r.valor_rec, r.valor_minimo_recebedor,
-                  r.convenio, r.politica_retentativa, r.tipo_jornada, r.pagador_ispb, r.pagador_doc_kind,
-                  r.pagador_doc_enc, r.pagador_cod_mun, r.encerramento, r.atualizacao, r.jornada_txid,
-                  l.id AS "loc_id?", l.location AS "loc_location?", l.created_at AS "loc_criacao?"
-             FROM recurrences r LEFT JOIN rec_locations l ON l.id = r.loc_id WHERE r.id_rec = $1 AND r.merchant_id = $2"#,
-            id.as_str(),
-            merchant.0
-        )
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
+        let row = select_recs!(Some(id.as_str()), Some(merchant.0), None::<i64>, "")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
         match row {
             Some(row) => Ok(Some(row.into_rec(self.cipher.as_ref()).await?.2)),
             None => Ok(None),

@@ -78,6 +78,37 @@ struct EndpointRow {
     disabled_reason: Option<String>,
 }
 
+/// An endpoint as an upsert returns it, with whether the upsert created it.
+struct UpsertedRow {
+    id: Uuid,
+    merchant_id: Uuid,
+    kind: String,
+    chave: Option<String>,
+    url: String,
+    tipos: Vec<String>,
+    created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
+    disabled_reason: Option<String>,
+    created: bool,
+}
+
+impl UpsertedRow {
+    fn split(self) -> (EndpointRow, bool) {
+        let row = EndpointRow {
+            id: self.id,
+            merchant_id: self.merchant_id,
+            kind: self.kind,
+            chave: self.chave,
+            url: self.url,
+            tipos: self.tipos,
+            created_at: self.created_at,
+            disabled_at: self.disabled_at,
+            disabled_reason: self.disabled_reason,
+        };
+        (row, self.created)
+    }
+}
+
 impl TryFrom<EndpointRow> for WebhookEndpoint {
     type Error = StoreError;
 
@@ -197,7 +228,8 @@ impl WebhookStore for PgWebhookStore {
         secret: Vec<u8>,
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
         // The partial unique index makes concurrent PUTs for one key converge on one row.
-        let row = sqlx::query!(
+        let row = sqlx::query_as!(
+            UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, chave, url, secret_enc)
                VALUES ($1, 'BACEN', $2, $3, $4)
                ON CONFLICT (merchant_id, chave) WHERE kind = 'BACEN' AND deleted_at IS NULL
@@ -212,18 +244,8 @@ impl WebhookStore for PgWebhookStore {
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
-        let endpoint = EndpointRow {
-            id: row.id,
-            merchant_id: row.merchant_id,
-            kind: row.kind,
-            chave: row.chave,
-            url: row.url,
-            tipos: row.tipos,
-            created_at: row.created_at,
-            disabled_at: row.disabled_at,
-            disabled_reason: row.disabled_reason,
-        };
-        Ok((endpoint.try_into()?, row.created))
+        let (endpoint, created) = row.split();
+        Ok((endpoint.try_into()?, created))
     }
 
     async fn create_endpoint(
@@ -266,7 +288,8 @@ impl WebhookStore for PgWebhookStore {
         url: &str,
         secret: Vec<u8>,
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
-        let row = sqlx::query!(
+        let row = sqlx::query_as!(
+            UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, url, secret_enc)
                VALUES ($1, $2, $3, $4)
                ON CONFLICT (merchant_id, kind) WHERE kind IN ('BACEN_REC', 'BACEN_COBR') AND deleted_at IS NULL
@@ -281,18 +304,8 @@ impl WebhookStore for PgWebhookStore {
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
-        let endpoint = EndpointRow {
-            id: row.id,
-            merchant_id: row.merchant_id,
-            kind: row.kind,
-            chave: row.chave,
-            url: row.url,
-            tipos: row.tipos,
-            created_at: row.created_at,
-            disabled_at: row.disabled_at,
-            disabled_reason: row.disabled_reason,
-        };
-        Ok((endpoint.try_into()?, row.created))
+        let (endpoint, created) = row.split();
+        Ok((endpoint.try_into()?, created))
     }
 
     async fn keyless(&self, merchant: MerchantId, kind: &EndpointKind) -> Result<Option<WebhookEndpoint>, StoreError> {
