@@ -231,8 +231,9 @@ pub trait RecurrenceStore: Send + Sync {
         outcome: AttemptOutcome,
         at: DateTime<Utc>,
     ) -> Result<AttemptApplied, StoreError>;
-    /// Open attempts due by `today` (sent or not) whose outcome never arrived, a fair
-    /// sample of at most `limit`.
+    /// Open attempts whose outcome never arrived: scheduled ones from the day after their
+    /// settlement day (the bank debits during it), unsent ones from their day; a fair sample
+    /// of at most `limit`.
     async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError>;
     /// Attempts still `SOLICITADA` and due after `today`, with their charge and owner, oldest
     /// first.

@@ -1376,7 +1376,8 @@ impl RecurrenceStore for PgRecurrenceStore {
     async fn overdue_attempts(&self, today: NaiveDate, limit: i64) -> Result<Vec<EndToEndId>, StoreError> {
         let ids = sqlx::query_scalar!(
             "SELECT end_to_end_id FROM recurring_charge_attempts
-              WHERE status IN ('SOLICITADA', 'AGENDADA') AND data_liquidacao <= $1 ORDER BY random() LIMIT $2",
+              WHERE (status = 'AGENDADA' AND data_liquidacao < $1) OR (status = 'SOLICITADA' AND data_liquidacao <= $1)
+              ORDER BY random() LIMIT $2",
             today,
             limit
         )
