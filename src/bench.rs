@@ -242,6 +242,70 @@ pub async fn commit_floor(
     })
 }
 
+/// A floor for the ledger figures: the received Pix recorded as a credit records it, with
+/// no ledger entry at all. The key's owner is read, then one autocommitted statement
+/// claims the notification and writes the Pix row and its outbox event (the same tables,
+/// columns and round trips as a credit; no journal entry, no postings, no balances). The
+/// most any ledger design could give a credit on this Postgres, whatever it costs itself.
+pub async fn record_floor(database_url: &str, concurrency: usize, seconds: u64) -> anyhow::Result<FloorRun> {
+    let pool = fresh_database(database_url, "tucano_bench_record").await?;
+    let key = Arc::new(register_bench_merchant(&pool, 0).await?);
+    let work = pool.clone();
+    let valor = Amount::parse("10.00")?;
+    let (per_second, latencies, errors) = drive(concurrency, seconds, move |_| {
+        let (pool, key) = (work.clone(), key.clone());
+        async move {
+            let pix = bench_pix(&key, valor);
+            let Ok(mut conn) = pool.acquire().await else { return false };
+            let owner: Result<Option<(uuid::Uuid, i32, i64)>, _> = sqlx::query_as(
+                "SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
+                  WHERE k.chave = $1",
+            )
+            .bind(&pix.chave)
+            .fetch_optional(&mut *conn)
+            .await;
+            let Ok(Some((merchant, bps, fixed))) = owner else { return false };
+            let Ok(fixed) = Amount::from_centavos(fixed) else { return false };
+            let fee = FeePlan { bps: u32::try_from(bps).unwrap_or(0), fixed }.fee(pix.valor);
+            let event =
+                tucano_shared::domain::event::DomainEvent::pix_recebido(&pix.end_to_end_id, None, pix.valor, fee, None);
+            sqlx::query(
+                "WITH claim AS (
+                     INSERT INTO rail_notifications (id, kind) VALUES ($1, 'PIX_RECEBIDO') ON CONFLICT (id) DO NOTHING
+                     RETURNING id
+                 ), pix AS (
+                     INSERT INTO received_pix (end_to_end_id, merchant_id, chave, valor, fee, horario)
+                     SELECT $1, $2, $3, $4, $5, $6 FROM claim ON CONFLICT (end_to_end_id) DO NOTHING RETURNING id
+                 ), events AS (
+                     INSERT INTO outbox_events (merchant_id, kind, payload) SELECT $2, $7, $8 FROM pix RETURNING id
+                 )
+                 SELECT EXISTS (SELECT 1 FROM claim), EXISTS (SELECT 1 FROM pix)",
+            )
+            .bind(pix.end_to_end_id.as_str())
+            .bind(merchant)
+            .bind(&pix.chave)
+            .bind(pix.valor.centavos())
+            .bind(fee.centavos())
+            .bind(pix.horario)
+            .bind(event.kind.as_str())
+            .bind(&event.payload)
+            .fetch_one(&mut *conn)
+            .await
+            .is_ok()
+        }
+    })
+    .await;
+    pool.close().await;
+    Ok(FloorRun {
+        round_trips: 3,
+        concurrency,
+        commits_per_second: per_second,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        errors,
+    })
+}
+
 /// Round trips to Postgres one credit makes in steady state (statements prepared, pool
 /// warm), counted by a proxy in front of the server rather than read off the code.
 pub async fn round_trips_per_credit(database_url: &str) -> anyhow::Result<u64> {

@@ -134,6 +134,22 @@ fn targets(reports: &[Report]) -> Vec<(String, f64, String, Option<bool>)> {
     if let Some(r) = of("ledger").and_then(|j| j["hot_over_commit_floor"].as_f64()) {
         rows.push(("ledger: hot credits/s / raw commit floor".into(), r, "≥ 0.30".into(), Some(r >= 0.30)));
     }
+    if let Some(r) = of("ledger").and_then(|j| j["record_over_commit_floor"].as_f64()) {
+        rows.push((
+            "ledger: the Pix recorded with no ledger at all / raw commit floor (the row above's ceiling)".into(),
+            r,
+            "measured".into(),
+            None,
+        ));
+    }
+    if let Some(r) = of("ledger").and_then(|j| j["hot_over_record"].as_f64()) {
+        rows.push((
+            "ledger: hot credits/s / the Pix recorded with no ledger at all".into(),
+            r,
+            "measured".into(),
+            None,
+        ));
+    }
     if let Some(r) = of("ledger").and_then(|j| j["hot_over_unguarded"].as_f64()) {
         rows.push((
             "ledger: hot credits/s / the same without the ledger's triggers".into(),
@@ -270,7 +286,13 @@ async fn ledger(
     let round_trips = crate::bench::round_trips_per_credit(&url).await?;
     let raw = crate::bench::commit_floor(&url, concurrency, seconds, 1).await?;
     let same_trips = crate::bench::commit_floor(&url, concurrency, seconds, round_trips).await?;
+    // The ceiling of that ratio: the same Pix recorded with no ledger entry at all.
+    let record = crate::bench::record_floor(&url, concurrency, seconds).await?;
     let floors = [raw.clone(), same_trips.clone()];
+    let record_over_floor =
+        Some(record.commits_per_second / raw.commits_per_second).filter(|_| raw.commits_per_second > 0.0);
+    let hot_over_record =
+        hot.filter(|_| record.commits_per_second > 0.0).map(|h| h.credits_per_second / record.commits_per_second);
     let hot_over_floor =
         hot.filter(|_| raw.commits_per_second > 0.0).map(|h| h.credits_per_second / raw.commits_per_second);
     // The price of the database's enforcement: the same hot credits with the ledger's
@@ -312,8 +334,15 @@ async fn ledger(
             f.round_trips, f.concurrency, f.commits_per_second, f.p50_ms, f.p99_ms, f.errors
         );
     }
+    eprintln!(
+        "floor: the Pix recorded without a ledger entry, c={} records/s={:.0} p50={:.2}ms p99={:.2}ms errors={}",
+        record.concurrency, record.commits_per_second, record.p50_ms, record.p99_ms, record.errors
+    );
     if let Some(r) = hot_over_floor {
         eprintln!("hot credits / raw commit floor = {r:.2} (target >= 0.30); {round_trips} round trips per credit");
+    }
+    if let (Some(c), Some(h)) = (record_over_floor, hot_over_record) {
+        eprintln!("the Pix recorded without a ledger / raw commit floor = {c:.2}; hot credits / that = {h:.2}");
     }
     if let Some(t) = &split {
         eprintln!(
@@ -358,8 +387,17 @@ async fn ledger(
             u.credits_per_second, u.p50_ms, u.p99_ms, u.errors
         ));
     }
+    md.push_str(&format!(
+        "| the Pix recorded without a ledger entry (claim, Pix, event) | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+        record.round_trips, record.commits_per_second, record.p50_ms, record.p99_ms, record.errors
+    ));
     if let Some(r) = hot_over_floor {
         md.push_str(&format!("\nHot credits / raw commit floor: **{r:.2}** (target ≥ 0.30)."));
+    }
+    if let (Some(c), Some(h)) = (record_over_floor, hot_over_record) {
+        md.push_str(&format!(
+            " The Pix recorded with no ledger at all / raw commit floor: **{c:.2}** (the most any ledger could reach on that measure); hot credits / that: **{h:.2}**."
+        ));
     }
     if let Some(r) = hot_over_unguarded {
         md.push_str(&format!(
@@ -394,6 +432,9 @@ async fn ledger(
             "round_trips_per_credit": round_trips,
             "floors": floors,
             "hot_over_commit_floor": hot_over_floor,
+            "record_floor": record,
+            "record_over_commit_floor": record_over_floor,
+            "hot_over_record": hot_over_record,
             "unguarded": unguarded,
             "hot_over_unguarded": hot_over_unguarded,
             "time_split": split,

@@ -2,7 +2,7 @@
 //! finds any that were broken behind its back.
 
 use crate::common::*;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use std::process::Command;
 use tucano_shared::domain::ids::EndToEndId;
 use tucano_shared::domain::money::Amount;
@@ -132,6 +132,14 @@ async fn the_database_refuses_what_would_break_the_ledger(pool: PgPool) {
     .execute(&app.pool)
     .await;
     assert!(reopened.is_err(), "postings joined a committed entry");
+    let nowhere = sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES (999999, $1, -500), (999999, $2, 500)",
+    )
+    .bind(rail)
+    .bind(available)
+    .execute(&app.pool)
+    .await;
+    assert!(nowhere.is_err(), "postings joined an entry that does not exist");
     assert!(sqlx::query("UPDATE ledger_postings SET amount = amount * 2").execute(&app.pool).await.is_err());
     assert!(sqlx::query("DELETE FROM ledger_postings").execute(&app.pool).await.is_err());
     assert!(sqlx::query("UPDATE ledger_balances SET balance = 0").execute(&app.pool).await.is_err());
@@ -162,6 +170,14 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
         .execute(&mut *conn)
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account_id, amount) VALUES (999999, $1, -7), (999999, $2, 7)",
+    )
+    .bind(rail)
+    .bind(available)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
     sqlx::query("UPDATE ledger_balances SET balance = balance - 5000 WHERE account_id = $1 AND shard = 0")
         .bind(rail)
         .execute(&mut *conn)
@@ -175,6 +191,51 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
     assert!(out.contains("zero-sum: transaction"), "{out}");
     assert!(out.contains("balances: account"), "{out}");
     assert!(out.contains("ledger entry") && out.contains("has no received Pix"), "{out}");
+    assert!(out.contains("belongs to no ledger entry"), "{out}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_ledgers_checks_read_rows_by_key_even_when_planned_on_a_small_ledger(pool: PgPool) {
+    // A session plans its triggers' queries once and keeps the plans while the ledger
+    // grows: planned on a small ledger, a check that scanned a table would go on scanning
+    // it, every credit reading every entry ever booked.
+    let app = TestApp::spawn(pool).await;
+    let (rail, available) = funded(&app).await;
+    for i in 0..20 {
+        try_post(&app.pool, &format!("small-{i}"), &[(rail, -1), (available, 1)]).await.unwrap();
+    }
+    sqlx::query("ANALYZE ledger_transactions, ledger_postings, ledger_balances, ledger_accounts")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // A new session, its plans made now, on these statistics.
+    let mut conn = sqlx::PgConnection::connect(&database_url_of(&app.pool)).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let t: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, natural_key) VALUES ('pix_received', 'planned') RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account_id, amount) SELECT $1, a, v FROM unnest($2::bigint[], $3::bigint[]) AS l(a, v) ORDER BY a",
+    )
+    .bind(t)
+    .bind(vec![rail, available])
+    .bind(vec![-250_i64, 250])
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    // The checks deferred to commit, run now.
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE").execute(&mut *tx).await.unwrap();
+    let scans: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT relname::text, seq_scan FROM pg_stat_xact_user_tables WHERE relname LIKE 'ledger\\_%' AND seq_scan > 0",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert!(scans.is_empty(), "a credit scanned whole tables: {scans:?}");
+    tx.commit().await.unwrap();
 }
 
 #[sqlx::test(migrations = "./migrations")]

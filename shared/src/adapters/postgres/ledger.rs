@@ -316,15 +316,18 @@ impl Ledger for PgLedger {
                 r.id, r.kind, r.natural_key, r.sum, r.legs
             ));
         }
+        // Neither reference is a foreign key: the posting trigger checks both (20261204000005).
         let orphans = sqlx::query_scalar!(
-            r#"SELECT p.id FROM ledger_postings p LEFT JOIN ledger_accounts a ON a.id = p.account_id WHERE a.id IS NULL"#
+            r#"SELECT 'accounts: posting ' || p.id || ' points at no account' AS "line!"
+                 FROM ledger_postings p LEFT JOIN ledger_accounts a ON a.id = p.account_id WHERE a.id IS NULL
+               UNION ALL
+               SELECT 'entries: posting ' || p.id || ' belongs to no ledger entry'
+                 FROM ledger_postings p LEFT JOIN ledger_transactions t ON t.id = p.transaction_id WHERE t.id IS NULL"#
         )
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        for id in orphans {
-            failures.push(format!("accounts: posting {id} points at no account"));
-        }
+        failures.extend(orphans);
         let accounts = sqlx::query!(
             r#"SELECT a.id, a.kind, a.merchant_id, a.min_balance,
                       coalesce(b.total, 0)::bigint AS "balance!", coalesce(p.total, 0)::bigint AS "postings!"
