@@ -245,15 +245,22 @@ fn summary(reports: &[Report], minutes: f64, postgres: &str) -> Report {
     Report { markdown: md, json }
 }
 
-/// Where a hot credit's time goes, as shares of it.
+/// Where a hot credit's time goes, as shares of it. Each share is the step between two
+/// loops of the same run (time per operation = concurrency / throughput), from the raw
+/// commit floor up to the hot credits themselves; a step lost in noise shows as 0.
 #[derive(serde::Serialize)]
 struct TimeSplit {
+    /// One committed one-row insert (the raw floor).
     commit: f64,
+    /// A credit's other round trips (the floor with as many round trips as a credit).
     round_trips: f64,
-    /// None where Postgres could not count function time.
-    triggers: Option<f64>,
-    /// The credit's own statements: everything else it waits for.
-    statements: f64,
+    /// The received Pix recorded: notification claim, Pix row, outbox event.
+    record: f64,
+    /// The ledger's rows: the journal entry and its postings (the credits with the ledger's
+    /// triggers off).
+    ledger_rows: f64,
+    /// The ledger's upkeep: balances moved and the database's checks (the triggers).
+    ledger_upkeep: f64,
 }
 
 async fn ledger(
@@ -311,23 +318,29 @@ async fn ledger(
             u.concurrency, u.credits_per_second
         );
     }
-    // Where a hot credit's time goes: the time per operation of each loop is
-    // concurrency / throughput; the raw floor is one commit, the second floor adds the
-    // credit's round trips, the rest is the credit's own work (statements, triggers, locks).
-    // The triggers' share is Postgres's own count of the time spent in them.
-    let split = hot.filter(|h| h.credits_per_second > 0.0 && same_trips.commits_per_second > 0.0).map(|h| {
-        let per_op = |per_second: f64| concurrency as f64 / per_second * 1000.0;
-        let (credit, commit, trips) =
-            (per_op(h.credits_per_second), per_op(raw.commits_per_second), per_op(same_trips.commits_per_second));
-        let work = (credit - trips).max(0.0);
-        let triggers = h.trigger_ms_per_credit.map(|t| t.min(work));
-        TimeSplit {
-            commit: commit / credit,
-            round_trips: (trips - commit).max(0.0) / credit,
-            triggers: triggers.map(|t| t / credit),
-            statements: (work - triggers.unwrap_or(0.0)) / credit,
+    let split = match (hot, &unguarded) {
+        (Some(h), Some(u)) if [h.credits_per_second, u.credits_per_second].iter().all(|x| *x > 0.0) => {
+            let per_op = |per_second: f64| concurrency as f64 / per_second;
+            let ladder = [
+                per_op(raw.commits_per_second),
+                per_op(same_trips.commits_per_second),
+                per_op(record.commits_per_second),
+                per_op(u.credits_per_second),
+                per_op(h.credits_per_second),
+            ];
+            let credit = ladder[4];
+            let step =
+                |i: usize| if i == 0 { ladder[0] / credit } else { (ladder[i] - ladder[i - 1]).max(0.0) / credit };
+            Some(TimeSplit {
+                commit: step(0),
+                round_trips: step(1),
+                record: step(2),
+                ledger_rows: step(3),
+                ledger_upkeep: step(4),
+            })
         }
-    });
+        _ => None,
+    };
     for f in &floors {
         eprintln!(
             "floor: {} round trip(s) + commit, c={} commits/s={:.0} p50={:.2}ms p99={:.2}ms errors={}",
@@ -346,11 +359,8 @@ async fn ledger(
     }
     if let Some(t) = &split {
         eprintln!(
-            "a hot credit's time: commit {:.2}, other round trips {:.2}, triggers {}, other statements {:.2}",
-            t.commit,
-            t.round_trips,
-            t.triggers.map_or("n/a".to_owned(), |x| format!("{x:.2}")),
-            t.statements
+            "a hot credit's time: commit {:.2}, other round trips {:.2}, the Pix record {:.2}, ledger rows {:.2}, ledger upkeep (triggers) {:.2}",
+            t.commit, t.round_trips, t.record, t.ledger_rows, t.ledger_upkeep
         );
     }
     let shards = balance_shards.map(|n| format!(" --balance-shards {n}")).unwrap_or_default();
@@ -406,21 +416,17 @@ async fn ledger(
     }
     if let Some(t) = &split {
         let pct = |x: f64| format!("{:.0}%", x * 100.0);
-        match t.triggers {
-            Some(triggers) => md.push_str(&format!(
-                " A hot credit's time: commit {}, its other round trips {}, the ledger's triggers {}, the rest of its statements {}.",
-                pct(t.commit),
-                pct(t.round_trips),
-                pct(triggers),
-                pct(t.statements)
-            )),
-            None => md.push_str(&format!(
-                " A hot credit's time: commit {}, its other round trips {}, its statements' and triggers' work {}.",
-                pct(t.commit),
-                pct(t.round_trips),
-                pct(t.statements)
-            )),
-        }
+        md.push_str(&format!(
+            " A hot credit's time, step by step up the floors above: one commit {}, its other round trips {}, recording the Pix (claim, Pix row, event) {}, the ledger's rows (entry, postings) {}, the ledger's upkeep (balances, checks: its triggers) {}.",
+            pct(t.commit),
+            pct(t.round_trips),
+            pct(t.record),
+            pct(t.ledger_rows),
+            pct(t.ledger_upkeep)
+        ));
+    }
+    if let Some(ms) = hot.and_then(|h| h.trigger_ms_per_credit) {
+        md.push_str(&format!(" (Postgres counts {ms:.2} ms per credit inside the triggers' functions.)"));
     }
     md.push('\n');
     Ok(Report {
