@@ -694,7 +694,8 @@ mod tests {
     #[test]
     fn the_summary_judges_the_worst_figure_of_each_scenario_against_its_target() {
         let reports = [
-            report(json!({"scenario": "ledger", "hot_over_spread": 0.94, "hot_over_unguarded": 0.71})),
+            report(json!({"scenario": "ledger", "hot_over_spread": 0.94, "hot_over_unguarded": 0.71,
+                          "record_over_commit_floor": 0.25, "hot_over_record": 0.5})),
             report(json!({"scenario": "api", "runs": [
                 {"run": {"scenario": "create"}, "ratio_to_floor": 0.82},
                 {"run": {"scenario": "create"}, "ratio_to_floor": 0.55},
@@ -713,6 +714,13 @@ mod tests {
             rows,
             [
                 ("ledger: hot / spread credits/s".to_owned(), 0.94, Some(true)),
+                (
+                    "ledger: the Pix recorded with no ledger at all / raw commit floor (the row above's ceiling)"
+                        .to_owned(),
+                    0.25,
+                    None
+                ),
+                ("ledger: hot credits/s / the Pix recorded with no ledger at all".to_owned(), 0.5, None),
                 ("ledger: hot credits/s / the same without the ledger's triggers".to_owned(), 0.71, Some(true)),
                 ("api: create charge req/s / storage floor (worst concurrency)".to_owned(), 0.55, Some(false)),
                 ("coldstart: init / hello-world init (worst function)".to_owned(), 1.6, Some(false)),
