@@ -36,6 +36,7 @@ BEGIN
                    WHERE t.id = e.transaction_id) AS open
             FROM ledger_postings p WHERE p.transaction_id = e.transaction_id) s
      WHERE s.open IS NOT TRUE OR s.total <> 0 OR s.legs < 2
+     ORDER BY s.open IS NOT TRUE DESC
      LIMIT 1;
     IF FOUND AND bad.open IS NOT TRUE THEN
         RAISE EXCEPTION 'a ledger transaction is closed (or missing): postings join only an entry made in the same transaction'
@@ -87,4 +88,7 @@ END $$;
 -- At commit, each new entry's postings, by the entry's index.
 ALTER FUNCTION ledger_check_has_postings() SET enable_seqscan = off;
 
+-- Dropping the key locks both tables: rather fail the migration (and retry it) than queue
+-- every credit behind a long read of the ledger.
+SET LOCAL lock_timeout = '10s';
 ALTER TABLE ledger_postings DROP CONSTRAINT ledger_postings_transaction_id_fkey;

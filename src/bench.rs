@@ -269,7 +269,7 @@ pub async fn record_floor(database_url: &str, concurrency: usize, seconds: u64) 
             let fee = FeePlan { bps: u32::try_from(bps).unwrap_or(0), fixed }.fee(pix.valor);
             let event =
                 tucano_shared::domain::event::DomainEvent::pix_recebido(&pix.end_to_end_id, None, pix.valor, fee, None);
-            sqlx::query(
+            sqlx::query_as::<_, (bool, bool)>(
                 "WITH claim AS (
                      INSERT INTO rail_notifications (id, kind) VALUES ($1, 'PIX_RECEBIDO') ON CONFLICT (id) DO NOTHING
                      RETURNING id
@@ -291,12 +291,13 @@ pub async fn record_floor(database_url: &str, concurrency: usize, seconds: u64) 
             .bind(&event.payload)
             .fetch_one(&mut *conn)
             .await
-            .is_ok()
+            .is_ok_and(|(claimed, recorded)| claimed && recorded)
         }
     })
     .await;
     pool.close().await;
     Ok(FloorRun {
+        // By construction, a credit's: the owner, the one statement, the ping on release.
         round_trips: 3,
         concurrency,
         commits_per_second: per_second,

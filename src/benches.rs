@@ -257,7 +257,8 @@ struct TimeSplit {
     /// The received Pix recorded: notification claim, Pix row, outbox event.
     record: f64,
     /// The ledger's rows: the journal entry and its postings (the credits with the ledger's
-    /// triggers off).
+    /// triggers off; the step also holds what a credit does beyond the record floor's
+    /// statement: its fuller Pix row, its legs' account lookup).
     ledger_rows: f64,
     /// The ledger's upkeep: balances moved and the database's checks (the triggers).
     ledger_upkeep: f64,

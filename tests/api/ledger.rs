@@ -139,7 +139,12 @@ async fn the_database_refuses_what_would_break_the_ledger(pool: PgPool) {
     .bind(available)
     .execute(&app.pool)
     .await;
-    assert!(nowhere.is_err(), "postings joined an entry that does not exist");
+    let refused = nowhere.expect_err("postings joined an entry that does not exist");
+    assert_eq!(
+        refused.as_database_error().and_then(|e| e.constraint()),
+        Some("ledger_entry_closed"),
+        "refused by the ledger's own check: {refused}"
+    );
     assert!(sqlx::query("UPDATE ledger_postings SET amount = amount * 2").execute(&app.pool).await.is_err());
     assert!(sqlx::query("DELETE FROM ledger_postings").execute(&app.pool).await.is_err());
     assert!(sqlx::query("UPDATE ledger_balances SET balance = 0").execute(&app.pool).await.is_err());
