@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tucano_shared::adapters::postgres::{
-    migrate, pool_options, AccountDirectory, PgLedger, PgMerchantStore, PgPixStore,
+    key_owner, migrate, pool_options, AccountDirectory, PgLedger, PgMerchantStore, PgPixStore,
 };
 use tucano_shared::domain::ids::EndToEndId;
 use tucano_shared::domain::ledger::FeePlan;
@@ -257,16 +257,8 @@ pub async fn record_floor(database_url: &str, concurrency: usize, seconds: u64) 
         async move {
             let pix = bench_pix(&key, valor);
             let Ok(mut conn) = pool.acquire().await else { return false };
-            let owner: Result<Option<(uuid::Uuid, i32, i64)>, _> = sqlx::query_as(
-                "SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
-                  WHERE k.chave = $1",
-            )
-            .bind(&pix.chave)
-            .fetch_optional(&mut *conn)
-            .await;
-            let Ok(Some((merchant, bps, fixed))) = owner else { return false };
-            let Ok(fixed) = Amount::from_centavos(fixed) else { return false };
-            let fee = FeePlan { bps: u32::try_from(bps).unwrap_or(0), fixed }.fee(pix.valor);
+            let Ok(Some((merchant, plan))) = key_owner(&mut conn, &pix.chave).await else { return false };
+            let fee = plan.fee(pix.valor);
             let event =
                 tucano_shared::domain::event::DomainEvent::pix_recebido(&pix.end_to_end_id, None, pix.valor, fee, None);
             sqlx::query_as::<_, (bool, bool)>(
@@ -282,7 +274,7 @@ pub async fn record_floor(database_url: &str, concurrency: usize, seconds: u64) 
                  SELECT EXISTS (SELECT 1 FROM claim), EXISTS (SELECT 1 FROM pix)",
             )
             .bind(pix.end_to_end_id.as_str())
-            .bind(merchant)
+            .bind(merchant.0)
             .bind(&pix.chave)
             .bind(pix.valor.centavos())
             .bind(fee.centavos())

@@ -28,7 +28,7 @@ pub use ledger::{AccountDirectory, PgLedger};
 pub use locations::PgLocationStore;
 pub use lotes::PgLoteStore;
 pub use merchants::PgMerchantStore;
-pub use pix::PgPixStore;
+pub use pix::{key_owner, PgPixStore};
 pub use quotas::PgRateCounter;
 pub use recurrences::PgRecurrenceStore;
 pub use transfers::PgTransferStore;

@@ -450,6 +450,25 @@ async fn refunds_of(conn: &mut PgConnection, pix_ids: &[i64]) -> Result<Vec<Refu
     .map_err(store_error)
 }
 
+/// Who owns the Pix key `chave`, and the fee plan a Pix received on it is charged (None:
+/// no merchant has the key).
+pub async fn key_owner(conn: &mut PgConnection, chave: &str) -> Result<Option<(MerchantId, FeePlan)>, StoreError> {
+    let owner = sqlx::query!(
+        r#"SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
+                WHERE k.chave = $1"#,
+        chave
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    owner
+        .map(|o| {
+            let fixed = Amount::from_centavos(o.fee_fixed).map_err(unexpected)?;
+            Ok((MerchantId(o.id), FeePlan { bps: u32::try_from(o.fee_bps).unwrap_or(0), fixed }))
+        })
+        .transpose()
+}
+
 /// Claims a rail notification id; false if it was already applied.
 pub(crate) async fn claim_notification(conn: &mut PgConnection, id: &str, kind: &str) -> Result<bool, StoreError> {
     let claimed = sqlx::query_scalar!(
@@ -544,24 +563,10 @@ impl PixStore for PgPixStore {
         // Who owns the key, and the payer's document sealed for them, before any row is
         // locked: no call to the key service while rows are locked. (A key's owner never
         // changes: keys are registered once.)
-        let owner = sqlx::query!(
-            r#"SELECT m.id, m.fee_bps, m.fee_fixed FROM merchant_pix_keys k JOIN merchants m ON m.id = k.merchant_id
-                WHERE k.chave = $1"#,
-            pix.chave
-        )
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        let merchant = owner.as_ref().map(|o| MerchantId(o.id));
+        let owner = key_owner(&mut conn, &pix.chave).await?;
+        let merchant = owner.as_ref().map(|(m, _)| *m);
         let sealed = documents::seal(self.cipher.as_ref(), pix.pagador.documento.as_ref(), merchant, PAGADOR).await?;
-        let fee = match &owner {
-            Some(o) => FeePlan {
-                bps: u32::try_from(o.fee_bps).unwrap_or(0),
-                fixed: Amount::from_centavos(o.fee_fixed).map_err(unexpected)?,
-            }
-            .fee(pix.valor),
-            None => Amount::ZERO,
-        };
+        let fee = owner.map_or(Amount::ZERO, |(_, plan)| plan.fee(pix.valor));
         let entry = JournalEntry::pix_received(pix.end_to_end_id.as_str(), merchant, pix.valor, fee);
         let (account_ids, amounts) = legs(&mut conn, &self.accounts, &entry).await?;
         let credit = Credit { notification_id, pix, merchant, fee, sealed, account_ids, amounts };
