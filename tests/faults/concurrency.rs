@@ -80,16 +80,10 @@ async fn payments_in_transfers_and_refunds_sixty_four_at_a_time_never_deadlock_o
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_revision(pool: PgPool) {
-    use tucano_shared::domain::ids::{EndToEndId, Txid};
-    use tucano_shared::domain::money::Amount;
-    use tucano_shared::domain::payment::{Alert, IncomingPix, Payer};
+    use tucano_shared::domain::payment::Alert;
     use tucano_shared::ports::RecordOutcome;
 
-    let app = TestApp::spawn(pool).await;
-    let m = app.merchant("Loja", KEY).await;
-    let (status, _, cob) =
-        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "10.00"))).await;
-    assert_eq!(status, 201, "{cob}");
+    let (app, m) = with_charge(pool, "10.00").await;
 
     // The merchant's revision holds the charge's row while a payment of the old amount is
     // booked: the booking read revision 0 without a lock, and must not conclude revision 1.
@@ -99,34 +93,10 @@ async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_rev
         .execute(&mut *revision)
         .await
         .unwrap();
-    let pix = IncomingPix {
-        end_to_end_id: EndToEndId::parse(&e2eid(1)).unwrap(),
-        chave: KEY.into(),
-        txid: Some(Txid::parse(&txid(1)).unwrap()),
-        valor: Amount::parse("10.00").unwrap(),
-        horario: chrono::Utc::now(),
-        pagador: Payer { documento: None, nome: None },
-        info_pagador: None,
-    };
+    let pix = payment_of_charge(1, "10.00");
     let store = app.state.pix.clone();
     let booking = tokio::spawn(async move { store.record_incoming("in-revised", &pix).await });
-    let waiting = async {
-        loop {
-            let blocked: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-            if blocked > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
-        .await
-        .expect("the booking never waited for the row");
+    until_a_session_waits_for_a_lock(&app.pool).await;
     sqlx::query("UPDATE charges SET valor_original = 1200, revisao = revisao + 1 WHERE txid = $1")
         .bind(txid(1))
         .execute(&mut *revision)
@@ -143,4 +113,88 @@ async fn a_charge_revised_while_its_payment_is_booked_is_assessed_at_its_new_rev
     assert_eq!((cob["status"].as_str(), cob["revisao"].as_i64()), (Some("ATIVA"), Some(1)), "{cob}");
     assert_eq!(app.saldo(&m).await.0, "10.00", "the money is credited all the same");
     app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_payment_assessed_before_a_revision_that_it_pays_concludes_the_charge(pool: PgPool) {
+    use tucano_shared::ports::RecordOutcome;
+
+    let (app, m) = with_charge(pool, "12.00").await;
+
+    // The merchant revises the charge to 10.00 while a payment of 10.00 is booked: the
+    // booking reads revision 0 (12.00, a wrong amount) before the revision commits, and
+    // books after it. Another session holds the notification's id meanwhile, which makes
+    // a booking that went on from its first read wait there.
+    let mut revision = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE charges SET valor_original = 1000, revisao = revisao + 1 WHERE txid = $1")
+        .bind(txid(1))
+        .execute(&mut *revision)
+        .await
+        .unwrap();
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO rail_notifications (id, kind) VALUES ('in-revised', 'PIX_RECEBIDO')")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let store = app.state.pix.clone();
+    let pix = payment_of_charge(1, "10.00");
+    let booking = tokio::spawn(async move { store.record_incoming("in-revised", &pix).await });
+    until_a_session_waits_for_a_lock(&app.pool).await;
+    revision.commit().await.unwrap();
+    holder.rollback().await.unwrap();
+
+    let outcome = booking.await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, RecordOutcome::Recorded { alert: None, .. }),
+        "10.00 pays revision 1 (10.00), committed before the booking: {outcome:?}"
+    );
+    let (_, _, cob) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
+    assert_eq!((cob["status"].as_str(), cob["revisao"].as_i64()), (Some("CONCLUIDA"), Some(1)), "{cob}");
+    assert_eq!(app.saldo(&m).await.0, "10.00");
+    app.assert_ledger_ok().await;
+}
+
+/// A payment of `valor` to charge `txid(n)`, as the rail reports it.
+fn payment_of_charge(n: u32, valor: &str) -> tucano_shared::domain::payment::IncomingPix {
+    use tucano_shared::domain::ids::{EndToEndId, Txid};
+    use tucano_shared::domain::money::Amount;
+    use tucano_shared::domain::payment::{IncomingPix, Payer};
+    IncomingPix {
+        end_to_end_id: EndToEndId::parse(&e2eid(n)).unwrap(),
+        chave: KEY.into(),
+        txid: Some(Txid::parse(&txid(n)).unwrap()),
+        valor: Amount::parse(valor).unwrap(),
+        horario: chrono::Utc::now(),
+        pagador: Payer { documento: None, nome: None },
+        info_pagador: None,
+    }
+}
+
+/// Returns once a session of the test's database waits for a lock (at most 20 s).
+async fn until_a_session_waits_for_a_lock(pool: &PgPool) {
+    let waiting = async {
+        loop {
+            let blocked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if blocked > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.expect("no session ever waited for a lock");
+}
+
+/// The app with a merchant and its charge `txid(1)` of `valor`, active at revision 0.
+async fn with_charge(pool: PgPool, valor: &str) -> (TestApp, TestMerchant) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, valor))).await;
+    assert_eq!(status, 201, "{cob}");
+    (app, m)
 }
