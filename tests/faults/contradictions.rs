@@ -160,6 +160,30 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_status_read_older_than_the_rails_last_word_does_not_reverse_it(pool: PgPool) {
+    use tucano_shared::domain::ids::EndToEndId;
+    use tucano_shared::ports::{ConcludeOutcome, Heard, RailVerdict};
+
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 18, "50.00").await;
+    let envio = send(&app, &m, "lido1", "20.00").await;
+    // The reconciler reads "settled" from the rail; before it books that, the rail's
+    // newer word arrives: rejected after all.
+    let read = RailVerdict::Settled { at: chrono::Utc::now(), valor: None };
+    app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "n1", &e2e(&envio), "20.00", Some("AC07"))).await;
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+
+    let e2eid = EndToEndId::parse(&e2e(&envio)).unwrap();
+    let outcome = app.state.transfers.conclude("reconcile-lido1", &e2eid, &read, Heard::OnStatusRead).await.unwrap();
+    assert_eq!(outcome, ConcludeOutcome::Duplicate, "the read is older than the books");
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/lido1", &m)).await;
+    assert_eq!((now["status"].as_str(), now.get("alerta")), (Some("NAO_REALIZADO"), None), "{now}");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "nothing taken on the stale read");
+    assert!(contradictions(&app).await.is_empty());
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn the_sandbox_can_contradict_itself_and_the_books_follow_what_it_said_last(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Loja", KEY).await;

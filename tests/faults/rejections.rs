@@ -97,6 +97,27 @@ async fn a_refund_the_rail_throttled_but_took_is_settled_once_and_a_coded_reject
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_refund_the_rail_refuses_when_the_reconciler_sends_it_again_is_released_at_once(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 9, "30.00").await;
+    // The first order fails before the rail takes it; sent again, it is refused for good.
+    app.rail_faults(json!({"roteiro": ["500-antes", "rejeitar:AC07"]})).await;
+    let path = format!("/v2/pix/{}/devolucao/r1", crate::e2eid(9));
+    let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
+    assert_eq!((status, refund["status"].as_str()), (201, Some("EM_PROCESSAMENTO")), "{refund}");
+
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.resent, report.errors), (1, 1, 0), "{report:?}");
+    let (_, _, refund) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(refund["status"], "NAO_REALIZADO", "{refund}");
+    assert!(refund["motivo"].as_str().unwrap().starts_with("AC07"), "{refund}");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    assert_eq!(movements(&app, "refund_void").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(pool: PgPool) {
     const OLD: &str = "the-previous-rail-secret-0001";
     let app = TestApp::spawn_configured(pool, |c| c.rail_secret_previous = Some(OLD.as_bytes().to_vec())).await;

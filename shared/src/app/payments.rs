@@ -6,8 +6,8 @@ use crate::domain::ids::{EndToEndId, RefundId, RtrId};
 use crate::domain::merchant::Merchant;
 use crate::domain::payment::{IncomingPix, ReceivedPix, Refund, RefundOrder, RefundRejection, RefundRequest};
 use crate::ports::{
-    Clock, ConcludeOutcome, Page, PixQuery, PixRail, PixStore, RailError, RailVerdict, RecordOutcome, RefundOutcome,
-    StoreError,
+    Clock, ConcludeOutcome, Heard, Page, PixQuery, PixRail, PixStore, RailError, RailVerdict, RecordOutcome,
+    RefundOutcome, StoreError,
 };
 
 /// The ports the payment use cases run with (the application state has them all).
@@ -89,7 +89,7 @@ pub async fn conclude_refund(
     rtr_id: &RtrId,
     result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
-    match ports.pix().conclude_refund(notification_id, rtr_id, result).await? {
+    match ports.pix().conclude_refund(notification_id, rtr_id, result, Heard::FromRail).await? {
         ConcludeOutcome::Unknown => Err(PaymentError::UnknownRefund),
         other => Ok(other),
     }
@@ -140,7 +140,7 @@ pub async fn refund(
         Err(RailError::Rejected(rejection)) => {
             let result = RailVerdict::Rejected(rejection);
             let id = format!("rejected-{}", refund.rtr_id.as_str());
-            ports.pix().conclude_refund(&id, &refund.rtr_id, &result).await?;
+            ports.pix().conclude_refund(&id, &refund.rtr_id, &result, Heard::FromRail).await?;
             let current = ports.pix().find_refund(merchant.id, e2eid, &request.id).await?.unwrap_or(refund);
             return Ok(RefundCreated { refund: current, created: true });
         }

@@ -10,7 +10,7 @@ use super::transfers::TransferPorts;
 use crate::domain::ids::RtrId;
 use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::Transfer;
-use crate::ports::{RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
+use crate::ports::{Heard, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
 use chrono::Duration;
 
 /// The ports the reconciler runs with: a transfer's and a payment's (the application
@@ -58,21 +58,32 @@ impl Pending {
         }
     }
 
-    /// Sends the order again (the rail applies an order id once).
+    /// Sends the order again (the rail applies an order id once). A final rejection of
+    /// the order releases its reservation, as on the request path.
     async fn resend(&self, ports: &impl ReconcilePorts) -> Result<(), anyhow::Error> {
         match self {
             Pending::Transfer(t) => super::transfers::dispatch(ports, t).await.map_err(anyhow::Error::new),
-            Pending::Refund(_, order) => {
-                TransferPorts::rail(ports).send_refund(order).await.map_err(anyhow::Error::new)
-            }
+            Pending::Refund(rtr, order) => match TransferPorts::rail(ports).send_refund(order).await {
+                Err(RailError::Rejected(rejection)) => {
+                    let id = format!("rejected-{}", rtr.as_str());
+                    let verdict = RailVerdict::Rejected(rejection);
+                    ports.pix().conclude_refund(&id, rtr, &verdict, Heard::FromRail).await?;
+                    Ok(())
+                }
+                other => other.map_err(anyhow::Error::new),
+            },
         }
     }
 
     async fn conclude(&self, ports: &impl ReconcilePorts, verdict: &RailVerdict) -> Result<(), StoreError> {
         let notification = format!("reconcile-{}", self.id());
         match self {
-            Pending::Transfer(t) => ports.transfers().conclude(&notification, &t.end_to_end_id, verdict).await?,
-            Pending::Refund(rtr, _) => ports.pix().conclude_refund(&notification, rtr, verdict).await?,
+            Pending::Transfer(t) => {
+                ports.transfers().conclude(&notification, &t.end_to_end_id, verdict, Heard::OnStatusRead).await?
+            }
+            Pending::Refund(rtr, _) => {
+                ports.pix().conclude_refund(&notification, rtr, verdict, Heard::OnStatusRead).await?
+            }
         };
         Ok(())
     }
@@ -90,37 +101,39 @@ pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report,
     let mut report = Report::default();
     for p in &pending {
         report.checked += 1;
-        let verdict = match p.status(ports).await {
-            Ok(RailStatus::Decided(verdict)) => verdict,
-            Ok(RailStatus::Pending) => {
-                report.still_pending += 1;
-                continue;
-            }
-            Ok(RailStatus::Unknown) => {
-                match p.resend(ports).await {
-                    Ok(()) => report.resent += 1,
-                    Err(e) => {
-                        tracing::warn!(order = p.id(), error = %e, "reconciler could not resend");
-                        report.errors += 1;
-                    }
-                }
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(order = p.id(), error = %e, "reconciler could not reach the rail");
-                report.errors += 1;
-                continue;
-            }
-        };
-        match verdict {
-            RailVerdict::Settled { .. } => report.settled += 1,
-            RailVerdict::Rejected(_) => report.rejected += 1,
+        // One order's fault (the store's or the rail's) is counted and logged; the others
+        // are still reconciled.
+        if let Err(e) = reconcile(ports, p, &mut report).await {
+            tracing::warn!(order = p.id(), error = %e, "reconciler could not finish an order");
+            report.errors += 1;
         }
-        p.conclude(ports, &verdict).await?;
     }
     recover_received(ports, &mut report).await?;
     tracing::info!(?report, "reconciliation pass");
     Ok(report)
+}
+
+/// Asks the rail where one order stands and books what it says, or sends the order again
+/// if the rail never got it.
+async fn reconcile(ports: &impl ReconcilePorts, p: &Pending, report: &mut Report) -> Result<(), anyhow::Error> {
+    let verdict = match p.status(ports).await? {
+        RailStatus::Decided(verdict) => verdict,
+        RailStatus::Pending => {
+            report.still_pending += 1;
+            return Ok(());
+        }
+        RailStatus::Unknown => {
+            p.resend(ports).await?;
+            report.resent += 1;
+            return Ok(());
+        }
+    };
+    p.conclude(ports, &verdict).await?;
+    match verdict {
+        RailVerdict::Settled { .. } => report.settled += 1,
+        RailVerdict::Rejected(_) => report.rejected += 1,
+    }
+    Ok(())
 }
 
 /// Credits what the rail's statement shows paid in and our books miss (recording is

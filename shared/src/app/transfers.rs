@@ -10,7 +10,7 @@ use crate::domain::pix_key::PixKey;
 use crate::domain::quota::{lookup_refund, LookupOutcome, QuotaLimits, LOOKUP_RESERVE, MILLI, ORDER_SENT};
 use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
-    Clock, ConcludeOutcome, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
+    Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
     TransferOutcome, TransferQuery, TransferRejection, TransferStore,
 };
 
@@ -163,7 +163,8 @@ pub async fn dispatch(ports: &impl TransferPorts, t: &Transfer) -> Result<(), Tr
         }
         Err(RailError::Rejected(rejection)) => {
             let id = format!("rejected-{}", t.end_to_end_id.as_str());
-            ports.transfers().conclude(&id, &t.end_to_end_id, &RailVerdict::Rejected(rejection)).await?;
+            let verdict = RailVerdict::Rejected(rejection);
+            ports.transfers().conclude(&id, &t.end_to_end_id, &verdict, Heard::FromRail).await?;
             Ok(())
         }
     }
@@ -302,7 +303,7 @@ pub async fn conclude(
     e2eid: &EndToEndId,
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
-    ports.transfers().conclude(notification_id, e2eid, verdict).await
+    ports.transfers().conclude(notification_id, e2eid, verdict, Heard::FromRail).await
 }
 
 /// Credits a Pix we sent that the receiving bank returned. Replays are no-ops.

@@ -139,6 +139,18 @@ pub enum RailVerdict {
     Rejected(Rejection),
 }
 
+/// How a verdict reached us, which decides whether it may contradict the books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// The rail said it (a notification, its answer to an order): its latest word, booked
+    /// even against a movement already decided, as a contradiction.
+    FromRail,
+    /// We read the rail's status before the movement's row was locked (the reconciler):
+    /// it decides a movement still pending, and nothing else. A movement decided since
+    /// was decided by a word of the rail's newer than the read.
+    OnStatusRead,
+}
+
 /// Where an outgoing movement stands in our books.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Booked {
@@ -217,8 +229,12 @@ impl Booking {
     }
 }
 
-/// Decides how `verdict` is booked for a movement of `reserved` that stands at `booked`.
-pub fn book(booked: Booked, reserved: Amount, verdict: &RailVerdict) -> Booking {
+/// Decides how `verdict`, `heard` as it was, is booked for a movement of `reserved` that
+/// stands at `booked`.
+pub fn book(booked: Booked, reserved: Amount, verdict: &RailVerdict, heard: Heard) -> Booking {
+    if heard == Heard::OnStatusRead && booked != Booked::Pending {
+        return Booking::Agrees;
+    }
     match (booked, verdict) {
         (Booked::Pending, RailVerdict::Settled { valor, .. }) => Booking::Settle { settled: valor.unwrap_or(reserved) },
         (Booked::Pending, RailVerdict::Rejected(r)) => Booking::Void(r.clone()),
@@ -298,22 +314,35 @@ mod tests {
     #[test]
     fn a_verdict_that_agrees_with_the_books_books_nothing() {
         let v = amount("10.00");
-        assert_eq!(book(Booked::Settled, v, &settled(None)), Booking::Agrees);
-        assert_eq!(book(Booked::Voided, v, &rejected()), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, &settled(None), Heard::FromRail), Booking::Agrees);
+        assert_eq!(book(Booked::Voided, v, &rejected(), Heard::FromRail), Booking::Agrees);
+    }
+
+    #[test]
+    fn a_status_read_decides_only_a_movement_still_pending() {
+        let v = amount("10.00");
+        assert_eq!(
+            book(Booked::Pending, v, &rejected(), Heard::OnStatusRead),
+            Booking::Void(Rejection::new(RejectionCode::Ac07))
+        );
+        assert_eq!(book(Booked::Pending, v, &settled(None), Heard::OnStatusRead), Booking::Settle { settled: v });
+        // Decided since the read, by a newer word of the rail's: the read changes nothing.
+        assert_eq!(book(Booked::Voided, v, &settled(None), Heard::OnStatusRead), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, &rejected(), Heard::OnStatusRead), Booking::Agrees);
     }
 
     #[test]
     fn a_verdict_that_contradicts_a_final_state_is_booked_and_flagged() {
         let v = amount("10.00");
-        let late = book(Booked::Voided, v, &settled(None));
+        let late = book(Booked::Voided, v, &settled(None), Heard::FromRail);
         assert_eq!(late, Booking::SettleAfterVoid { settled: v });
         assert_eq!(late.contradiction(v), Some(Contradiction::SettledAfterVoid));
-        let undo = book(Booked::Settled, v, &rejected());
+        let undo = book(Booked::Settled, v, &rejected(), Heard::FromRail);
         assert_eq!(undo.contradiction(v), Some(Contradiction::VoidedAfterSettle));
-        let other = book(Booked::Pending, v, &settled(Some("12.00")));
+        let other = book(Booked::Pending, v, &settled(Some("12.00")), Heard::FromRail);
         assert_eq!(other, Booking::Settle { settled: amount("12.00") });
         assert_eq!(other.contradiction(v), Some(Contradiction::AmountDiffers));
-        assert_eq!(book(Booked::Pending, v, &settled(Some("10.00"))).contradiction(v), None);
+        assert_eq!(book(Booked::Pending, v, &settled(Some("10.00")), Heard::FromRail).contradiction(v), None);
     }
 
     #[test]

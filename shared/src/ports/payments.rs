@@ -32,7 +32,7 @@ pub enum RefundOutcome {
     Rejected(RefundRejection),
 }
 
-pub use crate::domain::verdict::{Contradiction, RailVerdict, Rejection, RejectionCode};
+pub use crate::domain::verdict::{Contradiction, Heard, RailVerdict, Rejection, RejectionCode};
 
 /// What applying a verdict (or a returned Pix) did.
 #[derive(Debug, PartialEq, Eq)]
@@ -97,6 +97,7 @@ pub trait PixStore: Send + Sync {
         notification_id: &str,
         rtr_id: &RtrId,
         result: &RailVerdict,
+        heard: Heard,
     ) -> Result<ConcludeOutcome, StoreError>;
 }
 

@@ -60,6 +60,7 @@ pub trait TransferStore: Send + Sync {
         notification_id: &str,
         e2eid: &EndToEndId,
         verdict: &RailVerdict,
+        heard: Heard,
     ) -> Result<ConcludeOutcome, StoreError>;
     /// Transfers still EM_PROCESSAMENTO that were requested before `before`.
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError>;

@@ -18,7 +18,7 @@ use crate::domain::payment::{
 };
 use crate::domain::verdict::Contradiction;
 use crate::ports::{
-    Cipher, ConcludeOutcome, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
+    Cipher, ConcludeOutcome, Heard, Page, PixQuery, PixStore, RailVerdict, RecordOutcome, RefundOutcome, StoreError,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -847,6 +847,7 @@ impl PixStore for PgPixStore {
         notification_id: &str,
         rtr_id: &RtrId,
         result: &RailVerdict,
+        heard: Heard,
     ) -> Result<ConcludeOutcome, StoreError> {
         let kind = match result {
             RailVerdict::Settled { .. } => "DEVOLUCAO_LIQUIDADA",
@@ -876,7 +877,7 @@ impl PixStore for PgPixStore {
             booked: Flow::Refund.booked(&refund.status)?,
             reference: json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str()}),
         };
-        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, result).await?;
+        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, result, heard).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(outcome)
     }

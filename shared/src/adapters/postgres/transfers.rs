@@ -19,7 +19,7 @@ use crate::domain::transfer::{
 };
 use crate::domain::verdict::{Booked, Contradiction};
 use crate::ports::{
-    Cipher, ConcludeOutcome, Page, RailVerdict, ReturnedPix, StoreError, TransferOutcome, TransferQuery,
+    Cipher, ConcludeOutcome, Heard, Page, RailVerdict, ReturnedPix, StoreError, TransferOutcome, TransferQuery,
     TransferRejection, TransferStore,
 };
 use anyhow::anyhow;
@@ -371,6 +371,7 @@ impl TransferStore for PgTransferStore {
         notification_id: &str,
         e2eid: &EndToEndId,
         verdict: &RailVerdict,
+        heard: Heard,
     ) -> Result<ConcludeOutcome, StoreError> {
         let kind = match verdict {
             RailVerdict::Settled { .. } => "PIX_ENVIADO_LIQUIDADO",
@@ -382,7 +383,7 @@ impl TransferStore for PgTransferStore {
         }
         // Unknown: roll back, so that the notification can be applied if it is retried later.
         let Some(movement) = locked_movement(&mut tx, e2eid).await? else { return Ok(ConcludeOutcome::Unknown) };
-        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, verdict).await?;
+        let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, verdict, heard).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(outcome)
     }
@@ -413,7 +414,7 @@ impl TransferStore for PgTransferStore {
         if movement.booked != Booked::Settled {
             let settled = RailVerdict::Settled { at: returned.horario, valor: None };
             if let ConcludeOutcome::Flagged(c) =
-                verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, &settled).await?
+                verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, &settled, Heard::FromRail).await?
             {
                 flag = Some(c);
             }
@@ -494,6 +495,17 @@ impl TransferStore for PgTransferStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
-        self.many(&mut tx, rows).await
+        // One transfer that does not read back (its document does not open) must not stop
+        // the reconciler from finishing the others: logged as the fault it is.
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let returns = returns_of(&mut tx, &ids).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            match self.with_returns(r, &returns).await {
+                Ok(t) => out.push(t),
+                Err(e) => tracing::error!(error = %e, "a pending transfer does not read back: left for operations"),
+            }
+        }
+        Ok(out)
     }
 }

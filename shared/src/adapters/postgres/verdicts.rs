@@ -11,7 +11,9 @@ use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::ledger::{EntryKind, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
-use crate::domain::verdict::{book, settlement_postings, undo_postings, Booked, Booking, Contradiction, RailVerdict};
+use crate::domain::verdict::{
+    book, settlement_postings, undo_postings, Booked, Booking, Contradiction, Heard, RailVerdict,
+};
 use crate::ports::{ConcludeOutcome, StoreError};
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -90,8 +92,9 @@ pub(crate) async fn apply(
     movement: &Movement,
     notification_id: &str,
     verdict: &RailVerdict,
+    heard: Heard,
 ) -> Result<ConcludeOutcome, StoreError> {
-    let booking = book(movement.booked, movement.valor, verdict);
+    let booking = book(movement.booked, movement.valor, verdict, heard);
     let flag = booking.contradiction(movement.valor);
     let (settle_kind, correction_kind) = movement.flow.kinds();
     let m = movement.merchant;
