@@ -175,6 +175,14 @@ async fn bad_cobv_requests_are_refused_with_their_violations_and_store_nothing(p
             }),
             "cobv.valor.desconto.descontoDataFixa",
         ),
+        (
+            // chrono alone reads a signed year; the calendar could not place it.
+            with(&|b| {
+                b["valor"]["desconto"] = json!({"modalidade": 1,
+                "descontoDataFixa": [{"data": "-993-06-15", "valorPerc": "5.00"}]})
+            }),
+            "cobv.valor.desconto.descontoDataFixa[0].data",
+        ),
         (with(&|b| b["devedor"]["uf"] = json!("Pernambuco")), "cobv.devedor.uf"),
         (with(&|b| b["loc"] = json!({"id": cob_location.clone()})), "cobv.loc.id"),
         (with(&|b| b["chave"] = json!("outra@example.com")), "cobv.chave"),

@@ -14,6 +14,14 @@ pub mod webhooks;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+/// A date as the API Pix writes one: RFC 3339's `full-date`, `YYYY-MM-DD` with a
+/// four-digit year (chrono alone would also take a sign or a longer year).
+pub fn full_date(s: &str) -> Option<chrono::NaiveDate> {
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped.then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).flatten()
+}
+
 /// RFC 3339 in UTC with milliseconds, as in the Bacen examples.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -107,6 +115,23 @@ mod tests {
     fn timestamps_are_utc_with_milliseconds() {
         let t: DateTime<Utc> = "2026-12-03T10:11:12.5-03:00".parse().unwrap();
         assert_eq!(timestamp(t), "2026-12-03T13:11:12.500Z");
+    }
+
+    #[test]
+    fn a_full_date_has_a_four_digit_year_and_nothing_else() {
+        assert_eq!(full_date("2026-09-05"), chrono::NaiveDate::from_ymd_opt(2026, 9, 5));
+        for bad in [
+            "-993-06-15",
+            "+2026-09-05",
+            "12026-09-05",
+            "2026-9-05",
+            "2026-02-30",
+            "2026/09/05",
+            "2026-09-5 ",
+            "２０２６-09-05",
+        ] {
+            assert_eq!(full_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

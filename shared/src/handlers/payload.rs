@@ -69,7 +69,7 @@ async fn due_payload(
     for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
         match name.as_ref() {
             "DPP" => {
-                let parsed = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok().filter(|_| value.len() == 10);
+                let parsed = crate::bacen::full_date(&value);
                 dpp = Some(parsed.ok_or_else(|| payload_invalid("DPP", "must be a date YYYY-MM-DD"))?);
             }
             "codMun" if value.len() != 7 || !value.bytes().all(|b| b.is_ascii_digit()) => {

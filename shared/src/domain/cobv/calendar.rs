@@ -89,7 +89,7 @@ pub fn is_holiday(date: NaiveDate) -> bool {
         Rule::Fixed { month, day, since } => {
             date.month() == month && date.day() == day && since.is_none_or(|y| date.year() >= y)
         }
-        Rule::FromEaster(days) => date == easter + Duration::days(days),
+        Rule::FromEaster(days) => easter.checked_add_signed(Duration::days(days)) == Some(date),
     })
 }
 
@@ -169,6 +169,14 @@ mod tests {
             assert!(is_holiday(day(holiday)), "{holiday}");
         }
         assert!(!is_holiday(day("2026-02-18")), "Ash Wednesday is a (late-opening) business day");
+    }
+
+    #[test]
+    fn every_date_chrono_can_hold_is_a_business_day_or_not_without_panicking() {
+        for d in [NaiveDate::MIN, NaiveDate::MAX, NaiveDate::from_ymd_opt(-993, 6, 15).unwrap()] {
+            let _ = is_business_day(d);
+            let _ = business_day_on_or_after(d);
+        }
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn read_desconto(mut f: Fields<'_>, v: &mut Violations) -> Option<Desconto> {
             let Some(mut tier) = Fields::of(item, &path, v) else { continue };
             let data = tier.string("data", 10, v);
             let data = match tier.require("data", data, v) {
-                Ok(Some(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().filter(|_| s.len() == 10).or_else(|| {
+                Ok(Some(s)) => crate::bacen::full_date(s).or_else(|| {
                     v.add(tier.path_of("data"), "must be a date YYYY-MM-DD");
                     None
                 }),
@@ -172,7 +172,7 @@ fn read_fields(body: &[u8], mode: Mode) -> Result<CobVFields, ApiError> {
     if let Ok(Some(mut cal)) = required(create, &root, "calendario", calendario, &mut v) {
         let date = cal.string("dataDeVencimento", 10, &mut v);
         if let Ok(Some(s)) = required(create, &cal, "dataDeVencimento", date, &mut v) {
-            match NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().filter(|_| s.len() == 10) {
+            match crate::bacen::full_date(s) {
                 Some(d) => out.vencimento = Some(d),
                 None => v.add(cal.path_of("dataDeVencimento"), "must be a date YYYY-MM-DD"),
             }

@@ -29,7 +29,7 @@ fn required<'a, T>(f: &Fields<'a>, key: &'static str, field: Field<T>, v: &mut V
 
 /// A `YYYY-MM-DD` date.
 pub fn date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().filter(|_| s.len() == 10)
+    crate::bacen::full_date(s)
 }
 
 fn read_date(f: &mut Fields<'_>, key: &'static str, needed: bool, v: &mut Violations) -> Option<NaiveDate> {
