@@ -126,6 +126,7 @@ async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
     let too_many: Vec<Value> = (0..1001).map(|n| item(&txid(n))).collect();
     for (path, body, prop) in [
         ("/v2/lotecobv/1", json!({"cobsv": [item(&txid(1))]}), "loteCobV.descricao"),
+        ("/v2/lotecobv/1", json!({"descricao": " ", "cobsv": [item(&txid(1))]}), "loteCobV.descricao"),
         ("/v2/lotecobv/1", json!({"descricao": "x", "cobsv": []}), "loteCobV.cobsv"),
         ("/v2/lotecobv/1", json!({"descricao": "x", "cobsv": too_many}), "loteCobV.cobsv"),
         (

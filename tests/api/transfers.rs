@@ -92,6 +92,16 @@ async fn transfers_by_br_code_and_by_bank_account_settle(pool: PgPool) {
     .await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], "https://tucano.dev/problems/EnvioOperacaoInvalida");
+    // So is a code for nothing.
+    let zero = tucano_shared::domain::money::Amount::ZERO;
+    let code = tucano_shared::domain::brcode::BrCode::static_code("+5511988887777", Some(zero), None, None, &receiver)
+        .unwrap()
+        .encode()
+        .unwrap();
+    let (status, _, problem) =
+        call(app.request(Method::PUT, "/v2/envio/qr0/qrcode", &m).json(&json!({"pixCopiaECola": code}))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["violacoes"][0]["razao"], "the amount must be more than zero", "{problem}");
 
     // A dynamic code: another merchant's charge, read from its payload location.
     let seller = app.merchant("Joao Pereira", "52998224725").await;

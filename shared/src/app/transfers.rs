@@ -277,6 +277,9 @@ pub async fn read_code(
         (Some(c), None) => c,
         (None, None) => return Err(bad("the code has no amount: give valor")),
     };
+    if valor.is_zero() {
+        return Err(bad("the amount must be more than zero"));
+    }
     Ok(CodeTerms {
         chave: PixKey::parse(&chave).map_err(|_| bad("the code's key is not a Pix key"))?,
         valor,

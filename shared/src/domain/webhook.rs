@@ -143,7 +143,14 @@ pub enum UrlRejection {
     /// Has a `#fragment`, which is never sent to the receiver.
     #[error("must not have a fragment")]
     Fragment,
+    /// Longer than [`MAX_URL_LEN`] once written out (each non-ASCII character takes up to
+    /// twelve as percent-escapes).
+    #[error("must have at most 2048 characters once percent-encoded")]
+    TooLong,
 }
+
+/// The longest receiver URL stored, as written out after parsing.
+pub const MAX_URL_LEN: usize = 2048;
 
 /// Which receivers are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,6 +164,9 @@ impl ReceiverRules {
     /// each delivery, so a name that later points inside the network is still refused.
     pub fn check_url(&self, raw: &str) -> Result<Url, UrlRejection> {
         let url = Url::parse(raw.trim()).map_err(|_| UrlRejection::Malformed)?;
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(UrlRejection::TooLong);
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(UrlRejection::Credentials);
         }
@@ -302,6 +312,8 @@ mod tests {
         let prod = ReceiverRules::default();
         assert!(prod.check_url("https://loja.example.com/webhooks").is_ok());
         assert!(prod.check_url("https://203.0.113.9.nip.io/x").is_ok());
+        // 1,020 characters as sent, about 6,000 once each "é" is percent-encoded.
+        let long = format!("https://loja.example.com/{}", "é".repeat(1000));
         for (url, why) in [
             ("http://loja.example.com/x", UrlRejection::NotHttps),
             ("ftp://loja.example.com/x", UrlRejection::NotHttps),
@@ -320,6 +332,7 @@ mod tests {
             ("https://printer.local/x", UrlRejection::PrivateAddress),
             ("https://a.example.com/x#frag", UrlRejection::Fragment),
             ("not a url", UrlRejection::Malformed),
+            (&long, UrlRejection::TooLong),
         ] {
             assert_eq!(prod.check_url(url).err(), Some(why), "{url}");
         }

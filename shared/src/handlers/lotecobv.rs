@@ -49,8 +49,10 @@ fn read_batch(body: &[u8], create: bool) -> Result<(Option<String>, Vec<(Txid, V
     if let Some(mut root) = Fields::of(&value, "loteCobV", &mut v) {
         let descricao = root.string("descricao", 140, &mut v);
         let descricao = if create { root.require("descricao", descricao, &mut v) } else { descricao };
-        if let Ok(Some(d)) = descricao {
-            out.0 = Some(d.to_owned());
+        match descricao {
+            Ok(Some(d)) if d.trim().is_empty() => v.add("loteCobV.descricao", "must have 1 to 140 characters"),
+            Ok(Some(d)) => out.0 = Some(d.to_owned()),
+            _ => {}
         }
         let cobsv = root.array("cobsv", MAX_ITEMS, &mut v);
         if let Ok(Some(items)) = root.require("cobsv", cobsv, &mut v) {

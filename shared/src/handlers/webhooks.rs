@@ -19,7 +19,7 @@ use serde_json::json as j;
 use uuid::Uuid;
 
 const DETAIL: &str = "The webhook request does not follow the schema or the rules.";
-const MAX_URL: usize = 2048;
+const MAX_URL: usize = crate::domain::webhook::MAX_URL_LEN;
 
 fn invalid(propriedade: &str, razao: &str) -> ApiError {
     ApiError::with_violations(

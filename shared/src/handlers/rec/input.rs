@@ -449,8 +449,8 @@ pub fn new_charge(body: &[u8]) -> Result<CobRTerms, ApiError> {
 
 /// The `convenio` filter (the agreement between receiver and its bank).
 fn convenio(q: &mut QueryParams) -> Option<String> {
-    q.parse("convenio", "must have 1 to 60 characters", |s| {
-        (!s.is_empty() && s.chars().count() <= 60).then(|| s.to_owned())
+    q.parse("convenio", "must have 1 to 60 characters and no control character", |s| {
+        (!s.is_empty() && s.chars().count() <= 60 && !s.chars().any(char::is_control)).then(|| s.to_owned())
     })
 }
 
@@ -539,6 +539,16 @@ mod tests {
                 "rec.loc"
             ]
         );
+    }
+
+    #[test]
+    fn the_convenio_filter_takes_text_and_refuses_a_nul() {
+        let q = "inicio=2027-01-01T00:00:00Z&fim=2027-02-01T00:00:00Z";
+        assert_eq!(rec_query(Some(&format!("{q}&convenio=c1"))).unwrap().convenio.as_deref(), Some("c1"));
+        for bad in ["%00", "a%0Ab", ""] {
+            let e = rec_query(Some(&format!("{q}&convenio={bad}"))).err().expect(bad);
+            assert_eq!(props(e), ["convenio"], "{bad}");
+        }
     }
 
     #[test]
