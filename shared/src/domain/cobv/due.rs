@@ -265,10 +265,12 @@ impl PriceTerms {
         .min(original);
         let base = original - abatimento;
 
-        // Late only after the first business day on or after the due date; then counted
-        // from the due date itself.
-        let due = calendar::business_day_on_or_after(self.vencimento);
-        let late = date > due;
+        // Late only after the first business day on or after the due date, and counted from
+        // that day: the spec has juros, multa and desconto "assume the extension" of a due
+        // date that falls on a non-business day (validadeAposVencimento), and Bacen's
+        // maintainers say interest starts on the next business day after the adjusted date
+        // (bacen/pix-api issue 167).
+        let late = date > self.adjusted_due();
         let (mut multa, mut juros) = (0, 0);
         if late {
             multa = match self.multa {
@@ -332,17 +334,24 @@ impl PriceTerms {
         })
     }
 
+    /// The due date as payments count it: moved to the next business day.
+    fn adjusted_due(&self) -> NaiveDate {
+        calendar::business_day_on_or_after(self.vencimento)
+    }
+
     fn days_late(&self, date: NaiveDate, days: Days) -> i64 {
+        let due = self.adjusted_due();
         match days {
-            Days::Calendar => (date - self.vencimento).num_days().max(0),
-            Days::Business => calendar::business_days_after(self.vencimento, date),
+            Days::Calendar => (date - due).num_days().max(0),
+            Days::Business => calendar::business_days_after(due, date),
         }
     }
 
     fn days_early(&self, date: NaiveDate, days: Days) -> i64 {
+        let due = self.adjusted_due();
         match days {
-            Days::Calendar => (self.vencimento - date).num_days().max(0),
-            Days::Business => calendar::business_days_after(date, self.vencimento),
+            Days::Calendar => (due - date).num_days().max(0),
+            Days::Business => calendar::business_days_after(date, due),
         }
     }
 }
@@ -455,7 +464,7 @@ mod tests {
     #[test]
     fn a_due_date_on_a_weekend_or_holiday_is_payable_without_fees_on_the_next_business_day() {
         // Due Saturday 5 September 2026; Monday 7th is Independence Day: Tuesday 8th still
-        // owes the original. Wednesday 9th is late, counted from Saturday: 4 calendar days.
+        // owes the original. Wednesday 9th is late, counted from Tuesday: 1 calendar day.
         let terms = PriceTerms {
             vencimento: day("2026-09-05"),
             multa: Some(Multa::Fixed(reais("2.00"))),
@@ -463,8 +472,8 @@ mod tests {
             ..hundred()
         };
         assert_eq!(final_on(&terms, "2026-09-08"), "100.00");
-        // 100.00 + 2.00 + 0.10 × 4 = 102.40.
-        assert_eq!(final_on(&terms, "2026-09-09"), "102.40");
+        // 100.00 + 2.00 + 0.10 × 1 = 102.10.
+        assert_eq!(final_on(&terms, "2026-09-09"), "102.10");
     }
 
     #[test]

@@ -205,6 +205,9 @@ impl RecurringCharge {
         }
         if data <= today {
             out.push(("data", "must be a future date"));
+        } else if data <= self.terms.settlement() {
+            // Bacen's politicaRetentativa: "política de retentativa pós vencimento".
+            out.push(("data", "a retry must settle after the due date"));
         } else if data > self.last_day() {
             out.push(("data", "a retry must settle at most 7 days after the due date"));
         }
@@ -343,6 +346,10 @@ mod tests {
             [("data", "the charge has had its 3 retries")]
         );
         assert!(spent.failure_ends_it("AM02"));
+        // Refused early by the payer's bank (a code that does not end it): the retries still
+        // come after the due date.
+        let early = failed.retry_violations(d(2027, 1, 6), d(2027, 1, 5));
+        assert_eq!(early, [("data", "a retry must settle after the due date")]);
         let open = charge(RetryPolicy::Permite3R7D, vec![(d(2027, 1, 12), Agnd, Agendada)]);
         assert_eq!(open.retry_violations(d(2027, 1, 13), d(2027, 1, 10))[0].0, "cobr.tentativas");
     }
