@@ -258,6 +258,14 @@ async fn when_the_payer_cancels_the_recurrence_its_open_charge_ends_with_it(pool
     assert_eq!(status, 201, "{c}");
     app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| c["status"] == "ATIVA").await;
 
+    // Its txid is taken for charges of every kind, and a batch cannot claim it.
+    let (status, _, p) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{txid}"), &m).json(&charge_body(KEY, "1.00"))).await;
+    assert_eq!(status, 400, "{p}");
+    let batch = json!({"descricao": "x", "cobsv": [{"txid": txid}]});
+    let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await;
+    assert_eq!(status, 400, "{p}");
+
     // A Pix that names the charge but none of its attempts is credited and flagged; the
     // charge stays ATIVA and its scheduled attempt stays where it is.
     let stray = json!({"tipo": "PIX_RECEBIDO", "id": "stray-1", "pix": {

@@ -211,7 +211,7 @@ async fn insert_with_new_location(
     new: &NewCharge<'_>,
     loc: &NewLocation,
     cols: &TermColumns,
-) -> Result<Option<StoredAt>, StoreError> {
+) -> Result<Option<StoredAt>, sqlx::Error> {
     let row = sqlx::query!(
         r#"WITH loc AS (
                INSERT INTO locations (merchant_id, token, location, tipo_cob, pix_copia_e_cola)
@@ -243,8 +243,7 @@ async fn insert_with_new_location(
         &new.fingerprint[..],
     )
     .fetch_optional(pool)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(row.map(|r| StoredAt {
         id: r.loc_id,
         location: loc.location_url.clone(),
@@ -347,11 +346,14 @@ impl ChargeStore for PgChargeStore {
     async fn create(&self, merchant: MerchantId, new: NewCharge<'_>) -> Result<CreateOutcome, StoreError> {
         let cols = TermColumns::of(new.terms, merchant, self.cipher.as_ref()).await?;
         let inserted = match &new.location {
-            ChargeLocation::New(loc) => insert_with_new_location(&self.pool, merchant, &new, loc, &cols).await?,
-            ChargeLocation::Existing(id) => match insert_at_location(&self.pool, merchant, &new, *id, &cols).await {
-                Err(e) if is_location_taken(&e) => return Ok(CreateOutcome::LocationUnavailable),
-                other => other.map_err(store_error)?,
-            },
+            ChargeLocation::New(loc) => insert_with_new_location(&self.pool, merchant, &new, loc, &cols).await,
+            ChargeLocation::Existing(id) => insert_at_location(&self.pool, merchant, &new, *id, &cols).await,
+        };
+        let inserted = match inserted {
+            Err(e) if is_location_taken(&e) => return Ok(CreateOutcome::LocationUnavailable),
+            // Nothing was stored: the fresh location went with the failed statement.
+            Err(e) if super::is_txid_taken_elsewhere(&e) => return Ok(CreateOutcome::TxidTaken),
+            other => other.map_err(store_error)?,
         };
         if let Some(loc) = inserted {
             return Ok(CreateOutcome::Created(Charge {

@@ -397,6 +397,7 @@ impl DueChargeStore for PgDueChargeStore {
                 return self.conflict(merchant, &new, false).await;
             }
             Err(e) if is_location_taken(&e) => return Ok(CreateOutcome::LocationUnavailable),
+            Err(e) if super::is_txid_taken_elsewhere(&e) => return Ok(CreateOutcome::TxidTaken),
             Err(e) => return Err(store_error(e)),
         };
         tx.commit().await.map_err(store_error)?;

@@ -58,10 +58,12 @@ impl LoteStore for PgLoteStore {
             return Ok(if hash == fingerprint { LoteSubmitted::Replay } else { LoteSubmitted::IdInUse });
         }
         let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
-        // A charge of the batch must not exist yet, nor be pending in another batch.
+        // A charge of the batch must not exist yet (of any kind: one txid space), nor be
+        // pending in another batch.
         let taken = sqlx::query_scalar!(
             r#"SELECT t AS "t!" FROM unnest($2::text[]) t
                 WHERE EXISTS (SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = t)
+                   OR EXISTS (SELECT 1 FROM recurring_charges r WHERE r.merchant_id = $1 AND r.txid = t)
                    OR EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = t)
                 LIMIT 1"#,
             merchant.0,

@@ -130,6 +130,12 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(constraint))
 }
 
+/// A charge of another kind (immediate or due, versus recurring) has the txid: one txid
+/// space per merchant (migration 20261204000006).
+pub(crate) fn is_txid_taken_elsewhere(e: &sqlx::Error) -> bool {
+    is_unique_violation(e, "txid_free_elsewhere")
+}
+
 #[cfg(test)]
 mod tests {
     use super::total_from_page;
