@@ -147,36 +147,57 @@ async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
     assert_eq!((status, p["type"].as_str()), (404, Some(&*format!("{BACEN_ERROR}LoteCobVNaoEncontrado"))));
 }
 
-/// A revision that lands while the worker holds the item's older request wins: the stale
-/// outcome is not recorded and the item is processed again with the revision.
+const IN_BATCH: &str = "/v2/cobv?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z";
+
+/// A revision of a charge still being created is refused (there is no charge to revise
+/// yet, and it would replace the creation request); once the batch shows it CRIADA, it
+/// is revised. A revision that lands while the worker holds an older one wins: the stale
+/// outcome is not recorded and the item is processed again with the newer request.
 #[sqlx::test(migrations = "./migrations")]
-async fn a_revision_during_processing_is_not_lost(pool: PgPool) {
+async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
-    let mut item = tuition("100.00");
-    item["txid"] = json!(txid(1));
-    let res = app
-        .request(Method::PUT, "/v2/lotecobv/1", &m)
-        .json(&json!({"descricao": "x", "cobsv": [item]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let taken = app.state.lotes.pending(10).await.unwrap();
-    assert_eq!(taken.len(), 1);
+    let with_txid = |mut body: Value| {
+        body["txid"] = json!(txid(1));
+        body
+    };
+    let batch = json!({"descricao": "x", "cobsv": [with_txid(tuition("100.00"))]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
 
-    // The merchant revises the pending charge's request before the worker records its outcome.
-    let mut revised = tuition("120.00");
-    revised["txid"] = json!(txid(1));
-    let res = app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&json!({"cobsv": [revised]})).send().await.unwrap();
-    assert_eq!(res.status(), 202);
-    assert!(!app.state.lotes.finish(&taken[0], None).await.unwrap(), "a stale outcome is not recorded");
+    // The spec's partial revision (loteCobVBodyRevisado1) of the pending creation.
+    let partial = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "110.00"}}]});
+    let (status, _, p) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&partial)).await;
+    assert_eq!(status, 400, "{p}");
+    assert!(p["violacoes"][0]["razao"].as_str().unwrap().contains("still being created"), "{p}");
+    // Nor can it be created past the batch.
+    let (status, _, p) =
+        call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&tuition("90.00"))).await;
+    assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")), "{p}");
+    assert_eq!(work_off(&app).await, 1, "the creation goes on with its own request");
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!(cobv["valor"]["original"], "100.00", "{cobv}");
 
+    // Created: now it can be revised, and the newest revision wins.
+    let revision = |valor: &str| json!({"cobsv": [{"txid": txid(1), "valor": {"original": valor}}]});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision("110.00"))).await.0, 202);
+    let revising = app.state.lotes.pending(10).await.unwrap();
+    // Listed in its batch while its revision is pending (it exists, at its last revision).
+    let (_, _, listed) = call(app.request(Method::GET, &format!("{IN_BATCH}&loteCobVId=1"), &m)).await;
+    assert_eq!(listed["cobs"].as_array().map(Vec::len), Some(1), "{listed}");
+    // And only the batch revises it now.
+    let (status, _, p) = call(
+        app.request(Method::PATCH, &format!("/v2/cobv/{}", txid(1)), &m).json(&json!({"solicitacaoPagador": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{p}");
+    assert_eq!(p["violacoes"][0]["propriedade"], "txid", "{p}");
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision("120.00"))).await.0, 202);
+    assert!(!app.state.lotes.finish(&revising[0], None).await.unwrap(), "a stale outcome is not recorded");
     assert_eq!(work_off(&app).await, 1);
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
     assert_eq!(
         (cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()),
-        (Some("120.00"), Some(0)),
-        "created from the revision"
+        (Some("120.00"), Some(1)),
+        "revised once, by the newest request: {cobv}"
     );
 }

@@ -9,7 +9,7 @@ use crate::domain::ids::{LocationToken, Txid};
 use crate::domain::merchant::{Merchant, Recebedor};
 use crate::domain::payload_location::TipoCob;
 use crate::ports::{
-    ChargeLocation, ChargeQuery, Clock, CreateOutcome, DueChargeStore, MerchantStore, NewDueCharge, Page,
+    ChargeLocation, ChargeQuery, Clock, CreateOutcome, DueChargeStore, LoteStore, MerchantStore, NewDueCharge, Page,
     ReviseOutcome, StoreError,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +20,7 @@ pub trait DueChargePorts {
     fn merchants(&self) -> &dyn MerchantStore;
     fn clock(&self) -> &dyn Clock;
     fn location_base(&self) -> &str;
+    fn lotes(&self) -> &dyn LoteStore;
 }
 
 impl DueChargePorts for AppState {
@@ -34,6 +35,9 @@ impl DueChargePorts for AppState {
     }
     fn location_base(&self) -> &str {
         &self.config.location_base
+    }
+    fn lotes(&self) -> &dyn LoteStore {
+        self.lotes.as_ref()
     }
 }
 
@@ -53,6 +57,10 @@ pub enum DueChargeError {
     Invalid(Vec<Violation>),
     #[error("charge not found")]
     NotFound,
+    /// A batch holds the txid, its creation or revision pending or denied: the batch
+    /// decides it (Bacen's CobVOperacaoInvalida for `PUT|PATCH /cobv/{txid}`).
+    #[error("the charge belongs to a batch that has not settled it")]
+    HeldByBatch,
     #[error(transparent)]
     Revision(#[from] crate::domain::charge::RevisionError),
     #[error(transparent)]
@@ -98,6 +106,19 @@ pub async fn create(
         CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),
     };
     Ok((WithReceiver { charge, receiver }, created))
+}
+
+/// Refuses `PUT|PATCH /cobv/{txid}` for a txid a batch holds pending or denied (the batch
+/// worker itself creates and revises through [`create`] and [`revise`]).
+pub async fn outside_batches(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    txid: &Txid,
+) -> Result<(), DueChargeError> {
+    if ports.lotes().holds(merchant.id, txid).await? {
+        return Err(DueChargeError::HeldByBatch);
+    }
+    Ok(())
 }
 
 /// `PATCH /cobv/{txid}`.

@@ -118,6 +118,10 @@ fn answer_submitted(outcome: LoteSubmitted) -> Result<Response, ApiError> {
             Err(invalid("loteCobV.cobsv", format!("the charge {t} already exists or is in another batch")))
         }
         LoteSubmitted::NotInBatch(t) => Err(invalid("loteCobV.cobsv", format!("the charge {t} is not in this batch"))),
+        LoteSubmitted::StillBeingCreated(t) => Err(invalid(
+            "loteCobV.cobsv",
+            format!("the charge {t} is still being created: revise it once the batch shows it CRIADA"),
+        )),
         LoteSubmitted::NotFound => Err(not_found()),
     }
 }

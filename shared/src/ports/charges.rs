@@ -251,6 +251,10 @@ pub enum LoteSubmitted {
     TxidTaken(String),
     /// A revision names a charge the batch does not have, or no such batch.
     NotInBatch(String),
+    /// A revision names a charge whose creation is still pending: its txid. A revision
+    /// is a change to a charge, which does not exist yet; it would replace the creation
+    /// request it cannot complete.
+    StillBeingCreated(String),
     NotFound,
 }
 
@@ -275,6 +279,8 @@ pub trait LoteStore: Send + Sync {
     ) -> Result<LoteSubmitted, StoreError>;
     /// Up to `limit` pending items, oldest first.
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
+    /// Whether a batch holds this charge EM_PROCESSAMENTO or NEGADA.
+    async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError>;
     /// An item's outcome (its sealed request dropped); false if it was no longer pending.
     async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError>;
     async fn get(&self, merchant: MerchantId, id: i64) -> Result<Option<Lote>, StoreError>;

@@ -539,7 +539,8 @@ impl DueChargeStore for PgDueChargeStore {
                   AND ($5::text IS NULL OR c.status = $5)
                   AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                   AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
-                        WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid AND i.status = 'CRIADA'))
+                        WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid
+                          AND (i.status = 'CRIADA' OR i.operation = 'revise')))
                 ORDER BY c.created_at, c.id
                 LIMIT $7 OFFSET $8"#,
             merchant.0,
@@ -565,7 +566,8 @@ impl DueChargeStore for PgDueChargeStore {
                       AND ($5::text IS NULL OR c.status = $5)
                       AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                       AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
-                            WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid AND i.status = 'CRIADA'))"#,
+                            WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid
+                              AND (i.status = 'CRIADA' OR i.operation = 'revise')))"#,
                 merchant.0,
                 q.inicio,
                 q.fim,

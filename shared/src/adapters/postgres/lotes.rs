@@ -133,6 +133,23 @@ impl LoteStore for PgLoteStore {
         if let Some(t) = stranger {
             return Ok(LoteSubmitted::NotInBatch(t));
         }
+        // A creation the worker has made but not yet recorded still counts as pending: the
+        // revision waits until the batch shows the charge CRIADA.
+        let creating = sqlx::query_scalar!(
+            r#"SELECT i.txid FROM lote_cobv_items i
+                WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = ANY($3)
+                  AND i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create'
+                ORDER BY i.position LIMIT 1"#,
+            merchant.0,
+            id,
+            &txids
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if let Some(t) = creating {
+            return Ok(LoteSubmitted::StillBeingCreated(t));
+        }
         if let Some(d) = descricao {
             sqlx::query!("UPDATE lotes_cobv SET descricao = $3 WHERE merchant_id = $1 AND id = $2", merchant.0, id, d)
                 .execute(&mut *tx)
@@ -182,6 +199,18 @@ impl LoteStore for PgLoteStore {
                 })
             })
             .collect()
+    }
+
+    async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
+        sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM lote_cobv_items WHERE merchant_id = $1 AND txid = $2
+                                AND status IN ('EM_PROCESSAMENTO', 'NEGADA')) AS "held!""#,
+            merchant.0,
+            txid.as_str()
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)
     }
 
     async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError> {

@@ -43,6 +43,10 @@ pub(crate) fn map_error(e: DueChargeError) -> ApiError {
         )]),
         DueChargeError::Invalid(v) => invalid(v),
         DueChargeError::NotFound => not_found(),
+        DueChargeError::HeldByBatch => invalid(vec![(
+            "txid",
+            "belongs to a batch where it is EM_PROCESSAMENTO or NEGADA: create or revise it through PATCH /lotecobv/{id}",
+        )]),
         DueChargeError::Revision(RevisionError::NotActive) => ApiError::new(
             ProblemKind::CobVOperacaoInvalida,
             "The charge is no longer ATIVA; only active charges can be revised.",
@@ -68,6 +72,7 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let merchant = authenticated(req)?;
     let txid = path_txid(req)?;
     let new = input::new_charge(req.body())?;
+    due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
     let (found, created) = due_charges::create(state, &merchant, txid, &new.terms, new.loc).await.map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, created, "charge with a due date created");
     Ok(answer(StatusCode::CREATED, &merchant, &found))
@@ -78,6 +83,7 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
     let merchant = authenticated(req)?;
     let txid = path_txid(req).map_err(|_| not_found())?;
     let patch = input::patch(req.body())?;
+    due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
     let found = due_charges::revise(state, &merchant, &txid, &patch).await.map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, revisao = found.charge.revisao, "charge with a due date revised");
     Ok(answer(StatusCode::OK, &merchant, &found))
