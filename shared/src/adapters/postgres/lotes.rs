@@ -119,9 +119,14 @@ impl LoteStore for PgLoteStore {
             return Ok(LoteSubmitted::NotFound);
         }
         let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
-        let stranger = sqlx::query_scalar!(
-            r#"SELECT t AS "t!" FROM unnest($3::text[]) t
-                WHERE NOT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t)
+        // Every charge named must be in the batch; none may still be waiting for its
+        // creation (one the worker has made but not yet recorded counts as waiting): the
+        // revision waits until the batch shows it CRIADA.
+        let refused = sqlx::query!(
+            r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
+                 LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
+                WHERE i.txid IS NULL OR (i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
+                ORDER BY i.txid IS NULL DESC, i.position
                 LIMIT 1"#,
             merchant.0,
             id,
@@ -130,25 +135,10 @@ impl LoteStore for PgLoteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        if let Some(t) = stranger {
-            return Ok(LoteSubmitted::NotInBatch(t));
-        }
-        // A creation the worker has made but not yet recorded still counts as pending: the
-        // revision waits until the batch shows the charge CRIADA.
-        let creating = sqlx::query_scalar!(
-            r#"SELECT i.txid FROM lote_cobv_items i
-                WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = ANY($3)
-                  AND i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create'
-                ORDER BY i.position LIMIT 1"#,
-            merchant.0,
-            id,
-            &txids
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        if let Some(t) = creating {
-            return Ok(LoteSubmitted::StillBeingCreated(t));
+        match refused {
+            Some(r) if r.in_batch => return Ok(LoteSubmitted::StillBeingCreated(r.t)),
+            Some(r) => return Ok(LoteSubmitted::NotInBatch(r.t)),
+            None => {}
         }
         if let Some(d) = descricao {
             sqlx::query!("UPDATE lotes_cobv SET descricao = $3 WHERE merchant_id = $1 AND id = $2", merchant.0, id, d)
