@@ -177,8 +177,12 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
     assert_eq!(cobv["valor"]["original"], "100.00", "{cobv}");
 
-    // Created: now it can be revised, and the newest revision wins.
+    // Created: now it can be revised, and the newest revision wins. A charge the batch
+    // does not have cannot be.
     let revision = |valor: &str| json!({"cobsv": [{"txid": txid(1), "valor": {"original": valor}}]});
+    let stranger = json!({"cobsv": [{"txid": txid(2), "valor": {"original": "1.00"}}]});
+    let (status, _, p) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&stranger)).await;
+    assert!(status == 400 && p["violacoes"][0]["razao"].as_str().unwrap().contains("not in this batch"), "{p}");
     assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision("110.00"))).await.0, 202);
     let revising = app.state.lotes.pending(10).await.unwrap();
     // Listed in its batch while its revision is pending (it exists, at its last revision).
