@@ -160,6 +160,35 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_settlement_heard_after_a_return_books_the_amount_that_really_left(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 19, "50.00").await;
+    let envio = send(&app, &m, "assumido", "10.00").await;
+    // The receiver returns 5.00 before the settlement is heard: the transfer is settled at
+    // the amount ordered, as the return proves the money left.
+    let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "volta-assumido", "devolucao": {
+        "rtrId": "D9999999920261121130500000000019", "endToEndId": e2e(&envio), "valor": "5.00",
+        "horario": chrono::Utc::now().to_rfc3339(), "codigo": "MD06"}});
+    assert_eq!(app.notify(&n).await.0, 200);
+    assert_eq!(app.saldo(&m).await, ("45.00".into(), "0.00".into()));
+
+    // Then the settlement: 12.00 left, not 10.00.
+    let (status, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "liq-assumido", &e2e(&envio), "12.00", None)).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("CONTRADICAO_REGISTRADA")), "{body}");
+    assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE");
+    assert_eq!(app.saldo(&m).await, ("43.00".into(), "0.00".into()), "the 2.00 more that left is the merchant's");
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/assumido", &m)).await;
+    assert_eq!(now["status"], "REALIZADO", "{now}");
+    // The same report again agrees with the books.
+    let (_, _, again) =
+        app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "liq-assumido2", &e2e(&envio), "12.00", None)).await;
+    assert_eq!(again["resultado"], "DUPLICADA");
+    assert_eq!(movements(&app, "transfer_correction").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_status_read_older_than_the_rails_last_word_does_not_reverse_it(pool: PgPool) {
     use tucano_shared::domain::ids::EndToEndId;
     use tucano_shared::ports::{ConcludeOutcome, Heard, RailVerdict};

@@ -215,6 +215,10 @@ pub enum Booking {
     /// Money did not leave although we had settled: everything the movement booked is
     /// undone.
     VoidAfterSettle(Rejection),
+    /// A settlement of another amount than the one booked (booked from an earlier report,
+    /// or assumed to be the reserved amount when a return proved the money left): the
+    /// difference is booked.
+    Resettle { from: Amount, to: Amount },
 }
 
 impl Booking {
@@ -224,20 +228,24 @@ impl Booking {
             Booking::Settle { settled } if *settled != reserved => Some(Contradiction::AmountDiffers),
             Booking::Settle { .. } | Booking::Void(_) | Booking::Agrees => None,
             Booking::SettleAfterVoid { .. } => Some(Contradiction::SettledAfterVoid),
+            Booking::Resettle { .. } => Some(Contradiction::AmountDiffers),
             Booking::VoidAfterSettle(_) => Some(Contradiction::VoidedAfterSettle),
         }
     }
 }
 
 /// Decides how `verdict`, `heard` as it was, is booked for a movement of `reserved` that
-/// stands at `booked`.
-pub fn book(booked: Booked, reserved: Amount, verdict: &RailVerdict, heard: Heard) -> Booking {
+/// stands at `booked` (`settled`: the amount booked as settled, if it is).
+pub fn book(booked: Booked, reserved: Amount, settled: Option<Amount>, verdict: &RailVerdict, heard: Heard) -> Booking {
     if heard == Heard::OnStatusRead && booked != Booked::Pending {
         return Booking::Agrees;
     }
     match (booked, verdict) {
         (Booked::Pending, RailVerdict::Settled { valor, .. }) => Booking::Settle { settled: valor.unwrap_or(reserved) },
         (Booked::Pending, RailVerdict::Rejected(r)) => Booking::Void(r.clone()),
+        (Booked::Settled, RailVerdict::Settled { valor: Some(to), .. }) if settled.is_some_and(|from| from != *to) => {
+            Booking::Resettle { from: settled.unwrap_or(reserved), to: *to }
+        }
         (Booked::Settled, RailVerdict::Settled { .. }) | (Booked::Voided, RailVerdict::Rejected(_)) => Booking::Agrees,
         (Booked::Voided, RailVerdict::Settled { valor, .. }) => {
             Booking::SettleAfterVoid { settled: valor.unwrap_or(reserved) }
@@ -267,6 +275,20 @@ pub fn settlement_postings(merchant: MerchantId, reserved: i64, settled: i64, av
         p.push((Account::MerchantAvailable(merchant), left_over));
     } else {
         p.extend(take_from_merchant(merchant, -left_over, available));
+    }
+    p
+}
+
+/// The postings that move a settlement booked at `from` to `to`: more left, the difference
+/// comes from the merchant (`available` first, then owed); less left, it goes back to
+/// the merchant's available balance.
+pub fn resettlement_postings(merchant: MerchantId, from: i64, to: i64, available: i64) -> Vec<(Account, i64)> {
+    let more = to - from;
+    let mut p = vec![(Account::RailSettlement, more)];
+    if more > 0 {
+        p.extend(take_from_merchant(merchant, more, available));
+    } else {
+        p.push((Account::MerchantAvailable(merchant), -more));
     }
     p
 }
@@ -314,35 +336,57 @@ mod tests {
     #[test]
     fn a_verdict_that_agrees_with_the_books_books_nothing() {
         let v = amount("10.00");
-        assert_eq!(book(Booked::Settled, v, &settled(None), Heard::FromRail), Booking::Agrees);
-        assert_eq!(book(Booked::Voided, v, &rejected(), Heard::FromRail), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, Some(v), &settled(None), Heard::FromRail), Booking::Agrees);
+        assert_eq!(book(Booked::Voided, v, None, &rejected(), Heard::FromRail), Booking::Agrees);
     }
 
     #[test]
     fn a_status_read_decides_only_a_movement_still_pending() {
         let v = amount("10.00");
         assert_eq!(
-            book(Booked::Pending, v, &rejected(), Heard::OnStatusRead),
+            book(Booked::Pending, v, None, &rejected(), Heard::OnStatusRead),
             Booking::Void(Rejection::new(RejectionCode::Ac07))
         );
-        assert_eq!(book(Booked::Pending, v, &settled(None), Heard::OnStatusRead), Booking::Settle { settled: v });
+        assert_eq!(book(Booked::Pending, v, None, &settled(None), Heard::OnStatusRead), Booking::Settle { settled: v });
         // Decided since the read, by a newer word of the rail's: the read changes nothing.
-        assert_eq!(book(Booked::Voided, v, &settled(None), Heard::OnStatusRead), Booking::Agrees);
-        assert_eq!(book(Booked::Settled, v, &rejected(), Heard::OnStatusRead), Booking::Agrees);
+        assert_eq!(book(Booked::Voided, v, None, &settled(None), Heard::OnStatusRead), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, Some(v), &rejected(), Heard::OnStatusRead), Booking::Agrees);
     }
 
     #[test]
     fn a_verdict_that_contradicts_a_final_state_is_booked_and_flagged() {
         let v = amount("10.00");
-        let late = book(Booked::Voided, v, &settled(None), Heard::FromRail);
+        let late = book(Booked::Voided, v, None, &settled(None), Heard::FromRail);
         assert_eq!(late, Booking::SettleAfterVoid { settled: v });
         assert_eq!(late.contradiction(v), Some(Contradiction::SettledAfterVoid));
-        let undo = book(Booked::Settled, v, &rejected(), Heard::FromRail);
+        let undo = book(Booked::Settled, v, Some(v), &rejected(), Heard::FromRail);
         assert_eq!(undo.contradiction(v), Some(Contradiction::VoidedAfterSettle));
-        let other = book(Booked::Pending, v, &settled(Some("12.00")), Heard::FromRail);
+        let other = book(Booked::Pending, v, None, &settled(Some("12.00")), Heard::FromRail);
         assert_eq!(other, Booking::Settle { settled: amount("12.00") });
         assert_eq!(other.contradiction(v), Some(Contradiction::AmountDiffers));
-        assert_eq!(book(Booked::Pending, v, &settled(Some("10.00")), Heard::FromRail).contradiction(v), None);
+        assert_eq!(book(Booked::Pending, v, None, &settled(Some("10.00")), Heard::FromRail).contradiction(v), None);
+    }
+
+    #[test]
+    fn a_settlement_of_another_amount_than_the_one_booked_moves_the_difference_and_is_flagged() {
+        let v = amount("10.00");
+        let other = book(Booked::Settled, v, Some(v), &settled(Some("12.00")), Heard::FromRail);
+        assert_eq!(other, Booking::Resettle { from: v, to: amount("12.00") });
+        assert_eq!(other.contradiction(v), Some(Contradiction::AmountDiffers));
+        assert_eq!(book(Booked::Settled, v, Some(v), &settled(Some("10.00")), Heard::FromRail), Booking::Agrees);
+        let m = MerchantId(uuid::Uuid::nil());
+        assert_eq!(
+            resettlement_postings(m, 1_000, 1_200, 100),
+            vec![
+                (Account::RailSettlement, 200),
+                (Account::MerchantAvailable(m), -100),
+                (Account::OperationsReceivable, -100)
+            ]
+        );
+        assert_eq!(
+            resettlement_postings(m, 1_200, 1_000, 0),
+            vec![(Account::RailSettlement, -200), (Account::MerchantAvailable(m), 200)]
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::domain::ledger::{EntryKind, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::verdict::{
-    book, settlement_postings, undo_postings, Booked, Booking, Contradiction, Heard, RailVerdict,
+    book, resettlement_postings, settlement_postings, undo_postings, Booked, Booking, Contradiction, Heard, RailVerdict,
 };
 use crate::ports::{ConcludeOutcome, StoreError};
 use anyhow::anyhow;
@@ -81,6 +81,8 @@ pub(crate) struct Movement {
     pub key: String,
     pub valor: Amount,
     pub booked: Booked,
+    /// The amount booked as settled, once it is.
+    pub settled: Option<Amount>,
     /// The ledger reference and the event payload's identifying fields.
     pub reference: Value,
 }
@@ -94,7 +96,7 @@ pub(crate) async fn apply(
     verdict: &RailVerdict,
     heard: Heard,
 ) -> Result<ConcludeOutcome, StoreError> {
-    let booking = book(movement.booked, movement.valor, verdict, heard);
+    let booking = book(movement.booked, movement.valor, movement.settled, verdict, heard);
     let flag = booking.contradiction(movement.valor);
     let (settle_kind, correction_kind) = movement.flow.kinds();
     let m = movement.merchant;
@@ -120,6 +122,12 @@ pub(crate) async fn apply(
             let postings = settlement_postings(m, 0, settled.centavos(), available);
             let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
             (balanced(correction_kind, &correction_key(corrections), postings)?, Some((*settled, settled_at(verdict)?)))
+        }
+        Booking::Resettle { from, to } => {
+            let available = if to > from { available_locked(conn, m).await? } else { 0 };
+            let postings = resettlement_postings(m, from.centavos(), to.centavos(), available);
+            let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
+            (balanced(correction_kind, &correction_key(corrections), postings)?, Some((*to, settled_at(verdict)?)))
         }
         Booking::VoidAfterSettle(_) => {
             let (net, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
