@@ -516,6 +516,22 @@ async fn a_pix_older_than_ninety_days_cannot_be_refunded(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_payers_name_with_control_characters_is_stored_readable_and_the_money_credited(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let e2eid = "E9999999920261121130500000000009";
+    let mut n = pix_notification("nul-name", e2eid, "4.00", chrono::Utc::now());
+    n["pix"]["pagador"] = json!({"nome": "Fulano\u{0}de\nTal"});
+    n["pix"]["infoPagador"] = json!("\u{0}");
+    let (status, _, body) = app.notify(&n).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.saldo(&m).await.0, "4.00");
+    let (_, _, pix) = call(app.request(Method::GET, &format!("/v2/pix/{e2eid}"), &m)).await;
+    assert_eq!(pix["pagador"]["nome"], "Fulano de Tal", "{pix}");
+    assert!(pix.get("infoPagador").is_none(), "{pix}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_notification_that_breaks_the_protocol_is_refused_and_changes_nothing(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
@@ -526,6 +542,13 @@ async fn a_notification_that_breaks_the_protocol_is_refused_and_changes_nothing(
         json!({"tipo": "PIX_RECEBIDO", "id": "b4"}),
         json!({"tipo": "OUTRA_COISA", "id": "b5"}),
         json!([1, 2, 3]),
+        // Postgres's text cannot hold a NUL: refused, not a 500 the rail would retry for ever.
+        pix_notification("b6\u{0}", "E9999999920261121130500000000001", "1.00", chrono::Utc::now()),
+        {
+            let mut n = pix_notification("b7", "E9999999920261121130500000000001", "1.00", chrono::Utc::now());
+            n["pix"]["chave"] = json!(format!("{KEY}\u{0}"));
+            n
+        },
     ] {
         let (status, _, problem) = app.notify(&bad).await;
         assert_eq!(status, 400, "{bad}: {problem}");

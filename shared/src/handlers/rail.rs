@@ -6,6 +6,7 @@
 use crate::app::payments::{self, PaymentError};
 use crate::app::AppState;
 use crate::domain::ids::{EndToEndId, RtrId};
+use crate::domain::text::free_text;
 use crate::http::json::Violations;
 use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::{json, Request, Response};
@@ -54,7 +55,7 @@ fn settled(horario: &str, valor: &str, prefix: &str) -> Result<RailVerdict, ApiE
 /// A rejection: only with a final reason code (anything else is not a verdict).
 fn rejected(codigo: Option<&str>, motivo: Option<&str>, prefix: &str) -> Result<RailVerdict, ApiError> {
     match codigo.and_then(RejectionCode::parse) {
-        Some(code) => Ok(RailVerdict::Rejected(Rejection { code, detail: motivo.map(str::to_owned) })),
+        Some(code) => Ok(RailVerdict::Rejected(Rejection { code, detail: motivo.and_then(|m| free_text(m, 140)) })),
         None => {
             let mut v = Violations::default();
             v.add(format!("{prefix}.codigo"), "a rejection must carry a final reason code");
@@ -81,7 +82,7 @@ fn returned(d: &DevolucaoRecebida) -> Result<ReturnedPix, ApiError> {
             valor,
             horario,
             codigo,
-            motivo: d.motivo.as_ref().map(|m| m.chars().take(140).collect()),
+            motivo: d.motivo.as_deref().and_then(|m| free_text(m, 140)),
         }),
         _ => None,
     };
@@ -112,7 +113,7 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
     let notification: Notificacao =
         serde_json::from_slice(req.body()).map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
     let id = notification.id();
-    if id.is_empty() || id.len() > 100 {
+    if id.is_empty() || id.len() > 100 || id.chars().any(char::is_control) {
         return Err(ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL));
     }
     tracing::info!(notification_id = id, kind = notification.kind(), "rail notification");

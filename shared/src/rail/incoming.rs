@@ -5,6 +5,7 @@ use crate::domain::document::{Cnpj, Cpf, Document};
 use crate::domain::ids::{EndToEndId, Txid};
 use crate::domain::money::Amount;
 use crate::domain::payment::{IncomingPix, Payer};
+use crate::domain::text::free_text;
 use crate::http::json::Violations;
 use crate::rail::protocol::PixRecebido;
 use chrono::{DateTime, Utc};
@@ -39,8 +40,8 @@ pub fn incoming(p: &PixRecebido) -> Result<IncomingPix, Violations> {
     };
     let valor = positive_amount(&p.valor, "pix.valor", &mut v);
     let horario = time(&p.horario, "pix.horario", &mut v);
-    if p.chave.is_empty() || p.chave.len() > 77 {
-        v.add("pix.chave", "must have 1 to 77 characters");
+    if p.chave.is_empty() || p.chave.len() > 77 || p.chave.chars().any(char::is_control) {
+        v.add("pix.chave", "must have 1 to 77 characters, none a control character");
     }
     let documento = match (&p.pagador.cpf, &p.pagador.cnpj) {
         (Some(c), None) => {
@@ -55,8 +56,9 @@ pub fn incoming(p: &PixRecebido) -> Result<IncomingPix, Violations> {
             None
         }
     };
-    let nome = p.pagador.nome.as_ref().map(|n| n.chars().take(200).collect::<String>());
-    let info = p.info_pagador.as_ref().map(|i| i.chars().take(140).collect::<String>());
+    // Free text is kept as readable text: a payer's name is never a reason to refuse money.
+    let nome = p.pagador.nome.as_deref().and_then(|n| free_text(n, 200));
+    let info = p.info_pagador.as_deref().and_then(|i| free_text(i, 140));
     match (e2eid, txid, valor, horario, documento) {
         (Some(end_to_end_id), Some(txid), Some(valor), Some(horario), Some(documento)) if v.is_empty() => {
             Ok(IncomingPix {
