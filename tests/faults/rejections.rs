@@ -118,6 +118,30 @@ async fn a_refund_the_rail_refuses_when_the_reconciler_sends_it_again_is_release
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_pending_transfer_that_does_not_read_back_does_not_stop_the_reconciler(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 10, "50.00").await;
+    app.rail_control(json!({"notificar": false})).await;
+    let to_account = json!({"valor": "10.00", "favorecido": {"contaBanco": {
+        "ispb": "60701190", "agencia": "0001", "conta": "123456", "tipoConta": "CACC", "cpf": "12345678909", "nome": "Ana"}}});
+    let (status, _, e) = call(app.request(Method::PUT, "/v2/envio/ilegivel", &m).json(&to_account)).await;
+    assert_eq!(status, 201, "{e}");
+    send(&app, &m, "legivel", "5.00").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // One row's sealed document no longer opens (a damaged row, a key gone).
+    sqlx::query("UPDATE transfers SET favorecido_doc_enc = '\\x00' WHERE id_envio = 'ilegivel'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.settled), (1, 1), "the other is reconciled: {report:?}");
+    let (_, _, other) = call(app.request(Method::GET, "/v2/envio/legivel", &m)).await;
+    assert_eq!(other["status"], "REALIZADO", "{other}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(pool: PgPool) {
     const OLD: &str = "the-previous-rail-secret-0001";
     let app = TestApp::spawn_configured(pool, |c| c.rail_secret_previous = Some(OLD.as_bytes().to_vec())).await;
