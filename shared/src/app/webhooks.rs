@@ -436,6 +436,26 @@ async fn secrets(
     Ok(out)
 }
 
+/// The `webhook-id` of a callback batch: its delivery's id when alone; otherwise one drawn
+/// from every delivery in it, whatever their order. Receivers drop a message id they have
+/// seen, and a retried delivery may go out again batched with newer ones: a batch named
+/// after one of its deliveries would be dropped with those newer ones in it.
+fn message_id(ids: &[uuid::Uuid]) -> String {
+    let mut ids = ids.to_vec();
+    match ids.as_slice() {
+        [one] => one.to_string(),
+        _ => {
+            ids.sort_unstable();
+            let joined: Vec<u8> = ids.iter().flat_map(|id| *id.as_bytes()).collect();
+            let digest = crate::domain::idempotency::fingerprint(&joined);
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            // A version-8 (custom) UUID, so it reads like the ids of single deliveries.
+            uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+        }
+    }
+}
+
 /// One signed POST for a group (one event, or one callback batch); records the attempt on
 /// every delivery of the group.
 async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -> (u32, u32) {
@@ -445,7 +465,7 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
     let prepared = async {
         let (msg_id, url, body) = match &endpoint.kind {
             EndpointKind::Bacen { .. } => (
-                first.id.to_string(),
+                message_id(&group.iter().map(|d| d.id).collect::<Vec<_>>()),
                 format!("{}/pix", endpoint.url.trim_end_matches('/')),
                 bacen_body(ports, &group).await?,
             ),
@@ -455,12 +475,12 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
                 serde_json::to_vec(&event_json(&first.event)).map_err(|e| StoreError::Unexpected(e.into()))?,
             ),
             EndpointKind::BacenRec => (
-                first.id.to_string(),
+                message_id(&group.iter().map(|d| d.id).collect::<Vec<_>>()),
                 format!("{}/rec", endpoint.url.trim_end_matches('/')),
                 rec_body(ports, &group).await?,
             ),
             EndpointKind::BacenCobr => (
-                first.id.to_string(),
+                message_id(&group.iter().map(|d| d.id).collect::<Vec<_>>()),
                 format!("{}/cobr", endpoint.url.trim_end_matches('/')),
                 cobr_body(ports, &group).await?,
             ),
@@ -601,5 +621,22 @@ pub async fn run_dispatcher(ports: impl WebhookPorts, idle: Duration, stop: impl
             _ = &mut stop => return,
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_id;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_batch_is_named_after_all_its_deliveries_and_a_lone_delivery_after_itself() {
+        let (x, w, v) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(message_id(&[x]), x.to_string(), "a retry alone keeps its id");
+        assert_eq!(message_id(&[x, w]), message_id(&[w, x]), "whatever the order");
+        for batch in [message_id(&[x, w]), message_id(&[x, w, v])] {
+            assert!(![x, w, v].iter().any(|d| d.to_string() == batch), "named after one delivery: {batch}");
+        }
+        assert_ne!(message_id(&[x, w]), message_id(&[x, w, v]), "another batch, another id");
     }
 }
