@@ -452,6 +452,51 @@ async fn gone_disables_the_endpoint_give_up_is_replayable_and_redirects_are_not_
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_put_brings_back_an_api_pix_callback_a_410_disabled_with_what_waited(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|n| if n == 0 { Answer::Gone } else { Answer::Ok }).await;
+    let put = |key: &str| {
+        app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m)
+            .header("idempotency-key", key)
+            .json(&json!({"webhookUrl": format!("{}/bacen", receiver.url)}))
+    };
+    assert_eq!(call(put("liga")).await.0, 200);
+    // API Pix callbacks are for Pix that pay a charge.
+    let pay_charge = |n: u32| {
+        let app = &app;
+        let m = &m;
+        async move {
+            let path = format!("/v2/cob/{}", txid(n));
+            let (_, _, cob) = call(app.request(Method::PUT, &path, m).json(&charge_body(KEY, "1.00"))).await;
+            let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+            paid["endToEndId"].as_str().unwrap().to_owned()
+        }
+    };
+    let first = pay_charge(1).await;
+    dispatch_until(&app, &receiver, |r| r.len() == 1).await;
+    // Gone: the endpoint is off, and the next Pix waits.
+    let second = pay_charge(2).await;
+    for _ in 0..5 {
+        dispatch_once(&app.state).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(receiver.received().len(), 1, "nothing goes to a disabled endpoint");
+
+    // The merchant registers the callback again: both Pix are sent.
+    assert_eq!(call(put("religa")).await.0, 200);
+    let delivered = |r: &[crate::common::receiver::Received]| {
+        let e2eids: Vec<String> = r[1..]
+            .iter()
+            .flat_map(|x| x.json()["pix"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["endToEndId"].as_str().map(str::to_owned))
+            .collect();
+        e2eids.contains(&first) && e2eids.contains(&second)
+    };
+    dispatch_until(&app, &receiver, delivered).await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers_them(pool: PgPool) {
     use tucano_shared::adapters::sqs::SqsDeliveryQueue;
     let app = TestApp::spawn_with_rail(pool).await;

@@ -218,6 +218,19 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
     }
 }
 
+/// Every undelivered event of the endpoint starts a fresh schedule, due at once; how many.
+async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid) -> Result<u64, StoreError> {
+    let done = sqlx::query!(
+        r#"UPDATE webhook_deliveries SET status = 'PENDENTE', next_attempt_at = now(), attempts = 0
+           WHERE endpoint_id = $1 AND status IN ('FALHOU', 'PENDENTE')"#,
+        endpoint
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(done.rows_affected())
+}
+
 #[async_trait]
 impl WebhookStore for PgWebhookStore {
     async fn put_bacen(
@@ -228,12 +241,15 @@ impl WebhookStore for PgWebhookStore {
         secret: Vec<u8>,
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
         // The partial unique index makes concurrent PUTs for one key converge on one row.
+        // A PUT is how a receiver of the API Pix says it is back (these endpoints have no
+        // replay): it re-enables an endpoint a 410 disabled, and what waited is sent.
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, chave, url, secret_enc)
                VALUES ($1, 'BACEN', $2, $3, $4)
                ON CONFLICT (merchant_id, chave) WHERE kind = 'BACEN' AND deleted_at IS NULL
-               DO UPDATE SET url = EXCLUDED.url, updated_at = now()
+               DO UPDATE SET url = EXCLUDED.url, disabled_at = NULL, disabled_reason = NULL, updated_at = now()
                RETURNING id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason,
                          (xmax = 0) AS "created!""#,
             merchant.0,
@@ -241,9 +257,11 @@ impl WebhookStore for PgWebhookStore {
             url,
             secret
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
+        resume(&mut tx, row.id).await?;
+        tx.commit().await.map_err(store_error)?;
         let (endpoint, created) = row.split();
         Ok((endpoint.try_into()?, created))
     }
@@ -288,12 +306,14 @@ impl WebhookStore for PgWebhookStore {
         url: &str,
         secret: Vec<u8>,
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
+        // As put_bacen: a PUT re-enables the endpoint and sends what waited.
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, url, secret_enc)
                VALUES ($1, $2, $3, $4)
                ON CONFLICT (merchant_id, kind) WHERE kind IN ('BACEN_REC', 'BACEN_COBR') AND deleted_at IS NULL
-               DO UPDATE SET url = EXCLUDED.url, updated_at = now()
+               DO UPDATE SET url = EXCLUDED.url, disabled_at = NULL, disabled_reason = NULL, updated_at = now()
                RETURNING id, merchant_id, kind, chave, url, tipos, created_at, disabled_at, disabled_reason,
                          (xmax = 0) AS "created!""#,
             merchant.0,
@@ -301,9 +321,11 @@ impl WebhookStore for PgWebhookStore {
             url,
             secret
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
+        resume(&mut tx, row.id).await?;
+        tx.commit().await.map_err(store_error)?;
         let (endpoint, created) = row.split();
         Ok((endpoint.try_into()?, created))
     }
@@ -458,17 +480,9 @@ impl WebhookStore for PgWebhookStore {
         if found.is_none() {
             return Ok(None);
         }
-        // Every undelivered event starts a fresh schedule, due at once.
-        let done = sqlx::query!(
-            r#"UPDATE webhook_deliveries SET status = 'PENDENTE', next_attempt_at = now(), attempts = 0
-               WHERE endpoint_id = $1 AND status IN ('FALHOU', 'PENDENTE')"#,
-            id
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        let resumed = resume(&mut tx, id).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok(Some(done.rows_affected()))
+        Ok(Some(resumed))
     }
 
     async fn deliveries(&self, merchant: MerchantId, id: Uuid, limit: u32) -> Result<Vec<DeliverySummary>, StoreError> {
