@@ -56,9 +56,14 @@ impl IdempotencyStore for PgIdempotencyStore {
             scope.0,
             key.as_str()
         )
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
+        // Released between the two statements (the request holding it failed): the client
+        // retries, as with the DynamoDB store.
+        let Some(r) = r else {
+            return Err(StoreError::Unavailable(anyhow::anyhow!("idempotency record vanished; retry")));
+        };
         // A completed record is written with its status, headers and body together: one
         // without the others, or headers that do not parse, is corrupt, never an empty replay.
         let response = match (r.response_status, r.response_headers, r.response_body) {
