@@ -133,15 +133,21 @@ where
     // key is released, so a retry after `Retry-After` runs it instead of replaying the
     // refusal. So is a response whose secret we could not seal.
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
-    let outcome = match seal(state, merchant, &res).await {
-        Ok(kept) if !retry_later => {
-            state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(state.clock.now())).await
+    let kept = seal(state, merchant, &res).await.ok().filter(|_| !retry_later);
+    // A record left in progress lapses with its lock, and a retry after that would run the
+    // request again: a store that fails for a moment is asked twice more.
+    for wait_ms in [0, 50, 250] {
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        let outcome = match &kept {
+            Some(kept) => {
+                state.idempotency.complete(merchant.id, &key, &hash, kept, retention_until(state.clock.now())).await
+            }
+            None => state.idempotency.release(merchant.id, &key, &hash).await,
+        };
+        match outcome {
+            Ok(()) => break,
+            Err(e) => tracing::warn!(error = %e, "idempotency record not updated"),
         }
-        _ => state.idempotency.release(merchant.id, &key, &hash).await,
-    };
-    if let Err(e) = outcome {
-        // The request itself is done; a record we could not update lapses with its lock.
-        tracing::warn!(error = %e, "idempotency record not updated");
     }
     Ok(res)
 }
