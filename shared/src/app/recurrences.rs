@@ -537,9 +537,11 @@ async fn settle_overdue(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>
 }
 
 /// A debit the payer's bank made whose notification never came: its Pix from the rail's
-/// statement (read back to the attempt's creation, however long ago), booked once.
+/// statement (read back to the attempt's creation, which its end-to-end id carries, a day
+/// earlier for clocks; 400 days when the id does not say), booked once.
 async fn book_debit_from_statement(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>) -> Result<bool, RecError> {
-    let since = now - chrono::Duration::days(400);
+    let longest = now - chrono::Duration::days(400);
+    let since = e2eid.minted_at().map_or(longest, |t| (t - chrono::Duration::days(1)).max(longest));
     let statement = state.rail.received_since(since).await.map_err(RecError::RailUnavailable)?;
     let Some(pix) = statement.iter().find(|p| &p.end_to_end_id == e2eid) else { return Ok(false) };
     let notification = format!("statement-{}", e2eid.as_str());

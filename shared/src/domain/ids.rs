@@ -143,6 +143,13 @@ impl EndToEndId {
         EndToEndId(spi_id('E', ispb, at))
     }
 
+    /// The minute it was made, as its SPI format carries it (None if those characters are
+    /// not a timestamp: the id is only checked as 32 alphanumerics).
+    pub fn minted_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let stamp = self.0.get(9..21)?;
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M").ok().map(|t| t.and_utc())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -205,5 +212,13 @@ mod spi_id_tests {
         assert!(EndToEndId::parse("E123").is_err());
         assert!(RefundId::parse("dev-1").is_err());
         assert!(RefundId::parse("D1").is_ok());
+    }
+
+    #[test]
+    fn an_end_to_end_id_says_the_minute_it_was_made_when_it_carries_one() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T13:05:00Z").unwrap().to_utc();
+        assert_eq!(EndToEndId::generate("9999999A", at).minted_at(), Some(at));
+        let odd = EndToEndId::parse("E9999999AXXXXXXXXXXXXabcdefghijk").unwrap();
+        assert_eq!(odd.minted_at(), None);
     }
 }
