@@ -189,6 +189,32 @@ async fn a_settlement_heard_after_a_return_books_the_amount_that_really_left(poo
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_return_parked_as_excess_goes_to_the_merchant_once_the_settlement_shows_it_was_sent(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 20, "50.00").await;
+    let envio = send(&app, &m, "excedente", "10.00").await;
+    // 12.00 comes back of a transfer of 10.00 not yet heard settled: 2.00 waits in suspense.
+    let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "volta-excedente", "devolucao": {
+        "rtrId": "D9999999920261121130500000000020", "endToEndId": e2e(&envio), "valor": "12.00",
+        "horario": chrono::Utc::now().to_rfc3339(), "codigo": "MD06"}});
+    assert_eq!(app.notify(&n).await.2["alerta"], "DEVOLUCAO_EXCEDENTE");
+    assert_eq!(app.platform_balance("suspense").await, 200);
+
+    // 12.00 had left: the 2.00 was the merchant's.
+    let (_, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "liq-excedente", &e2e(&envio), "12.00", None)).await;
+    assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE", "{body}");
+    assert_eq!(app.platform_balance("suspense").await, 0);
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "sent 12.00, got 12.00 back");
+    // A later report of the amount ordered does not move it back.
+    let (_, _, again) =
+        app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "liq-excedente2", &e2e(&envio), "10.00", None)).await;
+    assert_eq!(again["resultado"], "DUPLICADA", "{again}");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_status_read_older_than_the_rails_last_word_does_not_reverse_it(pool: PgPool) {
     use tucano_shared::domain::ids::EndToEndId;
     use tucano_shared::ports::{ConcludeOutcome, Heard, RailVerdict};

@@ -215,9 +215,9 @@ pub enum Booking {
     /// Money did not leave although we had settled: everything the movement booked is
     /// undone.
     VoidAfterSettle(Rejection),
-    /// A settlement of another amount than the one booked (booked from an earlier report,
-    /// or assumed to be the reserved amount when a return proved the money left): the
-    /// difference is booked.
+    /// A settlement of another amount than the one booked, which was assumed (the amount
+    /// ordered: a return proved the money left before the settlement was heard, or the
+    /// rail did not say): the difference is booked.
     Resettle { from: Amount, to: Amount },
 }
 
@@ -235,17 +235,21 @@ impl Booking {
 }
 
 /// Decides how `verdict`, `heard` as it was, is booked for a movement of `reserved` that
-/// stands at `booked` (`settled`: the amount booked as settled, if it is).
-pub fn book(booked: Booked, reserved: Amount, settled: Option<Amount>, verdict: &RailVerdict, heard: Heard) -> Booking {
+/// stands at `booked` (`assumed`: the amount booked as settled when it was assumed rather
+/// than reported; a reported amount is not moved by a later report that disagrees).
+pub fn book(booked: Booked, reserved: Amount, assumed: Option<Amount>, verdict: &RailVerdict, heard: Heard) -> Booking {
     if heard == Heard::OnStatusRead && booked != Booked::Pending {
         return Booking::Agrees;
+    }
+    match (booked, verdict, assumed) {
+        (Booked::Settled, RailVerdict::Settled { valor: Some(to), .. }, Some(from)) if from != *to => {
+            return Booking::Resettle { from, to: *to };
+        }
+        _ => {}
     }
     match (booked, verdict) {
         (Booked::Pending, RailVerdict::Settled { valor, .. }) => Booking::Settle { settled: valor.unwrap_or(reserved) },
         (Booked::Pending, RailVerdict::Rejected(r)) => Booking::Void(r.clone()),
-        (Booked::Settled, RailVerdict::Settled { valor: Some(to), .. }) if settled.is_some_and(|from| from != *to) => {
-            Booking::Resettle { from: settled.unwrap_or(reserved), to: *to }
-        }
         (Booked::Settled, RailVerdict::Settled { .. }) | (Booked::Voided, RailVerdict::Rejected(_)) => Booking::Agrees,
         (Booked::Voided, RailVerdict::Settled { valor, .. }) => {
             Booking::SettleAfterVoid { settled: valor.unwrap_or(reserved) }
@@ -281,14 +285,26 @@ pub fn settlement_postings(merchant: MerchantId, reserved: i64, settled: i64, av
 
 /// The postings that move a settlement booked at `from` to `to`: more left, the difference
 /// comes from the merchant (`available` first, then owed); less left, it goes back to
-/// the merchant's available balance.
-pub fn resettlement_postings(merchant: MerchantId, from: i64, to: i64, available: i64) -> Vec<(Account, i64)> {
+/// the merchant's available balance. `returned`: what came back of the movement so far;
+/// what of it exceeded the amount sent was parked in suspense, and the new amount sent
+/// moves that line (more sent: some of it was the merchant's after all).
+pub fn resettlement_postings(
+    merchant: MerchantId,
+    from: i64,
+    to: i64,
+    available: i64,
+    returned: i64,
+) -> Vec<(Account, i64)> {
     let more = to - from;
     let mut p = vec![(Account::RailSettlement, more)];
     if more > 0 {
         p.extend(take_from_merchant(merchant, more, available));
     } else {
         p.push((Account::MerchantAvailable(merchant), -more));
+    }
+    let released = (returned - from).max(0) - (returned - to).max(0);
+    if released != 0 {
+        p.extend([(Account::Suspense, -released), (Account::MerchantAvailable(merchant), released)]);
     }
     p
 }
@@ -336,7 +352,7 @@ mod tests {
     #[test]
     fn a_verdict_that_agrees_with_the_books_books_nothing() {
         let v = amount("10.00");
-        assert_eq!(book(Booked::Settled, v, Some(v), &settled(None), Heard::FromRail), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, None, &settled(None), Heard::FromRail), Booking::Agrees);
         assert_eq!(book(Booked::Voided, v, None, &rejected(), Heard::FromRail), Booking::Agrees);
     }
 
@@ -350,7 +366,7 @@ mod tests {
         assert_eq!(book(Booked::Pending, v, None, &settled(None), Heard::OnStatusRead), Booking::Settle { settled: v });
         // Decided since the read, by a newer word of the rail's: the read changes nothing.
         assert_eq!(book(Booked::Voided, v, None, &settled(None), Heard::OnStatusRead), Booking::Agrees);
-        assert_eq!(book(Booked::Settled, v, Some(v), &rejected(), Heard::OnStatusRead), Booking::Agrees);
+        assert_eq!(book(Booked::Settled, v, None, &rejected(), Heard::OnStatusRead), Booking::Agrees);
     }
 
     #[test]
@@ -359,7 +375,7 @@ mod tests {
         let late = book(Booked::Voided, v, None, &settled(None), Heard::FromRail);
         assert_eq!(late, Booking::SettleAfterVoid { settled: v });
         assert_eq!(late.contradiction(v), Some(Contradiction::SettledAfterVoid));
-        let undo = book(Booked::Settled, v, Some(v), &rejected(), Heard::FromRail);
+        let undo = book(Booked::Settled, v, None, &rejected(), Heard::FromRail);
         assert_eq!(undo.contradiction(v), Some(Contradiction::VoidedAfterSettle));
         let other = book(Booked::Pending, v, None, &settled(Some("12.00")), Heard::FromRail);
         assert_eq!(other, Booking::Settle { settled: amount("12.00") });
@@ -368,15 +384,19 @@ mod tests {
     }
 
     #[test]
-    fn a_settlement_of_another_amount_than_the_one_booked_moves_the_difference_and_is_flagged() {
+    fn a_reported_settlement_moves_an_assumed_amount_and_no_other() {
         let v = amount("10.00");
         let other = book(Booked::Settled, v, Some(v), &settled(Some("12.00")), Heard::FromRail);
         assert_eq!(other, Booking::Resettle { from: v, to: amount("12.00") });
         assert_eq!(other.contradiction(v), Some(Contradiction::AmountDiffers));
         assert_eq!(book(Booked::Settled, v, Some(v), &settled(Some("10.00")), Heard::FromRail), Booking::Agrees);
+        // Reported once, reported again otherwise: the second does not reverse the first.
+        assert_eq!(book(Booked::Settled, v, None, &settled(Some("12.00")), Heard::FromRail), Booking::Agrees);
+        // Nor does a status read.
+        assert_eq!(book(Booked::Settled, v, Some(v), &settled(Some("12.00")), Heard::OnStatusRead), Booking::Agrees);
         let m = MerchantId(uuid::Uuid::nil());
         assert_eq!(
-            resettlement_postings(m, 1_000, 1_200, 100),
+            resettlement_postings(m, 1_000, 1_200, 100, 0),
             vec![
                 (Account::RailSettlement, 200),
                 (Account::MerchantAvailable(m), -100),
@@ -384,9 +404,23 @@ mod tests {
             ]
         );
         assert_eq!(
-            resettlement_postings(m, 1_200, 1_000, 0),
+            resettlement_postings(m, 1_200, 1_000, 0, 0),
             vec![(Account::RailSettlement, -200), (Account::MerchantAvailable(m), 200)]
         );
+    }
+
+    #[test]
+    fn a_return_parked_in_suspense_as_excess_is_the_merchants_once_more_is_known_to_have_left() {
+        let m = MerchantId(uuid::Uuid::nil());
+        // 12.00 came back of a transfer assumed at 10.00: 2.00 waited in suspense. 12.00 left.
+        let p = resettlement_postings(m, 1_000, 1_200, 5_000, 1_200);
+        assert_eq!(p.iter().map(|(_, v)| v).sum::<i64>(), 0);
+        let net = |a: Account| p.iter().filter(|(x, _)| *x == a).map(|(_, v)| v).sum::<i64>();
+        assert_eq!((net(Account::Suspense), net(Account::MerchantAvailable(m))), (-200, 0));
+        // Only 8.00 left: 2.00 more of the 10.00 returned is excess.
+        let p = resettlement_postings(m, 1_000, 800, 5_000, 1_000);
+        let net = |a: Account| p.iter().filter(|(x, _)| *x == a).map(|(_, v)| v).sum::<i64>();
+        assert_eq!((net(Account::Suspense), net(Account::MerchantAvailable(m))), (200, 0));
     }
 
     #[test]

@@ -184,7 +184,8 @@ impl PgTransferStore {
 /// The transfer with this end-to-end id, locked, as a movement to book verdicts on.
 async fn locked_movement(conn: &mut PgConnection, e2eid: &EndToEndId) -> Result<Option<Movement>, StoreError> {
     let t = sqlx::query!(
-        "SELECT id, merchant_id, id_envio, valor, valor_liquidado, status FROM transfers WHERE end_to_end_id = $1 FOR UPDATE",
+        "SELECT id, merchant_id, id_envio, valor, valor_liquidado, valor_liquidado_informado, status
+           FROM transfers WHERE end_to_end_id = $1 FOR UPDATE",
         e2eid.as_str()
     )
     .fetch_optional(&mut *conn)
@@ -198,7 +199,7 @@ async fn locked_movement(conn: &mut PgConnection, e2eid: &EndToEndId) -> Result<
         key: e2eid.as_str().to_owned(),
         valor: Amount::from_centavos(t.valor).map_err(unexpected)?,
         booked: Flow::Transfer.booked(&t.status)?,
-        settled: t.valor_liquidado.map(Amount::from_centavos).transpose().map_err(unexpected)?,
+        assumed: verdicts::assumed(t.valor_liquidado, t.valor_liquidado_informado)?,
         reference: json!({"idEnvio": t.id_envio, "endToEndId": e2eid.as_str()}),
     }))
 }
@@ -420,7 +421,7 @@ impl TransferStore for PgTransferStore {
                 flag = Some(c);
             }
             movement.booked = Booked::Settled;
-            movement.settled = Some(movement.valor);
+            movement.assumed = Some(movement.valor);
         }
         let sent = sqlx::query_scalar!(
             r#"SELECT coalesce(valor_liquidado, valor) AS "sent!" FROM transfers WHERE id = $1"#,

@@ -81,10 +81,20 @@ pub(crate) struct Movement {
     pub key: String,
     pub valor: Amount,
     pub booked: Booked,
-    /// The amount booked as settled, once it is.
-    pub settled: Option<Amount>,
+    /// The amount booked as settled when it was assumed (the amount ordered) rather than
+    /// reported by the rail.
+    pub assumed: Option<Amount>,
     /// The ledger reference and the event payload's identifying fields.
     pub reference: Value,
+}
+
+/// A movement's settled amount when it was assumed rather than reported (its columns
+/// `valor_liquidado` and `valor_liquidado_informado`).
+pub(crate) fn assumed(valor_liquidado: Option<i64>, informado: Option<bool>) -> Result<Option<Amount>, StoreError> {
+    match (valor_liquidado, informado) {
+        (Some(v), Some(false)) => Amount::from_centavos(v).map(Some).map_err(|e| StoreError::Unexpected(e.into())),
+        _ => Ok(None),
+    }
 }
 
 /// Books `verdict` for `movement`; the caller commits.
@@ -96,7 +106,7 @@ pub(crate) async fn apply(
     verdict: &RailVerdict,
     heard: Heard,
 ) -> Result<ConcludeOutcome, StoreError> {
-    let booking = book(movement.booked, movement.valor, movement.settled, verdict, heard);
+    let booking = book(movement.booked, movement.valor, movement.assumed, verdict, heard);
     let flag = booking.contradiction(movement.valor);
     let (settle_kind, correction_kind) = movement.flow.kinds();
     let m = movement.merchant;
@@ -125,7 +135,17 @@ pub(crate) async fn apply(
         }
         Booking::Resettle { from, to } => {
             let available = if to > from { available_locked(conn, m).await? } else { 0 };
-            let postings = resettlement_postings(m, from.centavos(), to.centavos(), available);
+            let returned = match movement.flow {
+                Flow::Transfer => sqlx::query_scalar!(
+                    r#"SELECT coalesce(sum(valor), 0)::bigint AS "sum!" FROM transfer_returns WHERE transfer_id = $1"#,
+                    movement.id
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(store_error)?,
+                Flow::Refund => 0,
+            };
+            let postings = resettlement_postings(m, from.centavos(), to.centavos(), available, returned);
             let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
             (balanced(correction_kind, &correction_key(corrections), postings)?, Some((*to, settled_at(verdict)?)))
         }
@@ -138,7 +158,7 @@ pub(crate) async fn apply(
         RailVerdict::Rejected(r) => Some(r.motivo()),
         RailVerdict::Settled { .. } => None,
     };
-    set_status(conn, movement, settled, motivo.as_deref(), flag).await?;
+    set_status(conn, movement, verdict, settled, motivo.as_deref(), flag).await?;
     let posted = match post(conn, accounts, &entry, &movement.reference).await {
         Ok(Posted::New(id)) => id,
         Ok(Posted::AlreadyPosted) => {
@@ -203,6 +223,7 @@ fn verdict_name(v: &RailVerdict) -> String {
 async fn set_status(
     conn: &mut PgConnection,
     movement: &Movement,
+    verdict: &RailVerdict,
     settled: Option<(Amount, DateTime<Utc>)>,
     motivo: Option<&str>,
     flag: Option<Contradiction>,
@@ -211,10 +232,12 @@ async fn set_status(
     let status = if settled.is_some() { settled_status } else { voided_status };
     let at = settled.map(|(_, at)| at);
     let valor_liquidado = settled.map(|(v, _)| v.centavos());
+    // Reported by the rail, or assumed to be the amount ordered.
+    let informado = settled.map(|_| matches!(verdict, RailVerdict::Settled { valor: Some(_), .. }));
     let alerta = flag.map(Contradiction::as_str);
     match movement.flow {
         Flow::Transfer => sqlx::query!(
-            "UPDATE transfers SET status = $2, settled_at = $3, valor_liquidado = $4,
+            "UPDATE transfers SET status = $2, settled_at = $3, valor_liquidado = $4, valor_liquidado_informado = $7,
                     motivo = coalesce($5, motivo), alerta = coalesce($6, alerta)
               WHERE id = $1",
             movement.id,
@@ -222,13 +245,14 @@ async fn set_status(
             at,
             valor_liquidado,
             motivo,
-            alerta
+            alerta,
+            informado
         )
         .execute(&mut *conn)
         .await
         .map_err(store_error)?,
         Flow::Refund => sqlx::query!(
-            "UPDATE refunds SET status = $2, settled_at = $3, valor_liquidado = $4,
+            "UPDATE refunds SET status = $2, settled_at = $3, valor_liquidado = $4, valor_liquidado_informado = $7,
                     motivo = coalesce($5, motivo), alerta = coalesce($6, alerta)
               WHERE id = $1",
             movement.id,
@@ -236,7 +260,8 @@ async fn set_status(
             at,
             valor_liquidado,
             motivo,
-            alerta
+            alerta,
+            informado
         )
         .execute(&mut *conn)
         .await
