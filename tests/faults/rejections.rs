@@ -142,6 +142,32 @@ async fn a_pending_transfer_that_does_not_read_back_does_not_stop_the_reconciler
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn an_order_the_store_cannot_book_fails_the_pass_after_the_others_are_finished(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 11, "50.00").await;
+    app.rail_control(json!({"notificar": false})).await;
+    send(&app, &m, "quebrado", "10.00").await;
+    send(&app, &m, "inteiro", "5.00").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The store refuses to write one of them (a fault only the database knows).
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+         CREATE TRIGGER refuse BEFORE UPDATE ON transfers FOR EACH ROW WHEN (OLD.id_envio = 'quebrado')
+             EXECUTE FUNCTION refuse();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    assert!(reconcile::run(&app.state, chrono::Duration::zero()).await.is_err(), "the pass reports the fault");
+    let (_, _, other) = call(app.request(Method::GET, "/v2/envio/inteiro", &m)).await;
+    assert_eq!(other["status"], "REALIZADO", "the other order was finished: {other}");
+    let (_, _, stuck) = call(app.request(Method::GET, "/v2/envio/quebrado", &m)).await;
+    assert_eq!(stuck["status"], "EM_PROCESSAMENTO", "{stuck}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(pool: PgPool) {
     const OLD: &str = "the-previous-rail-secret-0001";
     let app = TestApp::spawn_configured(pool, |c| c.rail_secret_previous = Some(OLD.as_bytes().to_vec())).await;

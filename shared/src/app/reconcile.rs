@@ -99,31 +99,57 @@ pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report,
         pending.push(Pending::Refund(order.rtr_id.clone(), order));
     }
     let mut report = Report::default();
+    // One order's fault is counted and logged, and the others are still reconciled; a
+    // fault of the store (not the rail's: those are expected) then fails the pass, so
+    // that the function's error alarm sees it.
+    let mut store_fault = None;
     for p in &pending {
         report.checked += 1;
-        // One order's fault (the store's or the rail's) is counted and logged; the others
-        // are still reconciled.
-        if let Err(e) = reconcile(ports, p, &mut report).await {
-            tracing::warn!(order = p.id(), error = %e, "reconciler could not finish an order");
-            report.errors += 1;
+        match reconcile(ports, p, &mut report).await {
+            Ok(()) => {}
+            Err(Fault::Rail(e)) => {
+                tracing::warn!(order = p.id(), error = %e, "reconciler could not finish an order");
+                report.errors += 1;
+            }
+            Err(Fault::Store(e)) => {
+                tracing::error!(order = p.id(), error = %e, "reconciler could not book an order");
+                report.errors += 1;
+                store_fault.get_or_insert(e);
+            }
         }
     }
     recover_received(ports, &mut report).await?;
     tracing::info!(?report, "reconciliation pass");
-    Ok(report)
+    match store_fault {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Why one order was not finished.
+enum Fault {
+    /// The rail did not answer, or not usefully (a re-send it refused is no fault).
+    Rail(anyhow::Error),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Fault {
+    fn from(e: StoreError) -> Self {
+        Fault::Store(e)
+    }
 }
 
 /// Asks the rail where one order stands and books what it says, or sends the order again
 /// if the rail never got it.
-async fn reconcile(ports: &impl ReconcilePorts, p: &Pending, report: &mut Report) -> Result<(), anyhow::Error> {
-    let verdict = match p.status(ports).await? {
+async fn reconcile(ports: &impl ReconcilePorts, p: &Pending, report: &mut Report) -> Result<(), Fault> {
+    let verdict = match p.status(ports).await.map_err(|e| Fault::Rail(e.into()))? {
         RailStatus::Decided(verdict) => verdict,
         RailStatus::Pending => {
             report.still_pending += 1;
             return Ok(());
         }
         RailStatus::Unknown => {
-            p.resend(ports).await?;
+            p.resend(ports).await.map_err(Fault::Rail)?;
             report.resent += 1;
             return Ok(());
         }
