@@ -103,6 +103,16 @@ impl Named {
         }
     }
 
+    /// Whether it may still change: an active charge (a revision, a payment), an open
+    /// recurring charge (its attempts). Concluded, removed, cancelled or expired ones do not.
+    fn may_change(&self) -> bool {
+        match self {
+            Named::Immediate(c, _) => c.status == crate::domain::charge::ChargeStatus::Ativa,
+            Named::Due(c, _) => c.status == crate::domain::charge::ChargeStatus::Ativa,
+            Named::Recurring(c, _) => c.status.is_open(),
+        }
+    }
+
     fn revisao(&self) -> Option<i32> {
         match self {
             Named::Immediate(c, _) => Some(c.revisao),
@@ -260,11 +270,12 @@ impl Credit<'_> {
         let charge_id = charge.and_then(Named::charge_row);
         let recurring_id = charge.and_then(Named::recurring_row);
         let concludes = charge.filter(|_| decision.concludes);
-        if mode == Booking::Optimistic && charge.is_some() && concludes.is_none() {
+        if mode == Booking::Optimistic && charge.is_some_and(Named::may_change) && concludes.is_none() {
             // Only a concluding booking re-checks the charge it read (status and revision):
-            // a Pix assessed as not paying a charge read without a lock could miss a
-            // revision committed since that it does pay. Rare (a second payment, a wrong
-            // amount, an expired charge): decided again under the charge's lock.
+            // a Pix assessed as not paying a charge that may still change, read without a
+            // lock, could miss a revision committed since that it does pay. Rare (a wrong
+            // amount, an expired charge): decided again under the charge's lock. A charge
+            // already concluded or removed cannot change: its replays stay optimistic.
             return Ok(None);
         }
         let (event_kinds, event_payloads): (Vec<String>, Vec<serde_json::Value>) =
