@@ -218,17 +218,45 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
     }
 }
 
-/// Every undelivered event of the endpoint starts a fresh schedule, due at once; how many.
-async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid) -> Result<u64, StoreError> {
+/// The endpoint's waiting deliveries (and its failed ones too, with `failed_too`) start a
+/// fresh schedule, due at once; how many.
+async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid, failed_too: bool) -> Result<u64, StoreError> {
     let done = sqlx::query!(
         r#"UPDATE webhook_deliveries SET status = 'PENDENTE', next_attempt_at = now(), attempts = 0
-           WHERE endpoint_id = $1 AND status IN ('FALHOU', 'PENDENTE')"#,
-        endpoint
+           WHERE endpoint_id = $1 AND (status = 'PENDENTE' OR ($2 AND status = 'FALHOU'))"#,
+        endpoint,
+        failed_too
     )
     .execute(&mut *conn)
     .await
     .map_err(store_error)?;
     Ok(done.rows_affected())
+}
+
+/// Before a PUT of an API Pix, `webhookrec` or `webhookcobr` callback (whose upsert then
+/// re-enables it): if a 410 disabled the endpoint, what waited meanwhile is due at once.
+/// The deliveries are locked before the endpoint, in the order recording an attempt takes.
+async fn resume_if_disabled(
+    conn: &mut sqlx::PgConnection,
+    merchant: MerchantId,
+    kind: &str,
+    chave: Option<&str>,
+) -> Result<(), StoreError> {
+    let disabled = sqlx::query_scalar!(
+        r#"SELECT id FROM webhook_endpoints
+            WHERE merchant_id = $1 AND kind = $2 AND chave IS NOT DISTINCT FROM $3 AND deleted_at IS NULL
+              AND disabled_at IS NOT NULL"#,
+        merchant.0,
+        kind,
+        chave
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    if let Some(id) = disabled {
+        resume(conn, id, false).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -244,6 +272,7 @@ impl WebhookStore for PgWebhookStore {
         // A PUT is how a receiver of the API Pix says it is back (these endpoints have no
         // replay): it re-enables an endpoint a 410 disabled, and what waited is sent.
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        resume_if_disabled(&mut tx, merchant, "BACEN", Some(chave)).await?;
         let row = sqlx::query_as!(
             UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, chave, url, secret_enc)
@@ -260,7 +289,6 @@ impl WebhookStore for PgWebhookStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        resume(&mut tx, row.id).await?;
         tx.commit().await.map_err(store_error)?;
         let (endpoint, created) = row.split();
         Ok((endpoint.try_into()?, created))
@@ -308,6 +336,7 @@ impl WebhookStore for PgWebhookStore {
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
         // As put_bacen: a PUT re-enables the endpoint and sends what waited.
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        resume_if_disabled(&mut tx, merchant, kind.as_str(), None).await?;
         let row = sqlx::query_as!(
             UpsertedRow,
             r#"INSERT INTO webhook_endpoints (merchant_id, kind, url, secret_enc)
@@ -324,7 +353,6 @@ impl WebhookStore for PgWebhookStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        resume(&mut tx, row.id).await?;
         tx.commit().await.map_err(store_error)?;
         let (endpoint, created) = row.split();
         Ok((endpoint.try_into()?, created))
@@ -480,7 +508,7 @@ impl WebhookStore for PgWebhookStore {
         if found.is_none() {
             return Ok(None);
         }
-        let resumed = resume(&mut tx, id).await?;
+        let resumed = resume(&mut tx, id, true).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(Some(resumed))
     }
