@@ -279,7 +279,8 @@ pub trait LoteStore: Send + Sync {
     ) -> Result<LoteSubmitted, StoreError>;
     /// Up to `limit` pending items, oldest first.
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
-    /// Whether a batch holds this charge EM_PROCESSAMENTO or NEGADA.
+    /// Whether a batch holds this charge EM_PROCESSAMENTO or NEGADA (a denied creation of
+    /// a charge made outside the batch holds nothing).
     async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError>;
     /// An item's outcome (its sealed request dropped); false if it was no longer pending.
     async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError>;

@@ -193,8 +193,13 @@ impl LoteStore for PgLoteStore {
 
     async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
         sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM lote_cobv_items WHERE merchant_id = $1 AND txid = $2
-                                AND status IN ('EM_PROCESSAMENTO', 'NEGADA')) AS "held!""#,
+            // A creation the batch was denied because a charge with the txid was made
+            // outside it (the two raced) does not hold that charge: it never was the batch's.
+            r#"SELECT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = $2
+                                AND (i.status = 'EM_PROCESSAMENTO'
+                                     OR i.status = 'NEGADA' AND NOT (i.operation = 'create' AND EXISTS (
+                                            SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2))))
+                      AS "held!""#,
             merchant.0,
             txid.as_str()
         )
