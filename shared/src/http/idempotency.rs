@@ -133,21 +133,33 @@ where
     // key is released, so a retry after `Retry-After` runs it instead of replaying the
     // refusal. So is a response whose secret we could not seal.
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
-    let kept = seal(state, merchant, &res).await.ok().filter(|_| !retry_later);
-    // A record left in progress lapses with its lock, and a retry after that would run the
-    // request again: a store that fails for a moment is asked twice more.
-    for wait_ms in [0, 50, 250] {
-        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
-        let outcome = match &kept {
-            Some(kept) => {
-                state.idempotency.complete(merchant.id, &key, &hash, kept, retention_until(state.clock.now())).await
+    let deadline = req.extensions().get::<Deadline>().cloned();
+    let outcome = match seal(state, merchant, &res).await.ok().filter(|_| !retry_later) {
+        Some(kept) => {
+            // A record left in progress lapses with its lock, and a retry after that would
+            // run the request again: a store that fails for a moment is asked twice more,
+            // while the request has time left. (A release is not repeated: once the key is
+            // free another request may claim it, and a second release would free that.)
+            let mut outcome = Ok(());
+            for wait_ms in [0, 50, 250] {
+                let retry = wait_ms > 0;
+                if retry && deadline.as_ref().is_some_and(|d| d.remaining() < Duration::from_millis(wait_ms + 1_000)) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                let until = retention_until(state.clock.now());
+                outcome = state.idempotency.complete(merchant.id, &key, &hash, &kept, until).await;
+                if outcome.is_ok() {
+                    break;
+                }
             }
-            None => state.idempotency.release(merchant.id, &key, &hash).await,
-        };
-        match outcome {
-            Ok(()) => break,
-            Err(e) => tracing::warn!(error = %e, "idempotency record not updated"),
+            outcome
         }
+        None => state.idempotency.release(merchant.id, &key, &hash).await,
+    };
+    if let Err(e) = outcome {
+        // The request itself is done; a record we could not update lapses with its lock.
+        tracing::warn!(error = %e, "idempotency record not updated");
     }
     Ok(res)
 }
