@@ -477,6 +477,21 @@ mod tests {
     }
 
     #[test]
+    fn days_of_early_payment_count_to_the_due_date_moved_to_a_business_day() {
+        // Due Saturday 5 September 2026, moved to Tuesday 8th (Monday is a holiday), 0.50 a
+        // calendar day early: paid Saturday 5th, 3 days early (5th to 8th); paid Friday
+        // 4th, 4.
+        let terms = PriceTerms {
+            vencimento: day("2026-09-05"),
+            desconto: Some(Desconto::ValuePerDay(reais("0.50"), Days::Calendar)),
+            ..hundred()
+        };
+        assert_eq!(final_on(&terms, "2026-09-05"), "98.50");
+        assert_eq!(final_on(&terms, "2026-09-04"), "98.00");
+        assert_eq!(final_on(&terms, "2026-09-08"), "100.00", "on the moved due date: no longer early");
+    }
+
+    #[test]
     fn abatimento_modalidades_1_and_2_lower_the_original_whenever_paid() {
         let fixed = PriceTerms { abatimento: Some(Abatimento::Fixed(reais("5.00"))), ..hundred() };
         assert_eq!(final_on(&fixed, "2026-09-01"), "95.00");
