@@ -68,13 +68,13 @@ async fn a_thousand_charge_batch_is_accepted_at_once_and_each_charge_created_or_
         "no sealed request outlives its processing"
     );
 
-    // The same batch again changes nothing; another under its id, or one that repeats a
-    // charge, is refused.
+    // The same batch again changes nothing; one under its id that drops (or adds) a
+    // charge, or another that repeats one of its charges, is refused.
     let res = app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch).send().await.unwrap();
     assert_eq!(res.status(), 202);
     assert_eq!(work_off(&app).await, 0);
     let mut other = batch.clone();
-    other["descricao"] = json!("Outra");
+    other["cobsv"].as_array_mut().unwrap().pop();
     let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&other)).await;
     assert_eq!((status, p["type"].as_str()), (400, Some(&*format!("{BACEN_ERROR}LoteCobVOperacaoInvalida"))));
     let mut again = tuition("1.00");
@@ -148,6 +148,31 @@ async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
 }
 
 const IN_BATCH: &str = "/v2/cobv?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z";
+
+/// The spec's PUT of an existing batch alters it: the same charges, each with its whole
+/// request, revised once created (and replayed as the same PUT afterwards).
+#[sqlx::test(migrations = "./migrations")]
+async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let batch = |valor: &str, descricao: &str| {
+        let mut item = tuition(valor);
+        item["txid"] = json!(txid(1));
+        json!({"descricao": descricao, "cobsv": [item]})
+    };
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("100.00", "Setembro"))).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+
+    let altered = batch("95.00", "Setembro, com desconto");
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(1)), "{cobv}");
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(lote["descricao"], "Setembro, com desconto");
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 0, "the same PUT again changes nothing");
+}
 
 /// A revision of a charge still being created is refused (there is no charge to revise
 /// yet, and it would replace the creation request); once the batch shows it CRIADA, it

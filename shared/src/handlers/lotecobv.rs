@@ -111,9 +111,10 @@ fn accepted() -> Response {
 fn answer_submitted(outcome: LoteSubmitted) -> Result<Response, ApiError> {
     match outcome {
         LoteSubmitted::Accepted | LoteSubmitted::Replay => Ok(accepted()),
-        LoteSubmitted::IdInUse => {
-            Err(invalid("id", "already used by a batch with different content; use PATCH to revise it"))
-        }
+        LoteSubmitted::IdInUse => Err(invalid(
+            "loteCobV.cobsv",
+            "a batch's charges cannot be added or removed: a PUT of an existing batch names exactly its charges",
+        )),
         LoteSubmitted::TxidTaken(t) => {
             Err(invalid("loteCobV.cobsv", format!("the charge {t} already exists or is in another batch")))
         }

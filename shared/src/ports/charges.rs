@@ -245,7 +245,7 @@ pub enum LoteSubmitted {
     Accepted,
     /// The same request again.
     Replay,
-    /// The batch id is taken by another request.
+    /// A PUT of an existing batch names other charges than the batch's.
     IdInUse,
     /// A charge of the batch already exists (or is in another batch): its txid.
     TxidTaken(String),

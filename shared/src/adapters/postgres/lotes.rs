@@ -24,6 +24,61 @@ fn unexpected(e: anyhow::Error) -> StoreError {
     StoreError::Unexpected(e)
 }
 
+/// Why a revision of these charges of the batch is refused, if it is: every charge named
+/// must be in the batch, and none may still be waiting for its creation (one the worker
+/// has made but not yet recorded counts as waiting; a revision would replace its request,
+/// and could land between the charge's creation and its record): the revision waits until
+/// the batch shows it CRIADA.
+async fn refusal(
+    conn: &mut sqlx::PgConnection,
+    merchant: MerchantId,
+    id: i64,
+    txids: &[String],
+) -> Result<Option<LoteSubmitted>, StoreError> {
+    let refused = sqlx::query!(
+        r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
+             LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
+            WHERE i.txid IS NULL OR (i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
+            ORDER BY i.txid IS NULL DESC, i.position
+            LIMIT 1"#,
+        merchant.0,
+        id,
+        txids
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(refused.map(|r| if r.in_batch { LoteSubmitted::StillBeingCreated(r.t) } else { LoteSubmitted::NotInBatch(r.t) }))
+}
+
+/// The batch's items with these new requests, each pending again at its next version: a
+/// charge the batch created is revised, any other created.
+async fn requeue(
+    conn: &mut sqlx::PgConnection,
+    merchant: MerchantId,
+    id: i64,
+    txids: &[String],
+    items: Vec<(Txid, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
+    sqlx::query!(
+        r#"UPDATE lote_cobv_items i
+              SET operation = CASE WHEN i.status = 'CRIADA' THEN 'revise' ELSE i.operation END,
+                  status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
+                  updated_at = now()
+             FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
+            WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = u.t"#,
+        merchant.0,
+        id,
+        txids,
+        &requests
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl LoteStore for PgLoteStore {
     async fn submit(
@@ -46,18 +101,51 @@ impl LoteStore for PgLoteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
+        let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
         if inserted.is_none() {
             let hash = sqlx::query_scalar!(
-                "SELECT request_hash FROM lotes_cobv WHERE merchant_id = $1 AND id = $2",
+                "SELECT request_hash FROM lotes_cobv WHERE merchant_id = $1 AND id = $2 FOR UPDATE",
                 merchant.0,
                 id
             )
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
-            return Ok(if hash == fingerprint { LoteSubmitted::Replay } else { LoteSubmitted::IdInUse });
+            if hash == fingerprint {
+                return Ok(LoteSubmitted::Replay);
+            }
+            // The spec's PUT of an existing batch alters it, naming exactly its charges
+            // (none added or removed), as a PATCH of them all would.
+            let same_charges = sqlx::query_scalar!(
+                r#"SELECT (SELECT array_agg(txid ORDER BY txid) FROM lote_cobv_items WHERE merchant_id = $1 AND lote_id = $2)
+                          = (SELECT array_agg(t ORDER BY t) FROM unnest($3::text[]) t) AS "same!""#,
+                merchant.0,
+                id,
+                &txids
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            if !same_charges {
+                return Ok(LoteSubmitted::IdInUse);
+            }
+            if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
+                return Ok(refused);
+            }
+            sqlx::query!(
+                "UPDATE lotes_cobv SET descricao = $3, request_hash = $4 WHERE merchant_id = $1 AND id = $2",
+                merchant.0,
+                id,
+                descricao,
+                &fingerprint[..]
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            requeue(&mut tx, merchant, id, &txids, items).await?;
+            tx.commit().await.map_err(store_error)?;
+            return Ok(LoteSubmitted::Accepted);
         }
-        let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
         // A charge of the batch must not exist yet (of any kind: one txid space), nor be
         // pending in another batch.
         let taken = sqlx::query_scalar!(
@@ -119,26 +207,8 @@ impl LoteStore for PgLoteStore {
             return Ok(LoteSubmitted::NotFound);
         }
         let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
-        // Every charge named must be in the batch; none may still be waiting for its
-        // creation (one the worker has made but not yet recorded counts as waiting): the
-        // revision waits until the batch shows it CRIADA.
-        let refused = sqlx::query!(
-            r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
-                 LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
-                WHERE i.txid IS NULL OR (i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
-                ORDER BY i.txid IS NULL DESC, i.position
-                LIMIT 1"#,
-            merchant.0,
-            id,
-            &txids
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        match refused {
-            Some(r) if r.in_batch => return Ok(LoteSubmitted::StillBeingCreated(r.t)),
-            Some(r) => return Ok(LoteSubmitted::NotInBatch(r.t)),
-            None => {}
+        if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
+            return Ok(refused);
         }
         if let Some(d) = descricao {
             sqlx::query!("UPDATE lotes_cobv SET descricao = $3 WHERE merchant_id = $1 AND id = $2", merchant.0, id, d)
@@ -146,22 +216,7 @@ impl LoteStore for PgLoteStore {
                 .await
                 .map_err(store_error)?;
         }
-        let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
-        sqlx::query!(
-            r#"UPDATE lote_cobv_items i
-                  SET operation = CASE WHEN i.status = 'CRIADA' THEN 'revise' ELSE i.operation END,
-                      status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
-                      updated_at = now()
-                 FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
-                WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = u.t"#,
-            merchant.0,
-            id,
-            &txids,
-            &requests
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        requeue(&mut tx, merchant, id, &txids, items).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(LoteSubmitted::Accepted)
     }
