@@ -73,8 +73,7 @@ impl TrustStore {
     /// one of these CAs at `now` (Unix seconds), may authenticate a server (as a site's
     /// certificate does) and names `host` (the payload location's host).
     pub fn check(&self, jwk: &Jwk, host: &str, now: u64) -> Result<(), JwsError> {
-        let ders: Vec<Vec<u8>> =
-            jwk.x5c.iter().map(|c| STANDARD.decode(c)).collect::<Result<_, _>>().map_err(|_| JwsError::Untrusted)?;
+        let ders = x5c_ders(jwk).ok_or(JwsError::Untrusted)?;
         let (leaf, rest) = ders.split_first().ok_or(JwsError::Untrusted)?;
         let leaf = rustls_pki_types::CertificateDer::from(leaf.as_slice());
         let intermediates: Vec<_> = rest.iter().map(|d| rustls_pki_types::CertificateDer::from(d.as_slice())).collect();
@@ -147,6 +146,7 @@ impl CertificateChain {
             alg: ALG.into(),
             kid: kid.into(),
             x5t: self.x5t(),
+            x5t_s256: self.der.first().map(|leaf| B64.encode(sha2::Sha256::digest(leaf))).unwrap_or_default(),
             x5c: self.der.iter().map(|d| STANDARD.encode(d)).collect(),
             n: B64.encode(key.n().to_bytes_be()),
             e: B64.encode(key.e().to_bytes_be()),
@@ -169,6 +169,9 @@ pub struct Jwk {
     pub kid: String,
     #[serde(default)]
     pub x5t: String,
+    /// The SHA-256 thumbprint some PSPs publish instead of (or beside) `x5t`.
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "String::is_empty")]
+    pub x5t_s256: String,
     #[serde(default)]
     pub x5c: Vec<String>,
     #[serde(default)]
@@ -182,7 +185,8 @@ impl Jwk {
     fn may_verify_rs256(&self) -> bool {
         self.kty == "RSA"
             && (self.r#use.is_empty() || self.r#use == "sig")
-            && (self.alg.is_empty() || self.alg == ALG)
+            // "RSA" is not a JWS algorithm, but some PSPs publish it for RS256 keys.
+            && (self.alg.is_empty() || self.alg == ALG || self.alg == "RSA")
             && (self.key_ops.is_empty() || self.key_ops.iter().any(|o| o == "verify"))
     }
 }
@@ -206,6 +210,25 @@ impl JwkSet {
     }
 }
 
+/// The DER of a key's `x5c` certificates (standard base64; line breaks, which some PSPs
+/// leave in, are ignored).
+fn x5c_ders(jwk: &Jwk) -> Option<Vec<Vec<u8>>> {
+    jwk.x5c
+        .iter()
+        .map(|c| STANDARD.decode(c.chars().filter(|ch| !ch.is_ascii_whitespace()).collect::<String>()).ok())
+        .collect()
+}
+
+fn leaf_der(jwk: &Jwk) -> Option<Vec<u8>> {
+    x5c_ders(jwk)?.into_iter().next()
+}
+
+/// A thumbprint as base64url without padding, however it was written (some PSPs pad it,
+/// or use the standard alphabet).
+fn thumbprint(declared: &str) -> String {
+    declared.trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
 /// A big-endian unsigned integer without its leading zero bytes (some serialisers add one).
 fn unsigned(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
@@ -223,7 +246,12 @@ pub struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crit: Option<Vec<String>>,
     pub kid: String,
-    pub x5t: String,
+    /// The signing certificate's SHA-1 thumbprint; Bacen's own 2.9.0 example carries only
+    /// the SHA-256 one (`x5t#S256`): one of the two is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5t: Option<String>,
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
     pub jku: String,
 }
 
@@ -234,7 +262,8 @@ impl Header {
             typ: Some("JOSE".into()),
             crit: None,
             kid: kid.into(),
-            x5t: x5t.into(),
+            x5t: Some(x5t.into()),
+            x5t_s256: None,
             jku: jku.into(),
         }
     }
@@ -273,7 +302,7 @@ pub fn parse(jws: &str) -> Result<Parsed, JwsError> {
     if header.alg != ALG {
         return Err(JwsError::Algorithm);
     }
-    if header.crit.is_some() {
+    if header.crit.is_some() || header.x5t.is_none() && header.x5t_s256.is_none() {
         return Err(JwsError::Malformed);
     }
     let signature = decode(s)?;
@@ -284,19 +313,30 @@ pub fn parse(jws: &str) -> Result<Parsed, JwsError> {
 }
 
 impl Parsed {
-    /// Verifies the signature with the key of `keys` whose `kid` and `x5t` match the
-    /// header's (the key's own `x5c` leaf must have that thumbprint and that public key).
+    /// Verifies the signature with the key of `keys` whose `kid` is the header's and whose
+    /// `x5c` leaf has the thumbprints the header and the key declare (SHA-1 `x5t`, SHA-256
+    /// `x5t#S256`: whichever each gives, however base64-padded) and that public key.
     /// Whether that certificate chains to a trusted CA is the caller's check.
     pub fn verify<'k>(&self, keys: &'k JwkSet) -> Result<&'k Jwk, JwsError> {
+        let h = &self.header;
         let jwk = keys
             .keys
             .iter()
-            .find(|k| k.kid == self.header.kid && k.x5t == self.header.x5t && k.may_verify_rs256())
+            .filter(|k| k.kid == h.kid && k.may_verify_rs256())
+            .find(|k| {
+                leaf_der(k).is_some_and(|leaf| {
+                    let (sha1, sha256) =
+                        (B64.encode(sha1::Sha1::digest(&leaf)), B64.encode(sha2::Sha256::digest(&leaf)));
+                    let agrees =
+                        |declared: Option<&str>, actual: &str| declared.is_none_or(|d| thumbprint(d) == actual);
+                    agrees(h.x5t.as_deref(), &sha1)
+                        && agrees(h.x5t_s256.as_deref(), &sha256)
+                        && agrees(Some(&k.x5t).filter(|t| !t.is_empty()).map(String::as_str), &sha1)
+                        && agrees(Some(&k.x5t_s256).filter(|t| !t.is_empty()).map(String::as_str), &sha256)
+                })
+            })
             .ok_or(JwsError::UnknownKey)?;
-        let leaf = jwk.x5c.first().and_then(|c| STANDARD.decode(c).ok()).ok_or(JwsError::UnknownKey)?;
-        if B64.encode(sha1::Sha1::digest(&leaf)) != jwk.x5t {
-            return Err(JwsError::UnknownKey);
-        }
+        let leaf = leaf_der(jwk).ok_or(JwsError::UnknownKey)?;
         let chain = CertificateChain { der: vec![leaf] };
         let key = chain.public_key()?;
         let (n, e) = (
@@ -367,6 +407,50 @@ mod tests {
             Err(JwsError::UnknownKey),
             "a key declared for encryption"
         );
+    }
+
+    /// A JWS of `payload` under a header written by hand (as another PSP might).
+    fn signed_with_header(payload: &[u8], header: serde_json::Value) -> String {
+        let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
+        compact(&input, &sign(&input))
+    }
+
+    #[test]
+    fn the_thumbprint_may_be_sha_256_or_padded_and_the_certificates_wrapped_as_other_psps_write_them() {
+        let (_, keys) = signed(b"{}", "k1");
+        let jwk = &keys.keys[0];
+        let jku = "https://pix.tucano.test/jwks";
+        // Bacen's own 2.9.0 example: x5t#S256 and no x5t.
+        let s256 = signed_with_header(
+            b"{}",
+            serde_json::json!({"alg": "RS256", "kid": "k1", "x5t#S256": jwk.x5t_s256, "jku": jku}),
+        );
+        assert_eq!(parse(&s256).unwrap().verify(&keys).map(|k| k.kid.as_str()), Ok("k1"));
+        // A padded thumbprint in the header and in the key; the key's certificates wrapped
+        // at 64 characters; "RSA" as its alg.
+        let padded = format!("{}=", jwk.x5t);
+        let jws =
+            signed_with_header(b"{}", serde_json::json!({"alg": "RS256", "kid": "k1", "x5t": padded, "jku": jku}));
+        let mut odd = jwk.clone();
+        odd.x5t = padded.clone();
+        odd.alg = "RSA".into();
+        odd.x5c = odd
+            .x5c
+            .iter()
+            .map(|c| c.as_bytes().chunks(64).map(|l| String::from_utf8_lossy(l)).collect::<Vec<_>>().join("\n"))
+            .collect();
+        let theirs = JwkSet { keys: vec![odd.clone()] };
+        assert_eq!(parse(&jws).unwrap().verify(&theirs).map(|k| k.kid.as_str()), Ok("k1"));
+        let dev_ca = TrustStore::from_pem(include_bytes!("../../../tests/fixtures/jws/ca.pem")).unwrap();
+        assert_eq!(dev_ca.check(&odd, "pix.tucano.test", 1_800_000_000), Ok(()));
+        // A thumbprint of another certificate, or none at all, is still refused.
+        let wrong = signed_with_header(
+            b"{}",
+            serde_json::json!({"alg": "RS256", "kid": "k1", "x5t#S256": jwk.x5t, "jku": jku}),
+        );
+        assert_eq!(parse(&wrong).unwrap().verify(&keys), Err(JwsError::UnknownKey));
+        let none = signed_with_header(b"{}", serde_json::json!({"alg": "RS256", "kid": "k1", "jku": jku}));
+        assert_eq!(parse(&none), Err(JwsError::Malformed));
     }
 
     #[test]
