@@ -156,6 +156,12 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
     assert_eq!(app.notify(&first).await.2["resultado"], "DUPLICADA");
     assert_eq!(app.platform_balance("suspense").await, 200);
     assert_eq!(contradictions(&app).await.len(), 1);
+    // Until operations settle which report was right, nothing goes back to the payer.
+    let path = format!("/v2/pix/{}/devolucao/d1", crate::e2eid(15));
+    let (status, _, p) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
+    assert_eq!(status, 400, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("under review"), "{p}");
+    assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;
 }
 

@@ -315,6 +315,11 @@ pub enum RefundRejection {
     /// Reserving the amount would take the merchant's account below its minimum balance.
     #[error("the available balance does not cover the refund")]
     InsufficientFunds,
+    /// The rail reported the Pix twice with another amount or key (NOTIFICACAO_DIVERGENTE):
+    /// which report was right is for operations to settle first, or more could go back
+    /// than came in.
+    #[error("the Pix is under review (the rail reported it twice, differently): refunds wait until it is settled")]
+    UnderReview,
 }
 
 impl ReceivedPix {
@@ -329,6 +334,9 @@ impl ReceivedPix {
     pub fn check_refund(&self, req: &RefundRequest, now: DateTime<Utc>) -> Result<(), RefundRejection> {
         if req.natureza == Natureza::Retirada {
             return Err(RefundRejection::NaturezaNotApplicable);
+        }
+        if self.rail_alert.is_some() {
+            return Err(RefundRejection::UnderReview);
         }
         if now > self.horario + Duration::days(REFUND_WINDOW_DAYS) {
             return Err(RefundRejection::WindowClosed);

@@ -41,7 +41,7 @@ pub(crate) fn map_error(e: PaymentError) -> ApiError {
         PaymentError::Rejected(r @ RefundRejection::NaturezaNotApplicable) => {
             refund_invalid("devolucao.natureza", &r.to_string())
         }
-        PaymentError::Rejected(r @ RefundRejection::WindowClosed) => {
+        PaymentError::Rejected(r @ (RefundRejection::WindowClosed | RefundRejection::UnderReview)) => {
             ApiError::new(ProblemKind::PixDevolucaoInvalida, format!("Nothing was moved: {r}."))
         }
         PaymentError::UnknownRefund => {
