@@ -247,6 +247,8 @@ impl Ledger for PgLedger {
     async fn statement(&self, merchant: MerchantId, q: &StatementQuery) -> Result<Page<StatementLine>, StoreError> {
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
+        // The page and its total from one snapshot, so that they agree while entries arrive.
+        let mut tx = super::snapshot(&self.pool).await?;
         let rows = sqlx::query!(
             r#"SELECT p.id, t.created_at, t.kind, a.kind AS account_kind, p.amount, t.reference
                  FROM ledger_postings p
@@ -263,7 +265,7 @@ impl Ledger for PgLedger {
             limit,
             offset
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
         let total = if let Some(total) = super::total_from_page(rows.len(), limit, offset) {
@@ -280,7 +282,7 @@ impl Ledger for PgLedger {
                 q.inicio,
                 q.fim
             )
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?
         };
