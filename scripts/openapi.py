@@ -322,6 +322,14 @@ EXTENSIONS = {
                   "parameters": [path_param("id", {"type": "string", "maxLength": 64})],
                   "responses": {"200": json_response("The event", ref("Evento"))}},
 }
+# A charge with a due date's payload at the spec's /cobv path: the same operation.
+EXTENSIONS["payload_cobv_get"] = {
+    **EXTENSIONS["payload_get"],
+    "summary": "A charge with a due date's payload, at the spec's /cobv path (read by the payer's bank)",
+    "description": "The payload of GET /qr/v2/{token}, at the path Bacen gives charges with a due date "
+                   "(GET /cobv/{pixUrlAccessToken}): their locations are made here, so that a payer's bank knows "
+                   "from the URL to send DPP and codMun.",
+}
 
 
 def anchor(pattern):

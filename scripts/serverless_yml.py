@@ -241,7 +241,7 @@ QUEUE_SEND = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn(
 # payloadKmsKeyArn makes another key sign, with the signing chain pinned at the version
 # that certifies it (payloadCertChainVersion), so no cold start pairs a key with the
 # other key's chain.
-PAYLOAD_FUNCTIONS = ("payload_get", "jwks_get")
+PAYLOAD_FUNCTIONS = ("payload_get", "payload_cobv_get", "jwks_get")
 PAYLOAD_CHAIN_PARAMETER = f"/tucano/{STAGE}/payload-cert-chain"
 PAYLOAD_ALSO_CHAIN_PARAMETER = f"/tucano/{STAGE}/payload-cert-chain-also"
 PAYLOAD_ENV = {
@@ -470,6 +470,7 @@ def custom_domains():
                                                  "Stage": "$default"}},
     }
     resources.update(public_route("", "payload_get", "GET /qr/v2/{token}"))
+    resources.update(public_route("Cobv", "payload_cobv_get", "GET /qr/v2/cobv/{token}"))
     resources.update(public_route("Jwks", "jwks_get", "GET /.well-known/jwks.json"))
     # The framework's HTTP API: its execute-api endpoint off once the mTLS domain is there.
     extension = {"Properties": {"DisableExecuteApiEndpoint": {"Fn::If": ["HasApiDomain", True, False]}}}

@@ -227,7 +227,7 @@ fn each_function_uses_the_application_key_only_for_the_encryption_purposes_its_e
                 .collect();
         let expected: BTreeSet<String> = keys.iter().chain([&BLIND_INDEX_KEY]).map(|k| k.to_string()).collect();
         assert_eq!(granted, expected, "{name}: the key grant is conditioned on its listed purposes");
-        if name == "payload_get" || name == "rail_notification" || name.starts_with("cob_") {
+        if name.starts_with("payload_") || name == "rail_notification" || name.starts_with("cob_") {
             assert!(!granted.contains(WEBHOOK_SECRET), "{name} must not decrypt webhook secrets");
         }
     }
@@ -716,7 +716,7 @@ fn the_custom_domain_requires_client_certificates_and_only_payload_locations_sta
         .filter(|(_, route)| route["Properties"]["ApiId"] == serde_json::json!({"Ref": "LocationApi"}))
         .map(|(_, route)| route["Properties"]["RouteKey"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(public_routes, ["GET /qr/v2/{token}", "GET /.well-known/jwks.json"]);
+    assert_eq!(public_routes, ["GET /qr/v2/{token}", "GET /qr/v2/cobv/{token}", "GET /.well-known/jwks.json"]);
     for (name, resource) in r.as_object().unwrap() {
         if name.starts_with("Location") || name.starts_with("ApiDomain") {
             assert_eq!(resource["Condition"], "HasApiDomain", "{name} exists only with a custom domain");
@@ -742,7 +742,7 @@ fn only_the_payload_functions_may_sign_with_the_payload_key() {
         }
     }
     signers.sort();
-    assert_eq!(signers, ["JwksGetRole", "PayloadGetRole"]);
+    assert_eq!(signers, ["JwksGetRole", "PayloadCobvGetRole", "PayloadGetRole"]);
     let function = &t["Resources"]["PayloadUnderscoregetLambdaFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(function["PAYLOAD_SIGNING"], "kms");
     // The template's key signs unless the stage names another (a rotation), which the

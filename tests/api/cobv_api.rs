@@ -68,6 +68,9 @@ async fn a_charge_with_a_due_date_is_created_priced_by_payment_date_revised_list
     assert_eq!(cobv["valor"]["multa"], json!({"modalidade": 2, "valorPerc": "2.00"}));
     assert_eq!(cobv["valor"]["desconto"]["descontoDataFixa"][0], json!({"data": "2026-09-05", "valorPerc": "5.00"}));
     assert!(cobv["pixCopiaECola"].as_str().unwrap().contains(cobv["location"].as_str().unwrap()));
+    // At the spec's path for charges with a due date, which tells a payer's bank from the
+    // URL alone to send DPP and codMun (it is read there below).
+    assert!(cobv["location"].as_str().unwrap().contains("/qr/v2/cobv/"), "{cobv}");
 
     // The same PUT is the same charge; other content on that txid is refused.
     let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&tuition("100.00"))).await;

@@ -319,8 +319,9 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A location is at most 77 characters; the token and its slash take 33.
-const MAX_LOCATION_BASE: usize = 77 - 33;
+/// A location is at most 77 characters; the token and its slash take 33, and a charge
+/// with a due date's `/cobv` 5 more.
+const MAX_LOCATION_BASE: usize = 77 - 33 - 5;
 
 impl Config {
     /// Reads the configuration from the environment: `DATABASE_URL` (required) and the

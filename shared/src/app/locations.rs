@@ -25,11 +25,16 @@ impl LocationPorts for AppState {
     }
 }
 
-/// A new location under `base` for this merchant, with its BR Code. Every kind shares one
-/// URL shape (`base/{token}`): the stored kind says which payload it serves.
+/// A new location under `base` for this merchant, with its BR Code: `base/{token}`, and
+/// for a charge with a due date `base/cobv/{token}`, the spec's own endpoint for those
+/// (a payer's bank tells from the URL alone that it should send the payment date `DPP`
+/// and its `codMun`). The stored kind says which payload a token serves.
 pub fn fresh(base: &str, merchant: &Merchant, tipo_cob: TipoCob) -> Result<NewLocation, StoreError> {
     let token = LocationToken::generate();
-    let location_url = format!("{base}/{}", token.as_str());
+    let location_url = match tipo_cob {
+        TipoCob::Cob => format!("{base}/{}", token.as_str()),
+        TipoCob::Cobv => format!("{base}/cobv/{}", token.as_str()),
+    };
     let receiver = Receiver { name: &merchant.name, city: &merchant.city };
     let pix_copia_e_cola = BrCode::dynamic(&location_url, &receiver)
         .and_then(|c| c.encode())
