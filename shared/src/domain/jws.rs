@@ -24,6 +24,10 @@ use x509_cert::Certificate;
 /// The one algorithm we sign with.
 pub const ALG: &str = "RS256";
 
+/// RSASSA-PSS with SHA-256: Bacen's first payload example used it and some PSPs sign with
+/// it; we verify it, and sign with RS256, which every payer's bank reads.
+pub const PSS_ALG: &str = "PS256";
+
 /// Why a certificate chain, a key set or a signed payload is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwsError {
@@ -181,12 +185,12 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    /// Whether the key's own declarations (when it makes them) allow RS256 verification.
-    fn may_verify_rs256(&self) -> bool {
+    /// Whether the key's own declarations (when it makes them) allow verifying `alg`.
+    fn may_verify(&self, alg: &str) -> bool {
         self.kty == "RSA"
             && (self.r#use.is_empty() || self.r#use == "sig")
-            // "RSA" is not a JWS algorithm, but some PSPs publish it for RS256 keys.
-            && (self.alg.is_empty() || self.alg == ALG || self.alg == "RSA")
+            // "RSA" is not a JWS algorithm, but some PSPs publish it for their signing keys.
+            && (self.alg.is_empty() || self.alg == alg || self.alg == "RSA")
             && (self.key_ops.is_empty() || self.key_ops.iter().any(|o| o == "verify"))
     }
 }
@@ -299,7 +303,7 @@ pub fn parse(jws: &str) -> Result<Parsed, JwsError> {
     };
     let decode = |x: &str| B64.decode(x).map_err(|_| JwsError::Malformed);
     let header: Header = serde_json::from_slice(&decode(h)?).map_err(|_| JwsError::Malformed)?;
-    if header.alg != ALG {
+    if header.alg != ALG && header.alg != PSS_ALG {
         return Err(JwsError::Algorithm);
     }
     if header.crit.is_some() || header.x5t.is_none() && header.x5t_s256.is_none() {
@@ -322,7 +326,7 @@ impl Parsed {
         let jwk = keys
             .keys
             .iter()
-            .filter(|k| k.kid == h.kid && k.may_verify_rs256())
+            .filter(|k| k.kid == h.kid && k.may_verify(&h.alg))
             .find(|k| {
                 leaf_der(k).is_some_and(|leaf| {
                     let (sha1, sha256) =
@@ -346,10 +350,16 @@ impl Parsed {
         if unsigned(&n) != key.n().to_bytes_be() || unsigned(&e) != key.e().to_bytes_be() {
             return Err(JwsError::UnknownKey);
         }
-        let signature = Signature::try_from(self.signature.as_slice()).map_err(|_| JwsError::BadSignature)?;
-        VerifyingKey::<sha2::Sha256>::new(key)
-            .verify(self.signing_input.as_bytes(), &signature)
-            .map_err(|_| JwsError::BadSignature)?;
+        let input = self.signing_input.as_bytes();
+        let verified = if self.header.alg == PSS_ALG {
+            let signature =
+                rsa::pss::Signature::try_from(self.signature.as_slice()).map_err(|_| JwsError::BadSignature)?;
+            rsa::pss::VerifyingKey::<sha2::Sha256>::new(key).verify(input, &signature)
+        } else {
+            let signature = Signature::try_from(self.signature.as_slice()).map_err(|_| JwsError::BadSignature)?;
+            VerifyingKey::<sha2::Sha256>::new(key).verify(input, &signature)
+        };
+        verified.map_err(|_| JwsError::BadSignature)?;
         Ok(jwk)
     }
 }
@@ -454,6 +464,30 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_another_psp_signed_with_ps256_verifies_and_a_tampered_one_does_not() {
+        use rsa::signature::RandomizedSigner;
+        let (_, mut keys) = signed(b"{}", "k1");
+        keys.keys[0].alg = PSS_ALG.into();
+        let x5t = keys.keys[0].x5t.clone();
+        let header =
+            serde_json::json!({"alg": "PS256", "kid": "k1", "x5t": x5t, "jku": "https://pix.tucano.test/jwks"});
+        let h = B64.encode(header.to_string());
+        let input = format!("{h}.{}", B64.encode(br#"{"txid":"x"}"#));
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(KEY).unwrap();
+        let pss =
+            rsa::pss::SigningKey::<sha2::Sha256>::new(key).sign_with_rng(&mut rand::thread_rng(), input.as_bytes());
+        let jws = compact(&input, &pss.to_vec());
+        assert_eq!(parse(&jws).unwrap().verify(&keys).map(|k| k.kid.as_str()), Ok("k1"));
+        let forged = compact(&format!("{h}.{}", B64.encode(br#"{"txid":"y"}"#)), &pss.to_vec());
+        assert_eq!(parse(&forged).unwrap().verify(&keys), Err(JwsError::BadSignature));
+        // An RS256 signature is no PS256 one; a key declared for RS256 verifies no PS256.
+        let rs = compact(&input, &sign(&input));
+        assert_eq!(parse(&rs).unwrap().verify(&keys), Err(JwsError::BadSignature));
+        keys.keys[0].alg = ALG.into();
+        assert_eq!(parse(&jws).unwrap().verify(&keys), Err(JwsError::UnknownKey));
+    }
+
+    #[test]
     fn a_key_is_trusted_only_when_its_chain_reaches_a_trusted_ca_for_the_location_host() {
         let (_, keys) = signed(b"{}", "k1");
         let jwk = &keys.keys[0];
@@ -477,7 +511,7 @@ mod tests {
         assert_eq!(parse(&parts.join(".")).unwrap().verify(&keys), Err(JwsError::BadSignature));
         let (other, _) = signed(b"{}", "k2");
         assert_eq!(parse(&other).unwrap().verify(&keys), Err(JwsError::UnknownKey));
-        for alg in ["none", "HS256", "PS256"] {
+        for alg in ["none", "HS256", "RS512", "PS384"] {
             let header = B64.encode(format!(r#"{{"alg":"{alg}","kid":"k1","x5t":"x","jku":"https://a/b"}}"#));
             assert_eq!(parse(&format!("{header}.{}.AAAA", B64.encode(b"{}"))), Err(JwsError::Algorithm), "{alg}");
         }
