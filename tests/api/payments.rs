@@ -94,6 +94,9 @@ async fn a_paid_charge_concludes_credits_the_merchant_net_of_fees_and_can_be_ref
             ("PIX_RECEBIDO".into(), "DISPONIVEL".into(), "CREDITO".into(), "98.90".into()),
         ]
     );
+    let refund_ids: Vec<&Value> =
+        extrato["lancamentos"].as_array().unwrap()[..3].iter().map(|l| &l["referencia"]["id"]).collect();
+    assert_eq!(refund_ids, [&json!("dev1"); 3], "one refund's lines share its reference: {extrato}");
     let (_, _, with_refund) = call(app.request(Method::GET, &format!("/v2/pix/{e2eid}"), &m)).await;
     assert_eq!(with_refund["devolucoes"][0]["status"], "DEVOLVIDO");
     assert_eq!(

@@ -773,8 +773,9 @@ impl PixStore for PgPixStore {
         .await
         .map_err(store_error)?;
         let entry = JournalEntry::refund_reserve(rtr_id.as_str(), merchant, request.valor);
-        let reference =
-            json!({"endToEndId": e2eid.as_str(), "devolucaoId": request.id.as_str(), "rtrId": rtr_id.as_str()});
+        // The same reference as the refund's verdict entries (`id`, as Bacen names a refund's
+        // id), so that a statement's lines of one refund share it.
+        let reference = json!({"endToEndId": e2eid.as_str(), "id": request.id.as_str(), "rtrId": rtr_id.as_str()});
         match post(&mut tx, &self.accounts, &entry, &reference).await {
             Ok(Posted::New(_)) => {}
             Ok(Posted::AlreadyPosted) => return Err(unexpected(anyhow!("refund reserve exists for a new rtrId"))),
