@@ -3,7 +3,7 @@
 //! the rail is told so. The ledger check sees every outgoing movement.
 
 use crate::common::*;
-use crate::{envio_verdict, fund, movements, send, KEY};
+use crate::{envio_returned, envio_verdict, fund, movements, send, KEY};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -172,9 +172,7 @@ async fn a_settlement_heard_after_a_return_books_the_amount_that_really_left(poo
     let envio = send(&app, &m, "assumido", "10.00").await;
     // The receiver returns 5.00 before the settlement is heard: the transfer is settled at
     // the amount ordered, as the return proves the money left.
-    let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "volta-assumido", "devolucao": {
-        "rtrId": "D9999999920261121130500000000019", "endToEndId": e2e(&envio), "valor": "5.00",
-        "horario": chrono::Utc::now().to_rfc3339(), "codigo": "MD06"}});
+    let n = envio_returned("volta-assumido", "D9999999920261121130500000000019", &e2e(&envio), "5.00", "MD06");
     assert_eq!(app.notify(&n).await.0, 200);
     assert_eq!(app.saldo(&m).await, ("45.00".into(), "0.00".into()));
 
@@ -200,9 +198,7 @@ async fn a_return_parked_as_excess_goes_to_the_merchant_once_the_settlement_show
     fund(&app, 20, "50.00").await;
     let envio = send(&app, &m, "excedente", "10.00").await;
     // 12.00 comes back of a transfer of 10.00 not yet heard settled: 2.00 waits in suspense.
-    let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "volta-excedente", "devolucao": {
-        "rtrId": "D9999999920261121130500000000020", "endToEndId": e2e(&envio), "valor": "12.00",
-        "horario": chrono::Utc::now().to_rfc3339(), "codigo": "MD06"}});
+    let n = envio_returned("volta-excedente", "D9999999920261121130500000000020", &e2e(&envio), "12.00", "MD06");
     assert_eq!(app.notify(&n).await.2["alerta"], "DEVOLUCAO_EXCEDENTE");
     assert_eq!(app.platform_balance("suspense").await, 200);
 

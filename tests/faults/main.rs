@@ -54,6 +54,14 @@ pub fn envio_verdict(tipo: &str, id: &str, e2eid: &str, valor: &str, codigo: Opt
     json!({"tipo": tipo, "id": id, "envio": envio})
 }
 
+/// A Pix we sent, returned by the receiving bank (`valor` back, reason `codigo`), as the
+/// rail notifies it under notification `id`.
+pub fn envio_returned(id: &str, rtr_id: &str, e2eid: &str, valor: &str, codigo: &str) -> Value {
+    json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": id, "devolucao": {
+        "rtrId": rtr_id, "endToEndId": e2eid, "valor": valor,
+        "horario": chrono::Utc::now().to_rfc3339(), "codigo": codigo}})
+}
+
 /// How many ledger entries of `kind` there are.
 pub async fn movements(app: &TestApp, kind: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ledger_transactions WHERE kind = $1")

@@ -74,9 +74,8 @@ async fn a_return_of_more_than_was_sent_parks_the_excess_in_suspense_and_is_flag
     fund(&app, 22, "50.00").await;
     let envio = send(&app, &m, "excesso", "10.00").await;
     app.eventually(&m, "/v2/envio/excesso", |e| e["status"] == "REALIZADO").await;
-    let n = json!({"tipo": "PIX_ENVIADO_DEVOLVIDO", "id": "excesso1", "devolucao": {
-        "rtrId": "D9999999920261121130500000000077", "endToEndId": envio["endToEndId"], "valor": "12.00",
-        "horario": chrono::Utc::now().to_rfc3339(), "codigo": "BE08"}});
+    let sent = envio["endToEndId"].as_str().unwrap();
+    let n = crate::envio_returned("excesso1", "D9999999920261121130500000000077", sent, "12.00", "BE08");
     let (_, _, body) = app.notify(&n).await;
     assert_eq!(body["alerta"], "DEVOLUCAO_EXCEDENTE", "{body}");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "the merchant gets back what it sent");

@@ -27,15 +27,10 @@ fn required<'a, T>(f: &Fields<'a>, key: &'static str, field: Field<T>, v: &mut V
     f.require(key, field, v).ok().flatten()
 }
 
-/// A `YYYY-MM-DD` date.
-pub fn date(s: &str) -> Option<NaiveDate> {
-    crate::bacen::full_date(s)
-}
-
 fn read_date(f: &mut Fields<'_>, key: &'static str, needed: bool, v: &mut Violations) -> Option<NaiveDate> {
     let field = f.string(key, 10, v);
     let s = if needed { required(f, key, field, v)? } else { field.ok().flatten()? };
-    let d = date(s);
+    let d = crate::bacen::full_date(s);
     if d.is_none() {
         v.add(f.path_of(key), "must be a date YYYY-MM-DD");
     }

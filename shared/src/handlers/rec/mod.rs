@@ -241,7 +241,7 @@ pub async fn cobr_list(state: &AppState, req: &Request) -> Result<Response, ApiE
 pub async fn cobr_retry(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let txid = path_txid(req)?;
-    let data = input::date(param(req, "data")).ok_or_else(|| {
+    let data = crate::bacen::full_date(param(req, "data")).ok_or_else(|| {
         ApiError::with_violations(COBR.invalid, COBR.detail, violations(vec![("data", "must be a date YYYY-MM-DD")]))
     })?;
     let c = recurrences::retry_charge(state, &merchant, &txid, data).await.map_err(|e| COBR.map(e))?;
