@@ -242,19 +242,20 @@ pub fn book(booked: Booked, reserved: Amount, assumed: Option<Amount>, verdict: 
         return Booking::Agrees;
     }
     match (booked, verdict, assumed) {
-        (Booked::Settled, RailVerdict::Settled { valor: Some(to), .. }, Some(from)) if from != *to => {
-            return Booking::Resettle { from, to: *to };
+        (Booked::Pending, RailVerdict::Settled { valor, .. }, _) => {
+            Booking::Settle { settled: valor.unwrap_or(reserved) }
         }
-        _ => {}
-    }
-    match (booked, verdict) {
-        (Booked::Pending, RailVerdict::Settled { valor, .. }) => Booking::Settle { settled: valor.unwrap_or(reserved) },
-        (Booked::Pending, RailVerdict::Rejected(r)) => Booking::Void(r.clone()),
-        (Booked::Settled, RailVerdict::Settled { .. }) | (Booked::Voided, RailVerdict::Rejected(_)) => Booking::Agrees,
-        (Booked::Voided, RailVerdict::Settled { valor, .. }) => {
+        (Booked::Pending, RailVerdict::Rejected(r), _) => Booking::Void(r.clone()),
+        (Booked::Settled, RailVerdict::Settled { valor: Some(to), .. }, Some(from)) if from != *to => {
+            Booking::Resettle { from, to: *to }
+        }
+        (Booked::Settled, RailVerdict::Settled { .. }, _) | (Booked::Voided, RailVerdict::Rejected(_), _) => {
+            Booking::Agrees
+        }
+        (Booked::Voided, RailVerdict::Settled { valor, .. }, _) => {
             Booking::SettleAfterVoid { settled: valor.unwrap_or(reserved) }
         }
-        (Booked::Settled, RailVerdict::Rejected(r)) => Booking::VoidAfterSettle(r.clone()),
+        (Booked::Settled, RailVerdict::Rejected(r), _) => Booking::VoidAfterSettle(r.clone()),
     }
 }
 
