@@ -259,15 +259,28 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     let concluded = app.eventually(&m, &format!("/v2/cobv/{}", txid(1)), |c| c["status"] == "CONCLUIDA").await;
     assert_eq!(concluded["pix"][0]["valor"], "95.00", "{concluded}");
     assert_eq!(concluded["revisao"], 0, "payment is not a revision");
+    // The Pix says what its amount is made of (Bacen's componentesValor).
+    let parts = json!({"original": {"valor": "100.00"}, "desconto": {"valor": "5.00"}});
+    assert_eq!(concluded["pix"][0]["componentesValor"], parts, "{concluded}");
 
     // Late: the fine and the interest of each day.
     let late_day = due + chrono::Duration::days(3);
-    let expected = price("200.00").amount_due(late_day).unwrap().final_.to_string();
+    let owed = price("200.00").amount_due(late_day).unwrap();
+    let expected = owed.final_.to_string();
     let late = create(2, "200.00").await;
     let paid = app.pay(json!({"pixCopiaECola": late["pixCopiaECola"], "dataPagamento": late_day.to_string()})).await;
     assert_eq!(paid["valor"], expected.as_str());
     assert!(Amount::parse(&expected).unwrap() > Amount::parse("204.00").unwrap(), "2% fine and 3 days: {expected}");
     app.eventually(&m, &format!("/v2/cobv/{}", txid(2)), |c| c["status"] == "CONCLUIDA").await;
+    let range = "inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z";
+    let (_, _, listed) = call(app.request(Method::GET, &format!("/v2/pix?{range}&txid={}", txid(2)), &m)).await;
+    let e2eid = listed["pix"][0]["endToEndId"].as_str().unwrap().to_owned();
+    let (status, _, late_pix) = call(app.request(Method::GET, &format!("/v2/pix/{e2eid}"), &m)).await;
+    assert_eq!(status, 200, "{late_pix}");
+    let parts = json!({"original": {"valor": "200.00"}, "multa": {"valor": owed.multa.to_string()},
+                       "juros": {"valor": owed.juros.to_string()}});
+    assert_eq!(late_pix["componentesValor"], parts, "{late_pix}");
+    assert_eq!(listed["pix"][0]["componentesValor"], parts, "the list says the same: {listed}");
 
     // On the due date, without a discount: the original.
     let mut plain = body("300.00");
@@ -276,7 +289,8 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     assert_eq!(status, 201, "{on_time}");
     let paid = app.pay(json!({"pixCopiaECola": on_time["pixCopiaECola"], "dataPagamento": due.to_string()})).await;
     assert_eq!(paid["valor"], "300.00");
-    app.eventually(&m, &format!("/v2/cobv/{}", txid(5)), |c| c["status"] == "CONCLUIDA").await;
+    let concluded = app.eventually(&m, &format!("/v2/cobv/{}", txid(5)), |c| c["status"] == "CONCLUIDA").await;
+    assert_eq!(concluded["pix"][0]["componentesValor"], json!({"original": {"valor": "300.00"}}), "{concluded}");
 
     // After its validity the payer's side cannot even read what is due.
     let expired = create(3, "300.00").await;
@@ -292,13 +306,13 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     // Another amount: credited, flagged, the charge still open.
     let wrong = create(4, "400.00").await;
     app.pay(json!({"pixCopiaECola": wrong["pixCopiaECola"], "valor": "1.00"})).await;
-    let range = "inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z";
     let flagged = app
         .eventually(&m, &format!("/v2/pix?{range}&txid={}", txid(4)), |l| {
             l["pix"].as_array().is_some_and(|p| !p.is_empty())
         })
         .await;
     assert_eq!(flagged["pix"][0]["alerta"], "VALOR_DIVERGENTE", "{flagged}");
+    assert_eq!(flagged["pix"][0]["componentesValor"], json!({"original": {"valor": "1.00"}}), "{flagged}");
     let (_, _, still) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(4)), &m)).await;
     assert_eq!(still["status"], "ATIVA");
 

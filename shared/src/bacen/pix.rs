@@ -2,6 +2,7 @@
 
 use super::{Horario, Paginacao, Parametros};
 use crate::domain::document::Document;
+use crate::domain::money::Amount;
 use crate::domain::payment::{ReceivedPix, Refund};
 use crate::ports::{Page, PixQuery};
 use serde::Serialize;
@@ -46,9 +47,42 @@ pub struct ValorComponente {
     pub valor: String,
 }
 
+/// What a Pix's `valor` is made of: the original amount, and for a Pix that paid a charge
+/// with a due date, the fine, interest, rebate and discount it included (each only when not
+/// zero; `valor` = original + multa + juros − abatimento − desconto).
 #[derive(Debug, Serialize)]
 pub struct ComponentesValor {
     pub original: ValorComponente,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multa: Option<ValorComponente>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub juros: Option<ValorComponente>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abatimento: Option<ValorComponente>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desconto: Option<ValorComponente>,
+}
+
+impl ComponentesValor {
+    pub fn of(p: &ReceivedPix) -> Self {
+        let part = |a: Amount| (a != Amount::ZERO).then(|| ValorComponente { valor: a.to_string() });
+        match &p.due {
+            None => ComponentesValor {
+                original: ValorComponente { valor: p.valor.to_string() },
+                multa: None,
+                juros: None,
+                abatimento: None,
+                desconto: None,
+            },
+            Some(d) => ComponentesValor {
+                original: ValorComponente { valor: d.original.to_string() },
+                multa: part(d.multa),
+                juros: part(d.juros),
+                abatimento: part(d.abatimento),
+                desconto: part(d.desconto),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -100,7 +134,7 @@ impl<'a> Pix<'a> {
             end_to_end_id: p.end_to_end_id.as_str(),
             txid: p.txid.as_ref().map(|t| t.as_str()),
             valor: p.valor.to_string(),
-            componentes_valor: ComponentesValor { original: ValorComponente { valor: p.valor.to_string() } },
+            componentes_valor: ComponentesValor::of(p),
             chave: &p.chave,
             horario: super::timestamp(p.horario),
             info_pagador: p.info_pagador.as_deref(),

@@ -2,6 +2,7 @@
 //! charge it names, and the rules a refund must follow.
 
 use super::charge::{Charge, ChargeStatus};
+use super::cobv::AmountDue;
 use super::document::Document;
 use super::ids::{EndToEndId, RefundId, RtrId, Txid};
 use super::money::Amount;
@@ -139,6 +140,8 @@ pub struct CreditDecision {
     pub concludes: bool,
     /// What the merchant is told (nothing when no merchant owns the key).
     pub events: Vec<super::event::DomainEvent>,
+    /// What it paid for, part by part, when it concludes a charge with a due date.
+    pub due: Option<AmountDue>,
 }
 
 /// The rules of a received Pix: an unknown key parks the money (no merchant, no events);
@@ -152,6 +155,10 @@ pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<Payable<'_>>
         (true, Some(_)) => assess(charge, pix.valor, pix.horario).or_else(|| unscheduled(charge, &pix.end_to_end_id)),
     };
     let concluded = charge.filter(|_| alert.is_none() && owned && pix.txid.is_some());
+    let due = match concluded {
+        Some(Payable::Due(c)) => c.terms.price.amount_due(super::cobv::calendar::brasilia_date(pix.horario)).ok(),
+        _ => None,
+    };
     let mut events = vec![];
     if owned {
         let e2eid = &pix.end_to_end_id;
@@ -168,7 +175,7 @@ pub fn decide_credit(pix: &IncomingPix, owned: bool, charge: Option<Payable<'_>>
             None => {}
         }
     }
-    CreditDecision { alert, concludes: concluded.is_some(), events }
+    CreditDecision { alert, concludes: concluded.is_some(), events, due }
 }
 
 /// The payer as the rail reports them.
@@ -297,6 +304,9 @@ pub struct ReceivedPix {
     pub alert: Option<Alert>,
     /// Set when the rail reported this end-to-end id again with another amount or key.
     pub rail_alert: Option<super::verdict::Contradiction>,
+    /// What it paid for, part by part, when it concluded a charge with a due date (else
+    /// the whole `valor` is the original).
+    pub due: Option<AmountDue>,
     pub refunds: Vec<Refund>,
 }
 
@@ -479,6 +489,7 @@ mod tests {
             info_pagador: None,
             alert: None,
             rail_alert: None,
+            due: None,
             refunds: vec![],
         }
     }
@@ -577,5 +588,13 @@ mod tests {
         let d = decide_credit(&pix, true, due, Amount::ZERO);
         assert!(d.concludes);
         assert_eq!(kinds(&d), ["pix.recebido", "cobv.concluida"]);
+        // What it paid for is kept with it (Bacen's componentesValor): the original and the fine.
+        let parts = d.due.expect("the parts of a due charge's payment");
+        assert_eq!((parts.original, parts.multa, parts.final_), (amount("100.00"), amount("2.00"), amount("102.00")));
+
+        // A Pix that does not conclude it paid for nothing in particular.
+        let mut wrong = incoming(Some(c.txid.as_str()), "100.00");
+        wrong.horario = at("2026-09-11T16:00:00Z");
+        assert_eq!(decide_credit(&wrong, true, due, Amount::ZERO).due, None);
     }
 }

@@ -7,6 +7,7 @@ use super::ledger::{legs, post, AccountDirectory, PostError, Posted};
 use super::unexpected;
 use super::verdicts::{self, Flow, Movement};
 use super::{snapshot, store_error};
+use crate::domain::cobv::AmountDue;
 use crate::domain::event::DomainEvent;
 use crate::domain::ids::{EndToEndId, RefundId, RtrId, Txid};
 use crate::domain::ledger::{FeePlan, JournalEntry};
@@ -152,7 +153,7 @@ struct Credit<'a> {
     amounts: Vec<i64>,
 }
 
-/// The parameters every booking statement takes, $1 to $23 in this order.
+/// The parameters every booking statement takes, $1 to $27 in this order.
 struct BookingArgs<'a> {
     notification_id: &'a str,
     end_to_end_id: &'a str,
@@ -177,11 +178,13 @@ struct BookingArgs<'a> {
     optimistic: bool,
     legs: i64,
     recurring_id: Option<i64>,
+    /// A due charge's parts it paid: multa, juros, abatimento, desconto (centavos).
+    due_parts: [Option<i64>; 4],
 }
 
-/// The booking statement of a received Pix: `$a`, its [`BookingArgs`] ($1 to $23); the
+/// The booking statement of a received Pix: `$a`, its [`BookingArgs`] ($1 to $27); the
 /// charge's part spliced in (`$charge`: CTEs after `pix`; `$checks`: what the optimistic
-/// booking re-checks of them), with its own parameters from $24 (`[...]`). An optimistic
+/// booking re-checks of them), with its own parameters from $28 (`[...]`). An optimistic
 /// booking that would not conclude the charge as it was assessed, or that finds
 /// the end-to-end id already recorded, calls booking_retry(), whose error undoes the
 /// statement.
@@ -195,8 +198,9 @@ macro_rules! booking {
                ), pix AS (
                    INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, fee, horario,
                                              pagador_doc_kind, pagador_doc_enc, pagador_doc_index, pagador_nome,
-                                             info_pagador, alerta, recurring_charge_id)
-                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $23 FROM claim
+                                             info_pagador, alerta, recurring_charge_id, multa, juros, abatimento, desconto)
+                   SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $23, $24, $25, $26, $27
+                     FROM claim
                    ON CONFLICT (end_to_end_id) DO NOTHING
                    RETURNING id
                )"# + $charge + r#", entry AS (
@@ -244,6 +248,10 @@ macro_rules! booking {
             $a.optimistic,
             $a.legs,
             $a.recurring_id,
+            $a.due_parts[0],
+            $a.due_parts[1],
+            $a.due_parts[2],
+            $a.due_parts[3],
             $($arg),*
         )
         .fetch_one(&mut *$conn)
@@ -267,6 +275,9 @@ impl Credit<'_> {
         let pix = self.pix;
         let decision = decide_credit(pix, self.merchant.is_some(), charge.map(Named::payable), self.fee);
         let alert = decision.alert;
+        let due_parts = decision
+            .due
+            .map_or([None; 4], |d| [d.multa, d.juros, d.abatimento, d.desconto].map(|a| Some(a.centavos())));
         let charge_id = charge.and_then(Named::charge_row);
         let recurring_id = charge.and_then(Named::recurring_row);
         let concludes = charge.filter(|_| decision.concludes);
@@ -308,6 +319,7 @@ impl Credit<'_> {
             optimistic: mode == Booking::Optimistic,
             legs: i64::try_from(self.account_ids.len()).map_err(unexpected)?,
             recurring_id,
+            due_parts,
         };
         // The booking's two shapes share every part but the charge's: a Pix that concludes
         // nothing (a plain credit, or a charge it does not pay) runs without the updates of
@@ -322,24 +334,24 @@ impl Credit<'_> {
                 // recurring charge only by the payment of one of its open attempts.
                 r#", concluded AS (
                        UPDATE charges SET status = 'CONCLUIDA'
-                        WHERE id = $24 AND status = 'ATIVA' AND revisao = $25 AND EXISTS (SELECT 1 FROM pix)
+                        WHERE id = $28 AND status = 'ATIVA' AND revisao = $29 AND EXISTS (SELECT 1 FROM pix)
                        RETURNING id
                    ), concluded_r AS (
-                       UPDATE recurring_charges SET status = 'CONCLUIDA', atualizacao = atualizacao || $27
-                        WHERE id = $26 AND status IN ('CRIADA', 'ATIVA') AND EXISTS (SELECT 1 FROM pix)
+                       UPDATE recurring_charges SET status = 'CONCLUIDA', atualizacao = atualizacao || $31
+                        WHERE id = $30 AND status IN ('CRIADA', 'ATIVA') AND EXISTS (SELECT 1 FROM pix)
                           AND EXISTS (SELECT 1 FROM recurring_charge_attempts
-                                       WHERE recurring_charge_id = $26 AND end_to_end_id = $2
+                                       WHERE recurring_charge_id = $30 AND end_to_end_id = $2
                                          AND status IN ('SOLICITADA', 'AGENDADA'))
                        RETURNING id
                    ), attempt_paid AS (
-                       UPDATE recurring_charge_attempts SET status = 'PAGA', atualizacao = atualizacao || $28
-                        WHERE end_to_end_id = $2 AND recurring_charge_id = $26 AND status IN ('SOLICITADA', 'AGENDADA')
+                       UPDATE recurring_charge_attempts SET status = 'PAGA', atualizacao = atualizacao || $32
+                        WHERE end_to_end_id = $2 AND recurring_charge_id = $30 AND status IN ('SOLICITADA', 'AGENDADA')
                           AND EXISTS (SELECT 1 FROM concluded_r)
                        RETURNING id
                    )"#,
-                r#" OR ($24::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded))
-                    OR ($26::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded_r))
-                    OR ($26::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM attempt_paid))"#,
+                r#" OR ($28::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded))
+                    OR ($30::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM concluded_r))
+                    OR ($30::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM attempt_paid))"#,
                 [
                     charge.charge_row(),
                     charge.revisao(),
@@ -385,6 +397,10 @@ struct PixRow {
     info_pagador: Option<String>,
     alerta: Option<String>,
     alerta_rail: Option<String>,
+    multa: Option<i64>,
+    juros: Option<i64>,
+    abatimento: Option<i64>,
+    desconto: Option<i64>,
 }
 
 struct RefundRow {
@@ -425,8 +441,27 @@ impl TryFrom<&RefundRow> for Refund {
     }
 }
 
+/// The parts a Pix that paid a charge with a due date paid for, as booked.
+fn due_parts(row: &PixRow) -> Result<Option<AmountDue>, StoreError> {
+    let (Some(multa), Some(juros), Some(abatimento), Some(desconto)) =
+        (row.multa, row.juros, row.abatimento, row.desconto)
+    else {
+        return Ok(None);
+    };
+    let amount = |c: i64| Amount::from_centavos(c).map_err(unexpected);
+    Ok(Some(AmountDue {
+        original: amount(row.valor - multa - juros + abatimento + desconto)?,
+        abatimento: amount(abatimento)?,
+        desconto: amount(desconto)?,
+        multa: amount(multa)?,
+        juros: amount(juros)?,
+        final_: amount(row.valor)?,
+    }))
+}
+
 async fn to_received(row: PixRow, refunds: &[RefundRow], cipher: &dyn Cipher) -> Result<ReceivedPix, StoreError> {
     let merchant = row.merchant_id.map(MerchantId);
+    let due = due_parts(&row)?;
     let documento =
         documents::open(cipher, row.pagador_doc_kind.as_deref(), row.pagador_doc_enc.as_deref(), merchant, PAGADOR)
             .await?;
@@ -449,6 +484,7 @@ async fn to_received(row: PixRow, refunds: &[RefundRow], cipher: &dyn Cipher) ->
             .as_deref()
             .map(|a| Contradiction::parse(a).ok_or_else(|| unexpected(anyhow!("stored alerta_rail"))))
             .transpose()?,
+        due,
         refunds: refunds
             .iter()
             .filter(|r| r.received_pix_id == row.id)
@@ -631,7 +667,7 @@ impl PixStore for PgPixStore {
             PixRow,
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta, alerta_rail
+                      info_pagador, alerta, alerta_rail, multa, juros, abatimento, desconto
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2"#,
             merchant.0,
             e2eid.as_str()
@@ -652,7 +688,7 @@ impl PixStore for PgPixStore {
         let rows = sqlx::query!(
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta, alerta_rail
+                      info_pagador, alerta, alerta_rail, multa, juros, abatimento, desconto
                  FROM received_pix r
                 WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
                   AND ($4::text IS NULL OR txid = $4)
@@ -715,6 +751,10 @@ impl PixStore for PgPixStore {
                 info_pagador: r.info_pagador,
                 alerta: r.alerta,
                 alerta_rail: r.alerta_rail,
+                multa: r.multa,
+                juros: r.juros,
+                abatimento: r.abatimento,
+                desconto: r.desconto,
             };
             items.push(to_received(row, &refunds, self.cipher.as_ref()).await?);
         }
@@ -735,7 +775,7 @@ impl PixStore for PgPixStore {
             PixRow,
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
-                      info_pagador, alerta, alerta_rail
+                      info_pagador, alerta, alerta_rail, multa, juros, abatimento, desconto
                  FROM received_pix WHERE merchant_id = $1 AND end_to_end_id = $2 FOR UPDATE"#,
             merchant.0,
             e2eid.as_str()
