@@ -107,6 +107,41 @@ async fn a_settlement_of_another_amount_books_the_amount_that_left(pool: PgPool)
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_refund_settled_at_more_than_it_asked_uses_up_what_went_back(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 16, "10.00").await;
+    let path = |id: &str| format!("/v2/pix/{}/devolucao/{id}", crate::e2eid(16));
+    let refund = |id: &str, valor: &str| app.request(Method::PUT, &path(id), &m).json(&json!({"valor": valor}));
+    let (status, _, first) = call(refund("d1", "5.00")).await;
+    assert_eq!(status, 201, "{first}");
+    // The rail says 7.00 went back.
+    let settled = json!({"tipo": "DEVOLUCAO_LIQUIDADA", "id": "liq-d1", "devolucao": {
+        "rtrId": first["rtrId"], "endToEndId": crate::e2eid(16), "valor": "7.00",
+        "horario": chrono::Utc::now().to_rfc3339()}});
+    let (_, _, body) = app.notify(&settled).await;
+    assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE", "{body}");
+    assert_eq!(app.saldo(&m).await, ("3.00".into(), "0.00".into()));
+
+    // Of the 10.00 received, 3.00 is left to refund, not 5.00.
+    let (status, _, p) = call(refund("d2", "5.00")).await;
+    assert_eq!(status, 400, "{p}");
+    let (status, _, last) = call(refund("d3", "3.00")).await;
+    assert_eq!(status, 201, "{last}");
+    // The database counts the same way, whatever the code in front of it does.
+    let direct = sqlx::query(
+        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
+         SELECT id, merchant_id, 'd4', 'D9999999920261121130500000099999', 1, 'ORIGINAL', '\\x00', now()
+           FROM received_pix WHERE end_to_end_id = $1",
+    )
+    .bind(crate::e2eid(16))
+    .execute(&app.pool)
+    .await
+    .expect_err("over the amount received");
+    assert!(direct.to_string().contains("exceed"), "{direct}");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_refund_rejected_after_its_settlement_is_credited_back_and_flagged(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 14, "30.00").await;

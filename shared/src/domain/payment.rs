@@ -286,6 +286,8 @@ pub struct Refund {
     pub motivo: Option<String>,
     pub solicitacao: DateTime<Utc>,
     pub liquidacao: Option<DateTime<Utc>>,
+    /// What the rail reported settled (another amount than `valor` only when it said so).
+    pub valor_liquidado: Option<Amount>,
     /// Set when the rail contradicted itself about this refund.
     pub alerta: Option<super::verdict::Contradiction>,
 }
@@ -333,10 +335,15 @@ pub enum RefundRejection {
 }
 
 impl ReceivedPix {
-    /// What is still refundable: the amount less refunds that were not rejected.
+    /// What is still refundable: the amount less refunds that were not rejected, each by
+    /// what it sent back once settled (else by what it asked).
     pub fn refundable(&self) -> i64 {
-        let taken: i64 =
-            self.refunds.iter().filter(|r| r.status != RefundStatus::NaoRealizado).map(|r| r.valor.centavos()).sum();
+        let taken: i64 = self
+            .refunds
+            .iter()
+            .filter(|r| r.status != RefundStatus::NaoRealizado)
+            .map(|r| r.valor_liquidado.unwrap_or(r.valor).centavos())
+            .sum();
         self.valor.centavos() - taken
     }
 
@@ -527,10 +534,21 @@ mod tests {
             motivo: None,
             solicitacao: Utc::now(),
             liquidacao: None,
+            valor_liquidado: None,
             alerta: None,
         };
         pix.refunds = vec![refund("6.00", RefundStatus::Devolvido), refund("4.00", RefundStatus::NaoRealizado)];
         assert_eq!(pix.refundable(), 400);
+
+        // A refund that settled at another amount took that amount.
+        let mut more = refund("5.00", RefundStatus::Devolvido);
+        more.valor_liquidado = Some(amount("7.00"));
+        pix.refunds = vec![more];
+        assert_eq!(pix.refundable(), 300);
+        assert_eq!(
+            pix.check_refund(&req("5.00", Natureza::Original), Utc::now()),
+            Err(RefundRejection::ExceedsReceived)
+        );
     }
 
     /// R$ 100.00 due 10 September 2026 with a 2.00 fine, payable 30 days after.

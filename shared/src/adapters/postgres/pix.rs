@@ -414,6 +414,7 @@ struct RefundRow {
     motivo: Option<String>,
     requested_at: DateTime<Utc>,
     settled_at: Option<DateTime<Utc>>,
+    valor_liquidado: Option<i64>,
     request_hash: Vec<u8>,
     alerta: Option<String>,
 }
@@ -432,6 +433,7 @@ impl TryFrom<&RefundRow> for Refund {
             motivo: r.motivo.clone(),
             solicitacao: r.requested_at,
             liquidacao: r.settled_at,
+            valor_liquidado: r.valor_liquidado.map(Amount::from_centavos).transpose().map_err(unexpected)?,
             alerta: r
                 .alerta
                 .as_deref()
@@ -497,7 +499,7 @@ async fn refunds_of(conn: &mut PgConnection, pix_ids: &[i64]) -> Result<Vec<Refu
     sqlx::query_as!(
         RefundRow,
         r#"SELECT received_pix_id, refund_id, rtr_id, valor, natureza, descricao, status, motivo, requested_at,
-                  settled_at, request_hash, alerta
+                  settled_at, valor_liquidado, request_hash, alerta
              FROM refunds WHERE received_pix_id = ANY($1) ORDER BY id"#,
         pix_ids
     )
@@ -837,6 +839,7 @@ impl PixStore for PgPixStore {
             motivo: None,
             solicitacao: requested_at,
             liquidacao: None,
+            valor_liquidado: None,
             alerta: None,
         }))
     }
@@ -881,7 +884,7 @@ impl PixStore for PgPixStore {
         let row = sqlx::query_as!(
             RefundRow,
             r#"SELECT f.received_pix_id, f.refund_id, f.rtr_id, f.valor, f.natureza, f.descricao, f.status, f.motivo,
-                      f.requested_at, f.settled_at, f.request_hash, f.alerta
+                      f.requested_at, f.settled_at, f.valor_liquidado, f.request_hash, f.alerta
                  FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
                 WHERE f.merchant_id = $1 AND r.end_to_end_id = $2 AND f.refund_id = $3"#,
             merchant.0,
