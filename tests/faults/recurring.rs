@@ -158,3 +158,42 @@ async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_
     assert_eq!(app.saldo(&m).await.0, "50.00");
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_debit_whose_pix_did_not_conclude_its_charge_leaves_the_attempt_paid_not_asked_about_forever(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = app.merchant("Academia", GYM_KEY).await;
+    let receiver =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+    let (id_rec, conta, _) = subscription(&app, &m).await;
+    let txid = "academiadivergente2027abcdef";
+    let settles = scheduled_charge(&app, &m, &id_rec, &conta, txid).await;
+    // Debited at the payer's bank (50.00, its own notice lost); a notification of the same
+    // debit with another amount arrives: credited, flagged, the charge still open.
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    advance_to(&app, settles).await;
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    let e2eid = c["tentativas"][0]["endToEndId"].as_str().unwrap().to_owned();
+    let odd = json!({"tipo": "PIX_RECEBIDO", "id": "debito-divergente", "pix": {"endToEndId": e2eid,
+        "txid": txid, "valor": "49.00", "chave": GYM_KEY, "horario": chrono::Utc::now().to_rfc3339()}});
+    let (status, _, body) = app.notify(&odd).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("AGENDADA")));
+
+    // Past its day the sweep asks the payer's bank: debited. Its Pix is here already, so
+    // the attempt is paid (the charge stays as the flagged Pix left it), and the next
+    // pass has nothing to ask.
+    advance_to(&app, settles + Days::new(1)).await;
+    let moved = tucano_shared::app::recurrences::sweep(&app.state).await.unwrap();
+    assert_eq!(moved, 1);
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    assert_eq!((c["status"].as_str(), c["tentativas"][0]["status"].as_str()), (Some("ATIVA"), Some("PAGA")), "{c}");
+    assert_eq!(tucano_shared::app::recurrences::sweep(&app.state).await.unwrap(), 0);
+    let (status, _, p) =
+        call(app.request(Method::POST, &format!("/v2/cobr/{txid}/retentativa/{}", settles + Days::new(2)), &m)).await;
+    assert_eq!(status, 400, "a paid charge is not debited again: {p}");
+    app.assert_ledger_ok().await;
+}

@@ -536,24 +536,29 @@ async fn settle_overdue(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>
     Ok(matches!(state.recurrences.attempt_outcome(e2eid, outcome, now).await?, AttemptApplied::Applied { .. }))
 }
 
-/// A debit the payer's bank made whose notification never came: its Pix from the rail's
+/// A debit the payer's bank made whose attempt is still open here: its Pix from the rail's
 /// statement (read back to the attempt's creation, which its end-to-end id carries, a day
-/// earlier for clocks; 400 days when the id does not say), booked once.
+/// earlier for clocks; 400 days when the id does not say), booked once. A Pix booked that
+/// did not conclude the charge (now or before: another amount, a divergent report) leaves
+/// the attempt paid all the same, or every pass would ask the bank about it again.
 async fn book_debit_from_statement(state: &AppState, e2eid: &EndToEndId, now: DateTime<Utc>) -> Result<bool, RecError> {
     let longest = now - chrono::Duration::days(400);
     let since = e2eid.minted_at().map_or(longest, |t| (t - chrono::Duration::days(1)).max(longest));
     let statement = state.rail.received_since(since).await.map_err(RecError::RailUnavailable)?;
     let Some(pix) = statement.iter().find(|p| &p.end_to_end_id == e2eid) else { return Ok(false) };
     let notification = format!("statement-{}", e2eid.as_str());
-    match crate::app::payments::receive_pix(state, &notification, pix).await {
-        Ok(crate::ports::RecordOutcome::Recorded { .. }) => Ok(true),
-        Ok(_) => Ok(false),
-        Err(crate::app::payments::PaymentError::Store(e)) => Err(e.into()),
+    let booked = match crate::app::payments::receive_pix(state, &notification, pix).await {
+        Ok(crate::ports::RecordOutcome::Recorded { alert: None, .. }) => return Ok(true),
+        Ok(outcome) => outcome,
+        Err(crate::app::payments::PaymentError::Store(e)) => return Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "a debit from the rail's statement could not be booked");
-            Ok(false)
+            return Ok(false);
         }
-    }
+    };
+    let applied = state.recurrences.attempt_outcome(e2eid, AttemptOutcome::DebitedApart, now).await?;
+    Ok(matches!(booked, crate::ports::RecordOutcome::Recorded { .. })
+        || matches!(applied, AttemptApplied::Applied { .. }))
 }
 
 /// One pass of the sweep: ends what time ended, and resends requests and attempts the

@@ -134,6 +134,10 @@ pub enum AttemptOutcome {
     /// Past its day, the payer's bank says it never got it: a SOLICITADA attempt expires
     /// (it is never sent late).
     NeverReceived,
+    /// The payer's bank debited it, and its Pix is booked here without having concluded the
+    /// charge (another amount, or the rail's word on it divergent): the attempt is paid, the
+    /// charge stays as its flagged Pix left it (operations look at the Pix).
+    DebitedApart,
 }
 
 #[async_trait]

@@ -1357,6 +1357,12 @@ impl RecurrenceStore for PgRecurrenceStore {
                 }
                 set_attempt_status(&mut tx, e2eid, AttemptStatus::Expirada, None, at).await?;
             }
+            AttemptOutcome::DebitedApart => {
+                if !attempt.status.is_open() {
+                    return Ok(AttemptApplied::Unchanged);
+                }
+                set_attempt_status(&mut tx, e2eid, AttemptStatus::Paga, None, at).await?;
+            }
             AttemptOutcome::Cancelled(ending) => {
                 if !attempt.status.is_open() {
                     return Ok(AttemptApplied::Unchanged);
