@@ -40,6 +40,17 @@ async fn subscription(app: &TestApp, m: &TestMerchant) -> (String, String, chron
     (id_rec, conta.to_string(), first)
 }
 
+/// The gym, registered as a receiver, with its authorised subscription (as above).
+async fn gym_subscription(app: &TestApp) -> (TestMerchant, String, String, chrono::NaiveDate) {
+    let m = app.merchant("Academia", GYM_KEY).await;
+    let receiver =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+    let (id_rec, conta, first) = subscription(app, &m).await;
+    (m, id_rec, conta, first)
+}
+
 /// A charge due in five days, scheduled at the payer's bank; its settlement day.
 async fn scheduled_charge(app: &TestApp, m: &TestMerchant, id_rec: &str, conta: &str, txid: &str) -> chrono::NaiveDate {
     let due = simulated_today(app).await + Days::new(5);
@@ -61,12 +72,7 @@ async fn advance_to(app: &TestApp, day: chrono::NaiveDate) -> Value {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly_once(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
-    let m = app.merchant("Academia", GYM_KEY).await;
-    let receiver =
-        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
-            .unwrap();
-    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
-    let (id_rec, conta, first) = subscription(&app, &m).await;
+    let (m, id_rec, conta, first) = gym_subscription(&app).await;
 
     // The debit's notification never arrives: the charge waits (its outcome is unknown,
     // not guessed), even two weeks on (past the reconciler's one-day look at the rail's
@@ -134,12 +140,7 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
 #[sqlx::test(migrations = "./migrations")]
 async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_charge_to_be_paid(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
-    let m = app.merchant("Academia", GYM_KEY).await;
-    let receiver =
-        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
-            .unwrap();
-    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
-    let (id_rec, conta, _) = subscription(&app, &m).await;
+    let (m, id_rec, conta, _) = gym_subscription(&app).await;
     let txid = "academiadebitada2027abcdefghi";
     let settles = scheduled_charge(&app, &m, &id_rec, &conta, txid).await;
     // Debited at the payer's bank, its notice not (yet) here; then the payer cancels.
@@ -162,12 +163,7 @@ async fn a_payer_cancelling_after_a_debit_whose_notice_is_in_flight_leaves_that_
 #[sqlx::test(migrations = "./migrations")]
 async fn a_debit_whose_pix_did_not_conclude_its_charge_leaves_the_attempt_paid_not_asked_about_forever(pool: PgPool) {
     let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
-    let m = app.merchant("Academia", GYM_KEY).await;
-    let receiver =
-        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
-            .unwrap();
-    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
-    let (id_rec, conta, _) = subscription(&app, &m).await;
+    let (m, id_rec, conta, _) = gym_subscription(&app).await;
     let txid = "academiadivergente2027abcdef";
     let settles = scheduled_charge(&app, &m, &id_rec, &conta, txid).await;
     // Debited at the payer's bank (50.00, its own notice lost); a notification of the same
