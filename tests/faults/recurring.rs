@@ -193,3 +193,45 @@ async fn a_debit_whose_pix_did_not_conclude_its_charge_leaves_the_attempt_paid_n
     assert_eq!(status, 400, "a paid charge is not debited again: {p}");
     app.assert_ledger_ok().await;
 }
+
+/// Row-level security on `recurrences` whose read policy fails for one contract: the
+/// database refusing a read right after a write, as a failover or a dropped connection
+/// would.
+async fn fail_reading_contract(app: &TestApp, contrato: &str) {
+    for statement in [
+        format!(
+            "CREATE FUNCTION injected_read_fault(c text) RETURNS boolean LANGUAGE plpgsql AS $$
+             BEGIN IF c = '{contrato}' THEN RAISE EXCEPTION 'injected read fault'; END IF; RETURN true; END $$"
+        ),
+        "ALTER TABLE recurrences ENABLE ROW LEVEL SECURITY".into(),
+        "CREATE POLICY writes ON recurrences FOR INSERT WITH CHECK (true)".into(),
+        "CREATE POLICY changes ON recurrences FOR UPDATE USING (true)".into(),
+        "CREATE POLICY reads ON recurrences FOR SELECT USING (injected_read_fault(contrato))".into(),
+    ] {
+        sqlx::query(&statement).execute(&app.pool).await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_recurrence_created_whose_read_back_fails_is_answered_once_and_not_created_again(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let m = app.merchant("Academia", GYM_KEY).await;
+    let receiver =
+        tucano_shared::domain::merchant::Recebedor::parse("11222333000181", None, "Rua A, 1", "PE", "50000000")
+            .unwrap();
+    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+    fail_reading_contract(&app, "CT-FALHA").await;
+    let first = simulated_today(&app).await + Days::new(5);
+    let body = json!({
+        "vinculo": {"contrato": "CT-FALHA", "devedor": {"cpf": "12345678909", "nome": "Maria Souza"}},
+        "calendario": {"dataInicial": first.to_string(), "periodicidade": "MENSAL"},
+        "valor": {"valorRec": "50.00"}, "politicaRetentativa": "NAO_PERMITE"});
+    let post = || app.request(Method::POST, "/v2/rec", &m).header("idempotency-key", "rec-1").json(&body);
+    let (status, _, rec) = call(post()).await;
+    assert_eq!(status, 201, "written, so answered as written: {rec}");
+    assert_eq!((rec["status"].as_str(), rec["vinculo"]["contrato"].as_str()), (Some("CRIADA"), Some("CT-FALHA")));
+    // The client's retry replays that answer; it does not create a second recurrence.
+    let (status, _, again) = call(post()).await;
+    assert_eq!((status, &again["idRec"]), (201, &rec["idRec"]), "{again}");
+    assert_eq!(app.count("recurrences").await, 1);
+}

@@ -15,7 +15,7 @@ use crate::domain::merchant::Merchant;
 use crate::domain::rec::recurrence::Destinatario;
 use crate::domain::rec::{
     Attempt, AttemptKind, AttemptStatus, CobRStatus, CobRTerms, Encerramento, IdRec, IdSolicRec, Jornada, Payer,
-    RecStatus, RecTerms, RecValue, Recurrence, RecurringCharge, SolicRec, SolicRecStatus, Solicitante, Update,
+    RecLoc, RecStatus, RecTerms, RecValue, Recurrence, RecurringCharge, SolicRec, SolicRecStatus, Solicitante, Update,
     Violation,
 };
 use crate::ports::{
@@ -78,6 +78,11 @@ pub async fn create_rec(
     if !violations.is_empty() {
         return Err(RecError::Invalid(violations));
     }
+    // The location as it will be served, read before the write (see below).
+    let location = match loc {
+        Some(id) => state.recurrences.find_location(merchant.id, id).await?,
+        None => None,
+    };
     let rec = Recurrence {
         id_rec: IdRec::generate(terms.politica, &state.config.ispb, today),
         status: RecStatus::Criada,
@@ -92,7 +97,17 @@ pub async fn create_rec(
     if !state.recurrences.insert_rec(merchant.id, &rec, loc).await? {
         return Err(invalid("rec.loc", "no location of this receiver with this id is free for a recurrence"));
     }
-    get_rec(state, merchant, &rec.id_rec).await
+    // Created: a read that fails now must not answer 5xx, which frees the request's
+    // Idempotency-Key, and its retry would create a second recurrence. What was written
+    // is answered instead.
+    match get_rec(state, merchant, &rec.id_rec).await {
+        Err(RecError::Store(e)) => {
+            tracing::warn!(error = %e, "a new recurrence could not be read back; answered as written");
+            let loc = location.map(|l| RecLoc { id_rec: Some(rec.id_rec.clone()), ..l });
+            Ok(Recurrence { loc, ..rec })
+        }
+        read => read,
+    }
 }
 
 pub async fn get_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {
@@ -232,13 +247,21 @@ async fn send_solicitation(
     rec: &Recurrence,
 ) -> Result<(), RecError> {
     let message = solicitation_message(state, merchant, s, rec).await?;
-    match state.rail.send_solicitation(&message).await {
+    deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await
+}
+
+/// Hands a confirmation request to the rail and records it ENVIADA; one the rail does not
+/// take stays CRIADA, for the sweep to resend.
+async fn deliver_solicitation(
+    state: &AppState,
+    merchant: &Merchant,
+    id: &IdSolicRec,
+    message: &wire::SolicitacaoRec,
+) -> Result<(), RecError> {
+    match state.rail.send_solicitation(message).await {
         Ok(()) => {
             let (now, _) = now_and_today(state);
-            state
-                .recurrences
-                .move_solicitation(Some(merchant.id), &s.id_solic_rec, SolicRecStatus::Enviada, now)
-                .await?;
+            state.recurrences.move_solicitation(Some(merchant.id), id, SolicRecStatus::Enviada, now).await?;
         }
         Err(e) => tracing::warn!(error = %e, "a confirmation request stays CRIADA until the rail takes it"),
     }
@@ -271,11 +294,24 @@ pub async fn create_solicitation(
         destinatario,
         atualizacao: vec![Update { status: SolicRecStatus::Criada, data: now }],
     };
+    // Built before the write, so a request that cannot be sent (the receiver's registration)
+    // is refused having changed nothing.
+    let message = solicitation_message(state, merchant, &s, &rec).await?;
     if !state.recurrences.insert_solicitation(merchant.id, &s).await? {
         return Err(invalid("solicrec.idRec", "the recurrence already has an open confirmation request"));
     }
-    send_solicitation(state, merchant, &s, &rec).await?;
-    get_solicitation(state, merchant, &s.id_solic_rec).await
+    // Created: from here a failure must not answer 5xx (the Idempotency-Key would be freed
+    // and the retry refused, the request being open); the sweep resends one not sent.
+    if let Err(e) = deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await {
+        tracing::warn!(error = %e, "a new confirmation request was not recorded as sent; the sweep resends it");
+    }
+    match get_solicitation(state, merchant, &s.id_solic_rec).await {
+        Err(RecError::Store(e)) => {
+            tracing::warn!(error = %e, "a new confirmation request could not be read back; answered as written");
+            Ok(s)
+        }
+        read => read,
+    }
 }
 
 pub async fn get_solicitation(state: &AppState, merchant: &Merchant, id: &IdSolicRec) -> Result<SolicRec, RecError> {
