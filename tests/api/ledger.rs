@@ -307,7 +307,11 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
         format!("INSERT INTO ledger_balances (account_id, shard, balance) VALUES ({rail}, 99, 100)"),
         "SET session_replication_role = replica".to_owned(),
         "CREATE TABLE shadow (id int)".to_owned(),
+        // A temporary table would come before schema public for a trigger's reads.
+        "CREATE TEMPORARY TABLE received_pix (id bigint, valor bigint)".to_owned(),
         "DROP TABLE received_pix".to_owned(),
+        "UPDATE api_keys SET revoked_at = NULL".to_owned(),
+        "DELETE FROM api_keys".to_owned(),
     ] {
         let refused = sqlx::query(&forbidden).execute(&role).await;
         assert!(refused.is_err(), "the application role may: {forbidden}");
@@ -324,6 +328,17 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     .await
     .unwrap();
     assert!(unreachable.is_empty(), "tables the application role cannot use: {unreachable:?}");
+    // Every function of ours reads the tables of schema public, not ones the caller names
+    // (a function replaced by a later migration must say its search_path again).
+    let unpinned: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+          WHERE p.pronamespace = 'public'::regnamespace AND l.lanname = 'plpgsql'
+            AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(unpinned.is_empty(), "functions without a search_path: {unpinned:?}");
     app.assert_ledger_ok().await;
 }
 
