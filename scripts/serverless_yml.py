@@ -176,9 +176,14 @@ OWNER_DB_USER = "tucano_admin"
 PROXY_ID = {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DatabaseProxy", "DBProxyArn"]}]}]}
 MASTER_SECRET = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
 RAIL_SECRET_NAME = f"{SERVICE}/{STAGE}/rail-webhook-secret"
-# The functions that sign or verify rail messages: the only ones that may read the secret
-# (it can forge received Pix).
-RAIL_SECRET_READERS = {"rail_notification", "transfer_put", "transfer_qr_put", "dict_get", "refund_put", "reconciler"}
+
+
+
+def rail_secret_readers():
+    """The functions that sign or verify rail messages, as the route table lists them (the
+    local server holds requests to the same lists): the only ones that may read the secret
+    (it can forge received Pix)."""
+    return {e["function"] for e in table()["routes"] + table()["jobs"] if "rail-secret" in e["secrets"]}
 
 
 def db_connect(user):
@@ -198,7 +203,7 @@ def role(fn, extra):
     touches."""
     if fn != "migrate":
         extra = [db_connect(APP_DB_USER)] + extra
-    if fn in RAIL_SECRET_READERS:
+    if fn in rail_secret_readers():
         extra.append(RAIL_SECRET_READ)
     statements = [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -202,7 +202,7 @@ fn statements_by_function(t: &Value) -> Vec<(String, Vec<Value>)> {
 
 #[test]
 fn each_function_uses_the_application_key_only_for_the_encryption_purposes_its_entry_lists() {
-    use tucano_shared::app::key_policy::{BLIND_INDEX_KEY, WEBHOOK_SECRET};
+    use tucano_shared::app::key_policy::{BLIND_INDEX_KEY, RAIL_SECRET, WEBHOOK_SECRET};
     let Some(t) = template() else { return };
     let listed = |name: &str| {
         ROUTES
@@ -225,7 +225,9 @@ fn each_function_uses_the_application_key_only_for_the_encryption_purposes_its_e
                 .iter()
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect();
-        let expected: BTreeSet<String> = keys.iter().chain([&BLIND_INDEX_KEY]).map(|k| k.to_string()).collect();
+        // The rail secret is in Secrets Manager, not a KMS purpose.
+        let expected: BTreeSet<String> =
+            keys.iter().filter(|k| **k != RAIL_SECRET).chain([&BLIND_INDEX_KEY]).map(|k| k.to_string()).collect();
         assert_eq!(granted, expected, "{name}: the key grant is conditioned on its listed purposes");
         if name.starts_with("payload_") || name == "rail_notification" || name.starts_with("cob_") {
             assert!(!granted.contains(WEBHOOK_SECRET), "{name} must not decrypt webhook secrets");
@@ -631,7 +633,21 @@ fn functions_connect_as_the_application_role_with_iam_and_only_migrations_as_the
     }
     // The rail secret can forge received Pix: only the functions that sign or verify rail
     // messages may read it.
-    let expected = ["dict_get", "rail_notification", "reconciler", "refund_put", "transfer_put", "transfer_qr_put"];
+    let expected = [
+        "cobr_patch",
+        "cobr_post",
+        "cobr_put",
+        "cobr_retentativa_post",
+        "dict_get",
+        "rail_notification",
+        "rec_patch",
+        "reconciler",
+        "refund_put",
+        "solicrec_patch",
+        "solicrec_post",
+        "transfer_put",
+        "transfer_qr_put",
+    ];
     assert_eq!(rail_secret_readers, expected.iter().map(|s| s.to_string()).collect());
     let (_, proxy) = of_type(&t, "AWS::RDS::DBProxy")[0];
     let app_entry = proxy["Properties"]["Auth"]

@@ -2,7 +2,7 @@
 //! entry of it, and a test checks that `serverless.yml` declares exactly the same set.
 
 use crate::app::key_policy::{
-    self, BLIND_INDEX_KEY, DEVEDOR, FAVORECIDO, IDEMPOTENCY_RESPONSE, PAGADOR, WEBHOOK_SECRET,
+    self, BLIND_INDEX_KEY, DEVEDOR, FAVORECIDO, IDEMPOTENCY_RESPONSE, PAGADOR, RAIL_SECRET, WEBHOOK_SECRET,
 };
 use crate::app::AppState;
 use crate::domain::oauth::Scope;
@@ -342,7 +342,7 @@ pub const ROUTES: &[Route] = &[
         function: "rec_patch",
         access: Access::Merchant(Scope::RecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -352,7 +352,7 @@ pub const ROUTES: &[Route] = &[
         function: "solicrec_post",
         access: Access::Merchant(Scope::SolicRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -372,7 +372,7 @@ pub const ROUTES: &[Route] = &[
         function: "solicrec_patch",
         access: Access::Merchant(Scope::SolicRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -382,7 +382,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_put",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -392,7 +392,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_post",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -402,7 +402,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_patch",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -432,7 +432,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_retentativa_post",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR],
+        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -582,7 +582,7 @@ pub const ROUTES: &[Route] = &[
         function: "refund_put",
         access: Access::Merchant(Scope::PixWrite),
         idempotency: Idempotency::Optional,
-        keys: &[PAGADOR],
+        keys: &[PAGADOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -622,7 +622,7 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_put",
         access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
-        keys: &[FAVORECIDO],
+        keys: &[FAVORECIDO, RAIL_SECRET],
         quota: Quota::Dict,
     },
     Route {
@@ -632,7 +632,7 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_qr_put",
         access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
-        keys: &[FAVORECIDO],
+        keys: &[FAVORECIDO, RAIL_SECRET],
         quota: Quota::Dict,
     },
     Route {
@@ -662,7 +662,7 @@ pub const ROUTES: &[Route] = &[
         function: "dict_get",
         access: Access::Merchant(Scope::DictRead),
         idempotency: Idempotency::Off,
-        keys: &[],
+        keys: &[RAIL_SECRET],
         quota: Quota::Dict,
     },
     Route {
@@ -862,7 +862,7 @@ pub const ROUTES: &[Route] = &[
         function: "rail_notification",
         access: Access::Rail,
         idempotency: Idempotency::Off,
-        keys: &[PAGADOR, DEVEDOR],
+        keys: &[PAGADOR, DEVEDOR, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
 ];
@@ -894,7 +894,11 @@ pub struct Job {
 /// The scheduled and queue-fed functions; `serverless.yml` and `functions/` follow this
 /// list as they follow `ROUTES`.
 pub const JOBS: &[Job] = &[
-    Job { function: "reconciler", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[FAVORECIDO, PAGADOR, DEVEDOR] },
+    Job {
+        function: "reconciler",
+        trigger: Trigger::Schedule("rate(1 minute)"),
+        keys: &[FAVORECIDO, PAGADOR, DEVEDOR, RAIL_SECRET],
+    },
     Job { function: "webhook_relay", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[] },
     Job { function: "lotecobv_worker", trigger: Trigger::Schedule("rate(1 minute)"), keys: &[DEVEDOR] },
     Job {
@@ -909,9 +913,12 @@ pub const JOBS: &[Job] = &[
 
 /// The route table as data (`tucano routes --json`): what `scripts/serverless_yml.py`
 /// writes the template from, so that the table has one source. Enum values by their Rust
-/// names; `keys` are the encryption purposes' values; `cold_start_keys`, the purposes
-/// every function uses whatever its entry lists.
+/// names; `keys` are the KMS encryption purposes' values and `secrets` the other entries
+/// of a policy (the rail secret); `cold_start_keys`, the purposes every function uses
+/// whatever its entry lists.
 pub fn table_json() -> serde_json::Value {
+    let kms = |keys: &[&'static str]| keys.iter().copied().filter(|k| *k != RAIL_SECRET).collect::<Vec<_>>();
+    let secrets = |keys: &[&'static str]| keys.iter().copied().filter(|k| *k == RAIL_SECRET).collect::<Vec<_>>();
     let routes: Vec<_> = ROUTES
         .iter()
         .map(|r| {
@@ -923,7 +930,8 @@ pub fn table_json() -> serde_json::Value {
                 "scope": r.access.scope().map(Scope::as_str),
                 "idempotency": format!("{:?}", r.idempotency),
                 "quota": format!("{:?}", r.quota),
-                "keys": r.keys,
+                "keys": kms(r.keys),
+                "secrets": secrets(r.keys),
             })
         })
         .collect();
@@ -937,7 +945,8 @@ pub fn table_json() -> serde_json::Value {
                 Trigger::Deploy => ("Deploy", None),
                 Trigger::Operator => ("Operator", None),
             };
-            serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument, "keys": j.keys})
+            serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument,
+                               "keys": kms(j.keys), "secrets": secrets(j.keys)})
         })
         .collect();
     serde_json::json!({"routes": routes, "jobs": jobs, "cold_start_keys": [BLIND_INDEX_KEY]})

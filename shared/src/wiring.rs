@@ -19,7 +19,7 @@ use crate::adapters::rail_http::HttpRail;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::webhook_http::HttpWebhookTransport;
 use crate::app::config::{AlsoPublish, CipherBackend, IdempotencyBackend, PayloadKey, MIN_RAIL_SECRET};
-use crate::app::key_policy::PurposeGuard;
+use crate::app::key_policy::{PurposeGuard, RAIL_SECRET};
 use crate::app::oauth::{signing_keys, TokenGate};
 use crate::app::secrets::RotatingSecret;
 use crate::app::signed_payloads::{AlsoPublishing, SignedCache};
@@ -92,7 +92,8 @@ impl AppState {
         }
         if let (Some(id), Some(aws)) = (&config.rail_secret_id, &aws) {
             let source = Arc::new(SecretsManagerSource::new(aws));
-            state = state.with_rail_secret(Arc::new(RotatingSecret::from_source(source, id.clone(), MIN_RAIL_SECRET)));
+            let secret = RotatingSecret::from_source(source, id.clone(), MIN_RAIL_SECRET).held_to(RAIL_SECRET);
+            state = state.with_rail_secret(Arc::new(secret));
         }
         if let (true, Some(aws)) = (config.db_iam_auth, &aws) {
             let options: sqlx::postgres::PgConnectOptions = config.database_url.parse()?;
@@ -151,8 +152,9 @@ impl AppState {
             }
             PayloadKey::Off | PayloadKey::Kms { .. } => None,
         };
-        let rail_secret =
-            Arc::new(RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()));
+        let rail_secret = Arc::new(
+            RotatingSecret::fixed(config.rail_secret.clone(), config.rail_secret_previous.clone()).held_to(RAIL_SECRET),
+        );
         let rail = HttpRail::new(&config.rail_url, rail_secret.clone(), config.rail_timeout);
         let transport = HttpWebhookTransport::new(config.webhooks.rules, config.webhooks.timeout);
         let tokens = TokenGate::new(signing_keys(&*cipher), config.tokens);

@@ -84,6 +84,13 @@ fn jobs_are_declared_with_their_triggers() {
     }
 }
 
+/// An entry's policy as printed: its KMS purposes, then its secrets (the rail's).
+fn both(json: &serde_json::Value) -> serde_json::Value {
+    let mut all = json["keys"].as_array().unwrap().clone();
+    all.extend(json["secrets"].as_array().unwrap().iter().cloned());
+    serde_json::Value::Array(all)
+}
+
 #[test]
 fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tucano")).args(["routes", "--json"]).output().unwrap();
@@ -98,13 +105,13 @@ fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings(
         assert_eq!(json["scope"].as_str(), route.access.scope().map(|s| s.as_str()));
         assert_eq!(json["idempotency"], format!("{:?}", route.idempotency));
         assert_eq!(json["quota"], format!("{:?}", route.quota));
-        assert_eq!(json["keys"], serde_json::json!(route.keys), "{}", route.function);
+        assert_eq!(both(json), serde_json::json!(route.keys), "{}", route.function);
     }
     let jobs = printed["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), JOBS.len());
     for (json, job) in jobs.iter().zip(JOBS) {
         assert_eq!(json["function"], job.function);
-        assert_eq!(json["keys"], serde_json::json!(job.keys), "{}", job.function);
+        assert_eq!(both(json), serde_json::json!(job.keys), "{}", job.function);
         match job.trigger {
             Trigger::Schedule(arg) | Trigger::Queue(arg) => assert_eq!(json["argument"], arg),
             Trigger::Authorizer | Trigger::Deploy | Trigger::Operator => assert!(json["argument"].is_null()),

@@ -53,6 +53,8 @@ pub struct RotatingSecret {
     min_len: usize,
     /// [`MIN_REREAD`] unless changed.
     reread_after: Duration,
+    /// The key-policy entry a function must list to use it (none: any may).
+    policy: Option<&'static str>,
     held: RwLock<Option<Held>>,
 }
 
@@ -60,12 +62,42 @@ impl RotatingSecret {
     /// A secret given at start-up (the local server, tests): never re-read.
     pub fn fixed(current: Vec<u8>, previous: Option<Vec<u8>>) -> Self {
         let held = Held::new(SecretVersions { current, previous });
-        RotatingSecret { source: None, min_len: 0, reread_after: MIN_REREAD, held: RwLock::new(Some(held)) }
+        RotatingSecret {
+            source: None,
+            min_len: 0,
+            reread_after: MIN_REREAD,
+            policy: None,
+            held: RwLock::new(Some(held)),
+        }
     }
 
     /// A secret read from `source` under `id` when first needed.
     pub fn from_source(source: Arc<dyn SecretSource>, id: String, min_len: usize) -> Self {
-        RotatingSecret { source: Some((source, id)), min_len, reread_after: MIN_REREAD, held: RwLock::new(None) }
+        RotatingSecret {
+            source: Some((source, id)),
+            min_len,
+            reread_after: MIN_REREAD,
+            policy: None,
+            held: RwLock::new(None),
+        }
+    }
+
+    /// The same, usable only by a request or job whose key policy lists `entry`
+    /// (`app::key_policy`): a function that is not, is refused here as IAM refuses its
+    /// role in AWS, so a list that misses one fails the tests that reach it.
+    pub fn held_to(mut self, entry: &'static str) -> Self {
+        self.policy = Some(entry);
+        self
+    }
+
+    fn permitted(&self) -> Result<(), StoreError> {
+        match self.policy {
+            Some(entry) if !crate::app::key_policy::allowed(entry) => {
+                tracing::error!(entry, "a secret outside this function's key policy");
+                Err(StoreError::Unexpected(anyhow::anyhow!("{entry} is outside this function's key policy")))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The same, re-read sooner (tests that rotate and cannot wait a minute).
@@ -96,6 +128,7 @@ impl RotatingSecret {
     /// the store on first use and once they are older than [`MAX_AGE`] (if the store is
     /// down then, the values held are kept).
     pub async fn versions(&self) -> Result<SecretVersions, StoreError> {
+        self.permitted()?;
         if let Some(h) = self.held.read().await.as_ref().filter(|h| self.fresh(h)) {
             return Ok(h.versions.clone());
         }
@@ -120,7 +153,7 @@ impl RotatingSecret {
     /// Reads the secret again unless it was read within [`MIN_REREAD`] (or as set); true if its value
     /// changed (then a failed verification is worth trying again).
     pub async fn reread(&self) -> bool {
-        if self.source.is_none() {
+        if self.source.is_none() || self.permitted().is_err() {
             return false;
         }
         let mut held = self.held.write().await;
@@ -182,6 +215,15 @@ mod tests {
             let (current, previous) = self.value.lock().unwrap().clone();
             Ok(SecretVersions { current, previous })
         }
+    }
+
+    #[tokio::test]
+    async fn a_secret_held_to_a_policy_entry_serves_only_requests_whose_function_lists_it() {
+        use crate::app::key_policy::{within, DEVEDOR, RAIL_SECRET};
+        let secret = RotatingSecret::fixed(b"rail-secret-0123".to_vec(), None).held_to(RAIL_SECRET);
+        assert!(within(&[DEVEDOR, RAIL_SECRET], secret.versions()).await.is_ok());
+        assert!(within(&[DEVEDOR], secret.versions()).await.is_err(), "refused as IAM refuses the role");
+        assert!(secret.versions().await.is_ok(), "outside any request (start-up, tools) IAM is the boundary");
     }
 
     #[tokio::test]

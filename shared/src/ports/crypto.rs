@@ -53,6 +53,12 @@ pub mod purpose {
     /// cipher (and made once by the migrations function).
     pub const BLIND_INDEX_KEY: &str = "blind-index-key";
 
+    /// Not a KMS purpose: the rail's shared secret (in Secrets Manager), which can sign a
+    /// received Pix. Listed with a function's purposes only when it signs or verifies rail
+    /// messages: its role may read the secret, and the secret refuses every other function
+    /// here as IAM does in AWS.
+    pub const RAIL_SECRET: &str = "rail-secret";
+
     /// Every purpose, for the functions that are trusted with all of them (none are today:
     /// the migrations function only makes the blind-index key).
     pub const ALL: &[&str] = &[DEVEDOR, PAGADOR, FAVORECIDO, WEBHOOK_SECRET, IDEMPOTENCY_RESPONSE, BLIND_INDEX_KEY];
