@@ -11,7 +11,9 @@ use crate::domain::document::Document;
 use crate::domain::money::Amount;
 use crate::domain::payment::IncomingPix;
 use crate::domain::payment::RefundOrder;
-use crate::domain::transfer::{DictEntry, Receiver, Transfer};
+use crate::domain::rec::charge::is_attempt_rejection_code;
+use crate::domain::text::free_text;
+use crate::domain::transfer::{DictEntry, Receiver, Transfer, MAX_HOLDER_NAME};
 use crate::domain::verdict::{RailVerdict, Rejection, RejectionCode};
 use crate::ports::{PixRail, RailCancel, RailError, RailStatus};
 use crate::rail::incoming::incoming;
@@ -259,7 +261,9 @@ impl PixRail for HttpRail {
             ("AGENDADA", _) => AttemptAtBank::Scheduled,
             ("PAGA", _) => AttemptAtBank::Paid,
             ("CANCELADA", _) => AttemptAtBank::Cancelled,
-            ("REJEITADA", Some(code)) => AttemptAtBank::Rejected(code),
+            // Only a code of the spec's list: another would be stored, announced and judged
+            // retryable, or refused by the database on every pass.
+            ("REJEITADA", Some(code)) if is_attempt_rejection_code(&code) => AttemptAtBank::Rejected(code),
             _ => return Err(RailError::Unavailable(anyhow!("the rail's answer is not a verdict"))),
         })
     }
@@ -286,11 +290,15 @@ impl PixRail for HttpRail {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
                 let e: EntradaDict = res.json().await.map_err(transport)?;
+                // A holder's document reaches the merchant masked whatever the DICT sent (it
+                // sends tax ids in full), and a name that would not fit a transfer's record
+                // is no answer: the lookup is asked again, not half-stored.
+                let unclear = |what: &str| RailError::Unavailable(anyhow!("the DICT's answer has an unusable {what}"));
                 Ok(Some(DictEntry {
                     chave: e.chave,
                     tipo_chave: e.tipo_chave,
-                    nome: e.nome,
-                    documento: e.documento,
+                    nome: free_text(&e.nome, MAX_HOLDER_NAME).ok_or_else(|| unclear("name"))?,
+                    documento: Document::shown(&e.documento).ok_or_else(|| unclear("document"))?,
                     ispb: e.ispb,
                 }))
             }
@@ -391,6 +399,52 @@ mod tests {
         *store.0.lock().unwrap() = NEW;
         let statement = rail.received_since(chrono::Utc::now()).await;
         assert!(statement.is_ok_and(|pix| pix.is_empty()), "a 401 leads to a re-read and one more try");
+    }
+
+    /// A loopback rail that answers every request 200 with `body`.
+    async fn answering(body: &'static str) -> HttpRail {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
+            }
+        });
+        let secret = Arc::new(crate::app::secrets::RotatingSecret::fixed(b"secret".to_vec(), None));
+        HttpRail::new(&format!("http://{addr}"), secret, Duration::from_secs(2))
+    }
+
+    #[tokio::test]
+    async fn a_dict_answer_reaches_the_merchant_masked_and_clean_or_not_at_all() {
+        let full = r#"{"chave": "52998224725", "tipoChave": "CPF", "nome": "Joao\u0000Pereira",
+                       "documento": "52998224725", "ispb": "00360305"}"#;
+        let entry = answering(full).await.lookup_key("52998224725").await.unwrap().unwrap();
+        assert_eq!((entry.documento.as_str(), entry.nome.as_str()), ("***.982.247-**", "Joao Pereira"));
+        let garbled = r#"{"chave": "52998224725", "tipoChave": "CPF", "nome": "Joao",
+                          "documento": "Joao Pereira, 52998224725", "ispb": "00360305"}"#;
+        assert!(matches!(answering(garbled).await.lookup_key("52998224725").await, Err(RailError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn an_attempt_rejected_with_a_code_outside_the_spec_is_no_verdict() {
+        let known = answering(r#"{"status": "REJEITADA", "codigo": "AM02"}"#).await;
+        assert!(
+            matches!(known.attempt_status("E1").await, Ok(crate::ports::AttemptAtBank::Rejected(c)) if c == "AM02")
+        );
+        for body in [r#"{"status": "REJEITADA", "codigo": "ZZZZ"}"#, r#"{"status": "REJEITADA", "codigo": "bad-code"}"#]
+        {
+            assert!(
+                matches!(answering(body).await.attempt_status("E1").await, Err(RailError::Unavailable(_))),
+                "{body}"
+            );
+        }
     }
 
     fn status(json: serde_json::Value) -> Result<RailStatus, RailError> {

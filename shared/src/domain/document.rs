@@ -120,6 +120,21 @@ impl Document {
             Document::Cnpj(c) => c.masked(),
         }
     }
+
+    /// A document as another system reported it, as a merchant may see it: a CPF or CNPJ
+    /// in full is masked here; one already masked (digits, `*` and `.-/`, with a `*`) is
+    /// kept; anything else is None.
+    pub fn shown(raw: &str) -> Option<String> {
+        if let Ok(c) = Cpf::parse(raw) {
+            return Some(c.masked());
+        }
+        if let Ok(c) = Cnpj::parse(raw) {
+            return Some(c.masked());
+        }
+        let masked_form =
+            raw.len() <= 18 && raw.contains('*') && raw.bytes().all(|b| b.is_ascii_digit() || b"*.-/".contains(&b));
+        masked_form.then(|| raw.to_owned())
+    }
 }
 
 impl fmt::Debug for Cpf {
@@ -160,6 +175,16 @@ pub mod generate {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_reported_document_is_shown_masked_whether_it_came_masked_or_not() {
+        assert_eq!(Document::shown("52998224725").as_deref(), Some("***.982.247-**"));
+        assert_eq!(Document::shown("11222333000181").as_deref(), Some("11.***.***/0001-**"));
+        assert_eq!(Document::shown("***.456.789-**").as_deref(), Some("***.456.789-**"));
+        for garbled in ["", "52998224726", "Maria", "***\u{0}", "1234567890123456789*"] {
+            assert_eq!(Document::shown(garbled), None, "{garbled:?}");
+        }
+    }
 
     #[test]
     fn known_valid_documents_parse() {

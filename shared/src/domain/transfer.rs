@@ -8,6 +8,8 @@ use super::pix_key::PixKey;
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, TimeZone, Timelike, Utc};
 
 pub const MAX_DESCRICAO: usize = 140;
+/// The longest holder name a transfer keeps (its record's limit).
+pub const MAX_HOLDER_NAME: usize = 200;
 
 /// The client's id of a transfer (`/envio/{idEnvio}`): `^[a-zA-Z0-9]{1,35}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -120,10 +120,10 @@ impl Rejection {
 
     /// `motivo` as stored and shown: the code and what it means, at most 140 characters.
     pub fn motivo(&self) -> String {
-        let text = match &self.detail {
-            Some(d) if !d.trim().is_empty() => d.trim(),
-            _ => self.code.description(),
-        };
+        // The rail's own words, as free text (a control character would be refused by the
+        // database, and the order's outcome with it, on every pass).
+        let detail = self.detail.as_deref().and_then(|d| super::text::free_text(d, 140));
+        let text = detail.as_deref().unwrap_or(self.code.description());
         format!("{}: {text}", self.code.as_str()).chars().take(140).collect()
     }
 }
@@ -348,6 +348,11 @@ mod tests {
         assert_eq!(Rejection::new(RejectionCode::Ac07).motivo(), "AC07: the receiving account is closed");
         let long = Rejection { code: RejectionCode::Ds04, detail: Some("x".repeat(500)) };
         assert_eq!(long.motivo().chars().count(), 140);
+        // A rail's answer with control characters is kept as free text (Postgres refuses NUL).
+        let odd = Rejection { code: RejectionCode::Ac03, detail: Some("conta\u{0}inválida\n".into()) };
+        assert_eq!(odd.motivo(), "AC03: conta inválida");
+        let blank = Rejection { code: RejectionCode::Ac07, detail: Some("\u{0}".into()) };
+        assert_eq!(blank.motivo(), "AC07: the receiving account is closed");
     }
 
     #[test]
