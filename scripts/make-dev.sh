@@ -119,6 +119,10 @@ Payload locations are signed (JWS) with a DEV-ONLY key; its key set: http://loca
 Demo merchant's OAuth client: client_id $client_id, client_secret $client_secret
 Demo merchant's account here (recurring charges' recebedor.conta): $account
 
+The README's walkthrough, with these set (paste them into another shell):
+
+  CLIENT_ID=$client_id CLIENT_SECRET=$client_secret CHAVE=$pix_key CONTA=$account
+
 Get an access token (OAuth2 client credentials; valid one hour):
 
   TOKEN=\$(curl -s -u '$client_id:$client_secret' -d grant_type=client_credentials \\
