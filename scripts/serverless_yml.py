@@ -179,6 +179,12 @@ RAIL_SECRET_NAME = f"{SERVICE}/{STAGE}/rail-webhook-secret"
 
 
 
+# How long a rail call may take before its outcome is unknown, and how long a function that
+# makes such calls may run.
+RAIL_TIMEOUT_MS = 5000
+RAIL_CALLER_TIMEOUT = 25
+
+
 def rail_secret_readers():
     """The functions that sign or verify rail messages, as the route table lists them (the
     local server holds requests to the same lists): the only ones that may read the secret
@@ -295,6 +301,11 @@ def build():
         if fn == "rail_notification":
             # The rail's notifications write money: cap what they can take from the database.
             f["reservedConcurrency"] = 50
+        elif fn in rail_secret_readers():
+            # It calls the rail (and the DICT, another PSP's location): up to three calls of
+            # RAIL_TIMEOUT_MS each, then its own bookkeeping of an unknown outcome, which a
+            # Lambda stopped at the provider's 10 s would never reach; under HTTP API's 30 s.
+            f["timeout"] = RAIL_CALLER_TIMEOUT
         f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX}
         if fn in PAYLOAD_FUNCTIONS:
             f["environment"].update(PAYLOAD_ENV)
@@ -735,10 +746,15 @@ def platform():
     # The application secret is a property too: a replaced secret sets the role's
     # password again. (It is not rotated automatically: RDS Proxy reads it, and the role's
     # password follows it only through this resource.)
+    # It waits for what the migrations function reaches (the database behind the proxy,
+    # Secrets Manager and KMS through their endpoints, the private routes): on a first
+    # deploy nothing else orders them before it.
     r["Migrations"] = {"Type": "Custom::Migrations", "Properties": {
         "ServiceToken": arn("MigrateLambdaFunction"),
         "Version": migrations_hash(),
-        "AppSecret": ref("AppDatabaseSecret")}}
+        "AppSecret": ref("AppDatabaseSecret")},
+        "DependsOn": ["DatabaseWriter", "DatabaseProxyTargets", "SecretsmanagerEndpoint", "KmsEndpoint",
+                      *[f"PrivateDefaultRoute{az}" for az in "ABC"], *[f"PrivateSubnet{az}Routes" for az in "ABC"]]}
     return r
 
 
@@ -875,6 +891,7 @@ def render():
                 "DB_IAM_AUTH": "true",
                 # The secret's name, not its value: read at run time, re-read on rotation.
                 "RAIL_WEBHOOK_SECRET_ID": RAIL_SECRET_NAME,
+                "RAIL_TIMEOUT_MS": str(RAIL_TIMEOUT_MS),
                 "PIX_RAIL_URL": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-rail-url}}}}",
                 "PSP_ISPB": f"{{{{resolve:ssm:/tucano/{STAGE}/psp-ispb}}}}",
                 "CIPHER": "kms",

@@ -860,6 +860,20 @@ fn every_stack_stays_within_cloudformation_limits_and_its_template_is_where_the_
 }
 
 #[test]
+fn a_function_that_calls_the_rail_outlives_its_calls_and_answers_within_the_http_apis_limit() {
+    // A rail call that times out leaves an outcome to book as unknown: a Lambda stopped
+    // first would never book it. transfer_qr_put makes three outbound calls.
+    let Some(t) = template() else { return };
+    for name in ["transfer_put", "transfer_qr_put", "refund_put", "dict_get", "cobr_post", "rec_patch"] {
+        let f = function_named(&t, name);
+        let rail_ms: u64 = environment(f)["RAIL_TIMEOUT_MS"].as_str().unwrap().parse().unwrap();
+        let timeout_ms = f["Properties"]["Timeout"].as_u64().unwrap() * 1000;
+        assert!(timeout_ms >= 3 * rail_ms + 5_000, "{name}: {timeout_ms} ms for calls of {rail_ms} ms");
+        assert!(timeout_ms < 30_000, "{name}: over HTTP API's 30 s");
+    }
+}
+
+#[test]
 fn the_batch_worker_runs_most_of_a_minute_one_at_a_time() {
     // With the default 10 s timeout it would stop before its first pass.
     let Some(t) = template() else { return };

@@ -293,6 +293,9 @@ pub async fn run_migrations_resource(
             }
             let pool = tucano_shared::adapters::postgres::lazy_pool_with(options, 1);
             let done = async {
+                // On a first deploy the proxy may be ready before the cluster's writer is
+                // (CloudFormation's order is kept by DependsOn, readiness is not).
+                tucano_shared::adapters::postgres::wait_until_reachable(&pool, Duration::from_secs(150)).await?;
                 tucano_shared::adapters::postgres::migrate(&pool).await?;
                 if let Some((source, id)) = secrets.and_then(|s| s.app_password.as_deref().map(|id| (s.source, id))) {
                     let password = secret_password(source, id).await?;
