@@ -312,6 +312,9 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
         "DROP TABLE received_pix".to_owned(),
         "UPDATE api_keys SET revoked_at = NULL".to_owned(),
         "DELETE FROM api_keys".to_owned(),
+        // History stays: a debit attempt, an event.
+        "DELETE FROM recurring_charge_attempts".to_owned(),
+        "DELETE FROM outbox_events".to_owned(),
     ] {
         let refused = sqlx::query(&forbidden).execute(&role).await;
         assert!(refused.is_err(), "the application role may: {forbidden}");
@@ -339,6 +342,17 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     .await
     .unwrap();
     assert!(unpinned.is_empty(), "functions without a search_path: {unpinned:?}");
+    // It deletes only what the API deletes (a table added later gets no DELETE by default).
+    let deletable: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r' AND has_table_privilege($1, c.oid, 'DELETE')
+          ORDER BY 1",
+    )
+    .bind(APPLICATION_ROLE)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(deletable, ["idempotency_records", "locations", "rate_windows"]);
     app.assert_ledger_ok().await;
 }
 

@@ -103,6 +103,13 @@ async fn a_settlement_of_another_amount_books_the_amount_that_left(pool: PgPool)
     assert_eq!(body["alerta"], "VALOR_LIQUIDADO_DIVERGENTE");
     // 50.00 - 12.00 - 7.50
     assert_eq!(app.saldo(&m).await, ("30.50".into(), "0.00".into()));
+    // Only a transfer's outcome moves: what it was ordered with stays, whoever asks.
+    let role = as_application(&app.pool).await;
+    for change in ["descricao = 'outra'", "favorecido_nome = 'Outro'", "conta_ispb = '00000000'", "txid = 'x'"] {
+        let refused =
+            sqlx::query(&format!("UPDATE transfers SET {change} WHERE id_envio = 'mais'")).execute(&role).await;
+        assert!(refused.is_err_and(|e| e.to_string().contains("never change")), "{change}");
+    }
     app.assert_ledger_ok().await;
 }
 
@@ -196,6 +203,17 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
     let (status, _, p) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
     assert_eq!(status, 400, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("under review"), "{p}");
+    // The database refuses it too, whatever the code in front of it does.
+    let direct = sqlx::query(
+        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
+         SELECT id, merchant_id, 'd9', 'D9999999920261121130500000099998', 100, 'ORIGINAL', '\\x00', now()
+           FROM received_pix WHERE end_to_end_id = $1",
+    )
+    .bind(crate::e2eid(15))
+    .execute(&as_application(&app.pool).await)
+    .await
+    .expect_err("a flagged Pix");
+    assert!(direct.to_string().contains("under review"), "{direct}");
     assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;
 }
