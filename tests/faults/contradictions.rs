@@ -24,6 +24,21 @@ fn e2e(envio: &Value) -> String {
     envio["endToEndId"].as_str().unwrap().to_owned()
 }
 
+/// Waits until the rail has decided the order at `path` (`/envios/{e2eid}`,
+/// `/devolucoes/{rtrId}`): a notification that reverses the books is booked only when the
+/// rail's status says the same.
+async fn rail_decided(app: &TestApp, path: &str) -> String {
+    for _ in 0..100 {
+        let (status, order) = app.rail_call(Method::GET, path, None).await;
+        assert_eq!(status, 200, "{order}");
+        if order["status"] != "EM_PROCESSAMENTO" {
+            return order["status"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the rail never decided {path}");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_settlement_after_a_rejection_takes_the_money_from_the_merchant_and_is_flagged(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
@@ -34,7 +49,8 @@ async fn a_settlement_after_a_rejection_takes_the_money_from_the_merchant_and_is
     assert_eq!((status, body["resultado"].as_str()), (200, Some("APLICADA")));
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
 
-    // The rail then says the money did leave.
+    // The rail then says the money did leave (and its status says so too).
+    assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&envio))).await, "LIQUIDADO");
     let (status, _, body) =
         app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "v2", &e2e(&envio), "20.00", None)).await;
     assert_eq!(status, 200, "{body}");
@@ -63,6 +79,7 @@ async fn a_late_settlement_beyond_the_balance_leaves_the_rest_owed_to_operations
     app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s2", &e2e(&second), "15.00", None)).await;
     assert_eq!(app.saldo(&m).await, ("5.00".into(), "0.00".into()));
 
+    assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&first))).await, "LIQUIDADO");
     let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s1", &e2e(&first), "20.00", None)).await;
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
@@ -74,8 +91,11 @@ async fn a_late_settlement_beyond_the_balance_leaves_the_rest_owed_to_operations
 async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 12, "50.00").await;
+    // The rail ends up rejecting it (its status says so), after notifying a settlement.
+    app.rail_control(json!({"envios": "REJEITAR"})).await;
     let envio = send(&app, &m, "volta1", "20.00").await;
     app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "a1", &e2e(&envio), "20.00", None)).await;
+    assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&envio))).await, "REJEITADO");
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
 
     // Without a final code it is no verdict; with one it is booked.
@@ -88,6 +108,41 @@ async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool
     assert_eq!(now["status"], "NAO_REALIZADO");
     assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()));
     assert_eq!(movements(&app, "transfer_correction").await, 1);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_it_cannot_confirm_is_asked_again(
+    pool: PgPool,
+) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 17, "50.00").await;
+    let envio = send(&app, &m, "atrasada", "20.00").await;
+    assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&envio))).await, "LIQUIDADO");
+    // The rail's two words arrive reordered: the rejection first (the transfer was
+    // pending: booked), then the settlement, which would reverse it. The rail's status
+    // cannot be read just then: refused, for the rail to repeat it; nothing changes.
+    app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
+    app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "t1", &e2e(&envio), "20.00", Some("AC06"))).await;
+    let settled = envio_verdict("PIX_ENVIADO_LIQUIDADO", "t2", &e2e(&envio), "20.00", None);
+    let (status, _, body) = app.notify(&settled).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "nothing moved");
+    // Repeated once the status can be read (settled): booked, flagged.
+    app.rail_faults(json!({})).await;
+    let (status, _, body) = app.notify(&settled).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("CONTRADICAO_REGISTRADA")), "{body}");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+
+    // The old rejection again, under another id: the rail's status says it settled, so it
+    // is set aside (not booked, not a contradiction).
+    let stale = envio_verdict("PIX_ENVIADO_REJEITADO", "t3", &e2e(&envio), "20.00", Some("AC06"));
+    let (status, _, body) = app.notify(&stale).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("OBSOLETA")), "{body}");
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/atrasada", &m)).await;
+    assert_eq!(now["status"], "REALIZADO", "{now}");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    assert_eq!(contradictions(&app).await.len(), 1, "only the confirmed one");
     app.assert_ledger_ok().await;
 }
 
@@ -152,6 +207,7 @@ async fn a_refund_settled_at_more_than_it_asked_uses_up_what_went_back(pool: PgP
 async fn a_refund_rejected_after_its_settlement_is_credited_back_and_flagged(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 14, "30.00").await;
+    app.rail_control(json!({"devolucoes": "REJEITAR"})).await;
     let path = format!("/v2/pix/{}/devolucao/d1", crate::e2eid(14));
     let (_, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;
     let verdict = |tipo: &str, id: &str, codigo: Option<&str>| {
@@ -164,6 +220,8 @@ async fn a_refund_rejected_after_its_settlement_is_credited_back_and_flagged(poo
     };
     app.notify(&verdict("DEVOLUCAO_LIQUIDADA", "f1", None)).await;
     assert_eq!(app.saldo(&m).await, ("20.00".into(), "0.00".into()));
+    let rtr_id = refund["rtrId"].as_str().unwrap();
+    assert_eq!(rail_decided(&app, &format!("/devolucoes/{rtr_id}")).await, "REJEITADO");
     let (_, _, body) = app.notify(&verdict("DEVOLUCAO_REJEITADA", "f2", Some("AC07"))).await;
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
     let (_, _, now) = call(app.request(Method::GET, &path, &m)).await;

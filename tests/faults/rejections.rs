@@ -130,10 +130,14 @@ async fn a_pending_transfer_that_does_not_read_back_does_not_stop_the_reconciler
     send(&app, &m, "legivel", "5.00").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // One row's sealed document no longer opens (a damaged row, a key gone).
+    // (Past the guard that keeps a transfer's terms, as only damage would be.)
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
     sqlx::query("UPDATE transfers SET favorecido_doc_enc = '\\x00' WHERE id_envio = 'ilegivel'")
-        .execute(&app.pool)
+        .execute(&mut *tx)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
 
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!((report.checked, report.settled), (1, 1), "the other is reconciled: {report:?}");

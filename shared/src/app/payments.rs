@@ -89,7 +89,18 @@ pub async fn conclude_refund(
     rtr_id: &RtrId,
     result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
-    match ports.pix().conclude_refund(notification_id, rtr_id, result, Heard::FromRail).await? {
+    let pix = ports.pix();
+    let outcome = match pix.conclude_refund(notification_id, rtr_id, result, Heard::Notified).await? {
+        // One that would reverse what was booked waits for the rail's status to say the same.
+        ConcludeOutcome::Unconfirmed => {
+            if !super::transfers::confirmed(result, ports.rail().refund_status(rtr_id.as_str()).await)? {
+                return Ok(ConcludeOutcome::Stale);
+            }
+            pix.conclude_refund(notification_id, rtr_id, result, Heard::FromRail).await?
+        }
+        other => other,
+    };
+    match outcome {
         ConcludeOutcome::Unknown => Err(PaymentError::UnknownRefund),
         other => Ok(other),
     }

@@ -10,8 +10,8 @@ use crate::domain::pix_key::PixKey;
 use crate::domain::quota::{lookup_refund, LookupOutcome, QuotaLimits, LOOKUP_RESERVE, MILLI, ORDER_SENT};
 use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
-    Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
-    TransferOutcome, TransferQuery, TransferRejection, TransferStore,
+    Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailStatus, RailVerdict, RateCounter,
+    StoreError, TransferOutcome, TransferQuery, TransferRejection, TransferStore,
 };
 
 /// The ports the transfer use cases run with (the application state has them all).
@@ -299,14 +299,47 @@ pub async fn list(
     Ok(ports.transfers().list(merchant.id, q).await?)
 }
 
-/// Applies the rail's verdict on a Pix we sent. Replays are no-ops.
+/// Applies the rail's notified verdict on a Pix we sent. Replays are no-ops. One that would
+/// reverse what was booked is booked only if the rail's status says the same now (see
+/// [`confirmed`]).
 pub async fn conclude(
     ports: &impl TransferPorts,
     notification_id: &str,
     e2eid: &EndToEndId,
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
-    ports.transfers().conclude(notification_id, e2eid, verdict, Heard::FromRail).await
+    let store = ports.transfers();
+    match store.conclude(notification_id, e2eid, verdict, Heard::Notified).await? {
+        ConcludeOutcome::Unconfirmed => {
+            if !confirmed(verdict, ports.rail().transfer_status(e2eid.as_str()).await)? {
+                return Ok(ConcludeOutcome::Stale);
+            }
+            store.conclude(notification_id, e2eid, verdict, Heard::FromRail).await
+        }
+        other => Ok(other),
+    }
+}
+
+/// Whether the rail's status now, `status`, confirms a notified verdict that would reverse
+/// a decided movement. Notifications may arrive out of order: a stale one (the status
+/// says otherwise) is set aside, never booked; a status that cannot say (pending, unknown,
+/// unreachable) leaves the outcome unknown, and the notification is refused for the rail
+/// to repeat later — never guessed.
+pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> Result<bool, StoreError> {
+    match status {
+        Ok(RailStatus::Decided(now)) => {
+            let same = now.same_outcome(notified);
+            if !same {
+                tracing::warn!("a notification the rail's status contradicts was set aside as stale");
+                crate::telemetry::metrics(&[("StaleRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
+            }
+            Ok(same)
+        }
+        Ok(RailStatus::Pending | RailStatus::Unknown) => {
+            Err(StoreError::Unavailable(anyhow::anyhow!("the rail's status does not confirm a reversing verdict yet")))
+        }
+        Err(e) => Err(StoreError::Unavailable(anyhow::Error::new(e).context("confirming a reversing verdict"))),
+    }
 }
 
 /// Credits a Pix we sent that the receiving bank returned. Replays are no-ops.

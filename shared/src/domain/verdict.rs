@@ -139,12 +139,29 @@ pub enum RailVerdict {
     Rejected(Rejection),
 }
 
+impl RailVerdict {
+    /// Whether two verdicts say the same thing happened (settled, or not), whatever their
+    /// details.
+    pub fn same_outcome(&self, other: &RailVerdict) -> bool {
+        matches!(
+            (self, other),
+            (RailVerdict::Settled { .. }, RailVerdict::Settled { .. })
+                | (RailVerdict::Rejected(_), RailVerdict::Rejected(_))
+        )
+    }
+}
+
 /// How a verdict reached us, which decides whether it may contradict the books.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heard {
-    /// The rail said it (a notification, its answer to an order): its latest word, booked
-    /// even against a movement already decided, as a contradiction.
+    /// The rail's word, booked even against a movement already decided, as a contradiction:
+    /// its answer to our order, a notification its status confirmed, a return (which proves
+    /// the money left).
     FromRail,
+    /// A notification: it decides a movement still pending; one that would reverse a
+    /// decided movement is not booked until the rail's status confirms it (notifications
+    /// can arrive out of order, and a stale one would undo what really happened).
+    Notified,
     /// We read the rail's status before the movement's row was locked (the reconciler):
     /// it decides a movement still pending, and nothing else. A movement decided since
     /// was decided by a word of the rail's newer than the read.
@@ -219,6 +236,9 @@ pub enum Booking {
     /// ordered: a return proved the money left before the settlement was heard, or the
     /// rail did not say): the difference is booked.
     Resettle { from: Amount, to: Amount },
+    /// A notification that would reverse a decided movement: nothing is booked until the
+    /// rail's status says the same.
+    Unconfirmed,
 }
 
 impl Booking {
@@ -226,7 +246,7 @@ impl Booking {
     pub fn contradiction(&self, reserved: Amount) -> Option<Contradiction> {
         match self {
             Booking::Settle { settled } if *settled != reserved => Some(Contradiction::AmountDiffers),
-            Booking::Settle { .. } | Booking::Void(_) | Booking::Agrees => None,
+            Booking::Settle { .. } | Booking::Void(_) | Booking::Agrees | Booking::Unconfirmed => None,
             Booking::SettleAfterVoid { .. } => Some(Contradiction::SettledAfterVoid),
             Booking::Resettle { .. } => Some(Contradiction::AmountDiffers),
             Booking::VoidAfterSettle(_) => Some(Contradiction::VoidedAfterSettle),
@@ -241,6 +261,16 @@ pub fn book(booked: Booked, reserved: Amount, assumed: Option<Amount>, verdict: 
     if heard == Heard::OnStatusRead && booked != Booked::Pending {
         return Booking::Agrees;
     }
+    let booking = decide(booked, reserved, assumed, verdict);
+    let reverses = matches!(booking, Booking::SettleAfterVoid { .. } | Booking::VoidAfterSettle(_));
+    if heard == Heard::Notified && reverses {
+        return Booking::Unconfirmed;
+    }
+    booking
+}
+
+/// [`book`] for a word of the rail's taken as it is.
+fn decide(booked: Booked, reserved: Amount, assumed: Option<Amount>, verdict: &RailVerdict) -> Booking {
     match (booked, verdict, assumed) {
         (Booked::Pending, RailVerdict::Settled { valor, .. }, _) => {
             Booking::Settle { settled: valor.unwrap_or(reserved) }
@@ -353,6 +383,18 @@ mod tests {
         assert_eq!(odd.motivo(), "AC03: conta inválida");
         let blank = Rejection { code: RejectionCode::Ac07, detail: Some("\u{0}".into()) };
         assert_eq!(blank.motivo(), "AC07: the receiving account is closed");
+    }
+
+    #[test]
+    fn a_notification_that_would_reverse_a_decided_movement_waits_for_the_rails_status() {
+        let v = amount("10.00");
+        assert_eq!(book(Booked::Settled, v, None, &rejected(), Heard::Notified), Booking::Unconfirmed);
+        assert_eq!(book(Booked::Voided, v, None, &settled(None), Heard::Notified), Booking::Unconfirmed);
+        // Confirmed, it is booked; a pending movement is decided by it at once.
+        assert!(matches!(book(Booked::Settled, v, None, &rejected(), Heard::FromRail), Booking::VoidAfterSettle(_)));
+        assert!(matches!(book(Booked::Pending, v, None, &rejected(), Heard::Notified), Booking::Void(_)));
+        assert_eq!(book(Booked::Settled, v, None, &settled(None), Heard::Notified), Booking::Agrees);
+        assert!(settled(None).same_outcome(&settled(Some("9.00"))) && !settled(None).same_outcome(&rejected()));
     }
 
     #[test]

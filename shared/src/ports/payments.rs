@@ -46,6 +46,12 @@ pub enum ConcludeOutcome {
     Duplicate,
     /// No such order here.
     Unknown,
+    /// A notification that would reverse what was booked: nothing changed (not even its
+    /// claim) until the rail's status is read.
+    Unconfirmed,
+    /// The rail's status contradicts the notification (an old word, arrived late): nothing
+    /// changed.
+    Stale,
 }
 
 /// Filters of `GET /pix`.

@@ -935,7 +935,11 @@ impl PixStore for PgPixStore {
             reference: json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str()}),
         };
         let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, result, heard).await?;
-        tx.commit().await.map_err(store_error)?;
+        // Unconfirmed: roll back the claim too, so that the notification is applied once
+        // the rail's status confirms it.
+        if outcome != ConcludeOutcome::Unconfirmed {
+            tx.commit().await.map_err(store_error)?;
+        }
         Ok(outcome)
     }
 }

@@ -386,7 +386,11 @@ impl TransferStore for PgTransferStore {
         // Unknown: roll back, so that the notification can be applied if it is retried later.
         let Some(movement) = locked_movement(&mut tx, e2eid).await? else { return Ok(ConcludeOutcome::Unknown) };
         let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, verdict, heard).await?;
-        tx.commit().await.map_err(store_error)?;
+        // Unconfirmed: roll back the claim too, so that the notification is applied once
+        // the rail's status confirms it.
+        if outcome != ConcludeOutcome::Unconfirmed {
+            tx.commit().await.map_err(store_error)?;
+        }
         Ok(outcome)
     }
 

@@ -114,6 +114,7 @@ pub(crate) async fn apply(
     let correction_key = |n: i64| format!("{}:{}", movement.key, n + 1);
     let (entry, settled) = match &booking {
         Booking::Agrees => return Ok(ConcludeOutcome::Duplicate),
+        Booking::Unconfirmed => return Ok(ConcludeOutcome::Unconfirmed),
         Booking::Settle { settled } => {
             // More left than was reserved: the difference comes out of available.
             let available = if settled.centavos() > reserved { available_locked(conn, m).await? } else { 0 };
