@@ -4,7 +4,7 @@
 --     and left the destination account, the payee and the description open;
 --   * a refund is of one of its merchant's received Pix, and none of a Pix flagged
 --     NOTIFICACAO_DIVERGENTE (the API refused both; the database did not);
---   * a recurring charge is concluded by one received Pix, as an immediate or due one is;
+--   * (a recurring charge is concluded by one received Pix: migration 20261205000006);
 --   * the role deletes only what the API deletes: released idempotency records, spent
 --     rate windows, a location made for a charge that was then not created. Nothing else,
 --     in any table,
@@ -83,9 +83,6 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-
-CREATE UNIQUE INDEX received_pix_one_per_recurring_charge ON received_pix (recurring_charge_id)
-    WHERE alerta IS NULL AND recurring_charge_id IS NOT NULL;
 
 REVOKE DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM tucano_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE DELETE ON TABLES FROM tucano_app;

@@ -301,9 +301,10 @@ def build():
         if fn == "rail_notification":
             # The rail's notifications write money: cap what they can take from the database.
             f["reservedConcurrency"] = 50
-        elif fn in rail_secret_readers():
-            # It calls the rail (and the DICT, another PSP's location): up to three calls of
-            # RAIL_TIMEOUT_MS each, then its own bookkeeping of an unknown outcome, which a
+        if fn in rail_secret_readers():
+            # It calls the rail (and the DICT, another PSP's location; the notifications
+            # function reads an order's status before booking a reversal): up to three calls
+            # of RAIL_TIMEOUT_MS each, then its own bookkeeping of an unknown outcome, which a
             # Lambda stopped at the provider's 10 s would never reach; under HTTP API's 30 s.
             f["timeout"] = RAIL_CALLER_TIMEOUT
         f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX}
@@ -400,10 +401,12 @@ def build():
 # without a client certificate get a public API of their own on `locationDomain`.
 DOMAIN_PARAMS = {"apiDomain": "", "apiCertificateArn": "", "mtlsTruststoreUri": "", "mtlsTruststoreVersion": "",
                  "locationDomain": "", "locationCertificateArn": "",
-                 "payloadKmsKeyArn": "", "payloadCertChainVersion": "", "payloadAlsoPublishVersion": ""}
+                 "payloadKmsKeyArn": "", "payloadCertChainVersion": "", "payloadAlsoPublishVersion": "",
+                 "alarmEmail": ""}
 PARAM_MEANING = {"payloadKmsKeyArn": "empty: the template's PayloadSigningKey signs payloads",
                  "payloadCertChainVersion": "empty: the signing chain's latest version",
-                 "payloadAlsoPublishVersion": "empty: the key set publishes the signing key alone"}
+                 "payloadAlsoPublishVersion": "empty: the key set publishes the signing key alone",
+                 "alarmEmail": "empty: nobody is subscribed to the alarm topic (subscribe yourself)"}
 
 
 def param(name):
@@ -452,6 +455,7 @@ def custom_domains():
         "HasPayloadKmsKeyArn": {"Fn::Not": [{"Fn::Equals": [param("payloadKmsKeyArn"), ""]}]},
         "HasPayloadAlsoPublish": {"Fn::Not": [{"Fn::Equals": [param("payloadAlsoPublishVersion"), ""]}]},
         "HasPayloadCertChainVersion": {"Fn::Not": [{"Fn::Equals": [param("payloadCertChainVersion"), ""]}]},
+        "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [param("alarmEmail"), ""]}]},
     }
     tls = lambda cert: [{"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
     resources = {
@@ -741,6 +745,10 @@ def platform():
         "KmsMasterKeyId": ref("PlatformKey")}}
     r["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": f"{SERVICE}-{STAGE}-alarms", "KmsMasterKeyId": ref("PlatformKey")}}
+    # An alarm that reaches nobody is no alarm: the stage parameter alarmEmail subscribes the
+    # on-call address (it confirms the subscription from the e-mail SNS sends).
+    r["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail", "Properties": {
+        "TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": param("alarmEmail")}}
     # Migrations run on every deploy, before traffic moves: a custom resource whose version
     # is the migrations' content hash.
     # The application secret is a property too: a replaced secret sets the role's
@@ -777,11 +785,16 @@ def dashboard(functions):
             props["stat"] = stat
         return {"type": "metric", "x": x, "y": y, "width": w, "height": h, "properties": props}
 
+    # A Logs Insights query reads at most 50 log groups: one panel per 50 functions, so that
+    # none is left out.
+    groups = [functions[i:i + 50] for i in range(0, len(functions), 50)]
+
     def logs(title, query, x, y):
-        return {"type": "log", "x": x, "y": y, "width": 12, "height": 6, "properties": {
-            "title": title, "region": "${AWS::Region}", "view": "table",
-            "query": "SOURCE " + " | SOURCE ".join(f"'/aws/lambda/{function_name(f)}'" for f in functions[:20])
-                     + " | " + query}}
+        return [{"type": "log", "x": x, "y": y + 6 * n, "width": 12, "height": 6, "properties": {
+            "title": f"{title} ({n + 1}/{len(groups)})" if len(groups) > 1 else title,
+            "region": "${AWS::Region}", "view": "table",
+            "query": "SOURCE " + " | SOURCE ".join(f"'/aws/lambda/{function_name(f)}'" for f in group)
+                     + " | " + query}} for n, group in enumerate(groups)]
 
     api = ["AWS/ApiGateway"]
     widgets = [
@@ -822,10 +835,12 @@ def dashboard(functions):
                 ["Tucano", "WebhookLag", "Function", function_name("webhook_deliver"), {"stat": "Maximum", "yAxis": "right"}]],
                12, 38, stat="Sum"),
         {"type": "text", "x": 0, "y": 44, "width": 24, "height": 1, "properties": {"markdown": "## Errors"}},
-        logs("Server errors (5xx)", "fields @timestamp, route, status, request_id | filter status >= 500 "
-             "| sort @timestamp desc | limit 50", 0, 45),
-        logs("Failed requests by route", "filter message = 'request failed' | stats count(*) by route "
-             "| sort count(*) desc", 12, 45),
+        # The request's route and id are fields of its span (telemetry.rs: JSON lines with
+        # the current span).
+        *logs("Server errors (5xx)", "fields @timestamp, span.route, status, span.request_id "
+              "| filter message = 'request done' and status >= 500 | sort @timestamp desc | limit 50", 0, 45),
+        *logs("Failed requests by route", "filter message = 'request failed' "
+              "| stats count(*) as failures by span.route | sort failures desc", 12, 45),
     ]
     return {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
         "DashboardName": f"{SERVICE}-{STAGE}", "DashboardBody": sub(json.dumps({"widgets": widgets}))}}

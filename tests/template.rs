@@ -318,6 +318,38 @@ fn api_functions_deploy_by_canary_and_roll_back_on_alarms() {
     }
 }
 
+#[test]
+fn the_dashboards_error_panels_read_every_functions_logs_and_alarms_reach_someone() {
+    let Some(t) = template() else { return };
+    let body = t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"].as_str().unwrap();
+    let body: Value = serde_json::from_str(body).unwrap();
+    let queries: Vec<&str> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "log")
+        .map(|w| w["properties"]["query"].as_str().unwrap())
+        .collect();
+    for title_query in ["status >= 500", "request failed"] {
+        let panels: Vec<&&str> = queries.iter().filter(|q| q.contains(title_query)).collect();
+        for q in &panels {
+            // Logs Insights reads at most 50 log groups per query; the route is a span field.
+            assert!(q.matches("SOURCE '").count() <= 50, "{q}");
+            assert!(q.contains("span.route"), "{q}");
+        }
+        for f in ROUTES.iter().map(|r| r.function).chain(JOBS.iter().map(|j| j.function)) {
+            let group = format!("-{f}'");
+            assert!(panels.iter().any(|q| q.contains(&group)), "{title_query}: {f}'s logs are read");
+        }
+    }
+    let (_, subscription) = of_type(&t, "AWS::SNS::Subscription")
+        .into_iter()
+        .find(|(_, s)| s["Properties"]["TopicArn"] == serde_json::json!({"Ref": "AlarmTopic"}))
+        .expect("the alarm topic has a subscription");
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(subscription["Properties"]["Protocol"], "email");
+}
+
 /// Where serverless packaged each function's code from: its own `package.artifact`, or the
 /// service's (as configured, its variables resolved).
 fn local_artifacts() -> Vec<(String, std::path::PathBuf)> {
@@ -864,7 +896,9 @@ fn a_function_that_calls_the_rail_outlives_its_calls_and_answers_within_the_http
     // A rail call that times out leaves an outcome to book as unknown: a Lambda stopped
     // first would never book it. transfer_qr_put makes three outbound calls.
     let Some(t) = template() else { return };
-    for name in ["transfer_put", "transfer_qr_put", "refund_put", "dict_get", "cobr_post", "rec_patch"] {
+    for name in
+        ["transfer_put", "transfer_qr_put", "refund_put", "dict_get", "cobr_post", "rec_patch", "rail_notification"]
+    {
         let f = function_named(&t, name);
         let rail_ms: u64 = environment(f)["RAIL_TIMEOUT_MS"].as_str().unwrap().parse().unwrap();
         let timeout_ms = f["Properties"]["Timeout"].as_u64().unwrap() * 1000;

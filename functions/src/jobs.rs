@@ -250,7 +250,11 @@ pub async fn migrate() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let kms = kms.as_ref().map(|(c, k)| (c, k.as_str()));
         // Boxed: the migrations future is deep enough to overflow the compiler's type limit.
-        Box::pin(run_migrations_resource(database_url, client, kms, secrets.as_ref(), &event.payload)).await?;
+        // On a first deploy the proxy may be ready before the cluster's writer is
+        // (CloudFormation's order is kept by DependsOn, readiness is not): the database is
+        // given 150 s to take a connection.
+        let within = Duration::from_secs(150);
+        Box::pin(run_migrations_resource(database_url, client, kms, secrets.as_ref(), within, &event.payload)).await?;
         Ok::<_, Error>(())
     }))
     .await
@@ -282,6 +286,7 @@ pub async fn run_migrations_resource(
     client: &reqwest::Client,
     kms: Option<(&tucano_shared::adapters::aws::AwsContext, &str)>,
     secrets: Option<&MigrationSecrets<'_>>,
+    reachable_within: Duration,
     event: &serde_json::Value,
 ) -> Result<(), Error> {
     let outcome: Result<serde_json::Value, ()> = match event["RequestType"].as_str() {
@@ -293,9 +298,7 @@ pub async fn run_migrations_resource(
             }
             let pool = tucano_shared::adapters::postgres::lazy_pool_with(options, 1);
             let done = async {
-                // On a first deploy the proxy may be ready before the cluster's writer is
-                // (CloudFormation's order is kept by DependsOn, readiness is not).
-                tucano_shared::adapters::postgres::wait_until_reachable(&pool, Duration::from_secs(150)).await?;
+                tucano_shared::adapters::postgres::wait_until_reachable(&pool, reachable_within).await?;
                 tucano_shared::adapters::postgres::migrate(&pool).await?;
                 if let Some((source, id)) = secrets.and_then(|s| s.app_password.as_deref().map(|id| (s.source, id))) {
                     let password = secret_password(source, id).await?;

@@ -154,6 +154,43 @@ async fn a_payment_assessed_before_a_revision_that_it_pays_concludes_the_charge(
     app.assert_ledger_ok().await;
 }
 
+#[sqlx::test(migrations = "./migrations")]
+async fn a_payment_that_loses_the_race_to_conclude_a_charge_is_credited_and_flagged(pool: PgPool) {
+    use tucano_shared::domain::payment::Alert;
+    use tucano_shared::ports::RecordOutcome;
+
+    let (app, m) = with_charge(pool, "10.00").await;
+    // Another payment of the charge is being booked: its row holds the charge's one
+    // concluding slot (a unique index) until it commits, and it concludes the charge.
+    let mut first = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, horario)
+         SELECT $1, merchant_id, $2, txid, id, 1000, now() FROM charges WHERE txid = $3",
+    )
+    .bind(e2eid(2))
+    .bind(KEY)
+    .bind(txid(1))
+    .execute(&mut *first)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE charges SET status = 'CONCLUIDA' WHERE txid = $1")
+        .bind(txid(1))
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    let store = app.state.pix.clone();
+    let pix = payment_of_charge(1, "10.00");
+    let booking = tokio::spawn(async move { store.record_incoming("in-second", &pix).await });
+    until_a_session_waits_for_a_lock(&app.pool).await;
+    first.commit().await.unwrap();
+
+    // The second, read unlocked as concluding it, finds the slot taken: decided again under
+    // the charge's lock, credited and flagged (it was a 500, and the rail's retry).
+    let outcome = booking.await.unwrap().unwrap();
+    assert!(matches!(outcome, RecordOutcome::Recorded { alert: Some(Alert::AlreadyPaid), .. }), "{outcome:?}");
+    assert_eq!(app.saldo(&m).await.0, "10.00", "the second payment is credited");
+}
+
 /// A payment of `valor` to charge `txid(n)`, as the rail reports it.
 fn payment_of_charge(n: u32, valor: &str) -> tucano_shared::domain::payment::IncomingPix {
     use tucano_shared::domain::ids::{EndToEndId, Txid};

@@ -112,27 +112,22 @@ async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_it_cannot_confirm_is_asked_again(
-    pool: PgPool,
-) {
+async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_it_cannot_judge_is_booked(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 17, "50.00").await;
     let envio = send(&app, &m, "atrasada", "20.00").await;
     assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&envio))).await, "LIQUIDADO");
     // The rail's two words arrive reordered: the rejection first (the transfer was
     // pending: booked), then the settlement, which would reverse it. The rail's status
-    // cannot be read just then: refused, for the rail to repeat it; nothing changes.
+    // cannot be read just then: the settlement is booked as the rail's latest word,
+    // flagged (refused, it would be left to the rail's retries, which end).
     app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
     app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "t1", &e2e(&envio), "20.00", Some("AC06"))).await;
     let settled = envio_verdict("PIX_ENVIADO_LIQUIDADO", "t2", &e2e(&envio), "20.00", None);
     let (status, _, body) = app.notify(&settled).await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "nothing moved");
-    // Repeated once the status can be read (settled): booked, flagged.
-    app.rail_faults(json!({})).await;
-    let (status, _, body) = app.notify(&settled).await;
     assert_eq!((status, body["resultado"].as_str()), (200, Some("CONTRADICAO_REGISTRADA")), "{body}");
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    app.rail_faults(json!({})).await;
 
     // The old rejection again, under another id: the rail's status says it settled, so it
     // is set aside (not booked, not a contradiction).
@@ -200,6 +195,19 @@ async fn a_refund_settled_at_more_than_it_asked_uses_up_what_went_back(pool: PgP
     .await
     .expect_err("over the amount received");
     assert!(direct.to_string().contains("exceed"), "{direct}");
+    // Nor is a refund of one merchant's Pix booked to another.
+    let other = app.merchant("Outra", "outra@example.com").await;
+    let foreign = sqlx::query(
+        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
+         SELECT id, $2, 'd5', 'D9999999920261121130500000099997', 1, 'ORIGINAL', '\\x00', now()
+           FROM received_pix WHERE end_to_end_id = $1",
+    )
+    .bind(crate::e2eid(16))
+    .bind(other.id.0)
+    .execute(&as_application(&app.pool).await)
+    .await
+    .expect_err("another merchant's Pix");
+    assert!(foreign.to_string().contains("its merchant"), "{foreign}");
     app.assert_ledger_ok().await;
 }
 

@@ -71,7 +71,7 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
         "ResourceProperties": {"Version": "abc"},
     });
     let client = reqwest::Client::new();
-    tucano_functions::jobs::run_migrations_resource(&database_url_of(&pool), &client, None, None, &event)
+    tucano_functions::jobs::run_migrations_resource(&database_url_of(&pool), &client, None, None, NO_WAIT, &event)
         .await
         .unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
@@ -94,6 +94,7 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
         &client,
         None,
         None,
+        NO_WAIT,
         &event,
     )
     .await
@@ -102,6 +103,9 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
     assert_eq!(body["Status"], "FAILED");
     assert!(!body["Reason"].as_str().unwrap().contains("127.0.0.1"), "no internals in the reason");
 }
+
+/// Tests do not wait for a database to come up (the Lambda gives it 150 s).
+const NO_WAIT: std::time::Duration = std::time::Duration::ZERO;
 
 /// Secrets Manager stand-in: the JSON secrets RDS and the template keep.
 struct Secrets(std::collections::HashMap<&'static str, &'static str>);
@@ -133,7 +137,9 @@ async fn the_migrations_set_the_application_roles_password_from_its_secret_and_f
     let secrets =
         MigrationSecrets { source: &source, owner_password: Some("owner".into()), app_password: Some("app".into()) };
     let (url, answer) = response_url().await;
-    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&secrets), &event(&url)).await.unwrap();
+    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&secrets), NO_WAIT, &event(&url))
+        .await
+        .unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     // The role's password is the secret's, stored as a SCRAM verifier (so the statement
@@ -156,7 +162,9 @@ async fn the_migrations_set_the_application_roles_password_from_its_secret_and_f
     // A secret that cannot be read fails the deploy at once (CloudFormation is answered).
     let missing = MigrationSecrets { source: &source, owner_password: Some("gone".into()), app_password: None };
     let (url, answer) = response_url().await;
-    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&missing), &event(&url)).await.unwrap();
+    run_migrations_resource(&database_url_of(&pool), &client, None, Some(&missing), NO_WAIT, &event(&url))
+        .await
+        .unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "FAILED");
 }

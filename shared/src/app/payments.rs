@@ -91,9 +91,10 @@ pub async fn conclude_refund(
 ) -> Result<ConcludeOutcome, PaymentError> {
     let pix = ports.pix();
     let outcome = match pix.conclude_refund(notification_id, rtr_id, result, Heard::Notified).await? {
-        // One that would reverse what was booked waits for the rail's status to say the same.
+        // One that would reverse what was booked is set aside if the rail's status now
+        // says what is booked.
         ConcludeOutcome::Unconfirmed => {
-            if !super::transfers::confirmed(result, ports.rail().refund_status(rtr_id.as_str()).await)? {
+            if !super::transfers::confirmed(result, ports.rail().refund_status(rtr_id.as_str()).await) {
                 return Ok(ConcludeOutcome::Stale);
             }
             pix.conclude_refund(notification_id, rtr_id, result, Heard::FromRail).await?

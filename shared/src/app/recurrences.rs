@@ -247,25 +247,28 @@ async fn send_solicitation(
     rec: &Recurrence,
 ) -> Result<(), RecError> {
     let message = solicitation_message(state, merchant, s, rec).await?;
-    deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await
+    deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await.map(|_| ())
 }
 
-/// Hands a confirmation request to the rail and records it ENVIADA; one the rail does not
-/// take stays CRIADA, for the sweep to resend.
+/// Hands a confirmation request to the rail and records it ENVIADA (answers when); one the
+/// rail does not take stays CRIADA, for the sweep to resend.
 async fn deliver_solicitation(
     state: &AppState,
     merchant: &Merchant,
     id: &IdSolicRec,
     message: &wire::SolicitacaoRec,
-) -> Result<(), RecError> {
+) -> Result<Option<DateTime<Utc>>, RecError> {
     match state.rail.send_solicitation(message).await {
         Ok(()) => {
             let (now, _) = now_and_today(state);
             state.recurrences.move_solicitation(Some(merchant.id), id, SolicRecStatus::Enviada, now).await?;
+            Ok(Some(now))
         }
-        Err(e) => tracing::warn!(error = %e, "a confirmation request stays CRIADA until the rail takes it"),
+        Err(e) => {
+            tracing::warn!(error = %e, "a confirmation request stays CRIADA until the rail takes it");
+            Ok(None)
+        }
     }
-    Ok(())
 }
 
 /// `POST /solicrec`.
@@ -302,12 +305,21 @@ pub async fn create_solicitation(
     }
     // Created: from here a failure must not answer 5xx (the Idempotency-Key would be freed
     // and the retry refused, the request being open); the sweep resends one not sent.
-    if let Err(e) = deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await {
-        tracing::warn!(error = %e, "a new confirmation request was not recorded as sent; the sweep resends it");
-    }
+    let sent = match deliver_solicitation(state, merchant, &s.id_solic_rec, &message).await {
+        Ok(sent) => sent,
+        Err(e) => {
+            tracing::warn!(error = %e, "a new confirmation request was not recorded as sent; the sweep resends it");
+            None
+        }
+    };
     match get_solicitation(state, merchant, &s.id_solic_rec).await {
         Err(RecError::Store(e)) => {
             tracing::warn!(error = %e, "a new confirmation request could not be read back; answered as written");
+            let mut s = s;
+            if let Some(at) = sent {
+                s.status = SolicRecStatus::Enviada;
+                s.atualizacao.push(Update { status: SolicRecStatus::Enviada, data: at });
+            }
             Ok(s)
         }
         read => read,

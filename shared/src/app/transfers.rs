@@ -300,7 +300,7 @@ pub async fn list(
 }
 
 /// Applies the rail's notified verdict on a Pix we sent. Replays are no-ops. One that would
-/// reverse what was booked is booked only if the rail's status says the same now (see
+/// reverse what was booked is set aside if the rail's status now says what is booked (see
 /// [`confirmed`]).
 pub async fn conclude(
     ports: &impl TransferPorts,
@@ -311,7 +311,7 @@ pub async fn conclude(
     let store = ports.transfers();
     match store.conclude(notification_id, e2eid, verdict, Heard::Notified).await? {
         ConcludeOutcome::Unconfirmed => {
-            if !confirmed(verdict, ports.rail().transfer_status(e2eid.as_str()).await)? {
+            if !confirmed(verdict, ports.rail().transfer_status(e2eid.as_str()).await) {
                 return Ok(ConcludeOutcome::Stale);
             }
             store.conclude(notification_id, e2eid, verdict, Heard::FromRail).await
@@ -320,12 +320,13 @@ pub async fn conclude(
     }
 }
 
-/// Whether the rail's status now, `status`, confirms a notified verdict that would reverse
-/// a decided movement. Notifications may arrive out of order: a stale one (the status
-/// says otherwise) is set aside, never booked; a status that cannot say (pending, unknown,
-/// unreachable) leaves the outcome unknown, and the notification is refused for the rail
-/// to repeat later — never guessed.
-pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> Result<bool, StoreError> {
+/// Whether a notified verdict that would reverse a decided movement is booked, given the
+/// rail's status now, `status`. Notifications may arrive out of order: one the status
+/// contradicts (it says what is booked) is an old word, set aside. One it confirms is
+/// booked; so is one it cannot judge (pending, unknown, unreachable), as the rail's latest
+/// word, flagged for operations like every reversal: refusing it would leave a reversal
+/// that really happened to the rail's retries alone, and they end.
+pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> bool {
     match status {
         Ok(RailStatus::Decided(now)) => {
             let same = now.same_outcome(notified);
@@ -333,12 +334,16 @@ pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailE
                 tracing::warn!("a notification the rail's status contradicts was set aside as stale");
                 crate::telemetry::metrics(&[("StaleRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
             }
-            Ok(same)
+            same
         }
         Ok(RailStatus::Pending | RailStatus::Unknown) => {
-            Err(StoreError::Unavailable(anyhow::anyhow!("the rail's status does not confirm a reversing verdict yet")))
+            tracing::warn!("the rail's status cannot judge a reversing notification; booked as its latest word");
+            true
         }
-        Err(e) => Err(StoreError::Unavailable(anyhow::Error::new(e).context("confirming a reversing verdict"))),
+        Err(e) => {
+            tracing::warn!(error = %e, "the rail's status is unreadable; a reversing notification is booked as its latest word");
+            true
+        }
     }
 }
 

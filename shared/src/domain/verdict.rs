@@ -159,8 +159,8 @@ pub enum Heard {
     /// the money left).
     FromRail,
     /// A notification: it decides a movement still pending; one that would reverse a
-    /// decided movement is not booked until the rail's status confirms it (notifications
-    /// can arrive out of order, and a stale one would undo what really happened).
+    /// decided movement is not booked before the rail's status is read (notifications can
+    /// arrive out of order, and a stale one would undo what really happened).
     Notified,
     /// We read the rail's status before the movement's row was locked (the reconciler):
     /// it decides a movement still pending, and nothing else. A movement decided since
@@ -236,8 +236,8 @@ pub enum Booking {
     /// ordered: a return proved the money left before the settlement was heard, or the
     /// rail did not say): the difference is booked.
     Resettle { from: Amount, to: Amount },
-    /// A notification that would reverse a decided movement: nothing is booked until the
-    /// rail's status says the same.
+    /// A notification that would reverse a decided movement: nothing is booked before the
+    /// rail's status is read.
     Unconfirmed,
 }
 

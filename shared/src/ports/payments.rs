@@ -47,7 +47,7 @@ pub enum ConcludeOutcome {
     /// No such order here.
     Unknown,
     /// A notification that would reverse what was booked: nothing changed (not even its
-    /// claim) until the rail's status is read.
+    /// claim) before the rail's status is read.
     Unconfirmed,
     /// The rail's status contradicts the notification (an old word, arrived late): nothing
     /// changed.

@@ -58,16 +58,17 @@ pub fn lazy_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sql
 /// The role the API's functions connect as (migration 20261201000003).
 pub const APPLICATION_ROLE: &str = "tucano_app";
 
-/// Waits up to `within` for the database to take a connection, asking every 10 s; the
-/// last error after that. (A migration that then fails is not retried.)
+/// Waits up to `within` for the database to take a connection, asking every 10 s (and at
+/// the deadline); the last error after that. (A migration that then fails is not retried.)
 pub async fn wait_until_reachable(pool: &PgPool, within: std::time::Duration) -> Result<(), sqlx::Error> {
     let deadline = std::time::Instant::now() + within;
     loop {
         match sqlx::query("SELECT 1").execute(pool).await {
             Ok(_) => return Ok(()),
             Err(e) if std::time::Instant::now() < deadline => {
-                tracing::warn!(error = %e, "the database does not take connections yet; trying again in 10 s");
-                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                tracing::warn!(error = %e, "the database does not take connections yet; trying again");
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                tokio::time::sleep(left.min(std::time::Duration::from_secs(10))).await;
             }
             Err(e) => return Err(e),
         }

@@ -364,6 +364,16 @@ impl Credit<'_> {
         match result {
             Ok((claimed, recorded, postings)) => Ok(Some(Booked { claimed, recorded, postings, alert })),
             Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some(BOOKING_RETRY) => Ok(None),
+            // Another Pix concluded the charge while this one was being booked unlocked: its
+            // row is unique per charge, so this one is decided again under the charge's
+            // lock (where it is credited and flagged as paid twice).
+            Err(e)
+                if mode == Booking::Optimistic
+                    && (super::is_unique_violation(&e, "received_pix_one_per_charge")
+                        || super::is_unique_violation(&e, "received_pix_one_per_recurring_charge")) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(store_error(e)),
         }
     }
