@@ -155,13 +155,28 @@ def function_name(fn):
     return f"{SERVICE}-{STAGE}-{fn}"
 
 
+def holds_index_key(fn):
+    """Whether the function is given the blind-index key (all but the public functions that
+    need neither document indexes nor access tokens: the key derives the tokens' signing
+    key)."""
+    return next(e["indexKey"] for e in table()["routes"] + table()["jobs"] if e["function"] == fn)
+
+
 def app_key(fn):
     """The application key, only under the encryption purposes the function's entry in the
     route table lists (the local server holds requests to the same lists), and the
-    blind-index key's purpose, which every function decrypts at cold start."""
-    allowed = sorted(set(keys_of(fn)) | set(table()["cold_start_keys"]))
+    blind-index key's purpose, which a function that holds it decrypts at cold start (None:
+    no purpose at all, no grant)."""
+    allowed = sorted(set(keys_of(fn)) | (set(table()["cold_start_keys"]) if holds_index_key(fn) else set()))
+    if not allowed:
+        return None
     return {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn("AppDataKey"),
             "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": allowed}}}
+
+
+# The functions that read no stored data (a document compiled in; the payload signer's
+# published certificates): no database user.
+NO_DATABASE = ("openapi_get", "jwks_get")
 
 
 # The database users: the API's functions connect as the application role with IAM
@@ -207,7 +222,7 @@ def role(fn, extra):
     """One execution role per function: its own log group, ENIs for the VPC, X-Ray, the
     keys it decrypts with, its database user, and `extra` statements for what else it
     touches."""
-    if fn != "migrate":
+    if fn != "migrate" and fn not in NO_DATABASE:
         extra = [db_connect(APP_DB_USER)] + extra
     if fn in rail_secret_readers():
         extra.append(RAIL_SECRET_READ)
@@ -218,8 +233,7 @@ def role(fn, extra):
         # Environment variables are encrypted with the platform key; the app's data keys
         # come from the application key.
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": arn("PlatformKey")},
-        app_key(fn),
-    ] + extra
+    ] + [s for s in [app_key(fn)] if s] + extra
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -265,14 +279,17 @@ PAYLOAD_ENV = {
         "HasPayloadAlsoPublish", sub(PAYLOAD_ALSO_CHAIN_PARAMETER + ":${PayloadAlsoPublishVersion}"),
         ref("AWS::NoValue")]},
 }
-PAYLOAD_SIGN = [
-    {"Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"],
-     "Resource": [arn("PayloadSigningKey"),
-                  {"Fn::If": ["HasPayloadKmsKeyArn", ref("PayloadKmsKeyArn"), ref("AWS::NoValue")]}]},
-    {"Effect": "Allow", "Action": ["ssm:GetParameter"],
-     "Resource": [sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + name)
-                  for name in (PAYLOAD_CHAIN_PARAMETER, PAYLOAD_ALSO_CHAIN_PARAMETER)]},
-]
+def payload_sign(fn):
+    """What a payload function needs of the signing key and its published chain: the key
+    set (jwks_get) only publishes, checking the key's public half; it never signs."""
+    return [
+        {"Effect": "Allow", "Action": ["kms:GetPublicKey"] if fn == "jwks_get" else ["kms:Sign", "kms:GetPublicKey"],
+         "Resource": [arn("PayloadSigningKey"),
+                      {"Fn::If": ["HasPayloadKmsKeyArn", ref("PayloadKmsKeyArn"), ref("AWS::NoValue")]}]},
+        {"Effect": "Allow", "Action": ["ssm:GetParameter"],
+         "Resource": [sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + name)
+                      for name in (PAYLOAD_CHAIN_PARAMETER, PAYLOAD_ALSO_CHAIN_PARAMETER)]},
+    ]
 QUEUE_RECEIVE = {"Effect": "Allow",
                  "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                             "sqs:ChangeMessageVisibility"],
@@ -307,10 +324,10 @@ def build():
             # of RAIL_TIMEOUT_MS each, then its own bookkeeping of an unknown outcome, which a
             # Lambda stopped at the provider's 10 s would never reach; under HTTP API's 30 s.
             f["timeout"] = RAIL_CALLER_TIMEOUT
-        f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX}
+        f["environment"] = {"BLIND_INDEX_KEY_WRAPPED": BLIND_INDEX} if holds_index_key(fn) else {}
         if fn in PAYLOAD_FUNCTIONS:
             f["environment"].update(PAYLOAD_ENV)
-            extra = extra + PAYLOAD_SIGN
+            extra = extra + payload_sign(fn)
         fns[fn] = f
         resources[f"{camel(fn)}Role"] = role(fn, extra)
         http_functions.append(fn)

@@ -219,16 +219,31 @@ fn each_function_uses_the_application_key_only_for_the_encryption_purposes_its_e
             .iter()
             .filter(|s| s["Resource"] == serde_json::json!({"Fn::GetAtt": ["AppDataKey", "Arn"]}))
             .collect();
+        // The rail secret is in Secrets Manager, not a KMS purpose; the blind-index key is
+        // decrypted by every function that holds it (all but the public ones).
+        let holds_index = ROUTES.iter().find(|r| r.function == name).is_none_or(|r| r.holds_index_key());
+        let index = holds_index.then_some(&BLIND_INDEX_KEY);
+        let expected: BTreeSet<String> =
+            keys.iter().filter(|k| **k != RAIL_SECRET).chain(index).map(|k| k.to_string()).collect();
+        if expected.is_empty() {
+            assert!(on_app_key.is_empty(), "{name}: no purpose, no grant on the application key");
+            continue;
+        }
         assert_eq!(on_app_key.len(), 1, "{name}: one grant on the application key");
         let granted: BTreeSet<String> =
             as_list(&on_app_key[0]["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"])
                 .iter()
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect();
-        // The rail secret is in Secrets Manager, not a KMS purpose.
-        let expected: BTreeSet<String> =
-            keys.iter().filter(|k| **k != RAIL_SECRET).chain([&BLIND_INDEX_KEY]).map(|k| k.to_string()).collect();
         assert_eq!(granted, expected, "{name}: the key grant is conditioned on its listed purposes");
+        // The public functions parse what anyone sends: they hold no key that derives
+        // access tokens (the blind-index key), in their grant or their configuration.
+        // (The migrations function makes the wrapped key: it is not given one.)
+        let wrapped = environment(function_named(&t, &name)).contains_key("BLIND_INDEX_KEY_WRAPPED");
+        assert_eq!(wrapped, holds_index && name != "migrate", "{name}: the wrapped index key in its configuration");
+        if ["openapi_get", "jwks_get", "payload_get", "payload_cobv_get"].contains(&name.as_str()) {
+            assert!(!holds_index, "{name}: a public function holds no index key");
+        }
         if name.starts_with("payload_") || name == "rail_notification" || name.starts_with("cob_") {
             assert!(!granted.contains(WEBHOOK_SECRET), "{name} must not decrypt webhook secrets");
         }
@@ -652,6 +667,9 @@ fn functions_connect_as_the_application_role_with_iam_and_only_migrations_as_the
             assert_eq!(env["DB_IAM_AUTH"], "false");
             assert!(env["DATABASE_PASSWORD_SECRET_ID"].to_string().contains("MasterUserSecret"));
             assert!(connects.is_empty());
+        } else if ["openapi_get", "jwks_get"].contains(&name.as_str()) {
+            // They read no stored data (a compiled document, published certificates).
+            assert!(connects.is_empty(), "{name}: no database user");
         } else {
             assert!(url.contains("postgres://tucano_app@"), "{name}: {url}");
             assert_eq!(env["DB_IAM_AUTH"], "true", "{name}");
@@ -790,7 +808,12 @@ fn only_the_payload_functions_may_sign_with_the_payload_key() {
         }
     }
     signers.sort();
-    assert_eq!(signers, ["JwksGetRole", "PayloadCobvGetRole", "PayloadGetRole"]);
+    // The key set (jwks_get) publishes the key's public half and never signs.
+    assert_eq!(signers, ["PayloadCobvGetRole", "PayloadGetRole"]);
+    assert!(of_type(&t, "AWS::IAM::Role")
+        .into_iter()
+        .any(|(name, role)| name == "JwksGetRole"
+            && role["Properties"]["Policies"].to_string().contains("kms:GetPublicKey")));
     let function = &t["Resources"]["PayloadUnderscoregetLambdaFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(function["PAYLOAD_SIGNING"], "kms");
     // The template's key signs unless the stage names another (a rotation), which the

@@ -10,7 +10,7 @@ use tucano_shared::routes::job_keys;
 
 async fn state() -> Result<AppState, Error> {
     tucano_shared::telemetry::init(true);
-    Ok(AppState::new(Config::from_env()?).await?)
+    Ok(AppState::new(Config::from_env()?.requiring_index_key()?).await?)
 }
 
 /// How long an invocation may still run (Lambda's deadline, in ms since the epoch).

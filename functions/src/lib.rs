@@ -46,7 +46,10 @@ use tucano_shared::routes::{handle, too_large, Route, RouteId};
 pub async fn serve(route: RouteId) -> Result<(), Error> {
     tucano_shared::telemetry::init(true);
     let route = route.route().ok_or("this function's route is missing from the route table")?;
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if route.holds_index_key() {
+        config = config.requiring_index_key()?;
+    }
     let state = AppState::new(config).await?;
     let state = &state;
     lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Error>(respond(state, route, req).await) }))

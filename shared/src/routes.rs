@@ -932,6 +932,7 @@ pub fn table_json() -> serde_json::Value {
                 "quota": format!("{:?}", r.quota),
                 "keys": kms(r.keys),
                 "secrets": secrets(r.keys),
+                "indexKey": r.holds_index_key(),
             })
         })
         .collect();
@@ -946,7 +947,7 @@ pub fn table_json() -> serde_json::Value {
                 Trigger::Operator => ("Operator", None),
             };
             serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument,
-                               "keys": kms(j.keys), "secrets": secrets(j.keys)})
+                               "keys": kms(j.keys), "secrets": secrets(j.keys), "indexKey": true})
         })
         .collect();
     serde_json::json!({"routes": routes, "jobs": jobs, "cold_start_keys": [BLIND_INDEX_KEY]})
@@ -955,6 +956,18 @@ pub fn table_json() -> serde_json::Value {
 /// The encryption purposes the job named `function` may use (none for an unknown name).
 pub fn job_keys(function: &str) -> &'static [&'static str] {
     JOBS.iter().find(|j| j.function == function).map(|j| j.keys).unwrap_or(&[])
+}
+
+/// The functions that hold no blind-index key: the public ones that parse what anyone
+/// sends and need neither document indexes nor access tokens (the key derives the tokens'
+/// signing key). In AWS they are not given it; here their requests are refused an index.
+const NO_INDEX_KEY: &[&str] = &["openapi_get", "jwks_get", "payload_get", "payload_cobv_get"];
+
+impl Route {
+    /// Whether its function holds the blind-index key (see [`NO_INDEX_KEY`]).
+    pub fn holds_index_key(&self) -> bool {
+        !NO_INDEX_KEY.contains(&self.function)
+    }
 }
 
 impl RouteId {
@@ -1075,7 +1088,8 @@ pub async fn handle(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     async move {
         let started = Instant::now();
-        let mut res = match key_policy::within(route.keys, run(state, route, req, &request_id)).await {
+        let work = run(state, route, req, &request_id);
+        let mut res = match key_policy::within_route(route.keys, route.holds_index_key(), work).await {
             Ok(res) => res,
             Err(e) => e.into_response(&request_id),
         };

@@ -45,7 +45,7 @@ impl AppState {
         let aws = if needs_aws { Some(AwsContext::from_env()?) } else { None };
         let cipher: Arc<dyn Cipher> = match (&config.cipher, &aws) {
             (CipherBackend::Kms { key_id, wrapped_index_key }, Some(aws)) => {
-                Arc::new(KmsCipher::new(aws, key_id.clone(), wrapped_index_key).await?)
+                Arc::new(KmsCipher::new(aws, key_id.clone(), wrapped_index_key.as_deref()).await?)
             }
             (CipherBackend::Local { master }, _) => Arc::new(LocalCipher::new(*master)),
             (CipherBackend::Kms { .. }, None) => anyhow::bail!("KMS configured without an AWS configuration"),

@@ -46,9 +46,10 @@ async fn contract(cipher: &dyn Cipher) {
     }
 
     // Blind indexes: deterministic, keyed, separated by purpose.
-    assert_eq!(cipher.blind_index("payer-document", secret), cipher.blind_index("payer-document", secret));
-    assert_ne!(cipher.blind_index("payer-document", secret), cipher.blind_index("payer-document", b"12345678910"));
-    assert_ne!(cipher.blind_index("payer-document", secret), cipher.blind_index("other", secret));
+    let index = |purpose, value| cipher.blind_index(purpose, value).unwrap();
+    assert_eq!(index("payer-document", secret), index("payer-document", secret));
+    assert_ne!(index("payer-document", secret), index("payer-document", b"12345678910"));
+    assert_ne!(index("payer-document", secret), index("other", secret));
 }
 
 #[tokio::test]
@@ -67,16 +68,22 @@ async fn the_kms_cipher_honours_the_contract() {
     let key = kms.create_key().description("tucano test").send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
     let wrapped = KmsCipher::wrap_index_key(&moto.aws(), &key_id).await.unwrap();
-    let cipher = KmsCipher::new(&moto.aws(), key_id.clone(), &wrapped).await.unwrap();
+    let cipher = KmsCipher::new(&moto.aws(), key_id.clone(), Some(&wrapped)).await.unwrap();
     contract(&cipher).await;
 
     // A second instance (another Lambda) decrypts the first one's envelopes and computes
     // the same blind indexes: both come from KMS, not from process memory.
     let ctx = CipherContext { merchant: None, purpose: "pagador" };
     let e = cipher.encrypt(b"11222333000181", ctx).await.unwrap();
-    let other = KmsCipher::new(&moto.aws(), key_id, &wrapped).await.unwrap();
+    let other = KmsCipher::new(&moto.aws(), key_id.clone(), Some(&wrapped)).await.unwrap();
     assert_eq!(other.decrypt(&e, ctx).await.unwrap(), b"11222333000181");
-    assert_eq!(other.blind_index("payer-document", b"a"), cipher.blind_index("payer-document", b"a"));
+    assert_eq!(other.blind_index("payer-document", b"a").unwrap(), cipher.blind_index("payer-document", b"a").unwrap());
+    // A public function's: no index key, so no blind index (nor access-token keys), while
+    // it still decrypts what its purposes allow.
+    let public = KmsCipher::new(&moto.aws(), key_id, None).await.unwrap();
+    assert!(public.blind_index("payer-document", b"a").is_err());
+    assert!(tucano_shared::app::oauth::signing_keys(&public).is_empty());
+    assert_eq!(public.decrypt(&e, ctx).await.unwrap(), b"11222333000181");
     // Envelopes of the local cipher are refused.
     let local = LocalCipher::new([3; 32]).encrypt(b"x", ctx).await.unwrap();
     assert!(other.decrypt(&local, ctx).await.is_err());
@@ -150,7 +157,8 @@ async fn the_blind_index_key_is_made_once_per_database_and_then_reused(pool: PgP
     let again = ensure_blind_index_key(&pool, &moto.aws(), &key_id).await.unwrap();
     assert_eq!(first, again, "every deploy after the first reads the same key");
     // It is a working wrapped key: two ciphers built from it index alike.
-    let a = KmsCipher::new(&moto.aws(), key_id.clone(), &first).await.unwrap();
-    let b = KmsCipher::new(&moto.aws(), key_id, &again).await.unwrap();
-    assert_eq!(a.blind_index("payer-document", b"52998224725"), b.blind_index("payer-document", b"52998224725"));
+    let a = KmsCipher::new(&moto.aws(), key_id.clone(), Some(&first)).await.unwrap();
+    let b = KmsCipher::new(&moto.aws(), key_id, Some(&again)).await.unwrap();
+    let index = |c: &KmsCipher| c.blind_index("payer-document", b"52998224725").unwrap();
+    assert_eq!(index(&a), index(&b));
 }

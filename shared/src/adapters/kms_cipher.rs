@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 pub struct KmsCipher {
     client: AwsClient,
     key_id: String,
-    index_key: [u8; 32],
+    /// None in the functions that hold no index key (the public ones).
+    index_key: Option<[u8; 32]>,
     cache: KeyCache,
 }
 
@@ -54,16 +55,20 @@ async fn decrypt_key(
 
 impl KmsCipher {
     /// `wrapped_index_key`: 32 random bytes encrypted under `key_id` with the context
-    /// `{merchant: none, purpose: blind-index-key}` (see `wrap_index_key`).
+    /// `{merchant: none, purpose: blind-index-key}` (see `wrap_index_key`), decrypted now;
+    /// None for a function that holds no index key.
     pub async fn new(
         aws: &AwsContext,
         key_id: impl Into<String>,
-        wrapped_index_key: &[u8],
+        wrapped_index_key: Option<&[u8]>,
     ) -> Result<Self, CipherError> {
         let client = aws.client(Service::Kms);
         let key_id = key_id.into();
         let context = CipherContext { merchant: None, purpose: INDEX_KEY_PURPOSE };
-        let index_key = decrypt_key(&client, &key_id, wrapped_index_key, context).await?;
+        let index_key = match wrapped_index_key {
+            Some(wrapped) => Some(decrypt_key(&client, &key_id, wrapped, context).await?),
+            None => None,
+        };
         Ok(KmsCipher { index_key, client, key_id, cache: KeyCache::default() })
     }
 
@@ -109,7 +114,11 @@ impl Cipher for KmsCipher {
         open(&key, sealed, &aad)
     }
 
-    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32] {
-        blind_index(&self.index_key, purpose, value)
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> Result<[u8; 32], CipherError> {
+        let key = self
+            .index_key
+            .as_ref()
+            .ok_or_else(|| CipherError::Unexpected(anyhow::anyhow!("this function holds no blind-index key")))?;
+        Ok(blind_index(key, purpose, value))
     }
 }

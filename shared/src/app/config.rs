@@ -249,11 +249,12 @@ impl WebhookSettings {
 }
 
 /// `CIPHER=kms` (with `KMS_KEY_ID` and `BLIND_INDEX_KEY_WRAPPED`, the KMS-encrypted
-/// blind-index key in hex) or `CIPHER=local` (DEV ONLY, with `TUCANO_DEV_MASTER_KEY`).
+/// blind-index key in hex, which the public functions are not given) or `CIPHER=local`
+/// (DEV ONLY, with `TUCANO_DEV_MASTER_KEY`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum CipherBackend {
     Local { master: [u8; 32] },
-    Kms { key_id: String, wrapped_index_key: Vec<u8> },
+    Kms { key_id: String, wrapped_index_key: Option<Vec<u8>> },
 }
 
 impl std::fmt::Debug for CipherBackend {
@@ -436,18 +437,31 @@ impl Config {
         })
     }
 
+    /// The configuration of a function that needs the blind-index key: refused at cold
+    /// start if it has none (every function but the public ones; see `routes`), rather
+    /// than failing the first request that indexes a document or checks a token.
+    pub fn requiring_index_key(self) -> Result<Self, ConfigError> {
+        match self.cipher {
+            CipherBackend::Kms { wrapped_index_key: None, .. } => Err(ConfigError::Missing(
+                "BLIND_INDEX_KEY_WRAPPED",
+                "give the KMS-encrypted blind-index key in hex (every function but the public ones)",
+            )),
+            _ => Ok(self),
+        }
+    }
+
     /// `CIPHER` (required) with its keys.
     pub fn cipher_from_env() -> Result<CipherBackend, ConfigError> {
         Ok(match env::var("CIPHER").as_deref() {
             Ok("kms") => CipherBackend::Kms {
                 key_id: env::var("KMS_KEY_ID")
                     .map_err(|_| ConfigError::Missing("KMS_KEY_ID", "name the KMS key for data keys"))?,
-                wrapped_index_key: env::var("BLIND_INDEX_KEY_WRAPPED")
-                    .ok()
-                    .and_then(|h| hex::decode(h.trim()).ok())
-                    .ok_or_else(|| {
-                        ConfigError::Missing("BLIND_INDEX_KEY_WRAPPED", "give the KMS-encrypted blind-index key in hex")
-                    })?,
+                wrapped_index_key: match env::var("BLIND_INDEX_KEY_WRAPPED") {
+                    Err(_) => None,
+                    Ok(h) => Some(hex::decode(h.trim()).map_err(|_| {
+                        ConfigError::Invalid("BLIND_INDEX_KEY_WRAPPED", "must be the wrapped key in hex".into())
+                    })?),
+                },
             },
             Ok("local") => CipherBackend::local_from_hex(&env::var("TUCANO_DEV_MASTER_KEY").map_err(|_| {
                 ConfigError::Missing("TUCANO_DEV_MASTER_KEY", "the local DEV-ONLY cipher needs a 64-hex-character key")

@@ -14,6 +14,8 @@ pub use crate::ports::purpose::*;
 
 tokio::task_local! {
     static POLICY: Option<&'static [&'static str]>;
+    /// Whether the running request's function holds the blind-index key.
+    static INDEX: bool;
 }
 
 /// Runs `work` (one request or job invocation) allowed only the listed purposes.
@@ -21,10 +23,21 @@ pub async fn within<F: Future>(purposes: &'static [&'static str], work: F) -> F:
     POLICY.scope(Some(purposes), work).await
 }
 
+/// Runs one request allowed only its route's purposes, and blind indexes only if its
+/// function holds the index key (`Route::holds_index_key`).
+pub async fn within_route<F: Future>(purposes: &'static [&'static str], holds_index: bool, work: F) -> F::Output {
+    POLICY.scope(Some(purposes), INDEX.scope(holds_index, work)).await
+}
+
 /// `work` held to the running task's policy, for a task it spawns (a task-local does not
 /// follow `tokio::spawn` by itself).
 pub fn inherit<F: Future>(work: F) -> impl Future<Output = F::Output> {
-    POLICY.scope(POLICY.try_with(|p| *p).ok().flatten(), work)
+    POLICY.scope(POLICY.try_with(|p| *p).ok().flatten(), INDEX.scope(index_allowed(), work))
+}
+
+/// Whether the running request may compute blind indexes (outside any request: yes).
+pub fn index_allowed() -> bool {
+    INDEX.try_with(|i| *i).unwrap_or(true)
 }
 
 /// Whether the running request may use `purpose`. Outside any request (start-up, tools)
@@ -58,8 +71,12 @@ impl Cipher for PurposeGuard {
         self.0.decrypt(envelope, context).await
     }
 
-    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32] {
-        // Indexes are HMACs under a key every function holds; no KMS call to guard.
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> Result<[u8; 32], CipherError> {
+        // Indexes are HMACs under a key every function but the public ones holds (in AWS
+        // they are not given it): refused there as the missing key refuses it in AWS.
+        if !index_allowed() {
+            return Err(refused(BLIND_INDEX_KEY));
+        }
         self.0.blind_index(purpose, value)
     }
 }
@@ -99,6 +116,19 @@ mod tests {
         })
         .await;
         assert!(refused);
+    }
+
+    #[tokio::test]
+    async fn a_public_functions_request_computes_no_blind_index_not_even_in_a_task_it_spawns() {
+        let c = Arc::new(guarded());
+        within_route(&[DEVEDOR], true, async { assert!(c.blind_index("doc", b"1").is_ok()) }).await;
+        let refused = within_route(&[DEVEDOR], false, async {
+            let spawned = c.clone();
+            let in_task = tokio::spawn(inherit(async move { spawned.blind_index("doc", b"1").is_err() }));
+            c.blind_index("doc", b"1").is_err() && in_task.await.unwrap()
+        })
+        .await;
+        assert!(refused, "refused as the missing key refuses it in AWS");
     }
 
     #[tokio::test]

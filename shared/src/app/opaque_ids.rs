@@ -31,9 +31,9 @@ impl IdSpace {
 pub struct OpaqueIds(Aes256);
 
 impl OpaqueIds {
-    pub fn new(cipher: &dyn Cipher, space: IdSpace, merchant: MerchantId) -> Self {
-        let key = cipher.blind_index(space.purpose(), merchant.0.as_bytes());
-        OpaqueIds(Aes256::new(&key.into()))
+    pub fn new(cipher: &dyn Cipher, space: IdSpace, merchant: MerchantId) -> Result<Self, crate::ports::CipherError> {
+        let key = cipher.blind_index(space.purpose(), merchant.0.as_bytes())?;
+        Ok(OpaqueIds(Aes256::new(&key.into())))
     }
 
     /// 22 URL-safe characters.
@@ -66,13 +66,13 @@ mod tests {
     #[test]
     fn a_token_opens_only_for_its_merchant_and_space_and_hides_the_number() {
         let cipher = crate::wiring::local_cipher([9; 32]);
-        let ids = OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(1));
+        let ids = OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(1)).unwrap();
         let token = ids.seal(41);
         assert_eq!(token.len(), 22);
         assert_eq!(ids.open(&token), Some(41));
         assert_ne!(ids.seal(41), ids.seal(42));
-        assert_eq!(OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(2)).open(&token), None);
-        assert_eq!(OpaqueIds::new(&cipher, IdSpace::StatementLine, merchant(1)).open(&token), None);
+        assert_eq!(OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(2)).unwrap().open(&token), None);
+        assert_eq!(OpaqueIds::new(&cipher, IdSpace::StatementLine, merchant(1)).unwrap().open(&token), None);
         for bad in ["", "41", "not-a-token", "AAAAAAAAAAAAAAAAAAAAAA", &format!("{token}A")] {
             assert_eq!(ids.open(bad), None, "{bad}");
         }
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn consecutive_numbers_give_unrelated_tokens() {
         let cipher = crate::wiring::local_cipher([9; 32]);
-        let ids = OpaqueIds::new(&cipher, IdSpace::StatementLine, merchant(1));
+        let ids = OpaqueIds::new(&cipher, IdSpace::StatementLine, merchant(1)).unwrap();
         let (a, b) = (ids.seal(1000), ids.seal(1001));
         let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
         assert!(common < 4, "{a} {b}");

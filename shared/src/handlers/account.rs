@@ -59,7 +59,8 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     let query =
         q.finish(Some(query), ProblemKind::RequisicaoInvalida, "The query parameters do not follow the schema.")?;
     let page = crate::app::account::statement(state, &merchant, &query).await?;
-    let ids = OpaqueIds::new(state.cipher.as_ref(), IdSpace::StatementLine, merchant.id);
+    let ids = OpaqueIds::new(state.cipher.as_ref(), IdSpace::StatementLine, merchant.id)
+        .map_err(|e| ApiError::internal(e.into()))?;
     let body = Extrato {
         parametros: Parametros::optional(query.inicio, query.fim, Paginacao::new(pagina, itens_por_pagina, page.total)),
         lancamentos: page.items.iter().map(|l| line(l, &ids)).collect::<Result<_, _>>()?,

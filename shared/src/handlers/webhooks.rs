@@ -257,7 +257,8 @@ const MAX_EVENTS: u32 = 1000;
 pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     // Cursors are opaque and this merchant's: not the platform-wide event sequence.
-    let cursors = OpaqueIds::new(state.cipher.as_ref(), IdSpace::EventCursor, merchant.id);
+    let cursors = OpaqueIds::new(state.cipher.as_ref(), IdSpace::EventCursor, merchant.id)
+        .map_err(|e| ApiError::internal(e.into()))?;
     let mut q = QueryParams::new(req.uri().query());
     let cursor = q.parse("cursor", "must be a cursor from a previous page", |s| cursors.open(s).filter(|n| *n >= 0));
     let limite = q.parse("limite", "must be a whole number from 1 to 1000", |s| {

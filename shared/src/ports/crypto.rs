@@ -32,8 +32,10 @@ pub trait Cipher: Send + Sync {
     async fn encrypt(&self, plaintext: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
     async fn decrypt(&self, envelope: &[u8], context: CipherContext) -> Result<Vec<u8>, CipherError>;
     /// HMAC-SHA256 of `value` under a secret index key, per purpose: equal values give
-    /// equal indexes, so `WHERE index = $1` finds them without storing the value.
-    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> [u8; 32];
+    /// equal indexes, so `WHERE index = $1` finds them without storing the value. An
+    /// error where this function holds no index key (the public ones: the key also derives
+    /// the access tokens' signing key).
+    fn blind_index(&self, purpose: &'static str, value: &[u8]) -> Result<[u8; 32], CipherError>;
 }
 
 /// The encryption purposes (`purpose` in the encryption context): what a sealed value is

@@ -33,9 +33,14 @@ pub(crate) fn cipher_error(e: CipherError) -> StoreError {
 }
 
 /// The blind index of a document (for `WHERE ..._doc_index = $1`).
-pub(crate) fn index(cipher: &dyn Cipher, doc: &Document) -> Vec<u8> {
+pub(crate) fn index(cipher: &dyn Cipher, doc: &Document) -> Result<Vec<u8>, StoreError> {
     let (kind, value) = kind_and_value(doc);
-    cipher.blind_index(INDEX_PURPOSE, format!("{kind}:{value}").as_bytes()).to_vec()
+    Ok(cipher.blind_index(INDEX_PURPOSE, format!("{kind}:{value}").as_bytes()).map_err(cipher_error)?.to_vec())
+}
+
+/// The blind index of an optional filter's document.
+pub(crate) fn index_of(cipher: &dyn Cipher, doc: Option<&Document>) -> Result<Option<Vec<u8>>, StoreError> {
+    doc.map(|d| index(cipher, d)).transpose()
 }
 
 pub(crate) async fn seal(
@@ -47,7 +52,7 @@ pub(crate) async fn seal(
     let Some(doc) = doc else { return Ok(None) };
     let (kind, value) = kind_and_value(doc);
     let enc = cipher.encrypt(value.as_bytes(), CipherContext { merchant, purpose }).await.map_err(cipher_error)?;
-    Ok(Some(SealedDocument { kind: kind.to_owned(), enc, index: index(cipher, doc) }))
+    Ok(Some(SealedDocument { kind: kind.to_owned(), enc, index: index(cipher, doc)? }))
 }
 
 pub(crate) async fn open(

@@ -521,7 +521,7 @@ impl DueChargeStore for PgDueChargeStore {
     }
 
     async fn list(&self, merchant: MerchantId, q: &ChargeQuery) -> Result<Page<DueCharge>, StoreError> {
-        let doc_index = q.devedor.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
+        let doc_index = documents::index_of(self.cipher.as_ref(), q.devedor.as_ref())?;
         let status = q.status.map(ChargeStatus::as_str);
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;

@@ -694,7 +694,7 @@ impl PixStore for PgPixStore {
 
     async fn list(&self, merchant: MerchantId, q: &PixQuery) -> Result<Page<ReceivedPix>, StoreError> {
         let mut conn = snapshot(&self.pool).await?;
-        let doc_index = q.pagador.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
+        let doc_index = documents::index_of(self.cipher.as_ref(), q.pagador.as_ref())?;
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query!(

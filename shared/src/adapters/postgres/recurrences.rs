@@ -797,7 +797,7 @@ impl RecurrenceStore for PgRecurrenceStore {
 
     async fn list_recs(&self, merchant: MerchantId, q: &RecQuery) -> Result<Page<Recurrence>, StoreError> {
         let mut conn = snapshot(&self.pool).await?;
-        let index = q.devedor.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
+        let index = documents::index_of(self.cipher.as_ref(), q.devedor.as_ref())?;
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let rows = sqlx::query_as!(
@@ -1217,7 +1217,7 @@ impl RecurrenceStore for PgRecurrenceStore {
 
     async fn list_charges(&self, merchant: MerchantId, q: &CobRQuery) -> Result<Page<RecurringCharge>, StoreError> {
         let mut conn = snapshot(&self.pool).await?;
-        let index = q.devedor.as_ref().map(|d| documents::index(self.cipher.as_ref(), d));
+        let index = documents::index_of(self.cipher.as_ref(), q.devedor.as_ref())?;
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
         let id_rec = q.id_rec.as_ref().map(IdRec::as_str);
