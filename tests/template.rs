@@ -783,6 +783,20 @@ fn the_custom_domain_requires_client_certificates_and_only_payload_locations_sta
         .map(|(_, route)| route["Properties"]["RouteKey"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(public_routes, ["GET /qr/v2/{token}", "GET /qr/v2/cobv/{token}", "GET /.well-known/jwks.json"]);
+    // The public location API reaches the functions through their Live alias, as the main
+    // API does: a canary deploy shifts (and rolls back) its traffic too.
+    for (name, resource) in of_type(&t, "AWS::ApiGatewayV2::Integration") {
+        if resource["Properties"]["ApiId"] == serde_json::json!({"Ref": "LocationApi"}) {
+            let uri = resource["Properties"]["IntegrationUri"].to_string();
+            assert!(uri.contains("LambdaFunctionAliasLive"), "{name}: {uri}");
+        }
+    }
+    for (name, resource) in of_type(&t, "AWS::Lambda::Permission") {
+        if name.starts_with("LocationApi") {
+            let function = resource["Properties"]["FunctionName"].to_string();
+            assert!(function.contains("LambdaFunctionAliasLive"), "{name}: {function}");
+        }
+    }
     for (name, resource) in r.as_object().unwrap() {
         if name.starts_with("Location") || name.starts_with("ApiDomain") {
             assert_eq!(resource["Condition"], "HasApiDomain", "{name} exists only with a custom domain");

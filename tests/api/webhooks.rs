@@ -132,6 +132,38 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn an_event_whose_transaction_commits_after_a_later_ones_is_not_passed_by_the_cursor(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let event = |n: i32| {
+        sqlx::query("INSERT INTO outbox_events (merchant_id, kind, payload) VALUES ($1, 'pix.recebido', $2)")
+            .bind(m.id.0)
+            .bind(json!({"n": n}))
+    };
+    // A writes its event first (the lower id) but commits after B.
+    let mut a = app.pool.begin().await.unwrap();
+    event(1).execute(&mut *a).await.unwrap();
+    let mut b = app.pool.begin().await.unwrap();
+    event(2).execute(&mut *b).await.unwrap();
+    b.commit().await.unwrap();
+    // While A runs, B's event waits: served now, a cursor past it would pass A's for good.
+    let (status, _, page) = call(app.request(Method::GET, "/v2/eventos?limite=1", &m)).await;
+    assert_eq!((status, &page["eventos"]), (200, &json!([])), "{page}");
+    a.commit().await.unwrap();
+    let mut seen = vec![];
+    let mut path = "/v2/eventos?limite=1".to_owned();
+    loop {
+        let (_, _, page) = call(app.request(Method::GET, &path, &m)).await;
+        seen.extend(page["eventos"].as_array().unwrap().iter().map(|e| e["data"]["n"].as_i64().unwrap()));
+        match page["proximoCursor"].as_str() {
+            Some(c) => path = format!("/v2/eventos?limite=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [1, 2], "every event, once, in the order their transactions began");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;

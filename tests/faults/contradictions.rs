@@ -142,6 +142,27 @@ async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_i
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_rejection_of_a_transfer_already_returned_is_set_aside_not_credited_twice(pool: PgPool) {
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 18, "100.00").await;
+    let envio = send(&app, &m, "devolvida", "100.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "w1", &e2e(&envio), "100.00", None)).await;
+    let back = envio_returned("volta-w", "D9999999920261121130500000000018", &e2e(&envio), "100.00", "MD06");
+    assert_eq!(app.notify(&back).await.0, 200);
+    assert_eq!(app.saldo(&m).await, ("100.00".into(), "0.00".into()), "sent and returned");
+    // A rejection arrives, and the rail's status cannot be read: the return proves the
+    // money left, so the rejection is not booked (undone, the 100.00 would come back twice).
+    app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
+    let (status, _, body) =
+        app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "w2", &e2e(&envio), "100.00", Some("AC06"))).await;
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("OBSOLETA")), "{body}");
+    assert_eq!(app.saldo(&m).await, ("100.00".into(), "0.00".into()));
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/devolvida", &m)).await;
+    assert_eq!(now["status"], "REALIZADO", "{now}");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_settlement_of_another_amount_books_the_amount_that_left(pool: PgPool) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 13, "50.00").await;
@@ -264,6 +285,13 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
     assert_eq!(app.notify(&first).await.2["resultado"], "DUPLICADA");
     assert_eq!(app.platform_balance("suspense").await, 200);
     assert_eq!(contradictions(&app).await.len(), 1);
+    // A third amount: the books hold the rail's latest word (13.00), not the sum of the
+    // differences from the first (10.00 + 2.00 + 3.00).
+    let mut third = crate::pix_received(15, "13.00");
+    third["id"] = json!("in-15-quinquies");
+    assert_eq!(app.notify(&third).await.2["resultado"], "CONTRADICAO_REGISTRADA");
+    assert_eq!(app.platform_balance("suspense").await, 300);
+    assert_eq!(contradictions(&app).await.len(), 2);
     // Until operations settle which report was right, nothing goes back to the payer.
     let path = format!("/v2/pix/{}/devolucao/d1", crate::e2eid(15));
     let (status, _, p) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "10.00"}))).await;

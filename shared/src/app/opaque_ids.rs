@@ -27,6 +27,9 @@ impl IdSpace {
     }
 }
 
+/// The last four bytes of a pair token (a number token has zeros there).
+const PAIR: [u8; 4] = [0xff; 4];
+
 /// The sealing key of one merchant and space; make it once per page.
 pub struct OpaqueIds(Aes256);
 
@@ -43,6 +46,38 @@ impl OpaqueIds {
         let mut block = block.into();
         self.0.encrypt_block(&mut block);
         B64URL.encode(block)
+    }
+
+    /// A token for a pair of numbers from 0 to 2^48 - 1 (a feed position: a transaction id
+    /// and an event id), with four marker bytes that a token of another merchant or space
+    /// opens to only by chance (2^-32).
+    pub fn seal_pair(&self, a: i64, b: i64) -> String {
+        debug_assert!((0..1 << 48).contains(&a) && (0..1 << 48).contains(&b));
+        let mut block = [0u8; 16];
+        block[..6].copy_from_slice(&a.to_be_bytes()[2..]);
+        block[6..12].copy_from_slice(&b.to_be_bytes()[2..]);
+        block[12..].copy_from_slice(&PAIR);
+        let mut block = block.into();
+        self.0.encrypt_block(&mut block);
+        B64URL.encode(block)
+    }
+
+    /// The pair behind a token of [`seal_pair`](Self::seal_pair); a token of
+    /// [`seal`](Self::seal) (`n`, given before pairs were) opens as `(0, n)`.
+    pub fn open_pair(&self, token: &str) -> Option<(i64, i64)> {
+        let bytes: [u8; 16] = B64URL.decode(token.as_bytes()).ok()?.try_into().ok()?;
+        let mut block = bytes.into();
+        self.0.decrypt_block(&mut block);
+        let number = |b: &[u8]| {
+            let mut be = [0u8; 8];
+            be[8 - b.len()..].copy_from_slice(b);
+            i64::from_be_bytes(be)
+        };
+        if block[12..] == PAIR {
+            return Some((number(&block[..6]), number(&block[6..12])));
+        }
+        let n = number(&block[..8]);
+        (block[8..].iter().all(|b| *b == 0) && n >= 0).then_some((0, n))
     }
 
     /// The number behind a token this merchant was given in this space; None otherwise.
@@ -76,6 +111,19 @@ mod tests {
         for bad in ["", "41", "not-a-token", "AAAAAAAAAAAAAAAAAAAAAA", &format!("{token}A")] {
             assert_eq!(ids.open(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_pair_token_opens_as_its_pair_and_a_number_token_given_before_as_the_first_position() {
+        let cipher = crate::wiring::local_cipher([9; 32]);
+        let ids = OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(1)).unwrap();
+        let pair = ids.seal_pair(7_000_123, 41);
+        assert_eq!(pair.len(), 22);
+        assert_eq!(ids.open_pair(&pair), Some((7_000_123, 41)));
+        assert_eq!(ids.open(&pair), None, "not a number token");
+        assert_eq!(ids.open_pair(&ids.seal(41)), Some((0, 41)));
+        let other = OpaqueIds::new(&cipher, IdSpace::EventCursor, merchant(2)).unwrap();
+        assert_eq!(other.open_pair(&pair), None);
     }
 
     #[test]

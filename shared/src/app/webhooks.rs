@@ -266,7 +266,7 @@ pub async fn deliveries(
 pub async fn events(
     ports: &impl WebhookPorts,
     merchant: &Merchant,
-    after: i64,
+    after: (i64, i64),
     tipo: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Event>, WebhookError> {

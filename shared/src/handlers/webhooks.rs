@@ -260,7 +260,8 @@ pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiErro
     let cursors = OpaqueIds::new(state.cipher.as_ref(), IdSpace::EventCursor, merchant.id)
         .map_err(|e| ApiError::internal(e.into()))?;
     let mut q = QueryParams::new(req.uri().query());
-    let cursor = q.parse("cursor", "must be a cursor from a previous page", |s| cursors.open(s).filter(|n| *n >= 0));
+    let cursor =
+        q.parse("cursor", "must be a cursor from a previous page", |s| cursors.open_pair(s).filter(|p| p.1 >= 0));
     let limite = q.parse("limite", "must be a whole number from 1 to 1000", |s| {
         s.parse::<u32>().ok().filter(|n| (1..=MAX_EVENTS).contains(n))
     });
@@ -268,8 +269,10 @@ pub async fn events(state: &AppState, req: &Request) -> Result<Response, ApiErro
         q.parse("tipo", "is not an event type", |s| crate::domain::webhook::is_event_type(s).then(|| s.to_owned()));
     q.finish(Some(()), ProblemKind::EventosConsultaInvalida, "The query parameters do not follow the schema.")?;
     let limite = limite.unwrap_or(DEFAULT_EVENTS);
-    let page = uc::events(state, &merchant, cursor.unwrap_or(0), tipo.as_deref(), limite).await.map_err(map_error)?;
-    let next = (page.len() == limite as usize).then(|| page.last().map(|e| cursors.seal(e.seq))).flatten();
+    let page =
+        uc::events(state, &merchant, cursor.unwrap_or((0, 0)), tipo.as_deref(), limite).await.map_err(map_error)?;
+    let next =
+        (page.len() == limite as usize).then(|| page.last().map(|e| cursors.seal_pair(e.writer, e.seq))).flatten();
     Ok(json(
         StatusCode::OK,
         &j!({"eventos": page.iter().map(uc::event_json).collect::<Vec<_>>(), "proximoCursor": next}),

@@ -49,8 +49,8 @@ pub enum ConcludeOutcome {
     /// A notification that would reverse what was booked: nothing changed (not even its
     /// claim) before the rail's status is read.
     Unconfirmed,
-    /// The rail's status contradicts the notification (an old word, arrived late): nothing
-    /// changed.
+    /// The rail's status (or a return of the transfer) contradicts the notification (an
+    /// old word, arrived late): nothing changed.
     Stale,
 }
 

@@ -57,8 +57,11 @@ pub struct SealedSecrets {
 /// An event from the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// Position in the outbox: the cursor of `GET /eventos`.
+    /// Position in the outbox.
     pub seq: i64,
+    /// The transaction that wrote it (0 for events written before that was kept): with
+    /// `seq`, its place in the feed of `GET /eventos`.
+    pub writer: i64,
     pub id: uuid::Uuid,
     pub merchant: MerchantId,
     pub kind: String,
@@ -182,11 +185,13 @@ pub trait WebhookStore: Send + Sync {
         id: uuid::Uuid,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, StoreError>;
-    /// Events after the cursor `after` (a `seq`), oldest first.
+    /// Events after the cursor `after` (a `(writer, seq)`), in the order their transactions
+    /// began; only those whose transaction and every older one have ended (so a page never
+    /// passes an event that commits later).
     async fn events(
         &self,
         merchant: MerchantId,
-        after: i64,
+        after: (i64, i64),
         tipo: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError>;

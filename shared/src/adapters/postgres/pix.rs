@@ -569,9 +569,12 @@ pub(crate) async fn outbox(
 
 impl PgPixStore {
     /// A second report of a known end-to-end id. The same amount and key: a duplicate.
-    /// Otherwise the rail contradicts itself: the difference in amount is booked between
-    /// the rail and suspense (the merchant's credit stands as first booked), the Pix is
-    /// flagged, and operations settle it from the sponsor bank's statement.
+    /// Otherwise the rail contradicts itself: the difference between the amount reported
+    /// and what the books hold at the rail for it (the first amount and the differences of
+    /// earlier divergent reports) is booked between the rail and suspense (the merchant's
+    /// credit stands as first booked), the Pix is flagged, and operations settle it from
+    /// the sponsor bank's statement. So reports of 100.00, 120.00 and 130.00 hold 130.00
+    /// at the rail (30.00 in suspense), never 150.00.
     async fn known_again(
         &self,
         tx: &mut PgConnection,
@@ -595,7 +598,18 @@ impl PgPixStore {
             return Ok(RecordOutcome::Duplicate);
         }
         let merchant = known.merchant_id.map(MerchantId);
-        let difference = pix.valor.centavos() - known.valor;
+        let parked = sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(p.amount), 0)::bigint AS "parked!"
+                 FROM rail_contradictions c
+                 JOIN ledger_postings p ON p.transaction_id = c.ledger_transaction_id
+                 JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'suspense'
+                WHERE c.subject = $1 AND c.kind = 'NOTIFICACAO_DIVERGENTE'"#,
+            pix.end_to_end_id.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let difference = pix.valor.centavos() - (known.valor + parked);
         let reference = json!({"endToEndId": pix.end_to_end_id.as_str(), "valorReportado": pix.valor.to_string(),
                                "chaveReportada": pix.chave});
         let posted = match JournalEntry::pix_received_correction(&key, difference) {

@@ -97,6 +97,20 @@ pub(crate) fn assumed(valor_liquidado: Option<i64>, informado: Option<bool>) -> 
     }
 }
 
+/// What came back of `movement` so far (a transfer's returns; nothing for a refund).
+async fn returned(conn: &mut PgConnection, movement: &Movement) -> Result<i64, StoreError> {
+    match movement.flow {
+        Flow::Transfer => sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(valor), 0)::bigint AS "sum!" FROM transfer_returns WHERE transfer_id = $1"#,
+            movement.id
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error),
+        Flow::Refund => Ok(0),
+    }
+}
+
 /// Books `verdict` for `movement`; the caller commits.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
@@ -136,19 +150,18 @@ pub(crate) async fn apply(
         }
         Booking::Resettle { from, to } => {
             let available = if to > from { available_locked(conn, m).await? } else { 0 };
-            let returned = match movement.flow {
-                Flow::Transfer => sqlx::query_scalar!(
-                    r#"SELECT coalesce(sum(valor), 0)::bigint AS "sum!" FROM transfer_returns WHERE transfer_id = $1"#,
-                    movement.id
-                )
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(store_error)?,
-                Flow::Refund => 0,
-            };
+            let returned = returned(conn, movement).await?;
             let postings = resettlement_postings(m, from.centavos(), to.centavos(), available, returned);
             let (_, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
             (balanced(correction_kind, &correction_key(corrections), postings)?, Some((*to, settled_at(verdict)?)))
+        }
+        // A transfer the receiving bank returned (some of) did leave: a rejection heard after
+        // it is contradicted by the return (undone, the merchant would be credited twice:
+        // by the undo and by the return). Set aside, as a notification the rail's status
+        // contradicts is.
+        Booking::VoidAfterSettle(_) if returned(conn, movement).await? > 0 => {
+            tracing::warn!("a rejection of a transfer already returned was set aside");
+            return Ok(ConcludeOutcome::Stale);
         }
         Booking::VoidAfterSettle(_) => {
             let (net, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;

@@ -50,7 +50,7 @@ impl PgWebhookStore {
                       e.kind AS "endpoint_kind!", e.chave, e.url AS "url!", e.tipos AS "tipos!",
                       e.created_at AS "endpoint_created_at!", e.secret_enc AS "secret_enc!",
                       e.previous_secret_enc, e.previous_valid_until,
-                      o.id AS "seq!", o.event_id AS "event_id!", o.kind AS "event_kind!", o.payload AS "payload!",
+                      o.id AS "seq!", coalesce(o.writer, 0) AS "writer!", o.event_id AS "event_id!", o.kind AS "event_kind!", o.payload AS "payload!",
                       o.created_at AS "event_created_at!"
                FROM leased l JOIN webhook_endpoints e ON e.id = l.endpoint_id JOIN outbox_events o ON o.id = l.event_id
                ORDER BY o.id"#,
@@ -142,6 +142,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
 
 struct EventRow {
     id: i64,
+    writer: i64,
     event_id: Uuid,
     merchant_id: Uuid,
     kind: String,
@@ -153,6 +154,7 @@ impl From<EventRow> for Event {
     fn from(r: EventRow) -> Self {
         Event {
             seq: r.id,
+            writer: r.writer,
             id: r.event_id,
             merchant: MerchantId(r.merchant_id),
             kind: r.kind,
@@ -176,6 +178,7 @@ struct ClaimRow {
     previous_secret_enc: Option<Vec<u8>>,
     previous_valid_until: Option<DateTime<Utc>>,
     seq: i64,
+    writer: i64,
     event_id: Uuid,
     event_kind: String,
     payload: serde_json::Value,
@@ -208,6 +211,7 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
             },
             event: Event {
                 seq: r.seq,
+                writer: r.writer,
                 id: r.event_id,
                 merchant,
                 kind: r.event_kind,
@@ -550,17 +554,23 @@ impl WebhookStore for PgWebhookStore {
     async fn events(
         &self,
         merchant: MerchantId,
-        after: i64,
+        after: (i64, i64),
         tipo: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError> {
+        // Every transaction older than the snapshot's xmin has ended: its events, and all
+        // older ones, are as they will stay (migration 20261205000007).
         let rows = sqlx::query_as!(
             EventRow,
-            r#"SELECT id, event_id, merchant_id, kind, payload, created_at FROM outbox_events
-               WHERE merchant_id = $1 AND id > $2 AND ($3::text IS NULL OR kind = $3)
-               ORDER BY id LIMIT $4"#,
+            r#"SELECT id, coalesce(writer, 0) AS "writer!", event_id, merchant_id, kind, payload, created_at
+                 FROM outbox_events
+                WHERE merchant_id = $1 AND (coalesce(writer, 0), id) > ($2, $3)
+                  AND coalesce(writer, 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                  AND ($4::text IS NULL OR kind = $4)
+                ORDER BY coalesce(writer, 0), id LIMIT $5"#,
             merchant.0,
-            after,
+            after.0,
+            after.1,
             tipo,
             i64::from(limit)
         )
@@ -573,8 +583,8 @@ impl WebhookStore for PgWebhookStore {
     async fn event(&self, merchant: MerchantId, id: Uuid) -> Result<Option<Event>, StoreError> {
         let row = sqlx::query_as!(
             EventRow,
-            "SELECT id, event_id, merchant_id, kind, payload, created_at FROM outbox_events
-             WHERE merchant_id = $1 AND event_id = $2",
+            r#"SELECT id, coalesce(writer, 0) AS "writer!", event_id, merchant_id, kind, payload, created_at
+                 FROM outbox_events WHERE merchant_id = $1 AND event_id = $2"#,
             merchant.0,
             id
         )
