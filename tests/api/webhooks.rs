@@ -344,6 +344,53 @@ async fn receivers_on_private_or_loopback_addresses_are_refused_without_the_dev_
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_callback_whose_pix_cannot_be_read_does_not_hold_back_the_others_nor_retry_for_ever(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    let url = json!({"webhookUrl": format!("{}/bacen", receiver.url)});
+    let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&url)).await;
+    assert_eq!(status, 200);
+    // (The API Pix callback is for Pix with a txid: these name charges that do not exist.)
+    let paid_by = |n: u32| {
+        json!({"tipo": "PIX_RECEBIDO", "id": format!("in-{n}"), "pix": {
+            "endToEndId": format!("E99999999202611221305{n:011}"), "valor": "1.00", "chave": KEY,
+            "txid": format!("pedido{n}"), "horario": chrono::Utc::now().to_rfc3339(),
+            "pagador": {"cpf": "12345678909", "nome": "Maria"}}})
+    };
+    assert_eq!(app.notify(&paid_by(1)).await.0, 200);
+    assert_eq!(app.notify(&paid_by(2)).await.0, 200);
+    // The first Pix's sealed payer document no longer opens (a damaged row, a key gone).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE received_pix SET pagador_doc_enc = '\\x00' WHERE end_to_end_id LIKE '%00000000001'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // The other Pix is delivered all the same; the unreadable one is a failed attempt on
+    // the retry schedule, not one on every pass.
+    dispatch_until(&app, &receiver, |r| r.iter().any(|r| r.path == "/bacen/pix")).await;
+    let sent: Vec<String> = receiver
+        .received()
+        .iter()
+        .flat_map(|r| r.json()["pix"].as_array().unwrap().clone())
+        .map(|p| p["endToEndId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, ["E9999999920261122130500000000002"]);
+    let (attempts, next): (i32, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT d.attempts, d.next_attempt_at FROM webhook_deliveries d JOIN outbox_events o ON o.id = d.event_id
+          WHERE o.payload->>'endToEndId' LIKE '%00000000001'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 1, "recorded as a failed attempt");
+    assert!(next > chrono::Utc::now(), "retried later, on the schedule");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn callbacks_only_for_own_keys_and_bad_requests_change_nothing(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;

@@ -456,6 +456,22 @@ fn message_id(ids: &[uuid::Uuid]) -> String {
     }
 }
 
+/// After a failed attempt: the next one on the retry schedule (jittered; not sooner than a
+/// `Retry-After`), or none once the schedule is spent.
+fn retry_verdict(
+    ports: &impl WebhookPorts,
+    d: &ClaimedDelivery,
+    retry_after: Option<std::time::Duration>,
+) -> AttemptVerdict {
+    let unit: f64 = rand::thread_rng().gen();
+    match ports.webhook_settings().retry.next_delay(d.attempts + 1, retry_after, unit) {
+        Some(wait) => AttemptVerdict::RetryAt(
+            ports.clock().now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
+        ),
+        None => AttemptVerdict::GiveUp,
+    }
+}
+
 /// One signed POST for a group (one event, or one callback batch); records the attempt on
 /// every delivery of the group.
 async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -> (u32, u32) {
@@ -491,10 +507,35 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
     .await;
     let (msg_id, url, body, keys) = match prepared {
         Ok(p) => p,
+        Err(e) if group.len() > 1 => {
+            // One delivery whose content cannot be read (a Pix, a charge, a sealed document)
+            // must not hold back the rest of its batch: each goes alone.
+            tracing::warn!(error = %e, endpoint = %endpoint.id, "a callback batch not prepared; sent one by one");
+            let mut totals = (0, 0);
+            for d in group {
+                let (a, b) = Box::pin(deliver_group(ports, vec![d])).await;
+                totals = (totals.0 + a, totals.1 + b);
+            }
+            return totals;
+        }
         Err(e) => {
-            // Nothing was sent: the lease lapses and a later pass tries again.
+            // Nothing was sent: a failed attempt on the retry schedule (unrecorded, it would
+            // be tried again on every pass, for ever).
             tracing::warn!(error = %e, endpoint = %endpoint.id, "webhook delivery not prepared");
-            return (0, 0);
+            let report = AttemptReport {
+                started_at,
+                status_code: None,
+                latency_ms: 0,
+                error: Some("the delivery could not be prepared".into()),
+                excerpt: None,
+            };
+            for d in &group {
+                if let Err(e) = ports.webhooks().record_attempt(d.id, &report, retry_verdict(ports, d, None)).await {
+                    tracing::warn!(error = %e, delivery = %d.id, "webhook attempt not recorded; the lease will lapse");
+                }
+            }
+            crate::telemetry::metrics(&[("WebhooksFailed", group.len() as f64, crate::telemetry::Unit::Count)]);
+            return (group.len() as u32, 0);
         }
     };
     // The receiver checks the signature's timestamp against its own clock: wall time on
@@ -521,13 +562,7 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
         } else if result.status_code == Some(410) {
             AttemptVerdict::EndpointGone
         } else {
-            let unit: f64 = rand::thread_rng().gen();
-            match ports.webhook_settings().retry.next_delay(d.attempts + 1, result.retry_after, unit) {
-                Some(wait) => AttemptVerdict::RetryAt(
-                    ports.clock().now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1)),
-                ),
-                None => AttemptVerdict::GiveUp,
-            }
+            retry_verdict(ports, d, result.retry_after)
         };
         if let Err(e) = ports.webhooks().record_attempt(d.id, &report, verdict).await {
             tracing::warn!(error = %e, delivery = %d.id, "webhook attempt not recorded; the lease will lapse");

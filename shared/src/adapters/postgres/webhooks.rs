@@ -500,9 +500,8 @@ impl WebhookStore for PgWebhookStore {
 
     async fn replay(&self, merchant: MerchantId, id: Uuid) -> Result<Option<u64>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let found = sqlx::query!(
-            r#"UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
-               WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id"#,
+        let found = sqlx::query_scalar!(
+            "SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
             merchant.0,
             id
         )
@@ -512,7 +511,20 @@ impl WebhookStore for PgWebhookStore {
         if found.is_none() {
             return Ok(None);
         }
+        // The deliveries are locked before the endpoint, in the order recording an attempt
+        // (which may disable the endpoint on a 410) takes: the other order could deadlock.
         let resumed = resume(&mut tx, id, true).await?;
+        let enabled = sqlx::query!(
+            "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
+              WHERE id = $1 AND deleted_at IS NULL",
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if enabled.rows_affected() == 0 {
+            return Ok(None);
+        }
         tx.commit().await.map_err(store_error)?;
         Ok(Some(resumed))
     }
