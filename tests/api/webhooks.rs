@@ -615,8 +615,21 @@ async fn in_aws_the_relay_enqueues_due_deliveries_on_sqs_and_the_worker_delivers
     assert_eq!(relay_once(&app.state, &queue, lease).await.unwrap().enqueued, 0, "leased while queued");
     let ids = take().await;
     assert_eq!(ids.len(), 1);
-    assert!(deliver_queued(&app.state, &ids).await.is_empty(), "a receiver failure is recorded, not a queue failure");
+    // The queue hands the message over twice in one batch (it delivers at least once):
+    // sent once, one attempt spent.
+    let twice = [ids[0], ids[0]];
+    assert!(deliver_queued(&app.state, &twice).await.is_empty(), "a receiver failure is recorded, not a queue failure");
     assert_eq!(receiver.received().len(), 1);
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM webhook_deliveries").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(attempts, 1);
+    // A worker holding it is not joined by another (a copy of the message elsewhere).
+    // (Asked as if a day later, when its retry is due; held a minute past that.)
+    let due = chrono::Utc::now() + chrono::Duration::days(1);
+    let hold = due + chrono::Duration::seconds(60);
+    assert!(app.state.webhooks.claim(ids[0], due, hold).await.unwrap().is_some());
+    assert!(app.state.webhooks.claim(ids[0], due, hold).await.unwrap().is_none(), "held by the first worker");
+    sqlx::query("UPDATE webhook_deliveries SET locked_until = NULL").execute(&app.pool).await.unwrap();
 
     // Once its retry is due, the relay enqueues it again and the worker delivers it.
     let mut delivered = false;

@@ -323,7 +323,7 @@ async fn fan_out(ports: &impl WebhookPorts) -> Result<u32, StoreError> {
 pub async fn dispatch_once(ports: &impl WebhookPorts) -> Result<PassReport, StoreError> {
     let mut report = PassReport { fanned_out: fan_out(ports).await?, ..Default::default() };
     let now = ports.clock().now();
-    let claimed = ports.webhooks().claim_due(now, now + lease(ports), CLAIM_LIMIT).await?;
+    let claimed = ports.webhooks().claim_due(now, now + lease(ports), CLAIM_LIMIT, false).await?;
     let (attempted, delivered) = deliver_all(ports, claimed).await;
     report.attempted = attempted;
     report.delivered = delivered;
@@ -609,7 +609,7 @@ pub async fn relay_once(
     let mut report = RelayReport { fanned_out: fan_out(ports).await?, ..Default::default() };
     let now = ports.clock().now();
     let lease_until = now + chrono::Duration::from_std(queue_lease).unwrap_or(chrono::Duration::minutes(5));
-    let due = ports.webhooks().claim_due(now, lease_until, 500).await?;
+    let due = ports.webhooks().claim_due(now, lease_until, 500, true).await?;
     let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
     let failed = queue.enqueue(&ids).await.map_err(StoreError::Unavailable)?;
     report.enqueued = (ids.len() - failed.len()) as u32;
@@ -624,6 +624,8 @@ pub async fn deliver_queued(ports: &impl WebhookPorts, ids: &[Uuid]) -> Vec<Uuid
     let now = ports.clock().now();
     let mut claimed = vec![];
     let mut failed = vec![];
+    // A queue may hand one message over twice, even in one batch.
+    let ids: std::collections::BTreeSet<&Uuid> = ids.iter().collect();
     for id in ids {
         match ports.webhooks().claim(*id, now, now + lease(ports)).await {
             Ok(Some(d)) => claimed.push(d),

@@ -200,15 +200,17 @@ pub trait WebhookStore: Send + Sync {
     /// Creates the deliveries of up to `limit` new outbox events; how many events it took.
     async fn fan_out(&self, limit: u32) -> Result<u32, StoreError>;
     /// Leases up to `limit` due deliveries (pending, not leased, endpoint enabled) until
-    /// `lease_until`. A dispatcher that dies leaves them to the next one after that time.
+    /// `lease_until`, for sending or (`for_queue`, the relay) for the queue. A dispatcher
+    /// that dies leaves them to the next one after that time.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        for_queue: bool,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    /// Leases one delivery by id if it is still pending and due, whoever leased it (the
-    /// queue worker's path: the relay leased it when it enqueued it).
+    /// Leases one delivery by id for sending if it is still pending and due and no other
+    /// sender holds it (the queue worker's path: the relay held it for the queue).
     async fn claim(
         &self,
         id: uuid::Uuid,

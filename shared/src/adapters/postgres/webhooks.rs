@@ -23,14 +23,17 @@ impl PgWebhookStore {
     }
 
     /// Leases up to `limit` due deliveries with their endpoint and event, skipping rows
-    /// another dispatcher holds. With `only`, that one delivery, even if the relay leased it
-    /// (a queue message carries it to the worker that takes it over).
+    /// another dispatcher holds; `for_queue`: held for the queue (the relay), else for
+    /// sending. With `only`, that one delivery for sending, even if the relay holds it for
+    /// the queue (a queue message carries it to the worker that takes it over), but not if
+    /// another worker holds it (a second copy of the message).
     async fn lease(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
         only: Option<Uuid>,
+        for_queue: bool,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let rows = sqlx::query_as!(
             ClaimRow,
@@ -38,12 +41,16 @@ impl PgWebhookStore {
                    SELECT d.id FROM webhook_deliveries d
                    JOIN webhook_endpoints e ON e.id = d.endpoint_id
                    WHERE d.status = 'PENDENTE' AND d.next_attempt_at <= $1
-                     AND ($4::uuid IS NOT NULL OR d.locked_until IS NULL OR d.locked_until <= $1)
+                     AND (d.locked_until IS NULL OR d.locked_until <= $1)
+                     AND ($4::uuid IS NOT NULL OR d.queued_until IS NULL OR d.queued_until <= $1)
                      AND e.disabled_at IS NULL AND e.deleted_at IS NULL
                      AND ($4::uuid IS NULL OR d.id = $4)
                    ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
                ), leased AS (
-                   UPDATE webhook_deliveries d SET locked_until = $2 FROM due WHERE d.id = due.id
+                   UPDATE webhook_deliveries d
+                      SET locked_until = CASE WHEN $5 THEN d.locked_until ELSE $2 END,
+                          queued_until = CASE WHEN $5 THEN $2 ELSE d.queued_until END
+                     FROM due WHERE d.id = due.id
                    RETURNING d.id, d.attempts, d.endpoint_id, d.event_id
                )
                SELECT l.id AS "id!", l.attempts AS "attempts!", e.id AS "endpoint_id!", e.merchant_id AS "merchant_id!",
@@ -57,7 +64,8 @@ impl PgWebhookStore {
             now,
             lease_until,
             i64::from(limit),
-            only
+            only,
+            for_queue
         )
         .fetch_all(&self.pool)
         .await
@@ -643,8 +651,9 @@ impl WebhookStore for PgWebhookStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        for_queue: bool,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.lease(now, lease_until, limit, None).await
+        self.lease(now, lease_until, limit, None, for_queue).await
     }
 
     async fn claim(
@@ -653,7 +662,7 @@ impl WebhookStore for PgWebhookStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
-        Ok(self.lease(now, lease_until, 1, Some(id)).await?.into_iter().next())
+        Ok(self.lease(now, lease_until, 1, Some(id), false).await?.into_iter().next())
     }
 
     async fn record_attempt(
@@ -673,7 +682,7 @@ impl WebhookStore for PgWebhookStore {
         // finished after our lease lapsed is left as it is.
         let updated = sqlx::query_scalar!(
             r#"UPDATE webhook_deliveries
-               SET status = $2, attempts = attempts + 1, locked_until = NULL,
+               SET status = $2, attempts = attempts + 1, locked_until = NULL, queued_until = NULL,
                    next_attempt_at = COALESCE($3, next_attempt_at),
                    delivered_at = CASE WHEN $2 = 'ENTREGUE' THEN now() END
                WHERE id = $1 AND status = 'PENDENTE'
