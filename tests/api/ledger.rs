@@ -188,11 +188,14 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
         .execute(&mut *conn)
         .await
         .unwrap();
+    // A received Pix whose record no longer says what its entry booked (its fee).
+    sqlx::query("UPDATE received_pix SET fee = fee + 1").execute(&mut *conn).await.unwrap();
     sqlx::query("SET session_replication_role = origin").execute(&mut *conn).await.unwrap();
     drop(conn);
 
     let (ok, out) = ledger_check(&url);
     assert!(!ok, "the check must fail:\n{out}");
+    assert!(out.contains("is booked as -1000 at the rail"), "{out}");
     assert!(out.contains("zero-sum: transaction"), "{out}");
     assert!(out.contains("balances: account"), "{out}");
     assert!(out.contains("ledger entry") && out.contains("has no received Pix"), "{out}");

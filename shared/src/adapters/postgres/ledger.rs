@@ -375,7 +375,44 @@ impl Ledger for PgLedger {
                SELECT 'ledger entry ' || t.id || ' (transfer_return) has no transfer return'
                  FROM ledger_transactions t
                  LEFT JOIN transfer_returns r ON r.rtr_id = t.natural_key
-                WHERE t.kind = 'transfer_return' AND r.id IS NULL"#
+                WHERE t.kind = 'transfer_return' AND r.id IS NULL
+               UNION ALL
+               -- A received Pix's entry books its amount at the rail, its fee as revenue and
+               -- the rest to its merchant (all of it to suspense when no merchant owns the key).
+               SELECT 'received Pix ' || r.end_to_end_id || ' of ' || r.valor || ' (fee ' || r.fee || ') is booked as '
+                      || x.rail || ' at the rail, ' || x.fee || ' in fees, ' || x.merchant || ' to its merchant'
+                 FROM received_pix r
+                 JOIN ledger_transactions t ON t.kind = 'pix_received' AND t.natural_key = r.end_to_end_id
+                CROSS JOIN LATERAL (
+                   SELECT coalesce(sum(p.amount) FILTER (WHERE a.kind = 'rail_settlement'), 0) AS rail,
+                          coalesce(sum(p.amount) FILTER (WHERE a.kind = 'fee_revenue'), 0) AS fee,
+                          coalesce(sum(p.amount) FILTER (WHERE a.kind = 'merchant_available'
+                                                           AND a.merchant_id = r.merchant_id), 0) AS merchant
+                     FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                    WHERE p.transaction_id = t.id) x
+                WHERE x.rail <> -r.valor
+                   OR x.fee <> CASE WHEN r.merchant_id IS NULL THEN 0 ELSE r.fee END
+                   OR x.merchant <> CASE WHEN r.merchant_id IS NULL THEN 0 ELSE r.valor - r.fee END
+               UNION ALL
+               -- A return books its amount at the rail, and credits no other merchant.
+               SELECT 'transfer return ' || r.rtr_id || ' of ' || r.valor || ' is booked as ' || x.rail
+                      || ' at the rail' || CASE WHEN x.others <> 0 THEN ' and moves another merchant''s money' ELSE '' END
+                 FROM transfer_returns r
+                 JOIN ledger_transactions t ON t.kind = 'transfer_return' AND t.natural_key = r.rtr_id
+                CROSS JOIN LATERAL (
+                   SELECT coalesce(sum(p.amount) FILTER (WHERE a.kind = 'rail_settlement'), 0) AS rail,
+                          count(*) FILTER (WHERE a.merchant_id IS NOT NULL AND a.merchant_id <> r.merchant_id) AS others
+                     FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                    WHERE p.transaction_id = t.id) x
+                WHERE x.rail <> -r.valor OR x.others <> 0
+               UNION ALL
+               -- Refunds never send back more than the Pix brought in (a rail that settles one
+               -- after rejecting it can make them: operations must see it).
+               SELECT 'received Pix ' || r.end_to_end_id || ' of ' || r.valor || ' had ' || f.back || ' refunded'
+                 FROM received_pix r
+                 JOIN (SELECT received_pix_id, sum(coalesce(valor_liquidado, valor)) AS back FROM refunds
+                        WHERE status = 'DEVOLVIDO' GROUP BY received_pix_id) f ON f.received_pix_id = r.id
+                WHERE f.back > r.valor"#
         )
         .fetch_all(&self.pool)
         .await
