@@ -359,10 +359,28 @@ impl TestApp {
     }
 
     /// The merchant's events of one type, oldest first (`GET /eventos?tipo=`).
+    ///
+    /// The log serves an event once every transaction of the cluster older than its own has
+    /// ended; tests run side by side, so this reads until it shows every event of the type
+    /// the outbox holds for the merchant (a few seconds at most).
     pub async fn events(&self, m: &TestMerchant, tipo: &str) -> Vec<Value> {
-        let (status, _, body) = call(self.request(Method::GET, &format!("/v2/eventos?tipo={tipo}"), m)).await;
-        assert_eq!(status, 200, "{body}");
-        body["eventos"].as_array().unwrap().clone()
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_events WHERE merchant_id = $1 AND kind = $2")
+            .bind(m.id.0)
+            .bind(tipo)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        let mut shown = vec![];
+        for _ in 0..200 {
+            let (status, _, body) = call(self.request(Method::GET, &format!("/v2/eventos?tipo={tipo}"), m)).await;
+            assert_eq!(status, 200, "{body}");
+            shown = body["eventos"].as_array().unwrap().clone();
+            if shown.len() as i64 >= stored {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shown
     }
 
     /// The balance of a platform ledger account (`suspense`, `operations_receivable`, ...).

@@ -245,6 +245,23 @@ async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid, failed_too: bool)
     Ok(done.rows_affected())
 }
 
+/// Parks an endpoint's pending deliveries at the end of the queue (`next_attempt_at`
+/// infinity): they are not due until `resume` makes them so. `merchant`: the endpoint must
+/// be its.
+async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpoint: Uuid) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"UPDATE webhook_deliveries d SET next_attempt_at = 'infinity'
+            WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE'
+              AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $1 AND e.merchant_id = $2))"#,
+        endpoint,
+        merchant.map(|m| m.0)
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
 /// Before a PUT of an API Pix, `webhookrec` or `webhookcobr` callback (whose upsert then
 /// re-enables it): if a 410 disabled the endpoint, what waited meanwhile is due at once.
 /// The deliveries are locked before the endpoint, in the order recording an attempt takes.
@@ -469,14 +486,20 @@ impl WebhookStore for PgWebhookStore {
     }
 
     async fn delete(&self, merchant: MerchantId, id: Uuid) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // What waited is never sent: parked at the end of the queue, where the dispatchers'
+        // reads of what is due do not pass over it. Deliveries first, then the endpoint, in
+        // the order recording an attempt locks them.
+        park(&mut tx, Some(merchant), id).await?;
         let done = sqlx::query!(
             "UPDATE webhook_endpoints SET deleted_at = now() WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
             merchant.0,
             id
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -623,8 +646,10 @@ impl WebhookStore for PgWebhookStore {
                    SELECT id, merchant_id, kind, payload, created_at FROM outbox_events
                    WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
                ), ins AS (
-                   INSERT INTO webhook_deliveries (endpoint_id, event_id)
-                   SELECT e.id, ev.id FROM ev
+                   INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at)
+                   -- A disabled endpoint's waits, parked at the end of the queue, until it is
+                   -- brought back (resume makes its deliveries due).
+                   SELECT e.id, ev.id, CASE WHEN e.disabled_at IS NULL THEN now() ELSE 'infinity' END FROM ev
                    JOIN webhook_endpoints e ON e.merchant_id = ev.merchant_id AND e.deleted_at IS NULL
                                            AND e.created_at <= ev.created_at
                    WHERE (e.kind = 'EVENTOS' AND ev.kind = ANY (e.tipos))
@@ -714,6 +739,8 @@ impl WebhookStore for PgWebhookStore {
         .await
         .map_err(store_error)?;
         if verdict == AttemptVerdict::EndpointGone {
+            // What waits for it is parked until the endpoint is brought back.
+            park(&mut tx, None, endpoint_id).await?;
             sqlx::query!(
                 r#"UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = 'receiver answered 410 Gone'
                    WHERE id = $1 AND disabled_at IS NULL"#,
