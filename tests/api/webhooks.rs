@@ -795,3 +795,43 @@ async fn a_paid_charge_with_a_due_date_reaches_the_api_pix_callback_and_its_even
     assert_eq!(event.json()["type"], "cobv.concluida");
     assert_eq!(event.json()["data"]["txid"], txid(1));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_410_recorded_while_another_delivery_to_the_endpoint_is_held_does_not_wait_for_it(pool: PgPool) {
+    use tucano_shared::ports::{AttemptReport, AttemptVerdict};
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
+    receive(&app, 1, "1.00").await;
+    receive(&app, 2, "1.00").await;
+    app.state.webhooks.fan_out(100).await.unwrap();
+    let ids = ids_of(&app).await;
+    assert_eq!(ids.len(), 2);
+    // Another dispatcher is recording an attempt on the second delivery (it holds its row).
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE")
+        .bind(ids[1])
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    // The first answers 410: its endpoint is disabled and what waits parked, without
+    // waiting for the other dispatcher (two 410s at once would each wait for the other).
+    let report = AttemptReport {
+        started_at: chrono::Utc::now(),
+        status_code: Some(410),
+        latency_ms: 1,
+        error: None,
+        excerpt: None,
+    };
+    let recorded = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.state.webhooks.record_attempt(ids[0], &report, AttemptVerdict::EndpointGone),
+    )
+    .await;
+    assert!(matches!(recorded, Ok(Ok(()))), "{recorded:?}");
+    other.commit().await.unwrap();
+    let disabled: bool =
+        sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM webhook_endpoints").fetch_one(&app.pool).await.unwrap();
+    assert!(disabled);
+}

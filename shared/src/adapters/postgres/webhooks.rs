@@ -247,12 +247,17 @@ async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid, failed_too: bool)
 
 /// Parks an endpoint's pending deliveries at the end of the queue (`next_attempt_at`
 /// infinity): they are not due until `resume` makes them so. `merchant`: the endpoint must
-/// be its.
+/// be its. Deliveries another dispatcher is recording an attempt on are skipped, not waited
+/// for (two 410s recorded at once would each wait for the other's delivery): that one's
+/// own record follows, and the endpoint's state keeps it from being sent meanwhile.
 async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpoint: Uuid) -> Result<(), StoreError> {
     sqlx::query!(
-        r#"UPDATE webhook_deliveries d SET next_attempt_at = 'infinity'
-            WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE'
-              AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $1 AND e.merchant_id = $2))"#,
+        r#"UPDATE webhook_deliveries SET next_attempt_at = 'infinity'
+            WHERE id IN (SELECT d.id FROM webhook_deliveries d
+                          WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE'
+                            AND ($2::uuid IS NULL
+                                 OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $1 AND e.merchant_id = $2))
+                          FOR UPDATE OF d SKIP LOCKED)"#,
         endpoint,
         merchant.map(|m| m.0)
     )
