@@ -1,3 +1,7 @@
+-- The cap on a Pix's refunds counts what each refund really sent back: a refund the rail
+-- settled at another amount than ordered (flagged VALOR_LIQUIDADO_DIVERGENTE) took that
+-- amount from the Pix, not the one ordered. Counting the order let a refund of 5.00 that
+-- settled at 7.00 leave 5.00 more to refund of a 10.00 Pix (12.00 back in all).
 -- The application role narrowed further (review of the grants and guards):
 --   * a transfer's or a refund's terms never change, all of them: only its outcome moves
 --     (status, settlement time and amount, motivo, alerta). The guards named a few columns
@@ -10,7 +14,7 @@
 --     in any table,
 --     now or added later (default privileges), so history cannot be erased and a freed
 --     natural key reused.
--- Both functions are restated whole (earlier versions: 20261201000001, 20261205000002).
+-- Both functions are restated whole (earlier versions: 20261201000001).
 
 CREATE OR REPLACE FUNCTION transfers_guard() RETURNS trigger LANGUAGE plpgsql
     SET search_path = public, pg_temp AS $$
