@@ -296,6 +296,19 @@ async fn a_received_pix_is_booked_in_three_round_trips_to_postgres() {
     assert!(round_trips <= 3, "a credit took {round_trips} round trips");
 }
 
+/// The tables of schema public, by name, for which `condition` holds (`$1`: the
+/// application role).
+async fn tables_where(pool: &PgPool, condition: &str) -> Vec<String> {
+    sqlx::query_scalar(&format!(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r' AND {condition} ORDER BY 1"
+    ))
+    .bind(APPLICATION_ROLE)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_a_balance(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
@@ -324,15 +337,11 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     }
     // What it may do, it does through the API (every end-to-end test runs as this role);
     // and every table is reachable by it, so a new table cannot be forgotten.
-    let unreachable: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations'
-            AND NOT has_table_privilege($1, c.oid, 'SELECT, INSERT')",
+    let unreachable = tables_where(
+        &app.pool,
+        "c.relname <> '_sqlx_migrations' AND NOT has_table_privilege($1, c.oid, 'SELECT, INSERT')",
     )
-    .bind(APPLICATION_ROLE)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    .await;
     assert!(unreachable.is_empty(), "tables the application role cannot use: {unreachable:?}");
     // Every function of ours reads the tables of schema public, not ones the caller names
     // (a function replaced by a later migration must say its search_path again).
@@ -346,15 +355,7 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     .unwrap();
     assert!(unpinned.is_empty(), "functions without a search_path: {unpinned:?}");
     // It deletes only what the API deletes (a table added later gets no DELETE by default).
-    let deletable: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'public' AND c.relkind = 'r' AND has_table_privilege($1, c.oid, 'DELETE')
-          ORDER BY 1",
-    )
-    .bind(APPLICATION_ROLE)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let deletable = tables_where(&app.pool, "has_table_privilege($1, c.oid, 'DELETE')").await;
     assert_eq!(deletable, ["idempotency_records", "locations", "rate_windows"]);
     app.assert_ledger_ok().await;
 }

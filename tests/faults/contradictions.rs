@@ -20,6 +20,29 @@ async fn contradictions(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as("SELECT kind, subject FROM rail_contradictions ORDER BY id").fetch_all(&app.pool).await.unwrap()
 }
 
+/// A refund of `centavos` of the Pix `e2eid(n)` written as the application role past the
+/// API (its merchant's, or `merchant`'s), for the database's own guards to judge.
+async fn refund_written_directly(
+    app: &TestApp,
+    n: u32,
+    merchant: Option<uuid::Uuid>,
+    refund_id: &str,
+    centavos: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
+         SELECT id, coalesce($2, merchant_id), $3, 'D' || substr(md5($1 || $3), 1, 31), $4, 'ORIGINAL', '\\x00', now()
+           FROM received_pix WHERE end_to_end_id = $1",
+    )
+    .bind(crate::e2eid(n))
+    .bind(merchant)
+    .bind(refund_id)
+    .bind(centavos)
+    .execute(&as_application(&app.pool).await)
+    .await
+    .map(|_| ())
+}
+
 fn e2e(envio: &Value) -> String {
     envio["endToEndId"].as_str().unwrap().to_owned()
 }
@@ -206,28 +229,12 @@ async fn a_refund_settled_at_more_than_it_asked_uses_up_what_went_back(pool: PgP
     let (status, _, last) = call(refund("d3", "3.00")).await;
     assert_eq!(status, 201, "{last}");
     // The database counts the same way, whatever the code in front of it does.
-    let direct = sqlx::query(
-        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
-         SELECT id, merchant_id, 'd4', 'D9999999920261121130500000099999', 1, 'ORIGINAL', '\\x00', now()
-           FROM received_pix WHERE end_to_end_id = $1",
-    )
-    .bind(crate::e2eid(16))
-    .execute(&app.pool)
-    .await
-    .expect_err("over the amount received");
+    let direct = refund_written_directly(&app, 16, None, "d4", 1).await.expect_err("over the amount received");
     assert!(direct.to_string().contains("exceed"), "{direct}");
     // Nor is a refund of one merchant's Pix booked to another.
     let other = app.merchant("Outra", "outra@example.com").await;
-    let foreign = sqlx::query(
-        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
-         SELECT id, $2, 'd5', 'D9999999920261121130500000099997', 1, 'ORIGINAL', '\\x00', now()
-           FROM received_pix WHERE end_to_end_id = $1",
-    )
-    .bind(crate::e2eid(16))
-    .bind(other.id.0)
-    .execute(&as_application(&app.pool).await)
-    .await
-    .expect_err("another merchant's Pix");
+    let foreign =
+        refund_written_directly(&app, 16, Some(other.id.0), "d5", 1).await.expect_err("another merchant's Pix");
     assert!(foreign.to_string().contains("its merchant"), "{foreign}");
     app.assert_ledger_ok().await;
 }
@@ -298,15 +305,7 @@ async fn a_second_report_of_a_received_pix_with_another_amount_is_parked_in_susp
     assert_eq!(status, 400, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("under review"), "{p}");
     // The database refuses it too, whatever the code in front of it does.
-    let direct = sqlx::query(
-        "INSERT INTO refunds (received_pix_id, merchant_id, refund_id, rtr_id, valor, natureza, request_hash, requested_at)
-         SELECT id, merchant_id, 'd9', 'D9999999920261121130500000099998', 100, 'ORIGINAL', '\\x00', now()
-           FROM received_pix WHERE end_to_end_id = $1",
-    )
-    .bind(crate::e2eid(15))
-    .execute(&as_application(&app.pool).await)
-    .await
-    .expect_err("a flagged Pix");
+    let direct = refund_written_directly(&app, 15, None, "d9", 100).await.expect_err("a flagged Pix");
     assert!(direct.to_string().contains("under review"), "{direct}");
     assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;
