@@ -64,16 +64,17 @@ pub async fn receiver_cnpj(state: &AppState, merchant: &Merchant, field: &'stati
 }
 
 /// `POST /rec`: at the merchant's location `loc` when given (journeys 2 to 4), activated by
-/// paying the immediate charge `txid` when given (journey 3).
+/// paying the immediate charge `txid` when given (journey 3). Answers the recurrence and the
+/// receiver's CNPJ it shows (read before the write).
 pub async fn create_rec(
     state: &AppState,
     merchant: &Merchant,
     terms: RecTerms,
     loc: Option<i64>,
     txid: Option<crate::domain::ids::Txid>,
-) -> Result<Recurrence, RecError> {
+) -> Result<(Recurrence, String), RecError> {
     let (now, today) = now_and_today(state);
-    receiver_cnpj(state, merchant, "rec.recebedor").await?;
+    let cnpj = receiver_cnpj(state, merchant, "rec.recebedor").await?;
     let violations = terms.violations(today);
     if !violations.is_empty() {
         return Err(RecError::Invalid(violations));
@@ -100,14 +101,15 @@ pub async fn create_rec(
     // Created: a read that fails now must not answer 5xx, which frees the request's
     // Idempotency-Key, and its retry would create a second recurrence. What was written
     // is answered instead.
-    match get_rec(state, merchant, &rec.id_rec).await {
+    let rec = match get_rec(state, merchant, &rec.id_rec).await {
         Err(RecError::Store(e)) => {
             tracing::warn!(error = %e, "a new recurrence could not be read back; answered as written");
             let loc = location.map(|l| RecLoc { id_rec: Some(rec.id_rec.clone()), ..l });
-            Ok(Recurrence { loc, ..rec })
+            Recurrence { loc, ..rec }
         }
-        read => read,
-    }
+        read => read?,
+    };
+    Ok((rec, cnpj))
 }
 
 pub async fn get_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Result<Recurrence, RecError> {

@@ -75,9 +75,10 @@ fn path_id_rec(req: &Request) -> Result<IdRec, ApiError> {
 pub async fn rec_post(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let new = input::new_rec(req.body())?;
-    // Read before the write: after it, a failure would answer 5xx for a recurrence created.
-    let cnpj = receiver(state, &merchant, REC).await?;
-    let rec = recurrences::create_rec(state, &merchant, new.terms, new.loc, new.txid).await.map_err(|e| REC.map(e))?;
+    // The receiver's CNPJ comes with it, read before the write (after it, a failure would
+    // answer 5xx for a recurrence created).
+    let (rec, cnpj) =
+        recurrences::create_rec(state, &merchant, new.terms, new.loc, new.txid).await.map_err(|e| REC.map(e))?;
     tracing::info!(id_rec = rec.id_rec.as_str(), "recurrence created");
     Ok(json(StatusCode::CREATED, &view::rec(&rec, Receiver { cnpj: &cnpj, nome: &merchant.name })))
 }
