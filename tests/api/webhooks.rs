@@ -54,6 +54,13 @@ async fn receive(app: &TestApp, n: u32, valor: &str) -> String {
     e2eid
 }
 
+/// An event `{"n": n}` written straight into the outbox, as any booking writes one.
+fn outbox_event(m: &TestMerchant, n: i32) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query("INSERT INTO outbox_events (merchant_id, kind, payload) VALUES ($1, 'pix.recebido', $2)")
+        .bind(m.id.0)
+        .bind(json!({"n": n}))
+}
+
 async fn deliveries_by_status(app: &TestApp) -> Vec<(String, i64)> {
     sqlx::query_as("SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status")
         .fetch_all(&app.pool)
@@ -135,11 +142,7 @@ async fn a_paid_charge_reaches_the_api_pix_callback_and_the_event_webhook_both_s
 async fn an_event_whose_transaction_commits_after_a_later_ones_is_not_passed_by_the_cursor(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Padaria", KEY).await;
-    let event = |n: i32| {
-        sqlx::query("INSERT INTO outbox_events (merchant_id, kind, payload) VALUES ($1, 'pix.recebido', $2)")
-            .bind(m.id.0)
-            .bind(json!({"n": n}))
-    };
+    let event = |n: i32| outbox_event(&m, n);
     // A writes its event first (the lower id) but commits after B.
     let mut a = app.pool.begin().await.unwrap();
     event(1).execute(&mut *a).await.unwrap();
@@ -166,6 +169,34 @@ async fn an_event_whose_transaction_commits_after_a_later_ones_is_not_passed_by_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(seen, [1, 2], "every event, once, in the order their transactions began");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_endpoint_gets_an_event_whose_transaction_began_before_it_and_committed_after(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let event = |n: i32| outbox_event(&m, n);
+    // Committed before the endpoint exists: not the endpoint's.
+    event(0).execute(&app.pool).await.unwrap();
+    // Begun before the endpoint exists (it has written something), its event written and
+    // committed after: the endpoint's.
+    let mut open = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *open).await.unwrap();
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    subscribe(&app, &m, &receiver.url, None).await;
+    event(1).execute(&mut *open).await.unwrap();
+    open.commit().await.unwrap();
+    // Begun after: the endpoint's.
+    event(2).execute(&app.pool).await.unwrap();
+
+    app.state.webhooks.fan_out(100).await.unwrap();
+    let sent: Vec<i64> = sqlx::query_scalar(
+        "SELECT (o.payload ->> 'n')::bigint FROM webhook_deliveries d JOIN outbox_events o ON o.id = d.event_id ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(sent, [1, 2], "the events that committed after the endpoint was created");
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -644,11 +644,13 @@ impl WebhookStore for PgWebhookStore {
 
     async fn fan_out(&self, limit: u32) -> Result<u32, StoreError> {
         // Events and their deliveries in one statement: an event is marked only together
-        // with the deliveries it produced. An endpoint gets events from its creation on.
+        // with the deliveries it produced. An endpoint gets the events whose transactions
+        // had not committed when it was created (one begun before it and committed after
+        // is new to it); rows from before those columns existed compare start times.
         let bacen: Vec<String> = EventKind::BACEN_CALLBACK.iter().map(|k| k.as_str().to_owned()).collect();
         let taken = sqlx::query_scalar!(
             r#"WITH ev AS (
-                   SELECT id, merchant_id, kind, payload, created_at FROM outbox_events
+                   SELECT id, merchant_id, kind, payload, created_at, writer FROM outbox_events
                    WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
                ), ins AS (
                    INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at)
@@ -656,7 +658,10 @@ impl WebhookStore for PgWebhookStore {
                    -- brought back (resume makes its deliveries due).
                    SELECT e.id, ev.id, CASE WHEN e.disabled_at IS NULL THEN now() ELSE 'infinity' END FROM ev
                    JOIN webhook_endpoints e ON e.merchant_id = ev.merchant_id AND e.deleted_at IS NULL
-                                           AND e.created_at <= ev.created_at
+                                           AND CASE WHEN e.created_snapshot IS NULL OR ev.writer IS NULL
+                                                    THEN e.created_at <= ev.created_at
+                                                    ELSE NOT pg_visible_in_snapshot(ev.writer::text::xid8, e.created_snapshot)
+                                               END
                    WHERE (e.kind = 'EVENTOS' AND ev.kind = ANY (e.tipos))
                       OR (e.kind = 'BACEN_REC' AND ev.kind LIKE 'rec.%')
                       OR (e.kind = 'BACEN_COBR' AND ev.kind LIKE 'cobr.%')
