@@ -225,7 +225,9 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     let app = TestApp::spawn_with_rail(pool).await;
     let m = school(&app).await;
     let today = calendar::brasilia_date(chrono::Utc::now());
-    let due = today + chrono::Duration::days(20);
+    // A business day, so that paying three days after it is three days late (a due date on
+    // a weekend or holiday moves to the next business day, and the interest with it).
+    let due = calendar::business_day_on_or_after(today + chrono::Duration::days(20));
     let body = |original: &str| {
         let mut b = tuition(original);
         b["calendario"]["dataDeVencimento"] = json!(due.to_string());
