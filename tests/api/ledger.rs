@@ -390,3 +390,51 @@ async fn our_scram_verifier_is_the_one_postgres_computes_for_the_same_password_a
     );
     assert_eq!(ours, stored);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_database_refuses_a_row_that_ties_two_merchants(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let a = app.merchant("Padaria", "padaria@example.com").await;
+    let b = app.merchant("Oficina", "oficina@example.com").await;
+    let (status, _, body) = call(
+        app.request(reqwest::Method::PUT, &format!("/v2/cob/{}", txid(1)), &a)
+            .json(&charge_body("padaria@example.com", "10.00")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let charge: i64 = sqlx::query_scalar("SELECT id FROM charges").fetch_one(&app.pool).await.unwrap();
+    // The other merchant's Pix naming the first one's charge, written past the API.
+    let refused = sqlx::query(
+        "INSERT INTO received_pix (end_to_end_id, merchant_id, chave, txid, charge_id, valor, horario)
+         VALUES ('E9999999920261205120000000000001', $1, 'oficina@example.com', $2, $3, 1000, now())",
+    )
+    .bind(b.id.0)
+    .bind(txid(1))
+    .bind(charge)
+    .execute(&as_application(&app.pool).await)
+    .await
+    .unwrap_err();
+    let refused = refused.as_database_error().unwrap();
+    assert_eq!(refused.constraint(), Some("received_pix_charge_same_merchant"), "{refused}");
+    // Every key between two tables that belong to merchants carries the merchant, so a
+    // table added later is held to it too. Refunds are held to their Pix's merchant by
+    // refunds_guard (a key would need a second unique index on every received Pix).
+    let untied: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT c.conrelid::regclass::text || ' -> ' || c.confrelid::regclass::text
+           FROM pg_constraint c
+          WHERE c.contype = 'f' AND c.confrelid <> 'merchants'::regclass
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attname = 'merchant_id' AND NOT a.attisdropped)
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'merchant_id' AND NOT a.attisdropped)
+            AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint k
+                 JOIN pg_attribute f ON f.attrelid = k.conrelid AND f.attname = 'merchant_id'
+                 JOIN pg_attribute t ON t.attrelid = k.confrelid AND t.attname = 'merchant_id'
+                 WHERE k.contype = 'f' AND k.conrelid = c.conrelid AND k.confrelid = c.confrelid
+                   AND k.conkey @> c.conkey AND array_position(k.conkey, f.attnum) = array_position(k.confkey, t.attnum))
+          ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(untied, ["refunds -> received_pix"]);
+}
