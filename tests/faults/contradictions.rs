@@ -387,6 +387,41 @@ async fn a_status_read_older_than_the_rails_last_word_does_not_reverse_it(pool: 
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_confirmed_reversal_is_not_booked_over_words_heard_since_its_status_was_read(pool: PgPool) {
+    use tucano_shared::domain::ids::EndToEndId;
+    use tucano_shared::domain::verdict::{Rejection, RejectionCode};
+    use tucano_shared::ports::{ConcludeOutcome, Heard, RailVerdict};
+
+    let (app, m) = quiet_rail(pool).await;
+    fund(&app, 19, "50.00").await;
+    let envio = send(&app, &m, "virado", "20.00").await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "liq", &e2e(&envio), "20.00", None)).await;
+    let e2eid = EndToEndId::parse(&e2e(&envio)).unwrap();
+    let transfers = &app.state.transfers;
+    // A rejection arrives for the settled transfer: nothing is booked before the rail's
+    // status is read.
+    let rejected = RailVerdict::Rejected(Rejection::new(RejectionCode::Ac07));
+    let ConcludeOutcome::Unconfirmed(read_at) =
+        transfers.conclude("rej-late", &e2eid, &rejected, Heard::Notified).await.unwrap()
+    else {
+        panic!("a reversal was booked unconfirmed")
+    };
+    // While its status is read (it says rejected), the rail flips twice: rejected, then
+    // settled again, its last word.
+    let settled = RailVerdict::Settled { at: chrono::Utc::now(), valor: None };
+    transfers.conclude("rej", &e2eid, &rejected, Heard::FromRail).await.unwrap();
+    transfers.conclude("liq-again", &e2eid, &settled, Heard::FromRail).await.unwrap();
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+
+    // The transfer stands settled as when the status was read, but was booked since: the
+    // status is read again rather than the older read undoing the rail's last word.
+    let outcome = transfers.conclude("rej-late", &e2eid, &rejected, Heard::Confirmed(read_at)).await.unwrap();
+    assert!(matches!(outcome, ConcludeOutcome::Unconfirmed(now) if now.booked == read_at.booked && now != read_at));
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()), "the 20.00 left, as the rail said last");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn the_sandbox_can_contradict_itself_and_the_books_follow_what_it_said_last(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Loja", KEY).await;

@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod signed_payloads;
 mod state;
 pub mod transfers;
+mod verdicts;
 pub mod webhooks;
 
 pub use config::{

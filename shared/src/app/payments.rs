@@ -89,18 +89,12 @@ pub async fn conclude_refund(
     rtr_id: &RtrId,
     result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
-    let pix = ports.pix();
-    let outcome = match pix.conclude_refund(notification_id, rtr_id, result, Heard::Notified).await? {
-        // One that would reverse what was booked is set aside if the rail's status now
-        // says what is booked.
-        ConcludeOutcome::Unconfirmed => {
-            if !super::transfers::confirmed(result, ports.rail().refund_status(rtr_id.as_str()).await) {
-                return Ok(ConcludeOutcome::Stale);
-            }
-            pix.conclude_refund(notification_id, rtr_id, result, Heard::FromRail).await?
-        }
-        other => other,
-    };
+    let outcome = super::verdicts::conclude_notified(
+        result,
+        |heard| ports.pix().conclude_refund(notification_id, rtr_id, result, heard),
+        || ports.rail().refund_status(rtr_id.as_str()),
+    )
+    .await?;
     match outcome {
         ConcludeOutcome::Unknown => Err(PaymentError::UnknownRefund),
         other => Ok(other),

@@ -10,8 +10,8 @@ use crate::domain::pix_key::PixKey;
 use crate::domain::quota::{lookup_refund, LookupOutcome, QuotaLimits, LOOKUP_RESERVE, MILLI, ORDER_SENT};
 use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
-    Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailStatus, RailVerdict, RateCounter,
-    StoreError, TransferOutcome, TransferQuery, TransferRejection, TransferStore,
+    Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
+    TransferOutcome, TransferQuery, TransferRejection, TransferStore,
 };
 
 /// The ports the transfer use cases run with (the application state has them all).
@@ -300,51 +300,20 @@ pub async fn list(
 }
 
 /// Applies the rail's notified verdict on a Pix we sent. Replays are no-ops. One that would
-/// reverse what was booked is set aside if the rail's status now says what is booked (see
-/// [`confirmed`]).
+/// reverse what was booked waits for the rail's status (see
+/// [`conclude_notified`](super::verdicts::conclude_notified)).
 pub async fn conclude(
     ports: &impl TransferPorts,
     notification_id: &str,
     e2eid: &EndToEndId,
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
-    let store = ports.transfers();
-    match store.conclude(notification_id, e2eid, verdict, Heard::Notified).await? {
-        ConcludeOutcome::Unconfirmed => {
-            if !confirmed(verdict, ports.rail().transfer_status(e2eid.as_str()).await) {
-                return Ok(ConcludeOutcome::Stale);
-            }
-            store.conclude(notification_id, e2eid, verdict, Heard::FromRail).await
-        }
-        other => Ok(other),
-    }
-}
-
-/// Whether a notified verdict that would reverse a decided movement is booked, given the
-/// rail's status now, `status`. Notifications may arrive out of order: one the status
-/// contradicts (it says what is booked) is an old word, set aside. One it confirms is
-/// booked; so is one it cannot judge (pending, unknown, unreachable), as the rail's latest
-/// word, flagged for operations like every reversal: refusing it would leave a reversal
-/// that really happened to the rail's retries alone, and they end.
-pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> bool {
-    match status {
-        Ok(RailStatus::Decided(now)) => {
-            let same = now.same_outcome(notified);
-            if !same {
-                tracing::warn!("a notification the rail's status contradicts was set aside as stale");
-                crate::telemetry::metrics(&[("StaleRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
-            }
-            same
-        }
-        Ok(RailStatus::Pending | RailStatus::Unknown) => {
-            tracing::warn!("the rail's status cannot judge a reversing notification; booked as its latest word");
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the rail's status is unreadable; a reversing notification is booked as its latest word");
-            true
-        }
-    }
+    super::verdicts::conclude_notified(
+        verdict,
+        |heard| ports.transfers().conclude(notification_id, e2eid, verdict, heard),
+        || ports.rail().transfer_status(e2eid.as_str()),
+    )
+    .await
 }
 
 /// Credits a Pix we sent that the receiving bank returned. Replays are no-ops.

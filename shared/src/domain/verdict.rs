@@ -155,9 +155,13 @@ impl RailVerdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heard {
     /// The rail's word, booked even against a movement already decided, as a contradiction:
-    /// its answer to our order, a notification its status confirmed, a return (which proves
-    /// the money left).
+    /// its answer to our order, a return (which proves the money left).
     FromRail,
+    /// A notification that would reverse a decided movement, which the rail's status
+    /// confirmed while the movement stood as given: booked as the rail's word if nothing
+    /// was booked for the movement since. If something was, it may be a word of the rail's
+    /// newer than the status read: the status is read again.
+    Confirmed(Standing),
     /// A notification: it decides a movement still pending; one that would reverse a
     /// decided movement is not booked before the rail's status is read (notifications can
     /// arrive out of order, and a stale one would undo what really happened).
@@ -166,6 +170,14 @@ pub enum Heard {
     /// it decides a movement still pending, and nothing else. A movement decided since
     /// was decided by a word of the rail's newer than the read.
     OnStatusRead,
+}
+
+/// Where an outgoing movement stood when it was read: its state and its row's version,
+/// which every booking for it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub booked: Booked,
+    pub version: i64,
 }
 
 /// Where an outgoing movement stands in our books.
@@ -391,7 +403,8 @@ mod tests {
         assert_eq!(book(Booked::Settled, v, None, &rejected(), Heard::Notified), Booking::Unconfirmed);
         assert_eq!(book(Booked::Voided, v, None, &settled(None), Heard::Notified), Booking::Unconfirmed);
         // Confirmed, it is booked; a pending movement is decided by it at once.
-        assert!(matches!(book(Booked::Settled, v, None, &rejected(), Heard::FromRail), Booking::VoidAfterSettle(_)));
+        let confirmed = Heard::Confirmed(Standing { booked: Booked::Settled, version: 1 });
+        assert!(matches!(book(Booked::Settled, v, None, &rejected(), confirmed), Booking::VoidAfterSettle(_)));
         assert!(matches!(book(Booked::Pending, v, None, &rejected(), Heard::Notified), Booking::Void(_)));
         assert_eq!(book(Booked::Settled, v, None, &settled(None), Heard::Notified), Booking::Agrees);
         assert!(settled(None).same_outcome(&settled(Some("9.00"))) && !settled(None).same_outcome(&rejected()));

@@ -36,7 +36,7 @@ fn answer(outcome: &ConcludeOutcome) -> Response {
         ConcludeOutcome::Flagged(c) => j!({"resultado": "CONTRADICAO_REGISTRADA", "alerta": c.as_str()}),
         ConcludeOutcome::Duplicate | ConcludeOutcome::Unknown => j!({"resultado": "DUPLICADA"}),
         // An old word of the rail's, contradicted by its status now: set aside.
-        ConcludeOutcome::Stale | ConcludeOutcome::Unconfirmed => j!({"resultado": "OBSOLETA"}),
+        ConcludeOutcome::Stale | ConcludeOutcome::Unconfirmed(_) => j!({"resultado": "OBSOLETA"}),
     };
     json(StatusCode::OK, &body)
 }

@@ -32,7 +32,7 @@ pub enum RefundOutcome {
     Rejected(RefundRejection),
 }
 
-pub use crate::domain::verdict::{Contradiction, Heard, RailVerdict, Rejection, RejectionCode};
+pub use crate::domain::verdict::{Contradiction, Heard, RailVerdict, Rejection, RejectionCode, Standing};
 
 /// What applying a verdict (or a returned Pix) did.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,9 +46,9 @@ pub enum ConcludeOutcome {
     Duplicate,
     /// No such order here.
     Unknown,
-    /// A notification that would reverse what was booked: nothing changed (not even its
-    /// claim) before the rail's status is read.
-    Unconfirmed,
+    /// A notification that would reverse what was booked (the movement as it stood):
+    /// nothing changed (not even its claim) before the rail's status is read.
+    Unconfirmed(Standing),
     /// The rail's status (or a return of the transfer) contradicts the notification (an
     /// old word, arrived late): nothing changed.
     Stale,

@@ -938,7 +938,7 @@ impl PixStore for PgPixStore {
         }
         let refund = sqlx::query!(
             r#"SELECT f.id, f.merchant_id, f.refund_id, f.valor, f.valor_liquidado, f.valor_liquidado_informado, f.status,
-                      r.end_to_end_id
+                      f.xmin::text::bigint AS "version!", r.end_to_end_id
                  FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
                 WHERE f.rtr_id = $1 FOR UPDATE OF f"#,
             rtr_id.as_str()
@@ -955,13 +955,14 @@ impl PixStore for PgPixStore {
             key: rtr_id.as_str().to_owned(),
             valor: Amount::from_centavos(refund.valor).map_err(unexpected)?,
             booked: Flow::Refund.booked(&refund.status)?,
+            version: refund.version,
             assumed: verdicts::assumed(refund.valor_liquidado, refund.valor_liquidado_informado)?,
             reference: json!({"endToEndId": refund.end_to_end_id, "id": refund.refund_id, "rtrId": rtr_id.as_str()}),
         };
         let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, result, heard).await?;
         // Unconfirmed: roll back the claim too, so that the notification is applied once
         // the rail's status confirms it.
-        if outcome != ConcludeOutcome::Unconfirmed {
+        if !matches!(outcome, ConcludeOutcome::Unconfirmed(_)) {
             tx.commit().await.map_err(store_error)?;
         }
         Ok(outcome)

@@ -184,8 +184,9 @@ impl PgTransferStore {
 /// The transfer with this end-to-end id, locked, as a movement to book verdicts on.
 async fn locked_movement(conn: &mut PgConnection, e2eid: &EndToEndId) -> Result<Option<Movement>, StoreError> {
     let t = sqlx::query!(
-        "SELECT id, merchant_id, id_envio, valor, valor_liquidado, valor_liquidado_informado, status
-           FROM transfers WHERE end_to_end_id = $1 FOR UPDATE",
+        r#"SELECT id, merchant_id, id_envio, valor, valor_liquidado, valor_liquidado_informado, status,
+                  xmin::text::bigint AS "version!"
+             FROM transfers WHERE end_to_end_id = $1 FOR UPDATE"#,
         e2eid.as_str()
     )
     .fetch_optional(&mut *conn)
@@ -199,6 +200,7 @@ async fn locked_movement(conn: &mut PgConnection, e2eid: &EndToEndId) -> Result<
         key: e2eid.as_str().to_owned(),
         valor: Amount::from_centavos(t.valor).map_err(unexpected)?,
         booked: Flow::Transfer.booked(&t.status)?,
+        version: t.version,
         assumed: verdicts::assumed(t.valor_liquidado, t.valor_liquidado_informado)?,
         reference: json!({"idEnvio": t.id_envio, "endToEndId": e2eid.as_str()}),
     }))
@@ -388,7 +390,7 @@ impl TransferStore for PgTransferStore {
         let outcome = verdicts::apply(&mut tx, &self.accounts, &movement, notification_id, verdict, heard).await?;
         // Unconfirmed: roll back the claim too, so that the notification is applied once
         // the rail's status confirms it.
-        if outcome != ConcludeOutcome::Unconfirmed {
+        if !matches!(outcome, ConcludeOutcome::Unconfirmed(_)) {
             tx.commit().await.map_err(store_error)?;
         }
         Ok(outcome)

@@ -12,7 +12,8 @@ use crate::domain::ledger::{EntryKind, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::verdict::{
-    book, resettlement_postings, settlement_postings, undo_postings, Booked, Booking, Contradiction, Heard, RailVerdict,
+    book, resettlement_postings, settlement_postings, undo_postings, Booked, Booking, Contradiction, Heard,
+    RailVerdict, Standing,
 };
 use crate::ports::{ConcludeOutcome, StoreError};
 use anyhow::anyhow;
@@ -81,6 +82,8 @@ pub(crate) struct Movement {
     pub key: String,
     pub valor: Amount,
     pub booked: Booked,
+    /// The row's version (its `xmin`: the transaction that last changed it).
+    pub version: i64,
     /// The amount booked as settled when it was assumed (the amount ordered) rather than
     /// reported by the rail.
     pub assumed: Option<Amount>,
@@ -120,6 +123,13 @@ pub(crate) async fn apply(
     verdict: &RailVerdict,
     heard: Heard,
 ) -> Result<ConcludeOutcome, StoreError> {
+    let standing = Standing { booked: movement.booked, version: movement.version };
+    // A reversal confirmed by the rail's status is booked only if nothing was booked for
+    // the movement since it was read: what was may be a word of the rail's newer than the
+    // status read (the movement flipped and flipped back, even).
+    if matches!(heard, Heard::Confirmed(then) if then != standing) {
+        return Ok(ConcludeOutcome::Unconfirmed(standing));
+    }
     let booking = book(movement.booked, movement.valor, movement.assumed, verdict, heard);
     let flag = booking.contradiction(movement.valor);
     let (settle_kind, correction_kind) = movement.flow.kinds();
@@ -128,7 +138,7 @@ pub(crate) async fn apply(
     let correction_key = |n: i64| format!("{}:{}", movement.key, n + 1);
     let (entry, settled) = match &booking {
         Booking::Agrees => return Ok(ConcludeOutcome::Duplicate),
-        Booking::Unconfirmed => return Ok(ConcludeOutcome::Unconfirmed),
+        Booking::Unconfirmed => return Ok(ConcludeOutcome::Unconfirmed(standing)),
         Booking::Settle { settled } => {
             // More left than was reserved: the difference comes out of available.
             let available = if settled.centavos() > reserved { available_locked(conn, m).await? } else { 0 };
