@@ -118,7 +118,9 @@ async fn a_charge_with_a_due_date_is_created_priced_by_payment_date_revised_list
     // A cobv is not a cob; the lists keep to their kind.
     let (status, _, _) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
     assert_eq!(status, 404);
-    let range = "inicio=2026-01-01T00:00:00Z&fim=2027-01-01T00:00:00Z";
+    // (Charges are listed by when they were created, which is the database's time, not the
+    // test's clock.)
+    let range = "inicio=2020-01-01T00:00:00Z&fim=2099-01-01T00:00:00Z";
     let (_, _, list) = call(app.request(Method::GET, &format!("/v2/cobv?{range}&status=ATIVA"), &m)).await;
     assert_eq!(list["cobs"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["parametros"]["status"], "ATIVA");
@@ -254,9 +256,11 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
         }
     };
 
-    // Early: the discount.
+    // Early: the discount (the day before the due date: not today, which midnight could
+    // turn into yesterday between the charge and its payment).
     let early = create(1, "100.00").await;
-    let paid = app.pay(json!({"pixCopiaECola": early["pixCopiaECola"], "dataPagamento": today.to_string()})).await;
+    let day_before = due - chrono::Duration::days(1);
+    let paid = app.pay(json!({"pixCopiaECola": early["pixCopiaECola"], "dataPagamento": day_before.to_string()})).await;
     assert_eq!(paid["valor"], "95.00", "{paid}");
     let concluded = app.eventually(&m, &format!("/v2/cobv/{}", txid(1)), |c| c["status"] == "CONCLUIDA").await;
     assert_eq!(concluded["pix"][0]["valor"], "95.00", "{concluded}");

@@ -166,7 +166,8 @@ async fn a_monthly_subscription_runs_for_a_year_with_a_retry_and_a_charge_the_pa
                 let c = app.eventually(&m, &format!("/v2/cobr/{txid}"), |c| status_of(c, 0) == "REJEITADA").await;
                 assert_eq!(c["status"], "ATIVA");
                 assert_eq!(c["tentativas"][0]["rejeicao"]["codigo"], "AM02");
-                let retry_on = settles + Days::new(1);
+                // Two days on: a retry must be after today, and midnight may pass meanwhile.
+                let retry_on = settles + Days::new(2);
                 let path = format!("/v2/cobr/{txid}/retentativa/{retry_on}");
                 let (status, _, c) = call(app.request(Method::POST, &path, &m)).await;
                 assert_eq!(status, 201, "{c}");

@@ -264,7 +264,9 @@ async fn the_same_id_envio_sent_twenty_times_at_once_moves_money_once(pool: PgPo
 
 #[sqlx::test(migrations = "./migrations")]
 async fn limit_violations_bad_keys_and_bad_input_move_nothing(pool: PgPool) {
-    let app = TestApp::spawn_with_rail(pool).await;
+    // Midday: the daily total does not restart at midnight between two transfers.
+    let midday = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00-03:00").unwrap().to_utc();
+    let app = TestApp::spawn_with_rail_at(pool, Arc::new(Fixed(midday))).await;
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 6, "1000.00").await;
     sqlx::query("UPDATE merchants SET limit_per_transfer = 50000, limit_daily = 60000")

@@ -126,7 +126,8 @@ async fn a_recurring_debit_lost_repeated_or_failed_in_silence_is_settled_exactly
     );
     assert_eq!(c["tentativas"][0]["rejeicao"]["codigo"], "AM02");
     app.rail_faults(json!({})).await;
-    let retry_on = settles + Days::new(2);
+    // Two days after the clock: a retry must be after today, and midnight may pass meanwhile.
+    let retry_on = settles + Days::new(3);
     let (status, _, c) =
         call(app.request(Method::POST, &format!("/v2/cobr/{failed}/retentativa/{retry_on}"), &m)).await;
     assert_eq!(status, 201, "{c}");
