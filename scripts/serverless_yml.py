@@ -392,12 +392,15 @@ def build():
         "DependsOn": [route_logical_id(m, p) for m, p in limited]}
 
     # Every HTTP function deploys by canary: 10% of traffic per minute, rolled back on its
-    # own errors or the API's 5xx.
+    # own errors or the API's 5xx — and the functions payers' banks call, on the 5xx of the
+    # API they call them through.
+    public = {fn for _, fn, _ in LOCATION_ROUTES}
     for fn in http_functions:
         alarm = f"{camel(fn)}ErrorsAlarm"
         resources[alarm] = lambda_errors_alarm(fn)
+        watched = [alarm, "Api5xxAlarm"] + (["PublicApi5xxAlarm"] if fn in public else [])
         fns[fn]["deploymentSettings"] = {"type": "Linear10PercentEvery1Minute", "alias": "Live",
-                                         "alarms": [alarm, "Api5xxAlarm"]}
+                                         "alarms": watched}
     for fn in fns:
         if fn not in http_functions:
             resources[f"{camel(fn)}ErrorsAlarm"] = lambda_errors_alarm(fn)
@@ -445,6 +448,12 @@ def stack_parameters():
 # cfn-lint reads a certificate parameter's empty default as the ARN; the resources exist
 # only when the parameters are set (HasApiDomain), so that reading never deploys.
 LINT_PARAMETER_DEFAULTS = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
+
+
+# The public location API's routes: (name, function, route key).
+LOCATION_ROUTES = [("", "payload_get", "GET /qr/v2/{token}"),
+                   ("Cobv", "payload_cobv_get", "GET /qr/v2/cobv/{token}"),
+                   ("Jwks", "jwks_get", "GET /.well-known/jwks.json")]
 
 
 def public_route(name, fn, route_key):
@@ -506,9 +515,8 @@ def custom_domains():
                                   "Properties": {"ApiId": ref("LocationApi"), "DomainName": ref("LocationDomainName"),
                                                  "Stage": "$default"}},
     }
-    resources.update(public_route("", "payload_get", "GET /qr/v2/{token}"))
-    resources.update(public_route("Cobv", "payload_cobv_get", "GET /qr/v2/cobv/{token}"))
-    resources.update(public_route("Jwks", "jwks_get", "GET /.well-known/jwks.json"))
+    for name, fn, route_key in LOCATION_ROUTES:
+        resources.update(public_route(name, fn, route_key))
     # The framework's HTTP API: its execute-api endpoint off once the mTLS domain is there.
     extension = {"Properties": {"DisableExecuteApiEndpoint": {"Fn::If": ["HasApiDomain", True, False]}}}
     return conditions, resources, extension
@@ -537,6 +545,11 @@ def alarms():
     api = [("ApiId", ref("HttpApi"))]
     return {
         "Api5xxAlarm": alarm("API: 5xx answers", "AWS/ApiGateway", "5xx", api, "Sum", 5),
+        # What payers' banks are answered: the public location API with a custom domain (on
+        # the main API without one). It exists either way, for the canaries that watch it.
+        "PublicApi5xxAlarm": alarm("Payload locations (payers' banks): 5xx answers", "AWS/ApiGateway", "5xx",
+                                   [("ApiId", {"Fn::If": ["HasApiDomain", ref("LocationApi"), ref("HttpApi")]})],
+                                   "Sum", 5),
         "ApiLatencyAlarm": alarm("API: p99 latency above 1 s", "AWS/ApiGateway", "Latency", api, "p99", 1000, 5),
         "WebhookDeadLettersAlarm": alarm("Webhook messages in the dead-letter queue", "AWS/SQS",
                                          "ApproximateNumberOfMessagesVisible",

@@ -318,7 +318,19 @@ fn api_functions_deploy_by_canary_and_roll_back_on_alarms() {
         assert!(p["AlarmConfiguration"]["Alarms"].as_array().is_some_and(|a| a.len() >= 2), "{name}");
         let events = p["AutoRollbackConfiguration"]["Events"].as_array().unwrap();
         assert!(events.iter().any(|e| e == "DEPLOYMENT_STOP_ON_ALARM"), "{name}");
+        // The functions payers' banks call roll back on what those banks are answered too.
+        let public = ["PayloadUnderscoreget", "PayloadUnderscorecobvUnderscoreget", "JwksUnderscoreget"]
+            .iter()
+            .any(|f| name.as_str() == format!("{f}LambdaFunctionDeploymentGroup"));
+        let watches_public = p["AlarmConfiguration"]["Alarms"].to_string().contains("PublicApi5xxAlarm");
+        assert_eq!(watches_public, public, "{name}");
     }
+    // That alarm counts the location API's 5xx where it exists (the main API's otherwise).
+    let dimension = &t["Resources"]["PublicApi5xxAlarm"]["Properties"]["Dimensions"][0];
+    assert_eq!(
+        dimension["Value"],
+        serde_json::json!({"Fn::If": ["HasApiDomain", {"Ref": "LocationApi"}, {"Ref": "HttpApi"}]})
+    );
     let body = t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"].as_str().unwrap();
     for needle in [
         "Lambda errors",
