@@ -23,20 +23,24 @@ where
     S: Future<Output = Result<RailStatus, RailError>>,
 {
     let mut heard = Heard::Notified;
-    for _ in 0..=STATUS_READS {
+    let mut reads = 0;
+    loop {
         match apply(heard).await? {
-            ConcludeOutcome::Unconfirmed(booked) => {
+            ConcludeOutcome::Unconfirmed(_) if reads == STATUS_READS => {
+                return Err(StoreError::Unavailable(anyhow::anyhow!(
+                    "the movement kept moving while a reversing notification was confirmed"
+                )));
+            }
+            ConcludeOutcome::Unconfirmed(stood) => {
+                reads += 1;
                 if !confirmed(verdict, status().await) {
                     return Ok(ConcludeOutcome::Stale);
                 }
-                heard = Heard::Confirmed(booked);
+                heard = Heard::Confirmed(stood);
             }
             other => return Ok(other),
         }
     }
-    Err(StoreError::Unavailable(anyhow::anyhow!(
-        "the movement kept moving while a reversing notification was confirmed"
-    )))
 }
 
 /// Whether a notified verdict that would reverse a decided movement is booked, given the
@@ -134,8 +138,8 @@ mod tests {
     #[tokio::test]
     async fn a_movement_that_keeps_moving_is_left_to_the_rails_retry() {
         let moving = (1..=4).map(|v| ConcludeOutcome::Unconfirmed(stood(v))).collect();
-        let (outcome, asked) = notify_rejection(moving, vec![rejected(); 4]).await;
+        let (outcome, asked) = notify_rejection(moving, vec![rejected(); STATUS_READS]).await;
         assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
-        assert_eq!(asked.len(), 4);
+        assert_eq!(asked.len(), STATUS_READS + 1, "the status read {STATUS_READS} times");
     }
 }
