@@ -217,13 +217,27 @@ async fn a_pix_paid_in_whose_notification_was_dropped_is_credited_from_the_rails
     assert_eq!(paid["entregas"].as_array().unwrap().len(), 0, "nothing told Tucano");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
 
+    // Another Pix, told as usual: on the statement too, booked already.
+    app.rail_faults(json!({})).await;
+    let (_, _, told) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(82)), &m).json(&charge_body(KEY, "3.00"))).await;
+    app.pay(json!({"pixCopiaECola": told["pixCopiaECola"]})).await;
+    app.eventually(&m, &format!("/v2/cob/{}", txid(82)), |c| c["status"] == "CONCLUIDA").await;
+
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(report.received_recovered, 1, "{report:?}");
-    assert_eq!(app.saldo(&m).await, ("7.00".into(), "0.00".into()));
+    assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
     let (_, _, now) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(81)), &m)).await;
     assert_eq!(now["status"], "CONCLUIDA");
     // A second pass finds it booked.
     let again = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(again.received_recovered, 0);
+    // What was booked as reported is passed over, not recorded again on every pass: only
+    // the recovered Pix went through the booking from the statement.
+    let from_statement: i64 = sqlx::query_scalar("SELECT count(*) FROM rail_notifications WHERE id LIKE 'statement-%'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(from_statement, 1);
     app.assert_ledger_ok().await;
 }

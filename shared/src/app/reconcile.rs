@@ -162,8 +162,9 @@ async fn reconcile(ports: &impl ReconcilePorts, p: &Pending, report: &mut Report
     Ok(())
 }
 
-/// Credits what the rail's statement shows paid in and our books miss (recording is
-/// idempotent on the end-to-end id, so what is already booked is a duplicate).
+/// Credits what the rail's statement shows paid in and our books miss, and flags what it
+/// reports otherwise than booked. What is booked as reported is passed over in one query:
+/// the statement covers a day, and the pass runs every minute.
 async fn recover_received(ports: &impl ReconcilePorts, report: &mut Report) -> Result<(), StoreError> {
     let since = TransferPorts::clock(ports).now() - Duration::hours(STATEMENT_LOOKBACK_HOURS);
     let statement = match TransferPorts::rail(ports).received_since(since).await {
@@ -174,7 +175,8 @@ async fn recover_received(ports: &impl ReconcilePorts, report: &mut Report) -> R
             return Ok(());
         }
     };
-    for pix in &statement {
+    let booked = ports.pix().booked_as_reported(&statement).await?;
+    for pix in statement.iter().filter(|p| !booked.contains(p.end_to_end_id.as_str())) {
         let notification = format!("statement-{}", pix.end_to_end_id.as_str());
         match ports.pix().record_incoming(&notification, pix).await? {
             RecordOutcome::Recorded { .. } => {

@@ -73,6 +73,12 @@ pub trait PixStore: Send + Sync {
     /// can and writes the outbox events, all in one transaction. Idempotent on both the
     /// notification id and the end-to-end id.
     async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError>;
+    /// The end-to-end ids of those of `reported` already booked as reported (the same
+    /// amount and key): recording them again would be a duplicate.
+    async fn booked_as_reported(
+        &self,
+        reported: &[IncomingPix],
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
     async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError>;
     async fn list(&self, merchant: MerchantId, query: &PixQuery) -> Result<Page<ReceivedPix>, StoreError>;
     /// Checks the refund rules as of `now` (the 90-day window) and reserves the amount in

@@ -687,6 +687,26 @@ impl PixStore for PgPixStore {
         Ok(outcome)
     }
 
+    async fn booked_as_reported(
+        &self,
+        reported: &[IncomingPix],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let ids: Vec<&str> = reported.iter().map(|p| p.end_to_end_id.as_str()).collect();
+        let valores: Vec<i64> = reported.iter().map(|p| p.valor.centavos()).collect();
+        let chaves: Vec<&str> = reported.iter().map(|p| p.chave.as_str()).collect();
+        let booked = sqlx::query_scalar!(
+            r#"SELECT p.end_to_end_id FROM unnest($1::text[], $2::bigint[], $3::text[]) AS r (e2e, valor, chave)
+               JOIN received_pix p ON p.end_to_end_id = r.e2e AND p.valor = r.valor AND p.chave = r.chave"#,
+            &ids as &[&str],
+            &valores,
+            &chaves as &[&str]
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(booked.into_iter().collect())
+    }
+
     async fn find(&self, merchant: MerchantId, e2eid: &EndToEndId) -> Result<Option<ReceivedPix>, StoreError> {
         let mut conn = snapshot(&self.pool).await?;
         let row = sqlx::query_as!(
