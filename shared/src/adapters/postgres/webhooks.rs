@@ -574,7 +574,7 @@ impl WebhookStore for PgWebhookStore {
                JOIN outbox_events o ON o.id = d.event_id
                LEFT JOIN LATERAL (SELECT status_code, error FROM webhook_attempts
                                   WHERE delivery_id = d.id ORDER BY number DESC LIMIT 1) a ON true
-               WHERE e.merchant_id = $1 AND e.id = $2
+               WHERE e.merchant_id = $1 AND e.id = $2 AND d.endpoint_id = $2
                ORDER BY d.created_at DESC, d.id LIMIT $3"#,
             merchant.0,
             id,
