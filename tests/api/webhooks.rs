@@ -866,3 +866,27 @@ async fn a_410_recorded_while_another_delivery_to_the_endpoint_is_held_does_not_
         sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM webhook_endpoints").fetch_one(&app.pool).await.unwrap();
     assert!(disabled);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_delivery_in_flight_when_its_endpoint_is_deleted_stays_parked_whatever_its_attempt_says(pool: PgPool) {
+    use tucano_shared::ports::{AttemptReport, AttemptVerdict};
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Fail).await;
+    let (endpoint, _) = subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
+    receive(&app, 1, "1.00").await;
+    app.state.webhooks.fan_out(100).await.unwrap();
+    let now = chrono::Utc::now();
+    let claimed = app.state.webhooks.claim_due(now, now + chrono::Duration::seconds(30), 10, false).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Deleted while its POST is on the way; the POST then fails and asks for a retry.
+    assert_eq!(call(app.request(Method::DELETE, &format!("/v2/webhooks/{endpoint}"), &m)).await.0, 204);
+    let report = AttemptReport { started_at: now, status_code: Some(500), latency_ms: 1, error: None, excerpt: None };
+    let retry = AttemptVerdict::RetryAt(now + chrono::Duration::seconds(60));
+    app.state.webhooks.record_attempt(claimed[0].id, &report, retry).await.unwrap();
+    let parked: bool = sqlx::query_scalar("SELECT next_attempt_at = 'infinity' FROM webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(parked, "not due again: no one would send it, and every pass would read it");
+}

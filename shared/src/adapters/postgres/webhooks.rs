@@ -714,14 +714,18 @@ impl WebhookStore for PgWebhookStore {
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // Only a delivery still pending takes the attempt: one that another dispatcher
-        // finished after our lease lapsed is left as it is.
+        // finished after our lease lapsed is left as it is. One whose endpoint was disabled
+        // or deleted while it was in flight stays parked (due, it would never be sent and
+        // would be read on every pass).
         let updated = sqlx::query_scalar!(
-            r#"UPDATE webhook_deliveries
+            r#"UPDATE webhook_deliveries d
                SET status = $2, attempts = attempts + 1, locked_until = NULL, queued_until = NULL,
-                   next_attempt_at = COALESCE($3, next_attempt_at),
+                   next_attempt_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id
+                                                        AND (e.disabled_at IS NOT NULL OR e.deleted_at IS NOT NULL))
+                                          THEN 'infinity' ELSE COALESCE($3, d.next_attempt_at) END,
                    delivered_at = CASE WHEN $2 = 'ENTREGUE' THEN now() END
-               WHERE id = $1 AND status = 'PENDENTE'
-               RETURNING endpoint_id"#,
+               WHERE d.id = $1 AND d.status = 'PENDENTE'
+               RETURNING d.endpoint_id"#,
             delivery,
             status,
             next_at
