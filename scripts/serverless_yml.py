@@ -546,10 +546,9 @@ def alarms():
     return {
         "Api5xxAlarm": alarm("API: 5xx answers", "AWS/ApiGateway", "5xx", api, "Sum", 5),
         # What payers' banks are answered: the public location API with a custom domain (on
-        # the main API without one). It exists either way, for the canaries that watch it.
-        "PublicApi5xxAlarm": alarm("Payload locations (payers' banks): 5xx answers", "AWS/ApiGateway", "5xx",
-                                   [("ApiId", {"Fn::If": ["HasApiDomain", ref("LocationApi"), ref("HttpApi")]})],
-                                   "Sum", 5),
+        # the main API without one, where Api5xxAlarm already tells: it e-mails only with a
+        # domain). It exists either way, for the canaries that watch it.
+        "PublicApi5xxAlarm": public_api_alarm(),
         "ApiLatencyAlarm": alarm("API: p99 latency above 1 s", "AWS/ApiGateway", "Latency", api, "p99", 1000, 5),
         "WebhookDeadLettersAlarm": alarm("Webhook messages in the dead-letter queue", "AWS/SQS",
                                          "ApproximateNumberOfMessagesVisible",
@@ -564,6 +563,13 @@ def alarms():
         "ProxyPinningAlarm": alarm("RDS Proxy: pinned connections", "AWS/RDS", "DatabaseConnectionsCurrentlySessionPinned",
                                    [("ProxyName", ref("DatabaseProxy"))], "Maximum", 5, 5),
     }
+
+
+def public_api_alarm():
+    a = alarm("Payload locations (payers' banks): 5xx answers", "AWS/ApiGateway", "5xx",
+              [("ApiId", {"Fn::If": ["HasApiDomain", ref("LocationApi"), ref("HttpApi")]})], "Sum", 5)
+    a["Properties"]["AlarmActions"] = {"Fn::If": ["HasApiDomain", [ref("AlarmTopic")], []]}
+    return a
 
 
 def key(description, services):
