@@ -234,6 +234,8 @@ pub enum WebhooksCommand {
 pub enum LedgerCommand {
     /// Verify every ledger invariant over the whole database; non-zero exit on failure.
     Check,
+    /// What each merchant owes operations (settlements beyond its balance), most first.
+    Owed,
 }
 
 #[derive(Subcommand)]
@@ -441,6 +443,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Clients { command } => crate::clients::run(command).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check().await,
+        Command::Ledger { command: LedgerCommand::Owed } => ledger_owed().await,
         Command::Reconcile { grace_secs } => reconcile(grace_secs).await,
         Command::Webhooks { command: WebhooksCommand::Dispatch { once, idle_ms } } => dispatch(once, idle_ms).await,
         Command::Brcode { command: BrcodeCommand::Decode { payload, json } } => decode(&payload, json),
@@ -727,6 +730,18 @@ async fn ledger_check() -> anyhow::Result<()> {
         println!("FAIL {f}");
     }
     bail!("ledger check failed: {} problem(s)", failures.len())
+}
+
+async fn ledger_owed() -> anyhow::Result<()> {
+    let ledger = PgLedger::new(lazy_pool(&database_url()?, 2)?);
+    let owed = ledger.owed().await.context("reading the operations receivable")?;
+    if owed.is_empty() {
+        println!("no merchant owes operations anything");
+    }
+    for (merchant, amount) in &owed {
+        println!("{} owes {amount}", merchant.0);
+    }
+    Ok(())
 }
 
 fn decode(payload: &str, json: bool) -> anyhow::Result<()> {

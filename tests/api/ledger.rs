@@ -190,6 +190,16 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
         .unwrap();
     // A received Pix whose record no longer says what its entry booked (its fee).
     sqlx::query("UPDATE received_pix SET fee = fee + 1").execute(&mut *conn).await.unwrap();
+    // Money owed to operations that no merchant owes.
+    let owed: i64 = sqlx::query_scalar(
+        "WITH t AS (INSERT INTO ledger_transactions (kind, natural_key) VALUES ('pix_received', 'nobody') RETURNING id)
+         INSERT INTO ledger_postings (transaction_id, account_id, amount)
+         SELECT t.id, a.id, CASE a.kind WHEN 'rail_settlement' THEN 300 ELSE -300 END FROM t, ledger_accounts a
+          WHERE a.kind IN ('rail_settlement', 'operations_receivable') RETURNING transaction_id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
     sqlx::query("SET session_replication_role = origin").execute(&mut *conn).await.unwrap();
     drop(conn);
 
@@ -200,6 +210,7 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
     assert!(out.contains("balances: account"), "{out}");
     assert!(out.contains("ledger entry") && out.contains("has no received Pix"), "{out}");
     assert!(out.contains("belongs to no ledger entry"), "{out}");
+    assert!(out.contains(&format!("owed: entry {owed} moves the operations receivable for 0 merchants")), "{out}");
 }
 
 #[sqlx::test(migrations = "./migrations")]

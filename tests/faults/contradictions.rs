@@ -107,6 +107,13 @@ async fn a_late_settlement_beyond_the_balance_leaves_the_rest_owed_to_operations
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
     assert_eq!(app.platform_balance("operations_receivable").await, -1_500, "15.00 owed by the merchant");
+    // Operations see who owes it.
+    let owed = std::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
+        .args(["ledger", "owed"])
+        .env("DATABASE_URL", database_url_of(&app.pool))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&owed.stdout), format!("{} owes 15.00\n", m.id.0));
     app.assert_ledger_ok().await;
 }
 

@@ -4,6 +4,7 @@ use super::*;
 
 use crate::domain::ids::{EndToEndId, RefundId, RtrId};
 use crate::domain::ledger::Balance;
+use crate::domain::money::Amount;
 use crate::domain::payment::{Alert, IncomingPix, ReceivedPix, Refund, RefundRejection, RefundRequest};
 
 /// What recording an incoming Pix did.
@@ -156,6 +157,10 @@ pub trait Ledger: Send + Sync {
     async fn statement(&self, merchant: MerchantId, query: &StatementQuery) -> Result<Page<StatementLine>, StoreError>;
     /// Every ledger invariant over the whole database; each failure described in a line.
     async fn check(&self) -> Result<Vec<String>, StoreError>;
+    /// What each merchant owes operations, most first: what the operations receivable took
+    /// in the entries of its movements (a settlement beyond its available balance), net of
+    /// what came back to it in them. Together, the receivable's balance.
+    async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError>;
 }
 
 /// Why the rail did not confirm an order.

@@ -302,6 +302,32 @@ impl Ledger for PgLedger {
         Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
     }
 
+    async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError> {
+        // The receivable's postings, each by the merchant whose accounts its entry moves
+        // (every entry that touches the receivable is one merchant's movement).
+        let rows = sqlx::query!(
+            r#"SELECT m.merchant_id AS "merchant_id!", (-sum(p.amount))::bigint AS "owed!"
+                 FROM ledger_postings p
+                 JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
+                 CROSS JOIN LATERAL (SELECT DISTINCT a.merchant_id FROM ledger_postings q
+                                       JOIN ledger_accounts a ON a.id = q.account_id
+                                      WHERE q.transaction_id = p.transaction_id AND a.merchant_id IS NOT NULL) m
+                GROUP BY m.merchant_id HAVING sum(p.amount) <> 0
+                ORDER BY 2 DESC, 1"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    MerchantId(r.merchant_id),
+                    Amount::from_centavos(r.owed).map_err(|e| StoreError::Unexpected(e.into()))?,
+                ))
+            })
+            .collect()
+    }
+
     async fn check(&self) -> Result<Vec<String>, StoreError> {
         let mut failures = vec![];
         let unbalanced = sqlx::query!(
@@ -318,6 +344,23 @@ impl Ledger for PgLedger {
                 r.id, r.kind, r.natural_key, r.sum, r.legs
             ));
         }
+        // What a merchant owes operations is read from the entries that touch the
+        // receivable (`tucano ledger owed`): each must move exactly one merchant's accounts.
+        let unattributed = sqlx::query_scalar!(
+            r#"SELECT 'owed: entry ' || p.transaction_id || ' moves the operations receivable for '
+                      || (SELECT count(DISTINCT a.merchant_id) FROM ledger_postings q
+                            JOIN ledger_accounts a ON a.id = q.account_id
+                           WHERE q.transaction_id = p.transaction_id) || ' merchants, not one' AS "line!"
+                 FROM ledger_postings p
+                 JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
+                WHERE (SELECT count(DISTINCT a.merchant_id) FROM ledger_postings q
+                         JOIN ledger_accounts a ON a.id = q.account_id
+                        WHERE q.transaction_id = p.transaction_id) <> 1"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        failures.extend(unattributed);
         // Neither reference is a foreign key: the posting trigger checks both (20261204000005).
         let orphans = sqlx::query_scalar!(
             r#"SELECT 'accounts: posting ' || p.id || ' points at no account' AS "line!"
