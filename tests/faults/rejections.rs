@@ -187,6 +187,29 @@ async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(po
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_pass_out_of_time_for_orders_still_credits_the_statement_and_leaves_them_to_the_next(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 9, "50.00").await;
+    // The rail tells nothing: a transfer waits for its verdict, a Pix paid in is unheard of.
+    app.rail_control(json!({"notificar": false})).await;
+    send(&app, &m, "fila1", "20.00").await;
+    let (_, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(91)), &m).json(&charge_body(KEY, "7.00"))).await;
+    app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
+    app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    app.rail_faults(json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let report = reconcile::run_within(&app.state, chrono::Duration::zero(), std::time::Duration::ZERO).await.unwrap();
+    assert_eq!((report.received_recovered, report.checked, report.left_for_next_pass), (1, 0, 1), "{report:?}");
+    let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.checked, report.settled, report.left_for_next_pass), (1, 1, 0), "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("37.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_status_query_that_fails_is_asked_again_and_nothing_is_guessed(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Loja", KEY).await;

@@ -32,6 +32,16 @@ pub struct Report {
     pub received_recovered: u32,
     /// Statement entries that contradict what we booked (flagged).
     pub received_flagged: u32,
+    /// Orders the pass had no time for.
+    pub left_for_next_pass: u32,
+}
+
+/// Where a pass over `len` orders starts, pass number `pass` (the minute).
+fn first_of(len: usize, pass: i64) -> usize {
+    match u64::try_from(len) {
+        Ok(n) if n > 0 => (pass.unsigned_abs() % n) as usize,
+        _ => 0,
+    }
 }
 
 /// How far back the rail's statement of Pix paid in is read on each pass.
@@ -89,21 +99,46 @@ impl Pending {
     }
 }
 
+/// How long a pass spends on orders (the function runs 55 s; the recurrences sweep runs
+/// after the pass). Orders left over wait for the next pass.
+pub const ORDERS_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Reconciles transfers and refunds older than `grace` (so in-flight requests are left
-/// alone).
+/// alone) for up to [`ORDERS_BUDGET`], after crediting what the rail's statement shows.
 pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report, StoreError> {
-    let before = TransferPorts::clock(ports).now() - grace;
+    run_within(ports, grace, ORDERS_BUDGET).await
+}
+
+/// [`run`], spending at most `budget` on orders. The statement comes first: a slow rail
+/// and many orders must not keep Pix paid in from being credited. Each pass starts at
+/// another order (the minute picks it), so orders that never finish cannot keep the
+/// others waiting for ever.
+pub async fn run_within(
+    ports: &impl ReconcilePorts,
+    grace: Duration,
+    budget: std::time::Duration,
+) -> Result<Report, StoreError> {
+    let started = std::time::Instant::now();
+    let now = TransferPorts::clock(ports).now();
+    let mut report = Report::default();
+    recover_received(ports, &mut report).await?;
+    let before = now - grace;
     let mut pending: Vec<Pending> =
         ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
     for order in ports.pix().pending_refunds(before).await? {
         pending.push(Pending::Refund(order.rtr_id.clone(), order));
     }
-    let mut report = Report::default();
+    let first = first_of(pending.len(), now.timestamp() / 60);
+    pending.rotate_left(first);
     // One order's fault is counted and logged, and the others are still reconciled; a
     // fault of the store (not the rail's: those are expected) then fails the pass, so
     // that the function's error alarm sees it.
     let mut store_fault = None;
     for p in &pending {
+        if started.elapsed() >= budget {
+            report.left_for_next_pass += 1;
+            continue;
+        }
         report.checked += 1;
         match reconcile(ports, p, &mut report).await {
             Ok(()) => {}
@@ -118,7 +153,6 @@ pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report,
             }
         }
     }
-    recover_received(ports, &mut report).await?;
     tracing::info!(?report, "reconciliation pass");
     match store_fault {
         Some(e) => Err(e),
@@ -188,4 +222,16 @@ async fn recover_received(ports: &impl ReconcilePorts, report: &mut Report) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_of;
+
+    #[test]
+    fn consecutive_passes_start_at_every_order_in_turn() {
+        let starts: Vec<usize> = (100..105).map(|minute| first_of(3, minute)).collect();
+        assert_eq!(starts, [1, 2, 0, 1, 2]);
+        assert_eq!(first_of(0, 7), 0, "nothing pending");
+    }
 }
