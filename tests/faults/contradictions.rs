@@ -7,6 +7,7 @@ use crate::{envio_returned, envio_verdict, fund, movements, send, KEY};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tucano_shared::domain::money::Amount;
 
 /// The API with a rail that decides orders but never notifies: the test plays the rail.
 async fn quiet_rail(pool: PgPool) -> (TestApp, TestMerchant) {
@@ -93,27 +94,40 @@ async fn a_settlement_after_a_rejection_takes_the_money_from_the_merchant_and_is
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_late_settlement_beyond_the_balance_leaves_the_rest_owed_to_operations(pool: PgPool) {
+    late_settlement_beyond_the_balance(pool, "15.00", ("5.00", "15.00")).await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_late_settlement_with_nothing_available_is_owed_whole(pool: PgPool) {
+    // Its entry then moves no account of the merchant's: only the rail and the receivable.
+    late_settlement_beyond_the_balance(pool, "20.00", ("0.00", "20.00")).await;
+}
+
+/// A transfer of 20.00 is rejected, the merchant spends `spent` of the released money,
+/// then the rail settles the first after all: (what was available before, what is owed).
+async fn late_settlement_beyond_the_balance(pool: PgPool, spent: &str, (left, owed): (&str, &str)) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 11, "20.00").await;
     let first = send(&app, &m, "primeiro", "20.00").await;
     app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "r1", &e2e(&first), "20.00", Some("AC06"))).await;
     // The merchant spends the released money on another transfer.
-    let second = send(&app, &m, "segundo", "15.00").await;
-    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s2", &e2e(&second), "15.00", None)).await;
-    assert_eq!(app.saldo(&m).await, ("5.00".into(), "0.00".into()));
+    let second = send(&app, &m, "segundo", spent).await;
+    app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s2", &e2e(&second), spent, None)).await;
+    assert_eq!(app.saldo(&m).await, (left.into(), "0.00".into()));
 
     assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&first))).await, "LIQUIDADO");
     let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s1", &e2e(&first), "20.00", None)).await;
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
-    assert_eq!(app.platform_balance("operations_receivable").await, -1_500, "15.00 owed by the merchant");
+    let owed_centavos = Amount::parse(owed).unwrap().centavos();
+    assert_eq!(app.platform_balance("operations_receivable").await, -owed_centavos, "owed by the merchant");
     // Operations see who owes it.
-    let owed = std::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
         .args(["ledger", "owed"])
         .env("DATABASE_URL", database_url_of(&app.pool))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&owed.stdout), format!("{} owes 15.00\n", m.id.0));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), format!("{} owes {owed}\n", m.id.0));
     app.assert_ledger_ok().await;
 }
 

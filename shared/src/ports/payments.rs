@@ -158,8 +158,9 @@ pub trait Ledger: Send + Sync {
     /// Every ledger invariant over the whole database; each failure described in a line.
     async fn check(&self) -> Result<Vec<String>, StoreError>;
     /// What each merchant owes operations, most first: what the operations receivable took
-    /// in the entries of its movements (a settlement beyond its available balance), net of
-    /// what came back to it in them. Together, the receivable's balance.
+    /// in the entries of its transfers and refunds (a settlement beyond its available
+    /// balance), net of what their corrections gave back. Collections made outside the
+    /// ledger are not netted.
     async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError>;
 }
 

@@ -303,16 +303,19 @@ impl Ledger for PgLedger {
     }
 
     async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError> {
-        // The receivable's postings, each by the merchant whose accounts its entry moves
-        // (every entry that touches the receivable is one merchant's movement).
+        // The receivable's postings, each by the merchant of the movement its entry books
+        // (the entry's key is the transfer's end-to-end id or the refund's rtrId, and a
+        // correction's adds ":n"); not by the entry's other legs: with nothing available,
+        // an entry moves no account of the merchant's at all.
         let rows = sqlx::query!(
-            r#"SELECT m.merchant_id AS "merchant_id!", (-sum(p.amount))::bigint AS "owed!"
+            r#"SELECT coalesce(tr.merchant_id, rf.merchant_id) AS "merchant_id!", (-sum(p.amount))::bigint AS "owed!"
                  FROM ledger_postings p
                  JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
-                 CROSS JOIN LATERAL (SELECT DISTINCT a.merchant_id FROM ledger_postings q
-                                       JOIN ledger_accounts a ON a.id = q.account_id
-                                      WHERE q.transaction_id = p.transaction_id AND a.merchant_id IS NOT NULL) m
-                GROUP BY m.merchant_id HAVING sum(p.amount) <> 0
+                 JOIN ledger_transactions t ON t.id = p.transaction_id
+                 LEFT JOIN transfers tr ON tr.end_to_end_id = split_part(t.natural_key, ':', 1)
+                 LEFT JOIN refunds rf ON rf.rtr_id = split_part(t.natural_key, ':', 1)
+                WHERE coalesce(tr.merchant_id, rf.merchant_id) IS NOT NULL
+                GROUP BY 1 HAVING sum(p.amount) < 0
                 ORDER BY 2 DESC, 1"#
         )
         .fetch_all(&self.pool)
@@ -345,17 +348,14 @@ impl Ledger for PgLedger {
             ));
         }
         // What a merchant owes operations is read from the entries that touch the
-        // receivable (`tucano ledger owed`): each must move exactly one merchant's accounts.
+        // receivable (`tucano ledger owed`): each must book a transfer or a refund.
         let unattributed = sqlx::query_scalar!(
-            r#"SELECT 'owed: entry ' || p.transaction_id || ' moves the operations receivable for '
-                      || (SELECT count(DISTINCT a.merchant_id) FROM ledger_postings q
-                            JOIN ledger_accounts a ON a.id = q.account_id
-                           WHERE q.transaction_id = p.transaction_id) || ' merchants, not one' AS "line!"
+            r#"SELECT 'owed: entry ' || t.id || ' moves the operations receivable for no transfer or refund' AS "line!"
                  FROM ledger_postings p
                  JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
-                WHERE (SELECT count(DISTINCT a.merchant_id) FROM ledger_postings q
-                         JOIN ledger_accounts a ON a.id = q.account_id
-                        WHERE q.transaction_id = p.transaction_id) <> 1"#
+                 JOIN ledger_transactions t ON t.id = p.transaction_id
+                WHERE NOT EXISTS (SELECT 1 FROM transfers WHERE end_to_end_id = split_part(t.natural_key, ':', 1))
+                  AND NOT EXISTS (SELECT 1 FROM refunds WHERE rtr_id = split_part(t.natural_key, ':', 1))"#
         )
         .fetch_all(&self.pool)
         .await
