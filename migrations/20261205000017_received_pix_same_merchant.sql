@@ -12,19 +12,22 @@
 -- rather than queue the API behind a long transaction (the deploy then fails: deploy
 -- again).
 
--- The unique indexes built concurrently before (20261205000011 to 16) must be valid: a
--- build that failed leaves an invalid one, which IF NOT EXISTS then kept.
-DO $$
+-- The indexes built concurrently before (the unique ones of 20261205000011 to 16, the event
+-- feed's of 20261205000008, which 20261205000023 relies on) must be valid: a build that
+-- failed leaves an invalid one, which IF NOT EXISTS then kept. The check is a function
+-- for the migrations that build indexes concurrently after this one.
+CREATE FUNCTION assert_indexes_valid() RETURNS void LANGUAGE plpgsql SET search_path = public AS $$
 DECLARE
     invalid text;
 BEGIN
     SELECT string_agg(c.relname, ', ') INTO invalid
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-     WHERE c.relname LIKE '%\_merchant\_key' AND NOT i.indisvalid;
+     WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid;
     IF invalid IS NOT NULL THEN
         RAISE EXCEPTION 'invalid indexes (a concurrent build failed): %; drop them and deploy again', invalid;
     END IF;
 END $$;
+SELECT assert_indexes_valid();
 
 SET LOCAL lock_timeout = '5s';
 ALTER TABLE received_pix

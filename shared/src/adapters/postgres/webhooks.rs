@@ -713,6 +713,13 @@ impl WebhookStore for PgWebhookStore {
             AttemptVerdict::EndpointGone => ("PENDENTE", None),
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // The delivery is locked first (as a replay, a park or a delete lock it), so that
+        // the update below reads its endpoint as it is once they are done: a replay that
+        // brought the endpoint back while we waited leaves the delivery due.
+        sqlx::query!("SELECT id FROM webhook_deliveries WHERE id = $1 FOR UPDATE", delivery)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
         // Only a delivery still pending takes the attempt: one that another dispatcher
         // finished after our lease lapsed is left as it is. One whose endpoint was disabled
         // or deleted while it was in flight stays parked (due, it would never be sent and
