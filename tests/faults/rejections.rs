@@ -186,20 +186,26 @@ async fn during_a_rail_secret_rotation_both_secrets_are_accepted_and_no_other(po
     assert_eq!(app.count("received_pix").await, 2);
 }
 
-#[sqlx::test(migrations = "./migrations")]
-async fn a_pass_out_of_time_for_orders_still_credits_the_statement_and_leaves_them_to_the_next(pool: PgPool) {
+/// A merchant with 50.00, then a rail that tells nothing: a transfer `envio` of 20.00
+/// waits for its verdict, and a Pix of 7.00 paid in is unheard of.
+async fn unheard(pool: PgPool, envio: &str) -> (TestApp, TestMerchant) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 9, "50.00").await;
-    // The rail tells nothing: a transfer waits for its verdict, a Pix paid in is unheard of.
     app.rail_control(json!({"notificar": false})).await;
-    send(&app, &m, "fila1", "20.00").await;
+    send(&app, &m, envio, "20.00").await;
     let (_, _, cob) =
         call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(91)), &m).json(&charge_body(KEY, "7.00"))).await;
     app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
     app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
     app.rail_faults(json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    (app, m)
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_pass_out_of_time_for_orders_still_credits_the_statement_and_leaves_them_to_the_next(pool: PgPool) {
+    let (app, m) = unheard(pool, "fila1").await;
 
     let report = reconcile::run_within(&app.state, chrono::Duration::zero(), std::time::Duration::ZERO).await.unwrap();
     assert_eq!((report.received_recovered, report.checked, report.left_for_next_pass), (1, 0, 1), "{report:?}");
@@ -207,6 +213,23 @@ async fn a_pass_out_of_time_for_orders_still_credits_the_statement_and_leaves_th
     assert_eq!((report.checked, report.settled, report.left_for_next_pass), (1, 1, 0), "{report:?}");
     assert_eq!(app.saldo(&m).await, ("37.00".into(), "0.00".into()));
     app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_statement_the_store_cannot_book_fails_the_pass_after_the_orders_are_finished(pool: PgPool) {
+    let (app, m) = unheard(pool, "aguarda").await;
+    // The store refuses to book the Pix the statement shows (a fault only the database knows).
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON received_pix FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    assert!(reconcile::run(&app.state, chrono::Duration::zero()).await.is_err(), "the pass reports the fault");
+    let (_, _, sent) = call(app.request(Method::GET, "/v2/envio/aguarda", &m)).await;
+    assert_eq!(sent["status"], "REALIZADO", "the order was reconciled all the same: {sent}");
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -36,10 +36,16 @@ pub struct Report {
     pub left_for_next_pass: u32,
 }
 
-/// Where a pass over `len` orders starts, pass number `pass` (the minute).
+/// Where a pass over `len` orders starts, pass number `pass` (the minute): scattered (a
+/// pass that checks only a few orders must not leave the next to check the same ones).
 fn first_of(len: usize, pass: i64) -> usize {
     match u64::try_from(len) {
-        Ok(n) if n > 0 => (pass.unsigned_abs() % n) as usize,
+        Ok(n) if n > 0 => {
+            // The golden ratio's steps around the circle, scaled to the orders: successive
+            // passes land far apart and, over many, everywhere.
+            let turn = pass.unsigned_abs().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            usize::try_from((u128::from(turn) * u128::from(n)) >> 64).unwrap_or(0)
+        }
         _ => 0,
     }
 }
@@ -99,20 +105,23 @@ impl Pending {
     }
 }
 
-/// How long a pass spends on orders (the function runs 55 s; the recurrences sweep runs
-/// after the pass). Orders left over wait for the next pass.
-pub const ORDERS_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long into a pass it still starts an order (the function runs 55 s, the recurrences
+/// sweep after the pass; one order can take a status read, a re-send and its booking, a
+/// few rail timeouts). Orders left over wait for the next pass.
+pub const ORDERS_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Reconciles transfers and refunds older than `grace` (so in-flight requests are left
-/// alone) for up to [`ORDERS_BUDGET`], after crediting what the rail's statement shows.
+/// alone), starting orders for up to [`ORDERS_BUDGET`], after crediting what the rail's
+/// statement shows.
 pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report, StoreError> {
     run_within(ports, grace, ORDERS_BUDGET).await
 }
 
-/// [`run`], spending at most `budget` on orders. The statement comes first: a slow rail
-/// and many orders must not keep Pix paid in from being credited. Each pass starts at
-/// another order (the minute picks it), so orders that never finish cannot keep the
-/// others waiting for ever.
+/// [`run`], starting no order once `budget` has passed since the pass began. The
+/// statement comes first: a slow rail and many orders must not keep Pix paid in from being
+/// credited (nor its fault keep the orders from being reconciled). Each pass starts at
+/// another order, picked by the minute, so orders that never finish do not hold the others
+/// back.
 pub async fn run_within(
     ports: &impl ReconcilePorts,
     grace: Duration,
@@ -121,7 +130,15 @@ pub async fn run_within(
     let started = std::time::Instant::now();
     let now = TransferPorts::clock(ports).now();
     let mut report = Report::default();
-    recover_received(ports, &mut report).await?;
+    // One order's fault is counted and logged, and the others are still reconciled; a
+    // fault of the store (not the rail's: those are expected) then fails the pass, so
+    // that the function's error alarm sees it. The statement's likewise.
+    let mut store_fault = None;
+    if let Err(e) = recover_received(ports, &mut report).await {
+        tracing::error!(error = %e, "reconciler could not book the rail's statement");
+        report.errors += 1;
+        store_fault = Some(e);
+    }
     let before = now - grace;
     let mut pending: Vec<Pending> =
         ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
@@ -130,10 +147,6 @@ pub async fn run_within(
     }
     let first = first_of(pending.len(), now.timestamp() / 60);
     pending.rotate_left(first);
-    // One order's fault is counted and logged, and the others are still reconciled; a
-    // fault of the store (not the rail's: those are expected) then fails the pass, so
-    // that the function's error alarm sees it.
-    let mut store_fault = None;
     for p in &pending {
         if started.elapsed() >= budget {
             report.left_for_next_pass += 1;
@@ -229,9 +242,13 @@ mod tests {
     use super::first_of;
 
     #[test]
-    fn consecutive_passes_start_at_every_order_in_turn() {
-        let starts: Vec<usize> = (100..105).map(|minute| first_of(3, minute)).collect();
-        assert_eq!(starts, [1, 2, 0, 1, 2]);
+    fn passes_start_at_every_order_and_far_from_where_the_last_one_did() {
+        let starts: Vec<usize> = (1_000..1_100).map(|minute| first_of(300, minute)).collect();
+        let distinct: std::collections::BTreeSet<_> = starts.iter().collect();
+        assert!(distinct.len() > 60, "{distinct:?}");
+        let next_door = starts.windows(2).filter(|w| w[1].abs_diff(w[0]) <= 5).count();
+        assert!(next_door < 10, "{starts:?}");
+        assert!((0..50).all(|minute| first_of(1, minute) == 0));
         assert_eq!(first_of(0, 7), 0, "nothing pending");
     }
 }
