@@ -548,12 +548,12 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-            let pass = tucano_shared::app::reconcile::run(&reconciler, grace);
-            if let Err(e) = key_policy::within(job_keys("reconciler"), pass).await {
+            let minute = tucano_shared::app::reconcile::minute(&reconciler, grace);
+            let (pass, swept) = key_policy::within(job_keys("reconciler"), minute).await;
+            if let Err(e) = pass {
                 tracing::warn!(error = %e, "reconciliation pass failed");
             }
-            let sweep = tucano_shared::app::recurrences::sweep(&reconciler);
-            if let Err(e) = key_policy::within(job_keys("reconciler"), sweep).await {
+            if let Err(e) = swept {
                 tracing::warn!(error = %e, "Pix Automático sweep failed");
             }
         }

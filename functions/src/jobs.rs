@@ -26,10 +26,9 @@ pub async fn reconciler() -> Result<(), Error> {
     let state = &state;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         state.keep_db_auth_fresh().await?;
-        let pass = tucano_shared::app::reconcile::run(state, chrono::Duration::seconds(30));
-        let report = within(job_keys("reconciler"), pass).await?;
-        let swept = within(job_keys("reconciler"), tucano_shared::app::recurrences::sweep(state)).await?;
-        Ok::<_, Error>(serde_json::json!({"reconciliation": report, "recurrencesSwept": swept}))
+        let minute = tucano_shared::app::reconcile::minute(state, chrono::Duration::seconds(30));
+        let (pass, swept) = within(job_keys("reconciler"), minute).await;
+        Ok::<_, Error>(serde_json::json!({"reconciliation": pass?, "recurrencesSwept": swept?}))
     }))
     .await
 }

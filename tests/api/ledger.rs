@@ -200,11 +200,34 @@ async fn ledger_check_passes_on_a_sound_database_and_fails_on_a_corrupted_one(po
     .fetch_one(&mut *conn)
     .await
     .unwrap();
+    // A repayment by a merchant who owed nothing, and one taken from the rail instead.
+    let forged_repayment = |key_number: i32, from: &'static str| {
+        format!(
+            "WITH t AS (INSERT INTO ledger_transactions (kind, natural_key)
+                        SELECT 'debt_repayment', merchant_id || ':{key_number}' FROM ledger_accounts WHERE id = $1
+                        RETURNING id)
+             INSERT INTO ledger_postings (transaction_id, account_id, amount)
+             SELECT t.id, a.id, CASE a.kind WHEN 'operations_receivable' THEN 200 ELSE -200 END FROM t, ledger_accounts a
+              WHERE a.id = CASE WHEN '{from}' = 'merchant' THEN $1 END OR a.kind IN ('operations_receivable', '{from}')
+             RETURNING transaction_id"
+        )
+    };
+    sqlx::query(&forged_repayment(1, "merchant")).bind(available).execute(&mut *conn).await.unwrap();
+    let from_rail: i64 = sqlx::query_scalar(&forged_repayment(2, "rail_settlement"))
+        .bind(available)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     sqlx::query("SET session_replication_role = origin").execute(&mut *conn).await.unwrap();
     drop(conn);
 
     let (ok, out) = ledger_check(&url);
     assert!(!ok, "the check must fail:\n{out}");
+    assert!(out.contains("repaid 400 more than it owed"), "{out}");
+    assert!(
+        out.contains(&format!("owed: repayment {from_rail} is not 200 from its merchant's available balance")),
+        "{out}"
+    );
     assert!(out.contains("is booked as -1000 at the rail"), "{out}");
     assert!(out.contains("zero-sum: transaction"), "{out}");
     assert!(out.contains("balances: account"), "{out}");

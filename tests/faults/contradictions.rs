@@ -106,6 +106,18 @@ async fn a_late_settlement_with_nothing_available_is_owed_whole(pool: PgPool) {
 /// A transfer of 20.00 is rejected, the merchant spends `spent` of the released money,
 /// then the rail settles the first after all: (what was available before, what is owed).
 async fn late_settlement_beyond_the_balance(pool: PgPool, spent: &str, (left, owed): (&str, &str)) {
+    let (app, m) = owing(pool, spent).await;
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
+    let owed_centavos = Amount::parse(owed).unwrap().centavos();
+    assert_eq!(app.platform_balance("operations_receivable").await, -owed_centavos, "owed by the merchant");
+    assert_eq!(left, Amount::from_centavos(2000 - Amount::parse(spent).unwrap().centavos()).unwrap().to_string());
+    // Operations see who owes it.
+    assert_eq!(ledger_owed(&app), format!("{} owes {owed}\n", m.id.0));
+    app.assert_ledger_ok().await;
+}
+
+/// A merchant left owing what it `spent` of a rejected transfer's 20.00 that then settled.
+async fn owing(pool: PgPool, spent: &str) -> (TestApp, TestMerchant) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 11, "20.00").await;
     let first = send(&app, &m, "primeiro", "20.00").await;
@@ -113,21 +125,102 @@ async fn late_settlement_beyond_the_balance(pool: PgPool, spent: &str, (left, ow
     // The merchant spends the released money on another transfer.
     let second = send(&app, &m, "segundo", spent).await;
     app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s2", &e2e(&second), spent, None)).await;
-    assert_eq!(app.saldo(&m).await, (left.into(), "0.00".into()));
+    let left = Amount::from_centavos(2000 - Amount::parse(spent).unwrap().centavos()).unwrap().to_string();
+    assert_eq!(app.saldo(&m).await, (left, "0.00".into()));
 
     assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&first))).await, "LIQUIDADO");
     let (_, _, body) = app.notify(&envio_verdict("PIX_ENVIADO_LIQUIDADO", "s1", &e2e(&first), "20.00", None)).await;
     assert_eq!(body["resultado"], "CONTRADICAO_REGISTRADA");
-    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()), "never below zero");
-    let owed_centavos = Amount::parse(owed).unwrap().centavos();
-    assert_eq!(app.platform_balance("operations_receivable").await, -owed_centavos, "owed by the merchant");
-    // Operations see who owes it.
+    (app, m)
+}
+
+/// `tucano ledger owed`, as operations run it.
+fn ledger_owed(app: &TestApp) -> String {
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
         .args(["ledger", "owed"])
         .env("DATABASE_URL", database_url_of(&app.pool))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&listed.stdout), format!("{} owes {owed}\n", m.id.0));
+    String::from_utf8_lossy(&listed.stdout).into_owned()
+}
+
+/// The merchant's `/extrato` lines of `tipo`, as (natureza, valor).
+async fn lines_of(app: &TestApp, m: &TestMerchant, tipo: &str) -> Vec<(String, String)> {
+    let (_, _, extrato) = call(app.request(Method::GET, "/v2/extrato", m)).await;
+    extrato["lancamentos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["tipo"] == tipo)
+        .map(|l| (l["natureza"].as_str().unwrap().to_owned(), l["valor"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn what_a_merchant_owes_is_repaid_before_any_money_leaves_it(pool: PgPool) {
+    let (app, m) = owing(pool, "15.00").await;
+    fund(&app, 21, "25.00").await;
+    assert_eq!(app.saldo(&m).await, ("25.00".into(), "0.00".into()));
+
+    // 20.00 of the 25.00 cannot leave: 15.00 of it is owed. The debt is repaid all the same.
+    let body = json!({"valor": "20.00", "favorecido": {"chave": crate::SUPPLIER}});
+    let (status, _, refused) = call(app.request(Method::PUT, "/v2/envio/terceiro", &m).json(&body)).await;
+    assert_eq!(
+        (status, refused["detail"].as_str()),
+        (400, Some("Nothing was moved: the available balance does not cover the transfer."))
+    );
+    assert_eq!(app.saldo(&m).await, ("10.00".into(), "0.00".into()));
+    assert_eq!(lines_of(&app, &m, "SALDO_DEVEDOR_PAGO").await, vec![("DEBITO".to_owned(), "15.00".to_owned())]);
+    assert_eq!(ledger_owed(&app), "no merchant owes operations anything\n");
+
+    // What is left is the merchant's to send.
+    send(&app, &m, "quarto", "10.00").await;
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "10.00".into()));
+    assert_eq!(lines_of(&app, &m, "SALDO_DEVEDOR_PAGO").await.len(), 1, "repaid once");
+    assert_eq!(app.platform_balance("operations_receivable").await, 0);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_reconciler_repays_what_a_merchant_owes_as_far_as_its_money_goes(pool: PgPool) {
+    let (app, m) = owing(pool, "15.00").await;
+    fund(&app, 22, "5.00").await;
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.debts_repaid, 1, "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+    assert_eq!(ledger_owed(&app), format!("{} owes 10.00\n", m.id.0));
+    // Nothing more to take: the next pass repays nothing.
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.debts_repaid, 0, "{report:?}");
+    fund(&app, 23, "12.00").await;
+    tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(app.saldo(&m).await, ("2.00".into(), "0.00".into()));
+    assert_eq!(ledger_owed(&app), "no merchant owes operations anything\n");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn payments_out_at_once_repay_a_debt_once(pool: PgPool) {
+    let (app, m) = owing(pool, "15.00").await;
+    fund(&app, 24, "40.00").await;
+    // Transfers and refunds of one merchant at the same moment: each repays first, and only
+    // the first to lock the merchant's balance finds anything owed.
+    let refund = |n: u32| {
+        let body = json!({"valor": "1.00"});
+        let path = format!("/v2/pix/{}/devolucao/corrida{n}", crate::e2eid(24));
+        call(app.request(Method::PUT, &path, &m).json(&body))
+    };
+    let envio = |id: &str| {
+        let body = json!({"valor": "5.00", "favorecido": {"chave": crate::SUPPLIER}});
+        call(app.request(Method::PUT, &format!("/v2/envio/{id}"), &m).json(&body))
+    };
+    let (a, b, c, d) = tokio::join!(envio("corridaA"), envio("corridaB"), refund(1), refund(2));
+    let answers = [a, b, c, d];
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+    }
+    assert_eq!(lines_of(&app, &m, "SALDO_DEVEDOR_PAGO").await, vec![("DEBITO".to_owned(), "15.00".to_owned())]);
+    assert_eq!(app.saldo(&m).await, ("13.00".into(), "12.00".into()));
     app.assert_ledger_ok().await;
 }
 

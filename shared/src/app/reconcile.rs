@@ -3,8 +3,9 @@
 //! where each stands, and credits Pix paid in whose notification never arrived, from the
 //! rail's statement. The rail is idempotent on order ids, so re-sending an order it never
 //! got cannot send twice; verdicts are applied at most once, so a late notification
-//! changes nothing.
+//! changes nothing. Then what merchants owe operations is repaid from what they have.
 
+use super::account::AccountPorts;
 use super::payments::PaymentPorts;
 use super::transfers::TransferPorts;
 use crate::domain::ids::RtrId;
@@ -13,11 +14,11 @@ use crate::domain::transfer::Transfer;
 use crate::ports::{Heard, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
 use chrono::Duration;
 
-/// The ports the reconciler runs with: a transfer's and a payment's (the application
-/// state has them all).
-pub trait ReconcilePorts: TransferPorts + PaymentPorts {}
+/// The ports the reconciler runs with: a transfer's, a payment's and the ledger (the
+/// application state has them all).
+pub trait ReconcilePorts: TransferPorts + PaymentPorts + AccountPorts {}
 
-impl<P: TransferPorts + PaymentPorts> ReconcilePorts for P {}
+impl<P: TransferPorts + PaymentPorts + AccountPorts> ReconcilePorts for P {}
 
 /// What one reconciliation pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +35,8 @@ pub struct Report {
     pub received_flagged: u32,
     /// Orders the pass had no time for.
     pub left_for_next_pass: u32,
+    /// Merchants who repaid some of what they owe operations.
+    pub debts_repaid: u32,
 }
 
 /// Where a pass over `len` orders starts, pass number `pass` (the minute): scattered (a
@@ -166,11 +169,42 @@ pub async fn run_within(
             }
         }
     }
+    // Last, as settlements booked above may leave a merchant owing.
+    if let Err(e) = repay_debts(ports, &mut report).await {
+        tracing::error!(error = %e, "reconciler could not repay what merchants owe");
+        report.errors += 1;
+        store_fault.get_or_insert(e);
+    }
     tracing::info!(?report, "reconciliation pass");
     match store_fault {
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// Repays what each merchant owes operations from its available balance, as far as it
+/// goes (a transfer or a refund repays first as well; this catches the money that came in
+/// since). Debts come from contradictory verdicts: a handful of merchants at most.
+async fn repay_debts(ports: &impl ReconcilePorts, report: &mut Report) -> Result<(), StoreError> {
+    for (merchant, _) in AccountPorts::ledger(ports).owed().await? {
+        if !AccountPorts::ledger(ports).repay_owed(merchant).await?.is_zero() {
+            report.debts_repaid += 1;
+        }
+    }
+    Ok(())
+}
+
+/// What the reconciler does each minute (the scheduled function, `tucano dev`'s task): the
+/// pass, then Pix Automático's sweep whatever the pass met — a store fault in one order
+/// fails the pass (for the function's error alarm) but must not stop every merchant's
+/// recurring charges. Both outcomes are returned.
+pub async fn minute(
+    state: &super::AppState,
+    grace: Duration,
+) -> (Result<Report, StoreError>, Result<u64, super::recurrences::RecError>) {
+    let pass = run(state, grace).await;
+    let swept = super::recurrences::sweep(state).await;
+    (pass, swept)
 }
 
 /// Why one order was not finished.

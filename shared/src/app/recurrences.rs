@@ -11,7 +11,7 @@ use super::AppState;
 use crate::domain::cobv::calendar::brasilia_date;
 use crate::domain::document::Document;
 use crate::domain::ids::{EndToEndId, Txid};
-use crate::domain::merchant::Merchant;
+use crate::domain::merchant::{Merchant, MerchantId};
 use crate::domain::rec::recurrence::Destinatario;
 use crate::domain::rec::{
     Attempt, AttemptKind, AttemptStatus, CobRStatus, CobRTerms, Encerramento, IdRec, IdSolicRec, Jornada, Payer,
@@ -613,6 +613,18 @@ async fn book_debit_from_statement(state: &AppState, e2eid: &EndToEndId, now: Da
 
 /// One pass of the sweep: ends what time ended, and resends requests and attempts the
 /// rail never acknowledged. Answers how many things it moved or sent.
+/// The merchant an item of the sweep is for; a fault reading it is logged and the item
+/// left for the next pass (the others go on).
+async fn merchant_of(state: &AppState, owner: MerchantId) -> Option<Merchant> {
+    match state.merchants.by_id(owner).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "a sweep item's merchant could not be read; next pass");
+            None
+        }
+    }
+}
+
 pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
     let (now, today) = now_and_today(state);
     let mut moved = match state.recurrences.expire(now, today).await {
@@ -625,7 +637,7 @@ pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
     // Each item on its own: one that fails (a merchant's registration, the rail) is logged
     // and retried next pass, without holding the others back.
     for (owner, s, rec) in state.recurrences.unsent_solicitations(100).await? {
-        let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
+        let Some(merchant) = merchant_of(state, owner).await else { continue };
         match send_solicitation(state, &merchant, &s, &rec).await {
             Ok(()) => moved += 1,
             Err(e) => tracing::warn!(error = %e, "a confirmation request could not be resent"),
@@ -645,7 +657,7 @@ pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
         Err(e) => tracing::warn!(error = %e, "reading overdue attempts failed"),
     }
     for (owner, charge, a) in state.recurrences.unsent_attempts(today, 100).await? {
-        let Some(merchant) = state.merchants.by_id(owner).await? else { continue };
+        let Some(merchant) = merchant_of(state, owner).await else { continue };
         send_attempt(state, &merchant, &charge, &a).await;
         moved += 1;
     }

@@ -44,9 +44,11 @@ pub enum EntryKind {
     TransferReturn,
     /// The difference a divergent notification of a received Pix reports.
     PixReceivedCorrection,
+    /// What a merchant owes operations, repaid from its available balance.
+    DebtRepayment,
 }
 
-const ENTRY_KINDS: [EntryKind; 11] = [
+const ENTRY_KINDS: [EntryKind; 12] = [
     EntryKind::PixReceived,
     EntryKind::RefundReserve,
     EntryKind::RefundSettle,
@@ -58,6 +60,7 @@ const ENTRY_KINDS: [EntryKind; 11] = [
     EntryKind::RefundCorrection,
     EntryKind::TransferReturn,
     EntryKind::PixReceivedCorrection,
+    EntryKind::DebtRepayment,
 ];
 
 impl EntryKind {
@@ -74,6 +77,7 @@ impl EntryKind {
             EntryKind::RefundCorrection => "refund_correction",
             EntryKind::TransferReturn => "transfer_return",
             EntryKind::PixReceivedCorrection => "pix_received_correction",
+            EntryKind::DebtRepayment => "debt_repayment",
         }
     }
 
@@ -165,6 +169,17 @@ impl JournalEntry {
             EntryKind::PixReceivedCorrection,
             key,
             vec![(Account::RailSettlement, -difference), (Account::Suspense, difference)],
+        )
+    }
+
+    /// What `merchant` owes operations (the receivable), `amount` of it repaid from its
+    /// available balance: its repayment number `number`, the entry's key `{merchant}:{number}`.
+    pub fn debt_repayment(merchant: MerchantId, number: i64, amount: Amount) -> Self {
+        let v = amount.centavos();
+        JournalEntry::new(
+            EntryKind::DebtRepayment,
+            format!("{}:{number}", merchant.0),
+            vec![(Account::MerchantAvailable(merchant), -v), (Account::OperationsReceivable, v)],
         )
     }
 
@@ -262,6 +277,16 @@ mod tests {
         assert_eq!(FeePlan::default().fee(Amount::parse("10.00").unwrap()), Amount::ZERO);
     }
 
+    #[test]
+    fn a_repayment_moves_the_merchants_money_to_the_receivable_keyed_by_merchant_and_number() {
+        let m = MerchantId(uuid::Uuid::from_u128(7));
+        let e = JournalEntry::debt_repayment(m, 3, Amount::parse("15.00").unwrap());
+        assert_eq!(e.kind(), EntryKind::DebtRepayment);
+        assert_eq!(e.natural_key(), format!("{}:3", m.0));
+        assert_eq!(e.postings(), vec![(Account::MerchantAvailable(m), -1500), (Account::OperationsReceivable, 1500)]);
+        assert_eq!(EntryKind::parse("debt_repayment"), Some(EntryKind::DebtRepayment));
+    }
+
     proptest! {
         #[test]
         fn every_entry_balances(c in 1i64..999_999_999_999, bps in 0u32..=10_000, fixed in 0i64..10_000) {
@@ -278,6 +303,7 @@ mod tests {
                 JournalEntry::transfer_reserve("t", m, valor),
                 JournalEntry::transfer_settle("t", m, valor),
                 JournalEntry::transfer_void("t", m, valor),
+                JournalEntry::debt_repayment(m, 1, valor),
             ] {
                 prop_assert_eq!(sum(&e), 0);
                 prop_assert!(e.postings().len() >= 2);

@@ -38,6 +38,7 @@ fn tipo(kind: EntryKind) -> &'static str {
         EntryKind::RefundCorrection => "DEVOLUCAO_CORRIGIDA",
         EntryKind::TransferReturn => "ENVIO_DEVOLVIDO",
         EntryKind::PixReceivedCorrection => "PIX_RECEBIDO_CORRIGIDO",
+        EntryKind::DebtRepayment => "SALDO_DEVEDOR_PAGO",
     }
 }
 

@@ -159,9 +159,12 @@ pub trait Ledger: Send + Sync {
     async fn check(&self) -> Result<Vec<String>, StoreError>;
     /// What each merchant owes operations, most first: what the operations receivable took
     /// in the entries of its transfers and refunds (a settlement beyond its available
-    /// balance), net of what their corrections gave back. Collections made outside the
-    /// ledger are not netted.
+    /// balance), net of what their corrections gave back and of its repayments. Collections
+    /// made outside the ledger are not netted.
     async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError>;
+    /// Repays what `merchant` owes operations from its available balance, as far as that
+    /// goes; returns what was repaid.
+    async fn repay_owed(&self, merchant: MerchantId) -> Result<Amount, StoreError>;
 }
 
 /// Why the rail did not confirm an order.

@@ -215,12 +215,66 @@ pub(crate) async fn post(
 
 pub struct PgLedger {
     pool: PgPool,
+    accounts: AccountDirectory,
 }
 
 impl PgLedger {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, accounts: AccountDirectory::default() }
     }
+}
+
+/// What `merchant` owes operations (the receivable's postings of its movements, net of its
+/// repayments), and how many repayments it has made.
+async fn owed_by(conn: &mut PgConnection, merchant: MerchantId) -> Result<(i64, i64), StoreError> {
+    let r = sqlx::query!(
+        r#"SELECT coalesce(-sum(amount), 0)::bigint AS "owed!",
+                  count(*) FILTER (WHERE kind = 'debt_repayment') AS "repayments!"
+             FROM receivable_postings WHERE merchant_id = $1"#,
+        merchant.0
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok((r.owed, r.repayments))
+}
+
+/// Repays what `merchant` owes operations from its available balance, as far as that goes,
+/// in a transaction of its own (committed whatever the caller does next); returns the
+/// centavos repaid. Called before money leaves a merchant (a transfer or a refund is
+/// reserved) and by the reconciler's sweep, so that a merchant never sends out money it
+/// owes. Most merchants owe nothing: one read, no lock, says so.
+pub(crate) async fn repay_owed(
+    pool: &PgPool,
+    accounts: &AccountDirectory,
+    merchant: MerchantId,
+) -> Result<i64, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    if owed_by(&mut conn, merchant).await?.0 <= 0 {
+        return Ok(0);
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(store_error)?;
+    // Locked first, then read again: a repayment that committed while this one waited is
+    // seen, so two never repay the same debt.
+    let available = available_locked(&mut tx, merchant).await?;
+    let (owed, repayments) = owed_by(&mut tx, merchant).await?;
+    let repaid = owed.min(available);
+    if repaid <= 0 {
+        return Ok(0);
+    }
+    let entry = JournalEntry::debt_repayment(merchant, repayments + 1, amount(repaid)?);
+    let reference = serde_json::json!({ "saldoDevedor": amount(owed)?.to_string() });
+    match post(&mut tx, accounts, &entry, &reference).await {
+        Ok(Posted::New(_)) => {}
+        Ok(Posted::AlreadyPosted) => return Err(StoreError::Unexpected(anyhow!("a repayment's number was taken"))),
+        Err(PostError::InsufficientFunds) => {
+            return Err(StoreError::Unexpected(anyhow!("a repayment beyond the locked balance")))
+        }
+        Err(PostError::Store(e)) => return Err(e),
+    }
+    tx.commit().await.map_err(store_error)?;
+    tracing::info!(merchant_id = %merchant.0, repaid, "debt to operations repaid");
+    Ok(repaid)
 }
 
 fn amount(centavos: i64) -> Result<Amount, StoreError> {
@@ -303,32 +357,20 @@ impl Ledger for PgLedger {
     }
 
     async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError> {
-        // The receivable's postings, each by the merchant of the movement its entry books
-        // (the entry's key is the transfer's end-to-end id or the refund's rtrId, and a
-        // correction's adds ":n"); not by the entry's other legs: with nothing available,
-        // an entry moves no account of the merchant's at all.
         let rows = sqlx::query!(
-            r#"SELECT coalesce(tr.merchant_id, rf.merchant_id) AS "merchant_id!", (-sum(p.amount))::bigint AS "owed!"
-                 FROM ledger_postings p
-                 JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
-                 JOIN ledger_transactions t ON t.id = p.transaction_id
-                 LEFT JOIN transfers tr ON tr.end_to_end_id = split_part(t.natural_key, ':', 1)
-                 LEFT JOIN refunds rf ON rf.rtr_id = split_part(t.natural_key, ':', 1)
-                WHERE coalesce(tr.merchant_id, rf.merchant_id) IS NOT NULL
-                GROUP BY 1 HAVING sum(p.amount) < 0
+            r#"SELECT merchant_id AS "merchant_id!", (-sum(amount))::bigint AS "owed!"
+                 FROM receivable_postings WHERE merchant_id IS NOT NULL
+                GROUP BY 1 HAVING sum(amount) < 0
                 ORDER BY 2 DESC, 1"#
         )
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    MerchantId(r.merchant_id),
-                    Amount::from_centavos(r.owed).map_err(|e| StoreError::Unexpected(e.into()))?,
-                ))
-            })
-            .collect()
+        rows.into_iter().map(|r| Ok((MerchantId(r.merchant_id), amount(r.owed)?))).collect()
+    }
+
+    async fn repay_owed(&self, merchant: MerchantId) -> Result<Amount, StoreError> {
+        amount(repay_owed(&self.pool, &self.accounts, merchant).await?)
     }
 
     async fn check(&self) -> Result<Vec<String>, StoreError> {
@@ -348,14 +390,29 @@ impl Ledger for PgLedger {
             ));
         }
         // What a merchant owes operations is read from the entries that touch the
-        // receivable (`tucano ledger owed`): each must book a transfer or a refund.
+        // receivable (`tucano ledger owed`): each must book a transfer or a refund, or be a
+        // repayment of its merchant's available balance to the receivable, and no merchant
+        // repays more than it owed.
         let unattributed = sqlx::query_scalar!(
-            r#"SELECT 'owed: entry ' || t.id || ' moves the operations receivable for no transfer or refund' AS "line!"
-                 FROM ledger_postings p
-                 JOIN ledger_accounts r ON r.id = p.account_id AND r.kind = 'operations_receivable'
-                 JOIN ledger_transactions t ON t.id = p.transaction_id
-                WHERE NOT EXISTS (SELECT 1 FROM transfers WHERE end_to_end_id = split_part(t.natural_key, ':', 1))
-                  AND NOT EXISTS (SELECT 1 FROM refunds WHERE rtr_id = split_part(t.natural_key, ':', 1))"#
+            r#"SELECT 'owed: entry ' || transaction_id || ' moves the operations receivable for no transfer or refund'
+                      AS "line!"
+                 FROM receivable_postings WHERE merchant_id IS NULL
+               UNION ALL
+               SELECT 'owed: merchant ' || merchant_id || ' repaid ' || sum(amount) || ' more than it owed'
+                 FROM receivable_postings WHERE merchant_id IS NOT NULL GROUP BY merchant_id HAVING sum(amount) > 0
+               UNION ALL
+               SELECT 'owed: repayment ' || t.id || ' is not ' || x.repaid || ' from its merchant''s available balance'
+                 FROM ledger_transactions t
+                CROSS JOIN LATERAL (
+                   SELECT coalesce(sum(p.amount) FILTER (WHERE a.kind = 'operations_receivable'), 0) AS repaid,
+                          count(*) FILTER (WHERE a.kind = 'merchant_available'
+                                             AND a.merchant_id::text = split_part(t.natural_key, ':', 1)) AS merchant_legs,
+                          count(*) AS legs,
+                          coalesce(sum(p.amount) FILTER (WHERE a.kind = 'merchant_available'), 0) AS taken
+                     FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                    WHERE p.transaction_id = t.id) x
+                WHERE t.kind = 'debt_repayment'
+                  AND (x.repaid <= 0 OR x.legs <> 2 OR x.merchant_legs <> 1 OR x.taken <> -x.repaid)"#
         )
         .fetch_all(&self.pool)
         .await

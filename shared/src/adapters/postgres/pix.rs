@@ -3,7 +3,7 @@
 
 use super::charges::select_current;
 use super::documents::{self, PAGADOR};
-use super::ledger::{legs, post, AccountDirectory, PostError, Posted};
+use super::ledger::{legs, post, repay_owed, AccountDirectory, PostError, Posted};
 use super::unexpected;
 use super::verdicts::{self, Flow, Movement};
 use super::{snapshot, store_error};
@@ -816,6 +816,8 @@ impl PixStore for PgPixStore {
         fingerprint: [u8; 32],
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
+        // What the merchant owes operations is repaid first: money it owes never leaves.
+        repay_owed(&self.pool, &self.accounts, merchant).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             PixRow,

@@ -2,7 +2,7 @@
 //! with its ledger entry and outbox event.
 
 use super::documents::{self, SealedDocument};
-use super::ledger::{post, AccountDirectory, PostError, Posted};
+use super::ledger::{post, repay_owed, AccountDirectory, PostError, Posted};
 use super::pix::{claim_notification, outbox};
 use super::unexpected;
 use super::verdicts::{self, Flow, Movement};
@@ -231,6 +231,8 @@ impl TransferStore for PgTransferStore {
             Some(SealedDocument { kind, enc, .. }) => (Some(kind), Some(enc)),
             None => (None, None),
         };
+        // What the merchant owes operations is repaid first: money it owes never leaves.
+        repay_owed(&self.pool, &self.accounts, merchant).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // One transfer of a merchant at a time: limits are checked against committed totals.
         // FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks
