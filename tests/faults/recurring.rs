@@ -236,3 +236,31 @@ async fn a_recurrence_created_whose_read_back_fails_is_answered_once_and_not_cre
     assert_eq!((status, &again["idRec"]), (201, &rec["idRec"]), "{again}");
     assert_eq!(app.count("recurrences").await, 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_attempt_given_up_here_that_the_payers_bank_schedules_after_all_is_withdrawn_there(pool: PgPool) {
+    let app = TestApp::spawn_with_rail_on_sandbox_clock(pool).await;
+    let (m, id_rec, conta, _) = gym_subscription(&app).await;
+    let txid = "academiaexpirada2027abcdefgh";
+    scheduled_charge(&app, &m, &id_rec, &conta, txid).await;
+    // Here it was given up as never received (the payer's bank had no trace of it on its
+    // day), while a resend was on its way; the bank then schedules it after all.
+    let e2eid: String = sqlx::query_scalar(
+        "UPDATE recurring_charge_attempts SET status = 'EXPIRADA',
+                atualizacao = atualizacao || jsonb_build_object('status', 'EXPIRADA', 'data', now())
+          WHERE status = 'AGENDADA' RETURNING end_to_end_id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let (_, at_bank) = app.rail_call(Method::GET, &format!("/cobrancas-recorrentes/{e2eid}"), None).await;
+    assert_eq!(at_bank["status"], "AGENDADA", "{at_bank}");
+    let id = tucano_shared::domain::ids::EndToEndId::parse(&e2eid).unwrap();
+    let scheduled = tucano_shared::ports::AttemptOutcome::Scheduled;
+    assert!(tucano_shared::app::recurrences::on_attempt(&app.state, &id, scheduled).await.unwrap());
+    // Withdrawn at the payer's bank: the payer is not debited for a charge shown unpaid here.
+    let (_, at_bank) = app.rail_call(Method::GET, &format!("/cobrancas-recorrentes/{e2eid}"), None).await;
+    assert_eq!(at_bank["status"], "CANCELADA", "{at_bank}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cobr/{txid}"), &m)).await;
+    assert_eq!(c["tentativas"][0]["status"], "EXPIRADA", "{c}");
+}

@@ -558,8 +558,9 @@ pub async fn on_attempt(state: &AppState, e2eid: &EndToEndId, outcome: AttemptOu
     let (now, _) = now_and_today(state);
     match state.recurrences.attempt_outcome(e2eid, outcome, now).await? {
         AttemptApplied::NotFound => Ok(false),
-        // Scheduled although cancelled here (the order crossed the cancellation): withdraw
-        // it there, or the rail repeats the notice until it can be.
+        // Scheduled although cancelled or expired here (the order crossed the cancellation,
+        // or a resend arrived after the bank had said it had none): withdraw it there, or
+        // the rail repeats the notice until it can be.
         AttemptApplied::Withdraw => {
             state.rail.cancel_attempt(e2eid.as_str()).await.map_err(RecError::RailUnavailable)?;
             Ok(true)

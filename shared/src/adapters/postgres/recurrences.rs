@@ -1319,7 +1319,9 @@ impl RecurrenceStore for PgRecurrenceStore {
         };
         match outcome {
             AttemptOutcome::Scheduled => {
-                if attempt.status == AttemptStatus::Cancelada {
+                // Cancelled here, or given up here as never received (a resend was on its way
+                // when the payer's bank said it had none): it must not be debited there.
+                if matches!(attempt.status, AttemptStatus::Cancelada | AttemptStatus::Expirada) {
                     return Ok(AttemptApplied::Withdraw);
                 }
                 if attempt.status != AttemptStatus::Solicitada {
