@@ -121,10 +121,12 @@ impl HttpRail {
             status: String,
         }
         let answer: Answer = res.json().await.map_err(transport)?;
-        Ok(match answer.status.as_str() {
-            "CANCELADA" => RailCancel::Cancelled,
-            _ => RailCancel::AlreadyEnded(answer.status),
-        })
+        match answer.status.as_str() {
+            "CANCELADA" => Ok(RailCancel::Cancelled),
+            s if ENDED_OTHERWISE.contains(&s) => Ok(RailCancel::AlreadyEnded(answer.status)),
+            // Neither cancelled nor a status we know: no outcome, asked again.
+            _ => Err(RailError::Unavailable(anyhow!("rail answered a cancellation with an unknown status"))),
+        }
     }
 
     async fn status(&self, path: &str) -> Result<RailStatus, RailError> {
@@ -139,6 +141,11 @@ impl HttpRail {
         status_of(&s)
     }
 }
+
+/// The statuses a cancellation may find its subject in instead of cancelled: a request the
+/// payer answered or that expired, a recurrence still active, an attempt still scheduled
+/// (too late to withdraw), paid or refused.
+const ENDED_OTHERWISE: [&str; 7] = ["ACEITA", "REJEITADA", "EXPIRADA", "ATIVA", "AGENDADA", "PAGA", "RECEBIDA"];
 
 /// A final rejection in a 422 body, if it carries a code we know to be final.
 fn rejection_of(body: &[u8]) -> Option<Rejection> {
@@ -430,6 +437,18 @@ mod tests {
         let garbled = r#"{"chave": "52998224725", "tipoChave": "CPF", "nome": "Joao",
                           "documento": "Joao Pereira, 52998224725", "ispb": "00360305"}"#;
         assert!(matches!(answering(garbled).await.lookup_key("52998224725").await, Err(RailError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_answered_with_a_status_we_do_not_know_has_no_outcome() {
+        let cancelled = answering(r#"{"status": "CANCELADA"}"#).await;
+        assert_eq!(cancelled.cancel_attempt("E1").await.ok(), Some(RailCancel::Cancelled));
+        let too_late = answering(r#"{"status": "AGENDADA"}"#).await;
+        assert_eq!(too_late.cancel_attempt("E1").await.ok(), Some(RailCancel::AlreadyEnded("AGENDADA".into())));
+        for body in [r#"{"status": "cancelada"}"#, r#"{"status": "EM_ANALISE"}"#, r#"{"status": ""}"#] {
+            let garbled = answering(body).await;
+            assert!(matches!(garbled.cancel_attempt("E1").await, Err(RailError::Unavailable(_))), "{body}");
+        }
     }
 
     #[tokio::test]

@@ -144,13 +144,12 @@ pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Re
     // crossed the withdrawal; a recurrence the bank does not hold answers "unknown"): the
     // bank ends its scheduled attempts with it.
     rail.cancel_recurrence(id.as_str(), &receiver_cancels()).await.map_err(unavailable)?;
-    // Then each attempt, to learn which the bank had already debited: those keep their
-    // charge open for the Pix on its way.
+    // Then each attempt, to learn which the bank has debited or may still debit: those
+    // keep their charge open for the Pix on its way.
     let mut settled = vec![];
     for e2eid in state.recurrences.open_attempts_of(Some(merchant.id), id).await? {
-        match rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)? {
-            crate::ports::RailCancel::AlreadyEnded(s) if s == "PAGA" => settled.push(e2eid),
-            _ => {}
+        if may_be_debited(&rail.cancel_attempt(e2eid.as_str()).await.map_err(unavailable)?) {
+            settled.push(e2eid);
         }
     }
     let ending = Encerramento::cancelamento(Solicitante::UsuarioRecebedor, "SLCR");
@@ -162,6 +161,16 @@ pub async fn cancel_rec(state: &AppState, merchant: &Merchant, id: &IdRec) -> Re
             Err(invalid("rec.status", "the recurrence is already EXPIRADA, REJEITADA or CANCELADA"))
         }
         RecDecided::NotFound => Err(RecError::NotFound),
+    }
+}
+
+/// Whether an attempt the payer's bank was asked to cancel may yet bring its Pix: paid
+/// there, or still scheduled (too late to withdraw). Only a cancellation, a refusal, an
+/// expiry or a bank that never had it say no.
+fn may_be_debited(answer: &crate::ports::RailCancel) -> bool {
+    match answer {
+        crate::ports::RailCancel::Cancelled | crate::ports::RailCancel::Unknown => false,
+        crate::ports::RailCancel::AlreadyEnded(s) => !matches!(s.as_str(), "REJEITADA" | "EXPIRADA"),
     }
 }
 
@@ -663,4 +672,20 @@ pub async fn sweep(state: &AppState) -> Result<u64, RecError> {
         moved += 1;
     }
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_debited;
+    use crate::ports::RailCancel;
+
+    #[test]
+    fn a_recurrence_cancelled_keeps_open_the_charges_whose_attempt_the_bank_paid_or_still_holds() {
+        let ended = |s: &str| RailCancel::AlreadyEnded(s.to_owned());
+        assert!(may_be_debited(&ended("PAGA")));
+        assert!(may_be_debited(&ended("AGENDADA")), "too late to withdraw: it will be debited");
+        for no in [RailCancel::Cancelled, RailCancel::Unknown, ended("REJEITADA"), ended("EXPIRADA")] {
+            assert!(!may_be_debited(&no), "{no:?}");
+        }
+    }
 }
