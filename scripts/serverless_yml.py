@@ -556,6 +556,12 @@ def alarms():
                                          "Maximum", 1, 1),
         "WebhookLagAlarm": alarm("Webhooks: delivery lag above 5 minutes", "Tucano", "WebhookLag",
                                  [("Function", function_name("webhook_deliver"))], "Maximum", 300000, 5),
+        # Reversing notifications the rail's status has not judged for half an hour: the
+        # rail's status service is down, or an order is stuck there (operators ask the
+        # sponsor bank).
+        "RailVerdictsWaitingAlarm": alarm("Rail: reversing notifications unjudged for 30 minutes", "Tucano",
+                                          "RailVerdictsWaiting", [("Function", function_name("reconciler"))],
+                                          "Minimum", 1, 30),
         "IdempotencyThrottlesAlarm": alarm("DynamoDB: throttled idempotency requests", "AWS/DynamoDB",
                                            "ThrottledRequests", [("TableName", ref("IdempotencyTable"))], "Sum", 1),
         "DatabaseCpuAlarm": alarm("Aurora: CPU above 80%", "AWS/RDS", "CPUUtilization",

@@ -348,6 +348,17 @@ fn api_functions_deploy_by_canary_and_roll_back_on_alarms() {
 }
 
 #[test]
+fn a_reversing_rail_notification_left_unjudged_for_half_an_hour_alarms() {
+    let Some(t) = template() else { return };
+    let a = &t["Resources"]["RailVerdictsWaitingAlarm"]["Properties"];
+    // The gauge the reconciler emits on every pass (app::reconcile), from its own function.
+    assert_eq!((a["Namespace"].as_str(), a["MetricName"].as_str()), (Some("Tucano"), Some("RailVerdictsWaiting")));
+    assert!(a["Dimensions"][0]["Value"].as_str().is_some_and(|f| f.ends_with("-reconciler")), "{a}");
+    assert_eq!((a["Statistic"].as_str(), a["EvaluationPeriods"].as_u64()), (Some("Minimum"), Some(30)));
+    assert_eq!(a["AlarmActions"], serde_json::json!([{"Ref": "AlarmTopic"}]));
+}
+
+#[test]
 fn the_dashboards_error_panels_read_every_functions_logs_and_alarms_reach_someone() {
     let Some(t) = template() else { return };
     let body = t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"].as_str().unwrap();

@@ -249,22 +249,40 @@ async fn a_rejection_after_a_settlement_gives_the_money_back_and_is_flagged(pool
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_it_cannot_judge_is_booked(pool: PgPool) {
+async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_it_cannot_judge_waits_for_it(
+    pool: PgPool,
+) {
     let (app, m) = quiet_rail(pool).await;
     fund(&app, 17, "50.00").await;
     let envio = send(&app, &m, "atrasada", "20.00").await;
     assert_eq!(rail_decided(&app, &format!("/envios/{}", e2e(&envio))).await, "LIQUIDADO");
     // The rail's two words arrive reordered: the rejection first (the transfer was
     // pending: booked), then the settlement, which would reverse it. The rail's status
-    // cannot be read just then: the settlement is booked as the rail's latest word,
-    // flagged (refused, it would be left to the rail's retries, which end).
+    // cannot be read just then: nothing is booked on a guess; the notification is kept.
     app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
     app.notify(&envio_verdict("PIX_ENVIADO_REJEITADO", "t1", &e2e(&envio), "20.00", Some("AC06"))).await;
     let settled = envio_verdict("PIX_ENVIADO_LIQUIDADO", "t2", &e2e(&envio), "20.00", None);
     let (status, _, body) = app.notify(&settled).await;
-    assert_eq!((status, body["resultado"].as_str()), (200, Some("CONTRADICAO_REGISTRADA")), "{body}");
-    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    assert_eq!((status, body["resultado"].as_str()), (200, Some("AGUARDANDO_CONFIRMACAO")), "{body}");
+    assert_eq!(app.saldo(&m).await, ("50.00".into(), "0.00".into()), "the rejection stands");
+    assert!(contradictions(&app).await.is_empty());
+    // Kept once, however often the rail repeats it while its status stays unreadable.
+    assert_eq!(app.notify(&settled).await.2["resultado"], "AGUARDANDO_CONFIRMACAO");
+    assert_eq!(app.count("parked_rail_verdicts").await, 1);
     app.rail_faults(json!({})).await;
+
+    // The reconciler reads the status again: it confirms the settlement, which is booked
+    // (the money left, flagged) and the notification judged.
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.reversals_judged, report.reversals_waiting), (1, 0), "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("30.00".into(), "0.00".into()));
+    let (_, _, now) = call(app.request(Method::GET, "/v2/envio/atrasada", &m)).await;
+    assert_eq!((now["status"].as_str(), now["alerta"].as_str()), (Some("REALIZADO"), Some("LIQUIDADO_APOS_REJEICAO")));
+    let resolution: Option<String> =
+        sqlx::query_scalar("SELECT resolution FROM parked_rail_verdicts").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(resolution.as_deref(), Some("CONTRADICAO_REGISTRADA"));
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!((report.reversals_judged, report.reversals_waiting), (0, 0), "judged once: {report:?}");
 
     // The old rejection again, under another id: the rail's status says it settled, so it
     // is set aside (not booked, not a contradiction).

@@ -83,16 +83,21 @@ pub async fn receive_pix(
 }
 
 /// Applies the rail's verdict on a refund. Replays are no-ops.
+/// One that would reverse what was booked waits for the rail's status (see
+/// [`conclude_notified`](super::verdicts::conclude_notified)); kept, if it cannot judge, with
+/// the transfers' parked notifications.
 pub async fn conclude_refund(
-    ports: &impl PaymentPorts,
+    ports: &(impl PaymentPorts + super::transfers::TransferPorts),
     notification_id: &str,
     rtr_id: &RtrId,
     result: &RailVerdict,
 ) -> Result<ConcludeOutcome, PaymentError> {
+    let on = crate::ports::VerdictOn::Refund(rtr_id.clone());
     let outcome = super::verdicts::conclude_notified(
         result,
         |heard| ports.pix().conclude_refund(notification_id, rtr_id, result, heard),
-        || ports.rail().refund_status(rtr_id.as_str()),
+        || PaymentPorts::rail(ports).refund_status(rtr_id.as_str()),
+        || ports.transfers().park_verdict(notification_id, &on, result),
     )
     .await?;
     match outcome {

@@ -11,7 +11,7 @@ use super::transfers::TransferPorts;
 use crate::domain::ids::RtrId;
 use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::Transfer;
-use crate::ports::{Heard, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError};
+use crate::ports::{ConcludeOutcome, Heard, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError, VerdictOn};
 use chrono::Duration;
 
 /// The ports the reconciler runs with: a transfer's, a payment's and the ledger (the
@@ -37,6 +37,10 @@ pub struct Report {
     pub left_for_next_pass: u32,
     /// Merchants who repaid some of what they owe operations.
     pub debts_repaid: u32,
+    /// Parked reversing notifications the rail's status now judged (booked or set aside).
+    pub reversals_judged: u32,
+    /// Parked reversing notifications its status still cannot judge.
+    pub reversals_waiting: u32,
 }
 
 /// Where a pass over `len` orders starts, pass number `pass` (the minute): scattered (a
@@ -169,6 +173,11 @@ pub async fn run_within(
             }
         }
     }
+    if let Err(e) = judge_parked(ports, &mut report).await {
+        tracing::error!(error = %e, "reconciler could not judge the parked notifications");
+        report.errors += 1;
+        store_fault.get_or_insert(e);
+    }
     // Last, as settlements booked above may leave a merchant owing.
     if let Err(e) = repay_debts(ports, &mut report).await {
         tracing::error!(error = %e, "reconciler could not repay what merchants owe");
@@ -180,6 +189,38 @@ pub async fn run_within(
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// Notifications that would reverse a decided movement, kept because the rail's status
+/// could not judge them: judged again as the notification was (booked if the status now
+/// confirms it, set aside if it contradicts it, kept if it still cannot say).
+async fn judge_parked(ports: &impl ReconcilePorts, report: &mut Report) -> Result<(), StoreError> {
+    for parked in ports.transfers().parked_verdicts(100).await? {
+        let id = parked.notification_id.as_str();
+        let outcome = match &parked.on {
+            VerdictOn::Transfer(e2eid) => super::transfers::conclude(ports, id, e2eid, &parked.verdict).await?,
+            VerdictOn::Refund(rtr_id) => {
+                match super::payments::conclude_refund(ports, id, rtr_id, &parked.verdict).await {
+                    Ok(outcome) => outcome,
+                    Err(super::payments::PaymentError::Store(e)) => return Err(e),
+                    Err(e) => return Err(StoreError::Unexpected(e.into())),
+                }
+            }
+        };
+        if outcome == ConcludeOutcome::Parked {
+            report.reversals_waiting += 1;
+            continue;
+        }
+        ports.transfers().unpark_verdict(id, outcome.resultado()).await?;
+        report.reversals_judged += 1;
+    }
+    if report.reversals_waiting > 0 {
+        tracing::warn!(waiting = report.reversals_waiting, "reversing notifications still wait for the rail's status");
+    }
+    // Every pass, zero included: an alarm watches it stay above zero.
+    let waiting = f64::from(report.reversals_waiting);
+    crate::telemetry::metrics(&[("RailVerdictsWaiting", waiting, crate::telemetry::Unit::Count)]);
+    Ok(())
 }
 
 /// Repays what each merchant owes operations from its available balance, as far as it

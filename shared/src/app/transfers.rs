@@ -11,7 +11,7 @@ use crate::domain::quota::{lookup_refund, LookupOutcome, QuotaLimits, LOOKUP_RES
 use crate::domain::transfer::{DictEntry, IdEnvio, Receiver, Transfer, TransferRequest};
 use crate::ports::{
     Clock, ConcludeOutcome, Heard, LocationReader, Page, PixRail, RailError, RailVerdict, RateCounter, StoreError,
-    TransferOutcome, TransferQuery, TransferRejection, TransferStore,
+    TransferOutcome, TransferQuery, TransferRejection, TransferStore, VerdictOn,
 };
 
 /// The ports the transfer use cases run with (the application state has them all).
@@ -308,10 +308,12 @@ pub async fn conclude(
     e2eid: &EndToEndId,
     verdict: &RailVerdict,
 ) -> Result<ConcludeOutcome, StoreError> {
+    let on = VerdictOn::Transfer(e2eid.clone());
     super::verdicts::conclude_notified(
         verdict,
         |heard| ports.transfers().conclude(notification_id, e2eid, verdict, heard),
         || ports.rail().transfer_status(e2eid.as_str()),
+        || ports.transfers().park_verdict(notification_id, &on, verdict),
     )
     .await
 }

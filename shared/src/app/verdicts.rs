@@ -1,5 +1,6 @@
 //! Notified verdicts on the movements we send (transfers, refunds): one that would reverse
-//! what was booked is booked only once the rail's status confirms it.
+//! what was booked is booked only once the rail's status confirms it, and kept for the
+//! reconciler while the status cannot judge it.
 
 use crate::ports::{ConcludeOutcome, Heard, RailError, RailStatus, RailVerdict, StoreError};
 use std::future::Future;
@@ -10,17 +11,21 @@ const STATUS_READS: usize = 3;
 
 /// Books a notified `verdict` with `apply`. One that would reverse a decided movement is
 /// checked against the rail's status (`status`): set aside if the status contradicts it,
-/// otherwise booked while the movement still stands where it stood when the status was
-/// read. Moved in between by another word of the rail's (newer than the read, perhaps),
-/// the status is read again; a movement that keeps moving is a 503, for the rail to retry.
-pub(crate) async fn conclude_notified<A, S>(
+/// kept with `park` if the status cannot judge it (nothing booked: the reconciler judges
+/// it again), otherwise booked while the movement still stands where it stood when the
+/// status was read. Moved in between by another word of the rail's (newer than the read,
+/// perhaps), the status is read again; a movement that keeps moving is a 503, for the
+/// rail to retry.
+pub(crate) async fn conclude_notified<A, S, P>(
     verdict: &RailVerdict,
     mut apply: impl FnMut(Heard) -> A,
     mut status: impl FnMut() -> S,
+    park: impl FnOnce() -> P,
 ) -> Result<ConcludeOutcome, StoreError>
 where
     A: Future<Output = Result<ConcludeOutcome, StoreError>>,
     S: Future<Output = Result<RailStatus, RailError>>,
+    P: Future<Output = Result<(), StoreError>>,
 {
     let mut heard = Heard::Notified;
     let mut reads = 0;
@@ -33,39 +38,50 @@ where
             }
             ConcludeOutcome::Unconfirmed(stood) => {
                 reads += 1;
-                if !confirmed(verdict, status().await) {
-                    return Ok(ConcludeOutcome::Stale);
+                match judge(verdict, status().await) {
+                    Judgement::Confirmed => heard = Heard::Confirmed(stood),
+                    Judgement::Contradicted => return Ok(ConcludeOutcome::Stale),
+                    Judgement::CannotJudge => {
+                        park().await?;
+                        return Ok(ConcludeOutcome::Parked);
+                    }
                 }
-                heard = Heard::Confirmed(stood);
             }
             other => return Ok(other),
         }
     }
 }
 
-/// Whether a notified verdict that would reverse a decided movement is booked, given the
-/// rail's status now, `status`. Notifications may arrive out of order: one the status
-/// contradicts (it says what is booked) is an old word, set aside. One it confirms is
-/// booked; so is one it cannot judge (pending, unknown, unreachable), as the rail's latest
-/// word, flagged for operations like every reversal: refusing it would leave a reversal
-/// that really happened to the rail's retries alone, and they end.
-pub(crate) fn confirmed(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> bool {
+/// What the rail's status says of a notified verdict that would reverse a decided movement.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Judgement {
+    /// The status says the same: the reversal happened.
+    Confirmed,
+    /// The status says what is booked: the notification is an old word, arrived late
+    /// (notifications may arrive out of order).
+    Contradicted,
+    /// Pending, unknown or unreachable: no answer either way. Neither booked (a guess) nor
+    /// refused (a reversal that really happened would be left to the rail's retries, which
+    /// end): kept, and judged again on the reconciler's passes.
+    CannotJudge,
+}
+
+/// Judges a notified verdict that would reverse a decided movement by the rail's status now.
+pub(crate) fn judge(notified: &RailVerdict, status: Result<RailStatus, RailError>) -> Judgement {
     match status {
-        Ok(RailStatus::Decided(now)) => {
-            let same = now.same_outcome(notified);
-            if !same {
-                tracing::warn!("a notification the rail's status contradicts was set aside as stale");
-                crate::telemetry::metrics(&[("StaleRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
-            }
-            same
+        Ok(RailStatus::Decided(now)) if now.same_outcome(notified) => Judgement::Confirmed,
+        Ok(RailStatus::Decided(_)) => {
+            tracing::warn!("a notification the rail's status contradicts was set aside as stale");
+            crate::telemetry::metrics(&[("StaleRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
+            Judgement::Contradicted
         }
         Ok(RailStatus::Pending | RailStatus::Unknown) => {
-            tracing::warn!("the rail's status cannot judge a reversing notification; booked as its latest word");
-            true
+            tracing::warn!("the rail's status cannot judge a reversing notification; kept for the reconciler");
+            Judgement::CannotJudge
         }
         Err(e) => {
-            tracing::warn!(error = %e, "the rail's status is unreadable; a reversing notification is booked as its latest word");
-            true
+            tracing::warn!(error = %e, "the rail's status is unreadable; a reversing notification is kept for the reconciler");
+            Judgement::CannotJudge
         }
     }
 }
@@ -108,6 +124,7 @@ mod tests {
                 let status = statuses.borrow_mut().next().expect("read the status once too often");
                 async move { Ok(RailStatus::Decided(status)) }
             },
+            || async { panic!("a status that judges parks nothing") },
         )
         .await;
         (outcome, asked.into_inner())
@@ -141,5 +158,42 @@ mod tests {
         let (outcome, asked) = notify_rejection(moving, vec![rejected(); STATUS_READS]).await;
         assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
         assert_eq!(asked.len(), STATUS_READS + 1, "the status read {STATUS_READS} times");
+    }
+
+    #[tokio::test]
+    async fn a_reversal_the_status_cannot_judge_is_kept_for_the_reconciler_and_nothing_is_booked() {
+        for status in
+            [Ok(RailStatus::Pending), Ok(RailStatus::Unknown), Err(RailError::Unavailable(anyhow::anyhow!("timeout")))]
+        {
+            let asked = RefCell::new(vec![]);
+            let parked = RefCell::new(0);
+            let status = RefCell::new(Some(status));
+            let outcome = conclude_notified(
+                &rejected(),
+                |heard| {
+                    asked.borrow_mut().push(heard);
+                    async { Ok(ConcludeOutcome::Unconfirmed(stood(7))) }
+                },
+                || {
+                    let status = status.borrow_mut().take().expect("read the status once too often");
+                    async move { status }
+                },
+                || {
+                    *parked.borrow_mut() += 1;
+                    async { Ok(()) }
+                },
+            )
+            .await;
+            assert_eq!(outcome.unwrap(), ConcludeOutcome::Parked);
+            assert_eq!(asked.into_inner(), [Heard::Notified], "booked nothing");
+            assert_eq!(parked.into_inner(), 1);
+        }
+    }
+
+    #[test]
+    fn the_status_judges_a_reversal_by_its_outcome_not_its_details() {
+        let later = RailVerdict::Rejected(Rejection::new(RejectionCode::Ab03));
+        assert_eq!(judge(&rejected(), Ok(RailStatus::Decided(later))), Judgement::Confirmed);
+        assert_eq!(judge(&rejected(), Ok(RailStatus::Decided(settled()))), Judgement::Contradicted);
     }
 }

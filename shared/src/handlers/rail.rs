@@ -31,12 +31,11 @@ fn rtr_id(d: &DevolucaoResultado) -> Result<RtrId, ApiError> {
 /// What the rail is told: the notification was applied, was a duplicate, or contradicted
 /// the books (applied as reported and flagged — the rail is told so, honestly).
 fn answer(outcome: &ConcludeOutcome) -> Response {
+    // OBSOLETA: an old word of the rail's, contradicted by its status now, set aside.
+    // AGUARDANDO_CONFIRMACAO: a reversal its status could not judge, kept for the reconciler.
     let body = match outcome {
-        ConcludeOutcome::Applied => j!({"resultado": "APLICADA"}),
-        ConcludeOutcome::Flagged(c) => j!({"resultado": "CONTRADICAO_REGISTRADA", "alerta": c.as_str()}),
-        ConcludeOutcome::Duplicate | ConcludeOutcome::Unknown => j!({"resultado": "DUPLICADA"}),
-        // An old word of the rail's, contradicted by its status now: set aside.
-        ConcludeOutcome::Stale | ConcludeOutcome::Unconfirmed(_) => j!({"resultado": "OBSOLETA"}),
+        ConcludeOutcome::Flagged(c) => j!({"resultado": outcome.resultado(), "alerta": c.as_str()}),
+        _ => j!({"resultado": outcome.resultado()}),
     };
     json(StatusCode::OK, &body)
 }

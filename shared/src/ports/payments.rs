@@ -53,6 +53,23 @@ pub enum ConcludeOutcome {
     /// The rail's status (or a return of the transfer) contradicts the notification (an
     /// old word, arrived late): nothing changed.
     Stale,
+    /// A notification that would reverse what was booked, which the rail's status could not
+    /// judge (unreachable, still processing, unknown there): nothing booked, kept for the
+    /// reconciler to judge when the status can.
+    Parked,
+}
+
+impl ConcludeOutcome {
+    /// What the rail is told of it, and what a parked notification became once judged.
+    pub fn resultado(&self) -> &'static str {
+        match self {
+            ConcludeOutcome::Applied => "APLICADA",
+            ConcludeOutcome::Flagged(_) => "CONTRADICAO_REGISTRADA",
+            ConcludeOutcome::Duplicate | ConcludeOutcome::Unknown => "DUPLICADA",
+            ConcludeOutcome::Stale | ConcludeOutcome::Unconfirmed(_) => "OBSOLETA",
+            ConcludeOutcome::Parked => "AGUARDANDO_CONFIRMACAO",
+        }
+    }
 }
 
 /// Filters of `GET /pix`.

@@ -2,7 +2,7 @@
 
 use super::*;
 
-use crate::domain::ids::EndToEndId;
+use crate::domain::ids::{EndToEndId, RtrId};
 use crate::domain::transfer::{IdEnvio, LimitViolation, Transfer, TransferRequest, TransferStatus};
 
 /// Why a transfer was refused before anything moved.
@@ -27,6 +27,23 @@ pub enum TransferOutcome {
         same_request: bool,
     },
     Rejected(TransferRejection),
+}
+
+/// The movement a notified verdict is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerdictOn {
+    Transfer(EndToEndId),
+    Refund(RtrId),
+}
+
+/// A notification that would reverse a decided movement, kept because the rail's status
+/// could not judge it; the reconciler judges it again on each pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedVerdict {
+    pub notification_id: String,
+    pub on: VerdictOn,
+    pub verdict: RailVerdict,
+    pub parked_at: DateTime<Utc>,
 }
 
 /// Filters of `GET /envio`.
@@ -68,6 +85,19 @@ pub trait TransferStore: Send + Sync {
     /// of a transfer not yet settled settles it first (the money did leave).
     async fn record_return(&self, notification_id: &str, returned: &ReturnedPix)
         -> Result<ConcludeOutcome, StoreError>;
+    /// Keeps a reversing notification the rail's status could not judge (once per
+    /// notification id; kept again, it stays as first kept).
+    async fn park_verdict(
+        &self,
+        notification_id: &str,
+        on: &VerdictOn,
+        verdict: &RailVerdict,
+    ) -> Result<(), StoreError>;
+    /// Parked notifications still waiting, oldest first, at most `limit`.
+    async fn parked_verdicts(&self, limit: i64) -> Result<Vec<ParkedVerdict>, StoreError>;
+    /// A parked notification judged: `resolution` is what the rail would be answered now
+    /// (`APLICADA`, `CONTRADICAO_REGISTRADA`, `DUPLICADA`, `OBSOLETA`).
+    async fn unpark_verdict(&self, notification_id: &str, resolution: &str) -> Result<(), StoreError>;
 }
 
 pub use crate::domain::location::{LocationFailure, LocationPayload};

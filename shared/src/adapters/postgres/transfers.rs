@@ -19,8 +19,8 @@ use crate::domain::transfer::{
 };
 use crate::domain::verdict::{Booked, Contradiction};
 use crate::ports::{
-    Cipher, ConcludeOutcome, Heard, Page, RailVerdict, ReturnedPix, StoreError, TransferOutcome, TransferQuery,
-    TransferRejection, TransferStore,
+    Cipher, ConcludeOutcome, Heard, Page, ParkedVerdict, RailVerdict, ReturnedPix, StoreError, TransferOutcome,
+    TransferQuery, TransferRejection, TransferStore, VerdictOn,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -491,6 +491,72 @@ impl TransferStore for PgTransferStore {
         }
         tx.commit().await.map_err(store_error)?;
         Ok(flag.map_or(ConcludeOutcome::Applied, ConcludeOutcome::Flagged))
+    }
+
+    async fn park_verdict(
+        &self,
+        notification_id: &str,
+        on: &VerdictOn,
+        verdict: &RailVerdict,
+    ) -> Result<(), StoreError> {
+        let (flow, subject) = match on {
+            VerdictOn::Transfer(e2eid) => ("transfer", e2eid.as_str()),
+            VerdictOn::Refund(rtr_id) => ("refund", rtr_id.as_str()),
+        };
+        let parked = sqlx::query!(
+            "INSERT INTO parked_rail_verdicts (notification_id, flow, subject, verdict) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (notification_id) DO NOTHING",
+            notification_id,
+            flow,
+            subject,
+            verdicts::verdict_json(verdict)
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if parked.rows_affected() == 1 {
+            crate::telemetry::metrics(&[("ParkedRailVerdicts", 1.0, crate::telemetry::Unit::Count)]);
+        }
+        Ok(())
+    }
+
+    async fn parked_verdicts(&self, limit: i64) -> Result<Vec<ParkedVerdict>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT notification_id, flow, subject, verdict, parked_at FROM parked_rail_verdicts
+              WHERE resolved_at IS NULL ORDER BY parked_at, notification_id LIMIT $1",
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                let on = match r.flow.as_str() {
+                    "transfer" => EndToEndId::parse(&r.subject).ok().map(VerdictOn::Transfer),
+                    _ => RtrId::parse(&r.subject).ok().map(VerdictOn::Refund),
+                };
+                let verdict = verdicts::verdict_of(&r.verdict);
+                match (on, verdict) {
+                    (Some(on), Some(verdict)) => {
+                        Ok(ParkedVerdict { notification_id: r.notification_id, on, verdict, parked_at: r.parked_at })
+                    }
+                    _ => Err(unexpected(anyhow!("a parked verdict does not parse"))),
+                }
+            })
+            .collect()
+    }
+
+    async fn unpark_verdict(&self, notification_id: &str, resolution: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE parked_rail_verdicts SET resolved_at = now(), resolution = $2
+              WHERE notification_id = $1 AND resolved_at IS NULL",
+            notification_id,
+            resolution
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
     }
 
     async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError> {

@@ -21,6 +21,37 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
+/// A verdict as a parked notification keeps it (`parked_rail_verdicts.verdict`).
+pub(crate) fn verdict_json(verdict: &RailVerdict) -> Value {
+    match verdict {
+        RailVerdict::Settled { at, valor } => {
+            json!({"liquidado": {"horario": at.to_rfc3339(), "valor": valor.map(|v| v.to_string())}})
+        }
+        RailVerdict::Rejected(r) => json!({"rejeitado": {"codigo": r.code.as_str(), "motivo": r.detail}}),
+    }
+}
+
+/// [`verdict_json`] read back; None if it is not one.
+pub(crate) fn verdict_of(v: &Value) -> Option<RailVerdict> {
+    if let Some(l) = v.get("liquidado") {
+        let at = DateTime::parse_from_rfc3339(l.get("horario")?.as_str()?).ok()?.with_timezone(&Utc);
+        let valor = match l.get("valor")? {
+            Value::Null => None,
+            Value::String(s) => Some(Amount::parse(s).ok()?),
+            _ => return None,
+        };
+        return Some(RailVerdict::Settled { at, valor });
+    }
+    let r = v.get("rejeitado")?;
+    let code = crate::domain::verdict::RejectionCode::parse(r.get("codigo")?.as_str()?)?;
+    let detail = match r.get("motivo")? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        _ => return None,
+    };
+    Some(RailVerdict::Rejected(crate::domain::verdict::Rejection { code, detail }))
+}
+
 /// Which kind of outgoing movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flow {
@@ -138,6 +169,16 @@ pub(crate) async fn apply(
     let correction_key = |n: i64| format!("{}:{}", movement.key, n + 1);
     let (entry, settled) = match &booking {
         Booking::Agrees => return Ok(ConcludeOutcome::Duplicate),
+        // A rejection of a transfer the receiving bank returned (some of) is contradicted by
+        // the return itself, without the rail's status (see below).
+        Booking::Unconfirmed
+            if movement.booked == Booked::Settled
+                && matches!(verdict, RailVerdict::Rejected(_))
+                && returned(conn, movement).await? > 0 =>
+        {
+            tracing::warn!("a rejection of a transfer already returned was set aside");
+            return Ok(ConcludeOutcome::Stale);
+        }
         Booking::Unconfirmed => return Ok(ConcludeOutcome::Unconfirmed(standing)),
         Booking::Settle { settled } => {
             // More left than was reserved: the difference comes out of available.
@@ -329,4 +370,25 @@ pub(crate) async fn record(
         outbox(conn, m, &DomainEvent::contradicao_registrada(kind.as_str(), subject)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod parked_tests {
+    use super::*;
+    use crate::domain::verdict::{Rejection, RejectionCode};
+
+    #[test]
+    fn a_parked_verdict_reads_back_as_it_was_kept() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T10:00:00.123456Z").unwrap().with_timezone(&Utc);
+        for v in [
+            RailVerdict::Settled { at, valor: None },
+            RailVerdict::Settled { at, valor: Some(Amount::parse("20.01").unwrap()) },
+            RailVerdict::Rejected(Rejection::new(RejectionCode::Ac07)),
+            RailVerdict::Rejected(Rejection { code: RejectionCode::Ab03, detail: Some("timeout at the SPI".into()) }),
+        ] {
+            assert_eq!(verdict_of(&verdict_json(&v)), Some(v));
+        }
+        assert_eq!(verdict_of(&json!({"rejeitado": {"codigo": "XX99", "motivo": null}})), None);
+        assert_eq!(verdict_of(&json!({})), None);
+    }
 }
