@@ -562,6 +562,11 @@ def alarms():
         "RailVerdictsWaitingAlarm": alarm("Rail: reversing notifications unjudged for 30 minutes", "Tucano",
                                           "RailVerdictsWaiting", [("Function", function_name("reconciler"))],
                                           "Minimum", 1, 30),
+        # Orders pending at the rail left over by every reconciliation pass for 15 minutes:
+        # the rail answers too slowly, or too many orders wait, for a pass's budget.
+        "ReconcilerBacklogAlarm": alarm("Reconciler: orders left over by every pass for 15 minutes", "Tucano",
+                                        "ReconcilerOrdersLeft", [("Function", function_name("reconciler"))],
+                                        "Minimum", 1, 15),
         "IdempotencyThrottlesAlarm": alarm("DynamoDB: throttled idempotency requests", "AWS/DynamoDB",
                                            "ThrottledRequests", [("TableName", ref("IdempotencyTable"))], "Sum", 1),
         "DatabaseCpuAlarm": alarm("Aurora: CPU above 80%", "AWS/RDS", "CPUUtilization",

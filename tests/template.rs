@@ -348,14 +348,20 @@ fn api_functions_deploy_by_canary_and_roll_back_on_alarms() {
 }
 
 #[test]
-fn a_reversing_rail_notification_left_unjudged_for_half_an_hour_alarms() {
+fn the_reconcilers_gauges_alarm_when_they_stay_above_zero() {
     let Some(t) = template() else { return };
-    let a = &t["Resources"]["RailVerdictsWaitingAlarm"]["Properties"];
-    // The gauge the reconciler emits on every pass (app::reconcile), from its own function.
-    assert_eq!((a["Namespace"].as_str(), a["MetricName"].as_str()), (Some("Tucano"), Some("RailVerdictsWaiting")));
-    assert!(a["Dimensions"][0]["Value"].as_str().is_some_and(|f| f.ends_with("-reconciler")), "{a}");
-    assert_eq!((a["Statistic"].as_str(), a["EvaluationPeriods"].as_u64()), (Some("Minimum"), Some(30)));
-    assert_eq!(a["AlarmActions"], serde_json::json!([{"Ref": "AlarmTopic"}]));
+    // The gauges the reconciler emits on every pass (app::reconcile), from its own function:
+    // reversing notifications unjudged for half an hour, orders left over for a quarter.
+    for (alarm, metric, minutes) in [
+        ("RailVerdictsWaitingAlarm", "RailVerdictsWaiting", 30),
+        ("ReconcilerBacklogAlarm", "ReconcilerOrdersLeft", 15),
+    ] {
+        let a = &t["Resources"][alarm]["Properties"];
+        assert_eq!((a["Namespace"].as_str(), a["MetricName"].as_str()), (Some("Tucano"), Some(metric)));
+        assert!(a["Dimensions"][0]["Value"].as_str().is_some_and(|f| f.ends_with("-reconciler")), "{a}");
+        assert_eq!((a["Statistic"].as_str(), a["EvaluationPeriods"].as_u64()), (Some("Minimum"), Some(minutes)));
+        assert_eq!(a["AlarmActions"], serde_json::json!([{"Ref": "AlarmTopic"}]));
+    }
 }
 
 #[test]

@@ -185,6 +185,10 @@ pub async fn run_within(
         store_fault.get_or_insert(e);
     }
     tracing::info!(?report, "reconciliation pass");
+    // Every pass, zero included: an alarm watches orders being left over pass after pass
+    // (a rail too slow, or too many orders, for the pass's budget).
+    let left = f64::from(report.left_for_next_pass);
+    crate::telemetry::metrics(&[("ReconcilerOrdersLeft", left, crate::telemetry::Unit::Count)]);
     match store_fault {
         Some(e) => Err(e),
         None => Ok(report),
