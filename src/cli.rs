@@ -549,12 +549,15 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(every)).await;
             let minute = tucano_shared::app::reconcile::minute(&reconciler, grace);
-            let (pass, swept) = key_policy::within(job_keys("reconciler"), minute).await;
-            if let Err(e) = pass {
+            let m = key_policy::within(job_keys("reconciler"), minute).await;
+            if let Err(e) = m.pass {
                 tracing::warn!(error = %e, "reconciliation pass failed");
             }
-            if let Err(e) = swept {
+            if let Err(e) = m.swept {
                 tracing::warn!(error = %e, "Pix Automático sweep failed");
+            }
+            if let Err(e) = m.pruned {
+                tracing::warn!(error = %e, "pruning the history failed");
             }
         }
     });

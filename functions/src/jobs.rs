@@ -19,16 +19,19 @@ fn remaining(ctx: &lambda_runtime::Context) -> Duration {
     Duration::from_millis(u64::try_from(u128::from(ctx.deadline).saturating_sub(now_ms)).unwrap_or(0))
 }
 
-/// Every minute: finishes transfers and refunds left EM_PROCESSAMENTO, and sweeps Pix
-/// Automático (resends what the payer's bank never acknowledged, ends what expired).
+/// Every minute: finishes transfers and refunds left EM_PROCESSAMENTO, sweeps Pix
+/// Automático (resends what the payer's bank never acknowledged, ends what expired) and
+/// prunes the history past its retention.
 pub async fn reconciler() -> Result<(), Error> {
     let state = state().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         state.keep_db_auth_fresh().await?;
         let minute = tucano_shared::app::reconcile::minute(state, chrono::Duration::seconds(30));
-        let (pass, swept) = within(job_keys("reconciler"), minute).await;
-        Ok::<_, Error>(serde_json::json!({"reconciliation": pass?, "recurrencesSwept": swept?}))
+        let m = within(job_keys("reconciler"), minute).await;
+        Ok::<_, Error>(
+            serde_json::json!({"reconciliation": m.pass?, "recurrencesSwept": m.swept?, "pruned": m.pruned?}),
+        )
     }))
     .await
 }

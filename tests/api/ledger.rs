@@ -388,9 +388,21 @@ async fn the_application_role_cannot_disable_a_trigger_change_a_posting_or_move_
     .await
     .unwrap();
     assert!(unpinned.is_empty(), "functions without a search_path: {unpinned:?}");
-    // It deletes only what the API deletes (a table added later gets no DELETE by default).
+    // It deletes only what the API deletes, and the history past its retention, which a
+    // guard judges row by row (a table added later gets no DELETE by default).
     let deletable = tables_where(&app.pool, "has_table_privilege($1, c.oid, 'DELETE')").await;
-    assert_eq!(deletable, ["idempotency_records", "locations", "rate_windows"]);
+    let history = ["outbox_events", "rail_notifications", "webhook_attempts", "webhook_deliveries"];
+    let mut expected = vec!["idempotency_records", "locations", "rate_windows"];
+    expected.extend(history);
+    expected.sort_unstable();
+    assert_eq!(deletable, expected);
+    let guarded = tables_where(
+        &app.pool,
+        "$1::text IS NOT NULL
+         AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'history_prune_guard')",
+    )
+    .await;
+    assert_eq!(guarded, history);
     app.assert_ledger_ok().await;
 }
 

@@ -890,3 +890,61 @@ async fn a_delivery_in_flight_when_its_endpoint_is_deleted_stays_parked_whatever
         .unwrap();
     assert!(parked, "not due again: no one would send it, and every pass would read it");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_of_money(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    subscribe(&app, &m, &receiver.url, None).await;
+    for n in 0..3 {
+        receive(&app, n, "2.00").await;
+    }
+    dispatch_until(&app, &receiver, |r| r.len() >= 3).await;
+    // One more Pix, whose event is not fanned out yet.
+    receive(&app, 3, "2.00").await;
+    // A hundred days pass (the rows are aged behind the guards' backs).
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE outbox_events SET created_at = created_at - interval '100 days';
+         UPDATE webhook_deliveries SET created_at = created_at - interval '100 days';
+         UPDATE webhook_attempts SET started_at = started_at - interval '100 days';
+         UPDATE rail_notifications SET received_at = received_at - interval '100 days';
+         SET session_replication_role = origin;",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let fresh = outbox_event(&m, 9);
+    fresh.execute(&app.pool).await.unwrap();
+
+    let pruned = tucano_shared::app::retention::prune(&app.state).await.unwrap();
+    assert_eq!((pruned.attempts, pruned.deliveries, pruned.events, pruned.notifications), (3, 3, 3, 4), "{pruned:?}");
+    assert_eq!(app.count("webhook_attempts").await + app.count("webhook_deliveries").await, 0);
+    assert_eq!(app.count("outbox_events").await, 2, "the event not fanned out and the fresh one stay");
+    assert_eq!(app.count("received_pix").await, 4, "money's records stay");
+    app.assert_ledger_ok().await;
+    // Nothing more to prune.
+    let again = tucano_shared::app::retention::prune(&app.state).await.unwrap();
+    assert_eq!(again, tucano_shared::ports::PrunedHistory::default());
+
+    // The application role deletes nothing the retention does not allow, whatever it asks:
+    // not the old event still to fan out, not a young one fanned out.
+    sqlx::query("UPDATE outbox_events SET fanned_out_at = now() WHERE payload = '{\"n\": 9}'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let application = as_application(&app.pool).await;
+    for young_or_unfinished in [
+        "DELETE FROM outbox_events WHERE fanned_out_at IS NULL",
+        "DELETE FROM outbox_events WHERE fanned_out_at IS NOT NULL",
+        "DELETE FROM received_pix",
+        "DELETE FROM ledger_postings",
+    ] {
+        let refused = sqlx::query(young_or_unfinished).execute(&application).await;
+        assert!(refused.is_err(), "{young_or_unfinished}");
+    }
+    assert_eq!(app.count("outbox_events").await, 2);
+}

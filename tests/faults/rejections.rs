@@ -171,9 +171,10 @@ async fn an_order_the_store_cannot_book_fails_the_pass_after_the_others_are_fini
     assert_eq!(stuck["status"], "EM_PROCESSAMENTO", "{stuck}");
     // The reconciler function's minute: Pix Automático's sweep runs after the failed pass
     // (it used to return at the pass's fault, every minute the fault lasted).
-    let (pass, swept) = reconcile::minute(&app.state, chrono::Duration::zero()).await;
-    assert!(pass.is_err(), "the fault is still reported");
-    assert_eq!(swept.ok(), Some(0), "the sweep ran (nothing to do)");
+    let minute = reconcile::minute(&app.state, chrono::Duration::zero()).await;
+    assert!(minute.pass.is_err(), "the fault is still reported");
+    assert_eq!(minute.swept.ok(), Some(0), "the sweep ran (nothing to do)");
+    assert!(minute.pruned.is_ok(), "and the pruning");
 }
 
 #[sqlx::test(migrations = "./migrations")]

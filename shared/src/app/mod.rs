@@ -14,6 +14,7 @@ pub mod payments;
 pub mod rec_locations;
 pub mod reconcile;
 pub mod recurrences;
+pub mod retention;
 pub mod secrets;
 pub mod signed_payloads;
 mod state;

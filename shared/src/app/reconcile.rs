@@ -240,16 +240,21 @@ async fn repay_debts(ports: &impl ReconcilePorts, report: &mut Report) -> Result
 }
 
 /// What the reconciler does each minute (the scheduled function, `tucano dev`'s task): the
-/// pass, then Pix Automático's sweep whatever the pass met — a store fault in one order
-/// fails the pass (for the function's error alarm) but must not stop every merchant's
-/// recurring charges. Both outcomes are returned.
-pub async fn minute(
-    state: &super::AppState,
-    grace: Duration,
-) -> (Result<Report, StoreError>, Result<u64, super::recurrences::RecError>) {
+/// pass, then Pix Automático's sweep and the history's pruning, each whatever the steps
+/// before it met — a store fault in one order fails the pass (for the function's error
+/// alarm) but must not stop every merchant's recurring charges. Every outcome is returned.
+pub async fn minute(state: &super::AppState, grace: Duration) -> Minute {
     let pass = run(state, grace).await;
     let swept = super::recurrences::sweep(state).await;
-    (pass, swept)
+    let pruned = super::retention::prune(state).await;
+    Minute { pass, swept, pruned }
+}
+
+/// The outcomes of one [`minute`].
+pub struct Minute {
+    pub pass: Result<Report, StoreError>,
+    pub swept: Result<u64, super::recurrences::RecError>,
+    pub pruned: Result<crate::ports::PrunedHistory, StoreError>,
 }
 
 /// Why one order was not finished.

@@ -121,6 +121,9 @@ pub trait PixStore: Send + Sync {
         &self,
         before: DateTime<Utc>,
     ) -> Result<Vec<crate::domain::payment::RefundOrder>, StoreError>;
+    /// Deletes, oldest first and at most `batch`, the rail's notification claims past the
+    /// database's retention.
+    async fn prune_notifications(&self, batch: i64) -> Result<u64, StoreError>;
     /// Settles or voids a refund's reservation, at most once.
     async fn conclude_refund(
         &self,

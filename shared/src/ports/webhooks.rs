@@ -224,6 +224,19 @@ pub trait WebhookStore: Send + Sync {
         report: &AttemptReport,
         verdict: AttemptVerdict,
     ) -> Result<(), StoreError>;
+    /// Deletes, oldest first and at most `batch` rows of each, the webhook history past the
+    /// database's retention: attempts and finished deliveries, then events fanned out that no
+    /// delivery references any more.
+    async fn prune_history(&self, batch: i64) -> Result<PrunedHistory, StoreError>;
+}
+
+/// What one pruning of the history deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PrunedHistory {
+    pub attempts: u64,
+    pub deliveries: u64,
+    pub events: u64,
+    pub notifications: u64,
 }
 
 /// The last mile: one signed POST to a receiver.

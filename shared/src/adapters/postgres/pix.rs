@@ -890,6 +890,23 @@ impl PixStore for PgPixStore {
         }))
     }
 
+    async fn prune_notifications(&self, batch: i64) -> Result<u64, StoreError> {
+        // By the database's clock, as its guard trigger judges (see prune_history).
+        let n = sqlx::query_scalar!(
+            r#"WITH gone AS (
+                   DELETE FROM rail_notifications WHERE id IN (
+                       SELECT id FROM rail_notifications WHERE received_at < now() - history_retention()
+                        ORDER BY received_at LIMIT $1)
+                   RETURNING 1)
+               SELECT count(*) AS "n!" FROM gone"#,
+            batch
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn pending_refunds(&self, before: DateTime<Utc>) -> Result<Vec<RefundOrder>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT f.rtr_id, r.end_to_end_id, f.valor, f.descricao

@@ -5,8 +5,8 @@ use super::store_error;
 use crate::domain::event::EventKind;
 use crate::domain::merchant::MerchantId;
 use crate::ports::{
-    AttemptReport, AttemptVerdict, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page, SealedSecrets,
-    StoreError, WebhookEndpoint, WebhookStore, MAX_ENDPOINTS,
+    AttemptReport, AttemptVerdict, ClaimedDelivery, DeliverySummary, EndpointKind, Event, Page, PrunedHistory,
+    SealedSecrets, StoreError, WebhookEndpoint, WebhookStore, MAX_ENDPOINTS,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -773,5 +773,59 @@ impl WebhookStore for PgWebhookStore {
         }
         tx.commit().await.map_err(store_error)?;
         Ok(())
+    }
+
+    async fn prune_history(&self, batch: i64) -> Result<PrunedHistory, StoreError> {
+        // The cutoff is the database's own (the guard trigger judges by it too), not the
+        // application's clock, which a sandbox can move.
+        let attempts = sqlx::query_scalar!(
+            r#"WITH gone AS (
+                   DELETE FROM webhook_attempts WHERE id IN (
+                       SELECT a.id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
+                        WHERE d.status <> 'PENDENTE' AND d.created_at < now() - history_retention()
+                          AND a.started_at < now() - history_retention()
+                        ORDER BY d.created_at LIMIT $1)
+                   RETURNING 1)
+               SELECT count(*) AS "n!" FROM gone"#,
+            batch
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let deliveries = sqlx::query_scalar!(
+            r#"WITH gone AS (
+                   DELETE FROM webhook_deliveries WHERE id IN (
+                       SELECT d.id FROM webhook_deliveries d
+                        WHERE d.status <> 'PENDENTE' AND d.created_at < now() - history_retention()
+                          AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)
+                        ORDER BY d.created_at LIMIT $1)
+                   RETURNING 1)
+               SELECT count(*) AS "n!" FROM gone"#,
+            batch
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let events = sqlx::query_scalar!(
+            r#"WITH gone AS (
+                   DELETE FROM outbox_events WHERE id IN (
+                       SELECT e.id FROM outbox_events e
+                        WHERE e.created_at < now() - history_retention() AND e.fanned_out_at IS NOT NULL
+                          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+                        ORDER BY e.id LIMIT $1)
+                   RETURNING 1)
+               SELECT count(*) AS "n!" FROM gone"#,
+            batch
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(PrunedHistory {
+            attempts: count(attempts),
+            deliveries: count(deliveries),
+            events: count(events),
+            notifications: 0,
+        })
     }
 }

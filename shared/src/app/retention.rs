@@ -1,0 +1,21 @@
+//! The history's retention: what grows with every movement and is read only while recent
+//! (webhook attempts and deliveries, outbox events, the rail's notification claims) is
+//! deleted once past the database's retention (90 days, `history_retention()`), a batch of
+//! each per reconciler minute. Money's records are never pruned.
+
+use super::AppState;
+use crate::ports::{PrunedHistory, StoreError};
+
+/// Rows of each kind deleted per pass at most: 7.2 million a day, more than the history
+/// grows, in statements short enough not to hold the tables' locks for long.
+pub const BATCH: i64 = 5_000;
+
+/// One pruning pass.
+pub async fn prune(state: &AppState) -> Result<PrunedHistory, StoreError> {
+    let mut pruned = state.webhooks.prune_history(BATCH).await?;
+    pruned.notifications = state.pix.prune_notifications(BATCH).await?;
+    if pruned != PrunedHistory::default() {
+        tracing::info!(?pruned, "history past its retention pruned");
+    }
+    Ok(pruned)
+}
