@@ -200,6 +200,34 @@ async fn the_reconciler_repays_what_a_merchant_owes_as_far_as_its_money_goes(poo
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_debt_repaid_then_undone_by_the_rail_goes_back_to_the_merchant(pool: PgPool) {
+    use tucano_shared::ports::{ConcludeOutcome, Contradiction, Heard, RailVerdict, Rejection, RejectionCode};
+    let (app, m) = owing(pool, "15.00").await;
+    fund(&app, 25, "20.00").await;
+    tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(app.saldo(&m).await, ("5.00".into(), "0.00".into()), "the 15.00 owed was repaid");
+
+    // The rail then rejects the late settlement after all, and its status confirms it (as
+    // the notification path books a confirmed reversal).
+    let (_, _, first) = call(app.request(Method::GET, "/v2/envio/primeiro", &m)).await;
+    let e2eid = tucano_shared::domain::ids::EndToEndId::parse(&e2e(&first)).unwrap();
+    let rejected = RailVerdict::Rejected(Rejection::new(RejectionCode::Ab03));
+    let transfers = &app.state.transfers;
+    let stood = match transfers.conclude("x1", &e2eid, &rejected, Heard::Notified).await.unwrap() {
+        ConcludeOutcome::Unconfirmed(stood) => stood,
+        other => panic!("{other:?}"),
+    };
+    let outcome = transfers.conclude("x1", &e2eid, &rejected, Heard::Confirmed(stood)).await.unwrap();
+    assert_eq!(outcome, ConcludeOutcome::Flagged(Contradiction::VoidedAfterSettle));
+    // Undone: the 5.00 it took and the 15.00 the merchant repaid come back to it; nothing is
+    // taken off a debt already paid.
+    assert_eq!(app.saldo(&m).await, ("25.00".into(), "0.00".into()));
+    assert_eq!(ledger_owed(&app), "no merchant owes operations anything\n");
+    assert_eq!(app.platform_balance("operations_receivable").await, 0);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn payments_out_at_once_repay_a_debt_once(pool: PgPool) {
     let (app, m) = owing(pool, "15.00").await;
     fund(&app, 24, "40.00").await;

@@ -352,9 +352,21 @@ pub fn resettlement_postings(
     p
 }
 
-/// The postings that undo a movement whose entries so far net to `net` per account.
-pub fn undo_postings(net: &[(Account, i64)]) -> Vec<(Account, i64)> {
-    net.iter().map(|(a, v)| (*a, -v)).collect()
+/// The postings that undo a movement of `merchant` whose entries so far net to `net` per
+/// account, the merchant owing operations `owed` now. What the movement put on the
+/// receivable (a debt) is taken off it only as far as it is still owed: what the merchant
+/// repaid of it since goes back to its available balance instead.
+pub fn undo_postings(merchant: MerchantId, net: &[(Account, i64)], owed: i64) -> Vec<(Account, i64)> {
+    let mut p: Vec<(Account, i64)> = net.iter().map(|(a, v)| (*a, -v)).collect();
+    let repaid = p.iter_mut().find(|(a, v)| *a == Account::OperationsReceivable && *v > owed.max(0)).map(|(_, v)| {
+        let repaid = *v - owed.max(0);
+        *v -= repaid;
+        repaid
+    });
+    if let Some(r) = repaid {
+        p.push((Account::MerchantAvailable(merchant), r));
+    }
+    p
 }
 
 #[cfg(test)]
@@ -372,6 +384,47 @@ mod tests {
 
     fn rejected() -> RailVerdict {
         RailVerdict::Rejected(Rejection::new(RejectionCode::Ac07))
+    }
+
+    #[test]
+    fn an_undone_debt_the_merchant_repaid_goes_back_to_its_balance_not_the_receivable() {
+        let m = MerchantId(uuid::Uuid::from_u128(3));
+        // A settlement after a void took 5.00 from available and 15.00 on the receivable.
+        let net = [
+            (Account::MerchantAvailable(m), -500),
+            (Account::OperationsReceivable, -1500),
+            (Account::RailSettlement, 2000),
+        ];
+        let undo = |owed| {
+            let mut p = undo_postings(m, &net, owed);
+            p.sort();
+            p
+        };
+        // Still owed whole: undone as booked.
+        assert_eq!(
+            undo(1500),
+            [
+                (Account::MerchantAvailable(m), 500),
+                (Account::RailSettlement, -2000),
+                (Account::OperationsReceivable, 1500)
+            ]
+        );
+        // 10.00 repaid since: that much comes back to the merchant, the rest off the debt.
+        use crate::domain::ledger::{EntryKind, JournalEntry};
+        let merged = |p: Vec<(Account, i64)>| JournalEntry::balanced(EntryKind::TransferCorrection, "k", p).unwrap();
+        assert_eq!(
+            merged(undo(500)).postings(),
+            [
+                (Account::MerchantAvailable(m), 1500),
+                (Account::RailSettlement, -2000),
+                (Account::OperationsReceivable, 500)
+            ]
+        );
+        // All repaid: nothing is taken off the receivable.
+        assert_eq!(
+            merged(undo(0)).postings(),
+            [(Account::MerchantAvailable(m), 2000), (Account::RailSettlement, -2000)]
+        );
     }
 
     #[test]
@@ -498,14 +551,19 @@ mod tests {
         #[test]
         fn every_settlement_balances_and_never_overdraws(
             reserved in 0i64..1_000_000, settled in 1i64..1_000_000, available in -100i64..1_000_000,
+            owed in -100i64..1_000_000,
         ) {
             let m = MerchantId(uuid::Uuid::nil());
             let p = settlement_postings(m, reserved, settled, available);
             prop_assert_eq!(p.iter().map(|(_, v)| v).sum::<i64>(), 0);
             let debit = p.iter().filter(|(a, v)| *a == Account::MerchantAvailable(m) && *v < 0).map(|(_, v)| -v).sum::<i64>();
             prop_assert!(debit <= available.max(0));
-            let undo = undo_postings(&p);
+            // Undone whatever the merchant owes by then: balanced, and never more off the
+            // receivable than is owed.
+            let undo = undo_postings(m, &p, owed);
             prop_assert_eq!(undo.iter().map(|(_, v)| v).sum::<i64>(), 0);
+            let off_debt = undo.iter().filter(|(a, _)| *a == Account::OperationsReceivable).map(|(_, v)| *v).sum::<i64>();
+            prop_assert!(off_debt <= owed.max(0) || off_debt <= 0);
         }
     }
 }

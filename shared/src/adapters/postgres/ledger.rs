@@ -226,7 +226,7 @@ impl PgLedger {
 
 /// What `merchant` owes operations (the receivable's postings of its movements, net of its
 /// repayments), and how many repayments it has made.
-async fn owed_by(conn: &mut PgConnection, merchant: MerchantId) -> Result<(i64, i64), StoreError> {
+pub(crate) async fn owed_by(conn: &mut PgConnection, merchant: MerchantId) -> Result<(i64, i64), StoreError> {
     let r = sqlx::query!(
         r#"SELECT coalesce(-sum(amount), 0)::bigint AS "owed!",
                   count(*) FILTER (WHERE kind = 'debt_repayment') AS "repayments!"

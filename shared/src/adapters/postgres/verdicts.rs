@@ -4,7 +4,7 @@
 //! happened (the money did leave, or did not) and flagged: a row in `rail_contradictions`,
 //! the `alerta` on the movement, an error log line, a metric and a merchant event.
 
-use super::ledger::{available_locked, movement_net, post, AccountDirectory, PostError, Posted};
+use super::ledger::{available_locked, movement_net, owed_by, post, AccountDirectory, PostError, Posted};
 use super::pix::outbox;
 use super::store_error;
 use crate::domain::event::{DomainEvent, EventKind};
@@ -216,7 +216,11 @@ pub(crate) async fn apply(
         }
         Booking::VoidAfterSettle(_) => {
             let (net, corrections) = movement_net(conn, &movement.flow.entry_kinds(), &movement.key).await?;
-            (balanced(correction_kind, &correction_key(corrections), undo_postings(&net))?, None)
+            // Against what the merchant owes now, under its account's lock (a repayment
+            // waits, or is seen): a debt it repaid since is given back, not undone again.
+            available_locked(conn, m).await?;
+            let (owed, _) = owed_by(conn, m).await?;
+            (balanced(correction_kind, &correction_key(corrections), undo_postings(m, &net, owed))?, None)
         }
     };
     let motivo = match verdict {
