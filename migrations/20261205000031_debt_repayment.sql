@@ -21,7 +21,7 @@ ALTER TABLE ledger_transactions
 -- merchant owes has none (`tucano ledger check` fails on it). One definition for what
 -- `tucano ledger owed`, the repayments and the check read.
 CREATE VIEW receivable_postings AS
-SELECT p.id AS posting_id, t.id AS transaction_id, t.kind, p.amount,
+SELECT p.id AS posting_id, t.id AS transaction_id, t.kind, t.created_at, p.amount,
        CASE WHEN t.kind = 'debt_repayment' THEN split_part(t.natural_key, ':', 1)::uuid
             ELSE coalesce(tr.merchant_id, rf.merchant_id) END AS merchant_id
   FROM ledger_postings p

@@ -192,7 +192,13 @@ async fn the_reconciler_repays_what_a_merchant_owes_as_far_as_its_money_goes(poo
     // Nothing more to take: the next pass repays nothing.
     let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(report.debts_repaid, 0, "{report:?}");
-    fund(&app, 23, "12.00").await;
+    // Not enough for the rest: in part at most once an hour (each repayment is an entry).
+    fund(&app, 23, "4.00").await;
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.debts_repaid, 0, "{report:?}");
+    assert_eq!(app.saldo(&m).await, ("4.00".into(), "0.00".into()));
+    // Enough: in full at once.
+    fund(&app, 26, "8.00").await;
     tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(app.saldo(&m).await, ("2.00".into(), "0.00".into()));
     assert_eq!(ledger_owed(&app), "no merchant owes operations anything\n");

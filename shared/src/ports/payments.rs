@@ -182,8 +182,8 @@ pub trait Ledger: Send + Sync {
     /// balance), net of what their corrections gave back and of its repayments. Collections
     /// made outside the ledger are not netted.
     async fn owed(&self) -> Result<Vec<(MerchantId, Amount)>, StoreError>;
-    /// Repays what `merchant` owes operations from its available balance, as far as that
-    /// goes; returns what was repaid.
+    /// Repays what `merchant` owes operations from its available balance: in full if it
+    /// can, in part at most once an hour; returns what was repaid.
     async fn repay_owed(&self, merchant: MerchantId) -> Result<Amount, StoreError>;
 }
 

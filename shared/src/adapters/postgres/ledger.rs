@@ -225,41 +225,64 @@ impl PgLedger {
 }
 
 /// What `merchant` owes operations (the receivable's postings of its movements, net of its
-/// repayments), and how many repayments it has made.
-pub(crate) async fn owed_by(conn: &mut PgConnection, merchant: MerchantId) -> Result<(i64, i64), StoreError> {
+/// repayments), how many repayments it has made, and whether one was made in the last
+/// `recent_secs` seconds (by the database's clock).
+pub(crate) async fn owed_by(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    recent_secs: i64,
+) -> Result<Owed, StoreError> {
     let r = sqlx::query!(
         r#"SELECT coalesce(-sum(amount), 0)::bigint AS "owed!",
-                  count(*) FILTER (WHERE kind = 'debt_repayment') AS "repayments!"
+                  count(*) FILTER (WHERE kind = 'debt_repayment') AS "repayments!",
+                  coalesce(bool_or(kind = 'debt_repayment' AND created_at > now() - make_interval(secs => $2)), false)
+                      AS "recently_repaid!"
              FROM receivable_postings WHERE merchant_id = $1"#,
-        merchant.0
+        merchant.0,
+        recent_secs as f64
     )
     .fetch_one(&mut *conn)
     .await
     .map_err(store_error)?;
-    Ok((r.owed, r.repayments))
+    Ok(Owed { owed: r.owed, repayments: r.repayments, recently_repaid: r.recently_repaid })
 }
+
+/// [`owed_by`]'s answer.
+pub(crate) struct Owed {
+    pub owed: i64,
+    pub repayments: i64,
+    pub recently_repaid: bool,
+}
+
+/// How often a merchant repays part of its debt when it is not spending: the reconciler's
+/// sweep repays in part at most this often (each repayment is an entry: a merchant owing
+/// much and paid a little every minute would add one a minute), in full whenever it can.
+pub const PARTIAL_REPAYMENT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Repays what `merchant` owes operations from its available balance, as far as that goes,
 /// in a transaction of its own (committed whatever the caller does next); returns the
 /// centavos repaid. Called before money leaves a merchant (a transfer or a refund is
-/// reserved) and by the reconciler's sweep, so that a merchant never sends out money it
-/// owes. Most merchants owe nothing: one read, no lock, says so.
+/// reserved; `partial_every` None: whatever is there), and by the reconciler's sweep
+/// (`partial_every` Some: in part only if no repayment was made that recently). Most
+/// merchants owe nothing: one read, no lock, says so.
 pub(crate) async fn repay_owed(
     pool: &PgPool,
     accounts: &AccountDirectory,
     merchant: MerchantId,
+    partial_every: Option<std::time::Duration>,
 ) -> Result<i64, StoreError> {
+    let recent_secs = partial_every.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let mut conn = pool.acquire().await.map_err(store_error)?;
-    if owed_by(&mut conn, merchant).await?.0 <= 0 {
+    if owed_by(&mut conn, merchant, recent_secs).await?.owed <= 0 {
         return Ok(0);
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(store_error)?;
     // Locked first, then read again: a repayment that committed while this one waited is
     // seen, so two never repay the same debt.
     let available = available_locked(&mut tx, merchant).await?;
-    let (owed, repayments) = owed_by(&mut tx, merchant).await?;
+    let Owed { owed, repayments, recently_repaid } = owed_by(&mut tx, merchant, recent_secs).await?;
     let repaid = owed.min(available);
-    if repaid <= 0 {
+    if repaid <= 0 || (repaid < owed && partial_every.is_some() && recently_repaid) {
         return Ok(0);
     }
     let entry = JournalEntry::debt_repayment(merchant, repayments + 1, amount(repaid)?);
@@ -370,7 +393,7 @@ impl Ledger for PgLedger {
     }
 
     async fn repay_owed(&self, merchant: MerchantId) -> Result<Amount, StoreError> {
-        amount(repay_owed(&self.pool, &self.accounts, merchant).await?)
+        amount(repay_owed(&self.pool, &self.accounts, merchant, Some(PARTIAL_REPAYMENT_EVERY)).await?)
     }
 
     async fn check(&self) -> Result<Vec<String>, StoreError> {

@@ -817,7 +817,7 @@ impl PixStore for PgPixStore {
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
         // What the merchant owes operations is repaid first: money it owes never leaves.
-        repay_owed(&self.pool, &self.accounts, merchant).await?;
+        repay_owed(&self.pool, &self.accounts, merchant, None).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(
             PixRow,

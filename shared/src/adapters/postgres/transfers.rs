@@ -232,7 +232,7 @@ impl TransferStore for PgTransferStore {
             None => (None, None),
         };
         // What the merchant owes operations is repaid first: money it owes never leaves.
-        repay_owed(&self.pool, &self.accounts, merchant).await?;
+        repay_owed(&self.pool, &self.accounts, merchant, None).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // One transfer of a merchant at a time: limits are checked against committed totals.
         // FOR NO KEY UPDATE, not FOR UPDATE: it does not conflict with the key-share locks

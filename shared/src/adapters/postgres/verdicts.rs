@@ -219,7 +219,7 @@ pub(crate) async fn apply(
             // Against what the merchant owes now, under its account's lock (a repayment
             // waits, or is seen): a debt it repaid since is given back, not undone again.
             available_locked(conn, m).await?;
-            let (owed, _) = owed_by(conn, m).await?;
+            let owed = owed_by(conn, m, 0).await?.owed;
             (balanced(correction_kind, &correction_key(corrections), undo_postings(m, &net, owed))?, None)
         }
     };
