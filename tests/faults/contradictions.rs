@@ -305,6 +305,11 @@ async fn a_late_notification_the_rails_status_contradicts_is_set_aside_and_one_i
     assert_eq!(app.count("parked_rail_verdicts").await, 1);
     app.rail_faults(json!({})).await;
 
+    // A pass with no time left for it leaves it waiting (and says so: the alarm's gauge).
+    let report = tucano_shared::app::reconcile::run_within(&app.state, chrono::Duration::zero(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!((report.reversals_judged, report.reversals_waiting), (0, 1), "{report:?}");
     // The reconciler reads the status again: it confirms the settlement, which is booked
     // (the money left, flagged) and the notification judged.
     let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();

@@ -11,7 +11,9 @@ use super::transfers::TransferPorts;
 use crate::domain::ids::RtrId;
 use crate::domain::payment::RefundOrder;
 use crate::domain::transfer::Transfer;
-use crate::ports::{ConcludeOutcome, Heard, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError, VerdictOn};
+use crate::ports::{
+    ConcludeOutcome, Heard, ParkedVerdict, RailError, RailStatus, RailVerdict, RecordOutcome, StoreError, VerdictOn,
+};
 use chrono::Duration;
 
 /// The ports the reconciler runs with: a transfer's, a payment's and the ledger (the
@@ -124,17 +126,17 @@ pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report,
     run_within(ports, grace, ORDERS_BUDGET).await
 }
 
-/// [`run`], starting no order once `budget` has passed since the pass began. The
+/// [`run`], starting no order once `budget` has passed since the orders began. The
 /// statement comes first: a slow rail and many orders must not keep Pix paid in from being
-/// credited (nor its fault keep the orders from being reconciled). Each pass starts at
-/// another order, picked by the minute, so orders that never finish do not hold the others
-/// back.
+/// credited (nor its fault keep the orders from being reconciled); then the parked
+/// reversing notifications, for at most [`PARKED_BUDGET`] (and `budget`). Each pass starts
+/// at another order, picked by the minute, so orders that never finish do not hold the
+/// others back.
 pub async fn run_within(
     ports: &impl ReconcilePorts,
     grace: Duration,
     budget: std::time::Duration,
 ) -> Result<Report, StoreError> {
-    let started = std::time::Instant::now();
     let now = TransferPorts::clock(ports).now();
     let mut report = Report::default();
     // One order's fault is counted and logged, and the others are still reconciled; a
@@ -146,6 +148,13 @@ pub async fn run_within(
         report.errors += 1;
         store_fault = Some(e);
     }
+    // Then the reversing notifications kept for want of the rail's status: few, and each
+    // a movement booked against the rail's word until judged.
+    if let Err(e) = judge_parked(ports, now.timestamp() / 60, budget.min(PARKED_BUDGET), &mut report).await {
+        tracing::error!(error = %e, "reconciler could not judge the parked notifications");
+        store_fault.get_or_insert(e);
+    }
+    let started = std::time::Instant::now();
     let before = now - grace;
     let mut pending: Vec<Pending> =
         ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
@@ -173,11 +182,6 @@ pub async fn run_within(
             }
         }
     }
-    if let Err(e) = judge_parked(ports, &mut report).await {
-        tracing::error!(error = %e, "reconciler could not judge the parked notifications");
-        report.errors += 1;
-        store_fault.get_or_insert(e);
-    }
     // Last, as settlements booked above may leave a merchant owing.
     if let Err(e) = repay_debts(ports, &mut report).await {
         tracing::error!(error = %e, "reconciler could not repay what merchants owe");
@@ -195,28 +199,42 @@ pub async fn run_within(
     }
 }
 
+/// How long into its step the reconciler still starts judging a parked notification (each
+/// is a status read: a rail timeout at worst). Those left over are judged next pass.
+pub const PARKED_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Notifications that would reverse a decided movement, kept because the rail's status
 /// could not judge them: judged again as the notification was (booked if the status now
-/// confirms it, set aside if it contradicts it, kept if it still cannot say).
-async fn judge_parked(ports: &impl ReconcilePorts, report: &mut Report) -> Result<(), StoreError> {
-    for parked in ports.transfers().parked_verdicts(100).await? {
-        let id = parked.notification_id.as_str();
-        let outcome = match &parked.on {
-            VerdictOn::Transfer(e2eid) => super::transfers::conclude(ports, id, e2eid, &parked.verdict).await?,
-            VerdictOn::Refund(rtr_id) => {
-                match super::payments::conclude_refund(ports, id, rtr_id, &parked.verdict).await {
-                    Ok(outcome) => outcome,
-                    Err(super::payments::PaymentError::Store(e)) => return Err(e),
-                    Err(e) => return Err(StoreError::Unexpected(e.into())),
-                }
-            }
-        };
-        if outcome == ConcludeOutcome::Parked {
+/// confirms it, set aside if it contradicts it, kept if it still cannot say), starting for
+/// up to `budget`, at a place picked by `pass` (the minute) so that ones the rail never
+/// judges do not hold the others back. One's fault is counted and the others go on; a
+/// fault of the store is returned after them.
+async fn judge_parked(
+    ports: &impl ReconcilePorts,
+    pass: i64,
+    budget: std::time::Duration,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    let mut parked = ports.transfers().parked_verdicts(100).await?;
+    let first = first_of(parked.len(), pass);
+    parked.rotate_left(first);
+    let mut store_fault = None;
+    for p in &parked {
+        if started.elapsed() >= budget {
             report.reversals_waiting += 1;
             continue;
         }
-        ports.transfers().unpark_verdict(id, outcome.resultado()).await?;
-        report.reversals_judged += 1;
+        match judge_one(ports, p).await {
+            Ok(true) => report.reversals_judged += 1,
+            Ok(false) => report.reversals_waiting += 1,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler could not judge a parked notification");
+                report.errors += 1;
+                report.reversals_waiting += 1;
+                store_fault.get_or_insert(e);
+            }
+        }
     }
     if report.reversals_waiting > 0 {
         tracing::warn!(waiting = report.reversals_waiting, "reversing notifications still wait for the rail's status");
@@ -224,7 +242,26 @@ async fn judge_parked(ports: &impl ReconcilePorts, report: &mut Report) -> Resul
     // Every pass, zero included: an alarm watches it stay above zero.
     let waiting = f64::from(report.reversals_waiting);
     crate::telemetry::metrics(&[("RailVerdictsWaiting", waiting, crate::telemetry::Unit::Count)]);
-    Ok(())
+    store_fault.map_or(Ok(()), Err)
+}
+
+/// Judges one parked notification again; whether it is judged (booked or set aside, and
+/// its resolution recorded) rather than still waiting.
+async fn judge_one(ports: &impl ReconcilePorts, parked: &ParkedVerdict) -> Result<bool, StoreError> {
+    let id = parked.notification_id.as_str();
+    let outcome = match &parked.on {
+        VerdictOn::Transfer(e2eid) => super::transfers::conclude(ports, id, e2eid, &parked.verdict).await?,
+        VerdictOn::Refund(rtr_id) => match super::payments::conclude_refund(ports, id, rtr_id, &parked.verdict).await {
+            Ok(outcome) => outcome,
+            Err(super::payments::PaymentError::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Unexpected(e.into())),
+        },
+    };
+    if outcome == ConcludeOutcome::Parked {
+        return Ok(false);
+    }
+    ports.transfers().unpark_verdict(id, outcome.resultado()).await?;
+    Ok(true)
 }
 
 /// Repays what each merchant owes operations from its available balance, as far as it
