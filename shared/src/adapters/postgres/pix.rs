@@ -816,7 +816,8 @@ impl PixStore for PgPixStore {
         fingerprint: [u8; 32],
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
-        // What the merchant owes operations is repaid first: money it owes never leaves.
+        // What the merchant owes operations is repaid first, so money it owes does not leave
+        // (a debt booked at this very moment is repaid by the next reservation or pass).
         repay_owed(&self.pool, &self.accounts, merchant, None).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query_as!(

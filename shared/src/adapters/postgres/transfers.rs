@@ -231,7 +231,8 @@ impl TransferStore for PgTransferStore {
             Some(SealedDocument { kind, enc, .. }) => (Some(kind), Some(enc)),
             None => (None, None),
         };
-        // What the merchant owes operations is repaid first: money it owes never leaves.
+        // What the merchant owes operations is repaid first, so money it owes does not leave
+        // (a debt booked at this very moment is repaid by the next reservation or pass).
         repay_owed(&self.pool, &self.accounts, merchant, None).await?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // One transfer of a merchant at a time: limits are checked against committed totals.
