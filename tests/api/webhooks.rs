@@ -911,7 +911,13 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
          UPDATE webhook_deliveries SET created_at = created_at - interval '100 days';
          UPDATE webhook_attempts SET started_at = started_at - interval '100 days';
          UPDATE rail_notifications SET received_at = received_at - interval '100 days';
-         SET session_replication_role = origin;",
+         SET session_replication_role = origin;
+         -- The first event's delivery is parked (its endpoint turned off: never attempted
+         -- again); the second's is due again (a replay): it stays, and its event.
+         UPDATE webhook_deliveries SET status = 'PENDENTE', delivered_at = NULL, next_attempt_at = 'infinity'
+          WHERE event_id = (SELECT min(id) FROM outbox_events);
+         UPDATE webhook_deliveries SET status = 'PENDENTE', delivered_at = NULL, next_attempt_at = now()
+          WHERE event_id = (SELECT min(id) + 1 FROM outbox_events);",
     )
     .execute(&mut *conn)
     .await
@@ -921,9 +927,9 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
     fresh.execute(&app.pool).await.unwrap();
 
     let pruned = tucano_shared::app::retention::prune(&app.state).await.unwrap();
-    assert_eq!((pruned.attempts, pruned.deliveries, pruned.events, pruned.notifications), (3, 3, 3, 4), "{pruned:?}");
-    assert_eq!(app.count("webhook_attempts").await + app.count("webhook_deliveries").await, 0);
-    assert_eq!(app.count("outbox_events").await, 2, "the event not fanned out and the fresh one stay");
+    assert_eq!((pruned.attempts, pruned.deliveries, pruned.events, pruned.notifications), (2, 2, 2, 4), "{pruned:?}");
+    assert_eq!((app.count("webhook_attempts").await, app.count("webhook_deliveries").await), (1, 1), "the due one");
+    assert_eq!(app.count("outbox_events").await, 3, "the due delivery's, the one not fanned out, the fresh one");
     assert_eq!(app.count("received_pix").await, 4, "money's records stay");
     app.assert_ledger_ok().await;
     // Nothing more to prune.
@@ -937,14 +943,24 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
         .await
         .unwrap();
     let application = as_application(&app.pool).await;
-    for young_or_unfinished in [
-        "DELETE FROM outbox_events WHERE fanned_out_at IS NULL",
-        "DELETE FROM outbox_events WHERE fanned_out_at IS NOT NULL",
-        "DELETE FROM received_pix",
-        "DELETE FROM ledger_postings",
-    ] {
-        let refused = sqlx::query(young_or_unfinished).execute(&application).await;
-        assert!(refused.is_err(), "{young_or_unfinished}");
-    }
-    assert_eq!(app.count("outbox_events").await, 2);
+    // Refused by the guard (check_violation), or not the application's to delete at all.
+    let refused = |sql: &'static str, code: &'static str| {
+        let application = application.clone();
+        async move {
+            let error = sqlx::query(sql).execute(&application).await.expect_err(sql);
+            assert_eq!(error.as_database_error().and_then(|e| e.code()).as_deref(), Some(code), "{sql}: {error}");
+        }
+    };
+    refused("DELETE FROM outbox_events WHERE fanned_out_at IS NULL", "23514").await;
+    refused("DELETE FROM outbox_events WHERE fanned_out_at IS NOT NULL", "23514").await;
+    // A young delivery, its attempt and its claim; and money's records.
+    receive(&app, 4, "2.00").await;
+    dispatch_until(&app, &receiver, |r| r.len() >= 4).await;
+    refused("DELETE FROM webhook_attempts", "23514").await;
+    // (Deliveries of attempts that stay: the guard judges a row before its references.)
+    refused("DELETE FROM webhook_deliveries", "23514").await;
+    refused("DELETE FROM rail_notifications", "23514").await;
+    refused("DELETE FROM received_pix", "42501").await;
+    refused("DELETE FROM ledger_postings", "42501").await;
+    assert_eq!(app.count("rail_notifications").await, 1);
 }

@@ -197,6 +197,18 @@ async fn the_reconciler_repays_what_a_merchant_owes_as_far_as_its_money_goes(poo
     let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!(report.debts_repaid, 0, "{report:?}");
     assert_eq!(app.saldo(&m).await, ("4.00".into(), "0.00".into()));
+    // An hour on (the last repayment aged behind the ledger's back), in part again.
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE ledger_transactions SET created_at = created_at - interval '61 minutes' WHERE kind = 'debt_repayment';
+         SET session_replication_role = origin;",
+    )
+    .execute(&mut *app.pool.acquire().await.unwrap())
+    .await
+    .unwrap();
+    let report = tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(report.debts_repaid, 1, "{report:?}");
+    assert_eq!(ledger_owed(&app), format!("{} owes 6.00\n", m.id.0));
     // Enough: in full at once.
     fund(&app, 26, "8.00").await;
     tucano_shared::app::reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();

@@ -126,17 +126,18 @@ pub async fn run(ports: &impl ReconcilePorts, grace: Duration) -> Result<Report,
     run_within(ports, grace, ORDERS_BUDGET).await
 }
 
-/// [`run`], starting no order once `budget` has passed since the orders began. The
+/// [`run`], starting no order once `budget` has passed since the pass began. The
 /// statement comes first: a slow rail and many orders must not keep Pix paid in from being
 /// credited (nor its fault keep the orders from being reconciled); then the parked
-/// reversing notifications, for at most [`PARKED_BUDGET`] (and `budget`). Each pass starts
-/// at another order, picked by the minute, so orders that never finish do not hold the
-/// others back.
+/// reversing notifications, for at most [`PARKED_BUDGET`] of that `budget`. Each pass
+/// starts at another order, picked by the minute, so orders that never finish do not hold
+/// the others back.
 pub async fn run_within(
     ports: &impl ReconcilePorts,
     grace: Duration,
     budget: std::time::Duration,
 ) -> Result<Report, StoreError> {
+    let started = std::time::Instant::now();
     let now = TransferPorts::clock(ports).now();
     let mut report = Report::default();
     // One order's fault is counted and logged, and the others are still reconciled; a
@@ -154,7 +155,6 @@ pub async fn run_within(
         tracing::error!(error = %e, "reconciler could not judge the parked notifications");
         store_fault.get_or_insert(e);
     }
-    let started = std::time::Instant::now();
     let before = now - grace;
     let mut pending: Vec<Pending> =
         ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
@@ -216,7 +216,13 @@ async fn judge_parked(
     report: &mut Report,
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
-    let mut parked = ports.transfers().parked_verdicts(100).await?;
+    let mut parked = match ports.transfers().parked_verdicts(100).await {
+        Ok(parked) => parked,
+        Err(e) => {
+            report.errors += 1;
+            return Err(e);
+        }
+    };
     let first = first_of(parked.len(), pass);
     parked.rotate_left(first);
     let mut store_fault = None;

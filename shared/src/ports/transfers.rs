@@ -86,7 +86,8 @@ pub trait TransferStore: Send + Sync {
     async fn record_return(&self, notification_id: &str, returned: &ReturnedPix)
         -> Result<ConcludeOutcome, StoreError>;
     /// Keeps a reversing notification the rail's status could not judge (once per
-    /// notification id; kept again, it stays as first kept).
+    /// notification id: kept again while waiting, it stays as first kept; sent again after
+    /// it was judged, and still not judgeable, it waits again).
     async fn park_verdict(
         &self,
         notification_id: &str,

@@ -506,7 +506,8 @@ impl TransferStore for PgTransferStore {
         };
         let parked = sqlx::query!(
             "INSERT INTO parked_rail_verdicts (notification_id, flow, subject, verdict) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (notification_id) DO NOTHING",
+             ON CONFLICT (notification_id) DO UPDATE SET parked_at = now(), resolved_at = NULL, resolution = NULL
+                 WHERE parked_rail_verdicts.resolved_at IS NOT NULL",
             notification_id,
             flow,
             subject,

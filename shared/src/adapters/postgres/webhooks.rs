@@ -777,12 +777,14 @@ impl WebhookStore for PgWebhookStore {
 
     async fn prune_history(&self, batch: i64) -> Result<PrunedHistory, StoreError> {
         // The cutoff is the database's own (the guard trigger judges by it too), not the
-        // application's clock, which a sandbox can move.
+        // application's clock, which a sandbox can move. Deliveries go once they will not
+        // be attempted again: finished, or parked for an endpoint turned off or deleted.
         let attempts = sqlx::query_scalar!(
             r#"WITH gone AS (
                    DELETE FROM webhook_attempts WHERE id IN (
                        SELECT a.id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
-                        WHERE d.status <> 'PENDENTE' AND d.created_at < now() - history_retention()
+                        WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
+                          AND d.created_at < now() - history_retention()
                           AND a.started_at < now() - history_retention()
                         ORDER BY d.created_at LIMIT $1)
                    RETURNING 1)
@@ -796,7 +798,8 @@ impl WebhookStore for PgWebhookStore {
             r#"WITH gone AS (
                    DELETE FROM webhook_deliveries WHERE id IN (
                        SELECT d.id FROM webhook_deliveries d
-                        WHERE d.status <> 'PENDENTE' AND d.created_at < now() - history_retention()
+                        WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
+                          AND d.created_at < now() - history_retention()
                           AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)
                         ORDER BY d.created_at LIMIT $1)
                    RETURNING 1)
@@ -812,6 +815,11 @@ impl WebhookStore for PgWebhookStore {
                        SELECT e.id FROM outbox_events e
                         WHERE e.created_at < now() - history_retention() AND e.fanned_out_at IS NOT NULL
                           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+                          -- The scan stops at the first event young enough to keep (no index
+                          -- on the events' time: every booking would pay for it).
+                          AND e.id < coalesce((SELECT min(y.id) FROM outbox_events y
+                                                WHERE y.created_at >= now() - history_retention()),
+                                              9223372036854775807)
                         ORDER BY e.id LIMIT $1)
                    RETURNING 1)
                SELECT count(*) AS "n!" FROM gone"#,
