@@ -3,8 +3,8 @@
 -- will not be attempted again (finished, or parked for an endpoint turned off or deleted),
 -- outbox events fanned out with no delivery left (the `/eventos` feed and the replays
 -- reach back 90 days), and the rail's notification claims (the rail repeats a notification
--- for minutes, not months; a movement's own keys still refuse a second booking). Money's
--- records (received Pix, transfers, refunds, the ledger) are kept.
+-- for minutes, not months; a movement's own keys still refuse a second booking) but those of
+-- divergent reports. Money's records (received Pix, transfers, refunds, the ledger) are kept.
 --
 -- The application role may delete those rows, and only those: a row younger than the
 -- retention, a delivery still to be attempted or an event not yet fanned out is refused by
@@ -29,7 +29,10 @@ BEGIN
         WHEN 'webhook_deliveries' THEN (row ->> 'created_at')::timestamptz < cutoff
                                        AND (row ->> 'status' <> 'PENDENTE' OR row ->> 'next_attempt_at' = 'infinity')
         WHEN 'outbox_events' THEN (row ->> 'created_at')::timestamptz < cutoff AND row ->> 'fanned_out_at' IS NOT NULL
+        -- A divergent report's claim stays: it alone keeps a replay from being recorded (and
+        -- announced) as a contradiction again.
         WHEN 'rail_notifications' THEN (row ->> 'received_at')::timestamptz < cutoff
+                                       AND NOT starts_with(row ->> 'id', 'divergent-')
         ELSE false
     END;
     IF NOT coalesce(prunable, false) THEN

@@ -911,6 +911,9 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
          UPDATE webhook_deliveries SET created_at = created_at - interval '100 days';
          UPDATE webhook_attempts SET started_at = started_at - interval '100 days';
          UPDATE rail_notifications SET received_at = received_at - interval '100 days';
+         -- A divergent report's claim, as old: it stays.
+         INSERT INTO rail_notifications (id, kind, received_at)
+         VALUES ('divergent-E1:0123456789abcdef', 'PIX_RECEBIDO', now() - interval '100 days');
          SET session_replication_role = origin;
          -- The first event's delivery is parked (its endpoint turned off: never attempted
          -- again); the second's is due again (a replay): it stays, and its event.
@@ -960,7 +963,8 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
     // (Deliveries of attempts that stay: the guard judges a row before its references.)
     refused("DELETE FROM webhook_deliveries", "23514").await;
     refused("DELETE FROM rail_notifications", "23514").await;
+    refused("DELETE FROM rail_notifications WHERE id LIKE 'divergent-%'", "23514").await;
     refused("DELETE FROM received_pix", "42501").await;
     refused("DELETE FROM ledger_postings", "42501").await;
-    assert_eq!(app.count("rail_notifications").await, 1);
+    assert_eq!(app.count("rail_notifications").await, 2, "the young claim and the divergent one");
 }
