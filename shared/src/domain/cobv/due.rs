@@ -265,12 +265,14 @@ impl PriceTerms {
         .min(original);
         let base = original - abatimento;
 
-        // Late only after the first business day on or after the due date, and counted from
-        // that day: the spec has juros, multa and desconto "assume the extension" of a due
-        // date that falls on a non-business day (validadeAposVencimento), and Bacen's
-        // maintainers say interest starts on the next business day after the adjusted date
-        // (bacen/pix-api issue 167).
-        let late = date > self.adjusted_due();
+        // Late from the first business day after the adjusted due date (the due date moved
+        // to a business day) on, and counted from the adjusted date: the spec has juros, multa
+        // and desconto "assume the extension" of a due date that falls on a non-business day
+        // (validadeAposVencimento); Bacen's maintainers say interest and fine start on the
+        // next business day after the adjusted date and are not charged for a non-business
+        // day (bacen/pix-api issues 109, 167, 297; Lei 7.089/83): paid on the Saturday after
+        // a Friday due date, nothing is late; on the Monday, three calendar days are.
+        let late = self.is_late(date);
         let (mut multa, mut juros) = (0, 0);
         if late {
             multa = match self.multa {
@@ -337,6 +339,13 @@ impl PriceTerms {
     /// The due date as payments count it: moved to the next business day.
     fn adjusted_due(&self) -> NaiveDate {
         calendar::business_day_on_or_after(self.vencimento)
+    }
+
+    /// Whether a payment on `date` is late: on or after the first business day after the
+    /// adjusted due date.
+    fn is_late(&self, date: NaiveDate) -> bool {
+        let due = self.adjusted_due();
+        due.succ_opt().is_some_and(|next| date >= calendar::business_day_on_or_after(next))
     }
 
     fn days_late(&self, date: NaiveDate, days: Days) -> i64 {
@@ -474,6 +483,27 @@ mod tests {
         assert_eq!(final_on(&terms, "2026-09-08"), "100.00");
         // 100.00 + 2.00 + 0.10 × 1 = 102.10.
         assert_eq!(final_on(&terms, "2026-09-09"), "102.10");
+    }
+
+    #[test]
+    fn the_non_business_days_right_after_a_business_due_date_owe_no_fine_nor_interest() {
+        // Due Friday 4 September 2026; the weekend and Independence Day (Monday 7th) follow.
+        // Paid on any of them: on time (interest and fine start on the next business day,
+        // and none is charged for a non-business day). Paid Tuesday 8th: late, the fine and
+        // 4 calendar days of interest (5, 6, 7, 8), or 1 business day.
+        let terms = |days| PriceTerms {
+            vencimento: day("2026-09-04"),
+            multa: Some(Multa::Percent(Percent(200))),
+            juros: Some(Juros::ValuePerDay(reais("0.10"), days)),
+            ..hundred()
+        };
+        for on_time in ["2026-09-04", "2026-09-05", "2026-09-06", "2026-09-07"] {
+            assert_eq!(final_on(&terms(Days::Calendar), on_time), "100.00", "{on_time}");
+            assert_eq!(final_on(&terms(Days::Business), on_time), "100.00", "{on_time}");
+        }
+        // 100.00 + 2% + 0.10 × 4 = 102.40; in business days 0.10 × 1 = 102.10.
+        assert_eq!(final_on(&terms(Days::Calendar), "2026-09-08"), "102.40");
+        assert_eq!(final_on(&terms(Days::Business), "2026-09-08"), "102.10");
     }
 
     #[test]
