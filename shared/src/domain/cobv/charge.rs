@@ -103,6 +103,13 @@ impl DueTerms {
             }
             _ => {}
         }
+        // Each part below the whole is not enough: a rebate and a dated discount, or many
+        // days of a per-day discount, can together take it all, and a charge of 0.00 cannot
+        // be paid (Bacen's maintainers: the receiving PSP refuses it; pix-api issue 408).
+        // The discount is largest today or on one of its dates.
+        if out.is_empty() && !p.payable_every_day_from(today) {
+            out.push(("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid"));
+        }
         out
     }
 }
@@ -317,6 +324,21 @@ mod tests {
         assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
         t.price.desconto = Some(Desconto::PercentPerDay(Percent(10_000), Days::Calendar));
         assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
+    }
+
+    #[test]
+    fn a_rebate_and_a_discount_that_together_take_it_all_are_refused() {
+        // Each below the whole, together the whole: 50.00 off and 60.00 until the 18th.
+        let mut t = terms();
+        t.price.abatimento = Some(Abatimento::Fixed(Amount::parse("50.00").unwrap()));
+        t.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-18"), 6_000)] });
+        assert_eq!(
+            t.violations(day("2026-12-03")),
+            [("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid")]
+        );
+        // 40.00 until the 18th leaves 10.00.
+        t.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-18"), 4_000)] });
+        assert_eq!(t.violations(day("2026-12-03")), vec![]);
     }
 
     #[test]

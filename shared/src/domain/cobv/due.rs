@@ -251,6 +251,18 @@ impl PriceTerms {
         calendar::business_day_on_or_after(due + chrono::Duration::days(i64::from(self.validade_apos_vencimento)))
     }
 
+    /// Whether every day from `today` to the last day leaves something to pay. A discount
+    /// only shrinks with time between its dates, so today and its dates are the days to
+    /// look at.
+    pub fn payable_every_day_from(&self, today: NaiveDate) -> bool {
+        let dates = self.desconto.as_ref().and_then(Desconto::tiers).unwrap_or(&[]).iter().map(|(d, _)| *d);
+        std::iter::once(today).chain(dates.filter(|d| *d >= today)).all(|d| match self.amount_due(d) {
+            Ok(due) => !due.final_.is_zero(),
+            // Not payable that day at all: nothing to check.
+            Err(NotPayable::Expired) => true,
+        })
+    }
+
     /// What a payment on `date` owes.
     pub fn amount_due(&self, date: NaiveDate) -> Result<AmountDue, NotPayable> {
         if date > self.last_day() {
@@ -504,6 +516,30 @@ mod tests {
         // 100.00 + 2% + 0.10 × 4 = 102.40; in business days 0.10 × 1 = 102.10.
         assert_eq!(final_on(&terms(Days::Calendar), "2026-09-08"), "102.40");
         assert_eq!(final_on(&terms(Days::Business), "2026-09-08"), "102.10");
+    }
+
+    #[test]
+    fn a_rebate_and_discount_that_take_it_all_on_some_day_leave_it_unpayable_that_day() {
+        let today = day("2026-09-01");
+        // 120 days of 1.00 a calendar day of early payment, on 100.00: nothing left today.
+        let per_day = PriceTerms {
+            vencimento: day("2026-12-30"),
+            desconto: Some(Desconto::ValuePerDay(reais("1.00"), Days::Calendar)),
+            ..hundred()
+        };
+        assert!(!per_day.payable_every_day_from(today));
+        assert!(per_day.payable_every_day_from(day("2026-12-01")), "29 days of it leave 71.00");
+        // A 50.00 rebate and a 60.00 discount until a date: nothing left until that date.
+        let dated = PriceTerms {
+            vencimento: day("2026-09-30"),
+            abatimento: Some(Abatimento::Fixed(reais("50.00"))),
+            desconto: Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-09-20"), 6000)] }),
+            ..hundred()
+        };
+        assert!(!dated.payable_every_day_from(today));
+        // (Its date, a Sunday, runs to Monday 21st.)
+        assert!(!dated.payable_every_day_from(day("2026-09-21")));
+        assert!(dated.payable_every_day_from(day("2026-09-22")), "past its date");
     }
 
     #[test]
