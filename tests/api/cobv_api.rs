@@ -114,6 +114,13 @@ async fn a_charge_with_a_due_date_is_created_priced_by_payment_date_revised_list
     assert_eq!((status, problem["type"].as_str()), (400, Some(&*format!("{BACEN_ERROR}CobVConsultaInvalida"))));
     let (_, late) = payload(&app, &cobv, "?DPP=2026-09-14").await;
     assert_eq!(late["valor"]["final"], "127.20", "120.00 + 2.40 + 4.80: the new revision at once");
+    // A term sent as null is removed (the others stay): the same day owes no fine.
+    let (status, _, revised) =
+        call(app.request(Method::PATCH, &path, &m).json(&json!({"valor": {"multa": null}}))).await;
+    assert_eq!(status, 200, "{revised}");
+    assert!(revised["valor"].get("multa").is_none() && revised["valor"]["juros"].is_object(), "{revised}");
+    let (_, late) = payload(&app, &cobv, "?DPP=2026-09-14").await;
+    assert_eq!(late["valor"]["final"], "124.80", "120.00 + 4.80");
 
     // A cobv is not a cob; the lists keep to their kind.
     let (status, _, _) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;

@@ -175,6 +175,18 @@ pub struct DuePatch {
     /// Serve the charge at the merchant's location `id` instead (`loc.id`).
     pub loc: Option<i64>,
     pub remover: bool,
+    /// Terms the PATCH removes (`"multa": null`, ...).
+    pub removes: RemovedTerms,
+}
+
+/// The price terms a PATCH removes, sent as `null` (Bacen's maintainers: a field is
+/// removed by sending it null; pix-api issue 108).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemovedTerms {
+    pub multa: bool,
+    pub juros: bool,
+    pub abatimento: bool,
+    pub desconto: bool,
 }
 
 impl DuePatch {
@@ -222,10 +234,14 @@ impl DueCharge {
                     original: patch.original.unwrap_or(p.original),
                     vencimento: patch.vencimento.unwrap_or(p.vencimento),
                     validade_apos_vencimento: patch.validade_apos_vencimento.unwrap_or(p.validade_apos_vencimento),
-                    multa: patch.multa.or(p.multa),
-                    juros: patch.juros.or(p.juros),
-                    abatimento: patch.abatimento.or(p.abatimento),
-                    desconto: patch.desconto.clone().or_else(|| p.desconto.clone()),
+                    multa: if patch.removes.multa { None } else { patch.multa.or(p.multa) },
+                    juros: if patch.removes.juros { None } else { patch.juros.or(p.juros) },
+                    abatimento: if patch.removes.abatimento { None } else { patch.abatimento.or(p.abatimento) },
+                    desconto: if patch.removes.desconto {
+                        None
+                    } else {
+                        patch.desconto.clone().or_else(|| p.desconto.clone())
+                    },
                 },
                 devedor: patch.devedor.clone().unwrap_or_else(|| t.devedor.clone()),
                 contato: patch.contato.clone().unwrap_or_else(|| t.contato.clone()),
@@ -324,6 +340,18 @@ mod tests {
         assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
         t.price.desconto = Some(Desconto::PercentPerDay(Percent(10_000), Days::Calendar));
         assert_eq!(t.violations(day("2026-12-03"))[0].0, "cobv.valor.desconto");
+    }
+
+    #[test]
+    fn a_patch_removes_a_fine_interest_rebate_or_discount_sent_as_null() {
+        let mut c = charge();
+        c.terms.price.multa = Some(Multa::Percent(Percent(200)));
+        c.terms.price.juros = Some(Juros::Rate(Percent(100), crate::domain::cobv::Period::Month, Days::Calendar));
+        let removes = RemovedTerms { multa: true, ..Default::default() };
+        let Revision::Changed { terms, .. } = c.revise(&DuePatch { removes, ..Default::default() }).unwrap() else {
+            panic!("a removal is a change")
+        };
+        assert_eq!((terms.price.multa, terms.price.juros), (None, c.terms.price.juros), "the fine only");
     }
 
     #[test]

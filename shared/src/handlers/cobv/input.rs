@@ -279,9 +279,17 @@ pub fn new_charge(body: &[u8]) -> Result<NewCobV, ApiError> {
     Ok(NewCobV { terms, loc: f.loc })
 }
 
-/// The body of `PATCH /cobv/{txid}`.
+/// The body of `PATCH /cobv/{txid}`: a price term sent as `null` is removed.
 pub fn patch(body: &[u8]) -> Result<DuePatch, ApiError> {
     let f = read_fields(body, Mode::Revise)?;
+    let valor = parse_body(body)?.get("valor").and_then(serde_json::Value::as_object).cloned();
+    let removed = |key: &str| valor.as_ref().is_some_and(|v| v.get(key).is_some_and(serde_json::Value::is_null));
+    let removes = crate::domain::cobv::RemovedTerms {
+        multa: removed("multa"),
+        juros: removed("juros"),
+        abatimento: removed("abatimento"),
+        desconto: removed("desconto"),
+    };
     let (devedor, contato) = match f.devedor {
         Some((d, c)) => (Some(d), Some(c)),
         None => (None, None),
@@ -301,5 +309,6 @@ pub fn patch(body: &[u8]) -> Result<DuePatch, ApiError> {
         info_adicionais: f.info_adicionais,
         loc: f.loc,
         remover: f.remover,
+        removes,
     })
 }
