@@ -110,6 +110,11 @@ impl DueTerms {
         if out.is_empty() && !p.payable_every_day_from(today) {
             out.push(("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid"));
         }
+        // Nor may the fine and interest take it past the largest amount (9,999,999,999.99):
+        // capped, its parts would no longer add up to what is asked.
+        if out.is_empty() && !p.within_the_limit() {
+            out.push(("cobv.valor", "with its fine and interest, can come to more than 9999999999.99"));
+        }
         out
     }
 }
@@ -364,6 +369,11 @@ mod tests {
             t.violations(day("2026-12-03")),
             [("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid")]
         );
+        // (Nor may a fine take it past the largest amount.)
+        let mut big = terms();
+        big.price.original = Amount::parse("9000000000.00").unwrap();
+        big.price.multa = Some(Multa::Percent(Percent(2_000)));
+        assert_eq!(big.violations(day("2026-12-03"))[0].0, "cobv.valor");
         // 40.00 until the 18th leaves 10.00.
         t.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-18"), 4_000)] });
         assert_eq!(t.violations(day("2026-12-03")), vec![]);

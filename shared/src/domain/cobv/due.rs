@@ -263,8 +263,30 @@ impl PriceTerms {
         })
     }
 
+    /// Whether what it can come to stays within what an amount can be (9,999,999,999.99):
+    /// its fine and interest are largest on its last day. Beyond, the parts would be capped
+    /// and no longer add up.
+    pub fn within_the_limit(&self) -> bool {
+        self.parts(self.last_day()).is_ok_and(|p| p.iter().all(|c| (0..=999_999_999_999).contains(c)))
+    }
+
     /// What a payment on `date` owes.
     pub fn amount_due(&self, date: NaiveDate) -> Result<AmountDue, NotPayable> {
+        let [abatimento, desconto, multa, juros, final_] = self.parts(date)?;
+        let c = |v: i128| amount(i64::try_from(v).unwrap_or(i64::MAX));
+        Ok(AmountDue {
+            original: self.original,
+            abatimento: c(abatimento),
+            desconto: c(desconto),
+            multa: c(multa),
+            juros: c(juros),
+            final_: c(final_),
+        })
+    }
+
+    /// [`amount_due`](Self::amount_due)'s parts in centavos, uncapped: rebate, discount,
+    /// fine, interest, final.
+    fn parts(&self, date: NaiveDate) -> Result<[i128; 5], NotPayable> {
         if date > self.last_day() {
             return Err(NotPayable::Expired);
         }
@@ -337,15 +359,7 @@ impl PriceTerms {
 
         // In i128: a fine and interest at extreme rates may exceed any amount.
         let final_ = i128::from(base) - i128::from(desconto) + i128::from(multa) + i128::from(juros);
-        let final_ = i64::try_from(final_).unwrap_or(i64::MAX);
-        Ok(AmountDue {
-            original: self.original,
-            abatimento: amount(abatimento),
-            desconto: amount(desconto),
-            multa: amount(multa),
-            juros: amount(juros),
-            final_: amount(final_),
-        })
+        Ok([i128::from(abatimento), i128::from(desconto), i128::from(multa), i128::from(juros), final_])
     }
 
     /// The due date as payments count it: moved to the next business day.
@@ -516,6 +530,15 @@ mod tests {
         // 100.00 + 2% + 0.10 × 4 = 102.40; in business days 0.10 × 1 = 102.10.
         assert_eq!(final_on(&terms(Days::Calendar), "2026-09-08"), "102.40");
         assert_eq!(final_on(&terms(Days::Business), "2026-09-08"), "102.10");
+    }
+
+    #[test]
+    fn a_charge_whose_fine_and_interest_pass_the_largest_amount_is_beyond_the_limit() {
+        // 9,000,000,000.00 with a 20% fine comes to 10.8 billion once late.
+        let big = |multa| PriceTerms { original: reais("9000000000.00"), multa: Some(multa), ..hundred() };
+        assert!(!big(Multa::Percent(Percent(2_000))).within_the_limit());
+        assert!(big(Multa::Percent(Percent(1_000))).within_the_limit(), "9.9 billion");
+        assert!(hundred().within_the_limit());
     }
 
     #[test]
