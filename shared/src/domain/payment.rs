@@ -6,9 +6,10 @@ use super::cobv::AmountDue;
 use super::document::Document;
 use super::ids::{EndToEndId, RefundId, RtrId, Txid};
 use super::money::Amount;
+use crate::domain::cobv::calendar::brasilia_date;
 use chrono::{DateTime, Duration, Utc};
 
-/// Refunds are possible for 90 days after the payment.
+/// Refunds are possible until the 90th day after the payment's date (in Brasília).
 pub const REFUND_WINDOW_DAYS: i64 = 90;
 pub const MAX_REFUND_DESCRICAO: usize = 140;
 
@@ -355,7 +356,10 @@ impl ReceivedPix {
         if self.rail_alert.is_some() {
             return Err(RefundRejection::UnderReview);
         }
-        if now > self.horario + Duration::days(REFUND_WINDOW_DAYS) {
+        // Days counted by date in Brasília (the regulation counts from the payment's date):
+        // the whole 90th day after it is still inside.
+        let (paid_on, today) = (brasilia_date(self.horario), brasilia_date(now));
+        if today > paid_on + Duration::days(REFUND_WINDOW_DAYS) {
             return Err(RefundRejection::WindowClosed);
         }
         if req.valor.centavos() > self.refundable() {
@@ -519,6 +523,18 @@ mod tests {
             received("10.00", 91).check_refund(&req("1.00", Natureza::Original), now),
             Err(RefundRejection::WindowClosed)
         );
+    }
+
+    #[test]
+    fn the_refund_window_counts_days_by_date_in_brasilia() {
+        // Paid 1 January 2026 at 10:00 in Brasília (13:00Z): the whole of 1 April (the 90th
+        // day after it) is inside, to 23:59 there (02:59Z on the 2nd); the 2nd is not.
+        let mut pix = received("10.00", 0);
+        pix.horario = "2026-01-01T13:00:00Z".parse().unwrap();
+        let on = |at: &str| pix.check_refund(&req("1.00", Natureza::Original), at.parse().unwrap());
+        assert_eq!(on("2026-04-01T18:00:00Z"), Ok(()), "later in the day than the payment was");
+        assert_eq!(on("2026-04-02T02:59:00Z"), Ok(()), "23:59 in Brasília");
+        assert_eq!(on("2026-04-02T03:00:00Z"), Err(RefundRejection::WindowClosed));
     }
 
     #[test]
