@@ -617,3 +617,38 @@ async fn a_refund_asked_for_more_than_90_days_after_the_pix_is_refused_and_moves
     assert_eq!(app.saldo(&m).await.0, "29.00", "on day 89 the refund is taken from the balance");
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refund_overtaken_by_a_larger_settlement_of_another_is_refused_not_a_server_error(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = create_charge(&app, &m, 30, charge_body(KEY, "10.00")).await;
+    let paid = app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
+    let e2eid = paid["endToEndId"].as_str().unwrap().to_owned();
+    let put =
+        |id: &str, body: Value| app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/{id}"), &m).json(&body);
+    // Refund A of 5.00 waits for the rail's verdict.
+    app.rail_control(json!({"notificar": false})).await;
+    let (status, _, a) = call(put("A", json!({"valor": "5.00"}))).await;
+    assert_eq!((status, a["status"].as_str()), (201, Some("EM_PROCESSAMENTO")), "{a}");
+    // The rail settles A for 7.00 just after B's check read the refunds and before B is
+    // written (the trigger plays the rail's commit landing in between).
+    sqlx::raw_sql(
+        "CREATE FUNCTION settle_a_first() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             UPDATE refunds SET status = 'DEVOLVIDO', valor_liquidado = 700, settled_at = now()
+              WHERE refund_id = 'A' AND status = 'EM_PROCESSAMENTO';
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER a_settles_first BEFORE INSERT ON refunds FOR EACH ROW WHEN (NEW.refund_id = 'B')
+             EXECUTE FUNCTION settle_a_first();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (status, _, problem) = call(put("B", json!({"valor": "5.00"}))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"));
+    assert_eq!(problem["violacoes"][0]["propriedade"], "devolucao.valor", "{problem}");
+    assert_eq!(app.count("refunds").await, 1, "nothing written");
+    app.assert_ledger_ok().await;
+}

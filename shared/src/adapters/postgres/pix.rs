@@ -859,8 +859,16 @@ impl PixStore for PgPixStore {
             now,
         )
         .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        .await;
+        let requested_at = match requested_at {
+            Ok(at) => at,
+            // The database's own sum (refunds_guard) found more refunded than received: a
+            // refund settled for more than it asked since the check above read them.
+            Err(e) if e.as_database_error().and_then(|d| d.constraint()) == Some("refunds_within_received") => {
+                return Ok(RefundOutcome::Rejected(RefundRejection::ExceedsReceived))
+            }
+            Err(e) => return Err(store_error(e)),
+        };
         let entry = JournalEntry::refund_reserve(rtr_id.as_str(), merchant, request.valor);
         // The same reference as the refund's verdict entries (`id`, as Bacen names a refund's
         // id), so that a statement's lines of one refund share it.
