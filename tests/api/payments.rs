@@ -354,6 +354,15 @@ async fn refunds_that_break_the_rules_are_refused_and_move_no_money(pool: PgPool
     )
     .await;
     assert_eq!((status, problem["type"].clone()), (404, json!(format!("{BACEN_ERROR}PixNaoEncontrado"))));
+    // Reading a refund: whatever is not there is the one problem the spec gives it.
+    for (path, who) in [
+        (format!("/v2/pix/{e2eid}/devolucao/x1"), &other),
+        ("/v2/pix/BAD/devolucao/x1".to_owned(), &m),
+        (format!("/v2/pix/{e2eid}/devolucao/nada"), &m),
+    ] {
+        let (status, _, problem) = call(app.request(Method::GET, &path, who)).await;
+        assert_eq!((status, problem["type"].clone()), (404, json!(format!("{BACEN_ERROR}PixDevolucaoNaoEncontrada"))));
+    }
 
     // A rejection by the rail releases the reservation.
     app.rail_refunds("REJEITAR").await;

@@ -83,12 +83,17 @@ pub async fn refund_put(state: &AppState, req: &Request) -> Result<Response, Api
     Ok(json(StatusCode::CREATED, &Devolucao::of(&done.refund)))
 }
 
-/// `GET /pix/{e2eid}/devolucao/{id}`.
+/// `GET /pix/{e2eid}/devolucao/{id}`: whatever is not there (the Pix, or its refund) is
+/// the one problem the spec gives this operation, `PixDevolucaoNaoEncontrada`.
 pub async fn refund_get(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
-    let e2eid = path_e2eid(req)?;
-    let id = RefundId::parse(param(req, "id"))
-        .map_err(|_| ApiError::new(ProblemKind::PixDevolucaoNaoEncontrada, "No refund with this id."))?;
-    let refund = payments::get_refund(state, &merchant, &e2eid, &id).await.map_err(map_error)?;
+    let not_found =
+        || ApiError::new(ProblemKind::PixDevolucaoNaoEncontrada, "No refund with this id for this endToEndId.");
+    let e2eid = EndToEndId::parse(param(req, "e2eid")).map_err(|_| not_found())?;
+    let id = RefundId::parse(param(req, "id")).map_err(|_| not_found())?;
+    let refund = payments::get_refund(state, &merchant, &e2eid, &id).await.map_err(|e| match e {
+        PaymentError::PixNotFound | PaymentError::RefundNotFound => not_found(),
+        other => map_error(other),
+    })?;
     Ok(json(StatusCode::OK, &Devolucao::of(&refund)))
 }
