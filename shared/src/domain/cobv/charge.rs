@@ -107,12 +107,16 @@ impl DueTerms {
         // days of a per-day discount, can together take it all, and a charge of 0.00 cannot
         // be paid (Bacen's maintainers: the receiving PSP refuses it; pix-api issue 408).
         // The discount is largest today or on one of its dates.
-        if out.is_empty() && !p.payable_every_day_from(today) {
-            out.push(("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid"));
+        // (Looked at once each part is sound; whatever the dates say: a PATCH of an overdue
+        // charge keeps its past due date, and its revised amounts are checked all the same.)
+        let parts_sound = out.iter().all(|(propriedade, _)| !propriedade.starts_with("cobv.valor"));
+        if parts_sound && !p.payable_every_day_from(today) {
+            let blamed = if p.desconto.is_some() { "cobv.valor.desconto" } else { "cobv.valor.abatimento" };
+            out.push((blamed, "leaves nothing to pay on a day the charge can be paid"));
         }
         // Nor may the fine and interest take it past the largest amount (9,999,999,999.99):
         // capped, its parts would no longer add up to what is asked.
-        if out.is_empty() && !p.within_the_limit() {
+        if parts_sound && !p.within_the_limit() {
             out.push(("cobv.valor", "with its fine and interest, can come to more than 9999999999.99"));
         }
         out
@@ -348,6 +352,22 @@ mod tests {
     }
 
     #[test]
+    fn an_overdue_charges_revised_amounts_are_checked_all_the_same() {
+        // Due 31 December; on 4 January a PATCH raises the original near the limit: with its
+        // 2% fine it would pass 9,999,999,999.99.
+        let mut c = charge();
+        c.terms.price.multa = Some(Multa::Percent(Percent(200)));
+        let patch = DuePatch { original: Some(Amount::parse("9999999999.00").unwrap()), ..Default::default() };
+        match c.revise_checked(&patch, day("2027-01-04")) {
+            Err(DueRevisionError::Invalid(v)) => assert_eq!(v[0].0, "cobv.valor", "{v:?}"),
+            other => panic!("{other:?}"),
+        }
+        // A sound one goes through, its past due date kept.
+        let patch = DuePatch { original: Some(Amount::parse("120.00").unwrap()), ..Default::default() };
+        assert!(c.revise_checked(&patch, day("2027-01-04")).is_ok());
+    }
+
+    #[test]
     fn a_patch_removes_a_fine_interest_rebate_or_discount_sent_as_null() {
         let mut c = charge();
         c.terms.price.multa = Some(Multa::Percent(Percent(200)));
@@ -367,7 +387,7 @@ mod tests {
         t.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-18"), 6_000)] });
         assert_eq!(
             t.violations(day("2026-12-03")),
-            [("cobv.valor.desconto", "with the rebate, leaves nothing to pay on a day the charge can be paid")]
+            [("cobv.valor.desconto", "leaves nothing to pay on a day the charge can be paid")]
         );
         // (Nor may a fine take it past the largest amount.)
         let mut big = terms();
