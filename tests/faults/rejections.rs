@@ -293,3 +293,27 @@ async fn a_pix_paid_in_whose_notification_was_dropped_is_credited_from_the_rails
     assert_eq!(from_statement, 1);
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn under_a_backlog_every_pending_order_is_drawn_by_some_pass(pool: PgPool) {
+    // Five transfers wait for their verdicts; each pass reads two (as it reads at most
+    // reconcile::PENDING_PER_PASS). Orders the rail never answers clearly must not keep the
+    // same places pass after pass.
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    fund(&app, 11, "50.00").await;
+    app.rail_control(json!({"notificar": false})).await;
+    let mut sent = std::collections::BTreeSet::new();
+    for n in 0..5 {
+        sent.insert(send(&app, &m, &format!("fila{n}"), "1.00").await["endToEndId"].as_str().unwrap().to_owned());
+    }
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let mut drawn = std::collections::BTreeSet::new();
+    for pass in 0..40 {
+        let some = app.state.transfers.pending(later, 2, pass).await.unwrap();
+        assert_eq!(some.len(), 2);
+        drawn.extend(some.into_iter().map(|t| t.end_to_end_id.as_str().to_owned()));
+    }
+    assert_eq!(drawn, sent, "every one drawn within 40 passes");
+    assert_eq!(app.state.transfers.pending(later, 1000, 0).await.unwrap().len(), 5, "all of them without a backlog");
+}

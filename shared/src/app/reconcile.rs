@@ -114,6 +114,11 @@ impl Pending {
     }
 }
 
+/// Orders of each kind a pass reads at most: all of them in a normal day; under a backlog,
+/// a draw that changes every pass (orders the rail never answers clearly would otherwise
+/// keep the oldest places, and the newer ones out, for ever).
+pub const PENDING_PER_PASS: i64 = 1000;
+
 /// How long into a pass it still starts an order (the function runs 55 s, the recurrences
 /// sweep after the pass; one order can take a status read, a re-send and its booking, a
 /// few rail timeouts). Orders left over wait for the next pass.
@@ -156,12 +161,13 @@ pub async fn run_within(
         store_fault.get_or_insert(e);
     }
     let before = now - grace;
+    let pass = now.timestamp() / 60;
     let mut pending: Vec<Pending> =
-        ports.transfers().pending(before).await?.into_iter().map(Pending::Transfer).collect();
-    for order in ports.pix().pending_refunds(before).await? {
+        ports.transfers().pending(before, PENDING_PER_PASS, pass).await?.into_iter().map(Pending::Transfer).collect();
+    for order in ports.pix().pending_refunds(before, PENDING_PER_PASS, pass).await? {
         pending.push(Pending::Refund(order.rtr_id.clone(), order));
     }
-    let first = first_of(pending.len(), now.timestamp() / 60);
+    let first = first_of(pending.len(), pass);
     pending.rotate_left(first);
     for p in &pending {
         if started.elapsed() >= budget {

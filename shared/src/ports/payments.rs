@@ -116,10 +116,13 @@ pub trait PixStore: Send + Sync {
         e2eid: &EndToEndId,
         id: &RefundId,
     ) -> Result<Option<Refund>, StoreError>;
-    /// Refund orders still EM_PROCESSAMENTO that were requested before `before`, as orders.
+    /// Refund orders still EM_PROCESSAMENTO that were requested before `before`, as orders:
+    /// all of them, or `limit` of them drawn by `pass` (as `TransferStore::pending`).
     async fn pending_refunds(
         &self,
         before: DateTime<Utc>,
+        limit: i64,
+        pass: i64,
     ) -> Result<Vec<crate::domain::payment::RefundOrder>, StoreError>;
     /// Deletes, oldest first and at most `batch`, the rail's notification claims past the
     /// database's retention.

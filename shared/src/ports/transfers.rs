@@ -79,8 +79,10 @@ pub trait TransferStore: Send + Sync {
         verdict: &RailVerdict,
         heard: Heard,
     ) -> Result<ConcludeOutcome, StoreError>;
-    /// Transfers still EM_PROCESSAMENTO that were requested before `before`.
-    async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError>;
+    /// Transfers still EM_PROCESSAMENTO that were requested before `before`: all of them,
+    /// or `limit` of them drawn by `pass` (another draw each pass, so that orders that never
+    /// finish cannot hold the others out for ever).
+    async fn pending(&self, before: DateTime<Utc>, limit: i64, pass: i64) -> Result<Vec<Transfer>, StoreError>;
     /// Credits a returned Pix back to the merchant, at most once per return id. A return
     /// of a transfer not yet settled settles it first (the money did leave).
     async fn record_return(&self, notification_id: &str, returned: &ReturnedPix)

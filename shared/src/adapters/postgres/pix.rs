@@ -919,13 +919,20 @@ impl PixStore for PgPixStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn pending_refunds(&self, before: DateTime<Utc>) -> Result<Vec<RefundOrder>, StoreError> {
+    async fn pending_refunds(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+        pass: i64,
+    ) -> Result<Vec<RefundOrder>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT f.rtr_id, r.end_to_end_id, f.valor, f.descricao
                  FROM refunds f JOIN received_pix r ON r.id = f.received_pix_id
                 WHERE f.status = 'EM_PROCESSAMENTO' AND f.requested_at < $1
-                ORDER BY f.requested_at LIMIT 1000"#,
-            before
+                ORDER BY md5(f.rtr_id || $3::bigint::text) LIMIT $2"#,
+            before,
+            limit,
+            pass
         )
         .fetch_all(&self.pool)
         .await

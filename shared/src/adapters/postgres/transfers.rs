@@ -561,15 +561,18 @@ impl TransferStore for PgTransferStore {
         Ok(())
     }
 
-    async fn pending(&self, before: DateTime<Utc>) -> Result<Vec<Transfer>, StoreError> {
+    async fn pending(&self, before: DateTime<Utc>, limit: i64, pass: i64) -> Result<Vec<Transfer>, StoreError> {
         let mut tx = snapshot(&self.pool).await?;
         let rows = sqlx::query_as!(
             TransferRow,
             r#"SELECT id, merchant_id, id_envio, end_to_end_id, valor, chave, conta_ispb, conta_agencia, conta_numero,
                       conta_tipo, favorecido_nome, favorecido_doc_kind, favorecido_doc_enc, txid, descricao, status,
                       motivo, created_at, settled_at, request_hash, alerta
-                 FROM transfers WHERE status = 'EM_PROCESSAMENTO' AND created_at < $1 ORDER BY created_at LIMIT 1000"#,
-            before
+                 FROM transfers WHERE status = 'EM_PROCESSAMENTO' AND created_at < $1
+                ORDER BY md5(end_to_end_id || $3::bigint::text) LIMIT $2"#,
+            before,
+            limit,
+            pass
         )
         .fetch_all(&mut *tx)
         .await
