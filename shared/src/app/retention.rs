@@ -17,8 +17,8 @@ pub async fn prune(state: &AppState) -> Result<PrunedHistory, StoreError> {
     let history = state.webhooks.prune_history(BATCH).await;
     let notifications = state.pix.prune_notifications(BATCH).await;
     let pruned = PrunedHistory {
-        notifications: *notifications.as_ref().unwrap_or(&0),
-        ..*history.as_ref().unwrap_or(&PrunedHistory::default())
+        notifications: notifications.as_ref().copied().unwrap_or(0),
+        ..history.as_ref().copied().unwrap_or_default()
     };
     if pruned != PrunedHistory::default() {
         tracing::info!(?pruned, "history past its retention pruned");

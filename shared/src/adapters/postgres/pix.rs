@@ -903,20 +903,17 @@ impl PixStore for PgPixStore {
         // By the database's clock, as its guard trigger judges (see prune_history). A
         // divergent report's claim stays: it alone keeps a replay of the report from being
         // recorded and announced as a contradiction again (its money is keyed apart).
-        let n = sqlx::query_scalar!(
-            r#"WITH gone AS (
-                   DELETE FROM rail_notifications WHERE id IN (
-                       SELECT id FROM rail_notifications WHERE received_at < now() - history_retention()
-                          AND NOT starts_with(id, 'divergent-')
-                        ORDER BY received_at LIMIT $1)
-                   RETURNING 1)
-               SELECT count(*) AS "n!" FROM gone"#,
+        let pruned = sqlx::query!(
+            "DELETE FROM rail_notifications WHERE id IN (
+                 SELECT id FROM rail_notifications WHERE received_at < now() - history_retention()
+                    AND NOT starts_with(id, 'divergent-')
+                  ORDER BY received_at LIMIT $1)",
             batch
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(pruned.rows_affected())
     }
 
     async fn pending_refunds(

@@ -779,60 +779,50 @@ impl WebhookStore for PgWebhookStore {
         // The cutoff is the database's own (the guard trigger judges by it too), not the
         // application's clock, which a sandbox can move. Deliveries go once they will not
         // be attempted again: finished, or parked for an endpoint turned off or deleted.
-        let attempts = sqlx::query_scalar!(
-            r#"WITH gone AS (
-                   DELETE FROM webhook_attempts WHERE id IN (
-                       SELECT a.id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
-                        WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
-                          AND d.created_at < now() - history_retention()
-                          AND a.started_at < now() - history_retention()
-                        ORDER BY d.created_at LIMIT $1)
-                   RETURNING 1)
-               SELECT count(*) AS "n!" FROM gone"#,
+        let attempts = sqlx::query!(
+            "DELETE FROM webhook_attempts WHERE id IN (
+                 SELECT a.id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
+                  WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
+                    AND d.created_at < now() - history_retention()
+                    AND a.started_at < now() - history_retention()
+                  ORDER BY d.created_at LIMIT $1)",
             batch
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        let deliveries = sqlx::query_scalar!(
-            r#"WITH gone AS (
-                   DELETE FROM webhook_deliveries WHERE id IN (
-                       SELECT d.id FROM webhook_deliveries d
-                        WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
-                          AND d.created_at < now() - history_retention()
-                          AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)
-                        ORDER BY d.created_at LIMIT $1)
-                   RETURNING 1)
-               SELECT count(*) AS "n!" FROM gone"#,
+        let deliveries = sqlx::query!(
+            "DELETE FROM webhook_deliveries WHERE id IN (
+                 SELECT d.id FROM webhook_deliveries d
+                  WHERE (d.status <> 'PENDENTE' OR d.next_attempt_at = 'infinity')
+                    AND d.created_at < now() - history_retention()
+                    AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)
+                  ORDER BY d.created_at LIMIT $1)",
             batch
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        let events = sqlx::query_scalar!(
-            r#"WITH gone AS (
-                   DELETE FROM outbox_events WHERE id IN (
-                       SELECT e.id FROM outbox_events e
-                        WHERE e.created_at < now() - history_retention() AND e.fanned_out_at IS NOT NULL
-                          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
-                          -- The scan stops at the first event young enough to keep (no index
-                          -- on the events' time: every booking would pay for it).
-                          AND e.id < coalesce((SELECT min(y.id) FROM outbox_events y
-                                                WHERE y.created_at >= now() - history_retention()),
-                                              9223372036854775807)
-                        ORDER BY e.id LIMIT $1)
-                   RETURNING 1)
-               SELECT count(*) AS "n!" FROM gone"#,
+        let events = sqlx::query!(
+            "DELETE FROM outbox_events WHERE id IN (
+                 SELECT e.id FROM outbox_events e
+                  WHERE e.created_at < now() - history_retention() AND e.fanned_out_at IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+                    -- The scan stops at the first event young enough to keep (no index on the
+                    -- events' time: every booking would pay for it).
+                    AND e.id < coalesce((SELECT min(y.id) FROM outbox_events y
+                                          WHERE y.created_at >= now() - history_retention()),
+                                        9223372036854775807)
+                  ORDER BY e.id LIMIT $1)",
             batch
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(PrunedHistory {
-            attempts: count(attempts),
-            deliveries: count(deliveries),
-            events: count(events),
+            attempts: attempts.rows_affected(),
+            deliveries: deliveries.rows_affected(),
+            events: events.rows_affected(),
             notifications: 0,
         })
     }

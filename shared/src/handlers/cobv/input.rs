@@ -160,9 +160,13 @@ fn required<T>(create: bool, f: &Fields<'_>, key: &'static str, field: Field<T>,
 }
 
 fn read_fields(body: &[u8], mode: Mode) -> Result<CobVFields, ApiError> {
-    let value = parse_body(body)?;
+    read_fields_of(&parse_body(body)?, mode)
+}
+
+/// [`read_fields`] on a body already parsed.
+fn read_fields_of(value: &serde_json::Value, mode: Mode) -> Result<CobVFields, ApiError> {
     let mut v = Violations::default();
-    let Some(mut root) = Fields::of(&value, "cobv", &mut v) else {
+    let Some(mut root) = Fields::of(value, "cobv", &mut v) else {
         return v.finish(CobVFields::default(), ProblemKind::CobVOperacaoInvalida, DETAIL);
     };
     let mut out = CobVFields::default();
@@ -281,9 +285,10 @@ pub fn new_charge(body: &[u8]) -> Result<NewCobV, ApiError> {
 
 /// The body of `PATCH /cobv/{txid}`: a price term sent as `null` is removed.
 pub fn patch(body: &[u8]) -> Result<DuePatch, ApiError> {
-    let f = read_fields(body, Mode::Revise)?;
-    let valor = parse_body(body)?.get("valor").and_then(serde_json::Value::as_object).cloned();
-    let removed = |key: &str| valor.as_ref().is_some_and(|v| v.get(key).is_some_and(serde_json::Value::is_null));
+    let value = parse_body(body)?;
+    let f = read_fields_of(&value, Mode::Revise)?;
+    let valor = value.get("valor").and_then(serde_json::Value::as_object);
+    let removed = |key: &str| valor.is_some_and(|v| v.get(key).is_some_and(serde_json::Value::is_null));
     let removes = crate::domain::cobv::RemovedTerms {
         multa: removed("multa"),
         juros: removed("juros"),
