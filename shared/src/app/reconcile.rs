@@ -154,14 +154,15 @@ pub async fn run_within(
         report.errors += 1;
         store_fault = Some(e);
     }
+    // Passes are told apart by the minute: where they start, what they draw.
+    let pass = now.timestamp() / 60;
     // Then the reversing notifications kept for want of the rail's status: few, and each
     // a movement booked against the rail's word until judged.
-    if let Err(e) = judge_parked(ports, now.timestamp() / 60, budget.min(PARKED_BUDGET), &mut report).await {
+    if let Err(e) = judge_parked(ports, pass, budget.min(PARKED_BUDGET), &mut report).await {
         tracing::error!(error = %e, "reconciler could not judge the parked notifications");
         store_fault.get_or_insert(e);
     }
     let before = now - grace;
-    let pass = now.timestamp() / 60;
     let mut pending: Vec<Pending> =
         ports.transfers().pending(before, PENDING_PER_PASS, pass).await?.into_iter().map(Pending::Transfer).collect();
     for order in ports.pix().pending_refunds(before, PENDING_PER_PASS, pass).await? {
