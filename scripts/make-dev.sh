@@ -98,15 +98,24 @@ fi
 demo="$STATE/demo-$(printf '%s' "$DATABASE_URL" | cksum | cut -d' ' -f1).json"
 # A file from before OAuth clients existed has no client: make a new demo merchant.
 if [ -s "$demo" ] && ! grep -q '"client_secret"' "$demo"; then rm -f "$demo"; fi
-if [ ! -s "$demo" ]; then
+create_demo() {
   say "creating a demo merchant (fee: 0.99% per received Pix)"
   key="$(cat /proc/sys/kernel/random/uuid)"
   "$TUCANO" merchants create --name "Loja Demo Tucano" --city "SAO PAULO" --pix-key "$key" --fee-percent 0.99 --json \
     | sed "s/}\$/,\"pix_key\":\"$key\"}/" >"$demo"
-fi
+}
 # Its receiver details (fictitious, DEV ONLY), which charges with a due date show.
-account="$("$TUCANO" merchants receiver --merchant "$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$demo")" --cnpj 11222333000181 \
-  --nome-fantasia "Loja Demo" --logradouro "Rua Demo, 1" --uf SP --cep 01001000 | sed -n 's/.*conta \([0-9]*\).*/\1/p')"
+set_receiver() {
+  "$TUCANO" merchants receiver --merchant "$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$demo")" --cnpj 11222333000181 \
+    --nome-fantasia "Loja Demo" --logradouro "Rua Demo, 1" --uf SP --cep 01001000 | sed -n 's/.*conta \([0-9]*\).*/\1/p'
+}
+if [ ! -s "$demo" ]; then create_demo; fi
+# A database made anew under the same URL no longer has the remembered merchant: make another.
+if ! account="$(set_receiver 2>/dev/null)"; then
+  say "the remembered demo merchant is not in this database (made anew?)"
+  create_demo
+  account="$(set_receiver)"
+fi
 client_id="$(sed -E 's/.*"client_id":"([^"]+)".*/\1/' "$demo")"
 client_secret="$(sed -E 's/.*"client_secret":"([^"]+)".*/\1/' "$demo")"
 pix_key="$(sed -E 's/.*"pix_key":"([^"]+)".*/\1/' "$demo")"
