@@ -14,17 +14,7 @@ pub(crate) fn tuesday_morning() -> std::sync::Arc<Movable> {
 
 /// A merchant whose registration has the receiver details a cobv shows.
 pub(crate) async fn school(app: &TestApp) -> TestMerchant {
-    let m = app.merchant("Escola Aprender", KEY).await;
-    let receiver = tucano_shared::domain::merchant::Recebedor::parse(
-        "11222333000181",
-        Some("Escolinha"),
-        "Rua das Flores, 10",
-        "PE",
-        "50000000",
-    )
-    .unwrap();
-    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
-    m
+    app.with_receiver(app.merchant("Escola Aprender", KEY).await, Some("Escolinha")).await
 }
 
 /// Due Thursday 10 September: 2% fine, 1% a calendar day, 5.00 off until the 5th.
@@ -335,6 +325,31 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
         Amount::parse("95.00").unwrap().centavos() + Amount::parse(&expected).unwrap().centavos() + 30_000 + 100;
     assert_eq!(app.saldo(&m).await.0, Amount::from_centavos(total).unwrap().to_string());
     app.assert_ledger_ok().await;
+
+    // A merchant of ours paying such a charge by its code (`PUT /envio/{id}/qrcode`, no
+    // valor) sends what is due today, as the payload's `valor.final` says: the discount
+    // taken, not the original.
+    let family = app.merchant("Familia Souza", "familia@example.com").await;
+    let funding = json!({"tipo": "PIX_RECEBIDO", "id": "fund-family", "pix": {
+        "endToEndId": "E9999999920261121130500000000777", "valor": "150.00", "chave": "familia@example.com",
+        "horario": chrono::Utc::now().to_rfc3339()}});
+    assert_eq!(app.notify(&funding).await.0, 200);
+    // The receiver's key is one the sandbox's directory knows.
+    let supplier = app.with_receiver(app.merchant("Fornecedor", "fornecedor@example.com").await, None).await;
+    let mut bill = body("100.00");
+    bill["chave"] = json!("fornecedor@example.com");
+    let path = format!("/v2/cobv/{}", txid(6));
+    let (status, _, owed) = call(app.request(Method::PUT, &path, &supplier).json(&bill)).await;
+    assert_eq!(status, 201, "{owed}");
+    let (status, _, sent) = call(
+        app.request(Method::PUT, "/v2/envio/mensalidade/qrcode", &family)
+            .json(&json!({"pixCopiaECola": owed["pixCopiaECola"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["valor"], "95.00", "{sent}");
+    let done = app.eventually(&family, "/v2/envio/mensalidade", |e| e["status"] == "REALIZADO").await;
+    assert_eq!(done["valor"], "95.00", "{done}");
 }
 
 /// A location made for a charge with a due date (`POST /loc` with `tipoCob: cobv`) serves

@@ -17,17 +17,7 @@ const CPF: &str = "12345678909";
 /// A gym whose registration has its CNPJ (Pix Automático receivers are companies), charged
 /// 1% + 0.10 per received Pix.
 async fn gym(app: &TestApp) -> TestMerchant {
-    let m = app.merchant_with_fees("Academia Forte", KEY, fees(100, "0.10")).await;
-    let receiver = tucano_shared::domain::merchant::Recebedor::parse(
-        "11222333000181",
-        None,
-        "Rua das Flores, 10",
-        "PE",
-        "50000000",
-    )
-    .unwrap();
-    assert!(app.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
-    m
+    app.with_receiver(app.merchant_with_fees("Academia Forte", KEY, fees(100, "0.10")).await, None).await
 }
 
 async fn account_number(app: &TestApp, m: &TestMerchant) -> String {

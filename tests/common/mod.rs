@@ -177,6 +177,21 @@ impl TestApp {
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: Some(rail) }
     }
 
+    /// Registers `m`'s receiver details (CNPJ 11.222.333/0001-81, in Recife), as a charge with
+    /// a due date or Pix Automático shows them; `m` is returned.
+    pub async fn with_receiver(&self, m: TestMerchant, nome_fantasia: Option<&str>) -> TestMerchant {
+        let receiver = tucano_shared::domain::merchant::Recebedor::parse(
+            "11222333000181",
+            nome_fantasia,
+            "Rua das Flores, 10",
+            "PE",
+            "50000000",
+        )
+        .unwrap();
+        assert!(self.state.merchants.set_receiver(m.id, &receiver).await.unwrap());
+        m
+    }
+
     pub async fn merchant(&self, name: &str, pix_key: &str) -> TestMerchant {
         self.merchant_with_fees(name, pix_key, FeePlan::default()).await
     }

@@ -81,20 +81,41 @@ impl LocationReader for HttpLocationReader {
         })
         .await?;
         let payload: Value = serde_json::from_slice(&payload).map_err(|_| LocationFailure::NotAPayload)?;
-        Ok(terms(&payload))
+        Ok(terms(&payload, chrono::Utc::now()))
     }
 }
 
-/// The terms of a Bacen charge payload (`PayloadCobImediata`); what is missing or invalid
-/// is left out, for the use case to judge.
-fn terms(p: &Value) -> LocationPayload {
+/// The terms of a Bacen charge payload (`PayloadCobImediata`, `PayloadCobV`) as they stand
+/// at `now`; what is missing or invalid is left out, for the use case to judge.
+///
+/// The amount to pay is `valor.final` when the payload states one: a charge with a due
+/// date states its original and what is due on the payment date (fine, interest, rebate
+/// and discount applied), and only `final` is required of it. A charge's status can still
+/// read `ATIVA` after its expiry (the spec lets the receiving PSP serve it anyway), so a
+/// payload whose `calendario.criacao` plus `expiracao` seconds has passed is not payable.
+fn terms(p: &Value, now: chrono::DateTime<chrono::Utc>) -> LocationPayload {
     let s = |v: &Value| v.as_str().map(str::to_owned);
+    let amount = |v: &Value| v.as_str().and_then(|v| Amount::parse(v).ok());
+    let valor = if p["valor"]["final"].is_null() { &p["valor"]["original"] } else { &p["valor"]["final"] };
     LocationPayload {
-        ativa: p["status"] == "ATIVA",
+        ativa: p["status"] == "ATIVA" && !expired(&p["calendario"], now),
         chave: s(&p["chave"]),
         txid: s(&p["txid"]),
-        valor: p["valor"]["original"].as_str().and_then(|v| Amount::parse(v).ok()),
+        valor: amount(valor),
         valor_alteravel: p["valor"]["modalidadeAlteracao"] == 1,
+    }
+}
+
+/// Whether an immediate charge's `calendario` says it expired before `now`: its creation
+/// plus `expiracao` seconds. A calendar without both (a charge with a due date has none)
+/// is judged by its status alone.
+fn expired(calendario: &Value, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let criacao = calendario["criacao"].as_str().and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+    match (criacao, calendario["expiracao"].as_i64()) {
+        (Some(criacao), Some(secs)) => chrono::TimeDelta::try_seconds(secs)
+            .and_then(|d| criacao.checked_add_signed(d))
+            .is_none_or(|end| end <= now),
+        _ => false,
     }
 }
 
@@ -250,6 +271,40 @@ mod tests {
         assert_eq!(dev().read(&format!("{at}/x")).await.unwrap_err(), LocationFailure::TooLarge);
         let declared = serving(b"HTTP/1.1 200 OK\r\ncontent-length: 10000000\r\n\r\n{".to_vec()).await;
         assert_eq!(dev().read(&format!("{declared}/x")).await.unwrap_err(), LocationFailure::TooLarge);
+    }
+
+    fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().into()
+    }
+
+    #[test]
+    fn a_charge_with_a_due_date_is_paid_its_final_amount_not_its_original() {
+        let payload = serde_json::json!({
+            "status": "ATIVA", "chave": "k", "txid": "t",
+            "calendario": {"dataDeVencimento": "2026-12-01", "validadeAposVencimento": 30},
+            "valor": {"original": "100.00", "multa": "2.00", "juros": "1.50", "final": "103.50"}
+        });
+        let t = terms(&payload, at("2026-12-03T12:00:00Z"));
+        assert!(t.ativa);
+        assert_eq!(t.valor, Some(Amount::parse("103.50").unwrap()));
+        // Only `final` is required of a charge with a due date.
+        let only_final = serde_json::json!({"status": "ATIVA", "valor": {"final": "95.00"}});
+        assert_eq!(terms(&only_final, at("2026-12-03T12:00:00Z")).valor, Some(Amount::parse("95.00").unwrap()));
+    }
+
+    #[test]
+    fn an_immediate_charge_past_its_expiry_is_not_payable_though_its_status_reads_ativa() {
+        let payload = serde_json::json!({
+            "status": "ATIVA", "chave": "k", "txid": "t",
+            "calendario": {"criacao": "2026-12-03T12:00:00-03:00", "apresentacao": "2026-12-03T12:00:05-03:00", "expiracao": 3600},
+            "valor": {"original": "10.00"}
+        });
+        assert!(terms(&payload, at("2026-12-03T15:59:59Z")).ativa);
+        assert!(!terms(&payload, at("2026-12-03T16:00:00Z")).ativa);
+        assert_eq!(terms(&payload, at("2026-12-03T15:00:00Z")).valor, Some(Amount::parse("10.00").unwrap()));
+        // An expiry too far off to reckon is treated as passed, not as never.
+        let absurd = serde_json::json!({"status": "ATIVA", "calendario": {"criacao": "2026-12-03T12:00:00Z", "expiracao": i64::MAX}});
+        assert!(!terms(&absurd, at("2026-12-03T12:00:01Z")).ativa);
     }
 
     #[tokio::test]

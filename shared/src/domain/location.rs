@@ -7,12 +7,13 @@ use super::money::Amount;
 /// what a payment can do without them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationPayload {
-    /// The charge is `ATIVA` (anything else, or no status, cannot be paid).
+    /// The charge is `ATIVA` and not past its expiry (anything else, or no status, cannot be paid).
     pub ativa: bool,
     /// The receiver's Pix key.
     pub chave: Option<String>,
     pub txid: Option<String>,
-    /// `valor.original`, when it is a valid amount.
+    /// What is to be paid: `valor.final` (a charge with a due date, on the payment date),
+    /// else `valor.original`, when it is a valid amount.
     pub valor: Option<Amount>,
     /// `valor.modalidadeAlteracao` is 1: the payer may change the amount.
     pub valor_alteravel: bool,
