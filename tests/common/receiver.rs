@@ -47,6 +47,8 @@ pub enum Answer {
     Gone,
     /// 503 with `Retry-After: 3600`.
     Busy,
+    /// 200 with a binary body: NUL bytes and bytes that are no UTF-8.
+    Binary,
 }
 
 type Script = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
@@ -123,5 +125,6 @@ async fn answer(a: Answer) -> Response {
         Answer::Redirect => (StatusCode::FOUND, [("location", "/redirected")]).into_response(),
         Answer::Gone => StatusCode::GONE.into_response(),
         Answer::Busy => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "3600")]).into_response(),
+        Answer::Binary => (StatusCode::OK, b"ok\0\xff\xfe\0\x01 received".to_vec()).into_response(),
     }
 }

@@ -99,7 +99,10 @@ impl WebhookTransport for HttpWebhookTransport {
                 }
             }
         }
-        let excerpt = (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
+        // Stored as text: what is no UTF-8 is replaced, control characters (a NUL, which
+        // Postgres text cannot hold, would fail the attempt's record and resend for ever)
+        // become spaces.
+        let excerpt = crate::domain::text::free_text(&String::from_utf8_lossy(&excerpt), EXCERPT_BYTES);
         let error = error.or_else(|| (!status.is_success()).then(|| format!("receiver answered {}", status.as_u16())));
         TransportResult {
             status_code: Some(status.as_u16()),
