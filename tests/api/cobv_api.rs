@@ -374,3 +374,28 @@ async fn a_cobv_location_serves_the_charge_with_a_due_date_that_names_it(pool: P
     let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(2)), &m).json(&cob)).await;
     assert_eq!(status, 400);
 }
+
+/// A PUT repeated after the day moved past the charge's due date (a client's retry, or the
+/// batch worker's after a crash before it recorded its outcome) answers the charge it
+/// created; another request under that txid is still refused.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_put_repeated_after_its_due_date_passed_answers_the_charge_it_created(pool: PgPool) {
+    let clock = tuesday_morning();
+    let app = TestApp::spawn_configured_at(pool, clock.clone(), |_| {}).await;
+    let m = school(&app).await;
+    let path = format!("/v2/cobv/{}", txid(1));
+    let mut due_today = tuition("100.00");
+    due_today["calendario"]["dataDeVencimento"] = json!("2026-09-01");
+    due_today["valor"].as_object_mut().unwrap().remove("desconto");
+    let (status, _, created) = call(app.request(Method::PUT, &path, &m).json(&due_today)).await;
+    assert_eq!(status, 201, "{created}");
+
+    *clock.0.lock().unwrap() += chrono::Duration::days(1);
+    let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&due_today)).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again, created);
+    let mut other = due_today.clone();
+    other["valor"]["original"] = json!("101.00");
+    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&other)).await;
+    assert_eq!(status, 400, "{problem}");
+}

@@ -50,6 +50,7 @@ async fn a_thousand_charge_batch_is_accepted_at_once_and_each_charge_created_or_
     assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
     let (_, _, pending) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
     assert_eq!(statuses(&pending), [("EM_PROCESSAMENTO".to_owned(), 1000)].into());
+    assert!(pending["cobsv"][0].get("criacao").is_none(), "no charge is created yet: {}", pending["cobsv"][0]);
     assert_eq!(app.count("charges").await, 0, "nothing is created inside the request");
 
     assert_eq!(work_off(&app).await, 1000);
@@ -61,6 +62,10 @@ async fn a_thousand_charge_batch_is_accepted_at_once_and_each_charge_created_or_
     assert_eq!(refused["txid"], txid(1007));
     assert_eq!(refused["problema"]["type"], format!("{BACEN_ERROR}CobVOperacaoInvalida"));
     assert_eq!(refused["problema"]["violacoes"][0]["propriedade"], "cobv.calendario.dataDeVencimento");
+    assert!(refused.get("criacao").is_none(), "a charge denied was never created: {refused}");
+    // A charge created says when, as the charge itself does.
+    let (_, _, first) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1000)), &m)).await;
+    assert_eq!(done["cobsv"][0]["criacao"], first["calendario"]["criacao"]);
     assert_eq!(app.count("charges").await, 990);
     assert_eq!(
         app.count("lote_cobv_items WHERE request_enc IS NOT NULL").await,
@@ -149,8 +154,9 @@ async fn a_malformed_batch_is_refused_whole_with_its_problem(pool: PgPool) {
 
 const IN_BATCH: &str = "/v2/cobv?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:00:00Z";
 
-/// The spec's PUT of an existing batch alters it: the same charges, each with its whole
-/// request, revised once created (and replayed as the same PUT afterwards).
+/// The spec's PUT of an existing batch alters it: the same charges, each made what its whole
+/// creation request says once created (what it leaves out is removed), and replayed as the
+/// same PUT afterwards, unless a charge was revised since.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
@@ -163,15 +169,46 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("100.00", "Setembro"))).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
 
-    let altered = batch("95.00", "Setembro, com desconto");
+    // The new request has no fine and no message to the payer.
+    let mut altered = batch("95.00", "Setembro, com desconto");
+    altered["cobsv"][0]["valor"].as_object_mut().unwrap().remove("multa");
+    altered["cobsv"][0].as_object_mut().unwrap().remove("solicitacaoPagador");
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
-    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    let charge = || async { call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await.2 };
+    let cobv = charge().await;
     assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(1)), "{cobv}");
+    assert!(cobv["valor"].get("multa").is_none(), "the fine the request leaves out is gone: {cobv}");
+    assert!(cobv.get("solicitacaoPagador").is_none(), "{cobv}");
+    assert!(cobv["valor"].get("juros").is_some(), "what it states stays: {cobv}");
     let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
     assert_eq!(lote["descricao"], "Setembro, com desconto");
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
     assert_eq!(work_off(&app).await, 0, "the same PUT again changes nothing");
+
+    // Revised since, by the charge's own PATCH or the batch's: the same PUT again makes the
+    // charge what it says once more.
+    let direct = json!({"valor": {"original": "80.00"}});
+    let path = format!("/v2/cobv/{}", txid(1));
+    assert_eq!(call(app.request(Method::PATCH, &path, &m).json(&direct)).await.0, 200);
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    assert_eq!(charge().await["valor"]["original"], "95.00");
+    let in_batch = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "70.00"}}]});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&in_batch)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    assert_eq!(charge().await["valor"]["original"], "70.00");
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    let cobv = charge().await;
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(5)), "{cobv}");
+
+    // A PATCH may change the description alone (the spec's revised batch requires nothing).
+    let renamed = json!({"descricao": "Setembro (revisado)"});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&renamed)).await.0, 202);
+    assert_eq!(work_off(&app).await, 0);
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!((lote["descricao"].as_str(), statuses(&lote)["CRIADA"]), (Some("Setembro (revisado)"), 1), "{lote}");
 }
 
 /// A revision of a charge still being created is refused (there is no charge to revise

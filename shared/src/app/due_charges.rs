@@ -86,19 +86,29 @@ pub async fn create(
     terms: &DueTerms,
     loc: Option<i64>,
 ) -> Result<(WithReceiver, bool), DueChargeError> {
-    if !merchant.owns_key(terms.chave.as_str()) {
-        return Err(DueChargeError::KeyNotOwned);
-    }
+    let fingerprint = terms.fingerprint_at(loc);
     let violations = terms.violations(calendar::brasilia_date(ports.clock().now()));
-    if !violations.is_empty() {
-        return Err(DueChargeError::Invalid(violations));
+    let refusal = if !merchant.owns_key(terms.chave.as_str()) {
+        Some(DueChargeError::KeyNotOwned)
+    } else {
+        (!violations.is_empty()).then_some(DueChargeError::Invalid(violations))
+    };
+    if let Some(refusal) = refusal {
+        // A replay of the PUT that created the charge (the client's retry, or the batch
+        // worker's after a crash before it recorded the outcome) answers that charge, though
+        // today's rules would refuse the request now: its due date has passed since, or the
+        // merchant has dropped the key.
+        return match ports.due_charges().created_by(merchant.id, &txid, fingerprint).await? {
+            Some(charge) => Ok((WithReceiver { charge, receiver: receiver(ports, merchant).await? }, false)),
+            None => Err(refusal),
+        };
     }
     let receiver = receiver(ports, merchant).await?;
     let location = match loc {
         Some(id) => ChargeLocation::Existing(id),
         None => ChargeLocation::New(super::locations::fresh(ports.location_base(), merchant, TipoCob::Cobv)?),
     };
-    let new = NewDueCharge { txid: &txid, terms, fingerprint: terms.fingerprint_at(loc), location };
+    let new = NewDueCharge { txid: &txid, terms, fingerprint, location };
     let (charge, created) = match ports.due_charges().create(merchant.id, new).await? {
         CreateOutcome::Created(charge) => (charge, true),
         CreateOutcome::Exists { charge, same_request: true } => (charge, false),

@@ -54,8 +54,10 @@ fn read_batch(body: &[u8], create: bool) -> Result<(Option<String>, Vec<(Txid, V
             Ok(Some(d)) => out.0 = Some(d.to_owned()),
             _ => {}
         }
+        // A PATCH may revise the description alone (the spec's revised batch requires nothing).
         let cobsv = root.array("cobsv", MAX_ITEMS, &mut v);
-        if let Ok(Some(items)) = root.require("cobsv", cobsv, &mut v) {
+        let cobsv = if create { root.require("cobsv", cobsv, &mut v) } else { cobsv };
+        if let Ok(Some(items)) = cobsv {
             if items.is_empty() {
                 v.add("loteCobV.cobsv", "needs at least one charge");
             }
@@ -155,7 +157,10 @@ fn lote_json(l: &Lote) -> Value {
         .items
         .iter()
         .map(|i| {
-            let mut item = json!({"txid": i.txid.as_str(), "status": i.status, "criacao": timestamp(i.criacao)});
+            let mut item = json!({"txid": i.txid.as_str(), "status": i.status});
+            if let Some(criacao) = i.criacao {
+                item["criacao"] = json!(timestamp(criacao));
+            }
             if let Some(p) = &i.problema {
                 item["problema"] = p.clone();
             }
@@ -236,6 +241,11 @@ async fn process(state: &AppState, item: &PendingItem) -> Result<(), ApiError> {
         }
         LoteOperation::Revise => {
             let patch = super::cobv::input::patch(&request)?;
+            due_charges::revise(state, &merchant, &item.txid, &patch).await.map_err(super::cobv::map_error)?;
+        }
+        LoteOperation::Replace => {
+            let new = super::cobv::input::new_charge(&request)?;
+            let patch = crate::domain::cobv::DuePatch::replacing(&new.terms, new.loc);
             due_charges::revise(state, &merchant, &item.txid, &patch).await.map_err(super::cobv::map_error)?;
         }
     }

@@ -166,6 +166,13 @@ pub trait DueChargeStore: Send + Sync {
         txid: &Txid,
         revisao: Option<i32>,
     ) -> Result<Option<DueCharge>, StoreError>;
+    /// The charge `txid` if a request with this fingerprint created it (a replay).
+    async fn created_by(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        fingerprint: [u8; 32],
+    ) -> Result<Option<DueCharge>, StoreError>;
     /// Applies `patch` atomically under the domain revision rules, as of `today`.
     async fn revise(
         &self,
@@ -217,14 +224,19 @@ pub struct LoteItem {
     pub txid: Txid,
     pub status: String,
     pub problema: Option<serde_json::Value>,
-    pub criacao: DateTime<Utc>,
+    /// When its charge was created; none while the batch has not created it, nor when the
+    /// batch was denied its creation.
+    pub criacao: Option<DateTime<Utc>>,
 }
 
-/// What a batch item asks: create the charge, or revise it.
+/// What a batch item asks: create the charge, revise it (a `PATCH` of the batch: what the
+/// request leaves out stays), or replace it (a `PUT` of an existing batch: the request is
+/// the charge's whole creation request, and what it leaves out is removed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoteOperation {
     Create,
     Revise,
+    Replace,
 }
 
 /// An item waiting for the worker: its request, sealed under the merchant.
@@ -277,6 +289,10 @@ pub trait LoteStore: Send + Sync {
         descricao: Option<&str>,
         items: Vec<(Txid, Vec<u8>)>,
     ) -> Result<LoteSubmitted, StoreError>;
+    /// A charge of a batch was revised outside the batch's `PUT` (by `PATCH /cobv/{txid}`):
+    /// the batch's next `PUT`, even one identical to the last, is applied again instead of
+    /// being answered as a replay.
+    async fn forget_request(&self, merchant: MerchantId, txid: &Txid) -> Result<(), StoreError>;
     /// Up to `limit` pending items, oldest first.
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
     /// Whether a batch holds this charge EM_PROCESSAMENTO or NEGADA (a denied creation of

@@ -449,6 +449,17 @@ impl DueChargeStore for PgDueChargeStore {
         }
     }
 
+    async fn created_by(
+        &self,
+        merchant: MerchantId,
+        txid: &Txid,
+        fingerprint: [u8; 32],
+    ) -> Result<Option<DueCharge>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let found = select_current(&mut conn, self.cipher.as_ref(), merchant, txid, false).await?;
+        Ok(found.and_then(|(charge, hash, _)| (hash == fingerprint).then_some(charge)))
+    }
+
     async fn revise(
         &self,
         merchant: MerchantId,

@@ -52,18 +52,23 @@ async fn refusal(
 }
 
 /// The batch's items with these new requests, each pending again at its next version: a
-/// charge the batch created is revised, any other created.
+/// charge the batch created is revised (`whole`: replaced by its new creation request, as a
+/// `PUT` of the batch says), any other created.
 async fn requeue(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
     id: i64,
     txids: &[String],
     items: Vec<(Txid, Vec<u8>)>,
+    whole: bool,
 ) -> Result<(), StoreError> {
     let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
+    let revision = if whole { "replace" } else { "revise" };
+    // A creation denied stays a creation; a revision denied (its charge exists) is
+    // revised again, replaced by a PUT.
     sqlx::query!(
         r#"UPDATE lote_cobv_items i
-              SET operation = CASE WHEN i.status = 'CRIADA' THEN 'revise' ELSE i.operation END,
+              SET operation = CASE WHEN i.status = 'CRIADA' OR i.operation <> 'create' THEN $5 ELSE i.operation END,
                   status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
                   updated_at = now()
              FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
@@ -71,7 +76,8 @@ async fn requeue(
         merchant.0,
         id,
         txids,
-        &requests
+        &requests,
+        revision
     )
     .execute(&mut *conn)
     .await
@@ -142,7 +148,7 @@ impl LoteStore for PgLoteStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-            requeue(&mut tx, merchant, id, &txids, items).await?;
+            requeue(&mut tx, merchant, id, &txids, items, true).await?;
             tx.commit().await.map_err(store_error)?;
             return Ok(LoteSubmitted::Accepted);
         }
@@ -210,13 +216,19 @@ impl LoteStore for PgLoteStore {
         if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
             return Ok(refused);
         }
-        if let Some(d) = descricao {
-            sqlx::query!("UPDATE lotes_cobv SET descricao = $3 WHERE merchant_id = $1 AND id = $2", merchant.0, id, d)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-        requeue(&mut tx, merchant, id, &txids, items).await?;
+        // The batch's last PUT no longer says what its charges are: the same PUT again is
+        // applied, not answered as a replay (no request hashes to zeros).
+        sqlx::query!(
+            r#"UPDATE lotes_cobv SET descricao = coalesce($3, descricao), request_hash = decode(repeat('00', 32), 'hex')
+                WHERE merchant_id = $1 AND id = $2"#,
+            merchant.0,
+            id,
+            descricao
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        requeue(&mut tx, merchant, id, &txids, items, false).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(LoteSubmitted::Accepted)
     }
@@ -238,12 +250,31 @@ impl LoteStore for PgLoteStore {
                     merchant: MerchantId(r.merchant_id),
                     lote_id: r.lote_id,
                     txid: Txid::parse(&r.txid).context("stored txid").map_err(unexpected)?,
-                    operation: if r.operation == "revise" { LoteOperation::Revise } else { LoteOperation::Create },
+                    operation: match r.operation.as_str() {
+                        "revise" => LoteOperation::Revise,
+                        "replace" => LoteOperation::Replace,
+                        _ => LoteOperation::Create,
+                    },
                     request_enc: r.request_enc,
                     version: r.version,
                 })
             })
             .collect()
+    }
+
+    async fn forget_request(&self, merchant: MerchantId, txid: &Txid) -> Result<(), StoreError> {
+        sqlx::query!(
+            r#"UPDATE lotes_cobv l SET request_hash = decode(repeat('00', 32), 'hex')
+                 FROM lote_cobv_items i
+                WHERE i.merchant_id = $1 AND i.txid = $2 AND l.merchant_id = i.merchant_id AND l.id = i.lote_id
+                  AND l.request_hash <> decode(repeat('00', 32), 'hex')"#,
+            merchant.0,
+            txid.as_str()
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
     }
 
     async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
@@ -354,8 +385,13 @@ impl PgLoteStore {
     /// The items of these batches with their batch ids, each batch's in its order.
     async fn items(&self, merchant: MerchantId, lotes: &[i64]) -> Result<Vec<(i64, LoteItem)>, StoreError> {
         let rows = sqlx::query!(
-            r#"SELECT lote_id, txid, status, problema, created_at FROM lote_cobv_items
-                WHERE merchant_id = $1 AND lote_id = ANY($2) ORDER BY lote_id, position"#,
+            // A creation still pending or denied has no charge of the batch's (one made
+            // outside it with that txid is not the batch's).
+            r#"SELECT i.lote_id, i.txid, i.status, i.problema,
+                      CASE WHEN i.status = 'CRIADA' OR i.operation <> 'create' THEN c.created_at END AS criacao
+                 FROM lote_cobv_items i
+                 LEFT JOIN charges c ON c.merchant_id = i.merchant_id AND c.txid = i.txid AND c.kind = 'cobv'
+                WHERE i.merchant_id = $1 AND i.lote_id = ANY($2) ORDER BY i.lote_id, i.position"#,
             merchant.0,
             lotes
         )
@@ -365,7 +401,7 @@ impl PgLoteStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let txid = Txid::parse(&r.txid).map_err(|_| unexpected(anyhow!("a stored batch txid")))?;
-            out.push((r.lote_id, LoteItem { txid, status: r.status, problema: r.problema, criacao: r.created_at }));
+            out.push((r.lote_id, LoteItem { txid, status: r.status, problema: r.problema, criacao: r.criacao }));
         }
         Ok(out)
     }

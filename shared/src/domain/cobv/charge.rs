@@ -188,7 +188,7 @@ pub struct DuePatch {
     pub removes: RemovedTerms,
 }
 
-/// The price terms a PATCH removes, sent as `null` (Bacen's maintainers: a field is
+/// The optional terms a PATCH removes, sent as `null` (Bacen's maintainers: a field is
 /// removed by sending it null; pix-api issue 108).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RemovedTerms {
@@ -196,9 +196,41 @@ pub struct RemovedTerms {
     pub juros: bool,
     pub abatimento: bool,
     pub desconto: bool,
+    pub solicitacao_pagador: bool,
 }
 
 impl DuePatch {
+    /// The revision that makes an existing charge what a whole creation request says (a
+    /// `PUT /lotecobv/{id}` of an existing batch names "the exact creation requests" of its
+    /// charges): every term it states replaces the charge's, and every optional term it
+    /// leaves out is removed, not kept. Its location, when it names none, stays.
+    pub fn replacing(terms: &DueTerms, loc: Option<i64>) -> DuePatch {
+        let p = &terms.price;
+        DuePatch {
+            vencimento: Some(p.vencimento),
+            validade_apos_vencimento: Some(p.validade_apos_vencimento),
+            devedor: Some(terms.devedor.clone()),
+            contato: Some(terms.contato.clone()),
+            original: Some(p.original),
+            multa: p.multa,
+            juros: p.juros,
+            abatimento: p.abatimento,
+            desconto: p.desconto.clone(),
+            chave: Some(terms.chave.clone()),
+            solicitacao_pagador: terms.solicitacao_pagador.clone(),
+            info_adicionais: Some(terms.info_adicionais.clone()),
+            loc,
+            remover: false,
+            removes: RemovedTerms {
+                multa: p.multa.is_none(),
+                juros: p.juros.is_none(),
+                abatimento: p.abatimento.is_none(),
+                desconto: p.desconto.is_none(),
+                solicitacao_pagador: terms.solicitacao_pagador.is_none(),
+            },
+        }
+    }
+
     /// The PATCH asks for anything besides a removal (new terms or a location).
     fn changes(&self) -> bool {
         DuePatch { remover: false, ..self.clone() } != DuePatch::default()
@@ -255,7 +287,11 @@ impl DueCharge {
                 devedor: patch.devedor.clone().unwrap_or_else(|| t.devedor.clone()),
                 contato: patch.contato.clone().unwrap_or_else(|| t.contato.clone()),
                 chave: patch.chave.clone().unwrap_or_else(|| t.chave.clone()),
-                solicitacao_pagador: patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone()),
+                solicitacao_pagador: if patch.removes.solicitacao_pagador {
+                    None
+                } else {
+                    patch.solicitacao_pagador.clone().or_else(|| t.solicitacao_pagador.clone())
+                },
                 info_adicionais: patch.info_adicionais.clone().unwrap_or_else(|| t.info_adicionais.clone()),
             }
         })
@@ -377,6 +413,38 @@ mod tests {
             panic!("a removal is a change")
         };
         assert_eq!((terms.price.multa, terms.price.juros), (None, c.terms.price.juros), "the fine only");
+    }
+
+    #[test]
+    fn a_replacement_by_a_whole_creation_request_removes_what_it_leaves_out() {
+        let mut c = charge();
+        c.terms.price.multa = Some(Multa::Percent(Percent(200)));
+        c.terms.price.desconto = Some(Desconto::UntilDates { percent: false, tiers: vec![(day("2026-12-20"), 500)] });
+        c.terms.solicitacao_pagador = Some("Mensalidade".into());
+        c.terms.info_adicionais = vec![InfoAdicional { nome: "Turma".into(), valor: "3A".into() }];
+        // The request states a new original and a juros, and nothing else optional.
+        let mut request = terms();
+        request.price.original = Amount::parse("120.00").unwrap();
+        request.price.juros = Some(Juros::Rate(Percent(100), crate::domain::cobv::Period::Month, Days::Calendar));
+        let Revision::Changed { terms, .. } = c.revise(&DuePatch::replacing(&request, None)).unwrap() else {
+            panic!("a replacement that differs is a change")
+        };
+        assert_eq!(terms, request, "the charge is what the request says, no more");
+        // The same request again changes nothing.
+        let replaced = DueCharge { terms: request.clone(), ..charge() };
+        assert_eq!(replaced.revise(&DuePatch::replacing(&request, None)).unwrap(), Revision::Unchanged);
+        assert_eq!(DuePatch::replacing(&request, None).loc, None, "its location stays when none is named");
+    }
+
+    #[test]
+    fn a_patch_removes_the_payers_message_sent_as_null() {
+        let mut c = charge();
+        c.terms.solicitacao_pagador = Some("Mensalidade".into());
+        let removes = RemovedTerms { solicitacao_pagador: true, ..Default::default() };
+        let Revision::Changed { terms, .. } = c.revise(&DuePatch { removes, ..Default::default() }).unwrap() else {
+            panic!("a removal is a change")
+        };
+        assert_eq!(terms.solicitacao_pagador, None);
     }
 
     #[test]

@@ -294,6 +294,7 @@ pub fn patch(body: &[u8]) -> Result<DuePatch, ApiError> {
         juros: removed("juros"),
         abatimento: removed("abatimento"),
         desconto: removed("desconto"),
+        solicitacao_pagador: value.get("solicitacaoPagador").is_some_and(serde_json::Value::is_null),
     };
     let (devedor, contato) = match f.devedor {
         Some((d, c)) => (Some(d), Some(c)),
