@@ -334,6 +334,8 @@ async fn bad_requests_get_the_specs_problem_types_and_change_nothing(pool: PgPoo
         ("/v2/rec/RR9999999920270101abcdefghijk", "RecNaoEncontrada"),
         ("/v2/solicrec/SC9999999920270101abcdefghijk", "SolicRecNaoEncontrada"),
         ("/v2/cobr/naoexistenenhumacobranca0001", "CobRNaoEncontrado"),
+        ("/v2/locrec/999999", "PayloadLocationRecNaoEncontrado"),
+        ("/v2/locrec/x", "PayloadLocationRecNaoEncontrado"),
     ] {
         let (status, _, e) = call(app.request(Method::GET, path, &m)).await;
         assert_eq!(status, 404, "{path}: {e}");
@@ -465,7 +467,10 @@ async fn journey_2_the_payer_scans_a_recurrence_qr_code_and_authorises_it(pool: 
     let (status, _, unlinked) = call(app.request(Method::DELETE, &format!("/v2/locrec/{}/idRec", loc["id"]), &m)).await;
     assert_eq!(status, 200, "{unlinked}");
     assert!(unlinked.get("idRec").is_none());
-    assert_eq!(read_location(&app, location).await.0, 404);
+    let (status, nothing) = read_location(&app, location).await;
+    assert_eq!((status, nothing["type"].as_str()), (404, Some(&*format!("{BACEN_ERROR}RecPayloadNaoEncontrado"))));
+    let (status, _, e) = call(app.request(Method::GET, "/v2/locrec?inicio=x&fim=y", &m)).await;
+    assert_eq!((status, e["type"].as_str()), (400, Some(&*format!("{BACEN_ERROR}PayloadLocationRecConsultaInvalida"))));
     app.assert_ledger_ok().await;
 }
 

@@ -108,13 +108,14 @@ async fn rec_payload(
     token: &LocationToken,
 ) -> Result<Response, ApiError> {
     use crate::app::rec_locations::{self, PayloadRefusal};
+    let nothing = || ApiError::new(ProblemKind::RecPayloadNaoEncontrado, "No recurrence at this location.");
     let found = rec_locations::payload(state, token).await.map_err(|e| match e {
         crate::app::recurrences::RecError::Store(s) => s.into(),
-        _ => not_found(),
+        _ => nothing(),
     })?;
     let (rec, merchant, cnpj) = match found {
         Ok(found) => found,
-        Err(PayloadRefusal::Nothing) => return Err(not_found()),
+        Err(PayloadRefusal::Nothing) => return Err(nothing()),
         Err(PayloadRefusal::Ended) => {
             return Err(ApiError::new(
                 ProblemKind::RecPayloadOperacaoInvalida,

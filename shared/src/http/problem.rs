@@ -39,6 +39,8 @@ pub enum ProblemKind {
     CobConsultaInvalida,
     /// 404: no payload at that location (or the charge behind it is gone).
     CobPayloadNaoEncontrado,
+    /// 404: no recurrence at that location (or it is gone for good).
+    RecPayloadNaoEncontrado,
     /// 400: a payload location asked with a bad `DPP` or `codMun`.
     CobPayloadOperacaoInvalida,
     /// 400: a batch request that breaks the schema or the rules.
@@ -105,6 +107,10 @@ pub enum ProblemKind {
     PayloadLocationOperacaoInvalida,
     /// 400: bad parameters on `GET /loc`.
     PayloadLocationConsultaInvalida,
+    /// 404: no recurrence location with that id for this merchant.
+    PayloadLocationRecNaoEncontrado,
+    /// 400: bad parameters on `GET /locrec`.
+    PayloadLocationRecConsultaInvalida,
     /// 400: bad parameters on `GET /eventos`.
     EventosConsultaInvalida,
     /// 429: a per-merchant quota is used up for this minute (`Retry-After` says when the
@@ -141,6 +147,7 @@ impl ProblemKind {
             | ProblemKind::WebhookConsultaInvalida
             | ProblemKind::PayloadLocationOperacaoInvalida
             | ProblemKind::PayloadLocationConsultaInvalida
+            | ProblemKind::PayloadLocationRecConsultaInvalida
             | ProblemKind::EventosConsultaInvalida => StatusCode::BAD_REQUEST,
             ProblemKind::NaoAutenticado | ProblemKind::AssinaturaInvalida => StatusCode::UNAUTHORIZED,
             ProblemKind::AcessoNegado => StatusCode::FORBIDDEN,
@@ -157,7 +164,9 @@ impl ProblemKind {
             | ProblemKind::EnvioNaoEncontrado
             | ProblemKind::ChaveNaoEncontrada
             | ProblemKind::WebhookNaoEncontrado
-            | ProblemKind::PayloadLocationNaoEncontrado => StatusCode::NOT_FOUND,
+            | ProblemKind::PayloadLocationNaoEncontrado
+            | ProblemKind::PayloadLocationRecNaoEncontrado
+            | ProblemKind::RecPayloadNaoEncontrado => StatusCode::NOT_FOUND,
             ProblemKind::MetodoNaoPermitido => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::ChaveIdempotenciaEmUso => StatusCode::CONFLICT,
             ProblemKind::ChaveIdempotenciaReutilizada => StatusCode::UNPROCESSABLE_ENTITY,
@@ -182,6 +191,7 @@ impl ProblemKind {
             ProblemKind::CobNaoEncontrado => "CobNaoEncontrado",
             ProblemKind::CobConsultaInvalida => "CobConsultaInvalida",
             ProblemKind::CobPayloadNaoEncontrado => "CobPayloadNaoEncontrado",
+            ProblemKind::RecPayloadNaoEncontrado => "RecPayloadNaoEncontrado",
             ProblemKind::CobPayloadOperacaoInvalida => "CobPayloadOperacaoInvalida",
             ProblemKind::LoteCobVOperacaoInvalida => "LoteCobVOperacaoInvalida",
             ProblemKind::LoteCobVNaoEncontrado => "LoteCobVNaoEncontrado",
@@ -215,6 +225,8 @@ impl ProblemKind {
             ProblemKind::PayloadLocationNaoEncontrado => "PayloadLocationNaoEncontrado",
             ProblemKind::PayloadLocationOperacaoInvalida => "PayloadLocationOperacaoInvalida",
             ProblemKind::PayloadLocationConsultaInvalida => "PayloadLocationConsultaInvalida",
+            ProblemKind::PayloadLocationRecNaoEncontrado => "PayloadLocationRecNaoEncontrado",
+            ProblemKind::PayloadLocationRecConsultaInvalida => "PayloadLocationRecConsultaInvalida",
             ProblemKind::EventosConsultaInvalida => "EventosConsultaInvalida",
             ProblemKind::RateLimited => "RateLimited",
             ProblemKind::ServicoIndisponivel => "ServicoIndisponivel",
@@ -270,6 +282,9 @@ impl ProblemKind {
             | ProblemKind::PayloadLocationNaoEncontrado
             | ProblemKind::PayloadLocationOperacaoInvalida
             | ProblemKind::PayloadLocationConsultaInvalida
+            | ProblemKind::PayloadLocationRecNaoEncontrado
+            | ProblemKind::PayloadLocationRecConsultaInvalida
+            | ProblemKind::RecPayloadNaoEncontrado
             | ProblemKind::ServicoIndisponivel
             | ProblemKind::ErroInternoDoServidor => true,
         }
@@ -326,6 +341,9 @@ impl ProblemKind {
             ProblemKind::PayloadLocationNaoEncontrado => "Location não encontrada.",
             ProblemKind::PayloadLocationOperacaoInvalida => "PayloadLocation inválido.",
             ProblemKind::PayloadLocationConsultaInvalida => "Consulta de locations inválida.",
+            ProblemKind::PayloadLocationRecNaoEncontrado => "Location de recorrência não encontrada.",
+            ProblemKind::PayloadLocationRecConsultaInvalida => "Consulta de locations de recorrência inválida.",
+            ProblemKind::RecPayloadNaoEncontrado => "Recorrência não encontrada.",
             ProblemKind::EventosConsultaInvalida => "Consulta de eventos inválida.",
             ProblemKind::RateLimited => "Limite de requisições atingido.",
             ProblemKind::ServicoIndisponivel => "Serviço indisponível.",

@@ -204,7 +204,7 @@ pub fn locrec_query(query: Option<&str>) -> Result<crate::ports::LocRecQuery, Ap
         pagina,
         itens_por_pagina,
     });
-    q.finish(query, ProblemKind::PayloadLocationConsultaInvalida, QUERY_DETAIL)
+    q.finish(query, ProblemKind::PayloadLocationRecConsultaInvalida, QUERY_DETAIL)
 }
 
 fn finish_err(v: Violations, kind: ProblemKind, detail: &str) -> ApiError {

@@ -255,7 +255,7 @@ const LOCREC_MISSING: &str = "No recurrence location with this id.";
 
 fn locrec_error(e: RecError) -> ApiError {
     match e {
-        RecError::NotFound => ApiError::new(ProblemKind::PayloadLocationNaoEncontrado, LOCREC_MISSING),
+        RecError::NotFound => ApiError::new(ProblemKind::PayloadLocationRecNaoEncontrado, LOCREC_MISSING),
         e => REC.map(e),
     }
 }
@@ -265,7 +265,7 @@ fn path_loc_id(req: &Request) -> Result<i64, ApiError> {
         .parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::new(ProblemKind::PayloadLocationNaoEncontrado, LOCREC_MISSING))
+        .ok_or_else(|| ApiError::new(ProblemKind::PayloadLocationRecNaoEncontrado, LOCREC_MISSING))
 }
 
 /// `POST /locrec`.
