@@ -87,9 +87,6 @@ def route_logical_id(method, path):
 # runs. These are shared by all merchants; the per-merchant quotas are the application's.
 STAGE_THROTTLE = {"ThrottlingBurstLimit": 500, "ThrottlingRateLimit": 200}
 QUOTA_ROUTE_THROTTLE = {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
-# The authorizer runs for every merchant request whose answer is not cached: enough
-# concurrency for the stage's rate, and never all of the account's.
-AUTHORIZER_CONCURRENCY = 50
 
 
 def family(path):
@@ -308,9 +305,12 @@ def build():
     http_functions = []
     for fn, method, path, access, idem in routes():
         f = {"handler": fn, "role": f"{camel(fn)}Role"}
+        # No API Gateway authorizer: each merchant route's function authenticates the access
+        # token itself (its signature, expiry, scope and revocation, without a database read)
+        # and answers the standard 401/403 problems. An HTTP API authorizer can only answer
+        # 403 {"message":"Forbidden"} to a token it refuses, where an OAuth client needs a
+        # 401 to know to fetch a new token; and it would be a second Lambda on the path.
         event = {"method": method, "path": path}
-        if access == "Merchant":
-            event["authorizer"] = {"name": "accessToken"}
         f["events"] = [{"httpApi": event}]
         extra = []
         if access == "Merchant" and method != "GET":
@@ -369,9 +369,6 @@ def build():
                 "APP_DB_PASSWORD_SECRET_ID": ref("AppDatabaseSecret")}
             extra = [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                       "Resource": [MASTER_SECRET, ref("AppDatabaseSecret")]}]
-        elif fn == "authorizer":
-            f["timeout"] = 5
-            f["reservedConcurrency"] = AUTHORIZER_CONCURRENCY
         elif fn == "admin":
             # Operators' merchant and client management (`aws lambda invoke`): one at a time.
             f["timeout"] = 30
@@ -898,7 +895,7 @@ HEADER = """\
 # script, not this file (a test checks the two agree).
 #
 # One Lambda per route (and per job) with its own least-privilege role, in private
-# subnets of three AZs; HTTP API with a cached Lambda authorizer for OAuth access tokens; Aurora
+# subnets of three AZs; HTTP API whose functions check OAuth access tokens themselves; Aurora
 # PostgreSQL Serverless v2 (PITR 35 days) behind RDS Proxy; DynamoDB idempotency table;
 # KMS keys with rotation; SQS + DLQ for webhooks; canary deploys rolled back on alarms.
 """
@@ -928,19 +925,13 @@ def render():
                                  "serverSideEncryption": "AES256"},
             "vpc": {"securityGroupIds": [ref("LambdaSecurityGroup")],
                     "subnetIds": [ref(f"PrivateSubnet{az}") for az in "ABC"]},
-            "httpApi": {
-                "disableDefaultEndpoint": False,
-                "authorizers": {"accessToken": {
-                    "type": "request", "functionName": "authorizer",
-                    "identitySource": ["$request.header.Authorization"],
-                    "resultTtlInSeconds": 300, "enableSimpleResponses": True, "payloadVersion": "2.0"}},
-            },
+            "httpApi": {"disableDefaultEndpoint": False},
             "logs": {"httpApi": {"format": json.dumps({
                 "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
                 "requestTime": "$context.requestTime", "method": "$context.httpMethod",
                 "routeKey": "$context.routeKey", "status": "$context.status",
-                "latency": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage",
-                "authorizerError": "$context.authorizer.error"}, separators=(",", ":"))}},
+                "latency": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage"},
+                separators=(",", ":"))}},
             "environment": {
                 "DB_MAX_CONNECTIONS": "2",
                 "PIX_LOCATION_BASE": f"{{{{resolve:ssm:/tucano/{STAGE}/pix-location-base}}}}",

@@ -152,39 +152,6 @@ pub async fn webhook_deliver() -> Result<(), Error> {
     .await
 }
 
-/// The HTTP API's Lambda authorizer (payload 2.0, simple responses): the access token (or
-/// legacy API key) in `Authorization` resolves to a merchant, whose id goes to the route in
-/// the context. API Gateway caches the answer per header value for five minutes, across
-/// routes, so the route checks the token again, with its scope and revocation.
-pub async fn authorizer() -> Result<(), Error> {
-    let state = state().await?;
-    let state = &state;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        // An error, not a denial, when the database cannot answer: API Gateway caches a
-        // denial for five minutes, and the merchant did nothing wrong.
-        state.keep_db_auth_fresh().await?;
-        within(job_keys("authorizer"), authorize(state, &event.payload)).await
-    }))
-    .await
-}
-
-/// `{"isAuthorized": bool, "context": {"merchantId"}}` for an authorizer event.
-/// An `Err` when the key could not be checked (the database is down): API Gateway then
-/// answers 500 and caches nothing, where a denial would lock the merchant out for the
-/// cache's five minutes.
-pub async fn authorize(state: &AppState, event: &serde_json::Value) -> Result<serde_json::Value, Error> {
-    let header =
-        event["identitySource"][0].as_str().or_else(|| event["headers"]["authorization"].as_str()).unwrap_or("");
-    let Ok(req) = http::Request::builder().header(http::header::AUTHORIZATION, header).body(bytes::Bytes::new()) else {
-        return Ok(serde_json::json!({"isAuthorized": false}));
-    };
-    match tucano_shared::http::auth::authenticate(state, &req).await {
-        Ok((m, _)) => Ok(serde_json::json!({"isAuthorized": true, "context": {"merchantId": m.id.to_string()}})),
-        Err(e) if e.kind.status().is_server_error() => Err("the API key could not be checked".into()),
-        Err(_) => Ok(serde_json::json!({"isAuthorized": false})),
-    }
-}
-
 /// The admin function: one operation on merchants or OAuth clients per invocation
 /// (`app::admin::run`), invoked by an operator with IAM (`aws lambda invoke`); answers
 /// `{"ok": ...}` or `{"error": "..."}` (a refused operation is an answer, not a failure:

@@ -27,7 +27,6 @@ pub async fn run(name: &str) -> Result<(), Error> {
         Some(Handler::Job("webhook_relay")) => jobs::webhook_relay().await,
         Some(Handler::Job("lotecobv_worker")) => jobs::lotecobv_worker().await,
         Some(Handler::Job("webhook_deliver")) => jobs::webhook_deliver().await,
-        Some(Handler::Job("authorizer")) => jobs::authorizer().await,
         Some(Handler::Job("migrate")) => jobs::migrate().await,
         Some(Handler::Job("admin")) => jobs::admin().await,
         Some(Handler::Job(other)) => Err(format!("the job {other} has no entry point").into()),

@@ -874,8 +874,6 @@ pub enum Trigger {
     Schedule(&'static str),
     /// An SQS queue (its resource name in `serverless.yml`).
     Queue(&'static str),
-    /// API Gateway, as the Lambda authorizer of merchant routes.
-    Authorizer,
     /// CloudFormation, as a custom resource on every deploy.
     Deploy,
     /// An operator, through `lambda:InvokeFunction` with IAM (no event source).
@@ -906,7 +904,6 @@ pub const JOBS: &[Job] = &[
         trigger: Trigger::Queue("WebhookQueue"),
         keys: &[WEBHOOK_SECRET, PAGADOR, DEVEDOR],
     },
-    Job { function: "authorizer", trigger: Trigger::Authorizer, keys: &[] },
     Job { function: "migrate", trigger: Trigger::Deploy, keys: &[BLIND_INDEX_KEY] },
     Job { function: "admin", trigger: Trigger::Operator, keys: &[] },
 ];
@@ -942,7 +939,6 @@ pub fn table_json() -> serde_json::Value {
             let (trigger, argument) = match j.trigger {
                 Trigger::Schedule(expression) => ("Schedule", Some(expression)),
                 Trigger::Queue(queue) => ("Queue", Some(queue)),
-                Trigger::Authorizer => ("Authorizer", None),
                 Trigger::Deploy => ("Deploy", None),
                 Trigger::Operator => ("Operator", None),
             };

@@ -51,12 +51,6 @@ fn jobs_are_declared_with_their_triggers() {
     for job in JOBS {
         let events = doc["functions"][job.function]["events"].as_sequence().map(Vec::as_slice).unwrap_or_default();
         match job.trigger {
-            Trigger::Authorizer => {
-                let a = &doc["provider"]["httpApi"]["authorizers"]["accessToken"];
-                assert_eq!(a["functionName"].as_str(), Some(job.function));
-                assert!(events.is_empty());
-                continue;
-            }
             Trigger::Deploy => {
                 let token = &doc["resources"]["Resources"]["Migrations"]["Properties"]["ServiceToken"];
                 assert_eq!(token["Fn::GetAtt"][0].as_str(), Some("MigrateLambdaFunction"));
@@ -79,7 +73,7 @@ fn jobs_are_declared_with_their_triggers() {
                 assert_eq!(q["Type"].as_str(), Some("AWS::SQS::Queue"));
                 assert!(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_mapping(), "{queue} has a DLQ");
             }
-            Trigger::Authorizer | Trigger::Deploy | Trigger::Operator => {}
+            Trigger::Deploy | Trigger::Operator => {}
         }
     }
 }
@@ -114,7 +108,7 @@ fn tucano_routes_json_prints_every_route_and_job_of_the_table_with_its_settings(
         assert_eq!(both(json), serde_json::json!(job.keys), "{}", job.function);
         match job.trigger {
             Trigger::Schedule(arg) | Trigger::Queue(arg) => assert_eq!(json["argument"], arg),
-            Trigger::Authorizer | Trigger::Deploy | Trigger::Operator => assert!(json["argument"].is_null()),
+            Trigger::Deploy | Trigger::Operator => assert!(json["argument"].is_null()),
         }
     }
     assert_eq!(printed["cold_start_keys"], serde_json::json!([tucano_shared::app::key_policy::BLIND_INDEX_KEY]));

@@ -48,8 +48,16 @@ async fn an_api_gateway_event_creates_and_reads_a_charge(pool: PgPool) {
     assert_eq!(res.status(), 200);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(res.body()).unwrap(), created);
 
-    let unauthorized = from_str(&event("GET", "/v2/cob/tucanolambda0000000000000000", "tk_nope", None)).unwrap();
-    let res = tucano_functions::respond(&state, RouteId::CobGet.route().unwrap(), unauthorized).await;
-    assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    // No authorizer stands in front of the function (API Gateway's own answers a token it
+    // refuses with 403 {"message":"Forbidden"}): a key or a token that is not, or no longer,
+    // valid gets the standard 401, which tells an OAuth client to fetch a new token.
+    let forged_token = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJleHAiOjF9.c2lnbmF0dXJl";
+    for presented in ["tk_nope", forged_token] {
+        let unauthorized = from_str(&event("GET", "/v2/cob/tucanolambda0000000000000000", presented, None)).unwrap();
+        let res = tucano_functions::respond(&state, RouteId::CobGet.route().unwrap(), unauthorized).await;
+        assert_eq!(res.status(), 401, "{presented}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer") && challenge.contains("invalid_token"), "{challenge}");
+    }
 }

@@ -1,35 +1,10 @@
-//! The functions no route calls: the API key authorizer and the migrations custom
-//! resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
+//! The functions no route calls: the migrations custom resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
 //! pre-signed response URL.
 
 use crate::common::{database_url_of, merchant};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tucano_shared::app::{AppState, Config};
-
-#[sqlx::test(migrations = "../migrations")]
-async fn the_authorizer_admits_a_valid_api_key_and_names_its_merchant(pool: PgPool) {
-    let config = Config::new("postgres://unused".into(), 2, "pix.example.com/qr/v2".into())
-        .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
-        .unwrap();
-    let (key, id) = merchant(&pool).await;
-    let state = AppState::with_pool(config, pool).unwrap();
-    let event = |auth: &str| serde_json::json!({"version": "2.0", "type": "REQUEST", "identitySource": [auth]});
-    let ok = tucano_functions::jobs::authorize(&state, &event(&format!("Bearer {}", key.expose()))).await.unwrap();
-    assert_eq!(ok, serde_json::json!({"isAuthorized": true, "context": {"merchantId": id.to_string()}}));
-    for bad in ["Bearer tk_nope", "", "Basic abc", &format!("Bearer {}x", key.expose())] {
-        let no = tucano_functions::jobs::authorize(&state, &event(bad)).await.unwrap();
-        assert_eq!(no, serde_json::json!({"isAuthorized": false}), "{bad}");
-    }
-    // With the database unreachable the key cannot be checked: an error, not a denial
-    // (which API Gateway would cache).
-    let config = Config::new("postgres://unused".into(), 1, "pix.example.com/qr/v2".into())
-        .and_then(|c| c.with_rail("http://127.0.0.1:9", b"0123456789abcdef"))
-        .unwrap();
-    let nowhere = tucano_shared::adapters::postgres::lazy_pool("postgres://tucano@127.0.0.1:1/tucano", 1).unwrap();
-    let down = AppState::with_pool(config, nowhere).unwrap();
-    assert!(tucano_functions::jobs::authorize(&down, &event(&format!("Bearer {}", key.expose()))).await.is_err());
-}
 
 /// A one-shot HTTP server: answers 200 to the first request and returns its body.
 async fn response_url() -> (String, tokio::task::JoinHandle<String>) {

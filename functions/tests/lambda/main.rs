@@ -1,5 +1,5 @@
 //! The functions' tests, one test binary (linked once): the API Gateway event glue, the
-//! jobs (authorizer, migrations resource), and the built `bootstrap` under the Runtime API
+//! jobs (migrations resource), and the built `bootstrap` under the Runtime API
 //! emulator.
 
 #[path = "../common/mod.rs"]
