@@ -387,7 +387,9 @@ async fn receivers_on_private_or_loopback_addresses_are_refused_without_the_dev_
 async fn a_callback_whose_pix_cannot_be_read_does_not_hold_back_the_others_nor_retry_for_ever(pool: PgPool) {
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;
-    let receiver = Receiver::start(|_| Answer::Ok).await;
+    // The receiver answers once the two readable Pix are both in flight: sent one after
+    // another, the first would wait past the timeout.
+    let receiver = Receiver::start(|_| Answer::Gather(2)).await;
     let url = json!({"webhookUrl": format!("{}/bacen", receiver.url)});
     let (status, _, _) = call(app.request(Method::PUT, &format!("/v2/webhook/{KEY}"), &m).json(&url)).await;
     assert_eq!(status, 200);
@@ -398,8 +400,9 @@ async fn a_callback_whose_pix_cannot_be_read_does_not_hold_back_the_others_nor_r
             "txid": format!("pedido{n}"), "horario": chrono::Utc::now().to_rfc3339(),
             "pagador": {"cpf": "12345678909", "nome": "Maria"}}})
     };
-    assert_eq!(app.notify(&paid_by(1)).await.0, 200);
-    assert_eq!(app.notify(&paid_by(2)).await.0, 200);
+    for n in 1..=3 {
+        assert_eq!(app.notify(&paid_by(n)).await.0, 200);
+    }
     // The first Pix's sealed payer document no longer opens (a damaged row, a key gone).
     let mut tx = app.pool.begin().await.unwrap();
     sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
@@ -411,14 +414,20 @@ async fn a_callback_whose_pix_cannot_be_read_does_not_hold_back_the_others_nor_r
 
     // The other Pix is delivered all the same; the unreadable one is a failed attempt on
     // the retry schedule, not one on every pass.
-    dispatch_until(&app, &receiver, |r| r.iter().any(|r| r.path == "/bacen/pix")).await;
-    let sent: Vec<String> = receiver
+    dispatch_until(&app, &receiver, |r| r.iter().filter(|r| r.path == "/bacen/pix").count() == 2).await;
+    let mut sent: Vec<String> = receiver
         .received()
         .iter()
         .flat_map(|r| r.json()["pix"].as_array().unwrap().clone())
         .map(|p| p["endToEndId"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(sent, ["E9999999920261122130500000000002"]);
+    sent.sort();
+    assert_eq!(sent, ["E9999999920261122130500000000002", "E9999999920261122130500000000003"]);
+    assert_eq!(
+        deliveries_by_status(&app).await,
+        [("ENTREGUE".to_owned(), 2), ("PENDENTE".to_owned(), 1)],
+        "both delivered at their first attempt"
+    );
     let (attempts, next): (i32, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
         "SELECT d.attempts, d.next_attempt_at FROM webhook_deliveries d JOIN outbox_events o ON o.id = d.event_id
           WHERE o.payload->>'endToEndId' LIKE '%00000000001'",

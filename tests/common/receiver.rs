@@ -49,6 +49,9 @@ pub enum Answer {
     Busy,
     /// 200 with a binary body: NUL bytes and bytes that are no UTF-8.
     Binary,
+    /// 200 once this many requests have arrived in all (until then, no answer: requests
+    /// sent one after another never get there).
+    Gather(usize),
 }
 
 type Script = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
@@ -84,7 +87,13 @@ impl Receiver {
                         log.push(Received { path: uri.path().to_owned(), headers, body });
                         log.len() - 1
                     };
-                    answer(script(n)).await
+                    let a = script(n);
+                    if let Answer::Gather(k) = a {
+                        while log.lock().unwrap().len() < k {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                    answer(a).await
                 }
             });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -125,6 +134,7 @@ async fn answer(a: Answer) -> Response {
         Answer::Redirect => (StatusCode::FOUND, [("location", "/redirected")]).into_response(),
         Answer::Gone => StatusCode::GONE.into_response(),
         Answer::Busy => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "3600")]).into_response(),
+        Answer::Gather(_) => (StatusCode::OK, "ok").into_response(),
         Answer::Binary => (StatusCode::OK, b"ok\0\xff\xfe\0\x01 received".to_vec()).into_response(),
     }
 }

@@ -349,19 +349,30 @@ pub async fn deliver_all(ports: &impl WebhookPorts, claimed: Vec<ClaimedDelivery
             groups.push(std::mem::replace(&mut batch, rest));
         }
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for group in groups {
-        let ports = ports.clone();
-        tasks.spawn(super::key_policy::inherit(async move { deliver_group(&ports, group).await }));
-    }
-    let (mut attempted, mut delivered) = (0, 0);
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((a, d)) = done {
-            attempted += a;
-            delivered += d;
+    deliver_groups(ports, groups).await
+}
+
+/// Each group at once (one signed POST each), so that all are done within one timeout of
+/// the receivers, well inside the deliveries' lease.
+fn deliver_groups<'a, P: WebhookPorts>(
+    ports: &'a P,
+    groups: Vec<Vec<ClaimedDelivery>>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = (u32, u32)> + Send + 'a>> {
+    Box::pin(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups {
+            let ports = ports.clone();
+            tasks.spawn(super::key_policy::inherit(async move { deliver_group(&ports, group).await }));
         }
-    }
-    (attempted, delivered)
+        let (mut attempted, mut delivered) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((a, d)) = done {
+                attempted += a;
+                delivered += d;
+            }
+        }
+        (attempted, delivered)
+    })
 }
 
 /// The body of an API Pix callback: each Pix once, as `GET /pix/{e2eid}` shows it now
@@ -509,14 +520,10 @@ async fn deliver_group(ports: &impl WebhookPorts, group: Vec<ClaimedDelivery>) -
         Ok(p) => p,
         Err(e) if group.len() > 1 => {
             // One delivery whose content cannot be read (a Pix, a charge, a sealed document)
-            // must not hold back the rest of its batch: each goes alone.
+            // must not hold back the rest of its batch: each goes alone, all at once (one
+            // after another, a slow receiver would keep the last past their lease).
             tracing::warn!(error = %e, endpoint = %endpoint.id, "a callback batch not prepared; sent one by one");
-            let mut totals = (0, 0);
-            for d in group {
-                let (a, b) = Box::pin(deliver_group(ports, vec![d])).await;
-                totals = (totals.0 + a, totals.1 + b);
-            }
-            return totals;
+            return deliver_groups(ports, group.into_iter().map(|d| vec![d]).collect()).await;
         }
         Err(e) => {
             // Nothing was sent: a failed attempt on the retry schedule (unrecorded, it would
