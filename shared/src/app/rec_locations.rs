@@ -34,8 +34,10 @@ pub async fn unlink(state: &AppState, merchant: &Merchant, id: i64) -> Result<Re
 /// Why a location does not serve its recurrence's payload.
 #[derive(Debug)]
 pub enum PayloadRefusal {
-    /// No recurrence at this location.
+    /// No recurrence location with this token.
     Nothing,
+    /// A recurrence location serving no recurrence (unlinked, or never linked).
+    Unlinked,
     /// The recurrence is expired, rejected or cancelled.
     Ended,
 }
@@ -46,8 +48,10 @@ pub async fn payload(
     state: &AppState,
     token: &LocationToken,
 ) -> Result<Result<(Recurrence, Merchant, String), PayloadRefusal>, RecError> {
-    let Some((owner, rec)) = state.recurrences.rec_at_location(token).await? else {
-        return Ok(Err(PayloadRefusal::Nothing));
+    let (owner, rec) = match state.recurrences.rec_at_location(token).await? {
+        None => return Ok(Err(PayloadRefusal::Nothing)),
+        Some(None) => return Ok(Err(PayloadRefusal::Unlinked)),
+        Some(Some(found)) => found,
     };
     if !matches!(rec.status, RecStatus::Criada | RecStatus::Aprovada) {
         return Ok(Err(PayloadRefusal::Ended));

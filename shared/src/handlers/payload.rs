@@ -108,14 +108,16 @@ async fn rec_payload(
     token: &LocationToken,
 ) -> Result<Response, ApiError> {
     use crate::app::rec_locations::{self, PayloadRefusal};
-    let nothing = || ApiError::new(ProblemKind::RecPayloadNaoEncontrado, "No recurrence at this location.");
     let found = rec_locations::payload(state, token).await.map_err(|e| match e {
         crate::app::recurrences::RecError::Store(s) => s.into(),
-        _ => nothing(),
+        _ => not_found(),
     })?;
     let (rec, merchant, cnpj) = match found {
         Ok(found) => found,
-        Err(PayloadRefusal::Nothing) => return Err(nothing()),
+        Err(PayloadRefusal::Nothing) => return Err(not_found()),
+        Err(PayloadRefusal::Unlinked) => {
+            return Err(ApiError::new(ProblemKind::RecPayloadNaoEncontrado, "No recurrence at this location."))
+        }
         Err(PayloadRefusal::Ended) => {
             return Err(ApiError::new(
                 ProblemKind::RecPayloadOperacaoInvalida,

@@ -156,11 +156,12 @@ pub trait RecurrenceStore: Send + Sync {
     async fn list_locations(&self, merchant: MerchantId, q: &LocRecQuery) -> Result<Page<RecLoc>, StoreError>;
     /// Unlinks the location's recurrence (the location is kept); None if unknown.
     async fn unlink_location(&self, merchant: MerchantId, id: i64) -> Result<Option<RecLoc>, StoreError>;
-    /// The recurrence a location token serves, with its owner.
+    /// The recurrence a location token serves, with its owner: `Ok(None)` for no recurrence
+    /// location with that token, `Some(None)` for one that serves no recurrence (unlinked).
     async fn rec_at_location(
         &self,
         token: &crate::domain::ids::LocationToken,
-    ) -> Result<Option<(MerchantId, Recurrence)>, StoreError>;
+    ) -> Result<Option<Option<(MerchantId, Recurrence)>>, StoreError>;
     async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError>;
     async fn list_recs(&self, merchant: MerchantId, q: &RecQuery) -> Result<Page<Recurrence>, StoreError>;
     /// Applies `decision` to the recurrence (`owner` None: whoever owns it, for the rail)

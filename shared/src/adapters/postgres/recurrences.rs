@@ -766,22 +766,24 @@ impl RecurrenceStore for PgRecurrenceStore {
     async fn rec_at_location(
         &self,
         token: &crate::domain::ids::LocationToken,
-    ) -> Result<Option<(MerchantId, Recurrence)>, StoreError> {
+    ) -> Result<Option<Option<(MerchantId, Recurrence)>>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let row_id = sqlx::query_scalar!(
-            "SELECT r.id FROM recurrences r JOIN rec_locations l ON l.id = r.loc_id WHERE l.token = $1",
+        let found = sqlx::query_scalar!(
+            r#"SELECT r.id AS "rec?" FROM rec_locations l LEFT JOIN recurrences r ON r.loc_id = l.id
+                WHERE l.token = $1"#,
             token.as_str()
         )
         .fetch_optional(&mut *conn)
         .await
         .map_err(store_error)?;
-        let Some(row_id) = row_id else { return Ok(None) };
+        let Some(found) = found else { return Ok(None) };
+        let Some(row_id) = found else { return Ok(Some(None)) };
         let row = sqlx::query_scalar!("SELECT merchant_id FROM recurrences WHERE id = $1", row_id)
             .fetch_one(&mut *conn)
             .await
             .map_err(store_error)?;
         let rec = rec_by_row_id(&mut conn, self.cipher.as_ref(), row_id).await?;
-        Ok(Some((MerchantId(row), rec)))
+        Ok(Some(Some((MerchantId(row), rec))))
     }
 
     async fn find_rec(&self, merchant: MerchantId, id: &IdRec) -> Result<Option<Recurrence>, StoreError> {
