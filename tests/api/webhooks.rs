@@ -839,27 +839,22 @@ async fn a_paid_charge_with_a_due_date_reaches_the_api_pix_callback_and_its_even
     assert_eq!(event.json()["data"]["txid"], txid(1));
 }
 
+/// Two deliveries to one endpoint answered 410 at once: both are recorded (neither waits for
+/// the other for ever: each takes the endpoint, then its delivery), the endpoint is disabled
+/// and nothing of it is left due.
 #[sqlx::test(migrations = "./migrations")]
-async fn a_410_recorded_while_another_delivery_to_the_endpoint_is_held_does_not_wait_for_it(pool: PgPool) {
+async fn two_410s_recorded_at_once_for_one_endpoint_both_complete_and_park_what_waits(pool: PgPool) {
     use tucano_shared::ports::{AttemptReport, AttemptVerdict};
     let app = TestApp::spawn_with_rail(pool).await;
     let m = app.merchant("Padaria", KEY).await;
     let receiver = Receiver::start(|_| Answer::Ok).await;
     subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
-    receive(&app, 1, "1.00").await;
-    receive(&app, 2, "1.00").await;
+    for n in 1..=3 {
+        receive(&app, n, "1.00").await;
+    }
     app.state.webhooks.fan_out(100).await.unwrap();
     let ids = ids_of(&app).await;
-    assert_eq!(ids.len(), 2);
-    // Another dispatcher is recording an attempt on the second delivery (it holds its row).
-    let mut other = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE")
-        .bind(ids[1])
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    // The first answers 410: its endpoint is disabled and what waits parked, without
-    // waiting for the other dispatcher (two 410s at once would each wait for the other).
+    assert_eq!(ids.len(), 3);
     let report = AttemptReport {
         started_at: chrono::Utc::now(),
         status_code: Some(410),
@@ -867,16 +862,22 @@ async fn a_410_recorded_while_another_delivery_to_the_endpoint_is_held_does_not_
         error: None,
         excerpt: None,
     };
-    let recorded = tokio::time::timeout(
-        Duration::from_secs(10),
-        app.state.webhooks.record_attempt(ids[0], &report, AttemptVerdict::EndpointGone),
-    )
-    .await;
-    assert!(matches!(recorded, Ok(Ok(()))), "{recorded:?}");
-    other.commit().await.unwrap();
+    let gone = |id| {
+        let (state, report) = (app.state.clone(), report.clone());
+        tokio::spawn(async move { state.webhooks.record_attempt(id, &report, AttemptVerdict::EndpointGone).await })
+    };
+    let (a, b) = (gone(ids[0]), gone(ids[1]));
+    for recorded in [a.await.unwrap(), b.await.unwrap()] {
+        assert!(recorded.is_ok(), "{recorded:?}");
+    }
     let disabled: bool =
         sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM webhook_endpoints").fetch_one(&app.pool).await.unwrap();
     assert!(disabled);
+    let due: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE next_attempt_at <> 'infinity'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(due, 0, "everything of the endpoint waits, parked");
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -979,4 +980,126 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
     refused("DELETE FROM received_pix", "42501").await;
     refused("DELETE FROM ledger_postings", "42501").await;
     assert_eq!(app.count("rail_notifications").await, 2, "the young claim and the divergent one");
+}
+
+/// Whether `task` is still waiting after a while (a lock it must wait for is held).
+async fn still_waiting<T>(task: &tokio::task::JoinHandle<T>) -> bool {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    !task.is_finished()
+}
+
+/// An endpoint a PUT or a replay is bringing back (its transaction not yet committed) gets
+/// the events fanned out meanwhile as due, not parked as for a disabled endpoint: fan-out
+/// waits for that transaction and reads the endpoint as it leaves it.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_event_fanned_out_while_its_endpoint_is_brought_back_is_due_not_parked(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    let (endpoint, _) = subscribe(&app, &m, &receiver.url, None).await;
+    let id: uuid::Uuid = endpoint.parse().unwrap();
+    sqlx::query("UPDATE webhook_endpoints SET disabled_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let mut bringing_back = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE webhook_endpoints SET disabled_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *bringing_back)
+        .await
+        .unwrap();
+    outbox_event(&m, 1).execute(&app.pool).await.unwrap();
+    let state = app.state.clone();
+    let fan_out = tokio::spawn(async move { state.webhooks.fan_out(100).await.unwrap() });
+    assert!(still_waiting(&fan_out).await, "fan-out waits for the endpoint's writer");
+    bringing_back.commit().await.unwrap();
+    assert_eq!(fan_out.await.unwrap(), 1);
+    let parked: bool = sqlx::query_scalar("SELECT next_attempt_at = 'infinity' FROM webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!parked, "due: the endpoint is back");
+}
+
+/// Recording an attempt waits for a delete of its endpoint in flight, and then parks the
+/// delivery: it never reads the endpoint as it was before the delete (which would leave
+/// the delivery due for ever on an endpoint no one sends to).
+#[sqlx::test(migrations = "./migrations")]
+async fn an_attempt_recorded_while_its_endpoint_is_deleted_waits_and_parks_the_delivery(pool: PgPool) {
+    use tucano_shared::ports::{AttemptReport, AttemptVerdict};
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Fail).await;
+    let (endpoint, _) = subscribe(&app, &m, &receiver.url, None).await;
+    let id: uuid::Uuid = endpoint.parse().unwrap();
+    outbox_event(&m, 1).execute(&app.pool).await.unwrap();
+    app.state.webhooks.fan_out(100).await.unwrap();
+    let now = chrono::Utc::now();
+    let claimed = app.state.webhooks.claim_due(now, now + chrono::Duration::seconds(30), 10, false).await.unwrap();
+
+    // A delete has taken the endpoint (its first step) and not finished.
+    let mut deleting = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .execute(&mut *deleting)
+        .await
+        .unwrap();
+    let state = app.state.clone();
+    let delivery = claimed[0].id;
+    let record = tokio::spawn(async move {
+        let report =
+            AttemptReport { started_at: now, status_code: Some(500), latency_ms: 1, error: None, excerpt: None };
+        let retry = AttemptVerdict::RetryAt(now + chrono::Duration::seconds(60));
+        state.webhooks.record_attempt(delivery, &report, retry).await.unwrap()
+    });
+    assert!(still_waiting(&record).await, "the record waits for the endpoint");
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = 'infinity' WHERE endpoint_id = $1")
+        .bind(id)
+        .execute(&mut *deleting)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE webhook_endpoints SET deleted_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *deleting)
+        .await
+        .unwrap();
+    deleting.commit().await.unwrap();
+    record.await.unwrap();
+    let (parked, attempts): (bool, i32) =
+        sqlx::query_as("SELECT next_attempt_at = 'infinity', attempts FROM webhook_deliveries")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((parked, attempts), (true, 1), "recorded, and parked");
+}
+
+/// Fan-out does not run while an endpoint is being created: an event committed between the
+/// endpoint's snapshot and its commit may be the endpoint's, and fan-out must see it first.
+#[sqlx::test(migrations = "./migrations")]
+async fn fan_out_waits_for_an_endpoint_being_created(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    // The creation is held inside its transaction: the merchant row it counts endpoints
+    // under is locked here (not against the key share every booking takes on it).
+    let mut holding = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(m.id.0)
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    let body = json!({"webhookUrl": receiver.url, "eventos": ["pix.recebido"]});
+    let create = tokio::spawn(
+        app.request(Method::POST, "/v2/webhooks", &m).header("idempotency-key", "create-1").json(&body).send(),
+    );
+    assert!(still_waiting(&create).await, "the creation waits for the merchant row");
+    outbox_event(&m, 1).execute(&app.pool).await.unwrap();
+    let state = app.state.clone();
+    let fan_out = tokio::spawn(async move { state.webhooks.fan_out(100).await.unwrap() });
+    assert!(still_waiting(&fan_out).await, "fan-out waits for the creation in flight");
+    holding.commit().await.unwrap();
+    assert_eq!(create.await.unwrap().unwrap().status(), 201);
+    assert_eq!(fan_out.await.unwrap(), 1);
 }

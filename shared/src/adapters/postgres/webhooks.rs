@@ -245,11 +245,51 @@ async fn resume(conn: &mut sqlx::PgConnection, endpoint: Uuid, failed_too: bool)
     Ok(done.rows_affected())
 }
 
+/// The order every writer of an endpoint's deliveries takes its locks in: the endpoint's row
+/// first (`FOR NO KEY UPDATE`), then its deliveries. Recording an attempt, parking on a 410
+/// or a delete, and resuming on a PUT or a replay each hold the endpoint while they read or
+/// change its state, so none reads the endpoint as it was before another's change commits
+/// (a delivery left due on a deleted endpoint, or parked on one a PUT brought back). Fan-out
+/// reads endpoints `FOR SHARE`, so it waits for them too. `merchant`: the endpoint must be
+/// its; false when there is no such endpoint (or it is deleted).
+async fn lock_endpoint(
+    conn: &mut sqlx::PgConnection,
+    merchant: Option<MerchantId>,
+    endpoint: Uuid,
+) -> Result<bool, StoreError> {
+    let found = sqlx::query_scalar!(
+        r#"SELECT id FROM webhook_endpoints WHERE id = $1 AND ($2::uuid IS NULL OR merchant_id = $2)
+              AND deleted_at IS NULL FOR NO KEY UPDATE"#,
+        endpoint,
+        merchant.map(|m| m.0)
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(found.is_some())
+}
+
+/// Held (shared) by a transaction that creates an endpoint, and (exclusive) by fan-out: an
+/// event committed while an endpoint is being created can belong to it (its writer had not
+/// committed when the endpoint's snapshot was taken), and fan-out must not pass over such
+/// an event before the endpoint is visible to it. Fan-out waits for creations in flight;
+/// a creation that starts while fan-out runs waits, and its snapshot then sees the events
+/// fan-out handled as committed (not its own).
+const ENDPOINT_CREATION_LOCK: i64 = 0x7475_6361_6e6f_0f01;
+
+async fn creating_endpoint(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::query!("SELECT pg_advisory_xact_lock_shared($1)", ENDPOINT_CREATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
 /// Parks an endpoint's pending deliveries at the end of the queue (`next_attempt_at`
 /// infinity): they are not due until `resume` makes them so. `merchant`: the endpoint must
-/// be its. Deliveries another dispatcher is recording an attempt on are skipped, not waited
-/// for (two 410s recorded at once would each wait for the other's delivery): that one's
-/// own record follows, and the endpoint's state keeps it from being sent meanwhile.
+/// be its. The caller holds the endpoint's lock ([`lock_endpoint`]), so no attempt is
+/// being recorded on them meanwhile: a record waits for it, then reads the endpoint as
+/// this transaction leaves it.
 async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpoint: Uuid) -> Result<(), StoreError> {
     sqlx::query!(
         r#"UPDATE webhook_deliveries SET next_attempt_at = 'infinity'
@@ -257,7 +297,7 @@ async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpo
                           WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE'
                             AND ($2::uuid IS NULL
                                  OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $1 AND e.merchant_id = $2))
-                          FOR UPDATE OF d SKIP LOCKED)"#,
+                          FOR UPDATE OF d)"#,
         endpoint,
         merchant.map(|m| m.0)
     )
@@ -269,7 +309,7 @@ async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpo
 
 /// Before a PUT of an API Pix, `webhookrec` or `webhookcobr` callback (whose upsert then
 /// re-enables it): if a 410 disabled the endpoint, what waited meanwhile is due at once.
-/// The deliveries are locked before the endpoint, in the order recording an attempt takes.
+/// The endpoint is locked first ([`lock_endpoint`]'s order), until the upsert commits.
 async fn resume_if_disabled(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
@@ -279,7 +319,8 @@ async fn resume_if_disabled(
     let disabled = sqlx::query_scalar!(
         r#"SELECT id FROM webhook_endpoints
             WHERE merchant_id = $1 AND kind = $2 AND chave IS NOT DISTINCT FROM $3 AND deleted_at IS NULL
-              AND disabled_at IS NOT NULL"#,
+              AND disabled_at IS NOT NULL
+            FOR NO KEY UPDATE"#,
         merchant.0,
         kind,
         chave
@@ -306,6 +347,7 @@ impl WebhookStore for PgWebhookStore {
         // A PUT is how a receiver of the API Pix says it is back (these endpoints have no
         // replay): it re-enables an endpoint a 410 disabled, and what waited is sent.
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        creating_endpoint(&mut tx).await?;
         resume_if_disabled(&mut tx, merchant, "BACEN", Some(chave)).await?;
         let row = sqlx::query_as!(
             UpsertedRow,
@@ -336,6 +378,7 @@ impl WebhookStore for PgWebhookStore {
         secret: Vec<u8>,
     ) -> Result<Option<WebhookEndpoint>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        creating_endpoint(&mut tx).await?;
         // One merchant's endpoints are counted under a lock on the merchant row.
         sqlx::query!("SELECT id FROM merchants WHERE id = $1 FOR UPDATE", merchant.0)
             .fetch_optional(&mut *tx)
@@ -370,6 +413,7 @@ impl WebhookStore for PgWebhookStore {
     ) -> Result<(WebhookEndpoint, bool), StoreError> {
         // As put_bacen: a PUT re-enables the endpoint and sends what waited.
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        creating_endpoint(&mut tx).await?;
         resume_if_disabled(&mut tx, merchant, kind.as_str(), None).await?;
         let row = sqlx::query_as!(
             UpsertedRow,
@@ -493,8 +537,10 @@ impl WebhookStore for PgWebhookStore {
     async fn delete(&self, merchant: MerchantId, id: Uuid) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // What waited is never sent: parked at the end of the queue, where the dispatchers'
-        // reads of what is due do not pass over it. Deliveries first, then the endpoint, in
-        // the order recording an attempt locks them.
+        // reads of what is due do not pass over it. The endpoint first, then its deliveries.
+        if !lock_endpoint(&mut tx, Some(merchant), id).await? {
+            return Ok(false);
+        }
         park(&mut tx, Some(merchant), id).await?;
         let done = sqlx::query!(
             "UPDATE webhook_endpoints SET deleted_at = now() WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
@@ -536,19 +582,10 @@ impl WebhookStore for PgWebhookStore {
 
     async fn replay(&self, merchant: MerchantId, id: Uuid) -> Result<Option<u64>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let found = sqlx::query_scalar!(
-            "SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
-            merchant.0,
-            id
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        if found.is_none() {
+        // The endpoint first, then its deliveries ([`lock_endpoint`]'s order).
+        if !lock_endpoint(&mut tx, Some(merchant), id).await? {
             return Ok(None);
         }
-        // The deliveries are locked before the endpoint, in the order recording an attempt
-        // (which may disable the endpoint on a 410) takes: the other order could deadlock.
         let resumed = resume(&mut tx, id, true).await?;
         let enabled = sqlx::query!(
             "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
@@ -646,8 +683,16 @@ impl WebhookStore for PgWebhookStore {
         // Events and their deliveries in one statement: an event is marked only together
         // with the deliveries it produced. An endpoint gets the events whose transactions
         // had not committed when it was created (one begun before it and committed after
-        // is new to it); rows from before those columns existed compare start times.
+        // is new to it); rows from before those columns existed compare start times. After
+        // the endpoints being created are visible (ENDPOINT_CREATION_LOCK, taken before the
+        // statement's snapshot); each endpoint read FOR SHARE, so that one a PUT is bringing
+        // back or a 410 is disabling is read as that transaction leaves it.
         let bacen: Vec<String> = EventKind::BACEN_CALLBACK.iter().map(|k| k.as_str().to_owned()).collect();
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query!("SELECT pg_advisory_xact_lock($1)", ENDPOINT_CREATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
         let taken = sqlx::query_scalar!(
             r#"WITH ev AS (
                    SELECT id, merchant_id, kind, payload, created_at, writer FROM outbox_events
@@ -669,15 +714,17 @@ impl WebhookStore for PgWebhookStore {
                             SELECT 1 FROM received_pix p
                             WHERE p.end_to_end_id = ev.payload ->> 'endToEndId'
                               AND p.merchant_id = ev.merchant_id AND p.txid IS NOT NULL AND p.chave = e.chave))
+                   FOR SHARE OF e
                    ON CONFLICT (endpoint_id, event_id) DO NOTHING
                )
                UPDATE outbox_events o SET fanned_out_at = now() FROM ev WHERE o.id = ev.id RETURNING o.id"#,
             i64::from(limit),
             &bacen
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
         Ok(taken.len() as u32)
     }
 
@@ -713,9 +760,17 @@ impl WebhookStore for PgWebhookStore {
             AttemptVerdict::EndpointGone => ("PENDENTE", None),
         };
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // The delivery is locked first (as a replay, a park or a delete lock it), so that
-        // the update below reads its endpoint as it is once they are done: a replay that
-        // brought the endpoint back while we waited leaves the delivery due.
+        // The endpoint first, then the delivery ([`lock_endpoint`]'s order): the update below
+        // reads the endpoint as a delete, a 410, a PUT or a replay in flight leaves it (a
+        // replay that brought it back leaves the delivery due; a delete, parked).
+        sqlx::query!(
+            r#"SELECT e.id FROM webhook_endpoints e JOIN webhook_deliveries d ON d.endpoint_id = e.id
+                WHERE d.id = $1 FOR NO KEY UPDATE OF e"#,
+            delivery
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
         sqlx::query!("SELECT id FROM webhook_deliveries WHERE id = $1 FOR UPDATE", delivery)
             .fetch_optional(&mut *tx)
             .await
