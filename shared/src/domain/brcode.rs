@@ -1,7 +1,9 @@
 //! BR Code: the EMV® QRCPS Merchant-Presented Mode payload Pix uses for QR codes and
 //! "Pix Copia e Cola". Encoder and decoder, with CRC16/CCITT-FALSE and the Pix field rules
 //! (GUI `br.gov.bcb.pix`, name <= 25 and city <= 15 without accents, static txid <= 25
-//! characters or `***`, dynamic codes carry a payload location URL). Also the Pix Automático
+//! characters or `***`, dynamic codes carry a payload location URL). The encoder keeps
+//! every rule; the decoder reads what other PSPs issue as long as its structure and CRC
+//! hold: accented, longer names and cities, lengths counted in characters or in bytes. Also the Pix Automático
 //! codes that start a recurrence from a QR, carrying its location in template 80: "recurrence
 //! only" (journey 2) and "immediate payment + recurrence" (journeys 3 and 4).
 
@@ -34,11 +36,11 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// Why a payload is not a valid Pix BR Code, or a code cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrCodeError {
-    /// Empty or over `MAX_PAYLOAD_LEN` bytes; when building, the payload came out too long.
+    /// Empty or over `MAX_PAYLOAD_LEN` characters; when building, the payload came out too long.
     #[error("payload is empty or longer than {MAX_PAYLOAD_LEN} characters")]
     Length,
-    /// A byte outside printable ASCII (0x20 to 0x7E), so no accents.
-    #[error("payload contains characters outside printable ASCII")]
+    /// A control character (a line break, a NUL): no code carries one.
+    #[error("payload contains control characters")]
     Charset,
     /// An id or length is not two digits, or a value runs past its end; carries the offset.
     #[error("payload is not a sequence of EMV fields (broken at character {0})")]
@@ -238,14 +240,26 @@ impl BrCode {
     }
 
     /// Decodes a payload, checking its structure, its CRC and the Pix required fields.
+    /// Tolerant of what codes in circulation carry (Bacen's maintainers ask receivers to be,
+    /// in the informational fields: pix-api issue 128): accented names and cities, and
+    /// names and cities longer than the encoder writes. Field lengths count characters, as
+    /// EMV says; a code with accents whose lengths count UTF-8 bytes instead (some issuers'
+    /// do) is read that way when it does not parse the first. The CRC is over the bytes.
     pub fn decode(payload: &str) -> Result<Self, BrCodeError> {
-        // Printable ASCII first, so that the length below counts characters (one byte each).
-        if !is_printable(payload) {
+        if payload.chars().any(char::is_control) {
             return Err(BrCodeError::Charset);
         }
-        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
+        if payload.is_empty() || payload.chars().count() > MAX_PAYLOAD_LEN {
             return Err(BrCodeError::Length);
         }
+        match Self::decode_counting(payload, Count::Chars) {
+            Err(e) if !payload.is_ascii() => Self::decode_counting(payload, Count::Bytes).map_err(|_| e),
+            decoded => decoded,
+        }
+    }
+
+    fn decode_counting(payload: &str, count: Count) -> Result<Self, BrCodeError> {
+        let parse_tlvs = |s, base| parse_tlvs(s, base, count);
         let fields = parse_tlvs(payload, 0)?;
         let Some(&(63, crc_found, crc_at)) = fields.last() else {
             return Err(BrCodeError::MissingCrc);
@@ -293,12 +307,14 @@ impl BrCode {
         if required(58, "58")? != "BR" {
             return Err(BrCodeError::Invalid("58"));
         }
+        // Longer than the 25 and 15 characters Pix asks of them happens in codes issued by
+        // banks; they are shown, never used to route money.
         let name = required(59, "59")?;
-        if name.is_empty() || name.len() > MAX_NAME {
+        if name.trim().is_empty() {
             return Err(BrCodeError::Invalid("59"));
         }
         let city = required(60, "60")?;
-        if city.is_empty() || city.len() > MAX_CITY {
+        if city.trim().is_empty() {
             return Err(BrCodeError::Invalid("60"));
         }
         let (additional, at) =
@@ -375,7 +391,18 @@ fn tlv(out: &mut String, id: u8, value: &str) -> Result<(), BrCodeError> {
 }
 
 /// Splits `s` into (id, value, offset of the id in the whole payload) triples.
-fn parse_tlvs(s: &str, base: usize) -> Result<Vec<(u8, &str, usize)>, BrCodeError> {
+/// What a field's length counts.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    /// Characters, as EMV says (the same as bytes in an ASCII code).
+    Chars,
+    /// UTF-8 bytes, as some issuers count accented names.
+    Bytes,
+}
+
+/// The fields of `s`, each `(id, value, byte offset of its id)`; `base` is `s`'s own offset
+/// in the payload.
+fn parse_tlvs(s: &str, base: usize, count: Count) -> Result<Vec<(u8, &str, usize)>, BrCodeError> {
     let b = s.as_bytes();
     let mut out = vec![];
     let mut i = 0;
@@ -386,9 +413,16 @@ fn parse_tlvs(s: &str, base: usize) -> Result<Vec<(u8, &str, usize)>, BrCodeErro
         };
         let id = num(i).ok_or(BrCodeError::Structure(base + i))?;
         let len = num(i + 2).ok_or(BrCodeError::Structure(base + i + 2))?;
-        let value = s.get(i + 4..i + 4 + len).ok_or(BrCodeError::Structure(base + i + 4))?;
+        let start = i + 4;
+        let end = match count {
+            Count::Bytes => Some(start + len),
+            Count::Chars => s
+                .get(start..)
+                .and_then(|rest| rest.char_indices().map(|(j, _)| start + j).chain(std::iter::once(s.len())).nth(len)),
+        };
+        let value = end.and_then(|end| s.get(start..end)).ok_or(BrCodeError::Structure(base + start))?;
         out.push((id as u8, value, base + i));
-        i += 4 + len;
+        i = start + value.len();
     }
     Ok(out)
 }
@@ -435,11 +469,60 @@ mod tests {
         for bad in ["", "0002", "000201", "0002016304ABCD", "zz", "00020126", "0002016304", "00990101"] {
             assert!(BrCode::decode(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(BrCode::decode("0002é1"), Err(BrCodeError::Charset));
-        // A long payload of non-ASCII characters is refused for its characters, not its bytes.
-        assert_eq!(BrCode::decode(&"é".repeat(MAX_PAYLOAD_LEN / 2 + 1)), Err(BrCodeError::Charset));
+        assert_eq!(BrCode::decode("0002\u{0}1"), Err(BrCodeError::Charset));
+        assert_eq!(BrCode::decode("000201\n"), Err(BrCodeError::Charset));
+        for accented in ["0002é1", "00é", "0002010103é", &"é".repeat(MAX_PAYLOAD_LEN)] {
+            let refused = BrCode::decode(accented);
+            assert!(matches!(refused, Err(BrCodeError::Structure(_) | BrCodeError::MissingCrc)), "{accented:?}");
+        }
+        // The limit counts characters, not bytes.
+        assert_eq!(BrCode::decode(&"é".repeat(MAX_PAYLOAD_LEN + 1)), Err(BrCodeError::Length));
         assert_eq!(BrCode::decode(&"0".repeat(MAX_PAYLOAD_LEN + 1)), Err(BrCodeError::Length));
         assert_eq!(BrCode::decode(""), Err(BrCodeError::Length));
+    }
+
+    /// Fields as another PSP may write them: lengths in characters or (`bytes`) in UTF-8 bytes.
+    fn fields(list: &[(u8, &str)], bytes: bool) -> String {
+        list.iter().map(|(id, v)| format!("{id:02}{:02}{v}", if bytes { v.len() } else { v.chars().count() })).collect()
+    }
+
+    /// A whole code with its CRC (over the bytes, "6304" included).
+    fn issued(bytes: bool) -> String {
+        let account = fields(&[(0, PIX_GUI), (1, "fornecedor@example.com")], bytes);
+        let additional = fields(&[(5, "***")], bytes);
+        let mut code = fields(
+            &[
+                (0, "01"),
+                (26, &account),
+                (52, "0000"),
+                (53, "986"),
+                (54, "10.00"),
+                (58, "BR"),
+                (59, "DISTRIBUIDORA DE ALIMENTOS JARAGUÁ LTDA"),
+                (60, "JARAGUÁ DO SUL"),
+                (62, &additional),
+            ],
+            bytes,
+        );
+        code.push_str("6304");
+        let crc = format!("{:04X}", crc16(code.as_bytes()));
+        code + &crc
+    }
+
+    #[test]
+    fn codes_other_banks_issue_with_accented_and_long_names_are_read_whichever_way_they_count() {
+        // bacen/pix-api issue 318: a bank's code with a 33-character name and "Jaraguá".
+        for bytes in [false, true] {
+            let code = issued(bytes);
+            let decoded = BrCode::decode(&code).unwrap_or_else(|e| panic!("{e}: {code}"));
+            assert_eq!(decoded.merchant_name, "DISTRIBUIDORA DE ALIMENTOS JARAGUÁ LTDA");
+            assert_eq!(decoded.merchant_city, "JARAGUÁ DO SUL");
+            assert_eq!(decoded.account.chave.as_deref(), Some("fornecedor@example.com"));
+            assert_eq!(decoded.amount(), Amount::parse("10.00").ok());
+        }
+        // Its CRC still guards it.
+        let tampered = issued(false).replacen("10.00", "90.00", 1);
+        assert!(matches!(BrCode::decode(&tampered), Err(BrCodeError::Crc { .. })));
     }
 
     #[test]
