@@ -159,7 +159,8 @@ const IN_BATCH: &str = "/v2/cobv?inicio=2000-01-01T00:00:00Z&fim=2100-01-01T00:0
 /// same PUT afterwards, unless a charge was revised since.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
-    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let clock = tuesday_morning();
+    let app = TestApp::spawn_configured_at(pool, clock.clone(), |_| {}).await;
     let m = school(&app).await;
     let batch = |valor: &str, descricao: &str| {
         let mut item = tuition(valor);
@@ -203,6 +204,18 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     let cobv = charge().await;
     assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(5)), "{cobv}");
 
+    // Past its due date (the 10th), revised, then the same PUT again: made what the PUT says
+    // once more, its due date (restated, not changed) not judged again.
+    *clock.0.lock().unwrap() = "2026-09-12T12:00:00Z".parse().unwrap();
+    let late = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "60.00"}}]});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&late)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&lote)["CRIADA"], 1, "{lote}");
+    assert_eq!(charge().await["valor"]["original"], "95.00");
+
     // A PATCH may change the description alone (the spec's revised batch requires nothing).
     let renamed = json!({"descricao": "Setembro (revisado)"});
     assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&renamed)).await.0, 202);
@@ -225,6 +238,11 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     };
     let batch = json!({"descricao": "x", "cobsv": [with_txid(tuition("100.00"))]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
+    // A new description alone leaves the PUT's replay a replay (not a revision refused).
+    let renamed = json!({"descricao": "y"});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&renamed)).await.0, 202);
+    let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await;
+    assert_eq!(status, 202, "{p}");
 
     // The spec's partial revision (loteCobVBodyRevisado1) of the pending creation.
     let partial = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "110.00"}}]});

@@ -1103,3 +1103,39 @@ async fn fan_out_waits_for_an_endpoint_being_created(pool: PgPool) {
     assert_eq!(create.await.unwrap().unwrap().status(), 201);
     assert_eq!(fan_out.await.unwrap(), 1);
 }
+
+/// A PUT of an API Pix callback while a 410 for it is being recorded: the PUT waits for it,
+/// then resumes what it parked, so the endpoint it brings back gets what waited.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_put_while_a_410_is_recorded_brings_back_what_it_parked(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Padaria", KEY).await;
+    let receiver = Receiver::start(|_| Answer::Ok).await;
+    let url = json!({"webhookUrl": format!("{}/bacen", receiver.url)});
+    let path = format!("/v2/webhook/{KEY}");
+    assert_eq!(call(app.request(Method::PUT, &path, &m).json(&url)).await.0, 200);
+    let paid = json!({"tipo": "PIX_RECEBIDO", "id": "in-1", "pix": {
+        "endToEndId": "E9999999920261122130500000000001", "valor": "1.00", "chave": KEY,
+        "txid": "pedido1", "horario": chrono::Utc::now().to_rfc3339()}});
+    assert_eq!(app.notify(&paid).await.0, 200);
+    app.state.webhooks.fan_out(100).await.unwrap();
+    assert_eq!(deliveries_by_status(&app).await, [("PENDENTE".to_owned(), 1)]);
+
+    // The 410's record, as it does it: the endpoint, its deliveries parked, disabled.
+    let mut gone = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM webhook_endpoints FOR NO KEY UPDATE").execute(&mut *gone).await.unwrap();
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = 'infinity'").execute(&mut *gone).await.unwrap();
+    sqlx::query("UPDATE webhook_endpoints SET disabled_at = now()").execute(&mut *gone).await.unwrap();
+    let put = tokio::spawn(app.request(Method::PUT, &path, &m).json(&url).send());
+    assert!(still_waiting(&put).await, "the PUT waits for the 410's record");
+    gone.commit().await.unwrap();
+    assert_eq!(put.await.unwrap().unwrap().status(), 200);
+    let (enabled, parked): (bool, bool) = sqlx::query_as(
+        "SELECT e.disabled_at IS NULL, d.next_attempt_at = 'infinity'
+           FROM webhook_endpoints e JOIN webhook_deliveries d ON d.endpoint_id = e.id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((enabled, parked), (true, false), "back, and what waited is due");
+}

@@ -216,14 +216,17 @@ impl LoteStore for PgLoteStore {
         if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
             return Ok(refused);
         }
-        // The batch's last PUT no longer says what its charges are: the same PUT again is
-        // applied, not answered as a replay (no request hashes to zeros).
+        // A revised charge: the batch's last PUT no longer says what its charges are, and
+        // the same PUT again is applied, not answered as a replay (no request hashes to
+        // zeros). A new description alone leaves the charges as that PUT made them.
         sqlx::query!(
-            r#"UPDATE lotes_cobv SET descricao = coalesce($3, descricao), request_hash = decode(repeat('00', 32), 'hex')
+            r#"UPDATE lotes_cobv SET descricao = coalesce($3, descricao),
+                      request_hash = CASE WHEN $4 THEN decode(repeat('00', 32), 'hex') ELSE request_hash END
                 WHERE merchant_id = $1 AND id = $2"#,
             merchant.0,
             id,
-            descricao
+            descricao,
+            !items.is_empty()
         )
         .execute(&mut *tx)
         .await
@@ -251,9 +254,10 @@ impl LoteStore for PgLoteStore {
                     lote_id: r.lote_id,
                     txid: Txid::parse(&r.txid).context("stored txid").map_err(unexpected)?,
                     operation: match r.operation.as_str() {
+                        "create" => LoteOperation::Create,
                         "revise" => LoteOperation::Revise,
                         "replace" => LoteOperation::Replace,
-                        _ => LoteOperation::Create,
+                        other => return Err(unexpected(anyhow!("a batch item's operation {other:?}"))),
                     },
                     request_enc: r.request_enc,
                     version: r.version,

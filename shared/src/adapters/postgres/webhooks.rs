@@ -294,7 +294,7 @@ async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpo
     sqlx::query!(
         r#"UPDATE webhook_deliveries SET next_attempt_at = 'infinity'
             WHERE id IN (SELECT d.id FROM webhook_deliveries d
-                          WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE'
+                          WHERE d.endpoint_id = $1 AND d.status = 'PENDENTE' AND d.next_attempt_at <> 'infinity'
                             AND ($2::uuid IS NULL
                                  OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $1 AND e.merchant_id = $2))
                           FOR UPDATE OF d)"#,
@@ -309,17 +309,18 @@ async fn park(conn: &mut sqlx::PgConnection, merchant: Option<MerchantId>, endpo
 
 /// Before a PUT of an API Pix, `webhookrec` or `webhookcobr` callback (whose upsert then
 /// re-enables it): if a 410 disabled the endpoint, what waited meanwhile is due at once.
-/// The endpoint is locked first ([`lock_endpoint`]'s order), until the upsert commits.
+/// The endpoint is locked first ([`lock_endpoint`]'s order), until the upsert commits, and
+/// whether it is disabled read once it is locked: a 410 being recorded when the PUT came
+/// is waited for, and what it parked is resumed.
 async fn resume_if_disabled(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
     kind: &str,
     chave: Option<&str>,
 ) -> Result<(), StoreError> {
-    let disabled = sqlx::query_scalar!(
-        r#"SELECT id FROM webhook_endpoints
+    let found = sqlx::query!(
+        r#"SELECT id, disabled_at IS NOT NULL AS "disabled!" FROM webhook_endpoints
             WHERE merchant_id = $1 AND kind = $2 AND chave IS NOT DISTINCT FROM $3 AND deleted_at IS NULL
-              AND disabled_at IS NOT NULL
             FOR NO KEY UPDATE"#,
         merchant.0,
         kind,
@@ -328,8 +329,8 @@ async fn resume_if_disabled(
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    if let Some(id) = disabled {
-        resume(conn, id, false).await?;
+    if let Some(endpoint) = found.filter(|e| e.disabled) {
+        resume(conn, endpoint.id, false).await?;
     }
     Ok(())
 }

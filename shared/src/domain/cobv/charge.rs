@@ -255,7 +255,9 @@ impl DueCharge {
         let revision = self.revise(patch)?;
         if let Revision::Changed { terms, .. } = &revision {
             let mut violations = terms.violations(today);
-            if patch.vencimento.is_none() {
+            // A due date the revision keeps (unnamed, or named as it is: a batch PUT restates
+            // it) is not judged again once past.
+            if patch.vencimento.is_none_or(|v| v == self.terms.price.vencimento) {
                 violations.retain(|(propriedade, _)| *propriedade != "cobv.calendario.dataDeVencimento");
             }
             if !violations.is_empty() {
