@@ -88,7 +88,7 @@ async fn a_charge_is_created_revised_read_at_each_revision_and_removed(pool: PgP
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused(pool: PgPool) {
+async fn repeating_a_put_returns_the_same_charge_and_a_different_body_alters_it_while_ativa(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY_A).await;
     let path = format!("/v2/cob/{}", txid(2));
@@ -101,7 +101,29 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_is_refused
     assert_eq!(app.count("charges").await, 1);
     assert_eq!(app.count("locations").await, 1);
 
-    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "11.00"))).await;
+    // Other content for a charge still ATIVA alters it, as the spec's PUT does: the request
+    // is its whole new terms (the payer's message it leaves out is gone), at its location.
+    let mut with_message = charge_body(KEY_A, "10.00");
+    with_message["solicitacaoPagador"] = json!("Pedido 7");
+    let (status, _, with) = call(app.request(Method::PUT, &path, &m).json(&with_message)).await;
+    assert_eq!(
+        (status, with["revisao"].as_i64(), with["solicitacaoPagador"].as_str()),
+        (201, Some(1), Some("Pedido 7"))
+    );
+    let mut without_message = charge_body(KEY_A, "11.00");
+    without_message.as_object_mut().unwrap().remove("solicitacaoPagador");
+    let (status, _, altered) = call(app.request(Method::PUT, &path, &m).json(&without_message)).await;
+    assert_eq!(status, 201, "{altered}");
+    assert_eq!((altered["valor"]["original"].as_str(), altered["revisao"].as_i64()), (Some("11.00"), Some(2)));
+    assert!(altered.get("solicitacaoPagador").is_none(), "{altered}");
+    assert_eq!(altered["location"], first["location"]);
+    let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&without_message)).await;
+    assert_eq!((status, again["revisao"].as_i64()), (201, Some(2)), "the same alteration again changes nothing");
+
+    // One no longer ATIVA is refused.
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    assert_eq!(call(app.request(Method::PATCH, &path, &m).json(&remove)).await.0, 200);
+    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&charge_body(KEY_A, "12.00"))).await;
     assert_eq!(status, 400);
     assert_eq!(problem["type"], format!("{BACEN_ERROR}CobOperacaoInvalida"));
     assert_eq!(problem["violacoes"][0]["propriedade"], "txid");

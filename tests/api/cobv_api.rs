@@ -62,10 +62,23 @@ async fn a_charge_with_a_due_date_is_created_priced_by_payment_date_revised_list
     // URL alone to send DPP and codMun (it is read there below).
     assert!(cobv["location"].as_str().unwrap().contains("/qr/v2/cobv/"), "{cobv}");
 
-    // The same PUT is the same charge; other content on that txid is refused.
+    // The same PUT is the same charge; other content alters one still ATIVA (the spec's PUT:
+    // the whole request, what it leaves out removed) and is refused once it is not.
     let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&tuition("100.00"))).await;
     assert_eq!((status, &again), (201, &cobv));
-    let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&tuition("99.00"))).await;
+    let other = format!("/v2/cobv/{}", txid(9));
+    assert_eq!(call(app.request(Method::PUT, &other, &m).json(&tuition("100.00"))).await.0, 201);
+    let mut cheaper = tuition("99.00");
+    cheaper["valor"].as_object_mut().unwrap().remove("multa");
+    let (status, _, altered) = call(app.request(Method::PUT, &other, &m).json(&cheaper)).await;
+    assert_eq!(
+        (status, altered["revisao"].as_i64(), altered["valor"]["original"].as_str()),
+        (201, Some(1), Some("99.00"))
+    );
+    assert!(altered["valor"].get("multa").is_none(), "{altered}");
+    let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});
+    assert_eq!(call(app.request(Method::PATCH, &other, &m).json(&remove)).await.0, 200);
+    let (status, _, problem) = call(app.request(Method::PUT, &other, &m).json(&tuition("98.00"))).await;
     assert_eq!((status, problem["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")));
 
     // The payer's bank prices it for its payment date: early (the discount), on the due

@@ -95,6 +95,13 @@ pub async fn create(
             CreateOutcome::Exists { charge, same_request: true } if chosen => {
                 return Ok(Created { charge, created: false })
             }
+            // The spec's PUT of an existing charge still ATIVA alters it (only one no longer
+            // ATIVA is refused): the request is its whole new terms.
+            CreateOutcome::Exists { charge, .. } if chosen && charge.status == ChargeStatus::Ativa => {
+                let patch = ChargePatch { replace: Some(terms.clone()), loc, ..Default::default() };
+                let charge = revise(ports, merchant, &txid, &patch).await?;
+                return Ok(Created { charge, created: false });
+            }
             CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
             CreateOutcome::LocationUnavailable => return Err(ChargeError::LocationUnavailable),
             CreateOutcome::TxidTaken if chosen => return Err(ChargeError::TxidInUse),

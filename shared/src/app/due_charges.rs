@@ -112,6 +112,12 @@ pub async fn create(
     let (charge, created) = match ports.due_charges().create(merchant.id, new).await? {
         CreateOutcome::Created(charge) => (charge, true),
         CreateOutcome::Exists { charge, same_request: true } => (charge, false),
+        // The spec's PUT of an existing charge still ATIVA alters it (only one no longer
+        // ATIVA is refused): the request is its whole creation request.
+        CreateOutcome::Exists { charge, .. } if charge.status == ChargeStatus::Ativa => {
+            let patch = DuePatch::replacing(terms, loc);
+            return Ok((revise(ports, merchant, &txid, &patch).await?, false));
+        }
         CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => return Err(DueChargeError::TxidInUse),
         CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),
     };

@@ -166,6 +166,9 @@ pub struct ChargePatch {
     /// Serve the charge at the merchant's location `id` instead (`loc.id`).
     pub loc: Option<i64>,
     pub remover: bool,
+    /// The charge's whole new terms (a `PUT` of an existing charge: what the request leaves
+    /// out is gone), instead of the fields above.
+    pub replace: Option<ChargeTerms>,
 }
 
 /// The payload location a charge's QR code points at.
@@ -249,6 +252,7 @@ impl ChargePatch {
             || self.chave.is_some()
             || self.solicitacao_pagador.is_some()
             || self.info_adicionais.is_some()
+            || self.replace.is_some()
     }
 }
 
@@ -257,6 +261,9 @@ impl Charge {
     pub fn revise(&self, patch: &ChargePatch) -> Result<Revision, RevisionError> {
         let changes = patch.changes_terms() || patch.loc.is_some();
         revise(self.status, self.revisao, &self.terms, patch.remover, changes, || {
+            if let Some(whole) = &patch.replace {
+                return whole.clone();
+            }
             let t = &self.terms;
             ChargeTerms {
                 expiracao: patch.expiracao.unwrap_or(t.expiracao),

@@ -203,6 +203,7 @@ pub fn patch(body: &[u8]) -> Result<ChargePatch, ApiError> {
         info_adicionais: f.info_adicionais,
         loc: f.loc,
         remover: f.status.is_some(),
+        replace: None,
     })
 }
 

@@ -39,7 +39,7 @@ pub(super) fn map_error(e: ChargeError) -> ApiError {
     match e {
         ChargeError::KeyNotOwned => invalid("cob.chave", "the key does not belong to this receiver's account"),
         ChargeError::TxidInUse => {
-            invalid("txid", "already used by a charge with different content; use PATCH to revise it")
+            invalid("txid", "already used by a charge that is no longer ATIVA, or by a charge with a due date")
         }
         ChargeError::NotFound => not_found(),
         ChargeError::LocationUnavailable => invalid(

@@ -35,7 +35,7 @@ pub(crate) fn map_error(e: DueChargeError) -> ApiError {
             "the receiver's document and address are not registered yet (tucano merchants receiver)",
         )]),
         DueChargeError::TxidInUse => {
-            invalid(vec![("txid", "already used by a charge with different content; use PATCH to revise it")])
+            invalid(vec![("txid", "already used by a charge that is no longer ATIVA, or by an immediate charge")])
         }
         DueChargeError::LocationUnavailable => invalid(vec![(
             "cobv.loc.id",
