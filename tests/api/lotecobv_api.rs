@@ -187,11 +187,18 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
     assert_eq!(work_off(&app).await, 0, "the same PUT again changes nothing");
 
-    // Revised since, by the charge's own PATCH or the batch's: the same PUT again makes the
-    // charge what it says once more.
+    // Revised since, by the charge's own PATCH or PUT or the batch's: the same PUT again
+    // makes the charge what it says once more.
     let direct = json!({"valor": {"original": "80.00"}});
     let path = format!("/v2/cobv/{}", txid(1));
     assert_eq!(call(app.request(Method::PATCH, &path, &m).json(&direct)).await.0, 200);
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    assert_eq!(charge().await["valor"]["original"], "95.00");
+    let mut by_put = altered["cobsv"][0].clone();
+    by_put.as_object_mut().unwrap().remove("txid");
+    by_put["valor"]["original"] = json!("85.00");
+    assert_eq!(call(app.request(Method::PUT, &path, &m).json(&by_put)).await.0, 201);
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
     assert_eq!(charge().await["valor"]["original"], "95.00");
@@ -202,7 +209,7 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&altered)).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
     let cobv = charge().await;
-    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(5)), "{cobv}");
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("95.00"), Some(7)), "{cobv}");
 
     // Past its due date (the 10th), revised, then the same PUT again: made what the PUT says
     // once more, its due date (restated, not changed) not judged again.
