@@ -245,7 +245,7 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     };
     let batch = json!({"descricao": "x", "cobsv": [with_txid(tuition("100.00"))]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
-    // A new description alone leaves the PUT's replay a replay (not a revision refused).
+    // A new description alone leaves the PUT's replay a replay.
     let renamed = json!({"descricao": "y"});
     assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&renamed)).await.0, 202);
     let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await;
@@ -260,9 +260,13 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     let (status, _, p) =
         call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&tuition("90.00"))).await;
     assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")), "{p}");
-    assert_eq!(work_off(&app).await, 1, "the creation goes on with its own request");
+    // A PUT of the batch may correct it, though (its request is whole): the creation goes
+    // on with the corrected request.
+    let corrected = json!({"descricao": "x", "cobsv": [with_txid(tuition("105.00"))]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&corrected)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1, "the creation goes on with the corrected request");
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
-    assert_eq!(cobv["valor"]["original"], "100.00", "{cobv}");
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("105.00"), Some(0)), "{cobv}");
 
     // Created: now it can be revised, and the newest revision wins. A charge the batch
     // does not have cannot be.
@@ -291,4 +295,33 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
         (Some("120.00"), Some(1)),
         "revised once, by the newest request: {cobv}"
     );
+}
+
+/// A PUT of the batch correcting a charge the worker has just made from the old request,
+/// before it recorded it: that stale outcome is not recorded, and the charge is made what
+/// the correction says when the item is processed again.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_put_correcting_a_charge_made_but_not_yet_recorded_makes_it_what_the_correction_says(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let batch = |valor: &str| {
+        let mut item = tuition(valor);
+        item["txid"] = json!(txid(1));
+        json!({"descricao": "x", "cobsv": [item]})
+    };
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("100.00"))).await.0, 202);
+    // The worker takes the item and makes the charge from its request...
+    let stale = app.state.lotes.pending(10).await.unwrap();
+    let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
+    let old = tucano_shared::handlers::cobv::input::new_charge(tuition("100.00").to_string().as_bytes()).unwrap();
+    let txid1 = tucano_shared::domain::ids::Txid::parse(&txid(1)).unwrap();
+    tucano_shared::app::due_charges::create(&app.state, &merchant, txid1, &old.terms, None).await.unwrap();
+    // ... when the correction lands.
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("105.00"))).await.0, 202);
+    assert!(!app.state.lotes.finish(&stale[0], None).await.unwrap(), "the stale outcome is not recorded");
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("105.00"), Some(1)), "{cobv}");
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&lote)["CRIADA"], 1, "{lote}");
 }

@@ -1,6 +1,6 @@
 //! `/cobv`: charges with a due date (Bacen API Pix 2.9.0, tag CobV).
 
-pub(crate) mod input;
+pub mod input;
 
 use crate::app::due_charges::{self, DueChargeError, WithReceiver};
 use crate::app::AppState;
