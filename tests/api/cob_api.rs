@@ -119,6 +119,10 @@ async fn repeating_a_put_returns_the_same_charge_and_a_different_body_alters_it_
     assert_eq!(altered["location"], first["location"]);
     let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&without_message)).await;
     assert_eq!((status, again["revisao"].as_i64()), (201, Some(2)), "the same alteration again changes nothing");
+    // The first request again, once the charge was revised: made what it says once more,
+    // not answered as a replay of its creation.
+    let (status, _, back) = call(app.request(Method::PUT, &path, &m).json(&body)).await;
+    assert_eq!((status, back["valor"]["original"].as_str(), back["revisao"].as_i64()), (201, Some("10.00"), Some(3)));
 
     // One no longer ATIVA is refused.
     let remove = json!({"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"});

@@ -390,7 +390,7 @@ async fn a_cobv_location_serves_the_charge_with_a_due_date_that_names_it(pool: P
 
 /// A PUT repeated after the day moved past the charge's due date (a client's retry, or the
 /// batch worker's after a crash before it recorded its outcome) answers the charge it
-/// created; another request under that txid is still refused.
+/// created.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_put_repeated_after_its_due_date_passed_answers_the_charge_it_created(pool: PgPool) {
     let clock = tuesday_morning();
@@ -407,8 +407,13 @@ async fn a_put_repeated_after_its_due_date_passed_answers_the_charge_it_created(
     let (status, _, again) = call(app.request(Method::PUT, &path, &m).json(&due_today)).await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again, created);
+    // Other content that restates the due date alters it, as a PATCH would (the date, past
+    // now, is not judged again); one that moves the date into the past is refused.
     let mut other = due_today.clone();
     other["valor"]["original"] = json!("101.00");
+    let (status, _, altered) = call(app.request(Method::PUT, &path, &m).json(&other)).await;
+    assert_eq!((status, altered["revisao"].as_i64()), (201, Some(1)), "{altered}");
+    other["calendario"]["dataDeVencimento"] = json!("2026-08-31");
     let (status, _, problem) = call(app.request(Method::PUT, &path, &m).json(&other)).await;
     assert_eq!(status, 400, "{problem}");
 }

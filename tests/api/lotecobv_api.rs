@@ -260,13 +260,13 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     let (status, _, p) =
         call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&tuition("90.00"))).await;
     assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")), "{p}");
-    // A PUT of the batch may correct it, though (its request is whole): the creation goes
-    // on with the corrected request.
+    // So is a PUT of the batch that would correct it.
     let corrected = json!({"descricao": "x", "cobsv": [with_txid(tuition("105.00"))]});
-    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&corrected)).await.0, 202);
-    assert_eq!(work_off(&app).await, 1, "the creation goes on with the corrected request");
+    let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&corrected)).await;
+    assert_eq!(status, 400, "{p}");
+    assert_eq!(work_off(&app).await, 1, "the creation goes on with its own request");
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
-    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("105.00"), Some(0)), "{cobv}");
+    assert_eq!(cobv["valor"]["original"], "100.00", "{cobv}");
 
     // Created: now it can be revised, and the newest revision wins. A charge the batch
     // does not have cannot be.
@@ -297,31 +297,25 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     );
 }
 
-/// A PUT of the batch correcting a charge the worker has just made from the old request,
-/// before it recorded it: that stale outcome is not recorded, and the charge is made what
-/// the correction says when the item is processed again.
+/// A charge made outside the batch with one of its txids (a merchant's own PUT that passed
+/// its check as the batch was submitted) is not the batch's: the batch is denied its
+/// creation and the merchant's charge is left as it is, not altered to the batch's request.
 #[sqlx::test(migrations = "./migrations")]
-async fn a_put_correcting_a_charge_made_but_not_yet_recorded_makes_it_what_the_correction_says(pool: PgPool) {
+async fn a_batch_never_alters_a_charge_made_outside_it(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
-    let batch = |valor: &str| {
-        let mut item = tuition(valor);
-        item["txid"] = json!(txid(1));
-        json!({"descricao": "x", "cobsv": [item]})
-    };
-    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("100.00"))).await.0, 202);
-    // The worker takes the item and makes the charge from its request...
-    let stale = app.state.lotes.pending(10).await.unwrap();
+    let mut item = tuition("100.00");
+    item["txid"] = json!(txid(1));
+    let batch = json!({"descricao": "x", "cobsv": [item]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
+    // The merchant's own PUT, checked before the batch held the txid, lands now.
     let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
-    let old = tucano_shared::handlers::cobv::input::new_charge(tuition("100.00").to_string().as_bytes()).unwrap();
+    let own = tucano_shared::handlers::cobv::input::new_charge(tuition("70.00").to_string().as_bytes()).unwrap();
     let txid1 = tucano_shared::domain::ids::Txid::parse(&txid(1)).unwrap();
-    tucano_shared::app::due_charges::create(&app.state, &merchant, txid1, &old.terms, None).await.unwrap();
-    // ... when the correction lands.
-    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("105.00"))).await.0, 202);
-    assert!(!app.state.lotes.finish(&stale[0], None).await.unwrap(), "the stale outcome is not recorded");
+    tucano_shared::app::due_charges::create(&app.state, &merchant, txid1, &own.terms, None, true).await.unwrap();
     assert_eq!(work_off(&app).await, 1);
-    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
-    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("105.00"), Some(1)), "{cobv}");
     let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
-    assert_eq!(statuses(&lote)["CRIADA"], 1, "{lote}");
+    assert_eq!(statuses(&lote)["NEGADA"], 1, "{lote}");
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("70.00"), Some(0)), "{cobv}");
 }

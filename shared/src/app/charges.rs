@@ -92,7 +92,9 @@ pub async fn create(
                 crate::telemetry::metrics(&[("ChargesCreated", 1.0, Unit::Count)]);
                 return Ok(Created { charge, created: true });
             }
-            CreateOutcome::Exists { charge, same_request: true } if chosen => {
+            // The same request, and the charge never revised since: a replay. Revised since,
+            // the request asks for the charge to be what it says again.
+            CreateOutcome::Exists { charge, same_request: true } if chosen && charge.revisao == 0 => {
                 return Ok(Created { charge, created: false })
             }
             // The spec's PUT of an existing charge still ATIVA alters it (only one no longer

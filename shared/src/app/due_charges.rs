@@ -78,13 +78,17 @@ async fn receiver(ports: &impl DueChargePorts, merchant: &Merchant) -> Result<Re
 }
 
 /// `PUT /cobv/{txid}`: create, at the merchant's location `loc` when the request names one.
-/// The same PUT again returns the same charge.
+/// The same PUT again returns the same charge. With `alter` (a merchant's own PUT), other
+/// content for an existing charge still ATIVA alters it, as the spec's PUT does (only one no
+/// longer ATIVA is refused): the request is its whole creation request. The batch worker
+/// does not alter: a charge it did not make is not its batch's.
 pub async fn create(
     ports: &impl DueChargePorts,
     merchant: &Merchant,
     txid: Txid,
     terms: &DueTerms,
     loc: Option<i64>,
+    alter: bool,
 ) -> Result<(WithReceiver, bool), DueChargeError> {
     let fingerprint = terms.fingerprint_at(loc);
     let violations = terms.violations(calendar::brasilia_date(ports.clock().now()));
@@ -94,14 +98,22 @@ pub async fn create(
         (!violations.is_empty()).then_some(DueChargeError::Invalid(violations))
     };
     if let Some(refusal) = refusal {
-        // A replay of the PUT that created the charge (the client's retry, or the batch
-        // worker's after a crash before it recorded the outcome) answers that charge, though
-        // today's rules would refuse the request now: its due date has passed since, or the
-        // merchant has dropped the key.
-        return match ports.due_charges().created_by(merchant.id, &txid, fingerprint).await? {
-            Some(charge) => Ok((WithReceiver { charge, receiver: receiver(ports, merchant).await? }, false)),
-            None => Err(refusal),
-        };
+        // A replay of the PUT that created the charge, never revised since (the client's
+        // retry, or the batch worker's after a crash before it recorded the outcome) answers
+        // that charge, though today's rules would refuse the request now: its due date has
+        // passed since, or the merchant has dropped the key.
+        if let Some(charge) = ports.due_charges().created_by(merchant.id, &txid, fingerprint).await? {
+            return Ok((WithReceiver { charge, receiver: receiver(ports, merchant).await? }, false));
+        }
+        // An alteration is judged as a revision is (a due date it restates is not judged
+        // again once past).
+        if alter && matches!(refusal, DueChargeError::Invalid(_)) {
+            let existing = ports.due_charges().find(merchant.id, &txid, None).await?;
+            if existing.is_some_and(|c| c.status == ChargeStatus::Ativa) {
+                return Ok((revise(ports, merchant, &txid, &DuePatch::replacing(terms, loc)).await?, false));
+            }
+        }
+        return Err(refusal);
     }
     let receiver = receiver(ports, merchant).await?;
     let location = match loc {
@@ -111,12 +123,11 @@ pub async fn create(
     let new = NewDueCharge { txid: &txid, terms, fingerprint, location };
     let (charge, created) = match ports.due_charges().create(merchant.id, new).await? {
         CreateOutcome::Created(charge) => (charge, true),
-        CreateOutcome::Exists { charge, same_request: true } => (charge, false),
-        // The spec's PUT of an existing charge still ATIVA alters it (only one no longer
-        // ATIVA is refused): the request is its whole creation request.
-        CreateOutcome::Exists { charge, .. } if charge.status == ChargeStatus::Ativa => {
-            let patch = DuePatch::replacing(terms, loc);
-            return Ok((revise(ports, merchant, &txid, &patch).await?, false));
+        // The same request, and the charge never revised since: a replay. Revised since,
+        // the request asks for the charge to be what it says again.
+        CreateOutcome::Exists { charge, same_request: true } if charge.revisao == 0 => (charge, false),
+        CreateOutcome::Exists { charge, .. } if alter && charge.status == ChargeStatus::Ativa => {
+            return Ok((revise(ports, merchant, &txid, &DuePatch::replacing(terms, loc)).await?, false));
         }
         CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => return Err(DueChargeError::TxidInUse),
         CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),

@@ -235,7 +235,7 @@ async fn process(state: &AppState, item: &PendingItem) -> Result<(), ApiError> {
     match item.operation {
         LoteOperation::Create => {
             let new = super::cobv::input::new_charge(&request)?;
-            due_charges::create(state, &merchant, item.txid.clone(), &new.terms, new.loc)
+            due_charges::create(state, &merchant, item.txid.clone(), &new.terms, new.loc, false)
                 .await
                 .map_err(super::cobv::map_error)?;
         }

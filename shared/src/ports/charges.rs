@@ -166,7 +166,8 @@ pub trait DueChargeStore: Send + Sync {
         txid: &Txid,
         revisao: Option<i32>,
     ) -> Result<Option<DueCharge>, StoreError>;
-    /// The charge `txid` if a request with this fingerprint created it (a replay).
+    /// The charge `txid` if a request with this fingerprint created it and it was never
+    /// revised since (a replay).
     async fn created_by(
         &self,
         merchant: MerchantId,

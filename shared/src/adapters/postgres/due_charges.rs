@@ -457,7 +457,7 @@ impl DueChargeStore for PgDueChargeStore {
     ) -> Result<Option<DueCharge>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let found = select_current(&mut conn, self.cipher.as_ref(), merchant, txid, false).await?;
-        Ok(found.and_then(|(charge, hash, _)| (hash == fingerprint).then_some(charge)))
+        Ok(found.and_then(|(charge, hash, _)| (hash == fingerprint && charge.revisao == 0).then_some(charge)))
     }
 
     async fn revise(

@@ -24,11 +24,11 @@ fn unexpected(e: anyhow::Error) -> StoreError {
     StoreError::Unexpected(e)
 }
 
-/// Why a PATCH of these charges of the batch is refused, if it is: every charge named
+/// Why a revision of these charges of the batch is refused, if it is: every charge named
 /// must be in the batch, and none may still be waiting for its creation (one the worker
-/// has made but not yet recorded counts as waiting; a partial revision would replace its
-/// whole request, and could land between the charge's creation and its record): the
-/// revision waits until the batch shows it CRIADA.
+/// has made but not yet recorded counts as waiting; a revision would replace its request,
+/// and could land between the charge's creation and its record): the revision waits until
+/// the batch shows it CRIADA.
 async fn refusal(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
@@ -135,11 +135,9 @@ impl LoteStore for PgLoteStore {
             if !same_charges {
                 return Ok(LoteSubmitted::IdInUse);
             }
-            // Unlike a PATCH, a PUT may correct a charge still being created (Bacen's
-            // maintainers, pix-api issue 300): its new request is whole, and replaces the
-            // pending one. One the worker made from the old request but has not recorded is
-            // made what the new one says when the item is processed again (a PUT of an
-            // existing ATIVA charge alters it), its stale outcome not recorded.
+            if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
+                return Ok(refused);
+            }
             sqlx::query!(
                 "UPDATE lotes_cobv SET descricao = $3, request_hash = $4 WHERE merchant_id = $1 AND id = $2",
                 merchant.0,

@@ -75,7 +75,8 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
     // It may alter a charge a batch created (as a PATCH would): see `patch`.
     state.lotes.forget_request(merchant.id, &txid).await?;
-    let (found, created) = due_charges::create(state, &merchant, txid, &new.terms, new.loc).await.map_err(map_error)?;
+    let (found, created) =
+        due_charges::create(state, &merchant, txid, &new.terms, new.loc, true).await.map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, created, "charge with a due date created");
     Ok(answer(StatusCode::CREATED, &merchant, &found))
 }
