@@ -51,8 +51,17 @@ impl QueryParams {
         parsed
     }
 
+    /// An RFC 3339 timestamp. A positive offset sent with its `+` unencoded (as many HTTP
+    /// clients do) arrives as a space, which form decoding makes of a `+`: read as the `+`.
     pub fn timestamp(&mut self, name: &'static str) -> Option<DateTime<Utc>> {
-        self.parse(name, "must be an RFC 3339 timestamp", |s| DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc()))
+        self.parse(name, "must be an RFC 3339 timestamp", |s| {
+            let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc());
+            parse(s).or_else(|| {
+                // Only an offset's place: "...T12:00:00 03:00" or "...T12:00:00.5 03:00".
+                let (time, offset) = s.rsplit_once(' ')?;
+                (offset.len() == 5 && offset.as_bytes()[2] == b':').then(|| parse(&format!("{time}+{offset}")))?
+            })
+        })
     }
 
     pub fn required_timestamp(&mut self, name: &'static str) -> Option<DateTime<Utc>> {
@@ -135,6 +144,18 @@ mod tests {
         let err = q.finish(interval, ProblemKind::CobConsultaInvalida, "bad").unwrap_err();
         let props: Vec<_> = err.violacoes.iter().map(|v| v.propriedade.as_str()).collect();
         assert_eq!(props, ["fim", "x"]);
+    }
+
+    #[test]
+    fn an_offset_whose_plus_was_sent_unencoded_is_read_as_the_offset() {
+        let at = |query: &str| QueryParams::new(Some(query)).timestamp("inicio");
+        let expected = DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z").unwrap().to_utc();
+        assert_eq!(at("inicio=2026-01-01T12:00:00+03:00"), Some(expected));
+        assert_eq!(at("inicio=2026-01-01T12:00:00%2B03:00"), Some(expected));
+        assert_eq!(at("inicio=2026-01-01T06:00:00-03:00"), Some(expected));
+        let mut q = QueryParams::new(Some("inicio=2026-01-01T12:00:00+0300"));
+        assert_eq!(q.timestamp("inicio"), None, "still RFC 3339 only");
+        assert!(!q.violations.is_empty());
     }
 
     #[test]
