@@ -222,7 +222,7 @@ pub const ROUTES: &[Route] = &[
         function: "cob_list",
         access: Access::Merchant(Scope::CobRead),
         idempotency: Idempotency::Off,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, PAGADOR],
         quota: Quota::List,
     },
     Route {
@@ -262,7 +262,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobv_list",
         access: Access::Merchant(Scope::CobvRead),
         idempotency: Idempotency::Off,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, PAGADOR],
         quota: Quota::List,
     },
     Route {

@@ -332,6 +332,17 @@ async fn a_charge_with_a_due_date_is_paid_its_final_amount_on_the_day_the_payer_
     let (_, _, still) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(4)), &m)).await;
     assert_eq!(still["status"], "ATIVA");
 
+    // The list shows each concluded charge's Pix, as reading it whole does.
+    let (_, _, listed) = call(app.request(Method::GET, &format!("/v2/cobv?{range}&status=CONCLUIDA"), &m)).await;
+    let listed = listed["cobs"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 3);
+    for c in &listed {
+        let (_, _, whole) =
+            call(app.request(Method::GET, &format!("/v2/cobv/{}", c["txid"].as_str().unwrap()), &m)).await;
+        assert_eq!(c["pix"], whole["pix"]);
+        assert_eq!(c["pix"].as_array().map(Vec::len), Some(1), "{c}");
+    }
+
     let events = app.events(&m, "cobv.concluida").await;
     assert_eq!(events.len(), 3, "{events:?}");
     let total =

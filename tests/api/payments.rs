@@ -83,6 +83,15 @@ async fn a_paid_charge_concludes_credits_the_merchant_net_of_fees_and_can_be_ref
     assert_eq!(whole["pix"][0]["endToEndId"], e2eid);
     assert_eq!(whole["pix"][0]["devolucoes"][0]["id"], "dev1");
     assert_eq!(whole["pix"][0]["devolucoes"][0]["status"], "DEVOLVIDO");
+    // So does the list (the spec's own list example shows a concluded charge's Pix); an
+    // active charge beside it has none.
+    create_charge(&app, &m, 2, charge_body(KEY, "5.00")).await;
+    let (_, _, listed) = call(app.request(Method::GET, &format!("/v2/cob?{RANGE}"), &m)).await;
+    assert!(listed["cobs"].is_array(), "{listed}");
+    let by_txid =
+        |t: String| listed["cobs"].as_array().unwrap().iter().find(|c| c["txid"] == t.as_str()).unwrap().clone();
+    assert_eq!(by_txid(txid(1))["pix"], whole["pix"], "{listed}");
+    assert!(by_txid(txid(2)).get("pix").is_none(), "{listed}");
 
     let (_, _, extrato) = call(app.request(Method::GET, "/v2/extrato", &m)).await;
     assert_eq!(

@@ -184,19 +184,61 @@ pub async fn pix_of_charge(
     txid: &crate::domain::ids::Txid,
     criacao: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ReceivedPix>, PaymentError> {
-    let query = PixQuery {
-        // Every Pix after its creation, whenever it is dated (the sandbox dates a payment
-        // made "as on" a later day on that day).
-        inicio: criacao,
-        fim: ports.clock().now().max(criacao) + chrono::Duration::days(3650),
-        txid: Some(txid.clone()),
+    pix_of_charges(ports, merchant, std::slice::from_ref(txid), criacao).await
+}
+
+/// The Pix of a page of charges (`GET /cob`, `GET /cobv`), by txid: those received for
+/// its concluded ones (`CobCompleta.pix`, as the spec's list example shows them).
+pub async fn pix_of_page<'a>(
+    ports: &impl PaymentPorts,
+    merchant: &Merchant,
+    concluded: impl Iterator<Item = (&'a crate::domain::ids::Txid, chrono::DateTime<chrono::Utc>)>,
+) -> Result<std::collections::HashMap<String, Vec<ReceivedPix>>, PaymentError> {
+    let (txids, created): (Vec<_>, Vec<_>) = concluded.map(|(t, c)| (t.clone(), c)).unzip();
+    let mut by_charge: std::collections::HashMap<String, Vec<ReceivedPix>> = std::collections::HashMap::new();
+    let Some(since) = created.into_iter().min() else { return Ok(by_charge) };
+    for pix in pix_of_charges(ports, merchant, &txids, since).await? {
+        if let Some(txid) = pix.txid.as_ref().map(|t| t.as_str().to_owned()) {
+            by_charge.entry(txid).or_default().push(pix);
+        }
+    }
+    Ok(by_charge)
+}
+
+/// The Pix received for these charges (a page of `GET /cob` or `/cobv`: its concluded
+/// ones), each with its refunds, in one read per thousand; `since`: the earliest charge's
+/// creation. Every Pix after it, whenever it is dated (the sandbox dates a payment made
+/// "as on" a later day on that day).
+pub async fn pix_of_charges(
+    ports: &impl PaymentPorts,
+    merchant: &Merchant,
+    txids: &[crate::domain::ids::Txid],
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ReceivedPix>, PaymentError> {
+    const PAGE: u32 = 1000;
+    let mut all = Vec::new();
+    if txids.is_empty() {
+        return Ok(all);
+    }
+    let mut query = PixQuery {
+        inicio: since,
+        fim: ports.clock().now().max(since) + chrono::Duration::days(3650),
+        txids: txids.to_vec(),
         txid_presente: None,
         devolucao_presente: None,
         pagador: None,
         pagina: 0,
-        itens_por_pagina: 100,
+        itens_por_pagina: PAGE,
     };
-    Ok(ports.pix().list(merchant.id, &query).await?.items)
+    loop {
+        let page = ports.pix().list(merchant.id, &query).await?;
+        let last = page.items.len() < PAGE as usize;
+        all.extend(page.items);
+        if last {
+            return Ok(all);
+        }
+        query.pagina += 1;
+    }
 }
 
 pub async fn list_pix(

@@ -123,13 +123,22 @@ pub struct CobsConsultadas<'a> {
 }
 
 impl<'a> CobsConsultadas<'a> {
-    pub fn of(q: &ChargeQuery, p: &'a Page<Charge>) -> Self {
+    /// `pix`: the Pix received for the page's charges, by txid.
+    pub fn of(
+        q: &ChargeQuery,
+        p: &'a Page<Charge>,
+        pix: &'a std::collections::HashMap<String, Vec<crate::domain::payment::ReceivedPix>>,
+    ) -> Self {
         CobsConsultadas {
             parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total))
                 .document(q.devedor.as_ref())
                 .filter("status", q.status.map(|s| s.as_str()))
                 .filter("locationPresente", q.location_presente),
-            cobs: p.items.iter().map(Cob::of).collect(),
+            cobs: p
+                .items
+                .iter()
+                .map(|c| Cob::with_pix(c, pix.get(c.txid.as_str()).map_or(&[], Vec::as_slice)))
+                .collect(),
         }
     }
 }

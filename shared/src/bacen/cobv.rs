@@ -214,14 +214,27 @@ pub struct CobsVConsultadas<'a> {
 }
 
 impl<'a> CobsVConsultadas<'a> {
-    pub fn of(q: &ChargeQuery, p: &'a Page<DueCharge>, m: &'a Merchant, r: &'a Recebedor) -> Self {
+    /// `pix`: the Pix received for the page's charges, by txid.
+    pub fn of(
+        q: &ChargeQuery,
+        p: &'a Page<DueCharge>,
+        m: &'a Merchant,
+        r: &'a Recebedor,
+        pix: &'a std::collections::HashMap<String, Vec<crate::domain::payment::ReceivedPix>>,
+    ) -> Self {
         CobsVConsultadas {
             parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total))
                 .document(q.devedor.as_ref())
                 .filter("status", q.status.map(|s| s.as_str()))
                 .filter("locationPresente", q.location_presente)
                 .filter("loteCobVId", q.lote),
-            cobs: p.items.iter().map(|c| CobV::of(c, RecebedorView::of(m, r))).collect(),
+            cobs: p
+                .items
+                .iter()
+                .map(|c| {
+                    CobV::with_pix(c, RecebedorView::of(m, r), pix.get(c.txid.as_str()).map_or(&[], Vec::as_slice))
+                })
+                .collect(),
         }
     }
 }

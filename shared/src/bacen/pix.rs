@@ -158,7 +158,7 @@ impl<'a> PixConsultados<'a> {
     pub fn of(q: &PixQuery, p: &'a Page<ReceivedPix>) -> Self {
         PixConsultados {
             parametros: Parametros::new(q.inicio, q.fim, Paginacao::new(q.pagina, q.itens_por_pagina, p.total))
-                .filter("txid", q.txid.as_ref().map(|t| t.as_str()))
+                .filter("txid", q.txids.first().map(|t| t.as_str()))
                 .filter("txIdPresente", q.txid_presente)
                 .filter("devolucaoPresente", q.devolucao_presente)
                 .document(q.pagador.as_ref()),

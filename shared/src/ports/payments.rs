@@ -77,7 +77,8 @@ impl ConcludeOutcome {
 pub struct PixQuery {
     pub inicio: DateTime<Utc>,
     pub fim: DateTime<Utc>,
-    pub txid: Option<Txid>,
+    /// The Pix of these charges only (none: of any).
+    pub txids: Vec<Txid>,
     pub txid_presente: Option<bool>,
     pub devolucao_presente: Option<bool>,
     pub pagador: Option<Document>,

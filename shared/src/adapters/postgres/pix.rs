@@ -731,13 +731,14 @@ impl PixStore for PgPixStore {
         let doc_index = documents::index_of(self.cipher.as_ref(), q.pagador.as_ref())?;
         let limit = i64::from(q.itens_por_pagina);
         let offset = i64::from(q.pagina) * limit;
+        let txids: Vec<String> = q.txids.iter().map(|t| t.as_str().to_owned()).collect();
         let rows = sqlx::query!(
             r#"SELECT id, end_to_end_id, txid, chave, valor, fee, horario, merchant_id, pagador_doc_kind, pagador_doc_enc,
                       pagador_nome,
                       info_pagador, alerta, alerta_rail, multa, juros, abatimento, desconto
                  FROM received_pix r
                 WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
-                  AND ($4::text IS NULL OR txid = $4)
+                  AND (cardinality($4::text[]) = 0 OR txid = ANY($4))
                   AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
                   AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
                   AND ($7::bytea IS NULL OR pagador_doc_index = $7)
@@ -746,7 +747,7 @@ impl PixStore for PgPixStore {
             merchant.0,
             q.inicio,
             q.fim,
-            q.txid.as_ref().map(Txid::as_str),
+            &txids,
             q.txid_presente,
             q.devolucao_presente,
             doc_index,
@@ -762,14 +763,14 @@ impl PixStore for PgPixStore {
             sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM received_pix r
                     WHERE merchant_id = $1 AND horario >= $2 AND horario <= $3
-                      AND ($4::text IS NULL OR txid = $4)
+                      AND (cardinality($4::text[]) = 0 OR txid = ANY($4))
                       AND ($5::boolean IS NULL OR (txid IS NOT NULL) = $5)
                       AND ($6::boolean IS NULL OR EXISTS (SELECT 1 FROM refunds f WHERE f.received_pix_id = r.id) = $6)
                       AND ($7::bytea IS NULL OR pagador_doc_index = $7)"#,
                 merchant.0,
                 q.inicio,
                 q.fim,
-                q.txid.as_ref().map(Txid::as_str),
+                &txids,
                 q.txid_presente,
                 q.devolucao_presente,
                 doc_index,

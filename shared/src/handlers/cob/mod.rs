@@ -123,5 +123,9 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let merchant = authenticated(req)?;
     let q = input::charge_query(QueryParams::new(req.uri().query()))?;
     let page = charges::list(state, &merchant, &q).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &CobsConsultadas::of(&q, &page)))
+    let concluded = page.items.iter().filter(|c| c.status == ChargeStatus::Concluida).map(|c| (&c.txid, c.criacao));
+    let pix = crate::app::payments::pix_of_page(state, &merchant, concluded)
+        .await
+        .map_err(crate::handlers::pix::map_error)?;
+    Ok(json(StatusCode::OK, &CobsConsultadas::of(&q, &page, &pix)))
 }

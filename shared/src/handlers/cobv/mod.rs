@@ -136,5 +136,13 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     let query = query.map(|query| ChargeQuery { lote, ..query });
     let query = q.finish(query, ProblemKind::CobVConsultaInvalida, QUERY_DETAIL)?;
     let (page, receiver) = due_charges::list(state, &merchant, &query).await.map_err(map_error)?;
-    Ok(json(StatusCode::OK, &CobsVConsultadas::of(&query, &page, &merchant, &receiver)))
+    let concluded = page
+        .items
+        .iter()
+        .filter(|c| c.status == crate::domain::charge::ChargeStatus::Concluida)
+        .map(|c| (&c.txid, c.criacao));
+    let pix = crate::app::payments::pix_of_page(state, &merchant, concluded)
+        .await
+        .map_err(crate::handlers::pix::map_error)?;
+    Ok(json(StatusCode::OK, &CobsVConsultadas::of(&query, &page, &merchant, &receiver, &pix)))
 }

@@ -64,7 +64,7 @@ pub fn pix_query(mut q: QueryParams) -> Result<PixQuery, ApiError> {
     let query = interval.map(|(inicio, fim)| PixQuery {
         inicio,
         fim,
-        txid,
+        txids: txid.into_iter().collect(),
         txid_presente,
         devolucao_presente,
         pagador,
