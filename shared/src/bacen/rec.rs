@@ -6,7 +6,7 @@ use super::{timestamp, Paginacao, Parametros};
 use crate::domain::document::Document;
 use crate::domain::payment::ReceivedPix;
 use crate::domain::rec::recurrence::describe;
-use crate::domain::rec::{Encerramento, RecValue, Recurrence, RecurringCharge, SolicRec, Update};
+use crate::domain::rec::{Encerramento, Jornada, RecValue, Recurrence, RecurringCharge, SolicRec, Update};
 use crate::ports::{CobRQuery, Page, RecQuery};
 use serde_json::{json, Map, Value};
 
@@ -86,10 +86,18 @@ pub fn rec(r: &Recurrence, receiver: Receiver<'_>) -> Value {
     Value::Object(out)
 }
 
+/// `RecAtivacao`: the journey, and the charge of journey 3 while it can be one (the spec:
+/// `dadosJornada` "deve ser removido pelo PSP Recebedor quando a ativação for realizada
+/// pelas jornadas 1, 2 ou 4").
 fn ativacao(r: &Recurrence) -> Value {
     let mut a = Map::new();
     a.insert("tipoJornada".into(), json!(r.jornada.as_str()));
-    insert_some(&mut a, "dadosJornada", r.jornada_txid.as_ref().map(|t| json!({"txid": t.as_str()})));
+    let by_charge = matches!(r.jornada, Jornada::Jornada3 | Jornada::AguardandoDefinicao);
+    insert_some(
+        &mut a,
+        "dadosJornada",
+        r.jornada_txid.as_ref().filter(|_| by_charge).map(|t| json!({"txid": t.as_str()})),
+    );
     Value::Object(a)
 }
 
@@ -238,4 +246,55 @@ pub fn charge_notification(c: &RecurringCharge, pix: &[ReceivedPix]) -> Value {
         insert_some(&mut out, key, full.get(key).cloned());
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::charge::Devedor;
+    use crate::domain::document::Cpf;
+    use crate::domain::ids::Txid;
+    use crate::domain::rec::recurrence::{RecStatus, RecTerms, RetryPolicy};
+    use crate::domain::rec::{IdRec, Periodicidade};
+
+    fn approved_by(jornada: Jornada) -> Recurrence {
+        let now = chrono::Utc::now();
+        Recurrence {
+            id_rec: IdRec::generate(RetryPolicy::NaoPermite, "99999999", now.date_naive()),
+            status: RecStatus::Aprovada,
+            terms: RecTerms {
+                objeto: None,
+                contrato: "c-1".into(),
+                devedor: Devedor {
+                    documento: Document::Cpf(Cpf::parse("12345678909").unwrap()),
+                    nome: "Fulano".into(),
+                },
+                data_inicial: now.date_naive(),
+                data_final: None,
+                periodicidade: Periodicidade::Mensal,
+                valor: RecValue::Free,
+                convenio: None,
+                politica: RetryPolicy::NaoPermite,
+            },
+            loc: None,
+            // Created for journey 3, with the charge that would activate it.
+            jornada_txid: Some(Txid::parse("adesao2027abcdefghijklmnop").unwrap()),
+            jornada,
+            pagador: None,
+            encerramento: None,
+            atualizacao: vec![Update { status: RecStatus::Aprovada, data: now }],
+        }
+    }
+
+    #[test]
+    fn dados_jornada_is_shown_only_for_a_journey_a_charge_activates() {
+        let shown = |j| ativacao(&approved_by(j)).get("dadosJornada").is_some();
+        assert!(shown(Jornada::Jornada3));
+        assert!(shown(Jornada::AguardandoDefinicao));
+        // Activated otherwise (the payer scanned the recurrence's own code): removed, as
+        // the spec asks.
+        assert!(!shown(Jornada::Jornada2));
+        assert!(!shown(Jornada::Jornada4));
+        assert_eq!(ativacao(&approved_by(Jornada::Jornada2))["tipoJornada"], "JORNADA_2");
+    }
 }
