@@ -108,9 +108,10 @@ pub async fn create(
         // An alteration is judged as a revision is (a due date it restates is not judged
         // again once past).
         if alter && matches!(refusal, DueChargeError::Invalid(_)) {
-            let existing = ports.due_charges().find(merchant.id, &txid, None).await?;
-            if existing.is_some_and(|c| c.status == ChargeStatus::Ativa) {
-                return Ok((revise(ports, merchant, &txid, &DuePatch::replacing(terms, loc)).await?, false));
+            if let Some(current) = ports.due_charges().find(merchant.id, &txid, None).await? {
+                if current.status == ChargeStatus::Ativa {
+                    return Ok((replace(ports, merchant, &current, terms, loc).await?, false));
+                }
             }
         }
         return Err(refusal);
@@ -127,7 +128,7 @@ pub async fn create(
         // the request asks for the charge to be what it says again.
         CreateOutcome::Exists { charge, same_request: true } if charge.revisao == 0 => (charge, false),
         CreateOutcome::Exists { charge, .. } if alter && charge.status == ChargeStatus::Ativa => {
-            return Ok((revise(ports, merchant, &txid, &DuePatch::replacing(terms, loc)).await?, false));
+            return Ok((replace(ports, merchant, &charge, terms, loc).await?, false));
         }
         CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => return Err(DueChargeError::TxidInUse),
         CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),
@@ -135,14 +136,39 @@ pub async fn create(
     Ok((WithReceiver { charge, receiver }, created))
 }
 
+/// Makes the charge `current` what a whole creation request says (`DuePatch::replacing`):
+/// a `PUT` of it, or of its batch. One already as the request says is left alone (paid,
+/// removed or past its due date since, the request is no revision of it); a key it keeps
+/// is not named anew (one the merchant has dropped since does not refuse it).
+pub async fn replace(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    current: &DueCharge,
+    terms: &DueTerms,
+    loc: Option<i64>,
+) -> Result<WithReceiver, DueChargeError> {
+    let same_place = loc.is_none_or(|id| current.loc.as_ref().is_some_and(|l| l.id == id));
+    if current.terms == *terms && same_place {
+        return Ok(WithReceiver { charge: current.clone(), receiver: receiver(ports, merchant).await? });
+    }
+    let mut patch = DuePatch::replacing(terms, loc);
+    if current.terms.chave == terms.chave {
+        patch.chave = None;
+    }
+    revise(ports, merchant, &current.txid, &patch).await
+}
+
 /// Refuses `PUT|PATCH /cobv/{txid}` for a txid a batch holds pending or denied (the batch
-/// worker itself creates and revises through [`create`] and [`revise`]).
+/// worker itself creates and revises through [`create`] and [`revise`]). Otherwise the
+/// charge may change outside its batch, whose next `PUT` is then applied again: forgotten
+/// before the change, so that a crash after it cannot leave an identical `PUT` of the batch
+/// answered as a replay while the charge no longer is what that `PUT` said.
 pub async fn outside_batches(
     ports: &impl DueChargePorts,
     merchant: &Merchant,
     txid: &Txid,
 ) -> Result<(), DueChargeError> {
-    if ports.lotes().holds(merchant.id, txid).await? {
+    if ports.lotes().held_else_forgotten(merchant.id, txid).await? {
         return Err(DueChargeError::HeldByBatch);
     }
     Ok(())

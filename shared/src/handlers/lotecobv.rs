@@ -246,19 +246,9 @@ async fn process(state: &AppState, item: &PendingItem) -> Result<(), ApiError> {
         LoteOperation::Replace => {
             let new = super::cobv::input::new_charge(&request)?;
             let current = due_charges::get(state, &merchant, &item.txid, None).await.map_err(super::cobv::map_error)?;
-            let current = &current.charge;
-            // A charge already as the request says is left alone (paid, removed or past its
-            // due date since, the request is no revision of it).
-            let same_place = new.loc.is_none_or(|id| current.loc.as_ref().is_some_and(|l| l.id == id));
-            if current.terms == new.terms && same_place {
-                return Ok(());
-            }
-            let mut patch = crate::domain::cobv::DuePatch::replacing(&new.terms, new.loc);
-            if current.terms.chave == new.terms.chave {
-                // Kept, not named anew: a key the merchant has dropped since does not refuse it.
-                patch.chave = None;
-            }
-            due_charges::revise(state, &merchant, &item.txid, &patch).await.map_err(super::cobv::map_error)?;
+            due_charges::replace(state, &merchant, &current.charge, &new.terms, new.loc)
+                .await
+                .map_err(super::cobv::map_error)?;
         }
     }
     Ok(())

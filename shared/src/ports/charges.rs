@@ -290,15 +290,14 @@ pub trait LoteStore: Send + Sync {
         descricao: Option<&str>,
         items: Vec<(Txid, Vec<u8>)>,
     ) -> Result<LoteSubmitted, StoreError>;
-    /// A charge of a batch was revised outside the batch's `PUT` (by `PATCH /cobv/{txid}`):
-    /// the batch's next `PUT`, even one identical to the last, is applied again instead of
-    /// being answered as a replay.
-    async fn forget_request(&self, merchant: MerchantId, txid: &Txid) -> Result<(), StoreError>;
     /// Up to `limit` pending items, oldest first.
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
-    /// Whether a batch holds this charge EM_PROCESSAMENTO or NEGADA (a denied creation of
-    /// a charge made outside the batch holds nothing).
-    async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError>;
+    /// Before `PUT|PATCH /cobv/{txid}` changes a charge outside its batch: whether a batch
+    /// holds it EM_PROCESSAMENTO or NEGADA (refused then; a denied creation of a charge made
+    /// outside the batch holds nothing). When none does, the batch that has it forgets its
+    /// last `PUT`, which no longer says what the charge is: its next `PUT`, even one
+    /// identical to the last, is applied again instead of being answered as a replay.
+    async fn held_else_forgotten(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError>;
     /// An item's outcome (its sealed request dropped); false if it was no longer pending.
     async fn finish(&self, item: &PendingItem, problema: Option<&serde_json::Value>) -> Result<bool, StoreError>;
     async fn get(&self, merchant: MerchantId, id: i64) -> Result<Option<Lote>, StoreError>;

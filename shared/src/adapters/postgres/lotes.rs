@@ -266,30 +266,24 @@ impl LoteStore for PgLoteStore {
             .collect()
     }
 
-    async fn forget_request(&self, merchant: MerchantId, txid: &Txid) -> Result<(), StoreError> {
-        sqlx::query!(
-            r#"UPDATE lotes_cobv l SET request_hash = decode(repeat('00', 32), 'hex')
-                 FROM lote_cobv_items i
-                WHERE i.merchant_id = $1 AND i.txid = $2 AND l.merchant_id = i.merchant_id AND l.id = i.lote_id
-                  AND l.request_hash <> decode(repeat('00', 32), 'hex')"#,
-            merchant.0,
-            txid.as_str()
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn holds(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
+    async fn held_else_forgotten(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
         sqlx::query_scalar!(
             // A creation the batch was denied because a charge with the txid was made
             // outside it (the two raced) does not hold that charge: it never was the batch's.
-            r#"SELECT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = $2
-                                AND (i.status = 'EM_PROCESSAMENTO'
-                                     OR i.status = 'NEGADA' AND NOT (i.operation = 'create' AND EXISTS (
-                                            SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2))))
-                      AS "held!""#,
+            r#"WITH held AS (
+                   SELECT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = $2
+                                    AND (i.status = 'EM_PROCESSAMENTO'
+                                         OR i.status = 'NEGADA' AND NOT (i.operation = 'create' AND EXISTS (
+                                                SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2))))
+                          AS held
+               ), forgotten AS (
+                   UPDATE lotes_cobv l SET request_hash = decode(repeat('00', 32), 'hex')
+                     FROM lote_cobv_items i, held
+                    WHERE NOT held.held AND i.merchant_id = $1 AND i.txid = $2
+                      AND l.merchant_id = i.merchant_id AND l.id = i.lote_id
+                      AND l.request_hash <> decode(repeat('00', 32), 'hex')
+               )
+               SELECT held AS "held!" FROM held"#,
             merchant.0,
             txid.as_str()
         )

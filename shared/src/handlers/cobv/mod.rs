@@ -73,8 +73,6 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let txid = path_txid(req)?;
     let new = input::new_charge(req.body())?;
     due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
-    // It may alter a charge a batch created (as a PATCH would): see `patch`.
-    state.lotes.forget_request(merchant.id, &txid).await?;
     let (found, created) =
         due_charges::create(state, &merchant, txid, &new.terms, new.loc, true).await.map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, created, "charge with a due date created");
@@ -87,9 +85,6 @@ pub async fn patch(state: &AppState, req: &Request) -> Result<Response, ApiError
     let txid = path_txid(req).map_err(|_| not_found())?;
     let patch = input::patch(req.body())?;
     due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
-    // Before the revision: a crash after it must not leave an identical PUT of the batch
-    // answered as a replay while the charge no longer is what that PUT said.
-    state.lotes.forget_request(merchant.id, &txid).await?;
     let found = due_charges::revise(state, &merchant, &txid, &patch).await.map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, revisao = found.charge.revisao, "charge with a due date revised");
     Ok(answer(StatusCode::OK, &merchant, &found))
