@@ -14,7 +14,7 @@ mod moto;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use tucano_shared::routes::{Access, JOBS, ROUTES};
+use tucano_shared::routes::{JOBS, ROUTES};
 
 const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.serverless/cloudformation-template-update-stack.json");
 

@@ -120,7 +120,7 @@ pub async fn spawn(
         .route("/recebidos", get(statement::received))
         .route("/falhas", get(orders::get_faults).put(orders::set_faults))
         .route("/dict/{chave}", get(dict::get))
-        .route("/controle", put(orders::control))
+        .route("/controle", put(orders::control).get(orders::undecided))
         .route("/recorrencias/solicitacoes", post(automatico::solicitation))
         .route("/recorrencias/solicitacoes/{id}/cancelamento", post(automatico::cancel_solicitation))
         .route("/recorrencias/{id}/cancelamento", post(automatico::cancel_recurrence))

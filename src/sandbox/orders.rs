@@ -375,6 +375,14 @@ pub async fn control(State(rail): State<Shared>, Json(c): Json<ControlRequest>) 
     StatusCode::NO_CONTENT
 }
 
+/// `GET /controle`: how many orders taken are not decided yet (each is decided a moment
+/// after it is taken, by a task of its own): a test waits for none before it asks.
+pub async fn undecided(State(rail): State<Shared>) -> Answer {
+    let orders = rail.orders.lock().unwrap_or_else(|p| p.into_inner());
+    let n = orders.values().filter(|o| o.status.status == "EM_PROCESSAMENTO").count();
+    (StatusCode::OK, Json(json!({"ordensEmProcessamento": n})))
+}
+
 /// `PUT /falhas`: replaces the fault profile (`{}` turns every fault off).
 pub async fn set_faults(State(rail): State<Shared>, body: Bytes) -> Answer {
     let profile: FaultProfile = match serde_json::from_slice(&body) {

@@ -43,7 +43,7 @@ async fn logs_carry_request_merchant_and_trace_ids_and_no_personal_data(pool: Pg
         });
     }
     let mut addr = None;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         addr = lines.lock().unwrap().iter().find_map(|l| {
             let v: Value = serde_json::from_str(l).ok()?;
             (v["message"] == "tucano dev server listening").then(|| v["addr"].as_str().unwrap().to_owned())

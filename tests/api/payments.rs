@@ -593,7 +593,7 @@ async fn the_reconciler_finishes_a_refund_whose_verdict_was_lost(pool: PgPool) {
     let path = format!("/v2/pix/{e2eid}/devolucao/lost1");
     let (status, _, _) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "15.00"}))).await;
     assert_eq!(status, 201);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.rail_idle().await;
     let (_, _, waiting) = call(app.request(Method::GET, &path, &m)).await;
     assert_eq!(waiting["status"], "EM_PROCESSAMENTO");
     assert_eq!(app.saldo(&m).await, ("0.00".into(), "15.00".into()));
@@ -623,7 +623,11 @@ async fn a_refund_asked_for_more_than_90_days_after_the_pix_is_refused_and_moves
         app.request(Method::PUT, &format!("/v2/pix/{e2eid}/devolucao/{id}"), &m).json(&json!({"valor": "1.00"}))
     };
 
-    *clock.0.lock().unwrap() += chrono::Duration::days(91);
+    // Days counted from the Pix as the rail dated it (a moment after the clock was set: the
+    // two may fall on either side of midnight in Brasília).
+    let (_, _, pix) = call(app.request(Method::GET, &format!("/v2/pix/{e2eid}"), &m)).await;
+    let horario = chrono::DateTime::parse_from_rfc3339(pix["horario"].as_str().unwrap()).unwrap().to_utc();
+    *clock.0.lock().unwrap() = horario + chrono::Duration::days(91);
     let (status, _, problem) = call(refund("tarde1")).await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["type"], format!("{BACEN_ERROR}PixDevolucaoInvalida"));

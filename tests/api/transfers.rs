@@ -362,7 +362,7 @@ async fn after_a_crash_between_reserve_and_settlement_the_reconciler_finishes_ev
     let (status, _, quiet) =
         call(app.request(Method::PUT, "/v2/envio/quiet1", &m).json(&by_key("10.00", SUPPLIER))).await;
     assert_eq!(status, 201);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.rail_idle().await;
     let (_, _, still) = call(app.request(Method::GET, "/v2/envio/quiet1", &m)).await;
     assert_eq!(still["status"], "EM_PROCESSAMENTO");
     app.rail_control(json!({"notificar": true})).await;

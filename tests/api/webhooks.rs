@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tucano_shared::app::webhooks::dispatch_once;
 
@@ -246,7 +247,10 @@ async fn the_event_log_pages_with_a_cursor_and_filters_by_type(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_flaky_receiver_gets_every_event_at_least_once_and_every_attempt_is_recorded(pool: PgPool) {
-    let app = TestApp::spawn_with_rail(pool).await;
+    let app = TestApp::spawn_with_rail_configured(pool, Arc::new(tucano_shared::ports::SystemClock), |c| {
+        c.webhooks.timeout = Duration::from_secs(1);
+    })
+    .await;
     let m = app.merchant("Padaria", KEY).await;
     // Every other request fails; every fifth is slower than the 1 s timeout; some succeed
     // with a binary answer (which Postgres text cannot hold as it is).
@@ -298,7 +302,8 @@ async fn a_flaky_receiver_gets_every_event_at_least_once_and_every_attempt_is_re
     assert!(entregas.iter().any(|e| e["tentativas"].as_u64().unwrap() > 1));
 }
 
-fn start_dispatcher(pool: &PgPool) -> tokio::process::Child {
+/// `tucano webhooks dispatch` on the test's database, its receivers given `timeout_ms`.
+fn start_dispatcher(pool: &PgPool, timeout_ms: u32) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"))
         .args(["webhooks", "dispatch", "--idle-ms", "50"])
         .env("DATABASE_URL", database_url_of(pool))
@@ -306,7 +311,7 @@ fn start_dispatcher(pool: &PgPool) -> tokio::process::Child {
         .env("CIPHER", "local")
         .env("TUCANO_DEV_MASTER_KEY", TEST_MASTER_KEY)
         .env("WEBHOOK_ALLOW_LOCAL", "true")
-        .env("WEBHOOK_TIMEOUT_MS", "1000")
+        .env("WEBHOOK_TIMEOUT_MS", timeout_ms.to_string())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -323,7 +328,8 @@ async fn a_dispatcher_killed_mid_delivery_leaves_the_delivery_to_the_next_one(po
     let (_, secret) = subscribe(&app, &m, &receiver.url, Some(json!(["pix.recebido"]))).await;
     receive(&app, 1, "9.99").await;
 
-    let mut first = start_dispatcher(&pool);
+    // Killed long before its receiver would time out, however slow the machine.
+    let mut first = start_dispatcher(&pool, 30_000);
     receiver.wait_for(|r| r.len() == 1).await;
     first.kill().await.unwrap();
     let leased: (String, bool) = sqlx::query_as("SELECT status, locked_until IS NOT NULL FROM webhook_deliveries")
@@ -331,8 +337,10 @@ async fn a_dispatcher_killed_mid_delivery_leaves_the_delivery_to_the_next_one(po
         .await
         .unwrap();
     assert_eq!(leased, ("PENDENTE".to_owned(), true), "killed mid-delivery: unacknowledged, still leased");
+    // The lease (the timeout and 5 s) lapses.
+    sqlx::query("UPDATE webhook_deliveries SET locked_until = now()").execute(&pool).await.unwrap();
 
-    let mut second = start_dispatcher(&pool);
+    let mut second = start_dispatcher(&pool, 1000);
     let got = receiver.wait_for(|r| r.len() == 2).await;
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"), "the same event, redelivered");
     assert!(got[1].verifies_with(&secret));
@@ -986,10 +994,26 @@ async fn history_past_its_retention_is_pruned_and_nothing_younger_unfinished_or_
     assert_eq!(app.count("rail_notifications").await, 2, "the young claim and the divergent one");
 }
 
-/// Whether `task` is still waiting after a while (a lock it must wait for is held).
-async fn still_waiting<T>(task: &tokio::task::JoinHandle<T>) -> bool {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    !task.is_finished()
+/// Whether `task` waits for a lock: false once it finishes; true once `sessions` sessions of
+/// the test's database wait for a lock (its own among them) and it has not finished. Up to
+/// 20 s: on a loaded machine a task may take long to reach its lock.
+async fn still_waiting<T>(pool: &PgPool, task: &tokio::task::JoinHandle<T>, sessions: i64) -> bool {
+    for _ in 0..1000 {
+        if task.is_finished() {
+            return false;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting >= sessions {
+            return !task.is_finished();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("neither finished nor waiting for a lock");
 }
 
 /// An endpoint a PUT or a replay is bringing back (its transaction not yet committed) gets
@@ -1017,7 +1041,7 @@ async fn an_event_fanned_out_while_its_endpoint_is_brought_back_is_due_not_parke
     outbox_event(&m, 1).execute(&app.pool).await.unwrap();
     let state = app.state.clone();
     let fan_out = tokio::spawn(async move { state.webhooks.fan_out(100).await.unwrap() });
-    assert!(still_waiting(&fan_out).await, "fan-out waits for the endpoint's writer");
+    assert!(still_waiting(&app.pool, &fan_out, 1).await, "fan-out waits for the endpoint's writer");
     bringing_back.commit().await.unwrap();
     assert_eq!(fan_out.await.unwrap(), 1);
     let parked: bool = sqlx::query_scalar("SELECT next_attempt_at = 'infinity' FROM webhook_deliveries")
@@ -1058,7 +1082,7 @@ async fn an_attempt_recorded_while_its_endpoint_is_deleted_waits_and_parks_the_d
         let retry = AttemptVerdict::RetryAt(now + chrono::Duration::seconds(60));
         state.webhooks.record_attempt(delivery, &report, retry).await.unwrap()
     });
-    assert!(still_waiting(&record).await, "the record waits for the endpoint");
+    assert!(still_waiting(&app.pool, &record, 1).await, "the record waits for the endpoint");
     sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = 'infinity' WHERE endpoint_id = $1")
         .bind(id)
         .execute(&mut *deleting)
@@ -1098,11 +1122,11 @@ async fn fan_out_waits_for_an_endpoint_being_created(pool: PgPool) {
     let create = tokio::spawn(
         app.request(Method::POST, "/v2/webhooks", &m).header("idempotency-key", "create-1").json(&body).send(),
     );
-    assert!(still_waiting(&create).await, "the creation waits for the merchant row");
+    assert!(still_waiting(&app.pool, &create, 1).await, "the creation waits for the merchant row");
     outbox_event(&m, 1).execute(&app.pool).await.unwrap();
     let state = app.state.clone();
     let fan_out = tokio::spawn(async move { state.webhooks.fan_out(100).await.unwrap() });
-    assert!(still_waiting(&fan_out).await, "fan-out waits for the creation in flight");
+    assert!(still_waiting(&app.pool, &fan_out, 2).await, "fan-out waits for the creation in flight");
     holding.commit().await.unwrap();
     assert_eq!(create.await.unwrap().unwrap().status(), 201);
     assert_eq!(fan_out.await.unwrap(), 1);
@@ -1131,7 +1155,7 @@ async fn a_put_while_a_410_is_recorded_brings_back_what_it_parked(pool: PgPool) 
     sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = 'infinity'").execute(&mut *gone).await.unwrap();
     sqlx::query("UPDATE webhook_endpoints SET disabled_at = now()").execute(&mut *gone).await.unwrap();
     let put = tokio::spawn(app.request(Method::PUT, &path, &m).json(&url).send());
-    assert!(still_waiting(&put).await, "the PUT waits for the 410's record");
+    assert!(still_waiting(&app.pool, &put, 1).await, "the PUT waits for the 410's record");
     gone.commit().await.unwrap();
     assert_eq!(put.await.unwrap().unwrap().status(), 200);
     let (enabled, parked): (bool, bool) = sqlx::query_as(

@@ -60,7 +60,9 @@ pub fn test_payload_signing() -> tucano_shared::app::PayloadSigning {
 pub fn test_webhooks() -> tucano_shared::app::WebhookSettings {
     tucano_shared::app::WebhookSettings {
         rules: tucano_shared::domain::webhook::ReceiverRules { allow_local: true },
-        timeout: Duration::from_secs(1),
+        // Long enough for a loaded machine (a test that wants a receiver to time out
+        // shortens it).
+        timeout: Duration::from_secs(5),
         retry: tucano_shared::domain::webhook::RetryPolicy::parse("0.05,0.05,0.05,0.1,0.1,0.1,0.1,0.1,0.1").unwrap(),
     }
 }
@@ -164,9 +166,6 @@ impl TestApp {
             .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
             .unwrap();
         config.location_scheme = "http".into();
-        // A rail call that takes more than a second has an unknown outcome (the sandbox's
-        // timeout faults wait longer than that).
-        config.rail_timeout = Duration::from_secs(1);
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
         config.webhooks = test_webhooks();
         config.payloads = test_payload_signing();
@@ -334,6 +333,21 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Waits (up to 20 s) until the sandbox rail has decided every order it took: it decides
+    /// each a moment after taking it, in a task of its own, which a loaded machine may hold
+    /// up for longer than any fixed sleep.
+    pub async fn rail_idle(&self) {
+        for _ in 0..400 {
+            let (status, body) = self.rail_call(Method::GET, "/controle", None).await;
+            assert_eq!(status, 200, "{body}");
+            if body["ordensEmProcessamento"] == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the sandbox rail never decided its orders");
+    }
+
     /// Sets the sandbox rail's fault profile (`PUT /falhas`; `{}` turns faults off).
     pub async fn rail_faults(&self, profile: Value) {
         let rail = self.rail.as_ref().expect("started with the rail");
@@ -413,7 +427,9 @@ impl TestApp {
     /// Polls `path` until `done` holds for its body (the rail works asynchronously).
     pub async fn eventually(&self, m: &TestMerchant, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut last = Value::Null;
-        for _ in 0..100 {
+        // Up to 30 s: the sandbox retries a notification for a few seconds, and a loaded
+        // machine runs every test at once.
+        for _ in 0..600 {
             let (_, _, body) = call(self.request(Method::GET, path, m)).await;
             if done(&body) {
                 return body;

@@ -41,7 +41,7 @@ impl Moto {
             .expect("moto_server not found: run `make test` (it installs moto into .venv) or set MOTO_SERVER");
         let endpoint = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        for _ in 0..200 {
+        for _ in 0..1200 {
             if client.get(format!("{endpoint}/moto-api/")).send().await.is_ok() {
                 return Moto { endpoint, _child: Some(child) };
             }

@@ -57,7 +57,7 @@ async fn parallel_mix_settles_exactly(pool: PgPool, concurrency: usize) {
     assert!(failures.is_empty(), "{} of {ops} operations failed: {failures:?}", failures.len());
 
     // Every transfer and refund is settled by the rail; then the books are exact.
-    for _ in 0..200 {
+    for _ in 0..600 {
         if app.saldo(&m).await.1 == "0.00" {
             break;
         }

@@ -52,7 +52,7 @@ fn e2e(envio: &Value) -> String {
 /// `/devolucoes/{rtrId}`): a notification that reverses the books is booked only when the
 /// rail's status says the same.
 async fn rail_decided(app: &TestApp, path: &str) -> String {
-    for _ in 0..100 {
+    for _ in 0..1000 {
         let (status, order) = app.rail_call(Method::GET, path, None).await;
         assert_eq!(status, 200, "{order}");
         if order["status"] != "EM_PROCESSAMENTO" {

@@ -8,7 +8,9 @@ use crate::{fund, movements, send, KEY};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
+use std::sync::Arc;
 use tucano_shared::app::reconcile;
+use tucano_shared::ports::SystemClock;
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_rail_that_answers_429_but_took_the_order_settles_it_and_the_balance_is_debited_once(pool: PgPool) {
@@ -29,7 +31,12 @@ async fn a_rail_that_answers_429_but_took_the_order_settles_it_and_the_balance_i
 
 #[sqlx::test(migrations = "./migrations")]
 async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reconciler_settles_it(pool: PgPool) {
-    let app = TestApp::spawn_with_rail(pool).await;
+    // A rail call that takes more than a second has an unknown outcome (the sandbox's
+    // timeout fault waits 1.5 s).
+    let app = TestApp::spawn_with_rail_configured(pool, Arc::new(SystemClock), |c| {
+        c.rail_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
     let m = app.merchant("Loja", KEY).await;
     fund(&app, 2, "100.00").await;
     // 408, 425, 429 and a 422 without a final code: the rail did not take the order.
@@ -42,7 +49,7 @@ async fn throttles_errors_and_timeouts_leave_the_transfer_pending_until_the_reco
         let envio = send(&app, &m, &format!("falha{i}"), "10.00").await;
         assert_eq!(envio["status"], "EM_PROCESSAMENTO", "{fault}: {envio}");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     assert_eq!(app.saldo(&m).await, ("30.00".into(), "70.00".into()), "every reservation stays");
     assert_eq!(movements(&app, "transfer_void").await, 0, "nothing was voided on a guess");
 
@@ -128,7 +135,7 @@ async fn a_pending_transfer_that_does_not_read_back_does_not_stop_the_reconciler
     let (status, _, e) = call(app.request(Method::PUT, "/v2/envio/ilegivel", &m).json(&to_account)).await;
     assert_eq!(status, 201, "{e}");
     send(&app, &m, "legivel", "5.00").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     // One row's sealed document no longer opens (a damaged row, a key gone).
     // (Past the guard that keeps a transfer's terms, as only damage would be.)
     let mut tx = app.pool.begin().await.unwrap();
@@ -153,7 +160,7 @@ async fn an_order_the_store_cannot_book_fails_the_pass_after_the_others_are_fini
     app.rail_control(json!({"notificar": false})).await;
     send(&app, &m, "quebrado", "10.00").await;
     send(&app, &m, "inteiro", "5.00").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     // The store refuses to write one of them (a fault only the database knows).
     sqlx::raw_sql(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
@@ -205,7 +212,7 @@ async fn unheard(pool: PgPool, envio: &str) -> (TestApp, TestMerchant) {
     app.rail_faults(json!({"notificacoes": {"descartar": 1.0}})).await;
     app.pay(json!({"pixCopiaECola": cob["pixCopiaECola"]})).await;
     app.rail_faults(json!({})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     (app, m)
 }
 
@@ -245,7 +252,7 @@ async fn a_status_query_that_fails_is_asked_again_and_nothing_is_guessed(pool: P
     fund(&app, 8, "50.00").await;
     app.rail_control(json!({"notificar": false})).await;
     send(&app, &m, "consulta1", "20.00").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     app.rail_faults(json!({"consultas": {"erro500": 1.0}})).await;
     let report = reconcile::run(&app.state, chrono::Duration::zero()).await.unwrap();
     assert_eq!((report.checked, report.errors, report.settled), (1, 1, 0), "{report:?}");

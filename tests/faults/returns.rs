@@ -56,7 +56,7 @@ async fn a_return_of_a_transfer_whose_settlement_was_never_heard_settles_it_firs
     app.rail_control(json!({"notificar": false})).await;
     let envio = send(&app, &m, "silencioso", "20.00").await;
     let e2e = envio["endToEndId"].as_str().unwrap().to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.rail_idle().await;
     app.rail_control(json!({"notificar": true})).await;
 
     app.rail_return(&e2e, json!({})).await;

@@ -1,10 +1,9 @@
 //! The functions no route calls: the migrations custom resource, on a real database and a real HTTP endpoint standing in for CloudFormation's
 //! pre-signed response URL.
 
-use crate::common::{database_url_of, merchant};
+use crate::common::database_url_of;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tucano_shared::app::{AppState, Config};
 
 /// A one-shot HTTP server: answers 200 to the first request and returns its body.
 async fn response_url() -> (String, tokio::task::JoinHandle<String>) {
