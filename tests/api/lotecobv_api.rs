@@ -6,6 +6,7 @@ use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tucano_shared::app::due_charges::Origin;
 
 /// Runs the batch worker until nothing is pending, as the scheduled function does.
 async fn work_off(app: &TestApp) -> usize {
@@ -231,10 +232,11 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     assert_eq!((lote["descricao"].as_str(), statuses(&lote)["CRIADA"]), (Some("Setembro (revisado)"), 1), "{lote}");
 }
 
-/// A revision of a charge still being created is refused (there is no charge to revise
-/// yet, and it would replace the creation request); once the batch shows it CRIADA, it
-/// is revised. A revision that lands while the worker holds an older one wins: the stale
-/// outcome is not recorded and the item is processed again with the newer request.
+/// A revision (PATCH) of a charge still being created is refused (there is no charge to
+/// revise yet), where a PUT of the batch corrects its creation request; once the batch
+/// shows it CRIADA, it is revised. A revision that lands while the worker holds an older
+/// one wins: the stale outcome is not recorded and the item is processed again with the
+/// newer request.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
@@ -260,13 +262,13 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     let (status, _, p) =
         call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&tuition("90.00"))).await;
     assert_eq!((status, p["violacoes"][0]["propriedade"].as_str()), (400, Some("txid")), "{p}");
-    // So is a PUT of the batch that would correct it.
+    // A PUT of the batch corrects it (Bacen's maintainers: pix-api issue 300).
     let corrected = json!({"descricao": "x", "cobsv": [with_txid(tuition("105.00"))]});
     let (status, _, p) = call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&corrected)).await;
-    assert_eq!(status, 400, "{p}");
-    assert_eq!(work_off(&app).await, 1, "the creation goes on with its own request");
+    assert_eq!(status, 202, "{p}");
+    assert_eq!(work_off(&app).await, 1, "created once, from the correction");
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
-    assert_eq!(cobv["valor"]["original"], "100.00", "{cobv}");
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("105.00"), Some(0)), "{cobv}");
 
     // Created: now it can be revised, and the newest revision wins. A charge the batch
     // does not have cannot be.
@@ -298,24 +300,123 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
 }
 
 /// A charge made outside the batch with one of its txids (a merchant's own PUT that passed
-/// its check as the batch was submitted) is not the batch's: the batch is denied its
-/// creation and the merchant's charge is left as it is, not altered to the batch's request.
+/// its check as the batch was submitted) is not the batch's, even with the very request the
+/// batch holds: the batch is denied its creation and the merchant's charge is left as it
+/// is, not altered to the batch's request, then or by a correction of the batch.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_batch_never_alters_a_charge_made_outside_it(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
+    let item = |n: u32, valor: &str| {
+        let mut item = tuition(valor);
+        item["txid"] = json!(txid(n));
+        item
+    };
+    let batch = json!({"descricao": "x", "cobsv": [item(1, "100.00"), item(2, "100.00")]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
+    // The merchant's own PUTs, checked before the batch held the txids, land now: one with
+    // other terms, one with the batch's own.
+    let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
+    for (n, valor) in [(1, "70.00"), (2, "100.00")] {
+        let own = tucano_shared::handlers::cobv::input::new_charge(tuition(valor).to_string().as_bytes()).unwrap();
+        let txid = tucano_shared::domain::ids::Txid::parse(&txid(n)).unwrap();
+        tucano_shared::app::due_charges::create(&app.state, &merchant, txid, &own.terms, None, Origin::Merchant)
+            .await
+            .unwrap();
+    }
+    assert_eq!(work_off(&app).await, 2);
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&lote)["NEGADA"], 2, "{lote}");
+    assert!(lote["cobsv"][0].get("criacao").is_none(), "no charge of the batch's: {lote}");
+    // Nor does a PUT of the batch correcting the denied creations.
+    let again = json!({"descricao": "x", "cobsv": [item(1, "80.00"), item(2, "80.00")]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&again)).await.0, 202);
+    assert_eq!(work_off(&app).await, 2);
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&lote)["NEGADA"], 2, "{lote}");
+    for (n, valor) in [(1, "70.00"), (2, "100.00")] {
+        let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(n)), &m)).await;
+        assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some(valor), Some(0)), "{cobv}");
+    }
+}
+
+/// A PUT of the batch correcting a creation can land while the worker makes the charge from
+/// the request it corrects, before the worker recorded that: the worker's outcome is stale
+/// and not recorded, and the next pass makes the batch's own charge what the correction
+/// says (it was left live, as the old request made it, while the batch showed it NEGADA).
+/// Both orders: the charge committed before the correction, or after.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_correction_landing_between_a_creation_and_its_record_makes_the_charge_what_it_says(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
+    for (lote, created_first) in [(1, true), (2, false)] {
+        let item = |valor: &str| {
+            let mut item = tuition(valor);
+            item["txid"] = json!(txid(lote));
+            item["solicitacaoPagador"] = json!(format!("Mensalidade de {valor}"));
+            item
+        };
+        let batch_of = |valor: &str| json!({"descricao": "x", "cobsv": [item(valor)]});
+        let path = format!("/v2/lotecobv/{lote}");
+        assert_eq!(call(app.request(Method::PUT, &path, &m).json(&batch_of("100.00"))).await.0, 202);
+        // The worker takes the item and makes its charge, as its pass does, while the
+        // correction lands.
+        let taken = app.state.lotes.pending(10).await.unwrap();
+        let old = tucano_shared::handlers::cobv::input::new_charge(item("100.00").to_string().as_bytes()).unwrap();
+        let made = || async {
+            let txid = tucano_shared::domain::ids::Txid::parse(&txid(lote)).unwrap();
+            let origin = Origin::Batch(i64::from(lote));
+            tucano_shared::app::due_charges::create(&app.state, &merchant, txid, &old.terms, None, origin)
+                .await
+                .unwrap();
+        };
+        let correct = || async {
+            let (status, _, p) = call(app.request(Method::PUT, &path, &m).json(&batch_of("105.00"))).await;
+            assert_eq!(status, 202, "{p}");
+        };
+        if created_first {
+            made().await;
+            correct().await;
+        } else {
+            correct().await;
+            made().await;
+        }
+        assert!(!app.state.lotes.finish(&taken[0], None).await.unwrap(), "a stale outcome is not recorded");
+
+        assert_eq!(work_off(&app).await, 1);
+        let (_, _, got) = call(app.request(Method::GET, &path, &m)).await;
+        assert_eq!(statuses(&got)["CRIADA"], 1, "{got}");
+        assert!(got["cobsv"][0]["criacao"].is_string(), "{got}");
+        let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(lote)), &m)).await;
+        assert_eq!(
+            (cobv["valor"]["original"].as_str(), cobv["solicitacaoPagador"].as_str(), cobv["revisao"].as_i64()),
+            (Some("105.00"), Some("Mensalidade de 105.00"), Some(1)),
+            "created first: {created_first}: {cobv}"
+        );
+    }
+}
+
+/// A worker that made a charge and stopped before it recorded that (a crash, a timeout)
+/// finds the charge its batch made on its next pass and records it CRIADA, as it is.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_creation_the_worker_made_but_never_recorded_is_recorded_on_its_next_pass(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
     let mut item = tuition("100.00");
     item["txid"] = json!(txid(1));
-    let batch = json!({"descricao": "x", "cobsv": [item]});
+    let batch = json!({"descricao": "x", "cobsv": [item.clone()]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
-    // The merchant's own PUT, checked before the batch held the txid, lands now.
     let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
-    let own = tucano_shared::handlers::cobv::input::new_charge(tuition("70.00").to_string().as_bytes()).unwrap();
+    let request = tucano_shared::handlers::cobv::input::new_charge(item.to_string().as_bytes()).unwrap();
     let txid1 = tucano_shared::domain::ids::Txid::parse(&txid(1)).unwrap();
-    tucano_shared::app::due_charges::create(&app.state, &merchant, txid1, &own.terms, None, true).await.unwrap();
+    tucano_shared::app::due_charges::create(&app.state, &merchant, txid1, &request.terms, None, Origin::Batch(1))
+        .await
+        .unwrap();
+
     assert_eq!(work_off(&app).await, 1);
     let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
-    assert_eq!(statuses(&lote)["NEGADA"], 1, "{lote}");
+    assert_eq!(statuses(&lote)["CRIADA"], 1, "{lote}");
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
-    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("70.00"), Some(0)), "{cobv}");
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("100.00"), Some(0)), "{cobv}");
 }

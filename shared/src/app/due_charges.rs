@@ -77,18 +77,28 @@ async fn receiver(ports: &impl DueChargePorts, merchant: &Merchant) -> Result<Re
     ports.merchants().receiver(merchant.id).await?.ok_or(DueChargeError::ReceiverMissing)
 }
 
+/// Who asks for a cobv's creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The merchant's own `PUT /cobv/{txid}`.
+    Merchant,
+    /// The worker, for an item of this batch (`/lotecobv`).
+    Batch(i64),
+}
+
 /// `PUT /cobv/{txid}`: create, at the merchant's location `loc` when the request names one.
-/// The same PUT again returns the same charge. With `alter` (a merchant's own PUT), other
-/// content for an existing charge still ATIVA alters it, as the spec's PUT does (only one no
-/// longer ATIVA is refused): the request is its whole creation request. The batch worker
-/// does not alter: a charge it did not make is not its batch's.
+/// The same PUT again returns the same charge. Other content for an existing charge makes it
+/// what the request says (its whole creation request) where the origin may alter it: a
+/// merchant's PUT one still ATIVA, as the spec's PUT does (only one no longer ATIVA is
+/// refused); a batch one it made itself (a correction of a creation the worker had made but
+/// not yet recorded), never one made outside it.
 pub async fn create(
     ports: &impl DueChargePorts,
     merchant: &Merchant,
     txid: Txid,
     terms: &DueTerms,
     loc: Option<i64>,
-    alter: bool,
+    origin: Origin,
 ) -> Result<(WithReceiver, bool), DueChargeError> {
     let fingerprint = terms.fingerprint_at(loc);
     let violations = terms.violations(calendar::brasilia_date(ports.clock().now()));
@@ -103,13 +113,15 @@ pub async fn create(
         // that charge, though today's rules would refuse the request now: its due date has
         // passed since, or the merchant has dropped the key.
         if let Some(charge) = ports.due_charges().created_by(merchant.id, &txid, fingerprint).await? {
-            return Ok((WithReceiver { charge, receiver: receiver(ports, merchant).await? }, false));
+            if answers_to(ports, merchant, &txid, origin).await? {
+                return Ok((WithReceiver { charge, receiver: receiver(ports, merchant).await? }, false));
+            }
         }
         // An alteration is judged as a revision is (a due date it restates is not judged
         // again once past).
-        if alter && matches!(refusal, DueChargeError::Invalid(_)) {
+        if matches!(refusal, DueChargeError::Invalid(_)) {
             if let Some(current) = ports.due_charges().find(merchant.id, &txid, None).await? {
-                if current.status == ChargeStatus::Ativa {
+                if alterable(&current, origin) && answers_to(ports, merchant, &txid, origin).await? {
                     return Ok((replace(ports, merchant, &current, terms, loc).await?, false));
                 }
             }
@@ -121,19 +133,48 @@ pub async fn create(
         Some(id) => ChargeLocation::Existing(id),
         None => ChargeLocation::New(super::locations::fresh(ports.location_base(), merchant, TipoCob::Cobv)?),
     };
-    let new = NewDueCharge { txid: &txid, terms, fingerprint, location };
+    let lote = match origin {
+        Origin::Merchant => None,
+        Origin::Batch(id) => Some(id),
+    };
+    let new = NewDueCharge { txid: &txid, terms, fingerprint, location, lote };
     let (charge, created) = match ports.due_charges().create(merchant.id, new).await? {
         CreateOutcome::Created(charge) => (charge, true),
+        CreateOutcome::Exists { .. } if !answers_to(ports, merchant, &txid, origin).await? => {
+            return Err(DueChargeError::TxidInUse)
+        }
         // The same request, and the charge never revised since: a replay. Revised since,
         // the request asks for the charge to be what it says again.
         CreateOutcome::Exists { charge, same_request: true } if charge.revisao == 0 => (charge, false),
-        CreateOutcome::Exists { charge, .. } if alter && charge.status == ChargeStatus::Ativa => {
+        CreateOutcome::Exists { charge, .. } if alterable(&charge, origin) => {
             return Ok((replace(ports, merchant, &charge, terms, loc).await?, false));
         }
         CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => return Err(DueChargeError::TxidInUse),
         CreateOutcome::LocationUnavailable => return Err(DueChargeError::LocationUnavailable),
     };
     Ok((WithReceiver { charge, receiver }, created))
+}
+
+/// Whether a creation request from `origin` may answer for the existing charge `txid` (a
+/// replay) or make it what it says: a merchant's PUT any of its charges; a batch only one
+/// it made (one made outside it, though with the same request, is not its to claim).
+async fn answers_to(
+    ports: &impl DueChargePorts,
+    merchant: &Merchant,
+    txid: &Txid,
+    origin: Origin,
+) -> Result<bool, DueChargeError> {
+    Ok(match origin {
+        Origin::Merchant => true,
+        Origin::Batch(id) => ports.due_charges().lote_of(merchant.id, txid).await? == Some(id),
+    })
+}
+
+/// Whether a creation request from `origin` may alter the charge `current` it answers to: a
+/// merchant's PUT one still ATIVA (the spec's PUT violation is one no longer ATIVA); a batch
+/// goes on to the revision, which is left alone when identical and refused otherwise.
+fn alterable(current: &DueCharge, origin: Origin) -> bool {
+    matches!(origin, Origin::Batch(_)) || current.status == ChargeStatus::Ativa
 }
 
 /// Makes the charge `current` what a whole creation request says (`DuePatch::replacing`):

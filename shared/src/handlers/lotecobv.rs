@@ -123,7 +123,7 @@ fn answer_submitted(outcome: LoteSubmitted) -> Result<Response, ApiError> {
         LoteSubmitted::NotInBatch(t) => Err(invalid("loteCobV.cobsv", format!("the charge {t} is not in this batch"))),
         LoteSubmitted::StillBeingCreated(t) => Err(invalid(
             "loteCobV.cobsv",
-            format!("the charge {t} is still being created: revise it once the batch shows it CRIADA"),
+            format!("the charge {t} is still being created: correct it with a PUT of the batch, or revise it once the batch shows it CRIADA"),
         )),
         LoteSubmitted::NotFound => Err(not_found()),
     }
@@ -235,9 +235,16 @@ async fn process(state: &AppState, item: &PendingItem) -> Result<(), ApiError> {
     match item.operation {
         LoteOperation::Create => {
             let new = super::cobv::input::new_charge(&request)?;
-            due_charges::create(state, &merchant, item.txid.clone(), &new.terms, new.loc, false)
-                .await
-                .map_err(super::cobv::map_error)?;
+            due_charges::create(
+                state,
+                &merchant,
+                item.txid.clone(),
+                &new.terms,
+                new.loc,
+                due_charges::Origin::Batch(item.lote_id),
+            )
+            .await
+            .map_err(super::cobv::map_error)?;
         }
         LoteOperation::Revise => {
             let patch = super::cobv::input::patch(&request)?;

@@ -152,6 +152,8 @@ pub struct NewDueCharge<'a> {
     /// SHA-256 of the canonical request: a repeated PUT with the same content is a replay.
     pub fingerprint: [u8; 32],
     pub location: ChargeLocation,
+    /// The batch (`/lotecobv`) that makes it, if one does.
+    pub lote: Option<i64>,
 }
 
 /// Charges with a due date (`cobv`), in the same table as immediate ones.
@@ -174,6 +176,8 @@ pub trait DueChargeStore: Send + Sync {
         txid: &Txid,
         fingerprint: [u8; 32],
     ) -> Result<Option<DueCharge>, StoreError>;
+    /// The batch that made the charge `txid`, if one did.
+    async fn lote_of(&self, merchant: MerchantId, txid: &Txid) -> Result<Option<i64>, StoreError>;
     /// Applies `patch` atomically under the domain revision rules, as of `today`.
     async fn revise(
         &self,
@@ -264,9 +268,9 @@ pub enum LoteSubmitted {
     TxidTaken(String),
     /// A revision names a charge the batch does not have, or no such batch.
     NotInBatch(String),
-    /// A revision names a charge whose creation is still pending: its txid. A revision
-    /// is a change to a charge, which does not exist yet; it would replace the creation
-    /// request it cannot complete.
+    /// A `PATCH` of the batch names a charge whose creation is still pending: its txid. A
+    /// revision is a change to a charge, which does not exist yet (a `PUT` of the batch
+    /// corrects the creation request).
     StillBeingCreated(String),
     NotFound,
 }

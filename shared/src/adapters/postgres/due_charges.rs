@@ -357,9 +357,9 @@ impl DueChargeStore for PgDueChargeStore {
                                     devedor_nome, devedor_contato_enc, valor_original, chave, solicitacao_pagador,
                                     info_adicionais, vencimento, validade_apos_vencimento, multa_modalidade, multa_valor,
                                     juros_modalidade, juros_valor, abatimento_modalidade, abatimento_valor,
-                                    desconto_modalidade, desconto_valor, desconto_datas, loc_id, request_hash)
+                                    desconto_modalidade, desconto_valor, desconto_datas, loc_id, request_hash, lote_id)
                VALUES ($1, $2, 'cobv', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                       $20, $21, $22, $23, $24)
+                       $20, $21, $22, $23, $24, $25)
                ON CONFLICT (merchant_id, txid) DO NOTHING
                RETURNING created_at"#,
             merchant.0,
@@ -386,6 +386,7 @@ impl DueChargeStore for PgDueChargeStore {
             cols.desconto_datas,
             loc_id,
             &new.fingerprint[..],
+            new.lote,
         )
         .fetch_optional(&mut *tx)
         .await;
@@ -410,6 +411,18 @@ impl DueChargeStore for PgDueChargeStore {
             loc: Some(Location { id: loc_id, location, criacao: loc_created_at }),
             pix_copia_e_cola: Some(code),
         }))
+    }
+
+    async fn lote_of(&self, merchant: MerchantId, txid: &Txid) -> Result<Option<i64>, StoreError> {
+        let lote = sqlx::query_scalar!(
+            "SELECT lote_id FROM charges WHERE merchant_id = $1 AND txid = $2 AND kind = 'cobv'",
+            merchant.0,
+            txid.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(lote.flatten())
     }
 
     async fn find(

@@ -25,25 +25,28 @@ fn unexpected(e: anyhow::Error) -> StoreError {
 }
 
 /// Why a revision of these charges of the batch is refused, if it is: every charge named
-/// must be in the batch, and none may still be waiting for its creation (one the worker
-/// has made but not yet recorded counts as waiting; a revision would replace its request,
-/// and could land between the charge's creation and its record): the revision waits until
-/// the batch shows it CRIADA.
+/// must be in the batch. A `PUT` of the batch (`whole`) corrects a creation still pending:
+/// its new creation request replaces the old one (should the worker have made the charge
+/// from the old one meanwhile, it makes that charge, the batch's own, what the new one
+/// says). A `PATCH` names what to change in a charge, and one still waiting for its
+/// creation has nothing to change yet: it waits until the batch shows it CRIADA.
 async fn refusal(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
     id: i64,
     txids: &[String],
+    whole: bool,
 ) -> Result<Option<LoteSubmitted>, StoreError> {
     let refused = sqlx::query!(
         r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
              LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
-            WHERE i.txid IS NULL OR (i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
+            WHERE i.txid IS NULL OR (NOT $4 AND i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
             ORDER BY i.txid IS NULL DESC, i.position
             LIMIT 1"#,
         merchant.0,
         id,
-        txids
+        txids,
+        whole
     )
     .fetch_optional(&mut *conn)
     .await
@@ -52,7 +55,7 @@ async fn refusal(
 }
 
 /// The batch's items with these new requests, each pending again at its next version: a
-/// charge the batch created is revised (`whole`: replaced by its new creation request, as a
+/// charge the batch made is revised (`whole`: replaced by its new creation request, as a
 /// `PUT` of the batch says), any other created.
 async fn requeue(
     conn: &mut sqlx::PgConnection,
@@ -64,11 +67,13 @@ async fn requeue(
 ) -> Result<(), StoreError> {
     let requests: Vec<Vec<u8>> = items.into_iter().map(|(_, r)| r).collect();
     let revision = if whole { "replace" } else { "revise" };
-    // A creation denied stays a creation; a revision denied (its charge exists) is
-    // revised again, replaced by a PUT.
+    // A creation denied or still pending stays a creation while no charge of the batch's
+    // exists (one the worker made since is then made what the new request says).
     sqlx::query!(
         r#"UPDATE lote_cobv_items i
-              SET operation = CASE WHEN i.status = 'CRIADA' OR i.operation <> 'create' THEN $5 ELSE i.operation END,
+              SET operation = CASE WHEN EXISTS (SELECT 1 FROM charges c WHERE c.merchant_id = i.merchant_id
+                                                   AND c.txid = i.txid AND c.lote_id = i.lote_id)
+                                   THEN $5 ELSE 'create' END,
                   status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
                   updated_at = now()
              FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
@@ -135,7 +140,7 @@ impl LoteStore for PgLoteStore {
             if !same_charges {
                 return Ok(LoteSubmitted::IdInUse);
             }
-            if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
+            if let Some(refused) = refusal(&mut tx, merchant, id, &txids, true).await? {
                 return Ok(refused);
             }
             sqlx::query!(
@@ -213,7 +218,7 @@ impl LoteStore for PgLoteStore {
             return Ok(LoteSubmitted::NotFound);
         }
         let txids: Vec<String> = items.iter().map(|(t, _)| t.as_str().to_owned()).collect();
-        if let Some(refused) = refusal(&mut tx, merchant, id, &txids).await? {
+        if let Some(refused) = refusal(&mut tx, merchant, id, &txids, false).await? {
             return Ok(refused);
         }
         // A revised charge: the batch's last PUT no longer says what its charges are, and
@@ -274,7 +279,8 @@ impl LoteStore for PgLoteStore {
                    SELECT EXISTS (SELECT 1 FROM lote_cobv_items i WHERE i.merchant_id = $1 AND i.txid = $2
                                     AND (i.status = 'EM_PROCESSAMENTO'
                                          OR i.status = 'NEGADA' AND NOT (i.operation = 'create' AND EXISTS (
-                                                SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2))))
+                                                SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2
+                                                   AND c.lote_id IS DISTINCT FROM i.lote_id))))
                           AS held
                ), forgotten AS (
                    UPDATE lotes_cobv l SET request_hash = decode(repeat('00', 32), 'hex')
@@ -383,10 +389,9 @@ impl PgLoteStore {
     /// The items of these batches with their batch ids, each batch's in its order.
     async fn items(&self, merchant: MerchantId, lotes: &[i64]) -> Result<Vec<(i64, LoteItem)>, StoreError> {
         let rows = sqlx::query!(
-            // A creation still pending or denied has no charge of the batch's (one made
-            // outside it with that txid is not the batch's).
+            // A charge made outside the batch with that txid is not the batch's.
             r#"SELECT i.lote_id, i.txid, i.status, i.problema,
-                      CASE WHEN i.status = 'CRIADA' OR i.operation <> 'create' THEN c.created_at END AS criacao
+                      CASE WHEN c.lote_id = i.lote_id THEN c.created_at END AS criacao
                  FROM lote_cobv_items i
                  LEFT JOIN charges c ON c.merchant_id = i.merchant_id AND c.txid = i.txid AND c.kind = 'cobv'
                 WHERE i.merchant_id = $1 AND i.lote_id = ANY($2) ORDER BY i.lote_id, i.position"#,

@@ -74,7 +74,9 @@ pub async fn put(state: &AppState, req: &Request) -> Result<Response, ApiError> 
     let new = input::new_charge(req.body())?;
     due_charges::outside_batches(state, &merchant, &txid).await.map_err(map_error)?;
     let (found, created) =
-        due_charges::create(state, &merchant, txid, &new.terms, new.loc, true).await.map_err(map_error)?;
+        due_charges::create(state, &merchant, txid, &new.terms, new.loc, due_charges::Origin::Merchant)
+            .await
+            .map_err(map_error)?;
     tracing::info!(txid = %found.charge.txid, created, "charge with a due date created");
     Ok(answer(StatusCode::CREATED, &merchant, &found))
 }
