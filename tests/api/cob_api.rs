@@ -598,6 +598,30 @@ async fn an_empty_list_is_one_page_and_a_list_echoes_its_filters(pool: PgPool) {
     assert_eq!(pix["parametros"]["paginacao"]["quantidadeDePaginas"], 1);
 }
 
+/// A day's window written to the second (`T00:00:00Z` to `T23:59:59Z`, as clients write
+/// them) holds a Pix received in that day's last second: the next day's window starts at
+/// `T00:00:00Z`, and nothing may fall between the two.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_day_window_written_to_the_second_holds_a_pix_of_its_last_second(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY_A).await;
+    let day = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let note = json!({"tipo": "PIX_RECEBIDO", "id": "in-1", "pix": {
+        "endToEndId": "E9999999920261122130500000000001", "valor": "1.00", "chave": KEY_A,
+        "horario": format!("{day}T23:59:59.358Z")}});
+    assert_eq!(app.notify(&note).await.0, 200);
+    let listed = |day: chrono::NaiveDate| {
+        let path = format!("/v2/pix?inicio={day}T00:00:00Z&fim={day}T23:59:59Z");
+        call(app.request(Method::GET, &path, &m))
+    };
+    let (status, _, that_day) = listed(day).await;
+    assert_eq!(status, 200, "{that_day}");
+    assert_eq!(that_day["pix"].as_array().map(Vec::len), Some(1), "{that_day}");
+    assert_eq!(that_day["parametros"]["fim"], format!("{day}T23:59:59.999Z"), "the bound applied");
+    let (_, _, next_day) = listed(day.succ_opt().unwrap()).await;
+    assert_eq!(next_day["pix"].as_array().map(Vec::len), Some(0), "{next_day}");
+}
+
 /// A location's QR image decodes, with an independent reader (PyPI `zxing-cpp`, installed
 /// by `make test`), back to the exact BR Code; SVG when asked; another merchant's location
 /// is not found.

@@ -54,7 +54,7 @@ pub async fn statement(state: &AppState, req: &Request) -> Result<Response, ApiE
     let merchant = authenticated(req)?;
     let mut q = QueryParams::new(req.uri().query());
     let inicio = q.timestamp("inicio");
-    let fim = q.timestamp("fim");
+    let fim = q.fim();
     let (pagina, itens_por_pagina) = q.pagination();
     let query = StatementQuery { inicio, fim, pagina, itens_por_pagina };
     let query =

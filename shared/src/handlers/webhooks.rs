@@ -186,7 +186,7 @@ pub async fn bacen_list(state: &AppState, req: &Request) -> Result<Response, Api
     let merchant = authenticated(req)?;
     let mut q = QueryParams::new(req.uri().query());
     let inicio = q.timestamp("inicio");
-    let fim = q.timestamp("fim");
+    let fim = q.fim();
     let (pagina, itens) = q.pagination();
     q.finish(Some(()), ProblemKind::WebhookConsultaInvalida, "The query parameters do not follow the schema.")?;
     let page = uc::list_bacen(state, &merchant, inicio, fim, pagina, itens).await.map_err(map_error)?;

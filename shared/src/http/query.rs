@@ -81,10 +81,16 @@ impl QueryParams {
         })
     }
 
-    /// `inicio` and `fim`, both required, `fim` not before `inicio`.
+    /// `fim`, optional (see [`through_its_second`]).
+    pub fn fim(&mut self) -> Option<DateTime<Utc>> {
+        self.timestamp("fim").map(through_its_second)
+    }
+
+    /// `inicio` and `fim`, both required, `fim` not before `inicio` (see
+    /// [`through_its_second`]).
     pub fn interval(&mut self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let inicio = self.required_timestamp("inicio");
-        let fim = self.required_timestamp("fim");
+        let fim = self.required_timestamp("fim").map(through_its_second);
         let (inicio, fim) = (inicio?, fim?);
         if fim < inicio {
             self.violations.add("fim", "must not be before inicio");
@@ -132,6 +138,18 @@ impl QueryParams {
     }
 }
 
+/// An inclusive `fim` stated to the second (`...T23:59:59Z`, as day windows are written)
+/// covers that whole second: times are kept to the microsecond, and a Pix at 23:59:59.358
+/// would otherwise be in neither that day's window nor the next day's (`...T00:00:00Z`). The
+/// list's `parametros.fim` shows the bound applied (`...T23:59:59.999Z`).
+pub fn through_its_second(fim: DateTime<Utc>) -> DateTime<Utc> {
+    if fim.timestamp_subsec_nanos() == 0 {
+        fim + chrono::Duration::microseconds(999_999)
+    } else {
+        fim
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +162,17 @@ mod tests {
         let err = q.finish(interval, ProblemKind::CobConsultaInvalida, "bad").unwrap_err();
         let props: Vec<_> = err.violacoes.iter().map(|v| v.propriedade.as_str()).collect();
         assert_eq!(props, ["fim", "x"]);
+    }
+
+    #[test]
+    fn a_fim_stated_to_the_second_covers_that_whole_second() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let fim = |query: &str| QueryParams::new(Some(query)).fim();
+        assert_eq!(fim("fim=2026-12-05T23:59:59Z"), Some(at("2026-12-05T23:59:59.999999Z")));
+        assert_eq!(fim("fim=2026-12-05T20:59:59-03:00"), Some(at("2026-12-05T23:59:59.999999Z")));
+        assert_eq!(fim("fim=2026-12-05T23:59:59.250Z"), Some(at("2026-12-05T23:59:59.250Z")), "as precise as stated");
+        let mut q = QueryParams::new(Some("inicio=2026-12-05T23:59:59Z&fim=2026-12-05T23:59:59Z"));
+        assert_eq!(q.interval(), Some((at("2026-12-05T23:59:59Z"), at("2026-12-05T23:59:59.999999Z"))));
     }
 
     #[test]
