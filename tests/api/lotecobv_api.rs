@@ -257,7 +257,7 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     let partial = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "110.00"}}]});
     let (status, _, p) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&partial)).await;
     assert_eq!(status, 400, "{p}");
-    assert!(p["violacoes"][0]["razao"].as_str().unwrap().contains("still being created"), "{p}");
+    assert!(p["violacoes"][0]["razao"].as_str().unwrap().contains("still pending"), "{p}");
     // Nor can it be created past the batch.
     let (status, _, p) =
         call(app.request(Method::PUT, &format!("/v2/cobv/{}", txid(1)), &m).json(&tuition("90.00"))).await;
@@ -288,7 +288,15 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
     .await;
     assert_eq!(status, 400, "{p}");
     assert_eq!(p["violacoes"][0]["propriedade"], "txid", "{p}");
-    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision("120.00"))).await.0, 202);
+    // Another PATCH waits while this one is pending (it would replace it: what the pending
+    // one changes, and it does not, would be lost)...
+    let (status, _, p) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision("120.00"))).await;
+    assert_eq!(status, 400, "{p}");
+    assert!(p["violacoes"][0]["razao"].as_str().unwrap().contains("still pending"), "{p}");
+    // ...where a PUT of the batch corrects it whole, and wins over the revision the worker
+    // holds.
+    let whole = json!({"descricao": "x", "cobsv": [with_txid(tuition("120.00"))]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&whole)).await.0, 202);
     assert!(!app.state.lotes.finish(&revising[0], None).await.unwrap(), "a stale outcome is not recorded");
     assert_eq!(work_off(&app).await, 1);
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
@@ -328,7 +336,12 @@ async fn a_batch_never_alters_a_charge_made_outside_it(pool: PgPool) {
     let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
     assert_eq!(statuses(&lote)["NEGADA"], 2, "{lote}");
     assert!(lote["cobsv"][0].get("criacao").is_none(), "no charge of the batch's: {lote}");
-    // Nor does a PUT of the batch correcting the denied creations.
+    // A PATCH of the batch has nothing of its own to revise...
+    let patch = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "80.00"}}]});
+    let (status, _, p) = call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&patch)).await;
+    assert_eq!(status, 400, "{p}");
+    assert!(p["violacoes"][0]["razao"].as_str().unwrap().contains("was not created"), "{p}");
+    // ...nor does a PUT of the batch correcting the denied creations alter the charges.
     let again = json!({"descricao": "x", "cobsv": [item(1, "80.00"), item(2, "80.00")]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&again)).await.0, 202);
     assert_eq!(work_off(&app).await, 2);
@@ -383,6 +396,9 @@ async fn a_correction_landing_between_a_creation_and_its_record_makes_the_charge
             made().await;
         }
         assert!(!app.state.lotes.finish(&taken[0], None).await.unwrap(), "a stale outcome is not recorded");
+        // Listed in its batch meanwhile: it exists, the batch's own.
+        let (_, _, listed) = call(app.request(Method::GET, &format!("{IN_BATCH}&loteCobVId={lote}"), &m)).await;
+        assert_eq!(listed["cobs"].as_array().map(Vec::len), Some(1), "{listed}");
 
         assert_eq!(work_off(&app).await, 1);
         let (_, _, got) = call(app.request(Method::GET, &path, &m)).await;
@@ -419,4 +435,37 @@ async fn a_creation_the_worker_made_but_never_recorded_is_recorded_on_its_next_p
     assert_eq!(statuses(&lote)["CRIADA"], 1, "{lote}");
     let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
     assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("100.00"), Some(0)), "{cobv}");
+}
+
+/// A charge a batch made before charges carried their batch (or that code deployed before
+/// that made during the deploy) is the batch's all the same when its item says so (created,
+/// or revised since): shown with its creation, listed in its batch, revised by the batch.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_charge_a_batch_made_before_charges_carried_their_batch_is_still_the_batchs(pool: PgPool) {
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    let mut item = tuition("100.00");
+    item["txid"] = json!(txid(1));
+    let batch = json!({"descricao": "x", "cobsv": [item]});
+    assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
+    assert_eq!(work_off(&app).await, 1);
+    // As such code left it (past the guard that keeps a charge's batch).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE charges SET lote_id = NULL").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let (_, _, lote) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert!(lote["cobsv"][0]["criacao"].is_string(), "{lote}");
+    let revision = json!({"cobsv": [{"txid": txid(1), "valor": {"original": "110.00"}}]});
+    assert_eq!(call(app.request(Method::PATCH, "/v2/lotecobv/1", &m).json(&revision)).await.0, 202);
+    let (_, _, listed) = call(app.request(Method::GET, &format!("{IN_BATCH}&loteCobVId=1"), &m)).await;
+    assert_eq!(listed["cobs"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(work_off(&app).await, 1);
+    let (_, _, cobv) = call(app.request(Method::GET, &format!("/v2/cobv/{}", txid(1)), &m)).await;
+    assert_eq!((cobv["valor"]["original"].as_str(), cobv["revisao"].as_i64()), (Some("110.00"), Some(1)), "{cobv}");
+    // And the guard keeps a charge's batch from changing.
+    let changed = sqlx::query("UPDATE charges SET lote_id = 1").execute(&app.pool).await.unwrap_err();
+    let code = changed.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("23514"), "a charge's batch is set once, at creation: {changed}");
 }

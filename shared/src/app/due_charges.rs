@@ -166,7 +166,7 @@ async fn answers_to(
 ) -> Result<bool, DueChargeError> {
     Ok(match origin {
         Origin::Merchant => true,
-        Origin::Batch(id) => ports.due_charges().lote_of(merchant.id, txid).await? == Some(id),
+        Origin::Batch(id) => ports.due_charges().made_by_batch(merchant.id, txid, id).await?,
     })
 }
 

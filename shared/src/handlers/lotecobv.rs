@@ -121,9 +121,16 @@ fn answer_submitted(outcome: LoteSubmitted) -> Result<Response, ApiError> {
             Err(invalid("loteCobV.cobsv", format!("the charge {t} already exists or is in another batch")))
         }
         LoteSubmitted::NotInBatch(t) => Err(invalid("loteCobV.cobsv", format!("the charge {t} is not in this batch"))),
-        LoteSubmitted::StillBeingCreated(t) => Err(invalid(
+        LoteSubmitted::StillPending(t) => Err(invalid(
             "loteCobV.cobsv",
-            format!("the charge {t} is still being created: correct it with a PUT of the batch, or revise it once the batch shows it CRIADA"),
+            format!(
+                "the charge {t} has a creation or revision still pending: correct it with a PUT of the batch, \
+                 or revise it once the batch shows its outcome"
+            ),
+        )),
+        LoteSubmitted::NeverCreated(t) => Err(invalid(
+            "loteCobV.cobsv",
+            format!("the charge {t} was not created: correct its creation with a PUT of the batch"),
         )),
         LoteSubmitted::NotFound => Err(not_found()),
     }

@@ -176,8 +176,8 @@ pub trait DueChargeStore: Send + Sync {
         txid: &Txid,
         fingerprint: [u8; 32],
     ) -> Result<Option<DueCharge>, StoreError>;
-    /// The batch that made the charge `txid`, if one did.
-    async fn lote_of(&self, merchant: MerchantId, txid: &Txid) -> Result<Option<i64>, StoreError>;
+    /// Whether the batch `lote` made the charge `txid`.
+    async fn made_by_batch(&self, merchant: MerchantId, txid: &Txid, lote: i64) -> Result<bool, StoreError>;
     /// Applies `patch` atomically under the domain revision rules, as of `today`.
     async fn revise(
         &self,
@@ -268,10 +268,12 @@ pub enum LoteSubmitted {
     TxidTaken(String),
     /// A revision names a charge the batch does not have, or no such batch.
     NotInBatch(String),
-    /// A `PATCH` of the batch names a charge whose creation is still pending: its txid. A
-    /// revision is a change to a charge, which does not exist yet (a `PUT` of the batch
-    /// corrects the creation request).
-    StillBeingCreated(String),
+    /// A `PATCH` of the batch names a charge whose creation or revision is still pending:
+    /// its txid (it would replace that request; a `PUT` of the batch corrects it whole).
+    StillPending(String),
+    /// A `PATCH` of the batch names a charge the batch never made (its creation was
+    /// denied): its txid. There is nothing to revise; a `PUT` of the batch corrects it.
+    NeverCreated(String),
     NotFound,
 }
 

@@ -413,16 +413,19 @@ impl DueChargeStore for PgDueChargeStore {
         }))
     }
 
-    async fn lote_of(&self, merchant: MerchantId, txid: &Txid) -> Result<Option<i64>, StoreError> {
-        let lote = sqlx::query_scalar!(
-            "SELECT lote_id FROM charges WHERE merchant_id = $1 AND txid = $2 AND kind = 'cobv'",
+    async fn made_by_batch(&self, merchant: MerchantId, txid: &Txid, lote: i64) -> Result<bool, StoreError> {
+        let made = sqlx::query_scalar!(
+            r#"SELECT made_by_batch(c.lote_id, i) AS "made!" FROM charges c
+                 JOIN lote_cobv_items i ON i.merchant_id = c.merchant_id AND i.txid = c.txid AND i.lote_id = $3
+                WHERE c.merchant_id = $1 AND c.txid = $2 AND c.kind = 'cobv'"#,
             merchant.0,
-            txid.as_str()
+            txid.as_str(),
+            lote
         )
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(lote.flatten())
+        Ok(made.unwrap_or(false))
     }
 
     async fn find(
@@ -564,7 +567,7 @@ impl DueChargeStore for PgDueChargeStore {
                   AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                   AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
                         WHERE i.merchant_id = c.merchant_id AND i.lote_id = $9 AND i.txid = c.txid
-                          AND (i.status = 'CRIADA' OR i.operation = 'revise')))
+                          AND made_by_batch(c.lote_id, i)))
                 ORDER BY c.created_at, c.id
                 LIMIT $7 OFFSET $8"#,
             merchant.0,
@@ -591,7 +594,7 @@ impl DueChargeStore for PgDueChargeStore {
                       AND ($6::boolean IS NULL OR (c.loc_id IS NOT NULL) = $6)
                       AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM lote_cobv_items i
                             WHERE i.merchant_id = c.merchant_id AND i.lote_id = $7 AND i.txid = c.txid
-                              AND (i.status = 'CRIADA' OR i.operation = 'revise')))"#,
+                              AND made_by_batch(c.lote_id, i)))"#,
                 merchant.0,
                 q.inicio,
                 q.fim,

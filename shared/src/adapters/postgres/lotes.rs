@@ -25,11 +25,12 @@ fn unexpected(e: anyhow::Error) -> StoreError {
 }
 
 /// Why a revision of these charges of the batch is refused, if it is: every charge named
-/// must be in the batch. A `PUT` of the batch (`whole`) corrects a creation still pending:
-/// its new creation request replaces the old one (should the worker have made the charge
-/// from the old one meanwhile, it makes that charge, the batch's own, what the new one
-/// says). A `PATCH` names what to change in a charge, and one still waiting for its
-/// creation has nothing to change yet: it waits until the batch shows it CRIADA.
+/// must be in the batch. A `PUT` of the batch (`whole`) corrects whatever is pending: its
+/// new creation request replaces the old one (should the worker have made the charge from
+/// the old one meanwhile, it makes that charge, the batch's own, what the new one says). A
+/// `PATCH` names what to change in a charge: it waits while a creation or revision of that
+/// charge is pending (it would replace it, and what that one changed would be lost), and
+/// one the batch never made has nothing to change.
 async fn refusal(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
@@ -38,9 +39,13 @@ async fn refusal(
     whole: bool,
 ) -> Result<Option<LoteSubmitted>, StoreError> {
     let refused = sqlx::query!(
-        r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
+        r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!", i.status = 'EM_PROCESSAMENTO' AS pending
+             FROM unnest($3::text[]) t
              LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
-            WHERE i.txid IS NULL OR (NOT $4 AND i.status = 'EM_PROCESSAMENTO' AND i.operation = 'create')
+            WHERE i.txid IS NULL
+               OR NOT $4 AND (i.status = 'EM_PROCESSAMENTO' OR NOT EXISTS (
+                      SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = t AND c.kind = 'cobv'
+                         AND made_by_batch(c.lote_id, i)))
             ORDER BY i.txid IS NULL DESC, i.position
             LIMIT 1"#,
         merchant.0,
@@ -51,7 +56,11 @@ async fn refusal(
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    Ok(refused.map(|r| if r.in_batch { LoteSubmitted::StillBeingCreated(r.t) } else { LoteSubmitted::NotInBatch(r.t) }))
+    Ok(refused.map(|r| match (r.in_batch, r.pending) {
+        (false, _) => LoteSubmitted::NotInBatch(r.t),
+        (true, Some(true)) => LoteSubmitted::StillPending(r.t),
+        (true, _) => LoteSubmitted::NeverCreated(r.t),
+    }))
 }
 
 /// The batch's items with these new requests, each pending again at its next version: a
@@ -72,7 +81,7 @@ async fn requeue(
     sqlx::query!(
         r#"UPDATE lote_cobv_items i
               SET operation = CASE WHEN EXISTS (SELECT 1 FROM charges c WHERE c.merchant_id = i.merchant_id
-                                                   AND c.txid = i.txid AND c.lote_id = i.lote_id)
+                                                   AND c.txid = i.txid AND c.kind = 'cobv' AND made_by_batch(c.lote_id, i))
                                    THEN $5 ELSE 'create' END,
                   status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
                   updated_at = now()
@@ -280,7 +289,7 @@ impl LoteStore for PgLoteStore {
                                     AND (i.status = 'EM_PROCESSAMENTO'
                                          OR i.status = 'NEGADA' AND NOT (i.operation = 'create' AND EXISTS (
                                                 SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = $2
-                                                   AND c.lote_id IS DISTINCT FROM i.lote_id))))
+                                                   AND NOT made_by_batch(c.lote_id, i)))))
                           AS held
                ), forgotten AS (
                    UPDATE lotes_cobv l SET request_hash = decode(repeat('00', 32), 'hex')
@@ -391,7 +400,7 @@ impl PgLoteStore {
         let rows = sqlx::query!(
             // A charge made outside the batch with that txid is not the batch's.
             r#"SELECT i.lote_id, i.txid, i.status, i.problema,
-                      CASE WHEN c.lote_id = i.lote_id THEN c.created_at END AS criacao
+                      CASE WHEN made_by_batch(c.lote_id, i) THEN c.created_at END AS criacao
                  FROM lote_cobv_items i
                  LEFT JOIN charges c ON c.merchant_id = i.merchant_id AND c.txid = i.txid AND c.kind = 'cobv'
                 WHERE i.merchant_id = $1 AND i.lote_id = ANY($2) ORDER BY i.lote_id, i.position"#,
