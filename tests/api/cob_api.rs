@@ -617,7 +617,7 @@ async fn a_day_window_written_to_the_second_holds_a_pix_of_its_last_second(pool:
     let (status, _, that_day) = listed(day).await;
     assert_eq!(status, 200, "{that_day}");
     assert_eq!(that_day["pix"].as_array().map(Vec::len), Some(1), "{that_day}");
-    assert_eq!(that_day["parametros"]["fim"], format!("{day}T23:59:59.999Z"), "the bound applied");
+    assert_eq!(that_day["parametros"]["fim"], format!("{day}T23:59:59.000Z"), "as stated");
     let (_, _, next_day) = listed(day.succ_opt().unwrap()).await;
     assert_eq!(next_day["pix"].as_array().map(Vec::len), Some(0), "{next_day}");
 }

@@ -11,7 +11,7 @@ pub mod pix;
 pub mod rec;
 pub mod webhooks;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde::Serialize;
 
 /// A date as the API Pix writes one: RFC 3339's `full-date`, `YYYY-MM-DD` with a
@@ -25,6 +25,30 @@ pub fn full_date(s: &str) -> Option<chrono::NaiveDate> {
 /// RFC 3339 in UTC with milliseconds, as in the Bacen examples.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A list's `fim` (inclusive) as applied: one stated to a minute's last second with no
+/// fraction (`...T23:59:59Z`, as day windows are written) covers that whole second — times
+/// are kept to the microsecond, and a Pix at 23:59:59.358 would otherwise be in neither
+/// that day's window nor the next day's (`...T00:00:00Z`). Any other `fim` is used as
+/// stated: windows that share a bound (`fim=11:00:00Z`, then `inicio=11:00:00Z`) overlap
+/// only at that instant.
+pub fn fim_applied(stated: DateTime<Utc>) -> DateTime<Utc> {
+    if stated.second() == 59 && stated.nanosecond() == 0 {
+        stated + chrono::Duration::microseconds(999_999)
+    } else {
+        stated
+    }
+}
+
+/// The `fim` a client stated, from the one applied: what `parametros.fim` echoes (sent
+/// back, it is applied the same way).
+pub fn fim_stated(applied: DateTime<Utc>) -> DateTime<Utc> {
+    if applied.second() == 59 && applied.nanosecond() == 999_999_000 {
+        applied - chrono::Duration::microseconds(999_999)
+    } else {
+        applied
+    }
 }
 
 /// The Bacen `paginacao` block.
@@ -70,7 +94,12 @@ impl Parametros {
 
     /// A list whose bounds are optional.
     pub fn optional(inicio: Option<DateTime<Utc>>, fim: Option<DateTime<Utc>>, paginacao: Paginacao) -> Self {
-        Parametros { inicio: inicio.map(timestamp), fim: fim.map(timestamp), filtros: Default::default(), paginacao }
+        Parametros {
+            inicio: inicio.map(timestamp),
+            fim: fim.map(|f| timestamp(fim_stated(f))),
+            filtros: Default::default(),
+            paginacao,
+        }
     }
 
     /// The same with the filter `name` echoed, when the request gave it.
@@ -115,6 +144,16 @@ mod tests {
     fn timestamps_are_utc_with_milliseconds() {
         let t: DateTime<Utc> = "2026-12-03T10:11:12.5-03:00".parse().unwrap();
         assert_eq!(timestamp(t), "2026-12-03T13:11:12.500Z");
+    }
+
+    #[test]
+    fn a_fim_echoes_as_stated_and_is_applied_the_same_when_sent_back() {
+        for stated in ["2026-12-05T23:59:59Z", "2026-12-05T11:00:00Z", "2026-12-05T10:59:59.250Z"] {
+            let stated: DateTime<Utc> = stated.parse().unwrap();
+            let applied = fim_applied(stated);
+            assert_eq!(fim_stated(applied), stated);
+            assert_eq!(fim_applied(fim_stated(applied)), applied);
+        }
     }
 
     #[test]

@@ -128,10 +128,6 @@ fn answer_submitted(outcome: LoteSubmitted) -> Result<Response, ApiError> {
                  or revise it once the batch shows its outcome"
             ),
         )),
-        LoteSubmitted::NeverCreated(t) => Err(invalid(
-            "loteCobV.cobsv",
-            format!("the charge {t} was not created: correct its creation with a PUT of the batch"),
-        )),
         LoteSubmitted::NotFound => Err(not_found()),
     }
 }

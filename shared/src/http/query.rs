@@ -81,21 +81,21 @@ impl QueryParams {
         })
     }
 
-    /// `fim`, optional (see [`through_its_second`]).
+    /// `fim`, optional, as applied ([`crate::bacen::fim_applied`]).
     pub fn fim(&mut self) -> Option<DateTime<Utc>> {
-        self.timestamp("fim").map(through_its_second)
+        self.timestamp("fim").map(crate::bacen::fim_applied)
     }
 
-    /// `inicio` and `fim`, both required, `fim` not before `inicio` (see
-    /// [`through_its_second`]).
+    /// `inicio` and `fim`, both required, `fim` (as stated) not before `inicio`; `fim` as
+    /// applied ([`crate::bacen::fim_applied`]).
     pub fn interval(&mut self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let inicio = self.required_timestamp("inicio");
-        let fim = self.required_timestamp("fim").map(through_its_second);
+        let fim = self.required_timestamp("fim");
         let (inicio, fim) = (inicio?, fim?);
         if fim < inicio {
             self.violations.add("fim", "must not be before inicio");
         }
-        Some((inicio, fim))
+        Some((inicio, crate::bacen::fim_applied(fim)))
     }
 
     /// The `cpf` or `cnpj` filter (not both).
@@ -138,18 +138,6 @@ impl QueryParams {
     }
 }
 
-/// An inclusive `fim` stated to the second (`...T23:59:59Z`, as day windows are written)
-/// covers that whole second: times are kept to the microsecond, and a Pix at 23:59:59.358
-/// would otherwise be in neither that day's window nor the next day's (`...T00:00:00Z`). The
-/// list's `parametros.fim` shows the bound applied (`...T23:59:59.999Z`).
-pub fn through_its_second(fim: DateTime<Utc>) -> DateTime<Utc> {
-    if fim.timestamp_subsec_nanos() == 0 {
-        fim + chrono::Duration::microseconds(999_999)
-    } else {
-        fim
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,14 +153,19 @@ mod tests {
     }
 
     #[test]
-    fn a_fim_stated_to_the_second_covers_that_whole_second() {
+    fn a_fim_stated_to_a_minutes_last_second_covers_that_whole_second() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         let fim = |query: &str| QueryParams::new(Some(query)).fim();
         assert_eq!(fim("fim=2026-12-05T23:59:59Z"), Some(at("2026-12-05T23:59:59.999999Z")));
         assert_eq!(fim("fim=2026-12-05T20:59:59-03:00"), Some(at("2026-12-05T23:59:59.999999Z")));
         assert_eq!(fim("fim=2026-12-05T23:59:59.250Z"), Some(at("2026-12-05T23:59:59.250Z")), "as precise as stated");
+        assert_eq!(fim("fim=2026-12-05T11:00:00Z"), Some(at("2026-12-05T11:00:00Z")), "the next window's inicio");
         let mut q = QueryParams::new(Some("inicio=2026-12-05T23:59:59Z&fim=2026-12-05T23:59:59Z"));
         assert_eq!(q.interval(), Some((at("2026-12-05T23:59:59Z"), at("2026-12-05T23:59:59.999999Z"))));
+        // Judged as stated: a fim before inicio is refused, whatever it covers.
+        let mut q = QueryParams::new(Some("inicio=2026-12-05T23:59:59.5Z&fim=2026-12-05T23:59:59Z"));
+        let interval = q.interval();
+        assert!(q.finish(interval, ProblemKind::CobConsultaInvalida, "bad").is_err());
     }
 
     #[test]

@@ -271,9 +271,6 @@ pub enum LoteSubmitted {
     /// A `PATCH` of the batch names a charge whose creation or revision is still pending:
     /// its txid (it would replace that request; a `PUT` of the batch corrects it whole).
     StillPending(String),
-    /// A `PATCH` of the batch names a charge the batch never made (its creation was
-    /// denied): its txid. There is nothing to revise; a `PUT` of the batch corrects it.
-    NeverCreated(String),
     NotFound,
 }
 

@@ -29,8 +29,9 @@ fn unexpected(e: anyhow::Error) -> StoreError {
 /// new creation request replaces the old one (should the worker have made the charge from
 /// the old one meanwhile, it makes that charge, the batch's own, what the new one says). A
 /// `PATCH` names what to change in a charge: it waits while a creation or revision of that
-/// charge is pending (it would replace it, and what that one changed would be lost), and
-/// one the batch never made has nothing to change.
+/// charge is pending (it would replace it, and what that one changed would be lost). (A
+/// `PATCH` naming a creation denied is a creation request again, as the spec's PATCH may
+/// carry one.)
 async fn refusal(
     conn: &mut sqlx::PgConnection,
     merchant: MerchantId,
@@ -39,13 +40,9 @@ async fn refusal(
     whole: bool,
 ) -> Result<Option<LoteSubmitted>, StoreError> {
     let refused = sqlx::query!(
-        r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!", i.status = 'EM_PROCESSAMENTO' AS pending
-             FROM unnest($3::text[]) t
+        r#"SELECT t AS "t!", i.txid IS NOT NULL AS "in_batch!" FROM unnest($3::text[]) t
              LEFT JOIN lote_cobv_items i ON i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = t
-            WHERE i.txid IS NULL
-               OR NOT $4 AND (i.status = 'EM_PROCESSAMENTO' OR NOT EXISTS (
-                      SELECT 1 FROM charges c WHERE c.merchant_id = $1 AND c.txid = t AND c.kind = 'cobv'
-                         AND made_by_batch(c.lote_id, i)))
+            WHERE i.txid IS NULL OR NOT $4 AND i.status = 'EM_PROCESSAMENTO'
             ORDER BY i.txid IS NULL DESC, i.position
             LIMIT 1"#,
         merchant.0,
@@ -56,11 +53,7 @@ async fn refusal(
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    Ok(refused.map(|r| match (r.in_batch, r.pending) {
-        (false, _) => LoteSubmitted::NotInBatch(r.t),
-        (true, Some(true)) => LoteSubmitted::StillPending(r.t),
-        (true, _) => LoteSubmitted::NeverCreated(r.t),
-    }))
+    Ok(refused.map(|r| if r.in_batch { LoteSubmitted::StillPending(r.t) } else { LoteSubmitted::NotInBatch(r.t) }))
 }
 
 /// The batch's items with these new requests, each pending again at its next version: a
