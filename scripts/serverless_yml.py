@@ -313,7 +313,7 @@ def build():
         event = {"method": method, "path": path}
         f["events"] = [{"httpApi": event}]
         extra = []
-        if access == "Merchant" and method != "GET":
+        if idem != "Off":
             extra = [IDEMPOTENCY, IDEMPOTENCY_KEY]
         if fn == "rail_notification":
             # The rail's notifications write money: cap what they can take from the database.

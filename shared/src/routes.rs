@@ -182,7 +182,7 @@ pub const ROUTES: &[Route] = &[
         function: "cob_put",
         access: Access::Merchant(Scope::CobWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -192,7 +192,7 @@ pub const ROUTES: &[Route] = &[
         function: "cob_patch",
         access: Access::Merchant(Scope::CobWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -212,7 +212,7 @@ pub const ROUTES: &[Route] = &[
         function: "cob_post",
         access: Access::Merchant(Scope::CobWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -232,7 +232,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobv_put",
         access: Access::Merchant(Scope::CobvWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -242,7 +242,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobv_patch",
         access: Access::Merchant(Scope::CobvWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -272,7 +272,7 @@ pub const ROUTES: &[Route] = &[
         function: "lotecobv_put",
         access: Access::Merchant(Scope::LoteCobvWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -282,7 +282,7 @@ pub const ROUTES: &[Route] = &[
         function: "lotecobv_patch",
         access: Access::Merchant(Scope::LoteCobvWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -312,7 +312,7 @@ pub const ROUTES: &[Route] = &[
         function: "rec_post",
         access: Access::Merchant(Scope::RecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR],
+        keys: &[DEVEDOR, IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -342,7 +342,7 @@ pub const ROUTES: &[Route] = &[
         function: "rec_patch",
         access: Access::Merchant(Scope::RecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -352,7 +352,7 @@ pub const ROUTES: &[Route] = &[
         function: "solicrec_post",
         access: Access::Merchant(Scope::SolicRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -372,7 +372,7 @@ pub const ROUTES: &[Route] = &[
         function: "solicrec_patch",
         access: Access::Merchant(Scope::SolicRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -382,7 +382,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_put",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -392,7 +392,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_post",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -402,7 +402,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_patch",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -432,7 +432,7 @@ pub const ROUTES: &[Route] = &[
         function: "cobr_retentativa_post",
         access: Access::Merchant(Scope::CobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[DEVEDOR, PAGADOR, RAIL_SECRET],
+        keys: &[DEVEDOR, PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -472,7 +472,7 @@ pub const ROUTES: &[Route] = &[
         function: "loc_post",
         access: Access::Merchant(Scope::PayloadLocationWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -522,7 +522,7 @@ pub const ROUTES: &[Route] = &[
         function: "locrec_post",
         access: Access::Merchant(Scope::PayloadLocationRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -582,7 +582,7 @@ pub const ROUTES: &[Route] = &[
         function: "refund_put",
         access: Access::Merchant(Scope::PixWrite),
         idempotency: Idempotency::Optional,
-        keys: &[PAGADOR, RAIL_SECRET],
+        keys: &[PAGADOR, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Unlimited,
     },
     Route {
@@ -622,7 +622,7 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_put",
         access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
-        keys: &[FAVORECIDO, RAIL_SECRET],
+        keys: &[FAVORECIDO, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Dict,
     },
     Route {
@@ -632,7 +632,7 @@ pub const ROUTES: &[Route] = &[
         function: "transfer_qr_put",
         access: Access::Merchant(Scope::EnvioWrite),
         idempotency: Idempotency::Optional,
-        keys: &[FAVORECIDO, RAIL_SECRET],
+        keys: &[FAVORECIDO, IDEMPOTENCY_RESPONSE, RAIL_SECRET],
         quota: Quota::Dict,
     },
     Route {
@@ -692,7 +692,7 @@ pub const ROUTES: &[Route] = &[
         function: "webhook_delete",
         access: Access::Merchant(Scope::WebhookWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -732,7 +732,7 @@ pub const ROUTES: &[Route] = &[
         function: "webhookrec_delete",
         access: Access::Merchant(Scope::WebhookRecWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -762,7 +762,7 @@ pub const ROUTES: &[Route] = &[
         function: "webhookcobr_delete",
         access: Access::Merchant(Scope::WebhookCobrWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -802,7 +802,7 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_delete",
         access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Optional,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -822,7 +822,7 @@ pub const ROUTES: &[Route] = &[
         function: "endpoint_replay",
         access: Access::Merchant(Scope::WebhooksWrite),
         idempotency: Idempotency::Required,
-        keys: &[],
+        keys: &[IDEMPOTENCY_RESPONSE],
         quota: Quota::Unlimited,
     },
     Route {
@@ -1221,6 +1221,14 @@ mod tests {
             assert_eq!(ROUTES.iter().filter(|x| x.function == r.function).count(), 1);
             assert_eq!(ROUTES.iter().filter(|x| x.method == r.method && x.path == r.path).count(), 1);
             assert_eq!(r.id.route().map(|x| x.function), Some(r.function));
+        }
+    }
+
+    #[test]
+    fn a_route_that_keeps_responses_for_replay_may_seal_them_and_no_other_may() {
+        for r in ROUTES {
+            let keeps = !matches!(r.idempotency, Idempotency::Off);
+            assert_eq!(r.keys.contains(&IDEMPOTENCY_RESPONSE), keeps, "{}", r.function);
         }
     }
 

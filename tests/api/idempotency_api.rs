@@ -44,13 +44,30 @@ async fn a_repeated_keyed_post_replays_the_first_answer(pool: PgPool) {
     assert_eq!(again.headers()["content-type"], "application/json");
     assert_eq!(again.text().await.unwrap(), first_body);
     assert_eq!(app.count("charges").await, 1);
+    // What a response shows (here a debtor's document and name) is kept sealed.
+    let mut with_debtor = body.clone();
+    with_debtor["devedor"] = json!({"cpf": "52998224725", "nome": "Maria Souza"});
+    let (status, _, shown) =
+        call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "pedido-43").json(&with_debtor)).await;
+    assert_eq!((status, shown["devedor"]["cpf"].as_str()), (201, Some("52998224725")), "{shown}");
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT response_body FROM idempotency_records").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    for body in &stored {
+        let text = String::from_utf8_lossy(body);
+        assert!(!text.contains("52998224725") && !text.contains("Maria") && !text.contains("Pedido 42"), "{text}");
+    }
+    let (_, _, replayed) =
+        call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "pedido-43").json(&with_debtor)).await;
+    assert_eq!(replayed, shown, "opened for the replay");
+    assert_eq!(app.count("charges").await, 2);
 
     let other = charge_body(KEY, "11.00");
     let (status, ct, problem) =
         call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "pedido-42").json(&other)).await;
     assert_eq!((status, ct.as_str()), (422, "application/problem+json"));
     assert_eq!(problem["type"], "https://tucano.dev/problems/ChaveIdempotenciaReutilizada");
-    assert_eq!(app.count("charges").await, 1);
+    assert_eq!(app.count("charges").await, 2);
 
     // Keys belong to one merchant: another merchant's identical key is independent.
     let b = app.merchant("Outra", "+5581999990000").await;

@@ -11,7 +11,7 @@ use crate::http::auth::authenticated;
 use crate::http::json::{parse_body, Fields, Violations};
 use crate::http::problem::{ApiError, ProblemKind, Violacao};
 use crate::http::query::QueryParams;
-use crate::http::{json, param, Request, Response, Sensitive};
+use crate::http::{json, param, Request, Response};
 use crate::ports::{CipherError, EndpointKind, Event};
 use bytes::Bytes;
 use http::StatusCode;
@@ -54,13 +54,6 @@ fn map_bacen_error(e: WebhookError) -> ApiError {
         WebhookError::NotFound => ApiError::new(ProblemKind::WebhookNaoEncontrado, "No webhook on this key."),
         other => map_error(other),
     }
-}
-
-/// A JSON response that carries a secret: stored sealed if kept for idempotent replay.
-fn sensitive<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    let mut res = json(status, body);
-    res.extensions_mut().insert(Sensitive);
-    res
 }
 
 fn no_content() -> Response {
@@ -118,7 +111,7 @@ pub async fn bacen_put(state: &AppState, req: &Request) -> Result<Response, ApiE
     let (endpoint, secret) = uc::put_bacen(state, &merchant, chave, &url).await.map_err(map_error)?;
     let body = Webhook::of(&endpoint);
     match secret {
-        Some(s) => Ok(sensitive(StatusCode::OK, &body.with_secret(&s))),
+        Some(s) => Ok(json(StatusCode::OK, &body.with_secret(&s))),
         None => Ok(json(StatusCode::OK, &body)),
     }
 }
@@ -145,7 +138,7 @@ async fn keyless_put(state: &AppState, req: &Request, kind: EndpointKind) -> Res
     let (endpoint, secret) = uc::put_keyless(state, &merchant, &kind, &url).await.map_err(map_error)?;
     let body = Webhook::of(&endpoint);
     match secret {
-        Some(s) => Ok(sensitive(StatusCode::OK, &body.with_secret(&s))),
+        Some(s) => Ok(json(StatusCode::OK, &body.with_secret(&s))),
         None => Ok(json(StatusCode::OK, &body)),
     }
 }
@@ -202,7 +195,7 @@ pub async fn create(state: &AppState, req: &Request) -> Result<Response, ApiErro
     let merchant = authenticated(req)?;
     let (url, eventos) = read_url(req.body(), true)?;
     let (endpoint, secret) = uc::create(state, &merchant, &url, eventos).await.map_err(map_error)?;
-    Ok(sensitive(StatusCode::CREATED, &Endpoint::of(&endpoint).with_secret(&secret)))
+    Ok(json(StatusCode::CREATED, &Endpoint::of(&endpoint).with_secret(&secret)))
 }
 
 /// `GET /webhooks`.
@@ -231,7 +224,7 @@ pub async fn delete(state: &AppState, req: &Request) -> Result<Response, ApiErro
 pub async fn rotate(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
     let (secret, until) = uc::rotate(state, &merchant, endpoint_id(req)?).await.map_err(map_error)?;
-    Ok(sensitive(StatusCode::OK, &j!({"segredo": secret.expose(), "segredoAnteriorValidoAte": timestamp(until)})))
+    Ok(json(StatusCode::OK, &j!({"segredo": secret.expose(), "segredoAnteriorValidoAte": timestamp(until)})))
 }
 
 /// `POST /webhooks/{id}/reenviar`: re-enables the endpoint and schedules every delivery

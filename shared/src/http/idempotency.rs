@@ -8,7 +8,7 @@
 //! Postgres, so a lost record cannot make a retry move money twice.
 
 use super::problem::{ApiError, ProblemKind};
-use super::{Deadline, Request, Response, Sensitive};
+use super::{Deadline, Request, Response};
 use crate::app::AppState;
 use crate::domain::idempotency::{lock_until, request_hash, retention_until, Begin, IdempotencyKey, StoredResponse};
 use crate::domain::merchant::Merchant;
@@ -24,7 +24,8 @@ pub const REPLAYED: &str = "idempotent-replayed";
 const DEFAULT_REMAINING: Duration = Duration::from_secs(30);
 /// Response headers worth replaying.
 const KEPT_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
-/// A stored pseudo-header saying the body is sealed (it carried a secret).
+/// A stored pseudo-header saying the body is sealed (every body is; a record stored before
+/// they all were may be plain).
 const SEALED: &str = "x-tucano-sealed";
 use crate::app::key_policy::IDEMPOTENCY_RESPONSE as SEALED_PURPOSE;
 
@@ -42,17 +43,17 @@ async fn unseal(state: &AppState, merchant: &Merchant, mut stored: StoredRespons
     Ok(replay(stored))
 }
 
-/// A response as stored for replay; a sensitive body is sealed under the merchant's key.
+/// A response as stored for replay, its body sealed under the merchant's key: what a
+/// response shows — a payer's or debtor's document and name, a webhook secret — is
+/// personal data or a secret, kept encrypted as it is in Postgres.
 async fn seal(
     state: &AppState,
     merchant: &Merchant,
     res: &Response,
 ) -> Result<StoredResponse, crate::ports::CipherError> {
     let mut s = stored(res);
-    if res.extensions().get::<Sensitive>().is_some() {
-        s.body = state.cipher.encrypt(&s.body, sealing(merchant)).await?;
-        s.headers.push((SEALED.to_owned(), "1".to_owned()));
-    }
+    s.body = state.cipher.encrypt(&s.body, sealing(merchant)).await?;
+    s.headers.push((SEALED.to_owned(), "1".to_owned()));
     Ok(s)
 }
 
@@ -131,7 +132,7 @@ where
     let res = run().await.unwrap_or_else(|e| e.into_response(request_id));
     // A request that failed or was only asked to wait (429: a quota) changed nothing: its
     // key is released, so a retry after `Retry-After` runs it instead of replaying the
-    // refusal. So is a response whose secret we could not seal.
+    // refusal. So is a response we could not seal (it is never stored in the clear).
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
     let deadline = req.extensions().get::<Deadline>().cloned();
     let outcome = match seal(state, merchant, &res).await.ok().filter(|_| !retry_later) {

@@ -58,11 +58,6 @@ impl RequestId {
     }
 }
 
-/// Marks a response that carries a secret shown once: if it is kept for an idempotent
-/// replay, it is stored encrypted.
-#[derive(Debug, Clone, Copy)]
-pub struct Sensitive;
-
 /// A JSON response with the given status.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
