@@ -464,3 +464,46 @@ async fn a_charge_a_batch_made_before_charges_carried_their_batch_is_still_the_b
     let code = changed.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
     assert_eq!(code.as_deref(), Some("23514"), "a charge's batch is set once, at creation: {changed}");
 }
+
+/// An item the worker cannot process for a fault (here its sealed request no longer opens)
+/// waits before its next try and does not hold up the batches behind it; after
+/// `MAX_FAULTS` tries it is denied, and the batch shows why.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_item_that_meets_faults_waits_and_holds_up_no_other_batch_then_is_denied(pool: PgPool) {
+    use tucano_shared::handlers::lotecobv::{process_pending, MAX_FAULTS};
+    let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
+    let m = school(&app).await;
+    for n in 1..=2 {
+        let mut item = tuition("100.00");
+        item["txid"] = json!(txid(n));
+        let batch = json!({"descricao": "x", "cobsv": [item]});
+        assert_eq!(call(app.request(Method::PUT, &format!("/v2/lotecobv/{n}"), &m).json(&batch)).await.0, 202);
+    }
+    sqlx::query("UPDATE lote_cobv_items SET request_enc = '\\x00' WHERE lote_id = 1").execute(&app.pool).await.unwrap();
+    let one_pass = || async {
+        let pass = process_pending(&app.state, 1);
+        tucano_shared::app::key_policy::within(tucano_shared::routes::job_keys("lotecobv_worker"), pass).await.unwrap()
+    };
+    // The first pass takes the oldest, the damaged one, and it waits; the next takes the
+    // other batch's.
+    assert_eq!(one_pass().await, 0);
+    assert_eq!(one_pass().await, 1);
+    let (_, _, second) = call(app.request(Method::GET, "/v2/lotecobv/2", &m)).await;
+    assert_eq!(statuses(&second)["CRIADA"], 1, "{second}");
+    let (faults, waits): (i32, bool) =
+        sqlx::query_as("SELECT faults, retry_at > now() FROM lote_cobv_items WHERE lote_id = 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((faults, waits), (1, true));
+    assert_eq!(one_pass().await, 0, "not tried again before its time");
+
+    // Its tries run out (each wait lapsed here at once).
+    for _ in 1..MAX_FAULTS {
+        sqlx::query("UPDATE lote_cobv_items SET retry_at = now() WHERE lote_id = 1").execute(&app.pool).await.unwrap();
+        one_pass().await;
+    }
+    let (_, _, first) = call(app.request(Method::GET, "/v2/lotecobv/1", &m)).await;
+    assert_eq!(statuses(&first)["NEGADA"], 1, "{first}");
+    assert_eq!(first["cobsv"][0]["problema"]["status"], 500, "{first}");
+}

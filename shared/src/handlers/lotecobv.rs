@@ -200,21 +200,30 @@ pub async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError>
     Ok(json(StatusCode::OK, &json!({"parametros": parametros, "lotes": lotes})))
 }
 
+/// The faults after which the worker gives an item up (NEGADA): with waits doubling from
+/// 1 s to an hour, over a day of tries.
+pub const MAX_FAULTS: u32 = 36;
+
 /// The worker: up to `limit` pending items, each created or revised as its own
 /// `PUT`/`PATCH /cobv/{txid}` would be, and marked `CRIADA` or `NEGADA` with that problem.
 /// Returns how many it finished. An item that meets a fault (the store, the cipher) stays
-/// pending for the next pass.
+/// pending and waits before its next try (`LoteStore::postpone`).
 pub async fn process_pending(state: &AppState, limit: i64) -> Result<usize, crate::ports::StoreError> {
     let mut done = 0;
     for item in state.lotes.pending(limit).await? {
         let problema = match process(state, &item).await {
             Ok(()) => None,
             Err(e) if e.kind.status().is_client_error() => Some(e.to_problem()),
-            // A fault (the store, the cipher): the item stays pending for a later pass, and
-            // the others go on (one stuck item never holds up every batch).
+            // A fault (the store, the cipher): the item waits and is tried again later, the
+            // others go on (stuck items never hold up the batches behind them); after
+            // MAX_FAULTS (a day and more of tries) it is denied with that problem.
             Err(e) => {
-                tracing::warn!(lote = item.lote_id, kind = ?e.kind, "a batch item could not be processed yet");
-                continue;
+                let faults = state.lotes.postpone(&item).await?;
+                tracing::warn!(lote = item.lote_id, kind = ?e.kind, faults, "a batch item could not be processed yet");
+                if faults < MAX_FAULTS {
+                    continue;
+                }
+                Some(e.to_problem())
             }
         };
         if state.lotes.finish(&item, problema.as_ref()).await? {

@@ -293,8 +293,12 @@ pub trait LoteStore: Send + Sync {
         descricao: Option<&str>,
         items: Vec<(Txid, Vec<u8>)>,
     ) -> Result<LoteSubmitted, StoreError>;
-    /// Up to `limit` pending items, oldest first.
+    /// Up to `limit` pending items due (not waiting after a fault), oldest first.
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError>;
+    /// After a fault processing `item`: it waits before its next try, longer after each
+    /// fault (1 s, doubling, at most an hour). How many faults it has met, with this one (0 if
+    /// it was no longer pending at this version).
+    async fn postpone(&self, item: &PendingItem) -> Result<u32, StoreError>;
     /// Before `PUT|PATCH /cobv/{txid}` changes a charge outside its batch: whether a batch
     /// holds it EM_PROCESSAMENTO or NEGADA (refused then; a denied creation of a charge made
     /// outside the batch holds nothing). When none does, the batch that has it forgets its

@@ -77,7 +77,7 @@ async fn requeue(
                                                    AND c.txid = i.txid AND c.kind = 'cobv' AND made_by_batch(c.lote_id, i))
                                    THEN $5 ELSE 'create' END,
                   status = 'EM_PROCESSAMENTO', request_enc = u.r, problema = NULL, version = i.version + 1,
-                  updated_at = now()
+                  faults = 0, retry_at = NULL, updated_at = now()
              FROM unnest($3::text[], $4::bytea[]) AS u(t, r)
             WHERE i.merchant_id = $1 AND i.lote_id = $2 AND i.txid = u.t"#,
         merchant.0,
@@ -246,7 +246,7 @@ impl LoteStore for PgLoteStore {
     async fn pending(&self, limit: i64) -> Result<Vec<PendingItem>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT merchant_id, lote_id, txid, operation, request_enc AS "request_enc!", version
-                 FROM lote_cobv_items WHERE status = 'EM_PROCESSAMENTO'
+                 FROM lote_cobv_items WHERE status = 'EM_PROCESSAMENTO' AND (retry_at IS NULL OR retry_at <= now())
                 ORDER BY created_at, merchant_id, lote_id, position
                 LIMIT $1"#,
             limit
@@ -271,6 +271,24 @@ impl LoteStore for PgLoteStore {
                 })
             })
             .collect()
+    }
+
+    async fn postpone(&self, item: &PendingItem) -> Result<u32, StoreError> {
+        let faults = sqlx::query_scalar!(
+            r#"UPDATE lote_cobv_items
+                  SET faults = faults + 1,
+                      retry_at = now() + least(interval '1 second' * power(2, least(faults, 12)), interval '1 hour')
+                WHERE merchant_id = $1 AND lote_id = $2 AND txid = $3 AND status = 'EM_PROCESSAMENTO' AND version = $4
+            RETURNING faults"#,
+            item.merchant.0,
+            item.lote_id,
+            item.txid.as_str(),
+            item.version
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(faults.map_or(0, |f| u32::try_from(f).unwrap_or(0)))
     }
 
     async fn held_else_forgotten(&self, merchant: MerchantId, txid: &Txid) -> Result<bool, StoreError> {
