@@ -6,13 +6,14 @@
 //! fails to decrypt. Data keys are cached (bounded in entries, age and uses) so that
 //! KMS is not called for every value.
 
+use crate::ports::wall_age;
 use crate::ports::{CipherContext, CipherError};
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 const VERSION: u8 = 1;
 pub const PROVIDER_LOCAL: u8 = 1;
@@ -74,8 +75,8 @@ pub fn decode(envelope: &[u8]) -> Result<(u8, &[u8], &[u8]), CipherError> {
 /// Bounded caches of data keys: for encryption, one per context, reused for a while; for
 /// decryption, by encrypted key.
 pub struct KeyCache {
-    encrypt: Mutex<HashMap<Vec<u8>, (DataKey, Instant, u32)>>,
-    decrypt: Mutex<HashMap<Vec<u8>, ([u8; 32], Instant)>>,
+    encrypt: Mutex<HashMap<Vec<u8>, (DataKey, SystemTime, u32)>>,
+    decrypt: Mutex<HashMap<Vec<u8>, ([u8; 32], SystemTime)>>,
 }
 
 const MAX_ENTRIES: usize = 1_000;
@@ -92,7 +93,7 @@ impl KeyCache {
     pub fn for_encryption(&self, aad: &[u8]) -> Option<DataKey> {
         let mut map = self.encrypt.lock().ok()?;
         let entry = map.get_mut(aad)?;
-        if entry.1.elapsed() > MAX_AGE || entry.2 >= MAX_USES {
+        if wall_age(entry.1) > MAX_AGE || entry.2 >= MAX_USES {
             map.remove(aad);
             return None;
         }
@@ -105,13 +106,13 @@ impl KeyCache {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(aad.to_vec(), (key.clone(), Instant::now(), 1));
+            map.insert(aad.to_vec(), (key.clone(), SystemTime::now(), 1));
         }
     }
 
     pub fn for_decryption(&self, encrypted: &[u8]) -> Option<[u8; 32]> {
         let map = self.decrypt.lock().ok()?;
-        map.get(encrypted).filter(|(_, at)| at.elapsed() <= MAX_AGE).map(|(k, _)| *k)
+        map.get(encrypted).filter(|(_, at)| wall_age(*at) <= MAX_AGE).map(|(k, _)| *k)
     }
 
     pub fn keep_for_decryption(&self, encrypted: &[u8], key: [u8; 32]) {
@@ -119,7 +120,7 @@ impl KeyCache {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(encrypted.to_vec(), (key, Instant::now()));
+            map.insert(encrypted.to_vec(), (key, SystemTime::now()));
         }
     }
 }
@@ -133,4 +134,38 @@ pub fn blind_index(index_key: &[u8; 32], purpose: &str, value: &[u8]) -> [u8; 32
     mac.update(&[0]);
     mac.update(value);
     mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ages the cache's entries by `by` of wall time, as a frozen environment finds them.
+    fn age(cache: &KeyCache, by: Duration) {
+        for (_, at, _) in cache.encrypt.lock().unwrap().values_mut() {
+            *at -= by;
+        }
+        for (_, at) in cache.decrypt.lock().unwrap().values_mut() {
+            *at -= by;
+        }
+    }
+
+    #[test]
+    fn a_data_key_is_reused_until_it_is_too_old_by_the_wall_clock() {
+        let cache = KeyCache::default();
+        let key = DataKey { plaintext: [7; 32], encrypted: vec![1, 2, 3] };
+        cache.keep_for_encryption(b"ctx", &key);
+        cache.keep_for_decryption(&key.encrypted, key.plaintext);
+        assert!(cache.for_encryption(b"ctx").is_some());
+        assert_eq!(cache.for_decryption(&key.encrypted), Some(key.plaintext));
+        age(&cache, MAX_AGE + Duration::from_secs(1));
+        assert!(cache.for_encryption(b"ctx").is_none());
+        assert_eq!(cache.for_decryption(&key.encrypted), None);
+    }
+
+    #[test]
+    fn a_wall_clock_that_went_back_makes_an_entry_stale() {
+        assert_eq!(wall_age(SystemTime::now() + Duration::from_secs(60)), Duration::MAX);
+        assert!(wall_age(SystemTime::now() - Duration::from_secs(5)) >= Duration::from_secs(5));
+    }
 }

@@ -13,10 +13,11 @@
 use crate::app::AppState;
 use crate::domain::merchant::{Merchant, MerchantId};
 use crate::domain::oauth::{self, Claims, ClientId, Scopes, SigningKey, TokenError};
+use crate::ports::wall_age;
 use crate::ports::{Cipher, ClientStore, MerchantStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
 
 /// The label the signing key is derived under (an index-key purpose of its own).
@@ -114,8 +115,8 @@ pub struct TokenGate {
     refresh: Duration,
     /// How far back revocations matter: a token issued before lives at most `ttl`.
     window: Duration,
-    revoked: Mutex<Option<(Instant, HashSet<ClientId>)>>,
-    merchants: Mutex<HashMap<MerchantId, (Instant, Merchant)>>,
+    revoked: Mutex<Option<(SystemTime, HashSet<ClientId>)>>,
+    merchants: Mutex<HashMap<MerchantId, (SystemTime, Merchant)>>,
 }
 
 impl TokenGate {
@@ -158,11 +159,11 @@ impl TokenGate {
 
     async fn is_revoked(&self, client: &ClientId, clients: &dyn ClientStore) -> Result<bool, StoreError> {
         let mut guard = self.revoked.lock().await;
-        let fresh = guard.as_ref().is_some_and(|(at, _)| at.elapsed() < self.refresh);
+        let fresh = guard.as_ref().is_some_and(|(at, _)| wall_age(*at) < self.refresh);
         if !fresh {
             // Stamped before the query: a revocation committed while it runs is within the
             // next refresh, so the bound stays `refresh`.
-            let started = Instant::now();
+            let started = SystemTime::now();
             let since = Utc::now() - chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::days(2));
             let list = clients.revoked_since(since).await?;
             *guard = Some((started, list.into_iter().collect()));
@@ -172,7 +173,7 @@ impl TokenGate {
 
     async fn merchant(&self, id: MerchantId, merchants: &dyn MerchantStore) -> Result<Option<Merchant>, StoreError> {
         if let Some((at, m)) = self.merchants.lock().await.get(&id) {
-            if at.elapsed() < self.refresh {
+            if wall_age(*at) < self.refresh {
                 return Ok(Some(m.clone()));
             }
         }
@@ -184,7 +185,7 @@ impl TokenGate {
             cache.clear();
         }
         if let Some(m) = &found {
-            cache.insert(id, (Instant::now(), m.clone()));
+            cache.insert(id, (SystemTime::now(), m.clone()));
         }
         Ok(found)
     }

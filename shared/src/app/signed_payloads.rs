@@ -110,7 +110,7 @@ where
 /// or a status change is a new entry at once. `apresentacao` is then up to `ttl` old.
 pub struct SignedCache {
     ttl: std::time::Duration,
-    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, (std::time::Instant, std::sync::Arc<str>)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, (std::time::SystemTime, std::sync::Arc<str>)>>,
 }
 
 /// (location token, txid, revision, status): a location may serve another charge after
@@ -127,7 +127,7 @@ impl SignedCache {
 
     pub fn get(&self, key: &CacheKey) -> Option<std::sync::Arc<str>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, jws)| jws.clone())
+        entries.get(key).filter(|(at, _)| crate::ports::wall_age(*at) < self.ttl).map(|(_, jws)| jws.clone())
     }
 
     pub fn put(&self, key: CacheKey, jws: std::sync::Arc<str>) {
@@ -135,6 +135,6 @@ impl SignedCache {
         if entries.len() >= CACHE_MAX {
             entries.clear();
         }
-        entries.insert(key, (std::time::Instant::now(), jws));
+        entries.insert(key, (std::time::SystemTime::now(), jws));
     }
 }

@@ -26,6 +26,14 @@ impl SystemClock {
     }
 }
 
+/// How long ago `at` was, by the wall clock: what an in-process cache's age is judged by.
+/// A Lambda environment is frozen between invocations, and its monotonic clock is not
+/// promised to move meanwhile while the world does; a clock that went back counts as long
+/// ago (stale).
+pub fn wall_age(at: std::time::SystemTime) -> std::time::Duration {
+    std::time::SystemTime::now().duration_since(at).unwrap_or(std::time::Duration::MAX)
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Self::wall()
