@@ -347,8 +347,11 @@ def build():
             extra = [QUEUE_SEND, IDEMPOTENCY_KEY]
         elif fn == "webhook_deliver":
             f["timeout"] = 20
-            # Ten at a time keeps the pool of database connections small.
-            f["reservedConcurrency"] = 10
+            # Ten at a time keeps the pool of database connections small: the queue's
+            # event source invokes at most ten (a reserved concurrency instead would have
+            # Lambda throttle the poller, and each throttled receive counts toward the
+            # queue's maxReceiveCount: healthy messages would end in the dead-letter queue).
+            f["events"][0]["sqs"]["maximumConcurrency"] = 10
             extra = [QUEUE_RECEIVE, IDEMPOTENCY_KEY]
         elif fn == "lotecobv_worker":
             # Most of a minute per run, one run at a time (every minute).

@@ -979,3 +979,15 @@ fn the_batch_worker_runs_most_of_a_minute_one_at_a_time() {
     assert!(worker["Properties"]["Timeout"].as_u64().unwrap() >= 30, "{}", worker["Properties"]["Timeout"]);
     assert_eq!(worker["Properties"]["ReservedConcurrentExecutions"], 1);
 }
+
+#[test]
+fn the_webhook_deliverer_runs_ten_at_a_time_by_its_queue_not_by_a_reserved_concurrency() {
+    // A reserved concurrency would throttle the queue's poller, and each throttled receive
+    // counts toward the queue's maxReceiveCount: healthy messages would end dead-lettered.
+    let Some(t) = template() else { return };
+    let deliver = function_named(&t, "webhook_deliver");
+    assert!(deliver["Properties"].get("ReservedConcurrentExecutions").is_none(), "{deliver}");
+    let mappings = of_type(&t, "AWS::Lambda::EventSourceMapping");
+    assert_eq!(mappings.len(), 1, "one queue-triggered function");
+    assert_eq!(mappings[0].1["Properties"]["ScalingConfig"]["MaximumConcurrency"], 10, "{}", mappings[0].1);
+}
