@@ -529,7 +529,7 @@ pub async fn api(database_url: &str, concurrencies: &[usize], seconds: u64) -> a
                     match scenario {
                         "create" => {
                             let Ok(t) = Txid::parse_for_charge(&id) else { return false };
-                            charges::create(&st, &m, Some(t), &terms, None, [0; 32]).await.is_ok()
+                            charges::create(&st, &m, charges::NewTxid::Chosen(t), &terms, None, [0; 32]).await.is_ok()
                         }
                         "get" => charges::get(&st, &m, &probe_txid, None).await.is_ok(),
                         _ => charges::list(&st, &m, &query).await.is_ok(),

@@ -245,3 +245,38 @@ async fn a_request_that_fails_server_side_releases_its_key_for_a_retry(pool: PgP
         guard(&app.state, &merchant, true, &req(), "r3", || async { panic!("must not run again") }).await.unwrap();
     assert_eq!(third.headers()["idempotent-replayed"], "true");
 }
+
+/// A `POST /cob` retried with its `Idempotency-Key` after the key's record no longer answers
+/// (the function stopped after making the charge and its lock lapsed; here the record is
+/// gone) finds the charge it made: no second charge. The key used again for another request
+/// makes a new one.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_keyed_post_retried_after_its_record_lapsed_finds_the_charge_it_made(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let post = |body: serde_json::Value| {
+        call(app.request(Method::POST, "/v2/cob", &m).header("idempotency-key", "pedido-77").json(&body))
+    };
+    let (status, _, first) = post(charge_body(KEY, "10.00")).await;
+    assert_eq!(status, 201, "{first}");
+    sqlx::query("DELETE FROM idempotency_records").execute(&app.pool).await.unwrap();
+    let (status, _, again) = post(charge_body(KEY, "10.00")).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["txid"], first["txid"], "the same charge");
+    assert_eq!(app.count("charges").await, 1);
+
+    sqlx::query("DELETE FROM idempotency_records").execute(&app.pool).await.unwrap();
+    let (status, _, other) = post(charge_body(KEY, "12.00")).await;
+    assert_eq!(status, 201, "{other}");
+    assert_ne!(other["txid"], first["txid"]);
+    assert_eq!(app.count("charges").await, 2);
+    // Another merchant's same key is its own.
+    let b = app.merchant("Outra", "+5581999990000").await;
+    let (_, _, theirs) = call(
+        app.request(Method::POST, "/v2/cob", &b)
+            .header("idempotency-key", "pedido-77")
+            .json(&charge_body("+5581999990000", "10.00")),
+    )
+    .await;
+    assert_ne!(theirs["txid"], first["txid"]);
+}

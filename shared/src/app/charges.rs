@@ -63,15 +63,37 @@ pub struct Created {
     pub created: bool,
 }
 
-/// `PUT /cob/{txid}` (txid given) or `POST /cob` (txid generated), served at the
-/// merchant's location `loc` when the request names one (`loc.id`), else at a new one.
+/// The txid of a charge to create.
+pub enum NewTxid {
+    /// The merchant's (`PUT /cob/{txid}`).
+    Chosen(Txid),
+    /// Ours (`POST /cob`), drawn for the request's `Idempotency-Key` when it has one
+    /// ([`NewTxid::ours`]).
+    Ours(Option<Txid>),
+}
+
+impl NewTxid {
+    /// The txid `POST /cob` tries first: for a request with an `Idempotency-Key`, one drawn
+    /// from the merchant and the key, so that a retry the key's record no longer answers (the
+    /// function stopped after making the charge, and the record's lock lapsed) finds the
+    /// charge it made instead of making a second; without a key, a random one.
+    pub fn ours(merchant: &Merchant, idempotency_key: Option<&str>) -> Self {
+        NewTxid::Ours(
+            idempotency_key.map(|key| Txid::derived(format!("POST /cob\0{}\0{key}", merchant.id.0).as_bytes())),
+        )
+    }
+}
+
+/// `PUT /cob/{txid}` (txid given) or `POST /cob` (txid ours), served at the merchant's
+/// location `loc` when the request names one (`loc.id`), else at a new one.
 ///
 /// `fingerprint` identifies the request's content: the same PUT sent again returns the
-/// existing charge instead of failing, so retries are safe.
+/// existing charge instead of failing, so retries are safe; so does a `POST` with the same
+/// `Idempotency-Key`.
 pub async fn create(
     ports: &impl ChargePorts,
     merchant: &Merchant,
-    txid: Option<Txid>,
+    txid: NewTxid,
     terms: &ChargeTerms,
     loc: Option<i64>,
     fingerprint: [u8; 32],
@@ -79,8 +101,12 @@ pub async fn create(
     if !merchant.owns_key(terms.chave.as_str()) {
         return Err(ChargeError::KeyNotOwned);
     }
-    let chosen = txid.is_some();
-    let mut txid = txid.unwrap_or_else(Txid::generate);
+    let chosen = matches!(txid, NewTxid::Chosen(_));
+    let mut keyed = matches!(txid, NewTxid::Ours(Some(_)));
+    let mut txid = match txid {
+        NewTxid::Chosen(t) | NewTxid::Ours(Some(t)) => t,
+        NewTxid::Ours(None) => Txid::generate(),
+    };
     loop {
         let location = match loc {
             Some(id) => ChargeLocation::Existing(id),
@@ -94,7 +120,7 @@ pub async fn create(
             }
             // The same request, and the charge never revised since: a replay. Revised since,
             // the request asks for the charge to be what it says again.
-            CreateOutcome::Exists { charge, same_request: true } if chosen && charge.revisao == 0 => {
+            CreateOutcome::Exists { charge, same_request: true } if (chosen || keyed) && charge.revisao == 0 => {
                 return Ok(Created { charge, created: false })
             }
             // The spec's PUT of an existing charge still ATIVA alters it (only one no longer
@@ -107,8 +133,13 @@ pub async fn create(
             CreateOutcome::Exists { .. } if chosen => return Err(ChargeError::TxidInUse),
             CreateOutcome::LocationUnavailable => return Err(ChargeError::LocationUnavailable),
             CreateOutcome::TxidTaken if chosen => return Err(ChargeError::TxidInUse),
-            // A generated txid collided (about 2^-190): draw another.
-            CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => txid = Txid::generate(),
+            // A random txid collided (about 2^-190), or the key's holds another charge (the
+            // key used again for another request once its record expired, or the charge
+            // revised since): draw another.
+            CreateOutcome::Exists { .. } | CreateOutcome::TxidTaken => {
+                keyed = false;
+                txid = Txid::generate();
+            }
         }
     }
 }

@@ -45,6 +45,13 @@ impl Txid {
         Txid(s)
     }
 
+    /// A txid drawn from `seed` (the same seed, the same txid): 32 hexadecimal digits of its
+    /// SHA-256.
+    pub fn derived(seed: &[u8]) -> Self {
+        let digest = crate::domain::idempotency::fingerprint(seed);
+        Txid(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -2,7 +2,7 @@
 
 pub(crate) mod input;
 
-use crate::app::charges::{self, ChargeError};
+use crate::app::charges::{self, ChargeError, NewTxid};
 use crate::app::AppState;
 use crate::bacen::cob::{Cob, CobsConsultadas};
 use crate::domain::charge::{ChargeStatus, RevisionError};
@@ -61,6 +61,13 @@ pub(super) fn map_error(e: ChargeError) -> ApiError {
 /// `POST /cob` (a txid chosen by us).
 async fn create(state: &AppState, req: &Request, txid: Option<Txid>) -> Result<Response, ApiError> {
     let merchant = authenticated(req)?;
+    let txid = match txid {
+        Some(t) => NewTxid::Chosen(t),
+        None => {
+            let key = req.headers().get(crate::http::idempotency::HEADER).and_then(|v| v.to_str().ok());
+            NewTxid::ours(&merchant, key)
+        }
+    };
     let cob = input::new_charge(req.body())?;
     let fingerprint = cob
         .terms
