@@ -338,12 +338,12 @@ def build():
             f["events"] = [{"schedule": arg}]
         elif kind == "Queue":
             f["events"] = [{"sqs": {"arn": arn(arg), "batchSize": 10, "functionResponseType": "ReportBatchItemFailures"}}]
-        if fn != "migrate":
+        if fn != "migrate" and holds_index_key(fn):
             f.setdefault("environment", {})["BLIND_INDEX_KEY_WRAPPED"] = BLIND_INDEX
         if fn == "webhook_relay":
             f["timeout"] = 60
             f["reservedConcurrency"] = 1
-            f["environment"]["WEBHOOK_QUEUE_URL"] = ref("WebhookQueue")
+            f.setdefault("environment", {})["WEBHOOK_QUEUE_URL"] = ref("WebhookQueue")
             extra = [QUEUE_SEND, IDEMPOTENCY_KEY]
         elif fn == "webhook_deliver":
             f["timeout"] = 20

@@ -5,12 +5,11 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use tucano_shared::adapters::postgres::{lazy_pool, migrate, PgLedger};
-use tucano_shared::app::{key_policy, AppState, Config};
+use tucano_shared::app::{AppState, Config};
 use tucano_shared::domain::brcode::BrCode;
 use tucano_shared::domain::ledger::FeePlan;
 use tucano_shared::domain::money::Amount;
 use tucano_shared::ports::{Ledger, MerchantLimits};
-use tucano_shared::routes::job_keys;
 
 #[derive(Parser)]
 #[command(name = "tucano", version, about = "Tucano: a Pix payments API. Local server, sandbox rail, admin and tools.")]
@@ -532,8 +531,8 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     // Webhooks go out from a task beside the server (a queue-fed Lambda in AWS).
     let dispatcher = state.clone();
     // It fans out (the relay's work) and delivers: held to the delivery worker's key policy.
-    tokio::spawn(key_policy::within(
-        job_keys("webhook_deliver"),
+    tokio::spawn(tucano_shared::routes::within_job(
+        "webhook_deliver",
         tucano_shared::app::webhooks::run_dispatcher(
             dispatcher,
             std::time::Duration::from_millis(250),
@@ -549,7 +548,7 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(every)).await;
             let minute = tucano_shared::app::reconcile::minute(&reconciler, grace);
-            let m = key_policy::within(job_keys("reconciler"), minute).await;
+            let m = tucano_shared::routes::within_job("reconciler", minute).await;
             if let Err(e) = m.pass {
                 tracing::warn!(error = %e, "reconciliation pass failed");
             }
@@ -567,7 +566,7 @@ async fn dev(addr: SocketAddr) -> anyhow::Result<()> {
     tokio::spawn(async move {
         loop {
             let pass = tucano_shared::handlers::lotecobv::process_pending(&batches, 100);
-            match key_policy::within(job_keys("lotecobv_worker"), pass).await {
+            match tucano_shared::routes::within_job("lotecobv_worker", pass).await {
                 Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
                 Ok(_) => {}
                 Err(e) => {

@@ -4,13 +4,17 @@
 use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
-use tucano_shared::app::key_policy::within;
 use tucano_shared::app::{AppState, Config};
-use tucano_shared::routes::job_keys;
+use tucano_shared::routes::{within_job, JOBS};
 
-async fn state() -> Result<AppState, Error> {
+/// The state of the job `function`, built once at cold start: with the blind-index key
+/// where its function holds one (`routes::NO_INDEX_KEY`).
+async fn state(function: &str) -> Result<AppState, Error> {
     tucano_shared::telemetry::init(true);
-    Ok(AppState::new(Config::from_env()?.requiring_index_key()?).await?)
+    let config = Config::from_env()?;
+    let holds_index = JOBS.iter().find(|j| j.function == function).is_none_or(|j| j.holds_index_key());
+    let config = if holds_index { config.requiring_index_key()? } else { config };
+    Ok(AppState::new(config).await?)
 }
 
 /// How long an invocation may still run (Lambda's deadline, in ms since the epoch).
@@ -23,12 +27,12 @@ fn remaining(ctx: &lambda_runtime::Context) -> Duration {
 /// Automático (resends what the payer's bank never acknowledged, ends what expired) and
 /// prunes the history past its retention.
 pub async fn reconciler() -> Result<(), Error> {
-    let state = state().await?;
+    let state = state("reconciler").await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         state.keep_db_auth_fresh().await?;
         let minute = tucano_shared::app::reconcile::minute(state, chrono::Duration::seconds(30));
-        let m = within(job_keys("reconciler"), minute).await;
+        let m = within_job("reconciler", minute).await;
         Ok::<_, Error>(
             serde_json::json!({"reconciliation": m.pass?, "recurrencesSwept": m.swept?, "pruned": m.pruned?}),
         )
@@ -40,7 +44,7 @@ pub async fn reconciler() -> Result<(), Error> {
 /// deliveries (`WEBHOOK_QUEUE_URL`), polling every second, so that a webhook leaves
 /// within about a second of its event.
 pub async fn webhook_relay() -> Result<(), Error> {
-    let state = state().await?;
+    let state = state("webhook_relay").await?;
     let queue_url = std::env::var("WEBHOOK_QUEUE_URL").map_err(|_| "WEBHOOK_QUEUE_URL is not set")?;
     let aws = tucano_shared::adapters::aws::AwsContext::from_env().map_err(|e| e.to_string())?;
     let queue = tucano_shared::adapters::sqs::SqsDeliveryQueue::new(&aws, queue_url);
@@ -51,7 +55,7 @@ pub async fn webhook_relay() -> Result<(), Error> {
         while Instant::now() < stop_at {
             state.keep_db_auth_fresh().await?;
             let pass = tucano_shared::app::webhooks::relay_once(state, queue, Duration::from_secs(300));
-            let r = within(job_keys("webhook_relay"), pass).await?;
+            let r = within_job("webhook_relay", pass).await?;
             total.fanned_out += r.fanned_out;
             total.enqueued += r.enqueued;
             total.failed += r.failed;
@@ -69,7 +73,7 @@ pub async fn webhook_relay() -> Result<(), Error> {
 /// Every minute, for most of the minute: creates or revises the charges of submitted
 /// batches (`/lotecobv`), a hundred at a time, polling every second.
 pub async fn lotecobv_worker() -> Result<(), Error> {
-    let state = state().await?;
+    let state = state("lotecobv_worker").await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let stop_at = Instant::now() + remaining(&event.context).saturating_sub(Duration::from_secs(10));
@@ -80,7 +84,7 @@ pub async fn lotecobv_worker() -> Result<(), Error> {
             first = false;
             state.keep_db_auth_fresh().await?;
             let pass = tucano_shared::handlers::lotecobv::process_pending(state, 100);
-            let done = within(job_keys("lotecobv_worker"), pass).await?;
+            let done = within_job("lotecobv_worker", pass).await?;
             total += done;
             if done == 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -143,11 +147,11 @@ pub async fn deliver_batch(state: &AppState, event: SqsEvent) -> BatchResponse {
 
 /// Fed by the webhook queue (`functionResponseType: ReportBatchItemFailures`).
 pub async fn webhook_deliver() -> Result<(), Error> {
-    let state = state().await?;
+    let state = state("webhook_deliver").await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         state.keep_db_auth_fresh().await?;
-        Ok::<_, Error>(within(job_keys("webhook_deliver"), deliver_batch(state, event.payload)).await)
+        Ok::<_, Error>(within_job("webhook_deliver", deliver_batch(state, event.payload)).await)
     }))
     .await
 }
@@ -158,7 +162,7 @@ pub async fn webhook_deliver() -> Result<(), Error> {
 /// Lambda would otherwise retry nothing but show a stack of noise). Secrets appear in the
 /// answer once and never in its logs.
 pub async fn admin() -> Result<(), Error> {
-    let state = state().await?;
+    let state = state("admin").await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         state.keep_db_auth_fresh().await?;
@@ -166,8 +170,7 @@ pub async fn admin() -> Result<(), Error> {
         let name = op["op"].as_str().unwrap_or("").chars().take(40).collect::<String>();
         let now = state.clock.now();
         let answer =
-            within(job_keys("admin"), tucano_shared::app::admin::run(&*state.merchants, &*state.clients, now, &op))
-                .await;
+            within_job("admin", tucano_shared::app::admin::run(&*state.merchants, &*state.clients, now, &op)).await;
         match answer {
             Ok(value) => {
                 tracing::info!(op = %name, "admin operation done");

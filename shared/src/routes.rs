@@ -943,26 +943,40 @@ pub fn table_json() -> serde_json::Value {
                 Trigger::Operator => ("Operator", None),
             };
             serde_json::json!({"function": j.function, "trigger": trigger, "argument": argument,
-                               "keys": kms(j.keys), "secrets": secrets(j.keys), "indexKey": true})
+                               "keys": kms(j.keys), "secrets": secrets(j.keys), "indexKey": j.holds_index_key()})
         })
         .collect();
     serde_json::json!({"routes": routes, "jobs": jobs, "cold_start_keys": [BLIND_INDEX_KEY]})
 }
 
-/// The encryption purposes the job named `function` may use (none for an unknown name).
-pub fn job_keys(function: &str) -> &'static [&'static str] {
-    JOBS.iter().find(|j| j.function == function).map(|j| j.keys).unwrap_or(&[])
-}
-
-/// The functions that hold no blind-index key: the public ones that parse what anyone
-/// sends and need neither document indexes nor access tokens (the key derives the tokens'
-/// signing key). In AWS they are not given it; here their requests are refused an index.
-const NO_INDEX_KEY: &[&str] = &["openapi_get", "jwks_get", "payload_get", "payload_cobv_get"];
+/// The functions that hold no blind-index key (the key derives the access tokens' signing
+/// key, so it mints tokens for any merchant): the public ones that parse what anyone sends,
+/// and the webhook relay and delivery worker (the latter posts to addresses merchants
+/// choose), none of which needs document indexes or tokens. In AWS they are not given it;
+/// here their work is refused an index.
+const NO_INDEX_KEY: &[&str] =
+    &["openapi_get", "jwks_get", "payload_get", "payload_cobv_get", "webhook_relay", "webhook_deliver"];
 
 impl Route {
     /// Whether its function holds the blind-index key (see [`NO_INDEX_KEY`]).
     pub fn holds_index_key(&self) -> bool {
         !NO_INDEX_KEY.contains(&self.function)
+    }
+}
+
+impl Job {
+    /// Whether its function holds the blind-index key (see [`NO_INDEX_KEY`]).
+    pub fn holds_index_key(&self) -> bool {
+        !NO_INDEX_KEY.contains(&self.function)
+    }
+}
+
+/// Runs `work` held to the job `function`'s policy, as its Lambda is: its encryption
+/// purposes, and blind indexes only if it holds the index key (an unknown name: neither).
+pub async fn within_job<F: std::future::Future>(function: &str, work: F) -> F::Output {
+    match JOBS.iter().find(|j| j.function == function) {
+        Some(job) => key_policy::within_route(job.keys, job.holds_index_key(), work).await,
+        None => key_policy::within_route(&[], false, work).await,
     }
 }
 

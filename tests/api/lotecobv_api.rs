@@ -13,9 +13,7 @@ async fn work_off(app: &TestApp) -> usize {
     let mut total = 0;
     loop {
         let pass = tucano_shared::handlers::lotecobv::process_pending(&app.state, 200);
-        let done = tucano_shared::app::key_policy::within(tucano_shared::routes::job_keys("lotecobv_worker"), pass)
-            .await
-            .unwrap();
+        let done = tucano_shared::routes::within_job("lotecobv_worker", pass).await.unwrap();
         if done == 0 {
             return total;
         }
@@ -482,7 +480,7 @@ async fn an_item_that_meets_faults_waits_and_holds_up_no_other_batch_then_is_den
     sqlx::query("UPDATE lote_cobv_items SET request_enc = '\\x00' WHERE lote_id = 1").execute(&app.pool).await.unwrap();
     let one_pass = || async {
         let pass = process_pending(&app.state, 1);
-        tucano_shared::app::key_policy::within(tucano_shared::routes::job_keys("lotecobv_worker"), pass).await.unwrap()
+        tucano_shared::routes::within_job("lotecobv_worker", pass).await.unwrap()
     };
     // The first pass takes the oldest, the damaged one, and it waits; the next takes the
     // other batch's.

@@ -35,9 +35,8 @@ pub(crate) async fn dispatch_until(
     done: impl Fn(&[crate::common::receiver::Received]) -> bool,
 ) {
     // Held to the delivery worker's key policy, as in the function.
-    let keys = tucano_shared::routes::job_keys("webhook_deliver");
     for _ in 0..400 {
-        tucano_shared::app::key_policy::within(keys, dispatch_once(&app.state)).await.unwrap();
+        tucano_shared::routes::within_job("webhook_deliver", dispatch_once(&app.state)).await.unwrap();
         if done(&receiver.received()) {
             return;
         }
@@ -784,14 +783,13 @@ async fn relay_once(
     queue: &dyn tucano_shared::ports::DeliveryQueue,
     lease: Duration,
 ) -> Result<tucano_shared::app::webhooks::RelayReport, tucano_shared::ports::StoreError> {
-    let keys = tucano_shared::routes::job_keys("webhook_relay");
-    tucano_shared::app::key_policy::within(keys, tucano_shared::app::webhooks::relay_once(state, queue, lease)).await
+    tucano_shared::routes::within_job("webhook_relay", tucano_shared::app::webhooks::relay_once(state, queue, lease))
+        .await
 }
 
 /// The delivery worker's batch, held to its function's key policy as in AWS.
 async fn deliver_queued(state: &tucano_shared::app::AppState, ids: &[uuid::Uuid]) -> Vec<uuid::Uuid> {
-    let keys = tucano_shared::routes::job_keys("webhook_deliver");
-    tucano_shared::app::key_policy::within(keys, tucano_shared::app::webhooks::deliver_queued(state, ids)).await
+    tucano_shared::routes::within_job("webhook_deliver", tucano_shared::app::webhooks::deliver_queued(state, ids)).await
 }
 
 /// A stored endpoint that does not read back whole (disabled, with no reason recorded) is
