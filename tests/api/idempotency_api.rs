@@ -260,7 +260,13 @@ async fn a_keyed_post_retried_after_its_record_lapsed_finds_the_charge_it_made(p
     let (status, _, first) = post(charge_body(KEY, "10.00")).await;
     assert_eq!(status, 201, "{first}");
     sqlx::query("DELETE FROM idempotency_records").execute(&app.pool).await.unwrap();
-    let (status, _, again) = post(charge_body(KEY, "10.00")).await;
+    // (The key quoted, as the idempotency layer reads it too: the same key.)
+    let (status, _, again) = call(
+        app.request(Method::POST, "/v2/cob", &m)
+            .header("idempotency-key", "\"pedido-77\"")
+            .json(&charge_body(KEY, "10.00")),
+    )
+    .await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["txid"], first["txid"], "the same charge");
     assert_eq!(app.count("charges").await, 1);
@@ -270,6 +276,18 @@ async fn a_keyed_post_retried_after_its_record_lapsed_finds_the_charge_it_made(p
     assert_eq!(status, 201, "{other}");
     assert_ne!(other["txid"], first["txid"]);
     assert_eq!(app.count("charges").await, 2);
+
+    // The key sent again days later, its record long expired, asks for a new charge (the
+    // old one may be paid or expired by now).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE charges SET created_at = created_at - interval '3 days'").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("DELETE FROM idempotency_records").execute(&app.pool).await.unwrap();
+    let (status, _, later) = post(charge_body(KEY, "10.00")).await;
+    assert_eq!(status, 201, "{later}");
+    assert_ne!(later["txid"], first["txid"]);
+    assert_eq!(app.count("charges").await, 3);
     // Another merchant's same key is its own.
     let b = app.merchant("Outra", "+5581999990000").await;
     let (_, _, theirs) = call(

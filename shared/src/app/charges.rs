@@ -120,7 +120,18 @@ pub async fn create(
             }
             // The same request, and the charge never revised since: a replay. Revised since,
             // the request asks for the charge to be what it says again.
-            CreateOutcome::Exists { charge, same_request: true } if (chosen || keyed) && charge.revisao == 0 => {
+            CreateOutcome::Exists { charge, same_request: true } if chosen && charge.revisao == 0 => {
+                return Ok(Created { charge, created: false })
+            }
+            // The charge this key's request made, and the retry within the key's life: a
+            // replay. (A key sent again later, once its record expired, asks for a new
+            // charge, as for any other POST: the old one may be long paid or expired.)
+            CreateOutcome::Exists { charge, same_request: true }
+                if keyed
+                    && charge.revisao == 0
+                    && charge.status == ChargeStatus::Ativa
+                    && within_key_life(ports, &charge) =>
+            {
                 return Ok(Created { charge, created: false })
             }
             // The spec's PUT of an existing charge still ATIVA alters it (only one no longer
@@ -142,6 +153,14 @@ pub async fn create(
             }
         }
     }
+}
+
+/// Whether `charge` was made within an `Idempotency-Key`'s life (its record's retention and
+/// the longest in-progress lock), so that a `POST` with the key is a retry of the one that
+/// made it.
+fn within_key_life(ports: &impl ChargePorts, charge: &Charge) -> bool {
+    let life = chrono::Duration::hours(crate::domain::idempotency::RETENTION_HOURS + 1);
+    ports.clock().now() - charge.criacao < life
 }
 
 /// `PATCH /cob/{txid}`.

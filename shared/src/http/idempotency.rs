@@ -132,10 +132,29 @@ where
     let res = run().await.unwrap_or_else(|e| e.into_response(request_id));
     // A request that failed or was only asked to wait (429: a quota) changed nothing: its
     // key is released, so a retry after `Retry-After` runs it instead of replaying the
-    // refusal. So is a response we could not seal (it is never stored in the clear).
+    // refusal. So is a response we could not seal, asked twice more while the request has
+    // time (it is never stored in the clear).
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
     let deadline = req.extensions().get::<Deadline>().cloned();
-    let outcome = match seal(state, merchant, &res).await.ok().filter(|_| !retry_later) {
+    let has_time =
+        |wait_ms: u64| deadline.as_ref().is_none_or(|d| d.remaining() >= Duration::from_millis(wait_ms + 1_000));
+    let mut sealed = None;
+    if !retry_later {
+        for wait_ms in [0, 50, 250] {
+            if wait_ms > 0 && !has_time(wait_ms) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            match seal(state, merchant, &res).await {
+                Ok(kept) => {
+                    sealed = Some(kept);
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "a response to keep for replay not sealed"),
+            }
+        }
+    }
+    let outcome = match sealed {
         Some(kept) => {
             // A record left in progress lapses with its lock, and a retry after that would
             // run the request again: a store that fails for a moment is asked twice more,
@@ -143,8 +162,7 @@ where
             // free another request may claim it, and a second release would free that.)
             let mut outcome = Ok(());
             for wait_ms in [0, 50, 250] {
-                let retry = wait_ms > 0;
-                if retry && deadline.as_ref().is_some_and(|d| d.remaining() < Duration::from_millis(wait_ms + 1_000)) {
+                if wait_ms > 0 && !has_time(wait_ms) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(wait_ms)).await;

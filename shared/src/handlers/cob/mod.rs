@@ -64,8 +64,13 @@ async fn create(state: &AppState, req: &Request, txid: Option<Txid>) -> Result<R
     let txid = match txid {
         Some(t) => NewTxid::Chosen(t),
         None => {
-            let key = req.headers().get(crate::http::idempotency::HEADER).and_then(|v| v.to_str().ok());
-            NewTxid::ours(&merchant, key)
+            // The key as the idempotency layer reads it (trimmed, unquoted): one record, one txid.
+            let key = req
+                .headers()
+                .get(crate::http::idempotency::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::domain::idempotency::IdempotencyKey::parse);
+            NewTxid::ours(&merchant, key.as_ref().map(|k| k.as_str()))
         }
     };
     let cob = input::new_charge(req.body())?;
