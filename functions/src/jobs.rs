@@ -211,7 +211,7 @@ pub async fn migrate() -> Result<(), Error> {
         .as_ref()
         .filter(|_| owner_secret.is_some() || app_secret.is_some())
         .map(tucano_shared::adapters::secrets_manager::SecretsManagerSource::new);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let client = reqwest::Client::builder().timeout(ANSWER_TIME / 2).build()?;
     let (database_url, client, kms) = (&database_url, &client, &kms);
     let secrets = source.as_ref().map(|source| MigrationSecrets {
         source,
@@ -224,12 +224,29 @@ pub async fn migrate() -> Result<(), Error> {
         // Boxed: the migrations future is deep enough to overflow the compiler's type limit.
         // On a first deploy the proxy may be ready before the cluster's writer is
         // (CloudFormation's order is kept by DependsOn, readiness is not): the database is
-        // given 150 s to take a connection.
-        let within = Duration::from_secs(150);
-        Box::pin(run_migrations_resource(database_url, client, kms, secrets.as_ref(), within, &event.payload)).await?;
+        // given 150 s to take a connection. The work stops in time to answer CloudFormation
+        // before the function's own timeout (unanswered, it would wait an hour, and Lambda
+        // would run the event again).
+        let times = MigrationTimes {
+            reachable_within: Duration::from_secs(150),
+            finish_within: remaining(&event.context).saturating_sub(ANSWER_TIME),
+        };
+        Box::pin(run_migrations_resource(database_url, client, kms, secrets.as_ref(), times, &event.payload)).await?;
         Ok::<_, Error>(())
     }))
     .await
+}
+
+/// What the migrations function keeps of its time to answer CloudFormation (closing the
+/// pool, one PUT to the pre-signed URL).
+const ANSWER_TIME: Duration = Duration::from_secs(20);
+
+/// How long the migrations resource waits for the database to take a connection, and for
+/// all of its work, before it answers FAILED.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationTimes {
+    pub reachable_within: Duration,
+    pub finish_within: Duration,
 }
 
 /// Where the migrations function finds its passwords: the schema owner's (the secret RDS
@@ -258,7 +275,7 @@ pub async fn run_migrations_resource(
     client: &reqwest::Client,
     kms: Option<(&tucano_shared::adapters::aws::AwsContext, &str)>,
     secrets: Option<&MigrationSecrets<'_>>,
-    reachable_within: Duration,
+    times: MigrationTimes,
     event: &serde_json::Value,
 ) -> Result<(), Error> {
     let outcome: Result<serde_json::Value, ()> = match event["RequestType"].as_str() {
@@ -269,8 +286,8 @@ pub async fn run_migrations_resource(
                 options = options.password(&secret_password(id.0, id.1).await?);
             }
             let pool = tucano_shared::adapters::postgres::lazy_pool_with(options, 1);
-            let done = async {
-                tucano_shared::adapters::postgres::wait_until_reachable(&pool, reachable_within).await?;
+            let work = async {
+                tucano_shared::adapters::postgres::wait_until_reachable(&pool, times.reachable_within).await?;
                 tucano_shared::adapters::postgres::migrate(&pool).await?;
                 if let Some((source, id)) = secrets.and_then(|s| s.app_password.as_deref().map(|id| (s.source, id))) {
                     let password = secret_password(source, id).await?;
@@ -284,8 +301,14 @@ pub async fn run_migrations_resource(
                     data["BlindIndexKeyWrapped"] = serde_json::json!(hex::encode(wrapped));
                 }
                 Ok::<_, anyhow::Error>(data)
-            }
-            .await;
+            };
+            // Stopped at its deadline, the work's connection closes with it: the migration in
+            // flight rolls back (each runs in its transaction; an index being built
+            // concurrently is left invalid, as any failed build: drop it and deploy again).
+            let done = match tokio::time::timeout(times.finish_within, work).await {
+                Ok(done) => done,
+                Err(_) => Err(anyhow::anyhow!("the migrations did not finish within the function's time")),
+            };
             pool.close().await;
             done
         }

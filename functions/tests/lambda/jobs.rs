@@ -76,10 +76,34 @@ async fn the_migrations_resource_migrates_on_deploy_and_tells_cloudformation(poo
     let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
     assert_eq!(body["Status"], "FAILED");
     assert!(!body["Reason"].as_str().unwrap().contains("127.0.0.1"), "no internals in the reason");
+
+    // Work that cannot finish before the function must answer fails the deploy, answered
+    // (unanswered, CloudFormation would wait an hour): here a database that never takes
+    // the connection, given longer than the function has.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("postgres://postgres@{}/none", silent.local_addr().unwrap());
+    let (url, answer) = response_url().await;
+    let event = serde_json::json!({"RequestType": "Update", "ResponseURL": url, "RequestId": "r-3",
+                                   "StackId": "s", "LogicalResourceId": "Migrations"});
+    let times = tucano_functions::jobs::MigrationTimes {
+        reachable_within: std::time::Duration::from_secs(600),
+        finish_within: std::time::Duration::from_millis(500),
+    };
+    let answered = tucano_functions::jobs::run_migrations_resource(&silent_url, &client, None, None, times, &event);
+    tokio::time::timeout(std::time::Duration::from_secs(120), answered)
+        .await
+        .expect("answered at its deadline, not after the database's 600 s")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(body["Status"], "FAILED", "{body}");
 }
 
-/// Tests do not wait for a database to come up (the Lambda gives it 150 s).
-const NO_WAIT: std::time::Duration = std::time::Duration::ZERO;
+/// Tests do not wait for a database to come up (the Lambda gives it 150 s), and give the
+/// work a minute.
+const NO_WAIT: tucano_functions::jobs::MigrationTimes = tucano_functions::jobs::MigrationTimes {
+    reachable_within: std::time::Duration::ZERO,
+    finish_within: std::time::Duration::from_secs(60),
+};
 
 /// Secrets Manager stand-in: the JSON secrets RDS and the template keep.
 struct Secrets(std::collections::HashMap<&'static str, &'static str>);
