@@ -21,6 +21,13 @@ async fn work_off(app: &TestApp) -> usize {
     }
 }
 
+/// A batch item: the tuition request (`cobv_api::tuition`) for `valor`, with txid `n`.
+fn item(n: u32, valor: &str) -> Value {
+    let mut item = tuition(valor);
+    item["txid"] = json!(txid(n));
+    item
+}
+
 fn statuses(lote: &Value) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
     for item in lote["cobsv"].as_array().unwrap() {
@@ -161,11 +168,7 @@ async fn a_put_of_the_same_charges_alters_the_batch(pool: PgPool) {
     let clock = tuesday_morning();
     let app = TestApp::spawn_configured_at(pool, clock.clone(), |_| {}).await;
     let m = school(&app).await;
-    let batch = |valor: &str, descricao: &str| {
-        let mut item = tuition(valor);
-        item["txid"] = json!(txid(1));
-        json!({"descricao": descricao, "cobsv": [item]})
-    };
+    let batch = |valor: &str, descricao: &str| json!({"descricao": descricao, "cobsv": [item(1, valor)]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch("100.00", "Setembro"))).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
 
@@ -313,11 +316,6 @@ async fn a_revision_waits_for_the_creation_and_the_newest_revision_wins(pool: Pg
 async fn a_batch_never_alters_a_charge_made_outside_it(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
-    let item = |n: u32, valor: &str| {
-        let mut item = tuition(valor);
-        item["txid"] = json!(txid(n));
-        item
-    };
     let batch = json!({"descricao": "x", "cobsv": [item(1, "100.00"), item(2, "100.00")]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
     // The merchant's own PUTs, checked before the batch held the txids, land now: one with
@@ -358,8 +356,7 @@ async fn a_correction_landing_between_a_creation_and_its_record_makes_the_charge
     let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
     for (lote, created_first) in [(1, true), (2, false)] {
         let item = |valor: &str| {
-            let mut item = tuition(valor);
-            item["txid"] = json!(txid(lote));
+            let mut item = item(lote, valor);
             item["solicitacaoPagador"] = json!(format!("Mensalidade de {valor}"));
             item
         };
@@ -412,8 +409,7 @@ async fn a_correction_landing_between_a_creation_and_its_record_makes_the_charge
 async fn a_creation_the_worker_made_but_never_recorded_is_recorded_on_its_next_pass(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
-    let mut item = tuition("100.00");
-    item["txid"] = json!(txid(1));
+    let item = item(1, "100.00");
     let batch = json!({"descricao": "x", "cobsv": [item.clone()]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
     let merchant = app.state.merchants.by_id(m.id).await.unwrap().unwrap();
@@ -437,9 +433,7 @@ async fn a_creation_the_worker_made_but_never_recorded_is_recorded_on_its_next_p
 async fn a_charge_a_batch_made_before_charges_carried_their_batch_is_still_the_batchs(pool: PgPool) {
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
-    let mut item = tuition("100.00");
-    item["txid"] = json!(txid(1));
-    let batch = json!({"descricao": "x", "cobsv": [item]});
+    let batch = json!({"descricao": "x", "cobsv": [item(1, "100.00")]});
     assert_eq!(call(app.request(Method::PUT, "/v2/lotecobv/1", &m).json(&batch)).await.0, 202);
     assert_eq!(work_off(&app).await, 1);
     // As such code left it (past the guard that keeps a charge's batch).
@@ -472,9 +466,7 @@ async fn an_item_that_meets_faults_waits_and_holds_up_no_other_batch_then_is_den
     let app = TestApp::spawn_configured_at(pool, tuesday_morning(), |_| {}).await;
     let m = school(&app).await;
     for n in 1..=2 {
-        let mut item = tuition("100.00");
-        item["txid"] = json!(txid(n));
-        let batch = json!({"descricao": "x", "cobsv": [item]});
+        let batch = json!({"descricao": "x", "cobsv": [item(n, "100.00")]});
         assert_eq!(call(app.request(Method::PUT, &format!("/v2/lotecobv/{n}"), &m).json(&batch)).await.0, 202);
     }
     sqlx::query("UPDATE lote_cobv_items SET request_enc = '\\x00' WHERE lote_id = 1").execute(&app.pool).await.unwrap();
