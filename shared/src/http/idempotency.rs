@@ -57,6 +57,23 @@ async fn seal(
     Ok(s)
 }
 
+/// `op`, and up to twice more after a short wait (50, then 250 ms) while it fails and the
+/// request has over a second left: its last result.
+async fn thrice<T, E, Fut: std::future::Future<Output = Result<T, E>>>(
+    deadline: Option<&Deadline>,
+    mut op: impl FnMut() -> Fut,
+) -> Result<T, E> {
+    let mut result = op().await;
+    for wait_ms in [50, 250] {
+        if result.is_ok() || deadline.is_some_and(|d| d.remaining() < Duration::from_millis(wait_ms + 1_000)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        result = op().await;
+    }
+    result
+}
+
 fn replay(stored: StoredResponse) -> Response {
     let mut res = http::Response::new(Bytes::from(stored.body));
     *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
@@ -136,43 +153,24 @@ where
     // time (it is never stored in the clear).
     let retry_later = res.status().is_server_error() || res.status() == http::StatusCode::TOO_MANY_REQUESTS;
     let deadline = req.extensions().get::<Deadline>().cloned();
-    let has_time =
-        |wait_ms: u64| deadline.as_ref().is_none_or(|d| d.remaining() >= Duration::from_millis(wait_ms + 1_000));
-    let mut sealed = None;
-    if !retry_later {
-        for wait_ms in [0, 50, 250] {
-            if wait_ms > 0 && !has_time(wait_ms) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            match seal(state, merchant, &res).await {
-                Ok(kept) => {
-                    sealed = Some(kept);
-                    break;
-                }
-                Err(e) => tracing::warn!(error = %e, "a response to keep for replay not sealed"),
-            }
-        }
-    }
+    let sealed = if retry_later {
+        None
+    } else {
+        thrice(deadline.as_ref(), || seal(state, merchant, &res))
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "a response to keep for replay not sealed"))
+            .ok()
+    };
     let outcome = match sealed {
+        // A record left in progress lapses with its lock, and a retry after that would run
+        // the request again: a store that fails for a moment is asked twice more, while the
+        // request has time left. (A release is not repeated: once the key is free another
+        // request may claim it, and a second release would free that.)
         Some(kept) => {
-            // A record left in progress lapses with its lock, and a retry after that would
-            // run the request again: a store that fails for a moment is asked twice more,
-            // while the request has time left. (A release is not repeated: once the key is
-            // free another request may claim it, and a second release would free that.)
-            let mut outcome = Ok(());
-            for wait_ms in [0, 50, 250] {
-                if wait_ms > 0 && !has_time(wait_ms) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-                let until = retention_until(state.clock.now());
-                outcome = state.idempotency.complete(merchant.id, &key, &hash, &kept, until).await;
-                if outcome.is_ok() {
-                    break;
-                }
-            }
-            outcome
+            thrice(deadline.as_ref(), || {
+                state.idempotency.complete(merchant.id, &key, &hash, &kept, retention_until(state.clock.now()))
+            })
+            .await
         }
         None => state.idempotency.release(merchant.id, &key, &hash).await,
     };
