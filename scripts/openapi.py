@@ -164,6 +164,9 @@ EXTENSION_SCHEMAS = {
         "x5c": {"type": "array", "minItems": 1, "items": STRING}, "n": STRING, "e": STRING,
     }, ["kty", "use", "alg", "kid", "x5t", "x5c", "n", "e"])}}, ["keys"]),
     "NotificacaoRail": {"type": "object", "description": "A signed message from the Pix rail (internal)."},
+    "LoteNotificacoesRail": {"type": "array", "minItems": 1, "maxItems": 100, "items": ref("NotificacaoRail"),
+                             "description": "A batch of signed messages from the Pix rail (internal): each is "
+                                            "answered in `resultados`, in order, as it would be alone."},
 }
 
 
@@ -244,11 +247,12 @@ EXTENSIONS = {
         "responses": {"200": json_response("The OpenAPI 3.1 document", {"type": "object"})},
     },
     "rail_notification": {
-        "summary": "A signed notification from the Pix rail (internal)",
+        "summary": "A signed notification from the Pix rail, or a batch of them (internal)",
         "tags": ["Interno"],
         "security": [],
-        "requestBody": json_body(ref("NotificacaoRail")),
-        "responses": {"200": json_response("Recorded", {"type": "object"})},
+        "requestBody": json_body({"oneOf": [ref("NotificacaoRail"), ref("LoteNotificacoesRail")]}),
+        "responses": {"200": json_response("Recorded (a batch: one result per notification, in order)",
+                                           {"type": "object"})},
     },
     "balance_get": {"summary": "The balance", "tags": ["Saldo"],
                     "responses": {"200": json_response("The balance", ref("Saldo"))}},

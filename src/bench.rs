@@ -2,7 +2,8 @@
 //!
 //! `ledger`: received Pix per second credited to one hot merchant account versus spread
 //! over many, through the real path (notification claim, received Pix row, ledger entry
-//! with its triggers, outbox event), each its own committed transaction.
+//! with its triggers, outbox event), each its own committed transaction, and in the
+//! rail's batches (the plain credits of a batch booked in one statement).
 
 use anyhow::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,9 @@ pub struct LedgerRun {
     /// checks), ms, as Postgres counts it (`track_functions`; None where that setting
     /// cannot be turned on, as without superuser rights).
     pub trigger_ms_per_credit: Option<f64>,
+    /// Received Pix per rail notification request (1: one each; more: a batch, its plain
+    /// credits booked together in one statement). Latencies are per request.
+    pub batch: usize,
 }
 
 /// A fresh database next to `database_url`'s, migrated.
@@ -116,7 +120,9 @@ pub async fn ledger(
     seconds: u64,
     balance_shards: Option<i16>,
     ledger_triggers: bool,
+    batch: usize,
 ) -> anyhow::Result<LedgerRun> {
+    anyhow::ensure!(batch >= 1, "a batch carries at least one Pix");
     let pool = fresh_database(database_url, "tucano_bench_ledger").await?;
     let mut keys = vec![];
     for i in 0..accounts {
@@ -150,11 +156,19 @@ pub async fn ledger(
     let (per_second, latencies, errors) = drive(concurrency, seconds, move |n| {
         let (store, keys) = (store.clone(), keys.clone());
         async move {
-            let pix = bench_pix(&keys[usize::try_from(n).unwrap_or(0) % keys.len()], valor);
-            store.record_incoming(pix.end_to_end_id.as_str(), &pix).await.is_ok()
+            let first = usize::try_from(n).unwrap_or(0) * batch;
+            if batch == 1 {
+                let pix = bench_pix(&keys[first % keys.len()], valor);
+                return store.record_incoming(pix.end_to_end_id.as_str(), &pix).await.is_ok();
+            }
+            let pix: Vec<IncomingPix> =
+                (first..first + batch).map(|i| bench_pix(&keys[i % keys.len()], valor)).collect();
+            let items: Vec<(&str, &IncomingPix)> = pix.iter().map(|p| (p.end_to_end_id.as_str(), p)).collect();
+            store.record_incoming_all(&items).await.iter().all(Result::is_ok)
         }
     })
     .await;
+    let per_second = per_second * batch as f64;
     // The ledger must still be exact after the storm.
     if ledger_triggers {
         let failures = ledger.check().await?;
@@ -172,12 +186,12 @@ pub async fn ledger(
     .ok()
     .flatten();
     stats.close().await;
-    let credits = latencies.len() as f64;
+    let credits = (latencies.len() * batch) as f64;
     Ok(LedgerRun {
         accounts,
         concurrency,
         seconds,
-        credits: latencies.len() as u64,
+        credits: credits as u64,
         credits_per_second: per_second,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
@@ -185,6 +199,7 @@ pub async fn ledger(
         balance_shards,
         ledger_triggers,
         trigger_ms_per_credit: trigger_ms.filter(|_| credits > 0.0).map(|ms| ms / credits),
+        batch,
     })
 }
 

@@ -302,6 +302,10 @@ pub enum BenchCommand {
         /// Rewrite merchant accounts to this many balance rows (1 = one row per account).
         #[arg(long)]
         balance_shards: Option<i16>,
+        /// Also credit the hot account in the rail's batches of this many Pix per
+        /// notification request (booked together); 1 = only one Pix per request.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
         #[command(flatten)]
         out: BenchOutput,
     },

@@ -21,6 +21,7 @@ mod lotecobv_api;
 mod oauth;
 mod payload_signing;
 mod payments;
+mod rail_batches;
 mod rec_api;
 mod route_table;
 mod transfers;

@@ -376,15 +376,18 @@ impl TestApp {
 
     /// Posts a rail notification signed with `secret`.
     pub async fn notify_signed(&self, notification: &Value, secret: &[u8]) -> (u16, String, Value) {
+        call(self.notification(notification, secret)).await
+    }
+
+    /// A rail notification (or batch) signed with `secret`, ready to send.
+    pub fn notification(&self, notification: &Value, secret: &[u8]) -> RequestBuilder {
         let body = notification.to_string();
         let ts = chrono::Utc::now().timestamp();
-        let req = self
-            .anonymous(Method::POST, "/rail/notificacoes")
+        self.anonymous(Method::POST, "/rail/notificacoes")
             .header("content-type", "application/json")
             .header("x-rail-timestamp", ts.to_string())
             .header("x-rail-signature", tucano_shared::rail::signature::sign(secret, ts, body.as_bytes()))
-            .body(body);
-        call(req).await
+            .body(body)
     }
 
     /// The merchant's events of one type, oldest first (`GET /eventos?tipo=`).

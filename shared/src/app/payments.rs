@@ -64,7 +64,31 @@ pub async fn receive_pix(
     pix: &IncomingPix,
 ) -> Result<RecordOutcome, PaymentError> {
     let outcome = ports.pix().record_incoming(notification_id, pix).await?;
-    match &outcome {
+    reported(&outcome, pix);
+    Ok(outcome)
+}
+
+/// Records a batch of Pix the rail reported (see [`receive_pix`]), answering for each in
+/// order.
+pub async fn receive_all(
+    ports: &impl PaymentPorts,
+    batch: &[(&str, &IncomingPix)],
+) -> Vec<Result<RecordOutcome, PaymentError>> {
+    let outcomes = ports.pix().record_incoming_all(batch).await;
+    outcomes
+        .into_iter()
+        .zip(batch)
+        .map(|(outcome, (_, pix))| {
+            let outcome = outcome?;
+            reported(&outcome, pix);
+            Ok(outcome)
+        })
+        .collect()
+}
+
+/// Logs and counts a received Pix as recorded.
+fn reported(outcome: &RecordOutcome, pix: &IncomingPix) {
+    match outcome {
         RecordOutcome::Recorded { merchant, alert } => {
             tracing::info!(
                 merchant_id = merchant.map(|m| m.to_string()).unwrap_or_default(),
@@ -79,7 +103,6 @@ pub async fn receive_pix(
         RecordOutcome::Duplicate => tracing::info!("duplicate Pix notification ignored"),
         RecordOutcome::Divergent { .. } => {}
     }
-    Ok(outcome)
 }
 
 /// Applies the rail's verdict on a refund. Replays are no-ops.

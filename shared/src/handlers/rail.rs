@@ -111,33 +111,132 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
             "The notification's signature is missing, wrong or stale.",
         ));
     }
+    if is_batch(req.body()) {
+        return batch(state, req).await;
+    }
     let notification: Notificacao =
         serde_json::from_slice(req.body()).map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
+    apply(state, &notification).await
+}
+
+/// The most notifications one batch may carry.
+pub const MAX_BATCH: usize = 100;
+
+/// Whether the body is a batch (a JSON array) rather than one notification (an object).
+fn is_batch(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
+/// The notification's id, if it is one the rail may use: 1 to 100 printable characters.
+fn valid_id(notification: &Notificacao) -> Result<&str, ApiError> {
     let id = notification.id();
     if id.is_empty() || id.len() > 100 || id.chars().any(char::is_control) {
         return Err(ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL));
     }
-    tracing::info!(notification_id = id, kind = notification.kind(), "rail notification");
-    let map = |e: PaymentError| match e {
+    Ok(id)
+}
+
+/// A batch of notifications (a JSON array of 1 to [`MAX_BATCH`]), answered 200 with one
+/// result per notification, in order: `{"resultados": [{"id", "status", ...}]}`, each the
+/// answer that notification alone would have had (its status, and its body: `resultado`,
+/// or the problem's fields). Each is applied at most once, as alone; the received Pix that
+/// name no charge are booked together, in one statement. The rail sends again only those
+/// whose status asks for it.
+async fn batch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let items: Vec<serde_json::Value> =
+        serde_json::from_slice(req.body()).map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            ProblemKind::RequisicaoInvalida,
+            format!("A batch carries 1 to {MAX_BATCH} notifications."),
+        ));
+    }
+    let mut answers: Vec<Option<Result<Response, ApiError>>> = items.iter().map(|_| None).collect();
+    let bad = || ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL);
+    let parsed: Vec<Option<Notificacao>> = items.into_iter().map(|item| serde_json::from_value(item).ok()).collect();
+    // The received Pix, recorded together.
+    let mut received = vec![];
+    for (i, n) in parsed.iter().enumerate() {
+        if let Some(n @ Notificacao::PixRecebido { pix, .. }) = n {
+            match (valid_id(n), incoming(pix)) {
+                (Ok(id), Ok(pix)) => received.push((i, id, pix)),
+                (Err(e), _) => answers[i] = Some(Err(e)),
+                (_, Err(v)) => {
+                    answers[i] = Some(Err(ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0)))
+                }
+            }
+        }
+    }
+    let together: Vec<(&str, &crate::domain::payment::IncomingPix)> =
+        received.iter().map(|(_, id, pix)| (*id, pix)).collect();
+    for ((i, id, _), outcome) in received.iter().zip(payments::receive_all(state, &together).await) {
+        tracing::info!(notification_id = *id, kind = "PIX_RECEBIDO", "rail notification");
+        answers[*i] = Some(outcome.map(|o| answer(&received_outcome(o))).map_err(payment_error));
+    }
+    // The others, one by one in order.
+    for (i, n) in parsed.iter().enumerate() {
+        if answers[i].is_none() {
+            answers[i] = Some(match n {
+                Some(n) => apply(state, n).await,
+                None => Err(bad()),
+            });
+        }
+    }
+    let request_id = crate::http::RequestId::of(req);
+    let resultados: Vec<serde_json::Value> = parsed
+        .iter()
+        .zip(answers)
+        .map(|(n, answer)| {
+            let res = match answer {
+                Some(Ok(res)) => res,
+                Some(Err(e)) => e.into_response(&request_id),
+                None => bad().into_response(&request_id),
+            };
+            let mut body = match serde_json::from_slice::<serde_json::Value>(res.body()) {
+                Ok(serde_json::Value::Object(o)) => o,
+                _ => serde_json::Map::new(),
+            };
+            body.insert("id".into(), n.as_ref().map_or(serde_json::Value::Null, |n| j!(n.id())));
+            body.insert("status".into(), j!(res.status().as_u16()));
+            serde_json::Value::Object(body)
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &j!({ "resultados": resultados })))
+}
+
+/// How a received Pix's record is told to the rail.
+fn received_outcome(outcome: RecordOutcome) -> ConcludeOutcome {
+    match outcome {
+        RecordOutcome::Recorded { .. } => ConcludeOutcome::Applied,
+        RecordOutcome::Duplicate => ConcludeOutcome::Duplicate,
+        RecordOutcome::Divergent { .. } => ConcludeOutcome::Flagged(Contradiction::DivergentNotification),
+    }
+}
+
+fn payment_error(e: PaymentError) -> ApiError {
+    match e {
         PaymentError::UnknownRefund => ApiError::new(ProblemKind::NaoEncontrado, "No refund with this rtrId."),
         PaymentError::Store(s) => s.into(),
         other => ApiError::internal(other.into()),
-    };
+    }
+}
+
+/// Applies one notification (alone, or one of a batch's that is not booked together).
+async fn apply(state: &AppState, notification: &Notificacao) -> Result<Response, ApiError> {
+    let id = valid_id(notification)?;
+    tracing::info!(notification_id = id, kind = notification.kind(), "rail notification");
+    let map = payment_error;
     let unknown_transfer = || ApiError::new(ProblemKind::NaoEncontrado, "No transfer with this endToEndId.");
     let bad = || ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL);
-    match &notification {
+    match notification {
         Notificacao::PixRecebido { pix, .. } => {
             let pix =
                 incoming(pix).map_err(|v| ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0))?;
-            let outcome = match payments::receive_pix(state, id, &pix).await.map_err(map)? {
-                RecordOutcome::Recorded { .. } => ConcludeOutcome::Applied,
-                RecordOutcome::Duplicate => ConcludeOutcome::Duplicate,
-                RecordOutcome::Divergent { .. } => ConcludeOutcome::Flagged(Contradiction::DivergentNotification),
-            };
-            Ok(answer(&outcome))
+            let outcome = payments::receive_pix(state, id, &pix).await.map_err(map)?;
+            Ok(answer(&received_outcome(outcome)))
         }
         Notificacao::DevolucaoLiquidada { devolucao: d, .. } | Notificacao::DevolucaoRejeitada { devolucao: d, .. } => {
-            let verdict = match &notification {
+            let verdict = match notification {
                 Notificacao::DevolucaoLiquidada { .. } => settled(&d.horario, &d.valor, "devolucao")?,
                 _ => rejected(d.codigo.as_deref(), d.motivo.as_deref(), "devolucao")?,
             };
@@ -146,7 +245,7 @@ pub async fn notification(state: &AppState, req: &Request) -> Result<Response, A
         }
         Notificacao::PixEnviadoLiquidado { envio, .. } | Notificacao::PixEnviadoRejeitado { envio, .. } => {
             let e2eid = EndToEndId::parse(&envio.end_to_end_id).map_err(|_| bad())?;
-            let verdict = match &notification {
+            let verdict = match notification {
                 Notificacao::PixEnviadoLiquidado { .. } => settled(&envio.horario, &envio.valor, "envio")?,
                 _ => rejected(envio.codigo.as_deref(), envio.motivo.as_deref(), "envio")?,
             };

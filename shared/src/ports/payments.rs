@@ -92,6 +92,11 @@ pub trait PixStore: Send + Sync {
     /// can and writes the outbox events, all in one transaction. Idempotent on both the
     /// notification id and the end-to-end id.
     async fn record_incoming(&self, notification_id: &str, pix: &IncomingPix) -> Result<RecordOutcome, StoreError>;
+
+    /// Records several received Pix, each exactly as [`record_incoming`](Self::record_incoming)
+    /// would, answering for each in order: a batch from the rail. Those that can be booked
+    /// together (none names a charge to read) are, in one statement and one commit.
+    async fn record_incoming_all(&self, batch: &[(&str, &IncomingPix)]) -> Vec<Result<RecordOutcome, StoreError>>;
     /// The end-to-end ids of those of `reported` already booked as reported (the same
     /// amount and key): recording them again would be a duplicate.
     async fn booked_as_reported(

@@ -12,6 +12,7 @@ mod locations;
 mod lotes;
 mod merchants;
 mod pix;
+mod pix_batch;
 pub mod platform_keys;
 mod quotas;
 mod recurrences;

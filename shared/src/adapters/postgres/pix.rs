@@ -60,7 +60,7 @@ enum Booking {
 }
 
 /// SQLSTATE of `booking_retry()` (migration 20261202000001).
-const BOOKING_RETRY: &str = "TU001";
+pub(super) const BOOKING_RETRY: &str = "TU001";
 
 /// What the booking statement reports.
 struct Booked {
@@ -685,6 +685,26 @@ impl PixStore for PgPixStore {
         let outcome = credit.outcome(booked)?;
         tx.commit().await.map_err(store_error)?;
         Ok(outcome)
+    }
+
+    async fn record_incoming_all(&self, batch: &[(&str, &IncomingPix)]) -> Vec<Result<RecordOutcome, StoreError>> {
+        let together = match self.pool.acquire().await {
+            Ok(mut conn) => {
+                super::pix_batch::book_together(&mut conn, &self.accounts, self.cipher.as_ref(), batch).await
+            }
+            Err(e) => Err(store_error(e)),
+        };
+        // Whatever was not booked together (or all of it, if the batch could not even be
+        // prepared) is booked alone, in the batch's order.
+        let mut together = together.unwrap_or_else(|_| batch.iter().map(|_| None).collect());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (i, (notification_id, pix)) in batch.iter().enumerate() {
+            outcomes.push(match together.get_mut(i).and_then(Option::take) {
+                Some(outcome) => Ok(outcome),
+                None => self.record_incoming(notification_id, pix).await,
+            });
+        }
+        outcomes
     }
 
     async fn booked_as_reported(

@@ -1,0 +1,232 @@
+//! The rail's batches: several notifications in one signed request, each answered as it
+//! would be alone, the plain credits booked together in one statement.
+
+use crate::common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const KEY: &str = "loja@example.com";
+
+fn e2e(n: u32) -> String {
+    format!("E99999999202612061030{n:011}")
+}
+
+/// A PIX_RECEBIDO notification `id` of `valor` to `chave`, end-to-end id number `n`, paid now.
+fn received(id: &str, n: u32, chave: &str, valor: &str) -> Value {
+    json!({"tipo": "PIX_RECEBIDO", "id": id, "pix": {
+        "endToEndId": e2e(n), "valor": valor, "chave": chave,
+        "horario": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "pagador": {"cpf": "12345678909", "nome": "Maria"}}})
+}
+
+/// The results of a batch, as (id, status, resultado or problem type).
+fn results(body: &Value) -> Vec<(Value, u64, String)> {
+    body["resultados"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {body}"))
+        .iter()
+        .map(|r| {
+            let said = r["resultado"].as_str().or(r["type"].as_str()).unwrap_or("").to_owned();
+            (r["id"].clone(), r["status"].as_u64().unwrap(), said)
+        })
+        .collect()
+}
+
+/// How many transactions wrote these received Pix (their rows' xmin).
+async fn writing_transactions(app: &TestApp, numbers: &[u32]) -> i64 {
+    let ids: Vec<String> = numbers.iter().map(|n| e2e(*n)).collect();
+    sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM received_pix WHERE end_to_end_id = ANY($1)")
+        .bind(&ids)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_of_plain_credits_is_booked_together_and_each_answered(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant_with_fees("Loja", KEY, fees(100, "0.00")).await;
+    let batch = json!([
+        received("b1", 1, KEY, "10.00"),
+        received("b2", 2, KEY, "20.00"),
+        received("b3", 3, "nobody@example.com", "5.00"),
+        received("b4", 4, KEY, "30.00"),
+    ]);
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        results(&body),
+        [
+            (json!("b1"), 200, "APLICADA".into()),
+            (json!("b2"), 200, "APLICADA".into()),
+            (json!("b3"), 200, "APLICADA".into()),
+            (json!("b4"), 200, "APLICADA".into()),
+        ]
+    );
+    assert_eq!(writing_transactions(&app, &[1, 2, 3, 4]).await, 1, "one statement, one commit");
+    // 60.00 less 1% to the merchant; the Pix to an unknown key to suspense.
+    assert_eq!(app.saldo(&m).await, ("59.40".into(), "0.00".into()));
+    assert_eq!(app.platform_balance("suspense").await, 500);
+    assert_eq!(app.platform_balance("fee_revenue").await, 60);
+    let (_, _, pix) = call(app.request(Method::GET, &format!("/v2/pix/{}", e2e(2)), &m)).await;
+    assert_eq!((pix["valor"].as_str(), pix["pagador"]["cpf"].as_str()), (Some("20.00"), Some("12345678909")));
+    assert_eq!(app.events(&m, "pix.recebido").await.len(), 3);
+
+    // The same batch again, as a rail that did not hear the answer sends it: nothing changes.
+    let (status, _, again) = app.notify(&batch).await;
+    assert_eq!(status, 200);
+    assert!(results(&again).iter().all(|(_, s, r)| *s == 200 && r == "DUPLICADA"), "{again}");
+    assert_eq!(app.saldo(&m).await, ("59.40".into(), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, 4);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_that_repeats_a_known_pix_is_booked_one_by_one_and_the_repeat_judged(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    assert_eq!(app.notify(&received("first", 1, KEY, "10.00")).await.0, 200);
+    let batch = json!([
+        received("c1", 2, KEY, "1.00"),
+        // The Pix already recorded, under another notification id: the same, then changed.
+        received("c2", 1, KEY, "10.00"),
+        received("c3", 3, KEY, "2.00"),
+        // Twice in the batch: the second is a repeat of the first.
+        received("c4", 4, KEY, "4.00"),
+        received("c4", 4, KEY, "4.00"),
+        received("c5", 4, KEY, "4.50"),
+    ]);
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        results(&body),
+        [
+            (json!("c1"), 200, "APLICADA".into()),
+            (json!("c2"), 200, "DUPLICADA".into()),
+            (json!("c3"), 200, "APLICADA".into()),
+            (json!("c4"), 200, "APLICADA".into()),
+            (json!("c4"), 200, "DUPLICADA".into()),
+            (json!("c5"), 200, "CONTRADICAO_REGISTRADA".into()),
+        ]
+    );
+    // The batch statement undid itself at the known Pix: each was booked alone.
+    assert_eq!(writing_transactions(&app, &[2, 3, 4]).await, 3);
+    assert_eq!(app.saldo(&m).await, ("17.00".into(), "0.00".into()));
+    assert_eq!(app.platform_balance("suspense").await, 50, "the difference a contradicting report claims");
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_mixes_kinds_and_a_bad_item_is_refused_alone(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "12.34"))).await;
+    assert_eq!(status, 201, "{cob}");
+    let mut pays_charge = received("d2", 2, KEY, "12.34");
+    pays_charge["pix"]["txid"] = json!(txid(1));
+    let mut bad_amount = received("d3", 3, KEY, "12.345");
+    bad_amount["pix"]["valor"] = json!("-1.00");
+    let batch = json!([
+        received("d1", 1, KEY, "1.00"),
+        pays_charge,
+        bad_amount,
+        {"tipo": "DEVOLUCAO_LIQUIDADA", "id": "d4", "devolucao": {"rtrId": "D99999999202612061030aaaaaaaaaaa",
+            "endToEndId": e2e(1), "valor": "1.00", "horario": "2026-12-06T10:31:00.000Z"}},
+        {"tipo": "NO_SUCH_KIND", "id": "d5"},
+        received("d6", 6, KEY, "2.00"),
+    ]);
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    let problem = |kind: &str| format!("https://pix.bcb.gov.br/api/v2/error/{kind}");
+    assert_eq!(
+        results(&body),
+        [
+            (json!("d1"), 200, "APLICADA".into()),
+            (json!("d2"), 200, "APLICADA".into()),
+            (json!("d3"), 400, problem("RequisicaoInvalida")),
+            (json!("d4"), 404, problem("NaoEncontrado")),
+            (Value::Null, 400, problem("RequisicaoInvalida")),
+            (json!("d6"), 200, "APLICADA".into()),
+        ]
+    );
+    assert_eq!(body["resultados"][2]["violacoes"][0]["propriedade"], "pix.valor", "{body}");
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
+    assert_eq!(c["status"], "CONCLUIDA", "the Pix that names a charge concludes it, booked alone");
+    assert_eq!(app.saldo(&m).await, ("15.34".into(), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, 3);
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_empty_oversized_or_unsigned_batch_is_refused_whole_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let too_many: Vec<Value> = (0..101).map(|n| received(&format!("x{n}"), n, KEY, "1.00")).collect();
+    for (case, batch) in [("empty", json!([])), ("101 notifications", json!(too_many)), ("not objects", json!([[]]))] {
+        let (status, ct, problem) = app.notify(&batch).await;
+        match case {
+            "not objects" => {
+                assert_eq!(status, 200, "{case}: {problem}");
+                assert_eq!(
+                    results(&problem),
+                    [(Value::Null, 400, "https://pix.bcb.gov.br/api/v2/error/RequisicaoInvalida".into())]
+                );
+            }
+            _ => {
+                assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{case}: {problem}");
+                assert_eq!(problem["type"], "https://pix.bcb.gov.br/api/v2/error/RequisicaoInvalida", "{case}");
+            }
+        }
+    }
+    let batch = json!([received("u1", 1, KEY, "1.00")]);
+    let (status, _, _) = app.notify_signed(&batch, b"not-the-secret-at-all").await;
+    assert_eq!(status, 401);
+    assert_eq!(app.count("rail_notifications").await, 0);
+    assert_eq!(app.saldo(&m).await, ("0.00".into(), "0.00".into()));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn overlapping_batches_sent_at_once_credit_each_pix_exactly_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    // Twenty Pix of 1.00 to 20.00; eight batches of ten of them, overlapping, in
+    // different orders, sent at the same moment (a rail resending what it did not hear).
+    let all: Vec<Value> = (1..=20).map(|n| received(&format!("o{n}"), n, KEY, &format!("{n}.00"))).collect();
+    let batches: Vec<Value> = (0..8)
+        .map(|k| {
+            let mut pick: Vec<Value> = (0..10).map(|i| all[(k * 3 + i * 7) % 20].clone()).collect();
+            if k % 2 == 1 {
+                pick.reverse();
+            }
+            json!(pick)
+        })
+        .collect();
+    let sending: Vec<_> =
+        batches.iter().map(|b| tokio::spawn(call(app.notification(b, RAIL_SECRET.as_bytes())))).collect();
+    let mut answers = vec![];
+    for s in sending {
+        answers.push(s.await.unwrap());
+    }
+    let mut applied = std::collections::HashMap::<String, usize>::new();
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        for (id, status, said) in results(body) {
+            assert_eq!(status, 200, "{body}");
+            if said == "APLICADA" {
+                *applied.entry(id.as_str().unwrap().to_owned()).or_default() += 1;
+            } else {
+                assert_eq!(said, "DUPLICADA", "{body}");
+            }
+        }
+    }
+    assert!(applied.values().all(|n| *n == 1), "each notification applied once: {applied:?}");
+    let sent: std::collections::HashSet<u32> =
+        (0..8).flat_map(|k| (0..10).map(move |i| (k * 3 + i * 7) % 20)).collect();
+    let expected: u32 = sent.iter().map(|i| i + 1).sum();
+    assert_eq!(applied.len(), sent.len());
+    assert_eq!(app.saldo(&m).await, (format!("{expected}.00"), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, sent.len() as i64);
+    app.assert_ledger_ok().await;
+}
