@@ -40,8 +40,10 @@ pub struct LedgerRun {
     /// cannot be turned on, as without superuser rights).
     pub trigger_ms_per_credit: Option<f64>,
     /// Received Pix per rail notification request (1: one each; more: a batch, its plain
-    /// credits booked together in one statement). Latencies are per request.
+    /// credits booked together in one statement). Latencies and errors are per request.
     pub batch: usize,
+    /// Received Pix per writing transaction, as the books show them afterwards.
+    pub credits_per_commit: f64,
 }
 
 /// A fresh database next to `database_url`'s, migrated.
@@ -169,6 +171,16 @@ pub async fn ledger(
     })
     .await;
     let per_second = per_second * batch as f64;
+    // Every credit counted is in the books, and a batch was booked in one transaction.
+    let (recorded, commits): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT xmin::text) FROM received_pix").fetch_one(&pool).await?;
+    let counted = (latencies.len() * batch) as i64;
+    anyhow::ensure!(
+        recorded >= counted && (errors > 0 || recorded == counted),
+        "{recorded} received Pix in the books for {counted} credits counted"
+    );
+    let credits_per_commit = if commits > 0 { recorded as f64 / commits as f64 } else { 0.0 };
+    anyhow::ensure!(batch == 1 || credits_per_commit > 1.0, "the batches were booked one Pix at a time, not together");
     // The ledger must still be exact after the storm.
     if ledger_triggers {
         let failures = ledger.check().await?;
@@ -200,6 +212,7 @@ pub async fn ledger(
         ledger_triggers,
         trigger_ms_per_credit: trigger_ms.filter(|_| credits > 0.0).map(|ms| ms / credits),
         batch,
+        credits_per_commit,
     })
 }
 

@@ -319,8 +319,8 @@ async fn ledger(
         (true, Some(h)) => {
             let run = crate::bench::ledger(&url, 1, concurrency, seconds, h.balance_shards, true, batch).await?;
             eprintln!(
-                "hot account, batches of {batch}: credits/s={:.0} p50={:.2}ms p99={:.2}ms per batch, errors={}",
-                run.credits_per_second, run.p50_ms, run.p99_ms, run.errors
+                "hot account, batches of {batch}: credits/s={:.0} p50={:.2}ms p99={:.2}ms per batch, failed batches={}, {:.1} credits per commit",
+                run.credits_per_second, run.p50_ms, run.p99_ms, run.errors, run.credits_per_commit
             );
             Some(run)
         }
@@ -453,7 +453,8 @@ async fn ledger(
     ));
     if let Some(r) = batched_over_floor {
         md.push_str(&format!(
-            "\nHot credits in the rail's batches of {batch} / raw commit floor: **{r:.2}** (target ≥ 0.30; latencies above are per batch)."
+            "\nHot credits in the rail's batches of {batch} / raw commit floor: **{r:.2}** (target ≥ 0.30; that row's latencies and errors are per batch; {:.1} credits per commit in the books afterwards).",
+            batched.as_ref().map_or(0.0, |b| b.credits_per_commit)
         ));
     }
     if let Some(r) = hot_over_floor {

@@ -230,3 +230,85 @@ async fn overlapping_batches_sent_at_once_credit_each_pix_exactly_once(pool: PgP
     assert_eq!(app.count("received_pix").await, sent.len() as i64);
     app.assert_ledger_ok().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_pix_booked_alone_is_booked_before_a_later_repeat_of_it_in_the_batch(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "12.34"))).await;
+    assert_eq!(status, 201, "{cob}");
+    let mut pays_charge = received("r1", 1, KEY, "12.34");
+    pays_charge["pix"]["txid"] = json!(txid(1));
+    // The same end-to-end id again, to another key: the rail contradicting itself.
+    let batch = json!([
+        pays_charge,
+        received("r2", 1, "nobody@example.com", "12.34"),
+        received("r3", 2, KEY, "1.00"),
+        received("r4", 3, KEY, "2.00"),
+    ]);
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        results(&body),
+        [
+            (json!("r1"), 200, "APLICADA".into()),
+            (json!("r2"), 200, "CONTRADICAO_REGISTRADA".into()),
+            (json!("r3"), 200, "APLICADA".into()),
+            (json!("r4"), 200, "APLICADA".into()),
+        ]
+    );
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
+    assert_eq!(c["status"], "CONCLUIDA", "the first report of the Pix stands: {body}");
+    assert_eq!(app.saldo(&m).await, ("15.34".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_is_applied_in_its_order_across_kinds(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    assert_eq!(app.notify(&received("paid", 1, KEY, "20.00")).await.0, 200);
+    // A refund the rail settles without telling us, so the batch below brings its verdict.
+    app.rail_control(json!({"notificar": false})).await;
+    let path = format!("/v2/pix/{}/devolucao/dev1", e2e(1));
+    let (status, _, refund) = call(app.request(Method::PUT, &path, &m).json(&json!({"valor": "5.00"}))).await;
+    assert_eq!(status, 201, "{refund}");
+    app.rail_idle().await;
+    // Two notifications under one id (a rail's mistake): the first in the batch is applied,
+    // the second is its duplicate, whatever their kinds.
+    let batch = json!([
+        {"tipo": "DEVOLUCAO_LIQUIDADA", "id": "k1", "devolucao": {"rtrId": refund["rtrId"], "endToEndId": e2e(1),
+            "valor": "5.00", "horario": chrono::Utc::now().to_rfc3339()}},
+        received("k1", 2, KEY, "1.00"),
+    ]);
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(results(&body), [(json!("k1"), 200, "APLICADA".into()), (json!("k1"), 200, "DUPLICADA".into())]);
+    let (_, _, settled) = call(app.request(Method::GET, &path, &m)).await;
+    assert_eq!(settled["status"], "DEVOLVIDO", "{settled}");
+    assert_eq!(app.saldo(&m).await, ("15.00".into(), "0.00".into()));
+    app.assert_ledger_ok().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_item_with_a_repeated_field_is_refused_as_it_would_be_alone(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let one = received("f1", 1, KEY, "1.00").to_string();
+    // The same notification with its id given twice: refused alone, and in a batch.
+    let twice = one.replacen("\"id\":\"f1\"", "\"id\":\"f1\",\"id\":\"f9\"", 1);
+    assert_ne!(one, twice);
+    let (status, _, _) = call(app.signed_body(twice.clone(), RAIL_SECRET.as_bytes())).await;
+    assert_eq!(status, 400);
+    let (status, _, body) = call(app.signed_body(format!("[{twice},{one}]"), RAIL_SECRET.as_bytes())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        results(&body),
+        [
+            (Value::Null, 400, "https://pix.bcb.gov.br/api/v2/error/RequisicaoInvalida".into()),
+            (json!("f1"), 200, "APLICADA".into()),
+        ]
+    );
+    assert_eq!(app.saldo(&m).await, ("1.00".into(), "0.00".into()));
+}

@@ -381,7 +381,11 @@ impl TestApp {
 
     /// A rail notification (or batch) signed with `secret`, ready to send.
     pub fn notification(&self, notification: &Value, secret: &[u8]) -> RequestBuilder {
-        let body = notification.to_string();
+        self.signed_body(notification.to_string(), secret)
+    }
+
+    /// Any body, signed with `secret` as the rail signs, to the rail's endpoint.
+    pub fn signed_body(&self, body: String, secret: &[u8]) -> RequestBuilder {
         let ts = chrono::Utc::now().timestamp();
         self.anonymous(Method::POST, "/rail/notificacoes")
             .header("content-type", "application/json")

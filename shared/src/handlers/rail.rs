@@ -143,7 +143,8 @@ fn valid_id(notification: &Notificacao) -> Result<&str, ApiError> {
 /// name no charge are booked together, in one statement. The rail sends again only those
 /// whose status asks for it.
 async fn batch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let items: Vec<serde_json::Value> =
+    // Each item is parsed as a notification alone would be (a repeated field is refused).
+    let items: Vec<Box<serde_json::value::RawValue>> =
         serde_json::from_slice(req.body()).map_err(|_| ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL))?;
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::new(
@@ -151,37 +152,35 @@ async fn batch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
             format!("A batch carries 1 to {MAX_BATCH} notifications."),
         ));
     }
-    let mut answers: Vec<Option<Result<Response, ApiError>>> = items.iter().map(|_| None).collect();
     let bad = || ApiError::new(ProblemKind::RequisicaoInvalida, DETAIL);
-    let parsed: Vec<Option<Notificacao>> = items.into_iter().map(|item| serde_json::from_value(item).ok()).collect();
-    // The received Pix, recorded together.
-    let mut received = vec![];
+    let parsed: Vec<Option<Notificacao>> = items.iter().map(|item| serde_json::from_str(item.get()).ok()).collect();
+    let mut answers: Vec<Option<Result<Response, ApiError>>> = parsed.iter().map(|_| None).collect();
+    // In the batch's order: each run of received Pix is recorded together, then the
+    // notification that ends it is applied alone. (A refused item changes nothing, so it
+    // ends no run.)
+    let mut run = vec![];
     for (i, n) in parsed.iter().enumerate() {
-        if let Some(n @ Notificacao::PixRecebido { pix, .. }) = n {
-            match (valid_id(n), incoming(pix)) {
-                (Ok(id), Ok(pix)) => received.push((i, id, pix)),
-                (Err(e), _) => answers[i] = Some(Err(e)),
-                (_, Err(v)) => {
-                    answers[i] = Some(Err(ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0)))
-                }
+        let other = match n {
+            None => {
+                answers[i] = Some(Err(bad()));
+                continue;
             }
-        }
+            Some(n @ Notificacao::PixRecebido { pix, .. }) => {
+                match (valid_id(n), incoming(pix)) {
+                    (Ok(id), Ok(pix)) => run.push((i, id, pix)),
+                    (Err(e), _) => answers[i] = Some(Err(e)),
+                    (_, Err(v)) => {
+                        answers[i] = Some(Err(ApiError::with_violations(ProblemKind::RequisicaoInvalida, DETAIL, v.0)))
+                    }
+                }
+                continue;
+            }
+            Some(other) => other,
+        };
+        record_run(state, std::mem::take(&mut run), &mut answers).await;
+        answers[i] = Some(apply(state, other).await);
     }
-    let together: Vec<(&str, &crate::domain::payment::IncomingPix)> =
-        received.iter().map(|(_, id, pix)| (*id, pix)).collect();
-    for ((i, id, _), outcome) in received.iter().zip(payments::receive_all(state, &together).await) {
-        tracing::info!(notification_id = *id, kind = "PIX_RECEBIDO", "rail notification");
-        answers[*i] = Some(outcome.map(|o| answer(&received_outcome(o))).map_err(payment_error));
-    }
-    // The others, one by one in order.
-    for (i, n) in parsed.iter().enumerate() {
-        if answers[i].is_none() {
-            answers[i] = Some(match n {
-                Some(n) => apply(state, n).await,
-                None => Err(bad()),
-            });
-        }
-    }
+    record_run(state, run, &mut answers).await;
     let request_id = crate::http::RequestId::of(req);
     let resultados: Vec<serde_json::Value> = parsed
         .iter()
@@ -202,6 +201,23 @@ async fn batch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
         })
         .collect();
     Ok(json(StatusCode::OK, &j!({ "resultados": resultados })))
+}
+
+/// Records a run of a batch's received Pix together, answering each at its place.
+async fn record_run(
+    state: &AppState,
+    run: Vec<(usize, &str, crate::domain::payment::IncomingPix)>,
+    answers: &mut [Option<Result<Response, ApiError>>],
+) {
+    if run.is_empty() {
+        return;
+    }
+    let together: Vec<(&str, &crate::domain::payment::IncomingPix)> =
+        run.iter().map(|(_, id, pix)| (*id, pix)).collect();
+    for ((i, id, _), outcome) in run.iter().zip(payments::receive_all(state, &together).await) {
+        tracing::info!(notification_id = *id, kind = "PIX_RECEBIDO", "rail notification");
+        answers[*i] = Some(outcome.map(|o| answer(&received_outcome(o))).map_err(payment_error));
+    }
 }
 
 /// How a received Pix's record is told to the rail.

@@ -695,8 +695,15 @@ impl PixStore for PgPixStore {
             Err(e) => Err(store_error(e)),
         };
         // Whatever was not booked together (or all of it, if the batch could not even be
-        // prepared) is booked alone, in the batch's order.
-        let mut together = together.unwrap_or_else(|_| batch.iter().map(|_| None).collect());
+        // prepared) is booked alone, in the batch's order, and reports its own error.
+        let mut together = together.unwrap_or_else(|e| {
+            let kind = match e {
+                StoreError::Unavailable(_) => "unavailable",
+                StoreError::Unexpected(_) => "unexpected",
+            };
+            tracing::warn!(error = kind, "a batch of received Pix could not be prepared to book together");
+            batch.iter().map(|_| None).collect()
+        });
         let mut outcomes = Vec::with_capacity(batch.len());
         for (i, (notification_id, pix)) in batch.iter().enumerate() {
             outcomes.push(match together.get_mut(i).and_then(Option::take) {

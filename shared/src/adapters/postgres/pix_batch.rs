@@ -107,11 +107,12 @@ pub(super) async fn book_together(
         let owner = owners.get(&pix.chave);
         let merchant = owner.map(|(m, _)| *m);
         // A repeat inside the batch is booked alone afterwards, and so judged against the
-        // first as any repeat is (a duplicate, or a report that contradicts it).
-        if names_a_charge(pix, merchant.is_some())
-            || !ids.insert(*notification_id)
-            || !e2eids.insert(pix.end_to_end_id.as_str())
-        {
+        // first as any repeat is (a duplicate, or a report that contradicts it). Every
+        // item's ids are taken, those of an item booked alone too: a later item that repeats
+        // them must not be booked before it.
+        let new_id = ids.insert(*notification_id);
+        let new_e2eid = e2eids.insert(pix.end_to_end_id.as_str());
+        if names_a_charge(pix, merchant.is_some()) || !new_id || !new_e2eid {
             continue;
         }
         let fee = owner.map_or(Amount::ZERO, |(_, plan)| plan.fee(pix.valor));
@@ -151,15 +152,18 @@ pub(super) async fn book_together(
         // Nothing to share: booked alone.
         return Ok(outcomes);
     }
-    // The notifications are claimed in id order and their Pix recorded in that order, so
-    // two batches that share notifications wait for each other without deadlocking.
+    // The notifications are claimed in id order and their Pix recorded in end-to-end id
+    // order, so two batches that share notifications or Pix mostly wait for each other; a
+    // deadlock Postgres still finds ends the statement, and the batch is booked one by one.
+    // Events are written in the batch's order.
     let booked = sqlx::query!(
         r#"WITH input AS (
                SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[],
                                     $7::bigint[], $8::timestamptz[], $9::text[], $10::bytea[], $11::bytea[],
                                     $12::text[], $13::text[], $14::text[], $15::jsonb[])
+                   WITH ORDINALITY
                    AS i (notification_id, end_to_end_id, merchant_id, chave, txid, valor, fee, horario, doc_kind,
-                         doc_enc, doc_index, pagador_nome, info_pagador, alerta, reference)
+                         doc_enc, doc_index, pagador_nome, info_pagador, alerta, reference, n)
            ), claim AS (
                INSERT INTO rail_notifications (id, kind)
                SELECT notification_id, 'PIX_RECEBIDO' FROM input ORDER BY notification_id
@@ -171,14 +175,14 @@ pub(super) async fn book_together(
                SELECT i.end_to_end_id, i.merchant_id, i.chave, i.txid, i.valor, i.fee, i.horario, i.doc_kind, i.doc_enc,
                       i.doc_index, i.pagador_nome, i.info_pagador, i.alerta
                  FROM input i JOIN claim c ON c.id = i.notification_id
-                ORDER BY i.notification_id
+                ORDER BY i.end_to_end_id
                ON CONFLICT (end_to_end_id) DO NOTHING
                RETURNING id, end_to_end_id
            ), entry AS (
                INSERT INTO ledger_transactions (kind, natural_key, reference)
                SELECT 'pix_received', i.end_to_end_id, i.reference
                  FROM pix JOIN input i ON i.end_to_end_id = pix.end_to_end_id
-                ORDER BY i.notification_id
+                ORDER BY i.n
                RETURNING id, natural_key
            ), postings AS (
                INSERT INTO ledger_postings (transaction_id, account_id, amount)
@@ -193,7 +197,7 @@ pub(super) async fn book_together(
                  FROM pix JOIN input i ON i.end_to_end_id = pix.end_to_end_id
                  JOIN unnest($19::text[], $20::text[], $21::jsonb[]) WITH ORDINALITY AS e (end_to_end_id, kind, payload, n)
                    ON e.end_to_end_id = pix.end_to_end_id
-                ORDER BY i.notification_id, e.n
+                ORDER BY i.n, e.n
                RETURNING id
            )
            SELECT ARRAY(SELECT id FROM claim) AS "claimed!",
