@@ -106,6 +106,9 @@ pub enum SandboxCommand {
         /// Deliver copies in random order.
         #[arg(long)]
         shuffle: bool,
+        /// Deliver the copies together, as one batch (one signed request).
+        #[arg(long)]
+        batch: bool,
         /// Pay as on this day (YYYY-MM-DD): a charge with a due date is priced for it (early
         /// with its discount, late with its fine and interest).
         #[arg(long)]
@@ -609,8 +612,8 @@ async fn sandbox_rail(
 async fn sandbox(command: SandboxCommand) -> anyhow::Result<()> {
     use reqwest::Method;
     match command {
-        SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, date, rail_url } => {
-            sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle, date).await
+        SandboxCommand::Pay { pix_copia_e_cola, amount, duplicates, shuffle, batch, date, rail_url } => {
+            sandbox_pay(&rail_url, &pix_copia_e_cola, amount, duplicates, shuffle, batch, date).await
         }
         SandboxCommand::Advance { days, rail } => {
             let body = serde_json::json!({"dias": days});
@@ -668,9 +671,11 @@ async fn sandbox_pay(
     amount: Option<String>,
     duplicates: u32,
     shuffle: bool,
+    batch: bool,
     date: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<()> {
-    let mut body = serde_json::json!({"pixCopiaECola": code, "duplicatas": duplicates, "embaralhar": shuffle});
+    let mut body =
+        serde_json::json!({"pixCopiaECola": code, "duplicatas": duplicates, "embaralhar": shuffle, "emLote": batch});
     if let Some(a) = amount {
         body["valor"] = serde_json::json!(a);
     }

@@ -2,7 +2,7 @@
 //! Automático code's recurrence is answered too, after its charge (if any) was paid.
 
 use super::automatico::{self, Journey, QrAnswer, RecPayload};
-use super::notify::{deliver_all, Delivery};
+use super::notify::{deliver_all, deliver_batch, Delivery};
 use super::{Shared, SANDBOX_ISPB};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,6 +35,10 @@ pub struct PayRequest {
     /// Send copies in random order, with some at the same moment.
     #[serde(default)]
     pub embaralhar: bool,
+    /// Send the copies together, as one batch (one signed request carrying them all, after
+    /// `atrasoMs`), as a bank's message interface hands several over at once.
+    #[serde(default)]
+    pub em_lote: bool,
     #[serde(default)]
     pub pagador: Option<Pagador>,
     /// Pay as on this day (`YYYY-MM-DD`): the payload is asked for it (Bacen's `DPP`, which
@@ -233,7 +237,7 @@ async fn pay_charge(rail: &Shared, code: &BrCode, req: &PayRequest) -> Result<(P
             .collect(),
         None => rail.faults.lock().unwrap_or_else(|p| p.into_inner()).copies().into_iter().map(|d| d + delay).collect(),
     };
-    let copies = delays
+    let copies: Vec<(Notificacao, Duration)> = delays
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
@@ -241,7 +245,17 @@ async fn pay_charge(rail: &Shared, code: &BrCode, req: &PayRequest) -> Result<(P
             (Notificacao::PixRecebido { id, pix: pix.clone() }, d)
         })
         .collect();
-    let entregas = deliver_all(rail, copies).await;
+    let entregas = if req.em_lote && !copies.is_empty() {
+        tokio::time::sleep(delay).await;
+        let mut batch: Vec<Notificacao> = copies.into_iter().map(|(n, _)| n).collect();
+        if req.embaralhar {
+            use rand::seq::SliceRandom;
+            batch.shuffle(&mut rand::thread_rng());
+        }
+        deliver_batch(rail, &batch).await
+    } else {
+        deliver_all(rail, copies).await
+    };
     let response = PayResponse {
         end_to_end_id: Some(pix.end_to_end_id),
         txid: resolved.txid,

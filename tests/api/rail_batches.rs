@@ -33,6 +33,14 @@ fn results(body: &Value) -> Vec<(Value, u64, String)> {
         .collect()
 }
 
+/// The merchant's charge `txid(1)` of `valor`, created.
+async fn charge(app: &TestApp, m: &TestMerchant, valor: &str) -> Value {
+    let (status, _, cob) =
+        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), m).json(&charge_body(KEY, valor))).await;
+    assert_eq!(status, 201, "{cob}");
+    cob
+}
+
 /// How many transactions wrote these received Pix (their rows' xmin).
 async fn writing_transactions(app: &TestApp, numbers: &[u32]) -> i64 {
     let ids: Vec<String> = numbers.iter().map(|n| e2e(*n)).collect();
@@ -121,9 +129,7 @@ async fn a_batch_that_repeats_a_known_pix_is_booked_one_by_one_and_the_repeat_ju
 async fn a_batch_mixes_kinds_and_a_bad_item_is_refused_alone(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
-    let (status, _, cob) =
-        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "12.34"))).await;
-    assert_eq!(status, 201, "{cob}");
+    charge(&app, &m, "12.34").await;
     let mut pays_charge = received("d2", 2, KEY, "12.34");
     pays_charge["pix"]["txid"] = json!(txid(1));
     let mut bad_amount = received("d3", 3, KEY, "12.345");
@@ -235,9 +241,7 @@ async fn overlapping_batches_sent_at_once_credit_each_pix_exactly_once(pool: PgP
 async fn a_pix_booked_alone_is_booked_before_a_later_repeat_of_it_in_the_batch(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let m = app.merchant("Loja", KEY).await;
-    let (status, _, cob) =
-        call(app.request(Method::PUT, &format!("/v2/cob/{}", txid(1)), &m).json(&charge_body(KEY, "12.34"))).await;
-    assert_eq!(status, 201, "{cob}");
+    charge(&app, &m, "12.34").await;
     let mut pays_charge = received("r1", 1, KEY, "12.34");
     pays_charge["pix"]["txid"] = json!(txid(1));
     // The same end-to-end id again, to another key: the rail contradicting itself.
@@ -311,4 +315,22 @@ async fn a_batch_item_with_a_repeated_field_is_refused_as_it_would_be_alone(pool
         ]
     );
     assert_eq!(app.saldo(&m).await, ("1.00".into(), "0.00".into()));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn twenty_copies_sent_by_the_sandbox_rail_as_one_batch_credit_once(pool: PgPool) {
+    let app = TestApp::spawn_with_rail(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let cob = charge(&app, &m, "37.00").await;
+    let paid = app
+        .pay(json!({"pixCopiaECola": cob["pixCopiaECola"], "duplicatas": 20, "embaralhar": true, "emLote": true}))
+        .await;
+    let deliveries = paid["entregas"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 20);
+    assert!(deliveries.iter().all(|d| d["status"] == 200 && d["attempts"] == 1), "{paid}");
+    assert_eq!(app.saldo(&m).await, ("37.00".into(), "0.00".into()));
+    assert_eq!(app.count("received_pix").await, 1);
+    let (_, _, c) = call(app.request(Method::GET, &format!("/v2/cob/{}", txid(1)), &m)).await;
+    assert_eq!(c["status"], "CONCLUIDA");
+    app.assert_ledger_ok().await;
 }
