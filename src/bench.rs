@@ -424,9 +424,13 @@ where
     stop.store(true, Ordering::Relaxed);
     let (mut all, mut errors) = (vec![], 0);
     for w in workers {
-        if let Ok((l, e)) = w.await {
-            all.extend(l);
-            errors += e;
+        match w.await {
+            Ok((l, e)) => {
+                all.extend(l);
+                errors += e;
+            }
+            // A worker that panicked: at least one operation of unknown outcome.
+            Err(_) => errors += 1,
         }
     }
     let elapsed = started.elapsed().as_secs_f64();

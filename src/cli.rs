@@ -674,8 +674,10 @@ async fn sandbox_pay(
     batch: bool,
     date: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<()> {
-    let mut body =
-        serde_json::json!({"pixCopiaECola": code, "duplicatas": duplicates, "embaralhar": shuffle, "emLote": batch});
+    let mut body = serde_json::json!({"pixCopiaECola": code, "duplicatas": duplicates, "embaralhar": shuffle});
+    if batch {
+        body["emLote"] = serde_json::json!(true);
+    }
     if let Some(a) = amount {
         body["valor"] = serde_json::json!(a);
     }

@@ -59,7 +59,7 @@ pub async fn deliver(rail: &Shared, n: &Notificacao) -> Delivery {
     while attempts < ATTEMPTS {
         attempts += 1;
         status = post(rail, &body).await.0;
-        if settled(status) {
+        if settled(status) || attempts == ATTEMPTS {
             break;
         }
         tokio::time::sleep(backoff(attempts)).await;
@@ -82,13 +82,15 @@ pub async fn deliver_batch(rail: &Shared, notifications: &[Notificacao]) -> Vec<
         let results = body.as_ref().and_then(|b| b["resultados"].as_array()).filter(|r| r.len() == batch.len());
         for (k, i) in pending.iter().enumerate() {
             out[*i].attempts += 1;
+            // A 200 without one result per item tells nothing of each: sent again.
             out[*i].status = match results {
                 Some(r) if status == 200 => r[k]["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                _ if status == 200 => 0,
                 _ => status,
             };
         }
         pending.retain(|i| !settled(out[*i].status));
-        if !pending.is_empty() {
+        if !pending.is_empty() && round < ATTEMPTS {
             tokio::time::sleep(backoff(round)).await;
         }
     }

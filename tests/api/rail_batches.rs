@@ -334,3 +334,56 @@ async fn twenty_copies_sent_by_the_sandbox_rail_as_one_batch_credit_once(pool: P
     assert_eq!(c["status"], "CONCLUIDA");
     app.assert_ledger_ok().await;
 }
+
+/// A stand-in for Tucano on loopback that answers the rail's first batch with 200, 503 and
+/// 404 for its three items, and 200 for each item of any later one; it keeps the sizes of
+/// the batches it was sent.
+async fn flaky_tucano() -> (String, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let seen = sizes.clone();
+    let answer = move |body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            let items: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+            let first = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(items.len());
+                seen.len() == 1
+            };
+            let statuses = if first { vec![200, 503, 404] } else { vec![200; items.len()] };
+            let resultados: Vec<Value> =
+                items.iter().zip(statuses).map(|(i, s)| json!({"id": i["id"], "status": s})).collect();
+            axum::Json(json!({ "resultados": resultados }))
+        }
+    };
+    let app = axum::Router::new().route("/rail/notificacoes", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), sizes)
+}
+
+#[tokio::test]
+async fn the_sandbox_rail_sends_a_batch_once_then_again_only_the_items_that_ask_for_it() {
+    let (tucano, sizes) = flaky_tucano().await;
+    let rail = Rail::spawn(&tucano, None).await;
+    let receiver = tucano_shared::domain::brcode::Receiver { name: "Loja", city: "RECIFE" };
+    let code =
+        tucano_shared::domain::brcode::BrCode::static_code(KEY, None, None, None, &receiver).unwrap().encode().unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/pagamentos", rail.url))
+        .json(&json!({"pixCopiaECola": code, "valor": "1.00", "duplicatas": 3, "emLote": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let paid: Value = res.json().await.unwrap();
+    let told: Vec<(u64, u64)> = paid["entregas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["status"].as_u64().unwrap(), d["attempts"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(told, [(200, 1), (200, 2), (200, 2)], "{paid}");
+    assert_eq!(*sizes.lock().unwrap(), [3, 2], "one request of three, then one of the two to send again");
+}

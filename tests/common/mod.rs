@@ -35,6 +35,30 @@ pub struct Rail {
     _child: tokio::process::Child,
 }
 
+impl Rail {
+    /// The sandbox rail (its own process, as `make dev` runs it) notifying `tucano_url`,
+    /// on the sandbox clock in `clock_file` if given.
+    pub async fn spawn(tucano_url: &str, clock_file: Option<&std::path::Path>) -> Rail {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"));
+        if let Some(file) = clock_file {
+            command.env(tucano_shared::adapters::sandbox_clock::CLOCK_FILE_ENV, file);
+        }
+        let mut child = command
+            .args(["sandbox-rail", "--port", "0", "--tucano-url", tucano_url])
+            .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
+            .env("PAYLOAD_TRUST_STORE", fixture("jws/ca.pem"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let rail_addr = first.rsplit(' ').next().unwrap().to_owned();
+        Rail { url: format!("http://{rail_addr}"), _child: child }
+    }
+}
+
 pub const RAIL_SECRET: &str = "test-rail-secret-0123456789";
 /// The local cipher's key in tests that start other processes on the same database.
 pub const TEST_MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -146,24 +170,9 @@ impl TestApp {
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tucano"));
-        if let Some(file) = &clock_file {
-            command.env(tucano_shared::adapters::sandbox_clock::CLOCK_FILE_ENV, file);
-        }
-        let mut child = command
-            .args(["sandbox-rail", "--port", "0", "--tucano-url", &format!("http://{addr}")])
-            .env("RAIL_WEBHOOK_SECRET", RAIL_SECRET)
-            .env("PAYLOAD_TRUST_STORE", fixture("jws/ca.pem"))
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
-        let rail_addr = first.rsplit(' ').next().unwrap().to_owned();
+        let rail = Rail::spawn(&format!("http://{addr}"), clock_file.as_deref()).await;
         let mut config = Config::new("postgres://unused".into(), 10, format!("{addr}/qr/v2"))
-            .and_then(|c| c.with_rail(&format!("http://{rail_addr}"), RAIL_SECRET.as_bytes()))
+            .and_then(|c| c.with_rail(&rail.url, RAIL_SECRET.as_bytes()))
             .unwrap();
         config.location_scheme = "http".into();
         config.cipher = tucano_shared::app::CipherBackend::local_from_hex(TEST_MASTER_KEY).unwrap();
@@ -172,7 +181,6 @@ impl TestApp {
         change(&mut config);
         let state = AppState::with_pool(config, as_application(&pool).await).unwrap().with_clock(clock);
         tokio::spawn(tucano::server::serve(listener, state.clone()));
-        let rail = Rail { url: format!("http://{rail_addr}"), _child: child };
         TestApp { base: format!("http://{addr}"), pool, state, client: Client::new(), rail: Some(rail) }
     }
 

@@ -189,7 +189,8 @@ async fn batch(state: &AppState, req: &Request) -> Result<Response, ApiError> {
             let res = match answer {
                 Some(Ok(res)) => res,
                 Some(Err(e)) => e.into_response(&request_id),
-                None => bad().into_response(&request_id),
+                // Never left unanswered; if it were, the rail must send it again.
+                None => ApiError::internal(anyhow::anyhow!("a batch item was not answered")).into_response(&request_id),
             };
             let mut body = match serde_json::from_slice::<serde_json::Value>(res.body()) {
                 Ok(serde_json::Value::Object(o)) => o,
@@ -214,9 +215,10 @@ async fn record_run(
     }
     let together: Vec<(&str, &crate::domain::payment::IncomingPix)> =
         run.iter().map(|(_, id, pix)| (*id, pix)).collect();
-    for ((i, id, _), outcome) in run.iter().zip(payments::receive_all(state, &together).await) {
+    let mut outcomes = payments::receive_all(state, &together).await.into_iter();
+    for (i, id, _) in &run {
         tracing::info!(notification_id = *id, kind = "PIX_RECEBIDO", "rail notification");
-        answers[*i] = Some(outcome.map(|o| answer(&received_outcome(o))).map_err(payment_error));
+        answers[*i] = outcomes.next().map(|o| o.map(|o| answer(&received_outcome(o))).map_err(payment_error));
     }
 }
 

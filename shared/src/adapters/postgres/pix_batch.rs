@@ -155,7 +155,8 @@ pub(super) async fn book_together(
     // The notifications are claimed in id order and their Pix recorded in end-to-end id
     // order, so two batches that share notifications or Pix mostly wait for each other; a
     // deadlock Postgres still finds ends the statement, and the batch is booked one by one.
-    // Events are written in the batch's order.
+    // The events of the Pix booked together are written in the batch's order (those booked
+    // alone afterwards come after them).
     let booked = sqlx::query!(
         r#"WITH input AS (
                SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[],
