@@ -130,3 +130,69 @@ async fn the_aws_context_the_functions_read_from_their_environment_reaches_dynam
     let (m, now) = (MerchantId(uuid::Uuid::new_v4()), Utc::now());
     assert_eq!(store.begin(m, &key("k"), &[1; 32], now + Duration::seconds(30), now).await.unwrap(), Begin::Run);
 }
+
+/// A loopback stand-in for DynamoDB in front of `upstream` (moto) that passes every call on
+/// but loses the reply to the first PutItem (the write happens; the caller sees a 503, as
+/// after a timeout). Counts the PutItems it passed on.
+async fn losing_the_first_put_reply(upstream: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let puts = Arc::new(AtomicUsize::new(0));
+    let seen = puts.clone();
+    let pass_on = move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let (seen, upstream) = (seen.clone(), upstream.clone());
+        async move {
+            let mut req = reqwest::Client::new().post(&upstream).body(body.to_vec());
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    req = req.header(name.as_str(), value.as_bytes());
+                }
+            }
+            let res = req.send().await.unwrap();
+            let (status, kind) = (res.status().as_u16(), res.headers().get("content-type").cloned());
+            let bytes = res.bytes().await.unwrap();
+            let put = headers.get("x-amz-target").is_some_and(|t| t.as_bytes().ends_with(b".PutItem"));
+            if put && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    axum::http::HeaderMap::new(),
+                    axum::body::Bytes::new(),
+                );
+            }
+            let mut out = axum::http::HeaderMap::new();
+            if let Some(kind) = kind {
+                out.insert("content-type", kind);
+            }
+            (axum::http::StatusCode::from_u16(status).unwrap(), out, bytes)
+        }
+    };
+    let app = axum::Router::new().fallback(pass_on);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), puts)
+}
+
+/// A lock taken by a PutItem whose reply was lost is the caller's: the client's retry of that
+/// write finds its own record and goes on (it answered "in progress" to its own request until
+/// the lock lapsed), while another request with the key is still held off.
+#[tokio::test]
+async fn a_lock_whose_reply_was_lost_is_taken_by_the_retry_of_its_own_write() {
+    let moto = crate::common::moto::Moto::start().await;
+    let (endpoint, puts) = losing_the_first_put_reply(moto.endpoint.clone()).await;
+    let vars = [
+        ("AWS_REGION", "sa-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+    let aws = tucano_shared::adapters::aws::AwsContext::from_vars(lookup).unwrap();
+    let store = DynamoIdempotencyStore::new(&aws, format!("idem-{}", uuid::Uuid::new_v4().simple()));
+    store.ensure_table().await.unwrap();
+    let (m, now) = (MerchantId(uuid::Uuid::new_v4()), Utc::now());
+    let lock = now + Duration::seconds(30);
+    assert_eq!(store.begin(m, &key("k"), &[1; 32], lock, now).await.unwrap(), Begin::Run);
+    assert_eq!(puts.load(std::sync::atomic::Ordering::SeqCst), 2, "the write, its reply lost, then its retry");
+    assert!(matches!(store.begin(m, &key("k"), &[1; 32], lock, now).await.unwrap(), Begin::InProgress { .. }));
+    assert_eq!(store.begin(m, &key("k"), &[2; 32], lock, now).await.unwrap(), Begin::Mismatch);
+}

@@ -5,7 +5,12 @@
 //! Item: `pk` = "{merchant}#{key}", `request_hash` (B), `record_state` (IN_PROGRESS |
 //! COMPLETED), `expires_at_ms` (N, checked in code), `ttl_epoch` (N, for DynamoDB TTL,
 //! which only cleans up and may lag by days), `response_status` / `response_headers` /
-//! `response_body` once completed.
+//! `response_body` once completed, `owner` (S: the begin call that wrote it).
+//!
+//! A PutItem that took the lock but whose reply was lost is sent again (the client retries
+//! transient failures): its condition then fails on its own record. The `owner` token, new
+//! for each begin, tells that record from another request's, so the call goes on instead of
+//! answering "in progress" to its own client until the lock lapses.
 
 use super::aws::{blob, blob_of, AwsClient, AwsContext, AwsError, Service};
 use crate::domain::idempotency::{Begin, IdempotencyKey, Record, StoredResponse};
@@ -129,6 +134,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Begin, StoreError> {
+        let owner = uuid::Uuid::new_v4().simple().to_string();
         let put = self
             .client
             .call(
@@ -141,6 +147,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                         "record_state": s(IN_PROGRESS),
                         "expires_at_ms": millis(lock_until),
                         "ttl_epoch": ttl(lock_until),
+                        "owner": s(&owner),
                     },
                     "ConditionExpression": "attribute_not_exists(pk) OR expires_at_ms <= :now",
                     "ExpressionAttributeValues": {":now": millis(now)},
@@ -170,6 +177,10 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .cloned()
                 .ok_or_else(|| StoreError::Unavailable(anyhow!("idempotency record vanished; retry")))?,
         };
+        if attr(&item, "owner", "S").and_then(Value::as_str) == Some(owner.as_str()) {
+            // Our own write, sent again after its reply was lost: the lock is ours.
+            return Ok(Begin::Run);
+        }
         let record = record_of(&item)?;
         if !record.is_live(now) {
             // Expired between the write and the read: the client may simply retry.
