@@ -165,11 +165,7 @@ async fn losing_the_first_put_reply(upstream: String) -> (String, Arc<std::sync:
             (axum::http::StatusCode::from_u16(status).unwrap(), out, bytes)
         }
     };
-    let app = axum::Router::new().fallback(pass_on);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), puts)
+    (crate::common::serve_on_loopback(axum::Router::new().fallback(pass_on)).await, puts)
 }
 
 /// A lock taken by a PutItem whose reply was lost is the caller's: the client's retry of that

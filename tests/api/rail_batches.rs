@@ -357,10 +357,7 @@ async fn flaky_tucano() -> (String, std::sync::Arc<std::sync::Mutex<Vec<usize>>>
         }
     };
     let app = axum::Router::new().route("/rail/notificacoes", axum::routing::post(answer));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), sizes)
+    (serve_on_loopback(app).await, sizes)
 }
 
 #[tokio::test]

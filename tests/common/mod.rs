@@ -59,6 +59,14 @@ impl Rail {
     }
 }
 
+/// Serves `app` on a new loopback port; its base URL.
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
 pub const RAIL_SECRET: &str = "test-rail-secret-0123456789";
 /// The local cipher's key in tests that start other processes on the same database.
 pub const TEST_MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
