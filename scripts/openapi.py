@@ -393,7 +393,7 @@ def add_common_responses(op, route):
 
     if route["function"] != "oauth_token":
         add("400", "The request breaks the schema or the rules (problem types per resource)")
-        add("413", "The body is larger than 64 KiB (2 MiB for a batch of charges)")
+        add("413", "The body is larger than 64 KiB (2 MiB for a batch of charges, 256 KiB for the rail's notifications)")
         add("415", "The body is not JSON")
         add("500", "A fault; the body carries only a correlationId")
         add("503", "A dependency is unavailable; retry later")

@@ -1052,10 +1052,12 @@ pub fn unrouted(resolved: Resolved, request_id: &str) -> Option<Response> {
 }
 
 impl Route {
-    /// The largest body the route accepts: a batch of charges is larger than any other.
+    /// The largest body the route accepts: a batch of charges is larger than any other,
+    /// then a batch of the rail's notifications.
     pub fn max_body(&self) -> usize {
         match self.id {
             RouteId::LoteCobVPut | RouteId::LoteCobVPatch => crate::http::MAX_BATCH_BODY_BYTES,
+            RouteId::RailNotification => crate::http::MAX_RAIL_BODY_BYTES,
             _ => MAX_BODY_BYTES,
         }
     }

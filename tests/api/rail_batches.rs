@@ -384,3 +384,24 @@ async fn the_sandbox_rail_sends_a_batch_once_then_again_only_the_items_that_ask_
     assert_eq!(told, [(200, 1), (200, 2), (200, 2)], "{paid}");
     assert_eq!(*sizes.lock().unwrap(), [3, 2], "one request of three, then one of the two to send again");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_full_batch_with_every_field_at_its_longest_is_taken(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let m = app.merchant("Loja", KEY).await;
+    let batch: Vec<Value> = (1..=100)
+        .map(|n| {
+            let mut item = received(&format!("{n:03}{}", "i".repeat(97)), n, KEY, "1000000.00");
+            item["pix"]["pagador"]["nome"] = json!("N".repeat(200));
+            item["pix"]["infoPagador"] = json!("I".repeat(140));
+            item
+        })
+        .collect();
+    let batch = json!(batch);
+    assert!(batch.to_string().len() > 64 * 1024, "larger than any other notification body may be");
+    let (status, _, body) = app.notify(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(results(&body).iter().all(|(_, s, r)| *s == 200 && r == "APLICADA"), "{body}");
+    assert_eq!(app.saldo(&m).await.0, "100000000.00");
+    app.assert_ledger_ok().await;
+}

@@ -22,6 +22,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The largest body of a batch of up to 1,000 charges (`/lotecobv`): well under Lambda's
 /// 6 MB request payload.
 pub const MAX_BATCH_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The largest body of the rail's notifications: a batch of up to 100, each at most about
+/// 1 KiB with every field at its longest (a single one stays far below).
+pub const MAX_RAIL_BODY_BYTES: usize = 256 * 1024;
 
 /// Path parameters extracted by the route table (percent-decoded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
