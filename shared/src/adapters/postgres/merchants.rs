@@ -88,8 +88,7 @@ impl MerchantStore for PgMerchantStore {
         .await
         .map_err(store_error)?;
         row.map(|r| {
-            let fixed = Amount::from_centavos(r.fee_fixed).map_err(|e| StoreError::Unexpected(e.into()))?;
-            let fees = FeePlan { bps: u32::try_from(r.fee_bps).unwrap_or(0), fixed };
+            let fees = fee_plan(r.fee_bps, r.fee_fixed)?;
             let individual = match r.person_kind.as_str() {
                 "PF" => true,
                 "PJ" => false,
@@ -144,4 +143,10 @@ impl MerchantStore for PgMerchantStore {
             .await
             .map_err(store_error)
     }
+}
+
+/// A merchant's fee plan as its row holds it (`fee_bps`, `fee_fixed`).
+pub(crate) fn fee_plan(bps: i32, fixed: i64) -> Result<FeePlan, StoreError> {
+    let fixed = Amount::from_centavos(fixed).map_err(|e| StoreError::Unexpected(e.into()))?;
+    Ok(FeePlan { bps: u32::try_from(bps).unwrap_or(0), fixed })
 }

@@ -311,7 +311,7 @@ impl Credit<'_> {
             pagador_nome: pix.pagador.nome.as_deref(),
             info_pagador: pix.info_pagador.as_deref(),
             alert: alert.map(Alert::as_str),
-            reference: json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)}),
+            reference: pix_reference(pix),
             account_ids: &self.account_ids,
             amounts: &self.amounts,
             event_kinds: &event_kinds,
@@ -529,12 +529,12 @@ pub async fn key_owner(conn: &mut PgConnection, chave: &str) -> Result<Option<(M
     .fetch_optional(&mut *conn)
     .await
     .map_err(store_error)?;
-    owner
-        .map(|o| {
-            let fixed = Amount::from_centavos(o.fee_fixed).map_err(unexpected)?;
-            Ok((MerchantId(o.id), FeePlan { bps: u32::try_from(o.fee_bps).unwrap_or(0), fixed }))
-        })
-        .transpose()
+    owner.map(|o| Ok((MerchantId(o.id), super::merchants::fee_plan(o.fee_bps, o.fee_fixed)?))).transpose()
+}
+
+/// What a received Pix's ledger entry refers to.
+pub(super) fn pix_reference(pix: &IncomingPix) -> serde_json::Value {
+    json!({"endToEndId": pix.end_to_end_id.as_str(), "txid": pix.txid.as_ref().map(Txid::as_str)})
 }
 
 /// Claims a rail notification id; false if it was already applied.

@@ -13,15 +13,14 @@
 
 use super::documents::{self, PAGADOR};
 use super::ledger::{legs, AccountDirectory};
-use super::pix::BOOKING_RETRY;
-use super::{store_error, unexpected};
+use super::pix::{pix_reference, BOOKING_RETRY};
+use super::store_error;
 use crate::domain::ids::Txid;
 use crate::domain::ledger::{FeePlan, JournalEntry};
 use crate::domain::merchant::MerchantId;
 use crate::domain::money::Amount;
 use crate::domain::payment::{decide_credit, Alert, IncomingPix};
 use crate::ports::{Cipher, RecordOutcome, StoreError};
-use serde_json::json;
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 
@@ -39,10 +38,7 @@ async fn key_owners(
     .await
     .map_err(store_error)?;
     rows.into_iter()
-        .map(|o| {
-            let fixed = Amount::from_centavos(o.fee_fixed).map_err(unexpected)?;
-            Ok((o.chave, (MerchantId(o.id), FeePlan { bps: u32::try_from(o.fee_bps).unwrap_or(0), fixed })))
-        })
+        .map(|o| Ok((o.chave, (MerchantId(o.id), super::merchants::fee_plan(o.fee_bps, o.fee_fixed)?))))
         .collect()
 }
 
@@ -135,7 +131,7 @@ pub(super) async fn book_together(
         rows.nomes.push(pix.pagador.nome.clone());
         rows.infos.push(pix.info_pagador.clone());
         rows.alerts.push(decision.alert.map(|a| a.as_str().to_owned()));
-        rows.references.push(json!({"endToEndId": e2eid, "txid": pix.txid.as_ref().map(Txid::as_str)}));
+        rows.references.push(pix_reference(pix));
         for (account, amount) in account_ids.into_iter().zip(amounts) {
             rows.leg_pix.push(e2eid.to_owned());
             rows.leg_accounts.push(account);
